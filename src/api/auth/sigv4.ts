@@ -1,0 +1,649 @@
+/**
+ * Server-side verification of AWS Signature Version 4 (AWS4-HMAC-SHA256).
+ *
+ * Both the `Authorization` header form and the presigned query-string form are accepted.
+ * Canonicalisation follows the AWS documentation for non-S3 services: the path as
+ * received is normalised and URI-encoded once more (so `%20` on the wire becomes `%2520`
+ * in the canonical URI, as every SDK signs it), query parameters are decoded and
+ * re-encoded with RFC 3986 rules and sorted, header values are trimmed with runs of
+ * whitespace collapsed, and repeated headers are joined with ','.
+ *
+ * The checks run in the order the AWS JSON front end applies them, so a request with
+ * several faults gets the same error AWS would give it: presence of the parts, date
+ * format, clock skew, `host` signed, algorithm, credential shape, credential scope,
+ * access key, and only then the signature itself. Every failure is a {@link KmsError}
+ * with AWS's wording; no message ever carries the secret, the canonical request or the
+ * signature we computed.
+ *
+ * Pure: no I/O, no clock (the caller passes `now`), no state.
+ *
+ * @module
+ */
+
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { KmsError } from '../../wire/errors.js'
+
+export interface SignedRequest {
+  method: string
+  /** The raw request target as received, path plus optional query string, e.g. "/" or "/?a=b" */
+  url: string
+  /**
+   * Node's IncomingHttpHeaders shape: lower-case names, string | string[] | undefined values.
+   * Pass `req.headersDistinct` (or any shape that keeps repeated headers as arrays) when
+   * exactness for repeated headers matters: Node's `req.headers` has already joined them
+   * with ", ", and SigV4 joins them with ",".
+   */
+  headers: Readonly<Record<string, string | string[] | undefined>>
+  body: Uint8Array
+}
+
+export interface VerifiedCaller {
+  accessKeyId: string
+  region: string
+  service: string
+  /** The request time that was signed, in ISO-8601 basic format, e.g. "20150830T123600Z". */
+  signingDate: string
+}
+
+export interface VerifyOptions {
+  /** Returns the secret access key for an access key id, or undefined if unknown. */
+  lookupSecret: (accessKeyId: string) => string | undefined
+  now: Date
+  /** Expected service in the credential scope: 'kms'. */
+  service: string
+  /** Allowed clock skew in ms, default 5 minutes. */
+  maxSkewMs?: number
+}
+
+const ALGORITHM = 'AWS4-HMAC-SHA256'
+const SCOPE_TERMINATOR = 'aws4_request'
+const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD'
+const DEFAULT_MAX_SKEW_MS = 5 * 60 * 1000
+/** SigV4 signing keys are valid for seven days, so no presigned request may claim longer. */
+const MAX_PRESIGNED_EXPIRES_SECONDS = 7 * 24 * 60 * 60
+const SIGNATURE_HEX_LENGTH = 64
+
+const PRESIGNED_PARAMS = {
+  algorithm: 'X-Amz-Algorithm',
+  credential: 'X-Amz-Credential',
+  signature: 'X-Amz-Signature',
+  signedHeaders: 'X-Amz-SignedHeaders',
+  date: 'X-Amz-Date',
+  expires: 'X-Amz-Expires',
+} as const
+
+// ---------------------------------------------------------------------------------------
+// Errors. The texts are those of AWS's JSON front end (see the test file for sources).
+// ---------------------------------------------------------------------------------------
+
+function missingAuthenticationToken(): KmsError {
+  return new KmsError('MissingAuthenticationTokenException', 'Request is missing Authentication Token')
+}
+
+function incompleteSignature(message: string): KmsError {
+  return new KmsError('IncompleteSignatureException', message)
+}
+
+function invalidSignature(message: string): KmsError {
+  return new KmsError('InvalidSignatureException', message)
+}
+
+function signatureMismatch(): KmsError {
+  return invalidSignature(
+    'The request signature we calculated does not match the signature you provided. ' +
+      'Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
+  )
+}
+
+function unrecognizedClient(): KmsError {
+  return new KmsError('UnrecognizedClientException', 'The security token included in the request is invalid.')
+}
+
+function dateNotBasicFormat(rawDate: string): KmsError {
+  return incompleteSignature(
+    `Date must be in ISO-8601 'basic format'. Got '${rawDate}'. See http://en.wikipedia.org/wiki/ISO_8601`,
+  )
+}
+
+// ---------------------------------------------------------------------------------------
+// Public API
+// ---------------------------------------------------------------------------------------
+
+/** Throws KmsError on every failure; returns the verified caller otherwise. */
+export function verifySigV4(req: SignedRequest, options: VerifyOptions): VerifiedCaller {
+  const target = splitRequestTarget(req.url)
+  const query = parseQuery(target.rawQuery)
+  const claim = readSignatureClaim(req.headers, query)
+
+  const requestTime = parseRequestTime(claim.date)
+  checkFreshness(requestTime.epochMs, options.now.getTime(), options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS, claim.expiresSeconds)
+
+  const signedHeaderNames = claim.signedHeaders.split(';').map((name) => name.toLowerCase())
+  if (!signedHeaderNames.includes('host')) {
+    throw invalidSignature("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+  }
+  if (claim.algorithm !== ALGORITHM) {
+    throw incompleteSignature(`Unsupported AWS 'algorithm': '${claim.algorithm}' (only ${ALGORITHM} for now). `)
+  }
+
+  const scope = parseCredential(claim.credential)
+  checkScope(scope, options.service, requestTime.basic)
+
+  const secret = options.lookupSecret(scope.accessKeyId)
+  if (secret === undefined) throw unrecognizedClient()
+
+  const canonicalRequest = buildCanonicalRequest({
+    method: req.method,
+    rawPath: target.rawPath,
+    query,
+    headers: req.headers,
+    signedHeaderNames,
+    payloadHash: payloadHashFor(req, claim.form, query),
+  })
+  const expectedSignature = computeSignature(secret, scope, requestTime.basic, canonicalRequest)
+  if (!signaturesEqual(claim.signature, expectedSignature)) throw signatureMismatch()
+
+  return {
+    accessKeyId: scope.accessKeyId,
+    region: scope.region,
+    service: scope.service,
+    signingDate: requestTime.basic,
+  }
+}
+
+/** Reads the credential scope WITHOUT verifying anything (for the gateway's routing only). Returns undefined if absent/unparseable. */
+export function readCredentialScopeUnverified(
+  req: Pick<SignedRequest, 'url' | 'headers'>,
+): { accessKeyId: string; date: string; region: string; service: string } | undefined {
+  const query = parseQuery(splitRequestTarget(req.url).rawQuery)
+  const fromQuery = queryParam(query, PRESIGNED_PARAMS.credential)
+  const credential = fromQuery ?? credentialFromAuthorizationHeader(firstHeaderValue(req.headers, 'authorization'))
+  if (credential === undefined) return undefined
+  const parts = splitCredential(credential)
+  if (parts === undefined) return undefined
+  const { accessKeyId, date, region, service } = parts
+  return { accessKeyId, date, region, service }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading what the request claims: which form, which credential, which date.
+// ---------------------------------------------------------------------------------------
+
+/** The signature parameters a request carries, whichever form it uses. */
+interface SignatureClaim {
+  form: 'header' | 'query'
+  algorithm: string
+  credential: string
+  signedHeaders: string
+  signature: string
+  date: RawRequestDate
+  /** Presigned only: the validity the signer asked for, in seconds. */
+  expiresSeconds: number | undefined
+}
+
+/** The request time as sent, and whether the HTTP-date form is allowed for it. */
+interface RawRequestDate {
+  value: string
+  /** Only a `Date` header may use the RFC 7231 IMF-fixdate form; X-Amz-Date must be ISO-8601 basic. */
+  httpDateAllowed: boolean
+}
+
+function readSignatureClaim(headers: SignedRequest['headers'], query: readonly QueryParam[]): SignatureClaim {
+  const authorization = firstHeaderValue(headers, 'authorization')
+  const presigned = query.some((param) => param.name === PRESIGNED_PARAMS.algorithm)
+
+  if (authorization !== undefined && presigned) {
+    throw invalidSignature("Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.")
+  }
+  if (presigned) return readPresignedClaim(query)
+  // Anything that is not an AWS4 scheme is, to AWS, no authentication at all.
+  if (authorization === undefined || !authorization.trim().startsWith('AWS4-')) {
+    throw missingAuthenticationToken()
+  }
+  return readAuthorizationHeaderClaim(authorization, headers)
+}
+
+function readAuthorizationHeaderClaim(authorization: string, headers: SignedRequest['headers']): SignatureClaim {
+  const { algorithm, parameters } = parseAuthorizationHeader(authorization)
+  const date = requestDateFromHeaders(headers)
+
+  let problems = ''
+  for (const required of ['Credential', 'Signature', 'SignedHeaders'] as const) {
+    if (!parameters.get(required)) problems += `Authorization header requires '${required}' parameter. `
+  }
+  if (date === undefined) {
+    problems += "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
+  }
+  if (problems !== '' || date === undefined) throw incompleteSignature(`${problems}Authorization=${authorization}`)
+
+  return {
+    form: 'header',
+    algorithm,
+    credential: parameters.get('Credential') ?? '',
+    signedHeaders: parameters.get('SignedHeaders') ?? '',
+    signature: parameters.get('Signature') ?? '',
+    date,
+    expiresSeconds: undefined,
+  }
+}
+
+/**
+ * Splits `AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...` the way AWS
+ * does: the scheme, then tokens separated by commas and/or whitespace, each of which must
+ * be key=value (AWS reports the first one that is not).
+ */
+function parseAuthorizationHeader(authorization: string): { algorithm: string; parameters: Map<string, string> } {
+  const [algorithm = '', ...tokens] = authorization.trim().split(/[\s,]+/).filter((token) => token !== '')
+  const parameters = new Map<string, string>()
+  for (const token of tokens) {
+    const equals = token.indexOf('=')
+    if (equals < 0) {
+      throw incompleteSignature(
+        `'${token}' not a valid key=value pair (missing equal-sign) in Authorization header: '${authorization}'.`,
+      )
+    }
+    parameters.set(token.slice(0, equals), token.slice(equals + 1))
+  }
+  return { algorithm, parameters }
+}
+
+function credentialFromAuthorizationHeader(authorization: string | undefined): string | undefined {
+  if (authorization === undefined) return undefined
+  try {
+    return parseAuthorizationHeader(authorization).parameters.get('Credential') || undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** AWS looks for X-Amz-Date first and falls back to Date. */
+function requestDateFromHeaders(headers: SignedRequest['headers']): RawRequestDate | undefined {
+  const amzDate = firstHeaderValue(headers, 'x-amz-date')
+  if (amzDate) return { value: amzDate, httpDateAllowed: false }
+  const httpDate = firstHeaderValue(headers, 'date')
+  if (httpDate) return { value: httpDate, httpDateAllowed: true }
+  return undefined
+}
+
+function readPresignedClaim(query: readonly QueryParam[]): SignatureClaim {
+  const required = [
+    PRESIGNED_PARAMS.algorithm,
+    PRESIGNED_PARAMS.credential,
+    PRESIGNED_PARAMS.signature,
+    PRESIGNED_PARAMS.signedHeaders,
+    PRESIGNED_PARAMS.date,
+  ]
+  const missing = required.filter((name) => !queryParam(query, name))
+  if (missing.length > 0) {
+    const problems = missing.map((name) => `AWS query-string parameters must include '${name}'. `).join('')
+    throw incompleteSignature(`${problems}Re-examine the query-string parameters.`)
+  }
+  return {
+    form: 'query',
+    algorithm: queryParam(query, PRESIGNED_PARAMS.algorithm) ?? '',
+    credential: queryParam(query, PRESIGNED_PARAMS.credential) ?? '',
+    signedHeaders: queryParam(query, PRESIGNED_PARAMS.signedHeaders) ?? '',
+    signature: queryParam(query, PRESIGNED_PARAMS.signature) ?? '',
+    date: { value: queryParam(query, PRESIGNED_PARAMS.date) ?? '', httpDateAllowed: false },
+    expiresSeconds: parseExpires(queryParam(query, PRESIGNED_PARAMS.expires)),
+  }
+}
+
+function parseExpires(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined
+  if (!/^\d+$/.test(raw)) throw incompleteSignature('X-Amz-Expires should be a number')
+  const seconds = Number(raw)
+  if (seconds > MAX_PRESIGNED_EXPIRES_SECONDS) {
+    throw incompleteSignature(
+      'X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds',
+    )
+  }
+  return seconds
+}
+
+// ---------------------------------------------------------------------------------------
+// Time
+// ---------------------------------------------------------------------------------------
+
+interface RequestTime {
+  epochMs: number
+  /** ISO-8601 basic format, the form that goes into the string to sign. */
+  basic: string
+}
+
+const ISO_BASIC = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/
+const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+
+function parseRequestTime(date: RawRequestDate): RequestTime {
+  const epochMs = parseIsoBasic(date.value) ?? (date.httpDateAllowed ? parseImfFixdate(date.value) : undefined)
+  if (epochMs === undefined) throw dateNotBasicFormat(date.value)
+  return { epochMs, basic: formatIsoBasic(epochMs) }
+}
+
+function parseIsoBasic(value: string): number | undefined {
+  const match = ISO_BASIC.exec(value)
+  if (!match) return undefined
+  const [, year, month, day, hour, minute, second] = match
+  return utcEpochMs(Number(year), Number(month), Number(day), Number(hour), Number(minute), Number(second))
+}
+
+function parseImfFixdate(value: string): number | undefined {
+  const match = IMF_FIXDATE.exec(value)
+  if (!match) return undefined
+  const [, day, monthName, year, hour, minute, second] = match
+  const month = MONTHS.indexOf(monthName ?? '') + 1
+  return utcEpochMs(Number(year), month, Number(day), Number(hour), Number(minute), Number(second))
+}
+
+/** Rejects out-of-range fields (month 13, 30 February, 24:00:00) instead of rolling them over. */
+function utcEpochMs(year: number, month: number, day: number, hour: number, minute: number, second: number): number | undefined {
+  const epochMs = Date.UTC(year, month - 1, day, hour, minute, second)
+  const roundTrip = new Date(epochMs)
+  const sameFields =
+    roundTrip.getUTCFullYear() === year &&
+    roundTrip.getUTCMonth() === month - 1 &&
+    roundTrip.getUTCDate() === day &&
+    roundTrip.getUTCHours() === hour &&
+    roundTrip.getUTCMinutes() === minute &&
+    roundTrip.getUTCSeconds() === second
+  return sameFields ? epochMs : undefined
+}
+
+function formatIsoBasic(epochMs: number): string {
+  return new Date(epochMs)
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '')
+}
+
+/**
+ * A request may be at most `maxSkewMs` old or in the future. A presigned request may ask
+ * for a shorter life with X-Amz-Expires, never a longer one: like AWS's non-S3 services,
+ * we do not let a URL outlive the clock-skew window.
+ */
+function checkFreshness(requestMs: number, nowMs: number, maxSkewMs: number, expiresSeconds: number | undefined): void {
+  const pastWindowMs = expiresSeconds === undefined ? maxSkewMs : Math.min(expiresSeconds * 1000, maxSkewMs)
+  const request = formatIsoBasic(requestMs)
+  const now = formatIsoBasic(nowMs)
+  if (requestMs < nowMs - pastWindowMs) {
+    const earliest = formatIsoBasic(nowMs - pastWindowMs)
+    throw invalidSignature(
+      `Signature expired: ${request} is now earlier than ${earliest} (${now} - ${describeWindow(pastWindowMs)})`,
+    )
+  }
+  if (requestMs > nowMs + maxSkewMs) {
+    const latest = formatIsoBasic(nowMs + maxSkewMs)
+    throw invalidSignature(
+      `Signature not yet current: ${request} is still later than ${latest} (${now} + ${describeWindow(maxSkewMs)})`,
+    )
+  }
+}
+
+function describeWindow(windowMs: number): string {
+  return windowMs % 60_000 === 0 ? `${windowMs / 60_000} min.` : `${windowMs / 1000} sec.`
+}
+
+// ---------------------------------------------------------------------------------------
+// Credential scope
+// ---------------------------------------------------------------------------------------
+
+interface CredentialScope {
+  accessKeyId: string
+  date: string
+  region: string
+  service: string
+  terminator: string
+}
+
+/** AWS ignores trailing slashes, then wants exactly keyid/date/region/service/term. */
+function splitCredential(credential: string): CredentialScope | undefined {
+  const parts = credential.replace(/\/+$/, '').split('/')
+  if (parts.length !== 5) return undefined
+  const [accessKeyId = '', date = '', region = '', service = '', terminator = ''] = parts
+  return { accessKeyId, date, region, service, terminator }
+}
+
+function parseCredential(credential: string): CredentialScope {
+  const scope = splitCredential(credential)
+  if (scope === undefined) {
+    throw incompleteSignature(
+      `Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '${credential}'`,
+    )
+  }
+  return scope
+}
+
+/**
+ * AWS reports every scope fault at once, in this order. Which regions exist is the
+ * gateway's business, not the verifier's, so only an empty region is refused here.
+ */
+function checkScope(scope: CredentialScope, expectedService: string, requestTimeBasic: string): void {
+  const requestDay = requestTimeBasic.slice(0, 8)
+  let problems = ''
+  if (scope.region === '') problems += `Credential should be scoped to a valid region, not '${scope.region}'. `
+  if (scope.service !== expectedService) problems += `Credential should be scoped to correct service: '${expectedService}'. `
+  if (scope.terminator !== SCOPE_TERMINATOR) {
+    problems += `Credential should be scoped with a valid terminator: '${SCOPE_TERMINATOR}', not '${scope.terminator}'. `
+  }
+  if (scope.date !== requestDay) {
+    problems +=
+      `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: ` +
+      `'${scope.date}' != '${requestDay}', from '${requestTimeBasic}'.`
+  }
+  if (problems !== '') throw invalidSignature(problems)
+}
+
+// ---------------------------------------------------------------------------------------
+// Canonical request
+// ---------------------------------------------------------------------------------------
+
+interface CanonicalRequestParts {
+  method: string
+  rawPath: string
+  query: readonly QueryParam[]
+  headers: SignedRequest['headers']
+  signedHeaderNames: readonly string[]
+  payloadHash: string
+}
+
+function buildCanonicalRequest(parts: CanonicalRequestParts): string {
+  const canonicalHeaders = parts.signedHeaderNames
+    .map((name) => `${name}:${canonicalHeaderValue(parts.headers[name])}\n`)
+    .join('')
+  return [
+    parts.method,
+    canonicalUri(parts.rawPath),
+    canonicalQueryString(parts.query),
+    canonicalHeaders,
+    parts.signedHeaderNames.join(';'),
+    parts.payloadHash,
+  ].join('\n')
+}
+
+/**
+ * UNSIGNED-PAYLOAD is honoured as the client's explicit choice (the body is then not
+ * covered by the signature). Any other declared hash is ignored in favour of the hash of
+ * the body we actually received: if the declaration was honest the two are equal, and if
+ * it was not the signature fails, which is what a tampered body must do.
+ */
+function payloadHashFor(req: SignedRequest, form: SignatureClaim['form'], query: readonly QueryParam[]): string {
+  const declared =
+    firstHeaderValue(req.headers, 'x-amz-content-sha256') ??
+    (form === 'query' ? query.find((param) => param.name.toLowerCase() === 'x-amz-content-sha256')?.value : undefined)
+  return declared?.trim() === UNSIGNED_PAYLOAD ? UNSIGNED_PAYLOAD : sha256Hex(req.body)
+}
+
+/** Trim, collapse runs of whitespace, and join repeated headers with ','. A signed header that is absent counts as empty. */
+function canonicalHeaderValue(value: string | string[] | undefined): string {
+  if (value === undefined) return ''
+  const values = Array.isArray(value) ? value : [value]
+  return values.map((one) => one.replace(/[ \t]+/g, ' ').trim()).join(',')
+}
+
+/**
+ * Non-S3 services sign a normalised path ('.' and '..' resolved, empty segments dropped)
+ * and encode it once more on top of the encoding it already carries on the wire.
+ */
+function canonicalUri(rawPath: string): string {
+  const segments: string[] = []
+  for (const segment of rawPath.split('/')) {
+    if (segment === '' || segment === '.') continue
+    if (segment === '..') segments.pop()
+    else segments.push(segment)
+  }
+  const trailingSlash = segments.length > 0 && rawPath.endsWith('/') ? '/' : ''
+  return `/${segments.map((segment) => uriEncode(Buffer.from(segment, 'utf8'))).join('/')}${trailingSlash}`
+}
+
+/** Every parameter but the signature, decoded and re-encoded, sorted by name then value. */
+function canonicalQueryString(query: readonly QueryParam[]): string {
+  return query
+    .filter((param) => param.name.toLowerCase() !== 'x-amz-signature')
+    .map((param) => ({ name: uriEncode(param.nameBytes), value: uriEncode(param.valueBytes) }))
+    .sort((a, b) => compareCodeUnits(a.name, b.name) || compareCodeUnits(a.value, b.value))
+    .map((param) => `${param.name}=${param.value}`)
+    .join('&')
+}
+
+function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/** RFC 3986 encoding as SigV4 defines it: only A-Z a-z 0-9 - _ . ~ stay literal. */
+function uriEncode(bytes: Uint8Array): string {
+  let encoded = ''
+  for (const byte of bytes) {
+    encoded += isUnreserved(byte) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`
+  }
+  return encoded
+}
+
+function isUnreserved(byte: number): boolean {
+  return (
+    (byte >= 0x41 && byte <= 0x5a) || // A-Z
+    (byte >= 0x61 && byte <= 0x7a) || // a-z
+    (byte >= 0x30 && byte <= 0x39) || // 0-9
+    byte === 0x2d || // -
+    byte === 0x5f || // _
+    byte === 0x2e || // .
+    byte === 0x7e // ~
+  )
+}
+
+// ---------------------------------------------------------------------------------------
+// Request target and query string
+// ---------------------------------------------------------------------------------------
+
+interface RequestTarget {
+  rawPath: string
+  rawQuery: string
+}
+
+/** Accepts origin-form ("/a?b") and, defensively, absolute-form ("http://host/a?b") targets. */
+function splitRequestTarget(url: string): RequestTarget {
+  const withoutFragment = url.split('#', 1)[0] ?? ''
+  const originForm = withoutFragment.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?]*/, '')
+  const questionMark = originForm.indexOf('?')
+  const rawPath = questionMark < 0 ? originForm : originForm.slice(0, questionMark)
+  const rawQuery = questionMark < 0 ? '' : originForm.slice(questionMark + 1)
+  return { rawPath: rawPath === '' ? '/' : rawPath, rawQuery }
+}
+
+interface QueryParam {
+  /** Decoded, for lookups. */
+  name: string
+  value: string
+  /** Decoded bytes, for re-encoding without a lossy trip through UTF-16. */
+  nameBytes: Uint8Array
+  valueBytes: Uint8Array
+}
+
+function parseQuery(rawQuery: string): QueryParam[] {
+  if (rawQuery === '') return []
+  return rawQuery
+    .split('&')
+    .filter((pair) => pair !== '')
+    .map((pair) => {
+      const equals = pair.indexOf('=')
+      const nameBytes = percentDecode(equals < 0 ? pair : pair.slice(0, equals))
+      const valueBytes = percentDecode(equals < 0 ? '' : pair.slice(equals + 1))
+      return {
+        name: Buffer.from(nameBytes).toString('utf8'),
+        value: Buffer.from(valueBytes).toString('utf8'),
+        nameBytes,
+        valueBytes,
+      }
+    })
+}
+
+/** The first value of a parameter, or undefined when absent. */
+function queryParam(query: readonly QueryParam[], name: string): string | undefined {
+  return query.find((param) => param.name === name)?.value
+}
+
+/**
+ * Percent-decodes to bytes. It never throws: a '%' that does not start a valid escape is
+ * kept as a literal '%' (and so re-encoded as %25), which simply fails the signature.
+ * '+' is a literal plus sign, not a space: SigV4 encodes spaces as %20.
+ */
+function percentDecode(component: string): Uint8Array {
+  const bytes: number[] = []
+  let index = 0
+  while (index < component.length) {
+    const escape = component.slice(index, index + 3)
+    if (/^%[0-9A-Fa-f]{2}$/.test(escape)) {
+      bytes.push(Number.parseInt(escape.slice(1), 16))
+      index += 3
+      continue
+    }
+    const codePoint = component.codePointAt(index) ?? 0
+    const character = String.fromCodePoint(codePoint)
+    bytes.push(...Buffer.from(character, 'utf8'))
+    index += character.length
+  }
+  return Uint8Array.from(bytes)
+}
+
+// ---------------------------------------------------------------------------------------
+// Crypto
+// ---------------------------------------------------------------------------------------
+
+function computeSignature(secret: string, scope: CredentialScope, requestTimeBasic: string, canonicalRequest: string): string {
+  const credentialScope = `${scope.date}/${scope.region}/${scope.service}/${SCOPE_TERMINATOR}`
+  const stringToSign = [ALGORITHM, requestTimeBasic, credentialScope, sha256Hex(canonicalRequest)].join('\n')
+  const dateKey = hmac(`AWS4${secret}`, scope.date)
+  const regionKey = hmac(dateKey, scope.region)
+  const serviceKey = hmac(regionKey, scope.service)
+  const signingKey = hmac(serviceKey, SCOPE_TERMINATOR)
+  return hmac(signingKey, stringToSign).toString('hex')
+}
+
+function hmac(key: string | Buffer, data: string): Buffer {
+  return createHmac('sha256', key).update(data, 'utf8').digest()
+}
+
+function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+/**
+ * Constant-time comparison. A provided signature of the wrong length cannot match and is
+ * refused without comparing; the length of a SigV4 signature is public anyway.
+ */
+function signaturesEqual(provided: string, expected: string): boolean {
+  const providedBytes = Buffer.from(provided, 'utf8')
+  const expectedBytes = Buffer.from(expected, 'utf8')
+  if (providedBytes.length !== SIGNATURE_HEX_LENGTH || expectedBytes.length !== SIGNATURE_HEX_LENGTH) return false
+  return timingSafeEqual(providedBytes, expectedBytes)
+}
+
+// ---------------------------------------------------------------------------------------
+// Headers
+// ---------------------------------------------------------------------------------------
+
+/** Node keeps only the first of a repeated Authorization or Date header; so do we. */
+function firstHeaderValue(headers: SignedRequest['headers'], name: string): string | undefined {
+  const value = headers[name]
+  return Array.isArray(value) ? value[0] : value
+}

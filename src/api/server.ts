@@ -1,0 +1,128 @@
+/**
+ * The KMS HTTP front end of one region. Builds the server without listening (the
+ * region's composition root listens), so tests can drive it on any port.
+ *
+ * Request pipeline, in AWS's order: route (method, path, target, content type) →
+ * authenticate (SigV4) → parse JSON → validate against the AWS model → operation. Any
+ * error that is not a KmsError becomes a detail-free KMSInternalException; its detail
+ * goes to the log under the request id.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Kms } from '../kms/kms.js'
+import type { Operation } from '../kms/operation.js'
+import { OPERATIONS } from '../kms/operations/index.js'
+import type { Logger } from '../log/logger.js'
+import { KmsError, internalError, isKmsError } from '../wire/errors.js'
+import { verifySigV4 } from './auth/sigv4.js'
+import { isJsonContentType, parseTarget, sendError, sendJson } from './protocol.js'
+import { isKnownOperation, parseOperationInput } from './validation.js'
+
+/** Far above any valid KMS request (the largest member, a policy, is 128 KiB of text). */
+const MAX_BODY_BYTES = 512 * 1024
+
+export interface ApiServerOptions {
+  kms: Kms
+  logger: Logger
+  lookupSecret: (accessKeyId: string) => string | undefined
+  /** Trent's own operations (`TrentAdmin.<Name>`), signed like every other request. */
+  adminOperations?: ReadonlyMap<string, Operation>
+  /** The time SigV4 checks request dates against; defaults to the real time. */
+  now?: () => Date
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size > MAX_BODY_BYTES) {
+        reject(new BodyTooLarge())
+        req.destroy()
+        return
+      }
+      chunks.push(chunk)
+    })
+    req.on('end', () => resolve(Buffer.concat(chunks, size)))
+    req.on('error', reject)
+  })
+}
+
+function parseJsonBody(body: Buffer): unknown {
+  // An empty body is an empty input, as AWS SDKs send for operations without members.
+  if (body.length === 0) return {}
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown
+  } catch {
+    throw new KmsError('SerializationException', 'Start of structure or map found where not expected.')
+  }
+}
+
+export function createApiServer(options: ApiServerOptions): Server {
+  const { kms, logger } = options
+  const now = options.now ?? (() => new Date())
+
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<{ operation?: string }> {
+    if (req.method === 'GET' && req.url === '/health') {
+      sendJson(res, 200, { status: 'ok', region: kms.region }, requestId)
+      return {}
+    }
+    const body = await readBody(req)
+    const target = parseTarget(req.headers['x-amz-target'])
+    const operations = target?.service === 'admin' ? options.adminOperations : OPERATIONS
+    if (req.method !== 'POST' || target === undefined || !isJsonContentType(req.headers['content-type'])) {
+      throw new KmsError('UnknownOperationException')
+    }
+    const operation = operations?.get(target.operation)
+    if (operation === undefined) {
+      if (target.service === 'kms' && isKnownOperation(target.operation)) {
+        throw new KmsError('UnsupportedOperationException', `${target.operation} is not supported by this KMS yet.`)
+      }
+      throw new KmsError('UnknownOperationException')
+    }
+    verifySigV4(
+      { method: req.method, url: req.url ?? '/', headers: req.headers, body },
+      { lookupSecret: options.lookupSecret, now: now(), service: 'kms' },
+    )
+    const json = parseJsonBody(body)
+    const input = target.service === 'kms' ? parseOperationInput(target.operation, json) : (json as Record<string, unknown>)
+    const output = await operation.handle(kms, input, { requestId })
+    sendJson(res, 200, output, requestId)
+    return { operation: operation.name }
+  }
+
+  return createServer({ keepAlive: true }, (req, res) => {
+    const requestId = randomUUID()
+    const started = performance.now()
+    const target = req.headers['x-amz-target']
+    handle(req, res, requestId).then(
+      () => {
+        logger.debug('request', { requestId, target: typeof target === 'string' ? target : undefined, status: 200, ms: performance.now() - started })
+      },
+      (err: unknown) => {
+        if (err instanceof BodyTooLarge) {
+          sendError(res, new KmsError('ValidationException', 'Request entity too large'), requestId)
+          res.once('finish', () => res.socket?.destroy())
+          return
+        }
+        const wireError = isKmsError(err) ? err : internalError()
+        if (!isKmsError(err)) {
+          logger.error('internal error', {
+            requestId,
+            target: typeof target === 'string' ? target : undefined,
+            error: err instanceof Error ? `${err.name}: ${err.message}` : 'non-error thrown',
+            stack: err instanceof Error ? err.stack : undefined,
+          })
+        } else {
+          logger.info('request failed', { requestId, target: typeof target === 'string' ? target : undefined, error: err.name })
+        }
+        if (!res.headersSent) sendError(res, wireError, requestId)
+      },
+    )
+  })
+}

@@ -1,0 +1,43 @@
+/**
+ * Messages between a region and its HSM worker. Typed arrays travel by structured
+ * clone (a copy); nothing here is a secret except the results of generateDataKey's
+ * plaintext and decrypt, which the API returns to its caller anyway.
+ *
+ * @module
+ */
+import type { KeyToken, MaterialRef } from './hsm.js'
+
+export interface HsmWorkerConfig {
+  region: string
+  /** Environment variable that may hold the base64 master key (read by the worker). */
+  masterKeyEnv: string
+  masterKeyFile: string
+  createMasterKey: boolean
+  sealedDomainKeyFile: string
+}
+
+export type HsmRequest = { id: number } & (
+  | { op: 'createKeyMaterial'; keyId: string; materialVersion: number }
+  | { op: 'encrypt'; key: MaterialRef; plaintext: Uint8Array; context: Uint8Array }
+  | { op: 'decrypt'; key: MaterialRef; blob: Uint8Array; context: Uint8Array }
+  | { op: 'generateDataKey'; key: MaterialRef; numberOfBytes: number; context: Uint8Array; includePlaintext: boolean }
+  | {
+      op: 'reEncrypt'
+      source: MaterialRef
+      blob: Uint8Array
+      sourceContext: Uint8Array
+      destination: MaterialRef
+      destinationContext: Uint8Array
+    }
+  | { op: 'generateRandom'; numberOfBytes: number }
+)
+
+export type HsmRequestBody = HsmRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never
+
+export type HsmResponse =
+  | {
+      id: number
+      ok: true
+      result: KeyToken | Uint8Array | { ciphertextBlob: Uint8Array; plaintext?: Uint8Array }
+    }
+  | { id: number; ok: false; error: { code: string; message: string } }

@@ -1,0 +1,68 @@
+/**
+ * Entry point of the HSM worker thread: the HSM boundary of one region.
+ *
+ * The worker has its own V8 heap. It reads the master key and the sealed domain key
+ * itself, so neither ever enters the region's main heap, and it answers only the
+ * narrow request set of the Hsm port (see hsm.ts). Message shapes: worker-protocol.ts.
+ *
+ * @module
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { HsmError } from './hsm.js'
+import { SoftHsm } from './soft/soft-hsm.js'
+import { loadMasterKey, loadOrCreateDomainKey } from './soft/domain-key.js'
+import type { HsmRequest, HsmResponse, HsmWorkerConfig } from './worker-protocol.js'
+
+const port = parentPort
+if (port === null) throw new Error('hsm/worker.ts must run as a worker thread')
+
+function errorOf(err: unknown): { code: string; message: string } {
+  if (err instanceof HsmError) return { code: err.code, message: err.message }
+  // Argument errors come from the a* checks and carry only labels, never values.
+  if (err instanceof TypeError || err instanceof RangeError) return { code: 'BAD_REQUEST', message: err.message }
+  return { code: 'BAD_REQUEST', message: 'hsm: unexpected failure' }
+}
+
+function start(config: HsmWorkerConfig): SoftHsm {
+  const envKey = process.env[config.masterKeyEnv]
+  const masterKey = loadMasterKey(
+    envKey !== undefined && envKey !== '' ? { base64: envKey } : { file: config.masterKeyFile, create: config.createMasterKey },
+  )
+  return new SoftHsm(loadOrCreateDomainKey(masterKey, config.sealedDomainKeyFile, config.region))
+}
+
+let hsm: SoftHsm
+try {
+  hsm = start(workerData as HsmWorkerConfig)
+  port.postMessage({ ready: true })
+} catch (err) {
+  port.postMessage({ ready: false, message: err instanceof Error ? err.message : 'hsm: cannot start' })
+  process.exit(1)
+}
+
+function handle(request: HsmRequest): Extract<HsmResponse, { ok: true }>['result'] {
+  switch (request.op) {
+    case 'createKeyMaterial':
+      return hsm.createKeyMaterial(request.keyId, request.materialVersion)
+    case 'encrypt':
+      return hsm.encrypt(request.key, request.plaintext, request.context)
+    case 'decrypt':
+      return hsm.decrypt(request.key, request.blob, request.context)
+    case 'generateDataKey':
+      return hsm.generateDataKey(request.key, request.numberOfBytes, request.context, request.includePlaintext)
+    case 'reEncrypt':
+      return hsm.reEncrypt(request.source, request.blob, request.sourceContext, request.destination, request.destinationContext)
+    case 'generateRandom':
+      return hsm.generateRandom(request.numberOfBytes)
+  }
+}
+
+port.on('message', (request: HsmRequest) => {
+  let response: HsmResponse
+  try {
+    response = { id: request.id, ok: true, result: handle(request) }
+  } catch (err) {
+    response = { id: request.id, ok: false, error: errorOf(err) }
+  }
+  port.postMessage(response)
+})

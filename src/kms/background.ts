@@ -1,0 +1,84 @@
+/**
+ * Work a region does on its own clock: deleting keys whose waiting period is over, and
+ * rotating keys whose automatic rotation is due. Each pass reads `kms.clock`, so a test
+ * that advances the clock sees the effect at the next pass.
+ *
+ * @module
+ */
+import type { Logger } from '../log/logger.js'
+import type { Write } from '../storage/records.js'
+import type { Kms } from './kms.js'
+import { rotationWrites } from './materials.js'
+
+/** Deletes every PendingDeletion key whose deletion date has passed, with its aliases. */
+export async function sweepDeletions(kms: Kms, logger: Logger): Promise<number> {
+  const now = kms.clock.now()
+  const due = [...kms.keys.values()].filter((k) => k.state === 'PendingDeletion' && k.deletionAt !== undefined && k.deletionAt <= now)
+  for (const candidate of due) {
+    await kms.mutate(() => {
+      const key = kms.keys.get(candidate.keyId)
+      // Re-checked inside the mutation: a CancelKeyDeletion may have come first.
+      if (key === undefined || key.state !== 'PendingDeletion' || key.deletionAt === undefined || key.deletionAt > kms.clock.now()) {
+        return { writes: [], result: undefined }
+      }
+      const writes: Write[] = [...kms.aliases.values()]
+        .filter((a) => a.keyId === key.keyId)
+        .map((a) => ({ kind: 'deleteAlias', aliasName: a.aliasName }))
+      writes.push({ kind: 'deleteKey', keyId: key.keyId })
+      return { writes, result: undefined }
+    })
+    logger.info('key deleted', { keyId: candidate.keyId })
+  }
+  return due.length
+}
+
+/** Rotates every Enabled key whose automatic rotation is due. */
+export async function rotateDueKeys(kms: Kms, logger: Logger): Promise<number> {
+  const now = kms.clock.now()
+  const due = [...kms.keys.values()].filter(
+    (k) => k.state === 'Enabled' && k.rotation.enabled && k.rotation.nextRotationAt !== undefined && k.rotation.nextRotationAt <= now,
+  )
+  for (const candidate of due) {
+    await kms.mutate(async () => {
+      const key = kms.keys.get(candidate.keyId)
+      const next = key?.rotation.nextRotationAt
+      if (key === undefined || key.state !== 'Enabled' || !key.rotation.enabled || next === undefined || next > kms.clock.now()) {
+        return { writes: [], result: undefined }
+      }
+      return { writes: await rotationWrites(kms, key, 'AUTOMATIC'), result: undefined }
+    })
+    logger.info('key rotated automatically', { keyId: candidate.keyId })
+  }
+  return due.length
+}
+
+/** Runs both sweeps every `intervalMs` until stopped; a failing pass is logged, not fatal. */
+export function startBackgroundWork(kms: Kms, logger: Logger, intervalMs: number): { stop(): Promise<void>; runNow(): Promise<void> } {
+  let running: Promise<void> = Promise.resolve()
+  let stopped = false
+  const pass = async (): Promise<void> => {
+    try {
+      await sweepDeletions(kms, logger)
+      await rotateDueKeys(kms, logger)
+    } catch (err) {
+      logger.error('background pass failed', { error: err instanceof Error ? err.message : 'unknown' })
+    }
+  }
+  const tick = (): void => {
+    if (stopped) return
+    running = running.then(pass)
+  }
+  const timer = setInterval(tick, intervalMs)
+  timer.unref()
+  return {
+    async stop() {
+      stopped = true
+      clearInterval(timer)
+      await running
+    },
+    runNow() {
+      running = running.then(pass)
+      return running
+    },
+  }
+}

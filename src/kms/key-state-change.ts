@@ -1,0 +1,26 @@
+/**
+ * EnableKey and DisableKey: the same state change in two directions.
+ *
+ * @module
+ */
+import type { KeyState } from '../storage/records.js'
+import { checkKeyState } from './key-state.js'
+import { requiredStr, type Operation } from './operation.js'
+import { resolveKey } from './resolve-key.js'
+
+export function keyStateChange(name: string, target: Extract<KeyState, 'Enabled' | 'Disabled'>): Operation {
+  return {
+    name,
+    async handle(kms, input) {
+      const keyIdInput = requiredStr(input, 'KeyId')
+      await kms.mutate(() => {
+        const key = resolveKey(kms, keyIdInput, { allowAlias: false })
+        checkKeyState('enable-disable', key.state, kms.arnOf(key.keyId))
+        if (key.state === target) return { writes: [], result: undefined }
+        return { writes: [{ kind: 'putKey', key: { ...key, state: target } }], result: undefined }
+      })
+      return {}
+    },
+  }
+}
+

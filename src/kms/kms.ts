@@ -1,0 +1,132 @@
+/**
+ * One region's KMS: its keys, key materials and aliases in memory, written through to
+ * storage, and the HSM that holds the material. Operations (operations/*.ts) read the
+ * maps directly and change them only through `mutate`, which serialises changes and
+ * commits each batch durably before it becomes visible.
+ *
+ * @module
+ */
+import type { Hsm, MaterialRef } from '../hsm/hsm.js'
+import type { AliasRecord, KeyRecord, MaterialRecord, Write } from '../storage/records.js'
+import type { Storage } from '../storage/storage.js'
+import { keyArn, partitionOf } from '../wire/arn.js'
+import type { Clock } from './clock.js'
+
+export interface KmsConfig {
+  region: string
+  accountId: string
+  clock: Clock
+}
+
+export class Kms {
+  readonly region: string
+  readonly accountId: string
+  readonly partition: string
+  readonly clock: Clock
+  readonly hsm: Hsm
+  readonly keys = new Map<string, KeyRecord>()
+  /** Key id → its material versions, ascending. */
+  readonly materials = new Map<string, MaterialRecord[]>()
+  readonly aliases = new Map<string, AliasRecord>()
+  readonly #storage: Storage
+  #nextSequence = 1
+  #mutations: Promise<unknown> = Promise.resolve()
+
+  private constructor(config: KmsConfig, hsm: Hsm, storage: Storage) {
+    this.region = config.region
+    this.accountId = config.accountId
+    this.partition = partitionOf(config.region)
+    this.clock = config.clock
+    this.hsm = hsm
+    this.#storage = storage
+  }
+
+  static async open(config: KmsConfig, hsm: Hsm, storage: Storage): Promise<Kms> {
+    const kms = new Kms(config, hsm, storage)
+    const snapshot = await storage.load()
+    for (const key of snapshot.keys) kms.#applyWrite({ kind: 'putKey', key })
+    for (const material of snapshot.materials) kms.#applyWrite({ kind: 'putMaterial', material })
+    for (const alias of snapshot.aliases) kms.#applyWrite({ kind: 'putAlias', alias })
+    return kms
+  }
+
+  arnOf(keyId: string): string {
+    return keyArn(this.partition, this.region, this.accountId, keyId)
+  }
+
+  /** A key known to exist (just created or resolved); throws if it does not. */
+  keyById(keyId: string): KeyRecord {
+    const key = this.keys.get(keyId)
+    if (key === undefined) throw new Error(`kms: key ${keyId} vanished`)
+    return key
+  }
+
+  nextSequence(): number {
+    return this.#nextSequence++
+  }
+
+  /** The material new ciphertexts of `key` use. */
+  currentMaterial(key: KeyRecord): MaterialRecord {
+    const material = this.materialOf(key.keyId, key.currentMaterialVersion)
+    if (material === undefined) throw new Error(`kms: key ${key.keyId} lacks its current material`)
+    return material
+  }
+
+  materialOf(keyId: string, version: number): MaterialRecord | undefined {
+    return this.materials.get(keyId)?.find((m) => m.version === version)
+  }
+
+  refOf(material: MaterialRecord): MaterialRef {
+    return { keyId: material.keyId, materialVersion: material.version, token: material.token }
+  }
+
+  /**
+   * Runs `change` alone (no other mutation interleaves), commits the writes it returns
+   * in one durable batch, then applies them to memory, and only then resolves: what a
+   * caller is told has happened has happened on disk.
+   */
+  mutate<T>(change: () => Promise<{ writes: Write[]; result: T }> | { writes: Write[]; result: T }): Promise<T> {
+    const run = this.#mutations.then(async () => {
+      const { writes, result } = await change()
+      if (writes.length > 0) {
+        await this.#storage.commit(writes)
+        for (const write of writes) this.#applyWrite(write)
+      }
+      return result
+    })
+    this.#mutations = run.catch(() => undefined)
+    return run
+  }
+
+  async close(): Promise<void> {
+    await this.#mutations
+    await this.#storage.close()
+    await this.hsm.close()
+  }
+
+  #applyWrite(write: Write): void {
+    switch (write.kind) {
+      case 'putKey':
+        this.keys.set(write.key.keyId, write.key)
+        this.#nextSequence = Math.max(this.#nextSequence, write.key.sequence + 1)
+        break
+      case 'deleteKey':
+        this.keys.delete(write.keyId)
+        this.materials.delete(write.keyId)
+        break
+      case 'putMaterial': {
+        const list = (this.materials.get(write.material.keyId) ?? []).filter((m) => m.version !== write.material.version)
+        list.push(write.material)
+        list.sort((a, b) => a.version - b.version)
+        this.materials.set(write.material.keyId, list)
+        break
+      }
+      case 'putAlias':
+        this.aliases.set(write.alias.aliasName, write.alias)
+        break
+      case 'deleteAlias':
+        this.aliases.delete(write.aliasName)
+        break
+    }
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Creating key material versions: the first one of a new key, and each rotation.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto'
+import type { KeyRecord, MaterialRecord, Write } from '../storage/records.js'
+import type { Kms } from './kms.js'
+
+const DAY_MS = 86_400_000
+
+/** Asks the HSM for fresh material and returns its record (not yet committed). */
+export async function createMaterial(
+  kms: Kms,
+  keyId: string,
+  version: number,
+  rotationType?: 'AUTOMATIC' | 'ON_DEMAND',
+): Promise<MaterialRecord> {
+  const token = await kms.hsm.createKeyMaterial(keyId, version)
+  return {
+    keyId,
+    version,
+    // Not derived from the material: a random id, so it reveals nothing about it, and
+    // shared by every region of a multi-Region key (reference §8.8 item 2).
+    materialId: randomBytes(32).toString('hex'),
+    createdAt: kms.clock.now(),
+    ...(rotationType !== undefined ? { rotationType } : {}),
+    token,
+  }
+}
+
+/** The writes that rotate `key` to a new material version, made current at once. */
+export async function rotationWrites(kms: Kms, key: KeyRecord, rotationType: 'AUTOMATIC' | 'ON_DEMAND'): Promise<Write[]> {
+  const versions = kms.materials.get(key.keyId) ?? []
+  const nextVersion = Math.max(0, ...versions.map((m) => m.version)) + 1
+  const material = await createMaterial(kms, key.keyId, nextVersion, rotationType)
+  const now = kms.clock.now()
+  const rotation = { ...key.rotation }
+  if (rotationType === 'ON_DEMAND') rotation.onDemandCount += 1
+  // On-demand rotation does not move the automatic schedule (reference §4.7).
+  if (rotationType === 'AUTOMATIC' && rotation.enabled) rotation.nextRotationAt = now + rotation.periodInDays * DAY_MS
+  delete rotation.onDemandStartedAt
+  return [
+    { kind: 'putMaterial', material },
+    { kind: 'putKey', key: { ...key, currentMaterialVersion: nextVersion, rotation } },
+  ]
+}
+
+export { DAY_MS }

@@ -1,0 +1,35 @@
+import { aliasArn } from '../../wire/arn.js'
+import { KmsError } from '../../wire/errors.js'
+import { checkAliasName } from '../alias-name.js'
+import { checkKeyState } from '../key-state.js'
+import { requiredStr, type Operation } from '../operation.js'
+import { resolveKey } from '../resolve-key.js'
+
+/** AWS's quota of aliases per key (reference §9.2). */
+const MAX_ALIASES_PER_KEY = 50
+
+export const createAlias: Operation = {
+  name: 'CreateAlias',
+  async handle(kms, input) {
+    const aliasName = requiredStr(input, 'AliasName')
+    const target = requiredStr(input, 'TargetKeyId')
+    checkAliasName(aliasName)
+    await kms.mutate(() => {
+      if (kms.aliases.has(aliasName)) {
+        throw new KmsError(
+          'AlreadyExistsException',
+          `An alias with the name ${aliasArn(kms.partition, kms.region, kms.accountId, aliasName)} already exists`,
+        )
+      }
+      const key = resolveKey(kms, target, { allowAlias: false })
+      checkKeyState('not-pending-deletion', key.state, kms.arnOf(key.keyId))
+      const count = [...kms.aliases.values()].filter((a) => a.keyId === key.keyId).length
+      if (count >= MAX_ALIASES_PER_KEY) {
+        throw new KmsError('LimitExceededException', `The key ${kms.arnOf(key.keyId)} already has ${MAX_ALIASES_PER_KEY} aliases.`)
+      }
+      const now = kms.clock.now()
+      return { writes: [{ kind: 'putAlias', alias: { aliasName, keyId: key.keyId, createdAt: now, updatedAt: now } }], result: undefined }
+    })
+    return {}
+  },
+}

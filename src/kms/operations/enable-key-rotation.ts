@@ -1,0 +1,21 @@
+import { checkKeyState } from '../key-state.js'
+import { DAY_MS } from '../materials.js'
+import { num, requiredStr, type Operation } from '../operation.js'
+import { resolveKey } from '../resolve-key.js'
+
+const DEFAULT_PERIOD_DAYS = 365
+
+export const enableKeyRotation: Operation = {
+  name: 'EnableKeyRotation',
+  async handle(kms, input) {
+    const keyIdInput = requiredStr(input, 'KeyId')
+    const periodInDays = num(input, 'RotationPeriodInDays') ?? DEFAULT_PERIOD_DAYS
+    await kms.mutate(() => {
+      const key = resolveKey(kms, keyIdInput, { allowAlias: false })
+      checkKeyState('rotation-setting', key.state, kms.arnOf(key.keyId))
+      const rotation = { ...key.rotation, enabled: true, periodInDays, nextRotationAt: kms.clock.now() + periodInDays * DAY_MS }
+      return { writes: [{ kind: 'putKey', key: { ...key, rotation } }], result: undefined }
+    })
+    return {}
+  },
+}

@@ -1,0 +1,12 @@
+import { requiredStr, str, type Operation } from '../operation.js'
+import { checkPolicyName } from '../policy.js'
+import { resolveKey } from '../resolve-key.js'
+
+export const getKeyPolicy: Operation = {
+  name: 'GetKeyPolicy',
+  handle(kms, input) {
+    const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })
+    checkPolicyName(str(input, 'PolicyName'))
+    return Promise.resolve({ Policy: key.policy, PolicyName: 'default' })
+  },
+}

@@ -1,0 +1,19 @@
+import { epochSeconds, requiredStr, type Operation, type Output } from '../operation.js'
+import { resolveKey } from '../resolve-key.js'
+
+export const getKeyRotationStatus: Operation = {
+  name: 'GetKeyRotationStatus',
+  handle(kms, input) {
+    const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })
+    // A key pending deletion reports rotation off; cancelling the deletion restores it (reference §4.5).
+    const pendingDeletion = key.state === 'PendingDeletion' || key.state === 'PendingReplicaDeletion'
+    const enabled = key.rotation.enabled && !pendingDeletion
+    const out: Output = { KeyId: kms.arnOf(key.keyId), KeyRotationEnabled: enabled }
+    if (enabled) {
+      out.RotationPeriodInDays = key.rotation.periodInDays
+      if (key.rotation.nextRotationAt !== undefined) out.NextRotationDate = epochSeconds(key.rotation.nextRotationAt)
+    }
+    if (key.rotation.onDemandStartedAt !== undefined) out.OnDemandRotationStartDate = epochSeconds(key.rotation.onDemandStartedAt)
+    return Promise.resolve(out)
+  },
+}

@@ -1,0 +1,11 @@
+import { requiredStr, type Operation } from '../operation.js'
+import { resolveKey } from '../resolve-key.js'
+
+export const listKeyPolicies: Operation = {
+  name: 'ListKeyPolicies',
+  handle(kms, input) {
+    resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })
+    // Every KMS key has exactly one policy, named "default".
+    return Promise.resolve({ PolicyNames: ['default'], Truncated: false })
+  },
+}

@@ -1,0 +1,22 @@
+import { epochSeconds, num, requiredStr, str, type Operation, type Output } from '../operation.js'
+import { pageOutput, paginate } from '../paging.js'
+import { resolveKey } from '../resolve-key.js'
+
+export const listKeyRotations: Operation = {
+  name: 'ListKeyRotations',
+  handle(kms, input) {
+    const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })
+    const includeAll = str(input, 'IncludeKeyMaterial') === 'ALL_KEY_MATERIAL'
+    const versions = (kms.materials.get(key.keyId) ?? []).filter((m) => includeAll || m.rotationType !== undefined)
+    const entries = versions.map((m) => {
+      const entry: Output = { KeyId: key.keyId, KeyMaterialId: m.materialId }
+      entry.KeyMaterialState = m.version === key.currentMaterialVersion ? 'CURRENT' : 'NON_CURRENT'
+      if (m.rotationType !== undefined) {
+        entry.RotationDate = epochSeconds(m.createdAt)
+        entry.RotationType = m.rotationType
+      }
+      return entry
+    })
+    return Promise.resolve(pageOutput('Rotations', paginate(entries, num(input, 'Limit'), str(input, 'Marker'), 'rotations')))
+  },
+}

@@ -1,0 +1,12 @@
+import { num, requiredStr, str, type Operation } from '../operation.js'
+import { pageOutput, paginate } from '../paging.js'
+import { resolveKey } from '../resolve-key.js'
+
+export const listResourceTags: Operation = {
+  name: 'ListResourceTags',
+  handle(kms, input) {
+    const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })
+    const tags = [...key.tags].sort((a, b) => (a.TagKey < b.TagKey ? -1 : a.TagKey > b.TagKey ? 1 : 0))
+    return Promise.resolve(pageOutput('Tags', paginate(tags, num(input, 'Limit'), str(input, 'Marker'), 'tags')))
+  },
+}

@@ -1,0 +1,19 @@
+import type { Tag } from '../../storage/records.js'
+import { checkKeyState } from '../key-state.js'
+import { list, requiredStr, type Operation } from '../operation.js'
+import { resolveKey } from '../resolve-key.js'
+import { mergeTags } from '../tags.js'
+
+export const tagResource: Operation = {
+  name: 'TagResource',
+  async handle(kms, input) {
+    const keyIdInput = requiredStr(input, 'KeyId')
+    const added = list<Tag>(input, 'Tags') ?? []
+    await kms.mutate(() => {
+      const key = resolveKey(kms, keyIdInput, { allowAlias: false })
+      checkKeyState('not-pending-deletion', key.state, kms.arnOf(key.keyId))
+      return { writes: [{ kind: 'putKey', key: { ...key, tags: mergeTags(key.tags, added) } }], result: undefined }
+    })
+    return {}
+  },
+}

@@ -1,0 +1,18 @@
+import { checkKeyState } from '../key-state.js'
+import { list, requiredStr, type Operation } from '../operation.js'
+import { resolveKey } from '../resolve-key.js'
+
+export const untagResource: Operation = {
+  name: 'UntagResource',
+  async handle(kms, input) {
+    const keyIdInput = requiredStr(input, 'KeyId')
+    const removed = new Set(list<string>(input, 'TagKeys') ?? [])
+    await kms.mutate(() => {
+      const key = resolveKey(kms, keyIdInput, { allowAlias: false })
+      checkKeyState('not-pending-deletion', key.state, kms.arnOf(key.keyId))
+      const tags = key.tags.filter((t) => !removed.has(t.TagKey))
+      return { writes: [{ kind: 'putKey', key: { ...key, tags } }], result: undefined }
+    })
+    return {}
+  },
+}

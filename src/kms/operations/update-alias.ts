@@ -1,0 +1,24 @@
+import { aliasArn } from '../../wire/arn.js'
+import { aliasNotFound } from '../../wire/errors.js'
+import { checkAliasName } from '../alias-name.js'
+import { checkKeyState } from '../key-state.js'
+import { requiredStr, type Operation } from '../operation.js'
+import { resolveKey } from '../resolve-key.js'
+
+export const updateAlias: Operation = {
+  name: 'UpdateAlias',
+  async handle(kms, input) {
+    const aliasName = requiredStr(input, 'AliasName')
+    const target = requiredStr(input, 'TargetKeyId')
+    checkAliasName(aliasName)
+    await kms.mutate(() => {
+      const alias = kms.aliases.get(aliasName)
+      if (alias === undefined) throw aliasNotFound(aliasArn(kms.partition, kms.region, kms.accountId, aliasName))
+      const key = resolveKey(kms, target, { allowAlias: false })
+      // [10]: only the destination key's pending deletion stops the update.
+      checkKeyState('not-pending-deletion', key.state, kms.arnOf(key.keyId))
+      return { writes: [{ kind: 'putAlias', alias: { ...alias, keyId: key.keyId, updatedAt: kms.clock.now() } }], result: undefined }
+    })
+    return {}
+  },
+}

@@ -1,0 +1,17 @@
+import { checkKeyState } from '../key-state.js'
+import { requiredStr, type Operation } from '../operation.js'
+import { resolveKey } from '../resolve-key.js'
+
+export const updateKeyDescription: Operation = {
+  name: 'UpdateKeyDescription',
+  async handle(kms, input) {
+    const keyIdInput = requiredStr(input, 'KeyId')
+    const description = requiredStr(input, 'Description')
+    await kms.mutate(() => {
+      const key = resolveKey(kms, keyIdInput, { allowAlias: false })
+      checkKeyState('not-pending-deletion', key.state, kms.arnOf(key.keyId))
+      return { writes: [{ kind: 'putKey', key: { ...key, description } }], result: undefined }
+    })
+    return {}
+  },
+}

@@ -1,0 +1,72 @@
+/**
+ * One region as an OS process: `node dist/src/region/main.js --region us-east-1 ...`.
+ * Started by the local partition launcher (src/partition/) or directly on a host of its
+ * own. Reports readiness to a parent over IPC when it has one, and exits when that
+ * parent goes away, so no region outlives the partition that started it.
+ *
+ * @module
+ */
+import { parseArgs } from 'node:util'
+import { createLogger } from '../log/logger.js'
+import { startRegion } from './compose-region.js'
+
+const REGION_PATTERN = /^([a-z]+-){2,3}\d+$/
+
+function fail(message: string): never {
+  process.stderr.write(`trent region: ${message}\n`)
+  process.exit(2)
+}
+
+const { values } = parseArgs({
+  options: {
+    region: { type: 'string' },
+    port: { type: 'string', default: '0' },
+    host: { type: 'string', default: '127.0.0.1' },
+    'data-dir': { type: 'string' },
+    account: { type: 'string', default: '111122223333' },
+    'master-key-file': { type: 'string' },
+    'allow-test-hooks': { type: 'boolean', default: false },
+    'background-interval-ms': { type: 'string', default: '1000' },
+  },
+  strict: true,
+})
+
+const region = values.region ?? fail('--region is required')
+if (!REGION_PATTERN.test(region)) fail(`--region ${region} is not a region name`)
+const dataDir = values['data-dir'] ?? fail('--data-dir is required')
+const accountId = values.account
+if (!/^\d{12}$/.test(accountId)) fail('--account must be 12 digits')
+const accessKeyId = process.env.TRENT_ACCESS_KEY_ID ?? fail('TRENT_ACCESS_KEY_ID is not set')
+const secretAccessKey = process.env.TRENT_SECRET_ACCESS_KEY ?? fail('TRENT_SECRET_ACCESS_KEY is not set')
+
+const logger = createLogger({ region })
+const running = await startRegion({
+  region,
+  accountId,
+  dataDir,
+  host: values.host,
+  port: Number(values.port),
+  credentials: { accessKeyId, secretAccessKey },
+  ...(values['master-key-file'] !== undefined ? { masterKeyFile: values['master-key-file'] } : {}),
+  allowTestHooks: values['allow-test-hooks'],
+  backgroundIntervalMs: Number(values['background-interval-ms']),
+  logger,
+}).catch((err: unknown) => fail(err instanceof Error ? err.message : 'cannot start'))
+
+logger.info('region ready', { port: running.port })
+process.send?.({ type: 'ready', region, port: running.port })
+
+let stopping = false
+async function stop(reason: string): Promise<void> {
+  if (stopping) return
+  stopping = true
+  logger.info('region stopping', { reason })
+  const timer = setTimeout(() => process.exit(1), 10_000)
+  timer.unref()
+  await running.close()
+  process.exit(0)
+}
+process.on('SIGTERM', () => void stop('SIGTERM'))
+process.on('SIGINT', () => void stop('SIGINT'))
+// The IPC channel closes when the parent dies, even by kill -9: never outlive it.
+process.on('disconnect', () => void stop('parent gone'))

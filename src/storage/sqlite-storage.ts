@@ -1,0 +1,150 @@
+/**
+ * Storage on SQLite (better-sqlite3), the embedded default: one database file per
+ * region, WAL journal with synchronous=FULL so that a committed batch survives kill -9
+ * (and power loss) of the region process.
+ *
+ * @module
+ */
+import Database from 'better-sqlite3'
+import type { AliasRecord, KeyRecord, MaterialRecord, Snapshot, Write } from './records.js'
+import type { Storage } from './storage.js'
+
+const SCHEMA_VERSION = 1
+
+const MIGRATIONS = `
+CREATE TABLE IF NOT EXISTS trent_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS keys (
+  key_id   TEXT PRIMARY KEY,
+  sequence INTEGER NOT NULL,
+  record   TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS key_materials (
+  key_id      TEXT NOT NULL,
+  version     INTEGER NOT NULL,
+  material_id TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  rotation    TEXT,
+  token       BLOB NOT NULL,
+  PRIMARY KEY (key_id, version)
+);
+CREATE TABLE IF NOT EXISTS aliases (
+  alias_name TEXT PRIMARY KEY,
+  key_id     TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+`
+
+interface MaterialRow {
+  key_id: string
+  version: number
+  material_id: string
+  created_at: number
+  rotation: string | null
+  token: Buffer
+}
+
+interface AliasRow {
+  alias_name: string
+  key_id: string
+  created_at: number
+  updated_at: number
+}
+
+export class SqliteStorage implements Storage {
+  readonly #db: Database.Database
+  readonly #apply: (writes: readonly Write[]) => void
+
+  constructor(path: string) {
+    this.#db = new Database(path)
+    this.#db.pragma('journal_mode = WAL')
+    // FULL: the WAL is fsynced at every commit, so an acknowledged write is on disk.
+    this.#db.pragma('synchronous = FULL')
+    this.#db.pragma('foreign_keys = ON')
+    this.#db.exec(MIGRATIONS)
+    this.#db
+      .prepare('INSERT INTO trent_meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING')
+      .run('schema_version', String(SCHEMA_VERSION))
+
+    const putKey = this.#db.prepare(
+      'INSERT INTO keys (key_id, sequence, record) VALUES (?, ?, ?) ON CONFLICT(key_id) DO UPDATE SET record = excluded.record',
+    )
+    const deleteKey = this.#db.prepare('DELETE FROM keys WHERE key_id = ?')
+    const deleteMaterials = this.#db.prepare('DELETE FROM key_materials WHERE key_id = ?')
+    const putMaterial = this.#db.prepare(
+      `INSERT INTO key_materials (key_id, version, material_id, created_at, rotation, token) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT(key_id, version) DO UPDATE SET material_id = excluded.material_id, created_at = excluded.created_at,
+         rotation = excluded.rotation, token = excluded.token`,
+    )
+    const putAlias = this.#db.prepare(
+      `INSERT INTO aliases (alias_name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT(alias_name) DO UPDATE SET key_id = excluded.key_id, updated_at = excluded.updated_at`,
+    )
+    const deleteAlias = this.#db.prepare('DELETE FROM aliases WHERE alias_name = ?')
+
+    this.#apply = this.#db.transaction((writes: readonly Write[]) => {
+      for (const write of writes) {
+        switch (write.kind) {
+          case 'putKey':
+            putKey.run(write.key.keyId, write.key.sequence, JSON.stringify(write.key))
+            break
+          case 'deleteKey':
+            deleteMaterials.run(write.keyId)
+            deleteKey.run(write.keyId)
+            break
+          case 'putMaterial': {
+            const m = write.material
+            putMaterial.run(m.keyId, m.version, m.materialId, m.createdAt, m.rotationType ?? null, Buffer.from(m.token))
+            break
+          }
+          case 'putAlias':
+            putAlias.run(write.alias.aliasName, write.alias.keyId, write.alias.createdAt, write.alias.updatedAt)
+            break
+          case 'deleteAlias':
+            deleteAlias.run(write.aliasName)
+            break
+        }
+      }
+    })
+  }
+
+  load(): Promise<Snapshot> {
+    const keys = this.#db
+      .prepare('SELECT record FROM keys ORDER BY sequence')
+      .all()
+      .map((row) => JSON.parse((row as { record: string }).record) as KeyRecord)
+    const materials = (this.#db.prepare('SELECT * FROM key_materials ORDER BY key_id, version').all() as MaterialRow[]).map(
+      (row): MaterialRecord => ({
+        keyId: row.key_id,
+        version: row.version,
+        materialId: row.material_id,
+        createdAt: row.created_at,
+        ...(row.rotation === 'AUTOMATIC' || row.rotation === 'ON_DEMAND' ? { rotationType: row.rotation } : {}),
+        token: new Uint8Array(row.token),
+      }),
+    )
+    const aliases = (this.#db.prepare('SELECT * FROM aliases ORDER BY alias_name').all() as AliasRow[]).map(
+      (row): AliasRecord => ({
+        aliasName: row.alias_name,
+        keyId: row.key_id,
+        createdAt: row.created_at,
+        updatedAt: row.updated_at,
+      }),
+    )
+    return Promise.resolve({ keys, materials, aliases })
+  }
+
+  commit(writes: readonly Write[]): Promise<void> {
+    try {
+      this.#apply(writes)
+      return Promise.resolve()
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error('storage: commit failed'))
+    }
+  }
+
+  close(): Promise<void> {
+    this.#db.close()
+    return Promise.resolve()
+  }
+}
