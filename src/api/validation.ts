@@ -391,6 +391,21 @@ class ShapeCompiler {
 
   constructor(private readonly shapes: Readonly<Record<string, ModelShape>>) {}
 
+  /** Compiles every shape in the model now, so a bad pattern fails at load, not on a request. */
+  compileAll(): void {
+    for (const name of Object.keys(this.shapes)) this.shape(name)
+  }
+
+  /**
+   * A reference to a shape that is resolved on first use and then kept, so container
+   * shapes can refer to shapes compiled after them (or to themselves) without a lookup on
+   * every request.
+   */
+  private reference(name: string): () => CompiledShape {
+    let resolved: CompiledShape | undefined
+    return () => (resolved ??= this.shape(name))
+  }
+
   shape(name: string): CompiledShape {
     const existing = this.compiled.get(name)
     if (existing !== undefined) return existing
@@ -542,8 +557,7 @@ class ShapeCompiler {
 
   private compileList(name: string, shape: ModelShape): CompiledShape {
     const memberReference = requireReference(name, 'member', shape.member)
-    // Resolved lazily so that compiling the member shape cannot recurse into this one early.
-    const member = (): CompiledShape => this.shape(memberReference.shape)
+    const member = this.reference(memberReference.shape)
     const hasLengthLimit = shape.min !== undefined || shape.max !== undefined
     const concealed = memoizeConcealment(() => member().concealed)
     // Printed as Java prints a List: `[a, b]`. Unverified beyond that form (dynalite).
@@ -598,7 +612,7 @@ class ShapeCompiler {
       // change visible here instead of silently reporting it in a made-up form.
       throw new Error(`kms-model.json: map ${name} has constrained keys, which this validator does not handle`)
     }
-    const value = (): CompiledShape => this.shape(valueReference.shape)
+    const value = this.reference(valueReference.shape)
     const hasLengthLimit = shape.min !== undefined || shape.max !== undefined
     const concealed = memoizeConcealment(() => keyShape.sensitive === true || value().concealed)
     // Printed as Java prints a Map: `{k=v, k2=v2}`. Unverified (dynalite's form).
@@ -644,7 +658,7 @@ class ShapeCompiler {
       memberName,
       segment: pathSegment(memberName),
       required: required.has(memberName),
-      compiled: (): CompiledShape => this.shape(reference.shape),
+      compiled: this.reference(reference.shape),
     }))
     // Printed like a map of its members. Unverified: no list- or map-level constraint on a
     // list of structures exists in the KMS model, so AWS's form was never needed.
@@ -733,6 +747,7 @@ type OperationReader = (input: unknown) => Record<string, unknown>
 
 function compileOperations(model: KmsModel): ReadonlyMap<string, OperationReader> {
   const compiler = new ShapeCompiler(model.shapes)
+  compiler.compileAll()
   const readers = new Map<string, OperationReader>()
   for (const [operationName, operation] of Object.entries(model.operations)) {
     const inputShape = operation.input
