@@ -1,0 +1,56 @@
+/**
+ * A region in the test's own process: the real KMS, API server, SigV4 and validation,
+ * with in-memory storage and the in-process HSM. For fast semantic tests; the interop
+ * suites run against real partitions.
+ */
+import type { AddressInfo } from 'node:net'
+import { KMSClient } from '@aws-sdk/client-kms'
+import { createApiServer } from '../../src/api/server.js'
+import { InProcessHsmForTests } from '../../src/hsm/in-process-hsm.js'
+import { AdjustableClock } from '../../src/kms/clock.js'
+import { Kms } from '../../src/kms/kms.js'
+import { createLogger } from '../../src/log/logger.js'
+import { MemoryStorage } from '../../src/storage/memory-storage.js'
+import type { Storage } from '../../src/storage/storage.js'
+
+export const TEST_CREDENTIALS = { accessKeyId: 'AKIDTRENTTEST0000001', secretAccessKey: 'trent-test-secret-access-key-000000000000' }
+
+export interface InProcessRegion {
+  region: string
+  endpoint: string
+  kms: Kms
+  clock: AdjustableClock
+  client(): KMSClient
+  close(): Promise<void>
+}
+
+export async function startInProcessRegion(options: { region?: string; storage?: Storage; accountId?: string } = {}): Promise<InProcessRegion> {
+  const region = options.region ?? 'us-east-1'
+  const clock = new AdjustableClock()
+  const kms = await Kms.open({ region, accountId: options.accountId ?? '111122223333', clock }, new InProcessHsmForTests(), options.storage ?? new MemoryStorage())
+  const server = createApiServer({
+    kms,
+    logger: createLogger({ region }, 'error'),
+    lookupSecret: (id) => (id === TEST_CREDENTIALS.accessKeyId ? TEST_CREDENTIALS.secretAccessKey : undefined),
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const clients: KMSClient[] = []
+  return {
+    region,
+    endpoint,
+    kms,
+    clock,
+    client() {
+      const client = new KMSClient({ region, endpoint, credentials: TEST_CREDENTIALS, maxAttempts: 1 })
+      clients.push(client)
+      return client
+    },
+    async close() {
+      for (const c of clients) c.destroy()
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await kms.close()
+    },
+  }
+}
