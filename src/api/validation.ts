@@ -7,7 +7,7 @@
  * 1. Deserialization. A member whose JSON type cannot become the modeled type, a blob that
  *    is not base64, or a body that is not a JSON object stops the request at once with a
  *    `SerializationException`. Members are read in model order, depth first, so the first
- *    such problem in model order is the one reported, whatever the JSON key order (dynalite
+ *    such problem in model order is the one reported, whatever the JSON key order (architect/dynalite
  *    `test/listTables.js` "should serialize ExclusiveStartTableName before Limit").
  * 2. Constraint validation. Every violated `required` / `min` / `max` / `pattern` / `enum`
  *    constraint is collected and reported together as one `ValidationException`:
@@ -19,7 +19,22 @@
  * a request only runs closures, no model lookups.
  *
  * Where AWS's behaviour was observed, the source is cited next to the code. Where it was
- * not, the choice is marked "unverified" with the reason for it.
+ * not, the choice is marked "unverified" with the reason for it. Short names used below:
+ * - LocalStack snapshot: localstack/localstack `tests/aws/services/kms/test_kms.snapshot.json`
+ *   (responses recorded against real KMS).
+ * - Athena probe: aoyagikouhei/athena-local `src/request.rs` (raw-HTTP probes of Athena, an
+ *   AWS JSON 1.1 service on the same front end).
+ * - floci: floci-io/floci (probes of SES v2 and DynamoDB).
+ * - dynalite: architect/dynalite `validations/index.js` and tests (DynamoDB, probed).
+ * - STS probes: a Rust STS emulator's AssumeRole expectations (length in code points,
+ *   pattern-then-length order, full-match patterns).
+ * No recording of a KMS SerializationException message was found; KMS answers from the
+ * same front end, so the other services' wording is used.
+ *
+ * What the sources do not settle, and is decided here: violations of different members are
+ * listed in model order (recordings from DynamoDB and Kinesis show an order that is neither
+ * model nor alphabetical order, so AWS's cannot be derived); a list's own length is checked
+ * before its elements.
  *
  * @module
  */
@@ -122,13 +137,17 @@ const KMS_MODEL: KmsModel = parseModel(readFileSync(MODEL_URL, 'utf8'))
  *   `STRING_VALUE|TRUE_VALUE|FALSE_VALUE can not be converted to an Integer`,
  *   `Expected list or null`, `Expected null`, `Start of list found where not expected`,
  *   `Start of structure or map found where not expected.`: Athena, probed over raw HTTP
- *   (athena-local `src/request.rs` test table); SES v2 probes (floci `SesV2Json.java`);
- *   CodeDeploy and SQS user reports of `STRING_VALUE can not be converted to an Integer`.
+ *   (aoyagikouhei/athena-local `src/request.rs` test table); SES v2 probes (floci-io/floci
+ *   `services/ses/SesV2Json.java`); CodeDeploy and SQS user reports of
+ *   `STRING_VALUE can not be converted to an Integer`.
  * - `STRING_VALUE can not be converted to an Boolean` (sic) and `NUMBER_VALUE can not be
- *   converted to a Boolean`: SES v2 probes (floci `SesV2Json.java`).
+ *   converted to a Boolean`: SES v2 probes (floci-io/floci `SesV2Json.java`).
  * - `STRING_VALUE can not be converted to milliseconds since epoch`: observed live against
- *   X-Ray (Paws `t/` JSON timestamp test).
- * - `Expected map or null`: dynalite (DynamoDB, older Coral wording; no newer record).
+ *   X-Ray (Paws, `t/35_json_timestamp_serialization.t`).
+ * - `Expected map or null`: architect/dynalite `validations/index.js` (DynamoDB, older
+ *   Coral wording; no newer record found).
+ * No KMS-specific recording of a SerializationException message was found; KMS runs on the
+ * same front end (its errors carry the same `__type` family), so its wording is assumed.
  * Unverified: the Blob forms and TRUE/FALSE_VALUE for timestamps follow the same pattern.
  */
 const START_OF_LIST = 'Start of list found where not expected'
@@ -219,14 +238,16 @@ function enumMessageOrder(shapeName: string, modelValues: readonly string[]): re
 
 /**
  * Strings a Boolean member accepts in place of JSON true/false, compared case-insensitively.
- * Source: SES v2 probes (floci `SesV2Json.coerceBoolean`); dynalite notes the same for
- * DynamoDB ('true'/'false'/'1'/'0'/'yes'/'no'). Both run on the front end KMS uses.
+ * Source: SES v2 probes (floci-io/floci `SesV2Json.coerceBoolean`); architect/dynalite
+ * notes the same for DynamoDB ('true'/'false'/'1'/'0'/'yes'/'no'). Both services run on the
+ * front end KMS uses. SDKs always send JSON booleans, so this only matters for hand-made
+ * requests (`"DryRun": "true"` means a dry run, as it would on AWS).
  */
 const STRINGS_MEANING_TRUE: ReadonlySet<string> = new Set(['true', 'yes', 'y', 't', '1'])
 const STRINGS_MEANING_FALSE: ReadonlySet<string> = new Set(['false', 'no', 'n', 'f', '0'])
 
 /**
- * AWS reports at most this many violations in one message. Source: dynalite (DynamoDB
+ * AWS reports at most this many violations in one message. Source: architect/dynalite (DynamoDB
  * emulator whose messages were probed against AWS) stops collecting at ten. Unverified
  * for KMS itself.
  */
@@ -235,7 +256,7 @@ const MAX_REPORTED_VIOLATIONS = 10
 // ---------------------------------------------------------------------------------------
 // Compiled readers
 
-/** Constraint violations of one request, in the order AWS would list them. */
+/** Constraint violations of one request, in model order (see the module comment). */
 type Violations = string[]
 
 /**
@@ -361,10 +382,13 @@ const BASE64_ALPHABET = /^[A-Za-z0-9+/]*={0,2}$/
 /**
  * Decodes a blob member. AWS answers a bad blob while reading the body, so it is a
  * SerializationException. Wording: the length message is the one every AWS JSON service
- * recorded by emulators uses (dynalite; floci DynamoDB: "AWS checks the length before the
- * alphabet, and names only the length"); for a bad character floci records `Unexpected
- * value type in payload`. Neither message echoes the value, which matters for Plaintext.
- * Unverified for KMS itself; local-kms (a KMS emulator) also answers SerializationException.
+ * recorded by emulators uses (architect/dynalite; floci-io/floci
+ * `DynamoDbAttributeValueValidator`: "AWS checks the length before the alphabet, and names
+ * only the length"); for a bad character floci records `Unexpected value type in payload`.
+ * dynalite's older form prefixed the value (`'<value>' can not be converted to a Blob: ...`);
+ * the newer, value-free form is used, which also keeps Plaintext out of error messages.
+ * Unverified for KMS itself; nsmithuk/local-kms (a KMS emulator) also answers
+ * SerializationException for a blob it cannot decode.
  *
  * The bytes are decoded straight into a fresh, unpooled Uint8Array so that plaintext never
  * lands in Node's shared Buffer pool, where zeroising the result would not reach it.
@@ -466,18 +490,24 @@ class ShapeCompiler {
     const pattern = shape.pattern === undefined ? undefined : compilePattern(shape.pattern)
     const patternConstraint = `Member must satisfy regular expression pattern: ${shape.pattern ?? ''}`
     const hasLengthLimit = shape.min !== undefined || shape.max !== undefined
+    const minLength = shape.min ?? 0
+    const maxLength = shape.max ?? Number.POSITIVE_INFINITY
     return {
       concealed,
       format,
       read: (raw, path, violations) => {
         if (typeof raw !== 'string') throw scalarMismatch(raw, 'String')
         // Pattern before length: the order of every multi-constraint recording found
-        // (STS roleArn, DynamoDB/Kinesis names in dynalite/kinesalite).
+        // (STS roleArn probes; DynamoDB and Kinesis names in architect/dynalite and kinesalite).
         if (pattern !== undefined && !pattern.test(raw)) {
           recordViolation(violations, path, format(raw), patternConstraint)
         }
         if (hasLengthLimit) {
-          checkLength(shape, codePointLength(raw), path, () => format(raw), violations)
+          // A code point is one or two UTF-16 units, so the exact count is only needed
+          // near a limit; a Policy of 100 KB is not scanned on every request.
+          const needsExactCount = raw.length > maxLength || raw.length < 2 * minLength
+          const length = needsExactCount ? codePointLength(raw) : raw.length
+          checkLength(shape, length, path, () => format(raw), violations)
         }
         return raw
       },
@@ -518,7 +548,12 @@ class ShapeCompiler {
           throw serializationError('NUMBER_VALUE can not be converted to an Integer')
         }
         if (shape.min !== undefined && integer < shape.min) {
-          recordViolation(violations, path, format(integer), `Member must have value greater than or equal to ${shape.min}`)
+          recordViolation(
+            violations,
+            path,
+            format(integer),
+            `Member must have value greater than or equal to ${shape.min}`,
+          )
         } else if (shape.max !== undefined && integer > shape.max) {
           recordViolation(violations, path, format(integer), `Member must have value less than or equal to ${shape.max}`)
         }
@@ -790,7 +825,14 @@ const OPERATION_READERS = compileOperations(KMS_MODEL)
 // ---------------------------------------------------------------------------------------
 // Public API
 
-/** Throws KmsError (SerializationException or ValidationException) if `input` does not satisfy the operation's input shape. Returns the input with blob members base64-decoded to Uint8Array (everything else unchanged), as a fresh null-prototype-free plain object. */
+/** Throws KmsError (SerializationException or ValidationException) if `input` does not satisfy the operation's input shape. Returns the input with blob members base64-decoded to Uint8Array (everything else unchanged), as a fresh null-prototype-free plain object.
+ *
+ * "Unchanged" is AWS's reading of the value: members the model does not know, null members,
+ * null list elements and null map values are left out; a fractional number sent for an
+ * integer member comes back truncated; a string such as "true" sent for a boolean member
+ * comes back as the boolean. Throws UnknownOperationException (no message) for an operation
+ * that is not in the model.
+ */
 export function parseOperationInput(operation: string, input: unknown): Record<string, unknown> {
   const reader = OPERATION_READERS.get(operation)
   if (reader === undefined) {

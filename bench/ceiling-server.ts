@@ -1,0 +1,138 @@
+/**
+ * The ceiling: the fastest a Node process on this machine could plausibly answer the
+ * benchmarked KMS calls. It does the same per-request cryptography as Trent's HSM —
+ * SP 800-108 KBKDF-HMAC-SHA256 of a per-ciphertext key from a key held as a KeyObject,
+ * AES-256-GCM over the same blob layout and AAD, 32 random bytes per data key — with the
+ * same wire format (AWS JSON 1.1, base64 members), and nothing else: no SigV4, no key
+ * lookup, no validation, no worker-thread hop, no gateway. The crypto helpers are Trent's
+ * own (kbkdf, blob header, context encoding), so the ratio measures everything around them.
+ *
+ * Started by bench/run.ts as a child process; tells its parent its port over IPC.
+ *
+ * @module
+ */
+import { createCipheriv, createDecipheriv, createSecretKey, randomBytes } from 'node:crypto'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { kbkdfCounterHmacSha256 } from '../src/hsm/internal/kbkdf.js'
+import {
+  HEADER_LENGTH,
+  IV_LENGTH,
+  SALT_LENGTH,
+  TAG_LENGTH,
+  encodeCiphertextHeader,
+  kdfContextOf,
+  parseCiphertextHeaderUnauthenticated,
+} from '../src/wire/ciphertext-blob.js'
+import { encodeEncryptionContext } from '../src/wire/encryption-context.js'
+
+export const CEILING_KEY_ID = '1234abcd-12ab-34cd-56ef-1234567890ab'
+const KEY_ARN = `arn:aws:kms:us-east-1:111122223333:key/${CEILING_KEY_ID}`
+const MATERIAL_VERSION = 1
+/** Same label as Trent's HSM, so the HMAC input lengths match too. */
+const CIPHERTEXT_KDF_LABEL = Buffer.from('trent/ciphertext/v1', 'utf8')
+/** Trent encodes an absent encryption context as its empty encoding: two zero bytes. */
+const EMPTY_CONTEXT = encodeEncryptionContext(undefined)
+
+const material = createSecretKey(randomBytes(32))
+
+function seal(plaintext: Uint8Array): Buffer {
+  const header = encodeCiphertextHeader({
+    keyId: CEILING_KEY_ID,
+    materialVersion: MATERIAL_VERSION,
+    salt: randomBytes(SALT_LENGTH),
+    iv: randomBytes(IV_LENGTH),
+  })
+  const derived = kbkdfCounterHmacSha256(material, CIPHERTEXT_KDF_LABEL, kdfContextOf(header), 32)
+  try {
+    const cipher = createCipheriv('aes-256-gcm', derived, header.subarray(HEADER_LENGTH - IV_LENGTH))
+    cipher.setAAD(Buffer.concat([header, EMPTY_CONTEXT]))
+    return Buffer.concat([header, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()])
+  } finally {
+    derived.fill(0)
+  }
+}
+
+function open(blob: Buffer): Buffer | undefined {
+  const header = parseCiphertextHeaderUnauthenticated(blob)
+  if (header === undefined) return undefined
+  const headerBytes = blob.subarray(0, HEADER_LENGTH)
+  const derived = kbkdfCounterHmacSha256(material, CIPHERTEXT_KDF_LABEL, kdfContextOf(headerBytes), 32)
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', derived, header.iv)
+    decipher.setAAD(Buffer.concat([headerBytes, EMPTY_CONTEXT]))
+    decipher.setAuthTag(blob.subarray(blob.length - TAG_LENGTH))
+    return Buffer.concat([decipher.update(blob.subarray(HEADER_LENGTH, blob.length - TAG_LENGTH)), decipher.final()])
+  } catch {
+    return undefined
+  } finally {
+    derived.fill(0)
+  }
+}
+
+function reply(res: ServerResponse, status: number, payload: unknown): void {
+  const body = JSON.stringify(payload)
+  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'content-length': Buffer.byteLength(body) })
+  res.end(body)
+}
+
+function base64Member(input: Record<string, unknown>, name: string): Buffer {
+  const value = input[name]
+  return typeof value === 'string' ? Buffer.from(value, 'base64') : Buffer.alloc(0)
+}
+
+function answer(target: string | undefined, input: Record<string, unknown>, res: ServerResponse): void {
+  switch (target) {
+    case 'TrentService.Encrypt':
+      reply(res, 200, {
+        CiphertextBlob: seal(base64Member(input, 'Plaintext')).toString('base64'),
+        KeyId: KEY_ARN,
+        EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+      })
+      return
+    case 'TrentService.Decrypt': {
+      const plaintext = open(base64Member(input, 'CiphertextBlob'))
+      if (plaintext === undefined) {
+        reply(res, 400, { __type: 'InvalidCiphertextException' })
+        return
+      }
+      reply(res, 200, { KeyId: KEY_ARN, Plaintext: plaintext.toString('base64'), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' })
+      return
+    }
+    case 'TrentService.GenerateDataKey': {
+      const dataKey = randomBytes(32)
+      reply(res, 200, {
+        CiphertextBlob: seal(dataKey).toString('base64'),
+        Plaintext: dataKey.toString('base64'),
+        KeyId: KEY_ARN,
+      })
+      return
+    }
+    default:
+      reply(res, 400, { __type: 'UnknownOperationException' })
+  }
+}
+
+function handle(req: IncomingMessage, res: ServerResponse): void {
+  const chunks: Buffer[] = []
+  req.on('data', (chunk: Buffer) => chunks.push(chunk))
+  req.on('end', () => {
+    let input: Record<string, unknown>
+    try {
+      input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>
+    } catch {
+      reply(res, 400, { __type: 'SerializationException' })
+      return
+    }
+    const target = req.headers['x-amz-target']
+    answer(typeof target === 'string' ? target : undefined, input, res)
+  })
+}
+
+const server = createServer({ keepAlive: true }, handle)
+server.listen(0, '127.0.0.1', () => {
+  process.send?.({ type: 'ready', port: (server.address() as AddressInfo).port })
+})
+process.on('SIGTERM', () => process.exit(0))
+// Never outlive the benchmark that started us, even if it was killed.
+process.on('disconnect', () => process.exit(0))

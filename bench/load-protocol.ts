@@ -1,0 +1,51 @@
+/**
+ * Messages between the benchmark driver (bench/run.ts) and its load-generator child
+ * (bench/load-generator.ts). Plain data: they cross a process boundary as JSON.
+ *
+ * @module
+ */
+
+/** One HTTP request, ready to send byte for byte (already signed: `host` included). */
+export interface WireRequest {
+  method: 'POST'
+  path: string
+  headers: Record<string, string>
+  body: string
+}
+
+export interface LoadJob {
+  type: 'job'
+  id: number
+  url: string
+  connections: number
+  warmupSeconds: number
+  durationSeconds: number
+  /** Every connection cycles through these in order. */
+  requests: WireRequest[]
+}
+
+export interface LatencySummary {
+  p50: number
+  p99: number
+  mean: number
+  max: number
+}
+
+export interface LoadResult {
+  /** 2xx answers per second over the measured window (warm-up excluded). */
+  requestsPerSecond: number
+  /** Of 2xx answers only, in milliseconds, with sub-millisecond precision. */
+  latencyMs: LatencySummary
+  completed2xx: number
+  non2xx: number
+  /** Connection errors, timeouts included. */
+  errors: number
+  timeouts: number
+  durationSeconds: number
+  statusCodes: Record<string, number>
+}
+
+export type LoadGeneratorMessage =
+  | { type: 'ready' }
+  | { type: 'result'; id: number; result: LoadResult }
+  | { type: 'failed'; id: number; message: string }
