@@ -25,8 +25,7 @@ import {
   parseCiphertextHeaderUnauthenticated,
 } from '../src/wire/ciphertext-blob.js'
 import { encodeEncryptionContext } from '../src/wire/encryption-context.js'
-
-export const CEILING_KEY_ID = '1234abcd-12ab-34cd-56ef-1234567890ab'
+import { CEILING_KEY_ID } from './ceiling-key.js'
 const KEY_ARN = `arn:aws:kms:us-east-1:111122223333:key/${CEILING_KEY_ID}`
 const MATERIAL_VERSION = 1
 /** Same label as Trent's HSM, so the HMAC input lengths match too. */

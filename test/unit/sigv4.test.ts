@@ -776,6 +776,21 @@ describe('InvalidSignatureException', () => {
   })
 })
 
+describe('caller mistakes fail closed', () => {
+  it('an invalid clock or skew is a programming error, never a pass', async () => {
+    const signed = await signedKmsRequest()
+    assert.throws(() => verifySigV4(signed, kmsOptions(new Date(Number.NaN))), RangeError)
+    assert.throws(() => verifySigV4(signed, kmsOptions(BASE_DATE, { maxSkewMs: Number.NaN })), RangeError)
+    assert.throws(() => verifySigV4(signed, kmsOptions(BASE_DATE, { maxSkewMs: -1 })), RangeError)
+  })
+
+  it('a signed header named like an Object.prototype member is read as absent', async () => {
+    const signed = await signedKmsRequest()
+    const authorization = headerString(signed, 'authorization').replace('SignedHeaders=', 'SignedHeaders=constructor;')
+    assertSignatureMismatch(() => verifySigV4(withHeaders(signed, { authorization }), kmsOptions(BASE_DATE)))
+  })
+})
+
 describe('UnrecognizedClientException', () => {
   it('refuses an access key the lookup does not know', async () => {
     const signed = await signedKmsRequest()
@@ -881,6 +896,7 @@ describe('readCredentialScopeUnverified', () => {
     const base = unsigned()
     assert.equal(readCredentialScopeUnverified(base), undefined)
     assert.equal(readCredentialScopeUnverified(withHeaders(base, { authorization: 'Bearer abc' })), undefined)
+    assert.equal(readCredentialScopeUnverified(withHeaders(base, { authorization: 'Basic Credential=a/b/c/d/e' })), undefined)
     assert.equal(readCredentialScopeUnverified(withHeaders(base, { authorization: 'AWS4-HMAC-SHA256 Credential=a/b/c/d' })), undefined)
     assert.equal(readCredentialScopeUnverified(withHeaders(base, { authorization: 'AWS4-HMAC-SHA256 Credential= a/b/c/d/e' })), undefined)
     assert.equal(readCredentialScopeUnverified({ ...base, url: '/?X-Amz-Credential=' }), undefined)

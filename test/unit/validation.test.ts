@@ -165,7 +165,10 @@ function expectedConversion(shapeName: string, value: unknown): unknown {
       return (value as unknown[]).map((element) => expectedConversion(shape.member?.shape ?? '', element))
     case 'map':
       return Object.fromEntries(
-        Object.entries(value as Record<string, unknown>).map(([key, entry]) => [key, expectedConversion(shape.value?.shape ?? '', entry)]),
+        Object.entries(value as Record<string, unknown>).map(([key, entry]) => [
+          key,
+          expectedConversion(shape.value?.shape ?? '', entry),
+        ]),
       )
     case 'structure':
       return Object.fromEntries(
@@ -249,7 +252,8 @@ function memberSites(operation: string): MemberSite[] {
         const placeElement = (value: unknown): Record<string, unknown> => place([value])
         sites.push({ path: elementPath, shape: elementShape, shapeName: elementShapeName, place: placeElement })
         if (elementShape.type === 'structure') {
-          visit(elementShape, elementPath, (inner) => placeElement(inner), validValue(elementShapeName) as Record<string, unknown>)
+          const baseElement = validValue(elementShapeName) as Record<string, unknown>
+          visit(elementShape, elementPath, (inner) => placeElement(inner), baseElement)
         }
       }
     }
@@ -340,6 +344,12 @@ function valueOfLength(shape: TestShape, length: number): { readonly value: unkn
 
 const LENGTH_TYPES = new Set(['string', 'blob', 'list'])
 
+/** AWS lists a pattern violation before a length violation of the same member. */
+function patternViolation(site: MemberSite, value: unknown): string {
+  const constraint = `Member must satisfy regular expression pattern: ${site.shape.pattern ?? ''}`
+  return violation(site.path, printed(site.shape, value), constraint)
+}
+
 let generatedCaseCount = 0
 
 for (const operation of TRENT_OPERATIONS) {
@@ -402,9 +412,7 @@ for (const operation of TRENT_OPERATIONS) {
         test(`oversized ${site.path} (${max + 1})`, () => {
           const { value, patternMiss } = valueOfLength(site.shape, max + 1)
           const expected = [
-            ...(patternMiss
-              ? [violation(site.path, printed(site.shape, value), `Member must satisfy regular expression pattern: ${site.shape.pattern ?? ''}`)]
-              : []),
+            ...(patternMiss ? [patternViolation(site, value)] : []),
             violation(site.path, printed(site.shape, value), `Member must have length less than or equal to ${max}`),
           ]
           expectValidation(operation, site.place(value), expected)
@@ -421,9 +429,7 @@ for (const operation of TRENT_OPERATIONS) {
           const value = site.shape.type === 'string' ? 'a'.repeat(min - 1) : valueOfLength(site.shape, min - 1).value
           const patternMiss = site.shape.type === 'string' && !matchesPattern(site.shape, value as string)
           const expected = [
-            ...(patternMiss
-              ? [violation(site.path, printed(site.shape, value), `Member must satisfy regular expression pattern: ${site.shape.pattern ?? ''}`)]
-              : []),
+            ...(patternMiss ? [patternViolation(site, value)] : []),
             violation(site.path, printed(site.shape, value), `Member must have length greater than or equal to ${min}`),
           ]
           expectValidation(operation, site.place(value), expected)
@@ -539,7 +545,11 @@ describe('request bodies', () => {
 
   test('a deserialization problem wins over constraint violations and is found in model order', () => {
     // KeyId (first in the model) is too long, Plaintext (second) is not base64.
-    expectSerialization('Encrypt', { KeyId: 'k'.repeat(2049), Plaintext: 'abc' }, 'Base64 encoded length is expected a multiple of 4 bytes but found: 3')
+    expectSerialization(
+      'Encrypt',
+      { KeyId: 'k'.repeat(2049), Plaintext: 'abc' },
+      'Base64 encoded length is expected a multiple of 4 bytes but found: 3',
+    )
     // Both members have the wrong type: the first in model order is reported, not the first in JSON order.
     expectSerialization('Encrypt', { Plaintext: 5, KeyId: true }, 'TRUE_VALUE can not be converted to a String')
   })
@@ -554,7 +564,9 @@ describe('request bodies', () => {
     expectValidation(
       'TagResource',
       { KeyId: 'k', Tags: tags },
-      tags.slice(0, 10).map((_, index) => violation(`tags.${index + 1}.member.tagKey`, '', 'Member must have length greater than or equal to 1')),
+      tags
+        .slice(0, 10)
+        .map((_, index) => violation(`tags.${index + 1}.member.tagKey`, '', 'Member must have length greater than or equal to 1')),
     )
   })
 
@@ -566,7 +578,16 @@ describe('request bodies', () => {
   })
 
   test('boolean members accept the strings AWS accepts', () => {
-    for (const [text, meaning] of [['true', true], ['TRUE', true], ['yes', true], ['1', true], ['false', false], ['No', false], ['0', false]] as const) {
+    const cases = [
+      ['true', true],
+      ['TRUE', true],
+      ['yes', true],
+      ['1', true],
+      ['false', false],
+      ['No', false],
+      ['0', false],
+    ] as const
+    for (const [text, meaning] of cases) {
       assert.equal(parseOperationInput('Encrypt', { KeyId: 'k', Plaintext: 'aGk=', DryRun: text })['DryRun'], meaning, text)
     }
   })
@@ -603,14 +624,19 @@ describe('request bodies', () => {
   })
 
   test('malformed base64 is a SerializationException that never echoes the value', () => {
-    expectSerialization('Encrypt', { KeyId: 'k', Plaintext: 'secret' }, 'Base64 encoded length is expected a multiple of 4 bytes but found: 6')
+    expectSerialization(
+      'Encrypt',
+      { KeyId: 'k', Plaintext: 'secret' },
+      'Base64 encoded length is expected a multiple of 4 bytes but found: 6',
+    )
     expectSerialization('Encrypt', { KeyId: 'k', Plaintext: 'sec-' }, 'Unexpected value type in payload')
     expectSerialization('Encrypt', { KeyId: 'k', Plaintext: 'se=t' }, 'Unexpected value type in payload')
     expectSerialization('Encrypt', { KeyId: 'k', Plaintext: 'A===' }, 'Unexpected value type in payload')
   })
 
   test('map keys are data: __proto__ in an encryption context cannot change the prototype', () => {
-    const result = parseOperationInput('Encrypt', JSON.parse('{"KeyId":"k","Plaintext":"aGk=","EncryptionContext":{"__proto__":"x","b":"c"}}'))
+    const body: unknown = JSON.parse('{"KeyId":"k","Plaintext":"aGk=","EncryptionContext":{"__proto__":"x","b":"c"}}')
+    const result = parseOperationInput('Encrypt', body)
     const context = result['EncryptionContext'] as Record<string, unknown>
     assert.equal(Object.getPrototypeOf(context), Object.prototype)
     assert.deepEqual(Object.keys(context), ['__proto__', 'b'])
@@ -663,7 +689,11 @@ describe('recorded AWS responses', () => {
   test('GenerateMac and VerifyMac with an unknown MacAlgorithm', () => {
     const recorded =
       "1 validation error detected: Value 'INVALID' at 'macAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [HMAC_SHA_384, HMAC_SHA_256, HMAC_SHA_224, HMAC_SHA_512]"
-    expectKmsError(() => parseOperationInput('GenerateMac', { KeyId: 'k', Message: 'aGk=', MacAlgorithm: 'INVALID' }), 'ValidationException', recorded)
+    expectKmsError(
+      () => parseOperationInput('GenerateMac', { KeyId: 'k', Message: 'aGk=', MacAlgorithm: 'INVALID' }),
+      'ValidationException',
+      recorded,
+    )
     expectKmsError(
       () => parseOperationInput('VerifyMac', { KeyId: 'k', Message: 'aGk=', MacAlgorithm: 'INVALID', Mac: 'aGk=' }),
       'ValidationException',
@@ -694,7 +724,12 @@ describe('recorded AWS responses', () => {
   // (localstack-core/localstack/services/kms/utils.py validate_tag) mirrors the wording.
   test('CreateKey with an over-long tag value or key', () => {
     expectKmsError(
-      () => parseOperationInput('CreateKey', { Description: 'test key 123', KeyUsage: 'ENCRYPT_DECRYPT', Tags: [{ TagKey: 'tag1', TagValue: 'v'.repeat(257) }] }),
+      () =>
+        parseOperationInput('CreateKey', {
+          Description: 'test key 123',
+          KeyUsage: 'ENCRYPT_DECRYPT',
+          Tags: [{ TagKey: 'tag1', TagValue: 'v'.repeat(257) }],
+        }),
       'ValidationException',
       `1 validation error detected: Value '${'v'.repeat(257)}' at 'tags.1.member.tagValue' failed to satisfy constraint: Member must have length less than or equal to 256`,
     )
@@ -779,7 +814,11 @@ describe('properties', () => {
   test('a ValidationException message always counts what it lists', () => {
     fc.assert(
       fc.property(
-        fc.record({ KeyId: fc.string({ maxLength: 3 }), Limit: fc.integer({ min: -5, max: 1005 }), Marker: fc.string({ maxLength: 2 }) }),
+        fc.record({
+          KeyId: fc.string({ maxLength: 3 }),
+          Limit: fc.integer({ min: -5, max: 1005 }),
+          Marker: fc.string({ maxLength: 2 }),
+        }),
         (body) => {
           try {
             parseOperationInput('ListAliases', body)

@@ -115,8 +115,9 @@ export function verifySigV4(req: SignedRequest, options: VerifyOptions): Verifie
   const query = parseQuery(target.rawQuery)
   const claim = readSignatureClaim(req.headers, query)
 
+  const { nowMs, maxSkewMs } = clockFrom(options)
   const requestTime = parseRequestTime(claim.date)
-  checkFreshness(requestTime.epochMs, options.now.getTime(), options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS, claim.expiresSeconds)
+  checkFreshness(requestTime.epochMs, nowMs, maxSkewMs, claim.expiresSeconds)
 
   const signedHeaderNames = claim.signedHeaders.split(';').map((name) => name.toLowerCase())
   if (!signedHeaderNames.includes('host')) {
@@ -248,7 +249,7 @@ function parseAuthorizationHeader(authorization: string): { algorithm: string; p
 }
 
 function credentialFromAuthorizationHeader(authorization: string | undefined): string | undefined {
-  if (authorization === undefined) return undefined
+  if (authorization === undefined || !authorization.trim().startsWith('AWS4-')) return undefined
   try {
     return parseAuthorizationHeader(authorization).parameters.get('Credential') || undefined
   } catch {
@@ -304,6 +305,18 @@ function parseExpires(raw: string | undefined): number | undefined {
 // ---------------------------------------------------------------------------------------
 // Time
 // ---------------------------------------------------------------------------------------
+
+/**
+ * An invalid clock or skew would make every time comparison false and so switch the
+ * freshness check off; that is a caller bug, and it must fail closed, not open.
+ */
+function clockFrom(options: VerifyOptions): { nowMs: number; maxSkewMs: number } {
+  const nowMs = options.now.getTime()
+  const maxSkewMs = options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS
+  if (!Number.isFinite(nowMs)) throw new RangeError('verifySigV4: options.now is not a valid date')
+  if (!Number.isFinite(maxSkewMs) || maxSkewMs < 0) throw new RangeError('verifySigV4: options.maxSkewMs must be a non-negative number')
+  return { nowMs, maxSkewMs }
+}
 
 interface RequestTime {
   epochMs: number
@@ -449,7 +462,7 @@ interface CanonicalRequestParts {
 
 function buildCanonicalRequest(parts: CanonicalRequestParts): string {
   const canonicalHeaders = parts.signedHeaderNames
-    .map((name) => `${name}:${canonicalHeaderValue(parts.headers[name])}\n`)
+    .map((name) => `${name}:${canonicalHeaderValue(headerValues(parts.headers, name))}\n`)
     .join('')
   return [
     parts.method,
@@ -475,9 +488,7 @@ function payloadHashFor(req: SignedRequest, form: SignatureClaim['form'], query:
 }
 
 /** Trim, collapse runs of whitespace, and join repeated headers with ','. A signed header that is absent counts as empty. */
-function canonicalHeaderValue(value: string | string[] | undefined): string {
-  if (value === undefined) return ''
-  const values = Array.isArray(value) ? value : [value]
+function canonicalHeaderValue(values: readonly string[]): string {
   return values.map((one) => one.replace(/[ \t]+/g, ' ').trim()).join(',')
 }
 
@@ -642,8 +653,18 @@ function signaturesEqual(provided: string, expected: string): boolean {
 // Headers
 // ---------------------------------------------------------------------------------------
 
+/**
+ * All values of a header, in order. Own properties only: a client that signs a header
+ * called "constructor" must get an empty value, not Object.prototype's.
+ */
+function headerValues(headers: SignedRequest['headers'], name: string): string[] {
+  if (!Object.hasOwn(headers, name)) return []
+  const value = headers[name]
+  if (Array.isArray(value)) return value.filter((one) => typeof one === 'string')
+  return typeof value === 'string' ? [value] : []
+}
+
 /** Node keeps only the first of a repeated Authorization or Date header; so do we. */
 function firstHeaderValue(headers: SignedRequest['headers'], name: string): string | undefined {
-  const value = headers[name]
-  return Array.isArray(value) ? value[0] : value
+  return headerValues(headers, name)[0]
 }

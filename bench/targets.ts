@@ -1,0 +1,149 @@
+/**
+ * The three things measured: Trent (a partition started the way a user starts it), the
+ * ceiling (bench/ceiling-server.ts) and moto (what a user would run instead).
+ *
+ * @module
+ */
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { CEILING_KEY_ID } from './ceiling-key.js'
+import { freePortRange, startProcess, waitForHttp, waitForMessage, type ManagedProcess } from './processes.js'
+import type { Credentials } from './signing.js'
+
+export type TargetName = 'trent' | 'ceiling' | 'moto'
+
+export interface RunningTarget {
+  name: TargetName
+  /** Where the load goes: the gateway, or the region port with --direct. */
+  url: string
+  /** The Host header requests carry (SigV4 signs it). */
+  host: string
+  /** For fixtures: the ceiling has one fixed key and cannot create others. */
+  existingKeyId?: string
+  /** What exactly was started, for the report. */
+  description: string
+  /** The processes making up the target, for profiling and diagnosis. */
+  processes: ManagedProcess[]
+  stop(): Promise<void>
+}
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const PARTITION_MAIN = join(REPO_ROOT, 'dist/src/partition/main.js')
+const REGION_MAIN = join(REPO_ROOT, 'dist/src/region/main.js')
+const CEILING_MAIN = fileURLToPath(new URL('./ceiling-server.js', import.meta.url))
+
+const STARTUP_TIMEOUT_MS = 30_000
+
+export interface TrentOptions {
+  region: string
+  dataDir: string
+  logDir: string
+  credentials: Credentials
+  /** Load the region port instead of the gateway. */
+  direct: boolean
+  /** Extra NODE_OPTIONS for every Trent process, e.g. --cpu-prof. */
+  nodeOptions?: string
+}
+
+function trentEnv(options: TrentOptions): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TRENT_ACCESS_KEY_ID: options.credentials.accessKeyId,
+    TRENT_SECRET_ACCESS_KEY: options.credentials.secretAccessKey,
+  }
+  if (options.nodeOptions !== undefined) env.NODE_OPTIONS = [process.env.NODE_OPTIONS, options.nodeOptions].filter(Boolean).join(' ')
+  return env
+}
+
+export function partitionLauncherBuilt(): boolean {
+  return existsSync(PARTITION_MAIN)
+}
+
+/**
+ * Starts the partition exactly as a user does (`node dist/src/partition/main.js --port P
+ * --regions R --data-dir D`) and waits for its gateway's /health. With `direct`, the load
+ * then goes to the region's own port (P+1, the launcher's default), skipping the gateway.
+ */
+export async function startTrentPartition(options: TrentOptions): Promise<RunningTarget> {
+  const gatewayPort = await freePortRange(2)
+  const regionPort = gatewayPort + 1
+  const args = [PARTITION_MAIN, '--port', String(gatewayPort), '--regions', options.region, '--data-dir', options.dataDir]
+  const partition = startProcess('trent-partition', process.execPath, args, { logDir: options.logDir, env: trentEnv(options) })
+  await waitForHttp(partition, `http://127.0.0.1:${gatewayPort}/health`, STARTUP_TIMEOUT_MS, 200)
+  if (options.direct) await waitForHttp(partition, `http://127.0.0.1:${regionPort}/health`, STARTUP_TIMEOUT_MS, 200)
+  const port = options.direct ? regionPort : gatewayPort
+  return {
+    name: 'trent',
+    url: `http://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
+    description: `partition (gateway :${gatewayPort}, ${options.region} :${regionPort}); load sent to ${options.direct ? 'the region directly' : 'the gateway'}`,
+    processes: [partition],
+    stop: () => partition.stop(),
+  }
+}
+
+/**
+ * Fallback for --direct while the partition launcher is not built: one region process
+ * started on its own (`node dist/src/region/main.js --region R --port X --data-dir D`).
+ */
+export async function startTrentRegionAlone(options: TrentOptions): Promise<RunningTarget> {
+  const port = await freePortRange(1)
+  const args = [REGION_MAIN, '--region', options.region, '--port', String(port), '--data-dir', options.dataDir]
+  const region = startProcess('trent-region', process.execPath, args, { logDir: options.logDir, env: trentEnv(options), ipc: true })
+  await waitForMessage(region, (message) => (isReady(message) ? true : undefined), STARTUP_TIMEOUT_MS)
+  return {
+    name: 'trent',
+    url: `http://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
+    description: `single region process ${options.region} :${port} (no partition launcher built); load sent to the region directly`,
+    processes: [region],
+    stop: () => region.stop(),
+  }
+}
+
+function isReady(message: unknown): message is { type: 'ready'; port: number } {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'ready'
+}
+
+export async function startCeiling(logDir: string): Promise<RunningTarget> {
+  const ceiling = startProcess('ceiling', process.execPath, [CEILING_MAIN], { logDir, ipc: true })
+  const port = await waitForMessage(ceiling, (message) => (isReady(message) ? message.port : undefined), STARTUP_TIMEOUT_MS)
+  return {
+    name: 'ceiling',
+    url: `http://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
+    existingKeyId: CEILING_KEY_ID,
+    description: `bare node:http server :${port}, same crypto, no auth/lookup/validation/HSM hop/gateway`,
+    processes: [ceiling],
+    stop: () => ceiling.stop(),
+  }
+}
+
+/** Why moto cannot run here, or undefined when it can. */
+export function motoUnavailableReason(): string | undefined {
+  const probe = spawnSync('python3', ['-c', 'import moto.server, moto; print(moto.__version__)'], { encoding: 'utf8', timeout: 20_000 })
+  if (probe.error !== undefined) return `python3 cannot be started (${probe.error.message})`
+  if (probe.status !== 0) return `python3 cannot import moto.server: ${probe.stderr.trim().split('\n').pop() ?? ''}`
+  return undefined
+}
+
+export function motoVersion(): string {
+  const probe = spawnSync('python3', ['-c', 'import moto; print(moto.__version__)'], { encoding: 'utf8', timeout: 20_000 })
+  return probe.stdout.trim()
+}
+
+export async function startMoto(logDir: string): Promise<RunningTarget> {
+  const port = await freePortRange(1)
+  const moto = startProcess('moto', 'python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { logDir })
+  await waitForHttp(moto, `http://127.0.0.1:${port}/moto-api/`, STARTUP_TIMEOUT_MS, 200)
+  return {
+    name: 'moto',
+    url: `http://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
+    description: `moto ${motoVersion()} server :${port} (python3 -m moto.server)`,
+    processes: [moto],
+    stop: () => moto.stop(),
+  }
+}
