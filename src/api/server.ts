@@ -35,20 +35,21 @@ export interface ApiServerOptions {
 
 class BodyTooLarge extends Error {}
 
+/** Past this, an oversized body is not even drained: the connection is dropped. */
+const MAX_DRAIN_BYTES = 16 * 1024 * 1024
+
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
     req.on('data', (chunk: Buffer) => {
       size += chunk.length
-      if (size > MAX_BODY_BYTES) {
-        reject(new BodyTooLarge())
-        req.destroy()
-        return
-      }
-      chunks.push(chunk)
+      // Past the limit the body is read and dropped, so the client gets an answer
+      // instead of a reset connection; past the drain limit it is cut off.
+      if (size > MAX_DRAIN_BYTES) req.destroy()
+      else if (size <= MAX_BODY_BYTES) chunks.push(chunk)
     })
-    req.on('end', () => resolve(Buffer.concat(chunks, size)))
+    req.on('end', () => (size > MAX_BODY_BYTES ? reject(new BodyTooLarge()) : resolve(Buffer.concat(chunks, size))))
     req.on('error', reject)
   })
 }
@@ -107,7 +108,6 @@ export function createApiServer(options: ApiServerOptions): Server {
       (err: unknown) => {
         if (err instanceof BodyTooLarge) {
           sendError(res, new KmsError('ValidationException', 'Request entity too large'), requestId)
-          res.once('finish', () => res.socket?.destroy())
           return
         }
         const wireError = isKmsError(err) ? err : internalError()

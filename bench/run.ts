@@ -1,0 +1,297 @@
+/**
+ * `npm run bench`: Trent's hot-path throughput and latency against a ceiling and moto.
+ *
+ * One run: start a fresh partition (one region) in a temp dir, make a key and fixtures
+ * with the AWS SDK, then for each of Encrypt / Decrypt (32 B, 1 KiB) and GenerateDataKey
+ * replay a pool of pre-signed SigV4 requests with autocannon (in a child process) through
+ * the gateway; then the same against the ceiling server and moto. Prints a markdown table
+ * and writes bench/results/latest.json (latest-direct.json with --direct).
+ *
+ * Flags:
+ *   --direct            load the region's own port instead of the gateway (diagnosis)
+ *   --duration S        measured seconds per operation (default 5)
+ *   --warmup S          unmeasured seconds before each (default 1)
+ *   --connections N     keep-alive connections (default 32)
+ *   --pool N            distinct pre-signed requests per operation (default 128)
+ *   --targets a,b       any of trent,ceiling,moto (default all three)
+ *   --region R          region to start and sign for (default us-east-1)
+ *   --cpu-prof DIR      write V8 CPU profiles of every Trent process to DIR (see
+ *                       bench/profile-summary.ts); implies --targets trent unless given
+ *   --out FILE          where to write the JSON results
+ *
+ * @module
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import type { LoadGeneratorMessage, LoadJob, LoadResult, WireRequest } from './load-protocol.js'
+import { BENCH_OPERATIONS, makeFixtures, sendOnce, type BenchOperation, type Fixtures } from './operations.js'
+import { startProcess, stopAll, waitForMessage, type ManagedProcess } from './processes.js'
+import { markdownTable, progressLine, type BenchReport, type Measurement } from './report.js'
+import { createRequestSigner, type Credentials } from './signing.js'
+import {
+  motoUnavailableReason,
+  partitionLauncherBuilt,
+  startCeiling,
+  startMoto,
+  startTrentPartition,
+  startTrentRegionAlone,
+  type RunningTarget,
+  type TargetName,
+} from './targets.js'
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const LOAD_GENERATOR_MAIN = fileURLToPath(new URL('./load-generator.js', import.meta.url))
+const ALL_TARGETS: readonly TargetName[] = ['trent', 'ceiling', 'moto']
+/** Bench-only credentials: the partition is fresh, private to this run, and gone after it. */
+const CREDENTIALS: Credentials = { accessKeyId: 'AKIABENCHMARK0000001', secretAccessKey: 'bench-secret-access-key-not-a-real-one' }
+
+function fail(message: string): never {
+  process.stderr.write(`bench: ${message}\n`)
+  process.exit(2)
+}
+
+function positiveInteger(value: string, flag: string): number {
+  const parsed = Number(value)
+  if (!Number.isInteger(parsed) || parsed < 1) fail(`${flag} must be a positive integer`)
+  return parsed
+}
+
+const { values: flags } = parseArgs({
+  options: {
+    direct: { type: 'boolean', default: false },
+    duration: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
+    connections: { type: 'string', default: '32' },
+    pool: { type: 'string', default: '128' },
+    targets: { type: 'string' },
+    region: { type: 'string', default: 'us-east-1' },
+    'cpu-prof': { type: 'string' },
+    out: { type: 'string' },
+  },
+  strict: true,
+})
+
+const settings = {
+  direct: flags.direct,
+  durationSeconds: positiveInteger(flags.duration, '--duration'),
+  warmupSeconds: flags.warmup === '0' ? 0 : positiveInteger(flags.warmup, '--warmup'),
+  connections: positiveInteger(flags.connections, '--connections'),
+  poolSize: positiveInteger(flags.pool, '--pool'),
+  region: flags.region,
+  cpuProfileDir: flags['cpu-prof'] !== undefined ? resolve(flags['cpu-prof']) : undefined,
+}
+const targets = (flags.targets ?? (settings.cpuProfileDir !== undefined ? 'trent' : ALL_TARGETS.join(',')))
+  .split(',')
+  .map((name) => name.trim())
+  .filter((name) => name !== '')
+for (const name of targets) if (!ALL_TARGETS.includes(name as TargetName)) fail(`--targets: unknown target ${name}`)
+const outFile = resolve(flags.out ?? join(REPO_ROOT, 'bench/results', settings.direct ? 'latest-direct.json' : 'latest.json'))
+
+/**
+ * The whole run must bound itself: each load job is bounded by autocannon's duration,
+ * and everything else (starts, fixtures) gets a generous fixed allowance. Defaults give
+ * 45 + 15 × 8 = 165 s. On expiry every child is killed and the run fails.
+ */
+const jobCount = targets.length * BENCH_OPERATIONS.length
+const timeBudgetMs = (45 + jobCount * (settings.warmupSeconds + settings.durationSeconds + 2)) * 1000
+
+/** The autocannon child: started once, fed one job at a time. */
+class LoadGenerator {
+  #nextId = 1
+
+  private constructor(readonly process: ManagedProcess) {}
+
+  static async start(logDir: string): Promise<LoadGenerator> {
+    const managed = startProcess('load-generator', process.execPath, [LOAD_GENERATOR_MAIN], { logDir, ipc: true })
+    await waitForMessage(managed, (message) => ((message as LoadGeneratorMessage).type === 'ready' ? true : undefined), 10_000)
+    return new LoadGenerator(managed)
+  }
+
+  async run(url: string, requests: WireRequest[]): Promise<LoadResult> {
+    const job: LoadJob = {
+      type: 'job',
+      id: this.#nextId++,
+      url,
+      connections: settings.connections,
+      warmupSeconds: settings.warmupSeconds,
+      durationSeconds: settings.durationSeconds,
+      requests,
+    }
+    const answer = waitForMessage(
+      this.process,
+      (message) => {
+        const typed = message as LoadGeneratorMessage
+        return typed.type !== 'ready' && typed.id === job.id ? typed : undefined
+      },
+      (settings.warmupSeconds + settings.durationSeconds + 30) * 1000,
+    )
+    this.process.child.send(job)
+    const settled = await answer
+    if (settled.type === 'failed') throw new Error(`load generator: ${settled.message}`)
+    return settled.result
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+/** Signs the pool, checks one answer by hand, then loads the target with the pool. */
+async function measure(
+  target: RunningTarget,
+  operation: BenchOperation,
+  fixtures: Fixtures,
+  loadGenerator: LoadGenerator,
+): Promise<Measurement> {
+  const base = { target: target.name, operation: operation.label }
+  const signer = createRequestSigner(settings.region, CREDENTIALS)
+  // Signed now, used within the next warm-up + duration seconds: far inside SigV4's 5 minutes.
+  const requests = await Promise.all(operation.inputs(fixtures).map((input) => signer.sign(target.host, operation.operation, input)))
+  const first = requests[0]
+  if (first === undefined) return { ...base, error: 'empty request pool' }
+  try {
+    const probe = await sendOnce(target.url, first)
+    if (probe.status !== 200) return { ...base, error: `probe answered ${probe.status}: ${probe.body.slice(0, 300)}` }
+    const wrong = operation.check(JSON.parse(probe.body) as Record<string, unknown>, fixtures, 0)
+    if (wrong !== undefined) return { ...base, error: `probe: ${wrong}` }
+  } catch (err: unknown) {
+    return { ...base, error: `probe failed: ${errorText(err)}` }
+  }
+  const result = await loadGenerator.run(target.url, requests)
+  const measurement: Measurement = { ...base, result }
+  if (result.non2xx > 0 || result.errors > 0) {
+    measurement.error = `${result.non2xx} non-2xx answers (${JSON.stringify(result.statusCodes)}), ${result.errors} connection errors`
+  }
+  return measurement
+}
+
+async function startTarget(name: TargetName, dataDir: string, logDir: string): Promise<RunningTarget> {
+  switch (name) {
+    case 'trent': {
+      const options = {
+        region: settings.region,
+        dataDir: join(dataDir, 'trent'),
+        logDir,
+        credentials: CREDENTIALS,
+        direct: settings.direct,
+        ...(settings.cpuProfileDir !== undefined ? { nodeOptions: `--cpu-prof --cpu-prof-dir=${settings.cpuProfileDir}` } : {}),
+      }
+      if (partitionLauncherBuilt()) return startTrentPartition(options)
+      if (settings.direct) {
+        process.stdout.write('note: dist/src/partition/main.js is not built; starting one region process directly\n')
+        return startTrentRegionAlone(options)
+      }
+      throw new Error('dist/src/partition/main.js does not exist: the partition launcher is not built, so there is no gateway to measure (try --direct)')
+    }
+    case 'ceiling':
+      return startCeiling(logDir)
+    case 'moto':
+      return startMoto(logDir)
+  }
+}
+
+async function main(): Promise<number> {
+  const workDir = mkdtempSync(join(tmpdir(), 'trent-bench-'))
+  const logDir = join(workDir, 'logs')
+  mkdirSync(logDir)
+  if (settings.cpuProfileDir !== undefined) mkdirSync(settings.cpuProfileDir, { recursive: true })
+  const cpuList = cpus()
+  const report: BenchReport = {
+    startedAt: new Date().toISOString(),
+    finishedAt: '',
+    mode: settings.direct ? 'direct' : 'gateway',
+    region: settings.region,
+    machine: {
+      cpus: cpuList.length,
+      cpuModel: cpuList[0]?.model ?? 'unknown',
+      totalMemoryMiB: Math.round(totalmem() / 2 ** 20),
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      loadAverageAtStart: loadavg(),
+    },
+    settings: {
+      connections: settings.connections,
+      warmupSeconds: settings.warmupSeconds,
+      durationSeconds: settings.durationSeconds,
+      requestPoolSize: settings.poolSize,
+      loadGenerator: 'autocannon 8, one child process, pipelining 1, keep-alive',
+    },
+    targets: {},
+    measurements: [],
+  }
+  process.stdout.write(
+    `bench: ${targets.join(', ')}; ${settings.connections} connections, ${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s per operation; ` +
+      `load to ${settings.direct ? 'the region port (--direct)' : 'the gateway'}; time budget ${Math.round(timeBudgetMs / 1000)} s; logs in ${logDir}\n`,
+  )
+
+  let failed = false
+  const loadGenerator = await LoadGenerator.start(logDir)
+  for (const name of targets as TargetName[]) {
+    if (name === 'moto') {
+      const reason = motoUnavailableReason()
+      if (reason !== undefined) {
+        process.stdout.write(`moto: SKIPPED — ${reason}\n`)
+        report.targets.moto = { skipped: reason }
+        continue
+      }
+    }
+    let target: RunningTarget | undefined
+    try {
+      target = await startTarget(name, workDir, logDir)
+      report.targets[name] = { description: target.description }
+      process.stdout.write(`${name}: ${target.description}\n`)
+      const fixtures = await makeFixtures({
+        endpoint: target.url,
+        region: settings.region,
+        credentials: CREDENTIALS,
+        poolSize: settings.poolSize,
+        ...(target.existingKeyId !== undefined ? { existingKeyId: target.existingKeyId } : {}),
+      })
+      for (const operation of BENCH_OPERATIONS) {
+        const measurement = await measure(target, operation, fixtures, loadGenerator)
+        if (measurement.error !== undefined) failed = true
+        report.measurements.push(measurement)
+        process.stdout.write(`${progressLine(measurement)}\n`)
+      }
+    } catch (err: unknown) {
+      failed = true
+      report.targets[name] = { ...report.targets[name], error: errorText(err) }
+      process.stdout.write(`${name}: FAILED — ${errorText(err)}\n`)
+    } finally {
+      await target?.stop()
+    }
+  }
+  await loadGenerator.process.stop()
+
+  report.finishedAt = new Date().toISOString()
+  process.stdout.write(`\n${markdownTable(report)}\n\n`)
+  mkdirSync(dirname(outFile), { recursive: true })
+  writeFileSync(outFile, `${JSON.stringify(report, null, 2)}\n`)
+  process.stdout.write(`raw results: ${outFile}\n`)
+  if (settings.cpuProfileDir !== undefined) {
+    process.stdout.write(`CPU profiles: ${settings.cpuProfileDir} (summarise: node dist/bench/profile-summary.js ${settings.cpuProfileDir})\n`)
+  }
+  // Logs are kept when something failed: they are the only account of why.
+  if (failed) process.stdout.write(`some measurements failed; logs kept in ${logDir}\n`)
+  else rmSync(workDir, { recursive: true, force: true })
+  return failed ? 1 : 0
+}
+
+async function shutDown(code: number, message?: string): Promise<never> {
+  if (message !== undefined) process.stderr.write(`bench: ${message}\n`)
+  await stopAll()
+  process.exit(code)
+}
+
+const budget = setTimeout(() => void shutDown(1, `exceeded its time budget of ${Math.round(timeBudgetMs / 1000)} s; stopped everything`), timeBudgetMs)
+budget.unref()
+process.once('SIGINT', () => void shutDown(130, 'interrupted'))
+process.once('SIGTERM', () => void shutDown(143, 'terminated'))
+
+main().then(
+  (code) => shutDown(code),
+  (err: unknown) => shutDown(1, errorText(err)),
+)

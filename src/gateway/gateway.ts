@@ -1,0 +1,266 @@
+/**
+ * The partition's single endpoint: an HTTP reverse proxy that sends each request to the
+ * region its SigV4 credential scope names, as AWS's regional endpoints would have
+ * received it.
+ *
+ * The request goes through untouched: method, target, every header (Host included,
+ * since it is signed) and the body, streamed both ways. The gateway verifies nothing;
+ * the region does. It answers by itself only when there is nowhere to send a request:
+ * no credential at all, a region that is not in the partition, or a region that is down.
+ *
+ * It is on the hot path of every call and benchmarked against a bare region, so the
+ * happy path does no more than read the scope, pick a pooled keep-alive connection and
+ * pipe.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto'
+import {
+  Agent,
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server,
+  type ServerResponse,
+} from 'node:http'
+import { pipeline } from 'node:stream'
+import { readCredentialScopeUnverified } from '../api/auth/sigv4.js'
+import { sendError, sendJson } from '../api/protocol.js'
+import type { Logger } from '../log/logger.js'
+import { KmsError } from '../wire/errors.js'
+
+export interface RegionEndpoint {
+  host: string
+  port: number
+}
+
+export interface GatewayOptions {
+  /**
+   * Every region of the partition. `undefined` marks a region that is part of the
+   * partition but not serving (still starting, or restarting). The gateway keeps this
+   * map and reads it on every request; {@link Gateway.setRegionEndpoint} updates it.
+   */
+  regions: Map<string, RegionEndpoint | undefined>
+  logger: Logger
+  /** Concurrent connections to one region. Default 512: well above any client's pool. */
+  maxSocketsPerRegion?: number
+}
+
+/** A node http.Server, not yet listening, that also accepts region endpoint changes. */
+export interface Gateway extends Server {
+  /** Points a region at a new endpoint (after a restart), or marks it down with `undefined`. */
+  setRegionEndpoint(region: string, endpoint: RegionEndpoint | undefined): void
+  /** Whether every region of the partition is serving: what GET /health reports. */
+  allRegionsReady(): boolean
+}
+
+const DEFAULT_MAX_SOCKETS_PER_REGION = 512
+/**
+ * Idle pooled connections are dropped after this long. It must stay below the region
+ * server's keep-alive timeout (node's default, 5 s), or the gateway could send a request
+ * on a socket the region is closing at that moment. Node lowers it further from the
+ * region's `Keep-Alive: timeout=` hint, but only when an agent timeout is set at all.
+ */
+const IDLE_UPSTREAM_SOCKET_MS = 4_000
+
+/**
+ * Per-connection headers (RFC 9110 §7.6.1) of the region's answer. The gateway's own
+ * server manages its connection with the client, so the region's view of its connection
+ * to the gateway must not leak through. Request headers, on the other hand, all go to the
+ * region unchanged: any of them may be signed.
+ */
+const RESPONSE_HEADERS_NOT_FORWARDED = new Set(['connection', 'keep-alive'])
+
+function regionUnavailable(region: string): KmsError {
+  return new KmsError('KMSInternalException', `Region '${region}' is temporarily unavailable. Retry the request.`)
+}
+
+/**
+ * A down region is answered with KMSInternalException, but with status 503 instead of
+ * its usual 500. KMSInternalException is in the KMS model, so every SDK turns it into a
+ * typed error its callers may already handle ("the request can be retried", says the KMS
+ * API reference), while an unmodeled ServiceUnavailable name would surface as a generic
+ * service error. 503 says the condition is temporary, and SDK retry strategies retry it.
+ */
+function sendRegionUnavailable(res: ServerResponse, region: string): void {
+  const error = regionUnavailable(region)
+  res.setHeader('x-amzn-ErrorType', error.name)
+  sendJson(res, 503, { __type: error.name, message: error.wireMessage }, randomUUID())
+}
+
+/** AWS's front end for a request that carries no authentication at all. */
+function missingAuthenticationToken(): KmsError {
+  return new KmsError('MissingAuthenticationTokenException', 'Request is missing Authentication Token')
+}
+
+/**
+ * AWS's front end for a credential scoped to a region the endpoint does not serve; the
+ * trailing space is AWS's (it joins several scope problems into one message).
+ */
+function regionNotInPartition(region: string): KmsError {
+  return new KmsError('InvalidSignatureException', `Credential should be scoped to a valid region, not '${region}'. `)
+}
+
+/**
+ * Whether the request tries to authenticate at all. One that does but whose credential
+ * scope cannot be read (a malformed Authorization header, say) is not ours to judge: a
+ * region's SigV4 verifier gives the exact AWS diagnosis, whichever region it is.
+ */
+function carriesSignature(req: IncomingMessage): boolean {
+  if (req.headers.authorization !== undefined) return true
+  const url = req.url ?? ''
+  const query = url.indexOf('?')
+  return query >= 0 && /(?:^|&)X-Amz-(?:Algorithm|Credential)=/.test(url.slice(query + 1))
+}
+
+/** The region's response headers as a header object, repeated headers kept as arrays. */
+function forwardedResponseHeaders(rawHeaders: readonly string[]): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {}
+  const seen = new Map<string, string>()
+  for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index] ?? ''
+    const value = rawHeaders[index + 1] ?? ''
+    const lowerName = name.toLowerCase()
+    if (RESPONSE_HEADERS_NOT_FORWARDED.has(lowerName)) continue
+    const firstSpelling = seen.get(lowerName)
+    if (firstSpelling === undefined) {
+      seen.set(lowerName, name)
+      headers[name] = value
+      continue
+    }
+    const previous = headers[firstSpelling]
+    headers[firstSpelling] = Array.isArray(previous) ? [...previous, value] : [String(previous), value]
+  }
+  return headers
+}
+
+export function createGateway(options: GatewayOptions): Gateway {
+  const { regions, logger } = options
+  const maxSockets = options.maxSocketsPerRegion ?? DEFAULT_MAX_SOCKETS_PER_REGION
+  // One pool per region: a slow or restarting region cannot starve the others of sockets.
+  const agents = new Map<string, Agent>()
+
+  function agentFor(region: string): Agent {
+    let agent = agents.get(region)
+    if (agent === undefined) {
+      agent = new Agent({
+        keepAlive: true,
+        maxSockets,
+        maxFreeSockets: maxSockets,
+        timeout: IDLE_UPSTREAM_SOCKET_MS,
+        scheduling: 'lifo',
+      })
+      agents.set(region, agent)
+    }
+    return agent
+  }
+
+  function allRegionsReady(): boolean {
+    for (const endpoint of regions.values()) if (endpoint === undefined) return false
+    return true
+  }
+
+  function sendHealth(res: ServerResponse): void {
+    const report: Record<string, { status: 'ready' | 'unavailable'; port?: number }> = {}
+    for (const [region, endpoint] of regions) {
+      report[region] = endpoint === undefined ? { status: 'unavailable' } : { status: 'ready', port: endpoint.port }
+    }
+    const ready = allRegionsReady()
+    const payload = Buffer.from(JSON.stringify({ status: ready ? 'ok' : 'unavailable', regions: report }), 'utf8')
+    res.writeHead(ready ? 200 : 503, {
+      'Content-Type': 'application/json',
+      'Content-Length': payload.length,
+      'Cache-Control': 'no-store',
+    })
+    res.end(payload)
+  }
+
+  /** The first serving region, for requests whose region only a verifier can judge. */
+  function anyServingRegion(): string | undefined {
+    for (const [region, endpoint] of regions) if (endpoint !== undefined) return region
+    return regions.keys().next().value
+  }
+
+  function forward(req: IncomingMessage, res: ServerResponse, region: string, endpoint: RegionEndpoint): void {
+    const upstream = httpRequest({
+      agent: agentFor(region),
+      host: endpoint.host,
+      port: endpoint.port,
+      method: req.method,
+      path: req.url,
+      // The raw list keeps every header as sent (case, order, repeats); node writes it
+      // as is and adds no Host of its own.
+      headers: req.rawHeaders,
+      setHost: false,
+    })
+
+    upstream.on('response', (upstreamRes) => {
+      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, forwardedResponseHeaders(upstreamRes.rawHeaders))
+      // pipeline tears both sides down if either fails: a region dying mid-answer
+      // cuts the client's response short instead of leaving it hanging.
+      pipeline(upstreamRes, res, () => {})
+    })
+
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      logger.debug('region unreachable', { region, error: err.code ?? err.message })
+      if (!res.headersSent) sendRegionUnavailable(res, region)
+      else res.destroy()
+    })
+
+    // The client gave up before the answer was complete: stop the work upstream.
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy()
+    })
+    req.on('error', () => upstream.destroy())
+    // Not pipeline: it would destroy the client's request (and socket) when the region
+    // is unreachable, before the 503 could be sent.
+    req.pipe(upstream)
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method === 'GET' && req.url === '/health') {
+      sendHealth(res)
+      return
+    }
+    const scope = readCredentialScopeUnverified({ url: req.url ?? '/', headers: req.headers })
+    let region: string | undefined
+    if (scope !== undefined) {
+      region = scope.region
+      if (!regions.has(region)) {
+        sendError(res, regionNotInPartition(region), randomUUID())
+        return
+      }
+    } else if (carriesSignature(req)) {
+      region = anyServingRegion()
+    }
+    if (region === undefined) {
+      sendError(res, missingAuthenticationToken(), randomUUID())
+      return
+    }
+    const endpoint = regions.get(region)
+    if (endpoint === undefined) {
+      sendRegionUnavailable(res, region)
+      return
+    }
+    forward(req, res, region, endpoint)
+  }
+
+  const server = createServer({ keepAlive: true, noDelay: true }, handle)
+  server.on('close', () => {
+    for (const agent of agents.values()) agent.destroy()
+    agents.clear()
+  })
+
+  function setRegionEndpoint(region: string, endpoint: RegionEndpoint | undefined): void {
+    const previous = regions.get(region)
+    regions.set(region, endpoint)
+    // Pooled sockets to the old process are dead or soon will be; do not try them.
+    if (previous !== undefined && (endpoint === undefined || endpoint.port !== previous.port || endpoint.host !== previous.host)) {
+      agents.get(region)?.destroy()
+      agents.delete(region)
+    }
+  }
+
+  return Object.assign(server, { setRegionEndpoint, allRegionsReady })
+}

@@ -1,0 +1,91 @@
+/**
+ * Raw SigV4-signed HTTP requests, for tests that must send what no SDK would: malformed
+ * JSON, wrong types, bad signatures.
+ */
+import { createHash, createHmac } from 'node:crypto'
+import { request } from 'node:http'
+import { SignatureV4 } from '@smithy/signature-v4'
+import { TEST_CREDENTIALS } from './in-process-region.js'
+
+/** The Checksum interface @smithy/signature-v4 expects, on node:crypto. */
+class NodeSha256 {
+  readonly #secret: Uint8Array | undefined
+  #chunks: Uint8Array[] = []
+  constructor(secret?: Uint8Array | string) {
+    this.#secret = secret === undefined ? undefined : typeof secret === 'string' ? Buffer.from(secret) : secret
+  }
+  update(data: Uint8Array): void {
+    this.#chunks.push(data)
+  }
+  digest(): Promise<Uint8Array> {
+    const hash = this.#secret === undefined ? createHash('sha256') : createHmac('sha256', this.#secret)
+    for (const chunk of this.#chunks) hash.update(chunk)
+    return Promise.resolve(hash.digest())
+  }
+  reset(): void {
+    this.#chunks = []
+  }
+}
+
+export interface RawResponse {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
+  json: Record<string, unknown> | undefined
+}
+
+export interface RawRequest {
+  endpoint: string
+  region?: string
+  target?: string
+  body: string | Uint8Array
+  contentType?: string
+  credentials?: { accessKeyId: string; secretAccessKey: string }
+  service?: string
+  signingDate?: Date
+  sign?: boolean
+  /** Changes the request after it was signed. */
+  tamper?: (headers: Record<string, string>) => void
+}
+
+export async function sendRaw(options: RawRequest): Promise<RawResponse> {
+  const url = new URL(options.endpoint)
+  const body = typeof options.body === 'string' ? Buffer.from(options.body) : Buffer.from(options.body)
+  let headers: Record<string, string> = {
+    host: url.host,
+    'content-type': options.contentType ?? 'application/x-amz-json-1.1',
+  }
+  if (options.target !== undefined) headers['x-amz-target'] = options.target
+  if (options.sign !== false) {
+    const signer = new SignatureV4({
+      service: options.service ?? 'kms',
+      region: options.region ?? 'us-east-1',
+      credentials: options.credentials ?? TEST_CREDENTIALS,
+      sha256: NodeSha256 as unknown as ConstructorParameters<typeof SignatureV4>[0]['sha256'],
+    })
+    const signed = await signer.sign(
+      { method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/', headers, body },
+      options.signingDate !== undefined ? { signingDate: options.signingDate } : {},
+    )
+    headers = signed.headers as Record<string, string>
+  }
+  options.tamper?.(headers)
+  return new Promise((resolve, reject) => {
+    const req = request({ method: 'POST', host: url.hostname, port: url.port, path: '/', headers: { ...headers, 'content-length': String(body.length) } }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8')
+        let json: Record<string, unknown> | undefined
+        try {
+          json = JSON.parse(text) as Record<string, unknown>
+        } catch {
+          json = undefined
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json })
+      })
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
