@@ -1,0 +1,626 @@
+/**
+ * The local partition, what `npm start` runs: one OS process per region, all behind a
+ * single gateway endpoint that routes each request by the region it is signed for.
+ *
+ *   node dist/src/partition/main.js [--port 4566] [--regions us-east-1,us-west-2,eu-west-1]
+ *     [--data-dir ./.trent] [--account 111122223333] [--host 127.0.0.1]
+ *     [--region-port-base <port+1>] [--allow-test-hooks] [--background-interval-ms N]
+ *
+ * Output: stdout carries JSON log lines only, the regions' exactly as they wrote them and
+ * the launcher's own, so it can be piped to a log processor. The human-readable banner
+ * (credentials, a ready-to-paste AWS CLI command, region ports) goes to stderr, which the
+ * regions' stderr also reaches, prefixed with the region name.
+ *
+ * When started with an IPC channel (forked), the launcher reports its state to its parent
+ * with {@link PartitionMessage}s, and stops when that parent goes away.
+ *
+ * Regions are forked with an IPC channel and exit when it closes, so none outlives the
+ * launcher, even when the launcher is killed with SIGKILL.
+ *
+ * @module
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import type { Readable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { createGateway, type RegionEndpoint } from '../gateway/gateway.js'
+import { createLogger } from '../log/logger.js'
+
+// ---------------------------------------------------------------------------------------
+// The IPC contract with a parent that forked the launcher (tests, tooling).
+// ---------------------------------------------------------------------------------------
+
+/** Sent once the gateway listens; regions are not ready yet. */
+export interface GatewayListeningMessage {
+  type: 'gateway-listening'
+  host: string
+  port: number
+}
+
+/** Sent every time a region (re)starts serving. */
+export interface RegionReadyMessage {
+  type: 'region-ready'
+  region: string
+  port: number
+  pid: number
+}
+
+/** Sent when a region process ends while the partition is not stopping. */
+export interface RegionExitMessage {
+  type: 'region-exit'
+  region: string
+  pid: number | undefined
+  code: number | null
+  signal: string | null
+  restartInMs: number
+}
+
+/** Sent once, the first time every region is serving. */
+export interface PartitionReadyMessage {
+  type: 'ready'
+  host: string
+  port: number
+  regions: Record<string, { port: number; pid: number }>
+}
+
+export type PartitionMessage = GatewayListeningMessage | RegionReadyMessage | RegionExitMessage | PartitionReadyMessage
+
+// ---------------------------------------------------------------------------------------
+// Command line
+// ---------------------------------------------------------------------------------------
+
+const REGION_PATTERN = /^([a-z]+-){2,3}\d+$/
+const DEFAULT_REGIONS = 'us-east-1,us-west-2,eu-west-1'
+const CREDENTIALS_PROFILE = 'trent'
+/** How long a region gets to stop on SIGTERM before it is killed. */
+const STOP_GRACE_MS = 10_000
+const FIRST_RESTART_DELAY_MS = 250
+const MAX_RESTART_DELAY_MS = 10_000
+/** A region that stayed up this long before dying starts its backoff afresh. */
+const STABLE_UPTIME_MS = 30_000
+
+const USAGE = `Usage: node dist/src/partition/main.js [options]   (or: npm start -- [options])
+
+  --port N                  gateway port (default 4566; 0 picks a free one)
+  --regions a,b,c           regions of the partition (default ${DEFAULT_REGIONS})
+  --data-dir DIR            where every region keeps its data (default ./.trent)
+  --account ID              the 12-digit account id (default 111122223333)
+  --host HOST               interface to listen on (default 127.0.0.1)
+  --region-port-base N      region i listens on N+i (default: gateway port + 1; 0 = free ports)
+  --allow-test-hooks        enable TrentAdmin test operations in every region
+  --background-interval-ms  how often regions run background work (region default)
+
+Admin credentials come from TRENT_ACCESS_KEY_ID and TRENT_SECRET_ACCESS_KEY, or are
+generated once and kept in DIR/credentials (profile [${CREDENTIALS_PROFILE}]).
+`
+
+function fail(message: string, exitCode = 2): never {
+  process.stderr.write(`trent: ${message}\n`)
+  process.exit(exitCode)
+}
+
+const OPTIONS = {
+  port: { type: 'string', default: '4566' },
+  regions: { type: 'string', default: DEFAULT_REGIONS },
+  'data-dir': { type: 'string', default: './.trent' },
+  account: { type: 'string', default: '111122223333' },
+  host: { type: 'string', default: '127.0.0.1' },
+  'region-port-base': { type: 'string' },
+  'allow-test-hooks': { type: 'boolean', default: false },
+  'background-interval-ms': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const satisfies ParseArgsConfig['options']
+
+function parseCommandLine() {
+  try {
+    return parseArgs({ options: OPTIONS, strict: true })
+  } catch (err) {
+    return fail(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`)
+  }
+}
+
+function parsePort(text: string, flag: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65_535) fail(`${flag} must be a port number (0-65535), not '${text}'`)
+  return Number(text)
+}
+
+function parseRegions(text: string): string[] {
+  const regions = text
+    .split(',')
+    .map((region) => region.trim())
+    .filter((region) => region !== '')
+  if (regions.length === 0) fail('--regions names no region')
+  for (const region of regions) {
+    if (!REGION_PATTERN.test(region)) fail(`--regions: '${region}' is not a region name (like us-east-1)`)
+  }
+  if (new Set(regions).size !== regions.length) fail('--regions names a region twice')
+  return regions
+}
+
+interface LauncherConfig {
+  gatewayPort: number
+  host: string
+  regions: string[]
+  /** Absolute, so that the paths printed and passed to regions work from anywhere. */
+  dataDir: string
+  accountId: string
+  /** 0: every region picks a free port. */
+  regionPortBase: number
+  allowTestHooks: boolean
+  backgroundIntervalMs: string | undefined
+}
+
+function readConfig(): LauncherConfig {
+  const { values } = parseCommandLine()
+  if (values.help) {
+    process.stdout.write(USAGE)
+    process.exit(0)
+  }
+  const gatewayPort = parsePort(values.port, '--port')
+  const regions = parseRegions(values.regions)
+  const accountId = values.account
+  if (!/^\d{12}$/.test(accountId)) fail('--account must be 12 digits')
+  // A fixed gateway port puts the regions right after it; a free one, anywhere free.
+  const regionPortBase =
+    values['region-port-base'] !== undefined
+      ? parsePort(values['region-port-base'], '--region-port-base')
+      : gatewayPort === 0
+        ? 0
+        : gatewayPort + 1
+  if (regionPortBase !== 0 && regionPortBase + regions.length - 1 > 65_535) {
+    fail(`--region-port-base ${regionPortBase} leaves no room for ${regions.length} regions`)
+  }
+  const interval = values['background-interval-ms']
+  if (interval !== undefined && !/^\d+$/.test(interval)) fail('--background-interval-ms must be a number of milliseconds')
+  return {
+    gatewayPort,
+    host: values.host,
+    regions,
+    dataDir: resolve(values['data-dir']),
+    accountId,
+    regionPortBase,
+    allowTestHooks: values['allow-test-hooks'],
+    backgroundIntervalMs: interval,
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Admin credentials
+// ---------------------------------------------------------------------------------------
+
+interface AdminCredentials {
+  accessKeyId: string
+  secretAccessKey: string
+}
+
+type CredentialSource = 'environment' | 'stored' | 'generated'
+
+const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+
+/** 80 random bits as 16 base32 characters, the shape of an AWS access key id's tail. */
+function randomBase32(characters: number): string {
+  const bytes = randomBytes(Math.ceil((characters * 5) / 8))
+  let bits = 0
+  let value = 0
+  let out = ''
+  for (const byte of bytes) {
+    value = (value << 8) | byte
+    bits += 8
+    while (bits >= 5 && out.length < characters) {
+      out += BASE32_ALPHABET[(value >>> (bits - 5)) & 31] ?? ''
+      bits -= 5
+    }
+  }
+  return out
+}
+
+function generateCredentials(): AdminCredentials {
+  return {
+    accessKeyId: `AKIA${randomBase32(16)}`,
+    // 30 random bytes are exactly 40 base64 characters, the length of an AWS secret key.
+    secretAccessKey: randomBytes(30).toString('base64'),
+  }
+}
+
+/** The key/value pairs of one profile of an AWS shared-credentials (INI) file. */
+function readProfile(text: string, profile: string): Map<string, string> | undefined {
+  let section: string | undefined
+  let found = false
+  const values = new Map<string, string>()
+  for (const rawLine of text.split(/\r?\n/)) {
+    const line = rawLine.trim()
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue
+    const header = /^\[\s*([^\]]*?)\s*\]$/.exec(line)
+    if (header !== null) {
+      section = header[1]
+      if (section === profile) found = true
+      continue
+    }
+    const equals = line.indexOf('=')
+    if (section !== profile || equals < 0) continue
+    values.set(line.slice(0, equals).trim().toLowerCase(), line.slice(equals + 1).trim())
+  }
+  return found ? values : undefined
+}
+
+function credentialsFileText(credentials: AdminCredentials, region: string, endpoint: string, path: string): string {
+  return [
+    "# Admin credentials of a Trent local partition, generated on its first start and reused since.",
+    `# AWS_SHARED_CREDENTIALS_FILE=${shellQuote(path)} aws --profile ${CREDENTIALS_PROFILE} --endpoint-url ${endpoint} kms list-keys`,
+    `[${CREDENTIALS_PROFILE}]`,
+    `aws_access_key_id = ${credentials.accessKeyId}`,
+    `aws_secret_access_key = ${credentials.secretAccessKey}`,
+    `region = ${region}`,
+    '',
+  ].join('\n')
+}
+
+/**
+ * Environment first: an operator who sets credentials means them, and they are neither
+ * printed nor written anywhere. Otherwise the data directory's own, generated once: the
+ * file is both where they are kept and what the AWS CLI and SDKs read.
+ */
+function resolveCredentials(
+  credentialsPath: string,
+  defaultRegion: string,
+  endpoint: string,
+): { credentials: AdminCredentials; source: CredentialSource } {
+  const envKeyId = process.env.TRENT_ACCESS_KEY_ID
+  const envSecret = process.env.TRENT_SECRET_ACCESS_KEY
+  if (envKeyId || envSecret) {
+    if (!envKeyId || !envSecret) fail('set both TRENT_ACCESS_KEY_ID and TRENT_SECRET_ACCESS_KEY, or neither')
+    return { credentials: { accessKeyId: envKeyId, secretAccessKey: envSecret }, source: 'environment' }
+  }
+
+  if (existsSync(credentialsPath)) {
+    const profile = readProfile(readFileSync(credentialsPath, 'utf8'), CREDENTIALS_PROFILE)
+    const accessKeyId = profile?.get('aws_access_key_id')
+    const secretAccessKey = profile?.get('aws_secret_access_key')
+    // Never replace credentials silently: applications may be configured with them.
+    if (!accessKeyId || !secretAccessKey) {
+      fail(
+        `${credentialsPath} has no [${CREDENTIALS_PROFILE}] profile with aws_access_key_id and aws_secret_access_key; ` +
+          'fix it, or delete it to generate new credentials',
+      )
+    }
+    if ((statSync(credentialsPath).mode & 0o077) !== 0) chmodSync(credentialsPath, 0o600)
+    return { credentials: { accessKeyId, secretAccessKey }, source: 'stored' }
+  }
+
+  const credentials = generateCredentials()
+  // Written whole under a temporary name, then renamed: a crash leaves no half file.
+  const temporaryPath = `${credentialsPath}.${process.pid}.tmp`
+  rmSync(temporaryPath, { force: true })
+  writeFileSync(temporaryPath, credentialsFileText(credentials, defaultRegion, endpoint, credentialsPath), {
+    mode: 0o600,
+    flag: 'wx',
+  })
+  renameSync(temporaryPath, credentialsPath)
+  return { credentials, source: 'generated' }
+}
+
+// ---------------------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------------------
+
+const logger = createLogger({ component: 'partition' })
+
+// A reader that went away (`| head`) must not take the partition down with it.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+  })
+}
+
+function say(text: string): void {
+  process.stderr.write(`${text}\n`)
+}
+
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`
+}
+
+/** Where a client reaches what listens on `host`: a wildcard address is reached on loopback. */
+function reachableHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1'
+  if (host === '::') return '::1'
+  return host
+}
+
+function urlFor(host: string, port: number): string {
+  const reachable = reachableHost(host)
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`
+}
+
+function notifyParent(message: PartitionMessage): void {
+  if (process.connected) process.send?.(message)
+}
+
+/** Relays a child's output line by line, so lines of different regions never interleave. */
+function relayLines(stream: Readable | null, write: (line: string) => void): Promise<void> {
+  if (stream === null) return Promise.resolve()
+  const lines = createInterface({ input: stream, crlfDelay: Infinity })
+  lines.on('line', write)
+  return new Promise((done) => lines.once('close', done))
+}
+
+// ---------------------------------------------------------------------------------------
+// Regions
+// ---------------------------------------------------------------------------------------
+
+const REGION_MAIN = fileURLToPath(new URL('../region/main.js', import.meta.url))
+
+interface RegionReadyFromChild {
+  type: 'ready'
+  region: string
+  port: number
+}
+
+function isRegionReady(message: unknown): message is RegionReadyFromChild {
+  if (typeof message !== 'object' || message === null) return false
+  const fields = message as Record<string, unknown>
+  return fields.type === 'ready' && typeof fields.region === 'string' && typeof fields.port === 'number'
+}
+
+function describeExit(code: number | null, signal: string | null): string {
+  return signal !== null ? `was killed by ${signal}` : `exited with code ${code ?? 'unknown'}`
+}
+
+interface RegionEvents {
+  ready(region: string, port: number, pid: number): void
+  down(region: string): void
+}
+
+/**
+ * Keeps one region process running: starts it, notices when it is serving, and starts
+ * it again, with growing delays, whenever it ends while the partition is not stopping.
+ * A region that never got ready is retried too: what stopped it (a port in use, a data
+ * directory it cannot write) may be fixed without restarting the whole partition.
+ */
+class RegionSupervisor {
+  private child: ChildProcess | undefined
+  private outputRelayed: Promise<void> = Promise.resolve()
+  private restartTimer: NodeJS.Timeout | undefined
+  private consecutiveFailures = 0
+  private startedAt = 0
+  private stopping = false
+  pid: number | undefined
+  port: number | undefined
+
+  constructor(
+    readonly region: string,
+    private readonly args: readonly string[],
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly events: RegionEvents,
+  ) {}
+
+  start(): void {
+    this.startedAt = Date.now()
+    const child = fork(REGION_MAIN, this.args, {
+      env: this.env,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      // A debugger flag would make every region fight for the launcher's debug port.
+      execArgv: process.execArgv.filter((flag) => !flag.startsWith('--inspect')),
+    })
+    this.child = child
+    this.pid = child.pid
+    const prefix = `[${this.region}] `
+    this.outputRelayed = Promise.all([
+      relayLines(child.stdout, (line) => process.stdout.write(`${line}\n`)),
+      relayLines(child.stderr, (line) => process.stderr.write(`${prefix}${line}\n`)),
+    ]).then(() => undefined)
+
+    child.on('message', (message: unknown) => {
+      if (!isRegionReady(message) || message.region !== this.region || this.child !== child) return
+      this.port = message.port
+      this.events.ready(this.region, message.port, child.pid ?? 0)
+    })
+    child.on('error', (err) => {
+      logger.error('region process error', { region: this.region, pid: child.pid, error: err.message })
+      // A process that could not even be spawned reports no exit.
+      if (child.pid === undefined) this.onExit(child, null, null)
+    })
+    child.on('exit', (code, signal) => this.onExit(child, code, signal))
+  }
+
+  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.child !== child) return
+    this.child = undefined
+    const wasServing = this.port !== undefined
+    this.port = undefined
+    this.events.down(this.region)
+    if (this.stopping) return
+
+    if (Date.now() - this.startedAt >= STABLE_UPTIME_MS) this.consecutiveFailures = 0
+    const restartInMs = Math.min(FIRST_RESTART_DELAY_MS * 2 ** this.consecutiveFailures, MAX_RESTART_DELAY_MS)
+    this.consecutiveFailures += 1
+    const what = wasServing ? 'died' : 'failed to start'
+    logger.error(`region process ${what}`, { region: this.region, pid: child.pid, code, signal, restartInMs })
+    say(
+      `trent: region ${this.region} (pid ${child.pid ?? '?'}) ${what}: it ${describeExit(code, signal)}; ` +
+        `restarting it in ${restartInMs} ms`,
+    )
+    notifyParent({ type: 'region-exit', region: this.region, pid: child.pid, code, signal, restartInMs })
+    // Always after a delay, even the first time: when Ctrl-C reaches the whole process
+    // group, a region may exit just before the launcher's own SIGINT handler runs.
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined
+      if (!this.stopping) this.start()
+    }, restartInMs)
+  }
+
+  /** SIGTERM, then SIGKILL if the region has not exited within the grace period. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true
+    clearTimeout(this.restartTimer)
+    const child = this.child
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+      await new Promise<void>((done) => {
+        const force = setTimeout(() => {
+          logger.warn('region did not stop in time; killing it', { region: this.region, pid: child.pid })
+          child.kill('SIGKILL')
+        }, graceMs)
+        child.once('exit', () => {
+          clearTimeout(force)
+          done()
+        })
+        child.kill('SIGTERM')
+      })
+    }
+    // Let its last log lines through, unless something else holds its pipes open.
+    await Promise.race([this.outputRelayed, new Promise((done) => setTimeout(done, 1_000).unref())])
+  }
+
+  kill(): void {
+    this.stopping = true
+    clearTimeout(this.restartTimer)
+    this.child?.kill('SIGKILL')
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The partition
+// ---------------------------------------------------------------------------------------
+
+function regionArgs(config: LauncherConfig, region: string, index: number): string[] {
+  const args = [
+    '--region', region,
+    '--port', String(config.regionPortBase === 0 ? 0 : config.regionPortBase + index),
+    '--host', config.host,
+    '--data-dir', join(config.dataDir, 'regions', region),
+    '--account', config.accountId,
+  ]
+  if (config.allowTestHooks) args.push('--allow-test-hooks')
+  if (config.backgroundIntervalMs !== undefined) args.push('--background-interval-ms', config.backgroundIntervalMs)
+  return args
+}
+
+function printBanner(
+  config: LauncherConfig,
+  gatewayUrl: string,
+  credentialsPath: string,
+  credentials: AdminCredentials,
+  source: CredentialSource,
+): void {
+  const firstRegion = config.regions[0] ?? 'us-east-1'
+  const lines = [
+    '',
+    'Trent local partition',
+    `  gateway        ${gatewayUrl}  (routes each request to the region it is signed for)`,
+    `  regions        ${config.regions.join(', ')}`,
+    `  account        ${config.accountId}`,
+    `  data           ${config.dataDir}`,
+  ]
+  if (source === 'environment') {
+    lines.push(
+      `  credentials    from TRENT_ACCESS_KEY_ID / TRENT_SECRET_ACCESS_KEY (access key id ${credentials.accessKeyId})`,
+      '',
+      'Try it:',
+      `  AWS_ACCESS_KEY_ID="$TRENT_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$TRENT_SECRET_ACCESS_KEY" ` +
+        `aws --endpoint-url ${gatewayUrl} --region ${firstRegion} kms list-keys`,
+    )
+  } else {
+    lines.push(
+      `  credentials    ${source === 'generated' ? 'generated now' : 'reused'}, in ${credentialsPath} (profile [${CREDENTIALS_PROFILE}])`,
+      `    aws_access_key_id     = ${credentials.accessKeyId}`,
+      `    aws_secret_access_key = ${credentials.secretAccessKey}`,
+      '',
+      'Try it:',
+      `  AWS_SHARED_CREDENTIALS_FILE=${shellQuote(credentialsPath)} aws --profile ${CREDENTIALS_PROFILE} ` +
+        `--endpoint-url ${gatewayUrl} --region ${firstRegion} kms list-keys`,
+    )
+  }
+  lines.push('')
+  say(lines.join('\n'))
+}
+
+async function main(): Promise<void> {
+  const config = readConfig()
+  mkdirSync(join(config.dataDir, 'regions'), { recursive: true, mode: 0o700 })
+
+  // Credentials before anything listens: a broken credentials file fails with nothing to undo.
+  const credentialsPath = join(config.dataDir, 'credentials')
+  const configuredUrl = config.gatewayPort === 0 ? '<gateway URL>' : urlFor(config.host, config.gatewayPort)
+  const { credentials, source } = resolveCredentials(credentialsPath, config.regions[0] ?? 'us-east-1', configuredUrl)
+
+  const regionEndpoints = new Map<string, RegionEndpoint | undefined>(config.regions.map((region) => [region, undefined]))
+  const gateway = createGateway({ regions: regionEndpoints, logger: logger.child({ component: 'gateway' }) })
+  // Listen before starting any region: a port in use fails at once, with nothing to undo.
+  await new Promise<void>((listening) => {
+    gateway.once('error', (err: NodeJS.ErrnoException) => {
+      fail(`the gateway cannot listen on ${config.host}:${config.gatewayPort}: ${err.code ?? err.message}`, 1)
+    })
+    gateway.listen(config.gatewayPort, config.host, () => listening())
+  })
+  gateway.on('error', (err) => logger.error('gateway error', { error: err.message }))
+  const gatewayPort = (gateway.address() as AddressInfo).port
+  const gatewayUrl = urlFor(config.host, gatewayPort)
+  notifyParent({ type: 'gateway-listening', host: config.host, port: gatewayPort })
+
+  printBanner(config, gatewayUrl, credentialsPath, credentials, source)
+  logger.info('gateway listening', { port: gatewayPort, host: config.host, credentials: source })
+
+  let everyRegionReadyOnce = false
+  const regionHost = reachableHost(config.host)
+  const events: RegionEvents = {
+    ready(region, port, pid) {
+      gateway.setRegionEndpoint(region, { host: regionHost, port })
+      say(`trent: region ${region} ready on ${urlFor(config.host, port)} (pid ${pid})`)
+      logger.info('region serving', { region, port, pid })
+      notifyParent({ type: 'region-ready', region, port, pid })
+      if (!everyRegionReadyOnce && gateway.allRegionsReady()) {
+        everyRegionReadyOnce = true
+        const regions: PartitionReadyMessage['regions'] = {}
+        for (const supervisor of supervisors) {
+          regions[supervisor.region] = { port: supervisor.port ?? 0, pid: supervisor.pid ?? 0 }
+        }
+        say(`trent: every region is ready; send requests to ${gatewayUrl}`)
+        logger.info('partition ready', { port: gatewayPort })
+        notifyParent({ type: 'ready', host: config.host, port: gatewayPort, regions })
+      }
+    },
+    down(region) {
+      gateway.setRegionEndpoint(region, undefined)
+    },
+  }
+
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    TRENT_ACCESS_KEY_ID: credentials.accessKeyId,
+    TRENT_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+  }
+  const supervisors = config.regions.map(
+    (region, index) => new RegionSupervisor(region, regionArgs(config, region, index), childEnv, events),
+  )
+
+  let stopping = false
+  async function shutdown(reason: string): Promise<void> {
+    if (stopping) {
+      // Asked twice: the user is not willing to wait.
+      say('trent: stopping now')
+      for (const supervisor of supervisors) supervisor.kill()
+      process.exit(1)
+    }
+    stopping = true
+    say(`trent: stopping (${reason})`)
+    logger.info('partition stopping', { reason })
+    gateway.close()
+    await Promise.all(supervisors.map((supervisor) => supervisor.stop(STOP_GRACE_MS)))
+    gateway.closeAllConnections()
+    logger.info('partition stopped')
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+  // Started by a tool over IPC: never outlive it.
+  process.on('disconnect', () => void shutdown('parent gone'))
+
+  for (const supervisor of supervisors) supervisor.start()
+}
+
+await main()
