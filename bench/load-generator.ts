@@ -1,18 +1,33 @@
 /**
- * The load generator: a child process of bench/run.ts so that autocannon's event loop
+ * The load generator: a child process of bench/run.ts so that the load's event loop
  * shares no thread with the driver (which only waits) nor with any server under test.
  * Takes one LoadJob at a time over IPC, answers with a LoadResult, exits with its parent.
  *
  * @module
  */
+import { request } from 'node:http'
 import autocannon from 'autocannon'
-import type { LatencySummary, LoadGeneratorMessage, LoadJob, LoadResult } from './load-protocol.js'
+import type { LatencySummary, LoadGeneratorMessage, LoadJob, LoadResult, WireRequest } from './load-protocol.js'
+
+/** What one timed run saw; latencies go to the callback as they come. */
+interface RawRun {
+  completed2xx: number
+  non2xx: number
+  errors: number
+  timeouts: number
+  durationSeconds: number
+  statusCodes: Record<string, number>
+}
+
+type LatencySink = (milliseconds: number) => void
+
+const REQUEST_TIMEOUT_SECONDS = 10
 
 function send(message: LoadGeneratorMessage): void {
   process.send?.(message)
 }
 
-function runOnce(job: LoadJob, durationSeconds: number, onLatency?: (ms: number) => void): Promise<autocannon.Result> {
+function runKeepAlive(job: LoadJob, durationSeconds: number, onLatency?: LatencySink): Promise<RawRun> {
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       {
@@ -20,22 +35,91 @@ function runOnce(job: LoadJob, durationSeconds: number, onLatency?: (ms: number)
         connections: job.connections,
         duration: durationSeconds,
         pipelining: 1,
-        timeout: 10,
+        timeout: REQUEST_TIMEOUT_SECONDS,
         excludeErrorStats: true,
-        // autocannon mutates the request objects it is given (it caches encoded buffers on
-        // them): give every run its own copies.
-        requests: job.requests.map((request) => ({ ...request, headers: { ...request.headers } })),
+        // autocannon caches encoded buffers on the request objects it is given: give every
+        // run its own copies.
+        requests: job.requests.map((wire) => ({ ...wire, headers: { ...wire.headers } })),
       },
-      (err, result) => (err !== null ? reject(err) : resolve(result)),
+      (err, result) => {
+        if (err !== null) {
+          reject(err)
+          return
+        }
+        const statusCodes: Record<string, number> = {}
+        for (const [code, stats] of Object.entries(result.statusCodeStats)) statusCodes[code] = stats.count
+        resolve({
+          completed2xx: result['2xx'],
+          non2xx: result.non2xx,
+          errors: result.errors,
+          timeouts: result.timeouts,
+          durationSeconds: result.duration,
+          statusCodes,
+        })
+      },
     )
     if (onLatency !== undefined) {
-      // autocannon's own latency histogram keeps whole milliseconds; a server that answers
-      // in 2.4 ms would read 2. The 'response' event carries the hrtime-based duration.
+      // autocannon's own latency histogram keeps whole milliseconds; a server answering in
+      // 2.4 ms would read 2. The 'response' event carries the hrtime-based duration.
       instance.on('response', (_client: unknown, statusCode: number, _resBytes: number, responseTime: number) => {
         if (statusCode >= 200 && statusCode < 300) onLatency(responseTime)
       })
     }
   })
+}
+
+/** One request on a connection of its own; resolves with the status, or undefined on error. */
+function sendOnNewConnection(url: URL, wire: WireRequest): Promise<number | 'timeout' | 'error'> {
+  return new Promise((resolve) => {
+    const req = request(
+      url,
+      { method: wire.method, headers: wire.headers, agent: false, timeout: REQUEST_TIMEOUT_SECONDS * 1000 },
+      (res) => {
+        res.resume()
+        res.on('end', () => resolve(res.statusCode ?? 0))
+        res.on('error', () => resolve('error'))
+      },
+    )
+    req.on('timeout', () => {
+      req.destroy()
+      resolve('timeout')
+    })
+    req.on('error', () => resolve('error'))
+    req.end(wire.body)
+  })
+}
+
+/** `job.connections` loops, each sending one request per new connection until time is up. */
+async function runPerRequest(job: LoadJob, durationSeconds: number, onLatency?: LatencySink): Promise<RawRun> {
+  const run: RawRun = { completed2xx: 0, non2xx: 0, errors: 0, timeouts: 0, durationSeconds: 0, statusCodes: {} }
+  const url = new URL(job.url)
+  const started = performance.now()
+  const deadline = started + durationSeconds * 1000
+  async function loop(offset: number): Promise<void> {
+    for (let index = offset; performance.now() < deadline; index++) {
+      const wire = job.requests[index % job.requests.length]
+      if (wire === undefined) return
+      const sent = performance.now()
+      const outcome = await sendOnNewConnection(url, wire)
+      if (outcome === 'timeout') {
+        run.timeouts++
+        run.errors++
+      } else if (outcome === 'error') {
+        run.errors++
+      } else {
+        run.statusCodes[outcome] = (run.statusCodes[outcome] ?? 0) + 1
+        if (outcome >= 200 && outcome < 300) {
+          run.completed2xx++
+          onLatency?.(performance.now() - sent)
+        } else {
+          run.non2xx++
+        }
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: job.connections }, (_, connection) => loop(connection)))
+  run.durationSeconds = (performance.now() - started) / 1000
+  return run
 }
 
 function percentile(sorted: Float64Array, fraction: number): number {
@@ -57,21 +141,21 @@ function summarise(latencies: number[]): LatencySummary {
 }
 
 async function runJob(job: LoadJob): Promise<LoadResult> {
-  // The warm-up lets the server's JIT, connection pool and caches settle; its numbers are dropped.
-  if (job.warmupSeconds > 0) await runOnce(job, job.warmupSeconds)
+  const runner = job.connectionMode === 'keep-alive' ? runKeepAlive : runPerRequest
+  // The warm-up lets JITs, connection pools and caches settle; its numbers are dropped.
+  if (job.warmupSeconds > 0) await runner(job, job.warmupSeconds)
+  send({ type: 'measuring', id: job.id })
   const latencies: number[] = []
-  const result = await runOnce(job, job.durationSeconds, (ms) => latencies.push(ms))
-  const statusCodes: Record<string, number> = {}
-  for (const [code, stats] of Object.entries(result.statusCodeStats)) statusCodes[code] = stats.count
+  const run = await runner(job, job.durationSeconds, (ms) => latencies.push(ms))
   return {
-    requestsPerSecond: result['2xx'] / result.duration,
+    requestsPerSecond: run.completed2xx / run.durationSeconds,
     latencyMs: summarise(latencies),
-    completed2xx: result['2xx'],
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    durationSeconds: result.duration,
-    statusCodes,
+    completed2xx: run.completed2xx,
+    non2xx: run.non2xx,
+    errors: run.errors,
+    timeouts: run.timeouts,
+    durationSeconds: run.durationSeconds,
+    statusCodes: run.statusCodes,
   }
 }
 

@@ -22,6 +22,13 @@ export interface LoadJob {
   durationSeconds: number
   /** Every connection cycles through these in order. */
   requests: WireRequest[]
+  /**
+   * 'keep-alive': autocannon, each connection reused for every request. 'per-request': a
+   * new connection for each request, for servers that answer `Connection: close` (moto's
+   * Werkzeug does), which autocannon cannot drive: it stalls, and its reconnectRate
+   * option stops counting responses altogether.
+   */
+  connectionMode: 'keep-alive' | 'per-request'
 }
 
 export interface LatencySummary {
@@ -47,5 +54,7 @@ export interface LoadResult {
 
 export type LoadGeneratorMessage =
   | { type: 'ready' }
+  /** Warm-up over: the measured window starts now. */
+  | { type: 'measuring'; id: number }
   | { type: 'result'; id: number; result: LoadResult }
   | { type: 'failed'; id: number; message: string }

@@ -119,13 +119,26 @@ export async function makeFixtures(options: FixtureOptions): Promise<Fixtures> {
   }
 }
 
-/** Sends one pre-signed request as it will be replayed; returns its status and parsed body. */
-export function sendOnce(url: string, wire: WireRequest): Promise<{ status: number; body: string }> {
+export interface ProbeAnswer {
+  status: number
+  body: string
+  /** The server said `Connection: close`: it will not serve a second request on a connection. */
+  closesConnection: boolean
+}
+
+/** Sends one pre-signed request as it will be replayed. */
+export function sendOnce(url: string, wire: WireRequest): Promise<ProbeAnswer> {
   return new Promise((resolve, reject) => {
     const req = request(new URL(wire.path, url), { method: wire.method, headers: wire.headers, timeout: 10_000 }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (chunk: Buffer) => chunks.push(chunk))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }))
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString('utf8'),
+          closesConnection: res.headers.connection?.toLowerCase() === 'close',
+        }),
+      )
       res.on('error', reject)
     })
     req.on('error', reject)

@@ -3,15 +3,25 @@
  *
  * @module
  */
+import type { CpuUsage } from './cpu-usage.js'
 import type { LoadResult } from './load-protocol.js'
 import type { TargetName } from './targets.js'
 
 /** Issue target: Trent at least half the ceiling's throughput, for every operation. */
 export const CEILING_RATIO_TARGET = 0.5
+/**
+ * CPU used by processes not ours above which a measurement is flagged: on two cores,
+ * a quarter of a core taken by someone else moves throughput by more than run-to-run noise.
+ */
+export const BUSY_MACHINE_CORES = 0.25
 
 export interface Measurement {
   target: TargetName
   operation: string
+  /** 'per-request' when the target closes every connection (moto), so each request pays a TCP connect. */
+  connectionMode?: 'keep-alive' | 'per-request'
+  /** Where the CPU went during the measured window (Linux only). */
+  cpu?: CpuUsage
   /** Absent when the target could not be measured for this operation; see `error`. */
   result?: LoadResult
   error?: string
@@ -30,7 +40,16 @@ export interface BenchReport {
   /** 'gateway': load sent to the partition's gateway; 'direct': to the region's own port. */
   mode: 'gateway' | 'direct'
   region: string
-  machine: { cpus: number; cpuModel: string; totalMemoryMiB: number; node: string; platform: string; loadAverageAtStart: number[] }
+  machine: {
+    cpus: number
+    cpuModel: string
+    totalMemoryMiB: number
+    node: string
+    platform: string
+    loadAverageAtStart: number[]
+    /** CPU other processes used during one second before the run (Linux only). */
+    otherProcessesCoresBeforeRun?: number
+  }
   settings: { connections: number; warmupSeconds: number; durationSeconds: number; requestPoolSize: number; loadGenerator: string }
   targets: Partial<Record<TargetName, TargetInfo>>
   measurements: Measurement[]
@@ -42,10 +61,14 @@ function find(report: BenchReport, target: TargetName, operation: string): Measu
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 })
 
+function disturbed(measurement: Measurement | undefined): boolean {
+  return (measurement?.cpu?.othersCores ?? 0) > BUSY_MACHINE_CORES
+}
+
 function rate(measurement: Measurement | undefined): string {
   if (measurement === undefined) return '—'
   if (measurement.result === undefined) return 'failed'
-  return integer.format(measurement.result.requestsPerSecond)
+  return `${integer.format(measurement.result.requestsPerSecond)}${disturbed(measurement) ? ' ⚠' : ''}`
 }
 
 function milliseconds(value: number): string {
@@ -89,6 +112,21 @@ export function markdownTable(report: BenchReport): string {
         `${formatRatio(ratio(trent, ceiling), CEILING_RATIO_TARGET)} | ${rate(moto)} | ${latency(moto)} | ${formatRatio(ratio(trent, moto))} |`,
     )
   }
+  if (report.measurements.some(disturbed)) {
+    lines.push(
+      '',
+      `⚠ other processes on the machine used more than ${BUSY_MACHINE_CORES} cores during this measurement; ` +
+        'its throughput is low by about that share (see cpu in the JSON).',
+    )
+  }
+  const perRequest = [...new Set(report.measurements.filter((m) => m.connectionMode === 'per-request').map((m) => m.target))]
+  if (perRequest.length > 0) {
+    lines.push(
+      '',
+      `${perRequest.join(', ')}: the server answers \`Connection: close\`, so every request there opens a new connection ` +
+        '(as any client of it must); all other columns use keep-alive connections.',
+    )
+  }
   return lines.join('\n')
 }
 
@@ -97,5 +135,42 @@ export function progressLine(measurement: Measurement): string {
   if (measurement.result === undefined) return `${head} FAILED: ${measurement.error ?? 'unknown'}`
   const { requestsPerSecond, latencyMs, non2xx, errors } = measurement.result
   const faults = non2xx + errors > 0 ? `  (${non2xx} non-2xx, ${errors} errors)` : ''
-  return `${head} ${integer.format(requestsPerSecond).padStart(7)} req/s   p50 ${milliseconds(latencyMs.p50).padStart(6)} ms   p99 ${milliseconds(latencyMs.p99).padStart(6)} ms${faults}`
+  const mode = measurement.connectionMode === 'per-request' ? '  [new connection per request]' : ''
+  return `${head} ${integer.format(requestsPerSecond).padStart(7)} req/s   p50 ${milliseconds(latencyMs.p50).padStart(6)} ms   p99 ${milliseconds(latencyMs.p99).padStart(6)} ms${faults}${mode}`
+}
+
+/**
+ * CPU microseconds per answered request, by process: where the cost of a request is
+ * paid, independent of how busy the machine was.
+ */
+export function cpuTable(report: BenchReport): string | undefined {
+  const columns: { target: TargetName; label: string }[] = []
+  for (const measurement of report.measurements) {
+    for (const usage of measurement.cpu?.ours ?? []) {
+      // Idle bystanders (the driver, a process left from a previous target) are noise.
+      if (usage.label === 'bench driver' || usage.cores < 0.01) continue
+      if (!columns.some((column) => column.target === measurement.target && column.label === usage.label)) {
+        columns.push({ target: measurement.target, label: usage.label })
+      }
+    }
+  }
+  if (columns.length === 0) return undefined
+  const lines = [
+    `| Operation | ${columns.map((column) => `${column.target}: ${column.label}`).join(' | ')} |`,
+    `|---|${columns.map(() => '--:').join('|')}|`,
+  ]
+  for (const operation of operationsIn(report)) {
+    const cells = columns.map((column) => {
+      const measurement = find(report, column.target, operation)
+      const usage = measurement?.cpu?.ours.find((entry) => entry.label === column.label)
+      const rps = measurement?.result?.requestsPerSecond ?? 0
+      if (usage === undefined || rps <= 0) return '—'
+      const micros = (cores: number): number => Math.round((cores * 1e6) / rps)
+      // A region's busiest other thread is its HSM worker: show the split.
+      const split = usage.busiestOtherThreadCores >= 0.05 ? ` (main ${micros(usage.mainThreadCores)} + ${micros(usage.busiestOtherThreadCores)})` : ''
+      return `${micros(usage.cores)}${split}`
+    })
+    lines.push(`| ${operation} | ${cells.join(' | ')} |`)
+  }
+  return lines.join('\n')
 }

@@ -27,9 +27,10 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { LoadGeneratorMessage, LoadJob, LoadResult, WireRequest } from './load-protocol.js'
-import { BENCH_OPERATIONS, makeFixtures, sendOnce, type BenchOperation, type Fixtures } from './operations.js'
+import { cpuBetween, describeCpu, describeProcessTree, sampleCpu, type CpuSample, type CpuUsage } from './cpu-usage.js'
+import { BENCH_OPERATIONS, makeFixtures, sendOnce, type BenchOperation, type Fixtures, type ProbeAnswer } from './operations.js'
 import { startProcess, stopAll, waitForMessage, type ManagedProcess } from './processes.js'
-import { markdownTable, progressLine, type BenchReport, type Measurement } from './report.js'
+import { BUSY_MACHINE_CORES, cpuTable, markdownTable, progressLine, type BenchReport, type Measurement } from './report.js'
 import { createRequestSigner, type Credentials } from './signing.js'
 import {
   motoUnavailableReason,
@@ -41,6 +42,9 @@ import {
   type RunningTarget,
   type TargetName,
 } from './targets.js'
+
+// The SDK (used here only to make fixtures) warns about Node 20 on every run; not our news.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const LOAD_GENERATOR_MAIN = fileURLToPath(new URL('./load-generator.js', import.meta.url))
@@ -110,28 +114,40 @@ class LoadGenerator {
     return new LoadGenerator(managed)
   }
 
-  async run(url: string, requests: WireRequest[]): Promise<LoadResult> {
+  /** Runs one job; samples the CPU of our process tree over its measured window. */
+  async run(url: string, requests: WireRequest[], connectionMode: LoadJob['connectionMode']): Promise<{ result: LoadResult; cpu?: CpuUsage }> {
     const job: LoadJob = {
       type: 'job',
       id: this.#nextId++,
       url,
+      connectionMode,
       connections: settings.connections,
       warmupSeconds: settings.warmupSeconds,
       durationSeconds: settings.durationSeconds,
       requests,
     }
+    let before: CpuSample | undefined
+    const onMeasuring = (message: LoadGeneratorMessage): void => {
+      if (message.type === 'measuring' && message.id === job.id) before = sampleCpu()
+    }
+    this.process.child.on('message', onMeasuring)
     const answer = waitForMessage(
       this.process,
       (message) => {
         const typed = message as LoadGeneratorMessage
-        return typed.type !== 'ready' && typed.id === job.id ? typed : undefined
+        return (typed.type === 'result' || typed.type === 'failed') && typed.id === job.id ? typed : undefined
       },
       (settings.warmupSeconds + settings.durationSeconds + 30) * 1000,
     )
     this.process.child.send(job)
-    const settled = await answer
-    if (settled.type === 'failed') throw new Error(`load generator: ${settled.message}`)
-    return settled.result
+    try {
+      const settled = await answer
+      if (settled.type === 'failed') throw new Error(`load generator: ${settled.message}`)
+      const cpu = cpuBetween(before, sampleCpu())
+      return cpu !== undefined ? { result: settled.result, cpu } : { result: settled.result }
+    } finally {
+      this.process.child.off('message', onMeasuring)
+    }
   }
 }
 
@@ -152,16 +168,18 @@ async function measure(
   const requests = await Promise.all(operation.inputs(fixtures).map((input) => signer.sign(target.host, operation.operation, input)))
   const first = requests[0]
   if (first === undefined) return { ...base, error: 'empty request pool' }
+  let probe: ProbeAnswer
   try {
-    const probe = await sendOnce(target.url, first)
+    probe = await sendOnce(target.url, first)
     if (probe.status !== 200) return { ...base, error: `probe answered ${probe.status}: ${probe.body.slice(0, 300)}` }
     const wrong = operation.check(JSON.parse(probe.body) as Record<string, unknown>, fixtures, 0)
     if (wrong !== undefined) return { ...base, error: `probe: ${wrong}` }
   } catch (err: unknown) {
     return { ...base, error: `probe failed: ${errorText(err)}` }
   }
-  const result = await loadGenerator.run(target.url, requests)
-  const measurement: Measurement = { ...base, result }
+  const connectionMode = probe.closesConnection ? 'per-request' : 'keep-alive'
+  const { result, cpu } = await loadGenerator.run(target.url, requests, connectionMode)
+  const measurement: Measurement = { ...base, connectionMode, result, ...(cpu !== undefined ? { cpu } : {}) }
   if (result.non2xx > 0 || result.errors > 0) {
     measurement.error = `${result.non2xx} non-2xx answers (${JSON.stringify(result.statusCodes)}), ${result.errors} connection errors`
   }
@@ -177,7 +195,7 @@ async function startTarget(name: TargetName, dataDir: string, logDir: string): P
         logDir,
         credentials: CREDENTIALS,
         direct: settings.direct,
-        ...(settings.cpuProfileDir !== undefined ? { nodeOptions: `--cpu-prof --cpu-prof-dir=${settings.cpuProfileDir}` } : {}),
+        ...(settings.cpuProfileDir !== undefined ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfileDir}`] } : {}),
       }
       if (partitionLauncherBuilt()) return startTrentPartition(options)
       if (settings.direct) {
@@ -227,6 +245,16 @@ async function main(): Promise<number> {
       `load to ${settings.direct ? 'the region port (--direct)' : 'the gateway'}; time budget ${Math.round(timeBudgetMs / 1000)} s; logs in ${logDir}\n`,
   )
 
+  // A second of the machine at rest: someone else's load now will be in every number.
+  const restStart = sampleCpu()
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  const atRest = cpuBetween(restStart, sampleCpu())
+  if (atRest !== undefined) {
+    report.machine.otherProcessesCoresBeforeRun = atRest.othersCores
+    const warning = atRest.othersCores > BUSY_MACHINE_CORES ? ' — the machine is busy; expect low, noisy numbers' : ''
+    process.stdout.write(`machine before the run: other processes used ${atRest.othersCores.toFixed(2)} of ${atRest.machineCores} cores${warning}\n`)
+  }
+
   let failed = false
   const loadGenerator = await LoadGenerator.start(logDir)
   for (const name of targets as TargetName[]) {
@@ -243,6 +271,7 @@ async function main(): Promise<number> {
       target = await startTarget(name, workDir, logDir)
       report.targets[name] = { description: target.description }
       process.stdout.write(`${name}: ${target.description}\n`)
+      if (settings.cpuProfileDir !== undefined) process.stdout.write(`processes: ${describeProcessTree() ?? 'unknown'}\n`)
       const fixtures = await makeFixtures({
         endpoint: target.url,
         region: settings.region,
@@ -255,6 +284,9 @@ async function main(): Promise<number> {
         if (measurement.error !== undefined) failed = true
         report.measurements.push(measurement)
         process.stdout.write(`${progressLine(measurement)}\n`)
+        if (measurement.cpu !== undefined && measurement.result !== undefined) {
+          process.stdout.write(`${' '.repeat(9)}${describeCpu(measurement.cpu, measurement.result.requestsPerSecond)}\n`)
+        }
       }
     } catch (err: unknown) {
       failed = true
@@ -268,6 +300,10 @@ async function main(): Promise<number> {
 
   report.finishedAt = new Date().toISOString()
   process.stdout.write(`\n${markdownTable(report)}\n\n`)
+  const cpuPerRequest = cpuTable(report)
+  if (cpuPerRequest !== undefined) {
+    process.stdout.write(`CPU µs per request, by process (region: main thread + busiest other thread, i.e. the HSM worker):\n\n${cpuPerRequest}\n\n`)
+  }
   mkdirSync(dirname(outFile), { recursive: true })
   writeFileSync(outFile, `${JSON.stringify(report, null, 2)}\n`)
   process.stdout.write(`raw results: ${outFile}\n`)

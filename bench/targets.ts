@@ -36,6 +36,16 @@ const CEILING_MAIN = fileURLToPath(new URL('./ceiling-server.js', import.meta.ur
 
 const STARTUP_TIMEOUT_MS = 30_000
 
+/** Waits for a process to be ready; one that never gets there is stopped, not left behind. */
+async function readyOrStopped<T>(managed: ManagedProcess, ready: () => Promise<T>): Promise<T> {
+  try {
+    return await ready()
+  } catch (err: unknown) {
+    await managed.stop()
+    throw err
+  }
+}
+
 export interface TrentOptions {
   region: string
   dataDir: string
@@ -43,18 +53,19 @@ export interface TrentOptions {
   credentials: Credentials
   /** Load the region port instead of the gateway. */
   direct: boolean
-  /** Extra NODE_OPTIONS for every Trent process, e.g. --cpu-prof. */
-  nodeOptions?: string
+  /**
+   * Extra node flags for the launcher, e.g. --cpu-prof (which NODE_OPTIONS refuses). The
+   * launcher gives its own flags to the regions it forks, so they reach every process.
+   */
+  nodeFlags?: string[]
 }
 
 function trentEnv(options: TrentOptions): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
+  return {
     ...process.env,
     TRENT_ACCESS_KEY_ID: options.credentials.accessKeyId,
     TRENT_SECRET_ACCESS_KEY: options.credentials.secretAccessKey,
   }
-  if (options.nodeOptions !== undefined) env.NODE_OPTIONS = [process.env.NODE_OPTIONS, options.nodeOptions].filter(Boolean).join(' ')
-  return env
 }
 
 export function partitionLauncherBuilt(): boolean {
@@ -69,10 +80,12 @@ export function partitionLauncherBuilt(): boolean {
 export async function startTrentPartition(options: TrentOptions): Promise<RunningTarget> {
   const gatewayPort = await freePortRange(2)
   const regionPort = gatewayPort + 1
-  const args = [PARTITION_MAIN, '--port', String(gatewayPort), '--regions', options.region, '--data-dir', options.dataDir]
+  const args = [...(options.nodeFlags ?? []), PARTITION_MAIN, '--port', String(gatewayPort), '--regions', options.region, '--data-dir', options.dataDir]
   const partition = startProcess('trent-partition', process.execPath, args, { logDir: options.logDir, env: trentEnv(options) })
-  await waitForHttp(partition, `http://127.0.0.1:${gatewayPort}/health`, STARTUP_TIMEOUT_MS, 200)
-  if (options.direct) await waitForHttp(partition, `http://127.0.0.1:${regionPort}/health`, STARTUP_TIMEOUT_MS, 200)
+  await readyOrStopped(partition, async () => {
+    await waitForHttp(partition, `http://127.0.0.1:${gatewayPort}/health`, STARTUP_TIMEOUT_MS, 200)
+    if (options.direct) await waitForHttp(partition, `http://127.0.0.1:${regionPort}/health`, STARTUP_TIMEOUT_MS, 200)
+  })
   const port = options.direct ? regionPort : gatewayPort
   return {
     name: 'trent',
@@ -80,7 +93,8 @@ export async function startTrentPartition(options: TrentOptions): Promise<Runnin
     host: `127.0.0.1:${port}`,
     description: `partition (gateway :${gatewayPort}, ${options.region} :${regionPort}); load sent to ${options.direct ? 'the region directly' : 'the gateway'}`,
     processes: [partition],
-    stop: () => partition.stop(),
+    // Generous: with --cpu-prof every process writes its profile on the way out.
+    stop: () => partition.stop(15_000),
   }
 }
 
@@ -90,9 +104,9 @@ export async function startTrentPartition(options: TrentOptions): Promise<Runnin
  */
 export async function startTrentRegionAlone(options: TrentOptions): Promise<RunningTarget> {
   const port = await freePortRange(1)
-  const args = [REGION_MAIN, '--region', options.region, '--port', String(port), '--data-dir', options.dataDir]
+  const args = [...(options.nodeFlags ?? []), REGION_MAIN, '--region', options.region, '--port', String(port), '--data-dir', options.dataDir]
   const region = startProcess('trent-region', process.execPath, args, { logDir: options.logDir, env: trentEnv(options), ipc: true })
-  await waitForMessage(region, (message) => (isReady(message) ? true : undefined), STARTUP_TIMEOUT_MS)
+  await readyOrStopped(region, () => waitForMessage(region, (message) => (isReady(message) ? true : undefined), STARTUP_TIMEOUT_MS))
   return {
     name: 'trent',
     url: `http://127.0.0.1:${port}`,
@@ -109,7 +123,9 @@ function isReady(message: unknown): message is { type: 'ready'; port: number } {
 
 export async function startCeiling(logDir: string): Promise<RunningTarget> {
   const ceiling = startProcess('ceiling', process.execPath, [CEILING_MAIN], { logDir, ipc: true })
-  const port = await waitForMessage(ceiling, (message) => (isReady(message) ? message.port : undefined), STARTUP_TIMEOUT_MS)
+  const port = await readyOrStopped(ceiling, () =>
+    waitForMessage(ceiling, (message) => (isReady(message) ? message.port : undefined), STARTUP_TIMEOUT_MS),
+  )
   return {
     name: 'ceiling',
     url: `http://127.0.0.1:${port}`,
@@ -137,7 +153,7 @@ export function motoVersion(): string {
 export async function startMoto(logDir: string): Promise<RunningTarget> {
   const port = await freePortRange(1)
   const moto = startProcess('moto', 'python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { logDir })
-  await waitForHttp(moto, `http://127.0.0.1:${port}/moto-api/`, STARTUP_TIMEOUT_MS, 200)
+  await readyOrStopped(moto, () => waitForHttp(moto, `http://127.0.0.1:${port}/moto-api/`, STARTUP_TIMEOUT_MS, 200))
   return {
     name: 'moto',
     url: `http://127.0.0.1:${port}`,

@@ -10,7 +10,8 @@ const RULES = {
   log: { runtime: [], typeOnly: [] },
   hsm: { runtime: ['wire'], typeOnly: [] },
   storage: { runtime: ['wire'], typeOnly: [] },
-  kms: { runtime: ['wire'], typeOnly: ['hsm', 'storage', 'log'] },
+  // kms drives the replication protocol with its codecs (envelopes, messages), which hold no state.
+  kms: { runtime: ['wire', 'replication'], typeOnly: ['hsm', 'storage', 'log'] },
   api: { runtime: ['wire', 'kms', 'log'], typeOnly: [] },
   gateway: { runtime: ['wire', 'api', 'log'], typeOnly: [] },
   partition: { runtime: ['wire', 'gateway', 'log'], typeOnly: [] },

@@ -19,9 +19,13 @@ import { KmsError, internalError, isKmsError } from '../wire/errors.js'
 import { verifySigV4 } from './auth/sigv4.js'
 import { isJsonContentType, parseTarget, sendError, sendJson } from './protocol.js'
 import { isKnownOperation, parseOperationInput } from './validation.js'
+import { receiveEnvelope } from '../kms/multi-region/inbound.js'
+
+/** Where the proxy delivers replication envelopes (docs/spec/replication.md#proxy). */
+export const REPLICATION_PATH = '/replication/v1/envelopes'
 
 /** Far above any valid KMS request (the largest member, a policy, is 128 KiB of text). */
-const MAX_BODY_BYTES = 512 * 1024
+const MAX_BODY_BYTES = 1024 * 1024
 
 export interface ApiServerOptions {
   kms: Kms
@@ -74,6 +78,17 @@ export function createApiServer(options: ApiServerOptions): Server {
       return {}
     }
     const body = await readBody(req)
+    if (req.method === 'POST' && req.url === REPLICATION_PATH) {
+      // Authenticated by the RSK signature inside, not by SigV4 (docs/spec/replication.md#acceptance).
+      const result = await receiveEnvelope(kms, body)
+      if (result.outcome === 'refused') logger.warn('replication message refused', { requestId, reason: result.reason, type: result.type, from: result.from, keyId: result.keyId })
+      else logger.debug('replication message', { requestId, outcome: result.outcome, type: result.type, from: result.from, keyId: result.keyId })
+      const status = result.outcome === 'refused' ? 400 : 200
+      const payload = Buffer.from(JSON.stringify(result.outcome === 'refused' ? { status: 'refused', reason: result.reason } : { status: result.outcome }))
+      res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': payload.length })
+      res.end(payload)
+      return {}
+    }
     const target = parseTarget(req.headers['x-amz-target'])
     const operations = target?.service === 'admin' ? options.adminOperations : OPERATIONS
     if (req.method !== 'POST' || target === undefined || !isJsonContentType(req.headers['content-type'])) {

@@ -27,6 +27,14 @@ export type HsmErrorCode =
   | 'TOKEN_REJECTED'
   /** The request itself is malformed (a programming error on the caller's side). */
   | 'BAD_REQUEST'
+  /**
+   * A replication agreement or transfer cannot go on (docs/spec/replication.md §4, §6.2):
+   * unknown, used or expired session, a peer public key that is not a P-384 point, a
+   * wrapped material that does not authenticate for its binding, or unwrapped material
+   * that differs from what this HSM already holds. One code for all causes, so a failed
+   * transfer tells its sender nothing about which check refused it.
+   */
+  | 'TRANSFER_FAILED'
 
 export class HsmError extends Error {
   readonly code: HsmErrorCode
@@ -39,6 +47,45 @@ export class HsmError extends Error {
 
 export function isHsmError(err: unknown): err is HsmError {
   return err instanceof HsmError || (typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'HsmError')
+}
+
+/** The public half of a Replication Signing Key (docs/spec/replication.md §2, §3.1). */
+export interface RskPublicKey {
+  /** First 16 bytes of SHA-256 over `publicKey`, as 32 lower-case hex digits (§2). */
+  id: string
+  /** SubjectPublicKeyInfo, DER, of the ECDSA P-384 key. */
+  publicKey: Uint8Array
+  /** Epoch milliseconds; orders the keys (the newest signs). */
+  createdAt: number
+}
+
+/**
+ * What one material transfer is bound to: every field goes into the RWK derivation
+ * (docs/spec/replication.md §4.1) and the session id and key id into each wrap's AAD
+ * (§4.2), so source and destination must pass identical values.
+ */
+export interface TransferBinding {
+  /** The session id, 32 lower-case hex digits (16 bytes, the HKDF salt). */
+  sessionId: string
+  partition: string
+  sourceRegion: string
+  destinationRegion: string
+  /** The `mrk-` key id shared by the related keys. */
+  keyId: string
+}
+
+/** A material version the source holds, with its KeyMaterialId (docs/spec/key-token.md §4). */
+export interface MaterialForTransfer extends MaterialRef {
+  /** 64 lower-case hex digits. */
+  materialId: string
+}
+
+/** One material version wrapped under the RWK (docs/spec/replication.md §4.2). */
+export interface WrappedMaterial {
+  materialVersion: number
+  materialId: string
+  /** AES-256-GCM ciphertext || 16-byte tag (48 bytes for 256-bit material). */
+  wrapped: Uint8Array
 }
 
 export interface Hsm {
@@ -64,5 +111,60 @@ export interface Hsm {
     destinationContext: Uint8Array,
   ): Promise<Uint8Array>
   generateRandom(numberOfBytes: number): Promise<Uint8Array>
+
+  // Replication (docs/spec/replication.md). Everything that needs a private key or key
+  // material in plaintext; messages, trust stores and session state live in the region.
+
+  /**
+   * This HSM's Replication Signing Keys, oldest first: the newest (last) is the one
+   * {@link Hsm.signReplication} uses (docs/spec/replication.md §2, §3.2).
+   */
+  replicationSigningKeys(): Promise<RskPublicKey[]>
+  /**
+   * Signs a message body with the newest RSK: ECDSA P-384 / SHA-384 over
+   * `"trent-replication-v1" || 0x00 || body` (docs/spec/replication.md §3.2 rule 1).
+   * The signature is the 96-byte r || s (IEEE P1363), as the envelope carries it (§5.1).
+   */
+  signReplication(body: Uint8Array): Promise<{ keyId: string; signature: Uint8Array }>
+  /**
+   * Creates a new RSK, stores it sealed and signs with it from now on
+   * (docs/spec/replication.md §3.2, "Rotating an RSK"). Older RSKs stay listed.
+   */
+  rotateReplicationSigningKey(): Promise<RskPublicKey>
+  /**
+   * Destination side: generates the session's ephemeral RAKB and keeps its private half
+   * in HSM memory until one {@link Hsm.unwrapTransfer}, {@link Hsm.closeAgreement}, or
+   * `expiresAt` (epoch ms, by the HSM's clock), whichever comes first
+   * (docs/spec/replication.md §4.3, §6.2). Returns the RAKB public key, an uncompressed
+   * SEC1 point (97 bytes). A session id already open is refused (`BAD_REQUEST`).
+   */
+  openAgreement(sessionId: string, expiresAt: number): Promise<Uint8Array>
+  /**
+   * Source side: generates RAKA, derives the RWK with `rakbPublicKey` and wraps each
+   * material version under it, then drops RAKA, all in this one call
+   * (docs/spec/replication.md §4.1–§4.3). `materials` must be the binding's key, in strictly
+   * ascending version order; `wrapped` comes back in the same order.
+   */
+  wrapForTransfer(
+    binding: TransferBinding,
+    rakbPublicKey: Uint8Array,
+    materials: MaterialForTransfer[],
+  ): Promise<{ rakaPublicKey: Uint8Array; wrapped: WrappedMaterial[] }>
+  /**
+   * Unwraps with the session's RAKB (then drops RAKB, success or not) and seals each version under this HSM's domain key. `alreadyHeld`: versions the destination already has; each must decrypt to identical bytes or the whole call fails.
+   *
+   * Destination side (docs/spec/replication.md §4.1–§4.3, §6.2). Returns one key token per
+   * entry of `wrapped`, in its order. Any failure of the agreement or the unwrap is
+   * `TRANSFER_FAILED` and yields nothing; the session is gone either way.
+   */
+  unwrapTransfer(
+    binding: TransferBinding,
+    rakaPublicKey: Uint8Array,
+    wrapped: WrappedMaterial[],
+    alreadyHeld: MaterialRef[],
+  ): Promise<KeyToken[]>
+  /** Drops a session's RAKB, if it is still held (docs/spec/replication.md §4.3, §8). */
+  closeAgreement(sessionId: string): Promise<void>
+
   close(): Promise<void>
 }

@@ -5,15 +5,32 @@
  *
  * @module
  */
-import { createSecretKey, randomBytes } from 'node:crypto'
-import type { Hsm, KeyToken, MaterialRef } from './hsm.js'
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto'
+import type { Hsm, KeyToken, MaterialForTransfer, MaterialRef, RskPublicKey, TransferBinding, WrappedMaterial } from './hsm.js'
 import { SoftHsm } from './soft/soft-hsm.js'
+import { ReplicationSigningKeys } from './soft/replication-keys.js'
+
+export interface InProcessHsmOptions {
+  /** The first Replication Signing Key (a P-384 private key); a fresh one if absent. Never written anywhere. */
+  rskPrivateKey?: KeyObject
+  /** The HSM's clock (epoch ms), e.g. to expire agreements in a test. */
+  now?: () => number
+  maxOpenAgreements?: number
+}
 
 export class InProcessHsmForTests implements Hsm {
   readonly #soft: SoftHsm
 
-  constructor(domainKey = createSecretKey(randomBytes(32)), domainKeyId = 1) {
-    this.#soft = new SoftHsm({ id: domainKeyId, key: domainKey })
+  constructor(domainKey = createSecretKey(randomBytes(32)), domainKeyId = 1, options: InProcessHsmOptions = {}) {
+    const now = options.now ?? Date.now
+    const signingKeys = ReplicationSigningKeys.inMemory(
+      options.rskPrivateKey === undefined ? { now } : { privateKey: options.rskPrivateKey, now },
+    )
+    this.#soft = new SoftHsm(
+      { id: domainKeyId, key: domainKey },
+      signingKeys,
+      options.maxOpenAgreements === undefined ? { now } : { now, maxOpenAgreements: options.maxOpenAgreements },
+    )
   }
 
   createKeyMaterial(keyId: string, materialVersion: number): Promise<KeyToken> {
@@ -39,12 +56,39 @@ export class InProcessHsmForTests implements Hsm {
   generateRandom(numberOfBytes: number): Promise<Uint8Array> {
     return this.#run(() => this.#soft.generateRandom(numberOfBytes))
   }
+  replicationSigningKeys(): Promise<RskPublicKey[]> {
+    return this.#run(() => this.#soft.replicationSigningKeys())
+  }
+  signReplication(body: Uint8Array): Promise<{ keyId: string; signature: Uint8Array }> {
+    return this.#run(() => this.#soft.signReplication(body))
+  }
+  rotateReplicationSigningKey(): Promise<RskPublicKey> {
+    return this.#run(() => this.#soft.rotateReplicationSigningKey())
+  }
+  openAgreement(sessionId: string, expiresAt: number): Promise<Uint8Array> {
+    return this.#run(() => this.#soft.openAgreement(sessionId, expiresAt))
+  }
+  wrapForTransfer(
+    binding: TransferBinding,
+    rakbPublicKey: Uint8Array,
+    materials: MaterialForTransfer[],
+  ): Promise<{ rakaPublicKey: Uint8Array; wrapped: WrappedMaterial[] }> {
+    return this.#run(() => this.#soft.wrapForTransfer(binding, rakbPublicKey, materials))
+  }
+  unwrapTransfer(binding: TransferBinding, rakaPublicKey: Uint8Array, wrapped: WrappedMaterial[], alreadyHeld: MaterialRef[]): Promise<KeyToken[]> {
+    return this.#run(() => this.#soft.unwrapTransfer(binding, rakaPublicKey, wrapped, alreadyHeld))
+  }
+  closeAgreement(sessionId: string): Promise<void> {
+    return this.#run(() => this.#soft.closeAgreement(sessionId))
+  }
   close(): Promise<void> {
     return Promise.resolve()
   }
 
   #run<T>(work: () => T): Promise<T> {
     try {
+      // As the worker does before every request: expired sessions lose their RAKB.
+      this.#soft.dropExpiredAgreements()
       return Promise.resolve(work())
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error('hsm failure'))

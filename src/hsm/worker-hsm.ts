@@ -5,10 +5,20 @@
  * @module
  */
 import { Worker } from 'node:worker_threads'
-import { HsmError, type Hsm, type HsmErrorCode, type KeyToken, type MaterialRef } from './hsm.js'
+import {
+  HsmError,
+  type Hsm,
+  type HsmErrorCode,
+  type KeyToken,
+  type MaterialForTransfer,
+  type MaterialRef,
+  type RskPublicKey,
+  type TransferBinding,
+  type WrappedMaterial,
+} from './hsm.js'
 import type { HsmRequestBody, HsmResponse, HsmWorkerConfig } from './worker-protocol.js'
 
-const KNOWN_CODES: ReadonlySet<string> = new Set<HsmErrorCode>(['DECRYPT_FAILED', 'TOKEN_REJECTED', 'BAD_REQUEST'])
+const KNOWN_CODES: ReadonlySet<string> = new Set<HsmErrorCode>(['DECRYPT_FAILED', 'TOKEN_REJECTED', 'BAD_REQUEST', 'TRANSFER_FAILED'])
 
 interface Pending {
   resolve: (value: unknown) => void
@@ -77,6 +87,43 @@ export class WorkerHsm implements Hsm {
 
   generateRandom(numberOfBytes: number): Promise<Uint8Array> {
     return this.#call({ op: 'generateRandom', numberOfBytes })
+  }
+
+  replicationSigningKeys(): Promise<RskPublicKey[]> {
+    return this.#call({ op: 'replicationSigningKeys' })
+  }
+
+  signReplication(body: Uint8Array): Promise<{ keyId: string; signature: Uint8Array }> {
+    return this.#call({ op: 'signReplication', body })
+  }
+
+  rotateReplicationSigningKey(): Promise<RskPublicKey> {
+    return this.#call({ op: 'rotateReplicationSigningKey' })
+  }
+
+  openAgreement(sessionId: string, expiresAt: number): Promise<Uint8Array> {
+    return this.#call({ op: 'openAgreement', sessionId, expiresAt })
+  }
+
+  wrapForTransfer(
+    binding: TransferBinding,
+    rakbPublicKey: Uint8Array,
+    materials: MaterialForTransfer[],
+  ): Promise<{ rakaPublicKey: Uint8Array; wrapped: WrappedMaterial[] }> {
+    return this.#call({ op: 'wrapForTransfer', binding, rakbPublicKey, materials })
+  }
+
+  unwrapTransfer(
+    binding: TransferBinding,
+    rakaPublicKey: Uint8Array,
+    wrapped: WrappedMaterial[],
+    alreadyHeld: MaterialRef[],
+  ): Promise<KeyToken[]> {
+    return this.#call({ op: 'unwrapTransfer', binding, rakaPublicKey, wrapped, alreadyHeld })
+  }
+
+  closeAgreement(sessionId: string): Promise<void> {
+    return this.#call({ op: 'closeAgreement', sessionId })
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { KeyToken, MaterialRef } from './hsm.js'
+import type { KeyToken, MaterialForTransfer, MaterialRef, RskPublicKey, TransferBinding, WrappedMaterial } from './hsm.js'
 
 export interface HsmWorkerConfig {
   region: string
@@ -14,6 +14,11 @@ export interface HsmWorkerConfig {
   masterKeyFile: string
   createMasterKey: boolean
   sealedDomainKeyFile: string
+  /**
+   * The HSM's key folder (the region's data dir): holds the sealed Replication Signing
+   * Keys, `rsk-<id>.sealed` (docs/spec/replication.md §2).
+   */
+  keyDir: string
 }
 
 export type HsmRequest = { id: number } & (
@@ -30,6 +35,19 @@ export type HsmRequest = { id: number } & (
       destinationContext: Uint8Array
     }
   | { op: 'generateRandom'; numberOfBytes: number }
+  | { op: 'replicationSigningKeys' }
+  | { op: 'signReplication'; body: Uint8Array }
+  | { op: 'rotateReplicationSigningKey' }
+  | { op: 'openAgreement'; sessionId: string; expiresAt: number }
+  | { op: 'wrapForTransfer'; binding: TransferBinding; rakbPublicKey: Uint8Array; materials: MaterialForTransfer[] }
+  | {
+      op: 'unwrapTransfer'
+      binding: TransferBinding
+      rakaPublicKey: Uint8Array
+      wrapped: WrappedMaterial[]
+      alreadyHeld: MaterialRef[]
+    }
+  | { op: 'closeAgreement'; sessionId: string }
 )
 
 export type HsmRequestBody = HsmRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never
@@ -38,6 +56,15 @@ export type HsmResponse =
   | {
       id: number
       ok: true
-      result: KeyToken | Uint8Array | { ciphertextBlob: Uint8Array; plaintext?: Uint8Array }
+      result:
+        | KeyToken
+        | Uint8Array
+        | { ciphertextBlob: Uint8Array; plaintext?: Uint8Array }
+        | RskPublicKey
+        | RskPublicKey[]
+        | { keyId: string; signature: Uint8Array }
+        | { rakaPublicKey: Uint8Array; wrapped: WrappedMaterial[] }
+        | KeyToken[]
+        | undefined
     }
   | { id: number; ok: false; error: { code: string; message: string } }

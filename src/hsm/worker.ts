@@ -11,6 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { HsmError } from './hsm.js'
 import { SoftHsm } from './soft/soft-hsm.js'
 import { loadMasterKey, loadOrCreateDomainKey } from './soft/domain-key.js'
+import { ReplicationSigningKeys } from './soft/replication-keys.js'
 import type { HsmRequest, HsmResponse, HsmWorkerConfig } from './worker-protocol.js'
 
 const port = parentPort
@@ -28,7 +29,11 @@ function start(config: HsmWorkerConfig): SoftHsm {
   const masterKey = loadMasterKey(
     envKey !== undefined && envKey !== '' ? { base64: envKey } : { file: config.masterKeyFile, create: config.createMasterKey },
   )
-  return new SoftHsm(loadOrCreateDomainKey(masterKey, config.sealedDomainKeyFile, config.region))
+  const domainKey = loadOrCreateDomainKey(masterKey, config.sealedDomainKeyFile, config.region)
+  if (typeof config.keyDir !== 'string' || config.keyDir === '') throw new Error('hsm: keyDir is not configured')
+  // The RSKs are sealed under the domain key, so they load only once it is unsealed.
+  const signingKeys = ReplicationSigningKeys.loadOrCreate({ keyDir: config.keyDir, domainKey, region: config.region })
+  return new SoftHsm(domainKey, signingKeys)
 }
 
 let hsm: SoftHsm
@@ -41,6 +46,9 @@ try {
 }
 
 function handle(request: HsmRequest): Extract<HsmResponse, { ok: true }>['result'] {
+  //= docs/spec/replication.md#ephemeral
+  // A session's RAKB is dropped once it expires, whatever the next request is.
+  hsm.dropExpiredAgreements()
   switch (request.op) {
     case 'createKeyMaterial':
       return hsm.createKeyMaterial(request.keyId, request.materialVersion)
@@ -54,6 +62,21 @@ function handle(request: HsmRequest): Extract<HsmResponse, { ok: true }>['result
       return hsm.reEncrypt(request.source, request.blob, request.sourceContext, request.destination, request.destinationContext)
     case 'generateRandom':
       return hsm.generateRandom(request.numberOfBytes)
+    case 'replicationSigningKeys':
+      return hsm.replicationSigningKeys()
+    case 'signReplication':
+      return hsm.signReplication(request.body)
+    case 'rotateReplicationSigningKey':
+      return hsm.rotateReplicationSigningKey()
+    case 'openAgreement':
+      return hsm.openAgreement(request.sessionId, request.expiresAt)
+    case 'wrapForTransfer':
+      return hsm.wrapForTransfer(request.binding, request.rakbPublicKey, request.materials)
+    case 'unwrapTransfer':
+      return hsm.unwrapTransfer(request.binding, request.rakaPublicKey, request.wrapped, request.alreadyHeld)
+    case 'closeAgreement':
+      hsm.closeAgreement(request.sessionId)
+      return undefined
   }
 }
 

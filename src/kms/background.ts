@@ -9,6 +9,7 @@ import type { Logger } from '../log/logger.js'
 import type { Write } from '../storage/records.js'
 import type { Kms } from './kms.js'
 import { rotationWrites } from './materials.js'
+import { queueMessage } from './multi-region/outbound.js'
 
 /** Deletes every PendingDeletion key whose deletion date has passed, with its aliases. */
 export async function sweepDeletions(kms: Kms, logger: Logger): Promise<number> {
@@ -25,6 +26,9 @@ export async function sweepDeletions(kms: Kms, logger: Logger): Promise<number> 
         .filter((a) => a.keyId === key.keyId)
         .map((a) => ({ kind: 'deleteAlias', aliasName: a.aliasName }))
       writes.push({ kind: 'deleteKey', keyId: key.keyId })
+      //= docs/spec/replication.md#deletion
+      //# When a replica is actually deleted, its region sends ReplicaDeleted to the primary
+      if (key.mrk?.role === 'REPLICA') writes.push(queueMessage(kms, key.mrk.primaryRegion, key.keyId, { type: 'ReplicaDeleted' }))
       return { writes, result: undefined }
     })
     logger.info('key deleted', { keyId: candidate.keyId })
@@ -36,13 +40,18 @@ export async function sweepDeletions(kms: Kms, logger: Logger): Promise<number> 
 export async function rotateDueKeys(kms: Kms, logger: Logger): Promise<number> {
   const now = kms.clock.now()
   const due = [...kms.keys.values()].filter(
-    (k) => k.state === 'Enabled' && k.rotation.enabled && k.rotation.nextRotationAt !== undefined && k.rotation.nextRotationAt <= now,
+    (k) =>
+      k.state === 'Enabled' &&
+      k.mrk?.role !== 'REPLICA' &&
+      k.rotation.enabled &&
+      k.rotation.nextRotationAt !== undefined &&
+      k.rotation.nextRotationAt <= now,
   )
   for (const candidate of due) {
     await kms.mutate(async () => {
       const key = kms.keys.get(candidate.keyId)
       const next = key?.rotation.nextRotationAt
-      if (key === undefined || key.state !== 'Enabled' || !key.rotation.enabled || next === undefined || next > kms.clock.now()) {
+      if (key === undefined || key.state !== 'Enabled' || key.mrk?.role === 'REPLICA' || !key.rotation.enabled || next === undefined || next > kms.clock.now()) {
         return { writes: [], result: undefined }
       }
       return { writes: await rotationWrites(kms, key, 'AUTOMATIC'), result: undefined }

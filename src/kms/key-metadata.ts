@@ -5,14 +5,16 @@
  * @module
  */
 import type { KeyRecord } from '../storage/records.js'
+import { keyArn } from '../wire/arn.js'
 import type { Kms } from './kms.js'
 import { epochSeconds, type Output } from './operation.js'
 
-export function keyMetadata(kms: Kms, key: KeyRecord): Output {
+/** `region`: the region whose view to render, for ReplicateKey's answer about a replica. */
+export function keyMetadata(kms: Kms, key: KeyRecord, region: string = kms.region): Output {
   const current = key.state === 'PendingImport' || key.state === 'Creating' ? undefined : kms.materialOf(key.keyId, key.currentMaterialVersion)
   const metadata: Output = {
     AWSAccountId: kms.accountId,
-    Arn: kms.arnOf(key.keyId),
+    Arn: keyArn(kms.partition, region, kms.accountId, key.keyId),
     CreationDate: epochSeconds(key.createdAt),
   }
   if (current !== undefined) metadata.CurrentKeyMaterialId = current.materialId
@@ -27,9 +29,13 @@ export function keyMetadata(kms: Kms, key: KeyRecord): Output {
   metadata.KeyState = key.state
   metadata.KeyUsage = key.keyUsage
   metadata.MultiRegion = key.multiRegion
-  if (key.multiRegion) {
-    const self = { Arn: kms.arnOf(key.keyId), Region: kms.region }
-    metadata.MultiRegionConfiguration = { MultiRegionKeyType: 'PRIMARY', PrimaryKey: self, ReplicaKeys: [] }
+  if (key.multiRegion && key.mrk !== undefined) {
+    const ref = (region: string): Output => ({ Arn: keyArn(kms.partition, region, kms.accountId, key.keyId), Region: region })
+    metadata.MultiRegionConfiguration = {
+      MultiRegionKeyType: key.mrk.role,
+      PrimaryKey: ref(key.mrk.primaryRegion),
+      ReplicaKeys: key.mrk.replicaRegions.map(ref),
+    }
   }
   metadata.Origin = key.origin
   if (key.state === 'PendingReplicaDeletion' && key.pendingWindowInDays !== undefined) {

@@ -21,6 +21,10 @@ export type StateRule =
   | 'cancel-deletion'
   /** TagResource, UntagResource, UpdateKeyDescription, CreateAlias, UpdateAlias (target). */
   | 'not-pending-deletion'
+  /** ReplicateKey. */
+  | 'replicate'
+  /** UpdatePrimaryRegion. */
+  | 'update-primary'
   /** DescribeKey, policies, ListResourceTags, GetKeyRotationStatus, ListKeyRotations, DeleteAlias. */
   | 'any'
 
@@ -44,7 +48,7 @@ export function checkKeyState(rule: StateRule, state: KeyState, arn: string): vo
     case 'Enabled':
       return
     case 'Disabled':
-      if (rule === 'cryptographic' || rule === 'rotation-setting') throw disabled(arn) // [1]
+      if (rule === 'cryptographic' || rule === 'rotation-setting' || rule === 'replicate' || rule === 'update-primary') throw disabled(arn) // [1]
       return
     case 'PendingDeletion':
     case 'PendingReplicaDeletion':
@@ -59,7 +63,10 @@ export function checkKeyState(rule: StateRule, state: KeyState, arn: string): vo
       if (rule === 'not-pending-deletion' || rule === 'schedule-deletion') return
       throw invalidState(arn, 'creating') // [14]
     case 'Updating':
-      if (rule === 'enable-disable' || rule === 'schedule-deletion') throw invalidState(arn, 'updating') // [15]
+      // [15]; a second UpdatePrimaryRegion while one is under way is refused the same way.
+      if (rule === 'enable-disable' || rule === 'schedule-deletion' || rule === 'replicate' || rule === 'update-primary') {
+        throw invalidState(arn, 'updating')
+      }
       return
   }
 }

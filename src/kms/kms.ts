@@ -7,7 +7,7 @@
  * @module
  */
 import type { Hsm, MaterialRef } from '../hsm/hsm.js'
-import type { AliasRecord, KeyRecord, MaterialRecord, Write } from '../storage/records.js'
+import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, Write } from '../storage/records.js'
 import type { Storage } from '../storage/storage.js'
 import { keyArn, partitionOf } from '../wire/arn.js'
 import type { Clock } from './clock.js'
@@ -17,6 +17,17 @@ export interface KmsConfig {
   accountId: string
   clock: Clock
 }
+
+/** What the multi-Region machinery needs from outside the KMS (docs/spec/replication.md). */
+export interface PartitionView {
+  /** The partition id, once the trust store names one. */
+  partitionId(): string | undefined
+  /** Regions whose signing keys are pinned: where keys may be replicated. */
+  regions(): string[]
+  verify(region: string, keyId: string, body: Uint8Array, signature: Uint8Array): boolean
+}
+
+const NO_PARTITION: PartitionView = { partitionId: () => undefined, regions: () => [], verify: () => false }
 
 export class Kms {
   readonly region: string
@@ -28,6 +39,15 @@ export class Kms {
   /** Key id → its material versions, ascending. */
   readonly materials = new Map<string, MaterialRecord[]>()
   readonly aliases = new Map<string, AliasRecord>()
+  /** Destination side: open material-transfer sessions. */
+  readonly sessions = new Map<string, SessionRecord>()
+  /** Source side: what was answered per session, to answer duplicates identically. */
+  readonly answered = new Map<string, AnsweredSessionRecord>()
+  /** Messages waiting to be signed and sent, in order. */
+  readonly outbox = new Map<string, OutboxRecord>()
+  peers: PartitionView = NO_PARTITION
+  /** Called after a commit that queued messages, so the sender wakes at once. */
+  onOutbox: () => void = () => undefined
   readonly #storage: Storage
   #nextSequence = 1
   #mutations: Promise<unknown> = Promise.resolve()
@@ -47,6 +67,9 @@ export class Kms {
     for (const key of snapshot.keys) kms.#applyWrite({ kind: 'putKey', key })
     for (const material of snapshot.materials) kms.#applyWrite({ kind: 'putMaterial', material })
     for (const alias of snapshot.aliases) kms.#applyWrite({ kind: 'putAlias', alias })
+    for (const session of snapshot.sessions) kms.#applyWrite({ kind: 'putSession', session })
+    for (const answered of snapshot.answered) kms.#applyWrite({ kind: 'putAnswered', answered })
+    for (const message of snapshot.outbox) kms.#applyWrite({ kind: 'putOutbox', message })
     return kms
   }
 
@@ -91,6 +114,7 @@ export class Kms {
       if (writes.length > 0) {
         await this.#storage.commit(writes)
         for (const write of writes) this.#applyWrite(write)
+        if (writes.some((w) => w.kind === 'putOutbox')) this.onOutbox()
       }
       return result
     })
@@ -126,6 +150,24 @@ export class Kms {
         break
       case 'deleteAlias':
         this.aliases.delete(write.aliasName)
+        break
+      case 'putSession':
+        this.sessions.set(write.session.sessionId, write.session)
+        break
+      case 'deleteSession':
+        this.sessions.delete(write.sessionId)
+        break
+      case 'putAnswered':
+        this.answered.set(write.answered.sessionId, write.answered)
+        break
+      case 'deleteAnswered':
+        this.answered.delete(write.sessionId)
+        break
+      case 'putOutbox':
+        this.outbox.set(write.message.id, write.message)
+        break
+      case 'deleteOutbox':
+        this.outbox.delete(write.id)
         break
     }
   }

@@ -4,8 +4,10 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
+import { KmsError } from '../wire/errors.js'
 import type { KeyRecord, MaterialRecord, Write } from '../storage/records.js'
 import type { Kms } from './kms.js'
+import { broadcastSharedState } from './multi-region/outbound.js'
 
 const DAY_MS = 86_400_000
 
@@ -40,10 +42,34 @@ export async function rotationWrites(kms: Kms, key: KeyRecord, rotationType: 'AU
   // On-demand rotation does not move the automatic schedule (reference §4.7).
   if (rotationType === 'AUTOMATIC' && rotation.enabled) rotation.nextRotationAt = now + rotation.periodInDays * DAY_MS
   delete rotation.onDemandStartedAt
+  const mrk = key.mrk
+  if (mrk?.role === 'PRIMARY' && mrk.replicaRegions.length > 0) {
+    //= docs/spec/replication.md#rotation
+    //# Rotation ... creates version n+1 durably but does not make it current.
+    if (rotationType === 'ON_DEMAND') rotation.onDemandStartedAt = now
+    const pending: KeyRecord = { ...key, rotation, mrk: { ...mrk, syncVersion: mrk.syncVersion + 1 } }
+    const broadcast = broadcastSharedState(kms, pending, [...versions, material])
+    return [{ kind: 'putMaterial', material }, { kind: 'putKey', key: broadcast.key }, ...broadcast.writes]
+  }
   return [
     { kind: 'putMaterial', material },
     { kind: 'putKey', key: { ...key, currentMaterialVersion: nextVersion, rotation } },
   ]
+}
+
+/** Shared properties are set on the primary only; a replica refuses (reference §4.7). */
+export function requireNotReplica(key: KeyRecord, arn: string): void {
+  if (key.mrk?.role === 'REPLICA') {
+    throw new KmsError('UnsupportedOperationException', `${arn} is not a multi-region primary key.`)
+  }
+}
+
+/** After a shared property changed on a primary: bump the sync version and tell the replicas. */
+export function sharedChangeWrites(kms: Kms, key: KeyRecord): Write[] {
+  const mrk = key.mrk
+  if (mrk?.role !== 'PRIMARY') return [{ kind: 'putKey', key }]
+  const broadcast = broadcastSharedState(kms, { ...key, mrk: { ...mrk, syncVersion: mrk.syncVersion + 1 } })
+  return [{ kind: 'putKey', key: broadcast.key }, ...broadcast.writes]
 }
 
 export { DAY_MS }

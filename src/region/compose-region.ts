@@ -17,6 +17,12 @@ import type { Operation } from '../kms/operation.js'
 import type { Logger } from '../log/logger.js'
 import { SqliteStorage } from '../storage/sqlite-storage.js'
 import { KmsError } from '../wire/errors.js'
+import { FileTrustStore } from '../replication/trust-store.js'
+import { HttpTransport } from '../replication/transport.js'
+import { startOutboxSender } from '../kms/multi-region/sender.js'
+import { forgetSessions, reconcile } from '../kms/multi-region/reconcile.js'
+import { describeReplication } from '../kms/admin/describe-replication.js'
+import { writeFileSync, renameSync } from 'node:fs'
 
 export interface RegionConfig {
   region: string
@@ -32,11 +38,24 @@ export interface RegionConfig {
   /** Enables TrentAdmin.AdvanceClock: for tests only. */
   allowTestHooks: boolean
   backgroundIntervalMs: number
+  /** The replication proxy; without one, multi-Region keys stay in this region. */
+  proxyUrl?: string
+  /** The partition's pinned signing keys; default `<dataDir>/trust-store.json`. */
+  trustStoreFile?: string
+  /** How often reconciliation runs (docs/spec/replication.md#reconciliation). */
+  reconcileIntervalMs: number
   logger: Logger
+}
+
+/** A region's replication signing public keys, as `trent rsk export` and the launcher share them. */
+export interface RskExport {
+  region: string
+  keys: Array<{ id: string; publicKey: string; createdAt: number }>
 }
 
 export interface RunningRegion {
   port: number
+  rsk: RskExport
   server: Server
   kms: Kms
   close(): Promise<void>
@@ -50,14 +69,47 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
     masterKeyFile: config.masterKeyFile ?? join(config.dataDir, 'master.key'),
     createMasterKey: config.masterKeyFile === undefined,
     sealedDomainKeyFile: join(config.dataDir, 'domain-key.sealed'),
+    keyDir: config.dataDir,
   })
   const storage = new SqliteStorage(join(config.dataDir, 'trent.db'))
   const clock = new AdjustableClock()
   const kms = await Kms.open({ region: config.region, accountId: config.accountId, clock }, hsm, storage)
+  kms.peers = new FileTrustStore(config.trustStoreFile ?? join(config.dataDir, 'trust-store.json'))
+  await forgetSessions(kms)
   const background = startBackgroundWork(kms, config.logger, config.backgroundIntervalMs)
 
-  const adminOperations = new Map<string, Operation>()
+  // Publish the signing public keys beside the data, for the launcher and `trent rsk export`.
+  const rsk: RskExport = {
+    region: config.region,
+    keys: (await hsm.replicationSigningKeys()).map((k) => ({ id: k.id, publicKey: Buffer.from(k.publicKey).toString('base64'), createdAt: k.createdAt })),
+  }
+  const rskFile = join(config.dataDir, 'rsk-public.json')
+  writeFileSync(`${rskFile}.tmp`, `${JSON.stringify(rsk, null, 2)}\n`)
+  renameSync(`${rskFile}.tmp`, rskFile)
+
+  const sender = config.proxyUrl === undefined ? undefined : startOutboxSender(kms, new HttpTransport(config.proxyUrl), config.logger)
+  const reconcileOptions = { resendAfterMs: config.reconcileIntervalMs }
+  let reconciling: Promise<void> = Promise.resolve()
+  const runReconcile = (): Promise<void> => {
+    reconciling = reconciling
+      .then(() => reconcile(kms, reconcileOptions))
+      .catch((err: unknown) => config.logger.error('reconciliation failed', { error: err instanceof Error ? err.message : 'unknown' }))
+    return reconciling
+  }
+  const reconcileTimer = setInterval(() => void runReconcile(), config.reconcileIntervalMs)
+  reconcileTimer.unref()
+  void runReconcile()
+
+  const adminOperations = new Map<string, Operation>([[describeReplication.name, describeReplication]])
   if (config.allowTestHooks) {
+    adminOperations.set('Reconcile', {
+      name: 'Reconcile',
+      async handle() {
+        await runReconcile()
+        await sender?.flush()
+        return {}
+      },
+    })
     adminOperations.set('AdvanceClock', {
       name: 'AdvanceClock',
       async handle(_kms, input) {
@@ -88,6 +140,7 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
   const port = (server.address() as AddressInfo).port
   return {
     port,
+    rsk,
     server,
     kms,
     async close() {
@@ -95,6 +148,9 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
         server.close(() => resolve())
         server.closeIdleConnections()
       })
+      clearInterval(reconcileTimer)
+      await reconciling
+      await sender?.stop()
       await background.stop()
       await kms.close()
     },

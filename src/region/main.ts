@@ -27,6 +27,9 @@ const { values } = parseArgs({
     'master-key-file': { type: 'string' },
     'allow-test-hooks': { type: 'boolean', default: false },
     'background-interval-ms': { type: 'string', default: '1000' },
+    'proxy-url': { type: 'string' },
+    'trust-store': { type: 'string' },
+    'reconcile-interval-ms': { type: 'string', default: '30000' },
   },
   strict: true,
 })
@@ -50,11 +53,14 @@ const running = await startRegion({
   ...(values['master-key-file'] !== undefined ? { masterKeyFile: values['master-key-file'] } : {}),
   allowTestHooks: values['allow-test-hooks'],
   backgroundIntervalMs: Number(values['background-interval-ms']),
+  ...(values['proxy-url'] !== undefined ? { proxyUrl: values['proxy-url'] } : {}),
+  ...(values['trust-store'] !== undefined ? { trustStoreFile: values['trust-store'] } : {}),
+  reconcileIntervalMs: Number(values['reconcile-interval-ms']),
   logger,
 }).catch((err: unknown) => fail(err instanceof Error ? err.message : 'cannot start'))
 
 logger.info('region ready', { port: running.port })
-process.send?.({ type: 'ready', region, port: running.port })
+process.send?.({ type: 'ready', region, port: running.port, rsk: running.rsk })
 
 let stopping = false
 async function stop(reason: string): Promise<void> {

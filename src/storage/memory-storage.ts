@@ -4,13 +4,16 @@
  *
  * @module
  */
-import type { AliasRecord, KeyRecord, MaterialRecord, Snapshot, Write } from './records.js'
+import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, Snapshot, Write } from './records.js'
 import type { Storage } from './storage.js'
 
 export class MemoryStorage implements Storage {
   readonly #keys = new Map<string, KeyRecord>()
   readonly #materials = new Map<string, MaterialRecord>()
   readonly #aliases = new Map<string, AliasRecord>()
+  readonly #sessions = new Map<string, SessionRecord>()
+  readonly #answered = new Map<string, AnsweredSessionRecord>()
+  readonly #outbox = new Map<string, OutboxRecord>()
 
   load(): Promise<Snapshot> {
     return Promise.resolve(
@@ -18,6 +21,9 @@ export class MemoryStorage implements Storage {
         keys: [...this.#keys.values()],
         materials: [...this.#materials.values()],
         aliases: [...this.#aliases.values()],
+        sessions: [...this.#sessions.values()],
+        answered: [...this.#answered.values()],
+        outbox: [...this.#outbox.values()],
       }),
     )
   }
@@ -40,6 +46,24 @@ export class MemoryStorage implements Storage {
           break
         case 'deleteAlias':
           this.#aliases.delete(write.aliasName)
+          break
+        case 'putSession':
+          this.#sessions.set(write.session.sessionId, write.session)
+          break
+        case 'deleteSession':
+          this.#sessions.delete(write.sessionId)
+          break
+        case 'putAnswered':
+          this.#answered.set(write.answered.sessionId, write.answered)
+          break
+        case 'deleteAnswered':
+          this.#answered.delete(write.sessionId)
+          break
+        case 'putOutbox':
+          this.#outbox.set(write.message.id, write.message)
+          break
+        case 'deleteOutbox':
+          this.#outbox.delete(write.id)
           break
       }
     }

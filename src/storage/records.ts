@@ -50,6 +50,75 @@ export interface KeyRecord {
   /** The material version new ciphertexts use. */
   currentMaterialVersion: number
   multiRegion: boolean
+  /** Present on multi-Region keys: this region's view of the related keys. */
+  mrk?: MultiRegionState
+}
+
+/** What the primary knows of one replica (docs/spec/replication.md#reconciliation). */
+export interface ReplicaStatus {
+  /** CREATING until the replica has its material; then IN_SYNC or PENDING. */
+  created: boolean
+  /** Material versions the replica last reported holding. */
+  held: number[]
+  /** The highest sync version the replica acknowledged. */
+  ackedSyncVersion: number
+  lastSyncedAt?: number
+  /** When the primary last sent it something, for reconciliation pacing. */
+  lastSentAt?: number
+  /** The ReplicateKey call that created it (de-duplicates ReplicaCreate). */
+  replicationId: string
+  /** Until the replica exists: its independent properties from the ReplicateKey request, to send again. */
+  initial?: { description: string; policy: string; tags: Tag[]; createdAt: number }
+  /** Why it is behind, in words a user can act on, if it is. */
+  note?: string
+}
+
+export interface MultiRegionState {
+  role: 'PRIMARY' | 'REPLICA'
+  primaryRegion: string
+  /** Every replica region, in the order they were added. */
+  replicaRegions: string[]
+  /** Orders shared-state changes (docs/spec/replication.md#shared-state). */
+  syncVersion: number
+  /** Primary only: per replica region. */
+  replicas?: Record<string, ReplicaStatus>
+  /** Primary during UpdatePrimaryRegion: the region taking over. */
+  handoffTo?: string
+  /** Replica only: the ReplicateKey call that created it. */
+  replicationId?: string
+  /** Replica only: the material versions the primary last said exist. */
+  knownVersions?: number[]
+}
+
+/** An open material-transfer session on the destination side (spec §6.2). */
+export interface SessionRecord {
+  sessionId: string
+  keyId: string
+  /** The region the offer went to. */
+  peerRegion: string
+  versions: number[]
+  /** base64 of the RAKB public key offered, which the answer must echo. */
+  rakbPublicKey: string
+  expiresAt: number
+}
+
+/** What a source answered for a session, kept to answer duplicates identically (spec §6.2). */
+export interface AnsweredSessionRecord {
+  sessionId: string
+  keyId: string
+  /** The MaterialTransfer body that was sent. */
+  body: Uint8Array
+  to: string
+  expiresAt: number
+}
+
+/** A message waiting to be signed and handed to the proxy. */
+export interface OutboxRecord {
+  id: string
+  to: string
+  /** The unsigned message body (JSON bytes). */
+  body: Uint8Array
+  expiresAt: number
 }
 
 export interface MaterialRecord {
@@ -78,9 +147,18 @@ export type Write =
   | { kind: 'putMaterial'; material: MaterialRecord }
   | { kind: 'putAlias'; alias: AliasRecord }
   | { kind: 'deleteAlias'; aliasName: string }
+  | { kind: 'putSession'; session: SessionRecord }
+  | { kind: 'deleteSession'; sessionId: string }
+  | { kind: 'putAnswered'; answered: AnsweredSessionRecord }
+  | { kind: 'deleteAnswered'; sessionId: string }
+  | { kind: 'putOutbox'; message: OutboxRecord }
+  | { kind: 'deleteOutbox'; id: string }
 
 export interface Snapshot {
   keys: KeyRecord[]
   materials: MaterialRecord[]
   aliases: AliasRecord[]
+  sessions: SessionRecord[]
+  answered: AnsweredSessionRecord[]
+  outbox: OutboxRecord[]
 }

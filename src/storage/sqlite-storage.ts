@@ -6,7 +6,7 @@
  * @module
  */
 import Database from 'better-sqlite3'
-import type { AliasRecord, KeyRecord, MaterialRecord, Snapshot, Write } from './records.js'
+import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, Snapshot, Write } from './records.js'
 import type { Storage } from './storage.js'
 
 const SCHEMA_VERSION = 1
@@ -26,6 +26,24 @@ CREATE TABLE IF NOT EXISTS key_materials (
   rotation    TEXT,
   token       BLOB NOT NULL,
   PRIMARY KEY (key_id, version)
+);
+CREATE TABLE IF NOT EXISTS replication_sessions (
+  session_id TEXT PRIMARY KEY,
+  record     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS answered_sessions (
+  session_id TEXT PRIMARY KEY,
+  key_id     TEXT NOT NULL,
+  to_region  TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  body       BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+  id         TEXT PRIMARY KEY,
+  seq        INTEGER NOT NULL,
+  to_region  TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  body       BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS aliases (
   alias_name TEXT PRIMARY KEY,
@@ -81,6 +99,18 @@ export class SqliteStorage implements Storage {
        ON CONFLICT(alias_name) DO UPDATE SET key_id = excluded.key_id, updated_at = excluded.updated_at`,
     )
     const deleteAlias = this.#db.prepare('DELETE FROM aliases WHERE alias_name = ?')
+    const putSession = this.#db.prepare(
+      'INSERT INTO replication_sessions (session_id, record) VALUES (?, ?) ON CONFLICT(session_id) DO UPDATE SET record = excluded.record',
+    )
+    const deleteSession = this.#db.prepare('DELETE FROM replication_sessions WHERE session_id = ?')
+    const putAnswered = this.#db.prepare(
+      'INSERT OR REPLACE INTO answered_sessions (session_id, key_id, to_region, expires_at, body) VALUES (?, ?, ?, ?, ?)',
+    )
+    const deleteAnswered = this.#db.prepare('DELETE FROM answered_sessions WHERE session_id = ?')
+    const putOutbox = this.#db.prepare(
+      'INSERT OR REPLACE INTO outbox (id, seq, to_region, expires_at, body) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox), ?, ?, ?)',
+    )
+    const deleteOutbox = this.#db.prepare('DELETE FROM outbox WHERE id = ?')
 
     this.#apply = this.#db.transaction((writes: readonly Write[]) => {
       for (const write of writes) {
@@ -102,6 +132,28 @@ export class SqliteStorage implements Storage {
             break
           case 'deleteAlias':
             deleteAlias.run(write.aliasName)
+            break
+          case 'putSession':
+            putSession.run(write.session.sessionId, JSON.stringify(write.session))
+            break
+          case 'deleteSession':
+            deleteSession.run(write.sessionId)
+            break
+          case 'putAnswered': {
+            const a = write.answered
+            putAnswered.run(a.sessionId, a.keyId, a.to, a.expiresAt, Buffer.from(a.body))
+            break
+          }
+          case 'deleteAnswered':
+            deleteAnswered.run(write.sessionId)
+            break
+          case 'putOutbox': {
+            const m = write.message
+            putOutbox.run(m.id, m.to, m.expiresAt, Buffer.from(m.body))
+            break
+          }
+          case 'deleteOutbox':
+            deleteOutbox.run(write.id)
             break
         }
       }
@@ -131,7 +183,23 @@ export class SqliteStorage implements Storage {
         updatedAt: row.updated_at,
       }),
     )
-    return Promise.resolve({ keys, materials, aliases })
+    const sessions = this.#db
+      .prepare('SELECT record FROM replication_sessions')
+      .all()
+      .map((row) => JSON.parse((row as { record: string }).record) as SessionRecord)
+    const answered = (
+      this.#db.prepare('SELECT * FROM answered_sessions').all() as Array<{ session_id: string; key_id: string; to_region: string; expires_at: number; body: Buffer }>
+    ).map((row): AnsweredSessionRecord => ({
+      sessionId: row.session_id,
+      keyId: row.key_id,
+      to: row.to_region,
+      expiresAt: row.expires_at,
+      body: new Uint8Array(row.body),
+    }))
+    const outbox = (
+      this.#db.prepare('SELECT * FROM outbox ORDER BY seq').all() as Array<{ id: string; to_region: string; expires_at: number; body: Buffer }>
+    ).map((row): OutboxRecord => ({ id: row.id, to: row.to_region, expiresAt: row.expires_at, body: new Uint8Array(row.body) }))
+    return Promise.resolve({ keys, materials, aliases, sessions, answered, outbox })
   }
 
   commit(writes: readonly Write[]): Promise<void> {

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { KMSClient } from '@aws-sdk/client-kms'
 import { createApiServer } from '../../src/api/server.js'
 import { InProcessHsmForTests } from '../../src/hsm/in-process-hsm.js'
+import type { Hsm } from '../../src/hsm/hsm.js'
 import { AdjustableClock } from '../../src/kms/clock.js'
 import { Kms } from '../../src/kms/kms.js'
 import { createLogger } from '../../src/log/logger.js'
@@ -24,10 +25,12 @@ export interface InProcessRegion {
   close(): Promise<void>
 }
 
-export async function startInProcessRegion(options: { region?: string; storage?: Storage; accountId?: string } = {}): Promise<InProcessRegion> {
+export async function startInProcessRegion(
+  options: { region?: string; storage?: Storage; accountId?: string; hsm?: Hsm } = {},
+): Promise<InProcessRegion> {
   const region = options.region ?? 'us-east-1'
   const clock = new AdjustableClock()
-  const kms = await Kms.open({ region, accountId: options.accountId ?? '111122223333', clock }, new InProcessHsmForTests(), options.storage ?? new MemoryStorage())
+  const kms = await Kms.open({ region, accountId: options.accountId ?? '111122223333', clock }, options.hsm ?? new InProcessHsmForTests(), options.storage ?? new MemoryStorage())
   const server = createApiServer({
     kms,
     logger: createLogger({ region }, 'error'),

@@ -14,25 +14,116 @@ import {
   kdfContextOf,
   parseCiphertextHeaderUnauthenticated,
 } from '../../wire/ciphertext-blob.js'
-import { HsmError, type KeyToken, type MaterialRef } from '../hsm.js'
-import { abytes, anumber, astring, clean } from '../internal/bytes.js'
+import {
+  HsmError,
+  type KeyToken,
+  type MaterialForTransfer,
+  type MaterialRef,
+  type RskPublicKey,
+  type TransferBinding,
+  type WrappedMaterial,
+} from '../hsm.js'
+import { abytes, anumber, astring, clean, equalBytes } from '../internal/bytes.js'
 import { kbkdfCounterHmacSha256 } from '../internal/kbkdf.js'
 import { openKeyToken, sealKeyToken } from './key-token.js'
 import type { DomainKey } from './domain-key.js'
+import {
+  deriveRwk,
+  ecdhSharedSecret,
+  isSessionId,
+  pointOfPublicKey,
+  transferProblem,
+  unwrapMaterials,
+  wrapMaterials,
+  type PlainMaterial,
+} from './replication-crypto.js'
+import { AgreementStore, DEFAULT_MAX_OPEN_AGREEMENTS, generateP384KeyPair, type ReplicationSigningKeys } from './replication-keys.js'
 
 const MATERIAL_BYTES = 32
 /** SP 800-108 label for per-ciphertext keys (docs/spec/ciphertext-blob.md §3). */
 const CIPHERTEXT_KDF_LABEL = Buffer.from('trent/ciphertext/v1', 'utf8')
 /** Unwrapped key material kept for reuse; bounded so a flood of keys cannot grow it. */
 const MATERIAL_CACHE_LIMIT = 10_000
+/** The largest replication body an RSK signs: a whole envelope is at most 1 MiB (docs/spec/replication.md §5.1). */
+const MAX_SIGNED_BODY_BYTES = 1024 * 1024
+
+export interface SoftHsmOptions {
+  /** The HSM's clock, epoch ms: judges agreement expiry. */
+  now?: () => number
+  /** How many agreements (RAKBs) may be open at once. */
+  maxOpenAgreements?: number
+}
+
+/** Runs `work`, reporting an argument check's TypeError or RangeError as BAD_REQUEST. */
+function argumentErrorsAsBadRequest<T>(work: () => T): T {
+  try {
+    return work()
+  } catch (err) {
+    if (err instanceof TypeError || err instanceof RangeError) throw new HsmError('BAD_REQUEST', err.message)
+    throw err
+  }
+}
+
+function aobject(value: unknown, label: string): void {
+  if (typeof value !== 'object' || value === null) throw new TypeError(`${label}: expected an object`)
+}
+
+function aarray(value: unknown, label: string): asserts value is unknown[] {
+  if (!Array.isArray(value)) throw new TypeError(`${label}: expected an array`)
+}
+
+function atypeofNumber(value: unknown, label: string): void {
+  if (typeof value !== 'number') throw new TypeError(`${label}: expected a number`)
+}
+
+/** Shape checks only (programming errors); what the values mean is transferProblem's job. */
+function aTransferBinding(binding: TransferBinding): void {
+  aobject(binding, 'binding')
+  astring(binding.sessionId, 'binding.sessionId')
+  astring(binding.partition, 'binding.partition')
+  astring(binding.sourceRegion, 'binding.sourceRegion')
+  astring(binding.destinationRegion, 'binding.destinationRegion')
+  astring(binding.keyId, 'binding.keyId')
+}
+
+function aMaterialRefs(refs: MaterialRef[], label: string): void {
+  aarray(refs, label)
+  for (const [index, ref] of refs.entries()) {
+    aobject(ref, `${label}[${index}]`)
+    astring(ref.keyId, `${label}[${index}].keyId`)
+    anumber(ref.materialVersion, `${label}[${index}].materialVersion`, 1, 0xffffffff)
+    abytes(ref.token, `${label}[${index}].token`)
+  }
+}
+
+function aWrappedMaterials(wrapped: WrappedMaterial[]): void {
+  aarray(wrapped, 'wrapped')
+  for (const [index, entry] of wrapped.entries()) {
+    aobject(entry, `wrapped[${index}]`)
+    atypeofNumber(entry.materialVersion, `wrapped[${index}].materialVersion`)
+    astring(entry.materialId, `wrapped[${index}].materialId`)
+    abytes(entry.wrapped, `wrapped[${index}].wrapped`)
+  }
+}
+
+/** The session id a request names, if it names one at all. */
+function sessionIdOf(binding: unknown): string | undefined {
+  if (typeof binding !== 'object' || binding === null) return undefined
+  const sessionId = (binding as { sessionId?: unknown }).sessionId
+  return typeof sessionId === 'string' ? sessionId : undefined
+}
 
 export class SoftHsm {
   readonly #domainKey: DomainKey
   /** Token (base64) → key material, as a KeyObject so the bytes are not on the JS heap. */
   readonly #materials = new Map<string, KeyObject>()
+  readonly #signingKeys: ReplicationSigningKeys
+  readonly #agreements: AgreementStore
 
-  constructor(domainKey: DomainKey) {
+  constructor(domainKey: DomainKey, signingKeys: ReplicationSigningKeys, options: SoftHsmOptions = {}) {
     this.#domainKey = domainKey
+    this.#signingKeys = signingKeys
+    this.#agreements = new AgreementStore(options.now ?? Date.now, options.maxOpenAgreements ?? DEFAULT_MAX_OPEN_AGREEMENTS)
   }
 
   createKeyMaterial(keyId: string, materialVersion: number): KeyToken {
@@ -92,6 +183,167 @@ export class SoftHsm {
   generateRandom(numberOfBytes: number): Uint8Array {
     anumber(numberOfBytes, 'numberOfBytes', 1, 1024)
     return randomBytes(numberOfBytes)
+  }
+
+  //= docs/spec/replication.md#ephemeral
+  /** Drops the RAKBs of expired sessions. Cheap unless one has expired; run before every request. */
+  dropExpiredAgreements(): void {
+    this.#agreements.dropExpired()
+  }
+
+  replicationSigningKeys(): RskPublicKey[] {
+    return this.#signingKeys.list()
+  }
+
+  //= docs/spec/replication.md#acceptance
+  signReplication(body: Uint8Array): { keyId: string; signature: Uint8Array } {
+    return argumentErrorsAsBadRequest(() => {
+      abytes(body, 'body')
+      anumber(body.length, 'body.length', 0, MAX_SIGNED_BODY_BYTES)
+      return this.#signingKeys.sign(body)
+    })
+  }
+
+  rotateReplicationSigningKey(): RskPublicKey {
+    return this.#signingKeys.rotate()
+  }
+
+  //= docs/spec/replication.md#ephemeral
+  openAgreement(sessionId: string, expiresAt: number): Uint8Array {
+    return argumentErrorsAsBadRequest(() => {
+      astring(sessionId, 'sessionId')
+      if (!isSessionId(sessionId)) throw new RangeError('sessionId: expected 32 lower-case hex digits')
+      anumber(expiresAt, 'expiresAt', 0, Number.MAX_SAFE_INTEGER)
+      return this.#agreements.open(sessionId, expiresAt)
+    })
+  }
+
+  //= docs/spec/replication.md#transfer
+  // Source side: RAKA is generated, used and dropped inside this one call (§4.3).
+  wrapForTransfer(
+    binding: TransferBinding,
+    rakbPublicKey: Uint8Array,
+    materials: MaterialForTransfer[],
+  ): { rakaPublicKey: Uint8Array; wrapped: WrappedMaterial[] } {
+    return argumentErrorsAsBadRequest(() => {
+      aTransferBinding(binding)
+      abytes(rakbPublicKey, 'rakbPublicKey')
+      aMaterialRefs(materials, 'materials')
+      for (const [index, material] of materials.entries()) astring(material.materialId, `materials[${index}].materialId`)
+      const problem = transferProblem(binding, materials)
+      if (problem !== undefined) throw new HsmError('BAD_REQUEST', problem)
+      if (materials.some((material) => material.keyId !== binding.keyId)) {
+        throw new HsmError('BAD_REQUEST', 'materials: every version must belong to binding.keyId')
+      }
+      const plain: PlainMaterial[] = []
+      try {
+        // Every token opens before any ephemeral key exists: a bad one fails the call with nothing made.
+        for (const material of materials) {
+          const bytes = openKeyToken(this.#domainKey.key, material, material.token)
+          if (bytes === undefined) throw new HsmError('TOKEN_REJECTED', 'key token does not open for its binding')
+          plain.push({ materialVersion: material.materialVersion, materialId: material.materialId, material: bytes })
+        }
+        const raka = generateP384KeyPair()
+        const rakaPublicKey = pointOfPublicKey(raka.publicKey)
+        // A bad RAKB point is TRANSFER_FAILED, the agreement's one failure code.
+        const sharedSecret = ecdhSharedSecret(raka.privateKey, rakbPublicKey)
+        let rwk: Buffer
+        try {
+          const versions = materials.map((material) => material.materialVersion)
+          rwk = deriveRwk(sharedSecret, binding, versions, rakaPublicKey, rakbPublicKey)
+        } finally {
+          clean(sharedSecret)
+        }
+        try {
+          return { rakaPublicKey, wrapped: wrapMaterials(rwk, binding, plain) }
+        } finally {
+          clean(rwk)
+        }
+      } finally {
+        clean(...plain.map((entry) => entry.material))
+      }
+    })
+  }
+
+  //= docs/spec/replication.md#transfer
+  unwrapTransfer(
+    binding: TransferBinding,
+    rakaPublicKey: Uint8Array,
+    wrapped: WrappedMaterial[],
+    alreadyHeld: MaterialRef[],
+  ): KeyToken[] {
+    //= docs/spec/replication.md#ephemeral
+    // The RAKB leaves the store before anything else happens: it serves exactly one unwrap,
+    // whether that unwrap succeeds, fails or is malformed.
+    const sessionId = sessionIdOf(binding)
+    const agreement = sessionId === undefined ? undefined : this.#agreements.take(sessionId)
+    return argumentErrorsAsBadRequest(() => {
+      aTransferBinding(binding)
+      abytes(rakaPublicKey, 'rakaPublicKey')
+      aWrappedMaterials(wrapped)
+      aMaterialRefs(alreadyHeld, 'alreadyHeld')
+      if (alreadyHeld.some((held) => held.keyId !== binding.keyId)) {
+        throw new HsmError('BAD_REQUEST', 'alreadyHeld: every version must belong to binding.keyId')
+      }
+      if (agreement === undefined) throw new HsmError('TRANSFER_FAILED', 'no open session with this id (unknown, used, closed or expired)')
+      const problem = transferProblem(binding, wrapped)
+      if (problem !== undefined) throw new HsmError('TRANSFER_FAILED', problem)
+      const sharedSecret = ecdhSharedSecret(agreement.privateKey, rakaPublicKey)
+      let rwk: Buffer
+      try {
+        const versions = wrapped.map((entry) => entry.materialVersion)
+        // RAKB's point comes from this HSM's own memory, never from the message.
+        rwk = deriveRwk(sharedSecret, binding, versions, rakaPublicKey, agreement.publicKey)
+      } finally {
+        clean(sharedSecret)
+      }
+      let materials: Buffer[]
+      try {
+        materials = unwrapMaterials(rwk, binding, wrapped)
+      } finally {
+        clean(rwk)
+      }
+      try {
+        if (materials.some((material) => material.length !== MATERIAL_BYTES)) {
+          throw new HsmError('TRANSFER_FAILED', 'unwrapped material has the wrong length')
+        }
+        this.#checkSameAsHeld(wrapped, materials, alreadyHeld)
+        return materials.map((material, index) => {
+          const version = wrapped[index]?.materialVersion ?? 0
+          return sealKeyToken(this.#domainKey.key, this.#domainKey.id, { keyId: binding.keyId, materialVersion: version }, material)
+        })
+      } finally {
+        clean(...materials)
+      }
+    })
+  }
+
+  //= docs/spec/replication.md#ephemeral
+  closeAgreement(sessionId: string): void {
+    argumentErrorsAsBadRequest(() => {
+      astring(sessionId, 'sessionId')
+      if (!isSessionId(sessionId)) throw new RangeError('sessionId: expected 32 lower-case hex digits')
+      this.#agreements.close(sessionId)
+    })
+  }
+
+  //= docs/spec/replication.md#transfer
+  // "the unwrapped bytes must then be identical to what B holds (compared inside the HSM),
+  // else B refuses the whole transfer."
+  #checkSameAsHeld(wrapped: readonly WrappedMaterial[], materials: readonly Buffer[], alreadyHeld: readonly MaterialRef[]): void {
+    for (const held of alreadyHeld) {
+      const index = wrapped.findIndex((entry) => entry.materialVersion === held.materialVersion)
+      const received = materials[index]
+      // A held version that was not transferred has nothing to compare against.
+      if (index < 0 || received === undefined) continue
+      const heldBytes = openKeyToken(this.#domainKey.key, held, held.token)
+      if (heldBytes === undefined) throw new HsmError('TOKEN_REJECTED', 'key token does not open for its binding')
+      try {
+        if (!equalBytes(heldBytes, received)) throw new HsmError('TRANSFER_FAILED', 'transferred material differs from the material held')
+      } finally {
+        clean(heldBytes)
+      }
+    }
   }
 
   /** Opens (or reuses) the key material a token seals, checking its binding. */

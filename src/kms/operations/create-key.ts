@@ -58,6 +58,9 @@ export const createKey: Operation = {
         rotation: { enabled: false, periodInDays: DEFAULT_ROTATION_PERIOD_DAYS, onDemandCount: 0 },
         currentMaterialVersion: 1,
         multiRegion,
+        ...(multiRegion
+          ? { mrk: { role: 'PRIMARY' as const, primaryRegion: kms.region, replicaRegions: [], syncVersion: 1, replicas: {} } }
+          : {}),
       }
       return {
         writes: [

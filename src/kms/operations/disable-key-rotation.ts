@@ -1,4 +1,5 @@
 import { checkKeyState } from '../key-state.js'
+import { requireNotReplica, sharedChangeWrites } from '../materials.js'
 import { requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 
@@ -9,8 +10,9 @@ export const disableKeyRotation: Operation = {
     await kms.mutate(() => {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
       checkKeyState('rotation-setting', key.state, kms.arnOf(key.keyId))
+      requireNotReplica(key, kms.arnOf(key.keyId))
       const { nextRotationAt: _next, ...rest } = key.rotation
-      return { writes: [{ kind: 'putKey', key: { ...key, rotation: { ...rest, enabled: false } } }], result: undefined }
+      return { writes: sharedChangeWrites(kms, { ...key, rotation: { ...rest, enabled: false } }), result: undefined }
     })
     return {}
   },

@@ -1,5 +1,5 @@
 import { checkKeyState } from '../key-state.js'
-import { DAY_MS } from '../materials.js'
+import { DAY_MS, requireNotReplica, sharedChangeWrites } from '../materials.js'
 import { num, requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 
@@ -13,8 +13,9 @@ export const enableKeyRotation: Operation = {
     await kms.mutate(() => {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
       checkKeyState('rotation-setting', key.state, kms.arnOf(key.keyId))
+      requireNotReplica(key, kms.arnOf(key.keyId))
       const rotation = { ...key.rotation, enabled: true, periodInDays, nextRotationAt: kms.clock.now() + periodInDays * DAY_MS }
-      return { writes: [{ kind: 'putKey', key: { ...key, rotation } }], result: undefined }
+      return { writes: sharedChangeWrites(kms, { ...key, rotation }), result: undefined }
     })
     return {}
   },

@@ -28,12 +28,14 @@ import { listKeys } from './list-keys.js'
 import { listResourceTags } from './list-resource-tags.js'
 import { putKeyPolicy } from './put-key-policy.js'
 import { reEncrypt } from './re-encrypt.js'
+import { replicateKey } from './replicate-key.js'
 import { rotateKeyOnDemand } from './rotate-key-on-demand.js'
 import { scheduleKeyDeletion } from './schedule-key-deletion.js'
 import { tagResource } from './tag-resource.js'
 import { untagResource } from './untag-resource.js'
 import { updateAlias } from './update-alias.js'
 import { updateKeyDescription } from './update-key-description.js'
+import { updatePrimaryRegion } from './update-primary-region.js'
 
 const ALL: readonly Operation[] = [
   cancelKeyDeletion,
@@ -59,12 +61,14 @@ const ALL: readonly Operation[] = [
   listResourceTags,
   putKeyPolicy,
   reEncrypt,
+  replicateKey,
   rotateKeyOnDemand,
   scheduleKeyDeletion,
   tagResource,
   untagResource,
   updateAlias,
   updateKeyDescription,
+  updatePrimaryRegion,
 ]
 
 export const OPERATIONS: ReadonlyMap<string, Operation> = new Map(ALL.map((op) => [op.name, op]))

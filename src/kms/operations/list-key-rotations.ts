@@ -7,10 +7,15 @@ export const listKeyRotations: Operation = {
   handle(kms, input) {
     const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })
     const includeAll = str(input, 'IncludeKeyMaterial') === 'ALL_KEY_MATERIAL'
-    const versions = (kms.materials.get(key.keyId) ?? []).filter((m) => includeAll || m.rotationType !== undefined)
+    // A version newer than the current one is a rotation still waiting for replicas
+    // (docs/spec/replication.md#rotation): listed only with ALL_KEY_MATERIAL.
+    const versions = (kms.materials.get(key.keyId) ?? []).filter(
+      (m) => includeAll || (m.rotationType !== undefined && m.version <= key.currentMaterialVersion),
+    )
     const entries = versions.map((m) => {
       const entry: Output = { KeyId: key.keyId, KeyMaterialId: m.materialId }
-      entry.KeyMaterialState = m.version === key.currentMaterialVersion ? 'CURRENT' : 'NON_CURRENT'
+      entry.KeyMaterialState =
+        m.version === key.currentMaterialVersion ? 'CURRENT' : m.version > key.currentMaterialVersion ? 'PENDING_ROTATION' : 'NON_CURRENT'
       if (m.rotationType !== undefined) {
         entry.RotationDate = epochSeconds(m.createdAt)
         entry.RotationType = m.rotationType

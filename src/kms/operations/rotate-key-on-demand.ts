@@ -1,6 +1,6 @@
 import { KmsError } from '../../wire/errors.js'
 import { checkKeyState } from '../key-state.js'
-import { rotationWrites } from '../materials.js'
+import { requireNotReplica, rotationWrites } from '../materials.js'
 import { requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 
@@ -17,6 +17,10 @@ export const rotateKeyOnDemand: Operation = {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
       const arn = kms.arnOf(key.keyId)
       checkKeyState('cryptographic', key.state, arn)
+      requireNotReplica(key, arn)
+      if (key.rotation.onDemandStartedAt !== undefined) {
+        throw new KmsError('ConflictException', `An on-demand rotation is already in progress for ${arn}.`)
+      }
       if (key.rotation.onDemandCount >= MAX_ON_DEMAND_ROTATIONS) {
         throw new KmsError(
           'LimitExceededException',

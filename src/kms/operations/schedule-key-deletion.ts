@@ -1,7 +1,8 @@
 import { KmsError } from '../../wire/errors.js'
 import { checkKeyState } from '../key-state.js'
 import { DAY_MS } from '../materials.js'
-import { epochSeconds, num, requiredStr, type Operation } from '../operation.js'
+import type { KeyRecord } from '../../storage/records.js'
+import { epochSeconds, num, requiredStr, type Operation, type Output } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 
 const DEFAULT_WINDOW_DAYS = 30
@@ -24,15 +25,21 @@ export const scheduleKeyDeletion: Operation = {
     const key = await kms.mutate(() => {
       const current = resolveKey(kms, keyIdInput, { allowAlias: false })
       checkKeyState('schedule-deletion', current.state, kms.arnOf(current.keyId))
+      if (current.mrk?.role === 'PRIMARY' && current.mrk.replicaRegions.length > 0) {
+        // A primary waits for its replicas; its own window starts when the last one is
+        // gone (reference §4.5; docs/spec/replication.md#deletion).
+        const { deletionAt: _none, ...rest } = current
+        const waiting: KeyRecord = { ...rest, state: 'PendingReplicaDeletion', pendingWindowInDays: windowDays }
+        return { writes: [{ kind: 'putKey', key: waiting }], result: waiting }
+      }
       const deletionAt = kms.clock.now() + windowDays * DAY_MS
-      const next = { ...current, state: 'PendingDeletion' as const, deletionAt, pendingWindowInDays: windowDays }
+      const next: KeyRecord = { ...current, state: 'PendingDeletion', deletionAt, pendingWindowInDays: windowDays }
       return { writes: [{ kind: 'putKey', key: next }], result: next }
     })
-    return {
-      KeyId: kms.arnOf(key.keyId),
-      DeletionDate: epochSeconds(key.deletionAt),
-      KeyState: key.state,
-      PendingWindowInDays: windowDays,
-    }
+    const out: Output = { KeyId: kms.arnOf(key.keyId) }
+    if (key.deletionAt !== undefined && key.state === 'PendingDeletion') out.DeletionDate = epochSeconds(key.deletionAt)
+    out.KeyState = key.state
+    out.PendingWindowInDays = windowDays
+    return out
   },
 }

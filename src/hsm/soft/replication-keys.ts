@@ -1,0 +1,318 @@
+/**
+ * The HSM's replication keys (docs/spec/replication.md §2): the long-lived Replication
+ * Signing Keys (RSKs), sealed at rest under the domain key, and the destination's
+ * ephemeral agreement keys (RAKBs), held in memory for one session each.
+ *
+ * Sealed RSK file, `<key dir>/rsk-<id>.sealed`:
+ * ```
+ * offset  size  field
+ * 0       8     "TRENTRS1"
+ * 8       4     domain key id, uint32 big-endian
+ * 12      8     createdAt, epoch milliseconds, uint64 big-endian
+ * 20      12    AES-GCM IV, random
+ * 32      n     AES-256-GCM(domain key, PKCS#8 DER of the ECDSA P-384 private key)
+ * 32+n    16    AES-GCM tag
+ * ```
+ * AAD = "trent/rsk/v1" || 0x00 || u16 len || region (UTF-8) || id (32 ASCII hex) || bytes 0..20.
+ * So a file opens only in its region, under its domain key, under its own name, and its
+ * creation time cannot be changed without failing the tag.
+ *
+ * @module
+ */
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  type KeyObject,
+} from 'node:crypto'
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { HsmError, type RskPublicKey } from '../hsm.js'
+import { clean } from '../internal/bytes.js'
+import type { DomainKey } from './domain-key.js'
+import { pointOfPublicKey, replicationSigningInput, rskIdOf } from './replication-crypto.js'
+
+const SEALED_MAGIC = Buffer.from('TRENTRS1', 'ascii')
+const SEALED_HEADER_BYTES = 20
+const IV_BYTES = 12
+const TAG_BYTES = 16
+const SEALED_AAD_LABEL = Buffer.from('trent/rsk/v1\0', 'utf8')
+const SEALED_FILE_PATTERN = /^rsk-([0-9a-f]{32})\.sealed$/
+/** Open sessions a destination HSM holds at once; beyond it, openAgreement is refused. */
+export const DEFAULT_MAX_OPEN_AGREEMENTS = 10_000
+
+/** A fresh P-384 key pair, for an RSK (ECDSA) or an ephemeral RAKA/RAKB (ECDH). */
+export function generateP384KeyPair(): { privateKey: KeyObject; publicKey: KeyObject } {
+  return generateKeyPairSync('ec', { namedCurve: 'P-384' })
+}
+
+function assertP384PrivateKey(key: KeyObject): void {
+  if (key.type !== 'private' || key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'secp384r1') {
+    throw new TypeError('rsk: expected a P-384 private key')
+  }
+}
+
+/** Writes a file so that it is either wholly there or not at all, and survives a crash. */
+function writeFileDurably(path: string, directory: string, data: Uint8Array, mode: number): void {
+  const temporary = `${path}.tmp-${process.pid}`
+  const fd = openSync(temporary, 'w', mode)
+  try {
+    writeSync(fd, data)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(temporary, path)
+  const dir = openSync(directory, 'r')
+  try {
+    fsyncSync(dir)
+  } finally {
+    closeSync(dir)
+  }
+}
+
+export function sealedRskFileName(id: string): string {
+  return `rsk-${id}.sealed`
+}
+
+function sealedAad(region: string, id: string, header: Uint8Array): Buffer {
+  const regionBytes = Buffer.from(region, 'utf8')
+  const regionLength = Buffer.alloc(2)
+  regionLength.writeUInt16BE(regionBytes.length, 0)
+  return Buffer.concat([SEALED_AAD_LABEL, regionLength, regionBytes, Buffer.from(id, 'ascii'), header])
+}
+
+/** Seals an RSK private key for storage (format: module comment). */
+export function sealRsk(domainKey: DomainKey, region: string, privateKey: KeyObject, createdAt: number): { id: string; sealed: Buffer } {
+  assertP384PrivateKey(privateKey)
+  const id = rskIdOf(createPublicKey(privateKey).export({ format: 'der', type: 'spki' }))
+  const header = Buffer.alloc(SEALED_HEADER_BYTES)
+  SEALED_MAGIC.copy(header, 0)
+  header.writeUInt32BE(domainKey.id, 8)
+  header.writeBigUInt64BE(BigInt(createdAt), 12)
+  const iv = randomBytes(IV_BYTES)
+  const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' })
+  try {
+    const cipher = createCipheriv('aes-256-gcm', domainKey.key, iv)
+    cipher.setAAD(sealedAad(region, id, header))
+    const sealed = Buffer.concat([header, iv, cipher.update(pkcs8), cipher.final(), cipher.getAuthTag()])
+    return { id, sealed }
+  } finally {
+    clean(pkcs8)
+  }
+}
+
+/**
+ * Opens a sealed RSK, checking that it belongs to this region, domain key and file name.
+ * Throws a plain Error (no secret in it) when it does not: the HSM must then not start.
+ */
+export function openSealedRsk(
+  domainKey: DomainKey,
+  region: string,
+  id: string,
+  sealed: Uint8Array,
+): { privateKey: KeyObject; createdAt: number } {
+  const bytes = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength)
+  if (bytes.length < SEALED_HEADER_BYTES + IV_BYTES + TAG_BYTES || !bytes.subarray(0, 8).equals(SEALED_MAGIC)) {
+    throw new Error(`rsk ${id}: sealed file is malformed`)
+  }
+  if (bytes.readUInt32BE(8) !== domainKey.id) throw new Error(`rsk ${id}: sealed under another domain key`)
+  const header = bytes.subarray(0, SEALED_HEADER_BYTES)
+  const bodyStart = SEALED_HEADER_BYTES + IV_BYTES
+  let pkcs8: Buffer
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', domainKey.key, bytes.subarray(SEALED_HEADER_BYTES, bodyStart))
+    decipher.setAAD(sealedAad(region, id, header))
+    decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES))
+    pkcs8 = Buffer.concat([decipher.update(bytes.subarray(bodyStart, bytes.length - TAG_BYTES)), decipher.final()])
+  } catch {
+    throw new Error(`rsk ${id}: cannot unseal (wrong domain key, region or name, or a damaged file)`)
+  }
+  let privateKey: KeyObject
+  try {
+    privateKey = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' })
+  } catch {
+    throw new Error(`rsk ${id}: sealed key is not a private key`)
+  } finally {
+    clean(pkcs8)
+  }
+  assertP384PrivateKey(privateKey)
+  if (rskIdOf(createPublicKey(privateKey).export({ format: 'der', type: 'spki' })) !== id) {
+    throw new Error(`rsk ${id}: sealed key does not match its id`)
+  }
+  const createdAt = bytes.readBigUInt64BE(12)
+  if (createdAt > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`rsk ${id}: bad creation time`)
+  return { privateKey, createdAt: Number(createdAt) }
+}
+
+interface SigningKey extends RskPublicKey {
+  privateKey: KeyObject
+}
+
+function signingKeyOf(privateKey: KeyObject, createdAt: number): SigningKey {
+  assertP384PrivateKey(privateKey)
+  const publicKey = createPublicKey(privateKey).export({ format: 'der', type: 'spki' })
+  return { id: rskIdOf(publicKey), publicKey, createdAt, privateKey }
+}
+
+export interface FileRskOptions {
+  /** Where `rsk-<id>.sealed` files live (the region's data dir). */
+  keyDir: string
+  domainKey: DomainKey
+  /** The region name, bound into every sealed file. */
+  region: string
+  now?: () => number
+}
+
+/**
+ * The region's RSKs, oldest first; the newest signs (docs/spec/replication.md §3.2).
+ * Private keys stay KeyObjects, so their bytes are not on the JavaScript heap.
+ */
+export class ReplicationSigningKeys {
+  readonly #keys: SigningKey[]
+  /** Persists a new key before it is used; absent for the in-memory variant. */
+  readonly #store: ((key: SigningKey) => void) | undefined
+  readonly #now: () => number
+
+  private constructor(keys: SigningKey[], store: ((key: SigningKey) => void) | undefined, now: () => number) {
+    this.#keys = keys
+    this.#store = store
+    this.#now = now
+  }
+
+  /** Keys that live only in this process: for tests. Uses `privateKey` if given, else a fresh one. */
+  static inMemory(options: { privateKey?: KeyObject; now?: () => number } = {}): ReplicationSigningKeys {
+    const now = options.now ?? Date.now
+    const privateKey = options.privateKey ?? generateP384KeyPair().privateKey
+    return new ReplicationSigningKeys([signingKeyOf(privateKey, now())], undefined, now)
+  }
+
+  /**
+   * Loads every `rsk-<id>.sealed` in the key dir, creating the first RSK if there is none.
+   * A file that does not open stops the HSM, as a bad domain key file does.
+   */
+  static loadOrCreate(options: FileRskOptions): ReplicationSigningKeys {
+    const { keyDir, domainKey, region } = options
+    const now = options.now ?? Date.now
+    mkdirSync(keyDir, { recursive: true, mode: 0o700 })
+    const keys: SigningKey[] = []
+    for (const name of readdirSync(keyDir)) {
+      const match = SEALED_FILE_PATTERN.exec(name)
+      if (match === null || match[1] === undefined) continue
+      const { privateKey, createdAt } = openSealedRsk(domainKey, region, match[1], readFileSync(join(keyDir, name)))
+      keys.push(signingKeyOf(privateKey, createdAt))
+    }
+    keys.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    const store = (key: SigningKey): void => {
+      const { id, sealed } = sealRsk(domainKey, region, key.privateKey, key.createdAt)
+      writeFileDurably(join(keyDir, sealedRskFileName(id)), keyDir, sealed, 0o600)
+    }
+    const signingKeys = new ReplicationSigningKeys(keys, store, now)
+    if (keys.length === 0) signingKeys.rotate()
+    return signingKeys
+  }
+
+  list(): RskPublicKey[] {
+    return this.#keys.map(({ id, publicKey, createdAt }) => ({ id, publicKey: Buffer.from(publicKey), createdAt }))
+  }
+
+  //= docs/spec/replication.md#acceptance
+  // ECDSA P-384 / SHA-384 over "trent-replication-v1" || 0x00 || body, r || s as in the envelope.
+  sign(body: Uint8Array): { keyId: string; signature: Uint8Array } {
+    const newest = this.#newest()
+    const signature = sign('sha384', replicationSigningInput(body), { key: newest.privateKey, dsaEncoding: 'ieee-p1363' })
+    return { keyId: newest.id, signature }
+  }
+
+  /** Creates, stores and starts signing with a new RSK. */
+  rotate(): RskPublicKey {
+    const previous = this.#keys.at(-1)
+    // Strictly after the newest, so "newest" stays well-defined within one millisecond.
+    const createdAt = previous === undefined ? this.#now() : Math.max(this.#now(), previous.createdAt + 1)
+    const key = signingKeyOf(generateP384KeyPair().privateKey, createdAt)
+    // Sealed and on disk before it signs anything: a key whose signatures others will pin
+    // must survive a restart.
+    this.#store?.(key)
+    this.#keys.push(key)
+    return { id: key.id, publicKey: Buffer.from(key.publicKey), createdAt }
+  }
+
+  #newest(): SigningKey {
+    const newest = this.#keys.at(-1)
+    if (newest === undefined) throw new HsmError('BAD_REQUEST', 'no replication signing key')
+    return newest
+  }
+}
+
+/** A destination's half of one session's key agreement (docs/spec/replication.md §4.3). */
+export interface Agreement {
+  privateKey: KeyObject
+  /** RAKB's uncompressed point, as bound into the RWK's Info. */
+  publicKey: Uint8Array
+  expiresAt: number
+}
+
+//= docs/spec/replication.md#ephemeral
+/**
+ * RAKBs by session id, in HSM memory only. Each is taken by exactly one unwrap, dropped by
+ * closeAgreement, and dropped once its session has expired (checked on every access).
+ */
+export class AgreementStore {
+  readonly #agreements = new Map<string, Agreement>()
+  readonly #now: () => number
+  readonly #limit: number
+  /** No agreement expires before this, so most calls skip the scan. */
+  #earliestExpiry = Number.POSITIVE_INFINITY
+
+  constructor(now: () => number, limit: number = DEFAULT_MAX_OPEN_AGREEMENTS) {
+    this.#now = now
+    this.#limit = limit
+  }
+
+  get size(): number {
+    return this.#agreements.size
+  }
+
+  /** Drops every agreement whose session has expired (expired: now > expiresAt, as in §3.2 rule 3). */
+  dropExpired(): void {
+    const now = this.#now()
+    if (now <= this.#earliestExpiry) return
+    let earliest = Number.POSITIVE_INFINITY
+    for (const [sessionId, agreement] of this.#agreements) {
+      if (now > agreement.expiresAt) this.#agreements.delete(sessionId)
+      else earliest = Math.min(earliest, agreement.expiresAt)
+    }
+    this.#earliestExpiry = earliest
+  }
+
+  /** Generates the session's RAKB and returns its public point. */
+  open(sessionId: string, expiresAt: number): Uint8Array {
+    this.dropExpired()
+    if (expiresAt < this.#now()) throw new HsmError('BAD_REQUEST', 'agreement: expiresAt is in the past')
+    // A session id names one RAKB for its whole life: never replace one silently.
+    if (this.#agreements.has(sessionId)) throw new HsmError('BAD_REQUEST', 'agreement: session already open')
+    if (this.#agreements.size >= this.#limit) throw new HsmError('BAD_REQUEST', 'agreement: too many open sessions')
+    const { privateKey, publicKey } = generateP384KeyPair()
+    const point = pointOfPublicKey(publicKey)
+    this.#agreements.set(sessionId, { privateKey, publicKey: point, expiresAt })
+    this.#earliestExpiry = Math.min(this.#earliestExpiry, expiresAt)
+    return Buffer.from(point)
+  }
+
+  /** Removes and returns the session's live agreement, if any: it can be used once only. */
+  take(sessionId: string): Agreement | undefined {
+    this.dropExpired()
+    const agreement = this.#agreements.get(sessionId)
+    this.#agreements.delete(sessionId)
+    return agreement
+  }
+
+  close(sessionId: string): void {
+    this.dropExpired()
+    this.#agreements.delete(sessionId)
+  }
+}

@@ -1,0 +1,419 @@
+/**
+ * What a region does with each verified replication message
+ * (docs/spec/replication.md §6–§9). Every handler runs inside `kms.mutate`, so it sees
+ * a stable state and its writes (including the messages it answers with) commit
+ * together. Handlers are idempotent: at-least-once delivery, duplicates and reordering
+ * change nothing twice.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto'
+import type { MaterialForTransfer } from '../../hsm/hsm.js'
+import type { Message, SharedState } from '../../replication/messages.js'
+import type { KeyRecord, MaterialRecord, MultiRegionState, ReplicaStatus, Write } from '../../storage/records.js'
+import type { Kms } from '../kms.js'
+import { MESSAGE_TTL_MS, broadcastSharedState, heldVersions, queueMessage, sharedStateOf, wallClock } from './outbound.js'
+
+/** A message the receiver refuses: the proxy stops retrying it, and the reason is logged. */
+export class ReplicationRefused extends Error {}
+
+export type Outcome = 'applied' | 'duplicate' | 'ignored' | { refused: string }
+
+export interface HandlerResult {
+  writes: Write[]
+  result: Outcome
+}
+
+const SESSION_TTL_MS = MESSAGE_TTL_MS
+
+function refuse(reason: string): never {
+  throw new ReplicationRefused(reason)
+}
+
+function same(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i])
+}
+
+/** Opens a material-transfer session: the destination's first step (spec §6.2). */
+export async function openSession(kms: Kms, key: KeyRecord, source: string, versions: number[]): Promise<Write[]> {
+  const sessionId = randomBytes(16).toString('hex')
+  const expiresAt = wallClock() + SESSION_TTL_MS
+  //= docs/spec/replication.md#transfer
+  //# HSM(B) creates ephemeral ECDH P-384 key RAKB
+  const rakb = Buffer.from(await kms.hsm.openAgreement(sessionId, expiresAt)).toString('base64')
+  return [
+    { kind: 'putSession', session: { sessionId, keyId: key.keyId, peerRegion: source, versions, rakbPublicKey: rakb, expiresAt } },
+    queueMessage(kms, source, key.keyId, { type: 'AgreementOffer', sessionId, rakbPublicKey: rakb, versions }),
+  ]
+}
+
+function hasOpenSession(kms: Kms, keyId: string): boolean {
+  const now = wallClock()
+  return [...kms.sessions.values()].some((s) => s.keyId === keyId && s.expiresAt > now)
+}
+
+function missingVersions(kms: Kms, keyId: string, wanted: readonly number[]): number[] {
+  const held = new Set((kms.materials.get(keyId) ?? []).map((m) => m.version))
+  return wanted.filter((v) => !held.has(v))
+}
+
+/** Applies shared state to a replica (spec §7.1); the caller has checked it is newer. */
+function applyShared(kms: Kms, key: KeyRecord, shared: SharedState, extraHeld: readonly number[] = []): KeyRecord {
+  const held = new Set([...(kms.materials.get(key.keyId) ?? []).map((m) => m.version), ...extraHeld])
+  const mrk: MultiRegionState = {
+    role: 'REPLICA',
+    primaryRegion: shared.primaryRegion,
+    replicaRegions: [...shared.replicaRegions],
+    syncVersion: shared.syncVersion,
+    knownVersions: shared.materials.map((m) => m.version),
+    ...(key.mrk?.replicationId !== undefined ? { replicationId: key.mrk.replicationId } : {}),
+  }
+  const rotation = {
+    ...key.rotation,
+    enabled: shared.rotation.enabled,
+    periodInDays: shared.rotation.periodInDays,
+  }
+  if (shared.rotation.nextRotationAt !== undefined) rotation.nextRotationAt = shared.rotation.nextRotationAt
+  else delete rotation.nextRotationAt
+  // Encrypt only with a version this region holds; the primary makes a version current
+  // only once every replica holds it (spec §7.3), so this is the normal case.
+  const currentMaterialVersion = held.has(shared.currentVersion) ? shared.currentVersion : key.currentMaterialVersion
+  return { ...key, mrk, rotation, currentMaterialVersion }
+}
+
+function materialInfo(kms: Kms, keyId: string, version: number): MaterialRecord | undefined {
+  return kms.materialOf(keyId, version)
+}
+
+// ---------------------------------------------------------------------------------------
+// Destination side
+
+//= docs/spec/replication.md#replicate-key
+async function onReplicaCreate(kms: Kms, m: Extract<Message, { type: 'ReplicaCreate' }>): Promise<HandlerResult> {
+  if (m.shared.primaryRegion !== m.from || !m.shared.replicaRegions.includes(kms.region)) refuse('ReplicaCreate does not name this region as a replica of the sender')
+  const existing = kms.keys.get(m.keyId)
+  if (existing !== undefined) {
+    if (existing.mrk?.role !== 'REPLICA' || existing.mrk.replicationId !== m.replicationId) {
+      refuse('a related key already exists in this region')
+    }
+    if (existing.state === 'Creating' && !hasOpenSession(kms, m.keyId)) {
+      return { writes: await openSession(kms, existing, m.from, missingVersions(kms, m.keyId, m.shared.materials.map((x) => x.version))), result: 'applied' }
+    }
+    return { writes: [], result: 'duplicate' }
+  }
+  const key: KeyRecord = {
+    keyId: m.keyId,
+    sequence: kms.nextSequence(),
+    createdAt: m.replica.createdAt,
+    description: m.replica.description,
+    keyUsage: m.shared.keyUsage,
+    keySpec: m.shared.keySpec,
+    origin: m.shared.origin,
+    state: 'Creating',
+    policy: m.replica.policy,
+    tags: m.replica.tags.map(({ TagKey, TagValue }) => ({ TagKey, TagValue })),
+    rotation: { enabled: m.shared.rotation.enabled, periodInDays: m.shared.rotation.periodInDays, onDemandCount: 0 },
+    currentMaterialVersion: m.shared.currentVersion,
+    multiRegion: true,
+    mrk: {
+      role: 'REPLICA',
+      primaryRegion: m.shared.primaryRegion,
+      replicaRegions: [...m.shared.replicaRegions],
+      syncVersion: m.shared.syncVersion,
+      replicationId: m.replicationId,
+      knownVersions: m.shared.materials.map((x) => x.version),
+    },
+  }
+  if (m.shared.rotation.nextRotationAt !== undefined) key.rotation.nextRotationAt = m.shared.rotation.nextRotationAt
+  const writes: Write[] = [{ kind: 'putKey', key }]
+  writes.push(...(await openSession(kms, key, m.from, m.shared.materials.map((x) => x.version))))
+  return { writes, result: 'applied' }
+}
+
+//= docs/spec/replication.md#transfer
+async function onMaterialTransfer(kms: Kms, m: Extract<Message, { type: 'MaterialTransfer' }>): Promise<HandlerResult> {
+  const session = kms.sessions.get(m.sessionId)
+  if (session === undefined) {
+    // Completed, expired or never opened: a replay or a late duplicate.
+    return { writes: [], result: 'ignored' }
+  }
+  const closeSession: Write = { kind: 'deleteSession', sessionId: m.sessionId }
+  const key = kms.keys.get(m.keyId)
+  if (session.expiresAt <= wallClock()) {
+    await kms.hsm.closeAgreement(m.sessionId)
+    return { writes: [closeSession], result: 'ignored' }
+  }
+  if (session.keyId !== m.keyId || session.peerRegion !== m.from || m.rakbPublicKey !== session.rakbPublicKey) {
+    refuse('MaterialTransfer does not match the session it names')
+  }
+  if (!same(m.materials.map((x) => x.version), session.versions)) refuse('MaterialTransfer carries other versions than were offered for')
+  if (key === undefined || key.mrk === undefined) refuse('no related key for this transfer')
+  const alreadyHeld = m.materials.flatMap((x) => {
+    const held = materialInfo(kms, m.keyId, x.version)
+    if (held === undefined) return []
+    if (held.materialId !== x.materialId) refuse(`material id of version ${x.version} differs from the one held`)
+    return [kms.refOf(held)]
+  })
+  let tokens: Uint8Array[]
+  try {
+    tokens = await kms.hsm.unwrapTransfer(
+      { sessionId: m.sessionId, partition: m.partition, sourceRegion: m.from, destinationRegion: kms.region, keyId: m.keyId },
+      Buffer.from(m.rakaPublicKey, 'base64'),
+      m.materials.map((x) => ({ materialVersion: x.version, materialId: x.materialId, wrapped: Buffer.from(x.wrapped, 'base64') })),
+      alreadyHeld,
+    )
+  } catch {
+    // The session's RAKB is gone whatever happened: close it (reconciliation opens a
+    // new one) and refuse the message.
+    return { writes: [closeSession], result: { refused: 'the transferred material did not unwrap' } }
+  }
+  const writes: Write[] = [closeSession]
+  const added: number[] = []
+  m.materials.forEach((x, i) => {
+    const token = tokens[i]
+    if (token === undefined || materialInfo(kms, m.keyId, x.version) !== undefined) return
+    added.push(x.version)
+    writes.push({
+      kind: 'putMaterial',
+      material: {
+        keyId: m.keyId,
+        version: x.version,
+        materialId: x.materialId,
+        createdAt: x.createdAt,
+        ...(x.rotationType !== undefined ? { rotationType: x.rotationType } : {}),
+        token,
+      },
+    })
+  })
+  let next: KeyRecord = key
+  if (m.shared.syncVersion > (key.mrk.syncVersion ?? 0) || key.state === 'Creating') next = applyShared(kms, key, m.shared, added)
+  else {
+    const held = new Set([...(kms.materials.get(key.keyId) ?? []).map((x) => x.version), ...added])
+    if (!held.has(next.currentMaterialVersion)) next = { ...next, currentMaterialVersion: Math.max(...held) }
+  }
+  if (next.state === 'Creating') next = { ...next, state: 'Enabled' }
+  writes.push({ kind: 'putKey', key: next })
+  const held = [...heldVersions(kms, m.keyId), ...m.materials.filter((x) => added.includes(x.version)).map((x) => ({ version: x.version, materialId: x.materialId }))].sort(
+    (a, b) => a.version - b.version,
+  )
+  writes.push(queueMessage(kms, m.from, m.keyId, { type: 'TransferComplete', sessionId: m.sessionId, held }))
+  if (next.mrk !== undefined && next.mrk.primaryRegion !== m.from) {
+    writes.push(queueMessage(kms, next.mrk.primaryRegion, m.keyId, { type: 'SyncAck', syncVersion: next.mrk.syncVersion, held }))
+  } else if (next.mrk !== undefined) {
+    writes.push(queueMessage(kms, m.from, m.keyId, { type: 'SyncAck', syncVersion: next.mrk.syncVersion, held }))
+  }
+  return { writes, result: 'applied' }
+}
+
+//= docs/spec/replication.md#shared-state
+async function onSharedState(kms: Kms, m: Extract<Message, { type: 'SharedState' }>): Promise<HandlerResult> {
+  if (m.shared.primaryRegion !== m.from) refuse('SharedState must come from the primary it names')
+  const key = kms.keys.get(m.keyId)
+  if (key?.mrk === undefined) return { writes: [], result: 'ignored' }
+  if (m.shared.syncVersion <= key.mrk.syncVersion) {
+    // Old or duplicate: acknowledge what we hold so the primary's view stays right.
+    if (m.shared.syncVersion === key.mrk.syncVersion && key.mrk.role === 'REPLICA') {
+      return { writes: [queueMessage(kms, m.from, m.keyId, { type: 'SyncAck', syncVersion: key.mrk.syncVersion, held: heldVersions(kms, m.keyId) })], result: 'duplicate' }
+    }
+    return { writes: [], result: 'duplicate' }
+  }
+  if (!m.shared.replicaRegions.includes(kms.region)) refuse('SharedState does not list this region as a replica')
+  let next = applyShared(kms, key, m.shared)
+  // The old primary of an UpdatePrimaryRegion becomes a replica here (spec §9.1).
+  if (next.state === 'Updating') next = { ...next, state: 'Enabled' }
+  const writes: Write[] = [{ kind: 'putKey', key: next }]
+  const missing = missingVersions(kms, m.keyId, m.shared.materials.map((x) => x.version))
+  if (missing.length > 0 && !hasOpenSession(kms, m.keyId)) writes.push(...(await openSession(kms, next, m.from, missing)))
+  writes.push(queueMessage(kms, m.from, m.keyId, { type: 'SyncAck', syncVersion: m.shared.syncVersion, held: heldVersions(kms, m.keyId) }))
+  return { writes, result: 'applied' }
+}
+
+//= docs/spec/replication.md#update-primary
+async function onPrimaryHandoff(kms: Kms, m: Extract<Message, { type: 'PrimaryHandoff' }>): Promise<HandlerResult> {
+  const key = kms.keys.get(m.keyId)
+  if (m.shared.primaryRegion !== kms.region) refuse('PrimaryHandoff does not name this region as the new primary')
+  if (key?.mrk === undefined) return { writes: [], result: 'ignored' }
+  if (key.mrk.role === 'PRIMARY' && key.mrk.syncVersion >= m.shared.syncVersion) return { writes: [], result: 'duplicate' }
+  if (key.mrk.role !== 'REPLICA' || key.mrk.primaryRegion !== m.from || m.shared.syncVersion <= key.mrk.syncVersion) {
+    return { writes: [], result: 'ignored' }
+  }
+  if (key.state !== 'Enabled') {
+    return {
+      writes: [queueMessage(kms, m.from, m.keyId, { type: 'HandoffRefused', syncVersion: m.shared.syncVersion, reason: `the replica in ${kms.region} is ${key.state}` })],
+      result: 'applied',
+    }
+  }
+  const now = wallClock()
+  const replicas: Record<string, ReplicaStatus> = {}
+  for (const region of m.shared.replicaRegions) {
+    replicas[region] = { created: true, held: [], ackedSyncVersion: 0, replicationId: key.mrk.replicationId ?? '', lastSentAt: now }
+  }
+  const rotation = { ...key.rotation, enabled: m.shared.rotation.enabled, periodInDays: m.shared.rotation.periodInDays }
+  if (m.shared.rotation.nextRotationAt !== undefined) rotation.nextRotationAt = m.shared.rotation.nextRotationAt
+  const promoted: KeyRecord = {
+    ...key,
+    rotation,
+    currentMaterialVersion: m.shared.currentVersion,
+    mrk: { role: 'PRIMARY', primaryRegion: kms.region, replicaRegions: [...m.shared.replicaRegions], syncVersion: m.shared.syncVersion + 1, replicas },
+  }
+  const writes: Write[] = []
+  const missing = missingVersions(kms, m.keyId, m.shared.materials.map((x) => x.version))
+  if (missing.length > 0) {
+    // Pending versions the old primary made: fetch them from it, now a replica.
+    writes.push(...(await openSession(kms, promoted, m.from, missing)))
+    promoted.currentMaterialVersion = Math.max(...(kms.materials.get(m.keyId) ?? []).map((x) => x.version).filter((v) => v <= m.shared.currentVersion))
+  }
+  const shared = sharedStateOf(kms, promoted)
+  for (const region of promoted.mrk?.replicaRegions ?? []) writes.push(queueMessage(kms, region, m.keyId, { type: 'SharedState', shared }))
+  writes.unshift({ kind: 'putKey', key: promoted })
+  return { writes, result: 'applied' }
+}
+
+// ---------------------------------------------------------------------------------------
+// Source and primary side
+
+async function onAgreementOffer(kms: Kms, m: Extract<Message, { type: 'AgreementOffer' }>): Promise<HandlerResult> {
+  const answered = kms.answered.get(m.sessionId)
+  if (answered !== undefined) {
+    if (answered.to !== m.from || answered.keyId !== m.keyId) refuse('session id reused')
+    // A duplicate offer gets the identical answer; no second RAKA is made (spec §6.2).
+    const message = JSON.parse(Buffer.from(answered.body).toString('utf8')) as { messageId: string; expiresAt: number }
+    return { writes: [{ kind: 'putOutbox', message: { id: message.messageId, to: m.from, body: answered.body, expiresAt: message.expiresAt } }], result: 'duplicate' }
+  }
+  const key = kms.keys.get(m.keyId)
+  if (key?.mrk === undefined) refuse('no related key in this region')
+  const related = key.mrk.primaryRegion === m.from || key.mrk.replicaRegions.includes(m.from)
+  if (!related) refuse('the offering region holds no related key')
+  const materials: MaterialForTransfer[] = m.versions.map((version) => {
+    const material = materialInfo(kms, m.keyId, version)
+    if (material === undefined) refuse(`version ${version} is not held here`)
+    return { ...kms.refOf(material), materialId: material.materialId }
+  })
+  //= docs/spec/replication.md#rwk
+  //# HSM(A) creates ephemeral ECDH P-384 key RAKA, runs ECDH(RAKA, RAKB_pub), derives the RWK
+  const { rakaPublicKey, wrapped } = await kms.hsm.wrapForTransfer(
+    { sessionId: m.sessionId, partition: m.partition, sourceRegion: kms.region, destinationRegion: m.from, keyId: m.keyId },
+    Buffer.from(m.rakbPublicKey, 'base64'),
+    materials,
+  )
+  const outbound = queueMessage(kms, m.from, m.keyId, {
+    type: 'MaterialTransfer',
+    sessionId: m.sessionId,
+    rakaPublicKey: Buffer.from(rakaPublicKey).toString('base64'),
+    rakbPublicKey: m.rakbPublicKey,
+    materials: wrapped.map((w) => {
+      const info = materialInfo(kms, m.keyId, w.materialVersion)
+      return {
+        version: w.materialVersion,
+        materialId: w.materialId,
+        createdAt: info?.createdAt ?? 0,
+        ...(info?.rotationType !== undefined ? { rotationType: info.rotationType } : {}),
+        wrapped: Buffer.from(w.wrapped).toString('base64'),
+      }
+    }),
+    shared: sharedStateOf(kms, key),
+  })
+  if (outbound.kind !== 'putOutbox') throw new Error('unreachable')
+  return {
+    writes: [outbound, { kind: 'putAnswered', answered: { sessionId: m.sessionId, keyId: m.keyId, to: m.from, body: outbound.message.body, expiresAt: m.expiresAt } }],
+    result: 'applied',
+  }
+}
+
+/** Makes a pending rotation current once every replica holds it (spec §7.3). */
+export function promotePendingRotation(kms: Kms, key: KeyRecord): { key: KeyRecord; writes: Write[] } {
+  const mrk = key.mrk
+  if (mrk?.role !== 'PRIMARY') return { key, writes: [] }
+  const versions = (kms.materials.get(key.keyId) ?? []).map((m) => m.version)
+  const newest = Math.max(...versions)
+  if (newest <= key.currentMaterialVersion) return { key, writes: [] }
+  const everyoneHolds = mrk.replicaRegions.every((region) => mrk.replicas?.[region]?.held.includes(newest) === true)
+  if (!everyoneHolds) return { key, writes: [] }
+  const rotation = { ...key.rotation }
+  delete rotation.onDemandStartedAt
+  const promoted: KeyRecord = { ...key, currentMaterialVersion: newest, rotation, mrk: { ...mrk, syncVersion: mrk.syncVersion + 1 } }
+  const broadcast = broadcastSharedState(kms, promoted)
+  return { key: broadcast.key, writes: broadcast.writes }
+}
+
+function recordReplicaReport(kms: Kms, key: KeyRecord, region: string, held: Array<{ version: number; materialId: string }>, ackedSyncVersion?: number): KeyRecord | undefined {
+  const mrk = key.mrk
+  const status = mrk?.replicas?.[region]
+  if (mrk?.role !== 'PRIMARY' || status === undefined) return undefined
+  // Count a version as held only if the replica's material id is the primary's.
+  const confirmed = held.filter((h) => materialInfo(kms, key.keyId, h.version)?.materialId === h.materialId).map((h) => h.version)
+  const mismatch = held.length !== confirmed.length
+  const { initial: _sent, ...rest } = status
+  const created = status.created || confirmed.length > 0
+  const next: ReplicaStatus = {
+    ...(created ? rest : status),
+    created,
+    held: confirmed,
+    ackedSyncVersion: Math.max(status.ackedSyncVersion, ackedSyncVersion ?? 0),
+    lastSyncedAt: wallClock(),
+  }
+  if (mismatch) next.note = 'the replica reported material ids that differ from the primary'
+  else delete next.note
+  return { ...key, mrk: { ...mrk, replicas: { ...mrk.replicas, [region]: next } } }
+}
+
+function onReplicaReport(kms: Kms, m: Extract<Message, { type: 'TransferComplete' | 'SyncAck' }>): HandlerResult {
+  const key = kms.keys.get(m.keyId)
+  if (key === undefined) return { writes: [], result: 'ignored' }
+  const updated = recordReplicaReport(kms, key, m.from, m.held, m.type === 'SyncAck' ? m.syncVersion : undefined)
+  if (updated === undefined) return { writes: [], result: 'ignored' }
+  const { key: promoted, writes } = promotePendingRotation(kms, updated)
+  return { writes: [{ kind: 'putKey', key: promoted }, ...writes], result: 'applied' }
+}
+
+function onHandoffRefused(kms: Kms, m: Extract<Message, { type: 'HandoffRefused' }>): HandlerResult {
+  const key = kms.keys.get(m.keyId)
+  const mrk = key?.mrk
+  if (key === undefined || mrk?.role !== 'PRIMARY' || mrk.handoffTo !== m.from || key.state !== 'Updating') return { writes: [], result: 'ignored' }
+  const { handoffTo: _gone, ...rest } = mrk
+  const restored: KeyRecord = { ...key, state: 'Enabled', mrk: { ...rest, syncVersion: Math.max(rest.syncVersion, m.syncVersion) + 1 } }
+  const broadcast = broadcastSharedState(kms, restored)
+  return { writes: [{ kind: 'putKey', key: broadcast.key }, ...broadcast.writes], result: 'applied' }
+}
+
+//= docs/spec/replication.md#deletion
+function onReplicaDeleted(kms: Kms, m: Extract<Message, { type: 'ReplicaDeleted' }>): HandlerResult {
+  const key = kms.keys.get(m.keyId)
+  const mrk = key?.mrk
+  if (key === undefined || mrk?.role !== 'PRIMARY' || !mrk.replicaRegions.includes(m.from)) return { writes: [], result: 'ignored' }
+  const replicas = { ...(mrk.replicas ?? {}) }
+  delete replicas[m.from]
+  let next: KeyRecord = {
+    ...key,
+    mrk: { ...mrk, replicaRegions: mrk.replicaRegions.filter((r) => r !== m.from), replicas, syncVersion: mrk.syncVersion + 1 },
+  }
+  if (next.state === 'PendingReplicaDeletion' && next.mrk?.replicaRegions.length === 0) {
+    // The primary's own waiting period starts when its last replica is gone.
+    next = { ...next, state: 'PendingDeletion', deletionAt: kms.clock.now() + (next.pendingWindowInDays ?? 30) * 86_400_000 }
+  }
+  const promoted = promotePendingRotation(kms, next)
+  const broadcast = promoted.writes.length > 0 ? promoted : broadcastSharedState(kms, promoted.key)
+  return { writes: [{ kind: 'putKey', key: broadcast.key }, ...broadcast.writes], result: 'applied' }
+}
+
+export async function handleMessage(kms: Kms, message: Message): Promise<HandlerResult> {
+  switch (message.type) {
+    case 'ReplicaCreate':
+      return onReplicaCreate(kms, message)
+    case 'AgreementOffer':
+      return onAgreementOffer(kms, message)
+    case 'MaterialTransfer':
+      return onMaterialTransfer(kms, message)
+    case 'TransferComplete':
+    case 'SyncAck':
+      return onReplicaReport(kms, message)
+    case 'SharedState':
+      return onSharedState(kms, message)
+    case 'PrimaryHandoff':
+      return onPrimaryHandoff(kms, message)
+    case 'HandoffRefused':
+      return onHandoffRefused(kms, message)
+    case 'ReplicaDeleted':
+      return onReplicaDeleted(kms, message)
+  }
+}

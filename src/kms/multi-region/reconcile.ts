@@ -1,0 +1,87 @@
+/**
+ * Periodic reconciliation (docs/spec/replication.md#reconciliation): repairs whatever a
+ * dropped, refused or expired message left undone. Each step is idempotent.
+ *
+ * @module
+ */
+import type { KeyRecord, Write } from '../../storage/records.js'
+import type { Kms } from '../kms.js'
+import { openSession } from './handlers.js'
+import { queueMessage, sharedStateOf, wallClock } from './outbound.js'
+
+export interface ReconcileOptions {
+  /** A replica unheard of for this long is sent the shared state again. */
+  resendAfterMs: number
+}
+
+function missing(kms: Kms, key: KeyRecord): number[] {
+  const held = new Set((kms.materials.get(key.keyId) ?? []).map((m) => m.version))
+  return (key.mrk?.knownVersions ?? []).filter((v) => !held.has(v))
+}
+
+async function reconcileKey(kms: Kms, key: KeyRecord, options: ReconcileOptions): Promise<Write[]> {
+  const mrk = key.mrk
+  if (mrk === undefined) return []
+  const now = wallClock()
+  const writes: Write[] = []
+  if (mrk.role === 'PRIMARY') {
+    if (key.state === 'Updating' && mrk.handoffTo !== undefined) {
+      // The handoff may have been lost: offer it again (the new primary ignores duplicates).
+      const shared = { ...sharedStateOf(kms, key), primaryRegion: mrk.handoffTo, replicaRegions: [...mrk.replicaRegions.filter((r) => r !== mrk.handoffTo), kms.region] }
+      return [queueMessage(kms, mrk.handoffTo, key.keyId, { type: 'PrimaryHandoff', shared })]
+    }
+    const replicas = { ...(mrk.replicas ?? {}) }
+    let changed = false
+    for (const region of mrk.replicaRegions) {
+      const status = replicas[region]
+      if (status === undefined) continue
+      const behind = status.ackedSyncVersion < mrk.syncVersion || !status.created
+      const quiet = (status.lastSentAt ?? 0) + options.resendAfterMs <= now
+      if (!quiet || (!behind && (status.lastSyncedAt ?? 0) + options.resendAfterMs > now)) continue
+      replicas[region] = { ...status, lastSentAt: now }
+      changed = true
+      if (!status.created && status.initial !== undefined) {
+        writes.push(
+          queueMessage(kms, region, key.keyId, { type: 'ReplicaCreate', replicationId: status.replicationId, shared: sharedStateOf(kms, key), replica: status.initial }),
+        )
+      } else {
+        writes.push(queueMessage(kms, region, key.keyId, { type: 'SharedState', shared: sharedStateOf(kms, key) }))
+      }
+    }
+    if (changed) writes.unshift({ kind: 'putKey', key: { ...key, mrk: { ...mrk, replicas } } })
+    return writes
+  }
+  const lacking = missing(kms, key)
+  const sessionOpen = [...kms.sessions.values()].some((s) => s.keyId === key.keyId && s.expiresAt > now)
+  if (lacking.length > 0 && !sessionOpen) writes.push(...(await openSession(kms, key, mrk.primaryRegion, lacking)))
+  return writes
+}
+
+/** One pass over every multi-Region key, every session and the outbox. */
+export async function reconcile(kms: Kms, options: ReconcileOptions): Promise<void> {
+  const now = wallClock()
+  await kms.mutate(async () => {
+    const writes: Write[] = []
+    for (const session of kms.sessions.values()) {
+      if (session.expiresAt <= now) {
+        await kms.hsm.closeAgreement(session.sessionId)
+        writes.push({ kind: 'deleteSession', sessionId: session.sessionId })
+      }
+    }
+    for (const answered of kms.answered.values()) if (answered.expiresAt <= now) writes.push({ kind: 'deleteAnswered', sessionId: answered.sessionId })
+    for (const message of kms.outbox.values()) if (message.expiresAt <= now) writes.push({ kind: 'deleteOutbox', id: message.id })
+    return { writes, result: undefined }
+  })
+  for (const key of [...kms.keys.values()]) {
+    if (key.mrk === undefined) continue
+    await kms.mutate(async () => {
+      const current = kms.keys.get(key.keyId)
+      return { writes: current === undefined ? [] : await reconcileKey(kms, current, options), result: undefined }
+    })
+  }
+}
+
+/** At start: the HSM has just started, so no session's RAKB survives; close them all. */
+export function forgetSessions(kms: Kms): Promise<void> {
+  return kms.mutate(() => ({ writes: [...kms.sessions.keys()].map((sessionId) => ({ kind: 'deleteSession' as const, sessionId })), result: undefined }))
+}

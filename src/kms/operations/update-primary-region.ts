@@ -1,0 +1,48 @@
+import { keyArn } from '../../wire/arn.js'
+import { KmsError, notFoundKey } from '../../wire/errors.js'
+import type { KeyRecord } from '../../storage/records.js'
+import { checkKeyState } from '../key-state.js'
+import { queueMessage, sharedStateOf } from '../multi-region/outbound.js'
+import { requiredStr, type Operation } from '../operation.js'
+import { resolveKey } from '../resolve-key.js'
+
+/**
+ * UpdatePrimaryRegion, called in the current primary's region (reference §4.3;
+ * docs/spec/replication.md#update-primary). This key goes to Updating and hands the
+ * primary role to the replica; it becomes a replica when the new primary's shared
+ * state arrives.
+ */
+export const updatePrimaryRegion: Operation = {
+  name: 'UpdatePrimaryRegion',
+  async handle(kms, input) {
+    const keyIdInput = requiredStr(input, 'KeyId')
+    const primaryRegion = requiredStr(input, 'PrimaryRegion')
+    await kms.mutate(() => {
+      const key = resolveKey(kms, keyIdInput, { allowAlias: false })
+      const arn = kms.arnOf(key.keyId)
+      const mrk = key.mrk
+      if (mrk?.role !== 'PRIMARY') throw new KmsError('UnsupportedOperationException', `${arn} is not a multi-region primary key.`)
+      checkKeyState('update-primary', key.state, arn)
+      if (primaryRegion === kms.region) return { writes: [], result: undefined }
+      const status = mrk.replicas?.[primaryRegion]
+      if (!mrk.replicaRegions.includes(primaryRegion) || status === undefined) {
+        throw notFoundKey(keyArn(kms.partition, primaryRegion, kms.accountId, key.keyId))
+      }
+      if (!status.created) {
+        throw new KmsError('KMSInvalidStateException', `${keyArn(kms.partition, primaryRegion, kms.accountId, key.keyId)} is creating.`)
+      }
+      const syncVersion = mrk.syncVersion + 1
+      const handingOff: KeyRecord = { ...key, state: 'Updating', mrk: { ...mrk, syncVersion, handoffTo: primaryRegion } }
+      const shared = {
+        ...sharedStateOf(kms, handingOff),
+        primaryRegion,
+        replicaRegions: [...mrk.replicaRegions.filter((r) => r !== primaryRegion), kms.region],
+      }
+      return {
+        writes: [{ kind: 'putKey', key: handingOff }, queueMessage(kms, primaryRegion, key.keyId, { type: 'PrimaryHandoff', shared })],
+        result: undefined,
+      }
+    })
+    return {}
+  },
+}

@@ -1,0 +1,93 @@
+/**
+ * The partition's pinned Replication Signing Keys (docs/spec/replication.md §3), and
+ * the signature check every incoming message must pass first.
+ *
+ * @module
+ */
+import { createPublicKey, verify, type KeyObject } from 'node:crypto'
+import { readFileSync, statSync } from 'node:fs'
+
+export const SIGNING_LABEL = Buffer.from('trent-replication-v1\0', 'utf8')
+
+export interface PinnedKey {
+  id: string
+  /** base64 SPKI DER */
+  publicKey: string
+  status: 'active' | 'retired'
+}
+
+export interface TrustStoreDocument {
+  partition: string
+  regions: Record<string, PinnedKey[]>
+}
+
+export interface TrustStore {
+  partitionId(): string | undefined
+  /** Regions with at least one pinned key: the partition's members. */
+  regions(): string[]
+  /** True if `signature` over `body` verifies under an active key pinned for `region` with id `keyId`. */
+  verify(region: string, keyId: string, body: Uint8Array, signature: Uint8Array): boolean
+}
+
+export function signingInput(body: Uint8Array): Buffer {
+  return Buffer.concat([SIGNING_LABEL, body])
+}
+
+/** A trust store read from a JSON file, re-read whenever the file changes. */
+export class FileTrustStore implements TrustStore {
+  readonly #path: string
+  #mtimeMs = -1
+  #document: TrustStoreDocument = { partition: '', regions: {} }
+  #keys = new Map<string, KeyObject>()
+
+  constructor(path: string) {
+    this.#path = path
+  }
+
+  partitionId(): string | undefined {
+    this.#refresh()
+    return this.#document.partition === '' ? undefined : this.#document.partition
+  }
+
+  regions(): string[] {
+    this.#refresh()
+    return Object.entries(this.#document.regions)
+      .filter(([, keys]) => keys.some((k) => k.status === 'active'))
+      .map(([region]) => region)
+  }
+
+  verify(region: string, keyId: string, body: Uint8Array, signature: Uint8Array): boolean {
+    this.#refresh()
+    const pinned = this.#document.regions[region]?.find((k) => k.id === keyId && k.status === 'active')
+    const key = pinned === undefined ? undefined : this.#keys.get(`${region}/${pinned.id}`)
+    if (key === undefined || signature.length !== 96) return false
+    try {
+      return verify('sha384', signingInput(body), { key, dsaEncoding: 'ieee-p1363' }, signature)
+    } catch {
+      return false
+    }
+  }
+
+  #refresh(): void {
+    let mtimeMs: number
+    try {
+      mtimeMs = statSync(this.#path).mtimeMs
+    } catch {
+      this.#document = { partition: '', regions: {} }
+      this.#keys = new Map()
+      this.#mtimeMs = -1
+      return
+    }
+    if (mtimeMs === this.#mtimeMs) return
+    const document = JSON.parse(readFileSync(this.#path, 'utf8')) as TrustStoreDocument
+    const keys = new Map<string, KeyObject>()
+    for (const [region, pinned] of Object.entries(document.regions)) {
+      for (const key of pinned) {
+        keys.set(`${region}/${key.id}`, createPublicKey({ key: Buffer.from(key.publicKey, 'base64'), format: 'der', type: 'spki' }))
+      }
+    }
+    this.#document = document
+    this.#keys = keys
+    this.#mtimeMs = mtimeMs
+  }
+}
