@@ -17,6 +17,8 @@
  *   --region R          region to start and sign for (default us-east-1)
  *   --cpu-prof DIR      write V8 CPU profiles of every Trent process to DIR (see
  *                       bench/profile-summary.ts); implies --targets trent unless given
+ *   --trent-node-flags="F ..."  extra node flags for the Trent processes, e.g.
+ *                       "--perf-basic-prof" to read their JIT frames with Linux perf
  *   --out FILE          where to write the JSON results
  *
  * @module
@@ -73,6 +75,7 @@ const { values: flags } = parseArgs({
     targets: { type: 'string' },
     region: { type: 'string', default: 'us-east-1' },
     'cpu-prof': { type: 'string' },
+    'trent-node-flags': { type: 'string' },
     out: { type: 'string' },
   },
   strict: true,
@@ -86,6 +89,7 @@ const settings = {
   poolSize: positiveInteger(flags.pool, '--pool'),
   region: flags.region,
   cpuProfileDir: flags['cpu-prof'] !== undefined ? resolve(flags['cpu-prof']) : undefined,
+  trentNodeFlags: (flags['trent-node-flags'] ?? '').split(/\s+/).filter((flag) => flag !== ''),
 }
 const targets = (flags.targets ?? (settings.cpuProfileDir !== undefined ? 'trent' : ALL_TARGETS.join(',')))
   .split(',')
@@ -195,7 +199,10 @@ async function startTarget(name: TargetName, dataDir: string, logDir: string): P
         logDir,
         credentials: CREDENTIALS,
         direct: settings.direct,
-        ...(settings.cpuProfileDir !== undefined ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfileDir}`] } : {}),
+        nodeFlags: [
+          ...(settings.cpuProfileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfileDir}`] : []),
+          ...settings.trentNodeFlags,
+        ],
       }
       if (partitionLauncherBuilt()) return startTrentPartition(options)
       if (settings.direct) {
@@ -271,7 +278,7 @@ async function main(): Promise<number> {
       target = await startTarget(name, workDir, logDir)
       report.targets[name] = { description: target.description }
       process.stdout.write(`${name}: ${target.description}\n`)
-      if (settings.cpuProfileDir !== undefined) process.stdout.write(`processes: ${describeProcessTree() ?? 'unknown'}\n`)
+      process.stdout.write(`processes: ${describeProcessTree() ?? 'unknown'}\n`)
       const fixtures = await makeFixtures({
         endpoint: target.url,
         region: settings.region,

@@ -19,12 +19,12 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createLogger } from '../log/logger.js'
+import { DEFAULT_BACKOFF } from './backoff.js'
 import { createHttpDeliverer, DEFAULT_DELIVERY_TIMEOUT_MS } from './http-deliver.js'
 import { createRelay, DEFAULT_MAX_IN_FLIGHT_PER_DESTINATION } from './relay.js'
 import { changedRoutes, parseRouteFlag, readRoutesFile, RouteError, routesAsJson } from './routes.js'
 import { createProxyServer } from './server.js'
 import { SqliteRelayStore } from './sqlite-store.js'
-import { DEFAULT_BACKOFF } from './backoff.js'
 
 /** How often the routes file is checked for changes (stat polling survives the file being replaced). */
 const ROUTES_FILE_POLL_MS = 250

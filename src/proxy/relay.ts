@@ -230,13 +230,20 @@ export function createRelay(options: RelayOptions): Relay {
     pump(lane)
   }
 
-  /** The region answered (2xx or 4xx): it is up, so whatever backoff was running is moot. */
+  /**
+   * The region answered (2xx or 4xx): it is up, so the lane's backoff is moot, and so is
+   * that of envelopes that failed with it. An envelope that failed more often than the
+   * lane failed in a row fails on its own account (the region kept answering others) and
+   * keeps its backoff, or it would be resent after every other delivery.
+   */
   function regionAnswered(lane: Lane): void {
     if (lane.consecutiveFailures === 0) return
     logger.info('destination answering again', { to: lane.region, failuresBefore: lane.consecutiveFailures })
+    for (const [messageId, retry] of lane.retries) {
+      if (retry.failures <= lane.consecutiveFailures) lane.retries.delete(messageId)
+    }
     lane.consecutiveFailures = 0
     lane.pausedUntil = 0
-    lane.retries.clear()
   }
 
   function record(lane: Lane, envelope: PendingEnvelope, outcome: Outcome): void {

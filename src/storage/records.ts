@@ -100,6 +100,8 @@ export interface SessionRecord {
   /** base64 of the RAKB public key offered, which the answer must echo. */
   rakbPublicKey: string
   expiresAt: number
+  /** When the offer was last sent; reconciliation offers again (same session) after a while. */
+  offeredAt: number
 }
 
 /** What a source answered for a session, kept to answer duplicates identically (spec §6.2). */

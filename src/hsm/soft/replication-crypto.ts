@@ -26,8 +26,6 @@ export const P384_POINT_BYTES = 97
 /** Z, the x-coordinate of the ECDH result (SP 800-56A §5.7.1.2). */
 export const SHARED_SECRET_BYTES = 48
 export const RWK_BYTES = 32
-export const SESSION_ID_BYTES = 16
-export const MATERIAL_ID_BYTES = 32
 export const WRAP_TAG_BYTES = 16
 /**
  * The longest HKDF `info` node:crypto's hkdfSync accepts. The spec bounds no field of
@@ -43,7 +41,6 @@ const WRAP_AAD_LABEL = Buffer.from('trent/rwk-wrap/v1\0', 'utf8')
 const SIGNING_LABEL = Buffer.from('trent-replication-v1\0', 'utf8')
 const SESSION_ID_PATTERN = /^[0-9a-f]{32}$/
 const MATERIAL_ID_PATTERN = /^[0-9a-f]{64}$/
-const RSK_ID_PATTERN = /^[0-9a-f]{32}$/
 
 /** A material version in plaintext, as the source wraps it and the destination gets it back. */
 export interface PlainMaterial {
@@ -64,10 +61,6 @@ export function isSessionId(value: string): boolean {
 
 export function isMaterialId(value: string): boolean {
   return MATERIAL_ID_PATTERN.test(value)
-}
-
-export function isRskId(value: string): boolean {
-  return RSK_ID_PATTERN.test(value)
 }
 
 /** The 16 session-id bytes: the HKDF salt (§4.1) and part of each wrap's AAD (§4.2). */
@@ -277,7 +270,8 @@ export function publicKeyFromPoint(point: Uint8Array): KeyObject {
 
 /** The uncompressed SEC1 point of a P-384 public (or private) key. */
 export function pointOfPublicKey(key: KeyObject): Buffer {
-  const spki = createPublicKey(key).export({ format: 'der', type: 'spki' })
+  const publicKey = key.type === 'public' ? key : createPublicKey(key)
+  const spki = publicKey.export({ format: 'der', type: 'spki' })
   if (spki.length !== P384_SPKI_PREFIX.length + P384_POINT_BYTES || !spki.subarray(0, P384_SPKI_PREFIX.length).equals(P384_SPKI_PREFIX)) {
     throw new TypeError('key: expected a P-384 key')
   }

@@ -128,7 +128,12 @@ export function openSealedRsk(
     const decipher = createDecipheriv('aes-256-gcm', domainKey.key, bytes.subarray(SEALED_HEADER_BYTES, bodyStart))
     decipher.setAAD(sealedAad(region, id, header))
     decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES))
-    pkcs8 = Buffer.concat([decipher.update(bytes.subarray(bodyStart, bytes.length - TAG_BYTES)), decipher.final()])
+    const body = decipher.update(bytes.subarray(bodyStart, bytes.length - TAG_BYTES))
+    try {
+      pkcs8 = Buffer.concat([body, decipher.final()])
+    } finally {
+      clean(body)
+    }
   } catch {
     throw new Error(`rsk ${id}: cannot unseal (wrong domain key, region or name, or a damaged file)`)
   }

@@ -42,7 +42,7 @@ export async function openSession(kms: Kms, key: KeyRecord, source: string, vers
   //# HSM(B) creates ephemeral ECDH P-384 key RAKB
   const rakb = Buffer.from(await kms.hsm.openAgreement(sessionId, expiresAt)).toString('base64')
   return [
-    { kind: 'putSession', session: { sessionId, keyId: key.keyId, peerRegion: source, versions, rakbPublicKey: rakb, expiresAt } },
+    { kind: 'putSession', session: { sessionId, keyId: key.keyId, peerRegion: source, versions, rakbPublicKey: rakb, expiresAt, offeredAt: wallClock() } },
     queueMessage(kms, source, key.keyId, { type: 'AgreementOffer', sessionId, rakbPublicKey: rakb, versions }),
   ]
 }

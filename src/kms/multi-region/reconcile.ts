@@ -52,8 +52,18 @@ async function reconcileKey(kms: Kms, key: KeyRecord, options: ReconcileOptions)
     return writes
   }
   const lacking = missing(kms, key)
-  const sessionOpen = [...kms.sessions.values()].some((s) => s.keyId === key.keyId && s.expiresAt > now)
-  if (lacking.length > 0 && !sessionOpen) writes.push(...(await openSession(kms, key, mrk.primaryRegion, lacking)))
+  const open = [...kms.sessions.values()].filter((s) => s.keyId === key.keyId && s.expiresAt > now)
+  if (lacking.length > 0 && open.length === 0) writes.push(...(await openSession(kms, key, mrk.primaryRegion, lacking)))
+  for (const session of open) {
+    if (session.offeredAt + options.resendAfterMs > now) continue
+    // The offer or its answer may have been lost. Offering again in the same session is
+    // safe: the source answers a repeated offer with the identical stored transfer, and
+    // RAKB is still single-use (docs/spec/replication.md#transfer).
+    writes.push({ kind: 'putSession', session: { ...session, offeredAt: now } })
+    writes.push(
+      queueMessage(kms, session.peerRegion, key.keyId, { type: 'AgreementOffer', sessionId: session.sessionId, rakbPublicKey: session.rakbPublicKey, versions: session.versions }),
+    )
+  }
   return writes
 }
 
