@@ -110,7 +110,7 @@ const timeBudgetMs = (45 + jobCount * (settings.warmupSeconds + settings.duratio
 class LoadGenerator {
   #nextId = 1
 
-  private constructor(readonly process: ManagedProcess) {}
+  private constructor(readonly managed: ManagedProcess) {}
 
   static async start(logDir: string): Promise<LoadGenerator> {
     const managed = startProcess('load-generator', process.execPath, [LOAD_GENERATOR_MAIN], { logDir, ipc: true })
@@ -134,23 +134,23 @@ class LoadGenerator {
     const onMeasuring = (message: LoadGeneratorMessage): void => {
       if (message.type === 'measuring' && message.id === job.id) before = sampleCpu()
     }
-    this.process.child.on('message', onMeasuring)
+    this.managed.child.on('message', onMeasuring)
     const answer = waitForMessage(
-      this.process,
+      this.managed,
       (message) => {
         const typed = message as LoadGeneratorMessage
         return (typed.type === 'result' || typed.type === 'failed') && typed.id === job.id ? typed : undefined
       },
       (settings.warmupSeconds + settings.durationSeconds + 30) * 1000,
     )
-    this.process.child.send(job)
+    this.managed.child.send(job)
     try {
       const settled = await answer
       if (settled.type === 'failed') throw new Error(`load generator: ${settled.message}`)
       const cpu = cpuBetween(before, sampleCpu())
       return cpu !== undefined ? { result: settled.result, cpu } : { result: settled.result }
     } finally {
-      this.process.child.off('message', onMeasuring)
+      this.managed.child.off('message', onMeasuring)
     }
   }
 }
@@ -218,8 +218,10 @@ async function startTarget(name: TargetName, dataDir: string, logDir: string): P
   }
 }
 
+/** Data dirs and logs of this run's processes; removed unless they explain a failure. */
+const workDir = mkdtempSync(join(tmpdir(), 'trent-bench-'))
+
 async function main(): Promise<number> {
-  const workDir = mkdtempSync(join(tmpdir(), 'trent-bench-'))
   const logDir = join(workDir, 'logs')
   mkdirSync(logDir)
   if (settings.cpuProfileDir !== undefined) mkdirSync(settings.cpuProfileDir, { recursive: true })
@@ -265,6 +267,7 @@ async function main(): Promise<number> {
   let failed = false
   const loadGenerator = await LoadGenerator.start(logDir)
   for (const name of targets as TargetName[]) {
+    if (shuttingDown) break
     if (name === 'moto') {
       const reason = motoUnavailableReason()
       if (reason !== undefined) {
@@ -287,6 +290,7 @@ async function main(): Promise<number> {
         ...(target.existingKeyId !== undefined ? { existingKeyId: target.existingKeyId } : {}),
       })
       for (const operation of BENCH_OPERATIONS) {
+        if (shuttingDown) break
         const measurement = await measure(target, operation, fixtures, loadGenerator)
         if (measurement.error !== undefined) failed = true
         report.measurements.push(measurement)
@@ -298,12 +302,13 @@ async function main(): Promise<number> {
     } catch (err: unknown) {
       failed = true
       report.targets[name] = { ...report.targets[name], error: errorText(err) }
-      process.stdout.write(`${name}: FAILED — ${errorText(err)}\n`)
+      if (!shuttingDown) process.stdout.write(`${name}: FAILED — ${errorText(err)}\n`)
     } finally {
       await target?.stop()
     }
   }
-  await loadGenerator.process.stop()
+  await loadGenerator.managed.stop()
+  if (shuttingDown) return 1
 
   report.finishedAt = new Date().toISOString()
   process.stdout.write(`\n${markdownTable(report)}\n\n`)
@@ -323,18 +328,28 @@ async function main(): Promise<number> {
   return failed ? 1 : 0
 }
 
-async function shutDown(code: number, message?: string): Promise<never> {
+/** Set once an interrupt or the time budget ends the run: main() then stops where it is. */
+let shuttingDown = false
+
+async function shutDown(code: number, message?: string, keepWorkDir = false): Promise<never> {
+  shuttingDown = true
   if (message !== undefined) process.stderr.write(`bench: ${message}\n`)
   await stopAll()
+  if (keepWorkDir) process.stderr.write(`bench: logs kept in ${join(workDir, 'logs')}\n`)
+  else if (code > 1) rmSync(workDir, { recursive: true, force: true })
   process.exit(code)
 }
 
-const budget = setTimeout(() => void shutDown(1, `exceeded its time budget of ${Math.round(timeBudgetMs / 1000)} s; stopped everything`), timeBudgetMs)
+const budget = setTimeout(
+  () => void shutDown(1, `exceeded its time budget of ${Math.round(timeBudgetMs / 1000)} s; stopped everything`, true),
+  timeBudgetMs,
+)
 budget.unref()
+// Interrupted on purpose: nothing to diagnose, leave nothing behind.
 process.once('SIGINT', () => void shutDown(130, 'interrupted'))
 process.once('SIGTERM', () => void shutDown(143, 'terminated'))
 
 main().then(
   (code) => shutDown(code),
-  (err: unknown) => shutDown(1, errorText(err)),
+  (err: unknown) => shutDown(1, errorText(err), true),
 )

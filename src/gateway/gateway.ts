@@ -204,6 +204,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     })
 
     upstream.on('error', (err: NodeJS.ErrnoException) => {
+      // Whatever is left of the client's body has nowhere to go: drain it, so that the
+      // client's connection stays usable after the 503.
+      req.unpipe(upstream)
+      req.resume()
+      if (res.writableEnded) return
       logger.debug('region unreachable', { region, error: err.code ?? err.message })
       if (!res.headersSent) sendRegionUnavailable(res, region)
       else res.destroy()

@@ -18,7 +18,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { request, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http'
-import { createServer } from 'node:net'
+import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -48,7 +48,7 @@ export interface StartPartitionOptions {
   /** Merged over this process's environment; `undefined` removes a variable. */
   env?: Readonly<Record<string, string | undefined>>
   extraArgs?: readonly string[]
-  /** Gateway port; by default a free one. */
+  /** Gateway port; by default a free one (with free ones after it for 'launcher-default'). */
   port?: number
   /**
    * Passed as --region-port-base. Default 0 (each region picks a free port), so that
@@ -121,6 +121,30 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port))
     })
   })
+}
+
+function canListen(port: number): Promise<Server | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.unref()
+    server.once('error', () => resolve(undefined))
+    server.listen(port, '127.0.0.1', () => resolve(server))
+  })
+}
+
+/**
+ * A first port of `count` consecutive free ones (the launcher's own layout puts region i
+ * on gateway port + 1 + i). Searched below Linux's ephemeral range (32768 and up), where
+ * outgoing connections never take a port between our check and the launcher's bind.
+ */
+export async function freePortRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const first = 20_000 + Math.floor(Math.random() * (12_000 - count))
+    const servers = await Promise.all(Array.from({ length: count }, (_, index) => canListen(first + index)))
+    await Promise.all(servers.map((server) => new Promise((done) => (server === undefined ? done(undefined) : server.close(done)))))
+    if (servers.every((server) => server !== undefined)) return first
+  }
+  throw new Error(`found no ${count} consecutive free ports`)
 }
 
 export function createTempDir(prefix = 'trent-partition-'): string {
@@ -294,10 +318,10 @@ export async function startPartition(options: StartPartitionOptions = {}): Promi
   const ownsDataDir = options.dataDir === undefined
   const dataDir = options.dataDir ?? createTempDir()
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
-  const port = options.port ?? (await freePort())
+  const regionPortBase = options.regionPortBase ?? 0
+  const port = options.port ?? (await freePortRange(regionPortBase === 'launcher-default' ? 1 + regions.length : 1))
 
   const args = [PARTITION_MAIN, '--port', String(port), '--regions', regions.join(','), '--data-dir', dataDir]
-  const regionPortBase = options.regionPortBase ?? 0
   if (regionPortBase !== 'launcher-default') args.push('--region-port-base', String(regionPortBase))
   args.push(...(options.extraArgs ?? []))
 

@@ -1,0 +1,129 @@
+#!/usr/bin/env node
+/**
+ * `trent`: operator commands that the AWS CLI does not cover.
+ *
+ *   trent rsk export  --data-dir <region dir>
+ *   trent rsk import  --data-dir <region dir> --partition <id> <export.json>...
+ *   trent rsk retire  --data-dir <region dir> --region <r> --key-id <rsk id>
+ *   trent replication status --endpoint <url> --region <r> --key-id <mrk id or ARN>
+ *        [--credentials-file <file> [--profile trent]]
+ *
+ * `rsk export` prints a region's Replication Signing Key public keys; `rsk import` pins
+ * another region's keys in this region's trust store (docs/spec/replication.md §3.1), for
+ * partitions whose regions run on separate hosts. The region re-reads its trust store
+ * when the file changes.
+ *
+ * @module
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { callTrent, type Credentials } from './sign.js'
+
+interface RskExport {
+  region: string
+  keys: Array<{ id: string; publicKey: string; createdAt?: number }>
+}
+
+interface TrustStoreDocument {
+  partition: string
+  regions: Record<string, Array<{ id: string; publicKey: string; status: 'active' | 'retired' }>>
+}
+
+const USAGE = `usage:
+  trent rsk export  --data-dir <region dir>
+  trent rsk import  --data-dir <region dir> --partition <id> <export.json>...
+  trent rsk retire  --data-dir <region dir> --region <r> --key-id <rsk id>
+  trent replication status --endpoint <url> --region <r> --key-id <key> [--credentials-file <f>] [--profile <p>]`
+
+function fail(message: string): never {
+  process.stderr.write(`trent: ${message}\n`)
+  process.exit(2)
+}
+
+function readTrustStore(path: string, partition?: string): TrustStoreDocument {
+  if (!existsSync(path)) return { partition: partition ?? '', regions: {} }
+  const document = JSON.parse(readFileSync(path, 'utf8')) as TrustStoreDocument
+  if (partition !== undefined && document.partition !== '' && document.partition !== partition) {
+    fail(`the trust store belongs to partition ${document.partition}, not ${partition}`)
+  }
+  return { ...document, partition: partition ?? document.partition }
+}
+
+function writeTrustStore(path: string, document: TrustStoreDocument): void {
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(document, null, 2)}\n`, { mode: 0o644 })
+  renameSync(`${path}.tmp`, path)
+}
+
+function credentialsFrom(file: string | undefined, profile: string): Credentials {
+  if (file !== undefined) {
+    const text = readFileSync(file, 'utf8')
+    const section = text.split(/^\[/m).find((s) => s.startsWith(`${profile}]`)) ?? fail(`no profile [${profile}] in ${file}`)
+    const value = (name: string): string => new RegExp(`^${name}\\s*=\\s*(\\S+)`, 'm').exec(section)?.[1] ?? fail(`${name} missing in [${profile}]`)
+    return { accessKeyId: value('aws_access_key_id'), secretAccessKey: value('aws_secret_access_key') }
+  }
+  const accessKeyId = process.env.TRENT_ACCESS_KEY_ID ?? process.env.AWS_ACCESS_KEY_ID
+  const secretAccessKey = process.env.TRENT_SECRET_ACCESS_KEY ?? process.env.AWS_SECRET_ACCESS_KEY
+  if (accessKeyId === undefined || secretAccessKey === undefined) fail('no credentials: set TRENT_ACCESS_KEY_ID/TRENT_SECRET_ACCESS_KEY or pass --credentials-file')
+  return { accessKeyId, secretAccessKey }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [group, command, ...rest] = argv
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      'data-dir': { type: 'string' },
+      partition: { type: 'string' },
+      region: { type: 'string' },
+      'key-id': { type: 'string' },
+      endpoint: { type: 'string' },
+      'credentials-file': { type: 'string' },
+      profile: { type: 'string', default: 'trent' },
+    },
+  })
+  const dataDir = values['data-dir']
+  if (group === 'rsk' && command === 'export') {
+    if (dataDir === undefined) fail('--data-dir is required')
+    process.stdout.write(readFileSync(join(dataDir, 'rsk-public.json'), 'utf8'))
+    return
+  }
+  if (group === 'rsk' && command === 'import') {
+    if (dataDir === undefined || values.partition === undefined || positionals.length === 0) fail(USAGE)
+    const path = join(dataDir, 'trust-store.json')
+    const document = readTrustStore(path, values.partition)
+    for (const file of positionals) {
+      const exported = JSON.parse(readFileSync(file, 'utf8')) as RskExport
+      const pinned = document.regions[exported.region] ?? []
+      for (const key of exported.keys) {
+        if (!pinned.some((p) => p.id === key.id)) pinned.push({ id: key.id, publicKey: key.publicKey, status: 'active' })
+      }
+      document.regions[exported.region] = pinned
+      process.stdout.write(`pinned ${exported.keys.length} key(s) of ${exported.region}\n`)
+    }
+    writeTrustStore(path, document)
+    return
+  }
+  if (group === 'rsk' && command === 'retire') {
+    if (dataDir === undefined || values.region === undefined || values['key-id'] === undefined) fail(USAGE)
+    const path = join(dataDir, 'trust-store.json')
+    const document = readTrustStore(path)
+    const key = document.regions[values.region]?.find((k) => k.id === values['key-id']) ?? fail('no such pinned key')
+    key.status = 'retired'
+    writeTrustStore(path, document)
+    process.stdout.write(`retired ${key.id} of ${values.region}\n`)
+    return
+  }
+  if (group === 'replication' && command === 'status') {
+    if (values.endpoint === undefined || values.region === undefined || values['key-id'] === undefined) fail(USAGE)
+    const credentials = credentialsFrom(values['credentials-file'], values.profile)
+    const answer = await callTrent(values.endpoint, values.region, credentials, 'TrentAdmin.DescribeReplication', { KeyId: values['key-id'] })
+    process.stdout.write(`${JSON.stringify(answer.body, null, 2)}\n`)
+    if (answer.status !== 200) process.exit(1)
+    return
+  }
+  fail(USAGE)
+}
+
+await main(process.argv.slice(2))

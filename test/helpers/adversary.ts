@@ -1,0 +1,437 @@
+/**
+ * Attack builders for the untrusted replication proxy (docs/spec/replication.md §10):
+ * open an envelope, alter its JSON body or its envelope fields, and seal it again, with
+ * the original signature, with none, or re-signed by a key the attacker holds (a fresh
+ * P-384 key that is pinned nowhere) or by some region's HSM (a key pinned for *that*
+ * region). Plus the field walker the "every field" tests use, the snapshots they compare,
+ * and the attacker's side of a man-in-the-middle on the key agreement.
+ */
+import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto'
+import { isDeepStrictEqual } from 'node:util'
+import type { Hsm } from '../../src/hsm/hsm.js'
+import { deriveRwk, ecdhSharedSecret, pointOfPublicKey, rskIdOf, unwrapMaterials } from '../../src/hsm/soft/replication-crypto.js'
+import type { Kms } from '../../src/kms/kms.js'
+import { encodeEnvelope, parseEnvelope, type Envelope } from '../../src/replication/envelope.js'
+import { signingInput } from '../../src/replication/trust-store.js'
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
+export type JsonObject = { [key: string]: Json }
+export type Path = ReadonlyArray<string | number>
+
+// ---------------------------------------------------------------------------------------
+// Envelopes
+
+export interface Opened {
+  envelope: Envelope
+  /** The exact signed bytes. */
+  bodyBytes: Buffer
+  body: JsonObject
+}
+
+export function openEnvelope(bytes: Uint8Array): Opened {
+  const { envelope, body } = parseEnvelope(bytes)
+  return { envelope, bodyBytes: Buffer.from(body), body: JSON.parse(Buffer.from(body).toString('utf8')) as JsonObject }
+}
+
+export function bodyOf(bytes: Uint8Array): JsonObject {
+  return openEnvelope(bytes).body
+}
+
+/** Raw JSON of the envelope, so tests can also break what `parseEnvelope` would refuse. */
+export function rawEnvelope(bytes: Uint8Array): JsonObject {
+  return JSON.parse(Buffer.from(bytes).toString('utf8')) as JsonObject
+}
+
+export function sealRaw(raw: Json): Uint8Array {
+  return Buffer.from(JSON.stringify(raw), 'utf8')
+}
+
+export function sealEnvelope(envelope: Envelope): Uint8Array {
+  return encodeEnvelope(envelope)
+}
+
+export function encodeBody(body: JsonObject): Buffer {
+  return Buffer.from(JSON.stringify(body), 'utf8')
+}
+
+/** Replaces the body's bytes and keeps everything else, the original signature included. */
+export function withBodyKeepingSignature(bytes: Uint8Array, body: JsonObject | Uint8Array): Uint8Array {
+  const { envelope } = parseEnvelope(bytes)
+  const bodyBytes = body instanceof Uint8Array ? Buffer.from(body) : encodeBody(body)
+  return sealEnvelope({ ...envelope, body: bodyBytes.toString('base64') })
+}
+
+/** Alters the body (a deep copy) and keeps the original signature. */
+export function tamperBody(bytes: Uint8Array, mutate: (body: JsonObject) => void): Uint8Array {
+  const body = structuredClone(bodyOf(bytes))
+  mutate(body)
+  return withBodyKeepingSignature(bytes, body)
+}
+
+/** Alters envelope fields only; the body and its signature stay as they were. */
+export function tamperEnvelope(bytes: Uint8Array, mutate: (envelope: Envelope) => void): Uint8Array {
+  const { envelope } = parseEnvelope(bytes)
+  const copy: Envelope = { ...envelope, signature: { ...envelope.signature } }
+  mutate(copy)
+  return sealEnvelope(copy)
+}
+
+// ---------------------------------------------------------------------------------------
+// Signers
+
+export interface Signer {
+  /** The key id the envelope will name. */
+  keyId: string
+  sign(body: Uint8Array): Promise<Buffer>
+}
+
+/** What the attacker can make: a P-384 key of its own, pinned for no region. */
+export interface AttackerKey extends Signer {
+  privateKey: KeyObject
+  spki: Buffer
+  /** The same key, but naming another key id (e.g. the victim's pinned RSK id). */
+  claiming(keyId: string): Signer
+}
+
+function p1363(privateKey: KeyObject, body: Uint8Array): Buffer {
+  return sign('sha384', signingInput(body), { key: privateKey, dsaEncoding: 'ieee-p1363' })
+}
+
+export function attackerSigningKey(): AttackerKey {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' })
+  const spki = publicKey.export({ format: 'der', type: 'spki' })
+  const keyId = rskIdOf(spki)
+  return {
+    keyId,
+    privateKey,
+    spki,
+    sign: (body) => Promise.resolve(p1363(privateKey, body)),
+    claiming: (claimed) => ({ keyId: claimed, sign: (body) => Promise.resolve(p1363(privateKey, body)) }),
+  }
+}
+
+/** Signs with a region's HSM: that region's newest RSK, which is pinned for that region only. */
+export function hsmSigner(hsm: Hsm, keyId: string): Signer {
+  return {
+    keyId,
+    async sign(body) {
+      return Buffer.from((await hsm.signReplication(body)).signature)
+    },
+  }
+}
+
+export async function regionSigner(kms: Kms): Promise<Signer> {
+  const keys = await kms.hsm.replicationSigningKeys()
+  const newest = keys[keys.length - 1]
+  if (newest === undefined) throw new Error('region has no RSK')
+  return hsmSigner(kms.hsm, newest.id)
+}
+
+/**
+ * Re-signs an envelope after altering its body and/or its envelope fields. The envelope's
+ * `from`, `to` and `messageId` follow the (altered) body unless `envelope` overrides them.
+ */
+export async function resign(
+  bytes: Uint8Array,
+  signer: Signer,
+  options: { body?: (body: JsonObject) => void; envelope?: (envelope: Envelope) => void } = {},
+): Promise<Uint8Array> {
+  const { envelope, body } = openEnvelope(bytes)
+  const altered = structuredClone(body)
+  options.body?.(altered)
+  const bodyBytes = encodeBody(altered)
+  const next: Envelope = {
+    ...envelope,
+    from: typeof altered.from === 'string' ? altered.from : envelope.from,
+    to: typeof altered.to === 'string' ? altered.to : envelope.to,
+    messageId: typeof altered.messageId === 'string' ? altered.messageId : envelope.messageId,
+    body: bodyBytes.toString('base64'),
+    signature: { keyId: signer.keyId, value: (await signer.sign(bodyBytes)).toString('base64') },
+  }
+  options.envelope?.(next)
+  return sealEnvelope(next)
+}
+
+// ---------------------------------------------------------------------------------------
+// Walking and altering every field
+
+export function leaves(value: Json, path: Path = []): Array<{ path: Path; value: Json }> {
+  if (Array.isArray(value)) {
+    if (value.length === 0) return [{ path, value }]
+    return value.flatMap((v, i) => leaves(v, [...path, i]))
+  }
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value)
+    if (entries.length === 0) return [{ path, value }]
+    return entries.flatMap(([k, v]) => leaves(v, [...path, k]))
+  }
+  return [{ path, value }]
+}
+
+/** Every object and array on the way to the leaves, for structural alterations. */
+export function containers(value: Json, path: Path = []): Array<{ path: Path; value: Json[] | JsonObject }> {
+  if (Array.isArray(value)) return [{ path, value }, ...value.flatMap((v, i) => containers(v, [...path, i]))]
+  if (value !== null && typeof value === 'object') return [{ path, value }, ...Object.entries(value).flatMap(([k, v]) => containers(v, [...path, k]))]
+  return []
+}
+
+export function getAt(root: Json, path: Path): Json {
+  let at: Json = root
+  for (const step of path) at = (at as Record<string | number, Json>)[step] as Json
+  return at
+}
+
+export function setAt(root: Json, path: Path, value: Json | undefined): void {
+  if (path.length === 0) throw new Error('cannot replace the root')
+  const parent = getAt(root, path.slice(0, -1)) as Record<string | number, Json>
+  const last = path[path.length - 1] as string | number
+  if (value === undefined) {
+    if (Array.isArray(parent)) parent.splice(last as number, 1)
+    else delete parent[last]
+  } else parent[last] = value
+}
+
+export function pathText(path: Path): string {
+  return path.length === 0 ? '(root)' : path.map(String).join('.')
+}
+
+const HEX = '0123456789abcdef'
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+
+/** One character changed for another of the same alphabet, so the value still looks valid. */
+export function flipChar(value: string, at = Math.floor(value.length / 2)): string {
+  if (value.length === 0) return 'x'
+  const i = Math.min(Math.max(at, 0), value.length - 1)
+  const c = value[i] as string
+  const alphabet = HEX.includes(c) && /^[0-9a-f-]+$/.test(value) ? HEX : B64.includes(c) ? B64 : undefined
+  const next = alphabet === undefined ? (c === 'x' ? 'y' : 'x') : (alphabet[(alphabet.indexOf(c) + 1) % alphabet.length] as string)
+  return value.slice(0, i) + next + value.slice(i + 1)
+}
+
+/** Flips one bit of the bytes a base64 string carries; the result is still valid base64. */
+export function flipBase64Bit(value: string, byte = -1, bit = 0): string {
+  const bytes = Buffer.from(value, 'base64')
+  if (bytes.length === 0) return Buffer.from([1]).toString('base64')
+  const i = byte < 0 ? bytes.length + byte : Math.min(byte, bytes.length - 1)
+  bytes[i] = (bytes[i] ?? 0) ^ (1 << bit)
+  return bytes.toString('base64')
+}
+
+export interface FieldContext {
+  /** Regions the partition knows, for "another valid region" swaps. */
+  regions: string[]
+  /** Another multi-Region key id, for key swaps. */
+  otherKeyId: string
+  /** An attacker's P-384 point (base64), for public key swaps. */
+  attackerPoint: string
+}
+
+const REGION = /^([a-z]+-){2,3}\d+$/
+const MRK = /^mrk-[0-9a-f]{32}$/
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+const HEXS = /^[0-9a-f]+$/
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
+
+/** Altered values for one leaf: each both "flipped" and "swapped for another valid-looking value". */
+export function alternatives(path: Path, value: Json, ctx: FieldContext): Array<{ label: string; value: Json | undefined }> {
+  const out: Array<{ label: string; value: Json | undefined }> = []
+  const name = String(path[path.length - 1] ?? '')
+  if (typeof value === 'number') {
+    out.push({ label: '+1', value: value + 1 })
+    out.push({ label: value > 0 ? '-1' : 'large', value: value > 0 ? value - 1 : 2 ** 31 })
+  } else if (typeof value === 'boolean') {
+    out.push({ label: 'negated', value: !value })
+  } else if (typeof value === 'string') {
+    if (REGION.test(value)) {
+      out.push({ label: 'flipped char', value: flipChar(value, value.length - 1) })
+      const other = ctx.regions.find((r) => r !== value)
+      if (other !== undefined) out.push({ label: `swapped for region ${other}`, value: other })
+    } else if (MRK.test(value)) {
+      out.push({ label: 'flipped char', value: flipChar(value) })
+      out.push({ label: 'swapped for another key', value: ctx.otherKeyId === value ? `mrk-${randomBytes(16).toString('hex')}` : ctx.otherKeyId })
+    } else if (UUID.test(value)) {
+      out.push({ label: 'flipped char', value: flipChar(value, 0) })
+      out.push({ label: 'swapped for a fresh uuid', value: randomUUID() })
+    } else if (HEXS.test(value) && value.length % 2 === 0) {
+      out.push({ label: 'flipped char', value: flipChar(value, 0) })
+      out.push({ label: 'swapped for fresh hex', value: randomBytes(value.length / 2).toString('hex') })
+    } else if (BASE64.test(value) && value.length >= 8) {
+      out.push({ label: 'flipped bit', value: flipBase64Bit(value) })
+      const bytes = Buffer.from(value, 'base64')
+      if (bytes.length === 97 && bytes[0] === 0x04) out.push({ label: "swapped for the attacker's public key", value: ctx.attackerPoint })
+      else out.push({ label: 'swapped for random bytes', value: randomBytes(bytes.length).toString('base64') })
+    } else {
+      out.push({ label: 'flipped char', value: flipChar(value) })
+      out.push({ label: 'swapped', value: name === 'type' ? (value === 'SharedState' ? 'SyncAck' : 'SharedState') : `${value}x` })
+    }
+  } else if (Array.isArray(value)) {
+    // An empty array: give it an element.
+    out.push({ label: 'given an element', value: [1] })
+  } else if (value !== null && typeof value === 'object') {
+    out.push({ label: 'given a member', value: { x: 1 } })
+  }
+  out.push({ label: 'removed', value: undefined })
+  return out
+}
+
+export interface Alteration {
+  label: string
+  apply(root: JsonObject): void
+}
+
+/** Every alteration of every field of a body: each leaf altered, each container reshaped. */
+export function everyAlteration(body: JsonObject, ctx: FieldContext): Alteration[] {
+  const out: Alteration[] = []
+  for (const { path, value } of leaves(body)) {
+    for (const alt of alternatives(path, value, ctx)) {
+      out.push({ label: `${pathText(path)} ${alt.label}`, apply: (root) => setAt(root, path, alt.value === undefined ? undefined : structuredClone(alt.value)) })
+    }
+  }
+  for (const { path, value } of containers(body)) {
+    if (Array.isArray(value) && value.length > 0) {
+      out.push({ label: `${pathText(path)} last element dropped`, apply: (root) => (getAt(root, path) as Json[]).pop() })
+      out.push({ label: `${pathText(path)} first element duplicated`, apply: (root) => (getAt(root, path) as Json[]).push(structuredClone((getAt(root, path) as Json[])[0] as Json)) })
+      if (value.length > 1) out.push({ label: `${pathText(path)} reversed`, apply: (root) => (getAt(root, path) as Json[]).reverse() })
+    } else if (!Array.isArray(value) && path.length > 0) {
+      out.push({ label: `${pathText(path)} given an extra member`, apply: (root) => ((getAt(root, path) as JsonObject).extra = true) })
+    }
+  }
+  out.push({ label: 'body given an extra member', apply: (root) => (root.injected = 'x') })
+  return out
+}
+
+/** Every alteration of the envelope's own fields, body and signature kept as bytes. */
+export function envelopeAlterations(envelope: Envelope, ctx: FieldContext & { otherSignatureKeyId: string }): Array<{ label: string; raw: (raw: JsonObject) => void }> {
+  const other = ctx.regions.find((r) => r !== envelope.from && r !== envelope.to) ?? ctx.regions.find((r) => r !== envelope.from) ?? 'sa-east-1'
+  const otherTo = ctx.regions.find((r) => r !== envelope.to && r !== envelope.from) ?? 'sa-east-1'
+  const sig = (raw: JsonObject): JsonObject => raw.signature as JsonObject
+  return [
+    { label: 'v set to 2', raw: (raw) => (raw.v = 2) },
+    { label: 'v as a string', raw: (raw) => (raw.v = '1') },
+    { label: 'v removed', raw: (raw) => delete raw.v },
+    { label: 'messageId flipped', raw: (raw) => (raw.messageId = flipChar(envelope.messageId, 0)) },
+    { label: 'messageId swapped for a fresh uuid', raw: (raw) => (raw.messageId = randomUUID()) },
+    { label: 'messageId removed', raw: (raw) => delete raw.messageId },
+    { label: 'from flipped', raw: (raw) => (raw.from = flipChar(envelope.from, envelope.from.length - 1)) },
+    { label: `from swapped for ${other}`, raw: (raw) => (raw.from = other) },
+    { label: 'from swapped for to', raw: (raw) => (raw.from = envelope.to) },
+    { label: 'from removed', raw: (raw) => delete raw.from },
+    { label: 'to flipped', raw: (raw) => (raw.to = flipChar(envelope.to, envelope.to.length - 1)) },
+    { label: `to swapped for ${otherTo}`, raw: (raw) => (raw.to = otherTo) },
+    { label: 'to removed', raw: (raw) => delete raw.to },
+    { label: 'body: one bit flipped', raw: (raw) => (raw.body = flipBase64Bit(envelope.body, 10)) },
+    { label: 'body: last bit flipped', raw: (raw) => (raw.body = flipBase64Bit(envelope.body, -1, 7)) },
+    { label: 'body: truncated by one byte', raw: (raw) => (raw.body = Buffer.from(envelope.body, 'base64').subarray(0, -1).toString('base64')) },
+    { label: 'body: one byte appended', raw: (raw) => (raw.body = Buffer.concat([Buffer.from(envelope.body, 'base64'), Buffer.from(' ')]).toString('base64')) },
+    { label: 'body: empty', raw: (raw) => (raw.body = '') },
+    { label: 'body removed', raw: (raw) => delete raw.body },
+    { label: 'signature.keyId flipped', raw: (raw) => (sig(raw).keyId = flipChar(envelope.signature.keyId, 0)) },
+    { label: "signature.keyId swapped for another region's RSK id", raw: (raw) => (sig(raw).keyId = ctx.otherSignatureKeyId) },
+    { label: 'signature.keyId removed', raw: (raw) => delete sig(raw).keyId },
+    { label: 'signature.value: first bit flipped', raw: (raw) => (sig(raw).value = flipBase64Bit(envelope.signature.value, 0)) },
+    { label: 'signature.value: last bit flipped', raw: (raw) => (sig(raw).value = flipBase64Bit(envelope.signature.value, -1, 7)) },
+    { label: 'signature.value: r and s swapped', raw: (raw) => {
+      const v = Buffer.from(envelope.signature.value, 'base64')
+      sig(raw).value = Buffer.concat([v.subarray(48), v.subarray(0, 48)]).toString('base64')
+    } },
+    { label: 'signature.value truncated', raw: (raw) => (sig(raw).value = Buffer.from(envelope.signature.value, 'base64').subarray(0, 95).toString('base64')) },
+    { label: 'signature.value as DER length', raw: (raw) => (sig(raw).value = randomBytes(104).toString('base64')) },
+    { label: 'signature.value zeroed', raw: (raw) => (sig(raw).value = Buffer.alloc(96).toString('base64')) },
+    { label: 'signature removed', raw: (raw) => delete raw.signature },
+    { label: 'signature as a string', raw: (raw) => (raw.signature = envelope.signature.value) },
+  ]
+}
+
+/** P-384 group order. */
+const P384_N = BigInt('0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973')
+
+/** The malleated ECDSA signature (r, n − s): also valid for the same message, a different byte string. */
+export function negateS(signatureB64: string): string {
+  const v = Buffer.from(signatureB64, 'base64')
+  const s = BigInt(`0x${v.subarray(48).toString('hex')}`)
+  const ns = (P384_N - s).toString(16).padStart(96, '0')
+  return Buffer.concat([v.subarray(0, 48), Buffer.from(ns, 'hex')]).toString('base64')
+}
+
+// ---------------------------------------------------------------------------------------
+// The attacker's own key agreement (the man in the middle)
+
+export interface AttackerEcdh {
+  privateKey: KeyObject
+  /** Uncompressed SEC1 point, base64, as a message carries it. */
+  point: string
+}
+
+export function attackerEcdhKey(): AttackerEcdh {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' })
+  return { privateKey, point: pointOfPublicKey(publicKey).toString('base64') }
+}
+
+/**
+ * What the attacker can do with a MaterialTransfer it saw: ECDH with its own private key
+ * against the message's RAKA, derive the RWK as the spec does (with its own point, or the
+ * echoed RAKB, as the other half), unwrap. Returns the plaintext materials if that works.
+ */
+export function attackerUnwrap(transfer: JsonObject, attacker: AttackerEcdh): Buffer[] | undefined {
+  const raka = Buffer.from(String(transfer.rakaPublicKey), 'base64')
+  const materials = transfer.materials as JsonObject[]
+  const binding = {
+    sessionId: String(transfer.sessionId),
+    partition: String(transfer.partition),
+    sourceRegion: String(transfer.from),
+    destinationRegion: String(transfer.to),
+    keyId: String(transfer.keyId),
+  }
+  const wrapped = materials.map((m) => ({ materialVersion: Number(m.version), materialId: String(m.materialId), wrapped: Buffer.from(String(m.wrapped), 'base64') }))
+  const versions = wrapped.map((w) => w.materialVersion)
+  for (const rakb of [Buffer.from(attacker.point, 'base64'), Buffer.from(String(transfer.rakbPublicKey), 'base64')]) {
+    try {
+      const z = ecdhSharedSecret(attacker.privateKey, raka)
+      const rwk = deriveRwk(z, binding, versions, raka, rakb)
+      return unwrapMaterials(rwk, binding, wrapped)
+    } catch {
+      // does not authenticate: try the other half
+    }
+  }
+  return undefined
+}
+
+// ---------------------------------------------------------------------------------------
+// State snapshots
+
+export interface RegionSnapshot {
+  keys: unknown
+  materials: unknown
+}
+
+/** The receiving region's keys and materials (deep copies), optionally of one key only. */
+export function snapshot(kms: Kms, keyId?: string): RegionSnapshot {
+  const keys = [...kms.keys.entries()].filter(([id]) => keyId === undefined || id === keyId)
+  const materials = [...kms.materials.entries()].filter(([id]) => keyId === undefined || id === keyId)
+  return structuredClone({ keys, materials })
+}
+
+export function sameSnapshot(a: RegionSnapshot, b: RegionSnapshot): boolean {
+  return isDeepStrictEqual(a, b)
+}
+
+/** A short digest of a snapshot, for messages. */
+export function digest(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v))).digest('hex').slice(0, 12)
+}
+
+// ---------------------------------------------------------------------------------------
+// Schedules
+
+/** A deterministic shuffle driven by a list of numbers (from fast-check), so runs shrink. */
+export function shuffleBy<T>(items: readonly T[], choices: readonly number[]): T[] {
+  const out = [...items]
+  for (let i = out.length - 1; i > 0; i--) {
+    const c = choices.length === 0 ? 0 : (choices[i % choices.length] as number)
+    const j = c % (i + 1)
+    const tmp = out[i] as T
+    out[i] = out[j] as T
+    out[j] = tmp
+  }
+  return out
+}
