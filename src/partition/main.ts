@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { createGateway, type RegionEndpoint } from '../gateway/gateway.js'
 import { createLogger } from '../log/logger.js'
+import { PartitionTrust, ProxySupervisor, ensurePartitionId } from './replication-setup.js'
 
 // ---------------------------------------------------------------------------------------
 // The IPC contract with a parent that forked the launcher (tests, tooling).
@@ -113,6 +114,8 @@ const OPTIONS = {
   'region-port-base': { type: 'string' },
   'allow-test-hooks': { type: 'boolean', default: false },
   'background-interval-ms': { type: 'string' },
+  'reconcile-interval-ms': { type: 'string' },
+  'proxy-port': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options']
 
@@ -153,6 +156,9 @@ interface LauncherConfig {
   regionPortBase: number
   allowTestHooks: boolean
   backgroundIntervalMs: string | undefined
+  reconcileIntervalMs: string | undefined
+  /** 0: a free port. */
+  proxyPort: number
 }
 
 function readConfig(): LauncherConfig {
@@ -177,6 +183,11 @@ function readConfig(): LauncherConfig {
   }
   const interval = values['background-interval-ms']
   if (interval !== undefined && !/^\d+$/.test(interval)) fail('--background-interval-ms must be a number of milliseconds')
+  const reconcile = values['reconcile-interval-ms']
+  if (reconcile !== undefined && !/^\d+$/.test(reconcile)) fail('--reconcile-interval-ms must be a number of milliseconds')
+  // The proxy goes right after the regions, or anywhere free.
+  const proxyPort =
+    values['proxy-port'] !== undefined ? parsePort(values['proxy-port'], '--proxy-port') : regionPortBase === 0 ? 0 : regionPortBase + regions.length
   return {
     gatewayPort,
     host: values.host,
@@ -186,6 +197,8 @@ function readConfig(): LauncherConfig {
     regionPortBase,
     allowTestHooks: values['allow-test-hooks'],
     backgroundIntervalMs: interval,
+    reconcileIntervalMs: reconcile,
+    proxyPort,
   }
 }
 
@@ -487,7 +500,7 @@ class RegionSupervisor {
 // The partition
 // ---------------------------------------------------------------------------------------
 
-function regionArgs(config: LauncherConfig, region: string, index: number): string[] {
+function regionArgs(config: LauncherConfig, region: string, index: number, proxyUrl: string): string[] {
   const args = [
     '--region', region,
     '--port', String(config.regionPortBase === 0 ? 0 : config.regionPortBase + index),
@@ -497,6 +510,8 @@ function regionArgs(config: LauncherConfig, region: string, index: number): stri
   ]
   if (config.allowTestHooks) args.push('--allow-test-hooks')
   if (config.backgroundIntervalMs !== undefined) args.push('--background-interval-ms', config.backgroundIntervalMs)
+  if (config.reconcileIntervalMs !== undefined) args.push('--reconcile-interval-ms', config.reconcileIntervalMs)
+  args.push('--proxy-url', proxyUrl)
   return args
 }
 
@@ -565,11 +580,23 @@ async function main(): Promise<void> {
   printBanner(config, gatewayUrl, credentialsPath, credentials, source)
   logger.info('gateway listening', { port: gatewayPort, host: config.host, credentials: source })
 
+  // Multi-Region keys: a partition id, the relay between regions, and pinned signing keys.
+  const partitionId = ensurePartitionId(config.dataDir)
+  const regionDirs = new Map(config.regions.map((region) => [region, join(config.dataDir, 'regions', region)]))
+  const trust = new PartitionTrust(partitionId, regionDirs)
+  trust.refresh()
+  const proxy = new ProxySupervisor(join(config.dataDir, 'proxy'), config.host, config.proxyPort, logger.child({ component: 'proxy' }))
+  await proxy.start().catch((err: unknown) => fail(`the replication proxy cannot start: ${err instanceof Error ? err.message : String(err)}`, 1))
+  say(`trent: replication proxy on ${proxy.url} (partition ${partitionId})`)
+
   let everyRegionReadyOnce = false
   const regionHost = reachableHost(config.host)
   const events: RegionEvents = {
     ready(region, port, pid) {
       gateway.setRegionEndpoint(region, { host: regionHost, port })
+      // A region publishes its signing keys before it reports ready: pin them everywhere.
+      trust.refresh()
+      proxy.setRoute(region, urlFor(regionHost, port))
       say(`trent: region ${region} ready on ${urlFor(config.host, port)} (pid ${pid})`)
       logger.info('region serving', { region, port, pid })
       notifyParent({ type: 'region-ready', region, port, pid })
@@ -595,7 +622,7 @@ async function main(): Promise<void> {
     TRENT_SECRET_ACCESS_KEY: credentials.secretAccessKey,
   }
   const supervisors = config.regions.map(
-    (region, index) => new RegionSupervisor(region, regionArgs(config, region, index), childEnv, events),
+    (region, index) => new RegionSupervisor(region, regionArgs(config, region, index, proxy.url), childEnv, events),
   )
 
   let stopping = false
@@ -604,6 +631,7 @@ async function main(): Promise<void> {
       // Asked twice: the user is not willing to wait.
       say('trent: stopping now')
       for (const supervisor of supervisors) supervisor.kill()
+      proxy.kill()
       process.exit(1)
     }
     stopping = true
@@ -611,6 +639,7 @@ async function main(): Promise<void> {
     logger.info('partition stopping', { reason })
     gateway.close()
     await Promise.all(supervisors.map((supervisor) => supervisor.stop(STOP_GRACE_MS)))
+    await proxy.stop()
     gateway.closeAllConnections()
     logger.info('partition stopped')
     process.exit(0)

@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util'
 import { createLogger } from '../log/logger.js'
 import { startRegion } from './compose-region.js'
+import { configureFailpoints } from '../kms/failpoints.js'
 
 const REGION_PATTERN = /^([a-z]+-){2,3}\d+$/
 
@@ -43,6 +44,9 @@ const accessKeyId = process.env.TRENT_ACCESS_KEY_ID ?? fail('TRENT_ACCESS_KEY_ID
 const secretAccessKey = process.env.TRENT_SECRET_ACCESS_KEY ?? fail('TRENT_SECRET_ACCESS_KEY is not set')
 
 const logger = createLogger({ region })
+if (values['allow-test-hooks'] && process.env.TRENT_FAILPOINTS !== undefined) {
+  configureFailpoints(process.env.TRENT_FAILPOINTS.split(',').map((name) => name.trim()), dataDir)
+}
 const running = await startRegion({
   region,
   accountId,

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto'
 import type { MaterialForTransfer } from '../../hsm/hsm.js'
 import type { Message, SharedState } from '../../replication/messages.js'
 import type { KeyRecord, MaterialRecord, MultiRegionState, ReplicaStatus, Write } from '../../storage/records.js'
+import { failpoint } from '../failpoints.js'
 import type { Kms } from '../kms.js'
 import { MESSAGE_TTL_MS, broadcastSharedState, heldVersions, queueMessage, sharedStateOf, wallClock } from './outbound.js'
 
@@ -167,6 +168,7 @@ async function onMaterialTransfer(kms: Kms, m: Extract<Message, { type: 'Materia
     // new one) and refuse the message.
     return { writes: [closeSession], result: { refused: 'the transferred material did not unwrap' } }
   }
+  failpoint('transfer:after-unwrap')
   const writes: Write[] = [closeSession]
   const added: number[] = []
   m.materials.forEach((x, i) => {
@@ -296,6 +298,7 @@ async function onAgreementOffer(kms: Kms, m: Extract<Message, { type: 'Agreement
     Buffer.from(m.rakbPublicKey, 'base64'),
     materials,
   )
+  failpoint('transfer:after-wrap')
   const outbound = queueMessage(kms, m.from, m.keyId, {
     type: 'MaterialTransfer',
     sessionId: m.sessionId,

@@ -7,6 +7,7 @@
 import { EnvelopeFormatError, parseEnvelope } from '../../replication/envelope.js'
 import { MessageFormatError, parseMessage } from '../../replication/messages.js'
 import type { Kms } from '../kms.js'
+import { failpoint } from '../failpoints.js'
 import { ReplicationRefused, handleMessage, type Outcome } from './handlers.js'
 import { wallClock } from './outbound.js'
 
@@ -60,12 +61,14 @@ export async function receiveEnvelope(kms: Kms, bytes: Uint8Array): Promise<Inbo
     return refused('message is expired or not yet valid', about)
   }
   let outcome: Outcome
+  failpoint('inbound:before-apply')
   try {
     outcome = await kms.mutate(() => handleMessage(kms, message))
   } catch (err) {
     if (err instanceof ReplicationRefused) return refused(err.message, about)
     throw err
   }
+  failpoint('inbound:after-commit')
   if (typeof outcome === 'object') return refused(outcome.refused, about)
   return { outcome, ...about }
 }

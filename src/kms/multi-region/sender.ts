@@ -9,6 +9,7 @@ import { encodeEnvelope } from '../../replication/envelope.js'
 import type { Transport } from '../../replication/transport.js'
 import type { Logger } from '../../log/logger.js'
 import type { Kms } from '../kms.js'
+import { failpoint } from '../failpoints.js'
 import { wallClock } from './outbound.js'
 
 export interface OutboxSender {
@@ -43,6 +44,7 @@ export function startOutboxSender(kms: Kms, transport: Transport, logger: Logger
         signature: { keyId, value: Buffer.from(signature).toString('base64') },
       })
       await transport.send(envelope)
+      failpoint('outbox:after-send')
       await kms.mutate(() => ({ writes: kms.outbox.get(message.id) === message ? [{ kind: 'deleteOutbox', id: message.id }] : [], result: undefined }))
     }
   }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { keyArn } from '../../wire/arn.js'
 import { KmsError } from '../../wire/errors.js'
 import type { KeyRecord, Tag } from '../../storage/records.js'
+import { failpoint } from '../failpoints.js'
 import { keyMetadata } from '../key-metadata.js'
 import { checkKeyState } from '../key-state.js'
 import { queueMessage, sharedStateOf } from '../multi-region/outbound.js'
@@ -72,6 +73,7 @@ export const replicateKey: Operation = {
       }
       return { writes: [{ kind: 'putKey', key: updated }, message, ...others], result: { view, replicaPolicy, tags } }
     })
+    failpoint('replicate-key:after-commit')
     const metadata = keyMetadata(kms, replica.view, replicaRegion)
     const out: Output = { ReplicaKeyMetadata: metadata, ReplicaPolicy: replica.replicaPolicy }
     if (replica.tags.length > 0) out.ReplicaTags = replica.tags

@@ -1,4 +1,5 @@
 import { KmsError } from '../../wire/errors.js'
+import { failpoint } from '../failpoints.js'
 import { checkKeyState } from '../key-state.js'
 import { requireNotReplica, rotationWrites } from '../materials.js'
 import { requiredStr, type Operation } from '../operation.js'
@@ -29,6 +30,7 @@ export const rotateKeyOnDemand: Operation = {
       }
       return { writes: await rotationWrites(kms, key, 'ON_DEMAND'), result: key.keyId }
     })
+    failpoint('rotation:after-commit')
     return { KeyId: kms.arnOf(keyId) }
   },
 }

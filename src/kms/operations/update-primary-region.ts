@@ -1,6 +1,7 @@
 import { keyArn } from '../../wire/arn.js'
 import { KmsError, notFoundKey } from '../../wire/errors.js'
 import type { KeyRecord } from '../../storage/records.js'
+import { failpoint } from '../failpoints.js'
 import { checkKeyState } from '../key-state.js'
 import { queueMessage, sharedStateOf } from '../multi-region/outbound.js'
 import { requiredStr, type Operation } from '../operation.js'
@@ -43,6 +44,7 @@ export const updatePrimaryRegion: Operation = {
         result: undefined,
       }
     })
+    failpoint('update-primary:after-commit')
     return {}
   },
 }

@@ -1,0 +1,141 @@
+/**
+ * What the local partition adds for multi-Region keys (docs/spec/replication.md §11):
+ * a partition id, the proxy process, and a trust store in every region pinning every
+ * region's Replication Signing Keys.
+ *
+ * @module
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import type { Logger } from '../log/logger.js'
+
+const PROXY_MAIN = fileURLToPath(new URL('../proxy/main.js', import.meta.url))
+
+function writeAtomically(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text)
+  renameSync(`${path}.tmp`, path)
+}
+
+/** The partition id, created once and kept in the data dir. */
+export function ensurePartitionId(dataDir: string): string {
+  const path = join(dataDir, 'partition.json')
+  if (existsSync(path)) {
+    const id = (JSON.parse(readFileSync(path, 'utf8')) as { partition?: unknown }).partition
+    if (typeof id === 'string' && id !== '') return id
+  }
+  const id = `trent-${randomBytes(8).toString('hex')}`
+  writeAtomically(path, `${JSON.stringify({ partition: id }, null, 2)}\n`)
+  return id
+}
+
+interface RskExport {
+  region: string
+  keys: Array<{ id: string; publicKey: string }>
+}
+
+/**
+ * Pins every region's signing keys in every region: reads each region's published
+ * `rsk-public.json` and writes the same trust store into each region's folder; regions
+ * re-read it when it changes.
+ */
+export class PartitionTrust {
+  constructor(
+    private readonly partition: string,
+    private readonly regionDirs: ReadonlyMap<string, string>,
+  ) {}
+
+  refresh(): void {
+    const regions: Record<string, Array<{ id: string; publicKey: string; status: 'active' }>> = {}
+    for (const [region, dir] of this.regionDirs) {
+      const path = join(dir, 'rsk-public.json')
+      if (!existsSync(path)) continue
+      const exported = JSON.parse(readFileSync(path, 'utf8')) as RskExport
+      regions[region] = exported.keys.map((k) => ({ id: k.id, publicKey: k.publicKey, status: 'active' }))
+    }
+    const text = `${JSON.stringify({ partition: this.partition, regions }, null, 2)}\n`
+    for (const dir of this.regionDirs.values()) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 })
+      const path = join(dir, 'trust-store.json')
+      if (existsSync(path) && readFileSync(path, 'utf8') === text) continue
+      writeAtomically(path, text)
+    }
+  }
+}
+
+/** Keeps the proxy process running on one port, restarting it if it dies. */
+export class ProxySupervisor {
+  private child: ChildProcess | undefined
+  private stopping = false
+  private routes: Record<string, string> = {}
+  port: number
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly host: string,
+    port: number,
+    private readonly logger: Logger,
+  ) {
+    this.port = port
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  }
+
+  get url(): string {
+    return `http://${this.host === '0.0.0.0' ? '127.0.0.1' : this.host}:${this.port}`
+  }
+
+  setRoute(region: string, url: string | undefined): void {
+    if (url === undefined) delete this.routes[region]
+    else this.routes[region] = url
+    writeAtomically(join(this.dataDir, 'routes.json'), `${JSON.stringify(this.routes, null, 2)}\n`)
+  }
+
+  /** Starts the proxy and resolves once it listens (so its port is known). */
+  start(): Promise<void> {
+    writeAtomically(join(this.dataDir, 'routes.json'), `${JSON.stringify(this.routes, null, 2)}\n`)
+    const child = fork(
+      PROXY_MAIN,
+      ['--data-dir', this.dataDir, '--port', String(this.port), '--host', this.host, '--routes-file', join(this.dataDir, 'routes.json')],
+      { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: process.execArgv.filter((flag) => !flag.startsWith('--inspect')) },
+    )
+    this.child = child
+    if (child.stdout !== null) createInterface({ input: child.stdout }).on('line', (line) => process.stdout.write(`${line}\n`))
+    child.on('exit', (code, signal) => {
+      if (this.child !== child || this.stopping) return
+      this.logger.error('proxy died; restarting it', { code, signal })
+      setTimeout(() => void this.start().catch(() => undefined), 500).unref()
+    })
+    return new Promise((resolve, reject) => {
+      child.once('exit', () => reject(new Error('the proxy exited before it was ready')))
+      child.on('message', (message: { type?: string; port?: number }) => {
+        if (message.type === 'ready' && typeof message.port === 'number') {
+          // Keep the port across restarts: regions were told this URL.
+          this.port = message.port
+          resolve()
+        }
+      })
+    })
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true
+    const child = this.child
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+    await new Promise<void>((done) => {
+      const force = setTimeout(() => child.kill('SIGKILL'), 10_000)
+      child.once('exit', () => {
+        clearTimeout(force)
+        done()
+      })
+      child.kill('SIGTERM')
+    })
+  }
+
+  kill(): void {
+    this.stopping = true
+    this.child?.kill('SIGKILL')
+  }
+}
