@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: Trent's hot-path throughput and latency against a ceiling and moto.
  *
- * One run: start a fresh partition (one region) in a temp dir, make a key and fixtures
- * with the AWS SDK, then for each of Encrypt / Decrypt (32 B, 1 KiB) and GenerateDataKey
- * replay a pool of pre-signed SigV4 requests with autocannon (in a child process) through
- * the gateway; then the same against the ceiling server and moto. Prints a markdown table
- * and writes bench/results/latest.json (latest-direct.json with --direct).
+ * One run: start a fresh partition (one region, us-east-1) in a temp dir the way a user
+ * does, the ceiling server (bench/ceiling-server.ts) and moto; make a key and fixtures in
+ * each with the AWS SDK; then for each of Encrypt and Decrypt (32 B and 1 KiB) and
+ * GenerateDataKey (AES_256), replay a pool of pre-signed SigV4 requests with autocannon,
+ * in a child process, against each target in turn (Trent through its gateway). Prints a
+ * markdown table and writes bench/results/latest.json (latest-direct.json with --direct).
  *
  * Flags:
  *   --direct            load the region's own port instead of the gateway (diagnosis)
@@ -266,32 +267,53 @@ async function main(): Promise<number> {
 
   let failed = false
   const loadGenerator = await LoadGenerator.start(logDir)
-  for (const name of targets as TargetName[]) {
-    if (shuttingDown) break
-    if (name === 'moto') {
-      const reason = motoUnavailableReason()
-      if (reason !== undefined) {
-        process.stdout.write(`moto: SKIPPED — ${reason}\n`)
-        report.targets.moto = { skipped: reason }
-        continue
+  // Every target is started (and given its fixtures) up front, and the operations are
+  // then measured target after target for each operation: the measurements a ratio
+  // compares are seconds apart, so load that comes and goes on a shared machine moves
+  // both sides of it alike. An idle target costs nothing meanwhile (see cpu in the JSON).
+  const ready: { target: RunningTarget; fixtures: Fixtures }[] = []
+  const running: RunningTarget[] = []
+  try {
+    for (const name of targets as TargetName[]) {
+      if (shuttingDown) break
+      if (name === 'moto') {
+        const reason = motoUnavailableReason()
+        if (reason !== undefined) {
+          process.stdout.write(`moto: SKIPPED — ${reason}\n`)
+          report.targets.moto = { skipped: reason }
+          continue
+        }
+      }
+      try {
+        const target = await startTarget(name, workDir, logDir)
+        running.push(target)
+        report.targets[name] = { description: target.description }
+        process.stdout.write(`${name}: ${target.description}\n`)
+        const fixtures = await makeFixtures({
+          endpoint: target.url,
+          region: settings.region,
+          credentials: CREDENTIALS,
+          poolSize: settings.poolSize,
+          ...(target.existingKeyId !== undefined ? { existingKeyId: target.existingKeyId } : {}),
+        })
+        ready.push({ target, fixtures })
+      } catch (err: unknown) {
+        failed = true
+        report.targets[name] = { ...report.targets[name], error: errorText(err) }
+        if (!shuttingDown) process.stdout.write(`${name}: FAILED — ${errorText(err)}\n`)
       }
     }
-    let target: RunningTarget | undefined
-    try {
-      target = await startTarget(name, workDir, logDir)
-      report.targets[name] = { description: target.description }
-      process.stdout.write(`${name}: ${target.description}\n`)
-      process.stdout.write(`processes: ${describeProcessTree() ?? 'unknown'}\n`)
-      const fixtures = await makeFixtures({
-        endpoint: target.url,
-        region: settings.region,
-        credentials: CREDENTIALS,
-        poolSize: settings.poolSize,
-        ...(target.existingKeyId !== undefined ? { existingKeyId: target.existingKeyId } : {}),
-      })
-      for (const operation of BENCH_OPERATIONS) {
+    process.stdout.write(`processes: ${describeProcessTree() ?? 'unknown'}\n`)
+
+    for (const operation of BENCH_OPERATIONS) {
+      for (const { target, fixtures } of ready) {
         if (shuttingDown) break
-        const measurement = await measure(target, operation, fixtures, loadGenerator)
+        let measurement: Measurement
+        try {
+          measurement = await measure(target, operation, fixtures, loadGenerator)
+        } catch (err: unknown) {
+          measurement = { target: target.name, operation: operation.label, error: errorText(err) }
+        }
         if (measurement.error !== undefined) failed = true
         report.measurements.push(measurement)
         process.stdout.write(`${progressLine(measurement)}\n`)
@@ -299,13 +321,9 @@ async function main(): Promise<number> {
           process.stdout.write(`${' '.repeat(9)}${describeCpu(measurement.cpu, measurement.result.requestsPerSecond)}\n`)
         }
       }
-    } catch (err: unknown) {
-      failed = true
-      report.targets[name] = { ...report.targets[name], error: errorText(err) }
-      if (!shuttingDown) process.stdout.write(`${name}: FAILED — ${errorText(err)}\n`)
-    } finally {
-      await target?.stop()
     }
+  } finally {
+    await Promise.all(running.map((target) => target.stop()))
   }
   await loadGenerator.managed.stop()
   if (shuttingDown) return 1
