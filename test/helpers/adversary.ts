@@ -6,13 +6,19 @@
  * region). Plus the field walker the "every field" tests use, the snapshots they compare,
  * and the attacker's side of a man-in-the-middle on the key agreement.
  */
+import assert from 'node:assert/strict'
 import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto'
 import { isDeepStrictEqual } from 'node:util'
+import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, ReplicateKeyCommand } from '@aws-sdk/client-kms'
 import type { Hsm } from '../../src/hsm/hsm.js'
 import { deriveRwk, ecdhSharedSecret, pointOfPublicKey, rskIdOf, unwrapMaterials } from '../../src/hsm/soft/replication-crypto.js'
+import { describeReplication } from '../../src/kms/admin/describe-replication.js'
 import type { Kms } from '../../src/kms/kms.js'
+import { receiveEnvelope, type InboundResult } from '../../src/kms/multi-region/inbound.js'
+import type { Output } from '../../src/kms/operation.js'
 import { encodeEnvelope, parseEnvelope, type Envelope } from '../../src/replication/envelope.js'
 import { signingInput } from '../../src/replication/trust-store.js'
+import type { InFlight, InMemoryPartition } from './in-memory-partition.js'
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 export type JsonObject = { [key: string]: Json }
@@ -402,13 +408,24 @@ export function attackerUnwrap(transfer: JsonObject, attacker: AttackerEcdh): Bu
 export interface RegionSnapshot {
   keys: unknown
   materials: unknown
+  sessions?: unknown
+  answered?: unknown
+  outbox?: unknown
 }
 
-/** The receiving region's keys and materials (deep copies), optionally of one key only. */
-export function snapshot(kms: Kms, keyId?: string): RegionSnapshot {
-  const keys = [...kms.keys.entries()].filter(([id]) => keyId === undefined || id === keyId)
-  const materials = [...kms.materials.entries()].filter(([id]) => keyId === undefined || id === keyId)
-  return structuredClone({ keys, materials })
+/**
+ * A region's keys and materials (deep copies), optionally of one key only; `full` adds
+ * its open sessions, answered sessions and outbox (a refused message must queue nothing).
+ */
+export function snapshot(kms: Kms, options: { keyId?: string; full?: boolean } = {}): RegionSnapshot {
+  const mine = ([id]: [string, unknown]): boolean => options.keyId === undefined || id === options.keyId
+  const out: RegionSnapshot = { keys: [...kms.keys.entries()].filter(mine), materials: [...kms.materials.entries()].filter(mine) }
+  if (options.full === true) {
+    out.sessions = [...kms.sessions.entries()]
+    out.answered = [...kms.answered.entries()]
+    out.outbox = [...kms.outbox.keys()]
+  }
+  return structuredClone(out)
 }
 
 export function sameSnapshot(a: RegionSnapshot, b: RegionSnapshot): boolean {
@@ -434,4 +451,219 @@ export function shuffleBy<T>(items: readonly T[], choices: readonly number[]): T
     out[j] = tmp
   }
   return out
+}
+
+// ---------------------------------------------------------------------------------------
+// Driving a partition as the proxy
+
+export const A = 'us-east-1'
+export const B = 'eu-west-1'
+export const C = 'ap-southeast-2'
+export const ACCOUNT = '111122223333'
+export const arnIn = (region: string, keyId: string): string => `arn:aws:kms:${region}:${ACCOUNT}:key/${keyId}`
+
+export async function createMrk(p: InMemoryPartition, region = A): Promise<string> {
+  const keyId = (await p.region(region).client().send(new CreateKeyCommand({ MultiRegion: true }))).KeyMetadata?.KeyId
+  if (keyId === undefined) throw new Error('CreateKey returned no key id')
+  return keyId
+}
+
+export async function replicatedKey(p: InMemoryPartition, replicas: string[], primary = A): Promise<string> {
+  const keyId = await createMrk(p, primary)
+  for (const region of replicas) await p.region(primary).client().send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: region }))
+  await p.settle()
+  return keyId
+}
+
+/** The key id a captured envelope's body names. */
+export function keyIdOf(bytes: Uint8Array): string {
+  return String(bodyOf(bytes).keyId)
+}
+
+/** Delivers bytes straight to a region, as the proxy would, and records the delivery. */
+export async function deliver(p: InMemoryPartition, to: string, bytes: Uint8Array, from = '?'): Promise<InboundResult> {
+  const result = await receiveEnvelope(p.region(to).kms, bytes)
+  let type = 'unparseable'
+  try {
+    type = String(bodyOf(bytes).type)
+  } catch {
+    // left as unparseable
+  }
+  p.deliveries.push({ from, to, bytes, type, deliveredTo: to, result })
+  return result
+}
+
+/**
+ * Puts the proxy in capture mode: every envelope the regions send is kept, none
+ * delivered. `next()` flushes the senders and returns what was captured so far.
+ */
+export function capture(p: InMemoryPartition): { captured: InFlight[]; next(): Promise<InFlight[]>; stop(): void } {
+  const captured: InFlight[] = []
+  p.intercept = (e) => {
+    captured.push(e)
+    return []
+  }
+  return {
+    captured,
+    async next() {
+      await p.settle()
+      return captured.splice(0)
+    },
+    stop() {
+      p.intercept = undefined
+    },
+  }
+}
+
+/**
+ * Steps the protocol one genuine message at a time: before each is delivered, `attack`
+ * may do what it likes with it (the receiver's state is then as the genuine message
+ * would find it); then the genuine message is delivered and its answers captured.
+ */
+export async function stepThrough(p: InMemoryPartition, attack: (e: InFlight) => Promise<void>, seen: InFlight[] = []): Promise<InFlight[]> {
+  const proxy = capture(p)
+  try {
+    let batch = await proxy.next()
+    while (batch.length > 0) {
+      for (const e of batch) {
+        await attack(e)
+        seen.push(e)
+        const result = await deliver(p, e.to, e.bytes, e.from)
+        if (result.outcome === 'refused') throw new Error(`the genuine ${e.type} ${e.from}→${e.to} was refused: ${result.reason ?? ''}`)
+      }
+      batch = await proxy.next()
+    }
+  } finally {
+    proxy.stop()
+  }
+  return seen
+}
+
+export function describeReplicationIn(p: InMemoryPartition, region: string, keyId: string): Promise<Output> {
+  return describeReplication.handle(p.region(region).kms, { KeyId: keyId }, { requestId: 'adversarial-test' })
+}
+
+export interface ReplicaView {
+  Region: string
+  State: 'IN_SYNC' | 'PENDING' | 'CREATING'
+  MaterialVersions: number[]
+  AcknowledgedSyncVersion: number
+  Pending: string[]
+  Note?: string
+}
+
+export async function replicaViews(p: InMemoryPartition, primary: string, keyId: string): Promise<ReplicaView[]> {
+  return ((await describeReplicationIn(p, primary, keyId)).Replicas ?? []) as ReplicaView[]
+}
+
+/** Regions whose copy of the key says it is the primary. */
+export function primariesOf(p: InMemoryPartition, keyId: string): string[] {
+  return [...p.regions.values()].filter((r) => r.kms.keys.get(keyId)?.mrk?.role === 'PRIMARY').map((r) => r.region)
+}
+
+function materialIds(kms: Kms, keyId: string): Array<[number, string]> {
+  return (kms.materials.get(keyId) ?? []).map((m) => [m.version, m.materialId])
+}
+
+/**
+ * Safety, at any moment, attack or not: at most one primary; no two regions hold
+ * different material ids for one version; every region holding the key in a usable state
+ * holds the primary's current version and its own current version; the primary never
+ * reports a replica IN_SYNC that does not hold every version the primary holds, with the
+ * same ids, at the primary's sync version.
+ */
+export async function assertSafe(p: InMemoryPartition, keyId: string): Promise<void> {
+  const primaries = primariesOf(p, keyId)
+  assert.ok(primaries.length <= 1, `more than one primary: ${primaries.join(', ')}`)
+  const byVersion = new Map<number, { id: string; region: string }>()
+  for (const r of p.regions.values()) {
+    for (const [version, id] of materialIds(r.kms, keyId)) {
+      const known = byVersion.get(version)
+      if (known === undefined) byVersion.set(version, { id, region: r.region })
+      else assert.equal(id, known.id, `version ${version}: ${r.region} holds material id ${id}, ${known.region} holds ${known.id}`)
+    }
+  }
+  const primary = primaries[0]
+  if (primary === undefined) return
+  const primaryKey = p.region(primary).kms.keys.get(keyId)
+  if (primaryKey?.mrk === undefined) return
+  const primaryVersions = materialIds(p.region(primary).kms, keyId)
+  for (const r of p.regions.values()) {
+    const key = r.kms.keys.get(keyId)
+    if (key === undefined || key.state === 'Creating') continue
+    const held = new Set(materialIds(r.kms, keyId).map(([v]) => v))
+    assert.ok(held.has(key.currentMaterialVersion), `${r.region} encrypts with version ${key.currentMaterialVersion}, which it does not hold`)
+    assert.ok(held.has(primaryKey.currentMaterialVersion), `the primary's current version ${primaryKey.currentMaterialVersion} is not held by ${r.region}`)
+  }
+  for (const view of await replicaViews(p, primary, keyId)) {
+    if (view.State !== 'IN_SYNC') continue
+    const replica = p.regions.get(view.Region)?.kms
+    const key = replica?.keys.get(keyId)
+    assert.ok(replica !== undefined && key !== undefined, `the primary counts ${view.Region} IN_SYNC, but it holds no such key`)
+    assert.notEqual(key.state, 'Creating', `the primary counts ${view.Region} IN_SYNC, but it is Creating`)
+    assert.deepEqual(materialIds(replica, keyId), primaryVersions, `the primary counts ${view.Region} IN_SYNC, but its material differs`)
+    assert.equal(key.mrk?.syncVersion, primaryKey.mrk.syncVersion, `the primary counts ${view.Region} IN_SYNC, but it is at another sync version`)
+  }
+}
+
+export interface Ciphertext {
+  madeIn: string
+  plaintext: string
+  blob: Uint8Array
+}
+
+const CONTEXT = { purpose: 'adversarial-replication' }
+
+/** Encrypts in `region` and returns what to decrypt later. */
+export async function encryptIn(p: InMemoryPartition, region: string, keyId: string, plaintext: string): Promise<Ciphertext> {
+  const out = await p.region(region).client().send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(plaintext), EncryptionContext: CONTEXT }))
+  assert.ok(out.CiphertextBlob !== undefined)
+  return { madeIn: region, plaintext, blob: out.CiphertextBlob }
+}
+
+export async function decryptIn(p: InMemoryPartition, region: string, c: Ciphertext): Promise<void> {
+  const out = await p.region(region).client().send(new DecryptCommand({ CiphertextBlob: c.blob, EncryptionContext: CONTEXT }))
+  assert.equal(Buffer.from(out.Plaintext ?? []).toString(), c.plaintext, `${region} decrypts what ${c.madeIn} made`)
+}
+
+/** Regions whose copy of the key can encrypt and decrypt. */
+export function usableHolders(p: InMemoryPartition, keyId: string): string[] {
+  return [...p.regions.values()].filter((r) => ['Enabled', 'Updating'].includes(r.kms.keys.get(keyId)?.state ?? '')).map((r) => r.region)
+}
+
+/**
+ * Material equality: every region holding the key holds the same versions with the same
+ * material ids and shows the same CurrentKeyMaterialId; a ciphertext made in any of them
+ * (now, or `earlier`) decrypts in every other. Returns the ciphertexts it made.
+ */
+export async function assertSameMaterialEverywhere(
+  p: InMemoryPartition,
+  keyId: string,
+  options: { earlier?: Ciphertext[]; regions?: string[]; expectRegions?: string[] } = {},
+): Promise<Ciphertext[]> {
+  await assertSafe(p, keyId)
+  const holders = options.regions ?? [...p.regions.values()].filter((r) => r.kms.keys.has(keyId)).map((r) => r.region)
+  if (options.expectRegions !== undefined) assert.deepEqual([...holders].sort(), [...options.expectRegions].sort(), 'the regions holding the key')
+  assert.ok(holders.length > 0)
+  const first = holders[0] as string
+  const reference = materialIds(p.region(first).kms, keyId)
+  const currentIds = new Set<string | undefined>()
+  for (const region of holders) {
+    const key = p.region(region).kms.keys.get(keyId)
+    assert.ok(key !== undefined, `${region} holds the key`)
+    assert.equal(key.state, 'Enabled', `${region}'s key is Enabled`)
+    assert.deepEqual(materialIds(p.region(region).kms, keyId), reference, `${region} holds the same material versions and ids as ${first}`)
+    currentIds.add((await p.region(region).client().send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.CurrentKeyMaterialId)
+  }
+  assert.equal(currentIds.size, 1, `one CurrentKeyMaterialId everywhere, got ${[...currentIds].join(', ')}`)
+  const primary = primariesOf(p, keyId)[0]
+  if (primary !== undefined && holders.includes(primary)) {
+    for (const view of await replicaViews(p, primary, keyId)) {
+      if (holders.includes(view.Region)) assert.equal(view.State, 'IN_SYNC', `the primary sees ${view.Region} IN_SYNC once all is settled: ${JSON.stringify(view)}`)
+    }
+  }
+  const made: Ciphertext[] = []
+  for (const region of holders) made.push(await encryptIn(p, region, keyId, `made in ${region} #${randomUUID()}`))
+  for (const c of [...(options.earlier ?? []), ...made]) for (const region of holders) await decryptIn(p, region, c)
+  return made
 }

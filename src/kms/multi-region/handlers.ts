@@ -26,6 +26,11 @@ export interface HandlerResult {
 }
 
 const SESSION_TTL_MS = MESSAGE_TTL_MS
+/**
+ * Versions one session carries at most (docs/spec/replication.md#transfer): the RWK's
+ * HKDF info lists them, and HKDF info is bounded. A key with more asks again.
+ */
+export const MAX_VERSIONS_PER_SESSION = 100
 
 function refuse(reason: string): never {
   throw new ReplicationRefused(reason)
@@ -36,7 +41,8 @@ function same(a: readonly number[], b: readonly number[]): boolean {
 }
 
 /** Opens a material-transfer session: the destination's first step (spec §6.2). */
-export async function openSession(kms: Kms, key: KeyRecord, source: string, versions: number[]): Promise<Write[]> {
+export async function openSession(kms: Kms, key: KeyRecord, source: string, wanted: number[]): Promise<Write[]> {
+  const versions = wanted.slice(0, MAX_VERSIONS_PER_SESSION)
   const sessionId = randomBytes(16).toString('hex')
   const expiresAt = wallClock() + SESSION_TTL_MS
   //= docs/spec/replication.md#transfer
@@ -195,6 +201,9 @@ async function onMaterialTransfer(kms: Kms, m: Extract<Message, { type: 'Materia
   }
   if (next.state === 'Creating') next = { ...next, state: 'Enabled' }
   writes.push({ kind: 'putKey', key: next })
+  // More versions than one session carries: ask for the rest at once.
+  const stillMissing = (next.mrk?.knownVersions ?? []).filter((v) => materialInfo(kms, m.keyId, v) === undefined && !added.includes(v))
+  if (stillMissing.length > 0) writes.push(...(await openSession(kms, next, m.from, stillMissing)))
   const held = [...heldVersions(kms, m.keyId), ...m.materials.filter((x) => added.includes(x.version)).map((x) => ({ version: x.version, materialId: x.materialId }))].sort(
     (a, b) => a.version - b.version,
   )
