@@ -80,7 +80,8 @@ function labelOf(pid: number): string {
   if (script.endsWith('ceiling-server.js')) return 'ceiling server'
   if (script === 'moto.server') return 'moto'
   if (script.endsWith('bench/run.js')) return 'bench driver'
-  return script.split('/').pop() ?? script
+  // Anything else by its last two path segments: 'proxy/main.js' says more than 'main.js'.
+  return script.split('/').slice(-2).join('/')
 }
 
 function machineTicks(): { busy: number; total: number } | undefined {

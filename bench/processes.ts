@@ -158,8 +158,8 @@ function anyFreePort(): Promise<number> {
 
 /**
  * A port P such that P..P+count-1 are all free now (the partition takes P for its gateway
- * and P+1.. for its regions). Another program could still take one before we do; the
- * start then fails loudly rather than measuring the wrong thing.
+ * and P+1.. for its regions and replication proxy). Another program could still take one
+ * before we do; the start then fails loudly rather than measuring the wrong thing.
  */
 export async function freePortRange(count: number): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {

@@ -40,6 +40,8 @@ export interface BenchReport {
   /** 'gateway': load sent to the partition's gateway; 'direct': to the region's own port. */
   mode: 'gateway' | 'direct'
   region: string
+  /** The git commit of the code measured; `dirty` when src/ had uncommitted changes. */
+  source?: { commit: string; dirty: boolean }
   machine: {
     cpus: number
     cpuModel: string
@@ -119,6 +121,10 @@ export function markdownTable(report: BenchReport): string {
         'its throughput is low by about that share (see cpu in the JSON).',
     )
   }
+  for (const [name, info] of Object.entries(report.targets)) {
+    if (info.skipped !== undefined) lines.push('', `${name}: not measured — ${info.skipped}`)
+    else if (info.error !== undefined) lines.push('', `${name}: FAILED — ${info.error.split('\n')[0] ?? ''}`)
+  }
   const perRequest = [...new Set(report.measurements.filter((m) => m.connectionMode === 'per-request').map((m) => m.target))]
   if (perRequest.length > 0) {
     lines.push(
@@ -140,14 +146,37 @@ export function progressLine(measurement: Measurement): string {
 }
 
 /**
+ * The throughput a measurement's CPU costs allow on this machine with nobody else on it:
+ * no thread can exceed one core, and all of them together cannot exceed every core. It
+ * is a model (it ignores scheduling, and contention inflates the costs it starts from a
+ * little), but unlike a throughput it barely moves when someone else's tests take a core
+ * halfway through a run, so it says whether a low ratio is Trent's or the machine's.
+ */
+export function cpuBoundRequestsPerSecond(measurement: Measurement | undefined): number | undefined {
+  const rps = measurement?.result?.requestsPerSecond
+  const cpu = measurement?.cpu
+  if (rps === undefined || rps <= 0 || cpu === undefined) return undefined
+  let totalCores = 0
+  let busiestThreadCores = 0
+  for (const usage of cpu.ours) {
+    if (usage.label === 'bench driver') continue
+    totalCores += usage.cores
+    busiestThreadCores = Math.max(busiestThreadCores, usage.mainThreadCores, usage.busiestOtherThreadCores)
+  }
+  if (totalCores <= 0 || busiestThreadCores <= 0) return undefined
+  return Math.min(rps / busiestThreadCores, (rps * cpu.machineCores) / totalCores)
+}
+
+/**
  * CPU microseconds per answered request, by process: where the cost of a request is
- * paid, independent of how busy the machine was.
+ * paid, independent of how busy the machine was; and the Trent / ceiling ratio the costs
+ * predict for an otherwise idle machine (see cpuBoundRequestsPerSecond).
  */
 export function cpuTable(report: BenchReport): string | undefined {
   const columns: { target: TargetName; label: string }[] = []
   for (const measurement of report.measurements) {
     for (const usage of measurement.cpu?.ours ?? []) {
-      // Idle bystanders (the driver, a process left from a previous target) are noise.
+      // Idle bystanders (the driver, targets waiting their turn) are noise.
       if (usage.label === 'bench driver' || usage.cores < 0.01) continue
       if (!columns.some((column) => column.target === measurement.target && column.label === usage.label)) {
         columns.push({ target: measurement.target, label: usage.label })
@@ -156,8 +185,8 @@ export function cpuTable(report: BenchReport): string | undefined {
   }
   if (columns.length === 0) return undefined
   const lines = [
-    `| Operation | ${columns.map((column) => `${column.target}: ${column.label}`).join(' | ')} |`,
-    `|---|${columns.map(() => '--:').join('|')}|`,
+    `| Operation | ${columns.map((column) => `${column.target}: ${column.label}`).join(' | ')} | Trent / ceiling predicted by CPU cost |`,
+    `|---|${columns.map(() => '--:').join('|')}|--:|`,
   ]
   for (const operation of operationsIn(report)) {
     const cells = columns.map((column) => {
@@ -170,7 +199,10 @@ export function cpuTable(report: BenchReport): string | undefined {
       const split = usage.busiestOtherThreadCores >= 0.05 ? ` (main ${micros(usage.mainThreadCores)} + ${micros(usage.busiestOtherThreadCores)})` : ''
       return `${micros(usage.cores)}${split}`
     })
-    lines.push(`| ${operation} | ${cells.join(' | ')} |`)
+    const trent = cpuBoundRequestsPerSecond(find(report, 'trent', operation))
+    const ceiling = cpuBoundRequestsPerSecond(find(report, 'ceiling', operation))
+    const predicted = trent !== undefined && ceiling !== undefined ? formatRatio(trent / ceiling, CEILING_RATIO_TARGET) : '—'
+    lines.push(`| ${operation} | ${cells.join(' | ')} | ${predicted} |`)
   }
   return lines.join('\n')
 }

@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -36,12 +37,11 @@ import { startProcess, stopAll, waitForMessage, type ManagedProcess } from './pr
 import { BUSY_MACHINE_CORES, cpuTable, markdownTable, progressLine, type BenchReport, type Measurement } from './report.js'
 import { createRequestSigner, type Credentials } from './signing.js'
 import {
-  motoUnavailableReason,
   partitionLauncherBuilt,
+  probeMoto,
   startCeiling,
   startMoto,
   startTrentPartition,
-  startTrentRegionAlone,
   type RunningTarget,
   type TargetName,
 } from './targets.js'
@@ -191,7 +191,8 @@ async function measure(
   return measurement
 }
 
-async function startTarget(name: TargetName, dataDir: string, logDir: string): Promise<RunningTarget> {
+/** Starts a target; undefined when it cannot run on this machine (moto without python). */
+async function startTarget(name: TargetName, dataDir: string, logDir: string, report: BenchReport): Promise<RunningTarget | undefined> {
   switch (name) {
     case 'trent': {
       const options = {
@@ -205,18 +206,29 @@ async function startTarget(name: TargetName, dataDir: string, logDir: string): P
           ...settings.trentNodeFlags,
         ],
       }
-      if (partitionLauncherBuilt()) return startTrentPartition(options)
-      if (settings.direct) {
-        process.stdout.write('note: dist/src/partition/main.js is not built; starting one region process directly\n')
-        return startTrentRegionAlone(options)
-      }
-      throw new Error('dist/src/partition/main.js does not exist: the partition launcher is not built, so there is no gateway to measure (try --direct)')
+      if (!partitionLauncherBuilt()) throw new Error('dist/src/partition/main.js does not exist: build the project first (npm run build)')
+      return startTrentPartition(options)
     }
     case 'ceiling':
       return startCeiling(logDir)
-    case 'moto':
-      return startMoto(logDir)
+    case 'moto': {
+      const moto = probeMoto()
+      if ('unavailable' in moto) {
+        process.stdout.write(`moto: SKIPPED — ${moto.unavailable}\n`)
+        report.targets.moto = { skipped: moto.unavailable }
+        return undefined
+      }
+      return startMoto(logDir, moto.version)
+    }
   }
+}
+
+/** The commit measured, and whether the working tree differed from it (others edit as we run). */
+function sourceRevision(): { commit: string; dirty: boolean } | undefined {
+  const head = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' })
+  if (head.status !== 0) return undefined
+  const status = spawnSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src'], { cwd: REPO_ROOT, encoding: 'utf8' })
+  return { commit: head.stdout.trim(), dirty: status.stdout.trim() !== '' }
 }
 
 /** Data dirs and logs of this run's processes; removed unless they explain a failure. */
@@ -250,6 +262,8 @@ async function main(): Promise<number> {
     targets: {},
     measurements: [],
   }
+  const revision = sourceRevision()
+  if (revision !== undefined) report.source = revision
   process.stdout.write(
     `bench: ${targets.join(', ')}; ${settings.connections} connections, ${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s per operation; ` +
       `load to ${settings.direct ? 'the region port (--direct)' : 'the gateway'}; time budget ${Math.round(timeBudgetMs / 1000)} s; logs in ${logDir}\n`,
@@ -276,16 +290,9 @@ async function main(): Promise<number> {
   try {
     for (const name of targets as TargetName[]) {
       if (shuttingDown) break
-      if (name === 'moto') {
-        const reason = motoUnavailableReason()
-        if (reason !== undefined) {
-          process.stdout.write(`moto: SKIPPED — ${reason}\n`)
-          report.targets.moto = { skipped: reason }
-          continue
-        }
-      }
       try {
-        const target = await startTarget(name, workDir, logDir)
+        const target = await startTarget(name, workDir, logDir, report)
+        if (target === undefined) continue
         running.push(target)
         report.targets[name] = { description: target.description }
         process.stdout.write(`${name}: ${target.description}\n`)

@@ -24,14 +24,11 @@ export interface RunningTarget {
   existingKeyId?: string
   /** What exactly was started, for the report. */
   description: string
-  /** The processes making up the target, for profiling and diagnosis. */
-  processes: ManagedProcess[]
   stop(): Promise<void>
 }
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const PARTITION_MAIN = join(REPO_ROOT, 'dist/src/partition/main.js')
-const REGION_MAIN = join(REPO_ROOT, 'dist/src/region/main.js')
 const CEILING_MAIN = fileURLToPath(new URL('./ceiling-server.js', import.meta.url))
 
 const STARTUP_TIMEOUT_MS = 30_000
@@ -55,7 +52,7 @@ export interface TrentOptions {
   direct: boolean
   /**
    * Extra node flags for the launcher, e.g. --cpu-prof (which NODE_OPTIONS refuses). The
-   * launcher gives its own flags to the regions it forks, so they reach every process.
+   * launcher gives its own flags to the regions it forks, so they reach those too.
    */
   nodeFlags?: string[]
 }
@@ -78,7 +75,8 @@ export function partitionLauncherBuilt(): boolean {
  * then goes to the region's own port (P+1, the launcher's default), skipping the gateway.
  */
 export async function startTrentPartition(options: TrentOptions): Promise<RunningTarget> {
-  const gatewayPort = await freePortRange(2)
+  // The launcher puts its region on P+1 and its replication proxy on P+2.
+  const gatewayPort = await freePortRange(3)
   const regionPort = gatewayPort + 1
   const args = [...(options.nodeFlags ?? []), PARTITION_MAIN, '--port', String(gatewayPort), '--regions', options.region, '--data-dir', options.dataDir]
   const partition = startProcess('trent-partition', process.execPath, args, { logDir: options.logDir, env: trentEnv(options) })
@@ -92,28 +90,8 @@ export async function startTrentPartition(options: TrentOptions): Promise<Runnin
     url: `http://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
     description: `partition (gateway :${gatewayPort}, ${options.region} :${regionPort}); load sent to ${options.direct ? 'the region directly' : 'the gateway'}`,
-    processes: [partition],
     // Generous: with --cpu-prof every process writes its profile on the way out.
     stop: () => partition.stop(15_000),
-  }
-}
-
-/**
- * Fallback for --direct while the partition launcher is not built: one region process
- * started on its own (`node dist/src/region/main.js --region R --port X --data-dir D`).
- */
-export async function startTrentRegionAlone(options: TrentOptions): Promise<RunningTarget> {
-  const port = await freePortRange(1)
-  const args = [...(options.nodeFlags ?? []), REGION_MAIN, '--region', options.region, '--port', String(port), '--data-dir', options.dataDir]
-  const region = startProcess('trent-region', process.execPath, args, { logDir: options.logDir, env: trentEnv(options), ipc: true })
-  await readyOrStopped(region, () => waitForMessage(region, (message) => (isReady(message) ? true : undefined), STARTUP_TIMEOUT_MS))
-  return {
-    name: 'trent',
-    url: `http://127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
-    description: `single region process ${options.region} :${port} (no partition launcher built); load sent to the region directly`,
-    processes: [region],
-    stop: () => region.stop(),
   }
 }
 
@@ -132,25 +110,19 @@ export async function startCeiling(logDir: string): Promise<RunningTarget> {
     host: `127.0.0.1:${port}`,
     existingKeyId: CEILING_KEY_ID,
     description: `bare node:http server :${port}, same crypto, no auth/lookup/validation/HSM hop/gateway`,
-    processes: [ceiling],
     stop: () => ceiling.stop(),
   }
 }
 
-/** Why moto cannot run here, or undefined when it can. */
-export function motoUnavailableReason(): string | undefined {
+/** moto's version, or why it cannot run here. */
+export function probeMoto(): { version: string } | { unavailable: string } {
   const probe = spawnSync('python3', ['-c', 'import moto.server, moto; print(moto.__version__)'], { encoding: 'utf8', timeout: 20_000 })
-  if (probe.error !== undefined) return `python3 cannot be started (${probe.error.message})`
-  if (probe.status !== 0) return `python3 cannot import moto.server: ${probe.stderr.trim().split('\n').pop() ?? ''}`
-  return undefined
+  if (probe.error !== undefined) return { unavailable: `python3 cannot be started (${probe.error.message})` }
+  if (probe.status !== 0) return { unavailable: `python3 cannot import moto.server: ${probe.stderr.trim().split('\n').pop() ?? ''}` }
+  return { version: probe.stdout.trim() }
 }
 
-export function motoVersion(): string {
-  const probe = spawnSync('python3', ['-c', 'import moto; print(moto.__version__)'], { encoding: 'utf8', timeout: 20_000 })
-  return probe.stdout.trim()
-}
-
-export async function startMoto(logDir: string): Promise<RunningTarget> {
+export async function startMoto(logDir: string, version: string): Promise<RunningTarget> {
   const port = await freePortRange(1)
   const moto = startProcess('moto', 'python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { logDir })
   await readyOrStopped(moto, () => waitForHttp(moto, `http://127.0.0.1:${port}/moto-api/`, STARTUP_TIMEOUT_MS, 200))
@@ -158,8 +130,7 @@ export async function startMoto(logDir: string): Promise<RunningTarget> {
     name: 'moto',
     url: `http://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
-    description: `moto ${motoVersion()} server :${port} (python3 -m moto.server)`,
-    processes: [moto],
+    description: `moto ${version} server :${port} (python3 -m moto.server)`,
     stop: () => moto.stop(),
   }
 }

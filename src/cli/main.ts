@@ -86,23 +86,30 @@ async function main(argv: string[]): Promise<void> {
   const dataDir = values['data-dir']
   if (group === 'rsk' && command === 'export') {
     if (dataDir === undefined) fail('--data-dir is required')
-    process.stdout.write(readFileSync(join(dataDir, 'rsk-public.json'), 'utf8'))
+    const path = join(dataDir, 'rsk-public.json')
+    if (!existsSync(path)) fail(`${path} does not exist: is ${dataDir} a region's data folder, and has the region started once?`)
+    process.stdout.write(readFileSync(path, 'utf8'))
     return
   }
   if (group === 'rsk' && command === 'import') {
     if (dataDir === undefined || values.partition === undefined || positionals.length === 0) fail(USAGE)
+    if (!existsSync(dataDir)) fail(`${dataDir} does not exist`)
     const path = join(dataDir, 'trust-store.json')
     const document = readTrustStore(path, values.partition)
+    const report: string[] = []
     for (const file of positionals) {
+      if (!existsSync(file)) fail(`${file} does not exist`)
       const exported = JSON.parse(readFileSync(file, 'utf8')) as RskExport
       const pinned = document.regions[exported.region] ?? []
       for (const key of exported.keys) {
         if (!pinned.some((p) => p.id === key.id)) pinned.push({ id: key.id, publicKey: key.publicKey, status: 'active' })
       }
       document.regions[exported.region] = pinned
-      process.stdout.write(`pinned ${exported.keys.length} key(s) of ${exported.region}\n`)
+      report.push(`pinned ${exported.keys.length} key(s) of ${exported.region}`)
     }
+    // Report only what was written.
     writeTrustStore(path, document)
+    process.stdout.write(`${report.join('\n')}\n`)
     return
   }
   if (group === 'rsk' && command === 'retire') {
@@ -126,4 +133,4 @@ async function main(argv: string[]): Promise<void> {
   fail(USAGE)
 }
 
-await main(process.argv.slice(2))
+await main(process.argv.slice(2)).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)))

@@ -516,22 +516,29 @@ export function capture(p: InMemoryPartition): { captured: InFlight[]; next(): P
 }
 
 /**
- * Steps the protocol one genuine message at a time: before each is delivered, `attack`
- * may do what it likes with it (the receiver's state is then as the genuine message
- * would find it); then the genuine message is delivered and its answers captured.
+ * Steps the protocol one genuine message at a time: `trigger` runs with the proxy in
+ * capture mode; before each captured message is delivered, `attack` may do what it likes
+ * with it (the receiver's state is then as the genuine message would find it); then the
+ * genuine message is delivered and its answers are captured, until nothing moves.
  */
-export async function stepThrough(p: InMemoryPartition, attack: (e: InFlight) => Promise<void>, seen: InFlight[] = []): Promise<InFlight[]> {
+export async function stepThrough(
+  p: InMemoryPartition,
+  trigger: () => Promise<unknown>,
+  attack: (e: InFlight) => Promise<void>,
+  seen: InFlight[] = [],
+): Promise<InFlight[]> {
   const proxy = capture(p)
   try {
-    let batch = await proxy.next()
-    while (batch.length > 0) {
-      for (const e of batch) {
-        await attack(e)
-        seen.push(e)
-        const result = await deliver(p, e.to, e.bytes, e.from)
-        if (result.outcome === 'refused') throw new Error(`the genuine ${e.type} ${e.from}→${e.to} was refused: ${result.reason ?? ''}`)
-      }
-      batch = await proxy.next()
+    await trigger()
+    for (;;) {
+      // Quiesce first: every sender flushed (into the capture), so nothing moves while the attack runs.
+      await p.settle()
+      const e = proxy.captured.shift()
+      if (e === undefined) break
+      await attack(e)
+      seen.push(e)
+      const result = await deliver(p, e.to, e.bytes, e.from)
+      if (result.outcome === 'refused') throw new Error(`the genuine ${e.type} ${e.from}→${e.to} was refused: ${result.reason ?? ''}`)
     }
   } finally {
     proxy.stop()
@@ -666,4 +673,101 @@ export async function assertSameMaterialEverywhere(
   for (const region of holders) made.push(await encryptIn(p, region, keyId, `made in ${region} #${randomUUID()}`))
   for (const c of [...(options.earlier ?? []), ...made]) for (const region of holders) await decryptIn(p, region, c)
   return made
+}
+
+/** A small seeded PRNG (mulberry32), for reproducible "random" replay orders. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+export function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items]
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    const tmp = out[i] as T
+    out[i] = out[j] as T
+    out[j] = tmp
+  }
+  return out
+}
+
+/** Counts the HSM's key-agreement calls of every region: each wrap makes a RAKA, each open a RAKB. */
+export function countAgreements(p: InMemoryPartition): { wraps: Map<string, number>; opens: Map<string, number>; restore(): void } {
+  const wraps = new Map<string, number>()
+  const opens = new Map<string, number>()
+  const restores: Array<() => void> = []
+  for (const r of p.regions.values()) {
+    const hsm = r.kms.hsm as Hsm
+    const own = hsm as unknown as Record<string, unknown>
+    const wrap = hsm.wrapForTransfer.bind(hsm)
+    const open = hsm.openAgreement.bind(hsm)
+    hsm.wrapForTransfer = (...args: Parameters<Hsm['wrapForTransfer']>) => {
+      wraps.set(r.region, (wraps.get(r.region) ?? 0) + 1)
+      return wrap(...args)
+    }
+    hsm.openAgreement = (...args: Parameters<Hsm['openAgreement']>) => {
+      opens.set(r.region, (opens.get(r.region) ?? 0) + 1)
+      return open(...args)
+    }
+    restores.push(() => {
+      delete own.wrapForTransfer
+      delete own.openAgreement
+    })
+  }
+  return { wraps, opens, restore: () => restores.forEach((f) => f()) }
+}
+
+/** Every RAKA seen per session, across every MaterialTransfer the proxy ever carried. */
+export function rakasPerSession(p: InMemoryPartition): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>()
+  for (const d of p.deliveries) {
+    if (d.type !== 'MaterialTransfer') continue
+    try {
+      const body = bodyOf(d.bytes)
+      const set = out.get(String(body.sessionId)) ?? new Set<string>()
+      set.add(String(body.rakaPublicKey))
+      out.set(String(body.sessionId), set)
+    } catch {
+      // an altered envelope
+    }
+  }
+  return out
+}
+
+/**
+ * What must not change when old messages are replayed: each region's key (minus the
+ * primary's bookkeeping of when it last heard from or wrote to a replica), its materials,
+ * and its open sessions for the key.
+ */
+export function stableState(p: InMemoryPartition, keyId: string, options: { ignoreReportedHeld?: boolean } = {}): unknown {
+  return [...p.regions.values()].map((r) => {
+    const key = r.kms.keys.get(keyId)
+    let normalised: unknown = key
+    if (key?.mrk?.replicas !== undefined) {
+      const replicas = Object.fromEntries(
+        Object.entries(key.mrk.replicas).map(([region, status]) => {
+          const { lastSyncedAt: _a, lastSentAt: _b, ...rest } = status
+          if (options.ignoreReportedHeld === true) {
+            const { held: _h, note: _n, ...kept } = rest
+            return [region, kept]
+          }
+          return [region, rest]
+        }),
+      )
+      normalised = { ...key, mrk: { ...key.mrk, replicas } }
+    }
+    return structuredClone({
+      region: r.region,
+      key: normalised,
+      materials: r.kms.materials.get(keyId) ?? [],
+      sessions: [...r.kms.sessions.values()].filter((s) => s.keyId === keyId),
+    })
+  })
 }
