@@ -16,7 +16,8 @@ import type { Operation } from '../kms/operation.js'
 import { OPERATIONS } from '../kms/operations/index.js'
 import type { Logger } from '../log/logger.js'
 import { KmsError, internalError, isKmsError } from '../wire/errors.js'
-import { verifySigV4 } from './auth/sigv4.js'
+import { readCredentialScopeUnverified, verifySigV4 } from './auth/sigv4.js'
+import { forwardRequest, type RegionRoute } from './forward.js'
 import { isJsonContentType, parseTarget, sendError, sendJson } from './protocol.js'
 import { isKnownOperation, parseOperationInput } from './validation.js'
 import { receiveEnvelope } from '../kms/multi-region/inbound.js'
@@ -35,6 +36,16 @@ export interface ApiServerOptions {
   adminOperations?: ReadonlyMap<string, Operation>
   /** The time SigV4 checks request dates against; defaults to the real time. */
   now?: () => Date
+  /**
+   * Where the partition's other regions listen, for requests scoped to them that arrive
+   * on a connection the partition handed to this region (gateway/handoff.ts).
+   */
+  routeTo?: (region: string) => RegionRoute | undefined
+}
+
+/** AWS's front end for a credential scoped to a region this endpoint does not serve. */
+function wrongRegion(region: string): KmsError {
+  return new KmsError('InvalidSignatureException', `Credential should be scoped to a valid region, not '${region}'. `)
 }
 
 class BodyTooLarge extends Error {}
@@ -72,7 +83,7 @@ export function createApiServer(options: ApiServerOptions): Server {
   const { kms, logger } = options
   const now = options.now ?? (() => new Date())
 
-  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<{ operation?: string }> {
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<{ operation?: string; forwarded?: boolean }> {
     if (req.method === 'GET' && req.url === '/health') {
       sendJson(res, 200, { status: 'ok', region: kms.region }, requestId)
       return {}
@@ -89,6 +100,16 @@ export function createApiServer(options: ApiServerOptions): Server {
       res.end(payload)
       return {}
     }
+    const scope = readCredentialScopeUnverified({ url: req.url ?? '/', headers: req.headers })
+    if (scope !== undefined && scope.region !== kms.region) {
+      const route = options.routeTo?.(scope.region)
+      if (route !== undefined) {
+        forwardRequest(req, body, res, route, () =>
+          sendError(res, new KmsError('KMSInternalException', `Region '${scope.region}' is temporarily unavailable. Retry the request.`), requestId),
+        )
+        return { forwarded: true }
+      }
+    }
     const target = parseTarget(req.headers['x-amz-target'])
     const operations = target?.service === 'admin' ? options.adminOperations : OPERATIONS
     if (req.method !== 'POST' || target === undefined || !isJsonContentType(req.headers['content-type'])) {
@@ -101,10 +122,11 @@ export function createApiServer(options: ApiServerOptions): Server {
       }
       throw new KmsError('UnknownOperationException')
     }
-    verifySigV4(
+    const caller = verifySigV4(
       { method: req.method, url: req.url ?? '/', headers: req.headers, body },
       { lookupSecret: options.lookupSecret, now: now(), service: 'kms' },
     )
+    if (caller.region !== kms.region) throw wrongRegion(caller.region)
     const json = parseJsonBody(body)
     const input = target.service === 'kms' ? parseOperationInput(target.operation, json) : (json as Record<string, unknown>)
     const output = await operation.handle(kms, input, { requestId })

@@ -29,6 +29,8 @@ import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { createGateway, type RegionEndpoint } from '../gateway/gateway.js'
+import { createHandoffServer } from '../gateway/handoff.js'
+import type { Socket } from 'node:net'
 import { createLogger } from '../log/logger.js'
 import { PartitionTrust, ProxySupervisor, ensurePartitionId } from './replication-setup.js'
 
@@ -494,6 +496,22 @@ class RegionSupervisor {
     clearTimeout(this.restartTimer)
     this.child?.kill('SIGKILL')
   }
+
+  /** Passes a client connection to the region process (src/gateway/handoff.ts). */
+  handOff(socket: Socket, head: Buffer): boolean {
+    const child = this.child
+    if (child === undefined || !child.connected || this.port === undefined) return false
+    child.send({ type: 'connection', head: head.toString('base64') }, socket, (err) => {
+      if (err !== null) socket.destroy()
+    })
+    return true
+  }
+
+  /** Tells the region where the others listen. */
+  sendRoutes(routes: Record<string, RegionEndpoint>): void {
+    const child = this.child
+    if (child !== undefined && child.connected) child.send({ type: 'routes', routes }, (err) => void err)
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -565,15 +583,22 @@ async function main(): Promise<void> {
 
   const regionEndpoints = new Map<string, RegionEndpoint | undefined>(config.regions.map((region) => [region, undefined]))
   const gateway = createGateway({ regions: regionEndpoints, logger: logger.child({ component: 'gateway' }) })
+  let supervisors: RegionSupervisor[] = []
+  // The front door hands each connection to its region's process, and only what it cannot
+  // hand off reaches the HTTP gateway, which therefore never listens itself.
+  const front = createHandoffServer({
+    fallback: gateway,
+    handOff: (region, socket, head) => supervisors.find((s) => s.region === region)?.handOff(socket, head) ?? false,
+  })
   // Listen before starting any region: a port in use fails at once, with nothing to undo.
   await new Promise<void>((listening) => {
-    gateway.once('error', (err: NodeJS.ErrnoException) => {
+    front.once('error', (err: NodeJS.ErrnoException) => {
       fail(`the gateway cannot listen on ${config.host}:${config.gatewayPort}: ${err.code ?? err.message}`, 1)
     })
-    gateway.listen(config.gatewayPort, config.host, () => listening())
+    front.listen(config.gatewayPort, config.host, () => listening())
   })
-  gateway.on('error', (err) => logger.error('gateway error', { error: err.message }))
-  const gatewayPort = (gateway.address() as AddressInfo).port
+  front.on('error', (err) => logger.error('gateway error', { error: err.message }))
+  const gatewayPort = (front.address() as AddressInfo).port
   const gatewayUrl = urlFor(config.host, gatewayPort)
   notifyParent({ type: 'gateway-listening', host: config.host, port: gatewayPort })
 
@@ -591,12 +616,18 @@ async function main(): Promise<void> {
 
   let everyRegionReadyOnce = false
   const regionHost = reachableHost(config.host)
+  const broadcastRoutes = (): void => {
+    const routes: Record<string, RegionEndpoint> = {}
+    for (const [region, endpoint] of regionEndpoints) if (endpoint !== undefined) routes[region] = endpoint
+    for (const supervisor of supervisors) supervisor.sendRoutes(routes)
+  }
   const events: RegionEvents = {
     ready(region, port, pid) {
       gateway.setRegionEndpoint(region, { host: regionHost, port })
       // A region publishes its signing keys before it reports ready: pin them everywhere.
       trust.refresh()
       proxy.setRoute(region, urlFor(regionHost, port))
+      broadcastRoutes()
       say(`trent: region ${region} ready on ${urlFor(config.host, port)} (pid ${pid})`)
       logger.info('region serving', { region, port, pid })
       notifyParent({ type: 'region-ready', region, port, pid })
@@ -613,6 +644,7 @@ async function main(): Promise<void> {
     },
     down(region) {
       gateway.setRegionEndpoint(region, undefined)
+      broadcastRoutes()
     },
   }
 
@@ -621,7 +653,7 @@ async function main(): Promise<void> {
     TRENT_ACCESS_KEY_ID: credentials.accessKeyId,
     TRENT_SECRET_ACCESS_KEY: credentials.secretAccessKey,
   }
-  const supervisors = config.regions.map(
+  supervisors = config.regions.map(
     (region, index) => new RegionSupervisor(region, regionArgs(config, region, index, proxy.url), childEnv, events),
   )
 
@@ -637,6 +669,7 @@ async function main(): Promise<void> {
     stopping = true
     say(`trent: stopping (${reason})`)
     logger.info('partition stopping', { reason })
+    front.close()
     gateway.close()
     await Promise.all(supervisors.map((supervisor) => supervisor.stop(STOP_GRACE_MS)))
     await proxy.stop()

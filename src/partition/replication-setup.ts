@@ -51,17 +51,25 @@ export class PartitionTrust {
   refresh(): void {
     const regions: Record<string, Array<{ id: string; publicKey: string; status: 'active' }>> = {}
     for (const [region, dir] of this.regionDirs) {
-      const path = join(dir, 'rsk-public.json')
-      if (!existsSync(path)) continue
-      const exported = JSON.parse(readFileSync(path, 'utf8')) as RskExport
-      regions[region] = exported.keys.map((k) => ({ id: k.id, publicKey: k.publicKey, status: 'active' }))
+      try {
+        const path = join(dir, 'rsk-public.json')
+        if (!existsSync(path)) continue
+        const exported = JSON.parse(readFileSync(path, 'utf8')) as RskExport
+        regions[region] = exported.keys.map((k) => ({ id: k.id, publicKey: k.publicKey, status: 'active' }))
+      } catch {
+        // A region whose folder is unusable cannot have published keys; it is pinned once it has.
+      }
     }
     const text = `${JSON.stringify({ partition: this.partition, regions }, null, 2)}\n`
     for (const dir of this.regionDirs.values()) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 })
-      const path = join(dir, 'trust-store.json')
-      if (existsSync(path) && readFileSync(path, 'utf8') === text) continue
-      writeAtomically(path, text)
+      try {
+        mkdirSync(dir, { recursive: true, mode: 0o700 })
+        const path = join(dir, 'trust-store.json')
+        if (existsSync(path) && readFileSync(path, 'utf8') === text) continue
+        writeAtomically(path, text)
+      } catch {
+        // The region cannot start from an unusable folder either; the next refresh retries.
+      }
     }
   }
 }

@@ -44,6 +44,8 @@ export interface RegionConfig {
   trustStoreFile?: string
   /** How often reconciliation runs (docs/spec/replication.md#reconciliation). */
   reconcileIntervalMs: number
+  /** The partition's other regions, for requests scoped to them (see api/forward.ts). */
+  routeTo?: (region: string) => { host: string; port: number } | undefined
   logger: Logger
 }
 
@@ -129,6 +131,7 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
     logger: config.logger,
     adminOperations,
     lookupSecret: (id) => (id === config.credentials.accessKeyId ? config.credentials.secretAccessKey : undefined),
+    ...(config.routeTo !== undefined ? { routeTo: config.routeTo } : {}),
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

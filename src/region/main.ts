@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { Socket } from 'node:net'
 import { parseArgs } from 'node:util'
 import { createLogger } from '../log/logger.js'
 import { startRegion } from './compose-region.js'
@@ -44,6 +45,19 @@ const accessKeyId = process.env.TRENT_ACCESS_KEY_ID ?? fail('TRENT_ACCESS_KEY_ID
 const secretAccessKey = process.env.TRENT_SECRET_ACCESS_KEY ?? fail('TRENT_SECRET_ACCESS_KEY is not set')
 
 const logger = createLogger({ region })
+// The launcher tells each region where the others listen, and may hand it client
+// connections (src/gateway/handoff.ts).
+const routes = new Map<string, { host: string; port: number }>()
+let handedOffConnection: ((socket: Socket, head: Buffer) => void) | undefined
+process.on('message', (message: { type?: string; routes?: Record<string, { host: string; port: number }>; head?: string }, handle: unknown) => {
+  if (message.type === 'routes' && message.routes !== undefined) {
+    routes.clear()
+    for (const [name, route] of Object.entries(message.routes)) if (name !== region) routes.set(name, route)
+  } else if (message.type === 'connection' && handle instanceof Socket) {
+    if (handedOffConnection === undefined) handle.destroy()
+    else handedOffConnection(handle, Buffer.from(message.head ?? '', 'base64'))
+  }
+})
 if (values['allow-test-hooks'] && process.env.TRENT_FAILPOINTS !== undefined) {
   configureFailpoints(process.env.TRENT_FAILPOINTS.split(',').map((name) => name.trim()), dataDir)
 }
@@ -60,9 +74,16 @@ const running = await startRegion({
   ...(values['proxy-url'] !== undefined ? { proxyUrl: values['proxy-url'] } : {}),
   ...(values['trust-store'] !== undefined ? { trustStoreFile: values['trust-store'] } : {}),
   reconcileIntervalMs: Number(values['reconcile-interval-ms']),
+  routeTo: (name) => routes.get(name),
   logger,
 }).catch((err: unknown) => fail(err instanceof Error ? err.message : 'cannot start'))
 
+handedOffConnection = (socket, head) => {
+  running.server.emit('connection', socket)
+  // The launcher read the first request's head (and maybe more) off this socket.
+  if (head.length > 0) socket.emit('data', head)
+  socket.resume()
+}
 logger.info('region ready', { port: running.port })
 process.send?.({ type: 'ready', region, port: running.port, rsk: running.rsk })
 
