@@ -344,6 +344,67 @@ const REPLICATE_KEY_FAILPOINTS: Array<{ failpoint: FailpointName; region: string
 ]
 
 describe('kill -9 at each step of replication: every replication completes, nothing lost or duplicated', { concurrency: CONCURRENCY }, () => {
+  // -------------------------------------------------------------------------------------
+  // Bugs the kill -9 storm (at the end) found, reproduced deterministically. They fail
+  // until fixed; first, so that their long wait overlaps the other scenarios.
+
+  it('UpdatePrimaryRegion while a rotation is pending: the old primary promotes the rotation while Updating and both regions stay PRIMARY (bug)', { timeout: SCENARIO_TIMEOUT_MS }, async () => {
+    // No periodic reconciliation (only the pass at start) and strictly ordered delivery
+    // per region: the interleaving below is forced with routes alone.
+    const DEAD = 'http://127.0.0.1:9'
+    await withCluster({ regions: [A, B], reconcileIntervalMs: 600_000, proxyExtraArgs: ['--max-in-flight', '1'] }, async (cluster, ctx) => {
+      const { keyId } = await replicatedKey(cluster, ctx, [B])
+      const live = cluster.proxy.routes
+      const pending = async (region: string): Promise<number> => (await cluster.proxy.status()).destinations[region]?.pending ?? 0
+      const own = (region: string): Promise<Record<string, unknown>> => cluster.region(region).admin('DescribeReplication', { KeyId: keyId })
+
+      // 1. A rotates; B learns of version 2 and offers a session, held for A.
+      await cluster.proxy.setRoutes({ ...live, [A]: DEAD })
+      await kms(cluster, A).send(new RotateKeyOnDemandCommand({ KeyId: keyId }))
+      await waitUntil(async () => (await pending(A)) >= 2, "B's AgreementOffer and SyncAck held for A")
+      // 2. A answers the offer; the MaterialTransfer is held for B.
+      await cluster.proxy.setRoutes({ ...live, [B]: DEAD })
+      await waitUntil(async () => (await pending(A)) === 0 && (await pending(B)) >= 1, "A's MaterialTransfer held for B")
+      // 3. B takes version 2; its TransferComplete and SyncAck are held for A.
+      await cluster.proxy.setRoutes({ ...live, [A]: DEAD })
+      await waitUntil(async () => JSON.stringify((await own(B)).MaterialVersions) === '[1,2]' && (await pending(A)) >= 2, 'B to hold version 2, its reports held for A')
+      // 4. A hands the primary role to B (allowed: both Enabled); B takes it and tells A, held.
+      await kms(cluster, A).send(new UpdatePrimaryRegionCommand({ KeyId: keyId, PrimaryRegion: B }))
+      await waitUntil(async () => (await own(B)).Role === 'PRIMARY' && (await pending(A)) >= 3, "B to become PRIMARY, its SharedState held for A")
+      // 5. A gets, in order: B's TransferComplete (v2 held everywhere), then B's SharedState as new primary.
+      await cluster.proxy.setRoutes(live)
+      // Expected: B PRIMARY, A REPLICA, version 2 current in both. Observed: A, still
+      // PRIMARY and Updating, promotes version 2 on the TransferComplete (sync version
+      // 4 -> 5), which is the sync version B adopted (4 + 1); B's SharedState(5) is then
+      // a "duplicate" to A and A's SharedState(5) a "duplicate" to B. Both stay PRIMARY,
+      // A stays Updating forever, and B never makes version 2 current.
+      await waitConverged(cluster, keyId, { primary: B, replicas: [A], rotations: 1 })
+    })
+  })
+
+  it('UpdatePrimaryRegion while a rotation is pending, the new primary killed while it fetches the pending version: the rotation is lost (bug)', { timeout: SCENARIO_TIMEOUT_MS }, async () => {
+    await withCluster({ regions: [A, B] }, async (cluster, ctx) => {
+      const { keyId } = await replicatedKey(cluster, ctx, [B])
+      const old = [await encryptIn(cluster, A, keyId, 'old from A')]
+      // B is down: A's rotation stays pending, and A hands the primary role to B.
+      await cluster.region(B).stop()
+      await kms(cluster, A).send(new RotateKeyOnDemandCommand({ KeyId: keyId }))
+      await kms(cluster, A).send(new UpdatePrimaryRegionCommand({ KeyId: keyId, PrimaryRegion: B }))
+      // B comes back, becomes PRIMARY (docs/spec/replication.md#update-primary), opens a
+      // session to fetch version 2 from A, and is killed after unwrapping it, before storing it.
+      await cluster.region(B).start({ failpoints: ['transfer:after-unwrap'] })
+      await expectDeathAndRestart(cluster, B, 'transfer:after-unwrap')
+      // Expected: version 2 reaches B and becomes current; one rotation everywhere.
+      // Observed: the restarted B forgets its sessions (forgetSessions) and, being a
+      // primary, never opens a new one (reconcile re-opens sessions only on replicas),
+      // so B holds only version 1 for good; A, now a replica, holds 1 and 2 with 1
+      // current; B's DescribeReplication shows A IN_SYNC with the note "the replica
+      // reported material ids that differ from the primary". The acknowledged
+      // RotateKeyOnDemand is gone from the primary: ListKeyRotations lists nothing.
+      await waitConverged(cluster, keyId, { primary: B, replicas: [A], rotations: 1, old })
+    })
+  })
+
   for (const { failpoint, region, step } of REPLICATE_KEY_FAILPOINTS) {
     const role = region === A ? 'source' : 'destination'
     it(`ReplicateKey; the ${role} dies at ${failpoint} (${step})`, { timeout: SCENARIO_TIMEOUT_MS }, async () => {
@@ -586,6 +647,13 @@ describe('kill -9 at each step of replication: every replication completes, noth
             () => kms(cluster, A).send(new RotateKeyOnDemandCommand({ KeyId: keyId })),
             async () => ((await kms(cluster, A).send(new ListKeyRotationsCommand({ KeyId: keyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }))).Rotations ?? []).length === 2,
           )
+          // UpdatePrimaryRegion once the rotation is current everywhere: handing over
+          // during a pending rotation is a known bug of its own (pinned above), and
+          // this storm is for finding new ones.
+          await waitUntil(async () => {
+            const view = await cluster.region(A).admin('DescribeReplication', { KeyId: keyId })
+            return view.CurrentMaterialVersion === 2 && (view.Replicas as Array<{ State: string }>).every((r) => r.State === 'IN_SYNC')
+          }, 'the rotation to be current everywhere')
           await afterKills(8)
           await untilDone(
             'UpdatePrimaryRegion',
@@ -607,4 +675,5 @@ describe('kill -9 at each step of replication: every replication completes, noth
       throw err
     }
   })
+
 })

@@ -7,7 +7,7 @@
  * and the attacker's side of a man-in-the-middle on the key agreement.
  */
 import assert from 'node:assert/strict'
-import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto'
+import { generateKeyPairSync, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto'
 import { isDeepStrictEqual } from 'node:util'
 import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, ReplicateKeyCommand } from '@aws-sdk/client-kms'
 import type { Hsm } from '../../src/hsm/hsm.js'
@@ -430,11 +430,6 @@ export function snapshot(kms: Kms, options: { keyId?: string; full?: boolean } =
 
 export function sameSnapshot(a: RegionSnapshot, b: RegionSnapshot): boolean {
   return isDeepStrictEqual(a, b)
-}
-
-/** A short digest of a snapshot, for messages. */
-export function digest(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v))).digest('hex').slice(0, 12)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -117,6 +117,8 @@ export interface ReplicationClusterOptions {
   reconcileIntervalMs?: number
   /** Proxy redelivery backoff; default 10 ms doubling to 200 ms. */
   proxyBackoff?: { initialMs: number; maxMs: number }
+  /** More proxy flags, e.g. `['--max-in-flight', '1']` for strictly ordered delivery per region. */
+  proxyExtraArgs?: readonly string[]
 }
 
 // ---------------------------------------------------------------------------------------
@@ -308,7 +310,7 @@ function createRegion(name: string, dataDir: string, port: number, proxyUrl: str
   return region
 }
 
-function createProxy(dataDir: string, port: number, routes: RouteMap, backoff: { initialMs: number; maxMs: number }): ClusterProxy {
+function createProxy(dataDir: string, port: number, routes: RouteMap, backoff: { initialMs: number; maxMs: number }, extraArgs: readonly string[]): ClusterProxy {
   let current: ProxyProcess | undefined
   let currentRoutes = { ...routes }
   const url = `http://127.0.0.1:${port}`
@@ -325,7 +327,7 @@ function createProxy(dataDir: string, port: number, routes: RouteMap, backoff: {
     },
     async start() {
       if (isRunning()) throw new Error('the proxy is already running')
-      current = await startProxyProcess({ dataDir, routes: currentRoutes, port, backoff })
+      current = await startProxyProcess({ dataDir, routes: currentRoutes, port, backoff, extraArgs: [...extraArgs] })
       liveChildren.add(current.child)
       const child = current.child
       void exitOf(child).then(() => liveChildren.delete(child))
@@ -409,7 +411,7 @@ export async function startReplicationCluster(options: ReplicationClusterOptions
       routes[name] = `http://127.0.0.1:${port}`
       regions.set(name, createRegion(name, dataDir, port, proxyUrl, options.reconcileIntervalMs ?? 300))
     }
-    proxy = createProxy(proxyDir, proxyPort, routes, options.proxyBackoff ?? { initialMs: 10, maxMs: 200 })
+    proxy = createProxy(proxyDir, proxyPort, routes, options.proxyBackoff ?? { initialMs: 10, maxMs: 200 }, options.proxyExtraArgs ?? [])
     await proxy.start()
     await Promise.all(
       options.regions.map((name) => {

@@ -27,7 +27,6 @@ import {
   C,
   assertSafe,
   assertSameMaterialEverywhere,
-  bodyOf,
   capture,
   countAgreements,
   deliver,
@@ -334,5 +333,3 @@ describe('a proxy that replays messages', () => {
   })
 })
 
-// Keep the import list honest for readers: bodyOf is used by genuine() through keyIdOf.
-void bodyOf

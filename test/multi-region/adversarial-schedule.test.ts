@@ -31,6 +31,7 @@ import {
   deliver,
   encryptIn,
   primariesOf,
+  replicaViews,
   replicatedKey,
   shuffleBy,
   usableHolders,
@@ -56,6 +57,21 @@ const scheduleArb = fc.record({
   order: fc.array(fc.nat({ max: 1000 }), { minLength: 1, maxLength: 12 }),
 })
 type Schedule = { ops: Op[]; decisions: Decision[]; order: number[] }
+
+/**
+ * Awaits an operation a fix could legitimately refuse because of the key's state
+ * (KMSInvalidStateException, ConflictException): true if it was accepted. The tests
+ * below assert the invariant (one primary, every replica complete), not which fix.
+ */
+async function acceptedUnlessStateForbids(work: Promise<unknown>): Promise<boolean> {
+  try {
+    await work
+    return true
+  } catch (err) {
+    if (['KMSInvalidStateException', 'ConflictException'].includes((err as { name?: string }).name ?? '')) return false
+    throw err
+  }
+}
 
 /** Errors the API may rightly answer to an op the schedule makes at a bad moment. */
 const EXPECTED = new Set(['ConflictException', 'AlreadyExistsException'])
@@ -184,7 +200,12 @@ describe('a proxy that drops, duplicates, delays and reorders messages', () => {
           await p.close()
         }
       }),
-      { numRuns: 20 },
+      {
+        numRuns: 20,
+        // Found by this property (shrunk): ReplicaCreate, AgreementOffer and MaterialTransfer
+        // delivered, then B's TransferComplete and SyncAck both dropped. Kept so it runs every time.
+        examples: [[{ ops: ['replicateC', 'replicateC'], decisions: ['deliver', 'deliver', 'deliver', 'drop', 'drop', 'deliver'], order: [0] }]],
+      },
     )
   })
 })
@@ -209,16 +230,115 @@ describe('schedules around UpdatePrimaryRegion', () => {
       const heldToA: InFlight[] = []
       p.intercept = (e) => (e.from === B && e.to === A ? (heldToA.push(e), []) : [{ to: e.to, bytes: e.bytes }])
       await p.reconcileAll()
-      assert.deepEqual(
-        primariesOf(p, keyId).sort(),
-        [A, B].sort(),
-        'B took the re-offered handoff (A is still Updating)',
-      )
+      // (Today B takes the re-offered handoff here while A is still Updating.)
       p.intercept = undefined
       for (const e of [...heldRefusals, ...heldToA]) await deliver(p, e.to, e.bytes, e.from)
       await p.settle()
       for (let i = 0; i < 3; i++) await p.reconcileAll()
       assert.deepEqual(primariesOf(p, keyId), [B], 'a delayed HandoffRefused made A primary again after B became primary')
+      await assertSameMaterialEverywhere(p, keyId, { expectRegions: REGIONS })
+    } finally {
+      p.intercept = undefined
+      await p.close()
+    }
+  })
+
+  it('a rotation pending at UpdatePrimaryRegion, with the PrimaryHandoff delayed until the rotation completed: the handoff still completes', async () => {
+    const p = await startInMemoryPartition(REGIONS)
+    try {
+      const client = (region: string) => p.region(region).client()
+      const keyId = await replicatedKey(p, [B])
+      const held: InFlight[] = []
+      p.intercept = (e) => (e.type === 'SharedState' || e.type === 'PrimaryHandoff' ? (held.push(e), []) : [{ to: e.to, bytes: e.bytes }])
+      await client(A).send(new RotateKeyOnDemandCommand({ KeyId: keyId }))
+      await p.settle()
+      const handedOff = await acceptedUnlessStateForbids(client(A).send(new UpdatePrimaryRegionCommand({ KeyId: keyId, PrimaryRegion: B })))
+      await p.settle()
+      // The rotation's SharedState first: B fetches version 2 and reports it to A.
+      p.intercept = undefined
+      for (const e of held.filter((x) => x.type === 'SharedState')) await deliver(p, e.to, e.bytes, e.from)
+      await p.settle()
+      // Then the handoff, late; then reconciliation offers it again as often as it likes.
+      for (const e of held.filter((x) => x.type === 'PrimaryHandoff')) await deliver(p, e.to, e.bytes, e.from)
+      await p.settle()
+      for (let i = 0; i < 3; i++) await p.reconcileAll()
+      const [primary, replica] = handedOff ? [B, A] : [A, B]
+      assert.deepEqual(
+        [primary, replica].map((r) => [r, p.region(r).kms.keys.get(keyId)?.state, p.region(r).kms.keys.get(keyId)?.mrk?.role]),
+        [
+          [primary, 'Enabled', 'PRIMARY'],
+          [replica, 'Enabled', 'REPLICA'],
+        ],
+        'A stays Updating for ever: it promoted the pending rotation during the handoff (sync version + 1, broadcast as primary), so every PrimaryHandoff it offers again carries a sync version B already has, and B ignores it',
+      )
+      assert.equal(p.region(primary).kms.keys.get(keyId)?.currentMaterialVersion, 2)
+      await assertSameMaterialEverywhere(p, keyId, { expectRegions: [A, B] })
+    } finally {
+      p.intercept = undefined
+      await p.close()
+    }
+  })
+
+  it('a ReplicaCreate lost while the primary hands off: the new primary still creates the replica', async () => {
+    const p = await startInMemoryPartition(REGIONS)
+    try {
+      const client = (region: string) => p.region(region).client()
+      const keyId = await replicatedKey(p, [C])
+      // Everything to B is dropped while A replicates to B and hands the primary role to C.
+      p.intercept = (e) => (e.to === B ? [] : [{ to: e.to, bytes: e.bytes }])
+      await client(A).send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: B }))
+      await p.settle()
+      const primary = (await acceptedUnlessStateForbids(client(A).send(new UpdatePrimaryRegionCommand({ KeyId: keyId, PrimaryRegion: C })))) ? C : A
+      await p.settle()
+      assert.deepEqual(primariesOf(p, keyId), [primary])
+      const [view] = (await replicaViews(p, primary, keyId)).filter((v) => v.Region === B)
+      assert.equal(view?.State, 'CREATING', `the new primary counts B, which holds no key at all, as created (and has lost what it needs to create it): ${JSON.stringify(view)}`)
+      p.intercept = undefined
+      await client(primary).send(new RotateKeyOnDemandCommand({ KeyId: keyId }))
+      for (let i = 0; i < 3; i++) await p.reconcileAll()
+      assert.equal(p.region(B).kms.keys.get(keyId)?.state, 'Enabled', 'B, listed as a replica everywhere, is never created')
+      assert.equal(p.region(primary).kms.keys.get(keyId)?.currentMaterialVersion, 2, 'the rotation completes')
+      await assertSameMaterialEverywhere(p, keyId, { expectRegions: REGIONS })
+    } finally {
+      p.intercept = undefined
+      await p.close()
+    }
+  })
+
+  it('a ReplicaCreate delayed past UpdatePrimaryRegion and a rotation: the late replica fetches every version', async () => {
+    const p = await startInMemoryPartition(REGIONS)
+    try {
+      const client = (region: string) => p.region(region).client()
+      const keyId = await replicatedKey(p, [C])
+      const toB: InFlight[] = []
+      const transfersToA: InFlight[] = []
+      p.intercept = (e) => (e.to === B ? (toB.push(e), []) : [{ to: e.to, bytes: e.bytes }])
+      await client(A).send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: B }))
+      await p.settle()
+      const primary = (await acceptedUnlessStateForbids(client(A).send(new UpdatePrimaryRegionCommand({ KeyId: keyId, PrimaryRegion: C })))) ? C : A
+      await p.settle()
+      // The primary rotates; A (if now a replica) cannot fetch version 2 yet.
+      p.intercept = (e) =>
+        e.to === B ? (toB.push(e), []) : e.to === A && e.type === 'MaterialTransfer' ? (transfersToA.push(e), []) : [{ to: e.to, bytes: e.bytes }]
+      await client(primary).send(new RotateKeyOnDemandCommand({ KeyId: keyId }))
+      await p.settle()
+      // The old ReplicaCreate reaches B at last: B opens its session with A, the region that
+      // sent it, which answers with its own view of the shared state.
+      p.intercept = (e) => (e.to === A && e.type === 'MaterialTransfer' ? (transfersToA.push(e), []) : [{ to: e.to, bytes: e.bytes }])
+      const create = toB.find((e) => e.type === 'ReplicaCreate') as InFlight
+      await deliver(p, B, create.bytes, A)
+      await p.settle()
+      // The attack stops; everything held arrives; reconciliation runs.
+      p.intercept = undefined
+      for (const e of [...toB.filter((x) => x !== create), ...transfersToA]) await deliver(p, e.to, e.bytes, e.from)
+      await p.settle()
+      for (let i = 0; i < 4; i++) await p.reconcileAll()
+      assert.deepEqual(
+        p.region(B).kms.materials.get(keyId)?.map((m) => m.version),
+        [1, 2],
+        `B adopted A's stale shared state (sync ${p.region(B).kms.keys.get(keyId)?.mrk?.syncVersion ?? '?'}, versions [1]) at the primary's sync version, and ignores the primary's SharedState as a duplicate`,
+      )
+      assert.equal(p.region(primary).kms.keys.get(keyId)?.currentMaterialVersion, 2, 'the rotation completes')
       await assertSameMaterialEverywhere(p, keyId, { expectRegions: REGIONS })
     } finally {
       p.intercept = undefined
@@ -233,9 +353,10 @@ describe('schedules around UpdatePrimaryRegion', () => {
         const client = (region: string) => p.region(region).client()
         const keyId = await replicatedKey(p, [B, C])
         await client(A).send(new UpdatePrimaryRegionCommand({ KeyId: keyId, PrimaryRegion: B }))
-        // Accepted in Updating: "cryptography goes on while updating".
-        if (change === 'RotateKeyOnDemand') await client(A).send(new RotateKeyOnDemandCommand({ KeyId: keyId }))
-        else await client(A).send(new EnableKeyRotationCommand({ KeyId: keyId }))
+        // Today both are accepted on a key in Updating; refusing them would be a fix too.
+        await acceptedUnlessStateForbids(
+          change === 'RotateKeyOnDemand' ? client(A).send(new RotateKeyOnDemandCommand({ KeyId: keyId })) : client(A).send(new EnableKeyRotationCommand({ KeyId: keyId })),
+        )
         await p.settle()
         for (let i = 0; i < 3; i++) await p.reconcileAll()
         assert.deepEqual(primariesOf(p, keyId), [B], `after ${change} during the handoff`)

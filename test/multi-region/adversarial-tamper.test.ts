@@ -105,7 +105,7 @@ describe('a proxy that alters any field of any message, keeping the signature', 
     await p.close()
   })
 
-  it('every altered body field and every altered envelope field of every message type is refused, and nothing changes', async () => {
+  it('every altered body field and every altered envelope field of every message type is refused, and nothing changes', async (t) => {
     const keyId = await createMrk(p)
     const otherKeyId = await createMrk(p)
     const ctx: FieldContext = { regions: REGIONS, otherKeyId, attackerPoint: attackerEcdhKey().point }
@@ -162,6 +162,8 @@ describe('a proxy that alters any field of any message, keeping the signature', 
     assert.ok(fields('HandoffRefused').has('reason'))
     const total = [...perType.values()].reduce((n, s) => n + s.bodyAlterations + s.envelopeAlterations, 0)
     assert.ok(total > 2000, `${total} altered messages`)
+    for (const [type, s] of perType) t.diagnostic(`${type}: ${s.messages} messages, ${s.fields.size} body fields, ${s.bodyAlterations} body + ${s.envelopeAlterations} envelope alterations`)
+    t.diagnostic(`${total} altered messages refused`)
 
     // The genuine run completed: A and B hold the key, C deleted its replica.
     await assertSameMaterialEverywhere(p, keyId, { expectRegions: [A, B] })
@@ -177,7 +179,7 @@ describe('a proxy that re-signs altered messages with keys it can get', () => {
     await p.close()
   })
 
-  it('signed by its own key, by a key pinned for another region, or by the receiver: refused for every message type', async () => {
+  it('signed by its own key, by a key pinned for another region, or by the receiver: refused for every message type', async (t) => {
     const keyId = await createMrk(p)
     const otherKeyId = await createMrk(p)
     const attacker = attackerSigningKey()
@@ -220,6 +222,7 @@ describe('a proxy that re-signs altered messages with keys it can get', () => {
     const seen = await fullRun(p, keyId, attack)
     assert.deepEqual(new Set(seen.map((e) => e.type)), new Set(ALL_TYPES))
     assert.ok(attempts > 500, `${attempts} re-signed messages`)
+    t.diagnostic(`${attempts} re-signed messages refused`)
     await assertSameMaterialEverywhere(p, keyId, { expectRegions: [A, B] })
   })
 })

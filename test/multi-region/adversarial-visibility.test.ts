@@ -17,6 +17,7 @@ import {
   GetKeyRotationStatusCommand,
   ReplicateKeyCommand,
   RotateKeyOnDemandCommand,
+  ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms'
 import { expectError } from '../helpers/operations-suite.js'
 import {
@@ -183,6 +184,25 @@ describe('what the user sees while the proxy blocks replication', () => {
     assert.equal(status.KeyRotationEnabled, true)
     assert.equal(status.RotationPeriodInDays, 120)
     await assertSameMaterialEverywhere(p, keyId, { expectRegions: REGIONS })
+  })
+
+  it('ReplicaDeleted dropped: the primary does not count the deleted replica IN_SYNC, and its own deletion proceeds', async () => {
+    const keyId = await replicatedKey(p, [B])
+    await kms(A).send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }))
+    await kms(B).send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }))
+    p.intercept = (e) => (e.type === 'ReplicaDeleted' ? [] : [{ to: e.to, bytes: e.bytes }])
+    try {
+      await p.advance(B, 8 * 86_400)
+    } finally {
+      p.intercept = undefined
+    }
+    await expectError(kms(B).send(new DescribeKeyCommand({ KeyId: keyId })), 'NotFoundException')
+    for (let i = 0; i < 3; i++) await p.reconcileAll()
+    const [view] = await replicaViews(p, A, keyId)
+    assert.notEqual(view?.State, 'IN_SYNC', `the primary counts B, whose key no longer exists, as IN_SYNC: ${JSON.stringify(view)}`)
+    const primary = (await kms(A).send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata
+    assert.deepEqual(primary?.MultiRegionConfiguration?.ReplicaKeys, [], 'reconciliation never learns that B is gone (its SharedState to B is ignored unanswered)')
+    assert.equal(primary?.KeyState, 'PendingDeletion', 'the primary waits in PendingReplicaDeletion for ever')
   })
 
   it('every TransferComplete and SyncAck of a replica dropped: the primary never counts it as holding material, and a rotation waits for it', async () => {
