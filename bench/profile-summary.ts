@@ -6,6 +6,11 @@
  *
  *   node dist/bench/profile-summary.js DIR [--top N] [--inclusive name1,name2,...]
  *
+ * Read with care on a loaded machine: V8 samples by wall clock, so the time a thread
+ * spends preempted is charged to whatever it was running — typically a syscall that woke
+ * another thread (postMessage, writev). For on-CPU time, use Linux perf on the process
+ * (`--trent-node-flags=--perf-basic-prof` gives it the JIT frames' names).
+ *
  * @module
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs'
@@ -34,15 +39,17 @@ interface CpuProfile {
 
 /** Functions whose inclusive time says most about a KMS request's cost, unless --inclusive says otherwise. */
 const DEFAULT_INCLUSIVE = [
+  // region main thread
   'verifySigV4',
+  'parseJsonBody',
   'parseOperationInput',
+  '#call',
+  'sendJson',
+  // HSM worker
+  'kbkdfCounterHmacSha256',
+  // gateway
   'readCredentialScopeUnverified',
   'forward',
-  'sendJson',
-  'parse',
-  'stringify',
-  'kbkdfCounterHmacSha256',
-  'randomUUID',
 ]
 
 function shortUrl(url: string): string {

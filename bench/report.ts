@@ -82,7 +82,7 @@ function latency(measurement: Measurement | undefined): string {
   return `${milliseconds(measurement.result.latencyMs.p50)} / ${milliseconds(measurement.result.latencyMs.p99)}`
 }
 
-export function ratio(numerator: Measurement | undefined, denominator: Measurement | undefined): number | undefined {
+function ratio(numerator: Measurement | undefined, denominator: Measurement | undefined): number | undefined {
   const top = numerator?.result?.requestsPerSecond
   const bottom = denominator?.result?.requestsPerSecond
   return top !== undefined && bottom !== undefined && bottom > 0 ? top / bottom : undefined
@@ -117,8 +117,8 @@ export function markdownTable(report: BenchReport): string {
   if (report.measurements.some(disturbed)) {
     lines.push(
       '',
-      `⚠ other processes on the machine used more than ${BUSY_MACHINE_CORES} cores during this measurement; ` +
-        'its throughput is low by about that share (see cpu in the JSON).',
+      `⚠ other processes on the machine used more than ${BUSY_MACHINE_CORES} cores during that measurement, ` +
+        'which lowers its throughput by about that share (cpu.othersCores in the JSON).',
     )
   }
   for (const [name, info] of Object.entries(report.targets)) {
@@ -177,7 +177,7 @@ export function cpuTable(report: BenchReport): string | undefined {
   for (const measurement of report.measurements) {
     for (const usage of measurement.cpu?.ours ?? []) {
       // Idle bystanders (the driver, targets waiting their turn) are noise.
-      if (usage.label === 'bench driver' || usage.cores < 0.01) continue
+      if (usage.label === 'bench driver' || usage.cores < 0.05) continue
       if (!columns.some((column) => column.target === measurement.target && column.label === usage.label)) {
         columns.push({ target: measurement.target, label: usage.label })
       }

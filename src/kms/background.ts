@@ -28,7 +28,12 @@ export async function sweepDeletions(kms: Kms, logger: Logger): Promise<number> 
       writes.push({ kind: 'deleteKey', keyId: key.keyId })
       //= docs/spec/replication.md#deletion
       //# When a replica is actually deleted, its region sends ReplicaDeleted to the primary
-      if (key.mrk?.role === 'REPLICA') writes.push(queueMessage(kms, key.mrk.primaryRegion, key.keyId, { type: 'ReplicaDeleted' }))
+      const replicationId = key.mrk?.replicationId
+      if (key.mrk?.role === 'REPLICA' && replicationId !== undefined) {
+        // The tombstone lets this region repeat the notice if it is lost (spec §9.2).
+        writes.push({ kind: 'putTombstone', tombstone: { keyId: key.keyId, primaryRegion: key.mrk.primaryRegion, replicationId, deletedAt: kms.clock.now() } })
+        writes.push(queueMessage(kms, key.mrk.primaryRegion, key.keyId, { type: 'ReplicaDeleted', replicationId }))
+      }
       return { writes, result: undefined }
     })
     logger.info('key deleted', { keyId: candidate.keyId })

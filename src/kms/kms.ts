@@ -7,7 +7,7 @@
  * @module
  */
 import type { Hsm, MaterialRef } from '../hsm/hsm.js'
-import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, Write } from '../storage/records.js'
+import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, TombstoneRecord, Write } from '../storage/records.js'
 import type { Storage } from '../storage/storage.js'
 import { keyArn, partitionOf } from '../wire/arn.js'
 import type { Clock } from './clock.js'
@@ -45,6 +45,8 @@ export class Kms {
   readonly answered = new Map<string, AnsweredSessionRecord>()
   /** Messages waiting to be signed and sent, in order. */
   readonly outbox = new Map<string, OutboxRecord>()
+  /** Replicas deleted here (spec §9.2). */
+  readonly tombstones = new Map<string, TombstoneRecord>()
   peers: PartitionView = NO_PARTITION
   /** Called after a commit that queued messages, so the sender wakes at once. */
   onOutbox: () => void = () => undefined
@@ -70,6 +72,7 @@ export class Kms {
     for (const session of snapshot.sessions) kms.#applyWrite({ kind: 'putSession', session })
     for (const answered of snapshot.answered) kms.#applyWrite({ kind: 'putAnswered', answered })
     for (const message of snapshot.outbox) kms.#applyWrite({ kind: 'putOutbox', message })
+    for (const tombstone of snapshot.tombstones) kms.#applyWrite({ kind: 'putTombstone', tombstone })
     return kms
   }
 
@@ -168,6 +171,12 @@ export class Kms {
         break
       case 'deleteOutbox':
         this.outbox.delete(write.id)
+        break
+      case 'putTombstone':
+        this.tombstones.set(write.tombstone.keyId, write.tombstone)
+        break
+      case 'deleteTombstone':
+        this.tombstones.delete(write.keyId)
         break
     }
   }

@@ -57,11 +57,16 @@ export async function rotationWrites(kms: Kms, key: KeyRecord, rotationType: 'AU
   ]
 }
 
-/** Shared properties are set on the primary only; a replica refuses (reference §4.7). */
+/**
+ * Shared properties are set on the primary only; a replica refuses (reference §4.7). A
+ * primary handing its role over (UpdatePrimaryRegion under way) refuses too: the change
+ * would race the new primary's (docs/spec/replication.md#update-primary).
+ */
 export function requireNotReplica(key: KeyRecord, arn: string): void {
   if (key.mrk?.role === 'REPLICA') {
     throw new KmsError('UnsupportedOperationException', `${arn} is not a multi-region primary key.`)
   }
+  if (key.mrk?.handoffTo !== undefined) throw new KmsError('KMSInvalidStateException', `${arn} is updating.`)
 }
 
 /** After a shared property changed on a primary: bump the sync version and tell the replicas. */

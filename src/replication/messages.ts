@@ -34,6 +34,15 @@ export interface HeldVersion {
   materialId: string
 }
 
+/** What the primary hands over about each replica in an UpdatePrimaryRegion (spec §9.1). */
+export interface ReplicaHandover {
+  region: string
+  replicationId: string
+  created: boolean
+  /** For a replica not yet created: its independent properties, to send ReplicaCreate again. */
+  initial?: { description: string; policy: string; tags: Array<{ TagKey: string; TagValue: string }>; createdAt: number }
+}
+
 interface Common {
   protocol: typeof PROTOCOL
   messageId: string
@@ -62,12 +71,12 @@ export type Message = Common &
         materials: Array<MaterialInfo & { wrapped: string }>
         shared: SharedState
       }
-    | { type: 'TransferComplete'; sessionId: string; held: HeldVersion[] }
+    | { type: 'TransferComplete'; sessionId: string; replicationId: string; held: HeldVersion[] }
     | { type: 'SharedState'; shared: SharedState }
-    | { type: 'SyncAck'; syncVersion: number; held: HeldVersion[] }
-    | { type: 'PrimaryHandoff'; shared: SharedState }
-    | { type: 'HandoffRefused'; syncVersion: number; reason: string }
-    | { type: 'ReplicaDeleted' }
+    | { type: 'SyncAck'; syncVersion: number; replicationId: string; held: HeldVersion[] }
+    | { type: 'PrimaryHandoff'; handoffId: string; shared: SharedState; replicas: ReplicaHandover[] }
+    | { type: 'HandoffRefused'; handoffId: string; reason: string }
+    | { type: 'ReplicaDeleted'; replicationId: string }
   )
 
 export type MessageType = Message['type']
@@ -145,6 +154,33 @@ function held(value: unknown, field: string): HeldVersion[] {
   )
 }
 
+function initial(value: unknown, field: string): NonNullable<ReplicaHandover['initial']> {
+  const replica = obj(value, field)
+  return {
+    description: str(replica.description, `${field}.description`, undefined, 8192),
+    policy: str(replica.policy, `${field}.policy`, undefined, 131_072),
+    tags: arr(replica.tags, `${field}.tags`, 50).map((t, i) => {
+      const tag = obj(t, `${field}.tags.${i}`)
+      return { TagKey: str(tag.TagKey, 'tag', undefined, 128), TagValue: str(tag.TagValue, 'tag', undefined, 256) }
+    }),
+    createdAt: int(replica.createdAt, `${field}.createdAt`),
+  }
+}
+
+function handovers(value: unknown): ReplicaHandover[] {
+  return arr(value, 'replicas', 100).map((v, i) => {
+    const r = obj(v, `replicas.${i}`)
+    if (typeof r.created !== 'boolean') fail(`replicas.${i}.created`)
+    const handover: ReplicaHandover = {
+      region: str(r.region, `replicas.${i}.region`, REGION),
+      replicationId: str(r.replicationId, `replicas.${i}.replicationId`, UUID),
+      created: r.created,
+    }
+    if (r.initial !== undefined) handover.initial = initial(r.initial, `replicas.${i}.initial`)
+    return handover
+  })
+}
+
 function shared(value: unknown): SharedState {
   const s = obj(value, 'shared')
   if (s.keySpec !== 'SYMMETRIC_DEFAULT') fail('shared.keySpec')
@@ -199,24 +235,14 @@ export function parseMessage(bytes: Uint8Array): Message {
     expiresAt: int(m.expiresAt, 'expiresAt'),
   }
   switch (m.type) {
-    case 'ReplicaCreate': {
-      const replica = obj(m.replica, 'replica')
+    case 'ReplicaCreate':
       return {
         ...common,
         type: 'ReplicaCreate',
         replicationId: str(m.replicationId, 'replicationId', UUID),
         shared: shared(m.shared),
-        replica: {
-          description: str(replica.description, 'replica.description', undefined, 8192),
-          policy: str(replica.policy, 'replica.policy', undefined, 131_072),
-          tags: arr(replica.tags, 'replica.tags', 50).map((t, i) => {
-            const tag = obj(t, `replica.tags.${i}`)
-            return { TagKey: str(tag.TagKey, 'tag', undefined, 128), TagValue: str(tag.TagValue, 'tag', undefined, 256) }
-          }),
-          createdAt: int(replica.createdAt, 'replica.createdAt'),
-        },
+        replica: initial(m.replica, 'replica'),
       }
-    }
     case 'AgreementOffer':
       return {
         ...common,
@@ -242,17 +268,29 @@ export function parseMessage(bytes: Uint8Array): Message {
         shared: shared(m.shared),
       }
     case 'TransferComplete':
-      return { ...common, type: 'TransferComplete', sessionId: str(m.sessionId, 'sessionId', SESSION_ID), held: held(m.held, 'held') }
+      return {
+        ...common,
+        type: 'TransferComplete',
+        sessionId: str(m.sessionId, 'sessionId', SESSION_ID),
+        replicationId: str(m.replicationId, 'replicationId', UUID),
+        held: held(m.held, 'held'),
+      }
     case 'SharedState':
       return { ...common, type: 'SharedState', shared: shared(m.shared) }
     case 'SyncAck':
-      return { ...common, type: 'SyncAck', syncVersion: int(m.syncVersion, 'syncVersion', 1), held: held(m.held, 'held') }
+      return {
+        ...common,
+        type: 'SyncAck',
+        syncVersion: int(m.syncVersion, 'syncVersion', 1),
+        replicationId: str(m.replicationId, 'replicationId', UUID),
+        held: held(m.held, 'held'),
+      }
     case 'PrimaryHandoff':
-      return { ...common, type: 'PrimaryHandoff', shared: shared(m.shared) }
+      return { ...common, type: 'PrimaryHandoff', handoffId: str(m.handoffId, 'handoffId', UUID), shared: shared(m.shared), replicas: handovers(m.replicas) }
     case 'HandoffRefused':
-      return { ...common, type: 'HandoffRefused', syncVersion: int(m.syncVersion, 'syncVersion', 1), reason: str(m.reason, 'reason', undefined, 500) }
+      return { ...common, type: 'HandoffRefused', handoffId: str(m.handoffId, 'handoffId', UUID), reason: str(m.reason, 'reason', undefined, 500) }
     case 'ReplicaDeleted':
-      return { ...common, type: 'ReplicaDeleted' }
+      return { ...common, type: 'ReplicaDeleted', replicationId: str(m.replicationId, 'replicationId', UUID) }
     default:
       fail('type')
   }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, Snapshot, Write } from './records.js'
+import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, Snapshot, TombstoneRecord, Write } from './records.js'
 import type { Storage } from './storage.js'
 
 export class MemoryStorage implements Storage {
@@ -14,6 +14,7 @@ export class MemoryStorage implements Storage {
   readonly #sessions = new Map<string, SessionRecord>()
   readonly #answered = new Map<string, AnsweredSessionRecord>()
   readonly #outbox = new Map<string, OutboxRecord>()
+  readonly #tombstones = new Map<string, TombstoneRecord>()
 
   load(): Promise<Snapshot> {
     return Promise.resolve(
@@ -24,6 +25,7 @@ export class MemoryStorage implements Storage {
         sessions: [...this.#sessions.values()],
         answered: [...this.#answered.values()],
         outbox: [...this.#outbox.values()],
+        tombstones: [...this.#tombstones.values()],
       }),
     )
   }
@@ -64,6 +66,12 @@ export class MemoryStorage implements Storage {
           break
         case 'deleteOutbox':
           this.#outbox.delete(write.id)
+          break
+        case 'putTombstone':
+          this.#tombstones.set(write.tombstone.keyId, write.tombstone)
+          break
+        case 'deleteTombstone':
+          this.#tombstones.delete(write.keyId)
           break
       }
     }

@@ -82,8 +82,11 @@ export interface MultiRegionState {
   syncVersion: number
   /** Primary only: per replica region. */
   replicas?: Record<string, ReplicaStatus>
-  /** Primary during UpdatePrimaryRegion: the region taking over. */
+  /** Primary during UpdatePrimaryRegion: the region taking over, and this attempt's id. */
   handoffTo?: string
+  handoffId?: string
+  /** Replica: handoffs it refused, so a late copy of one is refused again, never accepted. */
+  refusedHandoffs?: string[]
   /** Replica only: the ReplicateKey call that created it. */
   replicationId?: string
   /** Replica only: the material versions the primary last said exist. */
@@ -112,6 +115,17 @@ export interface AnsweredSessionRecord {
   body: Uint8Array
   to: string
   expiresAt: number
+}
+
+/**
+ * A replica deleted here: kept so that a lost ReplicaDeleted can be sent again and a
+ * replayed ReplicaCreate of it is not taken for a new replica (spec §9.2).
+ */
+export interface TombstoneRecord {
+  keyId: string
+  primaryRegion: string
+  replicationId: string
+  deletedAt: number
 }
 
 /** A message waiting to be signed and handed to the proxy. */
@@ -153,6 +167,8 @@ export type Write =
   | { kind: 'deleteSession'; sessionId: string }
   | { kind: 'putAnswered'; answered: AnsweredSessionRecord }
   | { kind: 'deleteAnswered'; sessionId: string }
+  | { kind: 'putTombstone'; tombstone: TombstoneRecord }
+  | { kind: 'deleteTombstone'; keyId: string }
   | { kind: 'putOutbox'; message: OutboxRecord }
   | { kind: 'deleteOutbox'; id: string }
 
@@ -163,4 +179,5 @@ export interface Snapshot {
   sessions: SessionRecord[]
   answered: AnsweredSessionRecord[]
   outbox: OutboxRecord[]
+  tombstones: TombstoneRecord[]
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import Database from 'better-sqlite3'
-import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, Snapshot, Write } from './records.js'
+import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, Snapshot, TombstoneRecord, Write } from './records.js'
 import type { Storage } from './storage.js'
 
 const SCHEMA_VERSION = 1
@@ -44,6 +44,10 @@ CREATE TABLE IF NOT EXISTS outbox (
   to_region  TEXT NOT NULL,
   expires_at INTEGER NOT NULL,
   body       BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tombstones (
+  key_id TEXT PRIMARY KEY,
+  record TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS aliases (
   alias_name TEXT PRIMARY KEY,
@@ -111,6 +115,8 @@ export class SqliteStorage implements Storage {
       'INSERT OR REPLACE INTO outbox (id, seq, to_region, expires_at, body) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox), ?, ?, ?)',
     )
     const deleteOutbox = this.#db.prepare('DELETE FROM outbox WHERE id = ?')
+    const putTombstone = this.#db.prepare('INSERT OR REPLACE INTO tombstones (key_id, record) VALUES (?, ?)')
+    const deleteTombstone = this.#db.prepare('DELETE FROM tombstones WHERE key_id = ?')
 
     this.#apply = this.#db.transaction((writes: readonly Write[]) => {
       for (const write of writes) {
@@ -154,6 +160,12 @@ export class SqliteStorage implements Storage {
           }
           case 'deleteOutbox':
             deleteOutbox.run(write.id)
+            break
+          case 'putTombstone':
+            putTombstone.run(write.tombstone.keyId, JSON.stringify(write.tombstone))
+            break
+          case 'deleteTombstone':
+            deleteTombstone.run(write.keyId)
             break
         }
       }
@@ -199,7 +211,11 @@ export class SqliteStorage implements Storage {
     const outbox = (
       this.#db.prepare('SELECT * FROM outbox ORDER BY seq').all() as Array<{ id: string; to_region: string; expires_at: number; body: Buffer }>
     ).map((row): OutboxRecord => ({ id: row.id, to: row.to_region, expiresAt: row.expires_at, body: new Uint8Array(row.body) }))
-    return Promise.resolve({ keys, materials, aliases, sessions, answered, outbox })
+    const tombstones = this.#db
+      .prepare('SELECT record FROM tombstones')
+      .all()
+      .map((row) => JSON.parse((row as { record: string }).record) as TombstoneRecord)
+    return Promise.resolve({ keys, materials, aliases, sessions, answered, outbox, tombstones })
   }
 
   commit(writes: readonly Write[]): Promise<void> {

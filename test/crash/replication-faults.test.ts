@@ -197,6 +197,13 @@ async function checkConverged(cluster: ReplicationCluster, keyId: string, expect
   assert.equal(primaryMaterials.length, expected.rotations + 1, 'material versions listed by the primary (none pending)')
   const ids = primaryMaterials.map((m) => (m as { id: string }).id)
   assert.equal(new Set(ids).size, ids.length, 'every material id once')
+  // The reads above are not one snapshot: a rotation made current between them would
+  // tear it. The material ListKeyRotations calls CURRENT must be DescribeKey's.
+  assert.deepEqual(
+    primaryMaterials.filter((m) => (m as { state: string }).state === 'CURRENT').map((m) => (m as { id: string }).id),
+    [current],
+    "the primary's CURRENT material is its CurrentKeyMaterialId",
+  )
   for (const region of expected.replicas) {
     assert.deepEqual(await rotationsOf(region, false), primaryRotations, `ListKeyRotations in ${region} agrees with the primary`)
     assert.deepEqual(await rotationsOf(region, true), primaryMaterials, `every key material in ${region} agrees with the primary`)

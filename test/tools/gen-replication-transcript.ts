@@ -103,7 +103,7 @@ const transfer = envelope(
   rskA,
 )
 const complete = envelope(
-  { ...common(destination, source, 3), type: 'TransferComplete', sessionId, held: shared.materials.map((m) => ({ version: m.version, materialId: m.materialId })) },
+  { ...common(destination, source, 3), type: 'TransferComplete', sessionId, replicationId: '00000000-0000-4000-8000-0000000000aa', held: shared.materials.map((m) => ({ version: m.version, materialId: m.materialId })) },
   rskB,
 )
 

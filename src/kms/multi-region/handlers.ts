@@ -2,14 +2,14 @@
  * What a region does with each verified replication message
  * (docs/spec/replication.md §6–§9). Every handler runs inside `kms.mutate`, so it sees
  * a stable state and its writes (including the messages it answers with) commit
- * together. Handlers are idempotent: at-least-once delivery, duplicates and reordering
- * change nothing twice.
+ * together. Handlers are idempotent: at-least-once delivery, duplicates, replays within
+ * a message's lifetime and reordering change nothing twice.
  *
  * @module
  */
 import { randomBytes } from 'node:crypto'
 import type { MaterialForTransfer } from '../../hsm/hsm.js'
-import type { Message, SharedState } from '../../replication/messages.js'
+import type { HeldVersion, Message, ReplicaHandover, SharedState } from '../../replication/messages.js'
 import type { KeyRecord, MaterialRecord, MultiRegionState, ReplicaStatus, Write } from '../../storage/records.js'
 import { failpoint } from '../failpoints.js'
 import type { Kms } from '../kms.js'
@@ -31,6 +31,8 @@ const SESSION_TTL_MS = MESSAGE_TTL_MS
  * HKDF info lists them, and HKDF info is bounded. A key with more asks again.
  */
 export const MAX_VERSIONS_PER_SESSION = 100
+/** Refused handoff ids a replica remembers per key. */
+const REFUSED_HANDOFFS_KEPT = 20
 
 function refuse(reason: string): never {
   throw new ReplicationRefused(reason)
@@ -38,6 +40,20 @@ function refuse(reason: string): never {
 
 function same(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i])
+}
+
+function materialInfo(kms: Kms, keyId: string, version: number): MaterialRecord | undefined {
+  return kms.materialOf(keyId, version)
+}
+
+function missingVersions(kms: Kms, keyId: string, wanted: readonly number[]): number[] {
+  const held = new Set((kms.materials.get(keyId) ?? []).map((m) => m.version))
+  return wanted.filter((v) => !held.has(v))
+}
+
+function hasOpenSession(kms: Kms, keyId: string): boolean {
+  const now = wallClock()
+  return [...kms.sessions.values()].some((s) => s.keyId === keyId && s.expiresAt > now)
 }
 
 /** Opens a material-transfer session: the destination's first step (spec §6.2). */
@@ -54,17 +70,14 @@ export async function openSession(kms: Kms, key: KeyRecord, source: string, want
   ]
 }
 
-function hasOpenSession(kms: Kms, keyId: string): boolean {
-  const now = wallClock()
-  return [...kms.sessions.values()].some((s) => s.keyId === keyId && s.expiresAt > now)
+/** A replica's report of what it holds, sent to the primary (spec §6.2, §7.1). */
+function syncAck(kms: Kms, key: KeyRecord, held: HeldVersion[] = heldVersions(kms, key.keyId)): Write[] {
+  const mrk = key.mrk
+  if (mrk?.role !== 'REPLICA' || mrk.replicationId === undefined) return []
+  return [queueMessage(kms, mrk.primaryRegion, key.keyId, { type: 'SyncAck', syncVersion: mrk.syncVersion, replicationId: mrk.replicationId, held })]
 }
 
-function missingVersions(kms: Kms, keyId: string, wanted: readonly number[]): number[] {
-  const held = new Set((kms.materials.get(keyId) ?? []).map((m) => m.version))
-  return wanted.filter((v) => !held.has(v))
-}
-
-/** Applies shared state to a replica (spec §7.1); the caller has checked it is newer. */
+/** Applies the primary's shared state to a replica (spec §7.1); the caller checked it is newer. */
 function applyShared(kms: Kms, key: KeyRecord, shared: SharedState, extraHeld: readonly number[] = []): KeyRecord {
   const held = new Set([...(kms.materials.get(key.keyId) ?? []).map((m) => m.version), ...extraHeld])
   const mrk: MultiRegionState = {
@@ -73,13 +86,10 @@ function applyShared(kms: Kms, key: KeyRecord, shared: SharedState, extraHeld: r
     replicaRegions: [...shared.replicaRegions],
     syncVersion: shared.syncVersion,
     knownVersions: shared.materials.map((m) => m.version),
-    ...(key.mrk?.replicationId !== undefined ? { replicationId: key.mrk.replicationId } : {}),
   }
-  const rotation = {
-    ...key.rotation,
-    enabled: shared.rotation.enabled,
-    periodInDays: shared.rotation.periodInDays,
-  }
+  if (key.mrk?.replicationId !== undefined) mrk.replicationId = key.mrk.replicationId
+  if (key.mrk?.refusedHandoffs !== undefined) mrk.refusedHandoffs = key.mrk.refusedHandoffs
+  const rotation = { ...key.rotation, enabled: shared.rotation.enabled, periodInDays: shared.rotation.periodInDays }
   if (shared.rotation.nextRotationAt !== undefined) rotation.nextRotationAt = shared.rotation.nextRotationAt
   else delete rotation.nextRotationAt
   // Encrypt only with a version this region holds; the primary makes a version current
@@ -88,25 +98,35 @@ function applyShared(kms: Kms, key: KeyRecord, shared: SharedState, extraHeld: r
   return { ...key, mrk, rotation, currentMaterialVersion }
 }
 
-function materialInfo(kms: Kms, keyId: string, version: number): MaterialRecord | undefined {
-  return kms.materialOf(keyId, version)
-}
-
 // ---------------------------------------------------------------------------------------
 // Destination side
 
 //= docs/spec/replication.md#replicate-key
 async function onReplicaCreate(kms: Kms, m: Extract<Message, { type: 'ReplicaCreate' }>): Promise<HandlerResult> {
   if (m.shared.primaryRegion !== m.from || !m.shared.replicaRegions.includes(kms.region)) refuse('ReplicaCreate does not name this region as a replica of the sender')
+  const tombstone = kms.tombstones.get(m.keyId)
+  if (tombstone?.replicationId === m.replicationId) {
+    // A replica deleted here: say so again (the first notice may have been lost) and
+    // never resurrect it from a late or replayed ReplicaCreate (spec §9.2).
+    return { writes: [queueMessage(kms, m.from, m.keyId, { type: 'ReplicaDeleted', replicationId: m.replicationId })], result: 'ignored' }
+  }
   const existing = kms.keys.get(m.keyId)
   if (existing !== undefined) {
-    if (existing.mrk?.role !== 'REPLICA' || existing.mrk.replicationId !== m.replicationId) {
-      refuse('a related key already exists in this region')
+    if (existing.mrk?.role !== 'REPLICA' || existing.mrk.replicationId !== m.replicationId) refuse('a related key already exists in this region')
+    // The same replica, announced again: by a primary that missed the report, or by a new
+    // primary after UpdatePrimaryRegion. Take its newer shared state, fetch what is
+    // missing, and report (spec §6.1).
+    const writes: Write[] = []
+    let next = existing
+    if (m.shared.syncVersion > existing.mrk.syncVersion) {
+      next = applyShared(kms, existing, m.shared)
+      writes.push({ kind: 'putKey', key: next })
     }
-    if (existing.state === 'Creating' && !hasOpenSession(kms, m.keyId)) {
-      return { writes: await openSession(kms, existing, m.from, missingVersions(kms, m.keyId, m.shared.materials.map((x) => x.version))), result: 'applied' }
-    }
-    return { writes: [], result: 'duplicate' }
+    const missing = missingVersions(kms, m.keyId, m.shared.materials.map((x) => x.version))
+    if (missing.length > 0 && !hasOpenSession(kms, m.keyId)) writes.push(...(await openSession(kms, next, m.from, missing)))
+    const changed = writes.length > 0
+    if (next.state !== 'Creating') writes.push(...syncAck(kms, next))
+    return { writes, result: changed ? 'applied' : 'duplicate' }
   }
   const key: KeyRecord = {
     keyId: m.keyId,
@@ -133,6 +153,7 @@ async function onReplicaCreate(kms: Kms, m: Extract<Message, { type: 'ReplicaCre
   }
   if (m.shared.rotation.nextRotationAt !== undefined) key.rotation.nextRotationAt = m.shared.rotation.nextRotationAt
   const writes: Write[] = [{ kind: 'putKey', key }]
+  if (tombstone !== undefined) writes.push({ kind: 'deleteTombstone', keyId: m.keyId })
   writes.push(...(await openSession(kms, key, m.from, m.shared.materials.map((x) => x.version))))
   return { writes, result: 'applied' }
 }
@@ -154,7 +175,7 @@ async function onMaterialTransfer(kms: Kms, m: Extract<Message, { type: 'Materia
     refuse('MaterialTransfer does not match the session it names')
   }
   if (!same(m.materials.map((x) => x.version), session.versions)) refuse('MaterialTransfer carries other versions than were offered for')
-  if (key === undefined || key.mrk === undefined) refuse('no related key for this transfer')
+  if (key?.mrk === undefined) refuse('no related key for this transfer')
   const alreadyHeld = m.materials.flatMap((x) => {
     const held = materialInfo(kms, m.keyId, x.version)
     if (held === undefined) return []
@@ -176,11 +197,11 @@ async function onMaterialTransfer(kms: Kms, m: Extract<Message, { type: 'Materia
   }
   failpoint('transfer:after-unwrap')
   const writes: Write[] = [closeSession]
-  const added: number[] = []
+  const added: HeldVersion[] = []
   m.materials.forEach((x, i) => {
     const token = tokens[i]
     if (token === undefined || materialInfo(kms, m.keyId, x.version) !== undefined) return
-    added.push(x.version)
+    added.push({ version: x.version, materialId: x.materialId })
     writes.push({
       kind: 'putMaterial',
       material: {
@@ -193,26 +214,24 @@ async function onMaterialTransfer(kms: Kms, m: Extract<Message, { type: 'Materia
       },
     })
   })
+  const addedVersions = added.map((a) => a.version)
   let next: KeyRecord = key
-  if (m.shared.syncVersion > (key.mrk.syncVersion ?? 0) || key.state === 'Creating') next = applyShared(kms, key, m.shared, added)
-  else {
-    const held = new Set([...(kms.materials.get(key.keyId) ?? []).map((x) => x.version), ...added])
-    if (!held.has(next.currentMaterialVersion)) next = { ...next, currentMaterialVersion: Math.max(...held) }
-  }
+  // Only the primary states shared properties: a transfer answered by another related
+  // region (an old primary, say) carries that region's view, which is not authoritative.
+  if (m.from === m.shared.primaryRegion && m.shared.syncVersion > key.mrk.syncVersion) next = applyShared(kms, key, m.shared, addedVersions)
+  const heldNow = new Set([...(kms.materials.get(key.keyId) ?? []).map((x) => x.version), ...addedVersions])
+  if (!heldNow.has(next.currentMaterialVersion)) next = { ...next, currentMaterialVersion: Math.max(...heldNow) }
   if (next.state === 'Creating') next = { ...next, state: 'Enabled' }
   writes.push({ kind: 'putKey', key: next })
-  // More versions than one session carries: ask for the rest at once.
-  const stillMissing = (next.mrk?.knownVersions ?? []).filter((v) => materialInfo(kms, m.keyId, v) === undefined && !added.includes(v))
-  if (stillMissing.length > 0) writes.push(...(await openSession(kms, next, m.from, stillMissing)))
-  const held = [...heldVersions(kms, m.keyId), ...m.materials.filter((x) => added.includes(x.version)).map((x) => ({ version: x.version, materialId: x.materialId }))].sort(
-    (a, b) => a.version - b.version,
-  )
-  writes.push(queueMessage(kms, m.from, m.keyId, { type: 'TransferComplete', sessionId: m.sessionId, held }))
-  if (next.mrk !== undefined && next.mrk.primaryRegion !== m.from) {
-    writes.push(queueMessage(kms, next.mrk.primaryRegion, m.keyId, { type: 'SyncAck', syncVersion: next.mrk.syncVersion, held }))
-  } else if (next.mrk !== undefined) {
-    writes.push(queueMessage(kms, m.from, m.keyId, { type: 'SyncAck', syncVersion: next.mrk.syncVersion, held }))
+  // More versions than one session carries, or versions learnt meanwhile: ask at once.
+  const stillMissing = (next.mrk?.knownVersions ?? []).filter((v) => !heldNow.has(v))
+  if (stillMissing.length > 0) writes.push(...(await openSession(kms, next, next.mrk?.primaryRegion ?? m.from, stillMissing)))
+  const held = [...heldVersions(kms, m.keyId), ...added].sort((a, b) => a.version - b.version)
+  const replicationId = next.mrk?.replicationId
+  if (replicationId !== undefined) {
+    writes.push(queueMessage(kms, m.from, m.keyId, { type: 'TransferComplete', sessionId: m.sessionId, replicationId, held }))
   }
+  writes.push(...syncAck(kms, next, held))
   return { writes, result: 'applied' }
 }
 
@@ -220,44 +239,62 @@ async function onMaterialTransfer(kms: Kms, m: Extract<Message, { type: 'Materia
 async function onSharedState(kms: Kms, m: Extract<Message, { type: 'SharedState' }>): Promise<HandlerResult> {
   if (m.shared.primaryRegion !== m.from) refuse('SharedState must come from the primary it names')
   const key = kms.keys.get(m.keyId)
-  if (key?.mrk === undefined) return { writes: [], result: 'ignored' }
+  if (key?.mrk === undefined) {
+    const tombstone = kms.tombstones.get(m.keyId)
+    if (tombstone !== undefined && m.shared.replicaRegions.includes(kms.region)) {
+      // The primary still lists a replica deleted here: its ReplicaDeleted was lost.
+      return { writes: [queueMessage(kms, m.from, m.keyId, { type: 'ReplicaDeleted', replicationId: tombstone.replicationId })], result: 'ignored' }
+    }
+    return { writes: [], result: 'ignored' }
+  }
   if (m.shared.syncVersion <= key.mrk.syncVersion) {
     // Old or duplicate: acknowledge what we hold so the primary's view stays right.
-    if (m.shared.syncVersion === key.mrk.syncVersion && key.mrk.role === 'REPLICA') {
-      return { writes: [queueMessage(kms, m.from, m.keyId, { type: 'SyncAck', syncVersion: key.mrk.syncVersion, held: heldVersions(kms, m.keyId) })], result: 'duplicate' }
-    }
+    if (m.shared.syncVersion === key.mrk.syncVersion && key.mrk.role === 'REPLICA') return { writes: syncAck(kms, key), result: 'duplicate' }
     return { writes: [], result: 'duplicate' }
   }
   if (!m.shared.replicaRegions.includes(kms.region)) refuse('SharedState does not list this region as a replica')
   let next = applyShared(kms, key, m.shared)
-  // The old primary of an UpdatePrimaryRegion becomes a replica here (spec §9.1).
-  if (next.state === 'Updating') next = { ...next, state: 'Enabled' }
+  if (key.mrk.role === 'PRIMARY') {
+    // The old primary of an UpdatePrimaryRegion becomes a replica here (spec §9.1); its
+    // replication id is the handoff's, as the new primary recorded it.
+    if (key.mrk.handoffTo !== m.from || key.mrk.handoffId === undefined) refuse('SharedState from a region this primary did not hand over to')
+    next = { ...next, state: key.state === 'Updating' ? 'Enabled' : key.state, mrk: { ...(next.mrk as MultiRegionState), replicationId: key.mrk.handoffId } }
+  }
   const writes: Write[] = [{ kind: 'putKey', key: next }]
   const missing = missingVersions(kms, m.keyId, m.shared.materials.map((x) => x.version))
   if (missing.length > 0 && !hasOpenSession(kms, m.keyId)) writes.push(...(await openSession(kms, next, m.from, missing)))
-  writes.push(queueMessage(kms, m.from, m.keyId, { type: 'SyncAck', syncVersion: m.shared.syncVersion, held: heldVersions(kms, m.keyId) }))
+  writes.push(...syncAck(kms, next))
   return { writes, result: 'applied' }
 }
 
 //= docs/spec/replication.md#update-primary
 async function onPrimaryHandoff(kms: Kms, m: Extract<Message, { type: 'PrimaryHandoff' }>): Promise<HandlerResult> {
-  const key = kms.keys.get(m.keyId)
   if (m.shared.primaryRegion !== kms.region) refuse('PrimaryHandoff does not name this region as the new primary')
-  if (key?.mrk === undefined) return { writes: [], result: 'ignored' }
-  if (key.mrk.role === 'PRIMARY' && key.mrk.syncVersion >= m.shared.syncVersion) return { writes: [], result: 'duplicate' }
-  if (key.mrk.role !== 'REPLICA' || key.mrk.primaryRegion !== m.from || m.shared.syncVersion <= key.mrk.syncVersion) {
-    return { writes: [], result: 'ignored' }
-  }
+  const key = kms.keys.get(m.keyId)
+  const mrk = key?.mrk
+  if (key === undefined || mrk === undefined) return { writes: [], result: 'ignored' }
+  const refusal = (reason: string): Write => queueMessage(kms, m.from, m.keyId, { type: 'HandoffRefused', handoffId: m.handoffId, reason })
+  // A handoff refused once stays refused, whatever arrives later: the old primary may
+  // already have taken the refusal and gone on as primary.
+  if (mrk.refusedHandoffs?.includes(m.handoffId) === true) return { writes: [refusal('refused before')], result: 'duplicate' }
+  if (mrk.role === 'PRIMARY') return { writes: [], result: mrk.syncVersion >= m.shared.syncVersion ? 'duplicate' : 'ignored' }
+  if (mrk.primaryRegion !== m.from || m.shared.syncVersion <= mrk.syncVersion) return { writes: [], result: 'ignored' }
   if (key.state !== 'Enabled') {
-    return {
-      writes: [queueMessage(kms, m.from, m.keyId, { type: 'HandoffRefused', syncVersion: m.shared.syncVersion, reason: `the replica in ${kms.region} is ${key.state}` })],
-      result: 'applied',
-    }
+    const refused: KeyRecord = { ...key, mrk: { ...mrk, refusedHandoffs: [...(mrk.refusedHandoffs ?? []), m.handoffId].slice(-REFUSED_HANDOFFS_KEPT) } }
+    return { writes: [{ kind: 'putKey', key: refused }, refusal(`the replica in ${kms.region} is ${key.state}`)], result: 'applied' }
   }
   const now = wallClock()
   const replicas: Record<string, ReplicaStatus> = {}
+  const byRegion = new Map<string, ReplicaHandover>(m.replicas.map((r) => [r.region, r]))
   for (const region of m.shared.replicaRegions) {
-    replicas[region] = { created: true, held: [], ackedSyncVersion: 0, replicationId: key.mrk.replicationId ?? '', lastSentAt: now }
+    const handover = byRegion.get(region)
+    // The old primary becomes a replica under the handoff's id; the others keep theirs.
+    const replicationId = region === m.from ? m.handoffId : handover?.replicationId
+    if (replicationId === undefined) refuse(`PrimaryHandoff does not describe the replica in ${region}`)
+    const created = region === m.from || handover?.created === true
+    const status: ReplicaStatus = { created, held: [], ackedSyncVersion: 0, replicationId, lastSentAt: now }
+    if (!created && handover?.initial !== undefined) status.initial = handover.initial
+    replicas[region] = status
   }
   const rotation = { ...key.rotation, enabled: m.shared.rotation.enabled, periodInDays: m.shared.rotation.periodInDays }
   if (m.shared.rotation.nextRotationAt !== undefined) rotation.nextRotationAt = m.shared.rotation.nextRotationAt
@@ -272,10 +309,17 @@ async function onPrimaryHandoff(kms: Kms, m: Extract<Message, { type: 'PrimaryHa
   if (missing.length > 0) {
     // Pending versions the old primary made: fetch them from it, now a replica.
     writes.push(...(await openSession(kms, promoted, m.from, missing)))
-    promoted.currentMaterialVersion = Math.max(...(kms.materials.get(m.keyId) ?? []).map((x) => x.version).filter((v) => v <= m.shared.currentVersion))
+    const held = (kms.materials.get(m.keyId) ?? []).map((x) => x.version).filter((v) => v <= m.shared.currentVersion)
+    promoted.currentMaterialVersion = Math.max(...held)
   }
   const shared = sharedStateOf(kms, promoted)
-  for (const region of promoted.mrk?.replicaRegions ?? []) writes.push(queueMessage(kms, region, m.keyId, { type: 'SharedState', shared }))
+  for (const region of promoted.mrk?.replicaRegions ?? []) {
+    const status = replicas[region]
+    if (status?.created === true) writes.push(queueMessage(kms, region, m.keyId, { type: 'SharedState', shared }))
+    else if (status?.initial !== undefined) {
+      writes.push(queueMessage(kms, region, m.keyId, { type: 'ReplicaCreate', replicationId: status.replicationId, shared, replica: status.initial }))
+    }
+  }
   writes.unshift({ kind: 'putKey', key: promoted })
   return { writes, result: 'applied' }
 }
@@ -335,7 +379,8 @@ async function onAgreementOffer(kms: Kms, m: Extract<Message, { type: 'Agreement
 /** Makes a pending rotation current once every replica holds it (spec §7.3). */
 export function promotePendingRotation(kms: Kms, key: KeyRecord): { key: KeyRecord; writes: Write[] } {
   const mrk = key.mrk
-  if (mrk?.role !== 'PRIMARY') return { key, writes: [] }
+  // Not during a handoff: the role is moving, and the new primary decides (spec §9.1).
+  if (mrk?.role !== 'PRIMARY' || mrk.handoffTo !== undefined) return { key, writes: [] }
   const versions = (kms.materials.get(key.keyId) ?? []).map((m) => m.version)
   const newest = Math.max(...versions)
   if (newest <= key.currentMaterialVersion) return { key, writes: [] }
@@ -348,19 +393,29 @@ export function promotePendingRotation(kms: Kms, key: KeyRecord): { key: KeyReco
   return { key: broadcast.key, writes: broadcast.writes }
 }
 
-function recordReplicaReport(kms: Kms, key: KeyRecord, region: string, held: Array<{ version: number; materialId: string }>, ackedSyncVersion?: number): KeyRecord | undefined {
+function recordReplicaReport(
+  kms: Kms,
+  key: KeyRecord,
+  region: string,
+  replicationId: string,
+  held: HeldVersion[],
+  ackedSyncVersion?: number,
+): KeyRecord | undefined {
   const mrk = key.mrk
   const status = mrk?.replicas?.[region]
-  if (mrk?.role !== 'PRIMARY' || status === undefined) return undefined
+  // A report from another incarnation of the replica (deleted, created again) says
+  // nothing about this one.
+  if (mrk?.role !== 'PRIMARY' || status === undefined || status.replicationId !== replicationId) return undefined
   // Count a version as held only if the replica's material id is the primary's.
   const confirmed = held.filter((h) => materialInfo(kms, key.keyId, h.version)?.materialId === h.materialId).map((h) => h.version)
   const mismatch = held.length !== confirmed.length
-  const { initial: _sent, ...rest } = status
   const created = status.created || confirmed.length > 0
+  const { initial: _sent, ...rest } = status
   const next: ReplicaStatus = {
     ...(created ? rest : status),
     created,
-    held: confirmed,
+    // A replica's versions only grow, so an old or replayed report cannot take any away.
+    held: [...new Set([...status.held, ...confirmed])].sort((a, b) => a - b),
     ackedSyncVersion: Math.max(status.ackedSyncVersion, ackedSyncVersion ?? 0),
     lastSyncedAt: wallClock(),
   }
@@ -372,7 +427,7 @@ function recordReplicaReport(kms: Kms, key: KeyRecord, region: string, held: Arr
 function onReplicaReport(kms: Kms, m: Extract<Message, { type: 'TransferComplete' | 'SyncAck' }>): HandlerResult {
   const key = kms.keys.get(m.keyId)
   if (key === undefined) return { writes: [], result: 'ignored' }
-  const updated = recordReplicaReport(kms, key, m.from, m.held, m.type === 'SyncAck' ? m.syncVersion : undefined)
+  const updated = recordReplicaReport(kms, key, m.from, m.replicationId, m.held, m.type === 'SyncAck' ? m.syncVersion : undefined)
   if (updated === undefined) return { writes: [], result: 'ignored' }
   const { key: promoted, writes } = promotePendingRotation(kms, updated)
   return { writes: [{ kind: 'putKey', key: promoted }, ...writes], result: 'applied' }
@@ -381,10 +436,13 @@ function onReplicaReport(kms: Kms, m: Extract<Message, { type: 'TransferComplete
 function onHandoffRefused(kms: Kms, m: Extract<Message, { type: 'HandoffRefused' }>): HandlerResult {
   const key = kms.keys.get(m.keyId)
   const mrk = key?.mrk
-  if (key === undefined || mrk?.role !== 'PRIMARY' || mrk.handoffTo !== m.from || key.state !== 'Updating') return { writes: [], result: 'ignored' }
-  const { handoffTo: _gone, ...rest } = mrk
-  const restored: KeyRecord = { ...key, state: 'Enabled', mrk: { ...rest, syncVersion: Math.max(rest.syncVersion, m.syncVersion) + 1 } }
-  const broadcast = broadcastSharedState(kms, restored)
+  // Only a refusal of the handoff under way counts; one of an earlier attempt is stale.
+  if (key === undefined || mrk?.role !== 'PRIMARY' || mrk.handoffTo !== m.from || mrk.handoffId !== m.handoffId) return { writes: [], result: 'ignored' }
+  const { handoffTo: _to, handoffId: _id, ...rest } = mrk
+  // The refused handoff's sync version is spent: restoring moves past it.
+  const restored: KeyRecord = { ...key, state: key.state === 'Updating' ? 'Enabled' : key.state, mrk: { ...rest, syncVersion: rest.syncVersion + 2 } }
+  const promoted = promotePendingRotation(kms, restored)
+  const broadcast = promoted.writes.length > 0 ? promoted : broadcastSharedState(kms, promoted.key)
   return { writes: [{ kind: 'putKey', key: broadcast.key }, ...broadcast.writes], result: 'applied' }
 }
 
@@ -393,6 +451,9 @@ function onReplicaDeleted(kms: Kms, m: Extract<Message, { type: 'ReplicaDeleted'
   const key = kms.keys.get(m.keyId)
   const mrk = key?.mrk
   if (key === undefined || mrk?.role !== 'PRIMARY' || !mrk.replicaRegions.includes(m.from)) return { writes: [], result: 'ignored' }
+  // Only the replica it names: a replayed notice of an earlier, deleted incarnation must
+  // not remove the live one.
+  if (mrk.replicas?.[m.from]?.replicationId !== m.replicationId) return { writes: [], result: 'ignored' }
   const replicas = { ...(mrk.replicas ?? {}) }
   delete replicas[m.from]
   let next: KeyRecord = {

@@ -86,6 +86,33 @@ export function broadcastSharedState(
   return { key: { ...key, mrk: { ...mrk, replicas } }, writes }
 }
 
+/** The PrimaryHandoff a primary sends (and re-sends) for its handoff under way (spec §9.1). */
+export function handoffMessage(kms: Kms, key: KeyRecord): Write | undefined {
+  const mrk = key.mrk
+  if (mrk?.role !== 'PRIMARY' || mrk.handoffTo === undefined || mrk.handoffId === undefined) return undefined
+  const to = mrk.handoffTo
+  // The handoff is the next shared-state change; the primary's own sync version stays
+  // put meanwhile, so nothing it sends during the handoff can pre-empt it.
+  const shared = {
+    ...sharedStateOf(kms, key),
+    syncVersion: mrk.syncVersion + 1,
+    primaryRegion: to,
+    replicaRegions: [...mrk.replicaRegions.filter((r) => r !== to), kms.region],
+  }
+  const replicas = mrk.replicaRegions
+    .filter((region) => region !== to)
+    .map((region) => {
+      const status = mrk.replicas?.[region]
+      return {
+        region,
+        replicationId: status?.replicationId ?? '',
+        created: status?.created ?? false,
+        ...(status?.created !== true && status?.initial !== undefined ? { initial: status.initial } : {}),
+      }
+    })
+  return queueMessage(kms, to, key.keyId, { type: 'PrimaryHandoff', handoffId: mrk.handoffId, shared, replicas })
+}
+
 export function heldVersions(kms: Kms, keyId: string): Array<{ version: number; materialId: string }> {
   return (kms.materials.get(keyId) ?? []).map((m) => ({ version: m.version, materialId: m.materialId }))
 }

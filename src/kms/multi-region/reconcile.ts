@@ -7,7 +7,7 @@
 import type { KeyRecord, Write } from '../../storage/records.js'
 import type { Kms } from '../kms.js'
 import { openSession } from './handlers.js'
-import { queueMessage, sharedStateOf, wallClock } from './outbound.js'
+import { handoffMessage, queueMessage, sharedStateOf, wallClock } from './outbound.js'
 
 export interface ReconcileOptions {
   /** A replica unheard of for this long is sent the shared state again. */
@@ -25,10 +25,11 @@ async function reconcileKey(kms: Kms, key: KeyRecord, options: ReconcileOptions)
   const now = wallClock()
   const writes: Write[] = []
   if (mrk.role === 'PRIMARY') {
-    if (key.state === 'Updating' && mrk.handoffTo !== undefined) {
-      // The handoff may have been lost: offer it again (the new primary ignores duplicates).
-      const shared = { ...sharedStateOf(kms, key), primaryRegion: mrk.handoffTo, replicaRegions: [...mrk.replicaRegions.filter((r) => r !== mrk.handoffTo), kms.region] }
-      return [queueMessage(kms, mrk.handoffTo, key.keyId, { type: 'PrimaryHandoff', shared })]
+    if (mrk.handoffTo !== undefined) {
+      // The handoff may have been lost: offer the same one again (the new primary
+      // answers a duplicate, or the refusal again).
+      const message = handoffMessage(kms, key)
+      return message === undefined ? [] : [message]
     }
     const replicas = { ...(mrk.replicas ?? {}) }
     let changed = false

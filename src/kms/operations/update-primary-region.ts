@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto'
 import { keyArn } from '../../wire/arn.js'
 import { KmsError, notFoundKey } from '../../wire/errors.js'
 import type { KeyRecord } from '../../storage/records.js'
 import { failpoint } from '../failpoints.js'
 import { checkKeyState } from '../key-state.js'
-import { queueMessage, sharedStateOf } from '../multi-region/outbound.js'
+import { handoffMessage } from '../multi-region/outbound.js'
 import { requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 
@@ -32,17 +33,13 @@ export const updatePrimaryRegion: Operation = {
       if (!status.created) {
         throw new KmsError('KMSInvalidStateException', `${keyArn(kms.partition, primaryRegion, kms.accountId, key.keyId)} is creating.`)
       }
-      const syncVersion = mrk.syncVersion + 1
-      const handingOff: KeyRecord = { ...key, state: 'Updating', mrk: { ...mrk, syncVersion, handoffTo: primaryRegion } }
-      const shared = {
-        ...sharedStateOf(kms, handingOff),
-        primaryRegion,
-        replicaRegions: [...mrk.replicaRegions.filter((r) => r !== primaryRegion), kms.region],
+      const handingOff: KeyRecord = {
+        ...key,
+        state: 'Updating',
+        mrk: { ...mrk, handoffTo: primaryRegion, handoffId: randomUUID() },
       }
-      return {
-        writes: [{ kind: 'putKey', key: handingOff }, queueMessage(kms, primaryRegion, key.keyId, { type: 'PrimaryHandoff', shared })],
-        result: undefined,
-      }
+      const message = handoffMessage(kms, handingOff)
+      return { writes: message === undefined ? [] : [{ kind: 'putKey', key: handingOff }, message], result: undefined }
     })
     failpoint('update-primary:after-commit')
     return {}
