@@ -16,7 +16,7 @@ import type { Operation } from '../kms/operation.js'
 import { OPERATIONS } from '../kms/operations/index.js'
 import type { Logger } from '../log/logger.js'
 import { KmsError, internalError, isKmsError } from '../wire/errors.js'
-import { readCredentialScopeUnverified, verifySigV4 } from './auth/sigv4.js'
+import { verifySigV4 } from './auth/sigv4.js'
 import { forwardRequest, type RegionRoute } from './forward.js'
 import { isJsonContentType, parseTarget, sendError, sendJson } from './protocol.js'
 import { isKnownOperation, parseOperationInput } from './validation.js'
@@ -100,16 +100,6 @@ export function createApiServer(options: ApiServerOptions): Server {
       res.end(payload)
       return {}
     }
-    const scope = readCredentialScopeUnverified({ url: req.url ?? '/', headers: req.headers })
-    if (scope !== undefined && scope.region !== kms.region) {
-      const route = options.routeTo?.(scope.region)
-      if (route !== undefined) {
-        forwardRequest(req, body, res, route, () =>
-          sendError(res, new KmsError('KMSInternalException', `Region '${scope.region}' is temporarily unavailable. Retry the request.`), requestId),
-        )
-        return { forwarded: true }
-      }
-    }
     const target = parseTarget(req.headers['x-amz-target'])
     const operations = target?.service === 'admin' ? options.adminOperations : OPERATIONS
     if (req.method !== 'POST' || target === undefined || !isJsonContentType(req.headers['content-type'])) {
@@ -126,7 +116,16 @@ export function createApiServer(options: ApiServerOptions): Server {
       { method: req.method, url: req.url ?? '/', headers: req.headers, body },
       { lookupSecret: options.lookupSecret, now: now(), service: 'kms' },
     )
-    if (caller.region !== kms.region) throw wrongRegion(caller.region)
+    if (caller.region !== kms.region) {
+      // A connection the partition handed to this region may carry a request for another
+      // one (gateway/handoff.ts): send it there, as the gateway would have.
+      const route = options.routeTo?.(caller.region)
+      if (route === undefined) throw wrongRegion(caller.region)
+      forwardRequest(req, body, res, route, () =>
+        sendError(res, new KmsError('KMSInternalException', `Region '${caller.region}' is temporarily unavailable. Retry the request.`), requestId),
+      )
+      return { forwarded: true }
+    }
     const json = parseJsonBody(body)
     const input = target.service === 'kms' ? parseOperationInput(target.operation, json) : (json as Record<string, unknown>)
     const output = await operation.handle(kms, input, { requestId })

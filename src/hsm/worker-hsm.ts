@@ -16,7 +16,7 @@ import {
   type TransferBinding,
   type WrappedMaterial,
 } from './hsm.js'
-import type { HsmRequestBody, HsmResponse, HsmWorkerConfig } from './worker-protocol.js'
+import type { HsmRequest, HsmRequestBody, HsmResponse, HsmWorkerConfig } from './worker-protocol.js'
 
 const KNOWN_CODES: ReadonlySet<string> = new Set<HsmErrorCode>(['DECRYPT_FAILED', 'TOKEN_REJECTED', 'BAD_REQUEST', 'TRANSFER_FAILED'])
 
@@ -33,7 +33,9 @@ export class WorkerHsm implements Hsm {
 
   private constructor(worker: Worker) {
     this.#worker = worker
-    worker.on('message', (message: HsmResponse) => this.#settle(message))
+    worker.on('message', (batch: HsmResponse[]) => {
+      for (const message of batch) this.#settle(message)
+    })
     worker.on('error', (err) => this.#failAll(err))
     worker.on('exit', () => this.#failAll(new Error('hsm worker exited')))
   }
@@ -136,8 +138,17 @@ export class WorkerHsm implements Hsm {
     const id = this.#nextId++
     return new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject })
-      this.#worker.postMessage({ ...body, id })
+      // Requests made in the same turn of the event loop cross to the worker as one
+      // message: under load that divides the per-message cost (cloning, waking the other
+      // thread) among many requests, at no cost in latency.
+      this.#outgoing.push({ ...body, id } as HsmRequest)
+      if (this.#outgoing.length === 1) setImmediate(this.#flush)
     })
+  }
+
+  readonly #outgoing: HsmRequest[] = []
+  readonly #flush = (): void => {
+    this.#worker.postMessage(this.#outgoing.splice(0))
   }
 
   #settle(message: HsmResponse): void {

@@ -620,14 +620,38 @@ function percentDecode(component: string): Uint8Array {
 // Crypto
 // ---------------------------------------------------------------------------------------
 
-function computeSignature(secret: string, scope: CredentialScope, requestTimeBasic: string, canonicalRequest: string): string {
-  const credentialScope = `${scope.date}/${scope.region}/${scope.service}/${SCOPE_TERMINATOR}`
-  const stringToSign = [ALGORITHM, requestTimeBasic, credentialScope, sha256Hex(canonicalRequest)].join('\n')
+/**
+ * Signing keys by secret and scope. A signing key depends only on the secret, the day,
+ * the region and the service, so it is the same for every request of a day; deriving it
+ * is four HMACs, most of a verification's cost. Bounded: a flood of scopes (all refused
+ * anyway unless the secret is known) cannot grow it without limit.
+ */
+const signingKeys = new Map<string, Map<string, Buffer>>()
+const MAX_CACHED_SCOPES = 256
+
+function signingKeyFor(secret: string, scope: CredentialScope): Buffer {
+  const scopeKey = `${scope.date}/${scope.region}/${scope.service}`
+  let perSecret = signingKeys.get(secret)
+  const cached = perSecret?.get(scopeKey)
+  if (cached !== undefined) return cached
   const dateKey = hmac(`AWS4${secret}`, scope.date)
   const regionKey = hmac(dateKey, scope.region)
   const serviceKey = hmac(regionKey, scope.service)
   const signingKey = hmac(serviceKey, SCOPE_TERMINATOR)
-  return hmac(signingKey, stringToSign).toString('hex')
+  if (perSecret === undefined) {
+    if (signingKeys.size >= MAX_CACHED_SCOPES) signingKeys.clear()
+    perSecret = new Map()
+    signingKeys.set(secret, perSecret)
+  }
+  if (perSecret.size >= MAX_CACHED_SCOPES) perSecret.clear()
+  perSecret.set(scopeKey, signingKey)
+  return signingKey
+}
+
+function computeSignature(secret: string, scope: CredentialScope, requestTimeBasic: string, canonicalRequest: string): string {
+  const credentialScope = `${scope.date}/${scope.region}/${scope.service}/${SCOPE_TERMINATOR}`
+  const stringToSign = [ALGORITHM, requestTimeBasic, credentialScope, sha256Hex(canonicalRequest)].join('\n')
+  return hmac(signingKeyFor(secret, scope), stringToSign).toString('hex')
 }
 
 function hmac(key: string | Buffer, data: string): Buffer {
