@@ -222,7 +222,15 @@ async function onMaterialTransfer(kms: Kms, m: Extract<Message, { type: 'Materia
   const heldNow = new Set([...(kms.materials.get(key.keyId) ?? []).map((x) => x.version), ...addedVersions])
   if (!heldNow.has(next.currentMaterialVersion)) next = { ...next, currentMaterialVersion: Math.max(...heldNow) }
   if (next.state === 'Creating') next = { ...next, state: 'Enabled' }
-  writes.push({ kind: 'putKey', key: next })
+  const extraWrites: Write[] = []
+  if (next.mrk?.role === 'PRIMARY') {
+    // A new primary fetching the versions its predecessor made: with them here, a
+    // rotation its replicas already hold can complete.
+    const promoted = promotePendingRotationWith(kms, next, heldNow)
+    next = promoted.key
+    extraWrites.push(...promoted.writes)
+  }
+  writes.push({ kind: 'putKey', key: next }, ...extraWrites)
   // More versions than one session carries, or versions learnt meanwhile: ask at once.
   const stillMissing = (next.mrk?.knownVersions ?? []).filter((v) => !heldNow.has(v))
   if (stillMissing.length > 0) writes.push(...(await openSession(kms, next, next.mrk?.primaryRegion ?? m.from, stillMissing)))
@@ -302,7 +310,16 @@ async function onPrimaryHandoff(kms: Kms, m: Extract<Message, { type: 'PrimaryHa
     ...key,
     rotation,
     currentMaterialVersion: m.shared.currentVersion,
-    mrk: { role: 'PRIMARY', primaryRegion: kms.region, replicaRegions: [...m.shared.replicaRegions], syncVersion: m.shared.syncVersion + 1, replicas },
+    mrk: {
+      role: 'PRIMARY',
+      primaryRegion: kms.region,
+      replicaRegions: [...m.shared.replicaRegions],
+      syncVersion: m.shared.syncVersion + 1,
+      replicas,
+      // What it must hold: versions the old primary made that have not reached it yet are
+      // fetched, now and by reconciliation after a crash.
+      knownVersions: m.shared.materials.map((x) => x.version),
+    },
   }
   const writes: Write[] = []
   const missing = missingVersions(kms, m.keyId, m.shared.materials.map((x) => x.version))
@@ -378,10 +395,16 @@ async function onAgreementOffer(kms: Kms, m: Extract<Message, { type: 'Agreement
 
 /** Makes a pending rotation current once every replica holds it (spec §7.3). */
 export function promotePendingRotation(kms: Kms, key: KeyRecord): { key: KeyRecord; writes: Write[] } {
+  return promotePendingRotationWith(kms, key, new Set((kms.materials.get(key.keyId) ?? []).map((m) => m.version)))
+}
+
+function promotePendingRotationWith(kms: Kms, key: KeyRecord, held: ReadonlySet<number>): { key: KeyRecord; writes: Write[] } {
   const mrk = key.mrk
   // Not during a handoff: the role is moving, and the new primary decides (spec §9.1).
   if (mrk?.role !== 'PRIMARY' || mrk.handoffTo !== undefined) return { key, writes: [] }
-  const versions = (kms.materials.get(key.keyId) ?? []).map((m) => m.version)
+  const versions = [...held]
+  // Nothing is made current that this region does not hold itself.
+  if ((mrk.knownVersions ?? []).some((v) => !held.has(v))) return { key, writes: [] }
   const newest = Math.max(...versions)
   if (newest <= key.currentMaterialVersion) return { key, writes: [] }
   const everyoneHolds = mrk.replicaRegions.every((region) => mrk.replicas?.[region]?.held.includes(newest) === true)
@@ -406,9 +429,15 @@ function recordReplicaReport(
   // A report from another incarnation of the replica (deleted, created again) says
   // nothing about this one.
   if (mrk?.role !== 'PRIMARY' || status === undefined || status.replicationId !== replicationId) return undefined
-  // Count a version as held only if the replica's material id is the primary's.
-  const confirmed = held.filter((h) => materialInfo(kms, key.keyId, h.version)?.materialId === h.materialId).map((h) => h.version)
-  const mismatch = held.length !== confirmed.length
+  // A version the primary holds counts only with the primary's material id; one it does
+  // not hold yet (a new primary still fetching its predecessor's) is taken as reported,
+  // and is checked when its material arrives here.
+  const differs = (h: HeldVersion): boolean => {
+    const mine = materialInfo(kms, key.keyId, h.version)
+    return mine !== undefined && mine.materialId !== h.materialId
+  }
+  const confirmed = held.filter((h) => !differs(h)).map((h) => h.version)
+  const mismatch = held.some(differs)
   const created = status.created || confirmed.length > 0
   const { initial: _sent, ...rest } = status
   const next: ReplicaStatus = {

@@ -50,6 +50,14 @@ async function reconcileKey(kms: Kms, key: KeyRecord, options: ReconcileOptions)
       }
     }
     if (changed) writes.unshift({ kind: 'putKey', key: { ...key, mrk: { ...mrk, replicas } } })
+    // A new primary still missing versions its predecessor made (after a crash, its
+    // session is gone): fetch them from a replica that reported them.
+    const lacking = missing(kms, key)
+    const sessionOpen = [...kms.sessions.values()].some((s) => s.keyId === key.keyId && s.expiresAt > now)
+    if (lacking.length > 0 && !sessionOpen) {
+      const holder = mrk.replicaRegions.find((r) => lacking.every((v) => mrk.replicas?.[r]?.held.includes(v) === true)) ?? mrk.replicaRegions[0]
+      if (holder !== undefined) writes.push(...(await openSession(kms, key, holder, lacking)))
+    }
     return writes
   }
   const lacking = missing(kms, key)
