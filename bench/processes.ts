@@ -72,6 +72,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv
   /** Opens an IPC channel: children that watch 'disconnect' then die with us. */
   ipc?: boolean
+  /** Where files a process drops in its working directory (V8 logs, say) should land. */
+  cwd?: string
 }
 
 export function startProcess(name: string, command: string, args: string[], options: StartOptions): ManagedProcess {
@@ -80,6 +82,7 @@ export function startProcess(name: string, command: string, args: string[], opti
   try {
     const child = spawn(command, args, {
       env: options.env ?? process.env,
+      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
       stdio: options.ipc === true ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd],
     })
     const managed = new ManagedProcess(name, child, logFile)

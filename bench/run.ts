@@ -20,6 +20,7 @@
  *                       bench/profile-summary.ts); implies --targets trent unless given
  *   --trent-node-flags="F ..."  extra node flags for the Trent processes, e.g.
  *                       "--perf-basic-prof" to read their JIT frames with Linux perf
+ *                       (V8 then leaves /tmp/perf-<pid>.map files behind)
  *   --out FILE          where to write the JSON results
  *
  * @module

@@ -5,7 +5,8 @@
  * @module
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
+import { request } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CEILING_KEY_ID } from './ceiling-key.js'
@@ -69,29 +70,74 @@ export function partitionLauncherBuilt(): boolean {
   return existsSync(PARTITION_MAIN)
 }
 
+/** A partition start gets this long to report healthy before it is retried on new ports. */
+const PARTITION_START_TIMEOUT_MS = 15_000
+const PARTITION_START_ATTEMPTS = 2
+
+/** The region's port as the gateway's /health reports it. */
+function regionPortFromHealth(url: string, region: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const req = request(url, { timeout: 2000 }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => {
+        try {
+          const health = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { regions?: Record<string, { port?: unknown }> }
+          const port = health.regions?.[region]?.port
+          resolve(typeof port === 'number' ? port : undefined)
+        } catch {
+          resolve(undefined)
+        }
+      })
+    })
+    req.on('error', () => resolve(undefined))
+    req.on('timeout', () => req.destroy())
+    req.end()
+  })
+}
+
 /**
  * Starts the partition exactly as a user does (`node dist/src/partition/main.js --port P
- * --regions R --data-dir D`) and waits for its gateway's /health. With `direct`, the load
- * then goes to the region's own port (P+1, the launcher's default), skipping the gateway.
+ * --regions R --data-dir D`, credentials in the environment) and waits for its gateway's
+ * /health. With `direct`, the load then goes to the region's own port, as /health reports
+ * it, skipping the gateway.
+ *
+ * The launcher puts the region on P+1 and its replication proxy on P+2; on a machine where
+ * other test suites take ports all the time, one of them can be gone by the time the
+ * launcher binds it, and the region then fails to start forever. Hence a second attempt
+ * on fresh ports.
  */
 export async function startTrentPartition(options: TrentOptions): Promise<RunningTarget> {
-  // The launcher puts its region on P+1 and its replication proxy on P+2.
-  const gatewayPort = await freePortRange(3)
-  const regionPort = gatewayPort + 1
-  const args = [...(options.nodeFlags ?? []), PARTITION_MAIN, '--port', String(gatewayPort), '--regions', options.region, '--data-dir', options.dataDir]
-  const partition = startProcess('trent-partition', process.execPath, args, { logDir: options.logDir, env: trentEnv(options) })
-  await readyOrStopped(partition, async () => {
-    await waitForHttp(partition, `http://127.0.0.1:${gatewayPort}/health`, STARTUP_TIMEOUT_MS, 200)
-    if (options.direct) await waitForHttp(partition, `http://127.0.0.1:${regionPort}/health`, STARTUP_TIMEOUT_MS, 200)
-  })
-  const port = options.direct ? regionPort : gatewayPort
-  return {
-    name: 'trent',
-    url: `http://127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
-    description: `partition (gateway :${gatewayPort}, ${options.region} :${regionPort}); load sent to ${options.direct ? 'the region directly' : 'the gateway'}`,
-    // Generous: with --cpu-prof every process writes its profile on the way out.
-    stop: () => partition.stop(15_000),
+  // Run inside the data dir: what node flags make V8 write to the working directory
+  // (--perf-basic-prof's isolate logs) is then removed with the rest of the run.
+  mkdirSync(options.dataDir, { recursive: true })
+  for (let attempt = 1; ; attempt++) {
+    const gatewayPort = await freePortRange(3)
+    const args = [...(options.nodeFlags ?? []), PARTITION_MAIN, '--port', String(gatewayPort), '--regions', options.region, '--data-dir', options.dataDir]
+    const partition = startProcess('trent-partition', process.execPath, args, { logDir: options.logDir, env: trentEnv(options), cwd: options.dataDir })
+    const gatewayUrl = `http://127.0.0.1:${gatewayPort}`
+    try {
+      await readyOrStopped(partition, () => waitForHttp(partition, `${gatewayUrl}/health`, PARTITION_START_TIMEOUT_MS, 200))
+    } catch (err: unknown) {
+      if (attempt >= PARTITION_START_ATTEMPTS) throw err
+      continue
+    }
+    const regionPort = await regionPortFromHealth(`${gatewayUrl}/health`, options.region)
+    if (regionPort === undefined) {
+      await partition.stop()
+      throw new Error(`the gateway's /health does not report the port of ${options.region}`)
+    }
+    const port = options.direct ? regionPort : gatewayPort
+    return {
+      name: 'trent',
+      url: `http://127.0.0.1:${port}`,
+      host: `127.0.0.1:${port}`,
+      description:
+        `partition (gateway :${gatewayPort}, ${options.region} :${regionPort}); ` +
+        `load sent to ${options.direct ? 'the region directly' : 'the gateway'}`,
+      // Generous: with --cpu-prof every process writes its profile on the way out.
+      stop: () => partition.stop(15_000),
+    }
   }
 }
 
