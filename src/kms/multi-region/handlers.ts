@@ -198,21 +198,21 @@ async function onMaterialTransfer(kms: Kms, m: Extract<Message, { type: 'Materia
   failpoint('transfer:after-unwrap')
   const writes: Write[] = [closeSession]
   const added: HeldVersion[] = []
+  const newMaterials: MaterialRecord[] = []
   m.materials.forEach((x, i) => {
     const token = tokens[i]
     if (token === undefined || materialInfo(kms, m.keyId, x.version) !== undefined) return
     added.push({ version: x.version, materialId: x.materialId })
-    writes.push({
-      kind: 'putMaterial',
-      material: {
-        keyId: m.keyId,
-        version: x.version,
-        materialId: x.materialId,
-        createdAt: x.createdAt,
-        ...(x.rotationType !== undefined ? { rotationType: x.rotationType } : {}),
-        token,
-      },
-    })
+    const material: MaterialRecord = {
+      keyId: m.keyId,
+      version: x.version,
+      materialId: x.materialId,
+      createdAt: x.createdAt,
+      ...(x.rotationType !== undefined ? { rotationType: x.rotationType } : {}),
+      token,
+    }
+    newMaterials.push(material)
+    writes.push({ kind: 'putMaterial', material })
   })
   const addedVersions = added.map((a) => a.version)
   let next: KeyRecord = key
@@ -226,7 +226,7 @@ async function onMaterialTransfer(kms: Kms, m: Extract<Message, { type: 'Materia
   if (next.mrk?.role === 'PRIMARY') {
     // A new primary fetching the versions its predecessor made: with them here, a
     // rotation its replicas already hold can complete.
-    const promoted = promotePendingRotationWith(kms, next, heldNow)
+    const promoted = promotePendingRotationWith(kms, next, [...(kms.materials.get(key.keyId) ?? []), ...newMaterials].sort((a, b) => a.version - b.version))
     next = promoted.key
     extraWrites.push(...promoted.writes)
   }
@@ -395,14 +395,16 @@ async function onAgreementOffer(kms: Kms, m: Extract<Message, { type: 'Agreement
 
 /** Makes a pending rotation current once every replica holds it (spec §7.3). */
 export function promotePendingRotation(kms: Kms, key: KeyRecord): { key: KeyRecord; writes: Write[] } {
-  return promotePendingRotationWith(kms, key, new Set((kms.materials.get(key.keyId) ?? []).map((m) => m.version)))
+  return promotePendingRotationWith(kms, key, kms.materials.get(key.keyId) ?? [])
 }
 
-function promotePendingRotationWith(kms: Kms, key: KeyRecord, held: ReadonlySet<number>): { key: KeyRecord; writes: Write[] } {
+/** `materials`: what this region holds, including versions about to be committed. */
+function promotePendingRotationWith(kms: Kms, key: KeyRecord, materials: readonly MaterialRecord[]): { key: KeyRecord; writes: Write[] } {
   const mrk = key.mrk
   // Not during a handoff: the role is moving, and the new primary decides (spec §9.1).
   if (mrk?.role !== 'PRIMARY' || mrk.handoffTo !== undefined) return { key, writes: [] }
-  const versions = [...held]
+  const versions = materials.map((m) => m.version)
+  const held = new Set(versions)
   // Nothing is made current that this region does not hold itself.
   if ((mrk.knownVersions ?? []).some((v) => !held.has(v))) return { key, writes: [] }
   const newest = Math.max(...versions)
@@ -412,7 +414,7 @@ function promotePendingRotationWith(kms: Kms, key: KeyRecord, held: ReadonlySet<
   const rotation = { ...key.rotation }
   delete rotation.onDemandStartedAt
   const promoted: KeyRecord = { ...key, currentMaterialVersion: newest, rotation, mrk: { ...mrk, syncVersion: mrk.syncVersion + 1 } }
-  const broadcast = broadcastSharedState(kms, promoted)
+  const broadcast = broadcastSharedState(kms, promoted, materials)
   return { key: broadcast.key, writes: broadcast.writes }
 }
 
