@@ -5,6 +5,7 @@
  *   trent rsk export  --data-dir <region dir>
  *   trent rsk import  --data-dir <region dir> --partition <id> <export.json>...
  *   trent rsk retire  --data-dir <region dir> --region <r> --key-id <rsk id>
+ *   trent rsk rotate  --endpoint <url> --region <r> [--credentials-file <file>]
  *   trent replication status --endpoint <url> --region <r> --key-id <mrk id or ARN>
  *        [--credentials-file <file> [--profile trent]]
  *
@@ -34,6 +35,7 @@ const USAGE = `usage:
   trent rsk export  --data-dir <region dir>
   trent rsk import  --data-dir <region dir> --partition <id> <export.json>...
   trent rsk retire  --data-dir <region dir> --region <r> --key-id <rsk id>
+  trent rsk rotate  --endpoint <url> --region <r> [--credentials-file <f>] [--profile <p>]
   trent replication status --endpoint <url> --region <r> --key-id <key> [--credentials-file <f>] [--profile <p>]`
 
 function fail(message: string): never {
@@ -120,6 +122,14 @@ async function main(argv: string[]): Promise<void> {
     key.status = 'retired'
     writeTrustStore(path, document)
     process.stdout.write(`retired ${key.id} of ${values.region}\n`)
+    return
+  }
+  if (group === 'rsk' && command === 'rotate') {
+    if (values.endpoint === undefined || values.region === undefined) fail(USAGE)
+    const credentials = credentialsFrom(values['credentials-file'], values.profile)
+    const answer = await callTrent(values.endpoint, values.region, credentials, 'TrentAdmin.RotateReplicationSigningKey', {})
+    process.stdout.write(`${JSON.stringify(answer.body, null, 2)}\n`)
+    if (answer.status !== 200) process.exit(1)
     return
   }
   if (group === 'replication' && command === 'status') {

@@ -389,6 +389,8 @@ function describeExit(code: number | null, signal: string | null): string {
 interface RegionEvents {
   ready(region: string, port: number, pid: number): void
   down(region: string): void
+  /** The region rotated its replication signing key: pin the new one everywhere. */
+  signingKeysChanged(region: string): void
 }
 
 /**
@@ -431,6 +433,10 @@ class RegionSupervisor {
     ]).then(() => undefined)
 
     child.on('message', (message: unknown) => {
+      if (typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'signing-keys') {
+        this.events.signingKeysChanged(this.region)
+        return
+      }
       if (!isRegionReady(message) || message.region !== this.region || this.child !== child) return
       this.port = message.port
       this.events.ready(this.region, message.port, child.pid ?? 0)
@@ -645,6 +651,10 @@ async function main(): Promise<void> {
     down(region) {
       gateway.setRegionEndpoint(region, undefined)
       broadcastRoutes()
+    },
+    signingKeysChanged(region) {
+      trust.refresh()
+      logger.info('replication signing keys pinned again', { region })
     },
   }
 

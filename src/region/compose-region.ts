@@ -44,6 +44,8 @@ export interface RegionConfig {
   trustStoreFile?: string
   /** How often reconciliation runs (docs/spec/replication.md#reconciliation). */
   reconcileIntervalMs: number
+  /** Called after the region's signing keys changed (rotation), so they can be pinned elsewhere. */
+  onSigningKeysChanged?: (exported: RskExport) => void
   /** The partition's other regions, for requests scoped to them (see api/forward.ts). */
   routeTo?: (region: string) => { host: string; port: number } | undefined
   logger: Logger
@@ -81,13 +83,17 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
   const background = startBackgroundWork(kms, config.logger, config.backgroundIntervalMs)
 
   // Publish the signing public keys beside the data, for the launcher and `trent rsk export`.
-  const rsk: RskExport = {
-    region: config.region,
-    keys: (await hsm.replicationSigningKeys()).map((k) => ({ id: k.id, publicKey: Buffer.from(k.publicKey).toString('base64'), createdAt: k.createdAt })),
+  const publishSigningKeys = async (): Promise<RskExport> => {
+    const exported: RskExport = {
+      region: config.region,
+      keys: (await hsm.replicationSigningKeys()).map((k) => ({ id: k.id, publicKey: Buffer.from(k.publicKey).toString('base64'), createdAt: k.createdAt })),
+    }
+    const rskFile = join(config.dataDir, 'rsk-public.json')
+    writeFileSync(`${rskFile}.tmp`, `${JSON.stringify(exported, null, 2)}\n`)
+    renameSync(`${rskFile}.tmp`, rskFile)
+    return exported
   }
-  const rskFile = join(config.dataDir, 'rsk-public.json')
-  writeFileSync(`${rskFile}.tmp`, `${JSON.stringify(rsk, null, 2)}\n`)
-  renameSync(`${rskFile}.tmp`, rskFile)
+  const rsk = await publishSigningKeys()
 
   const sender = config.proxyUrl === undefined ? undefined : startOutboxSender(kms, new HttpTransport(config.proxyUrl), config.logger)
   const reconcileOptions = { resendAfterMs: config.reconcileIntervalMs }
@@ -103,6 +109,17 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
   void runReconcile()
 
   const adminOperations = new Map<string, Operation>([[describeReplication.name, describeReplication]])
+  // docs/spec/replication.md §3.2, "Rotating an RSK": the new key signs from now on; it
+  // must be pinned in the other regions (the local launcher does it on `onSigningKeysChanged`).
+  adminOperations.set('RotateReplicationSigningKey', {
+    name: 'RotateReplicationSigningKey',
+    async handle() {
+      const created = await hsm.rotateReplicationSigningKey()
+      const exported = await publishSigningKeys()
+      config.onSigningKeysChanged?.(exported)
+      return { Region: config.region, KeyId: created.id, SigningKeys: exported.keys.map((k) => k.id) }
+    },
+  })
   if (config.allowTestHooks) {
     adminOperations.set('Reconcile', {
       name: 'Reconcile',

@@ -75,6 +75,7 @@ const running = await startRegion({
   ...(values['trust-store'] !== undefined ? { trustStoreFile: values['trust-store'] } : {}),
   reconcileIntervalMs: Number(values['reconcile-interval-ms']),
   routeTo: (name) => routes.get(name),
+  onSigningKeysChanged: (exported) => process.send?.({ type: 'signing-keys', region, rsk: exported }),
   logger,
 }).catch((err: unknown) => fail(err instanceof Error ? err.message : 'cannot start'))
 

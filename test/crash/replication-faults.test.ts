@@ -7,7 +7,9 @@
  * Each scenario runs its own partition of real OS processes (two or three regions and
  * a proxy, test/helpers/replication-cluster.ts); independent scenarios run concurrently.
  * A region dies at a named failpoint (src/kms/failpoints.ts) and is restarted on the
- * same data dir and port, without the failpoint armed. Nothing here asserts timing:
+ * same data dir and port, without the failpoint armed (the marker file would stop it
+ * anyway); two scenarios kill at random or at every failpoint in turn, and two replay
+ * deterministically what the random one found. Nothing here asserts timing:
  * convergence is polled for with a generous deadline, and on failure the error carries
  * every region's replication view, the proxy's status and the processes' output.
  */
@@ -352,10 +354,10 @@ const REPLICATE_KEY_FAILPOINTS: Array<{ failpoint: FailpointName; region: string
 
 describe('kill -9 at each step of replication: every replication completes, nothing lost or duplicated', { concurrency: CONCURRENCY }, () => {
   // -------------------------------------------------------------------------------------
-  // Bugs the kill -9 storm (at the end) found, reproduced deterministically. They fail
-  // until fixed; first, so that their long wait overlaps the other scenarios.
+  // What the kill -9 storm (at the end) found, reproduced deterministically. First, so
+  // that a failing one's long wait overlaps the other scenarios.
 
-  it('UpdatePrimaryRegion while a rotation is pending: the old primary promotes the rotation while Updating and both regions stay PRIMARY (bug)', { timeout: SCENARIO_TIMEOUT_MS }, async () => {
+  it('UpdatePrimaryRegion while a rotation is pending, the new version reported to the old primary after the handoff: one primary, the rotation completes', { timeout: SCENARIO_TIMEOUT_MS }, async () => {
     // No periodic reconciliation (only the pass at start) and strictly ordered delivery
     // per region: the interleaving below is forced with routes alone.
     const DEAD = 'http://127.0.0.1:9'
@@ -380,16 +382,18 @@ describe('kill -9 at each step of replication: every replication completes, noth
       await waitUntil(async () => (await own(B)).Role === 'PRIMARY' && (await pending(A)) >= 3, "B to become PRIMARY, its SharedState held for A")
       // 5. A gets, in order: B's TransferComplete (v2 held everywhere), then B's SharedState as new primary.
       await cluster.proxy.setRoutes(live)
-      // Expected: B PRIMARY, A REPLICA, version 2 current in both. Observed: A, still
-      // PRIMARY and Updating, promotes version 2 on the TransferComplete (sync version
-      // 4 -> 5), which is the sync version B adopted (4 + 1); B's SharedState(5) is then
-      // a "duplicate" to A and A's SharedState(5) a "duplicate" to B. Both stay PRIMARY,
-      // A stays Updating forever, and B never makes version 2 current.
+      // B PRIMARY, A REPLICA, version 2 current in both. Found by the storm at 5f977e0:
+      // A, still PRIMARY and Updating, promoted version 2 on the TransferComplete (sync
+      // version 4 -> 5), the very sync version B had adopted (4 + 1); B's SharedState(5)
+      // was then a "duplicate" to A and A's a "duplicate" to B: two PRIMARY keys for
+      // good, A Updating for ever, version 2 never current in B. Fixed by c1869aa ("no
+      // shared changes during a handoff"); the same root cause as
+      // test/multi-region/adversarial-schedule.test.ts's pending-rotation handoff case.
       await waitConverged(cluster, keyId, { primary: B, replicas: [A], rotations: 1 })
     })
   })
 
-  it('UpdatePrimaryRegion while a rotation is pending, the new primary killed while it fetches the pending version: the rotation is lost (bug)', { timeout: SCENARIO_TIMEOUT_MS }, async () => {
+  it('UpdatePrimaryRegion while a rotation is pending, the new primary killed while it fetches the pending version: it fetches it again, the rotation completes', { timeout: SCENARIO_TIMEOUT_MS }, async () => {
     await withCluster({ regions: [A, B] }, async (cluster, ctx) => {
       const { keyId } = await replicatedKey(cluster, ctx, [B])
       const old = [await encryptIn(cluster, A, keyId, 'old from A')]
@@ -401,13 +405,15 @@ describe('kill -9 at each step of replication: every replication completes, noth
       // session to fetch version 2 from A, and is killed after unwrapping it, before storing it.
       await cluster.region(B).start({ failpoints: ['transfer:after-unwrap'] })
       await expectDeathAndRestart(cluster, B, 'transfer:after-unwrap')
-      // Expected: version 2 reaches B and becomes current; one rotation everywhere.
-      // Observed: the restarted B forgets its sessions (forgetSessions) and, being a
-      // primary, never opens a new one (reconcile re-opens sessions only on replicas),
-      // so B holds only version 1 for good; A, now a replica, holds 1 and 2 with 1
-      // current; B's DescribeReplication shows A IN_SYNC with the note "the replica
-      // reported material ids that differ from the primary". The acknowledged
-      // RotateKeyOnDemand is gone from the primary: ListKeyRotations lists nothing.
+      // Version 2 reaches B and becomes current; one rotation everywhere. Found by the
+      // storm at 5f977e0 (still there at c1869aa): onPrimaryHandoff recorded the pending
+      // version nowhere but in the session it opened, the restarted B forgot its sessions
+      // (forgetSessions) and, a primary, never opened another (reconcile re-opened
+      // sessions only for replicas). B kept version 1 only, for good; A, now a replica,
+      // held 1 and 2 with 1 current; B's DescribeReplication showed A IN_SYNC with only
+      // the note "the replica reported material ids that differ from the primary"; the
+      // acknowledged RotateKeyOnDemand was gone from the primary's ListKeyRotations.
+      // Fixed by ffad16d (the new primary keeps knownVersions and reconciliation fetches them).
       await waitConverged(cluster, keyId, { primary: B, replicas: [A], rotations: 1, old })
     })
   })
@@ -654,13 +660,7 @@ describe('kill -9 at each step of replication: every replication completes, noth
             () => kms(cluster, A).send(new RotateKeyOnDemandCommand({ KeyId: keyId })),
             async () => ((await kms(cluster, A).send(new ListKeyRotationsCommand({ KeyId: keyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }))).Rotations ?? []).length === 2,
           )
-          // UpdatePrimaryRegion once the rotation is current everywhere: handing over
-          // during a pending rotation is a known bug of its own (pinned above), and
-          // this storm is for finding new ones.
-          await waitUntil(async () => {
-            const view = await cluster.region(A).admin('DescribeReplication', { KeyId: keyId })
-            return view.CurrentMaterialVersion === 2 && (view.Replicas as Array<{ State: string }>).every((r) => r.State === 'IN_SYNC')
-          }, 'the rotation to be current everywhere')
+          // Handed over whether the rotation is still pending or not.
           await afterKills(8)
           await untilDone(
             'UpdatePrimaryRegion',
