@@ -5,37 +5,9 @@
  *
  * @module
  */
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto'
+import { NodeSha256 } from '../src/cli/sign.js'
 import { SignatureV4 } from '@smithy/signature-v4'
 import type { WireRequest } from './load-protocol.js'
-
-/** The Sha256 class shape @smithy/signature-v4 wants, on node:crypto (hash, or HMAC when keyed). */
-class NodeSha256 {
-  readonly #hash: Hash | Hmac
-
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    if (secret === undefined) {
-      this.#hash = createHash('sha256')
-    } else if (typeof secret === 'string') {
-      this.#hash = createHmac('sha256', secret)
-    } else {
-      const key = ArrayBuffer.isView(secret)
-        ? Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength)
-        : Buffer.from(secret)
-      this.#hash = createHmac('sha256', key)
-    }
-  }
-
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    if (typeof data === 'string') this.#hash.update(data, 'utf8')
-    else if (ArrayBuffer.isView(data)) this.#hash.update(Buffer.from(data.buffer, data.byteOffset, data.byteLength))
-    else this.#hash.update(Buffer.from(data))
-  }
-
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(this.#hash.digest())
-  }
-}
 
 export interface Credentials {
   accessKeyId: string

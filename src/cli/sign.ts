@@ -4,25 +4,31 @@
  *
  * @module
  */
-import { createHash, createHmac } from 'node:crypto'
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto'
 import { SignatureV4 } from '@smithy/signature-v4'
 
-class Sha256 {
-  readonly #secret: Buffer | undefined
-  #chunks: Uint8Array[] = []
-  constructor(secret?: Uint8Array | string) {
-    this.#secret = secret === undefined ? undefined : Buffer.from(secret)
+/** The Sha256 class @smithy/signature-v4 wants, on node:crypto (a hash, or an HMAC when keyed). */
+export class NodeSha256 {
+  readonly #hash: Hash | Hmac
+
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    if (secret === undefined) this.#hash = createHash('sha256')
+    else if (typeof secret === 'string') this.#hash = createHmac('sha256', secret)
+    else this.#hash = createHmac('sha256', ArrayBuffer.isView(secret) ? Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength) : Buffer.from(secret))
   }
-  update(data: Uint8Array): void {
-    this.#chunks.push(data)
+
+  update(data: string | ArrayBuffer | ArrayBufferView): void {
+    if (typeof data === 'string') this.#hash.update(data, 'utf8')
+    else if (ArrayBuffer.isView(data)) this.#hash.update(Buffer.from(data.buffer, data.byteOffset, data.byteLength))
+    else this.#hash.update(Buffer.from(data))
   }
+
   digest(): Promise<Uint8Array> {
-    const hash = this.#secret === undefined ? createHash('sha256') : createHmac('sha256', this.#secret)
-    for (const chunk of this.#chunks) hash.update(chunk)
-    return Promise.resolve(hash.digest())
+    return Promise.resolve(this.#hash.digest())
   }
+
   reset(): void {
-    this.#chunks = []
+    // A signer makes a fresh instance per use; reuse is not supported.
   }
 }
 
@@ -34,7 +40,7 @@ export interface Credentials {
 export async function callTrent(endpoint: string, region: string, credentials: Credentials, target: string, input: unknown): Promise<{ status: number; body: unknown }> {
   const url = new URL(endpoint)
   const body = JSON.stringify(input)
-  const signer = new SignatureV4({ service: 'kms', region, credentials, sha256: Sha256 as unknown as ConstructorParameters<typeof SignatureV4>[0]['sha256'] })
+  const signer = new SignatureV4({ service: 'kms', region, credentials, sha256: NodeSha256 })
   const signed = await signer.sign({
     method: 'POST',
     protocol: url.protocol,

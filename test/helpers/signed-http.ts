@@ -2,30 +2,10 @@
  * Raw SigV4-signed HTTP requests, for tests that must send what no SDK would: malformed
  * JSON, wrong types, bad signatures.
  */
-import { createHash, createHmac } from 'node:crypto'
 import { request } from 'node:http'
 import { SignatureV4 } from '@smithy/signature-v4'
+import { NodeSha256 } from '../../src/cli/sign.js'
 import { TEST_CREDENTIALS } from './in-process-region.js'
-
-/** The Checksum interface @smithy/signature-v4 expects, on node:crypto. */
-class NodeSha256 {
-  readonly #secret: Uint8Array | undefined
-  #chunks: Uint8Array[] = []
-  constructor(secret?: Uint8Array | string) {
-    this.#secret = secret === undefined ? undefined : typeof secret === 'string' ? Buffer.from(secret) : secret
-  }
-  update(data: Uint8Array): void {
-    this.#chunks.push(data)
-  }
-  digest(): Promise<Uint8Array> {
-    const hash = this.#secret === undefined ? createHash('sha256') : createHmac('sha256', this.#secret)
-    for (const chunk of this.#chunks) hash.update(chunk)
-    return Promise.resolve(hash.digest())
-  }
-  reset(): void {
-    this.#chunks = []
-  }
-}
 
 export interface RawResponse {
   status: number
@@ -61,7 +41,7 @@ export async function sendRaw(options: RawRequest): Promise<RawResponse> {
       service: options.service ?? 'kms',
       region: options.region ?? 'us-east-1',
       credentials: options.credentials ?? TEST_CREDENTIALS,
-      sha256: NodeSha256 as unknown as ConstructorParameters<typeof SignatureV4>[0]['sha256'],
+      sha256: NodeSha256,
     })
     const signed = await signer.sign(
       { method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/', headers, body },

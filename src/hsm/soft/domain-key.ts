@@ -9,9 +9,9 @@
  * @module
  */
 import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto'
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
 import { clean } from '../internal/bytes.js'
+import { writeFileDurably } from '../internal/files.js'
 
 const MAGIC = Buffer.from('TRENTDK1', 'ascii')
 const KEY_BYTES = 32
@@ -27,25 +27,6 @@ export interface MasterKeySource {
 export interface DomainKey {
   id: number
   key: KeyObject
-}
-
-/** Writes a file so that it is either wholly there or not at all, and survives a crash. */
-function writeFileDurably(path: string, data: Uint8Array | string, mode: number): void {
-  const temporary = `${path}.tmp-${process.pid}`
-  const fd = openSync(temporary, 'w', mode)
-  try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-  renameSync(temporary, path)
-  const dir = openSync(dirname(path), 'r')
-  try {
-    fsyncSync(dir)
-  } finally {
-    closeSync(dir)
-  }
 }
 
 function decodeMasterKey(base64: string): Buffer {

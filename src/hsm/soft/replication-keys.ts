@@ -29,10 +29,11 @@ import {
   sign,
   type KeyObject,
 } from 'node:crypto'
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, writeSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { HsmError, type RskPublicKey } from '../hsm.js'
 import { clean } from '../internal/bytes.js'
+import { writeFileDurably } from '../internal/files.js'
 import type { DomainKey } from './domain-key.js'
 import { pointOfPublicKey, replicationSigningInput, rskIdOf } from './replication-crypto.js'
 
@@ -53,25 +54,6 @@ export function generateP384KeyPair(): { privateKey: KeyObject; publicKey: KeyOb
 function assertP384PrivateKey(key: KeyObject): void {
   if (key.type !== 'private' || key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'secp384r1') {
     throw new TypeError('rsk: expected a P-384 private key')
-  }
-}
-
-/** Writes a file so that it is either wholly there or not at all, and survives a crash. */
-function writeFileDurably(path: string, directory: string, data: Uint8Array, mode: number): void {
-  const temporary = `${path}.tmp-${process.pid}`
-  const fd = openSync(temporary, 'w', mode)
-  try {
-    writeSync(fd, data)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-  renameSync(temporary, path)
-  const dir = openSync(directory, 'r')
-  try {
-    fsyncSync(dir)
-  } finally {
-    closeSync(dir)
   }
 }
 
@@ -214,7 +196,7 @@ export class ReplicationSigningKeys {
     keys.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     const store = (key: SigningKey): void => {
       const { id, sealed } = sealRsk(domainKey, region, key.privateKey, key.createdAt)
-      writeFileDurably(join(keyDir, sealedRskFileName(id)), keyDir, sealed, 0o600)
+      writeFileDurably(join(keyDir, sealedRskFileName(id)), sealed, 0o600)
     }
     const signingKeys = new ReplicationSigningKeys(keys, store, now)
     if (keys.length === 0) signingKeys.rotate()

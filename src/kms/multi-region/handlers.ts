@@ -418,6 +418,13 @@ function promotePendingRotationWith(kms: Kms, key: KeyRecord, materials: readonl
   return { key: broadcast.key, writes: broadcast.writes }
 }
 
+/** After a shared change on the primary: complete a pending rotation if it now can, and tell the replicas. */
+function sharedStateChanged(kms: Kms, key: KeyRecord): Write[] {
+  const promoted = promotePendingRotation(kms, key)
+  const broadcast = promoted.writes.length > 0 ? promoted : broadcastSharedState(kms, promoted.key)
+  return [{ kind: 'putKey', key: broadcast.key }, ...broadcast.writes]
+}
+
 function recordReplicaReport(
   kms: Kms,
   key: KeyRecord,
@@ -472,9 +479,7 @@ function onHandoffRefused(kms: Kms, m: Extract<Message, { type: 'HandoffRefused'
   const { handoffTo: _to, handoffId: _id, ...rest } = mrk
   // The refused handoff's sync version is spent: restoring moves past it.
   const restored: KeyRecord = { ...key, state: key.state === 'Updating' ? 'Enabled' : key.state, mrk: { ...rest, syncVersion: rest.syncVersion + 2 } }
-  const promoted = promotePendingRotation(kms, restored)
-  const broadcast = promoted.writes.length > 0 ? promoted : broadcastSharedState(kms, promoted.key)
-  return { writes: [{ kind: 'putKey', key: broadcast.key }, ...broadcast.writes], result: 'applied' }
+  return { writes: sharedStateChanged(kms, restored), result: 'applied' }
 }
 
 //= docs/spec/replication.md#deletion
@@ -495,9 +500,7 @@ function onReplicaDeleted(kms: Kms, m: Extract<Message, { type: 'ReplicaDeleted'
     // The primary's own waiting period starts when its last replica is gone.
     next = { ...next, state: 'PendingDeletion', deletionAt: kms.clock.now() + (next.pendingWindowInDays ?? 30) * 86_400_000 }
   }
-  const promoted = promotePendingRotation(kms, next)
-  const broadcast = promoted.writes.length > 0 ? promoted : broadcastSharedState(kms, promoted.key)
-  return { writes: [{ kind: 'putKey', key: broadcast.key }, ...broadcast.writes], result: 'applied' }
+  return { writes: sharedStateChanged(kms, next), result: 'applied' }
 }
 
 export async function handleMessage(kms: Kms, message: Message): Promise<HandlerResult> {
