@@ -12,8 +12,12 @@
  *      default reconciliation interval, log level info), and N multi-Region primary keys
  *      created in us-east-1;
  *   3. latency: keys replicated to eu-west-1 one at a time; t0 just before ReplicateKey is
- *      written, t1 when a DescribeKey in eu-west-1 first answers `Enabled` (polled back to
- *      back on a keep-alive connection, or every --poll-interval-ms). Before the next key,
+ *      written, t1 when a DescribeKey in eu-west-1 first answers `Enabled`, polled back to
+ *      back on a keep-alive connection (or every --poll-interval-ms) from half the fastest
+ *      replication so far on: on two cores each poll (≈ 0.9 ms of CPU in all processes)
+ *      takes CPU from the replication it watches, so polls start late, and a replica
+ *      already Enabled at the first poll is counted (its latency is then overstated). The
+ *      proxy log also dates each replica's commit, without polling. Before the next key,
  *      the run waits until the proxy has delivered all 5 envelopes of this replication, so
  *      no replication's tail overlaps the next one. The proxy's own log (`envelope
  *      delivered`, ms resolution) splits each latency into its three hops;
@@ -34,8 +38,15 @@
  * time budget.
  *
  *   node dist/bench/replication.js [--latency-keys 100] [--throughput-keys 100]
- *     [--warmup-keys 10] [--concurrency 20] [--poll-interval-ms 0] [--trace-keys 40]
- *     [--no-trace] [--budget-seconds 180] [--keep-logs] [--out FILE]
+ *     [--warmup-keys 10] [--concurrency 20] [--poll-interval-ms 0]
+ *     [--poll-start-fraction 0.8] [--trace-keys 40] [--no-trace] [--budget-seconds 180]
+ *     [--cpu-prof DIR] [--data-dir-base DIR] [--keep-logs] [--out FILE]
+ *
+ * --cpu-prof DIR writes V8 CPU profiles of every partition process (summarise them with
+ * bench/profile-summary.ts); for diagnosis, as profiling slows everything down.
+ * --data-dir-base DIR puts the partitions' data there (default the system temp dir):
+ * `--data-dir-base /dev/shm` (tmpfs, where fsync costs nothing) against the default
+ * measures what the durable commits cost.
  *
  * From `npm run bench` (bench/run.ts imports this module): `--only kms` skips this part,
  * `--only replication` runs only this part (with its defaults); this module takes the
@@ -75,6 +86,8 @@ const ENVELOPES_TO_REPLICA = 2
 const ENVELOPES_TO_PRIMARY = 3
 /** The regions' default (src/region/main.ts): heartbeats start 30 s after a replication. */
 const DEFAULT_RECONCILE_INTERVAL_MS = 30_000
+/** How often the throughput phase asks the proxy how far it got. */
+const THROUGHPUT_POLL_MS = 10
 /** As in bench/report.ts: other processes' CPU above which a measurement is flagged. */
 const BUSY_MACHINE_CORES = 0.25
 
@@ -85,6 +98,19 @@ export interface ReplicationSettings {
   concurrency: number
   /** 0: poll DescribeKey back to back. */
   pollIntervalMs: number
+  /**
+   * Polling starts this fraction of the fastest replication seen so far after t0 (0: at
+   * t0). On two cores every poll takes CPU from the replication it watches; a replica
+   * already Enabled at the first poll is counted, as its latency is then overstated.
+   */
+  pollStartFraction: number
+  /** Extra node flags for the partition processes (--cpu-prof …), diagnosis only. */
+  nodeFlags: string[]
+  /**
+   * Where the partitions keep their data (a fresh folder inside it). On tmpfs (/dev/shm)
+   * every fsync is free: comparing with a run on disk measures what durability costs.
+   */
+  dataDirBase: string
   trace: boolean
   traceKeys: number
   budgetSeconds: number
@@ -98,6 +124,9 @@ export const DEFAULT_SETTINGS: ReplicationSettings = {
   throughputKeys: 100,
   concurrency: 20,
   pollIntervalMs: 0,
+  pollStartFraction: 0.5,
+  nodeFlags: [],
+  dataDirBase: tmpdir(),
   trace: true,
   traceKeys: 40,
   budgetSeconds: 180,
@@ -340,9 +369,10 @@ async function proxyUrlFromLog(managed: ManagedProcess, timeoutMs: number): Prom
 }
 
 /** Starts `node dist/src/partition/main.js` on free ports (no port can be taken from under it), forked with IPC. */
-async function startPartition(name: string, dataDir: string, logDir: string, logLevel: 'info' | 'debug'): Promise<Partition> {
+async function startPartition(name: string, dataDir: string, logDir: string, logLevel: 'info' | 'debug', nodeFlags: readonly string[] = []): Promise<Partition> {
   mkdirSync(dataDir, { recursive: true })
-  const args = [PARTITION_MAIN, '--port', '0', '--regions', `${PRIMARY},${REPLICA}`, '--data-dir', dataDir]
+  // The launcher gives its own node flags to the regions and the proxy it forks.
+  const args = [...nodeFlags, PARTITION_MAIN, '--port', '0', '--regions', `${PRIMARY},${REPLICA}`, '--data-dir', dataDir]
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     TRENT_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
@@ -518,6 +548,7 @@ interface LogEvent {
   keyId?: string
   target?: string
   ms?: number
+  requestId?: string
 }
 
 function readLogEvents(path: string): LogEvent[] {
@@ -542,8 +573,10 @@ function readLogEvents(path: string): LogEvent[] {
     const base: LogEvent = { at, kind: 'stored' }
     const from = text('from')
     const to = text('to')
+    const requestId = text('requestId')
     if (from !== undefined) base.from = from
     if (to !== undefined) base.to = to
+    if (requestId !== undefined) base.requestId = requestId
     switch (record.msg) {
       case 'envelope stored':
         events.push({ ...base, kind: 'stored' })
@@ -597,6 +630,12 @@ export interface HopSplit {
   materialTransferAppliedAtB: number
   /** … then to the poll that saw Enabled (negative: the poll saw it before the proxy logged the answer). */
   enabledSeenByPoll: number
+  /**
+   * t0 → the proxy's `envelope delivered` of MaterialTransfer: the latency as the logs date
+   * B's commit, independent of polling (1 ms resolution; the log time is truncated, so on
+   * average about 0.5 ms early), ms.
+   */
+  committedMs: Distribution
 }
 
 /** The three hops of each sequential replication, from the proxy's info-level `envelope delivered` lines. */
@@ -611,7 +650,7 @@ function hopSplit(events: readonly LogEvent[], windows: readonly Window[]): HopS
     if (toB.length !== ENVELOPES_TO_REPLICA || toA.length !== ENVELOPES_TO_PRIMARY) continue
     const [rc, mt] = toB as [LogEvent, LogEvent]
     const ao = toA[0] as LogEvent
-    rows.push([rc.at - window.t0, ao.at - rc.at, mt.at - ao.at, window.t1 - mt.at])
+    rows.push([rc.at - window.t0, ao.at - rc.at, mt.at - ao.at, window.t1 - mt.at, mt.at - window.t0])
   }
   if (rows.length === 0) return undefined
   const column = (index: number): number => mean(rows.map((row) => row[index] ?? 0))
@@ -621,6 +660,7 @@ function hopSplit(events: readonly LogEvent[], windows: readonly Window[]): HopS
     agreementOfferAppliedAtA: column(1),
     materialTransferAppliedAtB: column(2),
     enabledSeenByPoll: column(3),
+    committedMs: distribution(rows.map((row) => row[4] ?? 0)),
   }
 }
 
@@ -637,6 +677,13 @@ export interface TraceSegment {
   fsyncMs: number
   /** What is left: HTTP, JSON, worker hops, logging, event-loop waits, ms. */
   otherMs: number
+  /**
+   * For the segments that end with a region applying a message: that region's own
+   * handling time of the delivery request (its debug `request` log line: body read to
+   * answer, verify, HSM call and commit included), ms. The rest of the segment is the
+   * proxy's delivery (pick-up, HTTP, the answer).
+   */
+  handledInRegionMs?: number
 }
 
 export interface TraceReport {
@@ -677,6 +724,10 @@ function segmentModel(floor: FloorReport): Array<{ segment: string; cryptoUs: nu
 function traceReport(events: readonly LogEvent[], windows: readonly Window[], floor: FloorReport, fsyncMs: number): TraceReport | undefined {
   const rows: number[][] = []
   const handling: number[] = []
+  /** Per applied message (segments 2, 4, 6): the receiving region's handling ms. */
+  const applyHandling: number[][] = [[], [], []]
+  const requestMs = new Map<string, number>()
+  for (const e of events) if (e.kind === 'request' && e.requestId !== undefined && e.ms !== undefined) requestMs.set(e.requestId, e.ms)
   for (const window of windows) {
     const inside = events.filter((e) => e.at >= Math.floor(window.t0) && e.at <= window.settled + 1)
     const stored = (from: string, index: number): LogEvent | undefined => inside.filter((e) => e.kind === 'stored' && e.from === from)[index]
@@ -691,6 +742,10 @@ function traceReport(events: readonly LogEvent[], windows: readonly Window[], fl
     if ([storedRc, appliedRc, storedAo, appliedAo, storedMt, appliedMt].some((e) => e === undefined)) continue
     const points = [window.t0, storedRc, appliedRc, storedAo, appliedAo, storedMt, appliedMt].map((p) => (typeof p === 'number' ? p : (p as LogEvent).at))
     rows.push(points.slice(1).map((point, index) => point - (points[index] ?? 0)))
+    ;[appliedRc, appliedAo, appliedMt].forEach((event, index) => {
+      const handled = event?.requestId === undefined ? undefined : requestMs.get(event.requestId)
+      if (handled !== undefined) applyHandling[index]?.push(handled)
+    })
     const request = inside.find((e) => e.kind === 'request' && e.region === PRIMARY && e.target === 'TrentService.ReplicateKey')
     if (request?.ms !== undefined) handling.push(request.ms)
   }
@@ -701,7 +756,7 @@ function traceReport(events: readonly LogEvent[], windows: readonly Window[], fl
     const meanMs = mean(values)
     const cryptoFloorMs = m.cryptoUs / 1000
     const fsyncTotal = m.fsyncs * fsyncMs
-    return {
+    const segment: TraceSegment = {
       segment: m.segment,
       meanMs,
       p50Ms: distribution(values).p50,
@@ -710,6 +765,9 @@ function traceReport(events: readonly LogEvent[], windows: readonly Window[], fl
       fsyncMs: fsyncTotal,
       otherMs: meanMs - cryptoFloorMs - fsyncTotal,
     }
+    const handled = index % 2 === 1 ? applyHandling[(index - 1) / 2] : undefined
+    if (handled !== undefined && handled.length > 0) segment.handledInRegionMs = mean(handled)
+    return segment
   })
   const totals = rows.map((row) => row.reduce((sum, v) => sum + v, 0))
   return {
@@ -754,6 +812,10 @@ export interface LatencyResult {
   polls: {
     perReplication: number
     intervalMs: number
+    /** Polls began this fraction of the fastest replication so far after t0. */
+    startFraction: number
+    /** Replications already Enabled at their first poll: their latency is overstated. */
+    enabledAtFirstPoll: number
     /** Mean round trip of one DescribeKey poll, ms: Enabled is seen at most this late. */
     roundTripMs: number
   }
@@ -763,13 +825,20 @@ export interface LatencyResult {
   othersCores: number
 }
 
-async function latencyPhase(partition: Partition, keys: readonly string[], settings: ReplicationSettings): Promise<{ result: LatencyResult; windows: Window[] }> {
+async function latencyPhase(
+  partition: Partition,
+  keys: readonly string[],
+  settings: ReplicationSettings,
+  fastestSoFar = Number.POSITIVE_INFINITY,
+): Promise<{ result: LatencyResult; windows: Window[] }> {
   const client = partition.client
   const latencies: number[] = []
   const calls: number[] = []
   const pollTimes: number[] = []
   const windows: Window[] = []
   let polls = 0
+  let enabledAtFirstPoll = 0
+  let fastest = fastestSoFar
   let base = await client.proxyCounts()
   const cpuStart = sampleCpu()
   const wallStart = performance.now()
@@ -783,6 +852,10 @@ async function latencyPhase(partition: Partition, keys: readonly string[], setti
     calls.push(performance.now() - started)
     if (answer.status !== 200) throw new Error(`ReplicateKey answered ${answer.status}: ${answer.body.slice(0, 300)}`)
     let seenAt: number | undefined
+    let firstPoll = true
+    const pollFrom = Number.isFinite(fastest) ? started + settings.pollStartFraction * fastest : started
+    const wait = pollFrom - performance.now()
+    if (wait > 0) await sleep(wait)
     while (seenAt === undefined) {
       const pollStart = performance.now()
       const poll = await client.send(REPLICA, describe)
@@ -790,12 +863,15 @@ async function latencyPhase(partition: Partition, keys: readonly string[], setti
       pollTimes.push(now - pollStart)
       polls++
       const state = keyStateOf(poll)
+      if (state === 'Enabled' && firstPoll && settings.pollStartFraction > 0) enabledAtFirstPoll++
+      firstPoll = false
       if (state === 'Enabled') seenAt = now
       else if (state === undefined && !isNotFound(poll)) throw new Error(`DescribeKey in ${REPLICA} answered ${poll.status}: ${poll.body.slice(0, 300)}`)
       else if (now - started > 30_000) throw new Error(`${keyId} was not Enabled in ${REPLICA} within 30 s (state ${state ?? 'none'})`)
       else if (settings.pollIntervalMs > 0) await sleep(settings.pollIntervalMs)
     }
     latencies.push(seenAt - started)
+    fastest = Math.min(fastest, seenAt - started)
     // The tail (TransferComplete, SyncAck) finishes before the next key starts.
     base = await waitForDeliveries(
       client,
@@ -812,7 +888,13 @@ async function latencyPhase(partition: Partition, keys: readonly string[], setti
     result: {
       enabledMs: distribution(latencies),
       replicateKeyCallMs: distribution(calls),
-      polls: { perReplication: polls / keys.length, intervalMs: settings.pollIntervalMs, roundTripMs: mean(pollTimes) },
+      polls: {
+        perReplication: polls / keys.length,
+        intervalMs: settings.pollIntervalMs,
+        startFraction: settings.pollStartFraction,
+        enabledAtFirstPoll,
+        roundTripMs: mean(pollTimes),
+      },
       cpuPerReplication: usage === undefined ? [] : perReplication(usage, seconds, keys.length),
       othersCores: usage?.othersCores ?? 0,
     },
@@ -873,7 +955,7 @@ async function throughputPhase(partition: Partition, keys: readonly string[], se
     if (enabledAt === undefined && (counts.delivered[REPLICA] ?? 0) >= expectedB) enabledAt = now
     if (enabledAt !== undefined && (counts.delivered[PRIMARY] ?? 0) >= expectedA) settledAt = now
     else if (now > deadline) throw new Error(`throughput: the proxy delivered ${JSON.stringify(counts.delivered)}, not ${expectedA}/${expectedB}, within 120 s`)
-    else await sleep(5)
+    else await sleep(THROUGHPUT_POLL_MS)
   }
   const cpuEnd = sampleCpu()
   await calls
@@ -922,6 +1004,8 @@ async function throughputPhase(partition: Partition, keys: readonly string[], se
 export interface PollCost {
   polls: number
   roundTripMs: number
+  /** CPU µs one `GET /v1/status` costs the proxy (the throughput phase asks every THROUGHPUT_POLL_MS). */
+  proxyStatusCpuMicroseconds: number
   /** CPU µs per DescribeKey, by process (eu-west-1 answers it, the launcher hands it over, the driver sends it). */
   cpuPerPoll: ProcessCost[]
 }
@@ -937,11 +1021,27 @@ async function pollCost(partition: Partition, keyId: string): Promise<PollCost> 
   for (let i = 0; i < count; i++) await client.send(REPLICA, describe)
   const seconds = (performance.now() - start) / 1000
   const usage = cpuBetween(cpuStart, sampleCpu())
-  return { polls: count, roundTripMs: (seconds * 1000) / count, cpuPerPoll: usage === undefined ? [] : perReplication(usage, seconds, count) }
+  const statusCalls = 300
+  const statusCpuStart = sampleCpu()
+  const statusStart = performance.now()
+  for (let i = 0; i < statusCalls; i++) await client.proxyCounts()
+  const statusSeconds = (performance.now() - statusStart) / 1000
+  const statusUsage = cpuBetween(statusCpuStart, sampleCpu())
+  const proxyStatus = statusUsage === undefined ? [] : perReplication(statusUsage, statusSeconds, statusCalls)
+  return {
+    polls: count,
+    roundTripMs: (seconds * 1000) / count,
+    proxyStatusCpuMicroseconds: proxyStatus.find((p) => p.label === 'proxy/main.js')?.microseconds ?? Number.NaN,
+    cpuPerPoll: usage === undefined ? [] : perReplication(usage, seconds, count),
+  }
 }
 
-/** Sequential replications in a partition logging at debug level: no DescribeKey polling, the region's own log says when. */
-async function tracePhase(partition: Partition, keys: readonly string[]): Promise<Window[]> {
+/**
+ * Sequential replications in a partition logging at debug level. Nothing polls while a
+ * replication runs (the logs say when each step happened): the proxy is asked whether all
+ * 5 envelopes were delivered only from `quietMs` after t0 on.
+ */
+async function tracePhase(partition: Partition, keys: readonly string[], quietMs: number): Promise<Window[]> {
   const client = partition.client
   const windows: Window[] = []
   let base = await client.proxyCounts()
@@ -950,11 +1050,13 @@ async function tracePhase(partition: Partition, keys: readonly string[]): Promis
     const t0 = epochNow()
     const answer = await client.send(PRIMARY, replicate)
     if (answer.status !== 200) throw new Error(`ReplicateKey answered ${answer.status}: ${answer.body.slice(0, 300)}`)
+    const wait = t0 + quietMs - epochNow()
+    if (wait > 0) await sleep(wait)
     base = await waitForDeliveries(
       client,
       { [PRIMARY]: (base.delivered[PRIMARY] ?? 0) + ENVELOPES_TO_PRIMARY, [REPLICA]: (base.delivered[REPLICA] ?? 0) + ENVELOPES_TO_REPLICA },
       10_000,
-      1,
+      2,
     )
     windows.push({ keyId, t0, settled: epochNow() })
   }
@@ -1065,9 +1167,11 @@ function printSummary(report: ReplicationReport): void {
   }
   if (latency !== undefined) {
     say()
+    const p = latency.polls
     say(
-      `CPU per replication one at a time (latency phase, polling included: ${latency.polls.perReplication.toFixed(1)} DescribeKey polls per replication, ` +
-        `${latency.polls.intervalMs === 0 ? 'back to back' : `every ${latency.polls.intervalMs} ms`}, ${ms(latency.polls.roundTripMs, 2)} ms each; ` +
+      `CPU per replication one at a time (latency phase, polling included: ${p.perReplication.toFixed(1)} DescribeKey polls per replication, ` +
+        `${p.intervalMs === 0 ? 'back to back' : `every ${p.intervalMs} ms`} from ${p.startFraction > 0 ? `${p.startFraction} × the fastest replication so far` : 't0'}, ` +
+        `${ms(p.roundTripMs, 2)} ms each; ${p.enabledAtFirstPoll} of ${latency.enabledMs.count} replicas were already Enabled at the first poll; ` +
         `other processes ${latency.othersCores.toFixed(2)} cores):`,
     )
     say(processTable(latency.cpuPerReplication, 'repl'))
@@ -1080,7 +1184,8 @@ function printSummary(report: ReplicationReport): void {
       `Polling cost: one DescribeKey costs ${region?.microseconds.toFixed(0) ?? '?'} CPU µs in ${REPLICA} and ${total.toFixed(0)} µs in all processes ` +
         `(round trip ${ms(report.polling.roundTripMs, 2)} ms); × ${latency.polls.perReplication.toFixed(1)} polls = ` +
         `${((latency.polls.perReplication * total) / 1000).toFixed(1)} ms CPU per measured replication, competing with it for the cores; ` +
-        `Enabled is seen at most one round trip late.`,
+        `Enabled is seen at most one round trip late. A proxy status query (the throughput phase's clock, every ${THROUGHPUT_POLL_MS} ms) ` +
+        `costs the proxy ${ms(report.polling.proxyStatusCpuMicroseconds, 0)} µs.`,
     )
   }
   if (latency?.hops !== undefined) {
@@ -1091,6 +1196,10 @@ function printSummary(report: ReplicationReport): void {
     say(`  → AgreementOffer applied in ${PRIMARY} (wrap)          ${ms(h.agreementOfferAppliedAtA)} ms`)
     say(`  → MaterialTransfer applied in ${REPLICA} (Enabled)     ${ms(h.materialTransferAppliedAtB)} ms`)
     say(`  → the poll sees Enabled                               ${ms(h.enabledSeenByPoll)} ms`)
+    say(
+      `  ReplicateKey → Enabled as the proxy log dates B's commit (no polling involved): p50 ${ms(h.committedMs.p50)} ms, ` +
+        `p90 ${ms(h.committedMs.p90)}, p99 ${ms(h.committedMs.p99)}, mean ${ms(h.committedMs.mean)}`,
+    )
   }
   if (report.trace !== undefined && report.components !== undefined) {
     const t = report.trace
@@ -1101,11 +1210,14 @@ function printSummary(report: ReplicationReport): void {
         `durable commit p50 ${ms(c.durableCommitMs.p50, 2)} ms (mean ${ms(c.durableCommitMs.mean, 2)}, p90 ${ms(c.durableCommitMs.p90, 2)}) vs ${ms(c.nonDurableCommitMs.p50, 3)} ms without fsync; ` +
         `loopback HTTP POST p50 ${ms(c.httpPostMs.p50, 2)} ms; worker round trip p50 ${ms(c.workerRoundTripMs.p50, 3)} ms):`,
     )
-    say(`  ${pad('segment', 70)}${padLeft('mean ms', 9)}${padLeft('crypto', 8)}${padLeft('fsyncs', 8)}${padLeft('fsync ms', 10)}${padLeft('other', 8)}`)
+    say(
+      `  ${pad('segment', 70)}${padLeft('mean ms', 9)}${padLeft('crypto', 8)}${padLeft('fsyncs', 8)}${padLeft('fsync ms', 10)}${padLeft('other', 8)}` +
+        `${padLeft('in region', 11)}`,
+    )
     for (const s of t.segments) {
       say(
         `  ${pad(s.segment, 70)}${padLeft(ms(s.meanMs, 2), 9)}${padLeft(ms(s.cryptoFloorMs, 2), 8)}${padLeft(String(s.fsyncs), 8)}` +
-          `${padLeft(ms(s.fsyncMs, 2), 10)}${padLeft(ms(s.otherMs, 2), 8)}`,
+          `${padLeft(ms(s.fsyncMs, 2), 10)}${padLeft(ms(s.otherMs, 2), 8)}${padLeft(s.handledInRegionMs === undefined ? '' : ms(s.handledInRegionMs, 2), 11)}`,
       )
     }
     const sum = (pick: (s: TraceSegment) => number): number => t.segments.reduce((total, s) => total + pick(s), 0)
@@ -1113,7 +1225,10 @@ function printSummary(report: ReplicationReport): void {
       `  ${pad('ReplicateKey → Enabled (committed in eu-west-1)', 70)}${padLeft(ms(t.totalMeanMs, 2), 9)}${padLeft(ms(sum((s) => s.cryptoFloorMs), 2), 8)}` +
         `${padLeft(String(sum((s) => s.fsyncs)), 8)}${padLeft(ms(sum((s) => s.fsyncMs), 2), 10)}${padLeft(ms(sum((s) => s.otherMs), 2), 8)}`,
     )
-    say(`  (p50 of the total ${ms(t.totalP50Ms, 2)} ms; us-east-1 logs ReplicateKey handling at ${ms(t.replicateKeyHandlingMs, 2)} ms mean, its commit included)`)
+    say(
+      `  (p50 of the total ${ms(t.totalP50Ms, 2)} ms; 'in region': the receiving region's own handling time of the delivery, from its debug log; ` +
+        `us-east-1 logs ReplicateKey handling at ${ms(t.replicateKeyHandlingMs, 2)} ms mean, its commit included)`,
+    )
     say(
       '  Off the critical path, per replication: each sender deletes every message it sent in its own durable commit ' +
         '(A 2, B 3), and A commits TransferComplete and SyncAck apart: 16 fsyncs in all (A 6, B 5, proxy 5), each blocking its event loop.',
@@ -1133,7 +1248,8 @@ let interrupted = false
 
 /** Runs the whole replication benchmark; returns the exit code (1 if something failed, not if a target was missed). */
 export async function runReplicationBench(settings: ReplicationSettings = DEFAULT_SETTINGS): Promise<number> {
-  const workDir = mkdtempSync(join(tmpdir(), 'trent-bench-replication-'))
+  mkdirSync(settings.dataDirBase, { recursive: true })
+  const workDir = mkdtempSync(join(settings.dataDirBase, 'trent-bench-replication-'))
   const logDir = join(workDir, 'logs')
   mkdirSync(logDir)
   let keepWorkDir = settings.keepLogs
@@ -1168,6 +1284,9 @@ export async function runReplicationBench(settings: ReplicationSettings = DEFAUL
       throughputKeys: settings.throughputKeys,
       concurrency: settings.concurrency,
       pollIntervalMs: settings.pollIntervalMs,
+      pollStartFraction: settings.pollStartFraction,
+      nodeFlags: settings.nodeFlags,
+      dataDirBase: settings.dataDirBase,
       trace: settings.trace,
       traceKeys: settings.traceKeys,
       regions: [PRIMARY, REPLICA],
@@ -1183,7 +1302,7 @@ export async function runReplicationBench(settings: ReplicationSettings = DEFAUL
   say(
     `bench replication: ${PRIMARY} → ${REPLICA}; ${settings.warmupKeys} warm-up, ${settings.latencyKeys} one at a time, ` +
       `${settings.throughputKeys} at once (≤ ${settings.concurrency} calls in flight)${settings.trace ? `, ${settings.traceKeys} traced` : ''}; ` +
-      `time budget ${settings.budgetSeconds} s; logs in ${logDir}`,
+      `data and logs in ${workDir}; time budget ${settings.budgetSeconds} s`,
   )
   try {
     if (!partitionBuilt()) throw new Error('dist/src/partition/main.js does not exist: build the project first (npm run build)')
@@ -1202,7 +1321,7 @@ export async function runReplicationBench(settings: ReplicationSettings = DEFAUL
     if (interrupted) return 130
 
     const total = settings.warmupKeys + settings.latencyKeys + settings.throughputKeys
-    const partition = await startPartition('replication-partition', join(workDir, 'partition'), logDir, 'info')
+    const partition = await startPartition('replication-partition', join(workDir, 'partition'), logDir, 'info', settings.nodeFlags)
     partitions.push(partition)
     say(`partition: gateway :${partition.client.gatewayPort}, proxy ${partition.client.proxyUrl}, regions ${JSON.stringify(partition.regionPids)} (pids)`)
     const keys = await createKeys(partition.client, total)
@@ -1211,9 +1330,9 @@ export async function runReplicationBench(settings: ReplicationSettings = DEFAUL
     const throughputKeys = keys.slice(settings.warmupKeys + settings.latencyKeys)
     say(`created ${keys.length} multi-Region keys in ${PRIMARY}`)
 
-    if (warmup.length > 0) await latencyPhase(partition, warmup, settings)
+    const warm = warmup.length > 0 ? await latencyPhase(partition, warmup, settings) : undefined
     if (interrupted) return 130
-    const latency = await latencyPhase(partition, latencyKeys, settings)
+    const latency = await latencyPhase(partition, latencyKeys, settings, warm?.result.enabledMs.min)
     report.latency = latency.result
     say(`latency: p50 ${ms(latency.result.enabledMs.p50)} ms, p99 ${ms(latency.result.enabledMs.p99)} ms over ${latencyKeys.length} keys`)
     if (interrupted) return 130
@@ -1230,11 +1349,13 @@ export async function runReplicationBench(settings: ReplicationSettings = DEFAUL
     if (hops !== undefined && report.latency !== undefined) report.latency.hops = hops
 
     if (settings.trace && settings.traceKeys > 0 && !interrupted) {
-      const traced = await startPartition('replication-trace-partition', join(workDir, 'trace-partition'), logDir, 'debug')
+      const traced = await startPartition('replication-trace-partition', join(workDir, 'trace-partition'), logDir, 'debug', settings.nodeFlags)
       partitions.push(traced)
       const traceKeys = await createKeys(traced.client, settings.traceKeys + 5)
-      await tracePhase(traced, traceKeys.slice(0, 5))
-      const windows = await tracePhase(traced, traceKeys.slice(5))
+      // Quiet until the replication has most likely settled (Enabled, then TransferComplete and SyncAck).
+      const quietMs = 1.3 * latency.result.enabledMs.p90 + 20
+      await tracePhase(traced, traceKeys.slice(0, 5), quietMs)
+      const windows = await tracePhase(traced, traceKeys.slice(5), quietMs)
       await traced.stop()
       partitions.splice(partitions.indexOf(traced), 1)
       const trace = traceReport(readLogEvents(traced.managed.logFile), windows, floor, report.components.durableCommitMs.p50)
@@ -1299,6 +1420,15 @@ function positiveInteger(value: string, flag: string, allowZero = false): number
   return parsed
 }
 
+function fraction(value: string, flag: string): number {
+  const parsed = Number(value)
+  if (!Number.isFinite(parsed) || parsed < 0 || parsed >= 1) {
+    process.stderr.write(`bench: ${flag} must be a number in [0, 1)\n`)
+    process.exit(2)
+  }
+  return parsed
+}
+
 function settingsFromCommandLine(args: string[]): ReplicationSettings {
   let values
   try {
@@ -1310,6 +1440,9 @@ function settingsFromCommandLine(args: string[]): ReplicationSettings {
         'throughput-keys': { type: 'string', default: String(DEFAULT_SETTINGS.throughputKeys) },
         concurrency: { type: 'string', default: String(DEFAULT_SETTINGS.concurrency) },
         'poll-interval-ms': { type: 'string', default: String(DEFAULT_SETTINGS.pollIntervalMs) },
+        'poll-start-fraction': { type: 'string', default: String(DEFAULT_SETTINGS.pollStartFraction) },
+        'cpu-prof': { type: 'string' },
+        'data-dir-base': { type: 'string' },
         'trace-keys': { type: 'string', default: String(DEFAULT_SETTINGS.traceKeys) },
         'no-trace': { type: 'boolean', default: false },
         'budget-seconds': { type: 'string', default: String(DEFAULT_SETTINGS.budgetSeconds) },
@@ -1328,6 +1461,9 @@ function settingsFromCommandLine(args: string[]): ReplicationSettings {
     throughputKeys: positiveInteger(values['throughput-keys'], '--throughput-keys', true),
     concurrency: positiveInteger(values.concurrency, '--concurrency'),
     pollIntervalMs: positiveInteger(values['poll-interval-ms'], '--poll-interval-ms', true),
+    pollStartFraction: fraction(values['poll-start-fraction'], '--poll-start-fraction'),
+    nodeFlags: values['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`],
+    dataDirBase: resolve(values['data-dir-base'] ?? DEFAULT_SETTINGS.dataDirBase),
     trace: !values['no-trace'],
     traceKeys: positiveInteger(values['trace-keys'], '--trace-keys', true),
     budgetSeconds: positiveInteger(values['budget-seconds'], '--budget-seconds'),
