@@ -12,15 +12,17 @@
  *      default reconciliation interval, log level info), and N multi-Region primary keys
  *      created in us-east-1;
  *   3. latency: keys replicated to eu-west-1 one at a time; t0 just before ReplicateKey is
- *      written, t1 when a DescribeKey in eu-west-1 first answers `Enabled`, polled back to
- *      back on a keep-alive connection (or every --poll-interval-ms) from half the fastest
- *      replication so far on: on two cores each poll (≈ 0.9 ms of CPU in all processes)
- *      takes CPU from the replication it watches, so polls start late, and a replica
- *      already Enabled at the first poll is counted (its latency is then overstated). The
- *      proxy log also dates each replica's commit, without polling. Before the next key,
- *      the run waits until the proxy has delivered all 5 envelopes of this replication, so
- *      no replication's tail overlaps the next one. The proxy's own log (`envelope
- *      delivered`, ms resolution) splits each latency into its three hops;
+ *      written, t1 when a DescribeKey in eu-west-1 first answers `Enabled`, polled on a
+ *      keep-alive connection every --poll-interval-ms (1) from half the fastest replication
+ *      so far on. On two cores each poll (≈ 0.4–0.9 ms of CPU across processes) takes CPU
+ *      from the replication it watches: polling back to back from t0 made 50–70 polls per
+ *      replication and raised the p50 by 10–20 ms on this machine; every 1 ms from half
+ *      the fastest, ~7 polls (≈ 4 ms of CPU per replication). A replica already Enabled
+ *      at its first poll is counted (its latency is then overstated). The proxy's own log
+ *      (`envelope delivered`, ms resolution) dates each replica's commit with no polling
+ *      involved, and splits each latency into its three hops. Before the next key, the run
+ *      waits until the proxy has delivered all 5 envelopes of this replication, so no
+ *      replication's tail overlaps the next one;
  *   4. throughput: the next keys replicated at once, at most --concurrency ReplicateKey
  *      calls in flight, timed until the proxy has delivered every MaterialTransfer (each
  *      replica is Enabled once its MaterialTransfer is applied; checked with DescribeKey
@@ -38,8 +40,8 @@
  * time budget.
  *
  *   node dist/bench/replication.js [--latency-keys 100] [--throughput-keys 100]
- *     [--warmup-keys 10] [--concurrency 20] [--poll-interval-ms 0]
- *     [--poll-start-fraction 0.8] [--trace-keys 40] [--no-trace] [--budget-seconds 180]
+ *     [--warmup-keys 10] [--concurrency 20] [--poll-interval-ms 1]
+ *     [--poll-start-fraction 0.5] [--trace-keys 40] [--no-trace] [--budget-seconds 180]
  *     [--cpu-prof DIR] [--data-dir-base DIR] [--keep-logs] [--out FILE]
  *
  * --cpu-prof DIR writes V8 CPU profiles of every partition process (summarise them with
@@ -86,6 +88,8 @@ const ENVELOPES_TO_REPLICA = 2
 const ENVELOPES_TO_PRIMARY = 3
 /** The regions' default (src/region/main.ts): heartbeats start 30 s after a replication. */
 const DEFAULT_RECONCILE_INTERVAL_MS = 30_000
+/** After Enabled, how long the latency phase waits before asking the proxy whether the tail was delivered. */
+const TAIL_PAUSE_MS = 8
 /** How often the throughput phase asks the proxy how far it got. */
 const THROUGHPUT_POLL_MS = 10
 /** As in bench/report.ts: other processes' CPU above which a measurement is flagged. */
@@ -96,7 +100,10 @@ export interface ReplicationSettings {
   latencyKeys: number
   throughputKeys: number
   concurrency: number
-  /** 0: poll DescribeKey back to back. */
+  /**
+   * Pause between DescribeKey polls; 0 polls back to back, which on two cores slows the
+   * very replication it watches (each poll costs ≈ 0.4–0.9 ms of CPU across processes).
+   */
   pollIntervalMs: number
   /**
    * Polling starts this fraction of the fastest replication seen so far after t0 (0: at
@@ -123,7 +130,7 @@ export const DEFAULT_SETTINGS: ReplicationSettings = {
   latencyKeys: 100,
   throughputKeys: 100,
   concurrency: 20,
-  pollIntervalMs: 0,
+  pollIntervalMs: 1,
   pollStartFraction: 0.5,
   nodeFlags: [],
   dataDirBase: tmpdir(),
@@ -419,11 +426,18 @@ async function createKeys(client: PartitionClient, count: number): Promise<strin
   return keys
 }
 
-/** Waits until the proxy has delivered at least `expected` envelopes to each region. */
-async function waitForDeliveries(client: PartitionClient, expected: Record<string, number>, timeoutMs: number, intervalMs: number): Promise<ProxyCounts> {
+/** Waits until the proxy has delivered at least `expected` envelopes to each region; `asked` counts the status queries. */
+async function waitForDeliveries(
+  client: PartitionClient,
+  expected: Record<string, number>,
+  timeoutMs: number,
+  intervalMs: number,
+  asked: { count: number } = { count: 0 },
+): Promise<ProxyCounts> {
   const deadline = performance.now() + timeoutMs
   for (;;) {
     const counts = await client.proxyCounts()
+    asked.count++
     if (Object.entries(expected).every(([region, n]) => (counts.delivered[region] ?? 0) >= n)) return counts
     if (performance.now() > deadline) {
       throw new Error(`the proxy delivered ${JSON.stringify(counts.delivered)} (refused ${JSON.stringify(counts.refused)}), not ${JSON.stringify(expected)}, within ${timeoutMs} ms`)
@@ -552,14 +566,14 @@ interface LogEvent {
 }
 
 function readLogEvents(path: string): LogEvent[] {
-  let text: string
+  let content: string
   try {
-    text = readFileSync(path, 'utf8')
+    content = readFileSync(path, 'utf8')
   } catch {
     return []
   }
   const events: LogEvent[] = []
-  for (const line of text.split('\n')) {
+  for (const line of content.split('\n')) {
     if (!line.startsWith('{')) continue
     let record: Record<string, unknown>
     try {
@@ -816,6 +830,8 @@ export interface LatencyResult {
     startFraction: number
     /** Replications already Enabled at their first poll: their latency is overstated. */
     enabledAtFirstPoll: number
+    /** Proxy status queries per replication while waiting for its tail (after t1, outside the latency). */
+    proxyStatusQueriesPerReplication: number
     /** Mean round trip of one DescribeKey poll, ms: Enabled is seen at most this late. */
     roundTripMs: number
   }
@@ -837,6 +853,7 @@ async function latencyPhase(
   const pollTimes: number[] = []
   const windows: Window[] = []
   let polls = 0
+  const statusQueries = { count: 0 }
   let enabledAtFirstPoll = 0
   let fastest = fastestSoFar
   let base = await client.proxyCounts()
@@ -872,12 +889,15 @@ async function latencyPhase(
     }
     latencies.push(seenAt - started)
     fastest = Math.min(fastest, seenAt - started)
-    // The tail (TransferComplete, SyncAck) finishes before the next key starts.
+    // The tail (TransferComplete, SyncAck) finishes before the next key starts. It takes a
+    // few ms more: ask the proxy after a pause, every 2 ms (each query costs it CPU).
+    await sleep(TAIL_PAUSE_MS)
     base = await waitForDeliveries(
       client,
       { [PRIMARY]: (base.delivered[PRIMARY] ?? 0) + ENVELOPES_TO_PRIMARY, [REPLICA]: (base.delivered[REPLICA] ?? 0) + ENVELOPES_TO_REPLICA },
       10_000,
-      1,
+      2,
+      statusQueries,
     )
     windows.push({ keyId, t0, t1: t0 + (seenAt - started), settled: epochNow() })
   }
@@ -894,6 +914,7 @@ async function latencyPhase(
         startFraction: settings.pollStartFraction,
         enabledAtFirstPoll,
         roundTripMs: mean(pollTimes),
+        proxyStatusQueriesPerReplication: statusQueries.count / keys.length,
       },
       cpuPerReplication: usage === undefined ? [] : perReplication(usage, seconds, keys.length),
       othersCores: usage?.othersCores ?? 0,
@@ -1101,9 +1122,32 @@ function sourceRevision(): { commit: string; dirty: boolean } | undefined {
   return { commit: head.stdout.trim(), dirty: status.stdout.trim() !== '' }
 }
 
-function processTable(rows: readonly ProcessCost[], unit: string, floor?: FloorReport): string {
-  const lines = [`  ${pad('process', 30)}${padLeft(`CPU µs/${unit}`, 16)}${padLeft('main thread', 13)}${padLeft('busiest other', 15)}`]
+/** Polling to subtract per replication: DescribeKey polls (every process) and proxy status queries (the proxy). */
+interface PollingShare {
+  perPoll: Map<string, number>
+  polls: number
+  proxyStatusMicroseconds: number
+  statusQueries: number
+}
+
+function pollingShare(label: string, polling: PollingShare): number {
+  return (polling.perPoll.get(label) ?? 0) * polling.polls + (label === 'proxy/main.js' ? polling.proxyStatusMicroseconds * polling.statusQueries : 0)
+}
+
+function processTable(rows: readonly ProcessCost[], unit: string, floor?: FloorReport, polling?: PollingShare): string {
+  const lines = [
+    `  ${pad('process', 30)}${padLeft(`CPU µs/${unit}`, 16)}${padLeft('main thread', 13)}${padLeft('busiest other', 15)}` +
+      `${polling === undefined ? '' : padLeft('less polling', 14)}`,
+  ]
   for (const row of rows) {
+    if (polling !== undefined) {
+      const without = row.microseconds - pollingShare(row.label, polling)
+      lines.push(
+        `  ${pad(row.label, 30)}${padLeft(row.microseconds.toFixed(0), 16)}${padLeft(row.mainThreadMicroseconds.toFixed(0), 13)}` +
+          `${padLeft(row.busiestOtherThreadMicroseconds.toFixed(0), 15)}${padLeft(Math.max(0, without).toFixed(0), 14)}`,
+      )
+      continue
+    }
     let note = ''
     if (floor !== undefined && row.label.startsWith('region ')) {
       const side = row.label.endsWith(PRIMARY) ? 'A' : 'B'
@@ -1117,7 +1161,11 @@ function processTable(rows: readonly ProcessCost[], unit: string, floor?: FloorR
     )
   }
   const total = rows.reduce((sum, row) => sum + row.microseconds, 0)
-  lines.push(`  ${pad('all our processes', 30)}${padLeft(total.toFixed(0), 16)}`)
+  const pollingTotal = polling === undefined ? 0 : rows.reduce((sum, row) => sum + pollingShare(row.label, polling), 0)
+  lines.push(
+    `  ${pad('all our processes', 30)}${padLeft(total.toFixed(0), 16)}` +
+      `${polling === undefined ? '' : `${' '.repeat(28)}${padLeft(Math.max(0, total - pollingTotal).toFixed(0), 14)}`}`,
+  )
   return lines.join('\n')
 }
 
@@ -1174,7 +1222,16 @@ function printSummary(report: ReplicationReport): void {
         `${ms(p.roundTripMs, 2)} ms each; ${p.enabledAtFirstPoll} of ${latency.enabledMs.count} replicas were already Enabled at the first poll; ` +
         `other processes ${latency.othersCores.toFixed(2)} cores):`,
     )
-    say(processTable(latency.cpuPerReplication, 'repl'))
+    const perPoll = new Map((report.polling?.cpuPerPoll ?? []).map((row) => [row.label, row.microseconds]))
+    const share: PollingShare | undefined =
+      report.polling === undefined
+        ? undefined
+        : { perPoll, polls: p.perReplication, proxyStatusMicroseconds: report.polling.proxyStatusCpuMicroseconds, statusQueries: p.proxyStatusQueriesPerReplication }
+    say(processTable(latency.cpuPerReplication, 'repl', undefined, share))
+    say(
+      `  (less polling: without the DescribeKey polls and the ${p.proxyStatusQueriesPerReplication.toFixed(1)} proxy status queries per replication ` +
+        'that wait for its tail, at the costs measured below)',
+    )
   }
   if (report.polling !== undefined && latency !== undefined) {
     const region = report.polling.cpuPerPoll.find((p) => p.label === `region ${REPLICA}`)
@@ -1517,23 +1574,22 @@ if (ranByRunTs) {
   replicationWanted = only !== 'kms'
   if (only === 'replication') {
     // run.ts's own body (flags, time budget, signal handlers) never runs: this exits first.
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
     stopOnSignals()
     const code = await runReplicationBench(DEFAULT_SETTINGS)
     await stopAll()
     process.exit(code)
   }
+  // run.ts stops everything and exits on a signal; this part must then not start, or stop where it is.
+  process.once('SIGINT', () => (interrupted = true))
+  process.once('SIGTERM', () => (interrupted = true))
 }
 
 /**
  * The end of `npm run bench` (bench/run.ts): runs this benchmark after the KMS one, unless
- * `--only kms`; returns the worse of the two exit codes.
+ * `--only kms` or the run was interrupted; returns the worse of the two exit codes.
  */
 export async function replicationAfterKms(kmsCode: number): Promise<number> {
-  if (!replicationWanted || kmsCode > 1) return kmsCode
-  // run.ts's handlers stop everything on SIGINT; this flag makes the run stop where it is.
-  process.once('SIGINT', () => (interrupted = true))
-  process.once('SIGTERM', () => (interrupted = true))
+  if (!replicationWanted || interrupted || kmsCode > 1) return kmsCode
   const code = await runReplicationBench(DEFAULT_SETTINGS)
   return Math.max(kmsCode, code)
 }

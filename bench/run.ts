@@ -36,6 +36,7 @@ import { cpuBetween, describeCpu, describeProcessTree, sampleCpu, type CpuSample
 import { BENCH_OPERATIONS, makeFixtures, sendOnce, type BenchOperation, type Fixtures, type ProbeAnswer } from './operations.js'
 import { startProcess, stopAll, waitForMessage, type ManagedProcess } from './processes.js'
 import { BUSY_MACHINE_CORES, cpuTable, markdownTable, progressLine, type BenchReport, type Measurement } from './report.js'
+import { replicationAfterKms } from './replication.js' // then the replication part; takes --only kms|replication off argv
 import { createRequestSigner, type Credentials } from './signing.js'
 import {
   partitionLauncherBuilt,
@@ -376,6 +377,6 @@ process.once('SIGINT', () => void shutDown(130, 'interrupted'))
 process.once('SIGTERM', () => void shutDown(143, 'terminated'))
 
 main().then(
-  (code) => shutDown(code),
+  async (code) => (clearTimeout(budget), shutDown(await replicationAfterKms(code))),
   (err: unknown) => shutDown(1, errorText(err), true),
 )
