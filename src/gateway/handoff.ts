@@ -49,6 +49,27 @@ function parseHead(head: Buffer): RequestHead | undefined {
   return { url: requestLine[1] ?? '/', headers }
 }
 
+/**
+ * Stops the socket reading from the kernel and returns whatever it had already read but
+ * not delivered. A socket handed to another process takes its file descriptor, and with
+ * it the kernel's receive buffer, but not this process's user-space buffer: bytes left
+ * there (a request body sent after its headers, say) would be lost, and the region would
+ * wait for them for ever. `pause()` alone does not stop a plain socket reading, so the
+ * handle is stopped directly (node's own `net` does the same in `pause()` for sockets
+ * with an `onread` buffer).
+ */
+function stopReadingAndDrain(socket: Socket): Buffer[] {
+  socket.pause()
+  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } })._handle
+  if (handle?.readStop !== undefined) {
+    handle.reading = false
+    handle.readStop()
+  }
+  const pending: Buffer[] = []
+  for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) pending.push(chunk)
+  return pending
+}
+
 export function createHandoffServer(options: HandoffOptions): Server {
   const toGateway = (socket: Socket, head: Buffer): void => {
     socket.pause()
@@ -68,8 +89,13 @@ export function createHandoffServer(options: HandoffOptions): Server {
       const head = end < 0 ? undefined : parseHead(buffered.subarray(0, end + HEADER_END.length))
       const scope = head === undefined ? undefined : readCredentialScopeUnverified({ url: head.url, headers: head.headers })
       if (scope !== undefined && head?.url !== '/health') {
-        socket.pause()
-        if (options.handOff(scope.region, socket, buffered)) return
+        const pending = stopReadingAndDrain(socket)
+        const everything = pending.length === 0 ? buffered : Buffer.concat([buffered, ...pending])
+        if (options.handOff(scope.region, socket, everything)) return
+        // Not handed off after all: the gateway serves it, reading where this left off.
+        socket.resume()
+        toGateway(socket, everything)
+        return
       }
       toGateway(socket, buffered)
     }

@@ -80,9 +80,11 @@ const running = await startRegion({
 }).catch((err: unknown) => fail(err instanceof Error ? err.message : 'cannot start'))
 
 handedOffConnection = (socket, head) => {
+  // The launcher read the first request's head (and maybe more) off this socket, and the
+  // socket may already hold what came after it: put the head back in front, so that the
+  // HTTP parser, attached by 'connection', reads everything in order.
+  if (head.length > 0) socket.unshift(head)
   running.server.emit('connection', socket)
-  // The launcher read the first request's head (and maybe more) off this socket.
-  if (head.length > 0) socket.emit('data', head)
   socket.resume()
 }
 logger.info('region ready', { port: running.port })
