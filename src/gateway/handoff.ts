@@ -56,17 +56,20 @@ function parseHead(head: Buffer): RequestHead | undefined {
  * there (a request body sent after its headers, say) would be lost, and the region would
  * wait for them for ever. `pause()` alone does not stop a plain socket reading, so the
  * handle is stopped directly (node's own `net` does the same in `pause()` for sockets
- * with an `onread` buffer).
+ * with an `onread` buffer). The order matters: `read()` itself may start the handle
+ * reading again, so the buffer is drained first and the handle stopped after, in the same
+ * turn of the event loop (no data is delivered in between); what arrives later stays in
+ * the kernel and travels with the descriptor.
  */
 function stopReadingAndDrain(socket: Socket): Buffer[] {
   socket.pause()
+  const pending: Buffer[] = []
+  for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) pending.push(chunk)
   const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } })._handle
   if (handle?.readStop !== undefined) {
     handle.reading = false
     handle.readStop()
   }
-  const pending: Buffer[] = []
-  for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) pending.push(chunk)
   return pending
 }
 
