@@ -29,6 +29,7 @@ export function parseTarget(header: string | string[] | undefined): Target | und
 /** AWS JSON 1.1 is one media type; parameters such as charset are tolerated. */
 export function isJsonContentType(header: string | string[] | undefined): boolean {
   if (typeof header !== 'string') return false
+  if (header === JSON_CONTENT_TYPE) return true // what every SDK sends; checked per request
   return header.split(';')[0]?.trim().toLowerCase() === JSON_CONTENT_TYPE
 }
 

@@ -331,7 +331,8 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 function parseRequestTime(date: RawRequestDate): RequestTime {
   const epochMs = parseIsoBasic(date.value) ?? (date.httpDateAllowed ? parseImfFixdate(date.value) : undefined)
   if (epochMs === undefined) throw dateNotBasicFormat(date.value)
-  return { epochMs, basic: formatIsoBasic(epochMs) }
+  // A basic-format date is its own canonical form; only an HTTP Date needs reformatting.
+  return { epochMs, basic: ISO_BASIC.test(date.value) ? date.value : formatIsoBasic(epochMs) }
 }
 
 function parseIsoBasic(value: string): number | undefined {
@@ -377,18 +378,16 @@ function formatIsoBasic(epochMs: number): string {
  */
 function checkFreshness(requestMs: number, nowMs: number, maxSkewMs: number, expiresSeconds: number | undefined): void {
   const pastWindowMs = expiresSeconds === undefined ? maxSkewMs : Math.min(expiresSeconds * 1000, maxSkewMs)
-  const request = formatIsoBasic(requestMs)
-  const now = formatIsoBasic(nowMs)
+  // The messages are built only when they are needed: formatting dates is a measurable
+  // share of a verification, and almost every request is fresh.
   if (requestMs < nowMs - pastWindowMs) {
-    const earliest = formatIsoBasic(nowMs - pastWindowMs)
     throw invalidSignature(
-      `Signature expired: ${request} is now earlier than ${earliest} (${now} - ${describeWindow(pastWindowMs)})`,
+      `Signature expired: ${formatIsoBasic(requestMs)} is now earlier than ${formatIsoBasic(nowMs - pastWindowMs)} (${formatIsoBasic(nowMs)} - ${describeWindow(pastWindowMs)})`,
     )
   }
   if (requestMs > nowMs + maxSkewMs) {
-    const latest = formatIsoBasic(nowMs + maxSkewMs)
     throw invalidSignature(
-      `Signature not yet current: ${request} is still later than ${latest} (${now} + ${describeWindow(maxSkewMs)})`,
+      `Signature not yet current: ${formatIsoBasic(requestMs)} is still later than ${formatIsoBasic(nowMs + maxSkewMs)} (${formatIsoBasic(nowMs)} + ${describeWindow(maxSkewMs)})`,
     )
   }
 }
