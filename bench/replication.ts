@@ -60,7 +60,8 @@ import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, createServer, request, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { cpus, tmpdir } from 'node:os'
+import { BUSY_MACHINE_CORES, describeMachine } from './report.js'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -92,8 +93,6 @@ const DEFAULT_RECONCILE_INTERVAL_MS = 30_000
 const TAIL_PAUSE_MS = 8
 /** How often the throughput phase asks the proxy how far it got. */
 const THROUGHPUT_POLL_MS = 10
-/** As in bench/report.ts: other processes' CPU above which a measurement is flagged. */
-const BUSY_MACHINE_CORES = 0.25
 
 export interface ReplicationSettings {
   warmupKeys: number
@@ -1323,18 +1322,10 @@ export async function runReplicationBench(settings: ReplicationSettings = DEFAUL
   }, settings.budgetSeconds * 1000)
   budget.unref()
 
-  const cpuList = cpus()
   const report: ReplicationReport = {
     startedAt: new Date().toISOString(),
     finishedAt: '',
-    machine: {
-      cpus: cpuList.length,
-      cpuModel: cpuList[0]?.model ?? 'unknown',
-      totalMemoryMiB: Math.round(totalmem() / 2 ** 20),
-      node: process.version,
-      platform: `${process.platform}-${process.arch}`,
-      loadAverageAtStart: loadavg(),
-    },
+    machine: describeMachine(),
     settings: {
       warmupKeys: settings.warmupKeys,
       latencyKeys: settings.latencyKeys,

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { cpus, loadavg, totalmem } from 'node:os'
 import type { CpuUsage } from './cpu-usage.js'
 import type { LoadResult } from './load-protocol.js'
 import type { TargetName } from './targets.js'
@@ -93,6 +94,28 @@ function formatRatio(value: number | undefined, target?: number): string {
   const text = value >= 10 ? `${value.toFixed(1)}×` : `${value.toFixed(2)}×`
   if (target === undefined) return text
   return `${text} ${value >= target ? '✓' : '✗'}`
+}
+
+/** The machine a report was measured on, as both benchmarks record it. */
+export interface MachineDescription {
+  cpus: number
+  cpuModel: string
+  totalMemoryMiB: number
+  node: string
+  platform: string
+  loadAverageAtStart: number[]
+}
+
+export function describeMachine(): MachineDescription {
+  const cpuList = cpus()
+  return {
+    cpus: cpuList.length,
+    cpuModel: cpuList[0]?.model ?? 'unknown',
+    totalMemoryMiB: Math.round(totalmem() / 2 ** 20),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    loadAverageAtStart: loadavg(),
+  }
 }
 
 export function operationsIn(report: BenchReport): string[] {

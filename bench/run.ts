@@ -27,7 +27,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -35,7 +35,7 @@ import type { LoadGeneratorMessage, LoadJob, LoadResult, WireRequest } from './l
 import { cpuBetween, describeCpu, describeProcessTree, sampleCpu, type CpuSample, type CpuUsage } from './cpu-usage.js'
 import { BENCH_OPERATIONS, makeFixtures, sendOnce, type BenchOperation, type Fixtures, type ProbeAnswer } from './operations.js'
 import { startProcess, stopAll, waitForMessage, type ManagedProcess } from './processes.js'
-import { BUSY_MACHINE_CORES, cpuTable, markdownTable, progressLine, type BenchReport, type Measurement } from './report.js'
+import { BUSY_MACHINE_CORES, cpuTable, describeMachine, markdownTable, progressLine, type BenchReport, type Measurement } from './report.js'
 import { replicationAfterKms } from './replication.js' // then the replication part; takes --only kms|replication off argv
 import { createRequestSigner, type Credentials } from './signing.js'
 import {
@@ -240,20 +240,12 @@ async function main(): Promise<number> {
   const logDir = join(workDir, 'logs')
   mkdirSync(logDir)
   if (settings.cpuProfileDir !== undefined) mkdirSync(settings.cpuProfileDir, { recursive: true })
-  const cpuList = cpus()
   const report: BenchReport = {
     startedAt: new Date().toISOString(),
     finishedAt: '',
     mode: settings.direct ? 'direct' : 'gateway',
     region: settings.region,
-    machine: {
-      cpus: cpuList.length,
-      cpuModel: cpuList[0]?.model ?? 'unknown',
-      totalMemoryMiB: Math.round(totalmem() / 2 ** 20),
-      node: process.version,
-      platform: `${process.platform}-${process.arch}`,
-      loadAverageAtStart: loadavg(),
-    },
+    machine: describeMachine(),
     settings: {
       connections: settings.connections,
       warmupSeconds: settings.warmupSeconds,
