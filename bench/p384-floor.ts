@@ -242,7 +242,7 @@ export function measureP384Floor(options: FloorOptions = {}): FloorReport {
   const rwk = deriveRwk(sharedSecret, binding, [1], rakaPoint, rakbPoint)
   const wrapped = wrapMaterials(rwk, binding, [material])
   const domainKey = createSecretKey(randomBytes(32))
-  const tokenBinding = { keyId: binding.keyId, materialVersion: 1 }
+  const tokenBinding = { keyId: binding.keyId, materialVersion: 1, keySpec: 'SYMMETRIC_DEFAULT' as const }
   const token = sealKeyToken(domainKey, 1, tokenBinding, material.material)
 
   const runs: Record<CryptoOp, () => unknown> = {

@@ -21,6 +21,8 @@ import { forwardRequest, type RegionRoute } from './forward.js'
 import { isJsonContentType, parseTarget, sendError, sendJson } from './protocol.js'
 import { isKnownOperation, parseOperationInput } from './validation.js'
 import { receiveEnvelope } from '../kms/multi-region/inbound.js'
+import { runOperation } from '../kms/access.js'
+import type { PrincipalDirectory } from '../kms/principals.js'
 
 /** Where the proxy delivers replication envelopes (docs/spec/replication.md#proxy). */
 export const REPLICATION_PATH = '/replication/v1/envelopes'
@@ -31,7 +33,8 @@ const MAX_BODY_BYTES = 1024 * 1024
 export interface ApiServerOptions {
   kms: Kms
   logger: Logger
-  lookupSecret: (accessKeyId: string) => string | undefined
+  /** The account's principals: root and the identities file's users. */
+  principals: PrincipalDirectory
   /** Trent's own operations (`TrentAdmin.<Name>`), signed like every other request. */
   adminOperations?: ReadonlyMap<string, Operation>
   /** The time SigV4 checks request dates against; defaults to the real time. */
@@ -114,7 +117,7 @@ export function createApiServer(options: ApiServerOptions): Server {
     }
     const caller = verifySigV4(
       { method: req.method, url: req.url ?? '/', headers: req.headers, body },
-      { lookupSecret: options.lookupSecret, now: now(), service: 'kms' },
+      { lookupSecret: (id) => options.principals.lookup(id)?.secretAccessKey, now: now(), service: 'kms' },
     )
     if (caller.region !== kms.region) {
       // A connection the partition handed to this region may carry a request for another
@@ -128,7 +131,18 @@ export function createApiServer(options: ApiServerOptions): Server {
     }
     const json = parseJsonBody(body)
     const input = target.service === 'kms' ? parseOperationInput(target.operation, json) : (json as Record<string, unknown>)
-    const output = await operation.handle(kms, input, { requestId })
+    const identity = options.principals.lookup(caller.accessKeyId)
+    if (identity === undefined) throw new KmsError('UnrecognizedClientException', 'The security token included in the request is invalid.')
+    const context = { requestId, caller: identity.caller }
+    if (target.service === 'admin') {
+      // Trent's own operations are the account administrator's.
+      if (!identity.caller.principalArn.endsWith(':root')) {
+        throw new KmsError('AccessDeniedException', `User: ${identity.caller.principalArn} is not authorized to perform: TrentAdmin.${target.operation}`)
+      }
+      sendJson(res, 200, await operation.handle(kms, input, context), requestId)
+      return { operation: operation.name }
+    }
+    const output = await runOperation(kms, operation, input, context)
     sendJson(res, 200, output, requestId)
     return { operation: operation.name }
   }

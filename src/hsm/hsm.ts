@@ -9,6 +9,14 @@
  *
  * @module
  */
+import type {
+  AsymmetricEncryptionAlgorithm,
+  KeyPairSpec,
+  KeySpec,
+  MacAlgorithm,
+  MessageType,
+  SigningAlgorithm,
+} from '../wire/key-specs.js'
 
 /** Key material sealed under the domain key; opaque outside the HSM. */
 export type KeyToken = Uint8Array & { readonly __brand?: 'KeyToken' }
@@ -17,6 +25,8 @@ export type KeyToken = Uint8Array & { readonly __brand?: 'KeyToken' }
 export interface MaterialRef {
   keyId: string
   materialVersion: number
+  /** The key's spec: part of the token's binding (docs/spec/key-token.md §2). */
+  keySpec: KeySpec
   token: KeyToken
 }
 
@@ -35,6 +45,14 @@ export type HsmErrorCode =
    * transfer tells its sender nothing about which check refused it.
    */
   | 'TRANSFER_FAILED'
+  /** An import token that is not authentic, not for this key, or for other parameters. */
+  | 'IMPORT_TOKEN_INVALID'
+  /** An import token past its expiry (by the HSM's clock). */
+  | 'IMPORT_TOKEN_EXPIRED'
+  /** Imported material that unwraps but is not valid material for the key's spec. */
+  | 'INCORRECT_MATERIAL'
+  /** A peer public key (DeriveSharedSecret) that is not a point of the key's curve. */
+  | 'INVALID_PUBLIC_KEY'
 
 export class HsmError extends Error {
   readonly code: HsmErrorCode
@@ -88,9 +106,70 @@ export interface WrappedMaterial {
   wrapped: Uint8Array
 }
 
+export type WrappingKeySpec = 'RSA_2048' | 'RSA_3072' | 'RSA_4096'
+export type WrappingAlgorithm = 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256' | 'RSA_AES_KEY_WRAP_SHA_1' | 'RSA_AES_KEY_WRAP_SHA_256'
+
+/**
+ * The operations of asymmetric, HMAC and imported keys, with their requests and results.
+ * They share one typed entry point ({@link Hsm.keyOperation}) so that the port, the worker
+ * protocol and both HSM front ends do not each grow a method per operation.
+ */
+export interface KeyOperations {
+  /** DER SubjectPublicKeyInfo of an asymmetric key. */
+  getPublicKey: { request: { key: MaterialRef }; result: Uint8Array }
+  /** RAW: `message` is hashed; DIGEST: `message` is the digest. ECDSA signatures are DER. */
+  sign: { request: { key: MaterialRef; algorithm: SigningAlgorithm; messageType: MessageType; message: Uint8Array }; result: Uint8Array }
+  verify: {
+    request: { key: MaterialRef; algorithm: SigningAlgorithm; messageType: MessageType; message: Uint8Array; signature: Uint8Array }
+    result: boolean
+  }
+  asymmetricEncrypt: { request: { key: MaterialRef; algorithm: AsymmetricEncryptionAlgorithm; plaintext: Uint8Array }; result: Uint8Array }
+  /** `DECRYPT_FAILED` for every failure. */
+  asymmetricDecrypt: { request: { key: MaterialRef; algorithm: AsymmetricEncryptionAlgorithm; ciphertext: Uint8Array }; result: Uint8Array }
+  /** ECDH with a peer's DER SubjectPublicKeyInfo: the raw shared secret; `INVALID_PUBLIC_KEY` for a bad peer key. */
+  deriveSharedSecret: { request: { key: MaterialRef; peerPublicKey: Uint8Array }; result: Uint8Array }
+  generateMac: { request: { key: MaterialRef; algorithm: MacAlgorithm; message: Uint8Array }; result: Uint8Array }
+  /** Compares in constant time inside the HSM. */
+  verifyMac: { request: { key: MaterialRef; algorithm: MacAlgorithm; message: Uint8Array; mac: Uint8Array }; result: boolean }
+  /** A fresh key pair whose private key (PKCS#8 DER) is encrypted under the symmetric `key`. */
+  generateDataKeyPair: {
+    request: { key: MaterialRef; keyPairSpec: KeyPairSpec; encodedContext: Uint8Array; includePlaintext: boolean }
+    result: { privateKeyCiphertextBlob: Uint8Array; privateKeyPlaintext?: Uint8Array; publicKey: Uint8Array }
+  }
+  /**
+   * GetParametersForImport: a fresh RSA wrapping key pair. The private half leaves only inside
+   * the import token, sealed under the domain key and bound to the key, its spec, the wrapping
+   * algorithm and `expiresAt` (docs/spec/key-token.md §6).
+   */
+  createImportParameters: {
+    request: { keyId: string; keySpec: KeySpec; wrappingKeySpec: WrappingKeySpec; wrappingAlgorithm: WrappingAlgorithm; expiresAt: number }
+    result: { publicKey: Uint8Array; importToken: Uint8Array }
+  }
+  /**
+   * ImportKeyMaterial: opens the import token, unwraps the material and seals it as a key
+   * token for (keyId, materialVersion, keySpec). The material id is computed from the key id
+   * and the material (docs/spec/key-token.md §5), so equal material gives equal ids.
+   */
+  importKeyMaterial: {
+    request: {
+      keyId: string
+      keySpec: KeySpec
+      materialVersion: number
+      importToken: Uint8Array
+      encryptedKeyMaterial: Uint8Array
+      /** The region's clock (epoch ms): the token is refused once expired by it or by the HSM's own. */
+      now: number
+    }
+    result: { token: KeyToken; materialId: string }
+  }
+}
+export type KeyOperationName = keyof KeyOperations
+
 export interface Hsm {
-  /** Generates fresh 256-bit key material for (keyId, version) and returns it sealed. */
-  createKeyMaterial(keyId: string, materialVersion: number): Promise<KeyToken>
+  /** Generates fresh key material of `keySpec` for (keyId, version) and returns it sealed. */
+  createKeyMaterial(keyId: string, materialVersion: number, keySpec: KeySpec): Promise<KeyToken>
+  /** Asymmetric, HMAC and import operations (see {@link KeyOperations}). */
+  keyOperation<N extends KeyOperationName>(name: N, request: KeyOperations[N]['request']): Promise<KeyOperations[N]['result']>
   /** Encrypts under `key` into a ciphertext blob (docs/spec/ciphertext-blob.md). */
   encrypt(key: MaterialRef, plaintext: Uint8Array, encodedContext: Uint8Array): Promise<Uint8Array>
   /** Decrypts a blob the caller attributed to `key` by its unauthenticated header. */
@@ -151,7 +230,7 @@ export interface Hsm {
     materials: MaterialForTransfer[],
   ): Promise<{ rakaPublicKey: Uint8Array; wrapped: WrappedMaterial[] }>
   /**
-   * Unwraps with the session's RAKB (then drops RAKB, success or not) and seals each version under this HSM's domain key. `alreadyHeld`: versions the destination already has; each must decrypt to identical bytes or the whole call fails.
+   * Unwraps with the session's RAKB (then drops RAKB, success or not) and seals each version under this HSM's domain key. Each must be valid material of `keySpec`, the key's spec from the signed shared state. `alreadyHeld`: versions the destination already has; each must decrypt to identical bytes or the whole call fails.
    *
    * Destination side (docs/spec/replication.md §4.1–§4.3, §6.2). Returns one key token per
    * entry of `wrapped`, in its order. Any failure of the agreement or the unwrap is
@@ -162,6 +241,7 @@ export interface Hsm {
     rakaPublicKey: Uint8Array,
     wrapped: WrappedMaterial[],
     alreadyHeld: MaterialRef[],
+    keySpec: KeySpec,
   ): Promise<KeyToken[]>
   /** Drops a session's RAKB, if it is still held (docs/spec/replication.md §4.3, §8). */
   closeAgreement(sessionId: string): Promise<void>

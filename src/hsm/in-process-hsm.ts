@@ -6,7 +6,8 @@
  * @module
  */
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto'
-import type { Hsm, KeyToken, MaterialForTransfer, MaterialRef, RskPublicKey, TransferBinding, WrappedMaterial } from './hsm.js'
+import type { KeySpec } from '../wire/key-specs.js'
+import type { Hsm, KeyOperationName, KeyOperations, KeyToken, MaterialForTransfer, MaterialRef, RskPublicKey, TransferBinding, WrappedMaterial } from './hsm.js'
 import { SoftHsm } from './soft/soft-hsm.js'
 import { ReplicationSigningKeys } from './soft/replication-keys.js'
 
@@ -33,8 +34,11 @@ export class InProcessHsmForTests implements Hsm {
     )
   }
 
-  createKeyMaterial(keyId: string, materialVersion: number): Promise<KeyToken> {
-    return this.#run(() => this.#soft.createKeyMaterial(keyId, materialVersion))
+  createKeyMaterial(keyId: string, materialVersion: number, keySpec: KeySpec): Promise<KeyToken> {
+    return this.#run(() => this.#soft.createKeyMaterial(keyId, materialVersion, keySpec))
+  }
+  keyOperation<N extends KeyOperationName>(name: N, request: KeyOperations[N]['request']): Promise<KeyOperations[N]['result']> {
+    return this.#run(() => this.#soft.keyOperation(name, request))
   }
   encrypt(key: MaterialRef, plaintext: Uint8Array, context: Uint8Array): Promise<Uint8Array> {
     return this.#run(() => this.#soft.encrypt(key, plaintext, context))
@@ -75,8 +79,14 @@ export class InProcessHsmForTests implements Hsm {
   ): Promise<{ rakaPublicKey: Uint8Array; wrapped: WrappedMaterial[] }> {
     return this.#run(() => this.#soft.wrapForTransfer(binding, rakbPublicKey, materials))
   }
-  unwrapTransfer(binding: TransferBinding, rakaPublicKey: Uint8Array, wrapped: WrappedMaterial[], alreadyHeld: MaterialRef[]): Promise<KeyToken[]> {
-    return this.#run(() => this.#soft.unwrapTransfer(binding, rakaPublicKey, wrapped, alreadyHeld))
+  unwrapTransfer(
+    binding: TransferBinding,
+    rakaPublicKey: Uint8Array,
+    wrapped: WrappedMaterial[],
+    alreadyHeld: MaterialRef[],
+    keySpec: KeySpec,
+  ): Promise<KeyToken[]> {
+    return this.#run(() => this.#soft.unwrapTransfer(binding, rakaPublicKey, wrapped, alreadyHeld, keySpec))
   }
   closeAgreement(sessionId: string): Promise<void> {
     return this.#run(() => this.#soft.closeAgreement(sessionId))

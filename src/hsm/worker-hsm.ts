@@ -5,10 +5,13 @@
  * @module
  */
 import { Worker } from 'node:worker_threads'
+import type { KeySpec } from '../wire/key-specs.js'
 import {
   HsmError,
   type Hsm,
   type HsmErrorCode,
+  type KeyOperationName,
+  type KeyOperations,
   type KeyToken,
   type MaterialForTransfer,
   type MaterialRef,
@@ -18,7 +21,16 @@ import {
 } from './hsm.js'
 import type { HsmRequest, HsmRequestBody, HsmResponse, HsmWorkerConfig } from './worker-protocol.js'
 
-const KNOWN_CODES: ReadonlySet<string> = new Set<HsmErrorCode>(['DECRYPT_FAILED', 'TOKEN_REJECTED', 'BAD_REQUEST', 'TRANSFER_FAILED'])
+const KNOWN_CODES: ReadonlySet<string> = new Set<HsmErrorCode>([
+  'DECRYPT_FAILED',
+  'TOKEN_REJECTED',
+  'BAD_REQUEST',
+  'TRANSFER_FAILED',
+  'IMPORT_TOKEN_INVALID',
+  'IMPORT_TOKEN_EXPIRED',
+  'INCORRECT_MATERIAL',
+  'INVALID_PUBLIC_KEY',
+])
 
 interface Pending {
   resolve: (value: unknown) => void
@@ -56,8 +68,12 @@ export class WorkerHsm implements Hsm {
     return new WorkerHsm(worker)
   }
 
-  createKeyMaterial(keyId: string, materialVersion: number): Promise<KeyToken> {
-    return this.#call({ op: 'createKeyMaterial', keyId, materialVersion })
+  createKeyMaterial(keyId: string, materialVersion: number, keySpec: KeySpec): Promise<KeyToken> {
+    return this.#call({ op: 'createKeyMaterial', keyId, materialVersion, keySpec })
+  }
+
+  keyOperation<N extends KeyOperationName>(name: N, request: KeyOperations[N]['request']): Promise<KeyOperations[N]['result']> {
+    return this.#call({ op: 'keyOperation', name, request })
   }
 
   encrypt(key: MaterialRef, plaintext: Uint8Array, context: Uint8Array): Promise<Uint8Array> {
@@ -120,8 +136,9 @@ export class WorkerHsm implements Hsm {
     rakaPublicKey: Uint8Array,
     wrapped: WrappedMaterial[],
     alreadyHeld: MaterialRef[],
+    keySpec: KeySpec,
   ): Promise<KeyToken[]> {
-    return this.#call({ op: 'unwrapTransfer', binding, rakaPublicKey, wrapped, alreadyHeld })
+    return this.#call({ op: 'unwrapTransfer', binding, rakaPublicKey, wrapped, alreadyHeld, keySpec })
   }
 
   closeAgreement(sessionId: string): Promise<void> {

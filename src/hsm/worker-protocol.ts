@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { KeyToken, MaterialForTransfer, MaterialRef, RskPublicKey, TransferBinding, WrappedMaterial } from './hsm.js'
+import type { KeySpec } from '../wire/key-specs.js'
+import type { KeyOperationName, KeyOperations, KeyToken, MaterialForTransfer, MaterialRef, RskPublicKey, TransferBinding, WrappedMaterial } from './hsm.js'
 
 export interface HsmWorkerConfig {
   region: string
@@ -22,7 +23,8 @@ export interface HsmWorkerConfig {
 }
 
 export type HsmRequest = { id: number } & (
-  | { op: 'createKeyMaterial'; keyId: string; materialVersion: number }
+  | { op: 'createKeyMaterial'; keyId: string; materialVersion: number; keySpec: KeySpec }
+  | { op: 'keyOperation'; name: KeyOperationName; request: KeyOperations[KeyOperationName]['request'] }
   | { op: 'encrypt'; key: MaterialRef; plaintext: Uint8Array; context: Uint8Array }
   | { op: 'decrypt'; key: MaterialRef; blob: Uint8Array; context: Uint8Array }
   | { op: 'generateDataKey'; key: MaterialRef; numberOfBytes: number; context: Uint8Array; includePlaintext: boolean }
@@ -46,6 +48,7 @@ export type HsmRequest = { id: number } & (
       rakaPublicKey: Uint8Array
       wrapped: WrappedMaterial[]
       alreadyHeld: MaterialRef[]
+      keySpec: KeySpec
     }
   | { op: 'closeAgreement'; sessionId: string }
 )
@@ -65,6 +68,7 @@ export type HsmResponse =
         | { keyId: string; signature: Uint8Array }
         | { rakaPublicKey: Uint8Array; wrapped: WrappedMaterial[] }
         | KeyToken[]
+        | KeyOperations[KeyOperationName]['result']
         | undefined
     }
   | { id: number; ok: false; error: { code: string; message: string } }

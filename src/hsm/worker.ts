@@ -51,7 +51,9 @@ function handle(request: HsmRequest): Extract<HsmResponse, { ok: true }>['result
   hsm.dropExpiredAgreements()
   switch (request.op) {
     case 'createKeyMaterial':
-      return hsm.createKeyMaterial(request.keyId, request.materialVersion)
+      return hsm.createKeyMaterial(request.keyId, request.materialVersion, request.keySpec)
+    case 'keyOperation':
+      return hsm.keyOperation(request.name, request.request)
     case 'encrypt':
       return hsm.encrypt(request.key, request.plaintext, request.context)
     case 'decrypt':
@@ -73,7 +75,7 @@ function handle(request: HsmRequest): Extract<HsmResponse, { ok: true }>['result
     case 'wrapForTransfer':
       return hsm.wrapForTransfer(request.binding, request.rakbPublicKey, request.materials)
     case 'unwrapTransfer':
-      return hsm.unwrapTransfer(request.binding, request.rakaPublicKey, request.wrapped, request.alreadyHeld)
+      return hsm.unwrapTransfer(request.binding, request.rakaPublicKey, request.wrapped, request.alreadyHeld, request.keySpec)
     case 'closeAgreement':
       hsm.closeAgreement(request.sessionId)
       return undefined

@@ -10,6 +10,7 @@ import type { Write } from '../storage/records.js'
 import type { Kms } from './kms.js'
 import { rotationWrites } from './materials.js'
 import { queueMessage } from './multi-region/outbound.js'
+import { expireImportedMaterial } from './imported-material.js'
 
 /** Deletes every PendingDeletion key whose deletion date has passed, with its aliases. */
 export async function sweepDeletions(kms: Kms, logger: Logger): Promise<number> {
@@ -74,6 +75,7 @@ export function startBackgroundWork(kms: Kms, logger: Logger, intervalMs: number
     try {
       await sweepDeletions(kms, logger)
       await rotateDueKeys(kms, logger)
+      for (const keyId of await expireImportedMaterial(kms)) logger.info('imported key material expired', { keyId })
     } catch (err) {
       logger.error('background pass failed', { error: err instanceof Error ? err.message : 'unknown' })
     }

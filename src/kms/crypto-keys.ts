@@ -10,6 +10,7 @@ import { parseCiphertextHeaderUnauthenticated } from '../wire/ciphertext-blob.js
 import { encodeEncryptionContext } from '../wire/encryption-context.js'
 import { KmsError, incorrectKey, invalidCiphertext } from '../wire/errors.js'
 import type { KeyRecord, MaterialRecord } from '../storage/records.js'
+import type { KeyUsage } from '../wire/key-specs.js'
 import { checkKeyState } from './key-state.js'
 import type { Kms } from './kms.js'
 import { bool, str, stringMap, type Input } from './operation.js'
@@ -21,9 +22,58 @@ export interface UsableKey {
   material: MaterialRecord
 }
 
-function checkUsage(key: KeyRecord, arn: string, operation: string): void {
-  if (key.keyUsage !== 'ENCRYPT_DECRYPT') {
+function checkUsage(key: KeyRecord, arn: string, operation: string, usage: KeyUsage = 'ENCRYPT_DECRYPT'): void {
+  if (key.keyUsage !== usage) {
     throw new KmsError('InvalidKeyUsageException', `${arn} key usage is ${key.keyUsage} which is not valid for ${operation}.`)
+  }
+}
+
+/** Data-key operations need a symmetric encryption key. */
+export function requireSymmetric(usable: UsableKey): void {
+  if (usable.key.keySpec !== 'SYMMETRIC_DEFAULT') {
+    throw new KmsError('InvalidKeyUsageException', `${usable.arn} key spec is ${usable.key.keySpec} which is not valid for this operation.`)
+  }
+}
+
+/**
+ * The algorithm a request names (or `fallback`), which must be one the key's spec offers:
+ * AWS answers any other with InvalidKeyUsageException.
+ */
+export function checkAlgorithm<A extends string>(input: Input, member: string, key: KeyRecord, offered: readonly string[], fallback?: A): A {
+  const algorithm = str(input, member) ?? fallback
+  if (algorithm === undefined) {
+    throw new KmsError('ValidationException', `1 validation error detected: Value null at '${member.charAt(0).toLowerCase()}${member.slice(1)}' failed to satisfy constraint: Member must not be null`)
+  }
+  if (!offered.includes(algorithm)) {
+    throw new KmsError('InvalidKeyUsageException', `Algorithm ${algorithm} is incompatible with key spec ${key.keySpec}.`)
+  }
+  return algorithm as A
+}
+
+/** A key usable for `usage` by a cryptographic operation: resolved (aliases allowed), Enabled, with current material. */
+export function keyForUse(kms: Kms, keyIdInput: string, operation: string, usage: KeyUsage): UsableKey {
+  const key = resolveKey(kms, keyIdInput, { allowAlias: true })
+  const arn = kms.arnOf(key.keyId)
+  checkKeyState('cryptographic', key.state, arn)
+  checkUsage(key, arn, operation, usage)
+  return { key, arn, material: kms.currentMaterial(key) }
+}
+
+/**
+ * The key a Decrypt or ReEncrypt is about, for authorization: the KeyId given, else the key
+ * the ciphertext's (unauthenticated) header names. Undefined if neither names one here.
+ */
+export function decryptingKey(kms: Kms, blob: Uint8Array, keyIdInput: string | undefined): KeyRecord | undefined {
+  if (keyIdInput !== undefined) return resolveKey(kms, keyIdInput, { allowAlias: true })
+  const header = parseCiphertextHeaderUnauthenticated(blob)
+  return header === undefined ? undefined : kms.keys.get(header.keyId)
+}
+
+/** Asymmetric keys take no encryption context: it would bind nothing (reference §4.9). */
+export function rejectContextForAsymmetric(input: Input, member: string): void {
+  const context = stringMap(input, member)
+  if (context !== undefined && Object.keys(context).length > 0) {
+    throw new KmsError('ValidationException', 'EncryptionContext is not supported with asymmetric KMS keys.')
   }
 }
 
@@ -35,13 +85,11 @@ export function checkSymmetricAlgorithm(input: Input, member: string): void {
   }
 }
 
-/** The key an encrypting operation uses, with its current material. */
+/** The symmetric key a symmetric encrypting operation (data keys, ReEncrypt's destination) uses, with its current material. */
 export function keyForEncryption(kms: Kms, keyIdInput: string, operation: string): UsableKey {
-  const key = resolveKey(kms, keyIdInput, { allowAlias: true })
-  const arn = kms.arnOf(key.keyId)
-  checkKeyState('cryptographic', key.state, arn)
-  checkUsage(key, arn, operation)
-  return { key, arn, material: kms.currentMaterial(key) }
+  const usable = keyForUse(kms, keyIdInput, operation, 'ENCRYPT_DECRYPT')
+  requireSymmetric(usable)
+  return usable
 }
 
 /** The canonical bytes of an encryption context member; AWS caps its size. */
@@ -75,6 +123,8 @@ export function keyForDecryption(kms: Kms, blob: Uint8Array, keyIdInput: string 
   const arn = kms.arnOf(key.keyId)
   checkKeyState('cryptographic', key.state, arn)
   checkUsage(key, arn, operation)
+  // A symmetric ciphertext's header names a symmetric key; any other key cannot have made it.
+  if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw invalidCiphertext()
   const material = kms.materialOf(key.keyId, header.materialVersion)
   if (material === undefined) throw invalidCiphertext()
   return { key, arn, material }
@@ -88,4 +138,9 @@ export async function asDecryptFailure<T>(work: Promise<T>): Promise<T> {
     if (isHsmError(err) && err.code === 'DECRYPT_FAILED') throw invalidCiphertext()
     throw err
   }
+}
+
+/** The HSM's error code of a failure, if it is an HSM error (the HSM port is reached only from here). */
+export function hsmErrorCode(err: unknown): string | undefined {
+  return isHsmError(err) ? err.code : undefined
 }

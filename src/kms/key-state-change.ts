@@ -4,6 +4,7 @@
  * @module
  */
 import type { KeyState } from '../storage/records.js'
+import { keyAccess } from './access.js'
 import { checkKeyState } from './key-state.js'
 import { requiredStr, type Operation } from './operation.js'
 import { resolveKey } from './resolve-key.js'
@@ -11,6 +12,7 @@ import { resolveKey } from './resolve-key.js'
 export function keyStateChange(name: string, target: Extract<KeyState, 'Enabled' | 'Disabled'>): Operation {
   return {
     name,
+    access: keyAccess(name, { allowAlias: false }),
     async handle(kms, input) {
       const keyIdInput = requiredStr(input, 'KeyId')
       await kms.mutate(() => {

@@ -25,6 +25,12 @@ export type StateRule =
   | 'replicate'
   /** UpdatePrimaryRegion. */
   | 'update-primary'
+  /** GetParametersForImport. */
+  | 'import-parameters'
+  /** ImportKeyMaterial. */
+  | 'import-material'
+  /** DeleteImportedKeyMaterial. */
+  | 'delete-imported'
   /** DescribeKey, policies, ListResourceTags, GetKeyRotationStatus, ListKeyRotations, DeleteAlias. */
   | 'any'
 
@@ -39,6 +45,12 @@ function pendingDeletion(arn: string, state: KeyState): KmsError {
 /** Throws the AWS error for `state` under `rule`, or returns if the operation may proceed. */
 export function checkKeyState(rule: StateRule, state: KeyState, arn: string): void {
   if (rule === 'any') return
+  if (rule === 'import-parameters' || rule === 'import-material' || rule === 'delete-imported') {
+    if (state === 'Creating') throw invalidState(arn, 'creating') // [14]
+    if (state === 'Updating' && rule !== 'import-material') throw invalidState(arn, 'updating') // [15]
+    if ((state === 'PendingDeletion' || state === 'PendingReplicaDeletion') && rule !== 'delete-imported') throw pendingDeletion(arn, state) // [8]
+    return
+  }
   if (rule === 'cancel-deletion') {
     // [4]
     if (state !== 'PendingDeletion' && state !== 'PendingReplicaDeletion') throw invalidState(arn, 'not pending deletion')

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Hsm, MaterialRef } from '../hsm/hsm.js'
-import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, TombstoneRecord, Write } from '../storage/records.js'
+import type { AliasRecord, AnsweredSessionRecord, GrantRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, TombstoneRecord, Write } from '../storage/records.js'
 import type { Storage } from '../storage/storage.js'
 import { keyArn, partitionOf } from '../wire/arn.js'
 import type { Clock } from './clock.js'
@@ -47,6 +47,8 @@ export class Kms {
   readonly outbox = new Map<string, OutboxRecord>()
   /** Replicas deleted here (spec §9.2). */
   readonly tombstones = new Map<string, TombstoneRecord>()
+  /** Grant id → grant (CreateGrant). */
+  readonly grants = new Map<string, GrantRecord>()
   peers: PartitionView = NO_PARTITION
   /** Called after a commit that queued messages, so the sender wakes at once. */
   onOutbox: () => void = () => undefined
@@ -73,6 +75,7 @@ export class Kms {
     for (const answered of snapshot.answered) kms.#applyWrite({ kind: 'putAnswered', answered })
     for (const message of snapshot.outbox) kms.#applyWrite({ kind: 'putOutbox', message })
     for (const tombstone of snapshot.tombstones) kms.#applyWrite({ kind: 'putTombstone', tombstone })
+    for (const grant of snapshot.grants) kms.#applyWrite({ kind: 'putGrant', grant })
     return kms
   }
 
@@ -102,8 +105,15 @@ export class Kms {
     return this.materials.get(keyId)?.find((m) => m.version === version)
   }
 
+  /** What the HSM needs to use a material version: the token and the binding it was sealed for. */
   refOf(material: MaterialRecord): MaterialRef {
-    return { keyId: material.keyId, materialVersion: material.version, token: material.token }
+    const key = this.keyById(material.keyId)
+    return { keyId: material.keyId, materialVersion: material.version, keySpec: key.keySpec, token: material.token }
+  }
+
+  /** The grants on a key, oldest first. */
+  grantsOf(keyId: string): GrantRecord[] {
+    return [...this.grants.values()].filter((grant) => grant.keyId === keyId)
   }
 
   /**
@@ -140,6 +150,19 @@ export class Kms {
       case 'deleteKey':
         this.keys.delete(write.keyId)
         this.materials.delete(write.keyId)
+        for (const [grantId, grant] of this.grants) if (grant.keyId === write.keyId) this.grants.delete(grantId)
+        break
+      case 'deleteMaterial': {
+        const remaining = (this.materials.get(write.keyId) ?? []).filter((m) => m.version !== write.version)
+        if (remaining.length > 0) this.materials.set(write.keyId, remaining)
+        else this.materials.delete(write.keyId)
+        break
+      }
+      case 'putGrant':
+        this.grants.set(write.grant.grantId, write.grant)
+        break
+      case 'deleteGrant':
+        this.grants.delete(write.grantId)
         break
       case 'putMaterial': {
         const list = (this.materials.get(write.material.keyId) ?? []).filter((m) => m.version !== write.material.version)

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { KmsError } from '../wire/errors.js'
 import type { KeyRecord, MaterialRecord, Write } from '../storage/records.js'
+import type { KeySpec } from '../wire/key-specs.js'
 import type { Kms } from './kms.js'
 import { broadcastSharedState } from './multi-region/outbound.js'
 
@@ -16,9 +17,10 @@ export async function createMaterial(
   kms: Kms,
   keyId: string,
   version: number,
+  keySpec: KeySpec,
   rotationType?: 'AUTOMATIC' | 'ON_DEMAND',
 ): Promise<MaterialRecord> {
-  const token = await kms.hsm.createKeyMaterial(keyId, version)
+  const token = await kms.hsm.createKeyMaterial(keyId, version, keySpec)
   return {
     keyId,
     version,
@@ -35,7 +37,7 @@ export async function createMaterial(
 export async function rotationWrites(kms: Kms, key: KeyRecord, rotationType: 'AUTOMATIC' | 'ON_DEMAND'): Promise<Write[]> {
   const versions = kms.materials.get(key.keyId) ?? []
   const nextVersion = Math.max(0, ...versions.map((m) => m.version)) + 1
-  const material = await createMaterial(kms, key.keyId, nextVersion, rotationType)
+  const material = await createMaterial(kms, key.keyId, nextVersion, key.keySpec, rotationType)
   const now = kms.clock.now()
   const rotation = { ...key.rotation }
   if (rotationType === 'ON_DEMAND') rotation.onDemandCount += 1

@@ -8,17 +8,48 @@
  *
  * @module
  */
+import type { KeyRecord } from '../storage/records.js'
+import type { PolicyDocument } from './authorization/index.js'
 import type { Kms } from './kms.js'
 
 export type Input = Record<string, unknown>
 export type Output = Record<string, unknown>
 
+/** Who is calling: an IAM principal of the region's account (docs/authorization.md). */
+export interface Caller {
+  /** `arn:<partition>:iam::<account>:root` or `arn:<partition>:iam::<account>:user/<name>`. */
+  principalArn: string
+  /** The principal's IAM identity policies; the root user has none (it needs none). */
+  identityPolicies: readonly PolicyDocument[]
+}
+
 export interface RequestContext {
   requestId: string
+  caller: Caller
+}
+
+/**
+ * One permission a request needs: an action, on a key or on the account (`key` absent),
+ * with what grants and condition keys may look at (docs/authorization.md).
+ */
+export interface AccessCheck {
+  action: string
+  key?: KeyRecord
+  /** The grant operation that may allow it; absent if no grant can (e.g. PutKeyPolicy). */
+  grantOperation?: string
+  /** The request's encryption context, for grant constraints and kms:EncryptionContext conditions. */
+  encryptionContext?: Record<string, string>
+  /** Further condition keys of this request (kms:SigningAlgorithm, kms:GrantOperations, ...). */
+  conditions?: Record<string, string | string[] | boolean | number | undefined>
 }
 
 export interface Operation {
   readonly name: string
+  /**
+   * What the request must be allowed to do, checked before `handle` runs. Absent: the
+   * operation's own action on the account (`kms:<Name>` on `*`), as for CreateKey.
+   */
+  access?(kms: Kms, input: Input, context: RequestContext): AccessCheck[]
   handle(kms: Kms, input: Input, context: RequestContext): Promise<Output>
 }
 

@@ -1,10 +1,15 @@
 /**
- * Key policies. Trent stores and returns policies; it does not evaluate them yet (every
- * caller is the account's administrator), so the checks here are the document checks.
+ * Key policies: the default one, and the checks a new policy passes before it is stored
+ * (the document checks of ./authorization, and AWS's policy lockout safety check).
+ * Policies are evaluated on every request by ./access.ts (docs/authorization.md).
  *
  * @module
  */
 import { KmsError } from '../wire/errors.js'
+import { LOCKOUT_MESSAGE, allowsFuturePolicyUpdate } from './authorization/index.js'
+import { parsedKeyPolicy } from './access.js'
+import type { Kms } from './kms.js'
+import type { Caller } from './operation.js'
 
 /** The default key policy, byte for byte as AWS returns it (reference §4.6). */
 export function defaultKeyPolicy(partition: string, accountId: string): string {
@@ -18,23 +23,28 @@ export function defaultKeyPolicy(partition: string, accountId: string): string {
 /** AWS's key policy quota: 32 KB, not adjustable (reference §9.2). */
 const MAX_POLICY_BYTES = 32 * 1024
 
+/** The document checks: size, then AWS's MalformedPolicyDocumentException checks. */
 export function checkPolicyDocument(policy: string): void {
   if (Buffer.byteLength(policy, 'utf8') > MAX_POLICY_BYTES) {
     throw new KmsError('LimitExceededException', 'Policy exceeds the maximum allowed size of 32 KB.')
   }
-  let document: unknown
-  try {
-    document = JSON.parse(policy)
-  } catch {
-    throw new KmsError('MalformedPolicyDocumentException', 'The policy document is not valid JSON.')
-  }
-  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
-    throw new KmsError('MalformedPolicyDocumentException', 'The policy document must be a JSON object.')
-  }
-  const statement = (document as Record<string, unknown>).Statement
-  if (statement === undefined) {
-    throw new KmsError('MalformedPolicyDocumentException', 'Policy is missing required element - Statement')
-  }
+  parsedKeyPolicy(policy)
+}
+
+/**
+ * A policy about to become a key's (CreateKey, PutKeyPolicy, ReplicateKey): a valid
+ * document that, unless the caller bypasses the check, still lets the caller change the
+ * policy later (AWS's policy lockout safety check).
+ */
+export function checkNewKeyPolicy(kms: Kms, policy: string, caller: Caller, bypassLockoutCheck: boolean): void {
+  checkPolicyDocument(policy)
+  if (bypassLockoutCheck) return
+  const allowed = allowsFuturePolicyUpdate(
+    parsedKeyPolicy(policy),
+    { partition: kms.partition, account: kms.accountId, principalArn: caller.principalArn, resource: '*' },
+    [...caller.identityPolicies],
+  )
+  if (!allowed) throw new KmsError('MalformedPolicyDocumentException', LOCKOUT_MESSAGE)
 }
 
 export function checkPolicyName(policyName: string | undefined): void {

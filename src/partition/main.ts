@@ -97,6 +97,8 @@ const USAGE = `Usage: node dist/src/partition/main.js [options]   (or: npm start
   --region-port-base N      region i listens on N+i (default: gateway port + 1; 0 = free ports)
   --allow-test-hooks        enable TrentAdmin test operations in every region
   --background-interval-ms  how often regions run background work (region default)
+  --identities FILE         the account's IAM users and their policies (also TRENT_IDENTITIES);
+                            read at start and whenever it changes (docs/authorization.md)
 
 Admin credentials come from TRENT_ACCESS_KEY_ID and TRENT_SECRET_ACCESS_KEY, or are
 generated once and kept in DIR/credentials (profile [${CREDENTIALS_PROFILE}]).
@@ -118,6 +120,7 @@ const OPTIONS = {
   'background-interval-ms': { type: 'string' },
   'reconcile-interval-ms': { type: 'string' },
   'proxy-port': { type: 'string' },
+  identities: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options']
 
@@ -161,6 +164,8 @@ interface LauncherConfig {
   reconcileIntervalMs: string | undefined
   /** 0: a free port. */
   proxyPort: number
+  /** The identities file, absolute; every region reads it. */
+  identitiesFile: string | undefined
 }
 
 function readConfig(): LauncherConfig {
@@ -201,7 +206,15 @@ function readConfig(): LauncherConfig {
     backgroundIntervalMs: interval,
     reconcileIntervalMs: reconcile,
     proxyPort,
+    identitiesFile: identitiesOption(values.identities ?? process.env.TRENT_IDENTITIES),
   }
+}
+
+function identitiesOption(file: string | undefined): string | undefined {
+  if (file === undefined || file === '') return undefined
+  const path = resolve(file)
+  if (!existsSync(path)) fail(`--identities ${file}: no such file`)
+  return path
 }
 
 // ---------------------------------------------------------------------------------------
@@ -535,6 +548,7 @@ function regionArgs(config: LauncherConfig, region: string, index: number, proxy
   if (config.allowTestHooks) args.push('--allow-test-hooks')
   if (config.backgroundIntervalMs !== undefined) args.push('--background-interval-ms', config.backgroundIntervalMs)
   if (config.reconcileIntervalMs !== undefined) args.push('--reconcile-interval-ms', config.reconcileIntervalMs)
+  if (config.identitiesFile !== undefined) args.push('--identities', config.identitiesFile)
   args.push('--proxy-url', proxyUrl)
   return args
 }

@@ -23,6 +23,7 @@ import { startOutboxSender } from '../kms/multi-region/sender.js'
 import { forgetSessions, reconcile } from '../kms/multi-region/reconcile.js'
 import { describeReplication } from '../kms/admin/describe-replication.js'
 import { writeFileSync, renameSync } from 'node:fs'
+import { loadPrincipals } from './identities.js'
 
 export interface RegionConfig {
   region: string
@@ -33,6 +34,8 @@ export interface RegionConfig {
   /** 0 picks a free port. */
   port: number
   credentials: { accessKeyId: string; secretAccessKey: string }
+  /** The account's IAM users and their policies (docs/authorization.md §1); without it, root only. */
+  identitiesFile?: string
   /** Where the master key lives when TRENT_MASTER_KEY is not set; created if absent. */
   masterKeyFile?: string
   /** Enables TrentAdmin.AdvanceClock: for tests only. */
@@ -143,11 +146,18 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
     })
   }
 
+  const principals = loadPrincipals({
+    partition: kms.partition,
+    accountId: config.accountId,
+    credentials: config.credentials,
+    ...(config.identitiesFile !== undefined ? { file: config.identitiesFile } : {}),
+    logger: config.logger,
+  })
   const server = createApiServer({
     kms,
     logger: config.logger,
     adminOperations,
-    lookupSecret: (id) => (id === config.credentials.accessKeyId ? config.credentials.secretAccessKey : undefined),
+    principals: principals.directory,
     ...(config.routeTo !== undefined ? { routeTo: config.routeTo } : {}),
   })
   await new Promise<void>((resolve, reject) => {
@@ -168,6 +178,7 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
         server.close(() => resolve())
         server.closeIdleConnections()
       })
+      principals.close()
       clearInterval(reconcileTimer)
       await reconciling
       await sender?.stop()

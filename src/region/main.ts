@@ -32,6 +32,7 @@ const { values } = parseArgs({
     'proxy-url': { type: 'string' },
     'trust-store': { type: 'string' },
     'reconcile-interval-ms': { type: 'string', default: '30000' },
+    identities: { type: 'string' },
   },
   strict: true,
 })
@@ -74,6 +75,7 @@ const running = await startRegion({
   ...(values['proxy-url'] !== undefined ? { proxyUrl: values['proxy-url'] } : {}),
   ...(values['trust-store'] !== undefined ? { trustStoreFile: values['trust-store'] } : {}),
   reconcileIntervalMs: Number(values['reconcile-interval-ms']),
+  ...(values.identities !== undefined ? { identitiesFile: values.identities } : {}),
   routeTo: (name) => routes.get(name),
   onSigningKeysChanged: (exported) => process.send?.({ type: 'signing-keys', region, rsk: exported }),
   logger,

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { isKeySpec, keyUsagesFor, type KeySpec, type KeyUsage, type Origin } from '../wire/key-specs.js'
+
 export const PROTOCOL = 'trent-replication/1'
 
 export interface MaterialInfo {
@@ -19,9 +21,9 @@ export interface MaterialInfo {
 /** The shared properties of a multi-Region key, owned by the primary (spec §7.1). */
 export interface SharedState {
   syncVersion: number
-  keySpec: 'SYMMETRIC_DEFAULT'
-  keyUsage: 'ENCRYPT_DECRYPT'
-  origin: 'AWS_KMS'
+  keySpec: KeySpec
+  keyUsage: KeyUsage
+  origin: Origin
   primaryRegion: string
   replicaRegions: string[]
   rotation: { enabled: boolean; periodInDays: number; nextRotationAt?: number }
@@ -183,16 +185,19 @@ function handovers(value: unknown): ReplicaHandover[] {
 
 function shared(value: unknown): SharedState {
   const s = obj(value, 'shared')
-  if (s.keySpec !== 'SYMMETRIC_DEFAULT') fail('shared.keySpec')
-  if (s.keyUsage !== 'ENCRYPT_DECRYPT') fail('shared.keyUsage')
-  if (s.origin !== 'AWS_KMS') fail('shared.origin')
+  if (typeof s.keySpec !== 'string' || !isKeySpec(s.keySpec)) fail('shared.keySpec')
+  const keySpec = s.keySpec
+  if (typeof s.keyUsage !== 'string' || !(keyUsagesFor(keySpec) as string[]).includes(s.keyUsage)) fail('shared.keyUsage')
+  const keyUsage = s.keyUsage as KeyUsage
+  if (s.origin !== 'AWS_KMS' && s.origin !== 'EXTERNAL') fail('shared.origin')
+  const origin = s.origin
   const rotation = obj(s.rotation, 'shared.rotation')
   if (typeof rotation.enabled !== 'boolean') fail('shared.rotation.enabled')
   const state: SharedState = {
     syncVersion: int(s.syncVersion, 'shared.syncVersion', 1),
-    keySpec: 'SYMMETRIC_DEFAULT',
-    keyUsage: 'ENCRYPT_DECRYPT',
-    origin: 'AWS_KMS',
+    keySpec,
+    keyUsage,
+    origin,
     primaryRegion: str(s.primaryRegion, 'shared.primaryRegion', REGION),
     replicaRegions: arr(s.replicaRegions, 'shared.replicaRegions', 100).map((r) => str(r, 'shared.replicaRegions', REGION)),
     rotation: {
@@ -203,7 +208,10 @@ function shared(value: unknown): SharedState {
     materials: ascending(arr(s.materials, 'shared.materials').map((m, i) => material(m, `shared.materials.${i}`)), 'shared.materials'),
     currentVersion: int(s.currentVersion, 'shared.currentVersion', 1, 0xffffffff),
   }
-  if (state.materials.length === 0 || !state.materials.some((m) => m.version === state.currentVersion)) fail('shared.currentVersion')
+  // Imported material is never transported (spec §7.3): until it is imported, a key of
+  // origin EXTERNAL has no material versions to list.
+  const noMaterialYet = state.origin === 'EXTERNAL' && state.materials.length === 0
+  if (!noMaterialYet && !state.materials.some((m) => m.version === state.currentVersion)) fail('shared.currentVersion')
   if (new Set(state.replicaRegions).size !== state.replicaRegions.length || state.replicaRegions.includes(state.primaryRegion)) {
     fail('shared.replicaRegions')
   }
@@ -261,7 +269,7 @@ export function parseMessage(bytes: Uint8Array): Message {
         materials: ascending(
           arr(m.materials, 'materials').map((x, i) => ({
             ...material(x, `materials.${i}`),
-            wrapped: str(obj(x, `materials.${i}`).wrapped, `materials.${i}.wrapped`, BASE64, 1000),
+            wrapped: str(obj(x, `materials.${i}`).wrapped, `materials.${i}.wrapped`, BASE64, 8000),
           })),
           'materials',
         ),

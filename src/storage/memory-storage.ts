@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, Snapshot, TombstoneRecord, Write } from './records.js'
+import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, Snapshot, TombstoneRecord, GrantRecord, Write } from './records.js'
 import type { Storage } from './storage.js'
 
 export class MemoryStorage implements Storage {
@@ -15,6 +15,7 @@ export class MemoryStorage implements Storage {
   readonly #answered = new Map<string, AnsweredSessionRecord>()
   readonly #outbox = new Map<string, OutboxRecord>()
   readonly #tombstones = new Map<string, TombstoneRecord>()
+  readonly #grants = new Map<string, GrantRecord>()
 
   load(): Promise<Snapshot> {
     return Promise.resolve(
@@ -26,6 +27,7 @@ export class MemoryStorage implements Storage {
         answered: [...this.#answered.values()],
         outbox: [...this.#outbox.values()],
         tombstones: [...this.#tombstones.values()],
+        grants: [...this.#grants.values()],
       }),
     )
   }
@@ -39,6 +41,16 @@ export class MemoryStorage implements Storage {
         case 'deleteKey':
           this.#keys.delete(write.keyId)
           for (const id of this.#materials.keys()) if (id.startsWith(`${write.keyId}/`)) this.#materials.delete(id)
+          for (const [id, grant] of this.#grants) if (grant.keyId === write.keyId) this.#grants.delete(id)
+          break
+        case 'deleteMaterial':
+          this.#materials.delete(`${write.keyId}/${write.version}`)
+          break
+        case 'putGrant':
+          this.#grants.set(write.grant.grantId, write.grant)
+          break
+        case 'deleteGrant':
+          this.#grants.delete(write.grantId)
           break
         case 'putMaterial':
           this.#materials.set(`${write.material.keyId}/${write.material.version}`, write.material)

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { KeySpec, KeyUsage, Origin } from '../wire/key-specs.js'
 
 export type KeyState =
   | 'Creating'
@@ -37,9 +38,9 @@ export interface KeyRecord {
   sequence: number
   createdAt: number
   description: string
-  keyUsage: 'ENCRYPT_DECRYPT'
-  keySpec: 'SYMMETRIC_DEFAULT'
-  origin: 'AWS_KMS'
+  keyUsage: KeyUsage
+  keySpec: KeySpec
+  origin: Origin
   state: KeyState
   /** Epoch ms at which a PendingDeletion key is deleted. */
   deletionAt?: number
@@ -52,6 +53,41 @@ export interface KeyRecord {
   multiRegion: boolean
   /** Present on multi-Region keys: this region's view of the related keys. */
   mrk?: MultiRegionState
+  /** Present on keys with imported material (origin EXTERNAL). */
+  imported?: ImportedMaterialState
+}
+
+/**
+ * Imported key material (origin EXTERNAL). Material version 1 is the imported material;
+ * its KeyMaterialId is computed from the material (docs/spec/key-token.md §5), so the
+ * same bytes give the same id in every region and only those bytes may be imported again.
+ */
+export interface ImportedMaterialState {
+  /** The KeyMaterialId of the first material ever imported (or, on a replica, the primary's). */
+  materialId?: string
+  expirationModel?: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE'
+  /** Epoch ms at which the material expires (KEY_MATERIAL_EXPIRES). */
+  validTo?: number
+  importedAt?: number
+  description?: string
+}
+
+/** A grant (CreateGrant), kept per region like the key it is on. */
+export interface GrantRecord {
+  grantId: string
+  keyId: string
+  name?: string
+  granteePrincipal: string
+  retiringPrincipal?: string
+  issuingAccount: string
+  operations: string[]
+  constraints?: {
+    encryptionContextEquals?: Record<string, string>
+    encryptionContextSubset?: Record<string, string>
+  }
+  /** The token that makes the grant usable at once (GrantTokens). */
+  grantToken: string
+  createdAt: number
 }
 
 /** What the primary knows of one replica (docs/spec/replication.md#reconciliation). */
@@ -161,6 +197,9 @@ export type Write =
   | { kind: 'putKey'; key: KeyRecord }
   | { kind: 'deleteKey'; keyId: string }
   | { kind: 'putMaterial'; material: MaterialRecord }
+  | { kind: 'deleteMaterial'; keyId: string; version: number }
+  | { kind: 'putGrant'; grant: GrantRecord }
+  | { kind: 'deleteGrant'; grantId: string }
   | { kind: 'putAlias'; alias: AliasRecord }
   | { kind: 'deleteAlias'; aliasName: string }
   | { kind: 'putSession'; session: SessionRecord }
@@ -180,4 +219,5 @@ export interface Snapshot {
   answered: AnsweredSessionRecord[]
   outbox: OutboxRecord[]
   tombstones: TombstoneRecord[]
+  grants: GrantRecord[]
 }

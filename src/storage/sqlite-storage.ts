@@ -6,7 +6,8 @@
  * @module
  */
 import Database from 'better-sqlite3'
-import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, Snapshot, TombstoneRecord, Write } from './records.js'
+import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, Snapshot, TombstoneRecord,
+  GrantRecord, Write } from './records.js'
 import type { Storage } from './storage.js'
 
 const SCHEMA_VERSION = 1
@@ -48,6 +49,11 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE TABLE IF NOT EXISTS tombstones (
   key_id TEXT PRIMARY KEY,
   record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS grants (
+  grant_id TEXT PRIMARY KEY,
+  key_id   TEXT NOT NULL,
+  record   TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS aliases (
   alias_name TEXT PRIMARY KEY,
@@ -117,6 +123,10 @@ export class SqliteStorage implements Storage {
     const deleteOutbox = this.#db.prepare('DELETE FROM outbox WHERE id = ?')
     const putTombstone = this.#db.prepare('INSERT OR REPLACE INTO tombstones (key_id, record) VALUES (?, ?)')
     const deleteTombstone = this.#db.prepare('DELETE FROM tombstones WHERE key_id = ?')
+    const deleteMaterial = this.#db.prepare('DELETE FROM key_materials WHERE key_id = ? AND version = ?')
+    const putGrant = this.#db.prepare('INSERT OR REPLACE INTO grants (grant_id, key_id, record) VALUES (?, ?, ?)')
+    const deleteGrant = this.#db.prepare('DELETE FROM grants WHERE grant_id = ?')
+    const deleteKeyGrants = this.#db.prepare('DELETE FROM grants WHERE key_id = ?')
 
     this.#apply = this.#db.transaction((writes: readonly Write[]) => {
       for (const write of writes) {
@@ -126,7 +136,17 @@ export class SqliteStorage implements Storage {
             break
           case 'deleteKey':
             deleteMaterials.run(write.keyId)
+            deleteKeyGrants.run(write.keyId)
             deleteKey.run(write.keyId)
+            break
+          case 'deleteMaterial':
+            deleteMaterial.run(write.keyId, write.version)
+            break
+          case 'putGrant':
+            putGrant.run(write.grant.grantId, write.grant.keyId, JSON.stringify(write.grant))
+            break
+          case 'deleteGrant':
+            deleteGrant.run(write.grantId)
             break
           case 'putMaterial': {
             const m = write.material
@@ -215,7 +235,11 @@ export class SqliteStorage implements Storage {
       .prepare('SELECT record FROM tombstones')
       .all()
       .map((row) => JSON.parse((row as { record: string }).record) as TombstoneRecord)
-    return Promise.resolve({ keys, materials, aliases, sessions, answered, outbox, tombstones })
+    const grants = this.#db
+      .prepare('SELECT record FROM grants ORDER BY rowid')
+      .all()
+      .map((row) => JSON.parse((row as { record: string }).record) as GrantRecord)
+    return Promise.resolve({ keys, materials, aliases, sessions, answered, outbox, tombstones, grants })
   }
 
   commit(writes: readonly Write[]): Promise<void> {

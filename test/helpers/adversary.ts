@@ -19,6 +19,7 @@ import type { Output } from '../../src/kms/operation.js'
 import { encodeEnvelope, parseEnvelope, type Envelope } from '../../src/replication/envelope.js'
 import { signingInput } from '../../src/replication/trust-store.js'
 import type { InFlight, InMemoryPartition } from './in-memory-partition.js'
+import { rootCaller } from '../../src/kms/access.js'
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 export type JsonObject = { [key: string]: Json }
@@ -542,7 +543,7 @@ export async function stepThrough(
 }
 
 export function describeReplicationIn(p: InMemoryPartition, region: string, keyId: string): Promise<Output> {
-  return describeReplication.handle(p.region(region).kms, { KeyId: keyId }, { requestId: 'adversarial-test' })
+  return describeReplication.handle(p.region(region).kms, { KeyId: keyId }, { requestId: 'adversarial-test', caller: rootCaller(p.region(region).kms) })
 }
 
 export interface ReplicaView {

@@ -13,6 +13,7 @@ import { Kms } from '../../src/kms/kms.js'
 import { createLogger } from '../../src/log/logger.js'
 import { MemoryStorage } from '../../src/storage/memory-storage.js'
 import type { Storage } from '../../src/storage/storage.js'
+import { StaticPrincipalDirectory, rootIdentity } from '../../src/kms/principals.js'
 
 export const TEST_CREDENTIALS = { accessKeyId: 'AKIDTRENTTEST0000001', secretAccessKey: 'trent-test-secret-access-key-000000000000' }
 
@@ -34,7 +35,7 @@ export async function startInProcessRegion(
   const server = createApiServer({
     kms,
     logger: createLogger({ region }, 'error'),
-    lookupSecret: (id) => (id === TEST_CREDENTIALS.accessKeyId ? TEST_CREDENTIALS.secretAccessKey : undefined),
+    principals: new StaticPrincipalDirectory([rootIdentity(kms.partition, kms.accountId, TEST_CREDENTIALS)]),
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`

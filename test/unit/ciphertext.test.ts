@@ -14,7 +14,7 @@ import { encodeEncryptionContext } from '../../src/wire/encryption-context.js'
 const hsm = new InProcessHsmForTests()
 
 async function newKey(keyId: string = randomUUID(), version = 1): Promise<MaterialRef> {
-  return { keyId, materialVersion: version, token: await hsm.createKeyMaterial(keyId, version) }
+  return { keyId, materialVersion: version, keySpec: 'SYMMETRIC_DEFAULT', token: await hsm.createKeyMaterial(keyId, version, 'SYMMETRIC_DEFAULT') }
 }
 
 async function decryptFails(work: Promise<unknown>): Promise<void> {
@@ -91,7 +91,7 @@ test('an unknown format version fails', async () => {
 test('a key token is bound to its key id and material version', async () => {
   const key = await newKey()
   const context = encodeEncryptionContext(undefined)
-  const moved: MaterialRef = { keyId: randomUUID(), materialVersion: 1, token: key.token }
+  const moved: MaterialRef = { keyId: randomUUID(), materialVersion: 1, keySpec: 'SYMMETRIC_DEFAULT', token: key.token }
   await assert.rejects(hsm.encrypt(moved, Buffer.from('x'), context), (err: unknown) => err instanceof HsmError && err.code === 'TOKEN_REJECTED')
   const otherVersion: MaterialRef = { ...key, materialVersion: 2 }
   await assert.rejects(hsm.encrypt(otherVersion, Buffer.from('x'), context), (err: unknown) => err instanceof HsmError && err.code === 'TOKEN_REJECTED')

@@ -116,7 +116,7 @@ function bindingFor(keyId: string, sessionId: string = newSessionId()): Transfer
 async function createMaterials(hsm: Hsm, keyId: string, versions: number[]): Promise<MaterialForTransfer[]> {
   const out: MaterialForTransfer[] = []
   for (const materialVersion of versions) {
-    out.push({ keyId, materialVersion, token: await hsm.createKeyMaterial(keyId, materialVersion), materialId: newMaterialId() })
+    out.push({ keyId, materialVersion, keySpec: 'SYMMETRIC_DEFAULT', token: await hsm.createKeyMaterial(keyId, materialVersion, 'SYMMETRIC_DEFAULT'), materialId: newMaterialId() })
   }
   return out
 }
@@ -144,7 +144,7 @@ async function offerAndWrap(
 }
 
 function refsOf(keyId: string, wrapped: readonly { materialVersion: number }[], tokens: readonly KeyToken[]): MaterialRef[] {
-  return tokens.map((token, index) => ({ keyId, materialVersion: wrapped[index]?.materialVersion ?? 0, token }))
+  return tokens.map((token, index) => ({ keyId, materialVersion: wrapped[index]?.materialVersion ?? 0, keySpec: 'SYMMETRIC_DEFAULT', token }))
 }
 
 /** Both HSMs hold the same material: each decrypts what the other encrypts. */
@@ -364,7 +364,7 @@ test('a transfer between two HSMs with different domain keys gives both the same
     t.wrapped.map((w) => [w.materialVersion, w.materialId, w.wrapped.length]),
     materials.map((m) => [m.materialVersion, m.materialId, 48]),
   )
-  const tokens = await b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [])
+  const tokens = await b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT')
   assert.equal(tokens.length, 3)
   const bRefs = refsOf(keyId, t.wrapped, tokens)
   for (const [index, aRef] of materials.entries()) {
@@ -379,7 +379,7 @@ test('a transfer between two HSMs with different domain keys gives both the same
   const blob = await b.encrypt(bRefs[1] as MaterialRef, Buffer.from('v2'), Buffer.alloc(0))
   await failsWith('DECRYPT_FAILED', a.decrypt(materials[0] as MaterialRef, blob, Buffer.alloc(0)))
   // The session's RAKB is gone: the identical MaterialTransfer cannot be unwrapped again.
-  await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, []))
+  await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT'))
 })
 
 test('the transfer also runs primary ← replica and with versions already held', async () => {
@@ -388,11 +388,11 @@ test('the transfer also runs primary ← replica and with versions already held'
   const keyId = newKeyId()
   const materials = await createMaterials(a, keyId, [1, 2])
   const first = await offerAndWrap(a, b, materials)
-  const held = refsOf(keyId, first.wrapped, await b.unwrapTransfer(first.binding, first.rakaPublicKey, first.wrapped, []))
+  const held = refsOf(keyId, first.wrapped, await b.unwrapTransfer(first.binding, first.rakaPublicKey, first.wrapped, [], 'SYMMETRIC_DEFAULT'))
   // A rotation at the primary: B fetches versions 1..3 while holding 1..2.
   materials.push(...(await createMaterials(a, keyId, [3])))
   const second = await offerAndWrap(a, b, materials)
-  const tokens = await b.unwrapTransfer(second.binding, second.rakaPublicKey, second.wrapped, held)
+  const tokens = await b.unwrapTransfer(second.binding, second.rakaPublicKey, second.wrapped, held, 'SYMMETRIC_DEFAULT')
   const bRefs = refsOf(keyId, second.wrapped, tokens)
   await assertSameMaterial(a, materials[2] as MaterialRef, b, bRefs[2] as MaterialRef)
   await assertSameMaterial(a, materials[0] as MaterialRef, b, bRefs[0] as MaterialRef)
@@ -400,9 +400,9 @@ test('the transfer also runs primary ← replica and with versions already held'
   const c = new InProcessHsmForTests()
   const fromB = [{ ...(bRefs[2] as MaterialRef), materialId: (materials[2] as MaterialForTransfer).materialId }]
   const reverse = await offerAndWrap(b, c, fromB, { ...bindingFor(keyId), sourceRegion: 'eu-west-1', destinationRegion: 'ap-south-1' })
-  const [cToken] = await c.unwrapTransfer(reverse.binding, reverse.rakaPublicKey, reverse.wrapped, [])
+  const [cToken] = await c.unwrapTransfer(reverse.binding, reverse.rakaPublicKey, reverse.wrapped, [], 'SYMMETRIC_DEFAULT')
   assert.ok(cToken !== undefined)
-  await assertSameMaterial(a, materials[2] as MaterialRef, c, { keyId, materialVersion: 3, token: cToken })
+  await assertSameMaterial(a, materials[2] as MaterialRef, c, { keyId, materialVersion: 3, keySpec: 'SYMMETRIC_DEFAULT', token: cToken })
 })
 
 // ---------------------------------------------------------------------------------------
@@ -416,8 +416,8 @@ type UnwrapArgs = [TransferBinding, Uint8Array, WrappedMaterial[], MaterialRef[]
  */
 async function tamperedTransferFails(a: Hsm, b: Hsm, materials: MaterialForTransfer[], tamper: (t: Transfer) => UnwrapArgs): Promise<void> {
   const t = await offerAndWrap(a, b, materials)
-  await transferFails(b.unwrapTransfer(...tamper(t)))
-  await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, []))
+  await transferFails(b.unwrapTransfer(...tamper(t), 'SYMMETRIC_DEFAULT'))
+  await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT'))
 }
 
 test('unknown, reused, closed and expired sessions fail', async () => {
@@ -431,32 +431,32 @@ test('unknown, reused, closed and expired sessions fail', async () => {
   const t = await offerAndWrap(a, b, materials, bindingFor(keyId), now + 60_000)
   for (let bit = 0; bit < 128; bit += 1) {
     const sessionId = flipChar(t.binding.sessionId, bit >> 2, bit & 3)
-    await transferFails(b.unwrapTransfer({ ...t.binding, sessionId }, t.rakaPublicKey, t.wrapped, []))
+    await transferFails(b.unwrapTransfer({ ...t.binding, sessionId }, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT'))
   }
   // Nothing unrelated consumed the session; it works once, then never again.
-  assert.equal((await b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [])).length, 1)
-  await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, []))
+  assert.equal((await b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT')).length, 1)
+  await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT'))
 
   // Another open session's id: fails, and uses up that session too.
   const s1 = await offerAndWrap(a, b, materials, bindingFor(keyId), now + 60_000)
   const s2 = await offerAndWrap(a, b, materials, bindingFor(keyId), now + 60_000)
-  await transferFails(b.unwrapTransfer({ ...s1.binding, sessionId: s2.binding.sessionId }, s1.rakaPublicKey, s1.wrapped, []))
-  await transferFails(b.unwrapTransfer(s2.binding, s2.rakaPublicKey, s2.wrapped, []))
-  assert.equal((await b.unwrapTransfer(s1.binding, s1.rakaPublicKey, s1.wrapped, [])).length, 1)
+  await transferFails(b.unwrapTransfer({ ...s1.binding, sessionId: s2.binding.sessionId }, s1.rakaPublicKey, s1.wrapped, [], 'SYMMETRIC_DEFAULT'))
+  await transferFails(b.unwrapTransfer(s2.binding, s2.rakaPublicKey, s2.wrapped, [], 'SYMMETRIC_DEFAULT'))
+  assert.equal((await b.unwrapTransfer(s1.binding, s1.rakaPublicKey, s1.wrapped, [], 'SYMMETRIC_DEFAULT')).length, 1)
 
   // Closed.
   const closed = await offerAndWrap(a, b, materials, bindingFor(keyId), now + 60_000)
   await b.closeAgreement(closed.binding.sessionId)
   await b.closeAgreement(closed.binding.sessionId) // closing twice is harmless
-  await transferFails(b.unwrapTransfer(closed.binding, closed.rakaPublicKey, closed.wrapped, []))
+  await transferFails(b.unwrapTransfer(closed.binding, closed.rakaPublicKey, closed.wrapped, [], 'SYMMETRIC_DEFAULT'))
 
   // Expired: still usable at expiresAt, gone one millisecond later.
   const onTime = await offerAndWrap(a, b, materials, bindingFor(keyId), now + 1_000)
   const late = await offerAndWrap(a, b, materials, bindingFor(keyId), now + 1_000)
   now += 1_000
-  assert.equal((await b.unwrapTransfer(onTime.binding, onTime.rakaPublicKey, onTime.wrapped, [])).length, 1)
+  assert.equal((await b.unwrapTransfer(onTime.binding, onTime.rakaPublicKey, onTime.wrapped, [], 'SYMMETRIC_DEFAULT')).length, 1)
   now += 1
-  await transferFails(b.unwrapTransfer(late.binding, late.rakaPublicKey, late.wrapped, []))
+  await transferFails(b.unwrapTransfer(late.binding, late.rakaPublicKey, late.wrapped, [], 'SYMMETRIC_DEFAULT'))
 })
 
 // End to end, every byte gets one flipped bit (which bit varies with the position); the
@@ -611,7 +611,7 @@ test('a RAKA or wrapped material from another session fails', async () => {
   const forC = await offerAndWrap(a, c, materials)
   await tamperedTransferFails(a, b, materials, (t) => [t.binding, forC.rakaPublicKey, forC.wrapped, []])
   // The other session still works: nothing above touched it.
-  assert.equal((await b.unwrapTransfer(other.binding, other.rakaPublicKey, other.wrapped, [])).length, 2)
+  assert.equal((await b.unwrapTransfer(other.binding, other.rakaPublicKey, other.wrapped, [], 'SYMMETRIC_DEFAULT')).length, 2)
 })
 
 test('material that differs from a version already held fails the whole transfer', async () => {
@@ -619,16 +619,16 @@ test('material that differs from a version already held fails the whole transfer
   const b = new InProcessHsmForTests()
   const keyId = newKeyId()
   const materials = await createMaterials(a, keyId, [1, 2])
-  const impostor: MaterialRef = { keyId, materialVersion: 1, token: await b.createKeyMaterial(keyId, 1) }
+  const impostor: MaterialRef = { keyId, materialVersion: 1, keySpec: 'SYMMETRIC_DEFAULT', token: await b.createKeyMaterial(keyId, 1, 'SYMMETRIC_DEFAULT') }
   await tamperedTransferFails(a, b, materials, (t) => [t.binding, t.rakaPublicKey, t.wrapped, [impostor]])
   // Same with the right version 2 but a wrong version 1.
   const genuine = await offerAndWrap(a, b, materials)
-  const tokens = await b.unwrapTransfer(genuine.binding, genuine.rakaPublicKey, genuine.wrapped, [])
+  const tokens = await b.unwrapTransfer(genuine.binding, genuine.rakaPublicKey, genuine.wrapped, [], 'SYMMETRIC_DEFAULT')
   const held = refsOf(keyId, genuine.wrapped, tokens)
   await tamperedTransferFails(a, b, materials, (t) => [t.binding, t.rakaPublicKey, t.wrapped, [impostor, held[1] as MaterialRef]])
   // And with the genuine held versions it succeeds.
   const again = await offerAndWrap(a, b, materials)
-  assert.equal((await b.unwrapTransfer(again.binding, again.rakaPublicKey, again.wrapped, held)).length, 2)
+  assert.equal((await b.unwrapTransfer(again.binding, again.rakaPublicKey, again.wrapped, held, 'SYMMETRIC_DEFAULT')).length, 2)
 })
 
 test('malformed requests are BAD_REQUEST; agreements are bounded', async () => {
@@ -680,14 +680,14 @@ test('malformed requests are BAD_REQUEST; agreements are bounded', async () => {
   // A malformed unwrap still uses up the session it names.
   const thirdBinding = bindingFor(keyId, third)
   const t = await a.wrapForTransfer(thirdBinding, thirdRakb, materials)
-  await badRequest(b.unwrapTransfer(thirdBinding, t.rakaPublicKey, 'x' as unknown as WrappedMaterial[], []))
-  await transferFails(b.unwrapTransfer(thirdBinding, t.rakaPublicKey, t.wrapped, []))
+  await badRequest(b.unwrapTransfer(thirdBinding, t.rakaPublicKey, 'x' as unknown as WrappedMaterial[], [], 'SYMMETRIC_DEFAULT'))
+  await transferFails(b.unwrapTransfer(thirdBinding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT'))
   // alreadyHeld naming another key is a caller's mistake, and uses up the session as well.
   const last = await offerAndWrap(a, b, materials, bindingFor(keyId), now + 1000)
   const otherKey = newKeyId()
-  const foreign: MaterialRef = { keyId: otherKey, materialVersion: 1, token: await b.createKeyMaterial(otherKey, 1) }
-  await badRequest(b.unwrapTransfer(last.binding, last.rakaPublicKey, last.wrapped, [foreign]))
-  await transferFails(b.unwrapTransfer(last.binding, last.rakaPublicKey, last.wrapped, []))
+  const foreign: MaterialRef = { keyId: otherKey, materialVersion: 1, keySpec: 'SYMMETRIC_DEFAULT', token: await b.createKeyMaterial(otherKey, 1, 'SYMMETRIC_DEFAULT') }
+  await badRequest(b.unwrapTransfer(last.binding, last.rakaPublicKey, last.wrapped, [foreign], 'SYMMETRIC_DEFAULT'))
+  await transferFails(b.unwrapTransfer(last.binding, last.rakaPublicKey, last.wrapped, [], 'SYMMETRIC_DEFAULT'))
 })
 
 // ---------------------------------------------------------------------------------------
@@ -819,15 +819,15 @@ test('the whole transfer through two WorkerHsm threads', async () => {
     const keyId = newKeyId()
     const materials = await createMaterials(a, keyId, [1, 2])
     const t = await offerAndWrap(a, b, materials)
-    const tokens = await b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [])
+    const tokens = await b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT')
     const bRefs = refsOf(keyId, t.wrapped, tokens)
     for (const [index, aRef] of materials.entries()) await assertSameMaterial(a, aRef, b, bRefs[index] as MaterialRef)
 
     // Error codes cross the thread boundary intact.
-    await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, []))
+    await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT'))
     const tampered = await offerAndWrap(a, b, materials)
-    await transferFails(b.unwrapTransfer(tampered.binding, flipBit(tampered.rakaPublicKey, 200), tampered.wrapped, []))
-    await transferFails(b.unwrapTransfer(tampered.binding, tampered.rakaPublicKey, tampered.wrapped, []))
+    await transferFails(b.unwrapTransfer(tampered.binding, flipBit(tampered.rakaPublicKey, 200), tampered.wrapped, [], 'SYMMETRIC_DEFAULT'))
+    await transferFails(b.unwrapTransfer(tampered.binding, tampered.rakaPublicKey, tampered.wrapped, [], 'SYMMETRIC_DEFAULT'))
     await badRequest(b.openAgreement('nope', Date.now() + 1000))
     const closing = newSessionId()
     await b.openAgreement(closing, Date.now() + 60_000)

@@ -16,6 +16,8 @@ import {
 } from '../../wire/ciphertext-blob.js'
 import {
   HsmError,
+  type KeyOperationName,
+  type KeyOperations,
   type KeyToken,
   type MaterialForTransfer,
   type MaterialRef,
@@ -25,7 +27,22 @@ import {
 } from '../hsm.js'
 import { abytes, anumber, astring, clean, equalBytes } from '../internal/bytes.js'
 import { kbkdfCounterHmacSha256 } from '../internal/kbkdf.js'
+import { isAsymmetric, isHmac, type AsymmetricKeySpec, type HmacKeySpec, type KeySpec } from '../../wire/key-specs.js'
 import { openKeyToken, sealKeyToken } from './key-token.js'
+import {
+  deriveSharedSecret,
+  generateDataKeyPair,
+  generateKeyMaterial,
+  generateMac,
+  isValidKeyMaterial,
+  publicKeyOf,
+  rsaDecrypt,
+  rsaEncrypt,
+  sign,
+  verify,
+  verifyMac,
+} from './key-specs.js'
+import { generateWrappingKeyPair, importedMaterialId, openImportToken, sealImportToken, unwrapImportedMaterial } from './import-crypto.js'
 import type { DomainKey } from './domain-key.js'
 import {
   deriveRwk,
@@ -39,7 +56,6 @@ import {
 } from './replication-crypto.js'
 import { AgreementStore, DEFAULT_MAX_OPEN_AGREEMENTS, generateP384KeyPair, type ReplicationSigningKeys } from './replication-keys.js'
 
-const MATERIAL_BYTES = 32
 /** SP 800-108 label for per-ciphertext keys (docs/spec/ciphertext-blob.md §3). */
 const CIPHERTEXT_KDF_LABEL = Buffer.from('trent/ciphertext/v1', 'utf8')
 /** Unwrapped key material kept for reuse; bounded so a flood of keys cannot grow it. */
@@ -106,6 +122,43 @@ function aWrappedMaterials(wrapped: WrappedMaterial[]): void {
   }
 }
 
+function aKeySpec(spec: unknown): asserts spec is KeySpec {
+  if (typeof spec !== 'string' || !(spec === 'SYMMETRIC_DEFAULT' || isAsymmetric(spec as KeySpec) || isHmac(spec as KeySpec))) {
+    throw new TypeError('keySpec: expected a key spec')
+  }
+}
+
+function aMaterialRef(ref: MaterialRef): void {
+  aobject(ref, 'key')
+  astring(ref.keyId, 'keyId')
+  anumber(ref.materialVersion, 'materialVersion', 1, 0xffffffff)
+  aKeySpec(ref.keySpec)
+  abytes(ref.token, 'token')
+}
+
+function asymmetricSpec(spec: KeySpec): AsymmetricKeySpec {
+  if (!isAsymmetric(spec)) throw new RangeError('key: expected an asymmetric key')
+  return spec
+}
+
+function hmacSpec(spec: KeySpec): HmacKeySpec {
+  if (!isHmac(spec)) throw new RangeError('key: expected an HMAC key')
+  return spec
+}
+
+/** Adds to a bounded cache, evicting the oldest entry: a flood of keys cannot grow it. */
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  if (cache.size >= MATERIAL_CACHE_LIMIT) {
+    const oldest = cache.keys().next()
+    if (oldest.done !== true) {
+      const evicted = cache.get(oldest.value)
+      if (evicted instanceof Uint8Array) clean(evicted)
+      cache.delete(oldest.value)
+    }
+  }
+  cache.set(key, value)
+}
+
 /** The session id a request names, if it names one at all. */
 function sessionIdOf(binding: unknown): string | undefined {
   if (typeof binding !== 'object' || binding === null) return undefined
@@ -119,21 +172,135 @@ export class SoftHsm {
   readonly #materials = new Map<string, KeyObject>()
   readonly #signingKeys: ReplicationSigningKeys
   readonly #agreements: AgreementStore
+  readonly #now: () => number
+  /** Asymmetric and HMAC material opened from tokens, bounded like #materials. */
+  readonly #rawMaterials = new Map<string, Buffer>()
 
   constructor(domainKey: DomainKey, signingKeys: ReplicationSigningKeys, options: SoftHsmOptions = {}) {
     this.#domainKey = domainKey
     this.#signingKeys = signingKeys
-    this.#agreements = new AgreementStore(options.now ?? Date.now, options.maxOpenAgreements ?? DEFAULT_MAX_OPEN_AGREEMENTS)
+    this.#now = options.now ?? Date.now
+    this.#agreements = new AgreementStore(this.#now, options.maxOpenAgreements ?? DEFAULT_MAX_OPEN_AGREEMENTS)
   }
 
-  createKeyMaterial(keyId: string, materialVersion: number): KeyToken {
-    astring(keyId, 'keyId')
-    anumber(materialVersion, 'materialVersion', 1, 0xffffffff)
-    const material = randomBytes(MATERIAL_BYTES)
+  createKeyMaterial(keyId: string, materialVersion: number, keySpec: KeySpec): KeyToken {
+    return argumentErrorsAsBadRequest(() => {
+      astring(keyId, 'keyId')
+      anumber(materialVersion, 'materialVersion', 1, 0xffffffff)
+      aKeySpec(keySpec)
+      const material = generateKeyMaterial(keySpec)
+      try {
+        return sealKeyToken(this.#domainKey.key, this.#domainKey.id, { keyId, materialVersion, keySpec }, material)
+      } finally {
+        clean(material)
+      }
+    })
+  }
+
+  keyOperation<N extends KeyOperationName>(name: N, request: KeyOperations[N]['request']): KeyOperations[N]['result'] {
+    return argumentErrorsAsBadRequest(() => {
+      aobject(request, 'request')
+      return this.#keyOperation(name, request) as KeyOperations[N]['result']
+    })
+  }
+
+  #keyOperation(name: KeyOperationName, request: KeyOperations[KeyOperationName]['request']): KeyOperations[KeyOperationName]['result'] {
+    switch (name) {
+      case 'getPublicKey': {
+        const { key } = request as KeyOperations['getPublicKey']['request']
+        return publicKeyOf(asymmetricSpec(key.keySpec), this.#rawMaterial(key))
+      }
+      case 'sign': {
+        const r = request as KeyOperations['sign']['request']
+        abytes(r.message, 'message')
+        return sign(asymmetricSpec(r.key.keySpec), this.#rawMaterial(r.key), r.algorithm, r.messageType, r.message)
+      }
+      case 'verify': {
+        const r = request as KeyOperations['verify']['request']
+        abytes(r.message, 'message')
+        abytes(r.signature, 'signature')
+        return verify(asymmetricSpec(r.key.keySpec), this.#rawMaterial(r.key), r.algorithm, r.messageType, r.message, r.signature)
+      }
+      case 'asymmetricEncrypt': {
+        const r = request as KeyOperations['asymmetricEncrypt']['request']
+        abytes(r.plaintext, 'plaintext')
+        return rsaEncrypt(asymmetricSpec(r.key.keySpec), this.#rawMaterial(r.key), r.algorithm, r.plaintext)
+      }
+      case 'asymmetricDecrypt': {
+        const r = request as KeyOperations['asymmetricDecrypt']['request']
+        abytes(r.ciphertext, 'ciphertext')
+        const plaintext = rsaDecrypt(asymmetricSpec(r.key.keySpec), this.#rawMaterial(r.key), r.algorithm, r.ciphertext)
+        if (plaintext === undefined) throw new HsmError('DECRYPT_FAILED')
+        return plaintext
+      }
+      case 'deriveSharedSecret': {
+        const r = request as KeyOperations['deriveSharedSecret']['request']
+        abytes(r.peerPublicKey, 'peerPublicKey')
+        const secret = deriveSharedSecret(asymmetricSpec(r.key.keySpec), this.#rawMaterial(r.key), r.peerPublicKey)
+        if (secret === undefined) throw new HsmError('INVALID_PUBLIC_KEY')
+        return secret
+      }
+      case 'generateMac': {
+        const r = request as KeyOperations['generateMac']['request']
+        abytes(r.message, 'message')
+        return generateMac(hmacSpec(r.key.keySpec), this.#rawMaterial(r.key), r.algorithm, r.message)
+      }
+      case 'verifyMac': {
+        const r = request as KeyOperations['verifyMac']['request']
+        abytes(r.message, 'message')
+        abytes(r.mac, 'mac')
+        return verifyMac(hmacSpec(r.key.keySpec), this.#rawMaterial(r.key), r.algorithm, r.message, r.mac)
+      }
+      case 'generateDataKeyPair': {
+        const r = request as KeyOperations['generateDataKeyPair']['request']
+        abytes(r.encodedContext, 'encodedContext')
+        const pair = generateDataKeyPair(r.keyPairSpec)
+        const privateKeyCiphertextBlob = this.#seal(this.#material(r.key), r.key, pair.privateKey, r.encodedContext)
+        if (r.includePlaintext) return { privateKeyCiphertextBlob, privateKeyPlaintext: pair.privateKey, publicKey: pair.publicKey }
+        clean(pair.privateKey)
+        return { privateKeyCiphertextBlob, publicKey: pair.publicKey }
+      }
+      case 'createImportParameters': {
+        const r = request as KeyOperations['createImportParameters']['request']
+        astring(r.keyId, 'keyId')
+        aKeySpec(r.keySpec)
+        anumber(r.expiresAt, 'expiresAt', 0, Number.MAX_SAFE_INTEGER)
+        const pair = generateWrappingKeyPair(r.wrappingKeySpec)
+        try {
+          const binding = { keyId: r.keyId, keySpec: r.keySpec }
+          const header = { wrappingAlgorithm: r.wrappingAlgorithm, expiresAt: r.expiresAt }
+          return { publicKey: pair.publicKey, importToken: sealImportToken(this.#domainKey.key, this.#domainKey.id, binding, header, pair.privateKey) }
+        } finally {
+          clean(pair.privateKey)
+        }
+      }
+      case 'importKeyMaterial':
+        return this.#importKeyMaterial(request as KeyOperations['importKeyMaterial']['request'])
+    }
+  }
+
+  #importKeyMaterial(r: KeyOperations['importKeyMaterial']['request']): KeyOperations['importKeyMaterial']['result'] {
+    astring(r.keyId, 'keyId')
+    aKeySpec(r.keySpec)
+    anumber(r.materialVersion, 'materialVersion', 1, 0xffffffff)
+    abytes(r.importToken, 'importToken')
+    abytes(r.encryptedKeyMaterial, 'encryptedKeyMaterial')
+    const opened = openImportToken(this.#domainKey.key, { keyId: r.keyId, keySpec: r.keySpec }, r.importToken)
+    if (opened === undefined) throw new HsmError('IMPORT_TOKEN_INVALID')
     try {
-      return sealKeyToken(this.#domainKey.key, this.#domainKey.id, { keyId, materialVersion }, material)
+      anumber(r.now, 'now', 0, Number.MAX_SAFE_INTEGER)
+      if (opened.header.expiresAt <= Math.max(this.#now(), r.now)) throw new HsmError('IMPORT_TOKEN_EXPIRED')
+      const material = unwrapImportedMaterial(opened.privateKey, opened.header.wrappingAlgorithm, r.encryptedKeyMaterial)
+      if (material === undefined) throw new HsmError('DECRYPT_FAILED')
+      try {
+        if (!isValidKeyMaterial(r.keySpec, material)) throw new HsmError('INCORRECT_MATERIAL')
+        const token = sealKeyToken(this.#domainKey.key, this.#domainKey.id, { keyId: r.keyId, materialVersion: r.materialVersion, keySpec: r.keySpec }, material)
+        return { token, materialId: importedMaterialId(r.keyId, material) }
+      } finally {
+        clean(material)
+      }
     } finally {
-      clean(material)
+      clean(opened.privateKey)
     }
   }
 
@@ -271,6 +438,7 @@ export class SoftHsm {
     rakaPublicKey: Uint8Array,
     wrapped: WrappedMaterial[],
     alreadyHeld: MaterialRef[],
+    keySpec: KeySpec,
   ): KeyToken[] {
     //= docs/spec/replication.md#ephemeral
     // The RAKB leaves the store before anything else happens: it serves exactly one unwrap,
@@ -282,7 +450,8 @@ export class SoftHsm {
       abytes(rakaPublicKey, 'rakaPublicKey')
       aWrappedMaterials(wrapped)
       aMaterialRefs(alreadyHeld, 'alreadyHeld')
-      if (alreadyHeld.some((held) => held.keyId !== binding.keyId)) {
+      aKeySpec(keySpec)
+      if (alreadyHeld.some((held) => held.keyId !== binding.keyId || held.keySpec !== keySpec)) {
         throw new HsmError('BAD_REQUEST', 'alreadyHeld: every version must belong to binding.keyId')
       }
       if (agreement === undefined) throw new HsmError('TRANSFER_FAILED', 'no open session with this id (unknown, used, closed or expired)')
@@ -304,13 +473,13 @@ export class SoftHsm {
         clean(rwk)
       }
       try {
-        if (materials.some((material) => material.length !== MATERIAL_BYTES)) {
-          throw new HsmError('TRANSFER_FAILED', 'unwrapped material has the wrong length')
+        if (materials.some((material) => !isValidKeyMaterial(keySpec, material))) {
+          throw new HsmError('TRANSFER_FAILED', 'unwrapped material is not valid material of the key spec')
         }
         this.#checkSameAsHeld(wrapped, materials, alreadyHeld)
         return materials.map((material, index) => {
           const version = wrapped[index]?.materialVersion ?? 0
-          return sealKeyToken(this.#domainKey.key, this.#domainKey.id, { keyId: binding.keyId, materialVersion: version }, material)
+          return sealKeyToken(this.#domainKey.key, this.#domainKey.id, { keyId: binding.keyId, materialVersion: version, keySpec }, material)
         })
       } finally {
         clean(...materials)
@@ -346,11 +515,10 @@ export class SoftHsm {
     }
   }
 
-  /** Opens (or reuses) the key material a token seals, checking its binding. */
+  /** Opens (or reuses) the symmetric key material a token seals, checking its binding. */
   #material(ref: MaterialRef): KeyObject {
-    astring(ref.keyId, 'keyId')
-    anumber(ref.materialVersion, 'materialVersion', 1, 0xffffffff)
-    abytes(ref.token, 'token')
+    aMaterialRef(ref)
+    if (ref.keySpec !== 'SYMMETRIC_DEFAULT') throw new RangeError('key: expected a SYMMETRIC_DEFAULT key')
     // The cache key includes the binding: a token is only ever authenticated for the
     // (key id, version) it was sealed for, so the same bytes presented under another
     // binding must be checked again, and fail.
@@ -361,12 +529,20 @@ export class SoftHsm {
     if (bytes === undefined) throw new HsmError('TOKEN_REJECTED', 'key token does not open for its binding')
     const material = createSecretKey(bytes)
     clean(bytes)
-    if (this.#materials.size >= MATERIAL_CACHE_LIMIT) {
-      const oldest = this.#materials.keys().next()
-      if (oldest.done !== true) this.#materials.delete(oldest.value)
-    }
-    this.#materials.set(cacheKey, material)
+    remember(this.#materials, cacheKey, material)
     return material
+  }
+
+  /** Opens (or reuses) asymmetric or HMAC material: a PKCS#8 private key or HMAC key bytes. */
+  #rawMaterial(ref: MaterialRef): Buffer {
+    aMaterialRef(ref)
+    const cacheKey = `${ref.keyId}/${ref.materialVersion}/${ref.keySpec}/${Buffer.from(ref.token).toString('base64')}`
+    const cached = this.#rawMaterials.get(cacheKey)
+    if (cached !== undefined) return cached
+    const bytes = openKeyToken(this.#domainKey.key, ref, ref.token)
+    if (bytes === undefined) throw new HsmError('TOKEN_REJECTED', 'key token does not open for its binding')
+    remember(this.#rawMaterials, cacheKey, bytes)
+    return bytes
   }
 
   //= docs/spec/ciphertext-blob.md#3-per-ciphertext-key

@@ -47,8 +47,24 @@ function materialInfo(kms: Kms, keyId: string, version: number): MaterialRecord 
 }
 
 function missingVersions(kms: Kms, keyId: string, wanted: readonly number[]): number[] {
+  //= docs/spec/replication.md#imported-material
+  // Imported material is never transported: each region imports it itself.
+  if (kms.keys.get(keyId)?.origin === 'EXTERNAL') return []
   const held = new Set((kms.materials.get(keyId) ?? []).map((m) => m.version))
   return wanted.filter((v) => !held.has(v))
+}
+
+/** The versions a replica must come to hold: none for imported material (spec §7.4). */
+function versionsToFetch(shared: SharedState): number[] {
+  return shared.origin === 'EXTERNAL' ? [] : shared.materials.map((m) => m.version)
+}
+
+/** A replica's record of the material the primary imported, by id, so its own import can be checked (spec §7.4). */
+function importedFrom(key: KeyRecord, shared: SharedState): KeyRecord['imported'] {
+  if (shared.origin !== 'EXTERNAL') return key.imported
+  const primaryMaterialId = shared.materials[0]?.materialId
+  if (primaryMaterialId === undefined || key.imported?.materialId !== undefined) return key.imported ?? {}
+  return { ...key.imported, materialId: primaryMaterialId }
 }
 
 function hasOpenSession(kms: Kms, keyId: string): boolean {
@@ -85,7 +101,7 @@ function applyShared(kms: Kms, key: KeyRecord, shared: SharedState, extraHeld: r
     primaryRegion: shared.primaryRegion,
     replicaRegions: [...shared.replicaRegions],
     syncVersion: shared.syncVersion,
-    knownVersions: shared.materials.map((m) => m.version),
+    knownVersions: versionsToFetch(shared),
   }
   if (key.mrk?.replicationId !== undefined) mrk.replicationId = key.mrk.replicationId
   if (key.mrk?.refusedHandoffs !== undefined) mrk.refusedHandoffs = key.mrk.refusedHandoffs
@@ -95,7 +111,8 @@ function applyShared(kms: Kms, key: KeyRecord, shared: SharedState, extraHeld: r
   // Encrypt only with a version this region holds; the primary makes a version current
   // only once every replica holds it (spec §7.3), so this is the normal case.
   const currentMaterialVersion = held.has(shared.currentVersion) ? shared.currentVersion : key.currentMaterialVersion
-  return { ...key, mrk, rotation, currentMaterialVersion }
+  const imported = importedFrom(key, shared)
+  return { ...key, mrk, rotation, currentMaterialVersion, ...(imported !== undefined ? { imported } : {}) }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -136,7 +153,8 @@ async function onReplicaCreate(kms: Kms, m: Extract<Message, { type: 'ReplicaCre
     keyUsage: m.shared.keyUsage,
     keySpec: m.shared.keySpec,
     origin: m.shared.origin,
-    state: 'Creating',
+    // A replica of imported material waits for its own import (spec §7.4).
+    state: m.shared.origin === 'EXTERNAL' ? 'PendingImport' : 'Creating',
     policy: m.replica.policy,
     tags: m.replica.tags.map(({ TagKey, TagValue }) => ({ TagKey, TagValue })),
     rotation: { enabled: m.shared.rotation.enabled, periodInDays: m.shared.rotation.periodInDays, onDemandCount: 0 },
@@ -148,13 +166,17 @@ async function onReplicaCreate(kms: Kms, m: Extract<Message, { type: 'ReplicaCre
       replicaRegions: [...m.shared.replicaRegions],
       syncVersion: m.shared.syncVersion,
       replicationId: m.replicationId,
-      knownVersions: m.shared.materials.map((x) => x.version),
+      knownVersions: versionsToFetch(m.shared),
     },
   }
+  const imported = importedFrom(key, m.shared)
+  if (imported !== undefined) key.imported = imported
   if (m.shared.rotation.nextRotationAt !== undefined) key.rotation.nextRotationAt = m.shared.rotation.nextRotationAt
   const writes: Write[] = [{ kind: 'putKey', key }]
   if (tombstone !== undefined) writes.push({ kind: 'deleteTombstone', keyId: m.keyId })
-  writes.push(...(await openSession(kms, key, m.from, m.shared.materials.map((x) => x.version))))
+  const wanted = versionsToFetch(m.shared)
+  if (wanted.length > 0) writes.push(...(await openSession(kms, key, m.from, wanted)))
+  else writes.push(...syncAck(kms, key))
   return { writes, result: 'applied' }
 }
 
@@ -189,6 +211,7 @@ async function onMaterialTransfer(kms: Kms, m: Extract<Message, { type: 'Materia
       Buffer.from(m.rakaPublicKey, 'base64'),
       m.materials.map((x) => ({ materialVersion: x.version, materialId: x.materialId, wrapped: Buffer.from(x.wrapped, 'base64') })),
       alreadyHeld,
+      key.keySpec,
     )
   } catch {
     // The session's RAKB is gone whatever happened: close it (reconciliation opens a
@@ -318,7 +341,7 @@ async function onPrimaryHandoff(kms: Kms, m: Extract<Message, { type: 'PrimaryHa
       replicas,
       // What it must hold: versions the old primary made that have not reached it yet are
       // fetched, now and by reconciliation after a crash.
-      knownVersions: m.shared.materials.map((x) => x.version),
+      knownVersions: versionsToFetch(m.shared),
     },
   }
   const writes: Write[] = []
@@ -447,7 +470,8 @@ function recordReplicaReport(
   }
   const confirmed = held.filter((h) => !differs(h)).map((h) => h.version)
   const mismatch = held.some(differs)
-  const created = status.created || confirmed.length > 0
+  // A replica of imported material holds nothing it was sent: its first report says it exists.
+  const created = status.created || confirmed.length > 0 || key.origin === 'EXTERNAL'
   const { initial: _sent, ...rest } = status
   const next: ReplicaStatus = {
     ...(created ? rest : status),

@@ -54,14 +54,28 @@ export function sharedStateOf(kms: Kms, key: KeyRecord, materials: readonly Mate
       periodInDays: key.rotation.periodInDays,
       ...(key.rotation.nextRotationAt !== undefined ? { nextRotationAt: key.rotation.nextRotationAt } : {}),
     },
-    materials: materials.map((m) => ({
-      version: m.version,
-      materialId: m.materialId,
-      createdAt: m.createdAt,
-      ...(m.rotationType !== undefined ? { rotationType: m.rotationType } : {}),
-    })),
+    materials: sharedMaterials(key, materials),
     currentVersion: key.currentMaterialVersion,
   }
+}
+
+/**
+ * The material versions the replicas must match. Imported material (spec §7.4) is listed by
+ * its id even while the primary's own copy is deleted: the id, not the bytes, is what a
+ * replica's import is checked against.
+ */
+function sharedMaterials(key: KeyRecord, materials: readonly MaterialRecord[]): SharedState['materials'] {
+  const listed = materials.map((m) => ({
+    version: m.version,
+    materialId: m.materialId,
+    createdAt: m.createdAt,
+    ...(m.rotationType !== undefined ? { rotationType: m.rotationType } : {}),
+  }))
+  const importedId = key.imported?.materialId
+  if (key.origin === 'EXTERNAL' && listed.length === 0 && importedId !== undefined) {
+    return [{ version: key.currentMaterialVersion, materialId: importedId, createdAt: key.imported?.importedAt ?? key.createdAt }]
+  }
+  return listed
 }
 
 /** One SharedState message per replica, and the replicas' lastSentAt bumped. */

@@ -1,9 +1,11 @@
 import { checkKeyState } from '../key-state.js'
 import { requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
+import { keyAccess } from '../access.js'
 
 export const cancelKeyDeletion: Operation = {
   name: 'CancelKeyDeletion',
+  access: keyAccess('CancelKeyDeletion', { allowAlias: false }),
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')
     const keyId = await kms.mutate(() => {

@@ -4,7 +4,8 @@ import type { KeyRecord, Tag } from '../../storage/records.js'
 import { keyMetadata } from '../key-metadata.js'
 import { createMaterial } from '../materials.js'
 import { bool, list, str, type Operation } from '../operation.js'
-import { checkPolicyDocument, defaultKeyPolicy } from '../policy.js'
+import { checkNewKeyPolicy, defaultKeyPolicy } from '../policy.js'
+import { isKeySpec, keyUsagesFor, type KeySpec, type KeyUsage } from '../../wire/key-specs.js'
 import { checkNewTags, MAX_TAGS_PER_KEY } from '../tags.js'
 
 const DEFAULT_ROTATION_PERIOD_DAYS = 365
@@ -15,27 +16,31 @@ function newKeyId(multiRegion: boolean): string {
 
 export const createKey: Operation = {
   name: 'CreateKey',
-  async handle(kms, input) {
-    const keySpec = str(input, 'KeySpec') ?? str(input, 'CustomerMasterKeySpec') ?? 'SYMMETRIC_DEFAULT'
-    const keyUsage = str(input, 'KeyUsage')
-    if (keySpec !== 'SYMMETRIC_DEFAULT' && keyUsage === undefined) {
+  async handle(kms, input, context) {
+    const caller = context.caller
+    const requestedSpec = str(input, 'KeySpec') ?? str(input, 'CustomerMasterKeySpec') ?? 'SYMMETRIC_DEFAULT'
+    const requestedUsage = str(input, 'KeyUsage')
+    if (requestedSpec !== 'SYMMETRIC_DEFAULT' && requestedUsage === undefined) {
       throw new KmsError('ValidationException', 'You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.')
     }
-    if (keySpec !== 'SYMMETRIC_DEFAULT') {
-      throw new KmsError('UnsupportedOperationException', `KeySpec ${keySpec} is not supported by this KMS yet.`)
+    if (!isKeySpec(requestedSpec)) {
+      // SM2 (China Regions only), ML-DSA and Ed25519 are in the model but not offered here.
+      throw new KmsError('UnsupportedOperationException', `KeySpec ${requestedSpec} is not supported in this region.`)
     }
-    if (keyUsage !== undefined && keyUsage !== 'ENCRYPT_DECRYPT') {
-      throw new KmsError('ValidationException', `KeyUsage ${keyUsage} is not compatible with KeySpec SYMMETRIC_DEFAULT`)
+    const keySpec: KeySpec = requestedSpec
+    const keyUsage = (requestedUsage ?? 'ENCRYPT_DECRYPT') as KeyUsage
+    if (!keyUsagesFor(keySpec).includes(keyUsage)) {
+      throw new KmsError('ValidationException', `KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}`)
     }
     const origin = str(input, 'Origin') ?? 'AWS_KMS'
-    if (origin !== 'AWS_KMS') {
-      throw new KmsError('UnsupportedOperationException', `Origin ${origin} is not supported by this KMS yet.`)
+    if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') {
+      throw new KmsError('UnsupportedOperationException', `Origin ${origin} requires a custom key store, which this KMS does not offer.`)
     }
     if (str(input, 'CustomKeyStoreId') !== undefined || str(input, 'XksKeyId') !== undefined) {
       throw new KmsError('UnsupportedOperationException', 'Custom key stores are not supported by this KMS.')
     }
     const policy = str(input, 'Policy')
-    if (policy !== undefined) checkPolicyDocument(policy)
+    if (policy !== undefined) checkNewKeyPolicy(kms, policy, caller, bool(input, 'BypassPolicyLockoutSafetyCheck') ?? false)
     const tags = list<Tag>(input, 'Tags') ?? []
     checkNewTags(tags)
     if (tags.length > MAX_TAGS_PER_KEY) throw new KmsError('TagException', 'Too many tags')
@@ -43,16 +48,17 @@ export const createKey: Operation = {
 
     const keyId = await kms.mutate(async () => {
       const id = newKeyId(multiRegion)
-      const material = await createMaterial(kms, id, 1)
+      // A key of imported material has none until ImportKeyMaterial (reference §4.8).
+      const material = origin === 'EXTERNAL' ? undefined : await createMaterial(kms, id, 1, keySpec)
       const key: KeyRecord = {
         keyId: id,
         sequence: kms.nextSequence(),
         createdAt: kms.clock.now(),
         description: str(input, 'Description') ?? '',
-        keyUsage: 'ENCRYPT_DECRYPT',
-        keySpec: 'SYMMETRIC_DEFAULT',
-        origin: 'AWS_KMS',
-        state: 'Enabled',
+        keyUsage,
+        keySpec,
+        origin,
+        state: origin === 'EXTERNAL' ? 'PendingImport' : 'Enabled',
         policy: policy ?? defaultKeyPolicy(kms.partition, kms.accountId),
         tags: tags.map(({ TagKey, TagValue }) => ({ TagKey, TagValue })),
         rotation: { enabled: false, periodInDays: DEFAULT_ROTATION_PERIOD_DAYS, onDemandCount: 0 },
@@ -61,12 +67,10 @@ export const createKey: Operation = {
         ...(multiRegion
           ? { mrk: { role: 'PRIMARY' as const, primaryRegion: kms.region, replicaRegions: [], syncVersion: 1, replicas: {} } }
           : {}),
+        ...(origin === 'EXTERNAL' ? { imported: {} } : {}),
       }
       return {
-        writes: [
-          { kind: 'putMaterial', material },
-          { kind: 'putKey', key },
-        ],
+        writes: [...(material !== undefined ? [{ kind: 'putMaterial' as const, material }] : []), { kind: 'putKey', key }],
         result: id,
       }
     })

@@ -1,9 +1,11 @@
 import { keyMetadata } from '../key-metadata.js'
 import { requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
+import { keyAccess } from '../access.js'
 
 export const describeKey: Operation = {
   name: 'DescribeKey',
+  access: keyAccess('DescribeKey', { allowAlias: true }),
   handle(kms, input) {
     const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: true })
     return Promise.resolve({ KeyMetadata: keyMetadata(kms, key) })

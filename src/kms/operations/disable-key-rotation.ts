@@ -2,9 +2,11 @@ import { checkKeyState } from '../key-state.js'
 import { requireNotReplica, sharedChangeWrites } from '../materials.js'
 import { requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
+import { keyAccess } from '../access.js'
 
 export const disableKeyRotation: Operation = {
   name: 'DisableKeyRotation',
+  access: keyAccess('DisableKeyRotation', { allowAlias: false }),
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')
     await kms.mutate(() => {

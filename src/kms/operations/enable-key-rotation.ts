@@ -2,11 +2,13 @@ import { checkKeyState } from '../key-state.js'
 import { DAY_MS, requireNotReplica, sharedChangeWrites } from '../materials.js'
 import { num, requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
+import { keyAccess } from '../access.js'
 
 const DEFAULT_PERIOD_DAYS = 365
 
 export const enableKeyRotation: Operation = {
   name: 'EnableKeyRotation',
+  access: keyAccess('EnableKeyRotation', { allowAlias: false, conditionMembers: { 'kms:RotationPeriodInDays': 'RotationPeriodInDays' } }),
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')
     const periodInDays = num(input, 'RotationPeriodInDays') ?? DEFAULT_PERIOD_DAYS

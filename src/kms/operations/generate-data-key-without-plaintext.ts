@@ -1,7 +1,9 @@
 import { generateDataKey } from '../data-key.js'
 import type { Operation } from '../operation.js'
+import { keyAccess } from '../access.js'
 
 export const generateDataKeyWithoutPlaintext: Operation = {
   name: 'GenerateDataKeyWithoutPlaintext',
+  access: keyAccess('GenerateDataKeyWithoutPlaintext', { allowAlias: true, contextMember: 'EncryptionContext' }),
   handle: (kms, input) => generateDataKey(kms, input, 'GenerateDataKeyWithoutPlaintext', false),
 }

@@ -1,7 +1,9 @@
 import { generateDataKey as generate } from '../data-key.js'
 import type { Operation } from '../operation.js'
+import { keyAccess } from '../access.js'
 
 export const generateDataKey: Operation = {
   name: 'GenerateDataKey',
+  access: keyAccess('GenerateDataKey', { allowAlias: true, contextMember: 'EncryptionContext' }),
   handle: (kms, input) => generate(kms, input, 'GenerateDataKey', true),
 }

@@ -1,9 +1,11 @@
 import { requiredStr, str, type Operation } from '../operation.js'
 import { checkPolicyName } from '../policy.js'
 import { resolveKey } from '../resolve-key.js'
+import { keyAccess } from '../access.js'
 
 export const getKeyPolicy: Operation = {
   name: 'GetKeyPolicy',
+  access: keyAccess('GetKeyPolicy', { allowAlias: false }),
   handle(kms, input) {
     const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })
     checkPolicyName(str(input, 'PolicyName'))

@@ -1,8 +1,10 @@
 import { epochSeconds, requiredStr, type Operation, type Output } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
+import { keyAccess } from '../access.js'
 
 export const getKeyRotationStatus: Operation = {
   name: 'GetKeyRotationStatus',
+  access: keyAccess('GetKeyRotationStatus', { allowAlias: false }),
   handle(kms, input) {
     const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })
     // A key pending deletion reports rotation off; cancelling the deletion restores it (reference §4.5).

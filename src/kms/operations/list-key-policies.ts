@@ -1,8 +1,10 @@
 import { requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
+import { keyAccess } from '../access.js'
 
 export const listKeyPolicies: Operation = {
   name: 'ListKeyPolicies',
+  access: keyAccess('ListKeyPolicies', { allowAlias: false }),
   handle(kms, input) {
     resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })
     // Every KMS key has exactly one policy, named "default".

@@ -1,9 +1,11 @@
 import { epochSeconds, num, requiredStr, str, type Operation, type Output } from '../operation.js'
 import { pageOutput, paginate } from '../paging.js'
 import { resolveKey } from '../resolve-key.js'
+import { keyAccess } from '../access.js'
 
 export const listKeyRotations: Operation = {
   name: 'ListKeyRotations',
+  access: keyAccess('ListKeyRotations', { allowAlias: false }),
   handle(kms, input) {
     const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })
     const includeAll = str(input, 'IncludeKeyMaterial') === 'ALL_KEY_MATERIAL'

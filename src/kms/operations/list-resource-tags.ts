@@ -1,9 +1,11 @@
 import { num, requiredStr, str, type Operation } from '../operation.js'
 import { pageOutput, paginate } from '../paging.js'
 import { resolveKey } from '../resolve-key.js'
+import { keyAccess } from '../access.js'
 
 export const listResourceTags: Operation = {
   name: 'ListResourceTags',
+  access: keyAccess('ListResourceTags', { allowAlias: false }),
   handle(kms, input) {
     const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })
     const tags = [...key.tags].sort((a, b) => (a.TagKey < b.TagKey ? -1 : a.TagKey > b.TagKey ? 1 : 0))

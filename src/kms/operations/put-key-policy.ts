@@ -1,14 +1,16 @@
-import { requiredStr, str, type Operation } from '../operation.js'
-import { checkPolicyDocument, checkPolicyName } from '../policy.js'
+import { bool, requiredStr, str, type Operation } from '../operation.js'
+import { checkNewKeyPolicy, checkPolicyName } from '../policy.js'
 import { resolveKey } from '../resolve-key.js'
+import { keyAccess } from '../access.js'
 
 export const putKeyPolicy: Operation = {
   name: 'PutKeyPolicy',
-  async handle(kms, input) {
+  access: keyAccess('PutKeyPolicy', { allowAlias: false, conditionMembers: { 'kms:BypassPolicyLockoutSafetyCheck': 'BypassPolicyLockoutSafetyCheck' } }),
+  async handle(kms, input, context) {
     const keyIdInput = requiredStr(input, 'KeyId')
     const policy = requiredStr(input, 'Policy')
     checkPolicyName(str(input, 'PolicyName'))
-    checkPolicyDocument(policy)
+    checkNewKeyPolicy(kms, policy, context.caller, bool(input, 'BypassPolicyLockoutSafetyCheck') ?? false)
     await kms.mutate(() => {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
       return { writes: [{ kind: 'putKey', key: { ...key, policy } }], result: undefined }

@@ -6,10 +6,11 @@ import { failpoint } from '../failpoints.js'
 import { keyMetadata } from '../key-metadata.js'
 import { checkKeyState } from '../key-state.js'
 import { queueMessage, sharedStateOf } from '../multi-region/outbound.js'
-import { list, requiredStr, str, type Operation, type Output } from '../operation.js'
-import { checkPolicyDocument, defaultKeyPolicy } from '../policy.js'
+import { bool, list, requiredStr, str, type Operation, type Output } from '../operation.js'
+import { checkNewKeyPolicy, defaultKeyPolicy } from '../policy.js'
 import { resolveKey } from '../resolve-key.js'
 import { MAX_TAGS_PER_KEY, checkNewTags } from '../tags.js'
+import { keyAccess } from '../access.js'
 
 /**
  * ReplicateKey, called in the primary's region (reference §4.2;
@@ -19,11 +20,14 @@ import { MAX_TAGS_PER_KEY, checkNewTags } from '../tags.js'
  */
 export const replicateKey: Operation = {
   name: 'ReplicateKey',
-  async handle(kms, input) {
+  access: keyAccess('ReplicateKey', { allowAlias: false, conditionMembers: { 'kms:ReplicaRegion': 'ReplicaRegion' } }),
+  async handle(kms, input, context) {
     const keyIdInput = requiredStr(input, 'KeyId')
     const replicaRegion = requiredStr(input, 'ReplicaRegion')
     const policy = str(input, 'Policy')
-    if (policy !== undefined) checkPolicyDocument(policy)
+    // The replica's policy is checked here, by the caller's identity in this region: the
+    // replica region takes the signed ReplicaCreate as the primary's word (spec §6.1).
+    if (policy !== undefined) checkNewKeyPolicy(kms, policy, context.caller, bool(input, 'BypassPolicyLockoutSafetyCheck') ?? false)
     const tags = list<Tag>(input, 'Tags') ?? []
     checkNewTags(tags)
     if (tags.length > MAX_TAGS_PER_KEY) throw new KmsError('TagException', 'Too many tags')
@@ -66,7 +70,8 @@ export const replicateKey: Operation = {
         ...updated,
         createdAt: now,
         description,
-        state: 'Creating',
+        // Imported material is not replicated: the replica waits for its own import.
+        state: key.origin === 'EXTERNAL' ? 'PendingImport' : 'Creating',
         policy: replicaPolicy,
         tags,
         mrk: { role: 'REPLICA', primaryRegion: kms.region, replicaRegions: [...(updated.mrk?.replicaRegions ?? [])], syncVersion: shared.syncVersion },

@@ -4,12 +4,14 @@ import { checkKeyState } from '../key-state.js'
 import { requireNotReplica, rotationWrites } from '../materials.js'
 import { requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
+import { keyAccess } from '../access.js'
 
 /** AWS's documented limit of on-demand rotations per key (reference §9.2). */
 export const MAX_ON_DEMAND_ROTATIONS = 25
 
 export const rotateKeyOnDemand: Operation = {
   name: 'RotateKeyOnDemand',
+  access: keyAccess('RotateKeyOnDemand', { allowAlias: false }),
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')
     // The rotation completes before the call returns: an acknowledged rotation is

@@ -4,6 +4,7 @@ import { DAY_MS } from '../materials.js'
 import type { KeyRecord } from '../../storage/records.js'
 import { epochSeconds, num, requiredStr, type Operation, type Output } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
+import { keyAccess } from '../access.js'
 
 const DEFAULT_WINDOW_DAYS = 30
 /** The documented window is 7..30 days; the model's wider 1..365 is not what AWS accepts (reference §4.5). */
@@ -12,6 +13,7 @@ const MAX_WINDOW_DAYS = 30
 
 export const scheduleKeyDeletion: Operation = {
   name: 'ScheduleKeyDeletion',
+  access: keyAccess('ScheduleKeyDeletion', { allowAlias: false, conditionMembers: { 'kms:ScheduleKeyDeletionPendingWindowInDays': 'PendingWindowInDays' } }),
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')
     const windowDays = num(input, 'PendingWindowInDays') ?? DEFAULT_WINDOW_DAYS

@@ -3,9 +3,11 @@ import { checkKeyState } from '../key-state.js'
 import { list, requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 import { mergeTags } from '../tags.js'
+import { keyAccess } from '../access.js'
 
 export const tagResource: Operation = {
   name: 'TagResource',
+  access: keyAccess('TagResource', { allowAlias: false }),
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')
     const added = list<Tag>(input, 'Tags') ?? []

@@ -1,9 +1,11 @@
 import { checkKeyState } from '../key-state.js'
 import { list, requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
+import { keyAccess } from '../access.js'
 
 export const untagResource: Operation = {
   name: 'UntagResource',
+  access: keyAccess('UntagResource', { allowAlias: false }),
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')
     const removed = new Set(list<string>(input, 'TagKeys') ?? [])

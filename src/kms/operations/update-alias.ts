@@ -4,9 +4,17 @@ import { checkAliasName } from '../alias-name.js'
 import { checkKeyState } from '../key-state.js'
 import { requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
+import { keyCheck } from '../access.js'
 
 export const updateAlias: Operation = {
   name: 'UpdateAlias',
+  access(kms, input) {
+    // Both keys: the one the alias leaves and the one it comes to name.
+    const alias = kms.aliases.get(requiredStr(input, 'AliasName'))
+    const current = alias === undefined ? undefined : kms.keys.get(alias.keyId)
+    const target = resolveKey(kms, requiredStr(input, 'TargetKeyId'), { allowAlias: false })
+    return [...(current !== undefined ? [keyCheck('kms:UpdateAlias', current, input, {})] : []), keyCheck('kms:UpdateAlias', target, input, {})]
+  },
   async handle(kms, input) {
     const aliasName = requiredStr(input, 'AliasName')
     const target = requiredStr(input, 'TargetKeyId')

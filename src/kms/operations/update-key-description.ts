@@ -1,9 +1,11 @@
 import { checkKeyState } from '../key-state.js'
 import { requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
+import { keyAccess } from '../access.js'
 
 export const updateKeyDescription: Operation = {
   name: 'UpdateKeyDescription',
+  access: keyAccess('UpdateKeyDescription', { allowAlias: false }),
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')
     const description = requiredStr(input, 'Description')

@@ -7,6 +7,7 @@ import { checkKeyState } from '../key-state.js'
 import { handoffMessage } from '../multi-region/outbound.js'
 import { requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
+import { keyAccess } from '../access.js'
 
 /**
  * UpdatePrimaryRegion, called in the current primary's region (reference §4.3;
@@ -16,6 +17,7 @@ import { resolveKey } from '../resolve-key.js'
  */
 export const updatePrimaryRegion: Operation = {
   name: 'UpdatePrimaryRegion',
+  access: keyAccess('UpdatePrimaryRegion', { allowAlias: false, conditionMembers: { 'kms:PrimaryRegion': 'PrimaryRegion' } }),
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')
     const primaryRegion = requiredStr(input, 'PrimaryRegion')

@@ -1,0 +1,193 @@
+/**
+ * Authorization of every request (docs/authorization.md): what each operation needs
+ * (its AccessChecks), the condition keys AWS KMS sets for it, and the decision, made
+ * before the operation runs by the engine in ./authorization.
+ *
+ * @module
+ */
+import { KmsError } from '../wire/errors.js'
+import type { GrantRecord, KeyRecord } from '../storage/records.js'
+import {
+  accessDeniedMessage,
+  authorize,
+  parsePolicy,
+  type AuthorizationRequest,
+  type ConditionContext,
+  type GrantForAuthorization,
+  type PolicyDocument,
+} from './authorization/index.js'
+import type { Kms } from './kms.js'
+import { stringMap, str, type AccessCheck, type Caller, type Input, type Operation, type RequestContext } from './operation.js'
+import { resolveKey } from './resolve-key.js'
+
+/** Parsed key policies by their text: a key's policy is parsed once, not per request. */
+const parsedPolicies = new Map<string, PolicyDocument>()
+const PARSED_POLICY_CACHE_LIMIT = 10_000
+
+export function parsedKeyPolicy(text: string): PolicyDocument {
+  const cached = parsedPolicies.get(text)
+  if (cached !== undefined) return cached
+  const parsed = parsePolicy(text, 'key')
+  if (parsedPolicies.size >= PARSED_POLICY_CACHE_LIMIT) parsedPolicies.clear()
+  parsedPolicies.set(text, parsed)
+  return parsed
+}
+
+export function rootPrincipalArn(kms: Kms): string {
+  return `arn:${kms.partition}:iam::${kms.accountId}:root`
+}
+
+/** The account's root user: what the region's admin credentials are. */
+export function rootCaller(kms: Kms): Caller {
+  return { principalArn: rootPrincipalArn(kms), identityPolicies: [] }
+}
+
+function grantForAuthorization(grant: GrantRecord): GrantForAuthorization {
+  return {
+    grantId: grant.grantId,
+    granteePrincipal: grant.granteePrincipal,
+    operations: grant.operations,
+    ...(grant.constraints !== undefined ? { constraints: grant.constraints } : {}),
+  }
+}
+
+/** The alias a KeyId input names, for kms:RequestAlias. */
+function requestAlias(keyIdInput: string | undefined): string | undefined {
+  if (keyIdInput === undefined) return undefined
+  if (keyIdInput.startsWith('alias/')) return keyIdInput
+  const match = /^arn:[^:]+:kms:[^:]*:[^:]*:(alias\/.+)$/.exec(keyIdInput)
+  return match?.[1]
+}
+
+/** The condition keys every request carries, and those of its key (AWS KMS condition keys). */
+function conditionContext(kms: Kms, caller: Caller, check: AccessCheck): ConditionContext {
+  const context: ConditionContext = {
+    'aws:PrincipalArn': caller.principalArn,
+    'aws:PrincipalAccount': kms.accountId,
+    'aws:RequestedRegion': kms.region,
+    'kms:CallerAccount': kms.accountId,
+    'kms:GrantIsForAWSResource': false,
+  }
+  const key = check.key
+  if (key !== undefined) {
+    context['kms:KeySpec'] = key.keySpec
+    context['kms:KeyUsage'] = key.keyUsage
+    context['kms:KeyOrigin'] = key.origin
+    context['kms:CustomerMasterKeySpec'] = key.keySpec
+    context['kms:CustomerMasterKeyUsage'] = key.keyUsage
+    context['kms:MultiRegion'] = key.multiRegion
+    if (key.mrk !== undefined) context['kms:MultiRegionKeyType'] = key.mrk.role
+  }
+  if (check.encryptionContext !== undefined) {
+    for (const [name, value] of Object.entries(check.encryptionContext)) context[`kms:EncryptionContext:${name}`] = value
+    context['kms:EncryptionContextKeys'] = Object.keys(check.encryptionContext)
+  }
+  for (const [name, value] of Object.entries(check.conditions ?? {})) if (value !== undefined) context[name] = value
+  return context
+}
+
+/** Throws AccessDeniedException, with AWS's message, unless `caller` may make every check. */
+export function enforce(kms: Kms, caller: Caller, checks: readonly AccessCheck[]): void {
+  for (const check of checks) {
+    const request: AuthorizationRequest = {
+      partition: kms.partition,
+      account: kms.accountId,
+      principalArn: caller.principalArn,
+      action: check.action,
+      resource: check.key === undefined ? '*' : kms.arnOf(check.key.keyId),
+      context: conditionContext(kms, caller, check),
+    }
+    const decision = authorize(request, {
+      ...(check.key !== undefined ? { keyPolicy: parsedKeyPolicy(check.key.policy) } : {}),
+      identityPolicies: [...caller.identityPolicies],
+      grants: check.key === undefined || check.grantOperation === undefined ? [] : kms.grantsOf(check.key.keyId).map(grantForAuthorization),
+      ...(check.grantOperation !== undefined ? { grantOperation: check.grantOperation } : {}),
+      ...(check.encryptionContext !== undefined ? { encryptionContext: check.encryptionContext } : {}),
+    })
+    if (!decision.allowed) throw new KmsError('AccessDeniedException', accessDeniedMessage(request, decision))
+  }
+}
+
+/** Runs the operation's checks (or its default one) for this request. */
+export function authorizeOperation(kms: Kms, operation: Operation, input: Input, context: RequestContext): void {
+  const checks = operation.access?.(kms, input, context) ?? [{ action: `kms:${operation.name}` }]
+  enforce(kms, context.caller, checks)
+}
+
+/** Grant operations: the operations a grant may allow (CreateGrant's Operations enum). */
+const GRANTABLE = new Set([
+  'Decrypt',
+  'Encrypt',
+  'GenerateDataKey',
+  'GenerateDataKeyWithoutPlaintext',
+  'ReEncryptFrom',
+  'ReEncryptTo',
+  'Sign',
+  'Verify',
+  'GetPublicKey',
+  'CreateGrant',
+  'RetireGrant',
+  'DescribeKey',
+  'GenerateDataKeyPair',
+  'GenerateDataKeyPairWithoutPlaintext',
+  'GenerateMac',
+  'VerifyMac',
+  'DeriveSharedSecret',
+])
+
+export interface KeyAccessOptions {
+  /** The input member naming the key (default KeyId). */
+  member?: string
+  /** Whether the operation accepts an alias name or alias ARN for the key. */
+  allowAlias: boolean
+  /** The input member holding the encryption context, for constraints and conditions. */
+  contextMember?: string
+  /** Condition keys taken from input members: condition key → member name. */
+  conditionMembers?: Record<string, string>
+  /** The action, when it is not kms:<operation name>. */
+  action?: string
+}
+
+/** The access rule of an operation on one key named in its input. */
+export function keyAccess(operationName: string, options: KeyAccessOptions): NonNullable<Operation['access']> {
+  const action = options.action ?? `kms:${operationName}`
+  const grantName = action.slice('kms:'.length)
+  return (kms, input) => {
+    const keyIdInput = str(input, options.member ?? 'KeyId')
+    if (keyIdInput === undefined) return [{ action }]
+    const key = resolveKey(kms, keyIdInput, { allowAlias: options.allowAlias })
+    return [keyCheck(action, key, input, options, keyIdInput, GRANTABLE.has(grantName) ? grantName : undefined)]
+  }
+}
+
+export function keyCheck(
+  action: string,
+  key: KeyRecord,
+  input: Input,
+  options: Pick<KeyAccessOptions, 'contextMember' | 'conditionMembers'>,
+  keyIdInput?: string,
+  grantOperation?: string,
+): AccessCheck {
+  const conditions: NonNullable<AccessCheck['conditions']> = {}
+  const alias = requestAlias(keyIdInput)
+  if (alias !== undefined) conditions['kms:RequestAlias'] = alias
+  for (const [conditionKey, member] of Object.entries(options.conditionMembers ?? {})) {
+    const value = input[member]
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') conditions[conditionKey] = value
+    else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) conditions[conditionKey] = value as string[]
+  }
+  const encryptionContext = options.contextMember === undefined ? undefined : (stringMap(input, options.contextMember) ?? {})
+  return {
+    action,
+    key,
+    ...(grantOperation !== undefined ? { grantOperation } : {}),
+    ...(encryptionContext !== undefined ? { encryptionContext } : {}),
+    conditions,
+  }
+}
+
+/** Authorizes, then runs, one request: the only way the API invokes an operation. */
+export function runOperation(kms: Kms, operation: Operation, input: Input, context: RequestContext): Promise<Record<string, unknown>> {
+  authorizeOperation(kms, operation, input, context)
+  return operation.handle(kms, input, context)
+}

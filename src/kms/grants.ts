@@ -1,0 +1,120 @@
+/**
+ * Grants (CreateGrant and friends; reference §4.6): their tokens, the operations each key
+ * type can grant, and the checks the grant operations share. Grants are evaluated with key
+ * policies by ./authorization (docs/authorization.md).
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto'
+import { KmsError } from '../wire/errors.js'
+import type { GrantRecord, KeyRecord } from '../storage/records.js'
+import type { Kms } from './kms.js'
+import { epochSeconds, type Output } from './operation.js'
+
+/** Operations whose requests carry an encryption context, so a grant constraint can apply (AWS: the only ones a constrained grant may allow, with CreateGrant and RetireGrant). */
+const TAKES_ENCRYPTION_CONTEXT = new Set([
+  'Decrypt',
+  'Encrypt',
+  'GenerateDataKey',
+  'GenerateDataKeyWithoutPlaintext',
+  'GenerateDataKeyPair',
+  'GenerateDataKeyPairWithoutPlaintext',
+  'ReEncryptFrom',
+  'ReEncryptTo',
+  'CreateGrant',
+  'RetireGrant',
+])
+
+const FOR_EVERY_KEY = ['CreateGrant', 'RetireGrant', 'DescribeKey']
+
+/** The grant operations that make sense for a key's usage (AWS refuses the others). */
+export function grantableOperations(key: KeyRecord): string[] {
+  switch (key.keyUsage) {
+    case 'ENCRYPT_DECRYPT':
+      return key.keySpec === 'SYMMETRIC_DEFAULT'
+        ? [
+            ...FOR_EVERY_KEY,
+            'Decrypt',
+            'Encrypt',
+            'GenerateDataKey',
+            'GenerateDataKeyWithoutPlaintext',
+            'GenerateDataKeyPair',
+            'GenerateDataKeyPairWithoutPlaintext',
+            'ReEncryptFrom',
+            'ReEncryptTo',
+          ]
+        : [...FOR_EVERY_KEY, 'Decrypt', 'Encrypt', 'ReEncryptFrom', 'ReEncryptTo', 'GetPublicKey']
+    case 'SIGN_VERIFY':
+      return [...FOR_EVERY_KEY, 'Sign', 'Verify', 'GetPublicKey']
+    case 'GENERATE_VERIFY_MAC':
+      return [...FOR_EVERY_KEY, 'GenerateMac', 'VerifyMac']
+    case 'KEY_AGREEMENT':
+      return [...FOR_EVERY_KEY, 'DeriveSharedSecret', 'GetPublicKey']
+  }
+}
+
+export function checkGrantOperations(key: KeyRecord, arn: string, operations: readonly string[], constrained: boolean): void {
+  const allowed = grantableOperations(key)
+  const invalid = operations.filter((op) => !allowed.includes(op))
+  if (invalid.length > 0) {
+    throw new KmsError('ValidationException', `Grant operations ${invalid.join(', ')} are not valid for ${arn} (key spec ${key.keySpec}, key usage ${key.keyUsage}).`)
+  }
+  if (constrained && operations.some((op) => !TAKES_ENCRYPTION_CONTEXT.has(op))) {
+    throw new KmsError(
+      'ValidationException',
+      'Grant constraints are allowed only on grants whose operations all accept an encryption context (and CreateGrant, RetireGrant).',
+    )
+  }
+}
+
+const GRANT_ID = /^[0-9a-f]{64}$/
+const GRANT_TOKEN = /^[A-Za-z0-9_-]{128}$/
+
+export function newGrantId(): string {
+  return randomBytes(32).toString('hex')
+}
+
+/** A grant token names its grant and carries 32 random bytes, so it cannot be guessed from the id. */
+export function newGrantToken(grantId: string): string {
+  return Buffer.concat([Buffer.from(grantId, 'hex'), randomBytes(32), randomBytes(32)]).toString('base64url').slice(0, 128)
+}
+
+export function checkGrantId(grantId: string): void {
+  if (!GRANT_ID.test(grantId)) throw new KmsError('InvalidGrantIdException', `Invalid grant ID ${grantId}`)
+}
+
+/** Every grant token in a request must be one Trent issued; the grant it names takes effect at once (it is already committed). */
+export function checkGrantTokens(tokens: readonly string[] | undefined): void {
+  for (const token of tokens ?? []) {
+    if (!GRANT_TOKEN.test(token)) throw new KmsError('InvalidGrantTokenException', 'The grant token is not valid.')
+  }
+}
+
+/** The grant a token names, if it still exists. */
+export function grantOfToken(kms: Kms, token: string): GrantRecord | undefined {
+  if (!GRANT_TOKEN.test(token)) throw new KmsError('InvalidGrantTokenException', 'The grant token is not valid.')
+  const grantId = Buffer.from(token, 'base64url').subarray(0, 32).toString('hex')
+  const grant = kms.grants.get(grantId)
+  return grant?.grantToken === token ? grant : undefined
+}
+
+/** A grant as ListGrants and ListRetirableGrants show it. */
+export function grantListEntry(kms: Kms, grant: GrantRecord): Output {
+  const entry: Output = {
+    KeyId: kms.arnOf(grant.keyId),
+    GrantId: grant.grantId,
+  }
+  if (grant.name !== undefined) entry.Name = grant.name
+  entry.CreationDate = epochSeconds(grant.createdAt)
+  entry.GranteePrincipal = grant.granteePrincipal
+  if (grant.retiringPrincipal !== undefined) entry.RetiringPrincipal = grant.retiringPrincipal
+  entry.IssuingAccount = grant.issuingAccount
+  entry.Operations = grant.operations
+  if (grant.constraints !== undefined) {
+    const constraints: Output = {}
+    if (grant.constraints.encryptionContextSubset !== undefined) constraints.EncryptionContextSubset = grant.constraints.encryptionContextSubset
+    if (grant.constraints.encryptionContextEquals !== undefined) constraints.EncryptionContextEquals = grant.constraints.encryptionContextEquals
+    entry.Constraints = constraints
+  }
+  return entry
+}

@@ -1,0 +1,84 @@
+import { KmsError } from '../../wire/errors.js'
+import type { GrantRecord } from '../../storage/records.js'
+import { keyCheck } from '../access.js'
+import { rejectDryRun } from '../crypto-keys.js'
+import { checkGrantOperations, checkGrantTokens, newGrantId, newGrantToken } from '../grants.js'
+import { checkKeyState } from '../key-state.js'
+import { list, requiredStr, str, type Input, type Operation } from '../operation.js'
+import { resolveKey } from '../resolve-key.js'
+
+/** AWS's quota of grants per key (reference §9.2). */
+const MAX_GRANTS_PER_KEY = 50_000
+
+function constraintsOf(input: Input): GrantRecord['constraints'] {
+  const raw = input.Constraints
+  if (typeof raw !== 'object' || raw === null) return undefined
+  const { EncryptionContextSubset: subset, EncryptionContextEquals: equals } = raw as Record<string, unknown>
+  const constraints: NonNullable<GrantRecord['constraints']> = {}
+  if (typeof subset === 'object' && subset !== null) constraints.encryptionContextSubset = { ...(subset as Record<string, string>) }
+  if (typeof equals === 'object' && equals !== null) constraints.encryptionContextEquals = { ...(equals as Record<string, string>) }
+  return Object.keys(constraints).length > 0 ? constraints : undefined
+}
+
+function sameGrant(a: GrantRecord, b: Omit<GrantRecord, 'grantId' | 'grantToken' | 'createdAt'>): boolean {
+  return (
+    a.keyId === b.keyId &&
+    a.granteePrincipal === b.granteePrincipal &&
+    a.retiringPrincipal === b.retiringPrincipal &&
+    JSON.stringify([...a.operations].sort()) === JSON.stringify([...b.operations].sort()) &&
+    JSON.stringify(a.constraints ?? null) === JSON.stringify(b.constraints ?? null)
+  )
+}
+
+export const createGrant: Operation = {
+  name: 'CreateGrant',
+  access(kms, input) {
+    const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })
+    const constraints = constraintsOf(input)
+    const constraintTypes = [
+      ...(constraints?.encryptionContextEquals !== undefined ? ['EncryptionContextEquals'] : []),
+      ...(constraints?.encryptionContextSubset !== undefined ? ['EncryptionContextSubset'] : []),
+    ]
+    const check = keyCheck('kms:CreateGrant', key, input, {
+      conditionMembers: { 'kms:GrantOperations': 'Operations', 'kms:GranteePrincipal': 'GranteePrincipal', 'kms:RetiringPrincipal': 'RetiringPrincipal' },
+    }, undefined, 'CreateGrant')
+    if (constraintTypes.length > 0) check.conditions = { ...check.conditions, 'kms:GrantConstraintType': constraintTypes }
+    return [check]
+  },
+  async handle(kms, input) {
+    const keyIdInput = requiredStr(input, 'KeyId')
+    const granteePrincipal = requiredStr(input, 'GranteePrincipal')
+    const retiringPrincipal = str(input, 'RetiringPrincipal')
+    const operations = [...new Set(list<string>(input, 'Operations') ?? [])]
+    const constraints = constraintsOf(input)
+    const name = str(input, 'Name')
+    checkGrantTokens(list<string>(input, 'GrantTokens'))
+    if (operations.length === 0) throw new KmsError('ValidationException', 'Operations must not be empty.')
+    const result = await kms.mutate(() => {
+      const key = resolveKey(kms, keyIdInput, { allowAlias: false })
+      const arn = kms.arnOf(key.keyId)
+      checkKeyState('cryptographic', key.state, arn)
+      checkGrantOperations(key, arn, operations, constraints !== undefined)
+      rejectDryRun(input)
+      const fields = {
+        keyId: key.keyId,
+        granteePrincipal,
+        ...(retiringPrincipal !== undefined ? { retiringPrincipal } : {}),
+        issuingAccount: `arn:${kms.partition}:iam::${kms.accountId}:root`,
+        operations,
+        ...(constraints !== undefined ? { constraints } : {}),
+        ...(name !== undefined ? { name } : {}),
+      }
+      // A retried CreateGrant with the same name and parameters gets the same grant (AWS's idempotency by Name).
+      const existing = name === undefined ? undefined : kms.grantsOf(key.keyId).find((g) => g.name === name && sameGrant(g, fields))
+      if (existing !== undefined) return { writes: [], result: existing }
+      if (kms.grantsOf(key.keyId).length >= MAX_GRANTS_PER_KEY) {
+        throw new KmsError('LimitExceededException', `The key ${arn} already has ${MAX_GRANTS_PER_KEY} grants.`)
+      }
+      const grantId = newGrantId()
+      const grant: GrantRecord = { grantId, grantToken: newGrantToken(grantId), createdAt: kms.clock.now(), ...fields }
+      return { writes: [{ kind: 'putGrant', grant }], result: grant }
+    })
+    return { GrantToken: result.grantToken, GrantId: result.grantId }
+  },
+}

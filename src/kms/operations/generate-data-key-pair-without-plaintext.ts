@@ -1,0 +1,13 @@
+import { keyAccess } from '../access.js'
+import { generateDataKeyPair as generate } from '../data-key-pair.js'
+import type { Operation } from '../operation.js'
+
+export const generateDataKeyPairWithoutPlaintext: Operation = {
+  name: 'GenerateDataKeyPairWithoutPlaintext',
+  access: keyAccess('GenerateDataKeyPairWithoutPlaintext', {
+    allowAlias: true,
+    contextMember: 'EncryptionContext',
+    conditionMembers: { 'kms:DataKeyPairSpec': 'KeyPairSpec' },
+  }),
+  handle: (kms, input) => generate(kms, input, 'GenerateDataKeyPairWithoutPlaintext', false),
+}

@@ -1,0 +1,9 @@
+import { keyAccess } from '../access.js'
+import { generateDataKeyPair as generate } from '../data-key-pair.js'
+import type { Operation } from '../operation.js'
+
+export const generateDataKeyPair: Operation = {
+  name: 'GenerateDataKeyPair',
+  access: keyAccess('GenerateDataKeyPair', { allowAlias: true, contextMember: 'EncryptionContext', conditionMembers: { 'kms:DataKeyPairSpec': 'KeyPairSpec' } }),
+  handle: (kms, input) => generate(kms, input, 'GenerateDataKeyPair', true),
+}

@@ -1,0 +1,22 @@
+import { KmsError } from '../../wire/errors.js'
+import { keyAccess } from '../access.js'
+import { checkGrantId } from '../grants.js'
+import { requiredStr, type Operation } from '../operation.js'
+import { resolveKey } from '../resolve-key.js'
+
+export const revokeGrant: Operation = {
+  name: 'RevokeGrant',
+  access: keyAccess('RevokeGrant', { allowAlias: false }),
+  async handle(kms, input) {
+    const keyIdInput = requiredStr(input, 'KeyId')
+    const grantId = requiredStr(input, 'GrantId')
+    checkGrantId(grantId)
+    await kms.mutate(() => {
+      const key = resolveKey(kms, keyIdInput, { allowAlias: false })
+      const grant = kms.grants.get(grantId)
+      if (grant === undefined || grant.keyId !== key.keyId) throw new KmsError('NotFoundException', `Grant ID ${grantId} not found`)
+      return { writes: [{ kind: 'deleteGrant', grantId }], result: undefined }
+    })
+    return {}
+  },
+}
