@@ -6,6 +6,7 @@
  */
 import type { KeyRecord } from '../storage/records.js'
 import { keyArn } from '../wire/arn.js'
+import { encryptionAlgorithmsFor, keyAgreementAlgorithmsFor, macAlgorithmsFor, signingAlgorithmsFor } from '../wire/key-specs.js'
 import type { Kms } from './kms.js'
 import { epochSeconds, type Output } from './operation.js'
 
@@ -22,12 +23,15 @@ export function keyMetadata(kms: Kms, key: KeyRecord, region: string = kms.regio
   if (key.state === 'PendingDeletion' && key.deletionAt !== undefined) metadata.DeletionDate = epochSeconds(key.deletionAt)
   metadata.Description = key.description
   metadata.Enabled = key.state === 'Enabled'
-  metadata.EncryptionAlgorithms = ['SYMMETRIC_DEFAULT']
+  if (key.keyUsage === 'ENCRYPT_DECRYPT') metadata.EncryptionAlgorithms = encryptionAlgorithmsFor(key.keySpec)
+  if (key.imported?.expirationModel !== undefined) metadata.ExpirationModel = key.imported.expirationModel
+  if (key.keyUsage === 'KEY_AGREEMENT') metadata.KeyAgreementAlgorithms = keyAgreementAlgorithmsFor(key.keySpec)
   metadata.KeyId = key.keyId
   metadata.KeyManager = 'CUSTOMER'
   metadata.KeySpec = key.keySpec
   metadata.KeyState = key.state
   metadata.KeyUsage = key.keyUsage
+  if (key.keyUsage === 'GENERATE_VERIFY_MAC') metadata.MacAlgorithms = macAlgorithmsFor(key.keySpec)
   metadata.MultiRegion = key.multiRegion
   if (key.multiRegion && key.mrk !== undefined) {
     const ref = (region: string): Output => ({ Arn: keyArn(kms.partition, region, kms.accountId, key.keyId), Region: region })
@@ -41,5 +45,7 @@ export function keyMetadata(kms: Kms, key: KeyRecord, region: string = kms.regio
   if (key.state === 'PendingReplicaDeletion' && key.pendingWindowInDays !== undefined) {
     metadata.PendingDeletionWindowInDays = key.pendingWindowInDays
   }
+  if (key.keyUsage === 'SIGN_VERIFY') metadata.SigningAlgorithms = signingAlgorithmsFor(key.keySpec)
+  if (key.imported?.validTo !== undefined) metadata.ValidTo = epochSeconds(key.imported.validTo)
   return metadata
 }

@@ -13,7 +13,7 @@ import { Kms } from '../../src/kms/kms.js'
 import { createLogger } from '../../src/log/logger.js'
 import { MemoryStorage } from '../../src/storage/memory-storage.js'
 import type { Storage } from '../../src/storage/storage.js'
-import { StaticPrincipalDirectory, rootIdentity } from '../../src/kms/principals.js'
+import { StaticPrincipalDirectory, rootIdentity, type Identity } from '../../src/kms/principals.js'
 
 export const TEST_CREDENTIALS = { accessKeyId: 'AKIDTRENTTEST0000001', secretAccessKey: 'trent-test-secret-access-key-000000000000' }
 
@@ -23,20 +23,21 @@ export interface InProcessRegion {
   kms: Kms
   clock: AdjustableClock
   client(): KMSClient
+  /** A client signing with another identity's credentials (see `identities`). */
+  clientAs(credentials: { accessKeyId: string; secretAccessKey: string }): KMSClient
+  /** The principals the region knows: root, and `identities`; replace them to test a change. */
+  principals: StaticPrincipalDirectory
   close(): Promise<void>
 }
 
 export async function startInProcessRegion(
-  options: { region?: string; storage?: Storage; accountId?: string; hsm?: Hsm } = {},
+  options: { region?: string; storage?: Storage; accountId?: string; hsm?: Hsm; identities?: Identity[] } = {},
 ): Promise<InProcessRegion> {
   const region = options.region ?? 'us-east-1'
   const clock = new AdjustableClock()
   const kms = await Kms.open({ region, accountId: options.accountId ?? '111122223333', clock }, options.hsm ?? new InProcessHsmForTests(), options.storage ?? new MemoryStorage())
-  const server = createApiServer({
-    kms,
-    logger: createLogger({ region }, 'error'),
-    principals: new StaticPrincipalDirectory([rootIdentity(kms.partition, kms.accountId, TEST_CREDENTIALS)]),
-  })
+  const principals = new StaticPrincipalDirectory([rootIdentity(kms.partition, kms.accountId, TEST_CREDENTIALS), ...(options.identities ?? [])])
+  const server = createApiServer({ kms, logger: createLogger({ region }, 'error'), principals })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   const clients: KMSClient[] = []
@@ -45,8 +46,14 @@ export async function startInProcessRegion(
     endpoint,
     kms,
     clock,
+    principals,
     client() {
       const client = new KMSClient({ region, endpoint, credentials: TEST_CREDENTIALS, maxAttempts: 1 })
+      clients.push(client)
+      return client
+    },
+    clientAs(credentials) {
+      const client = new KMSClient({ region, endpoint, credentials, maxAttempts: 1 })
       clients.push(client)
       return client
     },

@@ -57,10 +57,11 @@ const identityStatementArb = fc.record({ effect: fc.constantFrom('Allow', 'Deny'
 }))
 
 const grantArb = fc.record({
+  grantId: fc.constantFrom('g1', 'g2', 'g3'),
   grantee: fc.constantFrom(ALICE, BOB, ROOT),
   operations: fc.subarray(['Encrypt', 'Decrypt', 'GenerateDataKey']),
   constraints: fc.option(fc.constantFrom<GrantForAuthorization['constraints']>({ encryptionContextEquals: { Dept: 'IT' } }, { encryptionContextSubset: { Dept: 'IT' } }), { nil: undefined }),
-}).map((g, i): GrantForAuthorization => ({ grantId: `g${i}`, granteePrincipal: g.grantee, operations: g.operations, ...(g.constraints === undefined ? {} : { constraints: g.constraints }) }))
+}).map((g): GrantForAuthorization => ({ grantId: g.grantId, granteePrincipal: g.grantee, operations: g.operations, ...(g.constraints === undefined ? {} : { constraints: g.constraints }) }))
 
 const scenarioArb = fc.record({
   keyStatements: fc.array(keyStatementArb, { minLength: 0, maxLength: 4 }),

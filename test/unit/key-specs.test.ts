@@ -373,6 +373,15 @@ test('ECDSA: DER signatures, low-S when we sign, high-S accepted when we verify'
     assert.equal(nodeVerify(hashOf(algorithm), message, createPublicKey({ key: spki, format: 'der', type: 'spki' }), highS), true)
     // The raw r||s form is not what AWS returns or accepts.
     assert.equal(verify(spec, keys[spec], algorithm, 'RAW', message, parsed.toBytes('compact')), false)
+    // Low-S on both paths (OpenSSL's RAW signatures are normalized, noble's are low-S).
+    for (let i = 0; i < 16; i++) {
+      const m = randomBytes(16)
+      const d = createHash(hashOf(algorithm)).update(m).digest()
+      for (const s of [sign(spec, keys[spec], algorithm, 'RAW', m), sign(spec, keys[spec], algorithm, 'DIGEST', d)]) {
+        assert.equal(curve.Signature.fromBytes(s, 'der').hasHighS(), false, spec)
+        assert.equal(verify(spec, keys[spec], algorithm, 'RAW', m, s), true, spec)
+      }
+    }
     // Hedged: two signatures of the same message differ.
     assert.notDeepEqual(sign(spec, keys[spec], algorithm, 'RAW', message), signature)
     // node:crypto (OpenSSL) signatures verify here.

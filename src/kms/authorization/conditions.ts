@@ -17,7 +17,7 @@
 import { BlockList, isIP } from 'node:net'
 import type { EvaluationContext } from './context.js'
 import { variableValue } from './context.js'
-import { compilePattern, matchesPattern, parsePattern, resolveText, type PolicyPattern } from './patterns.js'
+import { compilePatternCached, matchesPattern, parsePattern, resolveText, type PolicyPattern } from './patterns.js'
 
 type Family = 'string' | 'numeric' | 'date' | 'bool' | 'null' | 'arn' | 'ip' | 'binary'
 
@@ -63,7 +63,7 @@ const lookupIn = (context: EvaluationContext) => (key: string) => variableValue(
 function compareStrings(mode: 'exact' | 'ignore-case' | 'like') {
   return (requestValue: string, operand: Operand, context: EvaluationContext): boolean => {
     if (operand.family !== 'string') return false
-    if (mode === 'like') return matchesPattern(compilePattern(operand.pattern, lookupIn(context), false), requestValue)
+    if (mode === 'like') return matchesPattern(compilePatternCached(operand.pattern, lookupIn(context), false), requestValue)
     const expected = resolveText(operand.pattern, lookupIn(context))
     return mode === 'exact' ? requestValue === expected : requestValue.toLowerCase() === expected.toLowerCase()
   }
@@ -109,12 +109,12 @@ function compareArns(requestValue: string, operand: Operand, context: Evaluation
   if (operand.family !== 'arn') return false
   const lookup = lookupIn(context)
   if (operand.components === undefined) {
-    // A value that is not shaped like an ARN (typically "*") is matched as a whole.
-    return matchesPattern(compilePattern(operand.pattern, lookup, false), requestValue)
+    // Not shaped like an ARN: "*" still means any ARN; anything else matches none.
+    return operand.pattern.source === '*'
   }
   const requestParts = splitArn(requestValue)
   if (requestParts === undefined) return false
-  return operand.components.every((component, i) => matchesPattern(compilePattern(component, lookup, false), requestParts[i] ?? ''))
+  return operand.components.every((component, i) => matchesPattern(compilePatternCached(component, lookup, false), requestParts[i] ?? ''))
 }
 
 /**
@@ -336,6 +336,11 @@ function valueSatisfies(clause: ConditionClause, requestValue: string, context: 
  * void (see evaluate.ts).
  */
 export function evaluateClause(clause: ConditionClause, context: EvaluationContext): boolean {
+  // A variable without a value voids the statement even where the request key is absent
+  // and the operands would not be compared at all.
+  for (const operand of clause.operands) {
+    if ((operand.family === 'string' || operand.family === 'arn') && operand.pattern.hasVariables) resolveText(operand.pattern, lookupIn(context))
+  }
   const entry = context.entries.get(clause.keyLowerCase)
   if (clause.operator.family === 'null') {
     // "Null": true requires the key to be absent, false requires it present.

@@ -20,7 +20,7 @@
 import { conditionsHold } from './conditions.js'
 import { buildEvaluationContext, variableValue, type EvaluationContext } from './context.js'
 import { findAllowingGrant, OPERATIONS_WITH_ENCRYPTION_CONTEXT } from './grants.js'
-import { compilePattern, matchesPattern, UnresolvedPolicyVariable } from './patterns.js'
+import { compilePatternCached, matchesPattern, UnresolvedPolicyVariable } from './patterns.js'
 import type { MatchElement, PolicyDocument, PolicyStatement, PrincipalElement } from './policy.js'
 import type { AuthorizationInputs, AuthorizationRequest, Decision, DecidingStatement } from './types.js'
 
@@ -68,7 +68,7 @@ function principalRelation(principal: PrincipalElement, caller: Caller): Princip
 function elementMatches(element: MatchElement, text: string, ignoreCase: boolean, context: EvaluationContext): boolean {
   const lookup = (key: string): string | undefined => variableValue(context, key)
   const subject = ignoreCase ? text.toLowerCase() : text
-  const matched = element.patterns.some((pattern) => matchesPattern(compilePattern(pattern, lookup, ignoreCase), subject))
+  const matched = element.patterns.some((pattern) => matchesPattern(compilePatternCached(pattern, lookup, ignoreCase), subject))
   return element.negated ? !matched : matched
 }
 

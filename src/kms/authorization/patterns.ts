@@ -142,6 +142,24 @@ export function compilePattern(pattern: PolicyPattern, lookup: VariableLookup, i
   return units
 }
 
+const compiledExact = new WeakMap<PolicyPattern, CompiledPattern>()
+const compiledFolded = new WeakMap<PolicyPattern, CompiledPattern>()
+
+/**
+ * {@link compilePattern}, remembered per parsed pattern when no variable makes the result
+ * depend on the request (Action and most Resource values).
+ */
+export function compilePatternCached(pattern: PolicyPattern, lookup: VariableLookup, ignoreCase: boolean): CompiledPattern {
+  if (pattern.hasVariables) return compilePattern(pattern, lookup, ignoreCase)
+  const cache = ignoreCase ? compiledFolded : compiledExact
+  let compiled = cache.get(pattern)
+  if (compiled === undefined) {
+    compiled = compilePattern(pattern, lookup, ignoreCase)
+    cache.set(pattern, compiled)
+  }
+  return compiled
+}
+
 /** Whole-string match of `text` against a compiled pattern (backtracking only to the last `*`). */
 export function matchesPattern(pattern: CompiledPattern, text: string): boolean {
   let p = 0

@@ -114,7 +114,7 @@ function parsePrincipal(value: unknown, negated: boolean, at: string): Principal
       if (typeof entry !== 'string') return invalid(`${type} principals must be strings`)
       if (type === 'AWS') {
         if (entry === '*') everyone = true
-        else if (AWS_PRINCIPAL.test(entry)) aws.push(entry)
+        else if (AWS_PRINCIPAL.test(entry) && !/[*?]/.test(entry)) aws.push(entry)
         else return invalid(`${JSON.stringify(entry)} is not an account ID or an IAM user, role or account ARN`)
       } else if (type === 'Service') {
         if (!SERVICE_PRINCIPAL.test(entry)) return invalid(`${JSON.stringify(entry)} is not a service principal`)
