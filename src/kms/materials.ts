@@ -60,6 +60,19 @@ export async function rotationWrites(kms: Kms, key: KeyRecord, rotationType: 'AU
 }
 
 /**
+ * Rotation is for symmetric encryption keys with KMS-made material (reference §4.7,
+ * key-state footnote [6]): keys of other specs, and of imported material, refuse it.
+ */
+export function requireRotatable(key: KeyRecord, arn: string): void {
+  if (key.origin === 'EXTERNAL') {
+    throw new KmsError('UnsupportedOperationException', `${arn} origin is EXTERNAL which is not valid for this operation.`)
+  }
+  if (key.keySpec !== 'SYMMETRIC_DEFAULT') {
+    throw new KmsError('UnsupportedOperationException', `${arn} key spec is ${key.keySpec} which is not valid for this operation.`)
+  }
+}
+
+/**
  * Shared properties are set on the primary only; a replica refuses (reference §4.7). A
  * primary handing its role over (UpdatePrimaryRegion under way) refuses too: the change
  * would race the new primary's (docs/spec/replication.md#update-primary).

@@ -4,16 +4,7 @@
  * GetParametersForImport), expiry, deletion, re-import, and every refusal.
  */
 import assert from 'node:assert/strict'
-import {
-  constants,
-  createCipheriv,
-  createPublicKey,
-  generateKeyPairSync,
-  publicEncrypt,
-  randomBytes,
-  verify as nodeVerify,
-  type KeyObject,
-} from 'node:crypto'
+import { generateKeyPairSync, randomBytes, verify as nodeVerify } from 'node:crypto'
 import { after, before, test } from 'node:test'
 import {
   CreateKeyCommand,
@@ -32,6 +23,7 @@ import {
   type WrappingKeySpec,
 } from '@aws-sdk/client-kms'
 import { expireImportedMaterial } from '../../src/kms/imported-material.js'
+import { wrapForImport } from '../helpers/import-wrap.js'
 import { startInProcessRegion, type InProcessRegion } from '../helpers/in-process-region.js'
 
 let region: InProcessRegion
@@ -52,19 +44,6 @@ async function createExternalKey(spec: KeySpec = 'SYMMETRIC_DEFAULT', usage: Key
   assert.equal(created.KeyMetadata?.KeyState, 'PendingImport')
   assert.equal(created.KeyMetadata?.Origin, 'EXTERNAL')
   return created.KeyMetadata?.KeyId ?? assert.fail('no key id')
-}
-
-/** What a user does with the wrapping public key: RSA-OAEP, or RSA-OAEP of an AES key plus AES key wrap with padding. */
-export function wrapForImport(publicKeyDer: Uint8Array, algorithm: AlgorithmSpec, material: Uint8Array): Buffer {
-  const key: KeyObject = createPublicKey({ key: Buffer.from(publicKeyDer), format: 'der', type: 'spki' })
-  const oaepHash = algorithm.endsWith('SHA_1') ? 'sha1' : 'sha256'
-  if (algorithm === 'RSAES_OAEP_SHA_1' || algorithm === 'RSAES_OAEP_SHA_256') {
-    return publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash }, material)
-  }
-  const aesKey = randomBytes(32)
-  const wrappedKey = publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash }, aesKey)
-  const cipher = createCipheriv('id-aes256-wrap-pad', aesKey, Buffer.from('a65959a6', 'hex'))
-  return Buffer.concat([wrappedKey, cipher.update(material), cipher.final()])
 }
 
 async function importInto(keyId: string, material: Uint8Array, algorithm: AlgorithmSpec = 'RSAES_OAEP_SHA_256', spec: WrappingKeySpec = 'RSA_2048', expires = false): Promise<string> {

@@ -1,5 +1,5 @@
 import { checkKeyState } from '../key-state.js'
-import { requireNotReplica, sharedChangeWrites } from '../materials.js'
+import { requireNotReplica, requireRotatable, sharedChangeWrites } from '../materials.js'
 import { requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 import { keyAccess } from '../access.js'
@@ -11,6 +11,7 @@ export const disableKeyRotation: Operation = {
     const keyIdInput = requiredStr(input, 'KeyId')
     await kms.mutate(() => {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
+      requireRotatable(key, kms.arnOf(key.keyId))
       checkKeyState('rotation-setting', key.state, kms.arnOf(key.keyId))
       requireNotReplica(key, kms.arnOf(key.keyId))
       const { nextRotationAt: _next, ...rest } = key.rotation

@@ -1,5 +1,5 @@
 import { checkKeyState } from '../key-state.js'
-import { DAY_MS, requireNotReplica, sharedChangeWrites } from '../materials.js'
+import { DAY_MS, requireNotReplica, requireRotatable, sharedChangeWrites } from '../materials.js'
 import { num, requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 import { keyAccess } from '../access.js'
@@ -14,6 +14,7 @@ export const enableKeyRotation: Operation = {
     const periodInDays = num(input, 'RotationPeriodInDays') ?? DEFAULT_PERIOD_DAYS
     await kms.mutate(() => {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
+      requireRotatable(key, kms.arnOf(key.keyId))
       checkKeyState('rotation-setting', key.state, kms.arnOf(key.keyId))
       requireNotReplica(key, kms.arnOf(key.keyId))
       const rotation = { ...key.rotation, enabled: true, periodInDays, nextRotationAt: kms.clock.now() + periodInDays * DAY_MS }

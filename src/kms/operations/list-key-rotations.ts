@@ -2,12 +2,14 @@ import { epochSeconds, num, requiredStr, str, type Operation, type Output } from
 import { pageOutput, paginate } from '../paging.js'
 import { resolveKey } from '../resolve-key.js'
 import { keyAccess } from '../access.js'
+import { requireRotatable } from '../materials.js'
 
 export const listKeyRotations: Operation = {
   name: 'ListKeyRotations',
   access: keyAccess('ListKeyRotations', { allowAlias: false }),
   handle(kms, input) {
     const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })
+    requireRotatable(key, kms.arnOf(key.keyId))
     const includeAll = str(input, 'IncludeKeyMaterial') === 'ALL_KEY_MATERIAL'
     // A version newer than the current one is a rotation still waiting for replicas
     // (docs/spec/replication.md#rotation): listed only with ALL_KEY_MATERIAL.

@@ -1,7 +1,7 @@
 import { KmsError } from '../../wire/errors.js'
 import { failpoint } from '../failpoints.js'
 import { checkKeyState } from '../key-state.js'
-import { requireNotReplica, rotationWrites } from '../materials.js'
+import { requireNotReplica, requireRotatable, rotationWrites } from '../materials.js'
 import { requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 import { keyAccess } from '../access.js'
@@ -19,6 +19,7 @@ export const rotateKeyOnDemand: Operation = {
     const keyId = await kms.mutate(async () => {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
       const arn = kms.arnOf(key.keyId)
+      requireRotatable(key, arn)
       checkKeyState('cryptographic', key.state, arn)
       requireNotReplica(key, arn)
       if (key.rotation.onDemandStartedAt !== undefined) {
