@@ -103,6 +103,8 @@ export function enforce(kms: Kms, caller: Caller, checks: readonly AccessCheck[]
       grants: check.key === undefined || check.grantOperation === undefined ? [] : kms.grantsOf(check.key.keyId).map(grantForAuthorization),
       ...(check.grantOperation !== undefined ? { grantOperation: check.grantOperation } : {}),
       ...(check.encryptionContext !== undefined ? { encryptionContext: check.encryptionContext } : {}),
+      // Grant constraints bind only requests that carry an encryption context: those on symmetric keys.
+      encryptionContextApplies: check.key?.keySpec === 'SYMMETRIC_DEFAULT',
     })
     if (!decision.allowed) throw new KmsError('AccessDeniedException', accessDeniedMessage(request, decision))
   }

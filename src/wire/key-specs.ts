@@ -36,6 +36,7 @@ export type SigningAlgorithm =
   | 'ECDSA_SHA_384'
   | 'ECDSA_SHA_512'
 export type AsymmetricEncryptionAlgorithm = 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256'
+export type EncryptionAlgorithm = AsymmetricEncryptionAlgorithm
 export type MacAlgorithm = 'HMAC_SHA_224' | 'HMAC_SHA_256' | 'HMAC_SHA_384' | 'HMAC_SHA_512'
 export type MessageType = 'RAW' | 'DIGEST'
 /** GenerateDataKeyPair's specs (SM2 is China Regions only and not offered). */
@@ -43,17 +44,49 @@ export type KeyPairSpec = AsymmetricKeySpec
 
 export const KEY_SPECS: readonly KeySpec[] = ['SYMMETRIC_DEFAULT', ...ASYMMETRIC_KEY_SPECS, ...HMAC_KEY_SPECS]
 export const KEY_PAIR_SPECS: readonly KeyPairSpec[] = ASYMMETRIC_KEY_SPECS
+export const SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = [
+  'RSASSA_PSS_SHA_256',
+  'RSASSA_PSS_SHA_384',
+  'RSASSA_PSS_SHA_512',
+  'RSASSA_PKCS1_V1_5_SHA_256',
+  'RSASSA_PKCS1_V1_5_SHA_384',
+  'RSASSA_PKCS1_V1_5_SHA_512',
+  'ECDSA_SHA_256',
+  'ECDSA_SHA_384',
+  'ECDSA_SHA_512',
+]
+export const ENCRYPTION_ALGORITHMS: readonly EncryptionAlgorithm[] = ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256']
+export const MAC_ALGORITHMS: readonly MacAlgorithm[] = ['HMAC_SHA_224', 'HMAC_SHA_256', 'HMAC_SHA_384', 'HMAC_SHA_512']
 
-export function isKeySpec(value: string): value is KeySpec {
-  return (KEY_SPECS as readonly string[]).includes(value)
+function oneOf<T extends string>(list: readonly T[], value: unknown): value is T {
+  return typeof value === 'string' && (list as readonly string[]).includes(value)
+}
+
+export function isKeySpec(value: unknown): value is KeySpec {
+  return oneOf(KEY_SPECS, value)
+}
+export function isAsymmetricKeySpec(value: unknown): value is AsymmetricKeySpec {
+  return oneOf(ASYMMETRIC_KEY_SPECS, value)
+}
+export function isHmacKeySpec(value: unknown): value is HmacKeySpec {
+  return oneOf(HMAC_KEY_SPECS, value)
+}
+export function isSigningAlgorithm(value: unknown): value is SigningAlgorithm {
+  return oneOf(SIGNING_ALGORITHMS, value)
+}
+export function isEncryptionAlgorithm(value: unknown): value is EncryptionAlgorithm {
+  return oneOf(ENCRYPTION_ALGORITHMS, value)
+}
+export function isMacAlgorithm(value: unknown): value is MacAlgorithm {
+  return oneOf(MAC_ALGORITHMS, value)
 }
 
 export function isAsymmetric(spec: KeySpec): spec is AsymmetricKeySpec {
-  return (ASYMMETRIC_KEY_SPECS as readonly string[]).includes(spec)
+  return isAsymmetricKeySpec(spec)
 }
 
 export function isHmac(spec: KeySpec): spec is HmacKeySpec {
-  return (HMAC_KEY_SPECS as readonly string[]).includes(spec)
+  return isHmacKeySpec(spec)
 }
 
 const RSA_SIGNING: readonly SigningAlgorithm[] = [
@@ -69,9 +102,11 @@ const RSA_SIGNING: readonly SigningAlgorithm[] = [
 export function keyUsagesFor(spec: KeySpec): KeyUsage[] {
   if (spec === 'SYMMETRIC_DEFAULT') return ['ENCRYPT_DECRYPT']
   if (isHmac(spec)) return ['GENERATE_VERIFY_MAC']
+  if (!isAsymmetric(spec)) return []
   if (spec.startsWith('RSA_')) return ['ENCRYPT_DECRYPT', 'SIGN_VERIFY']
   if (spec === 'ECC_SECG_P256K1') return ['SIGN_VERIFY']
-  return ['SIGN_VERIFY', 'KEY_AGREEMENT']
+  if (spec.startsWith('ECC_NIST_')) return ['SIGN_VERIFY', 'KEY_AGREEMENT']
+  return []
 }
 
 export function signingAlgorithmsFor(spec: KeySpec): SigningAlgorithm[] {
@@ -92,7 +127,7 @@ export function signingAlgorithmsFor(spec: KeySpec): SigningAlgorithm[] {
   }
 }
 
-export function encryptionAlgorithmsFor(spec: KeySpec): string[] {
+export function encryptionAlgorithmsFor(spec: KeySpec): Array<EncryptionAlgorithm | 'SYMMETRIC_DEFAULT'> {
   if (spec === 'SYMMETRIC_DEFAULT') return ['SYMMETRIC_DEFAULT']
   if (spec.startsWith('RSA_')) return ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256']
   return []
@@ -102,8 +137,30 @@ export function macAlgorithmsFor(spec: KeySpec): MacAlgorithm[] {
   return isHmac(spec) ? [`HMAC_SHA_${spec.slice('HMAC_'.length)}` as MacAlgorithm] : []
 }
 
-export function keyAgreementAlgorithmsFor(spec: KeySpec): string[] {
+export function keyAgreementAlgorithmsFor(spec: KeySpec): Array<'ECDH'> {
   return spec.startsWith('ECC_NIST_') ? ['ECDH'] : []
+}
+
+export interface KeyAlgorithms {
+  EncryptionAlgorithms: Array<EncryptionAlgorithm | 'SYMMETRIC_DEFAULT'>
+  SigningAlgorithms: SigningAlgorithm[]
+  MacAlgorithms: MacAlgorithm[]
+  KeyAgreementAlgorithms: Array<'ECDH'>
+}
+
+/**
+ * The algorithm lists DescribeKey reports for a key of this spec and usage: only the list
+ * that belongs to the usage is non-empty (an RSA key for SIGN_VERIFY reports no
+ * EncryptionAlgorithms). Empty everywhere when the usage does not fit the spec.
+ */
+export function algorithmsFor(spec: KeySpec, usage: KeyUsage): KeyAlgorithms {
+  const fits = keyUsagesFor(spec).includes(usage)
+  return {
+    EncryptionAlgorithms: fits && usage === 'ENCRYPT_DECRYPT' ? encryptionAlgorithmsFor(spec) : [],
+    SigningAlgorithms: fits && usage === 'SIGN_VERIFY' ? signingAlgorithmsFor(spec) : [],
+    MacAlgorithms: fits && usage === 'GENERATE_VERIFY_MAC' ? macAlgorithmsFor(spec) : [],
+    KeyAgreementAlgorithms: fits && usage === 'KEY_AGREEMENT' ? keyAgreementAlgorithmsFor(spec) : [],
+  }
 }
 
 /** The hash length, in bytes, of a signing algorithm's digest (MessageType DIGEST). */

@@ -8,7 +8,7 @@
 import { createHmac } from 'node:crypto'
 import { equalBytes } from '../internal/bytes.js'
 
-export type MacAlgorithm = 'HMAC_SHA_224' | 'HMAC_SHA_256' | 'HMAC_SHA_384' | 'HMAC_SHA_512'
+import type { MacAlgorithm } from '../../wire/key-specs.js'
 
 export const MAC_HASH: Record<MacAlgorithm, { hash: 'sha224' | 'sha256' | 'sha384' | 'sha512'; bytes: number }> = {
   HMAC_SHA_224: { hash: 'sha224', bytes: 28 },

@@ -11,79 +11,45 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import {
-  asymmetricSigningAlgorithms,
-  generateAsymmetricKeyPair,
-  isAsymmetricSpec,
-  isValidAsymmetricMaterial,
-  supportsKeyAgreement,
-} from './asymmetric.js'
-import { hmac, hmacVerify, MAC_HASH, type MacAlgorithm } from './hmac.js'
+import { generateAsymmetricKeyPair, isAsymmetricSpec, isValidAsymmetricMaterial } from './asymmetric.js'
+import { isHmacKeySpec, type HmacKeySpec, type KeyPairSpec, type KeySpec, type MacAlgorithm } from '../../wire/key-specs.js'
+import { hmac, hmacVerify, MAC_HASH } from './hmac.js'
 
-export type AsymmetricKeySpec = 'RSA_2048' | 'RSA_3072' | 'RSA_4096' | 'ECC_NIST_P256' | 'ECC_NIST_P384' | 'ECC_NIST_P521' | 'ECC_SECG_P256K1'
-export type HmacKeySpec = 'HMAC_224' | 'HMAC_256' | 'HMAC_384' | 'HMAC_512'
-export type KeySpec = 'SYMMETRIC_DEFAULT' | AsymmetricKeySpec | HmacKeySpec
-export type SigningAlgorithm =
-  | 'RSASSA_PSS_SHA_256'
-  | 'RSASSA_PSS_SHA_384'
-  | 'RSASSA_PSS_SHA_512'
-  | 'RSASSA_PKCS1_V1_5_SHA_256'
-  | 'RSASSA_PKCS1_V1_5_SHA_384'
-  | 'RSASSA_PKCS1_V1_5_SHA_512'
-  | 'ECDSA_SHA_256'
-  | 'ECDSA_SHA_384'
-  | 'ECDSA_SHA_512'
-export type EncryptionAlgorithm = 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256'
-export type { MacAlgorithm }
-export type MessageType = 'RAW' | 'DIGEST'
-export type KeyUsage = 'ENCRYPT_DECRYPT' | 'SIGN_VERIFY' | 'GENERATE_VERIFY_MAC' | 'KEY_AGREEMENT'
-/** GenerateDataKeyPair's KeyPairSpec values (SM2 aside, which Trent does not offer). */
-export type KeyPairSpec = AsymmetricKeySpec
-
-export const ASYMMETRIC_KEY_SPECS: readonly AsymmetricKeySpec[] = [
-  'RSA_2048',
-  'RSA_3072',
-  'RSA_4096',
-  'ECC_NIST_P256',
-  'ECC_NIST_P384',
-  'ECC_NIST_P521',
-  'ECC_SECG_P256K1',
-]
-export const HMAC_KEY_SPECS: readonly HmacKeySpec[] = ['HMAC_224', 'HMAC_256', 'HMAC_384', 'HMAC_512']
-export const KEY_SPECS: readonly KeySpec[] = ['SYMMETRIC_DEFAULT', ...ASYMMETRIC_KEY_SPECS, ...HMAC_KEY_SPECS]
-export const KEY_PAIR_SPECS: readonly KeyPairSpec[] = ASYMMETRIC_KEY_SPECS
-export const SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = [
-  'RSASSA_PSS_SHA_256',
-  'RSASSA_PSS_SHA_384',
-  'RSASSA_PSS_SHA_512',
-  'RSASSA_PKCS1_V1_5_SHA_256',
-  'RSASSA_PKCS1_V1_5_SHA_384',
-  'RSASSA_PKCS1_V1_5_SHA_512',
-  'ECDSA_SHA_256',
-  'ECDSA_SHA_384',
-  'ECDSA_SHA_512',
-]
-export const ENCRYPTION_ALGORITHMS: readonly EncryptionAlgorithm[] = ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256']
-export const MAC_ALGORITHMS: readonly MacAlgorithm[] = ['HMAC_SHA_224', 'HMAC_SHA_256', 'HMAC_SHA_384', 'HMAC_SHA_512']
-
-export function isKeySpec(value: unknown): value is KeySpec {
-  return typeof value === 'string' && (KEY_SPECS as readonly string[]).includes(value)
-}
-export function isAsymmetricKeySpec(value: unknown): value is AsymmetricKeySpec {
-  return isAsymmetricSpec(value)
-}
-export function isHmacKeySpec(value: unknown): value is HmacKeySpec {
-  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(HMAC, value)
-}
-export function isSigningAlgorithm(value: unknown): value is SigningAlgorithm {
-  return typeof value === 'string' && (SIGNING_ALGORITHMS as readonly string[]).includes(value)
-}
-export function isEncryptionAlgorithm(value: unknown): value is EncryptionAlgorithm {
-  return typeof value === 'string' && (ENCRYPTION_ALGORITHMS as readonly string[]).includes(value)
-}
-export function isMacAlgorithm(value: unknown): value is MacAlgorithm {
-  return typeof value === 'string' && (MAC_ALGORITHMS as readonly string[]).includes(value)
-}
+// The vocabulary (spec, usage and algorithm names, which spec offers what) is the wire's,
+// shared with the region; this module adds the cryptography behind it.
+export {
+  ASYMMETRIC_KEY_SPECS,
+  ENCRYPTION_ALGORITHMS,
+  HMAC_KEY_SPECS,
+  KEY_PAIR_SPECS,
+  KEY_SPECS,
+  MAC_ALGORITHMS,
+  SIGNING_ALGORITHMS,
+  algorithmsFor,
+  encryptionAlgorithmsFor,
+  isAsymmetricKeySpec,
+  isEncryptionAlgorithm,
+  isHmacKeySpec,
+  isKeySpec,
+  isMacAlgorithm,
+  isSigningAlgorithm,
+  keyAgreementAlgorithmsFor,
+  keyUsagesFor,
+  macAlgorithmsFor,
+  signingAlgorithmsFor,
+} from '../../wire/key-specs.js'
+export type {
+  AsymmetricKeySpec,
+  EncryptionAlgorithm,
+  HmacKeySpec,
+  KeyAlgorithms,
+  KeyPairSpec,
+  KeySpec,
+  KeyUsage,
+  MacAlgorithm,
+  MessageType,
+  SigningAlgorithm,
+} from '../../wire/key-specs.js'
 
 const SYMMETRIC_KEY_BYTES = 32
 
@@ -98,65 +64,6 @@ const HMAC: Record<HmacKeySpec, { algorithm: MacAlgorithm; bytes: number; minImp
   HMAC_256: { algorithm: 'HMAC_SHA_256', bytes: 32, minImport: 32, maxImport: 64 },
   HMAC_384: { algorithm: 'HMAC_SHA_384', bytes: 48, minImport: 48, maxImport: 128 },
   HMAC_512: { algorithm: 'HMAC_SHA_512', bytes: 64, minImport: 64, maxImport: 128 },
-}
-
-/** What DescribeKey/GetPublicKey report as SigningAlgorithms for a spec (when its usage is SIGN_VERIFY). */
-export function signingAlgorithmsFor(spec: KeySpec): SigningAlgorithm[] {
-  return isAsymmetricSpec(spec) ? asymmetricSigningAlgorithms(spec) : []
-}
-
-/** EncryptionAlgorithms for a spec (when its usage is ENCRYPT_DECRYPT). */
-export function encryptionAlgorithmsFor(spec: KeySpec): Array<EncryptionAlgorithm | 'SYMMETRIC_DEFAULT'> {
-  if (spec === 'SYMMETRIC_DEFAULT') return ['SYMMETRIC_DEFAULT']
-  if (spec === 'RSA_2048' || spec === 'RSA_3072' || spec === 'RSA_4096') return [...ENCRYPTION_ALGORITHMS]
-  return []
-}
-
-/** MacAlgorithms for a spec: one per HMAC spec, the hash matching the key spec. */
-export function macAlgorithmsFor(spec: KeySpec): MacAlgorithm[] {
-  return isHmacKeySpec(spec) ? [HMAC[spec].algorithm] : []
-}
-
-/** KeyAgreementAlgorithms for a spec (when its usage is KEY_AGREEMENT): ECDH on the NIST curves. */
-export function keyAgreementAlgorithmsFor(spec: KeySpec): Array<'ECDH'> {
-  return isAsymmetricSpec(spec) && supportsKeyAgreement(spec) ? ['ECDH'] : []
-}
-
-/**
- * The KeyUsage values CreateKey accepts for a spec (AWS KMS API reference, CreateKey
- * KeyUsage): SYMMETRIC_DEFAULT → ENCRYPT_DECRYPT; HMAC → GENERATE_VERIFY_MAC; RSA →
- * ENCRYPT_DECRYPT or SIGN_VERIFY; NIST curves → SIGN_VERIFY or KEY_AGREEMENT;
- * ECC_SECG_P256K1 → SIGN_VERIFY. The first entry is no default: CreateKey requires
- * KeyUsage for every spec but SYMMETRIC_DEFAULT.
- */
-export function keyUsagesFor(spec: KeySpec): KeyUsage[] {
-  if (spec === 'SYMMETRIC_DEFAULT') return ['ENCRYPT_DECRYPT']
-  if (isHmacKeySpec(spec)) return ['GENERATE_VERIFY_MAC']
-  if (!isAsymmetricSpec(spec)) return []
-  if (encryptionAlgorithmsFor(spec).length > 0) return ['ENCRYPT_DECRYPT', 'SIGN_VERIFY']
-  return supportsKeyAgreement(spec) ? ['SIGN_VERIFY', 'KEY_AGREEMENT'] : ['SIGN_VERIFY']
-}
-
-export interface KeyAlgorithms {
-  EncryptionAlgorithms: Array<EncryptionAlgorithm | 'SYMMETRIC_DEFAULT'>
-  SigningAlgorithms: SigningAlgorithm[]
-  MacAlgorithms: MacAlgorithm[]
-  KeyAgreementAlgorithms: Array<'ECDH'>
-}
-
-/**
- * The algorithm lists DescribeKey reports for a key of this spec and usage: only the list
- * that belongs to the usage is non-empty (an RSA key for SIGN_VERIFY reports no
- * EncryptionAlgorithms). Empty everywhere when the usage does not fit the spec.
- */
-export function algorithmsFor(spec: KeySpec, usage: KeyUsage): KeyAlgorithms {
-  const fits = keyUsagesFor(spec).includes(usage)
-  return {
-    EncryptionAlgorithms: fits && usage === 'ENCRYPT_DECRYPT' ? encryptionAlgorithmsFor(spec) : [],
-    SigningAlgorithms: fits && usage === 'SIGN_VERIFY' ? signingAlgorithmsFor(spec) : [],
-    MacAlgorithms: fits && usage === 'GENERATE_VERIFY_MAC' ? macAlgorithmsFor(spec) : [],
-    KeyAgreementAlgorithms: fits && usage === 'KEY_AGREEMENT' ? keyAgreementAlgorithmsFor(spec) : [],
-  }
 }
 
 /**
