@@ -25,6 +25,12 @@ import {
 } from '@aws-sdk/client-kms'
 import { startRegionProcess, type RegionProcess } from '../helpers/region-process.js'
 
+/** A policy other than the default that still lets the account's root manage the key. */
+const KEPT_POLICY = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Sid: 'kept across kill -9', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: 'kms:*', Resource: '*' }],
+})
+
 const dataDir = mkdtempSync(join(tmpdir(), 'trent-crash-'))
 let region: RegionProcess | undefined
 after(async () => {
@@ -37,7 +43,7 @@ test('each acknowledged write survives kill -9 immediately after its acknowledge
     async (r, keyId) => void (await r.client().send(new RotateKeyOnDemandCommand({ KeyId: keyId }))),
     async (r, keyId) => void (await r.client().send(new CreateAliasCommand({ AliasName: 'alias/crash', TargetKeyId: keyId }))),
     async (r, keyId) => void (await r.client().send(new TagResourceCommand({ KeyId: keyId, Tags: [{ TagKey: 'k', TagValue: 'v' }] }))),
-    async (r, keyId) => void (await r.client().send(new PutKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default', Policy: '{"Statement":[]}' }))),
+    async (r, keyId) => void (await r.client().send(new PutKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default', Policy: KEPT_POLICY }))),
   ]
   region = await startRegionProcess({ dataDir })
   const created = await region.client().send(new CreateKeyCommand({ Description: 'survivor' }))
@@ -55,7 +61,7 @@ test('each acknowledged write survives kill -9 immediately after its acknowledge
   assert.equal((await client.send(new ListKeyRotationsCommand({ KeyId: keyId }))).Rotations?.length, 1)
   assert.deepEqual((await client.send(new ListAliasesCommand({ KeyId: keyId }))).Aliases?.map((a) => a.AliasName), ['alias/crash'])
   assert.deepEqual((await client.send(new ListResourceTagsCommand({ KeyId: keyId }))).Tags, [{ TagKey: 'k', TagValue: 'v' }])
-  assert.equal((await client.send(new GetKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default' }))).Policy, '{"Statement":[]}')
+  assert.equal((await client.send(new GetKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default' }))).Policy, KEPT_POLICY)
   const plain = await client.send(new DecryptCommand({ CiphertextBlob: ciphertext }))
   assert.equal(Buffer.from(plain.Plaintext ?? []).toString(), 'old data')
 })
