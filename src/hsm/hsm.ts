@@ -53,6 +53,8 @@ export type HsmErrorCode =
   | 'INCORRECT_MATERIAL'
   /** A peer public key (DeriveSharedSecret) that is not a point of the key's curve. */
   | 'INVALID_PUBLIC_KEY'
+  /** A re-encryption whose plaintext is longer than the destination RSA key can encrypt. */
+  | 'PLAINTEXT_TOO_LONG'
 
 export class HsmError extends Error {
   readonly code: HsmErrorCode
@@ -131,6 +133,15 @@ export interface KeyOperations {
   generateMac: { request: { key: MaterialRef; algorithm: MacAlgorithm; message: Uint8Array }; result: Uint8Array }
   /** Compares in constant time inside the HSM. */
   verifyMac: { request: { key: MaterialRef; algorithm: MacAlgorithm; message: Uint8Array; mac: Uint8Array }; result: boolean }
+  /**
+   * ReEncrypt where either side is an RSA key: decrypts under `source`, encrypts under
+   * `destination`, the plaintext never leaving the HSM. `DECRYPT_FAILED` for any failure of
+   * the source side; `PLAINTEXT_TOO_LONG` if an RSA destination cannot take the plaintext.
+   */
+  reEncryptAny: {
+    request: { source: ReEncryptSide; ciphertext: Uint8Array; destination: ReEncryptSide }
+    result: Uint8Array
+  }
   /** A fresh key pair whose private key (PKCS#8 DER) is encrypted under the symmetric `key`. */
   generateDataKeyPair: {
     request: { key: MaterialRef; keyPairSpec: KeyPairSpec; encodedContext: Uint8Array; includePlaintext: boolean }
@@ -164,6 +175,11 @@ export interface KeyOperations {
   }
 }
 export type KeyOperationName = keyof KeyOperations
+
+/** One side of a re-encryption: a symmetric key with its encoded context, or an RSA key with its algorithm. */
+export type ReEncryptSide =
+  | { key: MaterialRef; algorithm: 'SYMMETRIC_DEFAULT'; encodedContext: Uint8Array }
+  | { key: MaterialRef; algorithm: AsymmetricEncryptionAlgorithm }
 
 export interface Hsm {
   /** Generates fresh key material of `keySpec` for (keyId, version) and returns it sealed. */

@@ -30,6 +30,7 @@ const KNOWN_CODES: ReadonlySet<string> = new Set<HsmErrorCode>([
   'IMPORT_TOKEN_EXPIRED',
   'INCORRECT_MATERIAL',
   'INVALID_PUBLIC_KEY',
+  'PLAINTEXT_TOO_LONG',
 ])
 
 interface Pending {

@@ -16,8 +16,9 @@ import {
   type GrantForAuthorization,
   type PolicyDocument,
 } from './authorization/index.js'
+import { checkGrantTokens } from './grants.js'
 import type { Kms } from './kms.js'
-import { stringMap, str, type AccessCheck, type Caller, type Input, type Operation, type RequestContext } from './operation.js'
+import { list, stringMap, str, type AccessCheck, type Caller, type Input, type Operation, type RequestContext } from './operation.js'
 import { resolveKey } from './resolve-key.js'
 
 /** Parsed key policies by their text: a key's policy is parsed once, not per request. */
@@ -103,8 +104,10 @@ export function enforce(kms: Kms, caller: Caller, checks: readonly AccessCheck[]
       grants: check.key === undefined || check.grantOperation === undefined ? [] : kms.grantsOf(check.key.keyId).map(grantForAuthorization),
       ...(check.grantOperation !== undefined ? { grantOperation: check.grantOperation } : {}),
       ...(check.encryptionContext !== undefined ? { encryptionContext: check.encryptionContext } : {}),
-      // Grant constraints bind only requests that carry an encryption context: those on symmetric keys.
-      encryptionContextApplies: check.key?.keySpec === 'SYMMETRIC_DEFAULT',
+      // Grant constraints bind only requests that carry an encryption context. On a symmetric
+      // key the engine knows which operations do (not DescribeKey, CreateGrant or RetireGrant:
+      // AWS GrantConstraints); on any other key none does.
+      ...(check.key !== undefined && check.key.keySpec !== 'SYMMETRIC_DEFAULT' ? { encryptionContextApplies: false } : {}),
     })
     if (!decision.allowed) throw new KmsError('AccessDeniedException', accessDeniedMessage(request, decision))
   }
@@ -190,6 +193,8 @@ export function keyCheck(
 
 /** Authorizes, then runs, one request: the only way the API invokes an operation. */
 export function runOperation(kms: Kms, operation: Operation, input: Input, context: RequestContext): Promise<Record<string, unknown>> {
+  // Every operation that takes GrantTokens refuses one Trent did not issue, as AWS does.
+  checkGrantTokens(list<string>(input, 'GrantTokens'))
   authorizeOperation(kms, operation, input, context)
   return operation.handle(kms, input, context)
 }

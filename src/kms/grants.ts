@@ -7,11 +7,12 @@
  */
 import { randomBytes } from 'node:crypto'
 import { KmsError } from '../wire/errors.js'
+import { grantConstraintsSatisfied } from './authorization/index.js'
 import type { GrantRecord, KeyRecord } from '../storage/records.js'
 import type { Kms } from './kms.js'
 import { epochSeconds, type Output } from './operation.js'
 
-/** Operations whose requests carry an encryption context, so a grant constraint can apply (AWS: the only ones a constrained grant may allow, with CreateGrant and RetireGrant). */
+/** Operations whose requests carry an encryption context when the key is a symmetric encryption key, so a grant constraint can bind them. */
 const TAKES_ENCRYPTION_CONTEXT = new Set([
   'Decrypt',
   'Encrypt',
@@ -21,9 +22,15 @@ const TAKES_ENCRYPTION_CONTEXT = new Set([
   'GenerateDataKeyPairWithoutPlaintext',
   'ReEncryptFrom',
   'ReEncryptTo',
-  'CreateGrant',
-  'RetireGrant',
 ])
+
+/**
+ * Operations a constrained grant may hold on any key, though the constraint does not bind
+ * them (AWS, CreateGrant Constraints: "Grants with grant constraints can include the
+ * DescribeKey and RetireGrant operations, but the constraint doesn't apply to these
+ * operations"; for CreateGrant it binds the grants created with it instead).
+ */
+const CONSTRAINABLE_ON_ANY_KEY = new Set(['CreateGrant', 'RetireGrant', 'DescribeKey'])
 
 const FOR_EVERY_KEY = ['CreateGrant', 'RetireGrant', 'DescribeKey']
 
@@ -59,12 +66,54 @@ export function checkGrantOperations(key: KeyRecord, arn: string, operations: re
   if (invalid.length > 0) {
     throw new KmsError('ValidationException', `Grant operations ${invalid.join(', ')} are not valid for ${arn} (key spec ${key.keySpec}, key usage ${key.keyUsage}).`)
   }
-  if (constrained && operations.some((op) => !TAKES_ENCRYPTION_CONTEXT.has(op))) {
+  // AWS: "You cannot use an encryption context grant constraint for cryptographic operations
+  // with asymmetric KMS keys or HMAC KMS keys." Their operations take no encryption context.
+  const symmetric = key.keySpec === 'SYMMETRIC_DEFAULT'
+  if (constrained && operations.some((op) => !CONSTRAINABLE_ON_ANY_KEY.has(op) && !(symmetric && TAKES_ENCRYPTION_CONTEXT.has(op)))) {
     throw new KmsError(
       'ValidationException',
-      'Grant constraints are allowed only on grants whose operations all accept an encryption context (and CreateGrant, RetireGrant).',
+      'Grant constraints are allowed only on grants whose operations all accept an encryption context (cryptographic operations with a symmetric encryption key), and DescribeKey, CreateGrant, RetireGrant.',
     )
   }
+}
+
+/**
+ * Whether every encryption context that `child` constraints accept, `parent` constraints
+ * accept too. Keys compare ignoring case, values exactly, as grant constraints do.
+ */
+export function constraintsAtLeastAsStrict(child: GrantRecord['constraints'], parent: GrantRecord['constraints']): boolean {
+  if (parent === undefined) return true
+  const asGrant = { grantId: '', granteePrincipal: '', operations: [], constraints: parent }
+  // An Equals child accepts one context only (whatever its Subset says).
+  const equals = child?.encryptionContextEquals
+  if (equals !== undefined) return grantConstraintsSatisfied(asGrant, equals)
+  // A Subset child accepts every superset of its pairs: only a Subset parent within them accepts them all.
+  const subset = child?.encryptionContextSubset
+  if (subset === undefined || parent.encryptionContextEquals !== undefined) return false
+  return grantConstraintsSatisfied(asGrant, subset)
+}
+
+/**
+ * Whether one of `caller`'s grants on the key lets it create this grant. AWS ("Granting
+ * CreateGrant permission"): a principal with CreateGrant from a grant can create only grants
+ * for operations of that grant, with constraints at least as strict as its own.
+ */
+export function grantAllowsChildGrant(
+  kms: Kms,
+  key: KeyRecord,
+  caller: string,
+  operations: readonly string[],
+  constraints: GrantRecord['constraints'],
+): boolean {
+  return kms
+    .grantsOf(key.keyId)
+    .some(
+      (parent) =>
+        parent.granteePrincipal === caller &&
+        parent.operations.includes('CreateGrant') &&
+        operations.every((op) => parent.operations.includes(op)) &&
+        constraintsAtLeastAsStrict(constraints, parent.constraints),
+    )
 }
 
 const GRANT_ID = /^[0-9a-f]{64}$/

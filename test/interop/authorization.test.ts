@@ -828,6 +828,56 @@ describe('grants', () => {
     await rejectsWith(describeKey(clientOf(OTHER), key.keyId), 'AccessDeniedException', denied(OTHER, 'kms:DescribeKey'))
   })
 
+  it('CreateGrant from a grant: the grantee creates grants only for operations of its grant', async () => {
+    const delegate = 'delegate'
+    const holder = 'child-holder'
+    for (const name of [delegate, holder]) users.set(name, [])
+    publishDirectory()
+    await grant({ GranteePrincipal: userArn(delegate), Operations: ['Encrypt', 'Decrypt', 'CreateGrant'] })
+    await grant({ GranteePrincipal: userArn(holder), Operations: ['Encrypt'] }, clientOf(delegate))
+    await encrypt(clientOf(holder), key.keyId)
+    await grant({ GranteePrincipal: userArn(holder), Operations: ['Decrypt', 'CreateGrant'] }, clientOf(delegate))
+    // GenerateDataKey is not in the delegate's grant: it cannot hand it out, to anyone, itself included.
+    for (const grantee of [holder, delegate]) {
+      await rejectsWith(
+        grant({ GranteePrincipal: userArn(grantee), Operations: ['Encrypt', 'GenerateDataKey'] }, clientOf(delegate)),
+        'AccessDeniedException',
+        denied(delegate, 'kms:CreateGrant'),
+      )
+    }
+  })
+
+  it('CreateGrant from a constrained grant: the new grant must be constrained at least as strictly', async () => {
+    const delegate = 'delegate-it'
+    const holder = 'child-holder-it'
+    for (const name of [delegate, holder]) users.set(name, [])
+    publishDirectory()
+    // The parent's constraint binds the grants made with it, not the CreateGrant call (which has no context).
+    await grant({ GranteePrincipal: userArn(delegate), Operations: ['Encrypt', 'CreateGrant'], Constraints: { EncryptionContextSubset: IT } })
+    const within: NonNullable<CreateGrantCommandInput['Constraints']>[] = [
+      { EncryptionContextSubset: IT },
+      { EncryptionContextSubset: { Department: 'IT', Project: 'Apollo' } },
+      { EncryptionContextEquals: { department: 'IT', Project: 'Apollo' } },
+    ]
+    for (const constraints of within) {
+      await grant({ GranteePrincipal: userArn(holder), Operations: ['Encrypt'], Constraints: constraints }, clientOf(delegate))
+    }
+    await encrypt(clientOf(holder), key.keyId, { Department: 'IT', Project: 'Apollo' })
+    const beyond: (CreateGrantCommandInput['Constraints'] | undefined)[] = [
+      undefined,
+      { EncryptionContextSubset: { Project: 'Apollo' } },
+      { EncryptionContextSubset: { Department: 'HR' } },
+      { EncryptionContextEquals: { Department: 'it' } },
+    ]
+    for (const constraints of beyond) {
+      await rejectsWith(
+        grant({ GranteePrincipal: userArn(holder), Operations: ['Encrypt'], ...(constraints !== undefined ? { Constraints: constraints } : {}) }, clientOf(delegate)),
+        'AccessDeniedException',
+        denied(delegate, 'kms:CreateGrant'),
+      )
+    }
+  })
+
   it('a malformed GrantId is InvalidGrantIdException', async () => {
     await rejectsWith(root.send(new RevokeGrantCommand({ KeyId: key.keyId, GrantId: 'not-a-grant-id' })), 'InvalidGrantIdException')
     await rejectsWith(root.send(new RetireGrantCommand({ KeyId: key.keyId, GrantId: 'not-a-grant-id' })), 'InvalidGrantIdException')

@@ -27,6 +27,7 @@ import {
   DeriveSharedSecretCommand,
   DescribeKeyCommand,
   EncryptCommand,
+  ReEncryptCommand,
   GenerateDataKeyPairCommand,
   GenerateDataKeyPairWithoutPlaintextCommand,
   GenerateMacCommand,
@@ -320,3 +321,59 @@ for (const [spec, curve] of [
     await assert.rejects(kms.send(new SignCommand({ KeyId: keyId, Message: Buffer.from('m'), SigningAlgorithm: 'ECDSA_SHA_256' })), { name: 'InvalidKeyUsageException' })
   })
 }
+
+test('ReEncrypt with RSA keys on either side: the plaintext moves between keys without leaving Trent', async () => {
+  const rsa = await createKey('RSA_2048', 'ENCRYPT_DECRYPT')
+  const otherRsa = await createKey('RSA_3072', 'ENCRYPT_DECRYPT')
+  const symmetric = (await kms.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? ''
+  const plaintext = Buffer.from('moved between key types')
+  const spki = createPublicKey({ key: await publicKeyOf(rsa), format: 'der', type: 'spki' })
+  const underRsa = publicEncrypt({ key: spki, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, plaintext)
+
+  // RSA → symmetric, with a destination context.
+  const toSymmetric = await kms.send(
+    new ReEncryptCommand({
+      CiphertextBlob: underRsa,
+      SourceKeyId: rsa,
+      SourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_256',
+      DestinationKeyId: symmetric,
+      DestinationEncryptionContext: { step: 'one' },
+    }),
+  )
+  assert.equal(toSymmetric.SourceEncryptionAlgorithm, 'RSAES_OAEP_SHA_256')
+  assert.equal(toSymmetric.DestinationEncryptionAlgorithm, 'SYMMETRIC_DEFAULT')
+  const back = await kms.send(new DecryptCommand({ CiphertextBlob: toSymmetric.CiphertextBlob, EncryptionContext: { step: 'one' } }))
+  assert.deepEqual(Buffer.from(back.Plaintext ?? []), plaintext)
+
+  // symmetric → RSA → RSA.
+  const toRsa = await kms.send(
+    new ReEncryptCommand({
+      CiphertextBlob: toSymmetric.CiphertextBlob,
+      SourceEncryptionContext: { step: 'one' },
+      DestinationKeyId: otherRsa,
+      DestinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_1',
+    }),
+  )
+  const rsaToRsa = await kms.send(
+    new ReEncryptCommand({
+      CiphertextBlob: toRsa.CiphertextBlob,
+      SourceKeyId: otherRsa,
+      SourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_1',
+      DestinationKeyId: rsa,
+      DestinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_256',
+    }),
+  )
+  const final = await kms.send(new DecryptCommand({ KeyId: rsa, CiphertextBlob: rsaToRsa.CiphertextBlob, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }))
+  assert.deepEqual(Buffer.from(final.Plaintext ?? []), plaintext)
+
+  // Failures: a wrong source algorithm does not decrypt; a plaintext too long for the RSA destination is refused.
+  await assert.rejects(
+    kms.send(new ReEncryptCommand({ CiphertextBlob: underRsa, SourceKeyId: rsa, SourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_1', DestinationKeyId: symmetric })),
+    { name: 'InvalidCiphertextException' },
+  )
+  const long = await kms.send(new EncryptCommand({ KeyId: symmetric, Plaintext: Buffer.alloc(300, 7) }))
+  await assert.rejects(
+    kms.send(new ReEncryptCommand({ CiphertextBlob: long.CiphertextBlob, DestinationKeyId: rsa, DestinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_256' })),
+    { name: 'ValidationException' },
+  )
+})

@@ -27,7 +27,7 @@ import {
 } from '../hsm.js'
 import { abytes, anumber, astring, clean, equalBytes } from '../internal/bytes.js'
 import { kbkdfCounterHmacSha256 } from '../internal/kbkdf.js'
-import { isAsymmetric, isHmac, type AsymmetricKeySpec, type HmacKeySpec, type KeySpec } from '../../wire/key-specs.js'
+import { isAsymmetric, isHmac, maxRsaOaepPlaintextBytes, type AsymmetricKeySpec, type HmacKeySpec, type KeySpec } from '../../wire/key-specs.js'
 import { openKeyToken, sealKeyToken } from './key-token.js'
 import {
   deriveSharedSecret,
@@ -276,7 +276,38 @@ export class SoftHsm {
       }
       case 'importKeyMaterial':
         return this.#importKeyMaterial(request as KeyOperations['importKeyMaterial']['request'])
+      case 'reEncryptAny':
+        return this.#reEncryptAny(request as KeyOperations['reEncryptAny']['request'])
     }
+  }
+
+  #reEncryptAny(r: KeyOperations['reEncryptAny']['request']): Uint8Array {
+    abytes(r.ciphertext, 'ciphertext')
+    aobject(r.source, 'source')
+    aobject(r.destination, 'destination')
+    const plaintext = this.#decryptSide(r.source, r.ciphertext)
+    try {
+      const { key } = r.destination
+      if (r.destination.algorithm === 'SYMMETRIC_DEFAULT') {
+        abytes(r.destination.encodedContext, 'destination.encodedContext')
+        return this.#seal(this.#material(key), key, plaintext, r.destination.encodedContext)
+      }
+      const spec = asymmetricSpec(key.keySpec)
+      if (plaintext.length > maxRsaOaepPlaintextBytes(spec, r.destination.algorithm)) throw new HsmError('PLAINTEXT_TOO_LONG')
+      return rsaEncrypt(spec, this.#rawMaterial(key), r.destination.algorithm, plaintext)
+    } finally {
+      clean(plaintext)
+    }
+  }
+
+  #decryptSide(side: KeyOperations['reEncryptAny']['request']['source'], ciphertext: Uint8Array): Buffer {
+    if (side.algorithm === 'SYMMETRIC_DEFAULT') {
+      abytes(side.encodedContext, 'source.encodedContext')
+      return this.#open(this.#material(side.key), side.key, ciphertext, side.encodedContext)
+    }
+    const plaintext = rsaDecrypt(asymmetricSpec(side.key.keySpec), this.#rawMaterial(side.key), side.algorithm, ciphertext)
+    if (plaintext === undefined) throw new HsmError('DECRYPT_FAILED')
+    return plaintext
   }
 
   #importKeyMaterial(r: KeyOperations['importKeyMaterial']['request']): KeyOperations['importKeyMaterial']['result'] {

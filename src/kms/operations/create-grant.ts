@@ -2,7 +2,7 @@ import { KmsError } from '../../wire/errors.js'
 import type { GrantRecord } from '../../storage/records.js'
 import { keyCheck } from '../access.js'
 import { rejectDryRun } from '../crypto-keys.js'
-import { checkGrantOperations, checkGrantTokens, newGrantId, newGrantToken } from '../grants.js'
+import { checkGrantOperations, checkGrantTokens, grantAllowsChildGrant, newGrantId, newGrantToken } from '../grants.js'
 import { checkKeyState } from '../key-state.js'
 import { list, requiredStr, str, type Input, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
@@ -32,16 +32,19 @@ function sameGrant(a: GrantRecord, b: Omit<GrantRecord, 'grantId' | 'grantToken'
 
 export const createGrant: Operation = {
   name: 'CreateGrant',
-  access(kms, input) {
+  access(kms, input, context) {
     const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })
     const constraints = constraintsOf(input)
+    // A grant's CreateGrant counts only for grants within it; beyond, the policies alone decide.
+    const operations = list<string>(input, 'Operations') ?? []
+    const throughGrant = grantAllowsChildGrant(kms, key, context.caller.principalArn, operations, constraints)
     const constraintTypes = [
       ...(constraints?.encryptionContextEquals !== undefined ? ['EncryptionContextEquals'] : []),
       ...(constraints?.encryptionContextSubset !== undefined ? ['EncryptionContextSubset'] : []),
     ]
     const check = keyCheck('kms:CreateGrant', key, input, {
       conditionMembers: { 'kms:GrantOperations': 'Operations', 'kms:GranteePrincipal': 'GranteePrincipal', 'kms:RetiringPrincipal': 'RetiringPrincipal' },
-    }, undefined, 'CreateGrant')
+    }, undefined, throughGrant ? 'CreateGrant' : undefined)
     if (constraintTypes.length > 0) check.conditions = { ...check.conditions, 'kms:GrantConstraintType': constraintTypes }
     return [check]
   },

@@ -3,7 +3,7 @@ import { KmsError } from '../../wire/errors.js'
 import type { KeyRecord, Tag } from '../../storage/records.js'
 import { keyMetadata } from '../key-metadata.js'
 import { createMaterial } from '../materials.js'
-import { bool, list, str, type Operation } from '../operation.js'
+import { bool, list, str, type AccessCheck, type Operation } from '../operation.js'
 import { checkNewKeyPolicy, defaultKeyPolicy } from '../policy.js'
 import { isKeySpec, keyUsagesFor, type KeySpec, type KeyUsage } from '../../wire/key-specs.js'
 import { checkNewTags, MAX_TAGS_PER_KEY } from '../tags.js'
@@ -16,6 +16,19 @@ function newKeyId(multiRegion: boolean): string {
 
 export const createKey: Operation = {
   name: 'CreateKey',
+  // An account-level action (no key yet), with the condition keys AWS sets for it.
+  access(_kms, input) {
+    const multiRegion = bool(input, 'MultiRegion') ?? false
+    const conditions: NonNullable<AccessCheck['conditions']> = {
+      'kms:KeySpec': str(input, 'KeySpec') ?? str(input, 'CustomerMasterKeySpec') ?? 'SYMMETRIC_DEFAULT',
+      'kms:KeyUsage': str(input, 'KeyUsage') ?? 'ENCRYPT_DECRYPT',
+      'kms:KeyOrigin': str(input, 'Origin') ?? 'AWS_KMS',
+      'kms:MultiRegion': multiRegion,
+      ...(multiRegion ? { 'kms:MultiRegionKeyType': 'PRIMARY' } : {}),
+      'kms:BypassPolicyLockoutSafetyCheck': bool(input, 'BypassPolicyLockoutSafetyCheck') ?? false,
+    }
+    return [{ action: 'kms:CreateKey', conditions }]
+  },
   async handle(kms, input, context) {
     const caller = context.caller
     const requestedSpec = str(input, 'KeySpec') ?? str(input, 'CustomerMasterKeySpec') ?? 'SYMMETRIC_DEFAULT'
@@ -46,10 +59,12 @@ export const createKey: Operation = {
     if (tags.length > MAX_TAGS_PER_KEY) throw new KmsError('TagException', 'Too many tags')
     const multiRegion = bool(input, 'MultiRegion') ?? false
 
-    const keyId = await kms.mutate(async () => {
-      const id = newKeyId(multiRegion)
-      // A key of imported material has none until ImportKeyMaterial (reference §4.8).
-      const material = origin === 'EXTERNAL' ? undefined : await createMaterial(kms, id, 1, keySpec)
+    const id = newKeyId(multiRegion)
+    // Made before the commit queue is entered: an RSA key pair can take the HSM a second,
+    // and other requests' commits need not wait for it. A key of imported material has
+    // none until ImportKeyMaterial (reference §4.8).
+    const material = origin === 'EXTERNAL' ? undefined : await createMaterial(kms, id, 1, keySpec)
+    const keyId = await kms.mutate(() => {
       const key: KeyRecord = {
         keyId: id,
         sequence: kms.nextSequence(),

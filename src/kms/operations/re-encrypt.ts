@@ -1,13 +1,20 @@
+import type { ReEncryptSide } from '../../hsm/hsm.js'
+import { KmsError } from '../../wire/errors.js'
+import { encryptionAlgorithmsFor, type AsymmetricEncryptionAlgorithm } from '../../wire/key-specs.js'
 import {
   asDecryptFailure,
+  checkAlgorithm,
   checkSymmetricAlgorithm,
   decryptingKey,
   encodedContext,
+  hsmErrorCode,
   keyForDecryption,
-  keyForEncryption,
+  keyForUse,
+  rejectContextForAsymmetric,
   rejectDryRun,
+  type UsableKey,
 } from '../crypto-keys.js'
-import { base64, bytes, requiredStr, str, type Operation } from '../operation.js'
+import { base64, bytes, requiredStr, str, type Operation, type Output } from '../operation.js'
 import { keyCheck } from '../access.js'
 import { resolveKey } from '../resolve-key.js'
 
@@ -28,24 +35,56 @@ export const reEncrypt: Operation = {
   },
   async handle(kms, input) {
     const blob = bytes(input, 'CiphertextBlob') ?? new Uint8Array()
-    const destination = keyForEncryption(kms, requiredStr(input, 'DestinationKeyId'), 'ReEncrypt')
-    const source = keyForDecryption(kms, blob, str(input, 'SourceKeyId'), 'ReEncrypt')
-    checkSymmetricAlgorithm(input, 'SourceEncryptionAlgorithm')
-    checkSymmetricAlgorithm(input, 'DestinationEncryptionAlgorithm')
-    const sourceContext = encodedContext(input, 'SourceEncryptionContext')
-    const destinationContext = encodedContext(input, 'DestinationEncryptionContext')
+    const sourceKeyId = str(input, 'SourceKeyId')
+    const sourceIsRsa = sourceKeyId !== undefined && resolveKey(kms, sourceKeyId, { allowAlias: true }).keySpec !== 'SYMMETRIC_DEFAULT'
+    const destination = keyForUse(kms, requiredStr(input, 'DestinationKeyId'), 'ReEncrypt', 'ENCRYPT_DECRYPT')
+    const destinationAlgorithm = checkAlgorithm<string>(input, 'DestinationEncryptionAlgorithm', destination.key, encryptionAlgorithmsFor(destination.key.keySpec), 'SYMMETRIC_DEFAULT')
+    if (!sourceIsRsa && destination.key.keySpec === 'SYMMETRIC_DEFAULT') {
+      // Both sides symmetric: the HSM's own re-encryption, the common case.
+      const source = keyForDecryption(kms, blob, sourceKeyId, 'ReEncrypt')
+      checkSymmetricAlgorithm(input, 'SourceEncryptionAlgorithm')
+      const sourceContext = encodedContext(input, 'SourceEncryptionContext')
+      const destinationContext = encodedContext(input, 'DestinationEncryptionContext')
+      rejectDryRun(input)
+      const result = await asDecryptFailure(
+        kms.hsm.reEncrypt(kms.refOf(source.material), blob, sourceContext, kms.refOf(destination.material), destinationContext),
+      )
+      return output(source, destination, result, 'SYMMETRIC_DEFAULT', 'SYMMETRIC_DEFAULT')
+    }
+    // An RSA key on either side (reference §4.9): the same, through the HSM's general path.
+    const source = sourceIsRsa ? keyForUse(kms, sourceKeyId, 'ReEncrypt', 'ENCRYPT_DECRYPT') : keyForDecryption(kms, blob, sourceKeyId, 'ReEncrypt')
+    const sourceAlgorithm = checkAlgorithm<string>(input, 'SourceEncryptionAlgorithm', source.key, encryptionAlgorithmsFor(source.key.keySpec), 'SYMMETRIC_DEFAULT')
+    const side = (usable: UsableKey, algorithm: string, contextMember: string): ReEncryptSide => {
+      if (algorithm === 'SYMMETRIC_DEFAULT') return { key: kms.refOf(usable.material), algorithm, encodedContext: encodedContext(input, contextMember) }
+      rejectContextForAsymmetric(input, contextMember)
+      return { key: kms.refOf(usable.material), algorithm: algorithm as AsymmetricEncryptionAlgorithm }
+    }
+    const request = {
+      source: side(source, sourceAlgorithm, 'SourceEncryptionContext'),
+      ciphertext: blob,
+      destination: side(destination, destinationAlgorithm, 'DestinationEncryptionContext'),
+    }
     rejectDryRun(input)
-    const result = await asDecryptFailure(
-      kms.hsm.reEncrypt(kms.refOf(source.material), blob, sourceContext, kms.refOf(destination.material), destinationContext),
-    )
-    return {
-      CiphertextBlob: base64(result),
-      SourceKeyId: source.arn,
-      KeyId: destination.arn,
-      SourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-      DestinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-      SourceKeyMaterialId: source.material.materialId,
-      DestinationKeyMaterialId: destination.material.materialId,
+    try {
+      const result = await asDecryptFailure(kms.hsm.keyOperation('reEncryptAny', request))
+      return output(source, destination, result, sourceAlgorithm, destinationAlgorithm)
+    } catch (err) {
+      if (hsmErrorCode(err) === 'PLAINTEXT_TOO_LONG') {
+        throw new KmsError('ValidationException', `The plaintext is too long for ${destination.key.keySpec} with ${destinationAlgorithm}.`)
+      }
+      throw err
     }
   },
+}
+
+function output(source: UsableKey, destination: UsableKey, blob: Uint8Array, sourceAlgorithm: string, destinationAlgorithm: string): Output {
+  return {
+    CiphertextBlob: base64(blob),
+    SourceKeyId: source.arn,
+    KeyId: destination.arn,
+    SourceEncryptionAlgorithm: sourceAlgorithm,
+    DestinationEncryptionAlgorithm: destinationAlgorithm,
+    SourceKeyMaterialId: source.material.materialId,
+    DestinationKeyMaterialId: destination.material.materialId,
+  }
 }
