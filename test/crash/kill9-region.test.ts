@@ -22,7 +22,16 @@ import {
   PutKeyPolicyCommand,
   RotateKeyOnDemandCommand,
   TagResourceCommand,
+  CreateGrantCommand,
+  GenerateMacCommand,
+  GetParametersForImportCommand,
+  GetPublicKeyCommand,
+  ImportKeyMaterialCommand,
+  ListGrantsCommand,
+  VerifyMacCommand,
 } from '@aws-sdk/client-kms'
+import { randomBytes } from 'node:crypto'
+import { wrapForImport } from '../helpers/import-wrap.js'
 import { startRegionProcess, type RegionProcess } from '../helpers/region-process.js'
 
 /** A policy other than the default that still lets the account's root manage the key. */
@@ -64,6 +73,44 @@ test('each acknowledged write survives kill -9 immediately after its acknowledge
   assert.equal((await client.send(new GetKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default' }))).Policy, KEPT_POLICY)
   const plain = await client.send(new DecryptCommand({ CiphertextBlob: ciphertext }))
   assert.equal(Buffer.from(plain.Plaintext ?? []).toString(), 'old data')
+})
+
+test('asymmetric and HMAC keys, imported material and grants survive kill -9 right after their acknowledgement', async () => {
+  region ??= await startRegionProcess({ dataDir })
+  const signing = (await region.client().send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata?.KeyId ?? ''
+  const publicKey = (await region.client().send(new GetPublicKeyCommand({ KeyId: signing }))).PublicKey
+  await region.kill9()
+  region = await startRegionProcess({ dataDir })
+  assert.deepEqual((await region.client().send(new GetPublicKeyCommand({ KeyId: signing }))).PublicKey, publicKey, 'the same private key after the crash')
+
+  const mac = (await region.client().send(new CreateKeyCommand({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' }))).KeyMetadata?.KeyId ?? ''
+  const tag = (await region.client().send(new GenerateMacCommand({ KeyId: mac, Message: Buffer.from('m'), MacAlgorithm: 'HMAC_SHA_256' }))).Mac
+  await region.kill9()
+  region = await startRegionProcess({ dataDir })
+  await region.client().send(new VerifyMacCommand({ KeyId: mac, Message: Buffer.from('m'), Mac: tag, MacAlgorithm: 'HMAC_SHA_256' }))
+
+  const external = (await region.client().send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata?.KeyId ?? ''
+  const parameters = await region.client().send(new GetParametersForImportCommand({ KeyId: external, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }))
+  const material = randomBytes(32)
+  await region.client().send(
+    new ImportKeyMaterialCommand({
+      KeyId: external,
+      ImportToken: parameters.ImportToken,
+      EncryptedKeyMaterial: wrapForImport(parameters.PublicKey ?? new Uint8Array(), 'RSAES_OAEP_SHA_256', material),
+      ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+    }),
+  )
+  await region.kill9()
+  region = await startRegionProcess({ dataDir })
+  assert.equal((await region.client().send(new DescribeKeyCommand({ KeyId: external }))).KeyMetadata?.KeyState, 'Enabled')
+
+  const grant = await region.client().send(
+    new CreateGrantCommand({ KeyId: external, GranteePrincipal: 'arn:aws:iam::111122223333:user/crash', Operations: ['Encrypt'] }),
+  )
+  await region.kill9()
+  region = await startRegionProcess({ dataDir })
+  const grants = await region.client().send(new ListGrantsCommand({ KeyId: external }))
+  assert.deepEqual(grants.Grants?.map((g) => g.GrantId), [grant.GrantId])
 })
 
 test('kill -9 during a burst of writes loses none that were acknowledged', async () => {

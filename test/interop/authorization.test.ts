@@ -821,11 +821,14 @@ describe('grants', () => {
   })
 
   it('a constrained grant may include DescribeKey and RetireGrant; the constraint does not bind them (AWS GrantConstraints)', async () => {
-    const g = await grant({ GranteePrincipal: userArn(OTHER), Operations: ['Encrypt', 'DescribeKey', 'RetireGrant'], Constraints: { EncryptionContextSubset: IT } })
-    await describeKey(clientOf(OTHER), key.keyId)
-    await rejectsWith(encrypt(clientOf(OTHER), key.keyId, { Department: 'HR' }), 'AccessDeniedException', denied(OTHER, 'kms:Encrypt'))
-    await clientOf(OTHER).send(new RetireGrantCommand({ KeyId: key.keyId, GrantId: g.id }))
-    await rejectsWith(describeKey(clientOf(OTHER), key.keyId), 'AccessDeniedException', denied(OTHER, 'kms:DescribeKey'))
+    const name = 'constrained-describer'
+    setUser(name)
+    const g = await grant({ GranteePrincipal: userArn(name), Operations: ['Encrypt', 'DescribeKey', 'RetireGrant'], Constraints: { EncryptionContextSubset: IT } })
+    await describeKey(clientOf(name), key.keyId)
+    await encrypt(clientOf(name), key.keyId, IT)
+    await rejectsWith(encrypt(clientOf(name), key.keyId, { Department: 'HR' }), 'AccessDeniedException', denied(name, 'kms:Encrypt'))
+    await clientOf(name).send(new RetireGrantCommand({ KeyId: key.keyId, GrantId: g.id }))
+    await rejectsWith(describeKey(clientOf(name), key.keyId), 'AccessDeniedException', denied(name, 'kms:DescribeKey'))
   })
 
   it('CreateGrant from a grant: the grantee creates grants only for operations of its grant', async () => {
