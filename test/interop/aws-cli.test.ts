@@ -435,4 +435,36 @@ describe('AWS CLI v2 against a local partition', { skip: SKIP ? 'TRENT_SKIP_AWS_
     const decrypted = await awsJson(mode, HOME_REGION, ['kms', 'decrypt', '--ciphertext-blob', field(encrypted, 'CiphertextBlob')])
     assert.ok(blob(decrypted, 'Plaintext').equals(PLAINTEXT))
   })
+
+  it('signs, verifies, hands out public keys and computes MACs; openssl verifies the CLI-made signature', async () => {
+    const mode = 'profile'
+    const created = await awsJson(mode, HOME_REGION, ['kms', 'create-key', '--key-spec', 'ECC_NIST_P384', '--key-usage', 'SIGN_VERIFY'])
+    const keyId = field(created, 'KeyMetadata', 'KeyId')
+    assert.deepEqual(field(created, 'KeyMetadata', 'SigningAlgorithms'), ['ECDSA_SHA_384'])
+    const message = writeBlob(PLAINTEXT)
+    const signed = await awsJson(mode, HOME_REGION, ['kms', 'sign', '--key-id', keyId, '--message', `fileb://${message}`, '--signing-algorithm', 'ECDSA_SHA_384'])
+    const signature = blob(signed, 'Signature')
+    const verified = await awsJson(mode, HOME_REGION, [
+      'kms', 'verify', '--key-id', keyId, '--message', `fileb://${message}`, '--signature', `fileb://${writeBlob(signature)}`, '--signing-algorithm', 'ECDSA_SHA_384',
+    ])
+    assert.equal(field(verified, 'SignatureValid'), true)
+    const flipped = Buffer.from(signature)
+    flipped[flipped.length - 1] = (flipped[flipped.length - 1] ?? 0) ^ 1
+    await awsError(mode, HOME_REGION, [
+      'kms', 'verify', '--key-id', keyId, '--message', `fileb://${message}`, '--signature', `fileb://${writeBlob(flipped)}`, '--signing-algorithm', 'ECDSA_SHA_384',
+    ], 'KMSInvalidSignatureException', 'Verify')
+    const publicKey = blob(await awsJson(mode, HOME_REGION, ['kms', 'get-public-key', '--key-id', keyId]), 'PublicKey')
+    const opensslResult = await runProcess('openssl', [
+      'dgst', '-sha384', '-keyform', 'DER', '-verify', writeBlob(publicKey), '-signature', writeBlob(signature), message,
+    ], process.env)
+    assert.match(opensslResult.stdout, /Verified OK/, describeResult(opensslResult))
+
+    const hmacKey = field(await awsJson(mode, HOME_REGION, ['kms', 'create-key', '--key-spec', 'HMAC_256', '--key-usage', 'GENERATE_VERIFY_MAC']), 'KeyMetadata', 'KeyId')
+    const mac = blob(await awsJson(mode, HOME_REGION, ['kms', 'generate-mac', '--key-id', hmacKey, '--message', `fileb://${message}`, '--mac-algorithm', 'HMAC_SHA_256']), 'Mac')
+    assert.equal(mac.length, 32)
+    const macOk = await awsJson(mode, HOME_REGION, [
+      'kms', 'verify-mac', '--key-id', hmacKey, '--message', `fileb://${message}`, '--mac', `fileb://${writeBlob(mac)}`, '--mac-algorithm', 'HMAC_SHA_256',
+    ])
+    assert.equal(field(macOk, 'MacValid'), true)
+  })
 })
