@@ -17,6 +17,7 @@ import {
   type PolicyDocument,
 } from './authorization/index.js'
 import { checkGrantTokens } from './grants.js'
+import { GRANT_OPERATIONS } from './grants.js'
 import type { Kms } from './kms.js'
 import { list, stringMap, str, type AccessCheck, type Caller, type Input, type Operation, type RequestContext } from './operation.js'
 import { resolveKey } from './resolve-key.js'
@@ -119,27 +120,6 @@ export function authorizeOperation(kms: Kms, operation: Operation, input: Input,
   enforce(kms, context.caller, checks)
 }
 
-/** Grant operations: the operations a grant may allow (CreateGrant's Operations enum). */
-const GRANTABLE = new Set([
-  'Decrypt',
-  'Encrypt',
-  'GenerateDataKey',
-  'GenerateDataKeyWithoutPlaintext',
-  'ReEncryptFrom',
-  'ReEncryptTo',
-  'Sign',
-  'Verify',
-  'GetPublicKey',
-  'CreateGrant',
-  'RetireGrant',
-  'DescribeKey',
-  'GenerateDataKeyPair',
-  'GenerateDataKeyPairWithoutPlaintext',
-  'GenerateMac',
-  'VerifyMac',
-  'DeriveSharedSecret',
-])
-
 export interface KeyAccessOptions {
   /** The input member naming the key (default KeyId). */
   member?: string
@@ -161,7 +141,7 @@ export function keyAccess(operationName: string, options: KeyAccessOptions): Non
     const keyIdInput = str(input, options.member ?? 'KeyId')
     if (keyIdInput === undefined) return [{ action }]
     const key = resolveKey(kms, keyIdInput, { allowAlias: options.allowAlias })
-    return [keyCheck(action, key, input, options, keyIdInput, GRANTABLE.has(grantName) ? grantName : undefined)]
+    return [keyCheck(action, key, input, options, keyIdInput, GRANT_OPERATIONS.has(grantName) ? grantName : undefined)]
   }
 }
 

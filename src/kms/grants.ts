@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { KmsError } from '../wire/errors.js'
 import { grantConstraintsSatisfied } from './authorization/index.js'
 import type { GrantRecord, KeyRecord } from '../storage/records.js'
+import { OPERATIONS_WITH_ENCRYPTION_CONTEXT } from './authorization/index.js'
 import type { Kms } from './kms.js'
 import { epochSeconds, type Output } from './operation.js'
 
@@ -39,17 +40,7 @@ export function grantableOperations(key: KeyRecord): string[] {
   switch (key.keyUsage) {
     case 'ENCRYPT_DECRYPT':
       return key.keySpec === 'SYMMETRIC_DEFAULT'
-        ? [
-            ...FOR_EVERY_KEY,
-            'Decrypt',
-            'Encrypt',
-            'GenerateDataKey',
-            'GenerateDataKeyWithoutPlaintext',
-            'GenerateDataKeyPair',
-            'GenerateDataKeyPairWithoutPlaintext',
-            'ReEncryptFrom',
-            'ReEncryptTo',
-          ]
+        ? [...FOR_EVERY_KEY, ...OPERATIONS_WITH_ENCRYPTION_CONTEXT]
         : [...FOR_EVERY_KEY, 'Decrypt', 'Encrypt', 'ReEncryptFrom', 'ReEncryptTo', 'GetPublicKey']
     case 'SIGN_VERIFY':
       return [...FOR_EVERY_KEY, 'Sign', 'Verify', 'GetPublicKey']
@@ -167,3 +158,15 @@ export function grantListEntry(kms: Kms, grant: GrantRecord): Output {
   }
   return entry
 }
+
+/** Every operation a grant can allow (CreateGrant's Operations enum). */
+export const GRANT_OPERATIONS: ReadonlySet<string> = new Set([
+  ...OPERATIONS_WITH_ENCRYPTION_CONTEXT,
+  ...FOR_EVERY_KEY,
+  'Sign',
+  'Verify',
+  'GetPublicKey',
+  'GenerateMac',
+  'VerifyMac',
+  'DeriveSharedSecret',
+])

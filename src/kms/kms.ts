@@ -49,6 +49,8 @@ export class Kms {
   readonly tombstones = new Map<string, TombstoneRecord>()
   /** Grant id → grant (CreateGrant). */
   readonly grants = new Map<string, GrantRecord>()
+  /** Key id → its grants by id: authorization looks at one key's grants on every request. */
+  readonly #grantsByKey = new Map<string, Map<string, GrantRecord>>()
   peers: PartitionView = NO_PARTITION
   /** Called after a commit that queued messages, so the sender wakes at once. */
   onOutbox: () => void = () => undefined
@@ -113,7 +115,8 @@ export class Kms {
 
   /** The grants on a key, oldest first. */
   grantsOf(keyId: string): GrantRecord[] {
-    return [...this.grants.values()].filter((grant) => grant.keyId === keyId)
+    const grants = this.#grantsByKey.get(keyId)
+    return grants === undefined ? [] : [...grants.values()]
   }
 
   /**
@@ -150,7 +153,8 @@ export class Kms {
       case 'deleteKey':
         this.keys.delete(write.keyId)
         this.materials.delete(write.keyId)
-        for (const [grantId, grant] of this.grants) if (grant.keyId === write.keyId) this.grants.delete(grantId)
+        for (const grantId of this.#grantsByKey.get(write.keyId)?.keys() ?? []) this.grants.delete(grantId)
+        this.#grantsByKey.delete(write.keyId)
         break
       case 'deleteMaterial': {
         const remaining = (this.materials.get(write.keyId) ?? []).filter((m) => m.version !== write.version)
@@ -158,12 +162,19 @@ export class Kms {
         else this.materials.delete(write.keyId)
         break
       }
-      case 'putGrant':
+      case 'putGrant': {
         this.grants.set(write.grant.grantId, write.grant)
+        const ofKey = this.#grantsByKey.get(write.grant.keyId) ?? new Map<string, GrantRecord>()
+        ofKey.set(write.grant.grantId, write.grant)
+        this.#grantsByKey.set(write.grant.keyId, ofKey)
         break
-      case 'deleteGrant':
+      }
+      case 'deleteGrant': {
+        const grant = this.grants.get(write.grantId)
         this.grants.delete(write.grantId)
+        if (grant !== undefined) this.#grantsByKey.get(grant.keyId)?.delete(write.grantId)
         break
+      }
       case 'putMaterial': {
         const list = (this.materials.get(write.material.keyId) ?? []).filter((m) => m.version !== write.material.version)
         list.push(write.material)

@@ -803,6 +803,14 @@ describe('grants', () => {
     const ciphertext = await rootCiphertext(key.keyId)
     await clientOf(GRANTEE).send(new DecryptCommand({ CiphertextBlob: ciphertext }))
     await rejectsWith(clientOf(GRANTEE).send(new RevokeGrantCommand({ KeyId: key.keyId, GrantId: g.id })), 'AccessDeniedException', denied(GRANTEE, 'kms:RevokeGrant'))
+    // DryRun checks everything and changes nothing.
+    const DRY_RUN = 'The request would have succeeded, but the DryRun option is set.'
+    await rejectsWith(root.send(new RevokeGrantCommand({ KeyId: key.keyId, GrantId: g.id, DryRun: true })), 'DryRunOperationException', DRY_RUN)
+    await rejectsWith(root.send(new RetireGrantCommand({ KeyId: key.keyId, GrantId: g.id, DryRun: true })), 'DryRunOperationException', DRY_RUN)
+    await rejectsWith(grant({ GranteePrincipal: userArn(GRANTEE), Operations: ['Decrypt'], Name: 'dry-run', DryRun: true }), 'DryRunOperationException', DRY_RUN)
+    await clientOf(GRANTEE).send(new DecryptCommand({ CiphertextBlob: ciphertext }))
+    const { Grants } = await root.send(new ListGrantsCommand({ KeyId: key.keyId }))
+    assert.ok(!(Grants ?? []).some((listed) => listed.Name === 'dry-run'))
     await root.send(new RevokeGrantCommand({ KeyId: key.keyId, GrantId: g.id }))
     await rejectsWith(clientOf(GRANTEE).send(new DecryptCommand({ CiphertextBlob: ciphertext })), 'AccessDeniedException', denied(GRANTEE, 'kms:Decrypt'))
     await rejectsWith(root.send(new RevokeGrantCommand({ KeyId: key.keyId, GrantId: g.id })), 'NotFoundException')

@@ -33,7 +33,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js'
 import type { ECDSA } from '@noble/curves/abstract/weierstrass.js'
 import { clean } from '../internal/bytes.js'
 import { emsaPkcs1v15Encode, emsaPssEncode, emsaPssVerify, RSA_HASH_BYTES } from './rsa-pss.js'
-import type { AsymmetricKeySpec, EncryptionAlgorithm, MessageType, SigningAlgorithm } from './key-specs.js'
+import { signingAlgorithmsFor, type AsymmetricKeySpec, type EncryptionAlgorithm, type MessageType, type SigningAlgorithm } from '../../wire/key-specs.js'
 
 type SignHash = 'sha256' | 'sha384' | 'sha512'
 
@@ -80,16 +80,6 @@ const OAEP: Record<EncryptionAlgorithm, 'sha1' | 'sha256'> = {
   RSAES_OAEP_SHA_256: 'sha256',
 }
 
-// The order DescribeKey lists them in: PKCS#1 v1.5 first, then PSS, each by hash size.
-const RSA_SIGNING: SigningAlgorithm[] = [
-  'RSASSA_PKCS1_V1_5_SHA_256',
-  'RSASSA_PKCS1_V1_5_SHA_384',
-  'RSASSA_PKCS1_V1_5_SHA_512',
-  'RSASSA_PSS_SHA_256',
-  'RSASSA_PSS_SHA_384',
-  'RSASSA_PSS_SHA_512',
-]
-
 function has<K extends string>(table: Record<K, unknown>, key: unknown): key is K {
   return typeof key === 'string' && Object.prototype.hasOwnProperty.call(table, key)
 }
@@ -103,17 +93,6 @@ function specOf(spec: unknown): RsaSpec | EcSpec {
   return SPECS[spec]
 }
 
-export function asymmetricSigningAlgorithms(spec: AsymmetricKeySpec): SigningAlgorithm[] {
-  const params = specOf(spec)
-  if (params.kind === 'rsa') return [...RSA_SIGNING]
-  return [params.hash === 'sha256' ? 'ECDSA_SHA_256' : params.hash === 'sha384' ? 'ECDSA_SHA_384' : 'ECDSA_SHA_512']
-}
-
-export function supportsKeyAgreement(spec: AsymmetricKeySpec): boolean {
-  const params = specOf(spec)
-  return params.kind === 'ec' && params.keyAgreement
-}
-
 /** The digest length a DIGEST message must have for this algorithm (32, 48 or 64). */
 export function signingDigestBytes(algorithm: SigningAlgorithm): number {
   if (!has(SIGNING, algorithm)) throw new RangeError(`unknown signing algorithm ${String(algorithm)}`)
@@ -121,7 +100,9 @@ export function signingDigestBytes(algorithm: SigningAlgorithm): number {
 }
 
 function signingFor(spec: AsymmetricKeySpec, algorithm: SigningAlgorithm): { scheme: 'pss' | 'pkcs1' | 'ecdsa'; hash: SignHash } {
-  if (!has(SIGNING, algorithm) || !asymmetricSigningAlgorithms(spec).includes(algorithm)) {
+  specOf(spec)
+  // Which algorithms a spec offers is the wire vocabulary's table (src/wire/key-specs.ts).
+  if (!has(SIGNING, algorithm) || !signingAlgorithmsFor(spec).includes(algorithm)) {
     throw new RangeError(`${String(algorithm)} is not a signing algorithm for ${spec}`)
   }
   return SIGNING[algorithm]
@@ -449,7 +430,7 @@ export function isValidAsymmetricMaterial(spec: AsymmetricKeySpec, material: Uin
     if (!isAsymmetricSpec(spec)) return false
     const key = loadPrivateKey(spec, material)
     if (SPECS[spec].kind === 'rsa' && !rsaPartsConsistent(key)) return false
-    const algorithm = asymmetricSigningAlgorithms(spec)[0]
+    const algorithm = signingAlgorithmsFor(spec)[0]
     if (algorithm === undefined) return false
     const digest = Buffer.alloc(signingDigestBytes(algorithm), 0x5a)
     const signature = sign(spec, material, algorithm, 'DIGEST', digest)

@@ -1,5 +1,6 @@
 import { KmsError } from '../../wire/errors.js'
 import { keyAccess } from '../access.js'
+import { rejectDryRun } from '../crypto-keys.js'
 import { checkGrantId } from '../grants.js'
 import { requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
@@ -15,6 +16,8 @@ export const revokeGrant: Operation = {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
       const grant = kms.grants.get(grantId)
       if (grant === undefined || grant.keyId !== key.keyId) throw new KmsError('NotFoundException', `Grant ID ${grantId} not found`)
+      // DryRun: everything checked, nothing revoked.
+      rejectDryRun(input)
       return { writes: [{ kind: 'deleteGrant', grantId }], result: undefined }
     })
     return {}
