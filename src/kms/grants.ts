@@ -7,23 +7,10 @@
  */
 import { randomBytes } from 'node:crypto'
 import { KmsError } from '../wire/errors.js'
-import { grantConstraintsSatisfied } from './authorization/index.js'
 import type { GrantRecord, KeyRecord } from '../storage/records.js'
-import { OPERATIONS_WITH_ENCRYPTION_CONTEXT } from './authorization/index.js'
+import { OPERATIONS_WITH_ENCRYPTION_CONTEXT, grantConstraintsSatisfied } from './authorization/index.js'
 import type { Kms } from './kms.js'
 import { epochSeconds, type Output } from './operation.js'
-
-/** Operations whose requests carry an encryption context when the key is a symmetric encryption key, so a grant constraint can bind them. */
-const TAKES_ENCRYPTION_CONTEXT = new Set([
-  'Decrypt',
-  'Encrypt',
-  'GenerateDataKey',
-  'GenerateDataKeyWithoutPlaintext',
-  'GenerateDataKeyPair',
-  'GenerateDataKeyPairWithoutPlaintext',
-  'ReEncryptFrom',
-  'ReEncryptTo',
-])
 
 /**
  * Operations a constrained grant may hold on any key, though the constraint does not bind
@@ -60,7 +47,7 @@ export function checkGrantOperations(key: KeyRecord, arn: string, operations: re
   // AWS: "You cannot use an encryption context grant constraint for cryptographic operations
   // with asymmetric KMS keys or HMAC KMS keys." Their operations take no encryption context.
   const symmetric = key.keySpec === 'SYMMETRIC_DEFAULT'
-  if (constrained && operations.some((op) => !CONSTRAINABLE_ON_ANY_KEY.has(op) && !(symmetric && TAKES_ENCRYPTION_CONTEXT.has(op)))) {
+  if (constrained && operations.some((op) => !CONSTRAINABLE_ON_ANY_KEY.has(op) && !(symmetric && OPERATIONS_WITH_ENCRYPTION_CONTEXT.has(op)))) {
     throw new KmsError(
       'ValidationException',
       'Grant constraints are allowed only on grants whose operations all accept an encryption context (cryptographic operations with a symmetric encryption key), and DescribeKey, CreateGrant, RetireGrant.',

@@ -34,14 +34,14 @@ export function checkPolicyDocument(policy: string): void {
 /**
  * A policy about to become a key's (CreateKey, PutKeyPolicy, ReplicateKey): a valid
  * document that, unless the caller bypasses the check, still lets the caller change the
- * policy later (AWS's policy lockout safety check).
+ * policy later (AWS's policy lockout safety check): kms:PutKeyPolicy on the key's ARN.
  */
-export function checkNewKeyPolicy(kms: Kms, policy: string, caller: Caller, bypassLockoutCheck: boolean): void {
+export function checkNewKeyPolicy(kms: Kms, policy: string, caller: Caller, bypassLockoutCheck: boolean, keyArn: string): void {
   checkPolicyDocument(policy)
   if (bypassLockoutCheck) return
   const allowed = allowsFuturePolicyUpdate(
     parsedKeyPolicy(policy),
-    { partition: kms.partition, account: kms.accountId, principalArn: caller.principalArn, resource: '*' },
+    { partition: kms.partition, account: kms.accountId, principalArn: caller.principalArn, resource: keyArn },
     [...caller.identityPolicies],
   )
   if (!allowed) throw new KmsError('MalformedPolicyDocumentException', LOCKOUT_MESSAGE)

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { readFileSync, unwatchFile, watchFile } from 'node:fs'
+import { readFileSync, statSync, unwatchFile, watchFile } from 'node:fs'
 import type { Logger } from '../log/logger.js'
 import { StaticPrincipalDirectory, parseIdentities, rootIdentity, type Identity } from '../kms/principals.js'
 
@@ -29,6 +29,7 @@ export function loadPrincipals(options: IdentitiesOptions): { directory: StaticP
   }
   const file = options.file
   if (file === undefined) return { directory: new StaticPrincipalDirectory([root]), close: () => undefined }
+  const readAt = statSync(file)
   const directory = new StaticPrincipalDirectory(read(file))
   options.logger.info('identities loaded', { file })
   const reload = (): void => {
@@ -45,5 +46,8 @@ export function loadPrincipals(options: IdentitiesOptions): { directory: StaticP
   watchFile(file, { interval: options.pollIntervalMs ?? 500, persistent: false }, (current, previous) => {
     if (current.mtimeMs !== previous.mtimeMs || current.size !== previous.size) reload()
   })
+  // An edit between the first read and the watcher's first look would go unseen until the next one.
+  const watchedFrom = statSync(file)
+  if (watchedFrom.mtimeMs !== readAt.mtimeMs || watchedFrom.size !== readAt.size) reload()
   return { directory, close: () => unwatchFile(file) }
 }

@@ -1010,7 +1010,6 @@ describe('key policy validation and the lockout safety check', () => {
 
   it(
     'a user whose IAM allows kms:PutKeyPolicy on this key ARN only passes the check on PutKeyPolicy',
-    { todo: 'checkNewKeyPolicy evaluates PutKeyPolicy on resource "*", not on the key ARN (src/kms/operations/put-key-policy.ts passes no key)' },
     async () => {
       const name = 'policy-admin-of-one-key'
       const own = await createKey()

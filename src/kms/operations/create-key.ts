@@ -53,13 +53,13 @@ export const createKey: Operation = {
       throw new KmsError('UnsupportedOperationException', 'Custom key stores are not supported by this KMS.')
     }
     const policy = str(input, 'Policy')
-    if (policy !== undefined) checkNewKeyPolicy(kms, policy, caller, bool(input, 'BypassPolicyLockoutSafetyCheck') ?? false)
     const tags = list<Tag>(input, 'Tags') ?? []
     checkNewTags(tags)
     if (tags.length > MAX_TAGS_PER_KEY) throw new KmsError('TagException', 'Too many tags')
     const multiRegion = bool(input, 'MultiRegion') ?? false
 
     const id = newKeyId(multiRegion)
+    if (policy !== undefined) checkNewKeyPolicy(kms, policy, caller, bool(input, 'BypassPolicyLockoutSafetyCheck') ?? false, kms.arnOf(id))
     // Made before the commit queue is entered: an RSA key pair can take the HSM a second,
     // and other requests' commits need not wait for it. A key of imported material has
     // none until ImportKeyMaterial (reference §4.8).

@@ -10,9 +10,10 @@ export const putKeyPolicy: Operation = {
     const keyIdInput = requiredStr(input, 'KeyId')
     const policy = requiredStr(input, 'Policy')
     checkPolicyName(str(input, 'PolicyName'))
-    checkNewKeyPolicy(kms, policy, context.caller, bool(input, 'BypassPolicyLockoutSafetyCheck') ?? false)
+    const bypass = bool(input, 'BypassPolicyLockoutSafetyCheck') ?? false
     await kms.mutate(() => {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
+      checkNewKeyPolicy(kms, policy, context.caller, bypass, kms.arnOf(key.keyId))
       return { writes: [{ kind: 'putKey', key: { ...key, policy } }], result: undefined }
     })
     return {}

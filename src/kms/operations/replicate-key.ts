@@ -27,7 +27,8 @@ export const replicateKey: Operation = {
     const policy = str(input, 'Policy')
     // The replica's policy is checked here, by the caller's identity in this region: the
     // replica region takes the signed ReplicaCreate as the primary's word (spec §6.1).
-    if (policy !== undefined) checkNewKeyPolicy(kms, policy, context.caller, bool(input, 'BypassPolicyLockoutSafetyCheck') ?? false)
+    const replicaArn = keyArn(kms.partition, replicaRegion, kms.accountId, resolveKey(kms, keyIdInput, { allowAlias: false }).keyId)
+    if (policy !== undefined) checkNewKeyPolicy(kms, policy, context.caller, bool(input, 'BypassPolicyLockoutSafetyCheck') ?? false, replicaArn)
     const tags = list<Tag>(input, 'Tags') ?? []
     checkNewTags(tags)
     if (tags.length > MAX_TAGS_PER_KEY) throw new KmsError('TagException', 'Too many tags')
