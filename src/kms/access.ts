@@ -101,7 +101,7 @@ export function enforce(kms: Kms, caller: Caller, checks: readonly AccessCheck[]
     }
     const decision = authorize(request, {
       ...(check.key !== undefined ? { keyPolicy: parsedKeyPolicy(check.key.policy) } : {}),
-      identityPolicies: [...caller.identityPolicies],
+      identityPolicies: caller.identityPolicies as PolicyDocument[],
       grants: check.key === undefined || check.grantOperation === undefined ? [] : kms.grantsOf(check.key.keyId).map(grantForAuthorization),
       ...(check.grantOperation !== undefined ? { grantOperation: check.grantOperation } : {}),
       ...(check.encryptionContext !== undefined ? { encryptionContext: check.encryptionContext } : {}),

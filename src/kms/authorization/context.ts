@@ -54,6 +54,18 @@ function principalKeys(request: Pick<AuthorizationRequest, 'partition' | 'accoun
  * both values.
  */
 export function buildEvaluationContext(request: Pick<AuthorizationRequest, 'partition' | 'account' | 'principalArn' | 'context'>): EvaluationContext {
+  // Built on first use: most requests meet only statements without conditions or policy
+  // variables (the default key policy has neither), and never need it.
+  let entries: ReadonlyMap<string, ContextEntry> | undefined
+  return {
+    get entries() {
+      entries ??= contextEntries(request)
+      return entries
+    },
+  }
+}
+
+function contextEntries(request: Pick<AuthorizationRequest, 'partition' | 'account' | 'principalArn' | 'context'>): ReadonlyMap<string, ContextEntry> {
   const entries = new Map<string, { values: string[]; multiValued: boolean }>()
   const named = new Set(Object.keys(request.context).map((k) => k.toLowerCase()))
   const add = (key: string, value: string | string[] | boolean | number | undefined): void => {
@@ -70,7 +82,7 @@ export function buildEvaluationContext(request: Pick<AuthorizationRequest, 'part
     // A key the caller named, even as undefined, is the caller's to decide.
     if (!named.has(key.toLowerCase())) add(key, value)
   }
-  return { entries }
+  return entries
 }
 
 /** The single value a policy variable can take from the context, if there is one. */
