@@ -6,12 +6,14 @@
  * same wire format (AWS JSON 1.1, base64 members), and nothing else: no SigV4, no key
  * lookup, no validation, no worker-thread hop, no gateway. The crypto helpers are Trent's
  * own (kbkdf, blob header, context encoding), so the ratio measures everything around them.
+ * Sign is ECDSA P-256 over SHA-256 with a DER signature, through OpenSSL as Trent's HSM
+ * signs RAW messages; GenerateMac is HMAC-SHA-256 with a 32-byte key.
  *
  * Started by bench/run.ts as a child process; tells its parent its port over IPC.
  *
  * @module
  */
-import { createCipheriv, createDecipheriv, createSecretKey, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { kbkdfCounterHmacSha256 } from '../src/hsm/internal/kbkdf.js'
@@ -34,6 +36,8 @@ const CIPHERTEXT_KDF_LABEL = Buffer.from('trent/ciphertext/v1', 'utf8')
 const EMPTY_CONTEXT = encodeEncryptionContext(undefined)
 
 const material = createSecretKey(randomBytes(32))
+const signingKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey
+const macKey = createSecretKey(randomBytes(32))
 
 function seal(plaintext: Uint8Array): Buffer {
   const header = encodeCiphertextHeader({
@@ -105,6 +109,16 @@ function answer(target: string | undefined, input: Record<string, unknown>, res:
         Plaintext: dataKey.toString('base64'),
         KeyId: KEY_ARN,
       })
+      return
+    }
+    case 'TrentService.Sign': {
+      const signature = sign('sha256', base64Member(input, 'Message'), { key: signingKey, dsaEncoding: 'der' })
+      reply(res, 200, { KeyId: KEY_ARN, Signature: signature.toString('base64'), SigningAlgorithm: 'ECDSA_SHA_256' })
+      return
+    }
+    case 'TrentService.GenerateMac': {
+      const mac = createHmac('sha256', macKey).update(base64Member(input, 'Message')).digest()
+      reply(res, 200, { Mac: mac.toString('base64'), MacAlgorithm: 'HMAC_SHA_256', KeyId: KEY_ARN })
       return
     }
     default:

@@ -15,6 +15,10 @@ export type SizeName = keyof typeof PLAINTEXT_SIZES
 
 export interface Fixtures {
   keyId: string
+  /** An ECC_NIST_P256 SIGN_VERIFY key. */
+  signingKeyId: string
+  /** An HMAC_256 key. */
+  macKeyId: string
   plaintexts: Record<SizeName, Buffer[]>
   /** Base64 ciphertext blobs of `plaintexts`, index for index, made by the same target. */
   ciphertexts: Record<SizeName, string[]>
@@ -22,7 +26,7 @@ export interface Fixtures {
 
 export interface BenchOperation {
   label: string
-  operation: 'Encrypt' | 'Decrypt' | 'GenerateDataKey'
+  operation: 'Encrypt' | 'Decrypt' | 'GenerateDataKey' | 'Sign' | 'GenerateMac'
   inputs(fixtures: Fixtures): Record<string, unknown>[]
   /** Returns a reason when the answer to inputs(fixtures)[index] is wrong. */
   check(output: Record<string, unknown>, fixtures: Fixtures, index: number): string | undefined
@@ -69,12 +73,42 @@ const generateDataKeyOperation: BenchOperation = {
   },
 }
 
+const signOperation: BenchOperation = {
+  label: 'Sign ECDSA P-256 32 B',
+  operation: 'Sign',
+  inputs: (fixtures) =>
+    fixtures.plaintexts['32 B'].map((message) => ({
+      KeyId: fixtures.signingKeyId,
+      Message: message.toString('base64'),
+      MessageType: 'RAW',
+      SigningAlgorithm: 'ECDSA_SHA_256',
+    })),
+  check: (output) => {
+    const signature = typeof output.Signature === 'string' ? Buffer.from(output.Signature, 'base64') : undefined
+    // A DER ECDSA P-256 signature: a SEQUENCE of 70 to 72 bytes in all.
+    return signature !== undefined && signature[0] === 0x30 && signature.length >= 8 && signature.length <= 72 ? undefined : 'no DER ECDSA signature in the answer'
+  },
+}
+
+const generateMacOperation: BenchOperation = {
+  label: 'GenerateMac HMAC_256 32 B',
+  operation: 'GenerateMac',
+  inputs: (fixtures) =>
+    fixtures.plaintexts['32 B'].map((message) => ({ KeyId: fixtures.macKeyId, Message: message.toString('base64'), MacAlgorithm: 'HMAC_SHA_256' })),
+  check: (output) => {
+    const mac = typeof output.Mac === 'string' ? Buffer.from(output.Mac, 'base64') : undefined
+    return mac?.length === 32 ? undefined : 'no 32-byte Mac in the answer'
+  },
+}
+
 export const BENCH_OPERATIONS: readonly BenchOperation[] = [
   encryptOperation('32 B'),
   encryptOperation('1 KiB'),
   decryptOperation('32 B'),
   decryptOperation('1 KiB'),
   generateDataKeyOperation,
+  signOperation,
+  generateMacOperation,
 ]
 
 export interface FixtureOptions {
@@ -82,20 +116,27 @@ export interface FixtureOptions {
   region: string
   credentials: Credentials
   poolSize: number
-  /** Use this key instead of creating one (the ceiling has a single fixed key). */
-  existingKeyId?: string
+  /** Use these keys instead of creating them (the ceiling has fixed keys). */
+  existingKeys?: { keyId: string; signingKeyId: string; macKeyId: string }
+}
+
+async function createKey(client: KMSClient, input: ConstructorParameters<typeof CreateKeyCommand>[0]): Promise<string> {
+  const created = await client.send(new CreateKeyCommand({ Description: 'trent bench', ...input }))
+  const keyId = created.KeyMetadata?.KeyId
+  if (keyId === undefined) throw new Error('CreateKey answered without a KeyId')
+  return keyId
 }
 
 /** Creates a key (unless given one) and ciphertexts through the AWS SDK, as a user would. */
 export async function makeFixtures(options: FixtureOptions): Promise<Fixtures> {
   const client = new KMSClient({ endpoint: options.endpoint, region: options.region, credentials: options.credentials, maxAttempts: 1 })
   try {
-    let keyId = options.existingKeyId
-    if (keyId === undefined) {
-      const created = await client.send(new CreateKeyCommand({ Description: 'trent bench' }))
-      keyId = created.KeyMetadata?.KeyId
-      if (keyId === undefined) throw new Error('CreateKey answered without a KeyId')
+    const keys = options.existingKeys ?? {
+      keyId: await createKey(client, {}),
+      signingKeyId: await createKey(client, { KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }),
+      macKeyId: await createKey(client, { KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' }),
     }
+    const keyId = keys.keyId
     const plaintexts = {} as Record<SizeName, Buffer[]>
     const ciphertexts = {} as Record<SizeName, string[]>
     for (const [name, bytes] of Object.entries(PLAINTEXT_SIZES) as [SizeName, number][]) {
@@ -113,7 +154,7 @@ export async function makeFixtures(options: FixtureOptions): Promise<Fixtures> {
         }
       }
     }
-    return { keyId, plaintexts, ciphertexts }
+    return { ...keys, plaintexts, ciphertexts }
   } finally {
     client.destroy()
   }

@@ -295,7 +295,7 @@ async function main(): Promise<number> {
           region: settings.region,
           credentials: CREDENTIALS,
           poolSize: settings.poolSize,
-          ...(target.existingKeyId !== undefined ? { existingKeyId: target.existingKeyId } : {}),
+          ...(target.existingKeys !== undefined ? { existingKeys: target.existingKeys } : {}),
         })
         ready.push({ target, fixtures })
       } catch (err: unknown) {

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { CEILING_KEY_ID } from './ceiling-key.js'
+import { CEILING_KEY_ID, CEILING_MAC_KEY_ID, CEILING_SIGNING_KEY_ID } from './ceiling-key.js'
 import { freePortRange, startProcess, waitForHttp, waitForMessage, type ManagedProcess } from './processes.js'
 import type { Credentials } from './signing.js'
 
@@ -21,8 +21,8 @@ export interface RunningTarget {
   url: string
   /** The Host header requests carry (SigV4 signs it). */
   host: string
-  /** For fixtures: the ceiling has one fixed key and cannot create others. */
-  existingKeyId?: string
+  /** For fixtures: the ceiling has fixed keys and cannot create others. */
+  existingKeys?: { keyId: string; signingKeyId: string; macKeyId: string }
   /** What exactly was started, for the report. */
   description: string
   stop(): Promise<void>
@@ -154,7 +154,7 @@ export async function startCeiling(logDir: string): Promise<RunningTarget> {
     name: 'ceiling',
     url: `http://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
-    existingKeyId: CEILING_KEY_ID,
+    existingKeys: { keyId: CEILING_KEY_ID, signingKeyId: CEILING_SIGNING_KEY_ID, macKeyId: CEILING_MAC_KEY_ID },
     description: `bare node:http server :${port}, same crypto, no auth/lookup/validation/HSM hop/gateway`,
     stop: () => ceiling.stop(),
   }
