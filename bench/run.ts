@@ -76,6 +76,8 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '32' },
     pool: { type: 'string', default: '128' },
     targets: { type: 'string' },
+    /** Only these operations (comma-separated AWS names, e.g. Sign,GenerateMac). */
+    operations: { type: 'string' },
     region: { type: 'string', default: 'us-east-1' },
     'cpu-prof': { type: 'string' },
     'trent-node-flags': { type: 'string' },
@@ -94,6 +96,9 @@ const settings = {
   cpuProfileDir: flags['cpu-prof'] !== undefined ? resolve(flags['cpu-prof']) : undefined,
   trentNodeFlags: (flags['trent-node-flags'] ?? '').split(/\s+/).filter((flag) => flag !== ''),
 }
+const onlyOperations = flags.operations?.split(',').map((name) => name.trim())
+const operations = BENCH_OPERATIONS.filter((operation) => onlyOperations === undefined || onlyOperations.includes(operation.operation))
+if (operations.length === 0) fail(`--operations ${flags.operations ?? ''} names no benchmarked operation`)
 const targets = (flags.targets ?? (settings.cpuProfileDir !== undefined ? 'trent' : ALL_TARGETS.join(',')))
   .split(',')
   .map((name) => name.trim())
@@ -106,7 +111,7 @@ const outFile = resolve(flags.out ?? join(REPO_ROOT, 'bench/results', settings.d
  * and everything else (starts, fixtures) gets a generous fixed allowance. Defaults give
  * 45 + 15 × 8 = 165 s. On expiry every child is killed and the run fails.
  */
-const jobCount = targets.length * BENCH_OPERATIONS.length
+const jobCount = targets.length * operations.length
 const timeBudgetMs = (45 + jobCount * (settings.warmupSeconds + settings.durationSeconds + 2)) * 1000
 
 /** The autocannon child: started once, fed one job at a time. */
@@ -306,7 +311,7 @@ async function main(): Promise<number> {
     }
     process.stdout.write(`processes: ${describeProcessTree() ?? 'unknown'}\n`)
 
-    for (const operation of BENCH_OPERATIONS) {
+    for (const operation of operations) {
       for (const { target, fixtures } of ready) {
         if (shuttingDown) break
         let measurement: Measurement
