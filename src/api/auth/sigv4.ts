@@ -20,7 +20,7 @@
  * @module
  */
 
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac, hash, timingSafeEqual } from 'node:crypto'
 import { KmsError } from '../../wire/errors.js'
 
 export interface SignedRequest {
@@ -658,7 +658,8 @@ function hmac(key: string | Buffer, data: string): Buffer {
 }
 
 function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex')
+  // The one-shot form: no Hash object per call (this runs twice per request).
+  return hash('sha256', data, 'hex')
 }
 
 /**
