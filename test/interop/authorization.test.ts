@@ -19,7 +19,6 @@ import {
   EncryptCommand,
   GenerateDataKeyCommand,
   GetKeyPolicyCommand,
-  KMSServiceException,
   ListGrantsCommand,
   ListKeysCommand,
   ListRetirableGrantsCommand,
@@ -37,6 +36,7 @@ import { createApiServer } from '../../src/api/server.js'
 import { describeReplication } from '../../src/kms/admin/describe-replication.js'
 import { parseIdentities, rootIdentity } from '../../src/kms/principals.js'
 import { createLogger } from '../../src/log/logger.js'
+import { rejectsWith } from '../helpers/aws-errors.js'
 import { startInProcessRegion, TEST_CREDENTIALS, type InProcessRegion } from '../helpers/in-process-region.js'
 import { sendRaw } from '../helpers/signed-http.js'
 
@@ -148,18 +148,6 @@ function accessDenied(kind: DenialKind, principal: string, action: string, resou
   }
 }
 
-/** Runs `promise`, which must fail with the AWS error `name` (and `message`, when given). */
-async function rejectsWith(promise: Promise<unknown>, name: string, message?: string): Promise<KMSServiceException> {
-  let caught: unknown
-  await promise.then(
-    () => assert.fail(`expected ${name}, but the call succeeded`),
-    (err: unknown) => (caught = err),
-  )
-  assert.ok(caught instanceof KMSServiceException, `expected an AWS error, got ${String(caught)}`)
-  assert.equal(caught.name, name, `error: ${caught.name}: ${caught.message}`)
-  if (message !== undefined) assert.equal(caught.message, message)
-  return caught
-}
 
 // ---------------------------------------------------------------------------------------
 // Keys

@@ -30,6 +30,7 @@ import {
   waitFor,
   type RunningPartition,
 } from '../helpers/partition.js'
+import { rejectsWith } from '../helpers/aws-errors.js'
 import { sendRaw } from '../helpers/signed-http.js'
 
 const ACCOUNT = '111122223333'
@@ -72,16 +73,6 @@ function writeAtomically(path: string, text: string): void {
   renameSync(temporary, path)
 }
 
-async function rejectsWith(promise: Promise<unknown>, name: string, message?: string): Promise<void> {
-  let caught: unknown
-  await promise.then(
-    () => assert.fail(`expected ${name}, but the call succeeded`),
-    (err: unknown) => (caught = err),
-  )
-  assert.ok(caught instanceof KMSServiceException, `expected an AWS error, got ${String(caught)}`)
-  assert.equal(caught.name, name, `error: ${caught.name}: ${caught.message}`)
-  if (message !== undefined) assert.equal(caught.message, message)
-}
 
 /** The AWS error name a call fails with, or 'ok'. */
 async function outcome(promise: Promise<unknown>): Promise<string> {

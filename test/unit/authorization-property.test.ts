@@ -15,12 +15,7 @@ import {
   type GrantForAuthorization,
 } from '../../src/kms/authorization/index.js'
 
-const ACCOUNT = '111122223333'
-const ROOT = `arn:aws:iam::${ACCOUNT}:root`
-const ALICE = `arn:aws:iam::${ACCOUNT}:user/alice`
-const BOB = `arn:aws:iam::${ACCOUNT}:user/bob`
-const KEY = `arn:aws:kms:us-east-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`
-const OTHER_KEY = `arn:aws:kms:us-east-1:${ACCOUNT}:key/0987dcba-09fe-87dc-65ba-ab0987654321`
+import { ACCOUNT, ALICE, BOB, KEY, OTHER_KEY, ROOT } from '../helpers/authorization-fixtures.js'
 
 type Json = Record<string, unknown>
 
