@@ -324,6 +324,24 @@ describe('boto3 against a local partition', () => {
     )
   })
 
+  it('signs (ECDSA P-384, RSA-PSS) with signatures pyca/cryptography verifies, and MACs with HMAC_512', () => {
+    const result = step('signAndMac') as Record<string, unknown>
+    for (const [spec, algorithm] of [
+      ['ECC_NIST_P384', 'ECDSA_SHA_384'],
+      ['RSA_2048', 'RSASSA_PSS_SHA_256'],
+    ] as const) {
+      const signing = result[spec] as Record<string, unknown>
+      assert.equal(signing.signatureType, 'bytes')
+      assert.equal(signing.signingAlgorithm, algorithm)
+      assert.equal(signing.verifiedByPyca, true, `${spec}: pyca/cryptography verifies Trent's signature`)
+      assert.equal(signing.verifiedByTrent, true)
+      assertServiceError(signing.tampered, 'KMSInvalidSignatureException', 'Verify')
+    }
+    assert.equal(result.macLength, 64)
+    assert.equal(result.macValid, true)
+    assertServiceError(result.macOtherMessage, 'KMSInvalidMacException', 'VerifyMac')
+  })
+
   it('reads the generated credentials file through an explicit boto3 profile', () => {
     assert.deepEqual(step('profileSession'), {
       accessKeyIdMatchesEnvironment: true,
@@ -337,7 +355,7 @@ describe('boto3 against a local partition', () => {
     assert.deepEqual(Object.keys(summary.steps).sort(), [
       'aliases', 'createKey', 'deletion', 'describeKey', 'encryptDecrypt', 'errorDisabled',
       'errorInvalidCiphertext', 'errorNotFound', 'errorValidation', 'generateDataKey', 'generateRandom',
-      'listKeysPaginated', 'otherRegion', 'profileSession', 'rotation', 'tags',
+      'listKeysPaginated', 'otherRegion', 'profileSession', 'rotation', 'signAndMac', 'tags',
     ])
     // Which Python and boto3 ran, for whoever reads the test output.
     assert.match(summary.versions.boto3, /^\d+\.\d+\.\d+/)

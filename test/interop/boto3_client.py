@@ -370,6 +370,55 @@ def _():
     }
 
 
+@step("signAndMac")
+def _():
+    # Verified by pyca/cryptography with the public key from GetPublicKey: a verifier that
+    # shares no code with Trent or Node.
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+
+    results = {}
+    for spec, algorithm in (("ECC_NIST_P384", "ECDSA_SHA_384"), ("RSA_2048", "RSASSA_PSS_SHA_256")):
+        key_id = kms.create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+        signed = kms.sign(KeyId=key_id, Message=PLAINTEXT, MessageType="RAW", SigningAlgorithm=algorithm)
+        public = serialization.load_der_public_key(kms.get_public_key(KeyId=key_id)["PublicKey"])
+        try:
+            if spec.startswith("ECC"):
+                public.verify(signed["Signature"], PLAINTEXT, ec.ECDSA(hashes.SHA384()))
+            else:
+                public.verify(
+                    signed["Signature"],
+                    PLAINTEXT,
+                    padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH),
+                    hashes.SHA256(),
+                )
+            verified_by_pyca = True
+        except InvalidSignature:
+            verified_by_pyca = False
+        tampered = bytearray(signed["Signature"])
+        tampered[-1] ^= 1
+        results[spec] = {
+            "signatureType": type(signed["Signature"]).__name__,
+            "signingAlgorithm": signed["SigningAlgorithm"],
+            "verifiedByPyca": verified_by_pyca,
+            "verifiedByTrent": kms.verify(
+                KeyId=key_id, Message=PLAINTEXT, Signature=signed["Signature"], SigningAlgorithm=algorithm
+            )["SignatureValid"],
+            "tampered": expect_error(
+                kms.verify, KeyId=key_id, Message=PLAINTEXT, Signature=bytes(tampered), SigningAlgorithm=algorithm
+            ),
+        }
+    mac_key = kms.create_key(KeySpec="HMAC_512", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
+    mac = kms.generate_mac(KeyId=mac_key, Message=PLAINTEXT, MacAlgorithm="HMAC_SHA_512")["Mac"]
+    results["macLength"] = len(mac)
+    results["macValid"] = kms.verify_mac(KeyId=mac_key, Message=PLAINTEXT, Mac=mac, MacAlgorithm="HMAC_SHA_512")["MacValid"]
+    results["macOtherMessage"] = expect_error(
+        kms.verify_mac, KeyId=mac_key, Message=b"other", Mac=mac, MacAlgorithm="HMAC_SHA_512"
+    )
+    return results
+
+
 @step("profileSession")
 def _():
     # An explicit profile: botocore then takes the credentials from the file, not the environment.
