@@ -91,13 +91,19 @@ function conditionContext(kms: Kms, caller: Caller, check: AccessCheck): Conditi
 /** Throws AccessDeniedException, with AWS's message, unless `caller` may make every check. */
 export function enforce(kms: Kms, caller: Caller, checks: readonly AccessCheck[]): void {
   for (const check of checks) {
+    let context: ConditionContext | undefined
     const request: AuthorizationRequest = {
       partition: kms.partition,
       account: kms.accountId,
       principalArn: caller.principalArn,
       action: check.action,
       resource: check.key === undefined ? '*' : kms.arnOf(check.key.keyId),
-      context: conditionContext(kms, caller, check),
+      // Made only if a statement's condition or policy variable asks for it: most requests
+      // meet policies without any (the default key policy has none).
+      get context() {
+        context ??= conditionContext(kms, caller, check)
+        return context
+      },
     }
     const decision = authorize(request, {
       ...(check.key !== undefined ? { keyPolicy: parsedKeyPolicy(check.key.policy) } : {}),
