@@ -95,7 +95,7 @@ export class InProcessHsmForTests implements Hsm {
     return Promise.resolve()
   }
 
-  #run<T>(work: () => T): Promise<T> {
+  #run<T>(work: () => T | Promise<T>): Promise<T> {
     try {
       // As the worker does before every request: expired sessions lose their RAKB.
       this.#soft.dropExpiredAgreements()

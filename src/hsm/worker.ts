@@ -45,7 +45,9 @@ try {
   process.exit(1)
 }
 
-function handle(request: HsmRequest): Extract<HsmResponse, { ok: true }>['result'] {
+type Result = Extract<HsmResponse, { ok: true }>['result']
+
+function handle(request: HsmRequest): Result | Promise<Result> {
   //= docs/spec/replication.md#ephemeral
   // A session's RAKB is dropped once it expires, whatever the next request is.
   hsm.dropExpiredAgreements()
@@ -82,9 +84,16 @@ function handle(request: HsmRequest): Extract<HsmResponse, { ok: true }>['result
   }
 }
 
-function answer(request: HsmRequest): HsmResponse {
+function answer(request: HsmRequest): HsmResponse | Promise<HsmResponse> {
   try {
-    return { id: request.id, ok: true, result: handle(request) }
+    const result = handle(request)
+    if (result instanceof Promise) {
+      return result.then(
+        (value): HsmResponse => ({ id: request.id, ok: true, result: value }),
+        (err: unknown): HsmResponse => ({ id: request.id, ok: false, error: errorOf(err) }),
+      )
+    }
+    return { id: request.id, ok: true, result }
   } catch (err) {
     return { id: request.id, ok: false, error: errorOf(err) }
   }
@@ -92,6 +101,14 @@ function answer(request: HsmRequest): HsmResponse {
 
 // Requests come in batches (see WorkerHsm): one message each way per batch, because the
 // cost of crossing threads is per message, not per byte.
+// Work that finishes later (key pair generation, on libuv's thread pool) is answered on its
+// own when done, so a slow RSA key never holds up the requests batched with it.
 port.on('message', (batch: HsmRequest[]) => {
-  port.postMessage(batch.map(answer))
+  const now: HsmResponse[] = []
+  for (const request of batch) {
+    const response = answer(request)
+    if (response instanceof Promise) void response.then((later) => port.postMessage([later]))
+    else now.push(response)
+  }
+  if (now.length > 0) port.postMessage(now)
 })

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { constants, createDecipheriv, createHash, createPrivateKey, generateKeyPairSync, privateDecrypt, type KeyObject } from 'node:crypto'
+import { constants, createDecipheriv, createHash, createPrivateKey, generateKeyPair, privateDecrypt, type KeyObject } from 'node:crypto'
 import type { KeySpec } from '../../wire/key-specs.js'
 import type { WrappingAlgorithm, WrappingKeySpec } from '../hsm.js'
 import { clean, u32be } from '../internal/bytes.js'
@@ -31,13 +31,16 @@ export interface ImportTokenHeader {
   expiresAt: number
 }
 
-export function generateWrappingKeyPair(spec: WrappingKeySpec): { privateKey: Buffer; publicKey: Buffer } {
+/** A fresh RSA wrapping key pair, made on libuv's thread pool (a 4096-bit one takes about a second). */
+export function generateWrappingKeyPair(spec: WrappingKeySpec): Promise<{ privateKey: Buffer; publicKey: Buffer }> {
   const modulusLength = spec === 'RSA_2048' ? 2048 : spec === 'RSA_3072' ? 3072 : 4096
-  const pair = generateKeyPairSync('rsa', { modulusLength, publicExponent: 65537 })
-  return {
-    privateKey: pair.privateKey.export({ type: 'pkcs8', format: 'der' }),
-    publicKey: pair.publicKey.export({ type: 'spki', format: 'der' }),
-  }
+  return new Promise((resolve, reject) => {
+    generateKeyPair(
+      'rsa',
+      { modulusLength, publicExponent: 65537, privateKeyEncoding: { type: 'pkcs8', format: 'der' }, publicKeyEncoding: { type: 'spki', format: 'der' } },
+      (err, publicKey, privateKey) => (err === null ? resolve({ privateKey, publicKey }) : reject(err)),
+    )
+  })
 }
 
 function lp(text: string): Buffer {

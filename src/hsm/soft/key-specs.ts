@@ -11,7 +11,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { generateAsymmetricKeyPair, isAsymmetricSpec, isValidAsymmetricMaterial } from './asymmetric.js'
+import { generateAsymmetricKeyPair, generateAsymmetricKeyPairAsync, isAsymmetricSpec, isValidAsymmetricMaterial } from './asymmetric.js'
 import { isHmacKeySpec, type HmacKeySpec, type KeyPairSpec, type KeySpec, type MacAlgorithm } from '../../wire/key-specs.js'
 import { hmac, hmacVerify, MAC_HASH } from './hmac.js'
 
@@ -77,6 +77,12 @@ export function generateKeyMaterial(spec: KeySpec): Buffer {
   throw new RangeError(`unknown key spec ${String(spec)}`)
 }
 
+/** As generateKeyMaterial; RSA and EC key pairs are made off the calling thread. */
+export async function generateKeyMaterialAsync(spec: KeySpec): Promise<Buffer> {
+  if (isAsymmetricSpec(spec)) return (await generateAsymmetricKeyPairAsync(spec)).privateKey
+  return generateKeyMaterial(spec)
+}
+
 /**
  * True when `material` is well-formed key material of `spec`, generated or imported:
  * exactly 32 bytes for SYMMETRIC_DEFAULT; 28–64 / 32–64 / 48–128 / 64–128 bytes for
@@ -103,6 +109,12 @@ export function isValidKeyMaterial(spec: KeySpec, material: Uint8Array): boolean
 export function generateDataKeyPair(spec: KeyPairSpec): { privateKey: Buffer; publicKey: Buffer } {
   if (!isAsymmetricSpec(spec)) throw new RangeError(`${String(spec)} is not a key pair spec`)
   return generateAsymmetricKeyPair(spec)
+}
+
+/** As generateDataKeyPair, off the calling thread. */
+export async function generateDataKeyPairAsync(spec: KeyPairSpec): Promise<{ privateKey: Buffer; publicKey: Buffer }> {
+  if (!isAsymmetricSpec(spec)) throw new RangeError(`${String(spec)} is not a key pair spec`)
+  return generateAsymmetricKeyPairAsync(spec)
 }
 
 function macFor(spec: HmacKeySpec, key: Uint8Array, algorithm: MacAlgorithm): void {

@@ -31,8 +31,8 @@ import { isAsymmetric, isHmac, maxRsaOaepPlaintextBytes, type AsymmetricKeySpec,
 import { openKeyToken, sealKeyToken } from './key-token.js'
 import {
   deriveSharedSecret,
-  generateDataKeyPair,
-  generateKeyMaterial,
+  generateDataKeyPairAsync,
+  generateKeyMaterialAsync,
   generateMac,
   isValidKeyMaterial,
   publicKeyOf,
@@ -68,6 +68,16 @@ export interface SoftHsmOptions {
   now?: () => number
   /** How many agreements (RAKBs) may be open at once. */
   maxOpenAgreements?: number
+}
+
+/** The same for work that finishes later. */
+async function asyncArgumentErrorsAsBadRequest<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work
+  } catch (err) {
+    if (err instanceof TypeError || err instanceof RangeError) throw new HsmError('BAD_REQUEST', err.message)
+    throw err
+  }
 }
 
 /** Runs `work`, reporting an argument check's TypeError or RangeError as BAD_REQUEST. */
@@ -183,28 +193,32 @@ export class SoftHsm {
     this.#agreements = new AgreementStore(this.#now, options.maxOpenAgreements ?? DEFAULT_MAX_OPEN_AGREEMENTS)
   }
 
-  createKeyMaterial(keyId: string, materialVersion: number, keySpec: KeySpec): KeyToken {
-    return argumentErrorsAsBadRequest(() => {
+  /** Asynchronous because RSA and EC key pairs are made off this thread (an RSA 4096 one takes about a second). */
+  async createKeyMaterial(keyId: string, materialVersion: number, keySpec: KeySpec): Promise<KeyToken> {
+    argumentErrorsAsBadRequest(() => {
       astring(keyId, 'keyId')
       anumber(materialVersion, 'materialVersion', 1, 0xffffffff)
       aKeySpec(keySpec)
-      const material = generateKeyMaterial(keySpec)
-      try {
-        return sealKeyToken(this.#domainKey.key, this.#domainKey.id, { keyId, materialVersion, keySpec }, material)
-      } finally {
-        clean(material)
-      }
     })
+    const material = await generateKeyMaterialAsync(keySpec)
+    try {
+      return sealKeyToken(this.#domainKey.key, this.#domainKey.id, { keyId, materialVersion, keySpec }, material)
+    } finally {
+      clean(material)
+    }
   }
 
-  keyOperation<N extends KeyOperationName>(name: N, request: KeyOperations[N]['request']): KeyOperations[N]['result'] {
+  keyOperation<N extends KeyOperationName>(name: N, request: KeyOperations[N]['request']): KeyOperations[N]['result'] | Promise<KeyOperations[N]['result']> {
     return argumentErrorsAsBadRequest(() => {
       aobject(request, 'request')
-      return this.#keyOperation(name, request) as KeyOperations[N]['result']
+      return this.#keyOperation(name, request) as KeyOperations[N]['result'] | Promise<KeyOperations[N]['result']>
     })
   }
 
-  #keyOperation(name: KeyOperationName, request: KeyOperations[KeyOperationName]['request']): KeyOperations[KeyOperationName]['result'] {
+  #keyOperation(
+    name: KeyOperationName,
+    request: KeyOperations[KeyOperationName]['request'],
+  ): KeyOperations[KeyOperationName]['result'] | Promise<KeyOperations[KeyOperationName]['result']> {
     switch (name) {
       case 'getPublicKey': {
         const { key } = request as KeyOperations['getPublicKey']['request']
@@ -251,33 +265,39 @@ export class SoftHsm {
         abytes(r.mac, 'mac')
         return verifyMac(hmacSpec(r.key.keySpec), this.#rawMaterial(r.key), r.algorithm, r.message, r.mac)
       }
-      case 'generateDataKeyPair': {
-        const r = request as KeyOperations['generateDataKeyPair']['request']
-        abytes(r.encodedContext, 'encodedContext')
-        const pair = generateDataKeyPair(r.keyPairSpec)
-        const privateKeyCiphertextBlob = this.#seal(this.#material(r.key), r.key, pair.privateKey, r.encodedContext)
-        if (r.includePlaintext) return { privateKeyCiphertextBlob, privateKeyPlaintext: pair.privateKey, publicKey: pair.publicKey }
-        clean(pair.privateKey)
-        return { privateKeyCiphertextBlob, publicKey: pair.publicKey }
-      }
-      case 'createImportParameters': {
-        const r = request as KeyOperations['createImportParameters']['request']
-        astring(r.keyId, 'keyId')
-        aKeySpec(r.keySpec)
-        anumber(r.expiresAt, 'expiresAt', 0, Number.MAX_SAFE_INTEGER)
-        const pair = generateWrappingKeyPair(r.wrappingKeySpec)
-        try {
-          const binding = { keyId: r.keyId, keySpec: r.keySpec }
-          const header = { wrappingAlgorithm: r.wrappingAlgorithm, expiresAt: r.expiresAt }
-          return { publicKey: pair.publicKey, importToken: sealImportToken(this.#domainKey.key, this.#domainKey.id, binding, header, pair.privateKey) }
-        } finally {
-          clean(pair.privateKey)
-        }
-      }
+      // Key pair generation runs off this thread: the HSM keeps serving meanwhile.
+      case 'generateDataKeyPair':
+        return asyncArgumentErrorsAsBadRequest(this.#generateDataKeyPair(request as KeyOperations['generateDataKeyPair']['request']))
+      case 'createImportParameters':
+        return asyncArgumentErrorsAsBadRequest(this.#createImportParameters(request as KeyOperations['createImportParameters']['request']))
       case 'importKeyMaterial':
         return this.#importKeyMaterial(request as KeyOperations['importKeyMaterial']['request'])
       case 'reEncryptAny':
         return this.#reEncryptAny(request as KeyOperations['reEncryptAny']['request'])
+    }
+  }
+
+  async #generateDataKeyPair(r: KeyOperations['generateDataKeyPair']['request']): Promise<KeyOperations['generateDataKeyPair']['result']> {
+    abytes(r.encodedContext, 'encodedContext')
+    const material = this.#material(r.key)
+    const pair = await generateDataKeyPairAsync(r.keyPairSpec)
+    const privateKeyCiphertextBlob = this.#seal(material, r.key, pair.privateKey, r.encodedContext)
+    if (r.includePlaintext) return { privateKeyCiphertextBlob, privateKeyPlaintext: pair.privateKey, publicKey: pair.publicKey }
+    clean(pair.privateKey)
+    return { privateKeyCiphertextBlob, publicKey: pair.publicKey }
+  }
+
+  async #createImportParameters(r: KeyOperations['createImportParameters']['request']): Promise<KeyOperations['createImportParameters']['result']> {
+    astring(r.keyId, 'keyId')
+    aKeySpec(r.keySpec)
+    anumber(r.expiresAt, 'expiresAt', 0, Number.MAX_SAFE_INTEGER)
+    const pair = await generateWrappingKeyPair(r.wrappingKeySpec)
+    try {
+      const binding = { keyId: r.keyId, keySpec: r.keySpec }
+      const header = { wrappingAlgorithm: r.wrappingAlgorithm, expiresAt: r.expiresAt }
+      return { publicKey: pair.publicKey, importToken: sealImportToken(this.#domainKey.key, this.#domainKey.id, binding, header, pair.privateKey) }
+    } finally {
+      clean(pair.privateKey)
     }
   }
 

@@ -1,0 +1,56 @@
+/**
+ * The HSM worker keeps serving while it makes a key pair: RSA and EC key generation runs on
+ * libuv's thread pool, and its answer comes back on its own, so an RSA 4096 CreateKey does
+ * not hold up the region's other cryptography (it used to, for about a second).
+ */
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import type { MaterialRef } from '../../src/hsm/hsm.js'
+import { WorkerHsm } from '../../src/hsm/worker-hsm.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'trent-hsm-worker-'))
+let hsm: WorkerHsm
+
+before(async () => {
+  hsm = await WorkerHsm.start({
+    region: 'us-east-1',
+    masterKeyEnv: 'TRENT_TEST_UNSET_MASTER_KEY',
+    masterKeyFile: join(dir, 'master.key'),
+    createMasterKey: true,
+    sealedDomainKeyFile: join(dir, 'domain-key.sealed'),
+    keyDir: dir,
+  })
+})
+after(async () => {
+  await hsm.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+test('requests sent while an RSA 4096 key is being made are answered before it is', async () => {
+  const keyId = '11111111-2222-3333-4444-555555555555'
+  const symmetric: MaterialRef = { keyId, materialVersion: 1, keySpec: 'SYMMETRIC_DEFAULT', token: await hsm.createKeyMaterial(keyId, 1, 'SYMMETRIC_DEFAULT') }
+  let rsaDone = false
+  const rsa = hsm.createKeyMaterial('21111111-2222-3333-4444-555555555555', 1, 'RSA_4096').then((token) => {
+    rsaDone = true
+    return token
+  })
+  // Ten round trips of ordinary work, each of which waits for the worker's answer.
+  for (let i = 0; i < 10; i++) {
+    const blob = await hsm.encrypt(symmetric, Buffer.from(`while the key pair is made ${i}`), Buffer.alloc(2))
+    assert.equal(Buffer.from(await hsm.decrypt(symmetric, blob, Buffer.alloc(2))).toString(), `while the key pair is made ${i}`)
+  }
+  assert.equal(rsaDone, false, 'the ordinary requests did not wait for the key pair')
+  const token = await rsa
+  const ref: MaterialRef = { keyId: '21111111-2222-3333-4444-555555555555', materialVersion: 1, keySpec: 'RSA_4096', token }
+  const publicKey = await hsm.keyOperation('getPublicKey', { key: ref })
+  assert.ok(publicKey.length > 500, 'an RSA 4096 public key')
+})
+
+test('a key pair request that fails is answered with its error, and the worker goes on', async () => {
+  await assert.rejects(hsm.createKeyMaterial('31111111-2222-3333-4444-555555555555', 0, 'RSA_2048'), { name: 'HsmError', code: 'BAD_REQUEST' })
+  await assert.rejects(hsm.createKeyMaterial('31111111-2222-3333-4444-555555555555', 1, 'RSA_1024' as 'RSA_2048'), { name: 'HsmError', code: 'BAD_REQUEST' })
+  assert.ok((await hsm.generateRandom(8)).length === 8)
+})
