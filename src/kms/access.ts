@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { aliasArn } from '../wire/arn.js'
 import { KmsError } from '../wire/errors.js'
 import type { GrantRecord, KeyRecord } from '../storage/records.js'
 import {
@@ -97,7 +98,7 @@ export function enforce(kms: Kms, caller: Caller, checks: readonly AccessCheck[]
       account: kms.accountId,
       principalArn: caller.principalArn,
       action: check.action,
-      resource: check.key === undefined ? '*' : kms.arnOf(check.key.keyId),
+      resource: check.key !== undefined ? kms.arnOf(check.key.keyId) : (check.resource ?? '*'),
       // Made only if a statement's condition or policy variable asks for it: most requests
       // meet policies without any (the default key policy has none).
       get context() {
@@ -175,6 +176,11 @@ export function keyCheck(
     ...(encryptionContext !== undefined ? { encryptionContext } : {}),
     conditions,
   }
+}
+
+/** The identity-policy check on an alias that CreateAlias, UpdateAlias and DeleteAlias need besides the key's. */
+export function aliasCheck(kms: Kms, action: string, aliasName: string): AccessCheck {
+  return { action, resource: aliasArn(kms.partition, kms.region, kms.accountId, aliasName) }
 }
 
 /** Authorizes, then runs, one request: the only way the API invokes an operation. */

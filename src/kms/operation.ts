@@ -35,6 +35,11 @@ export interface RequestContext {
 export interface AccessCheck {
   action: string
   key?: KeyRecord
+  /**
+   * A resource other than a key, judged by identity policies alone (an alias ARN: AWS wants
+   * kms:CreateAlias on the alias in an IAM policy as well as on the key). Without `key`.
+   */
+  resource?: string
   /** The grant operation that may allow it; absent if no grant can (e.g. PutKeyPolicy). */
   grantOperation?: string
   /** The request's encryption context, for grant constraints and kms:EncryptionContext conditions. */

@@ -12,6 +12,8 @@ import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import {
   CreateAliasCommand,
+  DeleteAliasCommand,
+  UpdateAliasCommand,
   CreateGrantCommand,
   CreateKeyCommand,
   DecryptCommand,
@@ -1065,5 +1067,43 @@ describe('a changing directory (principals.replace)', () => {
     await describeKey(client, key.keyId)
     // Root is untouched by every change.
     await describeKey(root, key.keyId)
+  })
+})
+
+describe('aliases need the permission on the alias (identity policies) and on the key', () => {
+  const aliasArnOf = (name: string): string => `arn:aws:kms:${REGION}:${ACCOUNT}:${name}`
+
+  it('CreateAlias, UpdateAlias and DeleteAlias: allowed with both, denied by the missing one, with its resource in the message', async () => {
+    const name = 'alias-admin'
+    const key = await createKey()
+    const other = await createKey()
+    const alias = `alias/app-${Math.random().toString(36).slice(2, 10)}`
+    // The key (default key policy: IAM decides) but not the alias.
+    setUser(name, [policy(allow(['kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias'], [key.arn, other.arn]))])
+    await rejectsWith(
+      clientOf(name).send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.keyId })),
+      'AccessDeniedException',
+      accessDenied('no-identity-policy', userArn(name), 'kms:CreateAlias', aliasArnOf(alias)),
+    )
+    // The alias (by a wildcard) but not the key.
+    setUser(name, [policy(allow(['kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias'], `arn:aws:kms:${REGION}:${ACCOUNT}:alias/app-*`))])
+    await rejectsWith(
+      clientOf(name).send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.keyId })),
+      'AccessDeniedException',
+      accessDenied('no-identity-policy', userArn(name), 'kms:CreateAlias', key.arn),
+    )
+    // Both.
+    setUser(name, [policy(allow(['kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias'], [key.arn, other.arn, `arn:aws:kms:${REGION}:${ACCOUNT}:alias/app-*`]))])
+    await clientOf(name).send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.keyId }))
+    await clientOf(name).send(new UpdateAliasCommand({ AliasName: alias, TargetKeyId: other.keyId }))
+    // An alias outside the wildcard is refused even with both keys allowed.
+    await rejectsWith(
+      clientOf(name).send(new CreateAliasCommand({ AliasName: 'alias/other-app', TargetKeyId: key.keyId })),
+      'AccessDeniedException',
+      accessDenied('no-identity-policy', userArn(name), 'kms:CreateAlias', aliasArnOf('alias/other-app')),
+    )
+    await clientOf(name).send(new DeleteAliasCommand({ AliasName: alias }))
+    // Root needs nothing more.
+    await root.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.keyId }))
   })
 })

@@ -4,15 +4,18 @@ import { checkAliasName } from '../alias-name.js'
 import { checkKeyState } from '../key-state.js'
 import { requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
-import { keyAccess } from '../access.js'
+import { aliasCheck, keyAccess } from '../access.js'
 
 /** AWS's quota of aliases per key (reference §9.2). */
 const MAX_ALIASES_PER_KEY = 50
 
 export const createAlias: Operation = {
   name: 'CreateAlias',
-  // The alias's own permission is an IAM matter of alias ARNs; the key's is checked here.
-  access: keyAccess('CreateAlias', { member: 'TargetKeyId', allowAlias: false }),
+  // Two permissions (AWS): kms:CreateAlias on the alias, from identity policies, and on the key.
+  access(kms, input, context) {
+    const onKey = keyAccess('CreateAlias', { member: 'TargetKeyId', allowAlias: false })(kms, input, context)
+    return [aliasCheck(kms, 'kms:CreateAlias', requiredStr(input, 'AliasName')), ...onKey]
+  },
   async handle(kms, input) {
     const aliasName = requiredStr(input, 'AliasName')
     const target = requiredStr(input, 'TargetKeyId')

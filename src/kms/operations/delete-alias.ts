@@ -2,7 +2,7 @@ import { aliasArn } from '../../wire/arn.js'
 import { aliasNotFound } from '../../wire/errors.js'
 import { checkAliasName } from '../alias-name.js'
 import { requiredStr, type Operation } from '../operation.js'
-import { keyCheck } from '../access.js'
+import { aliasCheck, keyCheck } from '../access.js'
 
 export const deleteAlias: Operation = {
   name: 'DeleteAlias',
@@ -10,7 +10,8 @@ export const deleteAlias: Operation = {
     const alias = kms.aliases.get(requiredStr(input, 'AliasName'))
     const key = alias === undefined ? undefined : kms.keys.get(alias.keyId)
     // An alias that does not exist fails in the handler, with AWS's NotFoundException.
-    return key === undefined ? [] : [keyCheck('kms:DeleteAlias', key, input, {})]
+    const onAlias = aliasCheck(kms, 'kms:DeleteAlias', requiredStr(input, 'AliasName'))
+    return key === undefined ? [onAlias] : [onAlias, keyCheck('kms:DeleteAlias', key, input, {})]
   },
   async handle(kms, input) {
     const aliasName = requiredStr(input, 'AliasName')

@@ -4,7 +4,7 @@ import { checkAliasName } from '../alias-name.js'
 import { checkKeyState } from '../key-state.js'
 import { requiredStr, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
-import { keyCheck } from '../access.js'
+import { aliasCheck, keyCheck } from '../access.js'
 
 export const updateAlias: Operation = {
   name: 'UpdateAlias',
@@ -13,7 +13,11 @@ export const updateAlias: Operation = {
     const alias = kms.aliases.get(requiredStr(input, 'AliasName'))
     const current = alias === undefined ? undefined : kms.keys.get(alias.keyId)
     const target = resolveKey(kms, requiredStr(input, 'TargetKeyId'), { allowAlias: false })
-    return [...(current !== undefined ? [keyCheck('kms:UpdateAlias', current, input, {})] : []), keyCheck('kms:UpdateAlias', target, input, {})]
+    return [
+      aliasCheck(kms, 'kms:UpdateAlias', requiredStr(input, 'AliasName')),
+      ...(current !== undefined ? [keyCheck('kms:UpdateAlias', current, input, {})] : []),
+      keyCheck('kms:UpdateAlias', target, input, {}),
+    ]
   },
   async handle(kms, input) {
     const aliasName = requiredStr(input, 'AliasName')
