@@ -11,6 +11,8 @@ import {
   encryptionAlgorithmsFor,
   generateKeyMaterial,
   generateMac,
+  isValidKeyMaterial,
+  isValidKeyMaterialAsync,
   macAlgorithmsFor,
   maxRsaPlaintextBytes,
   rsaDecrypt,
@@ -113,4 +115,20 @@ test('RFC 6979 A.2.5: the published P-256/SHA-256 signature of "sample" verifies
   // An independent implementation of RFC 6979 reproduces the published r.
   const deterministic = p256.Signature.fromBytes(p256.sign(message, d, { lowS: false, format: 'der' }), 'der')
   assert.equal(deterministic.r.toString(16).padStart(64, '0'), r.toString('hex').toLowerCase())
+})
+
+test('isValidKeyMaterialAsync agrees with isValidKeyMaterial: generated material, other specs, damaged keys', async () => {
+  const specs = ['SYMMETRIC_DEFAULT', 'HMAC_256', 'RSA_2048', 'ECC_NIST_P256', 'ECC_SECG_P256K1'] as const
+  for (const spec of specs) {
+    const material = generateKeyMaterial(spec)
+    const damaged = Buffer.from(material)
+    damaged[Math.floor(damaged.length / 2)] = (damaged[Math.floor(damaged.length / 2)] ?? 0) ^ 0x10
+    for (const other of specs) {
+      assert.equal(await isValidKeyMaterialAsync(other, material), isValidKeyMaterial(other, material), `${spec} material as ${other}`)
+    }
+    assert.equal(await isValidKeyMaterialAsync(spec, material), true, `${spec}: generated material is valid`)
+    assert.equal(await isValidKeyMaterialAsync(spec, damaged), isValidKeyMaterial(spec, damaged), `${spec}: damaged material`)
+  }
+  // Not a key at all.
+  assert.equal(await isValidKeyMaterialAsync('RSA_2048', Buffer.alloc(10)), false)
 })

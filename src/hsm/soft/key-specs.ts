@@ -11,7 +11,13 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { generateAsymmetricKeyPair, generateAsymmetricKeyPairAsync, isAsymmetricSpec, isValidAsymmetricMaterial } from './asymmetric.js'
+import {
+  generateAsymmetricKeyPair,
+  generateAsymmetricKeyPairAsync,
+  isAsymmetricSpec,
+  isValidAsymmetricMaterial,
+  isValidAsymmetricMaterialAsync,
+} from './asymmetric.js'
 import { isHmacKeySpec, type HmacKeySpec, type KeyPairSpec, type KeySpec, type MacAlgorithm } from '../../wire/key-specs.js'
 import { hmac, hmacVerify, MAC_HASH } from './hmac.js'
 
@@ -103,6 +109,12 @@ export function isValidKeyMaterial(spec: KeySpec, material: Uint8Array): boolean
   } catch {
     return false
   }
+}
+
+/** As isValidKeyMaterial; an RSA key's primality tests run off the calling thread. Never rejects. */
+export async function isValidKeyMaterialAsync(spec: KeySpec, material: Uint8Array): Promise<boolean> {
+  if (material instanceof Uint8Array && isAsymmetricSpec(spec)) return isValidAsymmetricMaterialAsync(spec, material)
+  return isValidKeyMaterial(spec, material)
 }
 
 /** A fresh data key pair for GenerateDataKeyPair: private key PKCS#8 DER, public key SPKI DER. */

@@ -35,6 +35,7 @@ import {
   generateKeyMaterialAsync,
   generateMac,
   isValidKeyMaterial,
+  isValidKeyMaterialAsync,
   publicKeyOf,
   rsaDecrypt,
   rsaEncrypt,
@@ -271,7 +272,7 @@ export class SoftHsm {
       case 'createImportParameters':
         return asyncArgumentErrorsAsBadRequest(this.#createImportParameters(request as KeyOperations['createImportParameters']['request']))
       case 'importKeyMaterial':
-        return this.#importKeyMaterial(request as KeyOperations['importKeyMaterial']['request'])
+        return asyncArgumentErrorsAsBadRequest(this.#importKeyMaterial(request as KeyOperations['importKeyMaterial']['request']))
       case 'reEncryptAny':
         return this.#reEncryptAny(request as KeyOperations['reEncryptAny']['request'])
     }
@@ -330,7 +331,7 @@ export class SoftHsm {
     return plaintext
   }
 
-  #importKeyMaterial(r: KeyOperations['importKeyMaterial']['request']): KeyOperations['importKeyMaterial']['result'] {
+  async #importKeyMaterial(r: KeyOperations['importKeyMaterial']['request']): Promise<KeyOperations['importKeyMaterial']['result']> {
     astring(r.keyId, 'keyId')
     aKeySpec(r.keySpec)
     anumber(r.materialVersion, 'materialVersion', 1, 0xffffffff)
@@ -344,7 +345,8 @@ export class SoftHsm {
       const material = unwrapImportedMaterial(opened.privateKey, opened.header.wrappingAlgorithm, r.encryptedKeyMaterial)
       if (material === undefined) throw new HsmError('DECRYPT_FAILED')
       try {
-        if (!isValidKeyMaterial(r.keySpec, material)) throw new HsmError('INCORRECT_MATERIAL')
+        // Off this thread for RSA keys, whose primality tests are slow (see unwrapTransfer).
+        if (!(await isValidKeyMaterialAsync(r.keySpec, material))) throw new HsmError('INCORRECT_MATERIAL')
         const token = sealKeyToken(this.#domainKey.key, this.#domainKey.id, { keyId: r.keyId, materialVersion: r.materialVersion, keySpec: r.keySpec }, material)
         return { token, materialId: importedMaterialId(r.keyId, material) }
       } finally {
@@ -490,7 +492,7 @@ export class SoftHsm {
     wrapped: WrappedMaterial[],
     alreadyHeld: MaterialRef[],
     keySpec: KeySpec,
-  ): KeyToken[] {
+  ): KeyToken[] | Promise<KeyToken[]> {
     //= docs/spec/replication.md#ephemeral
     // The RAKB leaves the store before anything else happens: it serves exactly one unwrap,
     // whether that unwrap succeeds, fails or is malformed.
@@ -523,18 +525,22 @@ export class SoftHsm {
       } finally {
         clean(rwk)
       }
-      try {
-        if (materials.some((material) => !isValidKeyMaterial(keySpec, material))) {
-          throw new HsmError('TRANSFER_FAILED', 'unwrapped material is not valid material of the key spec')
+      const seal = (valid: boolean): KeyToken[] => {
+        try {
+          if (!valid) throw new HsmError('TRANSFER_FAILED', 'unwrapped material is not valid material of the key spec')
+          this.#checkSameAsHeld(wrapped, materials, alreadyHeld)
+          return materials.map((material, index) => {
+            const version = wrapped[index]?.materialVersion ?? 0
+            return sealKeyToken(this.#domainKey.key, this.#domainKey.id, { keyId: binding.keyId, materialVersion: version, keySpec }, material)
+          })
+        } finally {
+          clean(...materials)
         }
-        this.#checkSameAsHeld(wrapped, materials, alreadyHeld)
-        return materials.map((material, index) => {
-          const version = wrapped[index]?.materialVersion ?? 0
-          return sealKeyToken(this.#domainKey.key, this.#domainKey.id, { keyId: binding.keyId, materialVersion: version, keySpec }, material)
-        })
-      } finally {
-        clean(...materials)
       }
+      // An RSA key's primality tests take long enough (~0.2 s for 4096 bits) to run off
+      // this thread; every other spec is checked at once.
+      if (!isAsymmetric(keySpec)) return seal(materials.every((material) => isValidKeyMaterial(keySpec, material)))
+      return Promise.all(materials.map((material) => isValidKeyMaterialAsync(keySpec, material))).then((results) => seal(results.every(Boolean)))
     })
   }
 
