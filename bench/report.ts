@@ -43,13 +43,7 @@ export interface BenchReport {
   region: string
   /** The git commit of the code measured; `dirty` when src/ had uncommitted changes. */
   source?: { commit: string; dirty: boolean }
-  machine: {
-    cpus: number
-    cpuModel: string
-    totalMemoryMiB: number
-    node: string
-    platform: string
-    loadAverageAtStart: number[]
+  machine: MachineDescription & {
     /** CPU other processes used during one second before the run (Linux only). */
     otherProcessesCoresBeforeRun?: number
   }

@@ -17,10 +17,10 @@ import {
   type GrantForAuthorization,
   type PolicyDocument,
 } from './authorization/index.js'
-import { checkGrantTokens } from './grants.js'
-import { GRANT_OPERATIONS } from './grants.js'
+import { GRANT_OPERATIONS, checkGrantTokens } from './grants.js'
 import type { Kms } from './kms.js'
 import { list, stringMap, str, type AccessCheck, type Caller, type Input, type Operation, type RequestContext } from './operation.js'
+import { rootPrincipalArn } from './principals.js'
 import { resolveKey } from './resolve-key.js'
 
 /** Parsed key policies by their text: a key's policy is parsed once, not per request. */
@@ -36,13 +36,9 @@ export function parsedKeyPolicy(text: string): PolicyDocument {
   return parsed
 }
 
-export function rootPrincipalArn(kms: Kms): string {
-  return `arn:${kms.partition}:iam::${kms.accountId}:root`
-}
-
 /** The account's root user: what the region's admin credentials are. */
 export function rootCaller(kms: Kms): Caller {
-  return { principalArn: rootPrincipalArn(kms), identityPolicies: [] }
+  return { principalArn: rootPrincipalArn(kms.partition, kms.accountId), identityPolicies: [] }
 }
 
 function grantForAuthorization(grant: GrantRecord): GrantForAuthorization {

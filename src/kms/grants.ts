@@ -101,9 +101,12 @@ export function newGrantId(): string {
   return randomBytes(32).toString('hex')
 }
 
-/** A grant token names its grant and carries 32 random bytes, so it cannot be guessed from the id. */
+/**
+ * A grant token: the grant's id and 64 random bytes, 128 base64url characters. The random
+ * part keeps it from being derived from the grant id, which ListGrants shows.
+ */
 export function newGrantToken(grantId: string): string {
-  return Buffer.concat([Buffer.from(grantId, 'hex'), randomBytes(32), randomBytes(32)]).toString('base64url').slice(0, 128)
+  return Buffer.concat([Buffer.from(grantId, 'hex'), randomBytes(64)]).toString('base64url')
 }
 
 export function checkGrantId(grantId: string): void {

@@ -36,8 +36,13 @@ export class StaticPrincipalDirectory implements PrincipalDirectory {
   }
 }
 
+/** The account's root user, as AWS names it. */
+export function rootPrincipalArn(partition: string, account: string): string {
+  return `arn:${partition}:iam::${account}:root`
+}
+
 export function rootIdentity(partition: string, account: string, credentials: { accessKeyId: string; secretAccessKey: string }): Identity {
-  return { ...credentials, caller: { principalArn: `arn:${partition}:iam::${account}:root`, identityPolicies: [] } }
+  return { ...credentials, caller: { principalArn: rootPrincipalArn(partition, account), identityPolicies: [] } }
 }
 
 const USER_NAME = /^[\w+=,.@-]{1,64}$/

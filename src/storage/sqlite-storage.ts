@@ -193,10 +193,7 @@ export class SqliteStorage implements Storage {
   }
 
   load(): Promise<Snapshot> {
-    const keys = this.#db
-      .prepare('SELECT record FROM keys ORDER BY sequence')
-      .all()
-      .map((row) => JSON.parse((row as { record: string }).record) as KeyRecord)
+    const keys = this.#records<KeyRecord>('SELECT record FROM keys ORDER BY sequence')
     const materials = (this.#db.prepare('SELECT * FROM key_materials ORDER BY key_id, version').all() as MaterialRow[]).map(
       (row): MaterialRecord => ({
         keyId: row.key_id,
@@ -215,10 +212,7 @@ export class SqliteStorage implements Storage {
         updatedAt: row.updated_at,
       }),
     )
-    const sessions = this.#db
-      .prepare('SELECT record FROM replication_sessions')
-      .all()
-      .map((row) => JSON.parse((row as { record: string }).record) as SessionRecord)
+    const sessions = this.#records<SessionRecord>('SELECT record FROM replication_sessions')
     const answered = (
       this.#db.prepare('SELECT * FROM answered_sessions').all() as Array<{ session_id: string; key_id: string; to_region: string; expires_at: number; body: Buffer }>
     ).map((row): AnsweredSessionRecord => ({
@@ -231,15 +225,17 @@ export class SqliteStorage implements Storage {
     const outbox = (
       this.#db.prepare('SELECT * FROM outbox ORDER BY seq').all() as Array<{ id: string; to_region: string; expires_at: number; body: Buffer }>
     ).map((row): OutboxRecord => ({ id: row.id, to: row.to_region, expiresAt: row.expires_at, body: new Uint8Array(row.body) }))
-    const tombstones = this.#db
-      .prepare('SELECT record FROM tombstones')
-      .all()
-      .map((row) => JSON.parse((row as { record: string }).record) as TombstoneRecord)
-    const grants = this.#db
-      .prepare('SELECT record FROM grants ORDER BY rowid')
-      .all()
-      .map((row) => JSON.parse((row as { record: string }).record) as GrantRecord)
+    const tombstones = this.#records<TombstoneRecord>('SELECT record FROM tombstones')
+    const grants = this.#records<GrantRecord>('SELECT record FROM grants ORDER BY rowid')
     return Promise.resolve({ keys, materials, aliases, sessions, answered, outbox, tombstones, grants })
+  }
+
+  /** The rows of a table that keeps each record as JSON in its `record` column. */
+  #records<T>(sql: string): T[] {
+    return this.#db
+      .prepare(sql)
+      .all()
+      .map((row) => JSON.parse((row as { record: string }).record) as T)
   }
 
   commit(writes: readonly Write[]): Promise<void> {

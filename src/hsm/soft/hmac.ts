@@ -6,9 +6,8 @@
  * @module
  */
 import { createHmac } from 'node:crypto'
-import { equalBytes } from '../internal/bytes.js'
-
 import type { MacAlgorithm } from '../../wire/key-specs.js'
+import { equalBytes } from '../internal/bytes.js'
 
 export const MAC_HASH: Record<MacAlgorithm, { hash: 'sha224' | 'sha256' | 'sha384' | 'sha512'; bytes: number }> = {
   HMAC_SHA_224: { hash: 'sha224', bytes: 28 },

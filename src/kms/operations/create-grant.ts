@@ -5,6 +5,7 @@ import { rejectDryRun } from '../crypto-keys.js'
 import { checkGrantOperations, checkGrantTokens, grantAllowsChildGrant, newGrantId, newGrantToken } from '../grants.js'
 import { checkKeyState } from '../key-state.js'
 import { list, requiredStr, str, type Input, type Operation } from '../operation.js'
+import { rootPrincipalArn } from '../principals.js'
 import { resolveKey } from '../resolve-key.js'
 
 /** AWS's quota of grants per key (reference §9.2). */
@@ -67,7 +68,7 @@ export const createGrant: Operation = {
         keyId: key.keyId,
         granteePrincipal,
         ...(retiringPrincipal !== undefined ? { retiringPrincipal } : {}),
-        issuingAccount: `arn:${kms.partition}:iam::${kms.accountId}:root`,
+        issuingAccount: rootPrincipalArn(kms.partition, kms.accountId),
         operations,
         ...(constraints !== undefined ? { constraints } : {}),
         ...(name !== undefined ? { name } : {}),
