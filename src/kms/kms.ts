@@ -4,11 +4,17 @@
  * maps directly and change them only through `mutate`, which serialises changes and
  * commits each batch durably before it becomes visible.
  *
+ * When the region's store is shared by several nodes, each node keeps the same maps: a
+ * mutation first catches up with every change the other nodes committed (the storage
+ * port's change log), and a follower applies their changes as they come, so a change
+ * acknowledged by one node is seen by every other within a fraction of a second
+ * (docs/architecture.md, "Consistency").
+ *
  * @module
  */
 import type { Hsm, MaterialRef } from '../hsm/hsm.js'
 import type { AliasRecord, AnsweredSessionRecord, GrantRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, TombstoneRecord, Write } from '../storage/records.js'
-import type { Storage } from '../storage/storage.js'
+import type { ChangePosition, CommittedChange, LoadedState, Storage } from '../storage/storage.js'
 import { keyArn, partitionOf } from '../wire/arn.js'
 import type { Clock } from './clock.js'
 
@@ -28,6 +34,9 @@ export interface PartitionView {
 }
 
 const NO_PARTITION: PartitionView = { partitionId: () => undefined, regions: () => [], verify: () => false }
+
+/** How often a node of a shared store looks for its peers' changes, at the latest. */
+const FOLLOW_INTERVAL_MS = 200
 
 export class Kms {
   readonly region: string
@@ -57,6 +66,11 @@ export class Kms {
   readonly #storage: Storage
   #nextSequence = 1
   #mutations: Promise<unknown> = Promise.resolve()
+  /** The last change of the store that these maps include. */
+  #position: ChangePosition = 0
+  #follower: NodeJS.Timeout | undefined
+  #unwatch: (() => void) | undefined
+  #following: Promise<void> | undefined
 
   private constructor(config: KmsConfig, hsm: Hsm, storage: Storage) {
     this.region = config.region
@@ -69,16 +83,67 @@ export class Kms {
 
   static async open(config: KmsConfig, hsm: Hsm, storage: Storage): Promise<Kms> {
     const kms = new Kms(config, hsm, storage)
-    const snapshot = await storage.load()
-    for (const key of snapshot.keys) kms.#applyWrite({ kind: 'putKey', key })
-    for (const material of snapshot.materials) kms.#applyWrite({ kind: 'putMaterial', material })
-    for (const alias of snapshot.aliases) kms.#applyWrite({ kind: 'putAlias', alias })
-    for (const session of snapshot.sessions) kms.#applyWrite({ kind: 'putSession', session })
-    for (const answered of snapshot.answered) kms.#applyWrite({ kind: 'putAnswered', answered })
-    for (const message of snapshot.outbox) kms.#applyWrite({ kind: 'putOutbox', message })
-    for (const tombstone of snapshot.tombstones) kms.#applyWrite({ kind: 'putTombstone', tombstone })
-    for (const grant of snapshot.grants) kms.#applyWrite({ kind: 'putGrant', grant })
+    kms.#load(await storage.load())
+    if (storage.shared) kms.#startFollowing()
     return kms
+  }
+
+  /** The store's state as this node last saw it: every map, and the log position it is at. */
+  #load(state: LoadedState): void {
+    for (const map of [this.keys, this.materials, this.aliases, this.sessions, this.answered, this.outbox, this.tombstones, this.grants, this.#grantsByKey]) map.clear()
+    for (const key of state.keys) this.#applyWrite({ kind: 'putKey', key })
+    for (const material of state.materials) this.#applyWrite({ kind: 'putMaterial', material })
+    for (const alias of state.aliases) this.#applyWrite({ kind: 'putAlias', alias })
+    for (const session of state.sessions) this.#applyWrite({ kind: 'putSession', session })
+    for (const answered of state.answered) this.#applyWrite({ kind: 'putAnswered', answered })
+    for (const message of state.outbox) this.#applyWrite({ kind: 'putOutbox', message })
+    for (const tombstone of state.tombstones) this.#applyWrite({ kind: 'putTombstone', tombstone })
+    for (const grant of state.grants) this.#applyWrite({ kind: 'putGrant', grant })
+    this.#position = state.position
+  }
+
+  /** Applies changes other nodes committed, in log order. */
+  #applyChanges(changes: readonly CommittedChange[]): void {
+    let outbox = false
+    for (const change of changes) {
+      if (change.position !== this.#position + 1) throw new Error(`kms: change ${change.position} follows ${this.#position}`)
+      for (const write of change.writes) this.#applyWrite(write)
+      outbox ||= change.writes.some((w) => w.kind === 'putOutbox')
+      this.#position = change.position
+    }
+    if (outbox) this.onOutbox()
+  }
+
+  /**
+   * Follows the changes other nodes commit: at once when the store hints at one, and at
+   * least every FOLLOW_INTERVAL_MS. Runs in the mutation queue, so it never interleaves
+   * with a change of this node's.
+   */
+  #startFollowing(): void {
+    const follow = (): void => {
+      if (this.#following !== undefined) return
+      const run = this.#mutations.then(() => this.#catchUp())
+      this.#mutations = run.catch(() => undefined)
+      this.#following = run.finally(() => (this.#following = undefined))
+      void this.#following.catch(() => undefined)
+    }
+    this.#follower = setInterval(follow, FOLLOW_INTERVAL_MS)
+    this.#follower.unref()
+    this.#unwatch = this.#storage.watch?.(follow)
+  }
+
+  async #catchUp(): Promise<void> {
+    const changes = await this.#storage.changesSince(this.#position)
+    // Pruned past this node's position: it has been away too long to replay; start afresh.
+    if (changes === undefined) this.#load(await this.#storage.load())
+    else if (changes.length > 0) this.#applyChanges(changes)
+  }
+
+  /** Brings this node up to date with the store now (tests; a node that must read its peers' writes). */
+  sync(): Promise<void> {
+    const run = this.#mutations.then(() => this.#catchUp())
+    this.#mutations = run.catch(() => undefined)
+    return run
   }
 
   arnOf(keyId: string): string {
@@ -126,11 +191,20 @@ export class Kms {
    */
   mutate<T>(change: () => Promise<{ writes: Write[]; result: T }> | { writes: Write[]; result: T }): Promise<T> {
     const run = this.#mutations.then(async () => {
-      const { writes, result } = await change()
-      if (writes.length > 0) {
-        await this.#storage.commit(writes)
-        for (const write of writes) this.#applyWrite(write)
-        if (writes.some((w) => w.kind === 'putOutbox')) this.onOutbox()
+      let written: Write[] = []
+      const { position, result } = await this.#storage.commitChange(
+        this.#position,
+        (changes) => this.#applyChanges(changes),
+        async () => {
+          const decision = await change()
+          written = decision.writes
+          return decision
+        },
+      )
+      if (written.length > 0) {
+        for (const write of written) this.#applyWrite(write)
+        this.#position = position
+        if (written.some((w) => w.kind === 'putOutbox')) this.onOutbox()
       }
       return result
     })
@@ -139,6 +213,8 @@ export class Kms {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#follower)
+    this.#unwatch?.()
     await this.#mutations
     await this.#storage.close()
     await this.hsm.close()

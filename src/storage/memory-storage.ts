@@ -1,93 +1,178 @@
 /**
  * An in-memory Storage, for tests. Records are copied in and out, so that a test sees
- * exactly what a real store would give back.
+ * exactly what a real store would give back. Several handles can share one store
+ * (`connectAnother`), as the nodes of a region share theirs: each commit is exclusive and
+ * goes into a change log the others follow.
  *
  * @module
  */
-import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, Snapshot, TombstoneRecord, GrantRecord, Write } from './records.js'
-import type { Storage } from './storage.js'
+import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, TombstoneRecord, GrantRecord, Write } from './records.js'
+import type { ChangePosition, CommittedChange, Decision, LoadedState, Storage } from './storage.js'
+
+/** Changes kept for followers; older ones make a follower load again. */
+const KEPT_CHANGES = 10_000
+
+/** The store itself, which every handle of it shares. */
+class MemoryBacking {
+  readonly keys = new Map<string, KeyRecord>()
+  readonly materials = new Map<string, MaterialRecord>()
+  readonly aliases = new Map<string, AliasRecord>()
+  readonly sessions = new Map<string, SessionRecord>()
+  readonly answered = new Map<string, AnsweredSessionRecord>()
+  readonly outbox = new Map<string, OutboxRecord>()
+  readonly tombstones = new Map<string, TombstoneRecord>()
+  readonly grants = new Map<string, GrantRecord>()
+  readonly changes: CommittedChange[] = []
+  readonly leases = new Map<string, { holder: string; expiresAt: number }>()
+  readonly watchers = new Set<() => void>()
+  head: ChangePosition = 0
+  /** Serialises commits: the exclusive section of commitChange. */
+  exclusive: Promise<unknown> = Promise.resolve()
+
+  apply(writes: readonly Write[]): void {
+    for (const write of structuredClone(writes)) {
+      switch (write.kind) {
+        case 'putKey':
+          this.keys.set(write.key.keyId, write.key)
+          break
+        case 'deleteKey':
+          this.keys.delete(write.keyId)
+          for (const id of this.materials.keys()) if (id.startsWith(`${write.keyId}/`)) this.materials.delete(id)
+          for (const [id, grant] of this.grants) if (grant.keyId === write.keyId) this.grants.delete(id)
+          break
+        case 'deleteMaterial':
+          this.materials.delete(`${write.keyId}/${write.version}`)
+          break
+        case 'putGrant':
+          this.grants.set(write.grant.grantId, write.grant)
+          break
+        case 'deleteGrant':
+          this.grants.delete(write.grantId)
+          break
+        case 'putMaterial':
+          this.materials.set(`${write.material.keyId}/${write.material.version}`, write.material)
+          break
+        case 'putAlias':
+          this.aliases.set(write.alias.aliasName, write.alias)
+          break
+        case 'deleteAlias':
+          this.aliases.delete(write.aliasName)
+          break
+        case 'putSession':
+          this.sessions.set(write.session.sessionId, write.session)
+          break
+        case 'deleteSession':
+          this.sessions.delete(write.sessionId)
+          break
+        case 'putAnswered':
+          this.answered.set(write.answered.sessionId, write.answered)
+          break
+        case 'deleteAnswered':
+          this.answered.delete(write.sessionId)
+          break
+        case 'putOutbox':
+          this.outbox.set(write.message.id, write.message)
+          break
+        case 'deleteOutbox':
+          this.outbox.delete(write.id)
+          break
+        case 'putTombstone':
+          this.tombstones.set(write.tombstone.keyId, write.tombstone)
+          break
+        case 'deleteTombstone':
+          this.tombstones.delete(write.keyId)
+          break
+      }
+    }
+  }
+}
 
 export class MemoryStorage implements Storage {
-  readonly #keys = new Map<string, KeyRecord>()
-  readonly #materials = new Map<string, MaterialRecord>()
-  readonly #aliases = new Map<string, AliasRecord>()
-  readonly #sessions = new Map<string, SessionRecord>()
-  readonly #answered = new Map<string, AnsweredSessionRecord>()
-  readonly #outbox = new Map<string, OutboxRecord>()
-  readonly #tombstones = new Map<string, TombstoneRecord>()
-  readonly #grants = new Map<string, GrantRecord>()
+  readonly shared: boolean
+  readonly #backing: MemoryBacking
 
-  load(): Promise<Snapshot> {
+  /** `shared`: other handles (`connectAnother`) write the same store, and this one follows them. */
+  constructor(options: { shared?: boolean } = {}, backing = new MemoryBacking()) {
+    this.shared = options.shared ?? false
+    this.#backing = backing
+  }
+
+  /** Another writer of this store, as a second node of the region would be. */
+  connectAnother(): MemoryStorage {
+    if (!this.shared) throw new Error('memory storage: create it with { shared: true } to connect another writer')
+    return new MemoryStorage({ shared: true }, this.#backing)
+  }
+
+  load(): Promise<LoadedState> {
+    const b = this.#backing
     return Promise.resolve(
       structuredClone({
-        keys: [...this.#keys.values()],
-        materials: [...this.#materials.values()],
-        aliases: [...this.#aliases.values()],
-        sessions: [...this.#sessions.values()],
-        answered: [...this.#answered.values()],
-        outbox: [...this.#outbox.values()],
-        tombstones: [...this.#tombstones.values()],
-        grants: [...this.#grants.values()],
+        keys: [...b.keys.values()],
+        materials: [...b.materials.values()],
+        aliases: [...b.aliases.values()],
+        sessions: [...b.sessions.values()],
+        answered: [...b.answered.values()],
+        outbox: [...b.outbox.values()],
+        tombstones: [...b.tombstones.values()],
+        grants: [...b.grants.values()],
+        position: b.head,
       }),
     )
   }
 
-  commit(writes: readonly Write[]): Promise<void> {
-    for (const write of structuredClone(writes)) {
-      switch (write.kind) {
-        case 'putKey':
-          this.#keys.set(write.key.keyId, write.key)
-          break
-        case 'deleteKey':
-          this.#keys.delete(write.keyId)
-          for (const id of this.#materials.keys()) if (id.startsWith(`${write.keyId}/`)) this.#materials.delete(id)
-          for (const [id, grant] of this.#grants) if (grant.keyId === write.keyId) this.#grants.delete(id)
-          break
-        case 'deleteMaterial':
-          this.#materials.delete(`${write.keyId}/${write.version}`)
-          break
-        case 'putGrant':
-          this.#grants.set(write.grant.grantId, write.grant)
-          break
-        case 'deleteGrant':
-          this.#grants.delete(write.grantId)
-          break
-        case 'putMaterial':
-          this.#materials.set(`${write.material.keyId}/${write.material.version}`, write.material)
-          break
-        case 'putAlias':
-          this.#aliases.set(write.alias.aliasName, write.alias)
-          break
-        case 'deleteAlias':
-          this.#aliases.delete(write.aliasName)
-          break
-        case 'putSession':
-          this.#sessions.set(write.session.sessionId, write.session)
-          break
-        case 'deleteSession':
-          this.#sessions.delete(write.sessionId)
-          break
-        case 'putAnswered':
-          this.#answered.set(write.answered.sessionId, write.answered)
-          break
-        case 'deleteAnswered':
-          this.#answered.delete(write.sessionId)
-          break
-        case 'putOutbox':
-          this.#outbox.set(write.message.id, write.message)
-          break
-        case 'deleteOutbox':
-          this.#outbox.delete(write.id)
-          break
-        case 'putTombstone':
-          this.#tombstones.set(write.tombstone.keyId, write.tombstone)
-          break
-        case 'deleteTombstone':
-          this.#tombstones.delete(write.keyId)
-          break
-      }
-    }
+  commitChange<T>(
+    since: ChangePosition,
+    catchUp: (changes: readonly CommittedChange[]) => void,
+    decide: () => Promise<Decision<T>> | Decision<T>,
+  ): Promise<{ position: ChangePosition; result: T }> {
+    const b = this.#backing
+    const run = b.exclusive.then(async () => {
+      const missed = this.#since(since)
+      if (missed === undefined) throw new Error('memory storage: the writer is behind the kept change log; load again')
+      if (missed.length > 0) catchUp(structuredClone(missed))
+      const position = missed.at(-1)?.position ?? since
+      const { writes, result } = await decide()
+      if (writes.length === 0) return { position, result }
+      b.apply(writes)
+      b.head += 1
+      b.changes.push({ position: b.head, writes: structuredClone(writes) })
+      if (b.changes.length > KEPT_CHANGES) b.changes.splice(0, b.changes.length - KEPT_CHANGES)
+      for (const watcher of b.watchers) watcher()
+      return { position: b.head, result }
+    })
+    b.exclusive = run.catch(() => undefined)
+    return run
+  }
+
+  changesSince(since: ChangePosition): Promise<CommittedChange[] | undefined> {
+    const missed = this.#since(since)
+    return Promise.resolve(missed === undefined ? undefined : structuredClone(missed))
+  }
+
+  #since(since: ChangePosition): CommittedChange[] | undefined {
+    const b = this.#backing
+    if (since >= b.head) return []
+    const first = b.changes[0]
+    if (first === undefined || first.position > since + 1) return undefined
+    return b.changes.slice(since + 1 - first.position)
+  }
+
+  holdLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now()
+    const lease = this.#backing.leases.get(name)
+    if (lease !== undefined && lease.holder !== holder && lease.expiresAt > now) return Promise.resolve(false)
+    this.#backing.leases.set(name, { holder, expiresAt: now + ttlMs })
+    return Promise.resolve(true)
+  }
+
+  releaseLease(name: string, holder: string): Promise<void> {
+    if (this.#backing.leases.get(name)?.holder === holder) this.#backing.leases.delete(name)
     return Promise.resolve()
+  }
+
+  watch(listener: () => void): () => void {
+    this.#backing.watchers.add(listener)
+    return () => this.#backing.watchers.delete(listener)
   }
 
   close(): Promise<void> {

@@ -3,17 +3,26 @@
  * region, WAL journal with synchronous=FULL so that a committed batch survives kill -9
  * (and power loss) of the region process.
  *
+ * The change log and the exclusive commit of the storage port (storage.ts) are a
+ * `changes` table and `BEGIN IMMEDIATE`, SQLite's one writer at a time: several node
+ * processes on one host can share the file.
+ *
  * @module
  */
 import Database from 'better-sqlite3'
-import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, Snapshot, TombstoneRecord,
+import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, TombstoneRecord,
   GrantRecord, Write } from './records.js'
-import type { Storage } from './storage.js'
+import type { ChangePosition, CommittedChange, Decision, LoadedState, Storage } from './storage.js'
+import { decodeWrites, encodeWrites } from './write-codec.js'
 
-const SCHEMA_VERSION = 1
+/** Changes kept for followers; a follower further behind loads again. */
+const KEPT_CHANGES = 10_000
+/** How long a writer waits for another process's write lock before failing. */
+const BUSY_TIMEOUT_MS = 10_000
 
-const MIGRATIONS = `
-CREATE TABLE IF NOT EXISTS trent_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+/** Schema versions, each applied once, in order (the version reached is in trent_meta). */
+const MIGRATIONS: readonly string[] = [
+  `
 CREATE TABLE IF NOT EXISTS keys (
   key_id   TEXT PRIMARY KEY,
   sequence INTEGER NOT NULL,
@@ -61,7 +70,25 @@ CREATE TABLE IF NOT EXISTS aliases (
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL
 );
-`
+`,
+  // 2: the change log, its head, and leases (storage.ts; docs/spec/storage.md).
+  `
+CREATE TABLE changes (
+  position INTEGER PRIMARY KEY,
+  writes   TEXT NOT NULL
+);
+CREATE TABLE change_head (
+  id       INTEGER PRIMARY KEY CHECK (id = 1),
+  position INTEGER NOT NULL
+);
+INSERT INTO change_head (id, position) VALUES (1, 0);
+CREATE TABLE leases (
+  name       TEXT PRIMARY KEY,
+  holder     TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+`,
+]
 
 interface MaterialRow {
   key_id: string
@@ -79,20 +106,58 @@ interface AliasRow {
   updated_at: number
 }
 
+function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS trent_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)')
+  // Exclusive, so that two processes opening a new file at once migrate it once.
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    const row = db.prepare("SELECT value FROM trent_meta WHERE name = 'schema_version'").get() as { value: string } | undefined
+    // A file of the first version may predate its row: its tables exist if `keys` does.
+    let version = row !== undefined ? Number(row.value) : db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'keys'").get() !== undefined ? 1 : 0
+    if (version > MIGRATIONS.length) throw new Error(`storage: the database is of schema ${version}, newer than this Trent (${MIGRATIONS.length})`)
+    for (; version < MIGRATIONS.length; version++) db.exec(MIGRATIONS[version] ?? '')
+    db.prepare("INSERT INTO trent_meta (name, value) VALUES ('schema_version', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value").run(String(version))
+    db.exec('COMMIT')
+  } catch (err) {
+    db.exec('ROLLBACK')
+    throw err
+  }
+}
+
 export class SqliteStorage implements Storage {
+  readonly shared: boolean
   readonly #db: Database.Database
   readonly #apply: (writes: readonly Write[]) => void
+  readonly #head: () => ChangePosition
+  readonly #appendChange: (position: ChangePosition, writes: string) => void
+  readonly #changesAfter: (since: ChangePosition) => Array<{ position: number; writes: string }>
+  readonly #oldestChange: () => ChangePosition | undefined
+  #exclusive: Promise<unknown> = Promise.resolve()
 
-  constructor(path: string) {
-    this.#db = new Database(path)
+  /** `shared`: other processes (nodes of the region) write the same file. */
+  constructor(path: string, options: { shared?: boolean } = {}) {
+    this.shared = options.shared ?? false
+    this.#db = new Database(path, { timeout: BUSY_TIMEOUT_MS })
     this.#db.pragma('journal_mode = WAL')
     // FULL: the WAL is fsynced at every commit, so an acknowledged write is on disk.
     this.#db.pragma('synchronous = FULL')
     this.#db.pragma('foreign_keys = ON')
-    this.#db.exec(MIGRATIONS)
-    this.#db
-      .prepare('INSERT INTO trent_meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING')
-      .run('schema_version', String(SCHEMA_VERSION))
+    migrate(this.#db)
+
+    const head = this.#db.prepare('SELECT position FROM change_head WHERE id = 1').pluck()
+    this.#head = () => head.get() as number
+    const setHead = this.#db.prepare('UPDATE change_head SET position = ? WHERE id = 1')
+    const insertChange = this.#db.prepare('INSERT INTO changes (position, writes) VALUES (?, ?)')
+    const pruneChanges = this.#db.prepare('DELETE FROM changes WHERE position <= ?')
+    this.#appendChange = (position, writes) => {
+      insertChange.run(position, writes)
+      setHead.run(position)
+      if (position % 1_000 === 0) pruneChanges.run(position - KEPT_CHANGES)
+    }
+    const changesAfter = this.#db.prepare('SELECT position, writes FROM changes WHERE position > ? ORDER BY position')
+    this.#changesAfter = (since) => changesAfter.all(since) as Array<{ position: number; writes: string }>
+    const oldest = this.#db.prepare('SELECT MIN(position) FROM changes').pluck()
+    this.#oldestChange = () => (oldest.get() as number | null) ?? undefined
 
     const putKey = this.#db.prepare(
       'INSERT INTO keys (key_id, sequence, record) VALUES (?, ?, ?) ON CONFLICT(key_id) DO UPDATE SET record = excluded.record',
@@ -128,7 +193,7 @@ export class SqliteStorage implements Storage {
     const deleteGrant = this.#db.prepare('DELETE FROM grants WHERE grant_id = ?')
     const deleteKeyGrants = this.#db.prepare('DELETE FROM grants WHERE key_id = ?')
 
-    this.#apply = this.#db.transaction((writes: readonly Write[]) => {
+    this.#apply = (writes: readonly Write[]) => {
       for (const write of writes) {
         switch (write.kind) {
           case 'putKey':
@@ -189,10 +254,20 @@ export class SqliteStorage implements Storage {
             break
         }
       }
-    })
+    }
   }
 
-  load(): Promise<Snapshot> {
+  load(): Promise<LoadedState> {
+    // One read transaction: the tables and the head position agree.
+    this.#db.exec('BEGIN')
+    try {
+      return Promise.resolve(this.#snapshot())
+    } finally {
+      this.#db.exec('COMMIT')
+    }
+  }
+
+  #snapshot(): LoadedState {
     const keys = this.#records<KeyRecord>('SELECT record FROM keys ORDER BY sequence')
     const materials = (this.#db.prepare('SELECT * FROM key_materials ORDER BY key_id, version').all() as MaterialRow[]).map(
       (row): MaterialRecord => ({
@@ -227,7 +302,7 @@ export class SqliteStorage implements Storage {
     ).map((row): OutboxRecord => ({ id: row.id, to: row.to_region, expiresAt: row.expires_at, body: new Uint8Array(row.body) }))
     const tombstones = this.#records<TombstoneRecord>('SELECT record FROM tombstones')
     const grants = this.#records<GrantRecord>('SELECT record FROM grants ORDER BY rowid')
-    return Promise.resolve({ keys, materials, aliases, sessions, answered, outbox, tombstones, grants })
+    return { keys, materials, aliases, sessions, answered, outbox, tombstones, grants, position: this.#head() }
   }
 
   /** The rows of a table that keeps each record as JSON in its `record` column. */
@@ -238,13 +313,69 @@ export class SqliteStorage implements Storage {
       .map((row) => JSON.parse((row as { record: string }).record) as T)
   }
 
-  commit(writes: readonly Write[]): Promise<void> {
+  commitChange<T>(
+    since: ChangePosition,
+    catchUp: (changes: readonly CommittedChange[]) => void,
+    decide: () => Promise<Decision<T>> | Decision<T>,
+  ): Promise<{ position: ChangePosition; result: T }> {
+    // One exclusive section at a time in this process (better-sqlite3 has one connection),
+    // and BEGIN IMMEDIATE against the other processes sharing the file.
+    const run = this.#exclusive.then(async () => {
+      this.#db.exec('BEGIN IMMEDIATE')
+      try {
+        const missed = this.#changesSinceNow(since)
+        if (missed === undefined) throw new Error('storage: the writer is behind the kept change log; load again')
+        if (missed.length > 0) catchUp(missed)
+        const caughtUp = missed.at(-1)?.position ?? since
+        const { writes, result } = await decide()
+        if (writes.length === 0) {
+          this.#db.exec('COMMIT')
+          return { position: caughtUp, result }
+        }
+        this.#apply(writes)
+        const position = this.#head() + 1
+        this.#appendChange(position, encodeWrites(writes))
+        this.#db.exec('COMMIT')
+        return { position, result }
+      } catch (err) {
+        if (this.#db.inTransaction) this.#db.exec('ROLLBACK')
+        throw err instanceof Error ? err : new Error('storage: commit failed')
+      }
+    })
+    this.#exclusive = run.catch(() => undefined)
+    return run
+  }
+
+  changesSince(since: ChangePosition): Promise<CommittedChange[] | undefined> {
     try {
-      this.#apply(writes)
-      return Promise.resolve()
+      return Promise.resolve(this.#changesSinceNow(since))
     } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error('storage: commit failed'))
+      return Promise.reject(err instanceof Error ? err : new Error('storage: cannot read the change log'))
     }
+  }
+
+  #changesSinceNow(since: ChangePosition): CommittedChange[] | undefined {
+    if (since >= this.#head()) return []
+    const oldest = this.#oldestChange()
+    if (oldest === undefined || oldest > since + 1) return undefined
+    return this.#changesAfter(since).map((row) => ({ position: row.position, writes: decodeWrites(row.writes) }))
+  }
+
+  holdLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now()
+    const taken = this.#db
+      .prepare(
+        `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+         WHERE leases.holder = excluded.holder OR leases.expires_at <= ?`,
+      )
+      .run(name, holder, now + ttlMs, now)
+    return Promise.resolve(taken.changes > 0)
+  }
+
+  releaseLease(name: string, holder: string): Promise<void> {
+    this.#db.prepare('DELETE FROM leases WHERE name = ? AND holder = ?').run(name, holder)
+    return Promise.resolve()
   }
 
   close(): Promise<void> {

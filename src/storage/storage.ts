@@ -1,16 +1,76 @@
 /**
  * The storage port. A region keeps its working set in memory and writes through this
  * port; storage is untrusted (it sees key material only as key tokens) and must be
- * durable: `commit` resolves only once the batch would survive a crash of the process.
+ * durable: a change is committed only once it would survive a crash of the process.
+ *
+ * A region's store may have several writers: the nodes of a region share one store
+ * (docs/architecture.md, "A region of many nodes"). Every change therefore goes into a
+ * **change log** with a gapless position, and is committed **exclusively**: a writer
+ * first catches up with every change others committed, then decides, then commits, with
+ * no other commit in between. Changes are thus totally ordered per region, every node
+ * can apply them in that order, and no update is lost. A store with a single writer
+ * (the embedded SQLite file of a one-node region, the in-memory store of a test) has the
+ * same contract; its catch-up is simply empty.
  *
  * @module
  */
 import type { Snapshot, Write } from './records.js'
 
+/** A position in a region's change log: 0 before the first change, then 1, 2, 3, … without gaps. */
+export type ChangePosition = number
+
+export interface CommittedChange {
+  position: ChangePosition
+  writes: Write[]
+}
+
+export interface LoadedState extends Snapshot {
+  /** The position of the last change the snapshot includes. */
+  position: ChangePosition
+}
+
+/** What a writer decides, once it sees the region's current state. */
+export interface Decision<T> {
+  writes: Write[]
+  result: T
+}
+
 export interface Storage {
-  /** Everything stored, for a region starting up. */
-  load(): Promise<Snapshot>
-  /** Applies every write or none, durably, in order. */
-  commit(writes: readonly Write[]): Promise<void>
+  /** Everything stored, for a node starting up (or one that fell too far behind). */
+  load(): Promise<LoadedState>
+  /**
+   * Commits one change of the region, exclusively. Every change committed after `since`
+   * (by any writer) is first passed to `catchUp`, oldest first, so that `decide` sees the
+   * region's current state; `decide`'s writes are then committed, atomically and durably,
+   * at the next position, before any other writer can commit. Resolves with the position
+   * the caller's state is now at (the new change's, or the last caught-up one if `decide`
+   * wrote nothing) and `decide`'s result. If `decide` throws, nothing is committed (the
+   * changes caught up stay applied: they were committed by others).
+   */
+  commitChange<T>(
+    since: ChangePosition,
+    catchUp: (changes: readonly CommittedChange[]) => void,
+    decide: () => Promise<Decision<T>> | Decision<T>,
+  ): Promise<{ position: ChangePosition; result: T }>
+  /**
+   * The changes committed after `since`, oldest first; `undefined` when some of them are
+   * no longer kept (the log is pruned), so the caller must `load()` again.
+   */
+  changesSince(since: ChangePosition): Promise<CommittedChange[] | undefined>
+  /**
+   * Whether other processes may write this store. A node of a shared store follows the
+   * change log (changesSince) to learn what the others did.
+   */
+  readonly shared: boolean
+  /**
+   * Takes or keeps a named lease of the region for `holder` for `ttlMs`: true while
+   * `holder` has it. Held by at most one holder at a time; it passes to another only once
+   * it expired (its holder stopped renewing it: dead, or cut off from the store).
+   */
+  holdLease(name: string, holder: string, ttlMs: number): Promise<boolean>
+  /** Gives up a lease `holder` holds (on a clean stop), so that another takes it at once. */
+  releaseLease(name: string, holder: string): Promise<void>
+  /** Calls `listener` when another writer may have committed: a hint to follow sooner. */
+  watch?(listener: () => void): () => void
   close(): Promise<void>
 }
