@@ -5,7 +5,7 @@
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { KMSClient } from '@aws-sdk/client-kms'
+import { KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms'
 import { TEST_CREDENTIALS } from './in-process-region.js'
 
 const REGION_MAIN = fileURLToPath(new URL('../../src/region/main.js', import.meta.url))
@@ -27,7 +27,8 @@ export interface RegionProcess {
   child: ChildProcess
   /** The API endpoint clients use. */
   endpoint: string
-  client(): KMSClient
+  /** An SDK client for the region's API (no retries unless `config` says otherwise); destroyed when the region stops. */
+  client(config?: Partial<KMSClientConfig>): KMSClient
   /** The tail of what the region wrote (stdout: JSON log lines; stderr). */
   output(): string
   kill9(): Promise<void>
@@ -135,8 +136,8 @@ export async function startRegionProcess(options: StartRegionProcessOptions): Pr
     pid: child.pid ?? 0,
     child,
     endpoint,
-    client() {
-      const client = new KMSClient({ region, endpoint, credentials: { ...credentials }, maxAttempts: 1 })
+    client(config = {}) {
+      const client = new KMSClient({ region, endpoint, credentials: { ...credentials }, maxAttempts: 1, ...config })
       clients.push(client)
       return client
     },

@@ -259,7 +259,8 @@ describe('regions on separate hosts (network namespaces), joined only by the pro
         regionProcesses.set(region, started)
         assert.equal(started.port, API_PORT, `${region}'s API port`)
         assert.equal(started.replicationPort, plan.replicationPort, `${region}'s replication port`)
-        clients.set(region, started.client())
+        // The SDK's default retries, as a user has them: a busy machine may reset a connection.
+        clients.set(region, started.client({ maxAttempts: 3 }))
       }),
     )
     for (const start of starts) if (start.status === 'rejected') throw start.reason
