@@ -8,15 +8,17 @@ import { join, relative, resolve, dirname } from 'node:path'
 const RULES = {
   wire: { runtime: [], typeOnly: [] },
   log: { runtime: [], typeOnly: [] },
+  // Listener hardening (timeouts, connection limits) shared by every HTTP listener.
+  http: { runtime: ['log'], typeOnly: [] },
   hsm: { runtime: ['wire'], typeOnly: [] },
   storage: { runtime: ['wire'], typeOnly: [] },
   // kms drives the replication protocol with its codecs (envelopes, messages), which hold no state.
   kms: { runtime: ['wire', 'replication'], typeOnly: ['hsm', 'storage', 'log'] },
-  api: { runtime: ['wire', 'kms', 'log'], typeOnly: [] },
-  gateway: { runtime: ['wire', 'api', 'log'], typeOnly: [] },
-  partition: { runtime: ['wire', 'gateway', 'log'], typeOnly: [] },
+  api: { runtime: ['wire', 'kms', 'log', 'http'], typeOnly: [] },
+  gateway: { runtime: ['wire', 'api', 'log', 'http'], typeOnly: [] },
+  partition: { runtime: ['wire', 'gateway', 'log', 'http'], typeOnly: [] },
   replication: { runtime: ['wire'], typeOnly: ['hsm', 'storage', 'log'] },
-  proxy: { runtime: ['wire', 'log'], typeOnly: [] },
+  proxy: { runtime: ['wire', 'log', 'http'], typeOnly: [] },
   cli: { runtime: ['wire'], typeOnly: [] },
   region: { runtime: '*', typeOnly: [] },
 }

@@ -10,25 +10,28 @@
  * @module
  */
 import { randomUUID } from 'node:crypto'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Kms } from '../kms/kms.js'
 import type { Operation } from '../kms/operation.js'
 import { OPERATIONS } from '../kms/operations/index.js'
-import type { Logger } from '../log/logger.js'
+import { rateLimited, type Logger } from '../log/logger.js'
 import { KmsError, internalError, isKmsError } from '../wire/errors.js'
+import { createGuardedServer, type GuardedServer } from '../http/harden.js'
+import { DEFAULT_LISTENER_LIMITS, type ListenerLimits } from '../http/limits.js'
 import { verifySigV4 } from './auth/sigv4.js'
 import { forwardRequest, type RegionRoute } from './forward.js'
 import { isJsonContentType, parseTarget, sendError, sendJson } from './protocol.js'
-import { isKnownOperation, parseOperationInput } from './validation.js'
-import { receiveEnvelope } from '../kms/multi-region/inbound.js'
+import { isKnownOperation, parseAdminInput, parseOperationInput } from './validation.js'
 import { runOperation } from '../kms/access.js'
 import type { PrincipalDirectory } from '../kms/principals.js'
 
-/** Where the proxy delivers replication envelopes (docs/spec/replication.md#proxy). */
-export const REPLICATION_PATH = '/replication/v1/envelopes'
-
 /** Far above any valid KMS request (the largest member, a policy, is 128 KiB of text). */
 const MAX_BODY_BYTES = 1024 * 1024
+/**
+ * The headers a KMS signature must cover besides host and date: the target names the
+ * operation, so a signature that leaves it out could be replayed as another operation.
+ */
+const REQUIRED_SIGNED_HEADERS = ['x-amz-target'] as const
 
 export interface ApiServerOptions {
   kms: Kms
@@ -44,6 +47,8 @@ export interface ApiServerOptions {
    * on a connection the partition handed to this region (gateway/handoff.ts).
    */
   routeTo?: (region: string) => RegionRoute | undefined
+  /** Timeouts and the connection limit (docs/security.md); defaults to DEFAULT_LISTENER_LIMITS. */
+  limits?: ListenerLimits
 }
 
 /** AWS's front end for a credential scoped to a region this endpoint does not serve. */
@@ -52,6 +57,8 @@ function wrongRegion(region: string): KmsError {
 }
 
 class BodyTooLarge extends Error {}
+/** The client went away before its request was complete: its business, not an error of Trent's. */
+class ClientGone extends Error {}
 
 /** Past this, an oversized body is not even drained: the connection is dropped. */
 const MAX_DRAIN_BYTES = 16 * 1024 * 1024
@@ -68,7 +75,10 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
       else if (size <= MAX_BODY_BYTES) chunks.push(chunk)
     })
     req.on('end', () => (size > MAX_BODY_BYTES ? reject(new BodyTooLarge()) : resolve(Buffer.concat(chunks, size))))
-    req.on('error', reject)
+    req.on('error', () => reject(new ClientGone()))
+    req.on('close', () => {
+      if (!req.complete) reject(new ClientGone())
+    })
   })
 }
 
@@ -82,27 +92,28 @@ function parseJsonBody(body: Buffer): unknown {
   }
 }
 
-export function createApiServer(options: ApiServerOptions): Server {
+interface Handled {
+  operation?: string
+  forwarded?: boolean
+}
+
+/** How far a request got: whoever is not yet authenticated is logged rate-limited. */
+interface Progress {
+  authenticated: boolean
+}
+
+export function createApiServer(options: ApiServerOptions): GuardedServer {
   const { kms, logger } = options
+  // What a client can make this server log before it has proved who it is.
+  const clientLogger = rateLimited(logger)
   const now = options.now ?? (() => new Date())
 
-  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<{ operation?: string; forwarded?: boolean }> {
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, progress: Progress): Promise<Handled> {
     if (req.method === 'GET' && req.url === '/health') {
       sendJson(res, 200, { status: 'ok', region: kms.region }, requestId)
       return {}
     }
     const body = await readBody(req)
-    if (req.method === 'POST' && req.url === REPLICATION_PATH) {
-      // Authenticated by the RSK signature inside, not by SigV4 (docs/spec/replication.md#acceptance).
-      const result = await receiveEnvelope(kms, body)
-      if (result.outcome === 'refused') logger.warn('replication message refused', { requestId, reason: result.reason, type: result.type, from: result.from, keyId: result.keyId })
-      else logger.debug('replication message', { requestId, outcome: result.outcome, type: result.type, from: result.from, keyId: result.keyId })
-      const status = result.outcome === 'refused' ? 400 : 200
-      const payload = Buffer.from(JSON.stringify(result.outcome === 'refused' ? { status: 'refused', reason: result.reason } : { status: result.outcome }))
-      res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': payload.length })
-      res.end(payload)
-      return {}
-    }
     const target = parseTarget(req.headers['x-amz-target'])
     const operations = target?.service === 'admin' ? options.adminOperations : OPERATIONS
     if (req.method !== 'POST' || target === undefined || !isJsonContentType(req.headers['content-type'])) {
@@ -116,9 +127,17 @@ export function createApiServer(options: ApiServerOptions): Server {
       throw new KmsError('UnknownOperationException')
     }
     const caller = verifySigV4(
-      { method: req.method, url: req.url ?? '/', headers: req.headers, body },
-      { lookupSecret: (id) => options.principals.lookup(id)?.secretAccessKey, now: now(), service: 'kms' },
+      // Distinct: repeated headers stay separate, so a second Authorization header is seen.
+      { method: req.method, url: req.url ?? '/', headers: req.headersDistinct, body },
+      {
+        // Every credential Trent knows is long-term: no session token belongs to it.
+        lookupSecret: (id, sessionToken) => (sessionToken === undefined ? options.principals.lookup(id)?.secretAccessKey : undefined),
+        now: now(),
+        service: 'kms',
+        requiredSignedHeaders: REQUIRED_SIGNED_HEADERS,
+      },
     )
+    progress.authenticated = true
     if (caller.region !== kms.region) {
       // A connection the partition handed to this region may carry a request for another
       // one (gateway/handoff.ts): send it there, as the gateway would have.
@@ -130,7 +149,7 @@ export function createApiServer(options: ApiServerOptions): Server {
       return { forwarded: true }
     }
     const json = parseJsonBody(body)
-    const input = target.service === 'kms' ? parseOperationInput(target.operation, json) : (json as Record<string, unknown>)
+    const input = target.service === 'kms' ? parseOperationInput(target.operation, json) : parseAdminInput(json)
     const identity = options.principals.lookup(caller.accessKeyId)
     if (identity === undefined) throw new KmsError('UnrecognizedClientException', 'The security token included in the request is invalid.')
     const context = { requestId, caller: identity.caller }
@@ -147,31 +166,40 @@ export function createApiServer(options: ApiServerOptions): Server {
     return { operation: operation.name }
   }
 
-  return createServer({ keepAlive: true }, (req, res) => {
+  return createGuardedServer({ limits: options.limits ?? DEFAULT_LISTENER_LIMITS, logger }, (req, res) => {
     const requestId = randomUUID()
     const started = performance.now()
     const target = req.headers['x-amz-target']
-    handle(req, res, requestId).then(
+    const progress: Progress = { authenticated: false }
+    handle(req, res, requestId, progress).then(
       () => {
         logger.debug('request', { requestId, target: typeof target === 'string' ? target : undefined, status: 200, ms: performance.now() - started })
       },
       (err: unknown) => {
+        const targetName = typeof target === 'string' ? target.slice(0, 128) : undefined
+        if (err instanceof ClientGone) {
+          clientLogger.debug('client went away mid-request', { requestId, target: targetName })
+          return
+        }
         if (err instanceof BodyTooLarge) {
+          clientLogger.info('request failed', { requestId, target: targetName, error: 'RequestEntityTooLarge' })
           sendError(res, new KmsError('ValidationException', 'Request entity too large'), requestId)
           return
         }
         const wireError = isKmsError(err) ? err : internalError()
         if (!isKmsError(err)) {
-          logger.error('internal error', {
+          // A fault of Trent's, logged in full; still rate-limited, since a client may be
+          // able to trigger it at will.
+          clientLogger.error('internal error', {
             requestId,
-            target: typeof target === 'string' ? target : undefined,
+            target: targetName,
             error: err instanceof Error ? `${err.name}: ${err.message}` : 'non-error thrown',
             stack: err instanceof Error ? err.stack : undefined,
           })
         } else {
-          logger.info('request failed', { requestId, target: typeof target === 'string' ? target : undefined, error: err.name })
+          ;(progress.authenticated ? logger : clientLogger).info('request failed', { requestId, target: targetName, error: err.name })
         }
-        if (!res.headersSent) sendError(res, wireError, requestId)
+        if (!res.headersSent && !res.destroyed) sendError(res, wireError, requestId)
       },
     )
   })

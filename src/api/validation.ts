@@ -843,6 +843,15 @@ export function parseOperationInput(operation: string, input: unknown): Record<s
   return reader(input)
 }
 
+/**
+ * The input of a `TrentAdmin.*` operation, which has no AWS model: a JSON object, refused
+ * as AWS refuses any other top-level value; the operation checks its own members.
+ */
+export function parseAdminInput(input: unknown): Record<string, unknown> {
+  if (!isRecord(input)) throw topLevelMismatch(input)
+  return input
+}
+
 /** True if `operation` is in the KMS model at all (whether or not Trent implements it). */
 export function isKnownOperation(operation: string): boolean {
   return OPERATION_READERS.has(operation)

@@ -17,7 +17,6 @@
 import { randomUUID } from 'node:crypto'
 import {
   Agent,
-  createServer,
   request as httpRequest,
   type IncomingMessage,
   type OutgoingHttpHeaders,
@@ -27,6 +26,8 @@ import {
 import { readCredentialScopeUnverified } from '../api/auth/sigv4.js'
 import { sendError, sendJson } from '../api/protocol.js'
 import type { Logger } from '../log/logger.js'
+import type { ConnectionGuard } from '../http/connection-guard.js'
+import { createGuardedServer } from '../http/harden.js'
 import { KmsError } from '../wire/errors.js'
 
 export interface RegionEndpoint {
@@ -42,6 +43,8 @@ export interface GatewayOptions {
    */
   regions: Map<string, RegionEndpoint | undefined>
   logger: Logger
+  /** The launcher's connection budget and limits, shared with the front door (handoff.ts). */
+  guard: ConnectionGuard
   /** Concurrent connections to one region. Default 512: well above any client's pool. */
   maxSocketsPerRegion?: number
 }
@@ -252,7 +255,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     forward(req, res, region, endpoint)
   }
 
-  const server = createServer({ keepAlive: true, noDelay: true }, handle)
+  const server = createGuardedServer({ limits: options.guard.limits, logger, guard: options.guard }, handle)
   server.on('close', () => {
     for (const agent of agents.values()) agent.destroy()
     agents.clear()

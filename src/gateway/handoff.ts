@@ -15,16 +15,59 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import type { Server as HttpServer } from 'node:http'
 import { readCredentialScopeUnverified } from '../api/auth/sigv4.js'
+import type { ConnectionGuard } from '../http/connection-guard.js'
+import { endWithStatus } from '../http/harden.js'
 
 /** Header blocks larger than this are left to the HTTP gateway, which bounds them itself. */
 const MAX_HEAD_BYTES = 32 * 1024
 const HEADER_END = Buffer.from('\r\n\r\n')
+const LF = 0x0a
+const CR = 0x0d
+/** An HTTP/1.x request line; anything else (HTTP/0.9, HTTP/2's preface, a TLS ClientHello) is not served. */
+const REQUEST_LINE = /^[A-Z]+ \S+ HTTP\/1\.[01]$/
 
 export interface HandoffOptions {
   /** The HTTP gateway that serves whatever is not handed off (it is never listening itself). */
   fallback: HttpServer
   /** Passes the connection to `region`'s process; false if that is not possible now. */
   handOff(region: string, socket: Socket, head: Buffer): boolean
+  /**
+   * The launcher's connection budget, shared with the HTTP gateway: it times out
+   * connections that send no request and makes room when there are too many.
+   */
+  guard: ConnectionGuard
+}
+
+/**
+ * Decides, as the bytes of a connection's first request head arrive, whether they can
+ * still become an HTTP/1.x request head. Decided as early as possible, so that a client
+ * speaking something else gets its 400 at once instead of waiting for a blank line that
+ * will never come: the first byte must start a method, the request line must be HTTP/1.x,
+ * and every line must end in CRLF (a bare LF is refused, as Node's own parser refuses it).
+ * Each call looks only at the bytes that arrived since the last one, so a head sent a byte
+ * at a time costs a linear scan in all.
+ */
+class HeadScanner {
+  #checked = 0
+  #firstLineEnd = -1
+
+  couldBeHttp1(head: Buffer): boolean {
+    const first = head[0]
+    if (first === undefined) return true
+    if (first < 0x41 || first > 0x5a) return false
+    const from = this.#checked
+    this.#checked = head.length
+    if (this.#firstLineEnd < 0) {
+      this.#firstLineEnd = head.indexOf(LF, from)
+      if (this.#firstLineEnd < 0) return true
+      if (head[this.#firstLineEnd - 1] !== CR) return false
+      if (!REQUEST_LINE.test(head.toString('latin1', 0, this.#firstLineEnd - 1))) return false
+    }
+    for (let at = head.indexOf(LF, Math.max(this.#firstLineEnd + 1, from)); at >= 0; at = head.indexOf(LF, at + 1)) {
+      if (head[at - 1] !== CR) return false
+    }
+    return true
+  }
 }
 
 interface RequestHead {
@@ -81,20 +124,45 @@ export function createHandoffServer(options: HandoffOptions): Server {
     socket.resume()
   }
 
+  const { guard } = options
   return createServer({ noDelay: true }, (socket) => {
+    if (!guard.admit(socket)) return
+    const scanner = new HeadScanner()
     let buffered: Buffer = Buffer.alloc(0)
+    // Grown by doubling: a head that arrives a few bytes at a time is copied O(n) in all.
+    let storage: Buffer | undefined
     const onData = (chunk: Buffer): void => {
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk])
-      const end = buffered.indexOf(HEADER_END)
+      const checkedBefore = buffered.length
+      if (checkedBefore === 0) buffered = chunk
+      else {
+        if (storage === undefined || storage.length < checkedBefore + chunk.length) {
+          const grown = Buffer.allocUnsafe(Math.max(2 * (checkedBefore + chunk.length), 1024))
+          buffered.copy(grown)
+          storage = grown
+        }
+        chunk.copy(storage, checkedBefore)
+        buffered = storage.subarray(0, checkedBefore + chunk.length)
+      }
+      const end = buffered.indexOf(HEADER_END, Math.max(0, checkedBefore - HEADER_END.length))
+      const headBytes = end < 0 ? buffered : buffered.subarray(0, end + HEADER_END.length)
+      if (!scanner.couldBeHttp1(headBytes)) {
+        socket.off('data', onData)
+        endWithStatus(socket, 400)
+        return
+      }
       if (end < 0 && buffered.length < MAX_HEAD_BYTES) return
       socket.off('data', onData)
       socket.off('error', onError)
-      const head = end < 0 ? undefined : parseHead(buffered.subarray(0, end + HEADER_END.length))
+      const head = end < 0 ? undefined : parseHead(headBytes)
       const scope = head === undefined ? undefined : readCredentialScopeUnverified({ url: head.url, headers: head.headers })
       if (scope !== undefined && head?.url !== '/health') {
         const pending = stopReadingAndDrain(socket)
         const everything = pending.length === 0 ? buffered : Buffer.concat([buffered, ...pending])
-        if (options.handOff(scope.region, socket, everything)) return
+        if (options.handOff(scope.region, socket, everything)) {
+          // The region's process has the connection now, and watches it itself.
+          guard.release(socket)
+          return
+        }
         // Not handed off after all: the gateway serves it, reading where this left off.
         socket.resume()
         toGateway(socket, everything)

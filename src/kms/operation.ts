@@ -11,6 +11,7 @@
 import type { KeyRecord } from '../storage/records.js'
 import type { PolicyDocument } from './authorization/index.js'
 import type { Kms } from './kms.js'
+import { KmsError, validation } from '../wire/errors.js'
 
 export type Input = Record<string, unknown>
 export type Output = Record<string, unknown>
@@ -72,6 +73,25 @@ export function base64(bytes: Uint8Array): string {
 export function str(input: Input, name: string): string | undefined {
   const value = input[name]
   return typeof value === 'string' ? value : undefined
+}
+
+/**
+ * A required string member of an operation outside the AWS model (`TrentAdmin.*`), which
+ * the API layer has no shape to check against: checked here, with AWS's wording.
+ */
+export function requiredStringMember(input: Input, name: string, maxLength: number): string {
+  const value = input[name]
+  const location = `${name.charAt(0).toLowerCase()}${name.slice(1)}`
+  if (value === undefined || value === null) {
+    throw validation(`1 validation error detected: Value null at '${location}' failed to satisfy constraint: Member must not be null`)
+  }
+  if (typeof value !== 'string') throw new KmsError('SerializationException', `${name} must be a string.`)
+  if (value.length < 1 || value.length > maxLength) {
+    throw validation(
+      `1 validation error detected: Value '${value.slice(0, 64)}' at '${location}' failed to satisfy constraint: Member must have length between 1 and ${maxLength}, inclusive`,
+    )
+  }
+  return value
 }
 
 export function requiredStr(input: Input, name: string): string {

@@ -50,3 +50,58 @@ export function createLogger(
     child: (fields) => createLogger({ ...base, ...fields }, level, write),
   }
 }
+
+export interface RateLimit {
+  /** Lines of one message allowed in a burst. */
+  burst: number
+  /** Lines of one message allowed per second once the burst is spent. */
+  perSecond: number
+}
+
+/** What a client alone can make a listener log: a burst of 20 lines per message, then 2 a second. */
+export const CLIENT_TRIGGERED_LOG_RATE: RateLimit = { burst: 20, perSecond: 2 }
+
+/**
+ * A logger whose lines are rate-limited per message text, for what clients can trigger
+ * before they are authenticated (malformed requests, refused signatures, dropped
+ * connections): without a limit, anyone who can reach a port decides how much Trent logs.
+ * Each message has a token bucket; lines past it are counted, and the next line that gets
+ * through says how many of its kind were left out (`suppressed`).
+ */
+export function rateLimited(logger: Logger, limit: RateLimit = CLIENT_TRIGGERED_LOG_RATE): Logger {
+  const buckets = new Map<string, { tokens: number; refilledAt: number; suppressed: number }>()
+  const admit = (message: string): number | undefined => {
+    const now = performance.now()
+    let bucket = buckets.get(message)
+    if (bucket === undefined) {
+      // Bounded: the message texts are the callers' constants, but a caller might not be careful.
+      if (buckets.size >= 1_000) buckets.clear()
+      bucket = { tokens: limit.burst, refilledAt: now, suppressed: 0 }
+      buckets.set(message, bucket)
+    }
+    bucket.tokens = Math.min(limit.burst, bucket.tokens + ((now - bucket.refilledAt) / 1000) * limit.perSecond)
+    bucket.refilledAt = now
+    if (bucket.tokens < 1) {
+      bucket.suppressed += 1
+      return undefined
+    }
+    bucket.tokens -= 1
+    const suppressed = bucket.suppressed
+    bucket.suppressed = 0
+    return suppressed
+  }
+  const limited =
+    (write: (message: string, fields?: LogFields) => void) =>
+    (message: string, fields?: LogFields): void => {
+      const suppressed = admit(message)
+      if (suppressed === undefined) return
+      write(message, suppressed > 0 ? { ...fields, suppressed } : fields)
+    }
+  return {
+    debug: limited(logger.debug),
+    info: limited(logger.info),
+    warn: limited(logger.warn),
+    error: limited(logger.error),
+    child: (fields) => rateLimited(logger.child(fields), limit),
+  }
+}

@@ -31,7 +31,14 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { createGateway, type RegionEndpoint } from '../gateway/gateway.js'
 import { createHandoffServer } from '../gateway/handoff.js'
 import type { Socket } from 'node:net'
-import { createLogger } from '../log/logger.js'
+import { createLogger, rateLimited } from '../log/logger.js'
+import { ConnectionGuard } from '../http/connection-guard.js'
+import { LIMIT_FLAG_OPTIONS, LIMIT_FLAGS_USAGE, limitsAsFlags, limitsFromFlags, type ListenerLimits } from '../http/limits.js'
+import {
+  isRegionToLauncherMessage,
+  type ConnectionMessage,
+  type LauncherToRegionMessage,
+} from '../wire/region-messages.js'
 import { PartitionTrust, ProxySupervisor, ensurePartitionId } from './replication-setup.js'
 
 // ---------------------------------------------------------------------------------------
@@ -99,7 +106,10 @@ const USAGE = `Usage: node dist/src/partition/main.js [options]   (or: npm start
   --background-interval-ms  how often regions run background work (region default)
   --identities FILE         the account's IAM users and their policies (also TRENT_IDENTITIES);
                             read at start and whenever it changes (docs/authorization.md)
-
+  --master-key-file FILE    the master key every region's domain key is sealed under, kept
+                            outside the data dir (created on first start; or TRENT_MASTER_KEY).
+                            Default: DIR/regions/<region>/master.key, next to what it protects
+${LIMIT_FLAGS_USAGE}
 Admin credentials come from TRENT_ACCESS_KEY_ID and TRENT_SECRET_ACCESS_KEY, or are
 generated once and kept in DIR/credentials (profile [${CREDENTIALS_PROFILE}]).
 `
@@ -121,6 +131,8 @@ const OPTIONS = {
   'reconcile-interval-ms': { type: 'string' },
   'proxy-port': { type: 'string' },
   identities: { type: 'string' },
+  'master-key-file': { type: 'string' },
+  ...LIMIT_FLAG_OPTIONS,
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options']
 
@@ -166,6 +178,10 @@ interface LauncherConfig {
   proxyPort: number
   /** The identities file, absolute; every region reads it. */
   identitiesFile: string | undefined
+  /** Where the master key is: a file outside the data dir, the environment, or each region's folder. */
+  masterKey: { source: 'file'; path: string } | { source: 'environment' } | { source: 'data-dir' }
+  /** Timeouts and connection limits of every listener (docs/security.md). */
+  limits: ListenerLimits
 }
 
 function readConfig(): LauncherConfig {
@@ -207,6 +223,23 @@ function readConfig(): LauncherConfig {
     reconcileIntervalMs: reconcile,
     proxyPort,
     identitiesFile: identitiesOption(values.identities ?? process.env.TRENT_IDENTITIES),
+    masterKey: masterKeyOption(values['master-key-file']),
+    limits: limitsOption(values),
+  }
+}
+
+function masterKeyOption(file: string | undefined): LauncherConfig['masterKey'] {
+  const fromEnvironment = process.env.TRENT_MASTER_KEY !== undefined && process.env.TRENT_MASTER_KEY !== ''
+  if (file !== undefined && fromEnvironment) fail('give the master key with --master-key-file or TRENT_MASTER_KEY, not both')
+  if (file !== undefined) return { source: 'file', path: resolve(file) }
+  return fromEnvironment ? { source: 'environment' } : { source: 'data-dir' }
+}
+
+function limitsOption(values: Parameters<typeof limitsFromFlags>[0]): ListenerLimits {
+  try {
+    return limitsFromFlags(values)
+  } catch (err) {
+    return fail(err instanceof Error ? err.message : 'bad limits')
   }
 }
 
@@ -383,24 +416,12 @@ function relayLines(stream: Readable | null, write: (line: string) => void): Pro
 
 const REGION_MAIN = fileURLToPath(new URL('../region/main.js', import.meta.url))
 
-interface RegionReadyFromChild {
-  type: 'ready'
-  region: string
-  port: number
-}
-
-function isRegionReady(message: unknown): message is RegionReadyFromChild {
-  if (typeof message !== 'object' || message === null) return false
-  const fields = message as Record<string, unknown>
-  return fields.type === 'ready' && typeof fields.region === 'string' && typeof fields.port === 'number'
-}
-
 function describeExit(code: number | null, signal: string | null): string {
   return signal !== null ? `was killed by ${signal}` : `exited with code ${code ?? 'unknown'}`
 }
 
 interface RegionEvents {
-  ready(region: string, port: number, pid: number): void
+  ready(region: string, port: number, replicationPort: number, pid: number): void
   down(region: string): void
   /** The region rotated its replication signing key: pin the new one everywhere. */
   signingKeysChanged(region: string): void
@@ -446,13 +467,13 @@ class RegionSupervisor {
     ]).then(() => undefined)
 
     child.on('message', (message: unknown) => {
-      if (typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'signing-keys') {
+      if (!isRegionToLauncherMessage(message) || message.region !== this.region || this.child !== child) return
+      if (message.type === 'signing-keys') {
         this.events.signingKeysChanged(this.region)
         return
       }
-      if (!isRegionReady(message) || message.region !== this.region || this.child !== child) return
       this.port = message.port
-      this.events.ready(this.region, message.port, child.pid ?? 0)
+      this.events.ready(this.region, message.port, message.replicationPort, child.pid ?? 0)
     })
     child.on('error', (err) => {
       logger.error('region process error', { region: this.region, pid: child.pid, error: err.message })
@@ -520,7 +541,8 @@ class RegionSupervisor {
   handOff(socket: Socket, head: Buffer): boolean {
     const child = this.child
     if (child === undefined || !child.connected || this.port === undefined) return false
-    child.send({ type: 'connection', head: head.toString('base64') }, socket, (err) => {
+    const message: ConnectionMessage = { type: 'connection', head: head.toString('base64') }
+    child.send(message, socket, (err) => {
       if (err !== null) socket.destroy()
     })
     return true
@@ -529,7 +551,8 @@ class RegionSupervisor {
   /** Tells the region where the others listen. */
   sendRoutes(routes: Record<string, RegionEndpoint>): void {
     const child = this.child
-    if (child !== undefined && child.connected) child.send({ type: 'routes', routes }, (err) => void err)
+    const message: LauncherToRegionMessage = { type: 'routes', routes }
+    if (child !== undefined && child.connected) child.send(message, (err) => void err)
   }
 }
 
@@ -549,8 +572,26 @@ function regionArgs(config: LauncherConfig, region: string, index: number, proxy
   if (config.backgroundIntervalMs !== undefined) args.push('--background-interval-ms', config.backgroundIntervalMs)
   if (config.reconcileIntervalMs !== undefined) args.push('--reconcile-interval-ms', config.reconcileIntervalMs)
   if (config.identitiesFile !== undefined) args.push('--identities', config.identitiesFile)
+  if (config.masterKey.source === 'file') args.push('--master-key-file', config.masterKey.path)
+  args.push(...limitsAsFlags(config.limits))
   args.push('--proxy-url', proxyUrl)
   return args
+}
+
+/** Where the master key is, and what that means for whoever holds a copy of the data dir. */
+function describeMasterKey(config: LauncherConfig): string {
+  switch (config.masterKey.source) {
+    case 'file':
+      return config.masterKey.path
+    case 'environment':
+      return 'from TRENT_MASTER_KEY'
+    case 'data-dir':
+      return (
+        `in the data dir (regions/<region>/master.key), next to the keys it protects: a copy of\n` +
+        `                 ${config.dataDir} alone yields every key. Keep it elsewhere with\n` +
+        `                 --master-key-file FILE or TRENT_MASTER_KEY (docs/security.md)`
+      )
+  }
 }
 
 function printBanner(
@@ -568,6 +609,7 @@ function printBanner(
     `  regions        ${config.regions.join(', ')}`,
     `  account        ${config.accountId}`,
     `  data           ${config.dataDir}`,
+    `  master key     ${describeMasterKey(config)}`,
   ]
   if (source === 'environment') {
     lines.push(
@@ -602,12 +644,17 @@ async function main(): Promise<void> {
   const { credentials, source } = resolveCredentials(credentialsPath, config.regions[0] ?? 'us-east-1', configuredUrl)
 
   const regionEndpoints = new Map<string, RegionEndpoint | undefined>(config.regions.map((region) => [region, undefined]))
-  const gateway = createGateway({ regions: regionEndpoints, logger: logger.child({ component: 'gateway' }) })
+  const gatewayLogger = logger.child({ component: 'gateway' })
+  // One budget for every client connection the launcher holds: those the front door is
+  // still reading, and those the HTTP gateway serves itself.
+  const guard = new ConnectionGuard(config.limits, rateLimited(gatewayLogger))
+  const gateway = createGateway({ regions: regionEndpoints, logger: gatewayLogger, guard })
   let supervisors: RegionSupervisor[] = []
   // The front door hands each connection to its region's process, and only what it cannot
   // hand off reaches the HTTP gateway, which therefore never listens itself.
   const front = createHandoffServer({
     fallback: gateway,
+    guard,
     handOff: (region, socket, head) => supervisors.find((s) => s.region === region)?.handOff(socket, head) ?? false,
   })
   // Listen before starting any region: a port in use fails at once, with nothing to undo.
@@ -630,7 +677,7 @@ async function main(): Promise<void> {
   const regionDirs = new Map(config.regions.map((region) => [region, join(config.dataDir, 'regions', region)]))
   const trust = new PartitionTrust(partitionId, regionDirs)
   trust.refresh()
-  const proxy = new ProxySupervisor(join(config.dataDir, 'proxy'), config.host, config.proxyPort, logger.child({ component: 'proxy' }))
+  const proxy = new ProxySupervisor(join(config.dataDir, 'proxy'), config.host, config.proxyPort, logger.child({ component: 'proxy' }), limitsAsFlags(config.limits))
   await proxy.start().catch((err: unknown) => fail(`the replication proxy cannot start: ${err instanceof Error ? err.message : String(err)}`, 1))
   say(`trent: replication proxy on ${proxy.url} (partition ${partitionId})`)
 
@@ -642,11 +689,11 @@ async function main(): Promise<void> {
     for (const supervisor of supervisors) supervisor.sendRoutes(routes)
   }
   const events: RegionEvents = {
-    ready(region, port, pid) {
+    ready(region, port, replicationPort, pid) {
       gateway.setRegionEndpoint(region, { host: regionHost, port })
       // A region publishes its signing keys before it reports ready: pin them everywhere.
       trust.refresh()
-      proxy.setRoute(region, urlFor(regionHost, port))
+      proxy.setRoute(region, urlFor(regionHost, replicationPort))
       broadcastRoutes()
       say(`trent: region ${region} ready on ${urlFor(config.host, port)} (pid ${pid})`)
       logger.info('region serving', { region, port, pid })

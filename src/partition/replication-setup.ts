@@ -86,6 +86,8 @@ export class ProxySupervisor {
     private readonly host: string,
     port: number,
     private readonly logger: Logger,
+    /** Further arguments for the proxy (its listener limits). */
+    private readonly extraArgs: readonly string[] = [],
   ) {
     this.port = port
     mkdirSync(dataDir, { recursive: true, mode: 0o700 })
@@ -106,7 +108,7 @@ export class ProxySupervisor {
     writeAtomically(join(this.dataDir, 'routes.json'), `${JSON.stringify(this.routes, null, 2)}\n`)
     const child = fork(
       PROXY_MAIN,
-      ['--data-dir', this.dataDir, '--port', String(this.port), '--host', this.host, '--routes-file', join(this.dataDir, 'routes.json')],
+      ['--data-dir', this.dataDir, '--port', String(this.port), '--host', this.host, '--routes-file', join(this.dataDir, 'routes.json'), ...this.extraArgs],
       { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: process.execArgv.filter((flag) => !flag.startsWith('--inspect')) },
     )
     this.child = child

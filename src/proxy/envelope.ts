@@ -9,10 +9,10 @@
  */
 
 //= docs/spec/replication.md#envelope
-/** "An envelope is at most 1 MiB." */
-export const MAX_ENVELOPE_BYTES = 1024 * 1024
+//# An envelope is at most 1 MiB.
+import { ENVELOPE_VERSION, MAX_ENVELOPE_BYTES } from '../wire/replication-endpoint.js'
 
-export const ENVELOPE_VERSION = 1
+export { ENVELOPE_VERSION, MAX_ENVELOPE_BYTES }
 
 /**
  * Region names and message ids become store keys, log fields and status keys, so they

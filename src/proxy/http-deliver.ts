@@ -7,9 +7,8 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import { REPLICATION_PATH } from '../wire/replication-endpoint.js'
 import type { Deliver, DeliveryAnswer } from './relay.js'
-
-export const REPLICATION_PATH = '/replication/v1/envelopes'
 
 /**
  * Idle pooled connections are dropped after this long: below a node server's default

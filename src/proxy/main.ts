@@ -5,6 +5,7 @@
  *     [--route us-east-1=http://127.0.0.1:4567 ...] [--routes-file routes.json]
  *     [--backoff-initial-ms 50] [--backoff-max-ms 10000] [--max-in-flight 8]
  *     [--delivery-timeout-ms 10000] [--shutdown-grace-ms 2000]
+ *     [--header-timeout-ms N] [--request-timeout-ms N] [--keep-alive-timeout-ms N] [--max-connections N]
  *
  * Envelopes are kept in `<data-dir>/proxy.db`. The routes file (`{"region": "URL"}`) is
  * re-read when it changes and on SIGHUP. Forked with an IPC channel, the proxy sends
@@ -19,6 +20,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createLogger } from '../log/logger.js'
+import { LIMIT_FLAG_OPTIONS, limitsFromFlags } from '../http/limits.js'
 import { DEFAULT_BACKOFF } from './backoff.js'
 import { createHttpDeliverer, DEFAULT_DELIVERY_TIMEOUT_MS } from './http-deliver.js'
 import { createRelay, DEFAULT_MAX_IN_FLIGHT_PER_DESTINATION } from './relay.js'
@@ -54,6 +56,7 @@ const { values } = parseArgs({
     'max-in-flight': { type: 'string', default: String(DEFAULT_MAX_IN_FLIGHT_PER_DESTINATION) },
     'delivery-timeout-ms': { type: 'string', default: String(DEFAULT_DELIVERY_TIMEOUT_MS) },
     'shutdown-grace-ms': { type: 'string', default: '2000' },
+    ...LIMIT_FLAG_OPTIONS,
   },
   strict: true,
 })
@@ -70,6 +73,12 @@ if (maxInFlight === 0) fail('--max-in-flight must be at least 1')
 const deliveryTimeoutMs = nonNegativeInteger('delivery-timeout-ms', values['delivery-timeout-ms'])
 const shutdownGraceMs = nonNegativeInteger('shutdown-grace-ms', values['shutdown-grace-ms'])
 const routesFile = values['routes-file']
+let limits: ReturnType<typeof limitsFromFlags>
+try {
+  limits = limitsFromFlags(values)
+} catch (err) {
+  fail(err instanceof Error ? err.message : 'bad limits')
+}
 
 let flagRoutes: Map<string, URL>
 let routes: Map<string, URL>
@@ -112,7 +121,7 @@ function reloadRoutes(trigger: string): void {
   }
 }
 
-const server = createProxyServer({ relay, logger, routes: () => routes })
+const server = createProxyServer({ relay, logger, routes: () => routes, limits })
 await new Promise<void>((resolve, reject) => {
   server.once('error', reject)
   server.listen(port, values.host, () => resolve())

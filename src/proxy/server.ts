@@ -11,8 +11,10 @@
  *
  * @module
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { Logger } from '../log/logger.js'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { rateLimited, type Logger } from '../log/logger.js'
+import { createGuardedServer, type GuardedServer } from '../http/harden.js'
+import { DEFAULT_LISTENER_LIMITS, type ListenerLimits } from '../http/limits.js'
 import { EnvelopeRejectedError, MAX_ENVELOPE_BYTES, type EnvelopeRejection } from './envelope.js'
 import { RelayClosedError, type Relay } from './relay.js'
 import { routesAsJson, type Routes } from './routes.js'
@@ -32,6 +34,8 @@ export interface ProxyServerOptions {
   relay: Relay
   logger: Logger
   routes: () => Routes
+  /** Timeouts and the connection limit (docs/security.md). */
+  limits?: ListenerLimits
 }
 
 const REJECTION_ANSWERS: Record<EnvelopeRejection, { status: number; error: string }> = {
@@ -76,8 +80,10 @@ function readBody(req: IncomingMessage): Promise<BodyRead> {
   })
 }
 
-export function createProxyServer(options: ProxyServerOptions): Server {
-  const { relay, logger } = options
+export function createProxyServer(options: ProxyServerOptions): GuardedServer {
+  const { relay } = options
+  // Whoever can reach the proxy decides how often these lines are written.
+  const logger = rateLimited(options.logger)
 
   async function postEnvelope(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const declaredLength = Number(req.headers['content-length'] ?? NaN)
@@ -128,5 +134,5 @@ export function createProxyServer(options: ProxyServerOptions): Server {
     sendError(res, 404, 'NotFound', `no such path`)
   }
 
-  return createServer(handle)
+  return createGuardedServer({ limits: options.limits ?? DEFAULT_LISTENER_LIMITS, logger: options.logger }, handle)
 }

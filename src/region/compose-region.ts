@@ -4,11 +4,14 @@
  *
  * @module
  */
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createApiServer } from '../api/server.js'
+import { createReplicationEndpoint } from '../api/replication-endpoint.js'
+import { REPLICATION_LISTENER_LIMITS, type ListenerLimits } from '../http/limits.js'
+import type { RskExport } from '../wire/region-messages.js'
 import { WorkerHsm } from '../hsm/worker-hsm.js'
 import { AdjustableClock } from '../kms/clock.js'
 import { startBackgroundWork } from '../kms/background.js'
@@ -33,10 +36,19 @@ export interface RegionConfig {
   host: string
   /** 0 picks a free port. */
   port: number
+  /** Where the replication listener binds (default: `host`): only the proxy needs to reach it. */
+  replicationHost?: string
+  /** The replication listener's port; 0 picks a free one. */
+  replicationPort: number
+  /** Timeouts and connection limit of the KMS API listener (docs/security.md). */
+  limits?: ListenerLimits
   credentials: { accessKeyId: string; secretAccessKey: string }
   /** The account's IAM users and their policies (docs/authorization.md §1); without it, root only. */
   identitiesFile?: string
-  /** Where the master key lives when TRENT_MASTER_KEY is not set; created if absent. */
+  /**
+   * Where the master key lives when TRENT_MASTER_KEY is not set (default: `master.key` in
+   * `dataDir`); created on the region's first start if absent.
+   */
   masterKeyFile?: string
   /** Enables TrentAdmin.AdvanceClock: for tests only. */
   allowTestHooks: boolean
@@ -54,14 +66,9 @@ export interface RegionConfig {
   logger: Logger
 }
 
-/** A region's replication signing public keys, as `trent rsk export` and the launcher share them. */
-export interface RskExport {
-  region: string
-  keys: Array<{ id: string; publicKey: string; createdAt: number }>
-}
-
 export interface RunningRegion {
   port: number
+  replicationPort: number
   rsk: RskExport
   server: Server
   kms: Kms
@@ -70,12 +77,15 @@ export interface RunningRegion {
 
 export async function startRegion(config: RegionConfig): Promise<RunningRegion> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
+  const sealedDomainKeyFile = join(config.dataDir, 'domain-key.sealed')
   const hsm = await WorkerHsm.start({
     region: config.region,
     masterKeyEnv: 'TRENT_MASTER_KEY',
     masterKeyFile: config.masterKeyFile ?? join(config.dataDir, 'master.key'),
-    createMasterKey: config.masterKeyFile === undefined,
-    sealedDomainKeyFile: join(config.dataDir, 'domain-key.sealed'),
+    // Only on a first start: a master key made now could not unseal a domain key sealed
+    // before, so a missing file then is an error (a wrong path, a lost key), said as such.
+    createMasterKey: !existsSync(sealedDomainKeyFile),
+    sealedDomainKeyFile,
     keyDir: config.dataDir,
   })
   const storage = new SqliteStorage(join(config.dataDir, 'trent.db'))
@@ -159,25 +169,29 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
     adminOperations,
     principals: principals.directory,
     ...(config.routeTo !== undefined ? { routeTo: config.routeTo } : {}),
+    ...(config.limits !== undefined ? { limits: config.limits } : {}),
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject)
-      resolve()
-    })
+  const replicationServer = createReplicationEndpoint({
+    kms,
+    logger: config.logger,
+    // The same timeouts; fewer connections: its only client is the proxy's delivery pool.
+    limits: { ...(config.limits ?? REPLICATION_LISTENER_LIMITS), maxConnections: Math.min(REPLICATION_LISTENER_LIMITS.maxConnections, (config.limits ?? REPLICATION_LISTENER_LIMITS).maxConnections) },
   })
-  const port = (server.address() as AddressInfo).port
+  const port = await listen(server, config.port, config.host)
+  const replicationPort = await listen(replicationServer, config.replicationPort, config.replicationHost ?? config.host)
   return {
     port,
+    replicationPort,
     rsk,
     server,
     kms,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeIdleConnections()
-      })
+      await Promise.all([server, replicationServer].map((listener) =>
+        new Promise<void>((resolve) => {
+          listener.close(() => resolve())
+          listener.closeIdleConnections()
+        }),
+      ))
       principals.close()
       clearInterval(reconcileTimer)
       await reconciling
@@ -186,4 +200,15 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
       await kms.close()
     },
   }
+}
+
+/** Listens and resolves with the port, or rejects with the listen error (a port in use, say). */
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve((server.address() as AddressInfo).port)
+    })
+  })
 }

@@ -9,6 +9,8 @@
 import { Socket } from 'node:net'
 import { parseArgs } from 'node:util'
 import { createLogger } from '../log/logger.js'
+import { LIMIT_FLAG_OPTIONS, limitsFromFlags } from '../http/limits.js'
+import { isLauncherToRegionMessage, type RegionToLauncherMessage } from '../wire/region-messages.js'
 import { startRegion } from './compose-region.js'
 import { configureFailpoints } from '../kms/failpoints.js'
 
@@ -19,11 +21,23 @@ function fail(message: string): never {
   process.exit(2)
 }
 
+function portFlag(flag: string, text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65_535) fail(`--${flag} must be a port number (0-65535), not '${text}'`)
+  return Number(text)
+}
+
+function tellLauncher(message: RegionToLauncherMessage): void {
+  process.send?.(message)
+}
+
 const { values } = parseArgs({
   options: {
     region: { type: 'string' },
     port: { type: 'string', default: '0' },
     host: { type: 'string', default: '127.0.0.1' },
+    'replication-port': { type: 'string', default: '0' },
+    'replication-host': { type: 'string' },
+    ...LIMIT_FLAG_OPTIONS,
     'data-dir': { type: 'string' },
     account: { type: 'string', default: '111122223333' },
     'master-key-file': { type: 'string' },
@@ -42,6 +56,14 @@ if (!REGION_PATTERN.test(region)) fail(`--region ${region} is not a region name`
 const dataDir = values['data-dir'] ?? fail('--data-dir is required')
 const accountId = values.account
 if (!/^\d{12}$/.test(accountId)) fail('--account must be 12 digits')
+const port = portFlag('port', values.port)
+const replicationPort = portFlag('replication-port', values['replication-port'])
+let limits: ReturnType<typeof limitsFromFlags>
+try {
+  limits = limitsFromFlags(values)
+} catch (err) {
+  fail(err instanceof Error ? err.message : 'bad limits')
+}
 const accessKeyId = process.env.TRENT_ACCESS_KEY_ID ?? fail('TRENT_ACCESS_KEY_ID is not set')
 const secretAccessKey = process.env.TRENT_SECRET_ACCESS_KEY ?? fail('TRENT_SECRET_ACCESS_KEY is not set')
 
@@ -50,13 +72,17 @@ const logger = createLogger({ region })
 // connections (src/gateway/handoff.ts).
 const routes = new Map<string, { host: string; port: number }>()
 let handedOffConnection: ((socket: Socket, head: Buffer) => void) | undefined
-process.on('message', (message: { type?: string; routes?: Record<string, { host: string; port: number }>; head?: string }, handle: unknown) => {
-  if (message.type === 'routes' && message.routes !== undefined) {
+process.on('message', (message: unknown, handle: unknown) => {
+  if (!isLauncherToRegionMessage(message)) {
+    if (handle instanceof Socket) handle.destroy()
+    return
+  }
+  if (message.type === 'routes') {
     routes.clear()
     for (const [name, route] of Object.entries(message.routes)) if (name !== region) routes.set(name, route)
-  } else if (message.type === 'connection' && handle instanceof Socket) {
+  } else if (handle instanceof Socket) {
     if (handedOffConnection === undefined) handle.destroy()
-    else handedOffConnection(handle, Buffer.from(message.head ?? '', 'base64'))
+    else handedOffConnection(handle, Buffer.from(message.head, 'base64'))
   }
 })
 if (values['allow-test-hooks'] && process.env.TRENT_FAILPOINTS !== undefined) {
@@ -67,7 +93,10 @@ const running = await startRegion({
   accountId,
   dataDir,
   host: values.host,
-  port: Number(values.port),
+  port,
+  replicationPort,
+  ...(values['replication-host'] !== undefined ? { replicationHost: values['replication-host'] } : {}),
+  limits,
   credentials: { accessKeyId, secretAccessKey },
   ...(values['master-key-file'] !== undefined ? { masterKeyFile: values['master-key-file'] } : {}),
   allowTestHooks: values['allow-test-hooks'],
@@ -77,7 +106,7 @@ const running = await startRegion({
   reconcileIntervalMs: Number(values['reconcile-interval-ms']),
   ...(values.identities !== undefined ? { identitiesFile: values.identities } : {}),
   routeTo: (name) => routes.get(name),
-  onSigningKeysChanged: (exported) => process.send?.({ type: 'signing-keys', region, rsk: exported }),
+  onSigningKeysChanged: (exported) => tellLauncher({ type: 'signing-keys', region, rsk: exported }),
   logger,
 }).catch((err: unknown) => fail(err instanceof Error ? err.message : 'cannot start'))
 
@@ -89,8 +118,8 @@ handedOffConnection = (socket, head) => {
   running.server.emit('connection', socket)
   socket.resume()
 }
-logger.info('region ready', { port: running.port })
-process.send?.({ type: 'ready', region, port: running.port, rsk: running.rsk })
+logger.info('region ready', { port: running.port, replicationPort: running.replicationPort })
+tellLauncher({ type: 'ready', region, port: running.port, replicationPort: running.replicationPort, rsk: running.rsk })
 
 let stopping = false
 async function stop(reason: string): Promise<void> {

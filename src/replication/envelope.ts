@@ -5,8 +5,9 @@
  * @module
  */
 
-export const ENVELOPE_VERSION = 1
-export const MAX_ENVELOPE_BYTES = 1024 * 1024
+import { ENVELOPE_VERSION, MAX_ENVELOPE_BYTES } from '../wire/replication-endpoint.js'
+
+export { ENVELOPE_VERSION, MAX_ENVELOPE_BYTES }
 
 export interface Envelope {
   v: 1

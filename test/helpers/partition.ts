@@ -59,6 +59,11 @@ export interface StartPartitionOptions {
   /** Wait until every region serves (default true); otherwise only until the gateway listens. */
   waitForReady?: boolean
   timeoutMs?: number
+  /**
+   * Runs the launcher (and so its regions) with at most this many open files (soft and
+   * hard limit, through `prlimit`), to show what happens when descriptors run short.
+   */
+  openFileLimit?: number
 }
 
 export interface ExitStatus {
@@ -330,7 +335,11 @@ export async function startPartition(options: StartPartitionOptions = {}): Promi
   for (const [name, value] of Object.entries(options.env ?? {})) env[name] = value
   for (const name of Object.keys(env)) if (env[name] === undefined) delete env[name]
 
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+  // prlimit execs node in its own place, so the pid and the IPC channel are the launcher's.
+  const child =
+    options.openFileLimit === undefined
+      ? spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+      : spawn('prlimit', [`--nofile=${options.openFileLimit}:${options.openFileLimit}`, process.execPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
   ownedChildren.add(child)
   const pid = child.pid
   if (pid === undefined) throw new Error('the launcher could not be spawned')

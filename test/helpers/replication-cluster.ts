@@ -178,7 +178,7 @@ function writeAtomically(path: string, text: string): void {
 
 // ---------------------------------------------------------------------------------------
 
-function createRegion(name: string, dataDir: string, port: number, proxyUrl: string, reconcileIntervalMs: number): ClusterRegion {
+function createRegion(name: string, dataDir: string, port: number, replicationPort: number, proxyUrl: string, reconcileIntervalMs: number): ClusterRegion {
   let child: ChildProcess | undefined
   let exited: Promise<ExitInfo> = Promise.resolve({ code: null, signal: null })
   let client: KMSClient | undefined
@@ -232,6 +232,8 @@ function createRegion(name: string, dataDir: string, port: number, proxyUrl: str
           dataDir,
           '--port',
           String(port),
+          '--replication-port',
+          String(replicationPort),
           '--proxy-url',
           proxyUrl,
           '--allow-test-hooks',
@@ -408,8 +410,10 @@ export async function startReplicationCluster(options: ReplicationClusterOptions
       const dataDir = join(root, name)
       mkdirSync(dataDir, { recursive: true, mode: 0o700 })
       const port = await reservePort()
-      routes[name] = `http://127.0.0.1:${port}`
-      regions.set(name, createRegion(name, dataDir, port, proxyUrl, options.reconcileIntervalMs ?? 300))
+      // The proxy delivers to the region's replication listener, not its KMS port.
+      const replicationPort = await reservePort()
+      routes[name] = `http://127.0.0.1:${replicationPort}`
+      regions.set(name, createRegion(name, dataDir, port, replicationPort, proxyUrl, options.reconcileIntervalMs ?? 300))
     }
     proxy = createProxy(proxyDir, proxyPort, routes, options.proxyBackoff ?? { initialMs: 10, maxMs: 200 }, options.proxyExtraArgs ?? [])
     await proxy.start()

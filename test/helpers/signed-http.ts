@@ -20,22 +20,27 @@ export interface RawRequest {
   target?: string
   body: string | Uint8Array
   contentType?: string
-  credentials?: { accessKeyId: string; secretAccessKey: string }
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
   service?: string
   signingDate?: Date
   sign?: boolean
-  /** Changes the request after it was signed. */
-  tamper?: (headers: Record<string, string>) => void
+  /** Headers sent but left out of the signature (the signer signs every other one). */
+  unsignedHeaders?: readonly string[]
+  /** Changes the request after it was signed; an array value sends the header once per element. */
+  tamper?: (headers: Record<string, string | string[]>) => void
+  /** Sends this body instead of the one that was signed. */
+  sendBody?: string | Uint8Array
 }
 
 export async function sendRaw(options: RawRequest): Promise<RawResponse> {
   const url = new URL(options.endpoint)
   const body = typeof options.body === 'string' ? Buffer.from(options.body) : Buffer.from(options.body)
-  let headers: Record<string, string> = {
+  const unsigned: Record<string, string> = {
     host: url.host,
     'content-type': options.contentType ?? 'application/x-amz-json-1.1',
   }
-  if (options.target !== undefined) headers['x-amz-target'] = options.target
+  if (options.target !== undefined) unsigned['x-amz-target'] = options.target
+  let headers: Record<string, string | string[]> = unsigned
   if (options.sign !== false) {
     const signer = new SignatureV4({
       service: options.service ?? 'kms',
@@ -44,14 +49,18 @@ export async function sendRaw(options: RawRequest): Promise<RawResponse> {
       sha256: NodeSha256,
     })
     const signed = await signer.sign(
-      { method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/', headers, body },
-      options.signingDate !== undefined ? { signingDate: options.signingDate } : {},
+      { method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/', headers: unsigned, body },
+      {
+        ...(options.signingDate !== undefined ? { signingDate: options.signingDate } : {}),
+        ...(options.unsignedHeaders !== undefined ? { unsignableHeaders: new Set(options.unsignedHeaders) } : {}),
+      },
     )
-    headers = signed.headers as Record<string, string>
+    headers = { ...(signed.headers as Record<string, string>) }
   }
   options.tamper?.(headers)
+  const sent = options.sendBody === undefined ? body : Buffer.from(options.sendBody)
   return new Promise((resolve, reject) => {
-    const req = request({ method: 'POST', host: url.hostname, port: url.port, path: '/', headers: { ...headers, 'content-length': String(body.length) } }, (res) => {
+    const req = request({ method: 'POST', host: url.hostname, port: url.port, path: '/', headers: { ...headers, 'content-length': String(sent.length) } }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => {
@@ -66,6 +75,6 @@ export async function sendRaw(options: RawRequest): Promise<RawResponse> {
       })
     })
     req.on('error', reject)
-    req.end(body)
+    req.end(sent)
   })
 }

@@ -156,7 +156,7 @@ describe('bad input for every operation', () => {
       assertAwsError(
         await send(target, body, {
           tamper: (h) => {
-            h.authorization = (h.authorization ?? '').replace(/Signature=\w+/, 'Signature=' + '0'.repeat(64))
+            h.authorization = String(h.authorization ?? '').replace(/Signature=\w+/, 'Signature=' + '0'.repeat(64))
           },
         }),
         ['InvalidSignatureException'],

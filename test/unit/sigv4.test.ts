@@ -473,7 +473,7 @@ describe('cross-check with @smithy/signature-v4', () => {
     }
   })
 
-  it('honours UNSIGNED-PAYLOAD: the body is then not covered by the signature', async () => {
+  it('refuses UNSIGNED-PAYLOAD: the signature always covers the body received (issue 10)', async () => {
     const signingDate = new Date('2024-05-01T10:00:00Z')
     const input: SmithyInput = {
       ...randomKmsRequest('us-east-1'),
@@ -482,9 +482,8 @@ describe('cross-check with @smithy/signature-v4', () => {
     }
     const signed = await signWithSmithy(input, { region: 'us-east-1', service: 'kms', signingDate })
     const options = kmsOptions(signingDate)
-    assert.equal(verifySigV4(signed, options).accessKeyId, ACCESS_KEY_ID)
-    assert.equal(verifySigV4({ ...signed, body: Buffer.from('{"anything":"else"}') }, options).accessKeyId, ACCESS_KEY_ID)
-    assertSignatureMismatch(() => verifySigV4(withHeaders(signed, { 'x-amz-content-sha256': undefined }), options))
+    assertSignatureMismatch(() => verifySigV4(signed, options))
+    assertSignatureMismatch(() => verifySigV4({ ...signed, body: Buffer.from('{"anything":"else"}') }, options))
   })
 
   it('does not trust a declared x-amz-content-sha256: a body that does not match it is refused', async () => {
@@ -721,6 +720,49 @@ describe('InvalidSignatureException', () => {
     )
   })
 
+  it('refuses a request whose X-Amz-Date is not signed (issue 10)', async () => {
+    const signed = await signedKmsRequest()
+    const authorization = headerString(signed, 'authorization').replace(/SignedHeaders=[^,]+/, 'SignedHeaders=content-type;host;x-amz-target')
+    assertRefused(
+      () => verifySigV4(withHeaders(signed, { authorization }), kmsOptions(BASE_DATE)),
+      'InvalidSignatureException',
+      "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.",
+    )
+  })
+
+  it('refuses a request dated by a Date header that is not signed', () => {
+    const request = unsigned({
+      authorization: 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=' + '0'.repeat(64),
+      'x-amz-date': undefined as unknown as string,
+      date: 'Sun, 30 Aug 2015 12:36:00 GMT',
+    })
+    assertRefused(() => verifySigV4(request, kmsOptions(BASE_DATE)), 'InvalidSignatureException', "'Date' must be a 'SignedHeader' in the AWS Authorization.")
+  })
+
+  it('refuses a request that leaves a required header unsigned: KMS requires X-Amz-Target (issue 10)', async () => {
+    const signed = await signedKmsRequest()
+    const options = kmsOptions(BASE_DATE, { requiredSignedHeaders: ['x-amz-target'] })
+    assert.equal(verifySigV4(signed, options).accessKeyId, ACCESS_KEY_ID)
+    const authorization = headerString(signed, 'authorization').replace(/SignedHeaders=[^,]+/, 'SignedHeaders=content-type;host;x-amz-date')
+    assertRefused(
+      () => verifySigV4(withHeaders(signed, { authorization }), options),
+      'InvalidSignatureException',
+      "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.",
+    )
+  })
+
+  it('refuses a request with two Authorization headers, even if one of them is valid (issue 10)', async () => {
+    const signed = await signedKmsRequest()
+    const valid = headerString(signed, 'authorization')
+    for (const pair of [[valid, valid], [valid, alterAuthorizationSignature(valid, (s) => alterHexDigit(s, 0))], ['Bearer x', valid]]) {
+      assertRefused(
+        () => verifySigV4(withHeaders(signed, { authorization: pair }), kmsOptions(BASE_DATE)),
+        'IncompleteSignatureException',
+        'The request must carry exactly one Authorization header.',
+      )
+    }
+  })
+
   it('refuses a credential scoped to another service', async () => {
     const signed = await signedKmsRequest({ service: 'dynamodb' })
     assertRefused(
@@ -792,6 +834,21 @@ describe('caller mistakes fail closed', () => {
 })
 
 describe('UnrecognizedClientException', () => {
+  it('refuses a session token the lookup does not know for the key: a long-term key has none (issue 10)', async () => {
+    const longTermOnly: VerifyOptions['lookupSecret'] = (accessKeyId, sessionToken) =>
+      accessKeyId === ACCESS_KEY_ID && sessionToken === undefined ? SECRET : undefined
+    const signed = await signedKmsRequest({ sessionToken: 'FQoGZXIvYXdzEXAMPLETOKEN' })
+    assertRefused(() => verifySigV4(signed, kmsOptions(BASE_DATE, { lookupSecret: longTermOnly })), 'UnrecognizedClientException', 'The security token included in the request is invalid.')
+    // Also when the token is added after signing, unsigned.
+    const plain = await signedKmsRequest()
+    assert.equal(verifySigV4(plain, kmsOptions(BASE_DATE, { lookupSecret: longTermOnly })).accessKeyId, ACCESS_KEY_ID)
+    assertRefused(
+      () => verifySigV4(withHeaders(plain, { 'x-amz-security-token': 'anything' }), kmsOptions(BASE_DATE, { lookupSecret: longTermOnly })),
+      'UnrecognizedClientException',
+      'The security token included in the request is invalid.',
+    )
+  })
+
   it('refuses an access key the lookup does not know', async () => {
     const signed = await signedKmsRequest()
     assertRefused(

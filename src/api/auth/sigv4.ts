@@ -46,18 +46,26 @@ export interface VerifiedCaller {
 }
 
 export interface VerifyOptions {
-  /** Returns the secret access key for an access key id, or undefined if unknown. */
-  lookupSecret: (accessKeyId: string) => string | undefined
+  /**
+   * Returns the secret access key for an access key id and the session token the request
+   * carries (`X-Amz-Security-Token`), or undefined if the pair is unknown: a token must
+   * belong to the key, and a long-term key has none (AWS: UnrecognizedClientException).
+   */
+  lookupSecret: (accessKeyId: string, sessionToken: string | undefined) => string | undefined
   now: Date
   /** Expected service in the credential scope: 'kms'. */
   service: string
   /** Allowed clock skew in ms, default 5 minutes. */
   maxSkewMs?: number
+  /**
+   * Headers that must be among the signed ones, besides `host` and the request's date
+   * (always required): for KMS, `x-amz-target`, which names the operation. Lower case.
+   */
+  requiredSignedHeaders?: readonly string[]
 }
 
 const ALGORITHM = 'AWS4-HMAC-SHA256'
 const SCOPE_TERMINATOR = 'aws4_request'
-const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD'
 const DEFAULT_MAX_SKEW_MS = 5 * 60 * 1000
 /** SigV4 signing keys are valid for seven days, so no presigned request may claim longer. */
 const MAX_PRESIGNED_EXPIRES_SECONDS = 7 * 24 * 60 * 60
@@ -123,6 +131,7 @@ export function verifySigV4(req: SignedRequest, options: VerifyOptions): Verifie
   if (!signedHeaderNames.includes('host')) {
     throw invalidSignature("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
   }
+  checkBindingHeadersSigned(signedHeaderNames, claim, options.requiredSignedHeaders ?? [])
   if (claim.algorithm !== ALGORITHM) {
     throw incompleteSignature(`Unsupported AWS 'algorithm': '${claim.algorithm}' (only ${ALGORITHM} for now). `)
   }
@@ -130,7 +139,7 @@ export function verifySigV4(req: SignedRequest, options: VerifyOptions): Verifie
   const scope = parseCredential(claim.credential)
   checkScope(scope, options.service, requestTime.basic)
 
-  const secret = options.lookupSecret(scope.accessKeyId)
+  const secret = options.lookupSecret(scope.accessKeyId, sessionToken(req.headers, query))
   if (secret === undefined) throw unrecognizedClient()
 
   const canonicalRequest = buildCanonicalRequest({
@@ -139,7 +148,9 @@ export function verifySigV4(req: SignedRequest, options: VerifyOptions): Verifie
     query,
     headers: req.headers,
     signedHeaderNames,
-    payloadHash: payloadHashFor(req, claim.form, query),
+    // Always the hash of the body received: a declared `x-amz-content-sha256`, even
+    // UNSIGNED-PAYLOAD, would leave the body out of what the signature covers.
+    payloadHash: sha256Hex(req.body),
   })
   const expectedSignature = computeSignature(secret, scope, requestTime.basic, canonicalRequest)
   if (!signaturesEqual(claim.signature, expectedSignature)) throw signatureMismatch()
@@ -187,12 +198,18 @@ interface RawRequestDate {
   value: string
   /** Only a `Date` header may use the RFC 7231 IMF-fixdate form; X-Amz-Date must be ISO-8601 basic. */
   httpDateAllowed: boolean
+  /** The header it came from, which must then be signed; undefined in the query form, where it is signed anyway. */
+  header: 'x-amz-date' | 'date' | undefined
 }
 
 function readSignatureClaim(headers: SignedRequest['headers'], query: readonly QueryParam[]): SignatureClaim {
   const authorization = firstHeaderValue(headers, 'authorization')
   const presigned = query.some((param) => param.name === PRESIGNED_PARAMS.algorithm)
 
+  if (headerValues(headers, 'authorization').length > 1) {
+    // Which one would count is a guess either way; a request that sends two is refused.
+    throw incompleteSignature('The request must carry exactly one Authorization header.')
+  }
   if (authorization !== undefined && presigned) {
     throw invalidSignature("Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.")
   }
@@ -260,9 +277,9 @@ function credentialFromAuthorizationHeader(authorization: string | undefined): s
 /** AWS looks for X-Amz-Date first and falls back to Date. */
 function requestDateFromHeaders(headers: SignedRequest['headers']): RawRequestDate | undefined {
   const amzDate = firstHeaderValue(headers, 'x-amz-date')
-  if (amzDate) return { value: amzDate, httpDateAllowed: false }
+  if (amzDate) return { value: amzDate, httpDateAllowed: false, header: 'x-amz-date' }
   const httpDate = firstHeaderValue(headers, 'date')
-  if (httpDate) return { value: httpDate, httpDateAllowed: true }
+  if (httpDate) return { value: httpDate, httpDateAllowed: true, header: 'date' }
   return undefined
 }
 
@@ -285,7 +302,7 @@ function readPresignedClaim(query: readonly QueryParam[]): SignatureClaim {
     credential: queryParam(query, PRESIGNED_PARAMS.credential) ?? '',
     signedHeaders: queryParam(query, PRESIGNED_PARAMS.signedHeaders) ?? '',
     signature: queryParam(query, PRESIGNED_PARAMS.signature) ?? '',
-    date: { value: queryParam(query, PRESIGNED_PARAMS.date) ?? '', httpDateAllowed: false },
+    date: { value: queryParam(query, PRESIGNED_PARAMS.date) ?? '', httpDateAllowed: false, header: undefined },
     expiresSeconds: parseExpires(queryParam(query, PRESIGNED_PARAMS.expires)),
   }
 }
@@ -300,6 +317,28 @@ function parseExpires(raw: string | undefined): number | undefined {
     )
   }
   return seconds
+}
+
+/** How AWS spells a header name in its "must be a 'SignedHeader'" messages. */
+const HEADER_SPELLINGS: Readonly<Record<string, string>> = { 'x-amz-date': 'X-Amz-Date', date: 'Date', 'x-amz-target': 'X-Amz-Target' }
+
+/**
+ * The headers that bind a signature to what the request does must be signed: the date
+ * (else a captured signature could be replayed with a fresh one) and the caller's
+ * required ones (for KMS the target, else a signed DescribeKey could be replayed as
+ * DisableKey). The wording follows AWS's message for an unsigned Host.
+ */
+function checkBindingHeadersSigned(signed: readonly string[], claim: SignatureClaim, required: readonly string[]): void {
+  const names = claim.date.header === undefined ? required : [claim.date.header, ...required]
+  for (const name of names) {
+    if (!signed.includes(name)) {
+      throw invalidSignature(`'${HEADER_SPELLINGS[name] ?? name}' must be a 'SignedHeader' in the AWS Authorization.`)
+    }
+  }
+}
+
+function sessionToken(headers: SignedRequest['headers'], query: readonly QueryParam[]): string | undefined {
+  return firstHeaderValue(headers, 'x-amz-security-token') ?? queryParam(query, 'X-Amz-Security-Token')
 }
 
 // ---------------------------------------------------------------------------------------
@@ -471,19 +510,6 @@ function buildCanonicalRequest(parts: CanonicalRequestParts): string {
     parts.signedHeaderNames.join(';'),
     parts.payloadHash,
   ].join('\n')
-}
-
-/**
- * UNSIGNED-PAYLOAD is honoured as the client's explicit choice (the body is then not
- * covered by the signature). Any other declared hash is ignored in favour of the hash of
- * the body we actually received: if the declaration was honest the two are equal, and if
- * it was not the signature fails, which is what a tampered body must do.
- */
-function payloadHashFor(req: SignedRequest, form: SignatureClaim['form'], query: readonly QueryParam[]): string {
-  const declared =
-    firstHeaderValue(req.headers, 'x-amz-content-sha256') ??
-    (form === 'query' ? query.find((param) => param.name.toLowerCase() === 'x-amz-content-sha256')?.value : undefined)
-  return declared?.trim() === UNSIGNED_PAYLOAD ? UNSIGNED_PAYLOAD : sha256Hex(req.body)
 }
 
 /** Trim, collapse runs of whitespace, and join repeated headers with ','. A signed header that is absent counts as empty. */

@@ -11,7 +11,7 @@
 import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { clean } from '../internal/bytes.js'
-import { writeFileDurably } from '../internal/files.js'
+import { createFileDurably, writeFileDurably } from '../internal/files.js'
 
 const MAGIC = Buffer.from('TRENTDK1', 'ascii')
 const KEY_BYTES = 32
@@ -41,9 +41,13 @@ export function loadMasterKey(source: MasterKeySource): KeyObject {
     bytes = decodeMasterKey(source.base64)
   } else if (source.file !== undefined) {
     if (!existsSync(source.file)) {
-      if (source.create !== true) throw new Error('master key: file not found')
+      if (source.create !== true) {
+        throw new Error(`master key: ${source.file} does not exist, and this region's domain key was sealed under a master key: point --master-key-file (or TRENT_MASTER_KEY) at that key`)
+      }
+      // Created only if still absent: regions sharing one file race to create it, and
+      // all of them must end up with the one that won.
       const fresh = randomBytes(KEY_BYTES)
-      writeFileDurably(source.file, `${fresh.toString('base64')}\n`, 0o600)
+      createFileDurably(source.file, `${fresh.toString('base64')}\n`, 0o600)
       clean(fresh)
     }
     bytes = decodeMasterKey(readFileSync(source.file, 'utf8'))

@@ -1,6 +1,6 @@
 import { resolveKey } from '../resolve-key.js'
 import { KmsError } from '../../wire/errors.js'
-import { epochSeconds, requiredStr, type Operation, type Output } from '../operation.js'
+import { epochSeconds, requiredStringMember, type Operation, type Output } from '../operation.js'
 
 /**
  * TrentAdmin.DescribeReplication: the sync state of a multi-Region key as this region
@@ -11,7 +11,7 @@ import { epochSeconds, requiredStr, type Operation, type Output } from '../opera
 export const describeReplication: Operation = {
   name: 'DescribeReplication',
   handle(kms, input) {
-    const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: true })
+    const key = resolveKey(kms, requiredStringMember(input, 'KeyId', 2048), { allowAlias: true })
     const mrk = key.mrk
     if (mrk === undefined) throw new KmsError('UnsupportedOperationException', `${kms.arnOf(key.keyId)} is not a multi-Region key.`)
     const versions = (kms.materials.get(key.keyId) ?? []).map((m) => m.version)

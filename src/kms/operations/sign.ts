@@ -15,7 +15,13 @@ export interface SigningRequest {
 export function signingRequest(kms: Parameters<typeof keyForUse>[0], input: Input, operation: string): SigningRequest {
   const usable = keyForUse(kms, requiredStr(input, 'KeyId'), operation, 'SIGN_VERIFY')
   const algorithm = checkAlgorithm<SigningAlgorithm>(input, 'SigningAlgorithm', usable.key, signingAlgorithmsFor(usable.key.keySpec))
-  const messageType = (str(input, 'MessageType') ?? 'RAW') as MessageType
+  const requested = str(input, 'MessageType') ?? 'RAW'
+  if (requested !== 'RAW' && requested !== 'DIGEST') {
+    // EXTERNAL_MU is ML-DSA's precomputed μ (FIPS 204 §6.2); no key spec Trent offers signs
+    // that way, so it is refused here rather than reaching the HSM (docs/errors.md).
+    throw new KmsError('ValidationException', `MessageType ${requested} is not valid for signing algorithm ${algorithm}.`)
+  }
+  const messageType: MessageType = requested
   const message = bytes(input, 'Message') ?? new Uint8Array()
   if (messageType === 'DIGEST' && message.length !== digestLengthOf(algorithm)) {
     throw new KmsError('ValidationException', `Digest is invalid length for algorithm ${algorithm}.`)

@@ -1,0 +1,72 @@
+/**
+ * The messages between the local partition's launcher (src/partition/) and the region
+ * processes it forks, over their IPC channel: defined once, for both sides, with the
+ * checks each side applies to what it receives.
+ *
+ * @module
+ */
+
+/**
+ * A region's Replication Signing Key public keys, as a region publishes them
+ * (`rsk-public.json`), `trent rsk export` prints them and the launcher pins them.
+ */
+export interface RskExport {
+  region: string
+  keys: Array<{ id: string; publicKey: string; createdAt: number }>
+}
+
+/** Region → launcher: serving; `port` is the KMS API, `replicationPort` where the proxy delivers. */
+export interface RegionReadyMessage {
+  type: 'ready'
+  region: string
+  port: number
+  replicationPort: number
+  rsk: RskExport
+}
+
+/** Region → launcher: the region rotated its signing key; pin the new one everywhere. */
+export interface SigningKeysChangedMessage {
+  type: 'signing-keys'
+  region: string
+  rsk: RskExport
+}
+
+export type RegionToLauncherMessage = RegionReadyMessage | SigningKeysChangedMessage
+
+/** Launcher → region: where the partition's regions serve their KMS API now. */
+export interface RoutesMessage {
+  type: 'routes'
+  routes: Record<string, { host: string; port: number }>
+}
+
+/**
+ * Launcher → region, with a socket handle: a client connection, and the bytes the front
+ * door already read from it (base64), which come first.
+ */
+export interface ConnectionMessage {
+  type: 'connection'
+  head: string
+}
+
+export type LauncherToRegionMessage = RoutesMessage | ConnectionMessage
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null
+}
+
+function isPort(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65_535
+}
+
+export function isRegionToLauncherMessage(value: unknown): value is RegionToLauncherMessage {
+  if (!isObject(value) || typeof value.region !== 'string' || !isObject(value.rsk)) return false
+  if (value.type === 'signing-keys') return true
+  return value.type === 'ready' && isPort(value.port) && isPort(value.replicationPort)
+}
+
+export function isLauncherToRegionMessage(value: unknown): value is LauncherToRegionMessage {
+  if (!isObject(value)) return false
+  if (value.type === 'connection') return typeof value.head === 'string'
+  if (value.type !== 'routes' || !isObject(value.routes)) return false
+  return Object.values(value.routes).every((route) => isObject(route) && typeof route.host === 'string' && isPort(route.port))
+}
