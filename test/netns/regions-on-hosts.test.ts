@@ -68,31 +68,16 @@ const CLI_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url)
 const UNREACHABLE = ['ENETUNREACH', 'EHOSTUNREACH']
 
 /**
- * Where a region listens: its KMS API for the client, and its replication endpoint for the
- * proxy (the proxy's route to it).
- *
- * TODO(replication listener): this is the one place to change when `src/region/main.js`
- * takes `--replication-host` / `--replication-port` (a listener of its own for
- * `POST /replication/v1/envelopes`). Until then the API port also serves replication, so
- * the region listens on every address of its namespace and the proxy delivers to its
- * proxy-facing address on the API port. Then: `--host <client-facing address>` and
- * `--replication-host <proxy-facing address> --replication-port REPLICATION_PORT`, the
- * route to `http://<proxy-facing address>:REPLICATION_PORT`, and `SEPARATE_REPLICATION_LISTENER = true`
- * (which also checks that the proxy cannot reach the API).
+ * Where a region listens: its KMS API on its client-facing address only, and its
+ * replication listener (`POST /replication/v1/envelopes`, which the API port does not
+ * serve) on its proxy-facing address only, where the proxy's route points. So the proxy
+ * cannot reach the KMS API, and the client cannot reach the replication endpoint.
  */
-const SEPARATE_REPLICATION_LISTENER = false
 function listenPlan(host: RegionHost): { args: string[]; replicationUrl: string; replicationPort: number } {
-  if (SEPARATE_REPLICATION_LISTENER) {
-    return {
-      args: ['--host', host.clientFacingAddress, '--port', String(API_PORT), '--replication-host', host.proxyFacingAddress, '--replication-port', String(REPLICATION_PORT)],
-      replicationUrl: `http://${host.proxyFacingAddress}:${REPLICATION_PORT}`,
-      replicationPort: REPLICATION_PORT,
-    }
-  }
   return {
-    args: ['--host', '0.0.0.0', '--port', String(API_PORT)],
-    replicationUrl: `http://${host.proxyFacingAddress}:${API_PORT}`,
-    replicationPort: API_PORT,
+    args: ['--host', host.clientFacingAddress, '--port', String(API_PORT), '--replication-host', host.proxyFacingAddress, '--replication-port', String(REPLICATION_PORT)],
+    replicationUrl: `http://${host.proxyFacingAddress}:${REPLICATION_PORT}`,
+    replicationPort: REPLICATION_PORT,
   }
 }
 
@@ -324,14 +309,13 @@ describe('regions on separate hosts (network namespaces), joined only by the pro
       // The proxy reaches the region's replication endpoint and nothing else of it.
       assert.deepEqual(await current.probeTcp(proxyNamespace, self.proxyFacingAddress, listenPlan(self).replicationPort), { connected: true }, `the proxy reaches ${region}'s replication endpoint`)
       assertUnreachable(await current.probeTcp(proxyNamespace, self.clientFacingAddress, API_PORT), `the proxy -> ${region}'s API address`)
-      if (SEPARATE_REPLICATION_LISTENER) {
-        // The API listens on the client-facing address only: nothing answers on its port at the proxy's side.
-        assert.deepEqual(await current.probeTcp(proxyNamespace, self.proxyFacingAddress, API_PORT), { connected: false, code: 'ECONNREFUSED' }, `the proxy -> ${region}'s API port`)
-      }
-      // The client reaches the API. (Not probed: that the client cannot reach the region's
-      // link to the proxy. The root namespace has the machine's own default route, and
-      // whatever lies beyond it may well accept any connection.)
+      // The API listens on the client-facing address only: nothing answers on its port at the proxy's side.
+      assert.deepEqual(await current.probeTcp(proxyNamespace, self.proxyFacingAddress, API_PORT), { connected: false, code: 'ECONNREFUSED' }, `the proxy -> ${region}'s API port`)
+      // The client reaches the API, and no replication endpoint on the API's address. (Not
+      // probed: the region's link to the proxy. The root namespace has the machine's own
+      // default route, and whatever lies beyond it may well accept any connection.)
       assert.deepEqual(await current.probeTcp(undefined, self.clientFacingAddress, API_PORT), { connected: true }, `the client reaches ${region}'s API`)
+      assert.deepEqual(await current.probeTcp(undefined, self.clientFacingAddress, REPLICATION_PORT), { connected: false, code: 'ECONNREFUSED' }, `the client -> ${region}'s replication port`)
     }
   })
 
