@@ -1,16 +1,18 @@
 /**
  * The replication proxy as its own OS process, started as the launcher starts it, for
- * tests that kill it; plus what proxy tests need around it: fake destination regions
+ * tests that kill it or run it on a "host" of its own (`commandPrefix`, see
+ * test/helpers/netns.ts); plus what proxy tests need around it: fake destination regions
  * (small HTTP servers the test controls), envelope builders, and polling.
  */
-import { fork, type ChildProcess } from 'node:child_process'
+import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { renameSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
-const PROXY_MAIN = new URL('../../src/proxy/main.js', import.meta.url)
+const PROXY_MAIN = fileURLToPath(new URL('../../src/proxy/main.js', import.meta.url))
 
 /** region → route base URL, e.g. `{ 'eu-west-1': 'http://127.0.0.1:4568' }`. */
 export type RouteMap = Record<string, string>
@@ -31,6 +33,14 @@ export interface StartProxyOptions {
   dataDir: string
   routes: RouteMap
   port?: number
+  /** --host, the address the proxy listens on (and `url` names); default 127.0.0.1. */
+  host?: string
+  /**
+   * Runs `node <proxy main>` under this command, e.g. `['ip', 'netns', 'exec', name]`;
+   * it must exec node in place (as `ip netns exec` does), so that the IPC channel, the
+   * pid and the signals are the proxy's own.
+   */
+  commandPrefix?: readonly string[]
   /**
    * Redelivery backoff. Tests default to a fast one (10 ms doubling to 200 ms) so that a
    * region coming back is reached quickly.
@@ -61,25 +71,35 @@ export async function startProxyProcess(options: StartProxyOptions): Promise<Pro
   const routesFile = join(options.dataDir, 'routes.json')
   writeRoutesFile(routesFile, options.routes)
   const backoff = options.backoff ?? { initialMs: 10, maxMs: 200 }
-  const child = fork(
-    PROXY_MAIN,
-    [
-      '--data-dir',
-      options.dataDir,
-      '--port',
-      String(options.port ?? 0),
-      '--routes-file',
-      routesFile,
-      '--backoff-initial-ms',
-      String(backoff.initialMs),
-      '--backoff-max-ms',
-      String(backoff.maxMs),
-      ...(options.extraArgs ?? []),
-    ],
-    { env: { ...process.env, TRENT_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
-  )
+  const host = options.host ?? '127.0.0.1'
+  const args = [
+    '--data-dir',
+    options.dataDir,
+    '--host',
+    host,
+    '--port',
+    String(options.port ?? 0),
+    '--routes-file',
+    routesFile,
+    '--backoff-initial-ms',
+    String(backoff.initialMs),
+    '--backoff-max-ms',
+    String(backoff.maxMs),
+    ...(options.extraArgs ?? []),
+  ]
+  const env = { ...process.env, TRENT_LOG_LEVEL: 'warn' }
+  const stdio: ['ignore', 'ignore', 'inherit', 'ipc'] = ['ignore', 'ignore', 'inherit', 'ipc']
+  const [command, ...prefixArgs] = options.commandPrefix ?? []
+  const child =
+    command === undefined
+      ? fork(PROXY_MAIN, args, { env, stdio })
+      : spawn(command, [...prefixArgs, process.execPath, PROXY_MAIN, ...args], { env, stdio })
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('proxy did not become ready')), 30_000)
+    child.once('error', (err) => {
+      clearTimeout(timer)
+      reject(err)
+    })
     child.once('exit', (code) => {
       clearTimeout(timer)
       reject(new Error(`proxy exited early with ${String(code)}`))
@@ -91,7 +111,7 @@ export async function startProxyProcess(options: StartProxyOptions): Promise<Pro
       }
     })
   })
-  const url = `http://127.0.0.1:${port}`
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`
   return {
     url,
     port,
