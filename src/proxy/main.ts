@@ -130,7 +130,7 @@ const listeningPort = (server.address() as AddressInfo).port
 
 if (routesFile !== undefined) {
   watchFile(routesFile, { interval: ROUTES_FILE_POLL_MS, persistent: false }, (current, previous) => {
-    if (current.mtimeMs !== previous.mtimeMs || current.size !== previous.size) reloadRoutes('file changed')
+    if (current.ino !== previous.ino || current.mtimeMs !== previous.mtimeMs || current.size !== previous.size) reloadRoutes('file changed')
   })
 }
 process.on('SIGHUP', () => reloadRoutes('SIGHUP'))

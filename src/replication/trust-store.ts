@@ -36,7 +36,8 @@ export function signingInput(body: Uint8Array): Buffer {
 /** A trust store read from a JSON file, re-read whenever the file changes. */
 export class FileTrustStore implements TrustStore {
   readonly #path: string
-  #mtimeMs = -1
+  /** What the file looked like when last read: a changed inode, time or size means read it again. */
+  #version = ''
   #document: TrustStoreDocument = { partition: '', regions: {} }
   #keys = new Map<string, KeyObject>()
 
@@ -69,16 +70,19 @@ export class FileTrustStore implements TrustStore {
   }
 
   #refresh(): void {
-    let mtimeMs: number
+    let version: string
     try {
-      mtimeMs = statSync(this.#path).mtimeMs
+      // The inode as well as the times: writers replace the file (write, then rename), and
+      // two replacements within one tick of the file clock have the same times.
+      const stat = statSync(this.#path, { bigint: true })
+      version = `${stat.ino}:${stat.mtimeNs}:${stat.ctimeNs}:${stat.size}`
     } catch {
       this.#document = { partition: '', regions: {} }
       this.#keys = new Map()
-      this.#mtimeMs = -1
+      this.#version = ''
       return
     }
-    if (mtimeMs === this.#mtimeMs) return
+    if (version === this.#version) return
     const document = JSON.parse(readFileSync(this.#path, 'utf8')) as TrustStoreDocument
     const keys = new Map<string, KeyObject>()
     for (const [region, pinned] of Object.entries(document.regions)) {
@@ -88,6 +92,6 @@ export class FileTrustStore implements TrustStore {
     }
     this.#document = document
     this.#keys = keys
-    this.#mtimeMs = mtimeMs
+    this.#version = version
   }
 }
