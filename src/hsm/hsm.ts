@@ -95,6 +95,17 @@ export interface TransferBinding {
 }
 
 /** A material version the source holds, with its KeyMaterialId (docs/spec/key-token.md §4). */
+/**
+ * A destination's ephemeral agreement key (RAKB) as it leaves the HSM: its public point,
+ * its expiry, and its private half sealed under the domain key for exactly these
+ * (docs/spec/key-token.md §7).
+ */
+export interface SealedAgreement {
+  publicKey: Uint8Array
+  expiresAt: number
+  sealed: KeyToken
+}
+
 export interface MaterialForTransfer extends MaterialRef {
   /** 64 lower-case hex digits. */
   materialId: string
@@ -227,13 +238,15 @@ export interface Hsm {
    */
   rotateReplicationSigningKey(): Promise<RskPublicKey>
   /**
-   * Destination side: generates the session's ephemeral RAKB and keeps its private half
-   * in HSM memory until one {@link Hsm.unwrapTransfer}, {@link Hsm.closeAgreement}, or
-   * `expiresAt` (epoch ms, by the HSM's clock), whichever comes first
-   * (docs/spec/replication.md §4.3, §6.2). Returns the RAKB public key, an uncompressed
-   * SEC1 point (97 bytes). A session id already open is refused (`BAD_REQUEST`).
+   * Destination side: generates the session's ephemeral RAKB and returns its public key
+   * (an uncompressed SEC1 point, 97 bytes) and its private half **sealed under the domain
+   * key**, bound to the session id, `expiresAt` and the public point
+   * (docs/spec/replication.md §4.3, §6.2). The region keeps the sealed agreement in the
+   * session record, so that any node of the region (they share the domain key) can
+   * complete the session, and a restart does not lose it; the region deletes it when the
+   * session ends, which is what makes it single-use.
    */
-  openAgreement(sessionId: string, expiresAt: number): Promise<Uint8Array>
+  openAgreement(sessionId: string, expiresAt: number): Promise<SealedAgreement>
   /**
    * Source side: generates RAKA, derives the RWK with `rakbPublicKey` and wraps each
    * material version under it, then drops RAKA, all in this one call
@@ -246,11 +259,12 @@ export interface Hsm {
     materials: MaterialForTransfer[],
   ): Promise<{ rakaPublicKey: Uint8Array; wrapped: WrappedMaterial[] }>
   /**
-   * Unwraps with the session's RAKB (then drops RAKB, success or not) and seals each version under this HSM's domain key. Each must be valid material of `keySpec`, the key's spec from the signed shared state. `alreadyHeld`: versions the destination already has; each must decrypt to identical bytes or the whole call fails.
+   * Unwraps with the session's RAKB, opened from `agreement` (which must be authentic for
+   * the binding's session id and not expired), and seals each version under this HSM's domain key. Each must be valid material of `keySpec`, the key's spec from the signed shared state. `alreadyHeld`: versions the destination already has; each must decrypt to identical bytes or the whole call fails.
    *
    * Destination side (docs/spec/replication.md §4.1–§4.3, §6.2). Returns one key token per
    * entry of `wrapped`, in its order. Any failure of the agreement or the unwrap is
-   * `TRANSFER_FAILED` and yields nothing; the session is gone either way.
+   * `TRANSFER_FAILED` and yields nothing.
    */
   unwrapTransfer(
     binding: TransferBinding,
@@ -258,9 +272,8 @@ export interface Hsm {
     wrapped: WrappedMaterial[],
     alreadyHeld: MaterialRef[],
     keySpec: KeySpec,
+    agreement: SealedAgreement,
   ): Promise<KeyToken[]>
-  /** Drops a session's RAKB, if it is still held (docs/spec/replication.md §4.3, §8). */
-  closeAgreement(sessionId: string): Promise<void>
 
   close(): Promise<void>
 }

@@ -7,7 +7,7 @@
  */
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto'
 import type { KeySpec } from '../wire/key-specs.js'
-import type { Hsm, KeyOperationName, KeyOperations, KeyToken, MaterialForTransfer, MaterialRef, RskPublicKey, TransferBinding, WrappedMaterial } from './hsm.js'
+import type { Hsm, KeyOperationName, KeyOperations, KeyToken, MaterialForTransfer, MaterialRef, RskPublicKey, SealedAgreement, TransferBinding, WrappedMaterial } from './hsm.js'
 import { SoftHsm } from './soft/soft-hsm.js'
 import { ReplicationSigningKeys } from './soft/replication-keys.js'
 
@@ -16,7 +16,6 @@ export interface InProcessHsmOptions {
   rskPrivateKey?: KeyObject
   /** The HSM's clock (epoch ms), e.g. to expire agreements in a test. */
   now?: () => number
-  maxOpenAgreements?: number
 }
 
 export class InProcessHsmForTests implements Hsm {
@@ -27,11 +26,7 @@ export class InProcessHsmForTests implements Hsm {
     const signingKeys = ReplicationSigningKeys.inMemory(
       options.rskPrivateKey === undefined ? { now } : { privateKey: options.rskPrivateKey, now },
     )
-    this.#soft = new SoftHsm(
-      { id: domainKeyId, key: domainKey },
-      signingKeys,
-      options.maxOpenAgreements === undefined ? { now } : { now, maxOpenAgreements: options.maxOpenAgreements },
-    )
+    this.#soft = new SoftHsm({ id: domainKeyId, key: domainKey }, signingKeys, { now })
   }
 
   createKeyMaterial(keyId: string, materialVersion: number, keySpec: KeySpec): Promise<KeyToken> {
@@ -69,7 +64,7 @@ export class InProcessHsmForTests implements Hsm {
   rotateReplicationSigningKey(): Promise<RskPublicKey> {
     return this.#run(() => this.#soft.rotateReplicationSigningKey())
   }
-  openAgreement(sessionId: string, expiresAt: number): Promise<Uint8Array> {
+  openAgreement(sessionId: string, expiresAt: number): Promise<SealedAgreement> {
     return this.#run(() => this.#soft.openAgreement(sessionId, expiresAt))
   }
   wrapForTransfer(
@@ -85,11 +80,9 @@ export class InProcessHsmForTests implements Hsm {
     wrapped: WrappedMaterial[],
     alreadyHeld: MaterialRef[],
     keySpec: KeySpec,
+    agreement: SealedAgreement,
   ): Promise<KeyToken[]> {
-    return this.#run(() => this.#soft.unwrapTransfer(binding, rakaPublicKey, wrapped, alreadyHeld, keySpec))
-  }
-  closeAgreement(sessionId: string): Promise<void> {
-    return this.#run(() => this.#soft.closeAgreement(sessionId))
+    return this.#run(() => this.#soft.unwrapTransfer(binding, rakaPublicKey, wrapped, alreadyHeld, keySpec, agreement))
   }
   close(): Promise<void> {
     return Promise.resolve()
@@ -97,8 +90,6 @@ export class InProcessHsmForTests implements Hsm {
 
   #run<T>(work: () => T | Promise<T>): Promise<T> {
     try {
-      // As the worker does before every request: expired sessions lose their RAKB.
-      this.#soft.dropExpiredAgreements()
       return Promise.resolve(work())
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error('hsm failure'))

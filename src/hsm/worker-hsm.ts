@@ -16,6 +16,7 @@ import {
   type MaterialForTransfer,
   type MaterialRef,
   type RskPublicKey,
+  type SealedAgreement,
   type TransferBinding,
   type WrappedMaterial,
 } from './hsm.js'
@@ -120,7 +121,7 @@ export class WorkerHsm implements Hsm {
     return this.#call({ op: 'rotateReplicationSigningKey' })
   }
 
-  openAgreement(sessionId: string, expiresAt: number): Promise<Uint8Array> {
+  openAgreement(sessionId: string, expiresAt: number): Promise<SealedAgreement> {
     return this.#call({ op: 'openAgreement', sessionId, expiresAt })
   }
 
@@ -138,12 +139,9 @@ export class WorkerHsm implements Hsm {
     wrapped: WrappedMaterial[],
     alreadyHeld: MaterialRef[],
     keySpec: KeySpec,
+    agreement: SealedAgreement,
   ): Promise<KeyToken[]> {
-    return this.#call({ op: 'unwrapTransfer', binding, rakaPublicKey, wrapped, alreadyHeld, keySpec })
-  }
-
-  closeAgreement(sessionId: string): Promise<void> {
-    return this.#call({ op: 'closeAgreement', sessionId })
+    return this.#call({ op: 'unwrapTransfer', binding, rakaPublicKey, wrapped, alreadyHeld, keySpec, agreement })
   }
 
   async close(): Promise<void> {

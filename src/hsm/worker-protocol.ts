@@ -6,7 +6,7 @@
  * @module
  */
 import type { KeySpec } from '../wire/key-specs.js'
-import type { KeyOperationName, KeyOperations, KeyToken, MaterialForTransfer, MaterialRef, RskPublicKey, TransferBinding, WrappedMaterial } from './hsm.js'
+import type { KeyOperationName, KeyOperations, KeyToken, MaterialForTransfer, MaterialRef, RskPublicKey, SealedAgreement, TransferBinding, WrappedMaterial } from './hsm.js'
 
 export interface HsmWorkerConfig {
   region: string
@@ -49,8 +49,8 @@ export type HsmRequest = { id: number } & (
       wrapped: WrappedMaterial[]
       alreadyHeld: MaterialRef[]
       keySpec: KeySpec
+      agreement: SealedAgreement
     }
-  | { op: 'closeAgreement'; sessionId: string }
 )
 
 export type HsmRequestBody = HsmRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never
@@ -67,6 +67,7 @@ export type HsmResponse =
         | RskPublicKey[]
         | { keyId: string; signature: Uint8Array }
         | { rakaPublicKey: Uint8Array; wrapped: WrappedMaterial[] }
+        | SealedAgreement
         | KeyToken[]
         | KeyOperations[KeyOperationName]['result']
         | undefined

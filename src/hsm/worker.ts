@@ -48,9 +48,6 @@ try {
 type Result = Extract<HsmResponse, { ok: true }>['result']
 
 function handle(request: HsmRequest): Result | Promise<Result> {
-  //= docs/spec/replication.md#ephemeral
-  // A session's RAKB is dropped once it expires, whatever the next request is.
-  hsm.dropExpiredAgreements()
   switch (request.op) {
     case 'createKeyMaterial':
       return hsm.createKeyMaterial(request.keyId, request.materialVersion, request.keySpec)
@@ -77,10 +74,7 @@ function handle(request: HsmRequest): Result | Promise<Result> {
     case 'wrapForTransfer':
       return hsm.wrapForTransfer(request.binding, request.rakbPublicKey, request.materials)
     case 'unwrapTransfer':
-      return hsm.unwrapTransfer(request.binding, request.rakaPublicKey, request.wrapped, request.alreadyHeld, request.keySpec)
-    case 'closeAgreement':
-      hsm.closeAgreement(request.sessionId)
-      return undefined
+      return hsm.unwrapTransfer(request.binding, request.rakaPublicKey, request.wrapped, request.alreadyHeld, request.keySpec, request.agreement)
   }
 }
 

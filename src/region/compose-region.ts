@@ -23,7 +23,7 @@ import { KmsError } from '../wire/errors.js'
 import { FileTrustStore } from '../replication/trust-store.js'
 import { HttpTransport } from '../replication/transport.js'
 import { startOutboxSender } from '../kms/multi-region/sender.js'
-import { forgetSessions, reconcile } from '../kms/multi-region/reconcile.js'
+import { reconcile } from '../kms/multi-region/reconcile.js'
 import { describeReplication } from '../kms/admin/describe-replication.js'
 import { writeFileSync, renameSync } from 'node:fs'
 import { loadPrincipals } from './identities.js'
@@ -92,7 +92,6 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
   const clock = new AdjustableClock()
   const kms = await Kms.open({ region: config.region, accountId: config.accountId, clock }, hsm, storage)
   kms.peers = new FileTrustStore(config.trustStoreFile ?? join(config.dataDir, 'trust-store.json'))
-  await forgetSessions(kms)
   const background = startBackgroundWork(kms, config.logger, config.backgroundIntervalMs)
 
   // Publish the signing public keys beside the data, for the launcher and `trent rsk export`.

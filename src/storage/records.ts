@@ -138,6 +138,13 @@ export interface SessionRecord {
   versions: number[]
   /** base64 of the RAKB public key offered, which the answer must echo. */
   rakbPublicKey: string
+  /**
+   * base64 of RAKB's private half sealed under the domain key for this session, its
+   * expiry and its public key (docs/spec/key-token.md §7): any node of the region can
+   * complete the session with it. Absent in sessions opened before it existed, which can
+   * no longer complete and are closed.
+   */
+  agreement?: string
   expiresAt: number
   /** When the offer was last sent; reconciliation offers again (same session) after a while. */
   offeredAt: number

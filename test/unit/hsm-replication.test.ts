@@ -6,7 +6,7 @@
  * same through real worker threads.
  */
 import assert from 'node:assert/strict'
-import { createECDH, createPrivateKey, createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto'
+import { createECDH, createPrivateKey, createPublicKey, createSecretKey, randomBytes, verify, type KeyObject } from 'node:crypto'
 import { cpSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,6 +18,7 @@ import {
   type KeyToken,
   type MaterialForTransfer,
   type MaterialRef,
+  type SealedAgreement,
   type TransferBinding,
   type WrappedMaterial,
 } from '../../src/hsm/hsm.js'
@@ -126,6 +127,8 @@ interface Transfer {
   rakbPublicKey: Uint8Array
   rakaPublicKey: Uint8Array
   wrapped: WrappedMaterial[]
+  /** B's sealed RAKB, as the region keeps it in the session record. */
+  agreement: SealedAgreement
 }
 
 /** AgreementOffer and MaterialTransfer at the HSM level: B opens a session, A wraps for it. */
@@ -136,11 +139,13 @@ async function offerAndWrap(
   binding: TransferBinding = bindingFor(materials[0]?.keyId ?? newKeyId()),
   expiresAt: number = Date.now() + 15 * 60_000,
 ): Promise<Transfer> {
-  const rakbPublicKey = await destination.openAgreement(binding.sessionId, expiresAt)
+  const agreement = await destination.openAgreement(binding.sessionId, expiresAt)
+  const rakbPublicKey = agreement.publicKey
   assert.equal(rakbPublicKey.length, 97)
   assert.equal(rakbPublicKey[0], 0x04)
+  assert.equal(agreement.expiresAt, expiresAt)
   const { rakaPublicKey, wrapped } = await source.wrapForTransfer(binding, rakbPublicKey, materials)
-  return { binding, rakbPublicKey, rakaPublicKey, wrapped }
+  return { binding, rakbPublicKey, rakaPublicKey, wrapped, agreement }
 }
 
 function refsOf(keyId: string, wrapped: readonly { materialVersion: number }[], tokens: readonly KeyToken[]): MaterialRef[] {
@@ -355,7 +360,8 @@ test('every bit of every input of the RWK and the wraps matters (exhaustive, on 
 
 test('a transfer between two HSMs with different domain keys gives both the same material', async () => {
   const a = new InProcessHsmForTests()
-  const b = new InProcessHsmForTests()
+  const bDomainKey = createSecretKey(randomBytes(32))
+  const b = new InProcessHsmForTests(bDomainKey)
   const keyId = newKeyId()
   const materials = await createMaterials(a, keyId, [1, 2, 3])
   const t = await offerAndWrap(a, b, materials)
@@ -364,7 +370,7 @@ test('a transfer between two HSMs with different domain keys gives both the same
     t.wrapped.map((w) => [w.materialVersion, w.materialId, w.wrapped.length]),
     materials.map((m) => [m.materialVersion, m.materialId, 48]),
   )
-  const tokens = await b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT')
+  const tokens = await b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', t.agreement)
   assert.equal(tokens.length, 3)
   const bRefs = refsOf(keyId, t.wrapped, tokens)
   for (const [index, aRef] of materials.entries()) {
@@ -378,8 +384,13 @@ test('a transfer between two HSMs with different domain keys gives both the same
   // Versions are not interchangeable: A's version 1 does not decrypt B's version 2.
   const blob = await b.encrypt(bRefs[1] as MaterialRef, Buffer.from('v2'), Buffer.alloc(0))
   await failsWith('DECRYPT_FAILED', a.decrypt(materials[0] as MaterialRef, blob, Buffer.alloc(0)))
-  // The session's RAKB is gone: the identical MaterialTransfer cannot be unwrapped again.
-  await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT'))
+  // Another HSM of B's region (same domain key, as a second node) completes the session too:
+  // the agreement is sealed, not held in one HSM's memory. Single use is the region's
+  // session record (test/multi-region/adversarial-replay.test.ts).
+  const bTwin = new InProcessHsmForTests(bDomainKey)
+  assert.equal((await bTwin.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', t.agreement)).length, 3)
+  // An HSM of another region (another domain key) cannot open B's agreement.
+  await transferFails(a.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', t.agreement))
 })
 
 test('the transfer also runs primary ← replica and with versions already held', async () => {
@@ -388,11 +399,11 @@ test('the transfer also runs primary ← replica and with versions already held'
   const keyId = newKeyId()
   const materials = await createMaterials(a, keyId, [1, 2])
   const first = await offerAndWrap(a, b, materials)
-  const held = refsOf(keyId, first.wrapped, await b.unwrapTransfer(first.binding, first.rakaPublicKey, first.wrapped, [], 'SYMMETRIC_DEFAULT'))
+  const held = refsOf(keyId, first.wrapped, await b.unwrapTransfer(first.binding, first.rakaPublicKey, first.wrapped, [], 'SYMMETRIC_DEFAULT', first.agreement))
   // A rotation at the primary: B fetches versions 1..3 while holding 1..2.
   materials.push(...(await createMaterials(a, keyId, [3])))
   const second = await offerAndWrap(a, b, materials)
-  const tokens = await b.unwrapTransfer(second.binding, second.rakaPublicKey, second.wrapped, held, 'SYMMETRIC_DEFAULT')
+  const tokens = await b.unwrapTransfer(second.binding, second.rakaPublicKey, second.wrapped, held, 'SYMMETRIC_DEFAULT', second.agreement)
   const bRefs = refsOf(keyId, second.wrapped, tokens)
   await assertSameMaterial(a, materials[2] as MaterialRef, b, bRefs[2] as MaterialRef)
   await assertSameMaterial(a, materials[0] as MaterialRef, b, bRefs[0] as MaterialRef)
@@ -400,7 +411,7 @@ test('the transfer also runs primary ← replica and with versions already held'
   const c = new InProcessHsmForTests()
   const fromB = [{ ...(bRefs[2] as MaterialRef), materialId: (materials[2] as MaterialForTransfer).materialId }]
   const reverse = await offerAndWrap(b, c, fromB, { ...bindingFor(keyId), sourceRegion: 'eu-west-1', destinationRegion: 'ap-south-1' })
-  const [cToken] = await c.unwrapTransfer(reverse.binding, reverse.rakaPublicKey, reverse.wrapped, [], 'SYMMETRIC_DEFAULT')
+  const [cToken] = await c.unwrapTransfer(reverse.binding, reverse.rakaPublicKey, reverse.wrapped, [], 'SYMMETRIC_DEFAULT', reverse.agreement)
   assert.ok(cToken !== undefined)
   await assertSameMaterial(a, materials[2] as MaterialRef, c, { keyId, materialVersion: 3, keySpec: 'SYMMETRIC_DEFAULT', token: cToken })
 })
@@ -411,52 +422,50 @@ test('the transfer also runs primary ← replica and with versions already held'
 type UnwrapArgs = [TransferBinding, Uint8Array, WrappedMaterial[], MaterialRef[]]
 
 /**
- * Runs a fresh, genuine transfer, unwraps a tampered copy of it (which must fail), then
- * the genuine one (which must fail too: the failed attempt used up the session's RAKB).
+ * Runs a fresh, genuine transfer and unwraps a tampered copy of it, which must fail. (The
+ * region closes a session after one attempt, whatever its outcome; the HSM itself keeps
+ * no state about agreements.)
  */
 async function tamperedTransferFails(a: Hsm, b: Hsm, materials: MaterialForTransfer[], tamper: (t: Transfer) => UnwrapArgs): Promise<void> {
   const t = await offerAndWrap(a, b, materials)
-  await transferFails(b.unwrapTransfer(...tamper(t), 'SYMMETRIC_DEFAULT'))
-  await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT'))
+  await transferFails(b.unwrapTransfer(...tamper(t), 'SYMMETRIC_DEFAULT', t.agreement))
 }
 
-test('unknown, reused, closed and expired sessions fail', async () => {
+test('an agreement opens only for its own session, unaltered, until it expires', async () => {
   let now = 1_700_000_000_000
   const a = new InProcessHsmForTests()
   const b = new InProcessHsmForTests(undefined, 1, { now: () => now })
   const keyId = newKeyId()
   const materials = await createMaterials(a, keyId, [1])
 
-  // A session id B never opened.
+  // Another session id: the agreement is bound to its own.
   const t = await offerAndWrap(a, b, materials, bindingFor(keyId), now + 60_000)
   for (let bit = 0; bit < 128; bit += 1) {
     const sessionId = flipChar(t.binding.sessionId, bit >> 2, bit & 3)
-    await transferFails(b.unwrapTransfer({ ...t.binding, sessionId }, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT'))
+    await transferFails(b.unwrapTransfer({ ...t.binding, sessionId }, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', t.agreement))
   }
-  // Nothing unrelated consumed the session; it works once, then never again.
-  assert.equal((await b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT')).length, 1)
-  await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT'))
+  // Another session's agreement, in either direction.
+  const other = await offerAndWrap(a, b, materials, bindingFor(keyId), now + 60_000)
+  await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', other.agreement))
+  await transferFails(b.unwrapTransfer(other.binding, other.rakaPublicKey, other.wrapped, [], 'SYMMETRIC_DEFAULT', t.agreement))
+  // Any change to the sealed agreement, its public key or its expiry (storage is untrusted).
+  for (let bit = 0; bit < t.agreement.sealed.length * 8; bit += 7) {
+    await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', { ...t.agreement, sealed: flipBit(t.agreement.sealed, bit) }))
+  }
+  for (let byte = 1; byte < 97; byte += 5) {
+    await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', { ...t.agreement, publicKey: flipBit(t.agreement.publicKey, byte * 8) }))
+  }
+  await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', { ...t.agreement, expiresAt: t.agreement.expiresAt + 1 }))
+  // Nothing above consumed anything: the genuine agreement works.
+  assert.equal((await b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', t.agreement)).length, 1)
 
-  // Another open session's id: fails, and uses up that session too.
-  const s1 = await offerAndWrap(a, b, materials, bindingFor(keyId), now + 60_000)
-  const s2 = await offerAndWrap(a, b, materials, bindingFor(keyId), now + 60_000)
-  await transferFails(b.unwrapTransfer({ ...s1.binding, sessionId: s2.binding.sessionId }, s1.rakaPublicKey, s1.wrapped, [], 'SYMMETRIC_DEFAULT'))
-  await transferFails(b.unwrapTransfer(s2.binding, s2.rakaPublicKey, s2.wrapped, [], 'SYMMETRIC_DEFAULT'))
-  assert.equal((await b.unwrapTransfer(s1.binding, s1.rakaPublicKey, s1.wrapped, [], 'SYMMETRIC_DEFAULT')).length, 1)
-
-  // Closed.
-  const closed = await offerAndWrap(a, b, materials, bindingFor(keyId), now + 60_000)
-  await b.closeAgreement(closed.binding.sessionId)
-  await b.closeAgreement(closed.binding.sessionId) // closing twice is harmless
-  await transferFails(b.unwrapTransfer(closed.binding, closed.rakaPublicKey, closed.wrapped, [], 'SYMMETRIC_DEFAULT'))
-
-  // Expired: still usable at expiresAt, gone one millisecond later.
+  // Expired: still usable at expiresAt, refused one millisecond later.
   const onTime = await offerAndWrap(a, b, materials, bindingFor(keyId), now + 1_000)
   const late = await offerAndWrap(a, b, materials, bindingFor(keyId), now + 1_000)
   now += 1_000
-  assert.equal((await b.unwrapTransfer(onTime.binding, onTime.rakaPublicKey, onTime.wrapped, [], 'SYMMETRIC_DEFAULT')).length, 1)
+  assert.equal((await b.unwrapTransfer(onTime.binding, onTime.rakaPublicKey, onTime.wrapped, [], 'SYMMETRIC_DEFAULT', onTime.agreement)).length, 1)
   now += 1
-  await transferFails(b.unwrapTransfer(late.binding, late.rakaPublicKey, late.wrapped, [], 'SYMMETRIC_DEFAULT'))
+  await transferFails(b.unwrapTransfer(late.binding, late.rakaPublicKey, late.wrapped, [], 'SYMMETRIC_DEFAULT', late.agreement))
 })
 
 // End to end, every byte gets one flipped bit (which bit varies with the position); the
@@ -611,7 +620,7 @@ test('a RAKA or wrapped material from another session fails', async () => {
   const forC = await offerAndWrap(a, c, materials)
   await tamperedTransferFails(a, b, materials, (t) => [t.binding, forC.rakaPublicKey, forC.wrapped, []])
   // The other session still works: nothing above touched it.
-  assert.equal((await b.unwrapTransfer(other.binding, other.rakaPublicKey, other.wrapped, [], 'SYMMETRIC_DEFAULT')).length, 2)
+  assert.equal((await b.unwrapTransfer(other.binding, other.rakaPublicKey, other.wrapped, [], 'SYMMETRIC_DEFAULT', other.agreement)).length, 2)
 })
 
 test('material that differs from a version already held fails the whole transfer', async () => {
@@ -623,18 +632,18 @@ test('material that differs from a version already held fails the whole transfer
   await tamperedTransferFails(a, b, materials, (t) => [t.binding, t.rakaPublicKey, t.wrapped, [impostor]])
   // Same with the right version 2 but a wrong version 1.
   const genuine = await offerAndWrap(a, b, materials)
-  const tokens = await b.unwrapTransfer(genuine.binding, genuine.rakaPublicKey, genuine.wrapped, [], 'SYMMETRIC_DEFAULT')
+  const tokens = await b.unwrapTransfer(genuine.binding, genuine.rakaPublicKey, genuine.wrapped, [], 'SYMMETRIC_DEFAULT', genuine.agreement)
   const held = refsOf(keyId, genuine.wrapped, tokens)
   await tamperedTransferFails(a, b, materials, (t) => [t.binding, t.rakaPublicKey, t.wrapped, [impostor, held[1] as MaterialRef]])
   // And with the genuine held versions it succeeds.
   const again = await offerAndWrap(a, b, materials)
-  assert.equal((await b.unwrapTransfer(again.binding, again.rakaPublicKey, again.wrapped, held, 'SYMMETRIC_DEFAULT')).length, 2)
+  assert.equal((await b.unwrapTransfer(again.binding, again.rakaPublicKey, again.wrapped, held, 'SYMMETRIC_DEFAULT', again.agreement)).length, 2)
 })
 
-test('malformed requests are BAD_REQUEST; agreements are bounded', async () => {
-  let now = 1_700_000_000_000
+test('malformed requests are BAD_REQUEST', async () => {
+  const now = 1_700_000_000_000
   const a = new InProcessHsmForTests()
-  const b = new InProcessHsmForTests(undefined, 1, { now: () => now, maxOpenAgreements: 3 })
+  const b = new InProcessHsmForTests(undefined, 1, { now: () => now })
   const keyId = newKeyId()
   const materials = await createMaterials(a, keyId, [1, 2])
 
@@ -642,12 +651,8 @@ test('malformed requests are BAD_REQUEST; agreements are bounded', async () => {
   await badRequest(b.openAgreement(newSessionId().slice(1), now + 1000))
   await badRequest(b.openAgreement(newSessionId(), now - 1))
   await badRequest(b.openAgreement(newSessionId(), 1.5))
-  await badRequest(b.closeAgreement('not a session id'))
-  const sessionId = newSessionId()
-  await b.openAgreement(sessionId, now + 1000)
-  await badRequest(b.openAgreement(sessionId, now + 1000)) // never a second RAKB for one session
 
-  const rakb = await b.openAgreement(newSessionId(), now + 5000)
+  const rakb = (await b.openAgreement(newSessionId(), now + 5000)).publicKey
   const binding = bindingFor(keyId)
   const reversed = [...materials].reverse()
   await badRequest(a.wrapForTransfer(binding, rakb, reversed))
@@ -665,29 +670,13 @@ test('malformed requests are BAD_REQUEST; agreements are bounded', async () => {
   await badRequest(a.signReplication('body' as unknown as Uint8Array))
   await badRequest(a.signReplication(new Uint8Array(1024 * 1024 + 1)))
 
-  // The bound: three open, a fourth refused until one closes or expires.
-  await b.openAgreement(newSessionId(), now + 5000)
-  await badRequest(b.openAgreement(newSessionId(), now + 5000))
-  await b.closeAgreement(sessionId)
-  const third = newSessionId()
-  const thirdRakb = await b.openAgreement(third, now + 10_000)
-  await badRequest(b.openAgreement(newSessionId(), now + 10_000))
-  now += 5_001 // two of the three expire
-  await b.openAgreement(newSessionId(), now + 1000)
-  await b.openAgreement(newSessionId(), now + 1000)
-  await badRequest(b.openAgreement(newSessionId(), now + 1000))
-
-  // A malformed unwrap still uses up the session it names.
-  const thirdBinding = bindingFor(keyId, third)
-  const t = await a.wrapForTransfer(thirdBinding, thirdRakb, materials)
-  await badRequest(b.unwrapTransfer(thirdBinding, t.rakaPublicKey, 'x' as unknown as WrappedMaterial[], [], 'SYMMETRIC_DEFAULT'))
-  await transferFails(b.unwrapTransfer(thirdBinding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT'))
-  // alreadyHeld naming another key is a caller's mistake, and uses up the session as well.
-  const last = await offerAndWrap(a, b, materials, bindingFor(keyId), now + 1000)
+  // Malformed unwraps, and alreadyHeld naming another key: caller mistakes.
+  const t = await offerAndWrap(a, b, materials, bindingFor(keyId), now + 1000)
+  await badRequest(b.unwrapTransfer(t.binding, t.rakaPublicKey, 'x' as unknown as WrappedMaterial[], [], 'SYMMETRIC_DEFAULT', t.agreement))
+  await badRequest(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', 'x' as unknown as SealedAgreement))
   const otherKey = newKeyId()
   const foreign: MaterialRef = { keyId: otherKey, materialVersion: 1, keySpec: 'SYMMETRIC_DEFAULT', token: await b.createKeyMaterial(otherKey, 1, 'SYMMETRIC_DEFAULT') }
-  await badRequest(b.unwrapTransfer(last.binding, last.rakaPublicKey, last.wrapped, [foreign], 'SYMMETRIC_DEFAULT'))
-  await transferFails(b.unwrapTransfer(last.binding, last.rakaPublicKey, last.wrapped, [], 'SYMMETRIC_DEFAULT'))
+  await badRequest(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [foreign], 'SYMMETRIC_DEFAULT', t.agreement))
 })
 
 // ---------------------------------------------------------------------------------------
@@ -819,19 +808,15 @@ test('the whole transfer through two WorkerHsm threads', async () => {
     const keyId = newKeyId()
     const materials = await createMaterials(a, keyId, [1, 2])
     const t = await offerAndWrap(a, b, materials)
-    const tokens = await b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT')
+    const tokens = await b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', t.agreement)
     const bRefs = refsOf(keyId, t.wrapped, tokens)
     for (const [index, aRef] of materials.entries()) await assertSameMaterial(a, aRef, b, bRefs[index] as MaterialRef)
 
     // Error codes cross the thread boundary intact.
-    await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT'))
     const tampered = await offerAndWrap(a, b, materials)
-    await transferFails(b.unwrapTransfer(tampered.binding, flipBit(tampered.rakaPublicKey, 200), tampered.wrapped, [], 'SYMMETRIC_DEFAULT'))
-    await transferFails(b.unwrapTransfer(tampered.binding, tampered.rakaPublicKey, tampered.wrapped, [], 'SYMMETRIC_DEFAULT'))
+    await transferFails(b.unwrapTransfer(tampered.binding, flipBit(tampered.rakaPublicKey, 200), tampered.wrapped, [], 'SYMMETRIC_DEFAULT', tampered.agreement))
+    await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', tampered.agreement))
     await badRequest(b.openAgreement('nope', Date.now() + 1000))
-    const closing = newSessionId()
-    await b.openAgreement(closing, Date.now() + 60_000)
-    await b.closeAgreement(closing)
 
     // Signatures made in the worker verify in the main thread.
     const body = Buffer.from('{"type":"TransferComplete"}')

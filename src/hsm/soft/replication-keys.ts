@@ -31,11 +31,12 @@ import {
 } from 'node:crypto'
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { HsmError, type RskPublicKey } from '../hsm.js'
+import { HsmError, type RskPublicKey, type SealedAgreement } from '../hsm.js'
 import { clean } from '../internal/bytes.js'
 import { writeFileDurably } from '../internal/files.js'
 import type { DomainKey } from './domain-key.js'
-import { pointOfPublicKey, replicationSigningInput, rskIdOf } from './replication-crypto.js'
+import { openBlob, sealBlob } from './key-token.js'
+import { pointOfPublicKey, replicationSigningInput, rskIdOf, sessionIdBytes } from './replication-crypto.js'
 
 const SEALED_MAGIC = Buffer.from('TRENTRS1', 'ascii')
 const SEALED_HEADER_BYTES = 20
@@ -43,8 +44,6 @@ const IV_BYTES = 12
 const TAG_BYTES = 16
 const SEALED_AAD_LABEL = Buffer.from('trent/rsk/v1\0', 'utf8')
 const SEALED_FILE_PATTERN = /^rsk-([0-9a-f]{32})\.sealed$/
-/** Open sessions a destination HSM holds at once; beyond it, openAgreement is refused. */
-export const DEFAULT_MAX_OPEN_AGREEMENTS = 10_000
 
 /** A fresh P-384 key pair, for an RSK (ECDSA) or an ephemeral RAKA/RAKB (ECDH). */
 export function generateP384KeyPair(): { privateKey: KeyObject; publicKey: KeyObject } {
@@ -53,7 +52,7 @@ export function generateP384KeyPair(): { privateKey: KeyObject; publicKey: KeyOb
 
 function assertP384PrivateKey(key: KeyObject): void {
   if (key.type !== 'private' || key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'secp384r1') {
-    throw new TypeError('rsk: expected a P-384 private key')
+    throw new TypeError('expected a P-384 private key')
   }
 }
 
@@ -235,71 +234,43 @@ export class ReplicationSigningKeys {
   }
 }
 
-/** A destination's half of one session's key agreement (docs/spec/replication.md §4.3). */
-export interface Agreement {
-  privateKey: KeyObject
-  /** RAKB's uncompressed point, as bound into the RWK's Info. */
-  publicKey: Uint8Array
-  expiresAt: number
+//= docs/spec/replication.md#ephemeral
+/** The label of a sealed agreement (docs/spec/key-token.md §7): no other sealed blob opens as one. */
+const AGREEMENT_LABEL = 'trent/agreement/v1'
+
+/** What a sealed agreement is bound to: its session, its expiry and its public point. */
+function agreementContext(sessionId: string, expiresAt: number, publicKey: Uint8Array): Buffer {
+  const expiry = Buffer.alloc(8)
+  expiry.writeBigUInt64BE(BigInt(expiresAt))
+  return Buffer.concat([sessionIdBytes(sessionId), expiry, publicKey])
 }
 
-//= docs/spec/replication.md#ephemeral
 /**
- * RAKBs by session id, in HSM memory only. Each is taken by exactly one unwrap, dropped by
- * closeAgreement, and dropped once its session has expired (checked on every access).
+ * Makes a session's RAKB and seals its private half under the domain key, bound to the
+ * session id, expiry and public point: the region keeps it in the session record, and any
+ * HSM of the region can open it for that session only, until it expires.
  */
-export class AgreementStore {
-  readonly #agreements = new Map<string, Agreement>()
-  readonly #now: () => number
-  readonly #limit: number
-  /** No agreement expires before this, so most calls skip the scan. */
-  #earliestExpiry = Number.POSITIVE_INFINITY
-
-  constructor(now: () => number, limit: number = DEFAULT_MAX_OPEN_AGREEMENTS) {
-    this.#now = now
-    this.#limit = limit
+export function openSealedAgreement(domainKey: DomainKey, sessionId: string, expiresAt: number): SealedAgreement {
+  const { privateKey, publicKey } = generateP384KeyPair()
+  const point = pointOfPublicKey(publicKey)
+  const der = privateKey.export({ format: 'der', type: 'pkcs8' })
+  try {
+    return { publicKey: point, expiresAt, sealed: sealBlob(domainKey.key, domainKey.id, AGREEMENT_LABEL, agreementContext(sessionId, expiresAt, point), der) }
+  } finally {
+    clean(der)
   }
+}
 
-  get size(): number {
-    return this.#agreements.size
-  }
-
-  /** Drops every agreement whose session has expired (expired: now > expiresAt, as in §3.2 rule 3). */
-  dropExpired(): void {
-    const now = this.#now()
-    if (now <= this.#earliestExpiry) return
-    let earliest = Number.POSITIVE_INFINITY
-    for (const [sessionId, agreement] of this.#agreements) {
-      if (now > agreement.expiresAt) this.#agreements.delete(sessionId)
-      else earliest = Math.min(earliest, agreement.expiresAt)
-    }
-    this.#earliestExpiry = earliest
-  }
-
-  /** Generates the session's RAKB and returns its public point. */
-  open(sessionId: string, expiresAt: number): Uint8Array {
-    this.dropExpired()
-    if (expiresAt < this.#now()) throw new HsmError('BAD_REQUEST', 'agreement: expiresAt is in the past')
-    // A session id names one RAKB for its whole life: never replace one silently.
-    if (this.#agreements.has(sessionId)) throw new HsmError('BAD_REQUEST', 'agreement: session already open')
-    if (this.#agreements.size >= this.#limit) throw new HsmError('BAD_REQUEST', 'agreement: too many open sessions')
-    const { privateKey, publicKey } = generateP384KeyPair()
-    const point = pointOfPublicKey(publicKey)
-    this.#agreements.set(sessionId, { privateKey, publicKey: point, expiresAt })
-    this.#earliestExpiry = Math.min(this.#earliestExpiry, expiresAt)
-    return Buffer.from(point)
-  }
-
-  /** Removes and returns the session's live agreement, if any: it can be used once only. */
-  take(sessionId: string): Agreement | undefined {
-    this.dropExpired()
-    const agreement = this.#agreements.get(sessionId)
-    this.#agreements.delete(sessionId)
-    return agreement
-  }
-
-  close(sessionId: string): void {
-    this.dropExpired()
-    this.#agreements.delete(sessionId)
+/** The RAKB of a sealed agreement, if it is authentic for `sessionId` and not expired at `now`. */
+export function openAgreementKey(domainKey: DomainKey, sessionId: string, agreement: SealedAgreement, now: number): KeyObject | undefined {
+  if (now > agreement.expiresAt) return undefined
+  const der = openBlob(domainKey.key, AGREEMENT_LABEL, agreementContext(sessionId, agreement.expiresAt, agreement.publicKey), agreement.sealed)
+  if (der === undefined) return undefined
+  try {
+    const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
+    assertP384PrivateKey(privateKey)
+    return privateKey
+  } finally {
+    clean(der)
   }
 }

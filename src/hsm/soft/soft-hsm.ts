@@ -22,6 +22,7 @@ import {
   type MaterialForTransfer,
   type MaterialRef,
   type RskPublicKey,
+  type SealedAgreement,
   type TransferBinding,
   type WrappedMaterial,
 } from '../hsm.js'
@@ -55,7 +56,7 @@ import {
   wrapMaterials,
   type PlainMaterial,
 } from './replication-crypto.js'
-import { AgreementStore, DEFAULT_MAX_OPEN_AGREEMENTS, generateP384KeyPair, type ReplicationSigningKeys } from './replication-keys.js'
+import { generateP384KeyPair, openAgreementKey, openSealedAgreement, type ReplicationSigningKeys } from './replication-keys.js'
 
 /** SP 800-108 label for per-ciphertext keys (docs/spec/ciphertext-blob.md §3). */
 const CIPHERTEXT_KDF_LABEL = Buffer.from('trent/ciphertext/v1', 'utf8')
@@ -67,8 +68,6 @@ const MAX_SIGNED_BODY_BYTES = 1024 * 1024
 export interface SoftHsmOptions {
   /** The HSM's clock, epoch ms: judges agreement expiry. */
   now?: () => number
-  /** How many agreements (RAKBs) may be open at once. */
-  maxOpenAgreements?: number
 }
 
 /** The same for work that finishes later. */
@@ -133,6 +132,13 @@ function aWrappedMaterials(wrapped: WrappedMaterial[]): void {
   }
 }
 
+function aSealedAgreement(agreement: SealedAgreement): void {
+  if (typeof agreement !== 'object' || agreement === null) throw new TypeError('agreement: expected an object')
+  abytes(agreement.publicKey, 'agreement.publicKey')
+  abytes(agreement.sealed, 'agreement.sealed')
+  anumber(agreement.expiresAt, 'agreement.expiresAt', 0, Number.MAX_SAFE_INTEGER)
+}
+
 function aKeySpec(spec: unknown): asserts spec is KeySpec {
   if (typeof spec !== 'string' || !(spec === 'SYMMETRIC_DEFAULT' || isAsymmetric(spec as KeySpec) || isHmac(spec as KeySpec))) {
     throw new TypeError('keySpec: expected a key spec')
@@ -170,19 +176,11 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): void {
   cache.set(key, value)
 }
 
-/** The session id a request names, if it names one at all. */
-function sessionIdOf(binding: unknown): string | undefined {
-  if (typeof binding !== 'object' || binding === null) return undefined
-  const sessionId = (binding as { sessionId?: unknown }).sessionId
-  return typeof sessionId === 'string' ? sessionId : undefined
-}
-
 export class SoftHsm {
   readonly #domainKey: DomainKey
   /** Token (base64) → key material, as a KeyObject so the bytes are not on the JS heap. */
   readonly #materials = new Map<string, KeyObject>()
   readonly #signingKeys: ReplicationSigningKeys
-  readonly #agreements: AgreementStore
   readonly #now: () => number
   /** Asymmetric and HMAC material opened from tokens, bounded like #materials. */
   readonly #rawMaterials = new Map<string, Buffer>()
@@ -191,7 +189,6 @@ export class SoftHsm {
     this.#domainKey = domainKey
     this.#signingKeys = signingKeys
     this.#now = options.now ?? Date.now
-    this.#agreements = new AgreementStore(this.#now, options.maxOpenAgreements ?? DEFAULT_MAX_OPEN_AGREEMENTS)
   }
 
   /** Asynchronous because RSA and EC key pairs are made off this thread (an RSA 4096 one takes about a second). */
@@ -405,12 +402,6 @@ export class SoftHsm {
     return randomBytes(numberOfBytes)
   }
 
-  //= docs/spec/replication.md#ephemeral
-  /** Drops the RAKBs of expired sessions. Cheap unless one has expired; run before every request. */
-  dropExpiredAgreements(): void {
-    this.#agreements.dropExpired()
-  }
-
   replicationSigningKeys(): RskPublicKey[] {
     return this.#signingKeys.list()
   }
@@ -429,12 +420,13 @@ export class SoftHsm {
   }
 
   //= docs/spec/replication.md#ephemeral
-  openAgreement(sessionId: string, expiresAt: number): Uint8Array {
+  openAgreement(sessionId: string, expiresAt: number): SealedAgreement {
     return argumentErrorsAsBadRequest(() => {
       astring(sessionId, 'sessionId')
       if (!isSessionId(sessionId)) throw new RangeError('sessionId: expected 32 lower-case hex digits')
       anumber(expiresAt, 'expiresAt', 0, Number.MAX_SAFE_INTEGER)
-      return this.#agreements.open(sessionId, expiresAt)
+      if (expiresAt < this.#now()) throw new HsmError('BAD_REQUEST', 'agreement: expiresAt is in the past')
+      return openSealedAgreement(this.#domainKey, sessionId, expiresAt)
     })
   }
 
@@ -492,12 +484,8 @@ export class SoftHsm {
     wrapped: WrappedMaterial[],
     alreadyHeld: MaterialRef[],
     keySpec: KeySpec,
+    sealedAgreement: SealedAgreement,
   ): KeyToken[] | Promise<KeyToken[]> {
-    //= docs/spec/replication.md#ephemeral
-    // The RAKB leaves the store before anything else happens: it serves exactly one unwrap,
-    // whether that unwrap succeeds, fails or is malformed.
-    const sessionId = sessionIdOf(binding)
-    const agreement = sessionId === undefined ? undefined : this.#agreements.take(sessionId)
     return argumentErrorsAsBadRequest(() => {
       aTransferBinding(binding)
       abytes(rakaPublicKey, 'rakaPublicKey')
@@ -507,15 +495,19 @@ export class SoftHsm {
       if (alreadyHeld.some((held) => held.keyId !== binding.keyId || held.keySpec !== keySpec)) {
         throw new HsmError('BAD_REQUEST', 'alreadyHeld: every version must belong to binding.keyId')
       }
-      if (agreement === undefined) throw new HsmError('TRANSFER_FAILED', 'no open session with this id (unknown, used, closed or expired)')
+      aSealedAgreement(sealedAgreement)
+      //= docs/spec/replication.md#ephemeral
+      // RAKB opens only for this session and only until it expires; its point is the one
+      // sealed with it, never one taken from the message.
       const problem = transferProblem(binding, wrapped)
       if (problem !== undefined) throw new HsmError('TRANSFER_FAILED', problem)
-      const sharedSecret = ecdhSharedSecret(agreement.privateKey, rakaPublicKey)
+      const rakb = openAgreementKey(this.#domainKey, binding.sessionId, sealedAgreement, this.#now())
+      if (rakb === undefined) throw new HsmError('TRANSFER_FAILED', 'the agreement does not open for this session (expired, or not its own)')
+      const sharedSecret = ecdhSharedSecret(rakb, rakaPublicKey)
       let rwk: Buffer
       try {
         const versions = wrapped.map((entry) => entry.materialVersion)
-        // RAKB's point comes from this HSM's own memory, never from the message.
-        rwk = deriveRwk(sharedSecret, binding, versions, rakaPublicKey, agreement.publicKey)
+        rwk = deriveRwk(sharedSecret, binding, versions, rakaPublicKey, sealedAgreement.publicKey)
       } finally {
         clean(sharedSecret)
       }
@@ -544,14 +536,6 @@ export class SoftHsm {
     })
   }
 
-  //= docs/spec/replication.md#ephemeral
-  closeAgreement(sessionId: string): void {
-    argumentErrorsAsBadRequest(() => {
-      astring(sessionId, 'sessionId')
-      if (!isSessionId(sessionId)) throw new RangeError('sessionId: expected 32 lower-case hex digits')
-      this.#agreements.close(sessionId)
-    })
-  }
 
   //= docs/spec/replication.md#transfer
   // "the unwrapped bytes must then be identical to what B holds (compared inside the HSM),

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto'
 import type { MaterialForTransfer } from '../../hsm/hsm.js'
 import type { HeldVersion, Message, ReplicaHandover, SharedState } from '../../replication/messages.js'
-import type { KeyRecord, MaterialRecord, MultiRegionState, ReplicaStatus, Write } from '../../storage/records.js'
+import type { KeyRecord, MaterialRecord, MultiRegionState, ReplicaStatus, SessionRecord, Write } from '../../storage/records.js'
 import { failpoint } from '../failpoints.js'
 import type { Kms } from '../kms.js'
 import { MESSAGE_TTL_MS, broadcastSharedState, heldVersions, queueMessage, sharedStateOf, wallClock } from './outbound.js'
@@ -79,9 +79,20 @@ export async function openSession(kms: Kms, key: KeyRecord, source: string, want
   const expiresAt = wallClock() + SESSION_TTL_MS
   //= docs/spec/replication.md#transfer
   //# HSM(B) creates ephemeral ECDH P-384 key RAKB
-  const rakb = Buffer.from(await kms.hsm.openAgreement(sessionId, expiresAt)).toString('base64')
+  const agreement = await kms.hsm.openAgreement(sessionId, expiresAt)
+  const rakb = Buffer.from(agreement.publicKey).toString('base64')
+  const session: SessionRecord = {
+    sessionId,
+    keyId: key.keyId,
+    peerRegion: source,
+    versions,
+    rakbPublicKey: rakb,
+    agreement: Buffer.from(agreement.sealed).toString('base64'),
+    expiresAt,
+    offeredAt: wallClock(),
+  }
   return [
-    { kind: 'putSession', session: { sessionId, keyId: key.keyId, peerRegion: source, versions, rakbPublicKey: rakb, expiresAt, offeredAt: wallClock() } },
+    { kind: 'putSession', session },
     queueMessage(kms, source, key.keyId, { type: 'AgreementOffer', sessionId, rakbPublicKey: rakb, versions }),
   ]
 }
@@ -189,8 +200,7 @@ async function onMaterialTransfer(kms: Kms, m: Extract<Message, { type: 'Materia
   }
   const closeSession: Write = { kind: 'deleteSession', sessionId: m.sessionId }
   const key = kms.keys.get(m.keyId)
-  if (session.expiresAt <= wallClock()) {
-    await kms.hsm.closeAgreement(m.sessionId)
+  if (session.expiresAt <= wallClock() || session.agreement === undefined) {
     return { writes: [closeSession], result: 'ignored' }
   }
   if (session.keyId !== m.keyId || session.peerRegion !== m.from || m.rakbPublicKey !== session.rakbPublicKey) {
@@ -212,10 +222,11 @@ async function onMaterialTransfer(kms: Kms, m: Extract<Message, { type: 'Materia
       m.materials.map((x) => ({ materialVersion: x.version, materialId: x.materialId, wrapped: Buffer.from(x.wrapped, 'base64') })),
       alreadyHeld,
       key.keySpec,
+      { publicKey: Buffer.from(session.rakbPublicKey, 'base64'), expiresAt: session.expiresAt, sealed: Buffer.from(session.agreement, 'base64') },
     )
   } catch {
-    // The session's RAKB is gone whatever happened: close it (reconciliation opens a
-    // new one) and refuse the message.
+    // A session serves one transfer attempt: close it (reconciliation opens a new one)
+    // and refuse the message.
     return { writes: [closeSession], result: { refused: 'the transferred material did not unwrap' } }
   }
   failpoint('transfer:after-unwrap')

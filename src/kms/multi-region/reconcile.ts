@@ -82,10 +82,8 @@ export async function reconcile(kms: Kms, options: ReconcileOptions): Promise<vo
   await kms.mutate(async () => {
     const writes: Write[] = []
     for (const session of kms.sessions.values()) {
-      if (session.expiresAt <= now) {
-        await kms.hsm.closeAgreement(session.sessionId)
-        writes.push({ kind: 'deleteSession', sessionId: session.sessionId })
-      }
+      // Closing a session deletes its sealed agreement: RAKB is gone with it.
+      if (session.expiresAt <= now || session.agreement === undefined) writes.push({ kind: 'deleteSession', sessionId: session.sessionId })
     }
     for (const answered of kms.answered.values()) if (answered.expiresAt <= now) writes.push({ kind: 'deleteAnswered', sessionId: answered.sessionId })
     for (const message of kms.outbox.values()) if (message.expiresAt <= now) writes.push({ kind: 'deleteOutbox', id: message.id })
@@ -100,7 +98,4 @@ export async function reconcile(kms: Kms, options: ReconcileOptions): Promise<vo
   }
 }
 
-/** At start: the HSM has just started, so no session's RAKB survives; close them all. */
-export function forgetSessions(kms: Kms): Promise<void> {
-  return kms.mutate(() => ({ writes: [...kms.sessions.keys()].map((sessionId) => ({ kind: 'deleteSession' as const, sessionId })), result: undefined }))
-}
+
