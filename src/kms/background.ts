@@ -11,6 +11,7 @@ import type { Kms } from './kms.js'
 import { rotationWrites } from './materials.js'
 import { queueMessage } from './multi-region/outbound.js'
 import { expireImportedMaterial } from './imported-material.js'
+import type { Lease } from './lease.js'
 
 /** Deletes every PendingDeletion key whose deletion date has passed, with its aliases. */
 export async function sweepDeletions(kms: Kms, logger: Logger): Promise<number> {
@@ -67,8 +68,12 @@ export async function rotateDueKeys(kms: Kms, logger: Logger): Promise<number> {
   return due.length
 }
 
-/** Runs both sweeps every `intervalMs` until stopped; a failing pass is logged, not fatal. */
-export function startBackgroundWork(kms: Kms, logger: Logger, intervalMs: number): { stop(): Promise<void>; runNow(): Promise<void> } {
+/**
+ * Runs the sweeps every `intervalMs` until stopped, while this node holds the region's
+ * lease (lease.ts); a failing pass is logged, not fatal. `runNow` runs one pass whatever
+ * the lease says: it is asked for explicitly.
+ */
+export function startBackgroundWork(kms: Kms, logger: Logger, intervalMs: number, lease: Lease): { stop(): Promise<void>; runNow(): Promise<void> } {
   let running: Promise<void> = Promise.resolve()
   let stopped = false
   const pass = async (): Promise<void> => {
@@ -81,7 +86,7 @@ export function startBackgroundWork(kms: Kms, logger: Logger, intervalMs: number
     }
   }
   const tick = (): void => {
-    if (stopped) return
+    if (stopped || !lease.held) return
     running = running.then(pass)
   }
   const timer = setInterval(tick, intervalMs)

@@ -15,6 +15,7 @@ import type { RskExport } from '../wire/region-messages.js'
 import { WorkerHsm } from '../hsm/worker-hsm.js'
 import { AdjustableClock } from '../kms/clock.js'
 import { startBackgroundWork } from '../kms/background.js'
+import { holdRegionLease, SOLE_WRITER_LEASE } from '../kms/lease.js'
 import { Kms } from '../kms/kms.js'
 import type { Operation } from '../kms/operation.js'
 import type { Logger } from '../log/logger.js'
@@ -92,7 +93,11 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
   const clock = new AdjustableClock()
   const kms = await Kms.open({ region: config.region, accountId: config.accountId, clock }, hsm, storage)
   kms.peers = new FileTrustStore(config.trustStoreFile ?? join(config.dataDir, 'trust-store.json'))
-  const background = startBackgroundWork(kms, config.logger, config.backgroundIntervalMs)
+  // The region's background work runs on one node at a time (kms/lease.ts).
+  const lease = storage.shared
+    ? await holdRegionLease(storage, { onChange: (held) => config.logger.info(held ? 'took the region lease: doing its background work' : 'lost the region lease') })
+    : SOLE_WRITER_LEASE
+  const background = startBackgroundWork(kms, config.logger, config.backgroundIntervalMs, lease)
 
   // Publish the signing public keys beside the data, for the launcher and `trent rsk export`.
   const publishSigningKeys = async (): Promise<RskExport> => {
@@ -107,7 +112,7 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
   }
   const rsk = await publishSigningKeys()
 
-  const sender = config.proxyUrl === undefined ? undefined : startOutboxSender(kms, new HttpTransport(config.proxyUrl), config.logger)
+  const sender = config.proxyUrl === undefined ? undefined : startOutboxSender(kms, new HttpTransport(config.proxyUrl), config.logger, lease)
   const reconcileOptions = { resendAfterMs: config.reconcileIntervalMs }
   let reconciling: Promise<void> = Promise.resolve()
   const runReconcile = (): Promise<void> => {
@@ -116,9 +121,12 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
       .catch((err: unknown) => config.logger.error('reconciliation failed', { error: err instanceof Error ? err.message : 'unknown' }))
     return reconciling
   }
-  const reconcileTimer = setInterval(() => void runReconcile(), config.reconcileIntervalMs)
+  const reconcileTimer = setInterval(() => {
+    if (lease.held) void runReconcile()
+  }, config.reconcileIntervalMs)
   reconcileTimer.unref()
-  void runReconcile()
+  if (lease.held) void runReconcile()
+  lease.onTaken(() => void runReconcile())
 
   const adminOperations = new Map<string, Operation>([[describeReplication.name, describeReplication]])
   // docs/spec/replication.md §3.2, "Rotating an RSK": the new key signs from now on; it
@@ -193,6 +201,7 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
       ))
       principals.close()
       clearInterval(reconcileTimer)
+      await lease.stop()
       await reconciling
       await sender?.stop()
       await background.stop()

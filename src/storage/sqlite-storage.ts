@@ -4,8 +4,8 @@
  * (and power loss) of the region process.
  *
  * The change log and the exclusive commit of the storage port (storage.ts) are a
- * `changes` table and `BEGIN IMMEDIATE`, SQLite's one writer at a time: several node
- * processes on one host can share the file.
+ * `changes` table and an optimistic commit under `BEGIN IMMEDIATE`, SQLite's one writer at
+ * a time: several node processes on one host can share the file.
  *
  * @module
  */
@@ -318,28 +318,36 @@ export class SqliteStorage implements Storage {
     catchUp: (changes: readonly CommittedChange[]) => void,
     decide: () => Promise<Decision<T>> | Decision<T>,
   ): Promise<{ position: ChangePosition; result: T }> {
-    // One exclusive section at a time in this process (better-sqlite3 has one connection),
-    // and BEGIN IMMEDIATE against the other processes sharing the file.
+    // Optimistic: `decide` runs without SQLite's write lock (it may await the HSM, and
+    // better-sqlite3 waits for a lock by blocking the whole thread, which would stall
+    // another node's process, or deadlock two handles in one process); the commit then
+    // takes the lock and goes through only if no one committed since, else catches up and
+    // decides again. One commit at a time in this process, as the port requires.
     const run = this.#exclusive.then(async () => {
-      this.#db.exec('BEGIN IMMEDIATE')
-      try {
-        const missed = this.#changesSinceNow(since)
+      let position = since
+      for (;;) {
+        const missed = this.#changesSinceNow(position)
         if (missed === undefined) throw new Error('storage: the writer is behind the kept change log; load again')
         if (missed.length > 0) catchUp(missed)
-        const caughtUp = missed.at(-1)?.position ?? since
+        position = missed.at(-1)?.position ?? position
         const { writes, result } = await decide()
-        if (writes.length === 0) {
+        if (writes.length === 0) return { position, result }
+        const encoded = encodeWrites(writes)
+        this.#db.exec('BEGIN IMMEDIATE')
+        try {
+          if (this.#head() !== position) {
+            // Another node committed while this one decided: decide again on its change.
+            this.#db.exec('ROLLBACK')
+            continue
+          }
+          this.#apply(writes)
+          this.#appendChange(position + 1, encoded)
           this.#db.exec('COMMIT')
-          return { position: caughtUp, result }
+          return { position: position + 1, result }
+        } catch (err) {
+          if (this.#db.inTransaction) this.#db.exec('ROLLBACK')
+          throw err instanceof Error ? err : new Error('storage: commit failed')
         }
-        this.#apply(writes)
-        const position = this.#head() + 1
-        this.#appendChange(position, encodeWrites(writes))
-        this.#db.exec('COMMIT')
-        return { position, result }
-      } catch (err) {
-        if (this.#db.inTransaction) this.#db.exec('ROLLBACK')
-        throw err instanceof Error ? err : new Error('storage: commit failed')
       }
     })
     this.#exclusive = run.catch(() => undefined)

@@ -45,7 +45,10 @@ export interface Storage {
    * at the next position, before any other writer can commit. Resolves with the position
    * the caller's state is now at (the new change's, or the last caught-up one if `decide`
    * wrote nothing) and `decide`'s result. If `decide` throws, nothing is committed (the
-   * changes caught up stay applied: they were committed by others).
+   * changes caught up stay applied: they were committed by others). A store may decide
+   * optimistically: if another writer committed while `decide` ran, it passes that change
+   * to `catchUp` and calls `decide` again, so `decide` must do nothing but compute its
+   * writes (what it asks the HSM to make is simply not used).
    */
   commitChange<T>(
     since: ChangePosition,

@@ -11,6 +11,7 @@ import type { PartitionView } from '../../src/kms/kms.js'
 import { receiveEnvelope, type InboundResult } from '../../src/kms/multi-region/inbound.js'
 import { reconcile } from '../../src/kms/multi-region/reconcile.js'
 import { startOutboxSender, type OutboxSender } from '../../src/kms/multi-region/sender.js'
+import { SOLE_WRITER_LEASE } from '../../src/kms/lease.js'
 import { sweepDeletions, rotateDueKeys } from '../../src/kms/background.js'
 import { createLogger } from '../../src/log/logger.js'
 import { parseEnvelope } from '../../src/replication/envelope.js'
@@ -148,6 +149,7 @@ export async function startInMemoryPartition(names: string[], partitionId = 'tre
           },
         },
         logger,
+        SOLE_WRITER_LEASE,
       ),
     )
     regions.set(name, region)

@@ -11,6 +11,7 @@ import type { Logger } from '../../log/logger.js'
 import type { Kms } from '../kms.js'
 import { failpoint } from '../failpoints.js'
 import { wallClock } from './outbound.js'
+import type { Lease } from '../lease.js'
 
 export interface OutboxSender {
   /** Sends what is queued now; resolves when the outbox was drained or a send failed. */
@@ -20,7 +21,11 @@ export interface OutboxSender {
 
 const MAX_BACKOFF_MS = 5_000
 
-export function startOutboxSender(kms: Kms, transport: Transport, logger: Logger): OutboxSender {
+/**
+ * Sends while this node holds the region's lease (lease.ts): the outbox is the region's,
+ * shared by its nodes, and one of them drains it.
+ */
+export function startOutboxSender(kms: Kms, transport: Transport, logger: Logger, lease: Lease): OutboxSender {
   let running: Promise<void> | undefined
   let again = false
   let stopped = false
@@ -50,7 +55,7 @@ export function startOutboxSender(kms: Kms, transport: Transport, logger: Logger
   }
 
   function kick(): Promise<void> {
-    if (stopped) return Promise.resolve()
+    if (stopped || !lease.held) return Promise.resolve()
     if (running !== undefined) {
       again = true
       return running
@@ -77,6 +82,7 @@ export function startOutboxSender(kms: Kms, transport: Transport, logger: Logger
   }
 
   kms.onOutbox = () => void kick()
+  lease.onTaken(() => void kick())
   void kick()
   return {
     flush: kick,
