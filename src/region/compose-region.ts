@@ -42,6 +42,8 @@ export interface RegionConfig {
   replicationPort: number
   /** Timeouts and connection limit of the KMS API listener (docs/security.md). */
   limits?: ListenerLimits
+  /** STOPGAP until the storage work's store choice lands: other nodes of the region write the same store. */
+  sharedStore?: boolean
   credentials: { accessKeyId: string; secretAccessKey: string }
   /** The account's IAM users and their policies (docs/authorization.md §1); without it, root only. */
   identitiesFile?: string
@@ -88,7 +90,7 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
     sealedDomainKeyFile,
     keyDir: config.dataDir,
   })
-  const storage = new SqliteStorage(join(config.dataDir, 'trent.db'))
+  const storage = new SqliteStorage(join(config.dataDir, 'trent.db'), { shared: config.sharedStore === true })
   const clock = new AdjustableClock()
   const kms = await Kms.open({ region: config.region, accountId: config.accountId, clock }, hsm, storage)
   kms.peers = new FileTrustStore(config.trustStoreFile ?? join(config.dataDir, 'trust-store.json'))

@@ -50,6 +50,9 @@ const { values } = parseArgs({
     // Which node of the region this process is, when a region runs several (the launcher's
     // --nodes): it only names the node in its logs and its ready message.
     'node-id': { type: 'string' },
+    // STOPGAP until the storage work's --store/--shared-store land (they replace this):
+    // other processes (nodes of this region) write the same store.
+    'shared-store': { type: 'boolean', default: false },
   },
   strict: true,
 })
@@ -106,6 +109,7 @@ const running = await startRegion({
   replicationPort,
   ...(values['replication-host'] !== undefined ? { replicationHost: values['replication-host'] } : {}),
   limits,
+  sharedStore: values['shared-store'],
   credentials: { accessKeyId, secretAccessKey },
   ...(values['master-key-file'] !== undefined ? { masterKeyFile: values['master-key-file'] } : {}),
   allowTestHooks: values['allow-test-hooks'],
