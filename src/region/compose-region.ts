@@ -104,8 +104,10 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
       keys: (await hsm.replicationSigningKeys()).map((k) => ({ id: k.id, publicKey: Buffer.from(k.publicKey).toString('base64'), createdAt: k.createdAt })),
     }
     const rskFile = join(config.dataDir, 'rsk-public.json')
-    writeFileSync(`${rskFile}.tmp`, `${JSON.stringify(exported, null, 2)}\n`)
-    renameSync(`${rskFile}.tmp`, rskFile)
+    // A temporary name of this process's own: the nodes of a region publish into one folder.
+    const temporary = `${rskFile}.${process.pid}.tmp`
+    writeFileSync(temporary, `${JSON.stringify(exported, null, 2)}\n`)
+    renameSync(temporary, rskFile)
     return exported
   }
   const rsk = await publishSigningKeys()
