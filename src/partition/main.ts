@@ -63,6 +63,8 @@ export interface RegionReadyMessage {
   /** Which node of the region: 0 to `--nodes` − 1. */
   node: number
   port: number
+  /** Where the proxy may deliver replication envelopes to this node. */
+  replicationPort: number
   pid: number
 }
 
@@ -831,7 +833,7 @@ async function main(): Promise<void> {
       broadcastRoutes()
       say(`trent: ${supervisor.name} ready on ${urlFor(config.host, port)} (pid ${pid})`)
       logger.info('region serving', { region, node, port, replicationPort, pid })
-      notifyParent({ type: 'region-ready', region, node, port, pid })
+      notifyParent({ type: 'region-ready', region, node, port, replicationPort, pid })
       startFollowers(region)
       if (!everyNodeReadyOnce && nodes.everyNodeReady()) {
         everyNodeReadyOnce = true

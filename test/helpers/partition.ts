@@ -68,9 +68,10 @@ export interface StartPartitionOptions {
   openFileLimit?: number
 }
 
-/** A serving node of a region: its process and KMS port. */
+/** A serving node of a region: its process, KMS port and replication listener's port. */
 export interface NodeProcess {
   port: number
+  replicationPort: number
   pid: number
 }
 
@@ -403,7 +404,7 @@ export async function startPartition(options: StartPartitionOptions = {}): Promi
           regionPorts.set(message.region, message.port)
           regionPids.set(message.region, message.pid)
         }
-        regionNodes.get(message.region)?.set(message.node, { port: message.port, pid: message.pid })
+        regionNodes.get(message.region)?.set(message.node, { port: message.port, replicationPort: message.replicationPort, pid: message.pid })
         allRegionPids.add(message.pid)
         break
       case 'region-exit': {

@@ -12,15 +12,19 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import {
   CreateKeyCommand,
   DecryptCommand,
+  DescribeKeyCommand,
   EncryptCommand,
-  type DecryptCommandOutput,
-  type EncryptCommandOutput,
   GenerateRandomCommand,
   KMSServiceException,
+  ReplicateKeyCommand,
+  type DecryptCommandOutput,
+  type EncryptCommandOutput,
   type KMSClient,
 } from '@aws-sdk/client-kms'
 import {
@@ -115,7 +119,8 @@ describe(`a partition with --nodes ${NODES}`, { timeout: 300_000 }, () => {
       assert.equal(report.port, report.nodes[0]?.port)
       for (const node of report.nodes) {
         assert.ok(node.pid !== null && node.port !== null)
-        assert.deepEqual(partition.regionNodes.get(region)?.get(node.node), { port: node.port, pid: node.pid }, 'the launcher told its parent the same')
+        const told = partition.regionNodes.get(region)?.get(node.node)
+        assert.deepEqual({ port: told?.port, pid: told?.pid }, { port: node.port, pid: node.pid }, 'the launcher told its parent the same')
         pids.add(node.pid)
         ports.add(node.port)
       }
@@ -266,6 +271,46 @@ describe(`a partition with --nodes ${NODES}`, { timeout: 300_000 }, () => {
     assert.equal(seen[backUp]?.node?.restarts, 1)
     // The region never stopped serving: its other node was ready all along.
     assert.ok(seen.every((s) => s.httpStatus === 200), '/health stayed 200')
+  })
+
+  it("moves the proxy's route for a region to its other node when the routed node dies, and replication reaches the region", async () => {
+    const region = 'eu-west-1'
+    const routesFile = join(partition.dataDir, 'proxy', 'routes.json')
+    /** The node of `region` whose replication listener the proxy delivers to now. */
+    const routedNode = (): number | undefined => {
+      const routes = JSON.parse(readFileSync(routesFile, 'utf8')) as Record<string, string>
+      const port = Number(new URL(routes[region] ?? 'http://invalid').port)
+      for (const [node, serving] of partition.regionNodes.get(region) ?? []) if (serving.replicationPort === port) return node
+      return undefined
+    }
+    // The lowest-numbered ready node, and it stays there while it serves.
+    assert.equal(routedNode(), 0)
+    const killed = partition.regionNodes.get(region)?.get(0)?.pid
+    assert.ok(killed !== undefined)
+    process.kill(killed, 'SIGKILL')
+    await waitFor('the route to move to node 1', () => (routedNode() === 1 ? true : undefined))
+    await partition.waitForNodeRestart(region, 0, killed, 60_000)
+    assert.equal(routedNode(), 1, 'the route stays with node 1 once node 0 is back')
+
+    // A multi-Region key replicated into the region now: its envelopes reach node 1.
+    const primary = kmsClient(partition, 'us-east-1')
+    const created = await primary.send(new CreateKeyCommand({ MultiRegion: true }))
+    const keyId = created.KeyMetadata?.KeyId
+    assert.ok(keyId !== undefined)
+    await primary.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: region }))
+    const encrypted = await primary.send(new EncryptCommand({ KeyId: keyId, Plaintext: PLAINTEXT }))
+    for (const node of [0, 1]) {
+      const replica = nodeClient(partition, region, node)
+      await waitFor(`the replica to be Enabled on node ${node} of ${region}`, async () => {
+        const described = await replica.send(new DescribeKeyCommand({ KeyId: keyId })).catch((err: unknown) => {
+          if (err instanceof KMSServiceException && err.name === 'NotFoundException') return undefined
+          throw err
+        })
+        return described?.KeyMetadata?.KeyState === 'Enabled' ? true : undefined
+      }, { timeoutMs: 60_000 })
+      const decrypted = await replica.send(new DecryptCommand({ CiphertextBlob: encrypted.CiphertextBlob }))
+      assert.deepEqual(Buffer.from(decrypted.Plaintext ?? new Uint8Array()), PLAINTEXT, `node ${node} decrypts what the primary region encrypted`)
+    }
   })
 })
 
