@@ -810,7 +810,7 @@ async function main(): Promise<void> {
    * On a first start, node 0 of a region creates the region's files (master key, sealed
    * domain key, first replication signing key, database schema); the other nodes start
    * once it has served or failed, so that they find those files instead of racing to
-   * create their own (docs/architecture.md, "Nodes").
+   * create their own (docs/architecture.md, "Nodes in the launcher and the gateway").
    */
   const followersStarted = new Set<string>()
   const startFollowers = (region: string): void => {
