@@ -13,6 +13,7 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { Agent, get } from 'node:http'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import {
@@ -160,6 +161,38 @@ describe(`a partition with --nodes ${NODES}`, { timeout: 300_000 }, () => {
       const handedOff = after.map((count, node) => count - (before[node] ?? 0))
       t.diagnostic(`${region}: connections handed to each node, per /health: ${JSON.stringify(handedOff)}`)
       assert.deepEqual(handedOff, [connectionsPerRegion / 2, connectionsPerRegion / 2])
+    }
+  })
+
+  it('spreads the requests of a connection the HTTP gateway serves itself over both nodes', async (t) => {
+    const region = 'us-east-1'
+    // One connection: its first request is /health, so the front door leaves the whole
+    // connection to the HTTP gateway, which proxies each later request on its own.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+    try {
+      const sockets = new Set<unknown>()
+      agent.on('free', (socket) => sockets.add(socket))
+      const health = await new Promise<number>((resolve, reject) => {
+        get({ host: '127.0.0.1', port: partition.port, path: '/health', agent }, (res) => {
+          res.resume()
+          res.on('end', () => resolve(res.statusCode ?? 0))
+        }).on('error', reject)
+      })
+      assert.equal(health, 200)
+      const handedOffBefore = (await getHealth(partition)).body.regions[region]?.nodes.map((n) => n.connections)
+      const client = kmsClient(partition, region, { requestHandler: { httpAgent: agent } })
+      const requestIds: string[] = []
+      for (let call = 0; call < 6; call++) requestIds.push(requestIdOf(await client.send(new GenerateRandomCommand({ NumberOfBytes: 16 }))))
+      assert.equal(sockets.size, 1, 'every request went over the one connection')
+      const served = await nodesThatServed(partition, requestIds)
+      const nodes = requestIds.map((id) => served.get(id)?.node)
+      t.diagnostic(`requests of one gateway-served connection, by node: ${JSON.stringify(nodes)}`)
+      assert.deepEqual(nodes.filter((node) => node === 0).length, 3)
+      assert.deepEqual(nodes.filter((node) => node === 1).length, 3)
+      const handedOffAfter = (await getHealth(partition)).body.regions[region]?.nodes.map((n) => n.connections)
+      assert.deepEqual(handedOffAfter, handedOffBefore, 'nothing was handed off: the HTTP gateway proxied every request')
+    } finally {
+      agent.destroy()
     }
   })
 
