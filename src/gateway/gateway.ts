@@ -1,16 +1,17 @@
 /**
  * The partition's single endpoint: an HTTP reverse proxy that sends each request to the
  * region its SigV4 credential scope names, as AWS's regional endpoints would have
- * received it.
+ * received it, and there to one of the region's ready nodes, round-robin (region-nodes.ts).
  *
  * The request goes through untouched: method, target, every header (Host included,
  * since it is signed) and the body, streamed both ways. The gateway verifies nothing;
  * the region does. It answers by itself only when there is nowhere to send a request:
- * no credential at all, a region that is not in the partition, or a region that is down.
+ * no credential at all, a region that is not in the partition, or a region none of whose
+ * nodes is serving.
  *
  * It is on the hot path of every call and benchmarked against a bare region, so the
- * happy path does no more than read the scope, pick a pooled keep-alive connection and
- * pipe.
+ * happy path does no more than read the scope, pick a node and a pooled keep-alive
+ * connection to it, and pipe.
  *
  * @module
  */
@@ -29,35 +30,26 @@ import type { Logger } from '../log/logger.js'
 import type { ConnectionGuard } from '../http/connection-guard.js'
 import { createGuardedServer } from '../http/harden.js'
 import { KmsError } from '../wire/errors.js'
-
-export interface RegionEndpoint {
-  host: string
-  port: number
-}
+import type { NodeEndpoint, RegionNodes } from './region-nodes.js'
 
 export interface GatewayOptions {
   /**
-   * Every region of the partition. `undefined` marks a region that is part of the
-   * partition but not serving (still starting, or restarting). The gateway keeps this
-   * map and reads it on every request; {@link Gateway.setRegionEndpoint} updates it.
+   * Every node of every region of the partition, and which of them serve: the launcher
+   * keeps it up to date, the gateway picks a ready node there for each request and
+   * reports it on GET /health.
    */
-  regions: Map<string, RegionEndpoint | undefined>
+  nodes: RegionNodes
   logger: Logger
   /** The launcher's connection budget and limits, shared with the front door (handoff.ts). */
   guard: ConnectionGuard
-  /** Concurrent connections to one region. Default 512: well above any client's pool. */
-  maxSocketsPerRegion?: number
+  /** Concurrent connections to one node of a region. Default 512: well above any client's pool. */
+  maxSocketsPerNode?: number
 }
 
-/** A node http.Server, not yet listening, that also accepts region endpoint changes. */
-export interface Gateway extends Server {
-  /** Points a region at a new endpoint (after a restart), or marks it down with `undefined`. */
-  setRegionEndpoint(region: string, endpoint: RegionEndpoint | undefined): void
-  /** Whether every region of the partition is serving: what GET /health reports. */
-  allRegionsReady(): boolean
-}
+/** A node http.Server, not yet listening. */
+export type Gateway = Server
 
-const DEFAULT_MAX_SOCKETS_PER_REGION = 512
+const DEFAULT_MAX_SOCKETS_PER_NODE = 512
 /**
  * Idle pooled connections are dropped after this long. It must stay below the region
  * server's keep-alive timeout (node's default, 5 s), or the gateway could send a request
@@ -138,13 +130,19 @@ function forwardedResponseHeaders(rawHeaders: readonly string[]): OutgoingHttpHe
 }
 
 export function createGateway(options: GatewayOptions): Gateway {
-  const { regions, logger } = options
-  const maxSockets = options.maxSocketsPerRegion ?? DEFAULT_MAX_SOCKETS_PER_REGION
-  // One pool per region: a slow or restarting region cannot starve the others of sockets.
-  const agents = new Map<string, Agent>()
+  const { nodes, logger } = options
+  const maxSockets = options.maxSocketsPerNode ?? DEFAULT_MAX_SOCKETS_PER_NODE
+  // One pool per node of each region: a slow or restarting node cannot starve the others
+  // of sockets, and a dead node's pool is dropped on its own.
+  const agents = new Map<string, Array<Agent | undefined>>()
 
-  function agentFor(region: string): Agent {
-    let agent = agents.get(region)
+  function agentFor(region: string, node: number): Agent {
+    let pools = agents.get(region)
+    if (pools === undefined) {
+      pools = []
+      agents.set(region, pools)
+    }
+    let agent = pools[node]
     if (agent === undefined) {
       agent = new Agent({
         keepAlive: true,
@@ -153,24 +151,28 @@ export function createGateway(options: GatewayOptions): Gateway {
         timeout: IDLE_UPSTREAM_SOCKET_MS,
         scheduling: 'lifo',
       })
-      agents.set(region, agent)
+      pools[node] = agent
     }
     return agent
   }
 
-  function allRegionsReady(): boolean {
-    for (const endpoint of regions.values()) if (endpoint === undefined) return false
-    return true
-  }
+  // Pooled sockets to a node's old process are dead or soon will be; do not try them.
+  nodes.onEndpointChange((region, node, previous) => {
+    if (previous === undefined) return
+    const pools = agents.get(region)
+    pools?.[node]?.destroy()
+    if (pools !== undefined) pools[node] = undefined
+  })
 
+  /**
+   * 200 while every region has a node serving: the gateway routes to ready nodes only, so
+   * a region with one node of several down still serves every request (the body says
+   * `degraded` and which node is not ready).
+   */
   function sendHealth(res: ServerResponse): void {
-    const report: Record<string, { status: 'ready' | 'unavailable'; port?: number }> = {}
-    for (const [region, endpoint] of regions) {
-      report[region] = endpoint === undefined ? { status: 'unavailable' } : { status: 'ready', port: endpoint.port }
-    }
-    const ready = allRegionsReady()
-    const payload = Buffer.from(JSON.stringify({ status: ready ? 'ok' : 'unavailable', regions: report }), 'utf8')
-    res.writeHead(ready ? 200 : 503, {
+    const report = nodes.health()
+    const payload = Buffer.from(JSON.stringify(report), 'utf8')
+    res.writeHead(report.status === 'unavailable' ? 503 : 200, {
       'Content-Type': 'application/json',
       'Content-Length': payload.length,
       'Cache-Control': 'no-store',
@@ -180,13 +182,13 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   /** The first serving region, for requests whose region only a verifier can judge. */
   function anyServingRegion(): string | undefined {
-    for (const [region, endpoint] of regions) if (endpoint !== undefined) return region
-    return regions.keys().next().value
+    for (const region of nodes.regions()) if (nodes.readyCount(region) > 0) return region
+    return nodes.regions()[Symbol.iterator]().next().value
   }
 
-  function forward(req: IncomingMessage, res: ServerResponse, region: string, endpoint: RegionEndpoint): void {
+  function forward(req: IncomingMessage, res: ServerResponse, region: string, node: number, endpoint: NodeEndpoint): void {
     const upstream = httpRequest({
-      agent: agentFor(region),
+      agent: agentFor(region, node),
       host: endpoint.host,
       port: endpoint.port,
       method: req.method,
@@ -212,7 +214,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       req.unpipe(upstream)
       req.resume()
       if (res.writableEnded) return
-      logger.debug('region unreachable', { region, error: err.code ?? err.message })
+      logger.debug('region unreachable', { region, node, error: err.code ?? err.message })
       if (!res.headersSent) sendRegionUnavailable(res, region)
       else res.destroy()
     })
@@ -236,7 +238,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     let region: string | undefined
     if (scope !== undefined) {
       region = scope.region
-      if (!regions.has(region)) {
+      if (!nodes.has(region)) {
         sendError(res, regionNotInPartition(region), randomUUID())
         return
       }
@@ -247,29 +249,18 @@ export function createGateway(options: GatewayOptions): Gateway {
       sendError(res, missingAuthenticationToken(), randomUUID())
       return
     }
-    const endpoint = regions.get(region)
-    if (endpoint === undefined) {
+    const picked = nodes.pick(region)
+    if (picked === undefined) {
       sendRegionUnavailable(res, region)
       return
     }
-    forward(req, res, region, endpoint)
+    forward(req, res, region, picked.node, picked.endpoint)
   }
 
   const server = createGuardedServer({ limits: options.guard.limits, logger, guard: options.guard }, handle)
   server.on('close', () => {
-    for (const agent of agents.values()) agent.destroy()
+    for (const pools of agents.values()) for (const agent of pools) agent?.destroy()
     agents.clear()
   })
-
-  function setRegionEndpoint(region: string, endpoint: RegionEndpoint | undefined): void {
-    const previous = regions.get(region)
-    regions.set(region, endpoint)
-    // Pooled sockets to the old process are dead or soon will be; do not try them.
-    if (previous !== undefined && (endpoint === undefined || endpoint.port !== previous.port || endpoint.host !== previous.host)) {
-      agents.get(region)?.destroy()
-      agents.delete(region)
-    }
-  }
-
-  return Object.assign(server, { setRegionEndpoint, allRegionsReady })
+  return server
 }

@@ -1,12 +1,15 @@
 /**
  * The partition's front door, in front of the HTTP gateway: it reads only the first
  * request's header block of each new connection and, when that request names a serving
- * region, hands the whole connection to that region's process (a socket handle over
- * IPC). From then on the client talks to the region directly: the gateway is off the
- * data path, which is what lets a partition serve close to a bare region's throughput.
+ * region, hands the whole connection to one of that region's ready nodes (a process; a
+ * socket handle over IPC), picked round-robin (region-nodes.ts). From then on the client
+ * talks to that node directly: the gateway is off the data path, which is what lets a
+ * partition serve close to a bare region's throughput. Spreading is therefore per
+ * connection: every request of a keep-alive connection goes to the node it was handed to.
  *
  * Everything it cannot hand off (health checks, unsigned requests, regions outside the
- * partition or down) goes to the HTTP gateway (gateway.ts), byte for byte as received.
+ * partition or with no node serving) goes to the HTTP gateway (gateway.ts), byte for byte
+ * as received.
  * A region that later receives a request scoped to another region on a connection it was
  * given forwards it there (api/forward.ts), so mixing regions on one connection works.
  *
@@ -17,6 +20,7 @@ import type { Server as HttpServer } from 'node:http'
 import { readCredentialScopeUnverified } from '../api/auth/sigv4.js'
 import type { ConnectionGuard } from '../http/connection-guard.js'
 import { endWithStatus } from '../http/harden.js'
+import type { RegionNodes } from './region-nodes.js'
 
 /** Header blocks larger than this are left to the HTTP gateway, which bounds them itself. */
 const MAX_HEAD_BYTES = 32 * 1024
@@ -29,8 +33,13 @@ const REQUEST_LINE = /^[A-Z]+ \S+ HTTP\/1\.[01]$/
 export interface HandoffOptions {
   /** The HTTP gateway that serves whatever is not handed off (it is never listening itself). */
   fallback: HttpServer
-  /** Passes the connection to `region`'s process; false if that is not possible now. */
-  handOff(region: string, socket: Socket, head: Buffer): boolean
+  /** Every node of every region, and which are ready: where connections may go. */
+  nodes: RegionNodes
+  /**
+   * Passes the connection to the process of `node` of `region`; false if that is not
+   * possible now (its process just ended, say), and then the next ready node is tried.
+   */
+  handOff(region: string, node: number, socket: Socket, head: Buffer): boolean
   /**
    * The launcher's connection budget, shared with the HTTP gateway: it times out
    * connections that send no request and makes room when there are too many.
@@ -117,6 +126,20 @@ function stopReadingAndDrain(socket: Socket): Buffer[] {
 }
 
 export function createHandoffServer(options: HandoffOptions): Server {
+  const { nodes } = options
+  /** Hands the connection to a ready node of `region`, each tried at most once; false if none took it. */
+  const handToNode = (region: string, socket: Socket, head: Buffer): boolean => {
+    for (let tries = nodes.readyCount(region); tries > 0; tries--) {
+      const picked = nodes.pick(region)
+      if (picked === undefined) return false
+      if (options.handOff(region, picked.node, socket, head)) {
+        nodes.countConnection(region, picked.node)
+        return true
+      }
+    }
+    return false
+  }
+
   const toGateway = (socket: Socket, head: Buffer): void => {
     socket.pause()
     if (head.length > 0) socket.unshift(head)
@@ -158,7 +181,7 @@ export function createHandoffServer(options: HandoffOptions): Server {
       if (scope !== undefined && head?.url !== '/health') {
         const pending = stopReadingAndDrain(socket)
         const everything = pending.length === 0 ? buffered : Buffer.concat([buffered, ...pending])
-        if (options.handOff(scope.region, socket, everything)) {
+        if (handToNode(scope.region, socket, everything)) {
           // The region's process has the connection now, and watches it itself.
           guard.release(socket)
           return

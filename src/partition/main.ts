@@ -3,8 +3,9 @@
  * single gateway endpoint that routes each request by the region it is signed for.
  *
  *   node dist/src/partition/main.js [--port 4566] [--regions us-east-1,us-west-2,eu-west-1]
- *     [--data-dir ./.trent] [--account 111122223333] [--host 127.0.0.1]
- *     [--region-port-base <port+1>] [--allow-test-hooks] [--background-interval-ms N]
+ *     [--nodes 1] [--store sqlite|postgres://...] [--data-dir ./.trent]
+ *     [--account 111122223333] [--host 127.0.0.1] [--region-port-base <port+1>]
+ *     [--allow-test-hooks] [--background-interval-ms N]
  *
  * Output: stdout carries JSON log lines only, the regions' exactly as they wrote them and
  * the launcher's own, so it can be piped to a log processor. The human-readable banner
@@ -14,8 +15,10 @@
  * When started with an IPC channel (forked), the launcher reports its state to its parent
  * with {@link PartitionMessage}s, and stops when that parent goes away.
  *
- * Regions are forked with an IPC channel and exit when it closes, so none outlives the
- * launcher, even when the launcher is killed with SIGKILL.
+ * A region runs as `--nodes` node processes sharing the region's data dir and store; the
+ * gateway spreads client connections over the ready ones. Nodes are forked with an IPC
+ * channel and exit when it closes, so none outlives the launcher, even when the launcher
+ * is killed with SIGKILL.
  *
  * @module
  */
@@ -28,7 +31,8 @@ import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { createGateway, type RegionEndpoint } from '../gateway/gateway.js'
+import { createGateway } from '../gateway/gateway.js'
+import { RegionNodes, type NodeEndpoint } from '../gateway/region-nodes.js'
 import { createHandoffServer } from '../gateway/handoff.js'
 import type { Socket } from 'node:net'
 import { createLogger, rateLimited } from '../log/logger.js'
@@ -52,30 +56,36 @@ export interface GatewayListeningMessage {
   port: number
 }
 
-/** Sent every time a region (re)starts serving. */
+/** Sent every time a node of a region (re)starts serving. */
 export interface RegionReadyMessage {
   type: 'region-ready'
   region: string
+  /** Which node of the region: 0 to `--nodes` − 1. */
+  node: number
   port: number
+  /** Where the proxy may deliver replication envelopes to this node. */
+  replicationPort: number
   pid: number
 }
 
-/** Sent when a region process ends while the partition is not stopping. */
+/** Sent when a node's process ends while the partition is not stopping. */
 export interface RegionExitMessage {
   type: 'region-exit'
   region: string
+  node: number
   pid: number | undefined
   code: number | null
   signal: string | null
   restartInMs: number
 }
 
-/** Sent once, the first time every region is serving. */
+/** Sent once, the first time every node of every region is serving. */
 export interface PartitionReadyMessage {
   type: 'ready'
   host: string
   port: number
-  regions: Record<string, { port: number; pid: number }>
+  /** Per region: node 0's port and pid (what a one-node partition reported), and every node's. */
+  regions: Record<string, { port: number; pid: number; nodes: Array<{ node: number; port: number; pid: number }> }>
 }
 
 export type PartitionMessage = GatewayListeningMessage | RegionReadyMessage | RegionExitMessage | PartitionReadyMessage
@@ -93,15 +103,22 @@ const FIRST_RESTART_DELAY_MS = 250
 const MAX_RESTART_DELAY_MS = 10_000
 /** A region that stayed up this long before dying starts its backoff afresh. */
 const STABLE_UPTIME_MS = 30_000
+/** Node processes per region at most: more than this on one host would only compete for its cores. */
+const MAX_NODES_PER_REGION = 64
 
 const USAGE = `Usage: node dist/src/partition/main.js [options]   (or: npm start -- [options])
 
   --port N                  gateway port (default 4566; 0 picks a free one)
   --regions a,b,c           regions of the partition (default ${DEFAULT_REGIONS})
+  --nodes N                 node processes per region, sharing the region's data dir and
+                            store; the gateway spreads connections over them (default 1)
+  --store VALUE             every region's store, passed to each node as --store
+                            (default: the embedded SQLite file in the region's data dir)
   --data-dir DIR            where every region keeps its data (default ./.trent)
   --account ID              the 12-digit account id (default 111122223333)
   --host HOST               interface to listen on (default 127.0.0.1)
-  --region-port-base N      region i listens on N+i (default: gateway port + 1; 0 = free ports)
+  --region-port-base N      node j of region i listens on N + i*nodes + j, the proxy on
+                            N + regions*nodes (default: gateway port + 1; 0 = free ports)
   --allow-test-hooks        enable TrentAdmin test operations in every region
   --background-interval-ms  how often regions run background work (region default)
   --identities FILE         the account's IAM users and their policies (also TRENT_IDENTITIES);
@@ -122,6 +139,8 @@ function fail(message: string, exitCode = 2): never {
 const OPTIONS = {
   port: { type: 'string', default: '4566' },
   regions: { type: 'string', default: DEFAULT_REGIONS },
+  nodes: { type: 'string', default: '1' },
+  store: { type: 'string' },
   'data-dir': { type: 'string', default: './.trent' },
   account: { type: 'string', default: '111122223333' },
   host: { type: 'string', default: '127.0.0.1' },
@@ -162,14 +181,25 @@ function parseRegions(text: string): string[] {
   return regions
 }
 
+function parseNodes(text: string): number {
+  if (!/^\d{1,6}$/.test(text) || Number(text) < 1 || Number(text) > MAX_NODES_PER_REGION) {
+    fail(`--nodes must be a whole number from 1 to ${MAX_NODES_PER_REGION} (node processes per region), not '${text}'`)
+  }
+  return Number(text)
+}
+
 interface LauncherConfig {
   gatewayPort: number
   host: string
   regions: string[]
+  /** Node processes per region (`--nodes`). */
+  nodesPerRegion: number
+  /** Passed to every node as `--store`; undefined: the region's default (its embedded SQLite file). */
+  store: string | undefined
   /** Absolute, so that the paths printed and passed to regions work from anywhere. */
   dataDir: string
   accountId: string
-  /** 0: every region picks a free port. */
+  /** 0: every node picks a free port; else node j of region i listens on base + i·nodes + j. */
   regionPortBase: number
   allowTestHooks: boolean
   backgroundIntervalMs: string | undefined
@@ -192,17 +222,22 @@ function readConfig(): LauncherConfig {
   }
   const gatewayPort = parsePort(values.port, '--port')
   const regions = parseRegions(values.regions)
+  const nodesPerRegion = parseNodes(values.nodes)
+  const store = values.store
+  if (store !== undefined && store.trim() === '') fail('--store names no store')
   const accountId = values.account
   if (!/^\d{12}$/.test(accountId)) fail('--account must be 12 digits')
-  // A fixed gateway port puts the regions right after it; a free one, anywhere free.
+  // A fixed gateway port puts the regions' nodes right after it, region by region, then
+  // the proxy; a free one, anywhere free. With one node per region, region i is on base + i.
   const regionPortBase =
     values['region-port-base'] !== undefined
       ? parsePort(values['region-port-base'], '--region-port-base')
       : gatewayPort === 0
         ? 0
         : gatewayPort + 1
-  if (regionPortBase !== 0 && regionPortBase + regions.length - 1 > 65_535) {
-    fail(`--region-port-base ${regionPortBase} leaves no room for ${regions.length} regions`)
+  const nodeCount = regions.length * nodesPerRegion
+  if (regionPortBase !== 0 && regionPortBase + nodeCount - 1 > 65_535) {
+    fail(`--region-port-base ${regionPortBase} leaves no room for ${regions.length} regions of ${nodesPerRegion} node(s)`)
   }
   const interval = values['background-interval-ms']
   if (interval !== undefined && !/^\d+$/.test(interval)) fail('--background-interval-ms must be a number of milliseconds')
@@ -210,11 +245,13 @@ function readConfig(): LauncherConfig {
   if (reconcile !== undefined && !/^\d+$/.test(reconcile)) fail('--reconcile-interval-ms must be a number of milliseconds')
   // The proxy goes right after the regions, or anywhere free.
   const proxyPort =
-    values['proxy-port'] !== undefined ? parsePort(values['proxy-port'], '--proxy-port') : regionPortBase === 0 ? 0 : regionPortBase + regions.length
+    values['proxy-port'] !== undefined ? parsePort(values['proxy-port'], '--proxy-port') : regionPortBase === 0 ? 0 : regionPortBase + nodeCount
   return {
     gatewayPort,
     host: values.host,
     regions,
+    nodesPerRegion,
+    store,
     dataDir: resolve(values['data-dir']),
     accountId,
     regionPortBase,
@@ -411,7 +448,7 @@ function relayLines(stream: Readable | null, write: (line: string) => void): Pro
 }
 
 // ---------------------------------------------------------------------------------------
-// Regions
+// Nodes of regions
 // ---------------------------------------------------------------------------------------
 
 const REGION_MAIN = fileURLToPath(new URL('../region/main.js', import.meta.url))
@@ -420,20 +457,23 @@ function describeExit(code: number | null, signal: string | null): string {
   return signal !== null ? `was killed by ${signal}` : `exited with code ${code ?? 'unknown'}`
 }
 
-interface RegionEvents {
-  ready(region: string, port: number, replicationPort: number, pid: number): void
-  down(region: string): void
+interface NodeEvents {
+  /** A process of the node was forked (`pid` undefined if it could not be spawned). */
+  started(node: NodeSupervisor, pid: number | undefined): void
+  ready(node: NodeSupervisor, port: number, replicationPort: number, pid: number): void
+  /** The node's process ended; `restartInMs` undefined when the partition is stopping. */
+  exited(node: NodeSupervisor, restartInMs: number | undefined): void
   /** The region rotated its replication signing key: pin the new one everywhere. */
   signingKeysChanged(region: string): void
 }
 
 /**
- * Keeps one region process running: starts it, notices when it is serving, and starts
- * it again, with growing delays, whenever it ends while the partition is not stopping.
- * A region that never got ready is retried too: what stopped it (a port in use, a data
- * directory it cannot write) may be fixed without restarting the whole partition.
+ * Keeps one node of a region running: starts its process, notices when it is serving,
+ * and starts it again, with growing delays, whenever it ends while the partition is not
+ * stopping. A node that never got ready is retried too: what stopped it (a port in use,
+ * a data directory it cannot write) may be fixed without restarting the whole partition.
  */
-class RegionSupervisor {
+class NodeSupervisor {
   private child: ChildProcess | undefined
   private outputRelayed: Promise<void> = Promise.resolve()
   private restartTimer: NodeJS.Timeout | undefined
@@ -441,16 +481,28 @@ class RegionSupervisor {
   private startedAt = 0
   private stopping = false
   pid: number | undefined
+  /** The KMS port, while the current process serves. */
   port: number | undefined
+  /** Where the proxy may deliver to this node, while it serves. */
+  replicationPort: number | undefined
 
   constructor(
     readonly region: string,
+    readonly node: number,
+    /** How many nodes the region has: with one, messages name the region alone, as they always did. */
+    private readonly nodesInRegion: number,
     private readonly args: readonly string[],
     private readonly env: NodeJS.ProcessEnv,
-    private readonly events: RegionEvents,
+    private readonly events: NodeEvents,
   ) {}
 
+  /** The node as the launcher's messages name it: `region us-east-1` or `region us-east-1 node 1`. */
+  get name(): string {
+    return this.nodesInRegion === 1 ? `region ${this.region}` : `region ${this.region} node ${this.node}`
+  }
+
   start(): void {
+    if (this.stopping) return
     this.startedAt = Date.now()
     const child = fork(REGION_MAIN, this.args, {
       env: this.env,
@@ -460,27 +512,29 @@ class RegionSupervisor {
     })
     this.child = child
     this.pid = child.pid
-    const prefix = `[${this.region}] `
+    const prefix = this.nodesInRegion === 1 ? `[${this.region}] ` : `[${this.region}/${this.node}] `
     this.outputRelayed = Promise.all([
       relayLines(child.stdout, (line) => process.stdout.write(`${line}\n`)),
       relayLines(child.stderr, (line) => process.stderr.write(`${prefix}${line}\n`)),
     ]).then(() => undefined)
 
     child.on('message', (message: unknown) => {
-      if (!isRegionToLauncherMessage(message) || message.region !== this.region || this.child !== child) return
+      if (!isRegionToLauncherMessage(message) || message.region !== this.region || message.nodeId !== this.node || this.child !== child) return
       if (message.type === 'signing-keys') {
         this.events.signingKeysChanged(this.region)
         return
       }
       this.port = message.port
-      this.events.ready(this.region, message.port, message.replicationPort, child.pid ?? 0)
+      this.replicationPort = message.replicationPort
+      this.events.ready(this, message.port, message.replicationPort, child.pid ?? 0)
     })
     child.on('error', (err) => {
-      logger.error('region process error', { region: this.region, pid: child.pid, error: err.message })
+      logger.error('region process error', { region: this.region, node: this.node, pid: child.pid, error: err.message })
       // A process that could not even be spawned reports no exit.
       if (child.pid === undefined) this.onExit(child, null, null)
     })
     child.on('exit', (code, signal) => this.onExit(child, code, signal))
+    this.events.started(this, child.pid)
   }
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
@@ -488,28 +542,29 @@ class RegionSupervisor {
     this.child = undefined
     const wasServing = this.port !== undefined
     this.port = undefined
-    this.events.down(this.region)
-    if (this.stopping) return
+    this.replicationPort = undefined
+    if (this.stopping) {
+      this.events.exited(this, undefined)
+      return
+    }
 
     if (Date.now() - this.startedAt >= STABLE_UPTIME_MS) this.consecutiveFailures = 0
     const restartInMs = Math.min(FIRST_RESTART_DELAY_MS * 2 ** this.consecutiveFailures, MAX_RESTART_DELAY_MS)
     this.consecutiveFailures += 1
     const what = wasServing ? 'died' : 'failed to start'
-    logger.error(`region process ${what}`, { region: this.region, pid: child.pid, code, signal, restartInMs })
-    say(
-      `trent: region ${this.region} (pid ${child.pid ?? '?'}) ${what}: it ${describeExit(code, signal)}; ` +
-        `restarting it in ${restartInMs} ms`,
-    )
-    notifyParent({ type: 'region-exit', region: this.region, pid: child.pid, code, signal, restartInMs })
+    logger.error(`region process ${what}`, { region: this.region, node: this.node, pid: child.pid, code, signal, restartInMs })
+    say(`trent: ${this.name} (pid ${child.pid ?? '?'}) ${what}: it ${describeExit(code, signal)}; restarting it in ${restartInMs} ms`)
+    this.events.exited(this, restartInMs)
+    notifyParent({ type: 'region-exit', region: this.region, node: this.node, pid: child.pid, code, signal, restartInMs })
     // Always after a delay, even the first time: when Ctrl-C reaches the whole process
     // group, a region may exit just before the launcher's own SIGINT handler runs.
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined
-      if (!this.stopping) this.start()
+      this.start()
     }, restartInMs)
   }
 
-  /** SIGTERM, then SIGKILL if the region has not exited within the grace period. */
+  /** SIGTERM, then SIGKILL if the node has not exited within the grace period. */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true
     clearTimeout(this.restartTimer)
@@ -517,7 +572,7 @@ class RegionSupervisor {
     if (child !== undefined && child.exitCode === null && child.signalCode === null) {
       await new Promise<void>((done) => {
         const force = setTimeout(() => {
-          logger.warn('region did not stop in time; killing it', { region: this.region, pid: child.pid })
+          logger.warn('region did not stop in time; killing it', { region: this.region, node: this.node, pid: child.pid })
           child.kill('SIGKILL')
         }, graceMs)
         child.once('exit', () => {
@@ -537,7 +592,11 @@ class RegionSupervisor {
     this.child?.kill('SIGKILL')
   }
 
-  /** Passes a client connection to the region process (src/gateway/handoff.ts). */
+  /**
+   * Passes a client connection to the node's process (src/gateway/handoff.ts); false when
+   * its IPC channel is gone, which happens as the process dies, possibly a moment before
+   * its exit is reported: the front door then tries another node.
+   */
   handOff(socket: Socket, head: Buffer): boolean {
     const child = this.child
     if (child === undefined || !child.connected || this.port === undefined) return false
@@ -548,8 +607,8 @@ class RegionSupervisor {
     return true
   }
 
-  /** Tells the region where the others listen. */
-  sendRoutes(routes: Record<string, RegionEndpoint>): void {
+  /** Tells the node where the other regions listen. */
+  sendRoutes(routes: Record<string, NodeEndpoint>): void {
     const child = this.child
     const message: LauncherToRegionMessage = { type: 'routes', routes }
     if (child !== undefined && child.connected) child.send(message, (err) => void err)
@@ -560,14 +619,25 @@ class RegionSupervisor {
 // The partition
 // ---------------------------------------------------------------------------------------
 
-function regionArgs(config: LauncherConfig, region: string, index: number, proxyUrl: string): string[] {
+/** The KMS port of `node` of the `regionIndex`-th region: node j of region i on base + i·nodes + j. */
+function nodePort(config: LauncherConfig, regionIndex: number, node: number): number {
+  return config.regionPortBase === 0 ? 0 : config.regionPortBase + regionIndex * config.nodesPerRegion + node
+}
+
+function nodeArgs(config: LauncherConfig, region: string, regionIndex: number, node: number, proxyUrl: string): string[] {
   const args = [
     '--region', region,
-    '--port', String(config.regionPortBase === 0 ? 0 : config.regionPortBase + index),
+    '--node-id', String(node),
+    '--port', String(nodePort(config, regionIndex, node)),
     '--host', config.host,
+    // Every node of a region shares its folder: sealed domain key, signing keys, trust store
+    // and, with the embedded store, the one SQLite file.
     '--data-dir', join(config.dataDir, 'regions', region),
     '--account', config.accountId,
   ]
+  if (config.store !== undefined) args.push('--store', config.store)
+  // Several writers of one store: each node must follow what the others commit.
+  if (config.nodesPerRegion > 1) args.push('--shared-store')
   if (config.allowTestHooks) args.push('--allow-test-hooks')
   if (config.backgroundIntervalMs !== undefined) args.push('--background-interval-ms', config.backgroundIntervalMs)
   if (config.reconcileIntervalMs !== undefined) args.push('--reconcile-interval-ms', config.reconcileIntervalMs)
@@ -576,6 +646,18 @@ function regionArgs(config: LauncherConfig, region: string, index: number, proxy
   args.push(...limitsAsFlags(config.limits))
   args.push('--proxy-url', proxyUrl)
   return args
+}
+
+/** The store as the banner shows it: a password in a URL is not printed. */
+function describeStore(store: string | undefined): string {
+  if (store === undefined) return 'SQLite, regions/<region>/trent.db'
+  try {
+    const url = new URL(store)
+    if (url.password !== '') url.password = '***'
+    return url.href
+  } catch {
+    return store
+  }
 }
 
 /** Where the master key is, and what that means for whoever holds a copy of the data dir. */
@@ -606,9 +688,10 @@ function printBanner(
     '',
     'Trent local partition',
     `  gateway        ${gatewayUrl}  (routes each request to the region it is signed for)`,
-    `  regions        ${config.regions.join(', ')}`,
+    `  regions        ${config.regions.join(', ')}${config.nodesPerRegion > 1 ? ` (${config.nodesPerRegion} nodes each)` : ''}`,
     `  account        ${config.accountId}`,
     `  data           ${config.dataDir}`,
+    `  store          ${describeStore(config.store)}`,
     `  master key     ${describeMasterKey(config)}`,
   ]
   if (source === 'environment') {
@@ -643,19 +726,22 @@ async function main(): Promise<void> {
   const configuredUrl = config.gatewayPort === 0 ? '<gateway URL>' : urlFor(config.host, config.gatewayPort)
   const { credentials, source } = resolveCredentials(credentialsPath, config.regions[0] ?? 'us-east-1', configuredUrl)
 
-  const regionEndpoints = new Map<string, RegionEndpoint | undefined>(config.regions.map((region) => [region, undefined]))
+  const nodes = new RegionNodes(config.regions, config.nodesPerRegion)
   const gatewayLogger = logger.child({ component: 'gateway' })
   // One budget for every client connection the launcher holds: those the front door is
   // still reading, and those the HTTP gateway serves itself.
   const guard = new ConnectionGuard(config.limits, rateLimited(gatewayLogger))
-  const gateway = createGateway({ regions: regionEndpoints, logger: gatewayLogger, guard })
-  let supervisors: RegionSupervisor[] = []
-  // The front door hands each connection to its region's process, and only what it cannot
-  // hand off reaches the HTTP gateway, which therefore never listens itself.
+  const gateway = createGateway({ nodes, logger: gatewayLogger, guard })
+  /** Every region's nodes, by node id. */
+  const supervisors = new Map<string, NodeSupervisor[]>()
+  const everyNode = (): NodeSupervisor[] => [...supervisors.values()].flat()
+  // The front door hands each connection to a ready node of its region, and only what it
+  // cannot hand off reaches the HTTP gateway, which therefore never listens itself.
   const front = createHandoffServer({
     fallback: gateway,
     guard,
-    handOff: (region, socket, head) => supervisors.find((s) => s.region === region)?.handOff(socket, head) ?? false,
+    nodes,
+    handOff: (region, node, socket, head) => supervisors.get(region)?.[node]?.handOff(socket, head) ?? false,
   })
   // Listen before starting any region: a port in use fails at once, with nothing to undo.
   await new Promise<void>((listening) => {
@@ -670,7 +756,7 @@ async function main(): Promise<void> {
   notifyParent({ type: 'gateway-listening', host: config.host, port: gatewayPort })
 
   printBanner(config, gatewayUrl, credentialsPath, credentials, source)
-  logger.info('gateway listening', { port: gatewayPort, host: config.host, credentials: source })
+  logger.info('gateway listening', { port: gatewayPort, host: config.host, credentials: source, nodesPerRegion: config.nodesPerRegion })
 
   // Multi-Region keys: a partition id, the relay between regions, and pinned signing keys.
   const partitionId = ensurePartitionId(config.dataDir)
@@ -681,37 +767,95 @@ async function main(): Promise<void> {
   await proxy.start().catch((err: unknown) => fail(`the replication proxy cannot start: ${err instanceof Error ? err.message : String(err)}`, 1))
   say(`trent: replication proxy on ${proxy.url} (partition ${partitionId})`)
 
-  let everyRegionReadyOnce = false
+  let stopping = false
+  let everyNodeReadyOnce = false
   const regionHost = reachableHost(config.host)
+
+  /**
+   * Where other regions reach each region's KMS API (requests forwarded across regions,
+   * api/forward.ts): its lowest-numbered ready node, so that the route moves only when
+   * that node stops serving.
+   */
   const broadcastRoutes = (): void => {
-    const routes: Record<string, RegionEndpoint> = {}
-    for (const [region, endpoint] of regionEndpoints) if (endpoint !== undefined) routes[region] = endpoint
-    for (const supervisor of supervisors) supervisor.sendRoutes(routes)
+    const routes: Record<string, NodeEndpoint> = {}
+    for (const region of config.regions) {
+      const first = nodes.firstReady(region)
+      if (first !== undefined) routes[region] = first.endpoint
+    }
+    for (const supervisor of everyNode()) supervisor.sendRoutes(routes)
   }
-  const events: RegionEvents = {
-    ready(region, port, replicationPort, pid) {
-      gateway.setRegionEndpoint(region, { host: regionHost, port })
-      // A region publishes its signing keys before it reports ready: pin them everywhere.
+
+  /**
+   * The proxy delivers a region's envelopes to one node's replication listener, and stays
+   * with it while it serves: a destination's session key (RAKB) lives in the HSM of the
+   * node that opened the session, so the messages of one session should reach the same
+   * node. When that node stops serving, the route moves to another ready node at once (a
+   * session then in flight fails and is retried by reconciliation). With no node ready,
+   * the route is left as it was: the proxy keeps what it cannot deliver and retries.
+   */
+  const replicationNode = new Map<string, number>()
+  const routeReplication = (region: string): void => {
+    const current = replicationNode.get(region)
+    if (current !== undefined && nodes.isReady(region, current)) return
+    replicationNode.delete(region)
+    const first = nodes.firstReady(region)
+    const replicationPort = first === undefined ? undefined : supervisors.get(region)?.[first.node]?.replicationPort
+    if (first === undefined || replicationPort === undefined) return
+    replicationNode.set(region, first.node)
+    proxy.setRoute(region, urlFor(regionHost, replicationPort))
+    logger.info('replication route', { region, node: first.node, replicationPort })
+  }
+
+  /**
+   * On a first start, node 0 of a region creates the region's files (master key, sealed
+   * domain key, first replication signing key, database schema); the other nodes start
+   * once it has served or failed, so that they find those files instead of racing to
+   * create their own (docs/architecture.md, "Nodes in the launcher and the gateway").
+   */
+  const followersStarted = new Set<string>()
+  const startFollowers = (region: string): void => {
+    if (followersStarted.has(region) || stopping) return
+    followersStarted.add(region)
+    for (const supervisor of supervisors.get(region)?.slice(1) ?? []) supervisor.start()
+  }
+
+  const events: NodeEvents = {
+    started(supervisor, pid) {
+      nodes.starting(supervisor.region, supervisor.node, pid ?? null)
+    },
+    ready(supervisor, port, replicationPort, pid) {
+      const { region, node } = supervisor
+      if (stopping) return
+      nodes.ready(region, node, pid, { host: regionHost, port })
+      // A node publishes the region's signing keys before it reports ready: pin them everywhere.
       trust.refresh()
-      proxy.setRoute(region, urlFor(regionHost, replicationPort))
+      routeReplication(region)
       broadcastRoutes()
-      say(`trent: region ${region} ready on ${urlFor(config.host, port)} (pid ${pid})`)
-      logger.info('region serving', { region, port, pid })
-      notifyParent({ type: 'region-ready', region, port, pid })
-      if (!everyRegionReadyOnce && gateway.allRegionsReady()) {
-        everyRegionReadyOnce = true
+      say(`trent: ${supervisor.name} ready on ${urlFor(config.host, port)} (pid ${pid})`)
+      logger.info('region serving', { region, node, port, replicationPort, pid })
+      notifyParent({ type: 'region-ready', region, node, port, replicationPort, pid })
+      startFollowers(region)
+      if (!everyNodeReadyOnce && nodes.everyNodeReady()) {
+        everyNodeReadyOnce = true
         const regions: PartitionReadyMessage['regions'] = {}
-        for (const supervisor of supervisors) {
-          regions[supervisor.region] = { port: supervisor.port ?? 0, pid: supervisor.pid ?? 0 }
+        for (const [name, regionNodes] of supervisors) {
+          const nodeList = regionNodes.map((s) => ({ node: s.node, port: s.port ?? 0, pid: s.pid ?? 0 }))
+          regions[name] = { port: nodeList[0]?.port ?? 0, pid: nodeList[0]?.pid ?? 0, nodes: nodeList }
         }
         say(`trent: every region is ready; send requests to ${gatewayUrl}`)
         logger.info('partition ready', { port: gatewayPort })
         notifyParent({ type: 'ready', host: config.host, port: gatewayPort, regions })
       }
     },
-    down(region) {
-      gateway.setRegionEndpoint(region, undefined)
+    exited(supervisor, restartInMs) {
+      const { region, node } = supervisor
+      // Out of the routing table first: no connection is handed to it from now on.
+      if (restartInMs === undefined) nodes.stopping(region, node)
+      else nodes.restarting(region, node)
+      if (stopping) return
+      routeReplication(region)
       broadcastRoutes()
+      startFollowers(region)
     },
     signingKeysChanged(region) {
       trust.refresh()
@@ -724,25 +868,31 @@ async function main(): Promise<void> {
     TRENT_ACCESS_KEY_ID: credentials.accessKeyId,
     TRENT_SECRET_ACCESS_KEY: credentials.secretAccessKey,
   }
-  supervisors = config.regions.map(
-    (region, index) => new RegionSupervisor(region, regionArgs(config, region, index, proxy.url), childEnv, events),
-  )
+  config.regions.forEach((region, regionIndex) => {
+    supervisors.set(
+      region,
+      Array.from(
+        { length: config.nodesPerRegion },
+        (_, node) => new NodeSupervisor(region, node, config.nodesPerRegion, nodeArgs(config, region, regionIndex, node, proxy.url), childEnv, events),
+      ),
+    )
+  })
 
-  let stopping = false
   async function shutdown(reason: string): Promise<void> {
     if (stopping) {
       // Asked twice: the user is not willing to wait.
       say('trent: stopping now')
-      for (const supervisor of supervisors) supervisor.kill()
+      for (const supervisor of everyNode()) supervisor.kill()
       proxy.kill()
       process.exit(1)
     }
     stopping = true
     say(`trent: stopping (${reason})`)
     logger.info('partition stopping', { reason })
+    for (const supervisor of everyNode()) nodes.stopping(supervisor.region, supervisor.node)
     front.close()
     gateway.close()
-    await Promise.all(supervisors.map((supervisor) => supervisor.stop(STOP_GRACE_MS)))
+    await Promise.all(everyNode().map((supervisor) => supervisor.stop(STOP_GRACE_MS)))
     await proxy.stop()
     gateway.closeAllConnections()
     logger.info('partition stopped')
@@ -753,7 +903,8 @@ async function main(): Promise<void> {
   // Started by a tool over IPC: never outlive it.
   process.on('disconnect', () => void shutdown('parent gone'))
 
-  for (const supervisor of supervisors) supervisor.start()
+  // Node 0 of every region now; the others once it has served (startFollowers).
+  for (const regionNodes of supervisors.values()) regionNodes[0]?.start()
 }
 
 await main()

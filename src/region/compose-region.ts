@@ -43,6 +43,8 @@ export interface RegionConfig {
   replicationPort: number
   /** Timeouts and connection limit of the KMS API listener (docs/security.md). */
   limits?: ListenerLimits
+  /** STOPGAP until the storage work's store choice lands: other nodes of the region write the same store. */
+  sharedStore?: boolean
   credentials: { accessKeyId: string; secretAccessKey: string }
   /** The account's IAM users and their policies (docs/authorization.md §1); without it, root only. */
   identitiesFile?: string
@@ -89,7 +91,7 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
     sealedDomainKeyFile,
     keyDir: config.dataDir,
   })
-  const storage = new SqliteStorage(join(config.dataDir, 'trent.db'))
+  const storage = new SqliteStorage(join(config.dataDir, 'trent.db'), { shared: config.sharedStore === true })
   const clock = new AdjustableClock()
   const kms = await Kms.open({ region: config.region, accountId: config.accountId, clock }, hsm, storage)
   kms.peers = new FileTrustStore(config.trustStoreFile ?? join(config.dataDir, 'trust-store.json'))
@@ -106,8 +108,10 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
       keys: (await hsm.replicationSigningKeys()).map((k) => ({ id: k.id, publicKey: Buffer.from(k.publicKey).toString('base64'), createdAt: k.createdAt })),
     }
     const rskFile = join(config.dataDir, 'rsk-public.json')
-    writeFileSync(`${rskFile}.tmp`, `${JSON.stringify(exported, null, 2)}\n`)
-    renameSync(`${rskFile}.tmp`, rskFile)
+    // A temporary name of this process's own: the nodes of a region publish into one folder.
+    const temporary = `${rskFile}.${process.pid}.tmp`
+    writeFileSync(temporary, `${JSON.stringify(exported, null, 2)}\n`)
+    renameSync(temporary, rskFile)
     return exported
   }
   const rsk = await publishSigningKeys()

@@ -10,7 +10,7 @@ import { Socket } from 'node:net'
 import { parseArgs } from 'node:util'
 import { createLogger } from '../log/logger.js'
 import { LIMIT_FLAG_OPTIONS, limitsFromFlags } from '../http/limits.js'
-import { isLauncherToRegionMessage, type RegionToLauncherMessage } from '../wire/region-messages.js'
+import { MAX_NODE_ID, isLauncherToRegionMessage, type RegionToLauncherMessage } from '../wire/region-messages.js'
 import { startRegion } from './compose-region.js'
 import { configureFailpoints } from '../kms/failpoints.js'
 
@@ -47,6 +47,12 @@ const { values } = parseArgs({
     'trust-store': { type: 'string' },
     'reconcile-interval-ms': { type: 'string', default: '30000' },
     identities: { type: 'string' },
+    // Which node of the region this process is, when a region runs several (the launcher's
+    // --nodes): it only names the node in its logs and its ready message.
+    'node-id': { type: 'string' },
+    // STOPGAP until the storage work's --store/--shared-store land (they replace this):
+    // other processes (nodes of this region) write the same store.
+    'shared-store': { type: 'boolean', default: false },
   },
   strict: true,
 })
@@ -64,10 +70,16 @@ try {
 } catch (err) {
   fail(err instanceof Error ? err.message : 'bad limits')
 }
+const nodeIdText = values['node-id']
+if (nodeIdText !== undefined && (!/^\d{1,3}$/.test(nodeIdText) || Number(nodeIdText) > MAX_NODE_ID)) {
+  fail(`--node-id must be a number from 0 to ${MAX_NODE_ID}, not '${nodeIdText}'`)
+}
+const nodeId = nodeIdText === undefined ? undefined : Number(nodeIdText)
+const nodeFields = nodeId === undefined ? {} : { nodeId }
 const accessKeyId = process.env.TRENT_ACCESS_KEY_ID ?? fail('TRENT_ACCESS_KEY_ID is not set')
 const secretAccessKey = process.env.TRENT_SECRET_ACCESS_KEY ?? fail('TRENT_SECRET_ACCESS_KEY is not set')
 
-const logger = createLogger({ region })
+const logger = createLogger(nodeId === undefined ? { region } : { region, node: nodeId })
 // The launcher tells each region where the others listen, and may hand it client
 // connections (src/gateway/handoff.ts).
 const routes = new Map<string, { host: string; port: number }>()
@@ -97,6 +109,7 @@ const running = await startRegion({
   replicationPort,
   ...(values['replication-host'] !== undefined ? { replicationHost: values['replication-host'] } : {}),
   limits,
+  sharedStore: values['shared-store'],
   credentials: { accessKeyId, secretAccessKey },
   ...(values['master-key-file'] !== undefined ? { masterKeyFile: values['master-key-file'] } : {}),
   allowTestHooks: values['allow-test-hooks'],
@@ -106,7 +119,7 @@ const running = await startRegion({
   reconcileIntervalMs: Number(values['reconcile-interval-ms']),
   ...(values.identities !== undefined ? { identitiesFile: values.identities } : {}),
   routeTo: (name) => routes.get(name),
-  onSigningKeysChanged: (exported) => tellLauncher({ type: 'signing-keys', region, rsk: exported }),
+  onSigningKeysChanged: (exported) => tellLauncher({ type: 'signing-keys', region, ...nodeFields, rsk: exported }),
   logger,
 }).catch((err: unknown) => fail(err instanceof Error ? err.message : 'cannot start'))
 
@@ -119,7 +132,7 @@ handedOffConnection = (socket, head) => {
   socket.resume()
 }
 logger.info('region ready', { port: running.port, replicationPort: running.replicationPort })
-tellLauncher({ type: 'ready', region, port: running.port, replicationPort: running.replicationPort, rsk: running.rsk })
+tellLauncher({ type: 'ready', region, ...nodeFields, port: running.port, replicationPort: running.replicationPort, rsk: running.rsk })
 
 let stopping = false
 async function stop(reason: string): Promise<void> {

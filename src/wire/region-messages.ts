@@ -15,10 +15,14 @@ export interface RskExport {
   keys: Array<{ id: string; publicKey: string; createdAt: number }>
 }
 
-/** Region → launcher: serving; `port` is the KMS API, `replicationPort` where the proxy delivers. */
+/**
+ * Region → launcher: serving; `port` is the KMS API, `replicationPort` where the proxy
+ * delivers. `nodeId` names the node of the region (`--node-id`) when it was given one.
+ */
 export interface RegionReadyMessage {
   type: 'ready'
   region: string
+  nodeId?: number
   port: number
   replicationPort: number
   rsk: RskExport
@@ -28,6 +32,7 @@ export interface RegionReadyMessage {
 export interface SigningKeysChangedMessage {
   type: 'signing-keys'
   region: string
+  nodeId?: number
   rsk: RskExport
 }
 
@@ -58,8 +63,17 @@ function isPort(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65_535
 }
 
+/** A node id as `--node-id` takes it: a small non-negative integer. */
+export function isNodeId(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_NODE_ID
+}
+
+/** The highest node id: far more nodes than one host (or one region) would ever run. */
+export const MAX_NODE_ID = 999
+
 export function isRegionToLauncherMessage(value: unknown): value is RegionToLauncherMessage {
   if (!isObject(value) || typeof value.region !== 'string' || !isObject(value.rsk)) return false
+  if (value.nodeId !== undefined && !isNodeId(value.nodeId)) return false
   if (value.type === 'signing-keys') return true
   return value.type === 'ready' && isPort(value.port) && isPort(value.replicationPort)
 }

@@ -8,7 +8,7 @@
  *   after(stopAllPartitions)
  *
  * The launcher is spawned with an IPC channel, over which it reports its gateway port,
- * each region's port and pid (see PartitionMessage in src/partition/main.ts); it stops
+ * each region node's port and pid (see PartitionMessage in src/partition/main.ts); it stops
  * its regions and exits if this test process goes away. Every partition started here is
  * also stopped by {@link stopAllPartitions}, and killed outright if the test process
  * exits with one still running.
@@ -43,6 +43,8 @@ export interface AdminCredentials {
 
 export interface StartPartitionOptions {
   regions?: readonly string[]
+  /** Node processes per region (`--nodes`); by default the launcher's (1). */
+  nodes?: number
   /** Reused as is and left in place; by default a fresh temp dir, removed on stop. */
   dataDir?: string
   /** Merged over this process's environment; `undefined` removes a variable. */
@@ -66,6 +68,13 @@ export interface StartPartitionOptions {
   openFileLimit?: number
 }
 
+/** A serving node of a region: its process, KMS port and replication listener's port. */
+export interface NodeProcess {
+  port: number
+  replicationPort: number
+  pid: number
+}
+
 export interface ExitStatus {
   code: number | null
   signal: NodeJS.Signals | null
@@ -79,10 +88,15 @@ export interface RunningPartition {
   readonly regions: readonly string[]
   /** The admin credentials the regions accept: from `env` if given there, else DIR/credentials. */
   readonly credentials: AdminCredentials
-  /** Live: updated whenever a region (re)starts serving; a region is absent until it first serves. */
+  /**
+   * Live: node 0 of each region, updated whenever it (re)starts serving; a region is
+   * absent until its node 0 first serves (with one node per region: the region).
+   */
   readonly regionPorts: ReadonlyMap<string, number>
   readonly regionPids: ReadonlyMap<string, number>
-  /** Every region pid this partition ever reported, restarted ones included. */
+  /** Live: every serving node of each region, by node id; a node is absent while it does not serve. */
+  readonly regionNodes: ReadonlyMap<string, ReadonlyMap<number, NodeProcess>>
+  /** Every region pid this partition ever reported (every node's), restarted ones included. */
   readonly allRegionPids: ReadonlySet<number>
   /** Resolves when the launcher process has exited. */
   readonly exited: Promise<ExitStatus>
@@ -91,8 +105,10 @@ export interface RunningPartition {
   regionUrl(region: string): string
   /** Resolves once every region is serving (the launcher's 'ready' and /health 200). */
   waitUntilReady(timeoutMs?: number): Promise<void>
-  /** Resolves with the new pid once `region` serves from a process other than `previousPid`. */
+  /** Resolves with the new pid once `region` (its node 0) serves from a process other than `previousPid`. */
   waitForRegionRestart(region: string, previousPid: number, timeoutMs?: number): Promise<number>
+  /** Resolves with the new pid once `node` of `region` serves from a process other than `previousPid`. */
+  waitForNodeRestart(region: string, node: number, previousPid: number, timeoutMs?: number): Promise<number>
   /** SIGTERM, wait for the launcher (SIGKILL after a deadline), then remove an owned data dir. */
   stop(): Promise<ExitStatus>
   /** SIGKILL the launcher only, as a crash would; waits for its regions to be gone too. */
@@ -265,9 +281,19 @@ export function httpRequest(
   })
 }
 
+/** One node of a region as GET /health reports it. */
+export interface NodeHealth {
+  node: number
+  pid: number | null
+  port: number | null
+  status: string
+  connections: number
+  restarts: number
+}
+
 export interface HealthReport {
   status: number
-  body: { status: string; regions: Record<string, { status: string; port?: number }> }
+  body: { status: string; regions: Record<string, { status: string; port?: number; nodes: NodeHealth[] }> }
 }
 
 export async function getHealth(partition: Pick<RunningPartition, 'gatewayUrl'>): Promise<HealthReport> {
@@ -324,9 +350,11 @@ export async function startPartition(options: StartPartitionOptions = {}): Promi
   const dataDir = options.dataDir ?? createTempDir()
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   const regionPortBase = options.regionPortBase ?? 0
-  const port = options.port ?? (await freePortRange(regionPortBase === 'launcher-default' ? 1 + regions.length : 1))
+  const nodesPerRegion = options.nodes ?? 1
+  const port = options.port ?? (await freePortRange(regionPortBase === 'launcher-default' ? 1 + regions.length * nodesPerRegion : 1))
 
   const args = [PARTITION_MAIN, '--port', String(port), '--regions', regions.join(','), '--data-dir', dataDir]
+  if (options.nodes !== undefined) args.push('--nodes', String(options.nodes))
   if (regionPortBase !== 'launcher-default') args.push('--region-port-base', String(regionPortBase))
   args.push(...(options.extraArgs ?? []))
 
@@ -361,6 +389,7 @@ export async function startPartition(options: StartPartitionOptions = {}): Promi
 
   const regionPorts = new Map<string, number>()
   const regionPids = new Map<string, number>()
+  const regionNodes = new Map<string, Map<number, NodeProcess>>(regions.map((region) => [region, new Map()]))
   const allRegionPids = new Set<number>()
   let gatewayListening = false
   let everyRegionReady = false
@@ -371,16 +400,22 @@ export async function startPartition(options: StartPartitionOptions = {}): Promi
         gatewayListening = true
         break
       case 'region-ready':
-        regionPorts.set(message.region, message.port)
-        regionPids.set(message.region, message.pid)
+        if (message.node === 0) {
+          regionPorts.set(message.region, message.port)
+          regionPids.set(message.region, message.pid)
+        }
+        regionNodes.get(message.region)?.set(message.node, { port: message.port, replicationPort: message.replicationPort, pid: message.pid })
         allRegionPids.add(message.pid)
         break
-      case 'region-exit':
-        if (regionPids.get(message.region) === message.pid) {
+      case 'region-exit': {
+        if (message.node === 0 && regionPids.get(message.region) === message.pid) {
           regionPorts.delete(message.region)
           regionPids.delete(message.region)
         }
+        const nodes = regionNodes.get(message.region)
+        if (nodes !== undefined && nodes.get(message.node)?.pid === message.pid) nodes.delete(message.node)
         break
+      }
       case 'ready':
         everyRegionReady = true
         break
@@ -436,6 +471,7 @@ export async function startPartition(options: StartPartitionOptions = {}): Promi
     },
     regionPorts,
     regionPids,
+    regionNodes,
     allRegionPids,
     exited,
     output,
@@ -453,6 +489,16 @@ export async function startPartition(options: StartPartitionOptions = {}): Promi
         `region ${region} to serve again from a new process`,
         () => {
           const current = regionPids.get(region)
+          return current !== undefined && current !== previousPid ? current : undefined
+        },
+        ms,
+      )
+    },
+    waitForNodeRestart(region, node, previousPid, ms = timeoutMs) {
+      return waitForLauncher(
+        `node ${node} of region ${region} to serve again from a new process`,
+        () => {
+          const current = regionNodes.get(region)?.get(node)?.pid
           return current !== undefined && current !== previousPid ? current : undefined
         },
         ms,

@@ -88,12 +88,18 @@ describe('local partition', { timeout: 180_000 }, () => {
   it('reports every region ready on /health, each on the port after the gateway', async () => {
     const health = await getHealth(partition)
     assert.equal(health.status, 200)
-    assert.deepEqual(health.body, {
-      status: 'ok',
-      regions: {
-        'us-east-1': { status: 'ready', port: partition.port + 1 },
-        'eu-west-1': { status: 'ready', port: partition.port + 2 },
-      },
+    // Each region's status and port, and its one node (the launcher's default --nodes 1).
+    const summary = Object.fromEntries(
+      Object.entries(health.body.regions).map(([region, report]) => [
+        region,
+        { status: report.status, port: report.port, nodes: report.nodes.map(({ node, pid, port, status, restarts }) => ({ node, pid, port, status, restarts })) },
+      ]),
+    )
+    const node = (region: string, port: number) => ({ node: 0, pid: partition.regionPids.get(region), port, status: 'ready', restarts: 0 })
+    assert.equal(health.body.status, 'ok')
+    assert.deepEqual(summary, {
+      'us-east-1': { status: 'ready', port: partition.port + 1, nodes: [node('us-east-1', partition.port + 1)] },
+      'eu-west-1': { status: 'ready', port: partition.port + 2, nodes: [node('eu-west-1', partition.port + 2)] },
     })
     assert.equal(partition.regionPorts.get('us-east-1'), partition.port + 1)
     assert.equal(partition.regionPorts.get('eu-west-1'), partition.port + 2)
@@ -265,7 +271,12 @@ describe('local partition with a region that cannot start yet', { timeout: 120_0
     })
     assert.equal(partial.status, 503)
     assert.equal(partial.body.status, 'unavailable')
-    assert.deepEqual(partial.body.regions['eu-west-1'], { status: 'unavailable' })
+    const euWest = partial.body.regions['eu-west-1']
+    assert.equal(euWest?.status, 'unavailable')
+    assert.equal(euWest.port, undefined)
+    assert.equal(euWest.nodes.length, 1)
+    assert.notEqual(euWest.nodes[0]?.status, 'ready')
+    assert.equal(euWest.nodes[0]?.port, null)
 
     const down = kmsClient(partition, 'eu-west-1', { maxAttempts: 1 })
     const err = await rejectsWith(down.send(new ListKeysCommand({})), 'KMSInternalException')

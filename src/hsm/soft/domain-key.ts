@@ -11,7 +11,7 @@
 import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { clean } from '../internal/bytes.js'
-import { createFileDurably, writeFileDurably } from '../internal/files.js'
+import { createFileDurably } from '../internal/files.js'
 
 const MAGIC = Buffer.from('TRENTDK1', 'ascii')
 const KEY_BYTES = 32
@@ -75,7 +75,9 @@ export function loadOrCreateDomainKey(masterKey: KeyObject, sealedPath: string, 
     cipher.setAAD(aad(header, region))
     const sealed = Buffer.concat([header, iv, cipher.update(fresh), cipher.final(), cipher.getAuthTag()])
     clean(fresh)
-    writeFileDurably(sealedPath, sealed, 0o600)
+    // Created only if still absent: nodes of a region share its folder and may start at
+    // once, and every one of them must use the one domain key that won, not its own.
+    createFileDurably(sealedPath, sealed, 0o600)
   }
   const sealed = readFileSync(sealedPath)
   if (sealed.length !== 12 + 12 + KEY_BYTES + 16 || !sealed.subarray(0, 8).equals(MAGIC)) {
