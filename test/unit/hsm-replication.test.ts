@@ -41,7 +41,7 @@ import {
   wrapIv,
   wrapMaterials,
 } from '../../src/hsm/soft/replication-crypto.js'
-import { openSealedRsk } from '../../src/hsm/soft/replication-keys.js'
+import { openSealedRsk, ReplicationSigningKeys } from '../../src/hsm/soft/replication-keys.js'
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -827,4 +827,22 @@ test('the whole transfer through two WorkerHsm threads', async () => {
     await a.close()
     await b.close()
   }
+})
+
+// ---------------------------------------------------------------------------------------
+// Nodes sharing a region's key dir (issue 11)
+
+test('nodes starting at once on one key dir make one first RSK, and each signs with a key another rotated', () => {
+  const keyDir = temporaryDir()
+  const domainKey = { id: 1, key: createSecretKey(randomBytes(32)) }
+  const first = ReplicationSigningKeys.loadOrCreate({ keyDir, domainKey, region: 'us-east-1' })
+  const second = ReplicationSigningKeys.loadOrCreate({ keyDir, domainKey, region: 'us-east-1' })
+  assert.deepEqual(second.list().map((k) => k.id), first.list().map((k) => k.id))
+  assert.equal(first.list().length, 1)
+  // A marker left by a node that made the first key: a later start loads, never makes another.
+  assert.equal(ReplicationSigningKeys.loadOrCreate({ keyDir, domainKey, region: 'us-east-1' }).list().length, 1)
+
+  const rotated = first.rotate()
+  assert.equal(second.sign(Buffer.from('body')).keyId, rotated.id, 'the other node signs with the rotated key')
+  assert.deepEqual(second.list().map((k) => k.id), first.list().map((k) => k.id))
 })

@@ -29,11 +29,11 @@ import {
   sign,
   type KeyObject,
 } from 'node:crypto'
-import { mkdirSync, readFileSync, readdirSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { HsmError, type RskPublicKey, type SealedAgreement } from '../hsm.js'
 import { clean } from '../internal/bytes.js'
-import { writeFileDurably } from '../internal/files.js'
+import { createFileDurably, writeFileDurably } from '../internal/files.js'
 import type { DomainKey } from './domain-key.js'
 import { openBlob, sealBlob } from './key-token.js'
 import { pointOfPublicKey, replicationSigningInput, rskIdOf, sessionIdBytes } from './replication-crypto.js'
@@ -159,15 +159,26 @@ export interface FileRskOptions {
  * Private keys stay KeyObjects, so their bytes are not on the JavaScript heap.
  */
 export class ReplicationSigningKeys {
-  readonly #keys: SigningKey[]
+  #keys: SigningKey[]
   /** Persists a new key before it is used; absent for the in-memory variant. */
   readonly #store: ((key: SigningKey) => void) | undefined
   readonly #now: () => number
+  /**
+   * Re-reads the key files when the key dir changed since the last read: the nodes of a
+   * region share it, and a key one of them rotated must be the one every node signs with.
+   */
+  readonly #refresh: (() => SigningKey[] | undefined) | undefined
 
-  private constructor(keys: SigningKey[], store: ((key: SigningKey) => void) | undefined, now: () => number) {
+  private constructor(
+    keys: SigningKey[],
+    store: ((key: SigningKey) => void) | undefined,
+    now: () => number,
+    refresh?: () => SigningKey[] | undefined,
+  ) {
     this.#keys = keys
     this.#store = store
     this.#now = now
+    this.#refresh = refresh
   }
 
   /** Keys that live only in this process: for tests. Uses `privateKey` if given, else a fresh one. */
@@ -185,30 +196,45 @@ export class ReplicationSigningKeys {
     const { keyDir, domainKey, region } = options
     const now = options.now ?? Date.now
     mkdirSync(keyDir, { recursive: true, mode: 0o700 })
-    const keys: SigningKey[] = []
-    for (const name of readdirSync(keyDir)) {
-      const match = SEALED_FILE_PATTERN.exec(name)
-      if (match === null || match[1] === undefined) continue
-      const { privateKey, createdAt } = openSealedRsk(domainKey, region, match[1], readFileSync(join(keyDir, name)))
-      keys.push(signingKeyOf(privateKey, createdAt))
+    const load = (): SigningKey[] => {
+      const keys: SigningKey[] = []
+      for (const name of readdirSync(keyDir)) {
+        const match = SEALED_FILE_PATTERN.exec(name)
+        if (match === null || match[1] === undefined) continue
+        const { privateKey, createdAt } = openSealedRsk(domainKey, region, match[1], readFileSync(join(keyDir, name)))
+        keys.push(signingKeyOf(privateKey, createdAt))
+      }
+      return keys.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     }
-    keys.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     const store = (key: SigningKey): void => {
       const { id, sealed } = sealRsk(domainKey, region, key.privateKey, key.createdAt)
       writeFileDurably(join(keyDir, sealedRskFileName(id)), sealed, 0o600)
     }
-    const signingKeys = new ReplicationSigningKeys(keys, store, now)
-    if (keys.length === 0) signingKeys.rotate()
-    return signingKeys
+    const dirVersion = (): string => {
+      const stat = statSync(keyDir, { bigint: true })
+      return `${stat.ino}:${stat.mtimeNs}:${stat.ctimeNs}`
+    }
+    let keys = load()
+    if (keys.length === 0) keys = createFirstKey(keyDir, now, store, load)
+    let seen = dirVersion()
+    const refresh = (): SigningKey[] | undefined => {
+      const current = dirVersion()
+      if (current === seen) return undefined
+      seen = current
+      return load()
+    }
+    return new ReplicationSigningKeys(keys, store, now, refresh)
   }
 
   list(): RskPublicKey[] {
+    this.#reloadIfChanged()
     return this.#keys.map(({ id, publicKey, createdAt }) => ({ id, publicKey: Buffer.from(publicKey), createdAt }))
   }
 
   //= docs/spec/replication.md#acceptance
   // ECDSA P-384 / SHA-384 over "trent-replication-v1" || 0x00 || body, r || s as in the envelope.
   sign(body: Uint8Array): { keyId: string; signature: Uint8Array } {
+    this.#reloadIfChanged()
     const newest = this.#newest()
     const signature = sign('sha384', replicationSigningInput(body), { key: newest.privateKey, dsaEncoding: 'ieee-p1363' })
     return { keyId: newest.id, signature }
@@ -227,10 +253,43 @@ export class ReplicationSigningKeys {
     return { id: key.id, publicKey: Buffer.from(key.publicKey), createdAt }
   }
 
+  #reloadIfChanged(): void {
+    const reloaded = this.#refresh?.()
+    if (reloaded !== undefined && reloaded.length > 0) this.#keys = reloaded
+  }
+
   #newest(): SigningKey {
     const newest = this.#keys.at(-1)
     if (newest === undefined) throw new HsmError('BAD_REQUEST', 'no replication signing key')
     return newest
+  }
+}
+
+/** Marks that a region's first RSK is being made, so that nodes starting at once make one. */
+const FIRST_KEY_MARKER = 'first-rsk.created'
+const FIRST_KEY_WAIT_MS = 10_000
+
+/**
+ * Makes the region's first RSK, once however many nodes start at the same moment on one
+ * key dir: the node that creates the marker file (exclusively) makes the key; the others
+ * wait for its sealed file and load it. Without this each would sign with a key of its
+ * own, and only one of them would be published and pinned.
+ */
+function createFirstKey(keyDir: string, now: () => number, store: (key: SigningKey) => void, load: () => SigningKey[]): SigningKey[] {
+  const key = signingKeyOf(generateP384KeyPair().privateKey, now())
+  if (createFileDurably(join(keyDir, FIRST_KEY_MARKER), `${key.id}\n`, 0o600)) {
+    store(key)
+    return [key]
+  }
+  // Another node won. Its sealed file follows its marker at once; wait for it (this runs
+  // while the HSM starts, in its own thread, before it serves anything).
+  const deadline = Date.now() + FIRST_KEY_WAIT_MS
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  for (;;) {
+    const keys = load()
+    if (keys.length > 0) return keys
+    if (Date.now() > deadline) throw new Error('rsk: another process began the first signing key and did not finish it')
+    Atomics.wait(pause, 0, 0, 20)
   }
 }
 
