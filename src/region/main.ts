@@ -12,6 +12,7 @@ import { createLogger } from '../log/logger.js'
 import { LIMIT_FLAG_OPTIONS, limitsFromFlags } from '../http/limits.js'
 import { isLauncherToRegionMessage, type RegionToLauncherMessage } from '../wire/region-messages.js'
 import { startRegion } from './compose-region.js'
+import { describeStore, invalidStore } from './storage-choice.js'
 import { configureFailpoints } from '../kms/failpoints.js'
 
 const REGION_PATTERN = /^([a-z]+-){2,3}\d+$/
@@ -47,6 +48,10 @@ const { values } = parseArgs({
     'trust-store': { type: 'string' },
     'reconcile-interval-ms': { type: 'string', default: '30000' },
     identities: { type: 'string' },
+    // 'sqlite' (default) or a postgres:// URL (docs/spec/storage.md); PGPASSWORD or
+    // ~/.pgpass keep the password off the command line.
+    store: { type: 'string' },
+    'shared-store': { type: 'boolean', default: false },
   },
   strict: true,
 })
@@ -57,6 +62,8 @@ const dataDir = values['data-dir'] ?? fail('--data-dir is required')
 const accountId = values.account
 if (!/^\d{12}$/.test(accountId)) fail('--account must be 12 digits')
 const port = portFlag('port', values.port)
+const storeProblem = invalidStore(values.store)
+if (storeProblem !== undefined) fail(storeProblem)
 const replicationPort = portFlag('replication-port', values['replication-port'])
 let limits: ReturnType<typeof limitsFromFlags>
 try {
@@ -105,6 +112,8 @@ const running = await startRegion({
   ...(values['trust-store'] !== undefined ? { trustStoreFile: values['trust-store'] } : {}),
   reconcileIntervalMs: Number(values['reconcile-interval-ms']),
   ...(values.identities !== undefined ? { identitiesFile: values.identities } : {}),
+  ...(values.store !== undefined ? { store: values.store } : {}),
+  shared: values['shared-store'],
   routeTo: (name) => routes.get(name),
   onSigningKeysChanged: (exported) => tellLauncher({ type: 'signing-keys', region, rsk: exported }),
   logger,
@@ -118,7 +127,12 @@ handedOffConnection = (socket, head) => {
   running.server.emit('connection', socket)
   socket.resume()
 }
-logger.info('region ready', { port: running.port, replicationPort: running.replicationPort })
+logger.info('region ready', {
+  port: running.port,
+  replicationPort: running.replicationPort,
+  store: describeStore({ store: values.store, region, dataDir }),
+  sharedStore: values['shared-store'],
+})
 tellLauncher({ type: 'ready', region, port: running.port, replicationPort: running.replicationPort, rsk: running.rsk })
 
 let stopping = false
