@@ -137,6 +137,18 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
+const statementNames = new Map<string, string>()
+
+/** A prepared statement's name, from its text: the same text gets the same name on every connection. */
+function statementName(text: string): string {
+  let name = statementNames.get(text)
+  if (name === undefined) {
+    name = `trent_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`
+    statementNames.set(text, name)
+  }
+  return name
+}
+
 /**
  * A pooled connection in use. Tells whether the connection broke, in which case it goes
  * back to the pool to be destroyed, not reused: a connection whose query timed out on
@@ -159,13 +171,24 @@ class Session {
     client.on('error', this.#onError)
   }
 
+  /**
+   * One statement. With parameters it is a named prepared statement, parsed and planned
+   * once per connection rather than at every commit.
+   */
   async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     try {
-      return await this.#client.query<R>(text, values)
+      if (values === undefined) return await this.#client.query<R>(text)
+      return await this.#client.query<R>({ name: statementName(text), text, values })
     } catch (err) {
       if (failureKind(err) === 'connection') this.broken = true
       throw this.#fail(err)
     }
+  }
+
+  /** Several statements without parameters in one round trip (the simple query protocol): one result each. */
+  async queries(text: string): Promise<pg.QueryResult[]> {
+    const results: unknown = await this.query(text)
+    return Array.isArray(results) ? (results as pg.QueryResult[]) : [results as pg.QueryResult]
   }
 
   /** Ends a failed transaction; a connection that cannot roll back is destroyed (the server then rolls back). */
@@ -288,11 +311,10 @@ export class PostgresStorage implements Storage {
     return new Session(client, (err) => this.#fail(err, what))
   }
 
-  /** Runs `work` in a transaction begun with `begin`; rolls back if anything throws. */
-  async #transaction<T>(what: string, begin: string, work: (session: Session) => Promise<T>): Promise<T> {
+  /** Runs `work` in a transaction it begins; commits after it, rolls back if anything throws. */
+  async #transaction<T>(what: string, work: (session: Session) => Promise<T>): Promise<T> {
     const session = await this.#session(what)
     try {
-      await session.query(begin)
       const result = await work(session)
       await session.query('COMMIT')
       return result
@@ -310,8 +332,8 @@ export class PostgresStorage implements Storage {
    * second finds the work done. A schema newer than this code is refused, untouched.
    */
   async #migrate(): Promise<void> {
-    await this.#transaction('migrate', 'BEGIN', async (session) => {
-      await session.query('SELECT pg_advisory_xact_lock($1::bigint)', [this.#lockKey])
+    await this.#transaction('migrate', async (session) => {
+      await session.queries(`BEGIN; SELECT pg_advisory_xact_lock(${this.#lockKey})`)
       await session.query(`CREATE SCHEMA IF NOT EXISTS ${this.#s}`)
       await session.query(`CREATE TABLE IF NOT EXISTS ${this.#s}.schema_version (
         version    integer PRIMARY KEY,
@@ -334,7 +356,8 @@ export class PostgresStorage implements Storage {
 
   load(): Promise<LoadedState> {
     // One snapshot: the tables and the head position agree.
-    return this.#transaction('load', 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (session) => {
+    return this.#transaction('load', async (session) => {
+      await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
       const s = this.#s
       const records = async <T>(sql: string): Promise<T[]> =>
         (await session.query<{ record: string }>(sql)).rows.map((row) => JSON.parse(row.record) as T)
@@ -396,9 +419,14 @@ export class PostgresStorage implements Storage {
     // write lock while holding a pooled connection), and the advisory lock against the
     // other nodes.
     const run = this.#exclusive.then(() =>
-      this.#transaction('commit', 'BEGIN', async (session) => {
-        await session.query('SELECT pg_advisory_xact_lock($1::bigint)', [this.#lockKey])
-        const missed = await this.#changesAfter(session, since)
+      this.#transaction('commit', async (session) => {
+        if (!Number.isSafeInteger(since) || since < 0) throw new Error(`storage: ${since} is not a change log position`)
+        // BEGIN, the region's write lock, and the changes to catch up with, in one round
+        // trip (the lock key and position are integers, written out).
+        const [, , changes] = await session.queries(
+          `BEGIN; SELECT pg_advisory_xact_lock(${this.#lockKey}); ${this.#changesAfterSql(since)}`,
+        )
+        const missed = this.#changesFrom(since, (changes?.rows ?? []) as Array<{ position: string; writes: string }>)
         if (missed === undefined) throw new Error('storage: the writer is behind the kept change log; load again')
         if (missed.length > 0) catchUp(missed)
         const caughtUp = missed.at(-1)?.position ?? since
@@ -433,18 +461,17 @@ export class PostgresStorage implements Storage {
     return position
   }
 
+  /** The statement that reads the changes after `since` (a checked integer). */
+  #changesAfterSql(since: ChangePosition): string {
+    return `SELECT position, writes FROM ${this.#s}.changes WHERE position > ${since} ORDER BY position`
+  }
+
   /**
-   * The changes after `since`, read in one statement (one snapshot); undefined when the
-   * first of them was pruned. Positions are gapless, so a log that starts at `since + 1`
-   * holds every change after it.
+   * The changes after `since` from the rows one statement (one snapshot) read; undefined
+   * when the first of them was pruned. Positions are gapless, so a log that starts at
+   * `since + 1` holds every change after it.
    */
-  async #changesAfter(session: Session, since: ChangePosition): Promise<CommittedChange[] | undefined> {
-    const rows = (
-      await session.query<{ position: string; writes: string }>(
-        `SELECT position, writes FROM ${this.#s}.changes WHERE position > $1 ORDER BY position`,
-        [since],
-      )
-    ).rows
+  #changesFrom(since: ChangePosition, rows: ReadonlyArray<{ position: string; writes: string }>): CommittedChange[] | undefined {
     const first = rows[0]
     if (first === undefined) return []
     if (Number(first.position) !== since + 1) return undefined
@@ -452,9 +479,11 @@ export class PostgresStorage implements Storage {
   }
 
   async changesSince(since: ChangePosition): Promise<CommittedChange[] | undefined> {
+    if (!Number.isSafeInteger(since) || since < 0) throw new Error(`storage: ${since} is not a change log position`)
     const session = await this.#session('changesSince')
     try {
-      return await this.#changesAfter(session, since)
+      const rows = await session.query<{ position: string; writes: string }>(this.#changesAfterSql(since))
+      return this.#changesFrom(since, rows.rows)
     } finally {
       session.release()
     }

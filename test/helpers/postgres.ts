@@ -117,6 +117,17 @@ function childrenOf(pid: number): number[] {
   return children
 }
 
+/** Sends `signal` to each of `pids` that still exists (a backend may exit at any moment). */
+function signalEach(pids: readonly number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal)
+    } catch {
+      // already gone
+    }
+  }
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
@@ -217,47 +228,37 @@ class Cluster implements PostgresCluster {
 
   async kill9(): Promise<void> {
     const pids = this.#processes()
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL')
-      } catch {
-        // already gone
-      }
-    }
+    signalEach(pids, 'SIGKILL')
     const deadline = Date.now() + 10_000
     while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
     this.#running = false
   }
 
   freeze(): void {
-    for (const pid of this.#processes()) process.kill(pid, 'SIGSTOP')
+    signalEach(this.#processes(), 'SIGSTOP')
   }
 
   thaw(): void {
     const postmaster = this.#postmaster()
     if (postmaster === undefined) return
     // The children first: a postmaster thawed first might see them as stuck.
-    for (const pid of childrenOf(postmaster)) process.kill(pid, 'SIGCONT')
-    process.kill(postmaster, 'SIGCONT')
+    signalEach([...childrenOf(postmaster), postmaster], 'SIGCONT')
   }
 
   async remove(): Promise<void> {
-    clusters.delete(this)
     this.thaw()
     if (this.#postmaster() !== undefined) {
       await run(join(this.#bin, 'pg_ctl'), ['-D', this.dataDir, '-w', '-t', '30', '-m', 'immediate', 'stop']).catch(() => this.kill9())
     }
     this.#running = false
     rmSync(this.#root, { recursive: true, force: true })
+    // Only now: until its files are gone, process exit still cleans it up.
+    clusters.delete(this)
   }
 
   /** For process exit: synchronous, best effort. */
   removeNow(): void {
-    try {
-      this.thaw()
-    } catch {
-      // nothing to thaw
-    }
+    this.thaw()
     if (this.#running || this.#postmaster() !== undefined) runSync(join(this.#bin, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', 'stop'])
     rmSync(this.#root, { recursive: true, force: true })
   }
