@@ -28,6 +28,8 @@ import { POSTGRES_MIGRATIONS } from './postgres/migrations.js'
 
 /** Changes kept for followers by default; a follower further behind loads again. */
 const KEPT_CHANGES = 10_000
+/** How long one migration (or the wait for another node's) may take, instead of statementMs. */
+const MIGRATION_TIMEOUT_MS = 60_000
 
 /** How long each kind of wait may last (docs/spec/storage.md §6), in milliseconds. */
 export interface PostgresTimeouts {
@@ -185,6 +187,21 @@ class Session {
     }
   }
 
+  /** One statement allowed `timeoutMs` on both sides (a migration's DDL), instead of the usual timeouts. */
+  async slowQuery(text: string, timeoutMs: number): Promise<pg.QueryResult> {
+    try {
+      await this.#client.query(`SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}`)
+      // node-postgres reads query_timeout from a query's config too, though its types omit it.
+      const config: pg.QueryConfig & { query_timeout: number } = { text, query_timeout: timeoutMs + 1_000 }
+      const result = await this.#client.query(config)
+      await this.#client.query('SET LOCAL statement_timeout = DEFAULT')
+      return result
+    } catch (err) {
+      if (failureKind(err) === 'connection') this.broken = true
+      throw this.#fail(err)
+    }
+  }
+
   /** Several statements without parameters in one round trip (the simple query protocol): one result each. */
   async queries(text: string): Promise<pg.QueryResult[]> {
     const results: unknown = await this.query(text)
@@ -295,8 +312,11 @@ export class PostgresStorage implements Storage {
     return new StorageUnavailableError(`storage: PostgreSQL (${this.#where}) ${reason} (${what}): ${errorMessage(err)}`, { cause: err })
   }
 
-  async #session(what: string): Promise<Session> {
+  #refuseIfClosed(): void {
     if (this.#closed) throw new Error('storage: the PostgreSQL store is closed')
+  }
+
+  async #session(what: string): Promise<Session> {
     if (Date.now() < this.#unavailableUntil) {
       throw new StorageUnavailableError(
         `storage: PostgreSQL (${this.#where}) is unavailable (${what}): ${this.#lastFailure === undefined ? 'it failed a moment ago' : errorMessage(this.#lastFailure)}`,
@@ -333,7 +353,9 @@ export class PostgresStorage implements Storage {
    */
   async #migrate(): Promise<void> {
     await this.#transaction('migrate', async (session) => {
-      await session.queries(`BEGIN; SELECT pg_advisory_xact_lock(${this.#lockKey})`)
+      await session.query('BEGIN')
+      // Another node may be migrating: wait as long as a migration may take.
+      await session.slowQuery(`SELECT pg_advisory_xact_lock(${this.#lockKey})`, MIGRATION_TIMEOUT_MS)
       await session.query(`CREATE SCHEMA IF NOT EXISTS ${this.#s}`)
       await session.query(`CREATE TABLE IF NOT EXISTS ${this.#s}.schema_version (
         version    integer PRIMARY KEY,
@@ -348,13 +370,14 @@ export class PostgresStorage implements Storage {
       for (let version = current; version < known; version++) {
         const migration = POSTGRES_MIGRATIONS[version]
         if (migration === undefined) break
-        await session.query(migration(this.#s))
+        await session.slowQuery(migration(this.#s), MIGRATION_TIMEOUT_MS)
         await session.query(`INSERT INTO ${this.#s}.schema_version (version) VALUES ($1)`, [version + 1])
       }
     })
   }
 
-  load(): Promise<LoadedState> {
+  async load(): Promise<LoadedState> {
+    this.#refuseIfClosed()
     // One snapshot: the tables and the head position agree.
     return this.#transaction('load', async (session) => {
       await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
@@ -415,6 +438,7 @@ export class PostgresStorage implements Storage {
     catchUp: (changes: readonly CommittedChange[]) => void,
     decide: () => Promise<Decision<T>> | Decision<T>,
   ): Promise<{ position: ChangePosition; result: T }> {
+    if (this.#closed) return Promise.reject(new Error('storage: the PostgreSQL store is closed'))
     // One exclusive section at a time in this process (a second would only wait for the
     // write lock while holding a pooled connection), and the advisory lock against the
     // other nodes.
@@ -479,6 +503,7 @@ export class PostgresStorage implements Storage {
   }
 
   async changesSince(since: ChangePosition): Promise<CommittedChange[] | undefined> {
+    this.#refuseIfClosed()
     if (!Number.isSafeInteger(since) || since < 0) throw new Error(`storage: ${since} is not a change log position`)
     const session = await this.#session('changesSince')
     try {
@@ -591,6 +616,7 @@ export class PostgresStorage implements Storage {
   }
 
   async holdLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    this.#refuseIfClosed()
     // The database's clock, both to set the expiry and to judge it.
     const session = await this.#session('holdLease')
     try {
@@ -607,6 +633,7 @@ export class PostgresStorage implements Storage {
   }
 
   async releaseLease(name: string, holder: string): Promise<void> {
+    this.#refuseIfClosed()
     const session = await this.#session('releaseLease')
     try {
       await session.query(`DELETE FROM ${this.#s}.leases WHERE name = $1 AND holder = $2`, [name, holder])
@@ -627,6 +654,7 @@ export class PostgresStorage implements Storage {
 
   async close(): Promise<void> {
     if (this.#closed) return
+    // New calls are refused from now on; commits already queued still run.
     this.#closed = true
     await this.#exclusive
     await this.#listener?.close()
