@@ -442,17 +442,19 @@ for (const subject of [memory, sqlite, postgres]) {
     })
 
     it('leases are exclusive, renewable by their holder, expire after their TTL, and pass on', async () => {
+      // Long enough that the steps before the expiry fit in it on a busy machine.
+      const LEASE_TTL_MS = 1_500
       const store = subject.create()
       const a = await open(store)
       const b = await open(store)
-      assert.equal(await a.holdLease('sweeper', 'node-a', 400), true)
-      assert.equal(await b.holdLease('sweeper', 'node-b', 400), false)
-      assert.equal(await a.holdLease('sweeper', 'node-a', 400), true, 'the holder renews it')
-      assert.equal(await b.holdLease('other', 'node-b', 400), true, 'leases are independent by name')
-      assert.equal(await a.releaseLease('sweeper', 'node-b').then(() => b.holdLease('sweeper', 'node-b', 400)), false, 'only the holder releases it')
-      await sleep(600)
+      assert.equal(await a.holdLease('sweeper', 'node-a', LEASE_TTL_MS), true)
+      assert.equal(await b.holdLease('sweeper', 'node-b', LEASE_TTL_MS), false)
+      assert.equal(await a.holdLease('sweeper', 'node-a', LEASE_TTL_MS), true, 'the holder renews it')
+      assert.equal(await b.holdLease('other', 'node-b', LEASE_TTL_MS), true, 'leases are independent by name')
+      assert.equal(await a.releaseLease('sweeper', 'node-b').then(() => b.holdLease('sweeper', 'node-b', LEASE_TTL_MS)), false, 'only the holder releases it')
+      await sleep(LEASE_TTL_MS + 300)
       assert.equal(await b.holdLease('sweeper', 'node-b', 10_000), true, 'expired: another takes it over')
-      assert.equal(await a.holdLease('sweeper', 'node-a', 400), false)
+      assert.equal(await a.holdLease('sweeper', 'node-a', LEASE_TTL_MS), false)
       await b.releaseLease('sweeper', 'node-b')
       assert.equal(await a.holdLease('sweeper', 'node-a', 10_000), true, 'released: another takes it at once')
       // Concurrent takers: exactly one wins.
