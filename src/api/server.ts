@@ -102,6 +102,18 @@ interface Progress {
   authenticated: boolean
 }
 
+/**
+ * The storage port's StorageUnavailableError (src/storage/storage.ts), known by name: the
+ * API layer does not depend on storage.
+ */
+function isStoreUnavailable(err: unknown): err is Error {
+  return err instanceof Error && err.name === 'StorageUnavailableError'
+}
+
+function storeUnavailable(): KmsError {
+  return new KmsError('DependencyTimeoutException', 'The system timed out while trying to fulfill the request. You can retry the request.')
+}
+
 export function createApiServer(options: ApiServerOptions): GuardedServer {
   const { kms, logger } = options
   // What a client can make this server log before it has proved who it is.
@@ -184,6 +196,12 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
         if (err instanceof BodyTooLarge) {
           clientLogger.info('request failed', { requestId, target: targetName, error: 'RequestEntityTooLarge' })
           sendError(res, new KmsError('ValidationException', 'Request entity too large'), requestId)
+          return
+        }
+        if (isStoreUnavailable(err)) {
+          // The region's store (PostgreSQL) is down or too slow: a dependency, and retryable.
+          clientLogger.warn('store unavailable', { requestId, target: targetName, error: err.message })
+          if (!res.headersSent && !res.destroyed) sendError(res, storeUnavailable(), requestId)
           return
         }
         const wireError = isKmsError(err) ? err : internalError()

@@ -1,6 +1,6 @@
 /**
  * The composition root of a region: the only place that knows every concrete part
- * (HSM worker, SQLite storage, KMS, HTTP front end, background work) and wires them.
+ * (HSM worker, storage, KMS, HTTP front end, background work) and wires them.
  *
  * @module
  */
@@ -19,7 +19,7 @@ import { holdRegionLease, SOLE_WRITER_LEASE } from '../kms/lease.js'
 import { Kms } from '../kms/kms.js'
 import type { Operation } from '../kms/operation.js'
 import type { Logger } from '../log/logger.js'
-import { SqliteStorage } from '../storage/sqlite-storage.js'
+import { createRegionStorage } from './storage-choice.js'
 import { KmsError } from '../wire/errors.js'
 import { FileTrustStore } from '../replication/trust-store.js'
 import { HttpTransport } from '../replication/transport.js'
@@ -34,6 +34,10 @@ export interface RegionConfig {
   accountId: string
   /** This region's own folder: database, sealed domain key, master key file. */
   dataDir: string
+  /** Where its state is kept: `sqlite` (default, `<dataDir>/trent.db`) or a postgres:// URL (region/storage-choice.ts). */
+  store?: string
+  /** Other nodes of the region write the same store. */
+  shared?: boolean
   host: string
   /** 0 picks a free port. */
   port: number
@@ -43,8 +47,6 @@ export interface RegionConfig {
   replicationPort: number
   /** Timeouts and connection limit of the KMS API listener (docs/security.md). */
   limits?: ListenerLimits
-  /** STOPGAP until the storage work's store choice lands: other nodes of the region write the same store. */
-  sharedStore?: boolean
   credentials: { accessKeyId: string; secretAccessKey: string }
   /** The account's IAM users and their policies (docs/authorization.md §1); without it, root only. */
   identitiesFile?: string
@@ -91,7 +93,11 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
     sealedDomainKeyFile,
     keyDir: config.dataDir,
   })
-  const storage = new SqliteStorage(join(config.dataDir, 'trent.db'), { shared: config.sharedStore === true })
+  const storage = await createRegionStorage({ store: config.store, region: config.region, dataDir: config.dataDir, shared: config.shared })
+    .catch(async (err: unknown) => {
+      await hsm.close()
+      throw err
+    })
   const clock = new AdjustableClock()
   const kms = await Kms.open({ region: config.region, accountId: config.accountId, clock }, hsm, storage)
   kms.peers = new FileTrustStore(config.trustStoreFile ?? join(config.dataDir, 'trust-store.json'))

@@ -12,6 +12,7 @@ import { createLogger } from '../log/logger.js'
 import { LIMIT_FLAG_OPTIONS, limitsFromFlags } from '../http/limits.js'
 import { MAX_NODE_ID, isLauncherToRegionMessage, type RegionToLauncherMessage } from '../wire/region-messages.js'
 import { startRegion } from './compose-region.js'
+import { describeStore, invalidStore } from './storage-choice.js'
 import { configureFailpoints } from '../kms/failpoints.js'
 
 const REGION_PATTERN = /^([a-z]+-){2,3}\d+$/
@@ -50,8 +51,10 @@ const { values } = parseArgs({
     // Which node of the region this process is, when a region runs several (the launcher's
     // --nodes): it only names the node in its logs and its ready message.
     'node-id': { type: 'string' },
-    // STOPGAP until the storage work's --store/--shared-store land (they replace this):
-    // other processes (nodes of this region) write the same store.
+    // 'sqlite' (default) or a postgres:// URL (docs/spec/storage.md); PGPASSWORD or
+    // ~/.pgpass keep the password off the command line.
+    store: { type: 'string' },
+    // Other processes (nodes of this region) write the same store.
     'shared-store': { type: 'boolean', default: false },
   },
   strict: true,
@@ -63,6 +66,8 @@ const dataDir = values['data-dir'] ?? fail('--data-dir is required')
 const accountId = values.account
 if (!/^\d{12}$/.test(accountId)) fail('--account must be 12 digits')
 const port = portFlag('port', values.port)
+const storeProblem = invalidStore(values.store)
+if (storeProblem !== undefined) fail(storeProblem)
 const replicationPort = portFlag('replication-port', values['replication-port'])
 let limits: ReturnType<typeof limitsFromFlags>
 try {
@@ -109,7 +114,6 @@ const running = await startRegion({
   replicationPort,
   ...(values['replication-host'] !== undefined ? { replicationHost: values['replication-host'] } : {}),
   limits,
-  sharedStore: values['shared-store'],
   credentials: { accessKeyId, secretAccessKey },
   ...(values['master-key-file'] !== undefined ? { masterKeyFile: values['master-key-file'] } : {}),
   allowTestHooks: values['allow-test-hooks'],
@@ -118,6 +122,8 @@ const running = await startRegion({
   ...(values['trust-store'] !== undefined ? { trustStoreFile: values['trust-store'] } : {}),
   reconcileIntervalMs: Number(values['reconcile-interval-ms']),
   ...(values.identities !== undefined ? { identitiesFile: values.identities } : {}),
+  ...(values.store !== undefined ? { store: values.store } : {}),
+  shared: values['shared-store'],
   routeTo: (name) => routes.get(name),
   onSigningKeysChanged: (exported) => tellLauncher({ type: 'signing-keys', region, ...nodeFields, rsk: exported }),
   logger,
@@ -131,7 +137,12 @@ handedOffConnection = (socket, head) => {
   running.server.emit('connection', socket)
   socket.resume()
 }
-logger.info('region ready', { port: running.port, replicationPort: running.replicationPort })
+logger.info('region ready', {
+  port: running.port,
+  replicationPort: running.replicationPort,
+  store: describeStore({ store: values.store, region, dataDir }),
+  sharedStore: values['shared-store'],
+})
 tellLauncher({ type: 'ready', region, ...nodeFields, port: running.port, replicationPort: running.replicationPort, rsk: running.rsk })
 
 let stopping = false

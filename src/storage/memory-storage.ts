@@ -9,11 +9,13 @@
 import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, TombstoneRecord, GrantRecord, Write } from './records.js'
 import type { ChangePosition, CommittedChange, Decision, LoadedState, Storage } from './storage.js'
 
-/** Changes kept for followers; older ones make a follower load again. */
+/** Changes kept for followers by default; older ones make a follower load again. */
 const KEPT_CHANGES = 10_000
 
 /** The store itself, which every handle of it shares. */
 class MemoryBacking {
+  constructor(readonly keptChanges: number) {}
+
   readonly keys = new Map<string, KeyRecord>()
   readonly materials = new Map<string, MaterialRecord>()
   readonly aliases = new Map<string, AliasRecord>()
@@ -91,8 +93,11 @@ export class MemoryStorage implements Storage {
   readonly shared: boolean
   readonly #backing: MemoryBacking
 
-  /** `shared`: other handles (`connectAnother`) write the same store, and this one follows them. */
-  constructor(options: { shared?: boolean } = {}, backing = new MemoryBacking()) {
+  /**
+   * `shared`: other handles (`connectAnother`) write the same store, and this one follows
+   * them. `keptChanges`: how many changes the log keeps (default 10,000).
+   */
+  constructor(options: { shared?: boolean; keptChanges?: number } = {}, backing = new MemoryBacking(options.keptChanges ?? KEPT_CHANGES)) {
     this.shared = options.shared ?? false
     this.#backing = backing
   }
@@ -136,7 +141,7 @@ export class MemoryStorage implements Storage {
       b.apply(writes)
       b.head += 1
       b.changes.push({ position: b.head, writes: structuredClone(writes) })
-      if (b.changes.length > KEPT_CHANGES) b.changes.splice(0, b.changes.length - KEPT_CHANGES)
+      if (b.changes.length > b.keptChanges) b.changes.splice(0, b.changes.length - b.keptChanges)
       for (const watcher of b.watchers) watcher()
       return { position: b.head, result }
     })

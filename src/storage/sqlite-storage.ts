@@ -9,13 +9,14 @@
  *
  * @module
  */
+import { realpathSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, TombstoneRecord,
   GrantRecord, Write } from './records.js'
 import type { ChangePosition, CommittedChange, Decision, LoadedState, Storage } from './storage.js'
 import { decodeWrites, encodeWrites } from './write-codec.js'
 
-/** Changes kept for followers; a follower further behind loads again. */
+/** Changes kept for followers by default; a follower further behind loads again. */
 const KEPT_CHANGES = 10_000
 /** How long a writer waits for another process's write lock before failing. */
 const BUSY_TIMEOUT_MS = 10_000
@@ -106,6 +107,27 @@ interface AliasRow {
   updated_at: number
 }
 
+/**
+ * The exclusive sections of this process, one queue per database file. Two SqliteStorage
+ * of one file in one process (two nodes of a region in a test) must never wait for
+ * SQLite's write lock at the same time as each other: better-sqlite3 waits synchronously,
+ * so the waiting one would block the event loop that the holder needs to finish its
+ * section (a deadlock until the busy timeout). Other processes are excluded by SQLite.
+ */
+const exclusiveSections = new Map<string, { tail: Promise<unknown>; users: number }>()
+
+function joinExclusiveSection(file: string): { tail: Promise<unknown>; users: number } {
+  const section = exclusiveSections.get(file) ?? { tail: Promise.resolve(), users: 0 }
+  section.users += 1
+  exclusiveSections.set(file, section)
+  return section
+}
+
+function leaveExclusiveSection(file: string): void {
+  const section = exclusiveSections.get(file)
+  if (section !== undefined && --section.users === 0) exclusiveSections.delete(file)
+}
+
 function migrate(db: Database.Database): void {
   db.exec('CREATE TABLE IF NOT EXISTS trent_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)')
   // Exclusive, so that two processes opening a new file at once migrate it once.
@@ -132,17 +154,28 @@ export class SqliteStorage implements Storage {
   readonly #appendChange: (position: ChangePosition, writes: string) => void
   readonly #changesAfter: (since: ChangePosition) => Array<{ position: number; writes: string }>
   readonly #oldestChange: () => ChangePosition | undefined
-  #exclusive: Promise<unknown> = Promise.resolve()
+  /** The file's queue of exclusive sections in this process, shared by every SqliteStorage of it. */
+  readonly #section: { tail: Promise<unknown>; users: number }
+  readonly #sectionKey: string
 
-  /** `shared`: other processes (nodes of the region) write the same file. */
-  constructor(path: string, options: { shared?: boolean } = {}) {
+  /**
+   * `shared`: other processes (nodes of the region) write the same file. `keptChanges`:
+   * how many changes the log keeps (default 10,000).
+   */
+  constructor(path: string, options: { shared?: boolean; keptChanges?: number } = {}) {
     this.shared = options.shared ?? false
+    const keptChanges = options.keptChanges ?? KEPT_CHANGES
+    const pruneEvery = Math.max(1, Math.min(1_000, keptChanges))
     this.#db = new Database(path, { timeout: BUSY_TIMEOUT_MS })
     this.#db.pragma('journal_mode = WAL')
     // FULL: the WAL is fsynced at every commit, so an acknowledged write is on disk.
     this.#db.pragma('synchronous = FULL')
     this.#db.pragma('foreign_keys = ON')
     migrate(this.#db)
+    // The file's real path: one queue for every name of the same file. A private
+    // in-memory database has none, and no one to share with.
+    this.#sectionKey = this.#db.memory ? `:memory:${Math.random()}` : realpathSync(this.#db.name)
+    this.#section = joinExclusiveSection(this.#sectionKey)
 
     const head = this.#db.prepare('SELECT position FROM change_head WHERE id = 1').pluck()
     this.#head = () => head.get() as number
@@ -152,7 +185,7 @@ export class SqliteStorage implements Storage {
     this.#appendChange = (position, writes) => {
       insertChange.run(position, writes)
       setHead.run(position)
-      if (position % 1_000 === 0) pruneChanges.run(position - KEPT_CHANGES)
+      if (position % pruneEvery === 0) pruneChanges.run(position - keptChanges)
     }
     const changesAfter = this.#db.prepare('SELECT position, writes FROM changes WHERE position > ? ORDER BY position')
     this.#changesAfter = (since) => changesAfter.all(since) as Array<{ position: number; writes: string }>
@@ -171,7 +204,7 @@ export class SqliteStorage implements Storage {
     )
     const putAlias = this.#db.prepare(
       `INSERT INTO aliases (alias_name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT(alias_name) DO UPDATE SET key_id = excluded.key_id, updated_at = excluded.updated_at`,
+       ON CONFLICT(alias_name) DO UPDATE SET key_id = excluded.key_id, created_at = excluded.created_at, updated_at = excluded.updated_at`,
     )
     const deleteAlias = this.#db.prepare('DELETE FROM aliases WHERE alias_name = ?')
     const putSession = this.#db.prepare(
@@ -320,10 +353,10 @@ export class SqliteStorage implements Storage {
   ): Promise<{ position: ChangePosition; result: T }> {
     // Optimistic: `decide` runs without SQLite's write lock (it may await the HSM, and
     // better-sqlite3 waits for a lock by blocking the whole thread, which would stall
-    // another node's process, or deadlock two handles in one process); the commit then
-    // takes the lock and goes through only if no one committed since, else catches up and
-    // decides again. One commit at a time in this process, as the port requires.
-    const run = this.#exclusive.then(async () => {
+    // another node's process for as long); the commit then takes the lock and goes through
+    // only if no one committed since, else catches up and decides again. One exclusive
+    // section at a time per file in this process, as the port requires.
+    return this.#exclusively(async () => {
       let position = since
       for (;;) {
         const missed = this.#changesSinceNow(position)
@@ -350,7 +383,12 @@ export class SqliteStorage implements Storage {
         }
       }
     })
-    this.#exclusive = run.catch(() => undefined)
+  }
+
+  /** Runs `work` once every exclusive section of this file queued before it in this process has ended. */
+  #exclusively<T>(work: () => Promise<T> | T): Promise<T> {
+    const run = this.#section.tail.then(work)
+    this.#section.tail = run.catch(() => undefined)
     return run
   }
 
@@ -370,6 +408,11 @@ export class SqliteStorage implements Storage {
   }
 
   holdLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    // A write: queued with the commits, for the same reason.
+    return this.#exclusively(() => this.#holdLeaseNow(name, holder, ttlMs))
+  }
+
+  #holdLeaseNow(name: string, holder: string, ttlMs: number): boolean {
     const now = Date.now()
     const taken = this.#db
       .prepare(
@@ -378,16 +421,19 @@ export class SqliteStorage implements Storage {
          WHERE leases.holder = excluded.holder OR leases.expires_at <= ?`,
       )
       .run(name, holder, now + ttlMs, now)
-    return Promise.resolve(taken.changes > 0)
+    return taken.changes > 0
   }
 
   releaseLease(name: string, holder: string): Promise<void> {
-    this.#db.prepare('DELETE FROM leases WHERE name = ? AND holder = ?').run(name, holder)
-    return Promise.resolve()
+    return this.#exclusively(() => {
+      this.#db.prepare('DELETE FROM leases WHERE name = ? AND holder = ?').run(name, holder)
+    })
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    // After this process's queued sections of the file, some of which may be this one's.
+    await this.#section.tail
     this.#db.close()
-    return Promise.resolve()
+    leaveExclusiveSection(this.#sectionKey)
   }
 }

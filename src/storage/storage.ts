@@ -77,3 +77,24 @@ export interface Storage {
   watch?(listener: () => void): () => void
   close(): Promise<void>
 }
+
+/**
+ * The store cannot be reached now: its server is down, unreachable, or did not answer in
+ * time (docs/spec/storage.md §6). Nothing can be said of a change whose commit failed so
+ * (it may have committed just before the connection dropped); the change log tells, and
+ * the next commit catches up with it. The KMS answers it as `DependencyTimeoutException`.
+ *
+ * The KMS may import storage only as types (tools/check-boundaries.mjs), so it recognises
+ * this error by its `name`, `'StorageUnavailableError'`, rather than with `instanceof`.
+ */
+export class StorageUnavailableError extends Error {
+  override readonly name = 'StorageUnavailableError'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+  }
+}
+
+/** Whether `err` is a StorageUnavailableError, also across module copies (by name). */
+export function isStorageUnavailable(err: unknown): err is StorageUnavailableError {
+  return err instanceof Error && err.name === 'StorageUnavailableError'
+}

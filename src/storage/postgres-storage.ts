@@ -1,0 +1,747 @@
+/**
+ * Storage on PostgreSQL (node-postgres), for a region of many nodes on many hosts
+ * (docs/spec/storage.md). Each region has a schema of its own in the given database
+ * (`trent_us_east_1`), created and migrated at start (postgres/migrations.ts).
+ *
+ * The change log and the exclusive commit of the storage port (storage.ts) are the
+ * `changes` table, the one-row `change_head` counter updated in the committing
+ * transaction (gapless, unlike a sequence), and a transaction-scoped advisory lock on a
+ * key derived from the schema name: the region's write lock. A commit notifies the
+ * region's channel (`NOTIFY`, delivered on commit), which `watch` listens to on a
+ * connection of its own. Leases are rows whose expiry the database's clock sets and
+ * checks, so nodes whose clocks disagree still agree on who holds one.
+ *
+ * Durability is PostgreSQL's: `synchronous_commit = on` (the default) flushes the commit
+ * to the server's WAL before COMMIT returns. Every call is bounded in time
+ * (POSTGRES_TIMEOUTS); a store that cannot be reached fails with StorageUnavailableError.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto'
+import pg from 'pg'
+import type { PoolClient, PoolConfig } from 'pg'
+import type { AliasRecord, AnsweredSessionRecord, GrantRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, TombstoneRecord,
+  Write } from './records.js'
+import { StorageUnavailableError, type ChangePosition, type CommittedChange, type Decision, type LoadedState, type Storage } from './storage.js'
+import { decodeWrites, encodeWrites } from './write-codec.js'
+import { POSTGRES_MIGRATIONS } from './postgres/migrations.js'
+
+/** Changes kept for followers by default; a follower further behind loads again. */
+const KEPT_CHANGES = 10_000
+/** How long one migration (or the wait for another node's) may take, instead of statementMs. */
+const MIGRATION_TIMEOUT_MS = 60_000
+
+/** How long each kind of wait may last (docs/spec/storage.md §6), in milliseconds. */
+export interface PostgresTimeouts {
+  /** Opening a connection (TCP, TLS, authentication): the pool's `connectionTimeoutMillis`. */
+  connectMs: number
+  /**
+   * One statement on the server, including the wait for the region's write lock:
+   * PostgreSQL's `statement_timeout`.
+   */
+  statementMs: number
+  /**
+   * One query as the client sees it (`query_timeout`): catches a server or network that
+   * stopped answering, where the server-side timeout cannot. Longer than `statementMs`,
+   * so that a server that still answers cancels the statement first, cleanly.
+   */
+  queryMs: number
+  /**
+   * A transaction left idle (a node frozen or cut off while it held the write lock):
+   * PostgreSQL's `idle_in_transaction_session_timeout`, after which the server ends that
+   * session and so frees the lock. Longer than any `decide` should take (an RSA 4096 key
+   * pair is made inside one).
+   */
+  idleInTransactionMs: number
+  /** After a connection-level failure, calls fail at once for this long instead of queueing up behind new attempts. */
+  unavailableBackoffMs: number
+}
+
+export const POSTGRES_TIMEOUTS: Readonly<PostgresTimeouts> = {
+  connectMs: 3_000,
+  statementMs: 5_000,
+  queryMs: 6_000,
+  idleInTransactionMs: 10_000,
+  unavailableBackoffMs: 1_000,
+}
+
+export interface PostgresStorageOptions {
+  /** `postgres://user:password@host:port/database?…` (libpq's URL form, as node-postgres reads it). */
+  url: string
+  /** The region's schema, e.g. schemaForRegion('us-east-1'). */
+  schema: string
+  /** Other processes (nodes of the region) write the same schema. */
+  shared?: boolean
+  /** Changes kept in the log for followers (default 10,000). */
+  keptChanges?: number
+  timeouts?: Partial<PostgresTimeouts>
+  /** Connections of this node's pool (default 4), besides the listener's one. */
+  poolSize?: number
+}
+
+const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/
+
+/** The schema of a region: `us-east-1` → `trent_us_east_1`. */
+export function schemaForRegion(region: string): string {
+  const schema = `trent_${region.replaceAll('-', '_')}`
+  if (!SCHEMA_PATTERN.test(schema)) throw new Error(`storage: region ${JSON.stringify(region)} gives no valid PostgreSQL schema name`)
+  return schema
+}
+
+/** The URL with its password replaced, for logs and error messages. */
+export function redactPostgresUrl(url: string): string {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return '<an unparseable PostgreSQL URL>'
+  }
+  if (parsed.password !== '') parsed.password = '***'
+  for (const name of [...parsed.searchParams.keys()]) if (/pass|secret|key/i.test(name)) parsed.searchParams.set(name, '***')
+  return parsed.toString()
+}
+
+/** A 64-bit advisory lock key of a schema, the same in every node. */
+function writeLockKey(schema: string): string {
+  const digest = createHash('sha256').update(`trent region write lock\0${schema}`).digest()
+  return digest.readBigInt64BE(0).toString()
+}
+
+/** SQLSTATEs of a server that is going away or cannot serve now. */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '53400'])
+/** SQLSTATEs of a statement that ran out of time: a store too slow to answer now. */
+const TIMED_OUT_SQLSTATES = new Set(['57014', '55P03'])
+/** Socket errors of a server that is down or unreachable. */
+const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
+  'EHOSTDOWN', 'ENETDOWN', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'])
+/** node-postgres's own messages for a lost, timed-out or unusable connection. */
+const UNAVAILABLE_MESSAGES = /^(Connection terminated|timeout expired|Query read timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed|Connection ended)/
+
+/**
+ * How a failure of a database call counts: `connection` (the connection is lost or could
+ * not be made: the server is down or unreachable), `timeout` (the server is there but did
+ * not finish in time), or undefined (an error of the statement itself).
+ */
+function failureKind(err: unknown): 'connection' | 'timeout' | undefined {
+  if (!(err instanceof Error)) return undefined
+  const code = (err as { code?: unknown }).code
+  if (typeof code === 'string') {
+    if (code.startsWith('08') || UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_SOCKET_CODES.has(code)) return 'connection'
+    if (TIMED_OUT_SQLSTATES.has(code)) return 'timeout'
+  }
+  if (UNAVAILABLE_MESSAGES.test(err.message)) return 'connection'
+  if (err instanceof AggregateError) return err.errors.some((e) => failureKind(e) === 'connection') ? 'connection' : undefined
+  return undefined
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) return err.errors.map(errorMessage).join('; ')
+  return err instanceof Error ? err.message : String(err)
+}
+
+const statementNames = new Map<string, string>()
+
+/** A prepared statement's name, from its text: the same text gets the same name on every connection. */
+function statementName(text: string): string {
+  let name = statementNames.get(text)
+  if (name === undefined) {
+    name = `trent_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`
+    statementNames.set(text, name)
+  }
+  return name
+}
+
+/**
+ * A pooled connection in use. Tells whether the connection broke, in which case it goes
+ * back to the pool to be destroyed, not reused: a connection whose query timed out on
+ * the client side still has that query running.
+ */
+class Session {
+  broken = false
+  readonly #client: PoolClient
+  readonly #onError: (err: Error) => void
+  readonly #fail: (err: unknown) => Error
+
+  constructor(client: PoolClient, fail: (err: unknown) => Error) {
+    this.#client = client
+    this.#fail = fail
+    // A checked-out connection may break between queries (while `decide` runs): without
+    // a listener, its 'error' event would end the process.
+    this.#onError = () => {
+      this.broken = true
+    }
+    client.on('error', this.#onError)
+  }
+
+  /**
+   * One statement. With parameters it is a named prepared statement, parsed and planned
+   * once per connection rather than at every commit.
+   */
+  async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    try {
+      if (values === undefined) return await this.#client.query<R>(text)
+      return await this.#client.query<R>({ name: statementName(text), text, values })
+    } catch (err) {
+      if (failureKind(err) === 'connection') this.broken = true
+      throw this.#fail(err)
+    }
+  }
+
+  /** One statement allowed `timeoutMs` on both sides (a migration's DDL), instead of the usual timeouts. */
+  async slowQuery(text: string, timeoutMs: number): Promise<pg.QueryResult> {
+    try {
+      await this.#client.query(`SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}`)
+      // node-postgres reads query_timeout from a query's config too, though its types omit it.
+      const config: pg.QueryConfig & { query_timeout: number } = { text, query_timeout: timeoutMs + 1_000 }
+      const result = await this.#client.query(config)
+      await this.#client.query('SET LOCAL statement_timeout = DEFAULT')
+      return result
+    } catch (err) {
+      if (failureKind(err) === 'connection') this.broken = true
+      throw this.#fail(err)
+    }
+  }
+
+  /** Several statements without parameters in one round trip (the simple query protocol): one result each. */
+  async queries(text: string): Promise<pg.QueryResult[]> {
+    const results: unknown = await this.query(text)
+    return Array.isArray(results) ? (results as pg.QueryResult[]) : [results as pg.QueryResult]
+  }
+
+  /** Ends a failed transaction; a connection that cannot roll back is destroyed (the server then rolls back). */
+  async rollback(): Promise<void> {
+    if (this.broken) return
+    try {
+      await this.#client.query('ROLLBACK')
+    } catch {
+      this.broken = true
+    }
+  }
+
+  release(): void {
+    this.#client.removeListener('error', this.#onError)
+    this.#client.release(this.broken)
+  }
+}
+
+export class PostgresStorage implements Storage {
+  readonly shared: boolean
+  /** The schema, as a quoted identifier for SQL. */
+  readonly #s: string
+  readonly #schema: string
+  readonly #lockKey: string
+  readonly #keptChanges: number
+  readonly #pruneEvery: number
+  readonly #timeouts: PostgresTimeouts
+  readonly #clientConfig: pg.ClientConfig
+  readonly #pool: pg.Pool
+  /** The URL without its password, for messages. */
+  readonly #where: string
+  #exclusive: Promise<unknown> = Promise.resolve()
+  /** Until when calls fail at once, after a connection-level failure. */
+  #unavailableUntil = 0
+  #lastFailure: Error | undefined
+  readonly #watchers = new Set<() => void>()
+  #listener: ChangeListener | undefined
+  #closed = false
+
+  /** Opens the region's schema, creating and migrating it if needed. */
+  static async open(options: PostgresStorageOptions): Promise<PostgresStorage> {
+    const storage = new PostgresStorage(options)
+    try {
+      await storage.#migrate()
+    } catch (err) {
+      await storage.close()
+      throw err
+    }
+    return storage
+  }
+
+  private constructor(options: PostgresStorageOptions) {
+    if (!SCHEMA_PATTERN.test(options.schema)) throw new Error(`storage: ${JSON.stringify(options.schema)} is not a schema name Trent uses`)
+    const url = options.url
+    this.#where = `${redactPostgresUrl(url)}, schema ${options.schema}`
+    try {
+      // Checked here so that a malformed URL is reported without its text (and password).
+      const protocol = new URL(url).protocol
+      if (protocol !== 'postgres:' && protocol !== 'postgresql:') throw new Error('not postgres')
+    } catch {
+      throw new Error(`storage: ${redactPostgresUrl(url)} is not a postgres:// URL`)
+    }
+    this.shared = options.shared ?? false
+    this.#schema = options.schema
+    this.#s = `"${options.schema}"`
+    this.#lockKey = writeLockKey(options.schema)
+    this.#keptChanges = options.keptChanges ?? KEPT_CHANGES
+    this.#pruneEvery = Math.max(1, Math.min(1_000, this.#keptChanges))
+    this.#timeouts = { ...POSTGRES_TIMEOUTS, ...options.timeouts }
+    this.#clientConfig = {
+      connectionString: url,
+      connectionTimeoutMillis: this.#timeouts.connectMs,
+      statement_timeout: this.#timeouts.statementMs,
+      query_timeout: this.#timeouts.queryMs,
+      idle_in_transaction_session_timeout: this.#timeouts.idleInTransactionMs,
+      // TCP keep-alives: a listener connection that only waits still learns that its peer is gone.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      application_name: `trent ${options.schema}`,
+    }
+    const poolConfig: PoolConfig = { ...this.#clientConfig, max: options.poolSize ?? 4, idleTimeoutMillis: 30_000 }
+    this.#pool = new pg.Pool(poolConfig)
+    // An idle pooled connection that breaks (the server restarted) is dropped by the pool;
+    // the next call opens a new one. Without a listener the error would end the process.
+    this.#pool.on('error', (err) => {
+      this.#lastFailure = err
+    })
+  }
+
+  /** Where this store is, without the password: for logs. */
+  describe(): string {
+    return `PostgreSQL ${this.#where}`
+  }
+
+  /** The error a failed database call is reported as. */
+  #fail(err: unknown, what: string): Error {
+    const kind = failureKind(err)
+    if (kind === undefined) return err instanceof Error ? err : new Error(`storage: ${what} failed`)
+    if (kind === 'connection') {
+      this.#unavailableUntil = Date.now() + this.#timeouts.unavailableBackoffMs
+      this.#lastFailure = err instanceof Error ? err : undefined
+    }
+    const reason = kind === 'connection' ? 'is unavailable' : 'did not answer in time'
+    return new StorageUnavailableError(`storage: PostgreSQL (${this.#where}) ${reason} (${what}): ${errorMessage(err)}`, { cause: err })
+  }
+
+  #refuseIfClosed(): void {
+    if (this.#closed) throw new Error('storage: the PostgreSQL store is closed')
+  }
+
+  async #session(what: string): Promise<Session> {
+    if (Date.now() < this.#unavailableUntil) {
+      throw new StorageUnavailableError(
+        `storage: PostgreSQL (${this.#where}) is unavailable (${what}): ${this.#lastFailure === undefined ? 'it failed a moment ago' : errorMessage(this.#lastFailure)}`,
+      )
+    }
+    let client: PoolClient
+    try {
+      client = await this.#pool.connect()
+    } catch (err) {
+      throw this.#fail(err, what)
+    }
+    return new Session(client, (err) => this.#fail(err, what))
+  }
+
+  /** Runs `work` in a transaction it begins; commits after it, rolls back if anything throws. */
+  async #transaction<T>(what: string, work: (session: Session) => Promise<T>): Promise<T> {
+    const session = await this.#session(what)
+    try {
+      const result = await work(session)
+      await session.query('COMMIT')
+      return result
+    } catch (err) {
+      await session.rollback()
+      throw err
+    } finally {
+      session.release()
+    }
+  }
+
+  /**
+   * Creates the schema if missing and applies the migrations it lacks, in one transaction
+   * under the region's write lock: concurrent starters wait for each other, and the
+   * second finds the work done. A schema newer than this code is refused, untouched.
+   */
+  async #migrate(): Promise<void> {
+    await this.#transaction('migrate', async (session) => {
+      await session.query('BEGIN')
+      // Another node may be migrating: wait as long as a migration may take.
+      await session.slowQuery(`SELECT pg_advisory_xact_lock(${this.#lockKey})`, MIGRATION_TIMEOUT_MS)
+      await session.query(`CREATE SCHEMA IF NOT EXISTS ${this.#s}`)
+      await session.query(`CREATE TABLE IF NOT EXISTS ${this.#s}.schema_version (
+        version    integer PRIMARY KEY,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`)
+      const found = await session.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${this.#s}.schema_version`)
+      const current = found.rows[0]?.version ?? 0
+      const known = POSTGRES_MIGRATIONS.length
+      if (current > known) {
+        throw new Error(`storage: the PostgreSQL schema ${this.#schema} is of version ${current}, newer than this Trent knows (${known}); run a newer Trent`)
+      }
+      for (let version = current; version < known; version++) {
+        const migration = POSTGRES_MIGRATIONS[version]
+        if (migration === undefined) break
+        await session.slowQuery(migration(this.#s), MIGRATION_TIMEOUT_MS)
+        await session.query(`INSERT INTO ${this.#s}.schema_version (version) VALUES ($1)`, [version + 1])
+      }
+    })
+  }
+
+  async load(): Promise<LoadedState> {
+    this.#refuseIfClosed()
+    // One snapshot: the tables and the head position agree.
+    return this.#transaction('load', async (session) => {
+      await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+      const s = this.#s
+      const records = async <T>(sql: string): Promise<T[]> =>
+        (await session.query<{ record: string }>(sql)).rows.map((row) => JSON.parse(row.record) as T)
+      const keys = await records<KeyRecord>(`SELECT record FROM ${s}.keys ORDER BY sequence`)
+      const materials = (
+        await session.query<{ key_id: string; version: number; material_id: string; created_at: string; rotation: string | null; token: Buffer }>(
+          `SELECT key_id, version, material_id, created_at, rotation, token FROM ${s}.key_materials ORDER BY key_id, version`,
+        )
+      ).rows.map(
+        (row): MaterialRecord => ({
+          keyId: row.key_id,
+          version: row.version,
+          materialId: row.material_id,
+          createdAt: Number(row.created_at),
+          ...(row.rotation === 'AUTOMATIC' || row.rotation === 'ON_DEMAND' ? { rotationType: row.rotation } : {}),
+          token: new Uint8Array(row.token),
+        }),
+      )
+      const aliases = (
+        await session.query<{ alias_name: string; key_id: string; created_at: string; updated_at: string }>(
+          `SELECT alias_name, key_id, created_at, updated_at FROM ${s}.aliases ORDER BY alias_name`,
+        )
+      ).rows.map(
+        (row): AliasRecord => ({ aliasName: row.alias_name, keyId: row.key_id, createdAt: Number(row.created_at), updatedAt: Number(row.updated_at) }),
+      )
+      const sessions = await records<SessionRecord>(`SELECT record FROM ${s}.replication_sessions ORDER BY session_id`)
+      const answered = (
+        await session.query<{ session_id: string; key_id: string; to_region: string; expires_at: string; body: Buffer }>(
+          `SELECT session_id, key_id, to_region, expires_at, body FROM ${s}.answered_sessions ORDER BY session_id`,
+        )
+      ).rows.map(
+        (row): AnsweredSessionRecord => ({
+          sessionId: row.session_id,
+          keyId: row.key_id,
+          to: row.to_region,
+          expiresAt: Number(row.expires_at),
+          body: new Uint8Array(row.body),
+        }),
+      )
+      const outbox = (
+        await session.query<{ id: string; to_region: string; expires_at: string; body: Buffer }>(
+          `SELECT id, to_region, expires_at, body FROM ${s}.outbox ORDER BY seq`,
+        )
+      ).rows.map((row): OutboxRecord => ({ id: row.id, to: row.to_region, expiresAt: Number(row.expires_at), body: new Uint8Array(row.body) }))
+      const tombstones = await records<TombstoneRecord>(`SELECT record FROM ${s}.tombstones ORDER BY key_id`)
+      const grants = await records<GrantRecord>(`SELECT record FROM ${s}.grants ORDER BY seq`)
+      const head = await session.query<{ position: string }>(`SELECT position FROM ${s}.change_head WHERE id = 1`)
+      const position = Number(head.rows[0]?.position ?? 0)
+      return { keys, materials, aliases, sessions, answered, outbox, tombstones, grants, position }
+    })
+  }
+
+  commitChange<T>(
+    since: ChangePosition,
+    catchUp: (changes: readonly CommittedChange[]) => void,
+    decide: () => Promise<Decision<T>> | Decision<T>,
+  ): Promise<{ position: ChangePosition; result: T }> {
+    if (this.#closed) return Promise.reject(new Error('storage: the PostgreSQL store is closed'))
+    // One exclusive section at a time in this process (a second would only wait for the
+    // write lock while holding a pooled connection), and the advisory lock against the
+    // other nodes.
+    const run = this.#exclusive.then(() =>
+      this.#transaction('commit', async (session) => {
+        if (!Number.isSafeInteger(since) || since < 0) throw new Error(`storage: ${since} is not a change log position`)
+        // BEGIN, the region's write lock, and the changes to catch up with, in one round
+        // trip (the lock key and position are integers, written out).
+        const [, , changes] = await session.queries(
+          `BEGIN; SELECT pg_advisory_xact_lock(${this.#lockKey}); ${this.#changesAfterSql(since)}`,
+        )
+        const missed = this.#changesFrom(since, (changes?.rows ?? []) as Array<{ position: string; writes: string }>)
+        if (missed === undefined) throw new Error('storage: the writer is behind the kept change log; load again')
+        if (missed.length > 0) catchUp(missed)
+        const caughtUp = missed.at(-1)?.position ?? since
+        const { writes, result } = await decide()
+        if (writes.length === 0) return { position: caughtUp, result }
+        for (const write of writes) await this.#apply(session, write)
+        const position = await this.#append(session, writes)
+        return { position, result }
+      }),
+    )
+    this.#exclusive = run.catch(() => undefined)
+    return run
+  }
+
+  /**
+   * Appends a change at the next position: the head moves and the entry is written in one
+   * statement, and the region's channel is notified (PostgreSQL delivers it on commit).
+   */
+  async #append(session: Session, writes: readonly Write[]): Promise<ChangePosition> {
+    const s = this.#s
+    const appended = await session.query<{ position: string }>(
+      `WITH head AS (UPDATE ${s}.change_head SET position = position + 1 WHERE id = 1 RETURNING position),
+            entry AS (INSERT INTO ${s}.changes (position, writes) SELECT position, $1 FROM head)
+       SELECT position, pg_notify($2, position::text) FROM head`,
+      [encodeWrites(writes), this.#schema],
+    )
+    const position = Number(appended.rows[0]?.position)
+    if (!Number.isSafeInteger(position)) throw new Error('storage: the change log has no head')
+    if (position % this.#pruneEvery === 0) {
+      await session.query(`DELETE FROM ${s}.changes WHERE position <= $1`, [position - this.#keptChanges])
+    }
+    return position
+  }
+
+  /** The statement that reads the changes after `since` (a checked integer). */
+  #changesAfterSql(since: ChangePosition): string {
+    return `SELECT position, writes FROM ${this.#s}.changes WHERE position > ${since} ORDER BY position`
+  }
+
+  /**
+   * The changes after `since` from the rows one statement (one snapshot) read; undefined
+   * when the first of them was pruned. Positions are gapless, so a log that starts at
+   * `since + 1` holds every change after it.
+   */
+  #changesFrom(since: ChangePosition, rows: ReadonlyArray<{ position: string; writes: string }>): CommittedChange[] | undefined {
+    const first = rows[0]
+    if (first === undefined) return []
+    if (Number(first.position) !== since + 1) return undefined
+    return rows.map((row) => ({ position: Number(row.position), writes: decodeWrites(row.writes) }))
+  }
+
+  async changesSince(since: ChangePosition): Promise<CommittedChange[] | undefined> {
+    this.#refuseIfClosed()
+    if (!Number.isSafeInteger(since) || since < 0) throw new Error(`storage: ${since} is not a change log position`)
+    const session = await this.#session('changesSince')
+    try {
+      const rows = await session.query<{ position: string; writes: string }>(this.#changesAfterSql(since))
+      return this.#changesFrom(since, rows.rows)
+    } finally {
+      session.release()
+    }
+  }
+
+  async #apply(session: Session, write: Write): Promise<void> {
+    const s = this.#s
+    switch (write.kind) {
+      case 'putKey':
+        await session.query(
+          `INSERT INTO ${s}.keys (key_id, sequence, record) VALUES ($1, $2, $3)
+           ON CONFLICT (key_id) DO UPDATE SET sequence = excluded.sequence, record = excluded.record`,
+          [write.key.keyId, write.key.sequence, JSON.stringify(write.key)],
+        )
+        return
+      case 'deleteKey':
+        // A key goes with its materials and grants, as in the other stores.
+        await session.query(
+          `WITH materials AS (DELETE FROM ${s}.key_materials WHERE key_id = $1),
+                grants AS (DELETE FROM ${s}.grants WHERE key_id = $1)
+           DELETE FROM ${s}.keys WHERE key_id = $1`,
+          [write.keyId],
+        )
+        return
+      case 'putMaterial': {
+        const m = write.material
+        await session.query(
+          `INSERT INTO ${s}.key_materials (key_id, version, material_id, created_at, rotation, token) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (key_id, version) DO UPDATE SET material_id = excluded.material_id, created_at = excluded.created_at,
+             rotation = excluded.rotation, token = excluded.token`,
+          [m.keyId, m.version, m.materialId, m.createdAt, m.rotationType ?? null, bytes(m.token)],
+        )
+        return
+      }
+      case 'deleteMaterial':
+        await session.query(`DELETE FROM ${s}.key_materials WHERE key_id = $1 AND version = $2`, [write.keyId, write.version])
+        return
+      case 'putGrant':
+        await session.query(
+          `INSERT INTO ${s}.grants (grant_id, key_id, record) VALUES ($1, $2, $3)
+           ON CONFLICT (grant_id) DO UPDATE SET key_id = excluded.key_id, record = excluded.record`,
+          [write.grant.grantId, write.grant.keyId, JSON.stringify(write.grant)],
+        )
+        return
+      case 'deleteGrant':
+        await session.query(`DELETE FROM ${s}.grants WHERE grant_id = $1`, [write.grantId])
+        return
+      case 'putAlias': {
+        const a = write.alias
+        await session.query(
+          `INSERT INTO ${s}.aliases (alias_name, key_id, created_at, updated_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (alias_name) DO UPDATE SET key_id = excluded.key_id, created_at = excluded.created_at, updated_at = excluded.updated_at`,
+          [a.aliasName, a.keyId, a.createdAt, a.updatedAt],
+        )
+        return
+      }
+      case 'deleteAlias':
+        await session.query(`DELETE FROM ${s}.aliases WHERE alias_name = $1`, [write.aliasName])
+        return
+      case 'putSession':
+        await session.query(
+          `INSERT INTO ${s}.replication_sessions (session_id, record) VALUES ($1, $2)
+           ON CONFLICT (session_id) DO UPDATE SET record = excluded.record`,
+          [write.session.sessionId, JSON.stringify(write.session)],
+        )
+        return
+      case 'deleteSession':
+        await session.query(`DELETE FROM ${s}.replication_sessions WHERE session_id = $1`, [write.sessionId])
+        return
+      case 'putAnswered': {
+        const a = write.answered
+        await session.query(
+          `INSERT INTO ${s}.answered_sessions (session_id, key_id, to_region, expires_at, body) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (session_id) DO UPDATE SET key_id = excluded.key_id, to_region = excluded.to_region,
+             expires_at = excluded.expires_at, body = excluded.body`,
+          [a.sessionId, a.keyId, a.to, a.expiresAt, bytes(a.body)],
+        )
+        return
+      }
+      case 'deleteAnswered':
+        await session.query(`DELETE FROM ${s}.answered_sessions WHERE session_id = $1`, [write.sessionId])
+        return
+      case 'putOutbox': {
+        const m = write.message
+        await session.query(
+          `INSERT INTO ${s}.outbox (id, to_region, expires_at, body) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (id) DO UPDATE SET to_region = excluded.to_region, expires_at = excluded.expires_at, body = excluded.body`,
+          [m.id, m.to, m.expiresAt, bytes(m.body)],
+        )
+        return
+      }
+      case 'deleteOutbox':
+        await session.query(`DELETE FROM ${s}.outbox WHERE id = $1`, [write.id])
+        return
+      case 'putTombstone':
+        await session.query(
+          `INSERT INTO ${s}.tombstones (key_id, record) VALUES ($1, $2) ON CONFLICT (key_id) DO UPDATE SET record = excluded.record`,
+          [write.tombstone.keyId, JSON.stringify(write.tombstone)],
+        )
+        return
+      case 'deleteTombstone':
+        await session.query(`DELETE FROM ${s}.tombstones WHERE key_id = $1`, [write.keyId])
+        return
+    }
+  }
+
+  async holdLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    this.#refuseIfClosed()
+    // The database's clock, both to set the expiry and to judge it.
+    const session = await this.#session('holdLease')
+    try {
+      const taken = await session.query(
+        `INSERT INTO ${this.#s}.leases AS lease (name, holder, expires_at) VALUES ($1, $2, now() + $3::float8 * interval '1 millisecond')
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+         WHERE lease.holder = excluded.holder OR lease.expires_at <= now()`,
+        [name, holder, ttlMs],
+      )
+      return taken.rowCount === 1
+    } finally {
+      session.release()
+    }
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    this.#refuseIfClosed()
+    const session = await this.#session('releaseLease')
+    try {
+      await session.query(`DELETE FROM ${this.#s}.leases WHERE name = $1 AND holder = $2`, [name, holder])
+    } finally {
+      session.release()
+    }
+  }
+
+  watch(listener: () => void): () => void {
+    this.#watchers.add(listener)
+    if (this.#listener === undefined && !this.#closed) {
+      this.#listener = new ChangeListener(this.#clientConfig, this.#schema, () => {
+        for (const watcher of this.#watchers) watcher()
+      })
+    }
+    return () => this.#watchers.delete(listener)
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    // New calls are refused from now on; commits already queued still run.
+    this.#closed = true
+    await this.#exclusive
+    await this.#listener?.close()
+    await this.#pool.end()
+  }
+}
+
+/** A byte array as node-postgres sends `bytea`: a Buffer over the same bytes. */
+function bytes(value: Uint8Array): Buffer {
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+}
+
+/** How long the listener waits before reconnecting, doubling from the first up to the last. */
+const LISTEN_RETRY_MS = { first: 250, last: 5_000 }
+/** How often the listener checks that its connection still answers. */
+const LISTEN_PING_MS = 10_000
+
+/**
+ * The `LISTEN` side of `watch`: one connection of its own that waits for the region's
+ * notifications, and reconnects when it drops. On every (re)connection it calls `notify`
+ * once, since commits may have happened while it was away.
+ */
+class ChangeListener {
+  readonly #config: pg.ClientConfig
+  readonly #channel: string
+  readonly #notify: () => void
+  #client: pg.Client | undefined
+  #retryMs = LISTEN_RETRY_MS.first
+  #retry: NodeJS.Timeout | undefined
+  #ping: NodeJS.Timeout | undefined
+  #closed = false
+
+  constructor(config: pg.ClientConfig, channel: string, notify: () => void) {
+    this.#config = config
+    this.#channel = channel
+    this.#notify = notify
+    void this.#connect()
+  }
+
+  async #connect(): Promise<void> {
+    this.#retry = undefined
+    if (this.#closed) return
+    const client = new pg.Client(this.#config)
+    this.#client = client
+    let dropped = false
+    const drop = (): void => {
+      if (dropped) return
+      dropped = true
+      clearInterval(this.#ping)
+      void client.end().catch(() => undefined)
+      if (this.#client === client) this.#client = undefined
+      if (!this.#closed) {
+        this.#retry = setTimeout(() => void this.#connect(), this.#retryMs)
+        this.#retry.unref()
+        this.#retryMs = Math.min(this.#retryMs * 2, LISTEN_RETRY_MS.last)
+      }
+    }
+    client.on('error', drop)
+    client.on('end', drop)
+    client.on('notification', (message) => {
+      if (message.channel === this.#channel) this.#notify()
+    })
+    try {
+      await client.connect()
+      await client.query(`LISTEN "${this.#channel}"`)
+    } catch {
+      drop()
+      return
+    }
+    if (this.#closed) {
+      drop()
+      return
+    }
+    this.#retryMs = LISTEN_RETRY_MS.first
+    this.#ping = setInterval(() => {
+      client.query('SELECT 1').catch(drop)
+    }, LISTEN_PING_MS)
+    this.#ping.unref()
+    this.#notify()
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    clearTimeout(this.#retry)
+    clearInterval(this.#ping)
+    const client = this.#client
+    this.#client = undefined
+    await client?.end().catch(() => undefined)
+  }
+}
