@@ -33,8 +33,12 @@ interface Tracked {
   state: ConnectionState
   /** When the connection entered its state (ms, monotonic). */
   since: number
+  /** How long it may stay `waiting`: the header timeout when new, keep-alive after an answer. */
+  waitLimitMs: number
   /** `socket.bytesRead` then: more read since, while waiting, is a request begun and not finished. */
   bytesReadSince: number
+  /** When the sweep first saw such bytes: the header timeout runs from then. */
+  partialSince?: number
 }
 
 /** A minimal HTTP answer for a request that ran out of time; the connection closes after it. */
@@ -87,7 +91,7 @@ export class ConnectionGuard {
       socket.destroy()
       return false
     }
-    this.#connections.set(socket, { state: 'waiting', since: performance.now(), bytesReadSince: socket.bytesRead })
+    this.#connections.set(socket, { state: 'waiting', since: performance.now(), waitLimitMs: this.limits.headersTimeoutMs, bytesReadSince: socket.bytesRead })
     socket.once('close', () => this.#connections.delete(socket))
     return true
   }
@@ -117,7 +121,9 @@ export class ConnectionGuard {
     if (!this.#connections.has(socket)) return
     // Deleted and set again, so that the map's order stays the order of state changes.
     this.#connections.delete(socket)
-    this.#connections.set(socket, { state, since: performance.now(), bytesReadSince: socket.bytesRead })
+    // Only an answered connection waits for its next request as long as keep-alive allows.
+    const waitLimitMs = state === 'waiting' ? this.limits.keepAliveTimeoutMs : this.limits.headersTimeoutMs
+    this.#connections.set(socket, { state, since: performance.now(), waitLimitMs, bytesReadSince: socket.bytesRead })
   }
 
   #makeRoom(): boolean {
@@ -150,9 +156,16 @@ export class ConnectionGuard {
     const now = performance.now()
     for (const [socket, tracked] of this.#connections) {
       const age = now - tracked.since
-      if (tracked.state === 'waiting' && age > this.limits.headersTimeoutMs) {
-        // Silent: just closed. Part of a request head sent: it is answered, as a request.
-        this.#timeOut(socket, socket.bytesRead > tracked.bytesReadSince)
+      if (tracked.state === 'waiting') {
+        const partial = socket.bytesRead > tracked.bytesReadSince
+        if (partial) tracked.partialSince ??= now
+        if (tracked.partialSince !== undefined && now - tracked.partialSince > this.limits.headersTimeoutMs) {
+          // Part of a request head, and no more for too long: answered, as a request.
+          this.#timeOut(socket, true)
+        } else if (!partial && age > tracked.waitLimitMs) {
+          // Silent for too long: just closed.
+          this.#timeOut(socket, false)
+        }
       } else if (tracked.state === 'receiving' && age > this.limits.requestTimeoutMs) {
         this.#timeOut(socket, true)
       }

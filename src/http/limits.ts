@@ -18,7 +18,7 @@ export interface ListenerLimits {
   readonly headersTimeoutMs: number
   /** A whole request, headers and body, must have arrived this long after it began. */
   readonly requestTimeoutMs: number
-  /** An idle keep-alive connection is closed after this long. */
+  /** An idle keep-alive connection (one that was answered) is closed after this long. */
   readonly keepAliveTimeoutMs: number
   /**
    * At most this many client connections are held; a new one past it displaces the
@@ -58,13 +58,17 @@ function defaultMaxConnections(): number {
 /**
  * Requests to KMS are small (the largest member, a key policy, is 32 KiB) and sent at
  * once by every SDK, so ten seconds for a header block and thirty for a whole request
- * are generous to real clients and short for an attacker. Keep-alive is node's default,
- * which the gateway's and the proxy's connection pools are tuned below.
+ * are generous to real clients and short for an attacker. An answered connection is kept
+ * a minute, as AWS's load balancers keep idle ones: the AWS SDKs keep idle sockets without
+ * a timeout of their own, so a short keep-alive makes a client send on a socket the server
+ * is closing (a reset, a failed call where retries are off). Idle connections cost little:
+ * they are the first closed when a listener is full. The gateway's and the proxy's own
+ * pools idle out after 4 s, far below.
  */
 export const DEFAULT_LISTENER_LIMITS: ListenerLimits = {
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
-  keepAliveTimeoutMs: 5_000,
+  keepAliveTimeoutMs: 60_000,
   maxConnections: defaultMaxConnections(),
 }
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { aliasArn } from '../wire/arn.js'
-import { KmsError } from '../wire/errors.js'
+import { KmsError, isKmsError } from '../wire/errors.js'
 import type { GrantRecord, KeyRecord } from '../storage/records.js'
 import {
   accessDeniedMessage,
@@ -179,8 +179,31 @@ export function aliasCheck(kms: Kms, action: string, aliasName: string): AccessC
   return { action, resource: aliasArn(kms.partition, kms.region, kms.accountId, aliasName) }
 }
 
-/** Authorizes, then runs, one request: the only way the API invokes an operation. */
-export function runOperation(kms: Kms, operation: Operation, input: Input, context: RequestContext): Promise<Record<string, unknown>> {
+/**
+ * Answers a node of a shared store could give only because it has not yet applied a
+ * change its peers just committed: a key, grant or alias made there, a key enabled there.
+ */
+const MAYBE_STALE = new Set(['NotFoundException', 'DisabledException', 'KMSInvalidStateException', 'AccessDeniedException', 'AlreadyExistsException'])
+
+/**
+ * Authorizes, then runs, one request: the only way the API invokes an operation.
+ *
+ * On a node that shares its store with others, a refusal that a peer's latest change
+ * could explain is not given at once: the node catches up with the store and, if it had
+ * missed anything, asks again. A client that created a key through one node and uses it
+ * through another is then not told the key does not exist, without any read of the store
+ * on the way of a request that succeeds (docs/architecture.md, "Consistency").
+ */
+export async function runOperation(kms: Kms, operation: Operation, input: Input, context: RequestContext): Promise<Record<string, unknown>> {
+  try {
+    return await runOnce(kms, operation, input, context)
+  } catch (err) {
+    if (!kms.followsPeers || !isKmsError(err) || !MAYBE_STALE.has(err.name) || !(await kms.sync())) throw err
+    return runOnce(kms, operation, input, context)
+  }
+}
+
+function runOnce(kms: Kms, operation: Operation, input: Input, context: RequestContext): Promise<Record<string, unknown>> {
   // Every operation that takes GrantTokens refuses one Trent did not issue, as AWS does.
   checkGrantTokens(list<string>(input, 'GrantTokens'))
   authorizeOperation(kms, operation, input, context)

@@ -122,7 +122,7 @@ export class Kms {
   #startFollowing(): void {
     const follow = (): void => {
       if (this.#following !== undefined) return
-      const run = this.#mutations.then(() => this.#catchUp())
+      const run = this.#mutations.then(() => this.#catchUp()).then(() => undefined)
       this.#mutations = run.catch(() => undefined)
       this.#following = run.finally(() => (this.#following = undefined))
       void this.#following.catch(() => undefined)
@@ -132,15 +132,23 @@ export class Kms {
     this.#unwatch = this.#storage.watch?.(follow)
   }
 
-  async #catchUp(): Promise<void> {
+  /** Applies what the node missed; true if there was anything. */
+  async #catchUp(): Promise<boolean> {
+    const before = this.#position
     const changes = await this.#storage.changesSince(this.#position)
     // Pruned past this node's position: it has been away too long to replay; start afresh.
     if (changes === undefined) this.#load(await this.#storage.load())
     else if (changes.length > 0) this.#applyChanges(changes)
+    return this.#position !== before || changes === undefined
   }
 
-  /** Brings this node up to date with the store now (tests; a node that must read its peers' writes). */
-  sync(): Promise<void> {
+  /** Whether other nodes write this region's store: what this node shows may lag theirs briefly. */
+  get followsPeers(): boolean {
+    return this.#storage.shared
+  }
+
+  /** Brings this node up to date with the store now; true if it had missed anything. */
+  sync(): Promise<boolean> {
     const run = this.#mutations.then(() => this.#catchUp())
     this.#mutations = run.catch(() => undefined)
     return run

@@ -24,6 +24,9 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms'
 import type { PartitionMessage } from '../../src/partition/main.js'
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import { startPostgresCluster, type PostgresCluster } from './postgres.js'
 
 // The SDK warns, once per process, that it will drop Node 20 support. That is about
 // the SDK's future, not about Trent; keep it out of test output.
@@ -344,19 +347,51 @@ function appendCapped(kept: string, more: string): string {
   return joined.length > MAX_KEPT_OUTPUT ? joined.slice(joined.length - MAX_KEPT_OUTPUT) : joined
 }
 
+/**
+ * Which kind of partition the tests run against when the test does not say:
+ * `TRENT_TEST_NODES` (nodes per region) and `TRENT_TEST_STORE=postgres` (each partition
+ * on a PostgreSQL database of its own, in a cluster this process starts). `npm test` runs
+ * the interop suites once as a user starts Trent and once so (tools/run-tests.mjs).
+ */
+function partitionProfile(): { nodes: number | undefined; postgres: boolean } {
+  const nodes = process.env.TRENT_TEST_NODES
+  return { nodes: nodes === undefined || nodes === '' ? undefined : Number(nodes), postgres: process.env.TRENT_TEST_STORE === 'postgres' }
+}
+
+let testCluster: Promise<PostgresCluster> | undefined
+
+/** A database of its own in this process's PostgreSQL cluster, for one partition. */
+async function freshPostgresDatabase(): Promise<string> {
+  testCluster ??= startPostgresCluster()
+  const cluster = await testCluster
+  const name = `partition_${randomBytes(6).toString('hex')}`
+  const client = new pg.Client({ connectionString: cluster.url })
+  await client.connect()
+  try {
+    await client.query(`CREATE DATABASE ${name}`)
+  } finally {
+    await client.end()
+  }
+  return cluster.url.replace(/\/postgres$/, `/${name}`)
+}
+
 export async function startPartition(options: StartPartitionOptions = {}): Promise<RunningPartition> {
   const regions = [...(options.regions ?? DEFAULT_REGIONS)]
   const ownsDataDir = options.dataDir === undefined
   const dataDir = options.dataDir ?? createTempDir()
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   const regionPortBase = options.regionPortBase ?? 0
-  const nodesPerRegion = options.nodes ?? 1
+  const profile = partitionProfile()
+  const nodes = options.nodes ?? profile.nodes
+  const nodesPerRegion = nodes ?? 1
   const port = options.port ?? (await freePortRange(regionPortBase === 'launcher-default' ? 1 + regions.length * nodesPerRegion : 1))
 
   const args = [PARTITION_MAIN, '--port', String(port), '--regions', regions.join(','), '--data-dir', dataDir]
-  if (options.nodes !== undefined) args.push('--nodes', String(options.nodes))
+  if (nodes !== undefined) args.push('--nodes', String(nodes))
   if (regionPortBase !== 'launcher-default') args.push('--region-port-base', String(regionPortBase))
-  args.push(...(options.extraArgs ?? []))
+  const extraArgs = options.extraArgs ?? []
+  if (profile.postgres && !extraArgs.includes('--store')) args.push('--store', await freshPostgresDatabase())
+  args.push(...extraArgs)
 
   // Credentials of the surrounding environment must not leak into a partition unasked.
   const env: NodeJS.ProcessEnv = { ...process.env, TRENT_ACCESS_KEY_ID: undefined, TRENT_SECRET_ACCESS_KEY: undefined }
