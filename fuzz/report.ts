@@ -42,9 +42,12 @@ function emptyCounts(): Counts {
   return Object.fromEntries(STATUS_CLASSES.map((statusClass) => [statusClass, 0])) as Counts
 }
 
-/** Findings alike enough to print as one line: same kind, place and answer. */
+/**
+ * Findings alike enough to print as one line: same kind, place, answer and summary (with
+ * numbers blurred, so "within 30012 ms" and "within 30020 ms" are one hang).
+ */
 function groupKey(finding: Finding): string {
-  return [finding.kind, finding.category, finding.operation, finding.answer?.status ?? '', finding.answer?.errorType ?? ''].join('|')
+  return [finding.kind, finding.category, finding.operation, finding.answer?.status ?? '', finding.answer?.errorType ?? '', finding.summary.replace(/\d+/g, '#')].join('|')
 }
 
 interface Group {

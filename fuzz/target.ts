@@ -58,10 +58,15 @@ function lastWordsOf(partition: RunningPartition, region: string): string {
   return lines.slice(-LAST_WORDS_LINES).join('\n')
 }
 
+/** Starts a partition with the real launcher (test/helpers/partition.ts) and fuzzes that. */
 export async function startOwnPartition(regions: readonly string[]): Promise<Target> {
   // Every refused request logs a line at info level; a fuzz run refuses tens of thousands.
   // Errors (a 500's detail, a crash) are still logged.
-  const partition = await startPartition({ regions, timeoutMs: 60_000, env: { TRENT_LOG_LEVEL: process.env.TRENT_LOG_LEVEL ?? 'warn' } })
+  return partitionTarget(await startPartition({ regions, timeoutMs: 60_000, env: { TRENT_LOG_LEVEL: process.env.TRENT_LOG_LEVEL ?? 'warn' } }))
+}
+
+/** A partition started with test/helpers/partition.ts as a target; stopping the target stops it. */
+export function partitionTarget(partition: RunningPartition): Target {
   const crashes: CrashEvent[] = []
   const knownPids = new Map(partition.regionPids)
   const reported = new Set<string>()

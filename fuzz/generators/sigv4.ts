@@ -138,7 +138,7 @@ const ATTACKS: readonly [number, (rng: Prng, regions: Regions) => Attack][] = [
   [
     2,
     (rng) => {
-      const seconds = rng.pick([-86_400 * 8, -86_400, -3600, -301, 301, 3600, 86_400])
+      const seconds = rng.pick([-86_400 * 8, -86_400, -3600, -310, 310, 3600, 86_400])
       return { name: 'clock-skew', label: `signed ${Math.abs(seconds)} s in the ${seconds < 0 ? 'past' : 'future'}`, mustFail: true, errorTypes: ['InvalidSignatureException'], signing: { skewSeconds: seconds } }
     },
   ],

@@ -406,7 +406,6 @@ function strangeTarget(rng: Prng, operation: string): { target: string; note: st
     { target: `${KMS_TARGET_PREFIX}${operation.toLowerCase()}`, note: 'the operation in lower case' },
     { target: KMS_TARGET_PREFIX, note: 'no operation name' },
     { target: `${KMS_TARGET_PREFIX}${operation}.Extra`, note: 'a dotted suffix' },
-    { target: `${KMS_TARGET_PREFIX}${operation} `, note: 'a trailing space' },
     { target: `KMS.${operation}`, note: 'another service prefix' },
     { target: `TrentService${operation}`, note: 'no dot' },
     { target: `${KMS_TARGET_PREFIX}__proto__`, note: '__proto__' },
