@@ -28,6 +28,12 @@ export interface KeySlot {
   readonly scratch: boolean
   /** Has an alias, `alias/fuzz-<slot>`. */
   readonly alias?: boolean
+  /**
+   * The target of SigV4 attacks that, if accepted, would disable or enable it or change
+   * its description: no other request uses it, so nothing else depends on its state and
+   * its state (Enabled or Disabled) never makes an accepted attack fail for another reason.
+   */
+  readonly victim?: boolean
 }
 
 function slot(name: string, keySpec: string, keyUsage: KeySlot['keyUsage'], extra: Partial<Omit<KeySlot, 'name' | 'keySpec' | 'keyUsage'>> = {}): KeySlot {
@@ -75,7 +81,11 @@ export const KEY_SLOTS: readonly KeySlot[] = [
   slot('scratch-ext-1', 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', { scratch: true, origin: 'EXTERNAL', state: 'PendingImport' }),
   slot('scratch-ext-2', 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', { scratch: true, origin: 'EXTERNAL' }),
   slot('scratch-ext-hmac', 'HMAC_256', 'GENERATE_VERIFY_MAC', { scratch: true, origin: 'EXTERNAL', state: 'PendingImport' }),
+  slot('victim', 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', { victim: true }),
 ]
+
+/** The slots requests may pick at random: all but the SigV4 attacks' victim. */
+export const PICKABLE_SLOTS: readonly KeySlot[] = KEY_SLOTS.filter((slot) => slot.victim !== true)
 
 export function slotNamed(name: string): KeySlot {
   const found = KEY_SLOTS.find((candidate) => candidate.name === name)

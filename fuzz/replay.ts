@@ -6,12 +6,16 @@
  * after signing, so a finding replays minutes or days later, against the partition that
  * produced it or a fresh one. Crash findings replay every case that was in flight.
  *
+ * Findings come in groups of alike ones (a run may hold hundreds of the same hang); by
+ * default the first few of each group are replayed, several at once, each printed in one
+ * block when it is done.
+ *
  * @module
  */
 import { readFileSync } from 'node:fs'
 import { runCase, type CaseContext } from './engine.js'
 import type { FuzzCase } from './recipe.js'
-import type { Finding } from './report.js'
+import { groupKey, type Finding } from './report.js'
 
 export function readFindings(file: string): Finding[] {
   return readFileSync(file, 'utf8')
@@ -25,52 +29,92 @@ function excerpt(text: string, length = 200): string {
   return flat.length > length ? `${flat.slice(0, length)}…` : flat
 }
 
-export interface ReplaySummary {
-  findings: number
-  reproduced: number
+export interface ReplayOptions {
+  /** Only the findings of this case. */
+  onlyCase: number | undefined
+  /** At most this many findings of each group (undefined: all). */
+  perGroup: number | undefined
+  /** Findings replayed at once. */
+  concurrency: number
 }
 
-/** Replays each finding (or only those of case `onlyCase`); returns how many showed a problem again. */
-export async function replayFindings(findings: readonly Finding[], context: CaseContext, onlyCase: number | undefined, print: (line: string) => void): Promise<ReplaySummary> {
-  let reproduced = 0
-  let replayed = 0
+export interface ReplaySummary {
+  replayed: number
+  reproduced: number
+  skipped: number
+}
+
+/** The findings to replay: filtered, one per case, at most `perGroup` of each group. */
+function chooseFindings(findings: readonly Finding[], options: ReplayOptions): { chosen: { number: number; finding: Finding }[]; skipped: number } {
+  const perGroup = new Map<string, number>()
   const seenCases = new Set<string>()
-  for (const [number, finding] of findings.entries()) {
-    if (onlyCase !== undefined && finding.caseIndex !== onlyCase) continue
-    const cases: FuzzCase[] = finding.case !== undefined ? [finding.case] : (finding.recentCases ?? [])
+  const chosen: { number: number; finding: Finding }[] = []
+  let skipped = 0
+  for (const [index, finding] of findings.entries()) {
+    if (options.onlyCase !== undefined && finding.caseIndex !== options.onlyCase) continue
+    const cases = finding.case !== undefined ? [finding.case] : (finding.recentCases ?? [])
     // Several findings of one case (a 5xx with a stack trace, say) replay once.
-    const key = `${finding.seed}:${cases.map((fuzzCase) => fuzzCase.index).join(',')}`
-    if (cases.length === 0 || seenCases.has(key)) continue
-    seenCases.add(key)
-    replayed += 1
-    print(`\n#${number + 1} [${finding.kind}] ${finding.category} ${finding.operation}: ${finding.summary}`)
-    const crashesBefore = context.target.crashes.length
-    let again = false
-    for (const fuzzCase of cases) {
-      print(`  case ${fuzzCase.index} (seed ${finding.seed}): ${fuzzCase.label}`)
-      const result = await runCase(fuzzCase, context, undefined, (outcome) => {
-        const response = outcome.result.responses[0]
-        const answer =
-          response !== undefined
-            ? `HTTP ${response.status}${outcome.verdict.errorType !== undefined ? ` ${outcome.verdict.errorType}` : ''} ${excerpt(response.body.toString('utf8'))}`
-            : `${outcome.result.end}${outcome.result.detail !== undefined ? ` (${outcome.result.detail})` : ''} after ${Math.round(outcome.result.ms)} ms`
-        print(`    step ${outcome.stepIndex + 1} ${outcome.step.operation}: ${answer}`)
-        for (const problem of outcome.verdict.problems) {
-          again = true
-          print(`      ! ${problem.kind}: ${problem.summary}`)
-        }
-      })
-      if (result.skipped) print('    not sent: it names a fixture this partition does not have')
-      if (result.aborted) print('    stopped: a setup step did not succeed')
+    const caseKey = `${finding.seed}:${cases.map((fuzzCase) => fuzzCase.index).join(',')}`
+    if (cases.length === 0 || seenCases.has(caseKey)) continue
+    seenCases.add(caseKey)
+    const group = groupKey(finding)
+    const count = perGroup.get(group) ?? 0
+    if (options.perGroup !== undefined && count >= options.perGroup) {
+      skipped += 1
+      continue
     }
+    perGroup.set(group, count + 1)
+    chosen.push({ number: index + 1, finding })
+  }
+  return { chosen, skipped }
+}
+
+async function replayOne(number: number, finding: Finding, context: CaseContext): Promise<{ lines: string[]; reproduced: boolean }> {
+  const lines = [`#${number} [${finding.kind}] ${finding.category} ${finding.operation}: ${finding.summary}`]
+  const cases: FuzzCase[] = finding.case !== undefined ? [finding.case] : (finding.recentCases ?? [])
+  const crashesBefore = context.target.crashes.length
+  let reproduced = false
+  for (const fuzzCase of cases) {
+    lines.push(`  case ${fuzzCase.index} (seed ${finding.seed}): ${fuzzCase.label}`)
+    const result = await runCase(fuzzCase, context, undefined, (outcome) => {
+      const response = outcome.result.responses[0]
+      const answer =
+        response !== undefined
+          ? `HTTP ${response.status}${outcome.verdict.errorType !== undefined ? ` ${outcome.verdict.errorType}` : ''} ${excerpt(response.body.toString('utf8'))}`
+          : `${outcome.result.end}${outcome.result.detail !== undefined ? ` (${outcome.result.detail})` : ''} after ${Math.round(outcome.result.ms)} ms`
+      lines.push(`    step ${outcome.stepIndex + 1} ${outcome.step.operation}: ${answer}`)
+      for (const problem of outcome.verdict.problems) {
+        reproduced = true
+        lines.push(`      ! ${problem.kind}: ${problem.summary}`)
+      }
+    })
+    if (result.skipped) lines.push('    not sent: it names a fixture this partition does not have')
+    if (result.aborted) lines.push('    stopped: a setup step did not succeed')
+  }
+  if (finding.kind === 'crash') {
     // Give a dying region a moment to be noticed.
     await new Promise((done) => setTimeout(done, 500))
     for (const crash of context.target.crashes.slice(crashesBefore)) {
-      again = true
-      print(`      ! crash: ${crash.what}`)
+      reproduced = true
+      lines.push(`      ! crash: ${crash.what}`)
     }
-    if (again) reproduced += 1
-    print(again ? '  => reproduced' : '  => not reproduced')
   }
-  return { findings: replayed, reproduced }
+  lines.push(reproduced ? '  => reproduced' : '  => not reproduced')
+  return { lines, reproduced }
+}
+
+export async function replayFindings(findings: readonly Finding[], context: CaseContext, options: ReplayOptions, print: (line: string) => void): Promise<ReplaySummary> {
+  const { chosen, skipped } = chooseFindings(findings, options)
+  let reproduced = 0
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < chosen.length) {
+      const { number, finding } = chosen[next++] as { number: number; finding: Finding }
+      const outcome = await replayOne(number, finding, context)
+      if (outcome.reproduced) reproduced += 1
+      print(`\n${outcome.lines.join('\n')}`)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker))
+  return { replayed: chosen.length, reproduced, skipped }
 }

@@ -46,7 +46,7 @@ function emptyCounts(): Counts {
  * Findings alike enough to print as one line: same kind, place, answer and summary (with
  * numbers blurred, so "within 30012 ms" and "within 30020 ms" are one hang).
  */
-function groupKey(finding: Finding): string {
+export function groupKey(finding: Finding): string {
   return [finding.kind, finding.category, finding.operation, finding.answer?.status ?? '', finding.answer?.errorType ?? '', finding.summary.replace(/\d+/g, '#')].join('|')
 }
 

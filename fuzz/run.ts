@@ -16,7 +16,9 @@
  *                         TRENT_ACCESS_KEY_ID / TRENT_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID /
  *                         AWS_SECRET_ACCESS_KEY); its regions from --regions or its /health
  *   --replay FILE         send the cases of a findings file again and print what comes back
+ *                         (the first 3 findings of each group of alike ones, 8 at a time)
  *   --case N              with --replay: only the findings of case N
+ *   --all                 with --replay: every finding, not 3 of each group
  *
  * Without --endpoint it starts its own partition with the real launcher
  * (dist/src/partition/main.js, forked with IPC as the tests do) in a temp data dir, and
@@ -36,6 +38,25 @@ import { readFindings, replayFindings } from './replay.js'
 import { runSession, signerFor } from './session.js'
 import { attachToEndpoint, startOwnPartition, type Target } from './target.js'
 
+const USAGE = `Usage: npm run fuzz -- [flags]   (or: node dist/fuzz/run.js [flags])
+
+  --requests N          requests to send (default 100000)
+  --seed S              the run's seed (default: random; always printed, so a run can be repeated)
+  --categories a,b      any of ${CATEGORIES.join(',')} (default all)
+  --concurrency N       requests in flight (default 24)
+  --hang-ms MS          no complete answer and no close within this long is a hang (default 30000)
+  --out FILE            findings as JSON lines (default: trent-fuzz-<seed>.jsonl in the temp dir)
+  --regions a,b         regions of the partition started (default us-east-1,eu-west-1)
+  --endpoint URL        fuzz a partition that already runs, with its admin credentials in
+                        TRENT_ACCESS_KEY_ID / TRENT_SECRET_ACCESS_KEY
+  --replay FILE         send the cases of a findings file again and print what comes back
+                        (the first 3 findings of each group of alike ones, 8 at a time)
+  --case N              with --replay: only the findings of case N
+  --all                 with --replay: every finding, not 3 of each group
+
+Exit status: 0 without findings, 1 with findings (or, with --replay, if any reproduced), 2 on bad usage.
+`
+
 function fail(message: string): never {
   process.stderr.write(`fuzz: ${message}\n`)
   process.exit(2)
@@ -43,6 +64,16 @@ function fail(message: string): never {
 
 function log(line: string): void {
   process.stderr.write(`[fuzz] ${line}\n`)
+}
+
+/** By default, --replay sends this many findings of each group of alike ones... */
+const REPLAYED_PER_GROUP = 3
+/** ...this many at once (a hang takes the whole deadline). */
+const REPLAY_CONCURRENCY = 8
+
+function positiveIntegerOrZero(value: string, flag: string): number {
+  if (!/^\d+$/.test(value)) fail(`${flag} must be a number, not '${value}'`)
+  return Number(value)
 }
 
 function positiveInteger(value: string, flag: string): number {
@@ -63,14 +94,14 @@ const { values: flags } = parseArgs({
     endpoint: { type: 'string' },
     replay: { type: 'string' },
     case: { type: 'string' },
+    all: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
   strict: true,
 })
 
 if (flags.help) {
-  const text = (await import('node:fs')).readFileSync(new URL(import.meta.url), 'utf8')
-  process.stdout.write(`${/Flags:[\s\S]*?(?=\n \*\/|\n \* Without)/.exec(text)?.[0].replace(/^ \* ?/gm, '') ?? ''}\n`)
+  process.stdout.write(USAGE)
   process.exit(0)
 }
 
@@ -100,14 +131,15 @@ async function replay(target: Target, file: string): Promise<number> {
   const client = new KmsClient(target.endpoint, signer)
   try {
     const fixtures = await buildFixtures(client, target.regions, randomInt(0, 2 ** 32).toString(16), log)
-    const onlyCase = flags.case === undefined ? undefined : Number(flags.case)
+    const onlyCase = flags.case === undefined ? undefined : positiveIntegerOrZero(flags.case, '--case')
     const summary = await replayFindings(
       findings,
       { target, signer, fixtures: fixtures.values, hangMs, secrets: [target.credentials.secretAccessKey] },
-      onlyCase,
+      { onlyCase, perGroup: flags.all ? undefined : REPLAYED_PER_GROUP, concurrency: REPLAY_CONCURRENCY },
       (line) => process.stdout.write(`${line}\n`),
     )
-    process.stdout.write(`\nreplayed ${summary.findings} case group(s); ${summary.reproduced} showed a problem again\n`)
+    const more = summary.skipped > 0 ? `; ${summary.skipped} more like them not replayed (--all replays every one)` : ''
+    process.stdout.write(`\nreplayed ${summary.replayed} finding(s): ${summary.reproduced} showed a problem again${more}\n`)
     return summary.reproduced > 0 ? 1 : 0
   } finally {
     client.close()
@@ -128,9 +160,10 @@ async function fuzz(target: Target): Promise<number> {
     outFile,
     log,
   })
-  const seconds = result.ms / 1000
+  const seconds = result.campaignMs / 1000
   const header = [
-    `Trent fuzz: ${result.report.requests} requests in ${seconds.toFixed(1)} s (${(result.report.requests / seconds).toFixed(0)}/s, key pool ${(result.fixtures.ms / 1000).toFixed(1)} s), seed ${seedText}`,
+    `Trent fuzz: ${result.report.requests} requests in ${seconds.toFixed(1)} s (${(result.report.requests / seconds).toFixed(0)}/s; key pool ${(result.fixtures.ms / 1000).toFixed(1)} s, ${(result.ms / 1000).toFixed(1)} s in all), seed ${seedText}`,
+    ...(result.cpu !== undefined ? [result.cpu] : []),
     `after the run: GET /health ${result.after.healthStatus}; a pool key ${result.after.roundTrip === 'ok' ? 'still encrypts and decrypts' : `fails: ${result.after.roundTrip}`}`,
     `repeat: npm run fuzz -- --seed ${seedText} --requests ${requests}${flags.categories !== CATEGORIES.join(',') ? ` --categories ${flags.categories}` : ''}`,
   ].join('\n')
@@ -143,6 +176,9 @@ const target = await openTarget().catch((err: unknown) => fail(err instanceof Er
 let exitCode = 2
 try {
   exitCode = flags.replay !== undefined ? await replay(target, flags.replay) : await fuzz(target)
+} catch (err) {
+  // The key pool could not be made, or the partition went away under the run.
+  process.stderr.write(`fuzz: ${err instanceof Error ? err.message : String(err)}\n`)
 } finally {
   await target.stop()
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
+import { cpuBetween, describeCpu, sampleCpu } from '../bench/cpu-usage.js'
 import { runCampaign } from './engine.js'
 import { buildFixtures, type Fixtures } from './fixtures.js'
 import { KmsClient, valueAt } from './kms-client.js'
@@ -38,6 +39,13 @@ export interface SessionResult {
   report: Report
   fixtures: Fixtures
   after: AfterRun
+  /** The campaign alone (without the key pool). */
+  campaignMs: number
+  /**
+   * Where the CPU went during the campaign, per process, in µs per request: on a shared
+   * 2-core machine a steadier figure than requests per second (Linux only).
+   */
+  cpu: string | undefined
   ms: number
 }
 
@@ -66,11 +74,16 @@ export async function runSession(target: Target, options: SessionOptions): Promi
   try {
     const fixtures = await buildFixtures(client, target.regions, randomBytes(4).toString('hex'), options.log)
     const regions = { primary: fixtures.primaryRegion, secondary: fixtures.secondaryRegion }
+    const cpuBefore = sampleCpu()
+    const campaignStarted = Date.now()
     await runCampaign(
       { target, signer, fixtures: fixtures.values, hangMs: options.hangMs, secrets: [target.credentials.secretAccessKey] },
       { seed: options.seed, seedText: options.seedText, requests: options.requests, categories: options.categories, concurrency: options.concurrency, regions, log: options.log },
       report,
     )
+    const campaignMs = Date.now() - campaignStarted
+    const usage = cpuBetween(cpuBefore, sampleCpu())
+    const cpu = usage === undefined ? undefined : describeCpu(usage, report.requests / (campaignMs / 1000))
     const health = await target.health()
     const after: AfterRun = { healthStatus: health.status, healthBody: health.body, roundTrip: await roundTrip(client, fixtures) }
     const problems = [
@@ -80,7 +93,7 @@ export async function runSession(target: Target, options: SessionOptions): Promi
     for (const summary of problems) {
       report.add({ kind: 'crash', category: 'structured', operation: 'partition', summary, label: 'the check after the run', seed: options.seedText, caseIndex: -1, stepIndex: 0, atMs: Date.now() })
     }
-    return { report, fixtures, after, ms: Date.now() - started }
+    return { report, fixtures, after, campaignMs, cpu, ms: Date.now() - started }
   } finally {
     client.close()
     report.close()

@@ -15,8 +15,8 @@
  */
 import {
   ENCRYPTION_CONTEXT,
-  KEY_SLOTS,
   MESSAGE,
+  PICKABLE_SLOTS,
   PEER_CURVES,
   PLAINTEXT,
   RSA_SIGNING_ALGORITHMS,
@@ -40,7 +40,7 @@ const KEY_USAGE = ['InvalidKeyUsageException']
 
 /** Stable keys only: structured requests never change them, so their state is known. */
 function stable(predicate: (slot: KeySlot) => boolean, regions: Regions): KeySlot[] {
-  return KEY_SLOTS.filter((slot) => !slot.scratch && slot.state === 'Enabled' && predicate(slot) && (regions.secondary !== undefined || slot.replicated !== true))
+  return PICKABLE_SLOTS.filter((slot) => !slot.scratch && slot.state === 'Enabled' && predicate(slot) && (regions.secondary !== undefined || slot.replicated !== true))
 }
 
 /** Trent's blob layout (docs/spec/ciphertext-blob.md §2), to aim flips at each field. */

@@ -237,17 +237,17 @@ function envelopeGarbage(rng: Prng, regions: Regions): string {
 
 const GENERATORS: readonly [number, string, (rng: Prng, regions: Regions) => { params: JsonObject; label: string }][] = [
   [
-    3,
+    2,
     'bare-lf',
     (rng, regions) =>
       rng.chance(0.5)
         ? { params: { signed: signedRecipe(rng, regions) as unknown as JsonObject }, label: 'a signed request with bare LF line endings' }
         : { params: { line: rng.pick(['GET /health HTTP/1.1', 'POST / HTTP/1.1', 'GET / HTTP/1.0']), headers: rng.pick(['', 'Content-Length: 0\n', 'X-A: b\n']) }, label: 'an unsigned request with bare LF line endings' },
   ],
-  [2, 'http-0.9', (rng) => ({ params: { line: rng.pick(['GET /', 'GET /health', 'GET', 'POST /']) }, label: 'an HTTP/0.9 request line' })],
-  [2, 'tls-client-hello', (rng) => ({ params: { random: base64Of(rng.bytes(32)) }, label: 'a TLS ClientHello' })],
+  [1, 'http-0.9', (rng) => ({ params: { line: rng.pick(['GET /', 'GET /health', 'GET', 'POST /']) }, label: 'an HTTP/0.9 request line' })],
+  [1, 'tls-client-hello', (rng) => ({ params: { random: base64Of(rng.bytes(32)) }, label: 'a TLS ClientHello' })],
   [
-    3,
+    2,
     'garbage',
     (rng) => {
       const close = rng.chance(0.5)

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { KEY_SLOTS, fixture, type KeySlot } from '../pool.js'
+import { PICKABLE_SLOTS, fixture, type KeySlot } from '../pool.js'
 import type { Prng } from '../prng.js'
 import type { BlobMutation, Placeholder, Template } from '../recipe.js'
 
@@ -31,8 +31,8 @@ export function base64Of(bytes: Buffer): string {
 }
 
 export function pickSlot(rng: Prng, predicate: (slot: KeySlot) => boolean, regions: Regions): KeySlot {
-  const candidates = KEY_SLOTS.filter((slot) => predicate(slot) && (regions.secondary !== undefined || slot.replicated !== true))
-  return rng.pick(candidates.length > 0 ? candidates : KEY_SLOTS)
+  const candidates = PICKABLE_SLOTS.filter((slot) => predicate(slot) && (regions.secondary !== undefined || slot.replicated !== true))
+  return rng.pick(candidates.length > 0 ? candidates : PICKABLE_SLOTS)
 }
 
 /** A reference to a slot's key, in one of the forms a KeyId member accepts. */

@@ -81,10 +81,10 @@ function newKeySpec(rng: Prng): { KeySpec: string; KeyUsage: string } {
     [3, { KeySpec: 'ECC_SECG_P256K1', KeyUsage: 'SIGN_VERIFY' }],
     [3, { KeySpec: 'ECC_NIST_P256', KeyUsage: 'KEY_AGREEMENT' }],
     [2, { KeySpec: 'ECC_NIST_P384', KeyUsage: 'KEY_AGREEMENT' }],
-    [2, { KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT' }],
-    [2, { KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' }],
-    [0.3, { KeySpec: 'RSA_3072', KeyUsage: 'SIGN_VERIFY' }],
-    [0.1, { KeySpec: 'RSA_4096', KeyUsage: 'ENCRYPT_DECRYPT' }],
+    [1, { KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT' }],
+    [1, { KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' }],
+    [0.1, { KeySpec: 'RSA_3072', KeyUsage: 'SIGN_VERIFY' }],
+    [0.03, { KeySpec: 'RSA_4096', KeyUsage: 'ENCRYPT_DECRYPT' }],
     [2, { KeySpec: 'ECC_NIST_P256', KeyUsage: 'ENCRYPT_DECRYPT' }],
     [1, { KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'SIGN_VERIFY' }],
     [1, { KeySpec: 'SM2', KeyUsage: 'SIGN_VERIFY' }],
@@ -100,9 +100,9 @@ function dataKeyPairSpec(rng: Prng): string {
     [4, 'ECC_NIST_P384'],
     [2, 'ECC_NIST_P521'],
     [2, 'ECC_SECG_P256K1'],
-    [1.5, 'RSA_2048'],
-    [0.2, 'RSA_3072'],
-    [0.05, 'RSA_4096'],
+    [0.5, 'RSA_2048'],
+    [0.05, 'RSA_3072'],
+    [0.01, 'RSA_4096'],
     [0.5, 'SM2'],
     [0.5, 'ECC_NIST_EDWARDS25519'],
   ])
@@ -347,7 +347,7 @@ function skeletonOf(operation: string, rng: Prng, regions: Regions): Skeleton {
     case 'GetParametersForImport':
       set('KeyId', scratchKey(rng, regions, (s) => s.origin === 'EXTERNAL').reference)
       set('WrappingAlgorithm', rng.pick(['RSAES_OAEP_SHA_256', 'RSAES_OAEP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSAES_PKCS1_V1_5', 'SM2PKE']))
-      set('WrappingKeySpec', rng.weighted([[20, 'RSA_2048'], [1, 'RSA_3072'], [0.2, 'RSA_4096'], [1, 'SM2']] as const))
+      set('WrappingKeySpec', rng.weighted([[40, 'RSA_2048'], [1, 'RSA_3072'], [0.1, 'RSA_4096'], [2, 'SM2']] as const))
       break
     case 'ImportKeyMaterial': {
       const slot = pickSlot(rng, (s) => s.scratch && s.origin === 'EXTERNAL', regions)
@@ -401,8 +401,8 @@ function membersFor(operation: string): MemberInfo[] {
 }
 
 /** Targets that name no operation, or name one in a way that must not work. */
-function strangeTarget(rng: Prng, operation: string): { target: string; note: string } {
-  return rng.pick([
+function strangeTarget(rng: Prng, operation: string, admin: boolean): { target: string; note: string } {
+  const candidates = [
     { target: `${KMS_TARGET_PREFIX}${operation.toLowerCase()}`, note: 'the operation in lower case' },
     { target: KMS_TARGET_PREFIX, note: 'no operation name' },
     { target: `${KMS_TARGET_PREFIX}${operation}.Extra`, note: 'a dotted suffix' },
@@ -413,16 +413,23 @@ function strangeTarget(rng: Prng, operation: string): { target: string; note: st
     { target: `${KMS_TARGET_PREFIX}hasOwnProperty`, note: 'hasOwnProperty' },
     { target: `${ADMIN_TARGET_PREFIX}__proto__`, note: 'admin __proto__' },
     { target: `${ADMIN_TARGET_PREFIX}constructor`, note: 'admin constructor' },
-    { target: `${ADMIN_TARGET_PREFIX}${operation}`, note: 'a KMS operation under TrentAdmin' },
+    { target: admin ? `${ADMIN_TARGET_PREFIX}${operation}x` : `${ADMIN_TARGET_PREFIX}${operation}`, note: admin ? 'an admin operation with a suffix' : 'a KMS operation under TrentAdmin' },
     { target: `${ADMIN_TARGET_PREFIX}Nope`, note: 'an unknown admin operation' },
     { target: 'TrentService.Encrypt\u0000', note: 'a NUL' },
-  ])
+  ]
+  return rng.pick(candidates)
 }
+
+/**
+ * Weights of operations that cost the server far more than the others: every
+ * GetParametersForImport makes an RSA key pair, a fifth of a second of CPU here.
+ */
+const COSTLY_OPERATIONS: Readonly<Record<string, number>> = { GetParametersForImport: 0.1 }
 
 /** Operations by how often they are picked: what Trent serves most, the rest of the model and Trent's own too. */
 function operationWeights(): [number, string][] {
   const weights: [number, string][] = []
-  for (const operation of MODEL_OPERATIONS) weights.push([SERVED_OPERATIONS.has(operation) ? 1 : 0.3, operation])
+  for (const operation of MODEL_OPERATIONS) weights.push([COSTLY_OPERATIONS[operation] ?? (SERVED_OPERATIONS.has(operation) ? 1 : 0.3), operation])
   for (const admin of ADMIN_OPERATIONS) {
     const weight = admin === 'DescribeReplication' ? 1.5 : admin === 'RotateReplicationSigningKey' ? 0.01 : 0.2
     weights.push([weight, `${ADMIN_TARGET_PREFIX}${admin}`])
@@ -439,8 +446,8 @@ function brokenBody(rng: Prng, rendered: Template): { body: { json: Template } |
     [2, () => ({ body: { text: rng.pick(['{"KeyId":"alias/x","Plaintext":"QUJD', '{"KeyId":', '{', '{"', '{"KeyId":"x",']) }, invalid: true, note: 'truncated JSON' })],
     [1, () => ({ body: { json: [rendered, { $fuzz: 'raw', json: 'x' }] }, invalid: true, note: 'a list of the input and garbage' })],
     [1, () => ({ body: { text: `{"KeyId":"x"}garbage` }, invalid: true, note: 'trailing garbage' })],
-    [1, () => ({ body: { json: { $fuzz: 'nest', depth: rng.pick([1000, 100_000]), kind: 'array' } }, invalid: true, note: 'nested arrays' })],
-    [1, () => ({ body: { json: { $fuzz: 'nest', depth: rng.pick([1000, 100_000]), kind: 'object' } }, invalid: false, note: 'nested objects' })],
+    [1, () => ({ body: { json: { $fuzz: 'nest', depth: rng.pick([1000, 50_000]), kind: 'array' } }, invalid: true, note: 'nested arrays' })],
+    [1, () => ({ body: { json: { $fuzz: 'nest', depth: rng.pick([1000, 50_000]), kind: 'object' } }, invalid: false, note: 'nested objects' })],
     [1, () => ({ body: { base64: Buffer.from('{"KeyId":"\u00ff\u00fe"}', 'latin1').toString('base64') }, invalid: false, note: 'a body that is not UTF-8' })],
     [1, () => ({ body: { base64: Buffer.from('{"KeyId":"x"}', 'utf16le').toString('base64') }, invalid: true, note: 'a UTF-16 body' })],
     [1, () => ({ body: { text: '\ufeff{}' }, invalid: false, note: 'a byte order mark' })],
@@ -453,7 +460,8 @@ function brokenBody(rng: Prng, rendered: Template): { body: { json: Template } |
 
 /** One structured case. */
 export function structuredCase(index: number, rng: Prng, regions: Regions): FuzzCase {
-  if (rng.chance(0.05)) return keyStateSequence(index, rng, regions)
+  // Sequences are a dozen mutations each, every one a durable commit: a few go a long way.
+  if (rng.chance(0.02)) return keyStateSequence(index, rng, regions)
   const operation = rng.weighted(OPERATION_WEIGHTS)
   const skeleton = skeletonOf(operation, rng, regions)
   const members = membersFor(operation)
@@ -493,7 +501,7 @@ export function structuredCase(index: number, rng: Prng, regions: Regions): Fuzz
     closeAllowed = broken.closeAllowed === true
     notes.push(broken.note)
   } else if (mode === 'target') {
-    const strange = strangeTarget(rng, operation.replace(ADMIN_TARGET_PREFIX, ''))
+    const strange = strangeTarget(rng, operation.replace(ADMIN_TARGET_PREFIX, ''), operation.startsWith(ADMIN_TARGET_PREFIX))
     target = strange.target
     invalid = true
     notes.push(`target: ${strange.note}`)

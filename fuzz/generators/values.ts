@@ -313,9 +313,11 @@ export function breakValue(member: MemberInfo, current: Template | undefined, rn
     [3, () => wrongType(shape, rng)],
     [3, () => boundary(shapeName, shape, rng)],
     [
-      1,
+      0.5,
       () => {
-        const depthOf = rng.pick([10, 1000, 50_000])
+        // Deep enough to break a recursive reader; every 10,000 levels cost the server
+        // (and the fuzzer) a few milliseconds of JSON parsing.
+        const depthOf = rng.pick([10, 1000, 20_000])
         // Nested arrays are never a KMS member's type (no list holds lists); nested
         // objects are only harmless where a structure ignores the unknown member `a`.
         const kind = rng.pick(['array', 'object'] as const)
