@@ -182,6 +182,9 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
     const wire = await renderSigned(params, context)
     return once(Buffer.concat([Buffer.from(`${head(wire)}${text(params.header)}${CRLF}content-length: ${wire.body.length}${CRLF}${CRLF}`, 'latin1'), wire.body]))
   },
+  async 'binary-body'(params, context) {
+    return once(serializeRequest(await renderSigned(params, context)))
+  },
   async 'slow-head'(params, context) {
     const bytes = serializeRequest(await renderSigned(params, context))
     const parts = Math.max(2, number(params.parts, 3))
@@ -359,6 +362,21 @@ const GENERATORS: readonly [number, string, (rng: Prng, regions: Regions) => { p
     (rng, regions) => {
       const header = rng.pick(['no-colon-here', 'X Space: 1', ' folded: continuation', 'x-nul: a\u0000b', 'x-high: \u00ff\u00fe', ': empty-name', `${'n'.repeat(5000)}: 1`, 'x-a:\u0007bell', 'Host: second.example.com', 'content-length: 0'])
       return { params: { signed: signedRecipe(rng, regions) as unknown as JsonObject, header }, label: `a header line ${JSON.stringify(header.slice(0, 30))}` }
+    },
+  ],
+  [
+    2,
+    'binary-body',
+    (rng, regions) => {
+      const body = rng.pick([
+        { bytes: Buffer.from([0xff, 0xfe, 0xfd, 0x00, 0x80]), note: 'bytes that are not UTF-8' },
+        { bytes: Buffer.from('{"KeyId":"\xc0\xaf\xed\xa0\x80"}', 'latin1'), note: 'JSON with overlong and surrogate UTF-8 sequences' },
+        { bytes: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{}')]), note: 'a UTF-8 byte order mark before {}' },
+        { bytes: Buffer.from('{"KeyId":"x"}', 'utf16le'), note: 'UTF-16 JSON' },
+        { bytes: rng.bytes(rng.pick([16, 1024, 70_000])), note: 'random bytes' },
+      ])
+      const signed: SignedRequestRecipe = { ...signedRecipe(rng, regions), body: { base64: base64Of(body.bytes) } }
+      return { params: { signed: signed as unknown as JsonObject }, label: `a signed request whose body is ${body.note}` }
     },
   ],
   [1, 'slow-head', (rng, regions) => ({ params: { signed: signedRecipe(rng, regions) as unknown as JsonObject, parts: rng.int(2, 5), delayMs: rng.pick([50, 200]) }, label: 'a request written in slow parts' })],
