@@ -165,7 +165,7 @@ async function fuzz(target: Target): Promise<number> {
     `Trent fuzz: ${result.report.requests} requests in ${seconds.toFixed(1)} s (${(result.report.requests / seconds).toFixed(0)}/s; key pool ${(result.fixtures.ms / 1000).toFixed(1)} s, ${(result.ms / 1000).toFixed(1)} s in all), seed ${seedText}`,
     ...(result.cpu !== undefined ? [result.cpu] : []),
     `after the run: GET /health ${result.after.healthStatus}; a pool key ${result.after.roundTrip === 'ok' ? 'still encrypts and decrypts' : `fails: ${result.after.roundTrip}`}`,
-    `repeat: npm run fuzz -- --seed ${seedText} --requests ${requests}${flags.categories !== CATEGORIES.join(',') ? ` --categories ${flags.categories}` : ''}`,
+    `repeat: npm run fuzz -- --seed ${seedText} --requests ${requests}${flags.categories !== CATEGORIES.join(',') ? ` --categories ${flags.categories}` : ''}${flags.endpoint !== undefined ? ` --endpoint ${flags.endpoint}` : ''}${flags.regions !== undefined ? ` --regions ${flags.regions}` : ''}`,
   ].join('\n')
   process.stdout.write(`${result.report.summary(header)}\n`)
   if (result.report.findings > 0) process.stdout.write(`\nfindings written to ${outFile}; replay them with: npm run fuzz -- --replay ${outFile}\n`)
