@@ -28,7 +28,7 @@ import { structuredCase } from './generators/structured.js'
 const CATEGORY_WEIGHTS: Readonly<Record<Category, number>> = { structured: 45, crypto: 20, sigv4: 20, http: 15 }
 /** A malformed-HTTP case not done after this long is parked, and its worker moves on. */
 const PARK_AFTER_MS = 50
-const MAX_PARKED = 4096
+const MAX_PARKED = 2048
 /** The first findings of a kind of 5xx get the region's log line about them (it says what threw, and where). */
 const SERVER_LOGS_PER_GROUP = 3
 /** A region's log line reaches the fuzzer through the launcher a moment after the answer. */
