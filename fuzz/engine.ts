@@ -86,8 +86,7 @@ export interface CaseResult {
 export async function runCase(fuzzCase: FuzzCase, context: CaseContext, connection: KeepAliveConnection | undefined, onStep: (outcome: StepOutcome) => void): Promise<CaseResult> {
   const values = new Map(context.fixtures)
   for (const [name, value] of Object.entries(fuzzCase.values ?? {})) values.set(name, value)
-  const ownConnection = connection === undefined ? new KeepAliveConnection(context.target.endpoint) : undefined
-  const sender = connection ?? ownConnection
+  const sender = connection ?? new KeepAliveConnection(context.target.endpoint)
   try {
     for (const [stepIndex, step] of fuzzCase.steps.entries()) {
       if (step.waitMs !== undefined) await new Promise((done) => setTimeout(done, step.waitMs))
@@ -104,7 +103,7 @@ export async function runCase(fuzzCase: FuzzCase, context: CaseContext, connecti
           const wire = await context.signer.render(step.request, render)
           body = wire.body
           sent = serializeRequest(wire)
-          result = await (sender as KeepAliveConnection).exchange(sent, context.hangMs)
+          result = await sender.exchange(sent, context.hangMs)
         }
       } catch (err) {
         if (err instanceof MissingValue) return { skipped: true, aborted: false }
@@ -123,7 +122,7 @@ export async function runCase(fuzzCase: FuzzCase, context: CaseContext, connecti
     }
     return { skipped: false, aborted: false }
   } finally {
-    ownConnection?.close()
+    if (sender !== connection) sender.close()
   }
 }
 

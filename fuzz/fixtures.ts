@@ -23,7 +23,7 @@ import {
   signingAlgorithmsOf,
   type KeySlot,
 } from './pool.js'
-import { wrapKeyMaterial } from './recipe.js'
+import { wrapForImport } from '../test/helpers/import-wrap.js'
 
 export interface Fixtures {
   /** Every fixture value, by name (pool.ts `fixture`). */
@@ -113,7 +113,7 @@ export async function buildFixtures(client: KmsClient, regions: readonly string[
         await call('ImportKeyMaterial', {
           KeyId: keyId(slot),
           ImportToken: parameters.token,
-          EncryptedKeyMaterial: wrapKeyMaterial(Buffer.from(parameters.publicKey, 'base64'), 'RSAES_OAEP_SHA_256', material).toString('base64'),
+          EncryptedKeyMaterial: wrapForImport(Buffer.from(parameters.publicKey, 'base64'), 'RSAES_OAEP_SHA_256', material).toString('base64'),
           ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
         })
         // Fresh parameters, for re-imports of the same material.

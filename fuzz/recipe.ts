@@ -14,7 +14,8 @@
  *
  * @module
  */
-import { constants, createCipheriv, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto'
+import type { AlgorithmSpec } from '@aws-sdk/client-kms'
+import { wrapForImport } from '../test/helpers/import-wrap.js'
 
 export type Category = 'structured' | 'http' | 'sigv4' | 'crypto'
 export const CATEGORIES: readonly Category[] = ['structured', 'http', 'sigv4', 'crypto']
@@ -245,19 +246,6 @@ export function mutateBytes(input: Buffer, mutation: BlobMutation, context: Rend
   }
 }
 
-/** What a user does to import material: RSA-OAEP, or RSA-OAEP of an AES key plus AES key wrap with padding. */
-export function wrapKeyMaterial(publicKeyDer: Buffer, algorithm: string, material: Buffer): Buffer {
-  const key = createPublicKey({ key: publicKeyDer, format: 'der', type: 'spki' })
-  const oaepHash = algorithm.endsWith('SHA_1') ? 'sha1' : 'sha256'
-  if (!algorithm.startsWith('RSA_AES_KEY_WRAP')) {
-    return publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash }, material)
-  }
-  const aesKey = randomBytes(32)
-  const wrappedKey = publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash }, aesKey)
-  const cipher = createCipheriv('id-aes256-wrap-pad', aesKey, Buffer.from('a65959a6', 'hex'))
-  return Buffer.concat([wrappedKey, cipher.update(material), cipher.final()])
-}
-
 /** `text` with every `{{name}}` replaced by that value. */
 export function formatText(text: string, context: RenderContext): string {
   return text.replace(/\{\{([^{}]+)\}\}/g, (_, name: string) => lookup(context, name))
@@ -288,7 +276,7 @@ function renderPlaceholder(placeholder: Placeholder, context: RenderContext): st
     case 'wrap': {
       const publicKey = Buffer.from(lookup(context, placeholder.publicKey), 'base64')
       const material = Buffer.from(lookup(context, placeholder.material), 'base64')
-      return JSON.stringify(wrapKeyMaterial(publicKey, placeholder.algorithm, material).toString('base64'))
+      return JSON.stringify(wrapForImport(publicKey, placeholder.algorithm as AlgorithmSpec, material).toString('base64'))
     }
     case 'epoch':
       return String(Math.floor(context.nowMs / 1000) + placeholder.offsetSeconds)

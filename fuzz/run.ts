@@ -71,7 +71,7 @@ const REPLAYED_PER_GROUP = 3
 /** ...this many at once (a hang takes the whole deadline). */
 const REPLAY_CONCURRENCY = 8
 
-function positiveIntegerOrZero(value: string, flag: string): number {
+function nonNegativeInteger(value: string, flag: string): number {
   if (!/^\d+$/.test(value)) fail(`${flag} must be a number, not '${value}'`)
   return Number(value)
 }
@@ -131,7 +131,7 @@ async function replay(target: Target, file: string): Promise<number> {
   const client = new KmsClient(target.endpoint, signer)
   try {
     const fixtures = await buildFixtures(client, target.regions, randomInt(0, 2 ** 32).toString(16), log)
-    const onlyCase = flags.case === undefined ? undefined : positiveIntegerOrZero(flags.case, '--case')
+    const onlyCase = flags.case === undefined ? undefined : nonNegativeInteger(flags.case, '--case')
     const summary = await replayFindings(
       findings,
       { target, signer, fixtures: fixtures.values, hangMs, secrets: [target.credentials.secretAccessKey] },
