@@ -76,6 +76,8 @@ export interface CaseResult {
   skipped: boolean
   /** A setup step failed and the rest was not sent. */
   aborted: boolean
+  /** Steps sent. */
+  sent: number
 }
 
 /**
@@ -106,7 +108,7 @@ export async function runCase(fuzzCase: FuzzCase, context: CaseContext, connecti
           result = await sender.exchange(sent, context.hangMs)
         }
       } catch (err) {
-        if (err instanceof MissingValue) return { skipped: true, aborted: false }
+        if (err instanceof MissingValue) return { skipped: true, aborted: false, sent: stepIndex }
         throw err
       }
       const verdict = judge({ step, sentBody: body, sentBytes: sent, result, secrets: context.secrets })
@@ -117,10 +119,10 @@ export async function runCase(fuzzCase: FuzzCase, context: CaseContext, connecti
           if (value !== undefined) values.set(boundName(name), value)
         }
       } else if (step.setup === true) {
-        return { skipped: false, aborted: true }
+        return { skipped: false, aborted: true, sent: stepIndex + 1 }
       }
     }
-    return { skipped: false, aborted: false }
+    return { skipped: false, aborted: false, sent: fuzzCase.steps.length }
   } finally {
     if (sender !== connection) sender.close()
   }
@@ -262,6 +264,8 @@ export async function runCampaign(context: CaseContext, options: CampaignOptions
       })
       if (result.skipped) report.skipped += 1
       if (result.aborted) report.abortedSequences += 1
+      // Steps a case did not send go back to the budget: the run sends at least --requests.
+      issued -= fuzzCase.steps.length - result.sent
     } finally {
       inFlight.delete(fuzzCase)
       recent.push({ fuzzCase, endedAt: Date.now() })
