@@ -70,12 +70,17 @@ function chooseFindings(findings: readonly Finding[], options: ReplayOptions): {
 }
 
 async function replayOne(number: number, finding: Finding, context: CaseContext): Promise<{ lines: string[]; reproduced: boolean }> {
-  const lines = [`#${number} [${finding.kind}] ${finding.category} ${finding.operation}: ${finding.summary}`]
   const cases: FuzzCase[] = finding.case !== undefined ? [finding.case] : (finding.recentCases ?? [])
+  return sendCases(`#${number} [${finding.kind}] ${finding.category} ${finding.operation}: ${finding.summary}`, cases, finding.seed, finding.kind === 'crash', context)
+}
+
+/** Sends cases one after the other; the lines say what came back and what the oracle makes of it. */
+export async function sendCases(title: string, cases: readonly FuzzCase[], seed: string, watchCrashes: boolean, context: CaseContext): Promise<{ lines: string[]; reproduced: boolean }> {
+  const lines = [title]
   const crashesBefore = context.target.crashes.length
   let reproduced = false
   for (const fuzzCase of cases) {
-    lines.push(`  case ${fuzzCase.index} (seed ${finding.seed}): ${fuzzCase.label}`)
+    lines.push(`  case ${fuzzCase.index} (seed ${seed}): ${fuzzCase.label}`)
     const result = await runCase(fuzzCase, context, undefined, (outcome) => {
       const response = outcome.result.responses[0]
       const answer =
@@ -91,7 +96,7 @@ async function replayOne(number: number, finding: Finding, context: CaseContext)
     if (result.skipped) lines.push('    not sent: it names a fixture this partition does not have')
     if (result.aborted) lines.push('    stopped: a setup step did not succeed')
   }
-  if (finding.kind === 'crash') {
+  if (watchCrashes) {
     // Give a dying region a moment to be noticed.
     await new Promise((done) => setTimeout(done, 500))
     for (const crash of context.target.crashes.slice(crashesBefore)) {

@@ -17,7 +17,8 @@
  *                         AWS_SECRET_ACCESS_KEY); its regions from --regions or its /health
  *   --replay FILE         send the cases of a findings file again and print what comes back
  *                         (the first 3 findings of each group of alike ones, 8 at a time)
- *   --case N              with --replay: only the findings of case N
+ *   --case N              with --replay: only the findings of case N; without --replay: send
+ *                         case N of --seed (the same case the run with that seed sent) and print
  *   --all                 with --replay: every finding, not 3 of each group
  *
  * Without --endpoint it starts its own partition with the real launcher
@@ -34,7 +35,8 @@ import { buildFixtures } from './fixtures.js'
 import { KmsClient } from './kms-client.js'
 import { hashSeed } from './prng.js'
 import { CATEGORIES, type Category } from './recipe.js'
-import { readFindings, replayFindings } from './replay.js'
+import { readFindings, replayFindings, sendCases } from './replay.js'
+import { generateCase } from './engine.js'
 import { runSession, signerFor } from './session.js'
 import { attachToEndpoint, startOwnPartition, type Target } from './target.js'
 
@@ -51,7 +53,8 @@ const USAGE = `Usage: npm run fuzz -- [flags]   (or: node dist/fuzz/run.js [flag
                         TRENT_ACCESS_KEY_ID / TRENT_SECRET_ACCESS_KEY
   --replay FILE         send the cases of a findings file again and print what comes back
                         (the first 3 findings of each group of alike ones, 8 at a time)
-  --case N              with --replay: only the findings of case N
+  --case N              with --replay: only the findings of case N; without --replay: send
+                        case N of --seed (the case a run with that seed sent) and print
   --all                 with --replay: every finding, not 3 of each group
 
 Exit status: 0 without findings, 1 with findings (or, with --replay, if any reproduced), 2 on bad usage.
@@ -146,6 +149,28 @@ async function replay(target: Target, file: string): Promise<number> {
   }
 }
 
+/** `--seed S --case N`: case N of seed S, made and sent again, without a findings file. */
+async function sendOneCase(target: Target, caseIndex: number): Promise<number> {
+  if (flags.seed === undefined) fail('--case without --replay needs the --seed of the run')
+  const signer = signerFor(target)
+  const client = new KmsClient(target.endpoint, signer)
+  try {
+    const fixtures = await buildFixtures(client, target.regions, randomInt(0, 2 ** 32).toString(16), log)
+    const fuzzCase = generateCase(seed, caseIndex, categories as Category[], { primary: fixtures.primaryRegion, secondary: fixtures.secondaryRegion })
+    const outcome = await sendCases(`case ${caseIndex} of seed ${seedText} (${fuzzCase.category})`, [fuzzCase], seedText, true, {
+      target,
+      signer,
+      fixtures: fixtures.values,
+      hangMs,
+      secrets: [target.credentials.secretAccessKey],
+    })
+    process.stdout.write(`${outcome.lines.join('\n')}\n`)
+    return outcome.reproduced ? 1 : 0
+  } finally {
+    client.close()
+  }
+}
+
 async function fuzz(target: Target): Promise<number> {
   const requests = positiveInteger(flags.requests, '--requests')
   const outFile = flags.out ?? join(tmpdir(), `trent-fuzz-${seedText.replace(/[^\w.-]/g, '_')}.jsonl`)
@@ -175,7 +200,9 @@ async function fuzz(target: Target): Promise<number> {
 const target = await openTarget().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)))
 let exitCode = 2
 try {
-  exitCode = flags.replay !== undefined ? await replay(target, flags.replay) : await fuzz(target)
+  if (flags.replay !== undefined) exitCode = await replay(target, flags.replay)
+  else if (flags.case !== undefined) exitCode = await sendOneCase(target, nonNegativeInteger(flags.case, '--case'))
+  else exitCode = await fuzz(target)
 } catch (err) {
   // The key pool could not be made, or the partition went away under the run.
   process.stderr.write(`fuzz: ${err instanceof Error ? err.message : String(err)}\n`)
