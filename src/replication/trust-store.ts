@@ -59,7 +59,9 @@ export class FileTrustStore implements TrustStore {
 
   verify(region: string, keyId: string, body: Uint8Array, signature: Uint8Array): boolean {
     this.#refresh()
-    const pinned = this.#document.regions[region]?.find((k) => k.id === keyId && k.status === 'active')
+    // Own properties only: a region named `__proto__` or `constructor` is no region.
+    const regionKeys = Object.hasOwn(this.#document.regions, region) ? this.#document.regions[region] : undefined
+    const pinned = Array.isArray(regionKeys) ? regionKeys.find((k) => k.id === keyId && k.status === 'active') : undefined
     const key = pinned === undefined ? undefined : this.#keys.get(`${region}/${pinned.id}`)
     if (key === undefined || signature.length !== 96) return false
     try {

@@ -763,6 +763,24 @@ describe('InvalidSignatureException', () => {
     }
   })
 
+  it('refuses a request signed in its header to which an X-Amz-Signature parameter was added (found by the fuzzer)', async () => {
+    const signed = await signedKmsRequest()
+    assertSignatureMismatch(() => verifySigV4({ ...signed, url: `${signed.url}?X-Amz-Signature=0` }, kmsOptions(BASE_DATE)))
+  })
+
+  it('refuses an Authorization header that names a parameter twice (found by the fuzzer)', async () => {
+    const signed = await signedKmsRequest()
+    const authorization = headerString(signed, 'authorization')
+    for (const name of ['Signature', 'Credential', 'SignedHeaders']) {
+      const doubled = authorization.replace(`${name}=`, `${name}=, ${name}=`)
+      assertRefused(
+        () => verifySigV4(withHeaders(signed, { authorization: doubled }), kmsOptions(BASE_DATE)),
+        'IncompleteSignatureException',
+        `Authorization header has the parameter '${name}' more than once.`,
+      )
+    }
+  })
+
   it('refuses a credential scoped to another service', async () => {
     const signed = await signedKmsRequest({ service: 'dynamodb' })
     assertRefused(

@@ -33,4 +33,18 @@ describe('FileTrustStore', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  it('knows no region named like an Object.prototype member (found by the fuzzer: a TypeError, a 500)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trent-trust-'))
+    const path = join(dir, 'trust-store.json')
+    writeFileSync(path, JSON.stringify({ partition: 'p', regions: {} }))
+    try {
+      const store = new FileTrustStore(path)
+      for (const region of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+        for (const keyId of ['__proto__', 'constructor', 'a']) assert.equal(store.verify(region, keyId, Buffer.from('{}'), new Uint8Array(96)), false)
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })

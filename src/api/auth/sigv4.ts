@@ -143,6 +143,7 @@ export function verifySigV4(req: SignedRequest, options: VerifyOptions): Verifie
   if (secret === undefined) throw unrecognizedClient()
 
   const canonicalRequest = buildCanonicalRequest({
+    form: claim.form,
     method: req.method,
     rawPath: target.rawPath,
     query,
@@ -260,7 +261,10 @@ function parseAuthorizationHeader(authorization: string): { algorithm: string; p
         `'${token}' not a valid key=value pair (missing equal-sign) in Authorization header: '${authorization}'.`,
       )
     }
-    parameters.set(token.slice(0, equals), token.slice(equals + 1))
+    const name = token.slice(0, equals)
+    // Which of two would count is a guess, as for two Authorization headers: refused.
+    if (parameters.has(name)) throw incompleteSignature(`Authorization header has the parameter '${name}' more than once.`)
+    parameters.set(name, token.slice(equals + 1))
   }
   return { algorithm, parameters }
 }
@@ -490,6 +494,8 @@ function checkScope(scope: CredentialScope, expectedService: string, requestTime
 // ---------------------------------------------------------------------------------------
 
 interface CanonicalRequestParts {
+  /** Only the presigned form leaves its own signature out of the canonical query. */
+  form: SignatureClaim['form']
   method: string
   rawPath: string
   query: readonly QueryParam[]
@@ -505,7 +511,7 @@ function buildCanonicalRequest(parts: CanonicalRequestParts): string {
   return [
     parts.method,
     canonicalUri(parts.rawPath),
-    canonicalQueryString(parts.query),
+    canonicalQueryString(parts.query, parts.form),
     canonicalHeaders,
     parts.signedHeaderNames.join(';'),
     parts.payloadHash,
@@ -532,10 +538,15 @@ function canonicalUri(rawPath: string): string {
   return `/${segments.map((segment) => uriEncode(Buffer.from(segment, 'utf8'))).join('/')}${trailingSlash}`
 }
 
-/** Every parameter but the signature, decoded and re-encoded, sorted by name then value. */
-function canonicalQueryString(query: readonly QueryParam[]): string {
+/**
+ * Every parameter, decoded and re-encoded, sorted by name then value; the presigned form
+ * leaves out its own signature. A request signed in its Authorization header keeps an
+ * `X-Amz-Signature` parameter in what it signs: it is not its signature, and must not be
+ * addable afterwards.
+ */
+function canonicalQueryString(query: readonly QueryParam[], form: SignatureClaim['form']): string {
   return query
-    .filter((param) => param.name.toLowerCase() !== 'x-amz-signature')
+    .filter((param) => form === 'header' || param.name !== PRESIGNED_PARAMS.signature)
     .map((param) => ({ name: uriEncode(param.nameBytes), value: uriEncode(param.valueBytes) }))
     .sort((a, b) => compareCodeUnits(a.name, b.name) || compareCodeUnits(a.value, b.value))
     .map((param) => `${param.name}=${param.value}`)
