@@ -359,8 +359,19 @@ function partitionProfile(): { nodes: number | undefined; postgres: boolean } {
 }
 
 let testCluster: Promise<PostgresCluster> | undefined
+/** A partition started again on the same data dir finds its store again. */
+const databaseOfDataDir = new Map<string, Promise<string>>()
 
-/** A database of its own in this process's PostgreSQL cluster, for one partition. */
+/** A database of its own in this process's PostgreSQL cluster, for one partition's data dir. */
+function postgresDatabaseFor(dataDir: string): Promise<string> {
+  let url = databaseOfDataDir.get(dataDir)
+  if (url === undefined) {
+    url = freshPostgresDatabase()
+    databaseOfDataDir.set(dataDir, url)
+  }
+  return url
+}
+
 async function freshPostgresDatabase(): Promise<string> {
   testCluster ??= startPostgresCluster()
   const cluster = await testCluster
@@ -390,7 +401,7 @@ export async function startPartition(options: StartPartitionOptions = {}): Promi
   if (nodes !== undefined) args.push('--nodes', String(nodes))
   if (regionPortBase !== 'launcher-default') args.push('--region-port-base', String(regionPortBase))
   const extraArgs = options.extraArgs ?? []
-  if (profile.postgres && !extraArgs.includes('--store')) args.push('--store', await freshPostgresDatabase())
+  if (profile.postgres && !extraArgs.includes('--store')) args.push('--store', await postgresDatabaseFor(dataDir))
   args.push(...extraArgs)
 
   // Credentials of the surrounding environment must not leak into a partition unasked.

@@ -78,7 +78,9 @@ describe('local partition', { timeout: 180_000 }, () => {
 
   before(async () => {
     // The launcher's own port layout: regions right after the gateway port.
-    partition = await startPartition({ regions, dataDir, regionPortBase: 'launcher-default' })
+    // The launcher's own layout and messages with its default of one node per region (the
+    // multi-node launcher: test/interop/nodes.test.ts); the store may be either.
+    partition = await startPartition({ regions, dataDir, regionPortBase: 'launcher-default', nodes: 1 })
   })
   after(async () => {
     await stopAllPartitions()
@@ -224,7 +226,7 @@ describe('local partition', { timeout: 180_000 }, () => {
   })
 
   it('reuses the stored credentials and keys when restarted on the same data dir', async () => {
-    const restarted = await startPartition({ regions, dataDir })
+    const restarted = await startPartition({ regions, dataDir, nodes: 1 })
     assert.deepEqual(restarted.credentials, partition.credentials)
     assert.ok((await listKeyIds(kmsClient(restarted, 'us-east-1'))).includes(usKey.keyId))
     assert.ok((await listKeyIds(kmsClient(restarted, 'eu-west-1'))).includes(euKey.keyId))
@@ -239,6 +241,7 @@ describe('local partition', { timeout: 180_000 }, () => {
     const withEnv = await startPartition({
       regions,
       dataDir,
+      nodes: 1,
       env: { TRENT_ACCESS_KEY_ID: fromEnv.accessKeyId, TRENT_SECRET_ACCESS_KEY: fromEnv.secretAccessKey },
     })
     assert.deepEqual(withEnv.credentials, fromEnv)
@@ -263,7 +266,7 @@ describe('local partition with a region that cannot start yet', { timeout: 120_0
     const obstacle = join(dataDir, 'regions', 'eu-west-1')
     mkdirSync(join(dataDir, 'regions'), { recursive: true })
     writeFileSync(obstacle, 'not a directory')
-    const partition = await startPartition({ regions: ['us-east-1', 'eu-west-1'], dataDir, waitForReady: false })
+    const partition = await startPartition({ regions: ['us-east-1', 'eu-west-1'], dataDir, waitForReady: false, nodes: 1 })
 
     const partial = await waitFor('us-east-1 ready while eu-west-1 is not', async () => {
       const health = await getHealth(partition)
