@@ -200,15 +200,28 @@ export class Kms {
   mutate<T>(change: () => Promise<{ writes: Write[]; result: T }> | { writes: Write[]; result: T }): Promise<T> {
     const run = this.#mutations.then(async () => {
       let written: Write[] = []
-      const { position, result } = await this.#storage.commitChange(
-        this.#position,
-        (changes) => this.#applyChanges(changes),
-        async () => {
-          const decision = await change()
-          written = decision.writes
-          return decision
-        },
-      )
+      const commit = (): Promise<{ position: ChangePosition; result: T }> =>
+        this.#storage.commitChange(
+          this.#position,
+          (changes) => this.#applyChanges(changes),
+          async () => {
+            const decision = await change()
+            written = decision.writes
+            return decision
+          },
+        )
+      let committed: { position: ChangePosition; result: T }
+      try {
+        committed = await commit()
+      } catch (err) {
+        // The store cannot continue from where this node is (pruned past it, or it went
+        // back: a failover that lost commits): take the store's state as it is, and decide
+        // again on it. A node never builds on a history its store does not have.
+        if (!(err instanceof Error) || err.name !== 'ChangeLogMismatchError') throw err
+        this.#load(await this.#storage.load())
+        committed = await commit()
+      }
+      const { position, result } = committed
       if (written.length > 0) {
         for (const write of written) this.#applyWrite(write)
         this.#position = position

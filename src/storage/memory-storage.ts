@@ -7,7 +7,7 @@
  * @module
  */
 import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, TombstoneRecord, GrantRecord, Write } from './records.js'
-import type { ChangePosition, CommittedChange, Decision, LoadedState, Storage } from './storage.js'
+import { ChangeLogMismatchError, type ChangePosition, type CommittedChange, type Decision, type LoadedState, type Storage } from './storage.js'
 
 /** Changes kept for followers by default; older ones make a follower load again. */
 const KEPT_CHANGES = 10_000
@@ -133,7 +133,7 @@ export class MemoryStorage implements Storage {
     const b = this.#backing
     const run = b.exclusive.then(async () => {
       const missed = this.#since(since)
-      if (missed === undefined) throw new Error('memory storage: the writer is behind the kept change log; load again')
+      if (missed === undefined) throw new ChangeLogMismatchError(`memory storage: cannot continue the change log from ${since}; load again`)
       if (missed.length > 0) catchUp(structuredClone(missed))
       const position = missed.at(-1)?.position ?? since
       const { writes, result } = await decide()
@@ -156,7 +156,8 @@ export class MemoryStorage implements Storage {
 
   #since(since: ChangePosition): CommittedChange[] | undefined {
     const b = this.#backing
-    if (since >= b.head) return []
+    if (since > b.head) return undefined
+    if (since === b.head) return []
     const first = b.changes[0]
     if (first === undefined || first.position > since + 1) return undefined
     return b.changes.slice(since + 1 - first.position)

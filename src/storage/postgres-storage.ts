@@ -22,7 +22,7 @@ import pg from 'pg'
 import type { PoolClient, PoolConfig } from 'pg'
 import type { AliasRecord, AnsweredSessionRecord, GrantRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, TombstoneRecord,
   Write } from './records.js'
-import { StorageUnavailableError, type ChangePosition, type CommittedChange, type Decision, type LoadedState, type Storage } from './storage.js'
+import { ChangeLogMismatchError, StorageUnavailableError, type ChangePosition, type CommittedChange, type Decision, type LoadedState, type Storage } from './storage.js'
 import { decodeWrites, encodeWrites } from './write-codec.js'
 import { POSTGRES_MIGRATIONS } from './postgres/migrations.js'
 
@@ -450,8 +450,8 @@ export class PostgresStorage implements Storage {
         const [, , changes] = await session.queries(
           `BEGIN; SELECT pg_advisory_xact_lock(${this.#lockKey}); ${this.#changesAfterSql(since)}`,
         )
-        const missed = this.#changesFrom(since, (changes?.rows ?? []) as Array<{ position: string; writes: string }>)
-        if (missed === undefined) throw new Error('storage: the writer is behind the kept change log; load again')
+        const missed = this.#changesFrom(since, (changes?.rows ?? []) as Array<{ head: string; position: string | null; writes: string | null }>)
+        if (missed === undefined) throw new ChangeLogMismatchError(`storage: cannot continue the change log from ${since}; load again`)
         if (missed.length > 0) catchUp(missed)
         const caughtUp = missed.at(-1)?.position ?? since
         const { writes, result } = await decide()
@@ -485,21 +485,29 @@ export class PostgresStorage implements Storage {
     return position
   }
 
-  /** The statement that reads the changes after `since` (a checked integer). */
+  /**
+   * The statement that reads the head and the changes after `since` (a checked integer):
+   * always at least one row, the head's, so a log that ends before `since` is seen.
+   */
   #changesAfterSql(since: ChangePosition): string {
-    return `SELECT position, writes FROM ${this.#s}.changes WHERE position > ${since} ORDER BY position`
+    const s = this.#s
+    return `SELECT h.position AS head, c.position, c.writes FROM ${s}.change_head h LEFT JOIN ${s}.changes c ON c.position > ${since} ORDER BY c.position`
   }
 
   /**
    * The changes after `since` from the rows one statement (one snapshot) read; undefined
-   * when the first of them was pruned. Positions are gapless, so a log that starts at
-   * `since + 1` holds every change after it.
+   * when the first of them was pruned, or when the log's head is before `since` (it went
+   * back: a failover to a database that lost commits). Positions are gapless, so a log
+   * that starts at `since + 1` holds every change after it.
    */
-  #changesFrom(since: ChangePosition, rows: ReadonlyArray<{ position: string; writes: string }>): CommittedChange[] | undefined {
-    const first = rows[0]
-    if (first === undefined) return []
+  #changesFrom(since: ChangePosition, rows: ReadonlyArray<{ head: string; position: string | null; writes: string | null }>): CommittedChange[] | undefined {
+    const head = Number(rows[0]?.head ?? 0)
+    if (head < since) return undefined
+    const changes = rows.filter((row): row is { head: string; position: string; writes: string } => row.position !== null && row.writes !== null)
+    const first = changes[0]
+    if (first === undefined) return head === since ? [] : undefined
     if (Number(first.position) !== since + 1) return undefined
-    return rows.map((row) => ({ position: Number(row.position), writes: decodeWrites(row.writes) }))
+    return changes.map((row) => ({ position: Number(row.position), writes: decodeWrites(row.writes) }))
   }
 
   async changesSince(since: ChangePosition): Promise<CommittedChange[] | undefined> {
@@ -507,7 +515,7 @@ export class PostgresStorage implements Storage {
     if (!Number.isSafeInteger(since) || since < 0) throw new Error(`storage: ${since} is not a change log position`)
     const session = await this.#session('changesSince')
     try {
-      const rows = await session.query<{ position: string; writes: string }>(this.#changesAfterSql(since))
+      const rows = await session.query<{ head: string; position: string | null; writes: string | null }>(this.#changesAfterSql(since))
       return this.#changesFrom(since, rows.rows)
     } finally {
       session.release()

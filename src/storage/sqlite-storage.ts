@@ -13,7 +13,7 @@ import { realpathSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, TombstoneRecord,
   GrantRecord, Write } from './records.js'
-import type { ChangePosition, CommittedChange, Decision, LoadedState, Storage } from './storage.js'
+import { ChangeLogMismatchError, type ChangePosition, type CommittedChange, type Decision, type LoadedState, type Storage } from './storage.js'
 import { decodeWrites, encodeWrites } from './write-codec.js'
 
 /** Changes kept for followers by default; a follower further behind loads again. */
@@ -360,7 +360,7 @@ export class SqliteStorage implements Storage {
       let position = since
       for (;;) {
         const missed = this.#changesSinceNow(position)
-        if (missed === undefined) throw new Error('storage: the writer is behind the kept change log; load again')
+        if (missed === undefined) throw new ChangeLogMismatchError(`storage: cannot continue the change log from ${position}; load again`)
         if (missed.length > 0) catchUp(missed)
         position = missed.at(-1)?.position ?? position
         const { writes, result } = await decide()
@@ -401,7 +401,10 @@ export class SqliteStorage implements Storage {
   }
 
   #changesSinceNow(since: ChangePosition): CommittedChange[] | undefined {
-    if (since >= this.#head()) return []
+    const head = this.#head()
+    // A log that ends before `since` went back (the file was restored from a copy).
+    if (since > head) return undefined
+    if (since === head) return []
     const oldest = this.#oldestChange()
     if (oldest === undefined || oldest > since + 1) return undefined
     return this.#changesAfter(since).map((row) => ({ position: row.position, writes: decodeWrites(row.writes) }))

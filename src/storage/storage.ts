@@ -56,8 +56,10 @@ export interface Storage {
     decide: () => Promise<Decision<T>> | Decision<T>,
   ): Promise<{ position: ChangePosition; result: T }>
   /**
-   * The changes committed after `since`, oldest first; `undefined` when some of them are
-   * no longer kept (the log is pruned), so the caller must `load()` again.
+   * The changes committed after `since`, oldest first; `undefined` when the caller cannot
+   * continue from `since` (some of the changes are no longer kept, or the store's log does
+   * not reach `since`: it went back), so the caller must `load()` again. `commitChange`
+   * throws ChangeLogMismatchError in the same cases.
    */
   changesSince(since: ChangePosition): Promise<CommittedChange[] | undefined>
   /**
@@ -87,6 +89,15 @@ export interface Storage {
  * The KMS may import storage only as types (tools/check-boundaries.mjs), so it recognises
  * this error by its `name`, `'StorageUnavailableError'`, rather than with `instanceof`.
  */
+/**
+ * The store cannot continue the change log from where the caller is: the changes after it
+ * were pruned, or the store's log is behind the caller's (a failover to a database that
+ * lost commits the caller applied). The caller must load the store's state again.
+ */
+export class ChangeLogMismatchError extends Error {
+  override readonly name = 'ChangeLogMismatchError'
+}
+
 export class StorageUnavailableError extends Error {
   override readonly name = 'StorageUnavailableError'
   constructor(message: string, options?: { cause?: unknown }) {
