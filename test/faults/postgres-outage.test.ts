@@ -38,7 +38,7 @@ import {
 } from '@aws-sdk/client-kms'
 import { getHealth, isProcessAlive, kmsClient, startPartition, stopAllPartitions, waitFor, type RunningPartition } from '../helpers/partition.js'
 import { postgresUnavailableReason, removeAllPostgresClusters, startPostgresCluster, type PostgresCluster } from '../helpers/postgres.js'
-import { describeError, eventually, leaseEvents, logLines, nodeClient, nodePids, onceFound, settleWithin } from './support.js'
+import { describeError, eventually, leaseEvents, nodeClient, nodePids, onceFound, settleWithin } from './support.js'
 
 const REGION = 'us-east-1'
 const NODES = [0, 1] as const
@@ -146,7 +146,7 @@ describe('a two-node region while its PostgreSQL server is away', { skip: postgr
       const during = await Promise.all(clients().map((_, index) => keyKnownEverywhere(`deletable during outage ${faultIndex}.${index}`)))
       const afterwards = await Promise.all(clients().map((_, index) => keyKnownEverywhere(`deletable after outage ${faultIndex}.${index}`)))
 
-      const logMark = logLines(partition).length
+      const outageMark = Date.now()
       await fault.inject(cluster)
       t.diagnostic(`server ${fault.name.split(' ')[0]}`)
 
@@ -201,7 +201,7 @@ describe('a two-node region while its PostgreSQL server is away', { skip: postgr
       assert.equal((await getHealth(partition)).status, 200)
 
       // The server comes back; nothing else is done.
-      const healMark = logLines(partition).length
+      const healMark = Date.now()
       await fault.heal(cluster)
       t.diagnostic('server back')
       const started = Date.now()
@@ -244,7 +244,7 @@ describe('a two-node region while its PostgreSQL server is away', { skip: postgr
 
       // Background work resumes: the lease, lost when its renewal failed, is held again, by one node.
       await waitFor('a node to hold the region lease again', () => {
-        const since = leaseEvents(partition, REGION).filter((event) => event.index >= healMark)
+        const since = leaseEvents(partition, REGION).filter((event) => event.at >= healMark)
         return since.some((event) => event.taken) ? true : undefined
       }, { timeoutMs: 60_000 })
       const holders = await waitFor('exactly one node to hold the lease', () => {
@@ -253,7 +253,7 @@ describe('a two-node region while its PostgreSQL server is away', { skip: postgr
         const holding = [...last].filter(([, taken]) => taken).map(([node]) => node)
         return holding.length === 1 ? holding : undefined
       }, { timeoutMs: 60_000 })
-      const outageEvents = leaseEvents(partition, REGION).filter((event) => event.index >= logMark)
+      const outageEvents = leaseEvents(partition, REGION).filter((event) => event.at >= outageMark)
       t.diagnostic(`lease: ${outageEvents.map((e) => `node ${e.node} ${e.taken ? 'took' : 'lost'}`).join(', ')}; held by node ${holders[0]}`)
 
       // Still the same processes.

@@ -20,7 +20,10 @@ interface LogLine {
   [field: string]: unknown
 }
 
-/** Every JSON log line the launcher relayed so far, in order. */
+/**
+ * Every JSON log line the launcher relayed so far, in order. The partition helper keeps
+ * the last MiB of output only: compare lines by their `time`, not by their position.
+ */
 export function logLines(partition: RunningPartition): LogLine[] {
   const lines: LogLine[] = []
   for (const text of partition.output().stdout.split('\n')) {
@@ -62,8 +65,8 @@ export async function nodesThatServed(partition: RunningPartition, requestIds: r
 }
 
 export interface LeaseEvent {
-  /** Index of the log line: events of one region are in log order. */
-  index: number
+  /** When the node logged it (epoch ms, from the line's `time`): compare with Date.now() taken before an action. */
+  at: number
   region: string
   node: number
   taken: boolean
@@ -72,11 +75,12 @@ export interface LeaseEvent {
 /** Every "took/lost the region lease" line of `region`, in log order. */
 export function leaseEvents(partition: RunningPartition, region: string): LeaseEvent[] {
   const events: LeaseEvent[] = []
-  logLines(partition).forEach((line, index) => {
-    if (line.region !== region || typeof line.node !== 'number' || typeof line.msg !== 'string') return
-    if (line.msg.startsWith('took the region lease')) events.push({ index, region, node: line.node, taken: true })
-    else if (line.msg.startsWith('lost the region lease')) events.push({ index, region, node: line.node, taken: false })
-  })
+  for (const line of logLines(partition)) {
+    if (line.region !== region || typeof line.node !== 'number' || typeof line.msg !== 'string') continue
+    const at = Date.parse(line.time ?? '')
+    if (line.msg.startsWith('took the region lease')) events.push({ at, region, node: line.node, taken: true })
+    else if (line.msg.startsWith('lost the region lease')) events.push({ at, region, node: line.node, taken: false })
+  }
   return events
 }
 
