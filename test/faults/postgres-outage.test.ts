@@ -14,7 +14,13 @@
  * - no node crashes: the pids stay the same.
  * Once the server is back, the region recovers by itself (nothing is restarted): writes
  * succeed again on both nodes, both nodes agree on what was written, and the region's
- * lease (its background work) is held again by exactly one node.
+ * lease (its background work) is held again by exactly one node. The same with the server
+ * killed (SIGKILL, crash recovery at its next start).
+ *
+ * And a long freeze (25 s, longer than every PostgreSQL timeout) with writers and a reader
+ * all along: every write is answered within the bound, every read served; a node killed
+ * meanwhile cannot start again without its store (its restarts fail, the other node goes
+ * on serving) and comes back by itself once the server is thawed.
  *
  * No timing assertions: deadlines only turn hangs into failures; times are diagnostics.
  */
@@ -38,7 +44,7 @@ import {
 } from '@aws-sdk/client-kms'
 import { getHealth, isProcessAlive, kmsClient, startPartition, stopAllPartitions, waitFor, type RunningPartition } from '../helpers/partition.js'
 import { postgresUnavailableReason, removeAllPostgresClusters, startPostgresCluster, type PostgresCluster } from '../helpers/postgres.js'
-import { describeError, eventually, leaseEvents, nodeClient, nodePids, onceFound, settleWithin } from './support.js'
+import { delay, describeError, eventually, leaseEvents, nodeClient, nodePids, onceFound, settleWithin } from './support.js'
 
 const REGION = 'us-east-1'
 const NODES = [0, 1] as const
@@ -58,6 +64,11 @@ const FAULTS: Fault[] = [
   {
     name: 'stopped (pg_ctl stop -m fast: sessions ended, connections refused)',
     inject: (cluster) => cluster.stop(),
+    heal: (cluster) => cluster.start(),
+  },
+  {
+    name: 'killed (SIGKILL to the server and its backends: a crash, recovered from its WAL at the next start)',
+    inject: (cluster) => cluster.kill9(),
     heal: (cluster) => cluster.start(),
   },
   {
@@ -260,6 +271,72 @@ describe('a two-node region while its PostgreSQL server is away', { skip: postgr
       assert.deepEqual(nodePids(partition, REGION), pidsBefore, 'nothing was restarted to recover')
       assert.deepEqual(new Set(partition.allRegionPids), everPidsBefore)
     })
+  })
+
+  it('bounds every answer through a long freeze, and a node killed meanwhile comes back once the server does', async (t) => {
+    const pidsBefore = nodePids(partition, REGION)
+    cluster.freeze()
+    const frozenAt = Date.now()
+    // Writers and a reader all along, for longer than every PostgreSQL timeout (3, 5, 6, 10 s).
+    let going = true
+    /** Stops every loop at the first failure, so that none outlives the test. */
+    const stopOnFailure = async (loop: () => Promise<void>): Promise<void> => {
+      try {
+        await loop()
+      } catch (err) {
+        going = false
+        throw err
+      }
+    }
+    const answers: Array<{ writer: number; status: string; elapsedMs: number }> = []
+    const writers = Array.from({ length: 4 }, (_, writer) => stopOnFailure(async () => {
+      const client = writer < 3 ? kmsClient(partition, REGION) : nodeClient(partition, REGION, 0)
+      while (going) {
+        const settled = await settleWithin(`CreateKey by writer ${writer}`, client.send(new CreateKeyCommand({ Description: 'during a long freeze' })), ANSWER_DEADLINE_MS)
+        const reason = settled.status === 'rejected' ? settled.reason : undefined
+        answers.push({ writer, status: reason === undefined ? 'succeeded' : describeError(reason), elapsedMs: settled.elapsedMs })
+        assert.ok(reason instanceof KMSServiceException && OUTAGE_ERRORS.has(reason.name), `writer ${writer}: ${describeError(reason)}`)
+      }
+    }))
+    let reads = 0
+    const reader = stopOnFailure(async () => {
+      const client = kmsClient(partition, REGION)
+      while (going) {
+        const settled = await settleWithin('Encrypt', client.send(new EncryptCommand({ KeyId: keyId, Plaintext: PLAINTEXT })), ANSWER_DEADLINE_MS)
+        assert.equal(settled.status, 'fulfilled', `Encrypt during the freeze: ${settled.status === 'rejected' ? describeError(settled.reason) : ''}`)
+        reads += 1
+      }
+    })
+    await delay(25_000)
+    going = false
+    await Promise.all([...writers, reader])
+    t.diagnostic(`${answers.length} writes answered in ${Date.now() - frozenAt} ms of freeze, slowest ${Math.max(...answers.map((a) => a.elapsedMs))} ms; ${reads} reads served`)
+
+    // A node dies while the server is still frozen: its restarts cannot open the store.
+    const victimPid = pidsBefore.get(1) ?? assert.fail('node 1 serves')
+    process.kill(victimPid, 'SIGKILL')
+    await waitFor('a restart of node 1 to fail while the store is frozen', () =>
+      /region us-east-1 node 1 \(pid \d+\) failed to start/.test(partition.output().stderr) ? true : undefined,
+    { timeoutMs: 120_000 })
+    assert.equal(partition.regionNodes.get(REGION)?.has(1), false, 'node 1 does not serve without its store')
+    assert.equal(partition.regionNodes.get(REGION)?.get(0)?.pid, pidsBefore.get(0), 'node 0 still serves, from the same process')
+    assert.equal((await kmsClient(partition, REGION).send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyId, keyId)
+
+    cluster.thaw()
+    const thawedAt = Date.now()
+    const restartedPid = await partition.waitForNodeRestart(REGION, 1, victimPid, 120_000)
+    t.diagnostic(`node 1 serves again (pid ${restartedPid}) ${Date.now() - thawedAt} ms after the thaw`)
+    const created = []
+    for (const node of NODES) {
+      created.push(await eventually(`node ${node} to write again`, () => nodeClient(partition, REGION, node).send(new CreateKeyCommand({ Description: `after the long freeze, via node ${node}` }))))
+    }
+    for (const node of NODES) {
+      for (const made of created) {
+        const id = made.KeyMetadata?.KeyId ?? assert.fail('no key id')
+        await onceFound(`node ${node} to know ${id}`, () => nodeClient(partition, REGION, node).send(new DescribeKeyCommand({ KeyId: id })))
+      }
+    }
+    assert.equal(partition.regionNodes.get(REGION)?.get(0)?.pid, pidsBefore.get(0), 'node 0 was never restarted')
   })
 })
 
