@@ -28,6 +28,7 @@ import {
   type KMSClient,
   type ListKeysCommandOutput,
 } from '@aws-sdk/client-kms'
+import { closeAllTcpForwarders, startTcpForwarder, type TcpForwarder } from '../helpers/tcp-forwarder.js'
 import { createTempDir, kmsClient, removeTempDir, startPartition, stopAllPartitions, waitFor, type RunningPartition } from '../helpers/partition.js'
 import {
   postgresUnavailableReason,
@@ -37,7 +38,7 @@ import {
   type PostgresCluster,
   type PostgresStandby,
 } from '../helpers/postgres.js'
-import { describeError, eventually, nodeClient, onceFound, settleWithin } from './support.js'
+import { delay, describeError, eventually, nodeClient, nodePids, onceFound, settleWithin } from './support.js'
 
 const REGION = 'us-east-1'
 const NODES = [0, 1] as const
@@ -53,6 +54,7 @@ interface Acknowledged {
 const dataDirs: string[] = []
 after(async () => {
   await stopAllPartitions()
+  await closeAllTcpForwarders()
   await removeAllPostgresClusters()
   for (const dir of dataDirs) removeTempDir(dir)
 })
@@ -105,37 +107,10 @@ describe('failover of a region to a synchronous PostgreSQL standby', { skip: pos
     await client.send(new TagResourceCommand({ KeyId: acknowledged[0]?.keyId ?? '', Tags: [{ TagKey: 'failover', TagValue: 'before' }] }))
 
     // Then writers that are still writing when the primary dies.
-    let writing = true
-    const failures: string[] = []
-    const progress = Array.from({ length: WRITERS }, () => 0)
-    const writers = Array.from({ length: WRITERS }, async (_, w) => {
-      const writer = kmsClient(partition, REGION)
-      for (let i = 0; writing; i++) {
-        try {
-          const created = await writer.send(new CreateKeyCommand({ Description: `burst ${w}.${i}` }))
-          const keyId = created.KeyMetadata?.KeyId ?? assert.fail('no key id')
-          const plaintext = Buffer.from(`burst ${w}.${i}`)
-          // Encrypt needs no store: it works whether or not the primary is still there.
-          const encrypted = await writer.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }))
-          acknowledged.push({ keyId, plaintext, ciphertext: encrypted.CiphertextBlob ?? assert.fail('no ciphertext') })
-        } catch (err) {
-          failures.push(describeError(err))
-          await new Promise((resolve) => setTimeout(resolve, 100))
-        }
-        progress[w] = i + 1
-      }
-    })
-    await waitFor('every writer to have written a few keys', () => (progress.every((n) => n >= 3) ? true : undefined), { timeoutMs: 120_000 })
-    const beforeKill = acknowledged.length
-    await primary.kill9()
-    const failuresAtKill = failures.length
-    // Writers go on until each has written a few more times against the dead primary.
-    const atKill = [...progress]
-    await waitFor('every writer to try again after the kill', () => (progress.every((n, w) => n >= (atKill[w] ?? 0) + 3) ? true : undefined), { timeoutMs: 300_000 })
-    writing = false
-    await Promise.all(writers)
-    t.diagnostic(`${acknowledged.length} keys acknowledged (${beforeKill} before the kill); ${failures.length - failuresAtKill} writes failed after it, e.g. ${failures.at(-1) ?? 'none'}`)
-    for (const failure of failures) assert.match(failure, /^(DependencyTimeoutException|KMSInternalException) /, 'a write against a dead primary fails as a dependency failure')
+    const burst = await writeThrough(partition, () => primary.kill9())
+    acknowledged.push(...burst.acknowledged)
+    t.diagnostic(`${burst.acknowledged.length} keys acknowledged by writers (${burst.beforeFault} before the kill); ${burst.failuresAfterFault} writes failed after it, e.g. ${burst.failures.at(-1) ?? 'none'}`)
+    for (const failure of burst.failures) assert.match(failure, /^(DependencyTimeoutException|KMSInternalException) /, 'a write against a dead primary fails as a dependency failure')
 
     // Failover: promote the standby, point the region at it.
     await standby.promote()
@@ -185,6 +160,177 @@ describe('failover of a region to a synchronous PostgreSQL standby', { skip: pos
     t.diagnostic(`the promoted standby holds ${rows[0]?.count} keys`)
   })
 })
+
+/**
+ * Failover without restarting Trent: the nodes reach PostgreSQL through an address that
+ * moves to the new primary (a virtual IP, HAProxy, PgBouncer, Patroni's leader endpoint;
+ * here a TCP forwarder the test retargets). With a synchronous standby, nothing a node
+ * has applied is missing from it, so the nodes' pools simply reconnect.
+ */
+describe('failover behind a moving address (a virtual IP or a proxy), nodes not restarted', { skip: postgresUnavailableReason() ?? false, timeout: 900_000 }, () => {
+  let primary: PostgresCluster
+  let standby: PostgresStandby
+  let forwarder: TcpForwarder
+  const dataDir = dataDirForPartition()
+
+  before(async () => {
+    primary = await startPostgresCluster()
+    standby = await startPostgresStandby(primary, { synchronous: true })
+    forwarder = await startTcpForwarder(primary.port)
+  })
+
+  it('reconnects to the promoted standby by itself: every acknowledged key there, both nodes agree with one that loads afresh', async (t) => {
+    const partition = await startOn(dataDir, `postgres://postgres@127.0.0.1:${forwarder.port}/postgres`)
+    const pids = nodePids(partition, REGION)
+    const burst = await writeThrough(partition, async () => {
+      await primary.kill9()
+      await standby.promote()
+      forwarder.retarget(standby.port)
+    })
+    t.diagnostic(`${burst.acknowledged.length} keys acknowledged (${burst.beforeFault} before the failover); ${burst.failuresAfterFault} writes failed around it`)
+    for (const failure of burst.failures) assert.match(failure, /^(DependencyTimeoutException|KMSInternalException) /)
+
+    // Writes succeed again on both nodes, from the same processes.
+    for (const node of NODES) await eventually(`node ${node} to write on the new primary`, () => nodeClient(partition, REGION, node).send(new CreateKeyCommand({ Description: `after, via node ${node}` })))
+    assert.deepEqual(nodePids(partition, REGION), pids, 'no node was restarted')
+    await assertAcknowledgedKeys(partition, burst.acknowledged)
+
+    // A node that loads afresh from the new primary agrees with one that lived through the failover.
+    const victim = pids.get(1) ?? assert.fail('node 1 serves')
+    process.kill(victim, 'SIGKILL')
+    await partition.waitForNodeRestart(REGION, 1, victim, 120_000)
+    const [lived, loaded] = await waitFor('both nodes to list the same keys', async () => {
+      const views = await Promise.all(NODES.map((node) => listKeys(nodeClient(partition, REGION, node))))
+      return JSON.stringify([...(views[0] ?? [])].sort()) === JSON.stringify([...(views[1] ?? [])].sort()) ? views : undefined
+    }, { timeoutMs: 30_000 }).catch(async () => Promise.all(NODES.map((node) => listKeys(nodeClient(partition, REGION, node)))))
+    assert.deepEqual([...(loaded ?? [])].sort(), [...(lived ?? [])].sort(), 'the node that lived through the failover and the one that loaded afresh agree')
+    const stored = (await standby.query<{ key_id: string }>('SELECT key_id FROM trent_us_east_1.keys')).map((row) => row.key_id).sort()
+    assert.deepEqual([...(lived ?? [])].sort(), stored, 'and both agree with the store')
+  })
+})
+
+/**
+ * The same, with an ASYNCHRONOUS standby that lacks changes the nodes already applied
+ * (it was cut off while the primary went on committing). Those changes are lost with
+ * the primary: that is what asynchronous replication means, and the docs say so. But the
+ * nodes, not restarted, must not go on from state the store no longer has: their
+ * in-memory state would then differ from the store's and from each other's (a node
+ * follows the change log from its own position, which the new primary reaches again
+ * only with other changes). Known to fail: the change log's head going backwards is not
+ * detected (see the report of issue 11).
+ */
+describe('failover behind a moving address to an asynchronous standby that lacks applied changes', { skip: postgresUnavailableReason() ?? false, timeout: 900_000 }, () => {
+  let primary: PostgresCluster
+  let standby: PostgresStandby
+  let forwarder: TcpForwarder
+  const dataDir = dataDirForPartition()
+
+  before(async () => {
+    primary = await startPostgresCluster()
+    standby = await startPostgresStandby(primary, { synchronous: false })
+    forwarder = await startTcpForwarder(primary.port)
+  })
+
+  it('nodes that were not restarted agree with the store they now use', { todo: 'a store whose change log went back (failover to a standby that lacks changes) is not detected: nodes keep the lost changes in memory and diverge' }, async (t) => {
+    const partition = await startOn(dataDir, `postgres://postgres@127.0.0.1:${forwarder.port}/postgres`)
+    const client = kmsClient(partition, REGION)
+    const kept = await client.send(new CreateKeyCommand({ Description: 'replicated to the standby' }))
+    await waitFor('the standby to replay it', async () => {
+      const rows = await standby.query<{ n: string }>('SELECT count(*) AS n FROM trent_us_east_1.keys')
+      return Number(rows[0]?.n) >= 1 ? true : undefined
+    })
+    // The standby stops receiving (it is shut down: a frozen one would still find the WAL
+    // sent meanwhile in its socket's buffer); the primary, not waiting for it, goes on.
+    await standby.stop()
+    const lost: string[] = []
+    for (let index = 0; index < 5; index++) lost.push((await client.send(new CreateKeyCommand({ Description: `lost ${index}` }))).KeyMetadata?.KeyId ?? '')
+    for (const node of NODES) for (const id of lost) await onceFound(`node ${node} to know ${id}`, () => nodeClient(partition, REGION, node).send(new DescribeKeyCommand({ KeyId: id })))
+    await primary.kill9()
+    await standby.start()
+    await standby.promote()
+    forwarder.retarget(standby.port)
+
+    // Writes go on, on both nodes, without a restart.
+    const after = []
+    for (const node of NODES) {
+      after.push(await eventually(`node ${node} to write on the new primary`, () => nodeClient(partition, REGION, node).send(new CreateKeyCommand({ Description: `after, via node ${node}` }))))
+    }
+    await delay(2_000)
+    const stored = (await standby.query<{ key_id: string }>('SELECT key_id FROM trent_us_east_1.keys')).map((row) => row.key_id).sort()
+    t.diagnostic(`the new primary has ${stored.length} keys; ${lost.filter((id) => stored.includes(id)).length} of the ${lost.length} made while the standby was down`)
+    assert.ok(stored.includes(kept.KeyMetadata?.KeyId ?? ''))
+    const problems: string[] = []
+    for (const node of NODES) {
+      const listed = [...(await listKeys(nodeClient(partition, REGION, node)))].sort()
+      const ghosts = listed.filter((id) => !stored.includes(id))
+      const missing = stored.filter((id) => !listed.includes(id))
+      t.diagnostic(`node ${node} lists ${listed.length} keys: ${ghosts.length} the store does not have, ${missing.length} of the store's missing`)
+      if (ghosts.length > 0) problems.push(`node ${node} serves ${ghosts.length} keys the store does not have (${ghosts.filter((id) => lost.includes(id)).length} of them lost with the primary)`)
+      for (const made of after) {
+        const id = made.KeyMetadata?.KeyId ?? ''
+        if (!listed.includes(id)) problems.push(`node ${node} never learns of key ${id}, made after the failover through the other node`)
+      }
+    }
+    assert.deepEqual(problems, [], 'the nodes agree with the store they use')
+  })
+})
+
+/**
+ * Writers through the gateway, each making a key and encrypting under it, over and over;
+ * `fault` strikes once each has made a few, and they go on until each has tried a few
+ * more times. Returns what was acknowledged (the key made, and data encrypted under it).
+ */
+async function writeThrough(
+  partition: RunningPartition,
+  fault: () => Promise<void>,
+): Promise<{ acknowledged: Acknowledged[]; failures: string[]; beforeFault: number; failuresAfterFault: number }> {
+  let writing = true
+  const acknowledged: Acknowledged[] = []
+  const failures: string[] = []
+  const progress = Array.from({ length: WRITERS }, () => 0)
+  const writers = Array.from({ length: WRITERS }, async (_, w) => {
+    const writer = kmsClient(partition, REGION)
+    for (let i = 0; writing; i++) {
+      try {
+        const created = await writer.send(new CreateKeyCommand({ Description: `burst ${w}.${i}` }))
+        const keyId = created.KeyMetadata?.KeyId ?? assert.fail('no key id')
+        const plaintext = Buffer.from(`burst ${w}.${i}`)
+        // Encrypt needs no store: it works whether or not the primary is still there.
+        const encrypted = await writer.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }))
+        acknowledged.push({ keyId, plaintext, ciphertext: encrypted.CiphertextBlob ?? assert.fail('no ciphertext') })
+      } catch (err) {
+        failures.push(describeError(err))
+        await delay(100)
+      }
+      progress[w] = i + 1
+    }
+  })
+  try {
+    await waitFor('every writer to have written a few keys', () => (progress.every((n) => n >= 3) ? true : undefined), { timeoutMs: 120_000 })
+    const beforeFault = acknowledged.length
+    const failuresBefore = failures.length
+    const atFault = [...progress]
+    await fault()
+    await waitFor('every writer to try again after the fault', () => (progress.every((n, w) => n >= (atFault[w] ?? 0) + 3) ? true : undefined), { timeoutMs: 300_000 })
+    return { acknowledged, failures, beforeFault, failuresAfterFault: failures.length - failuresBefore }
+  } finally {
+    writing = false
+    await Promise.all(writers)
+  }
+}
+
+/** Every acknowledged key is on each node of `partition` and decrypts what it encrypted. */
+async function assertAcknowledgedKeys(partition: RunningPartition, acknowledged: readonly Acknowledged[]): Promise<void> {
+  for (const node of NODES) {
+    const nodeKms = nodeClient(partition, REGION, node)
+    const listed = await listKeys(nodeKms)
+    for (const { keyId, plaintext, ciphertext } of acknowledged) {
+      assert.ok(listed.has(keyId), `node ${node} lists acknowledged key ${keyId}`)
+      const decrypted = await nodeKms.send(new DecryptCommand({ CiphertextBlob: ciphertext }))
+      assert.deepEqual(Buffer.from(decrypted.Plaintext ?? []), plaintext, `node ${node} decrypts under ${keyId}`)
+    }
+  }
+}
 
 async function listKeys(client: KMSClient): Promise<Set<string>> {
   const keys = new Set<string>()
