@@ -116,7 +116,10 @@ describe('failover of a region to a synchronous PostgreSQL standby', { skip: pos
     await standby.promote()
     const recovery = await standby.query<{ in_recovery: boolean }>('SELECT pg_is_in_recovery() AS in_recovery')
     assert.deepEqual(recovery, [{ in_recovery: false }], 'the standby is a primary now')
+    const stopping = Date.now()
     await partition.stop()
+    const forced = partition.output().stdout.split('\n').filter((line) => line.includes('region did not stop in time')).length
+    t.diagnostic(`the partition stopped ${Date.now() - stopping} ms after SIGTERM with its store dead (${forced} node(s) had to be killed)`)
     partition = await start(standby.url)
     t.diagnostic(`the partition serves again on the promoted standby (${standby.url})`)
 
