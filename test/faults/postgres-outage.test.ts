@@ -9,8 +9,9 @@
  * - every write (CreateKey, TagResource, CreateAlias, ScheduleKeyDeletion) gets an answer,
  *   DependencyTimeoutException (the API's answer to the store's StorageUnavailableError)
  *   or KMSInternalException, before a generous deadline: no hang;
- * - reads served from memory (Encrypt, Decrypt, GenerateDataKey, DescribeKey of an existing
- *   key) keep working, also while writes wait for the store;
+ * - reads served from memory (Encrypt, Decrypt, ReEncrypt, GenerateDataKey, GenerateMac,
+ *   Sign, DescribeKey, ListKeys, ListAliases, ListResourceTags, GetKeyPolicy on existing
+ *   keys) keep working, also while writes wait for the store;
  * - no node crashes: the pids stay the same.
  * Once the server is back, the region recovers by itself (nothing is restarted): writes
  * succeed again on both nodes, both nodes agree on what was written, and the region's
@@ -33,11 +34,15 @@ import {
   DescribeKeyCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
+  GenerateMacCommand,
+  GetKeyPolicyCommand,
   KMSServiceException,
   ListAliasesCommand,
   ListKeysCommand,
   ListResourceTagsCommand,
+  ReEncryptCommand,
   ScheduleKeyDeletionCommand,
+  SignCommand,
   TagResourceCommand,
   type KMSClient,
   type ListAliasesCommandOutput,
@@ -83,6 +88,8 @@ describe('a two-node region while its PostgreSQL server is away', { skip: postgr
   let partition: RunningPartition
   let keyId: string
   let ciphertext: Uint8Array
+  let hmacKeyId: string
+  let signingKeyId: string
 
   before(async () => {
     cluster = await startPostgresCluster()
@@ -97,8 +104,12 @@ describe('a two-node region while its PostgreSQL server is away', { skip: postgr
     keyId = created.KeyMetadata?.KeyId ?? assert.fail('no key id')
     const encrypted = await kmsClient(partition, REGION).send(new EncryptCommand({ KeyId: keyId, Plaintext: PLAINTEXT }))
     ciphertext = encrypted.CiphertextBlob ?? assert.fail('no ciphertext')
+    hmacKeyId = (await kmsClient(partition, REGION).send(new CreateKeyCommand({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' }))).KeyMetadata?.KeyId ?? assert.fail('no key id')
+    signingKeyId = (await kmsClient(partition, REGION).send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata?.KeyId ?? assert.fail('no key id')
     for (const node of NODES) {
-      await onceFound(`node ${node} to know the key`, () => nodeClient(partition, REGION, node).send(new DescribeKeyCommand({ KeyId: keyId })))
+      for (const id of [keyId, hmacKeyId, signingKeyId]) {
+        await onceFound(`node ${node} to know ${id}`, () => nodeClient(partition, REGION, node).send(new DescribeKeyCommand({ KeyId: id })))
+      }
     }
   })
   after(async () => {
@@ -145,6 +156,13 @@ describe('a two-node region while its PostgreSQL server is away', { skip: postgr
       },
       { what: 'GenerateDataKey', call: () => client.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256' })) },
       { what: 'DescribeKey', call: () => client.send(new DescribeKeyCommand({ KeyId: keyId })) },
+      { what: 'ReEncrypt', call: () => client.send(new ReEncryptCommand({ CiphertextBlob: ciphertext, DestinationKeyId: keyId })) },
+      { what: 'GenerateMac', call: () => client.send(new GenerateMacCommand({ KeyId: hmacKeyId, MacAlgorithm: 'HMAC_SHA_256', Message: PLAINTEXT })) },
+      { what: 'Sign', call: () => client.send(new SignCommand({ KeyId: signingKeyId, SigningAlgorithm: 'ECDSA_SHA_256', Message: PLAINTEXT, MessageType: 'RAW' })) },
+      { what: 'ListKeys', call: () => client.send(new ListKeysCommand({})) },
+      { what: 'ListAliases', call: () => client.send(new ListAliasesCommand({})) },
+      { what: 'ListResourceTags', call: () => client.send(new ListResourceTagsCommand({ KeyId: keyId })) },
+      { what: 'GetKeyPolicy', call: () => client.send(new GetKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default' })) },
     ]
   }
 
