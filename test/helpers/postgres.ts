@@ -7,6 +7,11 @@
  *   new pg.Client({ connectionString: cluster.url })
  *   await cluster.stop(); await cluster.start(); await cluster.kill9(); cluster.freeze()
  *
+ *   // A streaming standby of it (pg_basebackup -R), synchronous: the primary's COMMIT
+ *   // returns only once the standby has the commit's WAL on disk.
+ *   const standby = await startPostgresStandby(cluster, { synchronous: true })
+ *   await cluster.kill9(); await standby.promote()   // failover
+ *
  * The binaries are Debian's (`/usr/lib/postgresql/<version>/bin`, the newest found; .ci/run
  * installs them). `initdb` and the server refuse to run as root, so as root they run as
  * the `postgres` user (`runuser`), in a temp dir that user owns. Every cluster started
@@ -16,6 +21,7 @@
  * @module
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process'
+import pg from 'pg'
 import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -60,6 +66,23 @@ export interface PostgresCluster {
   thaw(): void
   /** Stops it at once and removes its files. */
   remove(): Promise<void>
+  /** Runs `sql` on it (as `postgres`, on a connection of its own) and returns the rows. */
+  query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string): Promise<R[]>
+}
+
+/** A streaming standby of another cluster (see {@link startPostgresStandby}). */
+export interface PostgresStandby extends PostgresCluster {
+  /** Makes it a primary (`pg_ctl promote`), waiting until it accepts writes. */
+  promote(): Promise<void>
+}
+
+export interface StandbyOptions {
+  /**
+   * Make the primary wait for this standby at every commit (`synchronous_standby_names`
+   * on the primary, with its `synchronous_commit = on`): a commit acknowledged by the
+   * primary is then on the standby's disk too. Default true.
+   */
+  synchronous?: boolean
 }
 
 const clusters = new Set<Cluster>()
@@ -137,7 +160,7 @@ function alive(pid: number): boolean {
   }
 }
 
-class Cluster implements PostgresCluster {
+class Cluster implements PostgresStandby {
   readonly dataDir: string
   readonly #root: string
   readonly #bin: string
@@ -180,6 +203,47 @@ class Cluster implements PostgresCluster {
         '',
       ].join('\n'),
     )
+  }
+
+  /**
+   * A copy of `primary` taken with `pg_basebackup -R` (which writes `standby.signal` and
+   * the `primary_conninfo` to stream from it), with this cluster's own socket directory.
+   */
+  async initStandby(primary: PostgresCluster): Promise<void> {
+    await run(join(this.#bin, 'pg_basebackup'), [
+      '-D', this.dataDir, '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres',
+      '-X', 'stream', '-R', '--checkpoint=fast', '--no-sync',
+    ])
+    appendFileSync(
+      join(this.dataDir, 'postgresql.conf'),
+      ['', '# test/helpers/postgres.ts: a standby', `unix_socket_directories = '${this.#root}'`, "cluster_name = 'trent_standby'", 'hot_standby = on', ''].join('\n'),
+    )
+  }
+
+  async promote(): Promise<void> {
+    await run(join(this.#bin, 'pg_ctl'), ['-D', this.dataDir, '-w', '-t', '60', 'promote'])
+  }
+
+  /** Tells a running server to read its configuration again. */
+  async reload(): Promise<void> {
+    await run(join(this.#bin, 'pg_ctl'), ['-D', this.dataDir, 'reload'])
+  }
+
+  async query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string): Promise<R[]> {
+    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 10_000, query_timeout: 30_000 })
+    // A server that goes away while we wait must not end the test process.
+    client.on('error', () => undefined)
+    await client.connect()
+    try {
+      return (await client.query<R>(sql)).rows
+    } finally {
+      await client.end().catch(() => undefined)
+    }
+  }
+
+  /** Appends settings to its postgresql.conf (read at the next start or reload). */
+  configure(lines: readonly string[]): void {
+    appendFileSync(join(this.dataDir, 'postgresql.conf'), ['', '# test/helpers/postgres.ts', ...lines, ''].join('\n'))
   }
 
   /** The postmaster's pid, from postmaster.pid, if it runs. */
@@ -264,17 +328,22 @@ class Cluster implements PostgresCluster {
   }
 }
 
-/** Makes a new cluster in a temp dir and starts it. */
-export async function startPostgresCluster(): Promise<PostgresCluster> {
-  const bin = postgresBinDir()
-  if (bin === undefined) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin')
+/** A new temp dir for a cluster, owned by the user the server runs as. */
+function ownedTempDir(): string {
   const root = mkdtempSync(join(tmpdir(), 'trent-pg-'))
   if (process.getuid?.() === 0) {
     const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim())
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim())
     chownSync(root, uid, gid)
   }
-  const cluster = new Cluster(root, bin, await freePort())
+  return root
+}
+
+/** Makes a new cluster in a temp dir and starts it. */
+export async function startPostgresCluster(): Promise<PostgresCluster> {
+  const bin = postgresBinDir()
+  if (bin === undefined) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin')
+  const cluster = new Cluster(ownedTempDir(), bin, await freePort())
   clusters.add(cluster)
   try {
     await cluster.init()
@@ -284,6 +353,41 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     throw err
   }
   return cluster
+}
+
+/**
+ * Starts a streaming standby of `primary` (a cluster started here) in a temp dir of its
+ * own, and waits until the primary sees it streaming (and, when synchronous, as its
+ * synchronous standby). Removed like any cluster by {@link removeAllPostgresClusters}.
+ */
+export async function startPostgresStandby(primary: PostgresCluster, options: StandbyOptions = {}): Promise<PostgresStandby> {
+  const bin = postgresBinDir()
+  if (bin === undefined) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin')
+  const primaryCluster = [...clusters].find((cluster) => cluster === primary)
+  if (primaryCluster === undefined) throw new Error('startPostgresStandby: the primary must be a cluster started by this helper')
+  const standby = new Cluster(ownedTempDir(), bin, await freePort())
+  clusters.add(standby)
+  try {
+    await standby.initStandby(primary)
+    await standby.start()
+    if (options.synchronous ?? true) {
+      // Any standby (there is one) is the synchronous one; COMMIT waits for its flush.
+      primaryCluster.configure(["synchronous_standby_names = '*'", 'synchronous_commit = on'])
+      await primaryCluster.reload()
+    }
+    const wanted = (options.synchronous ?? true) ? 'sync' : 'async'
+    const deadline = Date.now() + RUN_TIMEOUT_MS
+    for (;;) {
+      const rows = await primary.query<{ state: string; sync_state: string }>('SELECT state, sync_state FROM pg_stat_replication')
+      if (rows.some((row) => row.state === 'streaming' && row.sync_state === wanted)) break
+      if (Date.now() > deadline) throw new Error(`the standby did not become a ${wanted} streaming standby: ${JSON.stringify(rows)}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  } catch (err) {
+    await standby.remove().catch(() => undefined)
+    throw err
+  }
+  return standby
 }
 
 /** Stops every cluster started here and removes its files. */
