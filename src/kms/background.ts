@@ -18,11 +18,12 @@ export async function sweepDeletions(kms: Kms, logger: Logger): Promise<number> 
   const now = kms.clock.now()
   const due = [...kms.keys.values()].filter((k) => k.state === 'PendingDeletion' && k.deletionAt !== undefined && k.deletionAt <= now)
   for (const candidate of due) {
-    await kms.mutate(() => {
+    const deleted = await kms.mutate(() => {
       const key = kms.keys.get(candidate.keyId)
-      // Re-checked inside the mutation: a CancelKeyDeletion may have come first.
+      // Re-checked inside the mutation: a CancelKeyDeletion may have come first, or another
+      // node (a former holder of the region's lease) may have deleted it.
       if (key === undefined || key.state !== 'PendingDeletion' || key.deletionAt === undefined || key.deletionAt > kms.clock.now()) {
-        return { writes: [], result: undefined }
+        return { writes: [], result: false }
       }
       const writes: Write[] = [...kms.aliases.values()]
         .filter((a) => a.keyId === key.keyId)
@@ -36,9 +37,9 @@ export async function sweepDeletions(kms: Kms, logger: Logger): Promise<number> 
         writes.push({ kind: 'putTombstone', tombstone: { keyId: key.keyId, primaryRegion: key.mrk.primaryRegion, replicationId, deletedAt: kms.clock.now() } })
         writes.push(queueMessage(kms, key.mrk.primaryRegion, key.keyId, { type: 'ReplicaDeleted', replicationId }))
       }
-      return { writes, result: undefined }
+      return { writes, result: true }
     })
-    logger.info('key deleted', { keyId: candidate.keyId })
+    if (deleted) logger.info('key deleted', { keyId: candidate.keyId })
   }
   return due.length
 }
@@ -55,15 +56,15 @@ export async function rotateDueKeys(kms: Kms, logger: Logger): Promise<number> {
       k.rotation.nextRotationAt <= now,
   )
   for (const candidate of due) {
-    await kms.mutate(async () => {
+    const rotated = await kms.mutate(async () => {
       const key = kms.keys.get(candidate.keyId)
       const next = key?.rotation.nextRotationAt
       if (key === undefined || key.state !== 'Enabled' || key.mrk?.role === 'REPLICA' || !key.rotation.enabled || next === undefined || next > kms.clock.now()) {
-        return { writes: [], result: undefined }
+        return { writes: [], result: false }
       }
-      return { writes: await rotationWrites(kms, key, 'AUTOMATIC'), result: undefined }
+      return { writes: await rotationWrites(kms, key, 'AUTOMATIC'), result: true }
     })
-    logger.info('key rotated automatically', { keyId: candidate.keyId })
+    if (rotated) logger.info('key rotated automatically', { keyId: candidate.keyId })
   }
   return due.length
 }

@@ -234,7 +234,12 @@ describe('failover behind a moving address to an asynchronous standby that lacks
     forwarder = await startTcpForwarder(primary.port)
   })
 
-  it('nodes that were not restarted agree with the store they now use', { todo: 'a store whose change log went back (failover to a standby that lacks changes) is not detected: nodes keep the lost changes in memory and diverge' }, async (t) => {
+  // Found by this test: a store whose change log went back was not noticed, and the nodes
+  // kept the lost changes in memory and diverged. A node now loads the store again when
+  // the log does not reach its position (src/storage/storage.ts, ChangeLogMismatchError).
+  // What remains, as docs/postgres-ha.md says: the lost writes are lost (they were
+  // acknowledged), so an asynchronous standby is not a failover target for Trent.
+  it('nodes that were not restarted agree with the store they now use', async (t) => {
     const partition = await startOn(dataDir, `postgres://postgres@127.0.0.1:${forwarder.port}/postgres`)
     const client = kmsClient(partition, REGION)
     const kept = await client.send(new CreateKeyCommand({ Description: 'replicated to the standby' }))
