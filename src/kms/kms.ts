@@ -71,6 +71,8 @@ export class Kms {
   #follower: NodeJS.Timeout | undefined
   #unwatch: (() => void) | undefined
   #following: Promise<void> | undefined
+  /** A sync() queued and not yet started, which later callers join. */
+  #queuedSync: Promise<boolean> | undefined
 
   private constructor(config: KmsConfig, hsm: Hsm, storage: Storage) {
     this.region = config.region
@@ -147,9 +149,18 @@ export class Kms {
     return this.#storage.shared
   }
 
-  /** Brings this node up to date with the store now; true if it had missed anything. */
+  /**
+   * Brings this node up to date with the store now; true if it had missed anything.
+   * Callers that ask while a sync is queued share it: a burst of refusals (each asks, see
+   * access.ts) reads the store once, not once each.
+   */
   sync(): Promise<boolean> {
-    const run = this.#mutations.then(() => this.#catchUp())
+    if (this.#queuedSync !== undefined) return this.#queuedSync
+    const run = this.#mutations.then(() => {
+      this.#queuedSync = undefined
+      return this.#catchUp()
+    })
+    this.#queuedSync = run
     this.#mutations = run.catch(() => undefined)
     return run
   }
