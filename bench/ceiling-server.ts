@@ -9,7 +9,8 @@
  * Sign is ECDSA P-256 over SHA-256 with a DER signature, through OpenSSL as Trent's HSM
  * signs RAW messages; GenerateMac is HMAC-SHA-256 with a 32-byte key.
  *
- * Started by bench/run.ts as a child process; tells its parent its port over IPC.
+ * Started by bench/run.ts as a child process (`ceiling-server.js [port]`, default any free
+ * port); tells its parent its port over IPC.
  *
  * @module
  */
@@ -143,7 +144,7 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
 }
 
 const server = createServer({ keepAlive: true }, handle)
-server.listen(0, '127.0.0.1', () => {
+server.listen(Number(process.argv[2] ?? 0), '127.0.0.1', () => {
   process.send?.({ type: 'ready', port: (server.address() as AddressInfo).port })
 })
 process.on('SIGTERM', () => process.exit(0))

@@ -5,6 +5,11 @@
  * share the cores, so these numbers explain a throughput as much as the throughput itself;
  * and CPU used by someone else's processes during a run makes that run's numbers suspect.
  *
+ * Processes that are not descendants of ours but are part of what is measured (a
+ * PostgreSQL cluster, whose postmaster `pg_ctl` detaches) are added with
+ * {@link watchProcessGroup}: each such group counts as one process, all of its processes
+ * together.
+ *
  * Elsewhere than Linux every function returns undefined and the report goes without.
  *
  * @module
@@ -15,6 +20,8 @@ import { cpus } from 'node:os'
 interface ProcessTicks {
   pid: number
   parentPid: number
+  /** Which of the root's children (or watched group) this process descends from: whose it is. */
+  top: number
   label: string
   /** User + system ticks of the whole process, threads that have ended included. */
   ticks: number
@@ -31,6 +38,11 @@ export interface CpuSample {
 export interface ProcessCpu {
   label: string
   pid: number
+  /**
+   * The child of the bench driver this process descends from (its own pid for a direct
+   * child, the group's root for a watched group): which target's process it is.
+   */
+  top: number
   /** CPU used, in cores (1 = one core busy for the whole window). */
   cores: number
   mainThreadCores: number
@@ -67,14 +79,40 @@ function ticksOf(fields: string[]): number {
   return Number(fields[11] ?? 0) + Number(fields[12] ?? 0)
 }
 
+/** cutime and cstime (fields 16 and 17): the children this process has waited for. */
+function reapedChildrenTicksOf(fields: string[]): number {
+  return Number(fields[13] ?? 0) + Number(fields[14] ?? 0)
+}
+
+/** Process trees outside ours that are measured too: root pid → label. */
+const watchedGroups = new Map<number, string>()
+
+/**
+ * Counts `rootPid` and all its descendants, as one process named `label`, in every later
+ * sample: a server whose processes are not our children (PostgreSQL's postmaster and its
+ * backends). Its CPU includes that of processes that ended in between (the root's
+ * reaped children); its "main thread" is the root process, its "busiest other thread"
+ * the busiest other process.
+ */
+export function watchProcessGroup(rootPid: number, label: string): void {
+  watchedGroups.set(rootPid, label)
+}
+
+export function unwatchProcessGroup(rootPid: number): void {
+  watchedGroups.delete(rootPid)
+}
+
 /** A name a reader recognises, from the command line. */
 function labelOf(pid: number): string {
   const args = (readText(`/proc/${pid}/cmdline`) ?? '').split('\0').filter((arg) => arg !== '')
   const script = args.find((arg) => arg.endsWith('.js') || arg === 'moto.server') ?? args[0] ?? String(pid)
   if (script.endsWith('region/main.js')) {
     const region = args[args.indexOf('--region') + 1]
-    return `region ${region ?? ''}`.trim()
+    // A region of several nodes (the launcher's --nodes, which passes --shared-store): which node.
+    const node = args.includes('--shared-store') && args.includes('--node-id') ? ` node ${args[args.indexOf('--node-id') + 1] ?? '?'}` : ''
+    return `region ${region ?? ''}${node}`.trim()
   }
+  if (script.endsWith('proxy/main.js')) return 'replication proxy'
   if (script.endsWith('partition/main.js')) return 'partition launcher + gateway'
   if (script.endsWith('load-generator.js')) return 'load generator'
   if (script.endsWith('ceiling-server.js')) return 'ceiling server'
@@ -104,19 +142,21 @@ export function sampleCpu(rootPid: number = process.pid): CpuSample | undefined 
     const fields = statFields(`/proc/${entry}/stat`)
     if (fields !== undefined) parents.set(Number(entry), Number(fields[1]))
   }
-  const ours = new Set([rootPid])
+  // pid → the child of rootPid it descends from (rootPid for rootPid itself).
+  const ours = new Map([[rootPid, rootPid]])
   // Parents have lower pids than their children only usually: iterate to a fixed point.
   for (let grew = true; grew; ) {
     grew = false
     for (const [pid, parent] of parents) {
-      if (!ours.has(pid) && ours.has(parent)) {
-        ours.add(pid)
+      const parentTop = ours.get(parent)
+      if (!ours.has(pid) && parentTop !== undefined) {
+        ours.set(pid, parent === rootPid ? pid : parentTop)
         grew = true
       }
     }
   }
   const processes = new Map<number, ProcessTicks>()
-  for (const pid of ours) {
+  for (const [pid, top] of ours) {
     const processFields = statFields(`/proc/${pid}/stat`)
     if (processFields === undefined) continue
     const threads = new Map<number, number>()
@@ -130,9 +170,42 @@ export function sampleCpu(rootPid: number = process.pid): CpuSample | undefined 
       const fields = statFields(`/proc/${pid}/task/${tid}/stat`)
       if (fields !== undefined) threads.set(Number(tid), ticksOf(fields))
     }
-    processes.set(pid, { pid, parentPid: parents.get(pid) ?? 0, label: labelOf(pid), ticks: ticksOf(processFields), threads })
+    processes.set(pid, { pid, parentPid: parents.get(pid) ?? 0, top, label: labelOf(pid), ticks: ticksOf(processFields), threads })
+  }
+  for (const [groupRoot, label] of watchedGroups) {
+    if (ours.has(groupRoot)) continue
+    const group = sampleGroup(groupRoot, label, parents)
+    if (group !== undefined) processes.set(groupRoot, group)
   }
   return { machineBusyTicks: machine.busy, machineTotalTicks: machine.total, processes }
+}
+
+/**
+ * A watched group as one entry: its processes stand for the threads (keyed by pid), and
+ * its ticks are all of theirs plus those of the root's children that have ended.
+ */
+function sampleGroup(rootPid: number, label: string, parents: ReadonlyMap<number, number>): ProcessTicks | undefined {
+  const rootFields = statFields(`/proc/${rootPid}/stat`)
+  if (rootFields === undefined) return undefined
+  const members = new Set([rootPid])
+  for (let grew = true; grew; ) {
+    grew = false
+    for (const [pid, parent] of parents) {
+      if (!members.has(pid) && members.has(parent)) {
+        members.add(pid)
+        grew = true
+      }
+    }
+  }
+  const threads = new Map<number, number>()
+  let ticks = reapedChildrenTicksOf(rootFields)
+  for (const pid of members) {
+    const fields = pid === rootPid ? rootFields : statFields(`/proc/${pid}/stat`)
+    if (fields === undefined) continue
+    threads.set(pid, ticksOf(fields))
+    ticks += ticksOf(fields)
+  }
+  return { pid: rootPid, parentPid: parents.get(rootPid) ?? 0, top: rootPid, label, ticks, threads }
 }
 
 /** CPU used between two samples, in cores. Processes that started in between count from zero. */
@@ -159,7 +232,14 @@ export function cpuBetween(before: CpuSample | undefined, after: CpuSample | und
       else busiestOther = Math.max(busiestOther, used)
     }
     oursTicks += total
-    ours.push({ label: later.label, pid, cores: toCores(total), mainThreadCores: toCores(main), busiestOtherThreadCores: toCores(busiestOther) })
+    ours.push({
+      label: later.label,
+      pid,
+      top: later.top,
+      cores: toCores(total),
+      mainThreadCores: toCores(main),
+      busiestOtherThreadCores: toCores(busiestOther),
+    })
   }
   ours.sort((a, b) => b.cores - a.cores)
   const machineBusy = after.machineBusyTicks - before.machineBusyTicks

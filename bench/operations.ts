@@ -26,7 +26,7 @@ export interface Fixtures {
 
 export interface BenchOperation {
   label: string
-  operation: 'Encrypt' | 'Decrypt' | 'GenerateDataKey' | 'Sign' | 'GenerateMac'
+  operation: 'Encrypt' | 'Decrypt' | 'GenerateDataKey' | 'Sign' | 'GenerateMac' | 'CreateKey'
   inputs(fixtures: Fixtures): Record<string, unknown>[]
   /** Returns a reason when the answer to inputs(fixtures)[index] is wrong. */
   check(output: Record<string, unknown>, fixtures: Fixtures, index: number): string | undefined
@@ -110,6 +110,24 @@ export const BENCH_OPERATIONS: readonly BenchOperation[] = [
   signOperation,
   generateMacOperation,
 ]
+
+/** The operations a region of several nodes is measured on (issue 11): the symmetric hot path. */
+export const NODES_OPERATIONS: ReadonlySet<BenchOperation['operation']> = new Set(['Encrypt', 'Decrypt', 'GenerateDataKey'])
+
+/**
+ * CreateKey, a write: every request is a durable commit of a new key and its material.
+ * Replaying one signed request creates one more key each time (nothing in SigV4 or KMS
+ * makes CreateKey idempotent), so the pool works as for the reads.
+ */
+export const CREATE_KEY_OPERATION: BenchOperation = {
+  label: 'CreateKey',
+  operation: 'CreateKey',
+  inputs: (fixtures) => Array.from({ length: fixtures.plaintexts['32 B'].length }, () => ({ Description: 'trent bench CreateKey' })),
+  check: (output) => {
+    const metadata = output.KeyMetadata as Record<string, unknown> | undefined
+    return typeof metadata?.KeyId === 'string' && metadata.KeyState === 'Enabled' ? undefined : 'no Enabled KeyMetadata in the answer'
+  },
+}
 
 export interface FixtureOptions {
   endpoint: string

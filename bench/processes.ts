@@ -147,30 +147,19 @@ function canListen(port: number): Promise<boolean> {
   })
 }
 
-function anyFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
-
 /**
  * A port P such that P..P+count-1 are all free now (the partition takes P for its gateway
- * and P+1.. for its regions and replication proxy). Another program could still take one
- * before we do; the start then fails loudly rather than measuring the wrong thing.
+ * and P+1.. for its regions' nodes and replication proxy). Searched below Linux's
+ * ephemeral range (32768 and up), where outgoing connections never take a port between
+ * this check and the partition's bind; another program could still take one before we
+ * do, and the start then fails loudly (and is retried) rather than measuring the wrong thing.
  */
 export async function freePortRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const base = await anyFreePort()
-    if (base + count > 65535) continue
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * (12_000 - count))
     let allFree = true
-    for (let offset = 1; offset < count && allFree; offset++) allFree = await canListen(base + offset)
+    for (let offset = 0; offset < count && allFree; offset++) allFree = await canListen(base + offset)
     if (allFree) return base
   }
-  throw new Error(`no ${count} consecutive free ports found`)
+  throw new Error(`no ${count} consecutive free ports found below 32768`)
 }

@@ -50,9 +50,10 @@
  * `--data-dir-base /dev/shm` (tmpfs, where fsync costs nothing) against the default
  * measures what the durable commits cost.
  *
- * From `npm run bench` (bench/run.ts imports this module): `--only kms` skips this part,
- * `--only replication` runs only this part (with its defaults); this module takes the
- * `--only` flag off the command line before run.ts parses it.
+ * From `npm run bench` (bench/run.ts imports this module): `--only kms` and `--only nodes`
+ * skip this part, `--only replication` runs only this part (with its defaults); this
+ * module takes the `--only` flag off the command line before run.ts parses it, and tells
+ * run.ts what it was ({@link onlyPart}).
  *
  * @module
  */
@@ -1524,7 +1525,7 @@ function settingsFromCommandLine(args: string[]): ReplicationSettings {
  * Takes `--only X` (or `--only=X`) off process.argv, so that run.ts's strict parser never
  * sees it; undefined when absent.
  */
-function takeOnlyFlag(): 'kms' | 'replication' | undefined {
+function takeOnlyFlag(): OnlyPart | undefined {
   const argv = process.argv
   for (let i = 2; i < argv.length; i++) {
     const arg = argv[i] ?? ''
@@ -1536,8 +1537,8 @@ function takeOnlyFlag(): 'kms' | 'replication' | undefined {
       value = arg.slice('--only='.length)
       argv.splice(i, 1)
     } else continue
-    if (value !== 'kms' && value !== 'replication') {
-      process.stderr.write(`bench: --only must be kms or replication, not ${value ?? '(nothing)'}\n`)
+    if (value !== 'kms' && value !== 'replication' && value !== 'nodes') {
+      process.stderr.write(`bench: --only must be kms, nodes or replication, not ${value ?? '(nothing)'}\n`)
       process.exit(2)
     }
     return value
@@ -1555,15 +1556,18 @@ function stopOnSignals(): void {
   process.once('SIGTERM', () => stop(143))
 }
 
+/** `npm run bench -- --only X`: which part alone (kms: the KMS operations; nodes: issue 11's region of several nodes). */
+export type OnlyPart = 'kms' | 'nodes' | 'replication'
+
 const entry = process.argv[1] === undefined ? '' : resolve(process.argv[1])
 const ranDirectly = entry === fileURLToPath(import.meta.url)
 const ranByRunTs = entry === fileURLToPath(new URL('./run.js', import.meta.url))
-let replicationWanted = true
+/** The `--only` part run.ts was asked for, taken off its command line here. */
+export const onlyPart: OnlyPart | undefined = ranByRunTs ? takeOnlyFlag() : undefined
+const replicationWanted = onlyPart === undefined || onlyPart === 'replication'
 
 if (ranByRunTs) {
-  const only = takeOnlyFlag()
-  replicationWanted = only !== 'kms'
-  if (only === 'replication') {
+  if (onlyPart === 'replication') {
     // run.ts's own body (flags, time budget, signal handlers) never runs: this exits first.
     stopOnSignals()
     const code = await runReplicationBench(DEFAULT_SETTINGS)
@@ -1577,7 +1581,7 @@ if (ranByRunTs) {
 
 /**
  * The end of `npm run bench` (bench/run.ts): runs this benchmark after the KMS one, unless
- * `--only kms` or the run was interrupted; returns the worse of the two exit codes.
+ * `--only kms|nodes` or the run was interrupted; returns the worse of the two exit codes.
  */
 export async function replicationAfterKms(kmsCode: number): Promise<number> {
   if (!replicationWanted || interrupted || kmsCode > 1) return kmsCode

@@ -1,20 +1,45 @@
 /**
- * `npm run bench`: Trent's hot-path throughput and latency against a ceiling and moto.
+ * `npm run bench`: Trent's hot-path throughput and latency against a ceiling and moto,
+ * a region of several nodes on PostgreSQL next to one node, then replication
+ * (bench/replication.ts).
  *
  * One run: start a fresh partition (one region, us-east-1) in a temp dir the way a user
- * does, the ceiling server (bench/ceiling-server.ts) and moto; make a key and fixtures in
- * each with the AWS SDK; then for each of Encrypt and Decrypt (32 B and 1 KiB) and
- * GenerateDataKey (AES_256), replay a pool of pre-signed SigV4 requests with autocannon,
- * in a child process, against each target in turn (Trent through its gateway). Prints a
- * markdown table and writes bench/results/latest.json (latest-direct.json with --direct).
+ * does, a partition whose region is `--nodes` processes on PostgreSQL (`trent-pg`: a
+ * throw-away cluster of its own, bench/postgres.ts), the ceiling server
+ * (bench/ceiling-server.ts) and moto; make a key and fixtures in each with the AWS SDK;
+ * then for each of Encrypt and Decrypt (32 B and 1 KiB), GenerateDataKey (AES_256), Sign
+ * and GenerateMac, replay a pool of pre-signed SigV4 requests with autocannon, in a child
+ * process, against each target in turn (Trent through its gateway; trent-pg on Encrypt,
+ * Decrypt and GenerateDataKey only). Then CreateKey per second, a durable commit each,
+ * on SQLite (one node) and PostgreSQL (trent-pg), with --createkey-connections requests
+ * in flight. Prints markdown tables and writes bench/results/latest.json
+ * (latest-direct.json with --direct, latest-nodes.json with --only nodes).
+ *
+ * Every measurement records the CPU of every process (the gateway/launcher, each node,
+ * the replication proxy, PostgreSQL's processes summed), printed as µs per request; and
+ * for trent-pg the statements PostgreSQL received meanwhile (it logs each one): the hot
+ * path should send none, and the nodes' own traffic (following the change log, renewing
+ * the region's lease) is given per second.
  *
  * Flags:
- *   --direct            load the region's own port instead of the gateway (diagnosis)
+ *   --only kms|nodes|replication  one part: kms (every target and operation above, no
+ *                       replication), nodes (trent, trent-pg and the ceiling on Encrypt,
+ *                       Decrypt and GenerateDataKey, and CreateKey), replication
+ *                       (bench/replication.ts alone). Default: all of it.
+ *   --direct            load the region's own port instead of the gateway (diagnosis;
+ *                       not with trent-pg, whose nodes are reached through the gateway)
  *   --duration S        measured seconds per operation (default 5)
  *   --warmup S          unmeasured seconds before each (default 1)
  *   --connections N     keep-alive connections (default 32)
  *   --pool N            distinct pre-signed requests per operation (default 128)
- *   --targets a,b       any of trent,ceiling,moto (default all three)
+ *   --targets a,b       any of trent,trent-pg,ceiling,moto (default all four; with
+ *                       --only nodes trent,trent-pg,ceiling)
+ *   --operations a,b    only these (AWS names: Encrypt, Decrypt, GenerateDataKey, Sign,
+ *                       GenerateMac, CreateKey)
+ *   --nodes N           node processes of trent-pg's region (default 2)
+ *   --createkey-connections N  CreateKey requests in flight (default 16); 0 skips CreateKey,
+ *                       which runs whenever trent-pg is a target (and --operations, if
+ *                       given, names it: `--operations CreateKey` runs it alone)
  *   --region R          region to start and sign for (default us-east-1)
  *   --cpu-prof DIR      write V8 CPU profiles of every Trent process to DIR (see
  *                       bench/profile-summary.ts); implies --targets trent unless given
@@ -32,11 +57,43 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { LoadGeneratorMessage, LoadJob, LoadResult, WireRequest } from './load-protocol.js'
-import { cpuBetween, describeCpu, describeProcessTree, sampleCpu, type CpuSample, type CpuUsage } from './cpu-usage.js'
-import { BENCH_OPERATIONS, makeFixtures, sendOnce, type BenchOperation, type Fixtures, type ProbeAnswer } from './operations.js'
+import {
+  cpuBetween,
+  describeCpu,
+  describeProcessTree,
+  sampleCpu,
+  unwatchProcessGroup,
+  watchProcessGroup,
+  type CpuSample,
+  type CpuUsage,
+} from './cpu-usage.js'
+import {
+  BENCH_OPERATIONS,
+  CREATE_KEY_OPERATION,
+  NODES_OPERATIONS,
+  makeFixtures,
+  sendOnce,
+  type BenchOperation,
+  type Fixtures,
+  type ProbeAnswer,
+} from './operations.js'
+import { BenchPostgres, type StatementWindow } from './postgres.js'
 import { startProcess, stopAll, waitForMessage, type ManagedProcess } from './processes.js'
-import { BUSY_MACHINE_CORES, cpuTable, describeMachine, markdownTable, progressLine, type BenchReport, type Measurement } from './report.js'
-import { replicationAfterKms } from './replication.js' // then the replication part; takes --only kms|replication off argv
+import {
+  BUSY_MACHINE_CORES,
+  cpuTable,
+  createKeyTable,
+  describeMachine,
+  markdownTable,
+  nodesCpuTable,
+  nodesTable,
+  ownedProcesses,
+  progressLine,
+  type BenchReport,
+  type Measurement,
+} from './report.js'
+// Then the replication part; takes --only kms|nodes|replication off argv.
+import { onlyPart, replicationAfterKms } from './replication.js'
 import { createRequestSigner, type Credentials } from './signing.js'
 import {
   partitionLauncherBuilt,
@@ -53,7 +110,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const LOAD_GENERATOR_MAIN = fileURLToPath(new URL('./load-generator.js', import.meta.url))
-const ALL_TARGETS: readonly TargetName[] = ['trent', 'ceiling', 'moto']
+const ALL_TARGETS: readonly TargetName[] = ['trent', 'trent-pg', 'ceiling', 'moto']
+const NODES_TARGETS: readonly TargetName[] = ['trent', 'trent-pg', 'ceiling']
 /** Bench-only credentials: the partition is fresh, private to this run, and gone after it. */
 const CREDENTIALS: Credentials = { accessKeyId: 'AKIABENCHMARK0000001', secretAccessKey: 'bench-secret-access-key-not-a-real-one' }
 
@@ -68,6 +126,10 @@ function positiveInteger(value: string, flag: string): number {
   return parsed
 }
 
+function wholeNumber(value: string, flag: string): number {
+  return value === '0' ? 0 : positiveInteger(value, flag)
+}
+
 const { values: flags } = parseArgs({
   options: {
     direct: { type: 'boolean', default: false },
@@ -79,6 +141,8 @@ const { values: flags } = parseArgs({
     /** Only these operations (comma-separated AWS names, e.g. Sign,GenerateMac). */
     operations: { type: 'string' },
     region: { type: 'string', default: 'us-east-1' },
+    nodes: { type: 'string', default: '2' },
+    'createkey-connections': { type: 'string', default: '16' },
     'cpu-prof': { type: 'string' },
     'trent-node-flags': { type: 'string' },
     out: { type: 'string' },
@@ -93,26 +157,57 @@ const settings = {
   connections: positiveInteger(flags.connections, '--connections'),
   poolSize: positiveInteger(flags.pool, '--pool'),
   region: flags.region,
+  nodes: positiveInteger(flags.nodes, '--nodes'),
+  createKeyConnections: wholeNumber(flags['createkey-connections'], '--createkey-connections'),
   cpuProfileDir: flags['cpu-prof'] !== undefined ? resolve(flags['cpu-prof']) : undefined,
   trentNodeFlags: (flags['trent-node-flags'] ?? '').split(/\s+/).filter((flag) => flag !== ''),
 }
+const nodesOnly = onlyPart === 'nodes'
 const onlyOperations = flags.operations?.split(',').map((name) => name.trim())
-const operations = BENCH_OPERATIONS.filter((operation) => onlyOperations === undefined || onlyOperations.includes(operation.operation))
-if (operations.length === 0) fail(`--operations ${flags.operations ?? ''} names no benchmarked operation`)
-const targets = (flags.targets ?? (settings.cpuProfileDir !== undefined ? 'trent' : ALL_TARGETS.join(',')))
-  .split(',')
-  .map((name) => name.trim())
-  .filter((name) => name !== '')
-for (const name of targets) if (!ALL_TARGETS.includes(name as TargetName)) fail(`--targets: unknown target ${name}`)
-const outFile = resolve(flags.out ?? join(REPO_ROOT, 'bench/results', settings.direct ? 'latest-direct.json' : 'latest.json'))
+const operations = BENCH_OPERATIONS.filter(
+  (operation) =>
+    (onlyOperations === undefined || onlyOperations.includes(operation.operation)) && (!nodesOnly || NODES_OPERATIONS.has(operation.operation)),
+)
+/** `--operations CreateKey` (alone or with others) keeps the CreateKey part; naming others only leaves it out. */
+const createKeyNamed = onlyOperations === undefined || onlyOperations.includes('CreateKey')
+if (operations.length === 0 && !createKeyNamed) fail(`--operations ${flags.operations ?? ''} names no benchmarked operation${nodesOnly ? ' of --only nodes' : ''}`)
+const defaultTargets = settings.cpuProfileDir !== undefined ? ['trent'] : (nodesOnly ? NODES_TARGETS : ALL_TARGETS).filter((name) => !settings.direct || name !== 'trent-pg')
+const targets = (flags.targets?.split(',') ?? defaultTargets).map((name) => name.trim()).filter((name) => name !== '') as TargetName[]
+for (const name of targets) if (!ALL_TARGETS.includes(name)) fail(`--targets: unknown target ${name}`)
+if (settings.direct && targets.includes('trent-pg')) fail('--direct loads one node of a region: trent-pg is measured through the gateway only')
+
+/**
+ * V8 compiles each process's hot code on its own: a region of N nodes warms up N times
+ * over, each node on 1/N of the load. Its warm-up lasts N times as long, so that each of
+ * its nodes serves about as many warm-up requests as the one-node region's process.
+ */
+function warmupSecondsOf(target: TargetName): number {
+  return target === 'trent-pg' ? settings.warmupSeconds * settings.nodes : settings.warmupSeconds
+}
+
+/** What each target is measured on: trent-pg on the symmetric hot path only. */
+function measuredOn(target: TargetName, operation: BenchOperation): boolean {
+  return target !== 'trent-pg' || NODES_OPERATIONS.has(operation.operation)
+}
+/** CreateKey: on each store, next to a region of several nodes. */
+const createKeyTargets: TargetName[] =
+  createKeyNamed && settings.createKeyConnections > 0 && targets.includes('trent-pg') ? targets.filter((name) => name === 'trent' || name === 'trent-pg') : []
+if (operations.length === 0 && createKeyTargets.length === 0) fail('--operations CreateKey: CreateKey is measured next to trent-pg, with --createkey-connections above 0')
+const outFile = resolve(
+  flags.out ?? join(REPO_ROOT, 'bench/results', settings.direct ? 'latest-direct.json' : nodesOnly ? 'latest-nodes.json' : 'latest.json'),
+)
 
 /**
  * The whole run must bound itself: each load job is bounded by autocannon's duration,
- * and everything else (starts, fixtures) gets a generous fixed allowance. Defaults give
- * 45 + 15 × 8 = 165 s. On expiry every child is killed and the run fails.
+ * and everything else (starts, fixtures) gets a generous fixed allowance, more with a
+ * PostgreSQL cluster to make: 45 + 60 + 28 × 8 + 6 × 1 = 335 s with the defaults. On
+ * expiry every child is killed and the run fails.
  */
-const jobCount = targets.length * operations.length
-const timeBudgetMs = (45 + jobCount * (settings.warmupSeconds + settings.durationSeconds + 2)) * 1000
+const jobSeconds = (target: TargetName): number => warmupSecondsOf(target) + settings.durationSeconds + 2
+const jobsSeconds =
+  targets.reduce((sum, target) => sum + operations.filter((operation) => measuredOn(target, operation)).length * jobSeconds(target), 0) +
+  createKeyTargets.reduce((sum, target) => sum + jobSeconds(target), 0)
+const timeBudgetMs = (45 + (targets.includes('trent-pg') ? 60 : 0) + jobsSeconds) * 1000
 
 /** The autocannon child: started once, fed one job at a time. */
 class LoadGenerator {
@@ -126,21 +221,32 @@ class LoadGenerator {
     return new LoadGenerator(managed)
   }
 
-  /** Runs one job; samples the CPU of our process tree over its measured window. */
-  async run(url: string, requests: WireRequest[], connectionMode: LoadJob['connectionMode']): Promise<{ result: LoadResult; cpu?: CpuUsage }> {
+  /**
+   * Runs one job; samples the CPU of our process tree over its measured window, and opens
+   * and closes `window` (PostgreSQL's statements) with it.
+   */
+  async run(
+    url: string,
+    requests: WireRequest[],
+    connectionMode: LoadJob['connectionMode'],
+    options: { connections?: number; warmupSeconds?: number; window?: StatementWindow } = {},
+  ): Promise<{ result: LoadResult; cpu?: CpuUsage }> {
     const job: LoadJob = {
       type: 'job',
       id: this.#nextId++,
       url,
       connectionMode,
-      connections: settings.connections,
-      warmupSeconds: settings.warmupSeconds,
+      connections: options.connections ?? settings.connections,
+      warmupSeconds: options.warmupSeconds ?? settings.warmupSeconds,
       durationSeconds: settings.durationSeconds,
       requests,
     }
     let before: CpuSample | undefined
     const onMeasuring = (message: LoadGeneratorMessage): void => {
-      if (message.type === 'measuring' && message.id === job.id) before = sampleCpu()
+      if (message.type === 'measuring' && message.id === job.id) {
+        options.window?.begin()
+        before = sampleCpu()
+      }
     }
     this.managed.child.on('message', onMeasuring)
     const answer = waitForMessage(
@@ -149,7 +255,7 @@ class LoadGenerator {
         const typed = message as LoadGeneratorMessage
         return (typed.type === 'result' || typed.type === 'failed') && typed.id === job.id ? typed : undefined
       },
-      (settings.warmupSeconds + settings.durationSeconds + 30) * 1000,
+      (job.warmupSeconds + settings.durationSeconds + 30) * 1000,
     )
     this.managed.child.send(job)
     try {
@@ -173,8 +279,9 @@ async function measure(
   operation: BenchOperation,
   fixtures: Fixtures,
   loadGenerator: LoadGenerator,
+  connections = settings.connections,
 ): Promise<Measurement> {
-  const base = { target: target.name, operation: operation.label }
+  const base = { target: target.name, operation: operation.label, targetPids: target.pids }
   const signer = createRequestSigner(settings.region, CREDENTIALS)
   // Signed now, used within the next warm-up + duration seconds: far inside SigV4's 5 minutes.
   const requests = await Promise.all(operation.inputs(fixtures).map((input) => signer.sign(target.host, operation.operation, input)))
@@ -190,31 +297,79 @@ async function measure(
     return { ...base, error: `probe failed: ${errorText(err)}` }
   }
   const connectionMode = probe.closesConnection ? 'per-request' : 'keep-alive'
-  const { result, cpu } = await loadGenerator.run(target.url, requests, connectionMode)
-  const measurement: Measurement = { ...base, connectionMode, result, ...(cpu !== undefined ? { cpu } : {}) }
+  const window = target.name === 'trent-pg' ? postgres?.window() : undefined
+  const { result, cpu } = await loadGenerator.run(target.url, requests, connectionMode, {
+    connections,
+    warmupSeconds: warmupSecondsOf(target.name),
+    ...(window !== undefined ? { window } : {}),
+  })
+  const statements = window?.end()
+  const measurement: Measurement = { ...base, connectionMode, result, ...(cpu !== undefined ? { cpu } : {}), ...(statements !== undefined ? { postgres: statements } : {}) }
   if (result.non2xx > 0 || result.errors > 0) {
     measurement.error = `${result.non2xx} non-2xx answers (${JSON.stringify(result.statusCodes)}), ${result.errors} connection errors`
   }
   return measurement
 }
 
-/** Starts a target; undefined when it cannot run on this machine (moto without python). */
+/** trent-pg's PostgreSQL, while it runs: every measurement of trent-pg counts its statements. */
+let postgres: BenchPostgres | undefined
+
+/** Starts a target; undefined when it cannot run on this machine (moto without python, trent-pg without PostgreSQL). */
 async function startTarget(name: TargetName, dataDir: string, logDir: string, report: BenchReport): Promise<RunningTarget | undefined> {
+  const trentOptions = {
+    region: settings.region,
+    dataDir: join(dataDir, name),
+    logDir,
+    credentials: CREDENTIALS,
+    direct: settings.direct,
+    nodeFlags: [
+      ...(settings.cpuProfileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfileDir}`] : []),
+      ...settings.trentNodeFlags,
+    ],
+  }
   switch (name) {
     case 'trent': {
-      const options = {
-        region: settings.region,
-        dataDir: join(dataDir, 'trent'),
-        logDir,
-        credentials: CREDENTIALS,
-        direct: settings.direct,
-        nodeFlags: [
-          ...(settings.cpuProfileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfileDir}`] : []),
-          ...settings.trentNodeFlags,
-        ],
-      }
       if (!partitionLauncherBuilt()) throw new Error('dist/src/partition/main.js does not exist: build the project first (npm run build)')
-      return startTrentPartition(options)
+      return startTrentPartition(trentOptions)
+    }
+    case 'trent-pg': {
+      if (!partitionLauncherBuilt()) throw new Error('dist/src/partition/main.js does not exist: build the project first (npm run build)')
+      const unavailable = BenchPostgres.unavailableReason()
+      if (unavailable !== undefined) {
+        process.stdout.write(`trent-pg: SKIPPED — ${unavailable}\n`)
+        report.targets[name] = { skipped: unavailable }
+        return undefined
+      }
+      const cluster = await BenchPostgres.start()
+      postgres = cluster
+      const postmaster = cluster.cluster.postmasterPid()
+      const stopCluster = async (): Promise<void> => {
+        postgres = undefined
+        if (postmaster !== undefined) unwatchProcessGroup(postmaster)
+        await cluster.stop()
+      }
+      try {
+        // pg_ctl detaches the postmaster from us: its processes are counted as a group.
+        if (postmaster !== undefined) watchProcessGroup(postmaster, 'postgres (all its processes)')
+        const partition = await startTrentPartition({
+          ...trentOptions,
+          name,
+          nodes: settings.nodes,
+          store: cluster.url,
+          storeDescription: `PostgreSQL (the bench's cluster :${cluster.cluster.port}, log_statement = all)`,
+        })
+        return {
+          ...partition,
+          pids: [...partition.pids, ...(postmaster !== undefined ? [postmaster] : [])],
+          stop: async () => {
+            await partition.stop()
+            await stopCluster()
+          },
+        }
+      } catch (err: unknown) {
+        await stopCluster()
+        throw err
+      }
     }
     case 'ceiling':
       return startCeiling(logDir)
@@ -257,6 +412,8 @@ async function main(): Promise<number> {
       durationSeconds: settings.durationSeconds,
       requestPoolSize: settings.poolSize,
       loadGenerator: 'autocannon 8, one child process, pipelining 1, keep-alive',
+      ...(targets.includes('trent-pg') ? { nodes: settings.nodes } : {}),
+      ...(createKeyTargets.length > 0 ? { createKeyConnections: settings.createKeyConnections } : {}),
     },
     targets: {},
     measurements: [],
@@ -264,7 +421,8 @@ async function main(): Promise<number> {
   const revision = sourceRevision()
   if (revision !== undefined) report.source = revision
   process.stdout.write(
-    `bench: ${targets.join(', ')}; ${settings.connections} connections, ${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s per operation; ` +
+    `bench: ${targets.join(', ')}; ${settings.connections} connections, ${settings.warmupSeconds} s warm-up` +
+      `${targets.includes('trent-pg') ? ` (trent-pg, ${settings.nodes} nodes: ${warmupSecondsOf('trent-pg')} s)` : ''} + ${settings.durationSeconds} s per operation; ` +
       `load to ${settings.direct ? 'the region port (--direct)' : 'the gateway'}; time budget ${Math.round(timeBudgetMs / 1000)} s; logs in ${logDir}\n`,
   )
 
@@ -287,7 +445,7 @@ async function main(): Promise<number> {
   const ready: { target: RunningTarget; fixtures: Fixtures }[] = []
   const running: RunningTarget[] = []
   try {
-    for (const name of targets as TargetName[]) {
+    for (const name of targets) {
       if (shuttingDown) break
       try {
         const target = await startTarget(name, workDir, logDir, report)
@@ -311,21 +469,46 @@ async function main(): Promise<number> {
     }
     process.stdout.write(`processes: ${describeProcessTree() ?? 'unknown'}\n`)
 
+    const measureAndPrint = async (target: RunningTarget, operation: BenchOperation, fixtures: Fixtures, connections?: number): Promise<Measurement> => {
+      let measurement: Measurement
+      try {
+        measurement = await measure(target, operation, fixtures, loadGenerator, connections)
+      } catch (err: unknown) {
+        measurement = { target: target.name, operation: operation.label, error: errorText(err) }
+      }
+      if (measurement.error !== undefined) failed = true
+      process.stdout.write(`${progressLine(measurement)}\n`)
+      if (measurement.cpu !== undefined && measurement.result !== undefined) {
+        const cpu = { ...measurement.cpu, ours: ownedProcesses(measurement) }
+        process.stdout.write(`${' '.repeat(9)}${describeCpu(cpu, measurement.result.requestsPerSecond)}\n`)
+      }
+      const statements = measurement.postgres
+      if (statements !== undefined) {
+        const kinds = Object.entries(statements.byKind).map(([kind, count]) => `${kind} ${count}`)
+        process.stdout.write(
+          `${' '.repeat(9)}postgres: ${statements.total} statements in ${statements.seconds.toFixed(1)} s (${kinds.join(', ') || 'none'}); ` +
+            `${statements.other} not the nodes' own traffic\n`,
+        )
+      }
+      return measurement
+    }
+
     for (const operation of operations) {
       for (const { target, fixtures } of ready) {
         if (shuttingDown) break
-        let measurement: Measurement
-        try {
-          measurement = await measure(target, operation, fixtures, loadGenerator)
-        } catch (err: unknown) {
-          measurement = { target: target.name, operation: operation.label, error: errorText(err) }
-        }
-        if (measurement.error !== undefined) failed = true
-        report.measurements.push(measurement)
-        process.stdout.write(`${progressLine(measurement)}\n`)
-        if (measurement.cpu !== undefined && measurement.result !== undefined) {
-          process.stdout.write(`${' '.repeat(9)}${describeCpu(measurement.cpu, measurement.result.requestsPerSecond)}\n`)
-        }
+        if (!measuredOn(target.name, operation)) continue
+        report.measurements.push(await measureAndPrint(target, operation, fixtures))
+      }
+    }
+
+    // Writes last: the keys they make do not change what the reads above measured.
+    const writers = ready.filter(({ target }) => createKeyTargets.includes(target.name))
+    if (writers.length > 0 && !shuttingDown) {
+      report.createKey = []
+      process.stdout.write(`CreateKey, ${settings.createKeyConnections} requests in flight:\n`)
+      for (const { target, fixtures } of writers) {
+        if (shuttingDown) break
+        report.createKey.push(await measureAndPrint(target, CREATE_KEY_OPERATION, fixtures, settings.createKeyConnections))
       }
     }
   } finally {
@@ -335,11 +518,21 @@ async function main(): Promise<number> {
   if (shuttingDown) return 1
 
   report.finishedAt = new Date().toISOString()
-  process.stdout.write(`\n${markdownTable(report)}\n\n`)
-  const cpuPerRequest = cpuTable(report)
-  if (cpuPerRequest !== undefined) {
-    process.stdout.write(`CPU µs per request, by process (region: main thread + busiest other thread, i.e. the HSM worker):\n\n${cpuPerRequest}\n\n`)
+  if (!nodesOnly && targets.some((name) => name === 'trent' || name === 'ceiling' || name === 'moto')) {
+    process.stdout.write(`\n${markdownTable(report)}\n\n`)
+    const cpuPerRequest = cpuTable(report)
+    if (cpuPerRequest !== undefined) {
+      process.stdout.write(`CPU µs per request, by process (region: main thread + busiest other thread, i.e. the HSM worker):\n\n${cpuPerRequest}\n\n`)
+    }
   }
+  const nodes = targets.includes('trent-pg') ? nodesTable(report) : undefined
+  if (nodes !== undefined) {
+    process.stdout.write(`\nA region of ${settings.nodes} nodes on PostgreSQL, next to one node on SQLite and the ceiling (through the gateway):\n\n${nodes}\n\n`)
+    const nodesCpu = nodesCpuTable(report)
+    if (nodesCpu !== undefined) process.stdout.write(`CPU µs per request of every process:\n\n${nodesCpu}\n\n`)
+  }
+  const createKey = createKeyTable(report)
+  if (createKey !== undefined) process.stdout.write(`CreateKey per second (each a durable commit), through the gateway:\n\n${createKey}\n\n`)
   mkdirSync(dirname(outFile), { recursive: true })
   writeFileSync(outFile, `${JSON.stringify(report, null, 2)}\n`)
   process.stdout.write(`raw results: ${outFile}\n`)
