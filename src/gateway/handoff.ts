@@ -19,7 +19,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import type { Server as HttpServer } from 'node:http'
 import { readCredentialScopeUnverified } from '../api/auth/sigv4.js'
 import type { ConnectionGuard } from '../http/connection-guard.js'
-import { endWithStatus } from '../http/harden.js'
+import { endWithStatus } from '../http/bare-answer.js'
 import type { RegionNodes } from './region-nodes.js'
 
 /** Header blocks larger than this are left to the HTTP gateway, which bounds them itself. */

@@ -25,6 +25,7 @@
  */
 import type { Socket } from 'node:net'
 import type { Logger } from '../log/logger.js'
+import { endWithStatus } from './bare-answer.js'
 import type { ListenerLimits } from './limits.js'
 
 type ConnectionState = 'waiting' | 'receiving' | 'working'
@@ -41,10 +42,6 @@ interface Tracked {
   partialSince?: number
 }
 
-/** A minimal HTTP answer for a request that ran out of time; the connection closes after it. */
-const REQUEST_TIMEOUT_ANSWER = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'
-/** A socket asked to end is destroyed after this, whether or not its peer reads the answer. */
-const END_GRACE_MS = 1_000
 
 export interface ConnectionGuardStats {
   connections: number
@@ -177,8 +174,7 @@ export class ConnectionGuard {
     this.#stats.timedOut += 1
     this.#logger.debug('connection timed out', { answered: answer })
     if (answer && socket.writable) {
-      socket.end(REQUEST_TIMEOUT_ANSWER)
-      setTimeout(() => socket.destroy(), END_GRACE_MS).unref()
+      endWithStatus(socket, 408)
     } else {
       socket.destroy()
     }

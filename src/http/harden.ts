@@ -7,17 +7,16 @@
  *
  * @module
  */
-import { createServer, STATUS_CODES, type RequestListener, type Server } from 'node:http'
+import { createServer, type RequestListener, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { rateLimited, type Logger } from '../log/logger.js'
+import { endWithStatus } from './bare-answer.js'
 import { ConnectionGuard } from './connection-guard.js'
 import type { ListenerLimits } from './limits.js'
 
 /** How often Node checks its header and request timeouts (its default, 30 s, is too coarse). */
 const TIMEOUT_CHECK_INTERVAL_MS = 1_000
-/** A socket asked to end after an error answer is destroyed after this. */
-const END_GRACE_MS = 1_000
 
 export interface GuardedServer extends Server {
   readonly guard: ConnectionGuard
@@ -91,10 +90,4 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, lo
   }
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
   endWithStatus(socket, status)
-}
-
-/** Writes a bare HTTP/1.1 status with no body and closes the connection. */
-export function endWithStatus(socket: Duplex, status: number): void {
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
-  setTimeout(() => socket.destroy(), END_GRACE_MS).unref()
 }

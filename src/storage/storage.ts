@@ -104,8 +104,3 @@ export class StorageUnavailableError extends Error {
     super(message, options)
   }
 }
-
-/** Whether `err` is a StorageUnavailableError, also across module copies (by name). */
-export function isStorageUnavailable(err: unknown): err is StorageUnavailableError {
-  return err instanceof Error && err.name === 'StorageUnavailableError'
-}
