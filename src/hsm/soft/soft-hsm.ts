@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto'
 import {
   HEADER_LENGTH,
   IV_LENGTH,
@@ -28,6 +28,7 @@ import {
 } from '../hsm.js'
 import { abytes, anumber, astring, clean, equalBytes } from '../internal/bytes.js'
 import { kbkdfCounterHmacSha256 } from '../internal/kbkdf.js'
+import { freshRandomBytes } from '../internal/entropy.js'
 import { isAsymmetric, isHmac, maxRsaOaepPlaintextBytes, type AsymmetricKeySpec, type HmacKeySpec, type KeySpec } from '../../wire/key-specs.js'
 import { openKeyToken, sealKeyToken } from './key-token.js'
 import {
@@ -375,7 +376,7 @@ export class SoftHsm {
     anumber(numberOfBytes, 'numberOfBytes', 1, 1024)
     abytes(encodedContext, 'encodedContext')
     const material = this.#material(key)
-    const dataKey = randomBytes(numberOfBytes)
+    const dataKey = freshRandomBytes(numberOfBytes)
     const ciphertextBlob = this.#seal(material, key, dataKey, encodedContext)
     if (includePlaintext) return { ciphertextBlob, plaintext: dataKey }
     clean(dataKey)
@@ -399,7 +400,7 @@ export class SoftHsm {
 
   generateRandom(numberOfBytes: number): Uint8Array {
     anumber(numberOfBytes, 'numberOfBytes', 1, 1024)
-    return randomBytes(numberOfBytes)
+    return freshRandomBytes(numberOfBytes)
   }
 
   replicationSigningKeys(): RskPublicKey[] {
@@ -591,8 +592,8 @@ export class SoftHsm {
     const header = encodeCiphertextHeader({
       keyId: ref.keyId,
       materialVersion: ref.materialVersion,
-      salt: randomBytes(SALT_LENGTH),
-      iv: randomBytes(IV_LENGTH),
+      salt: freshRandomBytes(SALT_LENGTH),
+      iv: freshRandomBytes(IV_LENGTH),
     })
     const derived = kbkdfCounterHmacSha256(material, CIPHERTEXT_KDF_LABEL, kdfContextOf(header), 32)
     try {
