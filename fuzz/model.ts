@@ -1,37 +1,14 @@
 /**
- * The AWS KMS model the structured generator walks (src/api/model/kms-model.json, the
- * same file the server validates against), and which of its operations Trent serves.
+ * The AWS KMS model the structured generator walks (src/api/model/kms-model.json, as the
+ * server's validation loads it), and which of its operations Trent serves.
  *
  * @module
  */
-import { readFileSync } from 'node:fs'
+import { KMS_MODEL as MODEL, type ModelShape, type ShapeReference } from '../src/api/validation.js'
 import { OPERATIONS } from '../src/kms/operations/index.js'
 
-export interface ShapeReference {
-  readonly shape: string
-}
-
-export interface Shape {
-  readonly type: 'string' | 'blob' | 'integer' | 'boolean' | 'timestamp' | 'list' | 'map' | 'structure'
-  readonly min?: number
-  readonly max?: number
-  readonly pattern?: string
-  readonly sensitive?: boolean
-  readonly enum?: readonly string[]
-  readonly required?: readonly string[]
-  readonly members?: Readonly<Record<string, ShapeReference>>
-  readonly member?: ShapeReference
-  readonly key?: ShapeReference
-  readonly value?: ShapeReference
-}
-
-interface KmsModel {
-  readonly operations: Readonly<Record<string, { readonly input?: string }>>
-  readonly shapes: Readonly<Record<string, Shape>>
-}
-
-// Compiled to dist/fuzz/model.js: the project root is two levels up.
-const MODEL: KmsModel = JSON.parse(readFileSync(new URL('../../src/api/model/kms-model.json', import.meta.url), 'utf8')) as KmsModel
+export type Shape = ModelShape
+export type { ShapeReference }
 
 /** Every operation of the model, served or not. */
 export const MODEL_OPERATIONS: readonly string[] = Object.keys(MODEL.operations).sort()

@@ -12,8 +12,9 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Kms } from '../kms/kms.js'
-import type { Operation } from '../kms/operation.js'
+import type { AdminOperation, Operation } from '../kms/operation.js'
 import { OPERATIONS } from '../kms/operations/index.js'
+import { REFUSED_OPERATIONS } from '../kms/coverage.js'
 import { rateLimited, type Logger } from '../log/logger.js'
 import { KmsError, internalError, isKmsError } from '../wire/errors.js'
 import { createGuardedServer, type GuardedServer } from '../http/harden.js'
@@ -22,6 +23,7 @@ import { verifySigV4 } from './auth/sigv4.js'
 import { forwardRequest, type RegionRoute } from './forward.js'
 import { isJsonContentType, parseTarget, sendError, sendJson } from './protocol.js'
 import { isKnownOperation, parseAdminInput, parseOperationInput } from './validation.js'
+import { presentLeafPaths, projectOutput } from './members.js'
 import { runOperation } from '../kms/access.js'
 import type { PrincipalDirectory } from '../kms/principals.js'
 
@@ -39,7 +41,7 @@ export interface ApiServerOptions {
   /** The account's principals: root and the identities file's users. */
   principals: PrincipalDirectory
   /** Trent's own operations (`TrentAdmin.<Name>`), signed like every other request. */
-  adminOperations?: ReadonlyMap<string, Operation>
+  adminOperations?: ReadonlyMap<string, AdminOperation>
   /** The time SigV4 checks request dates against; defaults to the real time. */
   now?: () => Date
   /**
@@ -110,6 +112,18 @@ function isStoreUnavailable(err: unknown): err is Error {
   return err instanceof Error && err.name === 'StorageUnavailableError'
 }
 
+/**
+ * A member of the model that the operation does not act on is refused, never dropped: a
+ * grant constraint Trent ignored would be a grant without it (docs/spec/kms-model.md).
+ */
+function refuseUnhonouredMembers(operation: Operation, input: Record<string, unknown>): void {
+  for (const path of presentLeafPaths(operation.name, input)) {
+    if (operation.members.includes(path)) continue
+    const reason = operation.refuses?.[path] ?? `Trent does not implement this member of ${operation.name} yet.`
+    throw new KmsError('UnsupportedOperationException', `${path}: ${reason}`)
+  }
+}
+
 function storeUnavailable(): KmsError {
   return new KmsError('DependencyTimeoutException', 'The system timed out while trying to fulfill the request. You can retry the request.')
 }
@@ -134,7 +148,8 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
     const operation = operations?.get(target.operation)
     if (operation === undefined) {
       if (target.service === 'kms' && isKnownOperation(target.operation)) {
-        throw new KmsError('UnsupportedOperationException', `${target.operation} is not supported by this KMS yet.`)
+        const reason = REFUSED_OPERATIONS[target.operation] ?? 'Not implemented yet.'
+        throw new KmsError('UnsupportedOperationException', `${target.operation} is not supported by Trent. ${reason}`)
       }
       throw new KmsError('UnknownOperationException')
     }
@@ -161,21 +176,28 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
       return { forwarded: true }
     }
     const json = parseJsonBody(body)
-    const input = target.service === 'kms' ? parseOperationInput(target.operation, json) : parseAdminInput(json)
-    const identity = options.principals.lookup(caller.accessKeyId)
-    if (identity === undefined) throw new KmsError('UnrecognizedClientException', 'The security token included in the request is invalid.')
-    const context = { requestId, caller: identity.caller }
+    const identity = () => {
+      const known = options.principals.lookup(caller.accessKeyId)
+      if (known === undefined) throw new KmsError('UnrecognizedClientException', 'The security token included in the request is invalid.')
+      return known
+    }
     if (target.service === 'admin') {
+      const input = parseAdminInput(json)
+      const { caller: adminCaller } = identity()
       // Trent's own operations are the account administrator's.
-      if (!identity.caller.principalArn.endsWith(':root')) {
-        throw new KmsError('AccessDeniedException', `User: ${identity.caller.principalArn} is not authorized to perform: TrentAdmin.${target.operation}`)
+      if (!adminCaller.principalArn.endsWith(':root')) {
+        throw new KmsError('AccessDeniedException', `User: ${adminCaller.principalArn} is not authorized to perform: TrentAdmin.${target.operation}`)
       }
-      sendJson(res, 200, await operation.handle(kms, input, context), requestId)
+      sendJson(res, 200, await operation.handle(kms, input, { requestId, caller: adminCaller }), requestId)
       return { operation: operation.name }
     }
-    const output = await runOperation(kms, operation, input, context)
-    sendJson(res, 200, output, requestId)
-    return { operation: operation.name }
+    const kmsOperation = OPERATIONS.get(target.operation)
+    if (kmsOperation === undefined) throw new KmsError('UnknownOperationException')
+    const input = parseOperationInput(target.operation, json)
+    refuseUnhonouredMembers(kmsOperation, input)
+    const output = await runOperation(kms, kmsOperation, input, { requestId, caller: identity().caller })
+    sendJson(res, 200, projectOutput(kmsOperation.name, output), requestId)
+    return { operation: kmsOperation.name }
   }
 
   return createGuardedServer({ limits: options.limits ?? DEFAULT_LISTENER_LIMITS, logger }, (req, res) => {

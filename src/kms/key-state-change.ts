@@ -12,6 +12,7 @@ import { resolveKey } from './resolve-key.js'
 export function keyStateChange(name: string, target: Extract<KeyState, 'Enabled' | 'Disabled'>): Operation {
   return {
     name,
+    members: ['KeyId'],
     access: keyAccess(name, { allowAlias: false }),
     async handle(kms, input) {
       const keyIdInput = requiredStr(input, 'KeyId')

@@ -49,8 +49,27 @@ export interface AccessCheck {
   conditions?: Record<string, string | string[] | boolean | number | undefined>
 }
 
-export interface Operation {
+/**
+ * One of Trent's own operations (`TrentAdmin.*`): outside the AWS model, so it checks its
+ * own input and has no members to declare; the account root alone may call them.
+ */
+export interface AdminOperation {
   readonly name: string
+  handle(kms: Kms, input: Input, context: RequestContext): Promise<Output>
+}
+
+export interface Operation extends AdminOperation {
+  /**
+   * The input members this operation acts on, as leaf paths (`KeyId`,
+   * `Constraints.EncryptionContextSubset`, `Tags.TagKey`: src/api/members.ts). The API
+   * layer refuses a request carrying any other member of the model, so a member the model
+   * gains is refused until an operation says it honours it, never silently dropped
+   * (docs/spec/kms-model.md). test/unit/model-coverage.test.ts checks that these and
+   * `refuses` together name every member of the model exactly once.
+   */
+  readonly members: readonly string[]
+  /** Members of the model refused on purpose: leaf path → the reason the caller is given. */
+  readonly refuses?: Readonly<Record<string, string>>
   /**
    * What the request must be allowed to do, checked before `handle` runs. Absent: the
    * operation's own action on the account (`kms:<Name>` on `*`), as for CreateKey.
@@ -124,4 +143,16 @@ export function stringMap(input: Input, name: string): Record<string, string> | 
 export function list<T>(input: Input, name: string): T[] | undefined {
   const value = input[name]
   return Array.isArray(value) ? (value as T[]) : undefined
+}
+
+/**
+ * A principal member the newest model makes optional (its service-principal alternative is
+ * refused until implemented: src/kms/coverage.ts), so still one a request must carry: the
+ * validation error AWS gave when the model required it.
+ */
+export function principalMember(input: Input, name: 'GranteePrincipal' | 'RetiringPrincipal'): string {
+  const value = str(input, name)
+  if (value !== undefined) return value
+  const location = `${name.charAt(0).toLowerCase()}${name.slice(1)}`
+  throw validation(`1 validation error detected: Value null at '${location}' failed to satisfy constraint: Member must not be null`)
 }

@@ -17,7 +17,7 @@ import { AdjustableClock } from '../kms/clock.js'
 import { startBackgroundWork } from '../kms/background.js'
 import { holdRegionLease, SOLE_WRITER_LEASE } from '../kms/lease.js'
 import { Kms } from '../kms/kms.js'
-import type { Operation } from '../kms/operation.js'
+import type { AdminOperation } from '../kms/operation.js'
 import type { Logger } from '../log/logger.js'
 import { createRegionStorage } from './storage-choice.js'
 import { KmsError } from '../wire/errors.js'
@@ -138,7 +138,7 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
   if (lease.held) void runReconcile()
   lease.onTaken(() => void runReconcile())
 
-  const adminOperations = new Map<string, Operation>([[describeReplication.name, describeReplication]])
+  const adminOperations = new Map<string, AdminOperation>([[describeReplication.name, describeReplication]])
   // docs/spec/replication.md §3.2, "Rotating an RSK": the new key signs from now on; it
   // must be pinned in the other regions (the local launcher does it on `onSigningKeysChanged`).
   adminOperations.set('RotateReplicationSigningKey', {

@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-kms'
 import { createApiServer } from '../../src/api/server.js'
 import { describeReplication } from '../../src/kms/admin/describe-replication.js'
-import type { Operation } from '../../src/kms/operation.js'
+import type { AdminOperation } from '../../src/kms/operation.js'
 import { createLogger } from '../../src/log/logger.js'
 import { startInProcessRegion, TEST_CREDENTIALS, type InProcessRegion } from '../helpers/in-process-region.js'
 import { sendRaw, type RawResponse } from '../helpers/signed-http.js'
@@ -46,7 +46,7 @@ describe('requests that used to reach a 500', () => {
       kms: region.kms,
       logger: createLogger({}, 'error'),
       principals: region.principals,
-      adminOperations: new Map<string, Operation>([[describeReplication.name, describeReplication]]),
+      adminOperations: new Map<string, AdminOperation>([[describeReplication.name, describeReplication]]),
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     adminEndpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`

@@ -36,7 +36,7 @@ interface TestShape {
 }
 
 interface TestModel {
-  readonly source: { readonly botocoreVersion: string; readonly file: string }
+  readonly source: { readonly package: string; readonly packageVersion: string; readonly constraints: string }
   readonly operations: Readonly<Record<string, { readonly input?: string; readonly errors: readonly string[] }>>
   readonly shapes: Readonly<Record<string, TestShape>>
 }
@@ -506,8 +506,9 @@ describe('request bodies', () => {
   })
 
   test('the model file names its source', () => {
-    assert.match(MODEL.source.botocoreVersion, /^\d+\.\d+\.\d+$/)
-    assert.match(MODEL.source.file, /data\/kms\/2014-11-01\/service-2\.json/)
+    assert.equal(MODEL.source.package, '@aws-sdk/client-kms')
+    assert.match(MODEL.source.packageVersion, /^\d+\.\d+\.\d+$/)
+    assert.match(MODEL.source.constraints, /botocore \d+\.\d+\.\d+/)
   })
 
   // Athena, probed over raw HTTP (athena-local `src/request.rs` test table): a top-level
@@ -702,20 +703,21 @@ describe('recorded AWS responses', () => {
   })
 
   // Same snapshot, test_hmac_create_key_invalid_operations (recorded 2023-04-13). The model
-  // has gained values since (SM2, ML_DSA_*, ECC_NIST_EDWARDS25519; KEY_AGREEMENT): the
-  // recorded order is kept and the newer values follow in model order.
+  // has gained values since (SM2, ML_DSA_*, ECC_NIST_EDWARDS25519, ML_KEM_*; KEY_AGREEMENT,
+  // ENCAPSULATE_DECAPSULATE): the recorded order is kept and the newer values follow in
+  // model order (botocore's, then the npm model's for values botocore does not have yet).
   test('CreateKey with an unknown KeySpec or KeyUsage', () => {
     const recordedKeySpecs =
       'RSA_2048, ECC_NIST_P384, ECC_NIST_P256, ECC_NIST_P521, HMAC_384, RSA_3072, ECC_SECG_P256K1, RSA_4096, SYMMETRIC_DEFAULT, HMAC_256, HMAC_224, HMAC_512'
     expectKmsError(
       () => parseOperationInput('CreateKey', { KeySpec: 'HMAC_random' }),
       'ValidationException',
-      `1 validation error detected: Value 'HMAC_random' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [${recordedKeySpecs}, SM2, ML_DSA_44, ML_DSA_65, ML_DSA_87, ECC_NIST_EDWARDS25519]`,
+      `1 validation error detected: Value 'HMAC_random' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [${recordedKeySpecs}, SM2, ML_DSA_44, ML_DSA_65, ML_DSA_87, ECC_NIST_EDWARDS25519, ML_KEM_1024, ML_KEM_512, ML_KEM_768]`,
     )
     expectKmsError(
       () => parseOperationInput('CreateKey', { KeyUsage: 'RANDOM' }),
       'ValidationException',
-      "1 validation error detected: Value 'RANDOM' at 'keyUsage' failed to satisfy constraint: Member must satisfy enum value set: [ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT]",
+      "1 validation error detected: Value 'RANDOM' at 'keyUsage' failed to satisfy constraint: Member must satisfy enum value set: [ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT, ENCAPSULATE_DECAPSULATE]",
     )
   })
 

@@ -1,6 +1,6 @@
 import { resolveKey } from '../resolve-key.js'
 import { KmsError } from '../../wire/errors.js'
-import { epochSeconds, requiredStringMember, type Operation, type Output } from '../operation.js'
+import { epochSeconds, requiredStringMember, type AdminOperation, type Output } from '../operation.js'
 
 /**
  * TrentAdmin.DescribeReplication: the sync state of a multi-Region key as this region
@@ -8,7 +8,7 @@ import { epochSeconds, requiredStringMember, type Operation, type Output } from 
  * versions, acknowledged sync version, last sync and what is pending; in a replica's
  * region: its own view.
  */
-export const describeReplication: Operation = {
+export const describeReplication: AdminOperation = {
   name: 'DescribeReplication',
   handle(kms, input) {
     const key = resolveKey(kms, requiredStringMember(input, 'KeyId', 2048), { allowAlias: true })

@@ -19,6 +19,7 @@ function stateAfterCancelledDeletion(kms: Kms, key: KeyRecord): KeyState {
 
 export const cancelKeyDeletion: Operation = {
   name: 'CancelKeyDeletion',
+  members: ['KeyId'],
   access: keyAccess('CancelKeyDeletion', { allowAlias: false }),
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')

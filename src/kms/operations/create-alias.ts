@@ -11,6 +11,7 @@ const MAX_ALIASES_PER_KEY = 50
 
 export const createAlias: Operation = {
   name: 'CreateAlias',
+  members: ['AliasName', 'TargetKeyId'],
   // Two permissions (AWS): kms:CreateAlias on the alias, from identity policies, and on the key.
   access(kms, input, context) {
     const onKey = keyAccess('CreateAlias', { member: 'TargetKeyId', allowAlias: false })(kms, input, context)

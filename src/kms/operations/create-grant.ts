@@ -4,7 +4,7 @@ import { keyCheck } from '../access.js'
 import { rejectDryRun } from '../crypto-keys.js'
 import { checkGrantOperations, checkGrantTokens, grantAllowsChildGrant, newGrantId, newGrantToken } from '../grants.js'
 import { checkKeyState } from '../key-state.js'
-import { list, requiredStr, str, type Input, type Operation } from '../operation.js'
+import { list, principalMember, requiredStr, str, type Input, type Operation } from '../operation.js'
 import { rootPrincipalArn } from '../principals.js'
 import { resolveKey } from '../resolve-key.js'
 
@@ -33,6 +33,22 @@ function sameGrant(a: GrantRecord, b: Omit<GrantRecord, 'grantId' | 'grantToken'
 
 export const createGrant: Operation = {
   name: 'CreateGrant',
+  members: [
+    'KeyId',
+    'GranteePrincipal',
+    'RetiringPrincipal',
+    'Operations',
+    'Constraints.EncryptionContextSubset',
+    'Constraints.EncryptionContextEquals',
+    'GrantTokens',
+    'Name',
+    'DryRun',
+  ],
+  refuses: {
+    'Constraints.SourceArn': 'Grants constrained to a source ARN are not implemented yet (issue 12).',
+    'GranteeServicePrincipal': 'Grants to AWS service principals are not implemented yet (issue 12).',
+    'RetiringServicePrincipal': 'Grants to AWS service principals are not implemented yet (issue 12).',
+  },
   access(kms, input, context) {
     const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })
     const constraints = constraintsOf(input)
@@ -51,7 +67,7 @@ export const createGrant: Operation = {
   },
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')
-    const granteePrincipal = requiredStr(input, 'GranteePrincipal')
+    const granteePrincipal = principalMember(input, 'GranteePrincipal')
     const retiringPrincipal = str(input, 'RetiringPrincipal')
     const operations = [...new Set(list<string>(input, 'Operations') ?? [])]
     const constraints = constraintsOf(input)

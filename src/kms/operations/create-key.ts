@@ -16,6 +16,20 @@ function newKeyId(multiRegion: boolean): string {
 
 export const createKey: Operation = {
   name: 'CreateKey',
+  members: [
+    'Policy',
+    'Description',
+    'KeyUsage',
+    'CustomerMasterKeySpec',
+    'KeySpec',
+    'Origin',
+    'CustomKeyStoreId',
+    'BypassPolicyLockoutSafetyCheck',
+    'Tags.TagKey',
+    'Tags.TagValue',
+    'MultiRegion',
+    'XksKeyId',
+  ],
   // An account-level action (no key yet), with the condition keys AWS sets for it.
   access(_kms, input) {
     const multiRegion = bool(input, 'MultiRegion') ?? false

@@ -29,6 +29,19 @@ async function decryptAsymmetric(kms: Kms, input: Input, keyIdInput: string, blo
 
 export const decrypt: Operation = {
   name: 'Decrypt',
+  members: [
+    'CiphertextBlob',
+    'EncryptionContext',
+    'GrantTokens',
+    'KeyId',
+    'EncryptionAlgorithm',
+    'Recipient.KeyEncryptionAlgorithm',
+    'Recipient.AttestationDocument',
+    'DryRun',
+  ],
+  refuses: {
+    'DryRunModifiers': 'DryRunModifiers are not implemented yet (issue 12).',
+  },
   access(kms, input) {
     const key = decryptingKey(kms, bytes(input, 'CiphertextBlob') ?? new Uint8Array(), str(input, 'KeyId'))
     // No key to ask about: the handler fails with InvalidCiphertextException.

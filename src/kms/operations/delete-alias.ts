@@ -6,6 +6,7 @@ import { aliasCheck, keyCheck } from '../access.js'
 
 export const deleteAlias: Operation = {
   name: 'DeleteAlias',
+  members: ['AliasName'],
   access(kms, input) {
     const alias = kms.aliases.get(requiredStr(input, 'AliasName'))
     const key = alias === undefined ? undefined : kms.keys.get(alias.keyId)

@@ -7,6 +7,7 @@ import { resolveKey } from '../resolve-key.js'
 
 export const deleteImportedKeyMaterial: Operation = {
   name: 'DeleteImportedKeyMaterial',
+  members: ['KeyId', 'KeyMaterialId'],
   access: keyAccess('DeleteImportedKeyMaterial', { allowAlias: false }),
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')

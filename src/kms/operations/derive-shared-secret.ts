@@ -6,6 +6,15 @@ import { base64, bytes, requiredStr, type Operation } from '../operation.js'
 
 export const deriveSharedSecret: Operation = {
   name: 'DeriveSharedSecret',
+  members: [
+    'KeyId',
+    'KeyAgreementAlgorithm',
+    'PublicKey',
+    'GrantTokens',
+    'DryRun',
+    'Recipient.KeyEncryptionAlgorithm',
+    'Recipient.AttestationDocument',
+  ],
   access: keyAccess('DeriveSharedSecret', { allowAlias: true, conditionMembers: { 'kms:KeyAgreementAlgorithm': 'KeyAgreementAlgorithm' } }),
   async handle(kms, input) {
     const { key, arn, material } = keyForUse(kms, requiredStr(input, 'KeyId'), 'DeriveSharedSecret', 'KEY_AGREEMENT')

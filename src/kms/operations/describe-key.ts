@@ -5,6 +5,7 @@ import { keyAccess } from '../access.js'
 
 export const describeKey: Operation = {
   name: 'DescribeKey',
+  members: ['KeyId', 'GrantTokens'],
   access: keyAccess('DescribeKey', { allowAlias: true }),
   handle(kms, input) {
     const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: true })

@@ -6,6 +6,7 @@ import { keyAccess } from '../access.js'
 
 export const disableKeyRotation: Operation = {
   name: 'DisableKeyRotation',
+  members: ['KeyId'],
   access: keyAccess('DisableKeyRotation', { allowAlias: false }),
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')

@@ -8,6 +8,7 @@ const DEFAULT_PERIOD_DAYS = 365
 
 export const enableKeyRotation: Operation = {
   name: 'EnableKeyRotation',
+  members: ['KeyId', 'RotationPeriodInDays'],
   access: keyAccess('EnableKeyRotation', { allowAlias: false, conditionMembers: { 'kms:RotationPeriodInDays': 'RotationPeriodInDays' } }),
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')

@@ -6,6 +6,7 @@ import { base64, bytes, requiredStr, type Operation } from '../operation.js'
 
 export const encrypt: Operation = {
   name: 'Encrypt',
+  members: ['KeyId', 'Plaintext', 'EncryptionContext', 'GrantTokens', 'EncryptionAlgorithm', 'DryRun'],
   access: keyAccess('Encrypt', { allowAlias: true, contextMember: 'EncryptionContext', conditionMembers: { 'kms:EncryptionAlgorithm': 'EncryptionAlgorithm' } }),
   async handle(kms, input) {
     const plaintext = bytes(input, 'Plaintext') ?? new Uint8Array()

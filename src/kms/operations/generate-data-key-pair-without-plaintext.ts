@@ -4,6 +4,7 @@ import type { Operation } from '../operation.js'
 
 export const generateDataKeyPairWithoutPlaintext: Operation = {
   name: 'GenerateDataKeyPairWithoutPlaintext',
+  members: ['EncryptionContext', 'KeyId', 'KeyPairSpec', 'GrantTokens', 'DryRun'],
   access: keyAccess('GenerateDataKeyPairWithoutPlaintext', {
     allowAlias: true,
     contextMember: 'EncryptionContext',

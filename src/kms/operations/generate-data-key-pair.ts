@@ -4,6 +4,15 @@ import type { Operation } from '../operation.js'
 
 export const generateDataKeyPair: Operation = {
   name: 'GenerateDataKeyPair',
+  members: [
+    'EncryptionContext',
+    'KeyId',
+    'KeyPairSpec',
+    'GrantTokens',
+    'Recipient.KeyEncryptionAlgorithm',
+    'Recipient.AttestationDocument',
+    'DryRun',
+  ],
   access: keyAccess('GenerateDataKeyPair', { allowAlias: true, contextMember: 'EncryptionContext', conditionMembers: { 'kms:DataKeyPairSpec': 'KeyPairSpec' } }),
   handle: (kms, input) => generate(kms, input, 'GenerateDataKeyPair', true),
 }

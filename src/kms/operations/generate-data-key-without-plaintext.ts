@@ -4,6 +4,7 @@ import { keyAccess } from '../access.js'
 
 export const generateDataKeyWithoutPlaintext: Operation = {
   name: 'GenerateDataKeyWithoutPlaintext',
+  members: ['KeyId', 'EncryptionContext', 'KeySpec', 'NumberOfBytes', 'GrantTokens', 'DryRun'],
   access: keyAccess('GenerateDataKeyWithoutPlaintext', { allowAlias: true, contextMember: 'EncryptionContext' }),
   handle: (kms, input) => generateDataKey(kms, input, 'GenerateDataKeyWithoutPlaintext', false),
 }

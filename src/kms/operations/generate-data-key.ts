@@ -4,6 +4,16 @@ import { keyAccess } from '../access.js'
 
 export const generateDataKey: Operation = {
   name: 'GenerateDataKey',
+  members: [
+    'KeyId',
+    'EncryptionContext',
+    'NumberOfBytes',
+    'KeySpec',
+    'GrantTokens',
+    'Recipient.KeyEncryptionAlgorithm',
+    'Recipient.AttestationDocument',
+    'DryRun',
+  ],
   access: keyAccess('GenerateDataKey', { allowAlias: true, contextMember: 'EncryptionContext' }),
   handle: (kms, input) => generate(kms, input, 'GenerateDataKey', true),
 }

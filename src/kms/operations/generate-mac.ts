@@ -5,6 +5,7 @@ import { base64, bytes, requiredStr, type Operation } from '../operation.js'
 
 export const generateMac: Operation = {
   name: 'GenerateMac',
+  members: ['Message', 'KeyId', 'MacAlgorithm', 'GrantTokens', 'DryRun'],
   access: keyAccess('GenerateMac', { allowAlias: true, conditionMembers: { 'kms:MacAlgorithm': 'MacAlgorithm' } }),
   async handle(kms, input) {
     const { key, arn, material } = keyForUse(kms, requiredStr(input, 'KeyId'), 'GenerateMac', 'GENERATE_VERIFY_MAC')

@@ -3,6 +3,7 @@ import { base64, num, type Operation } from '../operation.js'
 
 export const generateRandom: Operation = {
   name: 'GenerateRandom',
+  members: ['NumberOfBytes', 'CustomKeyStoreId', 'Recipient.KeyEncryptionAlgorithm', 'Recipient.AttestationDocument'],
   async handle(kms, input) {
     const numberOfBytes = num(input, 'NumberOfBytes')
     // The model leaves it optional; AWS answers its absence with this bespoke text (reference §1.9).

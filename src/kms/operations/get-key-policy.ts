@@ -5,6 +5,7 @@ import { keyAccess } from '../access.js'
 
 export const getKeyPolicy: Operation = {
   name: 'GetKeyPolicy',
+  members: ['KeyId', 'PolicyName'],
   access: keyAccess('GetKeyPolicy', { allowAlias: false }),
   handle(kms, input) {
     const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })

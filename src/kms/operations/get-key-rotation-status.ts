@@ -5,6 +5,7 @@ import { requireRotatable } from '../materials.js'
 
 export const getKeyRotationStatus: Operation = {
   name: 'GetKeyRotationStatus',
+  members: ['KeyId'],
   access: keyAccess('GetKeyRotationStatus', { allowAlias: false }),
   handle(kms, input) {
     const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })

@@ -13,6 +13,7 @@ const WRAPPING_KEY_SPECS: readonly string[] = ['RSA_2048', 'RSA_3072', 'RSA_4096
 
 export const getParametersForImport: Operation = {
   name: 'GetParametersForImport',
+  members: ['KeyId', 'WrappingAlgorithm', 'WrappingKeySpec'],
   access: keyAccess('GetParametersForImport', {
     allowAlias: false,
     conditionMembers: { 'kms:WrappingAlgorithm': 'WrappingAlgorithm', 'kms:WrappingKeySpec': 'WrappingKeySpec' },

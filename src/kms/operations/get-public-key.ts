@@ -7,6 +7,7 @@ import { resolveKey } from '../resolve-key.js'
 
 export const getPublicKey: Operation = {
   name: 'GetPublicKey',
+  members: ['KeyId', 'GrantTokens'],
   access: keyAccess('GetPublicKey', { allowAlias: true }),
   async handle(kms, input) {
     const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: true })

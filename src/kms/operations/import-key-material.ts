@@ -36,6 +36,16 @@ function importFailure(err: unknown): unknown {
 
 export const importKeyMaterial: Operation = {
   name: 'ImportKeyMaterial',
+  members: [
+    'KeyId',
+    'ImportToken',
+    'EncryptedKeyMaterial',
+    'ValidTo',
+    'ExpirationModel',
+    'ImportType',
+    'KeyMaterialDescription',
+    'KeyMaterialId',
+  ],
   access: keyAccess('ImportKeyMaterial', {
     allowAlias: false,
     conditionMembers: { 'kms:ExpirationModel': 'ExpirationModel', 'kms:ValidTo': 'ValidTo' },

@@ -5,6 +5,7 @@ import { resolveKey } from '../resolve-key.js'
 
 export const listAliases: Operation = {
   name: 'ListAliases',
+  members: ['KeyId', 'Limit', 'Marker'],
   handle(kms, input) {
     const keyIdInput = str(input, 'KeyId')
     const keyId = keyIdInput === undefined ? undefined : resolveKey(kms, keyIdInput, { allowAlias: false }).keyId

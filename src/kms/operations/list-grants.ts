@@ -6,6 +6,10 @@ import { resolveKey } from '../resolve-key.js'
 
 export const listGrants: Operation = {
   name: 'ListGrants',
+  members: ['Limit', 'Marker', 'KeyId', 'GrantId', 'GranteePrincipal'],
+  refuses: {
+    'GranteeServicePrincipal': 'Grants to AWS service principals are not implemented yet (issue 12).',
+  },
   access: keyAccess('ListGrants', { allowAlias: false, conditionMembers: { 'kms:GranteePrincipal': 'GranteePrincipal' } }),
   handle(kms, input) {
     const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })

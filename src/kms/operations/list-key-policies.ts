@@ -4,6 +4,7 @@ import { keyAccess } from '../access.js'
 
 export const listKeyPolicies: Operation = {
   name: 'ListKeyPolicies',
+  members: ['KeyId', 'Limit', 'Marker'],
   access: keyAccess('ListKeyPolicies', { allowAlias: false }),
   handle(kms, input) {
     resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })

@@ -6,6 +6,7 @@ import { requireRotatable } from '../materials.js'
 
 export const listKeyRotations: Operation = {
   name: 'ListKeyRotations',
+  members: ['KeyId', 'IncludeKeyMaterial', 'Limit', 'Marker'],
   access: keyAccess('ListKeyRotations', { allowAlias: false }),
   handle(kms, input) {
     const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })

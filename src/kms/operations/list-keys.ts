@@ -3,6 +3,7 @@ import { pageOutput, paginate } from '../paging.js'
 
 export const listKeys: Operation = {
   name: 'ListKeys',
+  members: ['Limit', 'Marker'],
   handle(kms, input) {
     const keys = [...kms.keys.values()].sort((a, b) => a.sequence - b.sequence)
     const page = paginate(keys, num(input, 'Limit'), str(input, 'Marker'), 'keys')

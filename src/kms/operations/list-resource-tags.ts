@@ -5,6 +5,7 @@ import { keyAccess } from '../access.js'
 
 export const listResourceTags: Operation = {
   name: 'ListResourceTags',
+  members: ['KeyId', 'Limit', 'Marker'],
   access: keyAccess('ListResourceTags', { allowAlias: false }),
   handle(kms, input) {
     const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })

@@ -5,6 +5,7 @@ import { keyAccess } from '../access.js'
 
 export const putKeyPolicy: Operation = {
   name: 'PutKeyPolicy',
+  members: ['KeyId', 'PolicyName', 'Policy', 'BypassPolicyLockoutSafetyCheck'],
   access: keyAccess('PutKeyPolicy', { allowAlias: false, conditionMembers: { 'kms:BypassPolicyLockoutSafetyCheck': 'BypassPolicyLockoutSafetyCheck' } }),
   async handle(kms, input, context) {
     const keyIdInput = requiredStr(input, 'KeyId')

@@ -20,6 +20,20 @@ import { resolveKey } from '../resolve-key.js'
 
 export const reEncrypt: Operation = {
   name: 'ReEncrypt',
+  members: [
+    'CiphertextBlob',
+    'SourceEncryptionContext',
+    'SourceKeyId',
+    'DestinationKeyId',
+    'DestinationEncryptionContext',
+    'SourceEncryptionAlgorithm',
+    'DestinationEncryptionAlgorithm',
+    'GrantTokens',
+    'DryRun',
+  ],
+  refuses: {
+    'DryRunModifiers': 'DryRunModifiers are not implemented yet (issue 12).',
+  },
   access(kms, input) {
     const destination = resolveKey(kms, requiredStr(input, 'DestinationKeyId'), { allowAlias: true })
     const source = decryptingKey(kms, bytes(input, 'CiphertextBlob') ?? new Uint8Array(), str(input, 'SourceKeyId'))

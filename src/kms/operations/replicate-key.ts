@@ -20,6 +20,7 @@ import { keyAccess } from '../access.js'
  */
 export const replicateKey: Operation = {
   name: 'ReplicateKey',
+  members: ['KeyId', 'ReplicaRegion', 'Policy', 'BypassPolicyLockoutSafetyCheck', 'Description', 'Tags.TagKey', 'Tags.TagValue'],
   access: keyAccess('ReplicateKey', { allowAlias: false, conditionMembers: { 'kms:ReplicaRegion': 'ReplicaRegion' } }),
   async handle(kms, input, context) {
     const keyIdInput = requiredStr(input, 'KeyId')

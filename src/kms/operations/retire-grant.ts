@@ -40,6 +40,7 @@ function checkMayRetire(kms: Kms, grant: GrantRecord, input: Input, context: Req
 
 export const retireGrant: Operation = {
   name: 'RetireGrant',
+  members: ['GrantToken', 'KeyId', 'GrantId', 'DryRun'],
   // Checked in the handler: who may retire depends on the grant itself.
   access: () => [],
   async handle(kms, input, context) {

@@ -7,6 +7,7 @@ import { resolveKey } from '../resolve-key.js'
 
 export const revokeGrant: Operation = {
   name: 'RevokeGrant',
+  members: ['KeyId', 'GrantId', 'DryRun'],
   access: keyAccess('RevokeGrant', { allowAlias: false }),
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')

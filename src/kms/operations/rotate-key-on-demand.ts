@@ -11,6 +11,7 @@ export const MAX_ON_DEMAND_ROTATIONS = 25
 
 export const rotateKeyOnDemand: Operation = {
   name: 'RotateKeyOnDemand',
+  members: ['KeyId'],
   access: keyAccess('RotateKeyOnDemand', { allowAlias: false }),
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')

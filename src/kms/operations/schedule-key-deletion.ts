@@ -13,6 +13,7 @@ const MAX_WINDOW_DAYS = 30
 
 export const scheduleKeyDeletion: Operation = {
   name: 'ScheduleKeyDeletion',
+  members: ['KeyId', 'PendingWindowInDays'],
   access: keyAccess('ScheduleKeyDeletion', { allowAlias: false, conditionMembers: { 'kms:ScheduleKeyDeletionPendingWindowInDays': 'PendingWindowInDays' } }),
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')

@@ -31,6 +31,7 @@ export function signingRequest(kms: Parameters<typeof keyForUse>[0], input: Inpu
 
 export const sign: Operation = {
   name: 'Sign',
+  members: ['KeyId', 'Message', 'MessageType', 'GrantTokens', 'SigningAlgorithm', 'DryRun'],
   access: keyAccess('Sign', {
     allowAlias: true,
     conditionMembers: { 'kms:SigningAlgorithm': 'SigningAlgorithm', 'kms:MessageType': 'MessageType' },

@@ -7,6 +7,7 @@ import { keyAccess } from '../access.js'
 
 export const tagResource: Operation = {
   name: 'TagResource',
+  members: ['KeyId', 'Tags.TagKey', 'Tags.TagValue'],
   access: keyAccess('TagResource', { allowAlias: false }),
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')

@@ -5,6 +5,7 @@ import { keyAccess } from '../access.js'
 
 export const untagResource: Operation = {
   name: 'UntagResource',
+  members: ['KeyId', 'TagKeys'],
   access: keyAccess('UntagResource', { allowAlias: false }),
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')

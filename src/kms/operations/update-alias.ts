@@ -8,6 +8,7 @@ import { aliasCheck, keyCheck } from '../access.js'
 
 export const updateAlias: Operation = {
   name: 'UpdateAlias',
+  members: ['AliasName', 'TargetKeyId'],
   access(kms, input) {
     // Both keys: the one the alias leaves and the one it comes to name.
     const alias = kms.aliases.get(requiredStr(input, 'AliasName'))

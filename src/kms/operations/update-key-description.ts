@@ -5,6 +5,7 @@ import { keyAccess } from '../access.js'
 
 export const updateKeyDescription: Operation = {
   name: 'UpdateKeyDescription',
+  members: ['KeyId', 'Description'],
   access: keyAccess('UpdateKeyDescription', { allowAlias: false }),
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')

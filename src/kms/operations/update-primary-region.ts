@@ -17,6 +17,7 @@ import { keyAccess } from '../access.js'
  */
 export const updatePrimaryRegion: Operation = {
   name: 'UpdatePrimaryRegion',
+  members: ['KeyId', 'PrimaryRegion'],
   access: keyAccess('UpdatePrimaryRegion', { allowAlias: false, conditionMembers: { 'kms:PrimaryRegion': 'PrimaryRegion' } }),
   async handle(kms, input) {
     const keyIdInput = requiredStr(input, 'KeyId')

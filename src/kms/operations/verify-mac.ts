@@ -6,6 +6,7 @@ import { bytes, requiredStr, type Operation } from '../operation.js'
 
 export const verifyMac: Operation = {
   name: 'VerifyMac',
+  members: ['Message', 'KeyId', 'MacAlgorithm', 'Mac', 'GrantTokens', 'DryRun'],
   access: keyAccess('VerifyMac', { allowAlias: true, conditionMembers: { 'kms:MacAlgorithm': 'MacAlgorithm' } }),
   async handle(kms, input) {
     const { key, arn, material } = keyForUse(kms, requiredStr(input, 'KeyId'), 'VerifyMac', 'GENERATE_VERIFY_MAC')

@@ -6,6 +6,7 @@ import { signingRequest } from './sign.js'
 
 export const verify: Operation = {
   name: 'Verify',
+  members: ['KeyId', 'Message', 'MessageType', 'Signature', 'SigningAlgorithm', 'GrantTokens', 'DryRun'],
   access: keyAccess('Verify', {
     allowAlias: true,
     conditionMembers: { 'kms:SigningAlgorithm': 'SigningAlgorithm', 'kms:MessageType': 'MessageType' },

@@ -1,0 +1,94 @@
+/**
+ * Which members of the model a request carries and a response may hold
+ * (docs/spec/kms-model.md).
+ *
+ * A request member is named by its leaf path: the member names from the input down to a
+ * member that is not a structure, joined with dots (`Constraints.SourceArn`; a list of
+ * structures counts as its element, so `Tags.TagKey`). Each operation lists the paths it
+ * acts on; the API layer refuses a request that carries any other path, so a member the
+ * model gained and Trent has not implemented is refused, never silently dropped.
+ *
+ * @module
+ */
+import { KMS_MODEL, type KmsModel, type ModelShape } from './validation.js'
+
+function shapeOf(model: KmsModel, name: string): ModelShape {
+  const shape = model.shapes[name]
+  if (shape === undefined) throw new Error(`kms-model.json: unknown shape ${name}`)
+  return shape
+}
+
+/** The structure a member holds, directly or as the element of a list; undefined for anything else. */
+function structureBelow(model: KmsModel, shapeName: string): string | undefined {
+  const shape = shapeOf(model, shapeName)
+  if (shape.type === 'structure') return shapeName
+  if (shape.type === 'list' && shape.member !== undefined && shapeOf(model, shape.member.shape).type === 'structure') return shape.member.shape
+  return undefined
+}
+
+function collectLeafPaths(model: KmsModel, structure: string, prefix: string, into: string[]): string[] {
+  for (const [member, reference] of Object.entries(shapeOf(model, structure).members ?? {})) {
+    const path = prefix === '' ? member : `${prefix}.${member}`
+    const below = structureBelow(model, reference.shape)
+    if (below === undefined) into.push(path)
+    else collectLeafPaths(model, below, path, into)
+  }
+  return into
+}
+
+/** Every leaf path of an operation's input, in model order; [] for an operation without input. */
+export function inputLeafPaths(operation: string, model: KmsModel = KMS_MODEL): string[] {
+  const input = model.operations[operation]?.input
+  return input === undefined ? [] : collectLeafPaths(model, input, '', [])
+}
+
+function collectPresentPaths(model: KmsModel, structure: string, value: Record<string, unknown>, prefix: string, into: Set<string>): void {
+  for (const [member, reference] of Object.entries(shapeOf(model, structure).members ?? {})) {
+    const memberValue = value[member]
+    if (memberValue === undefined || memberValue === null) continue
+    const path = prefix === '' ? member : `${prefix}.${member}`
+    const below = structureBelow(model, reference.shape)
+    if (below === undefined) {
+      into.add(path)
+      continue
+    }
+    const elements = Array.isArray(memberValue) ? memberValue : [memberValue]
+    for (const element of elements) {
+      if (typeof element === 'object' && element !== null) collectPresentPaths(model, below, element as Record<string, unknown>, path, into)
+    }
+  }
+}
+
+/** The leaf paths a validated input carries (members the model does not know are already gone). */
+export function presentLeafPaths(operation: string, input: Record<string, unknown>, model: KmsModel = KMS_MODEL): Set<string> {
+  const paths = new Set<string>()
+  const inputShape = model.operations[operation]?.input
+  if (inputShape !== undefined) collectPresentPaths(model, inputShape, input, '', paths)
+  return paths
+}
+
+function project(model: KmsModel, shapeName: string, value: unknown): unknown {
+  const shape = shapeOf(model, shapeName)
+  if (shape.type === 'list' && Array.isArray(value) && shape.member !== undefined) {
+    const element = shape.member.shape
+    return value.map((item) => project(model, element, item))
+  }
+  if (shape.type !== 'structure' || typeof value !== 'object' || value === null || Array.isArray(value)) return value
+  const projected: Record<string, unknown> = {}
+  const record = value as Record<string, unknown>
+  for (const [member, reference] of Object.entries(shape.members ?? {})) {
+    const memberValue = record[member]
+    if (memberValue !== undefined) projected[member] = project(model, reference.shape, memberValue)
+  }
+  return projected
+}
+
+/**
+ * The output with only the members the model declares for it, at every depth: what an
+ * operation computes for itself (or for Trent's own use) never reaches the wire by accident.
+ */
+export function projectOutput(operation: string, output: Record<string, unknown>, model: KmsModel = KMS_MODEL): Record<string, unknown> {
+  const outputShape = model.operations[operation]?.output
+  if (outputShape === undefined) return {}
+  return project(model, outputShape, output) as Record<string, unknown>
+}
