@@ -328,14 +328,16 @@ for (const [name, shape] of Object.entries(sortedShapes)) {
   }
   const direction = inInput ? 'input' : 'output'
   const required = new Set(shape.required ?? [])
-  lines.push(`export interface ${name} {`)
+  // Type aliases, not interfaces: an alias of an object type is assignable to
+  // Record<string, unknown>, which the operations' generic helpers take.
+  lines.push(`export type ${name} = {`)
   for (const [member, ref] of Object.entries(shape.members)) {
     lines.push(`  ${member}${required.has(member) ? '' : '?'}: ${typeOf(ref.shape, direction)}`)
   }
   lines.push('}', '')
 }
 lines.push('/** Every operation of the model, with its input and output types. */')
-lines.push('export interface KmsOperations {')
+lines.push('export type KmsOperations = {')
 for (const [name, operation] of Object.entries(modelOperations)) {
   lines.push(`  ${name}: { input: ${operation.input}; output: ${operation.output} }`)
 }

@@ -74,11 +74,12 @@ function project(model: KmsModel, shapeName: string, value: unknown): unknown {
     return value.map((item) => project(model, element, item))
   }
   if (shape.type !== 'structure' || typeof value !== 'object' || value === null || Array.isArray(value)) return value
+  // The handler's order is kept: it writes members in the order AWS sends them.
   const projected: Record<string, unknown> = {}
-  const record = value as Record<string, unknown>
-  for (const [member, reference] of Object.entries(shape.members ?? {})) {
-    const memberValue = record[member]
-    if (memberValue !== undefined) projected[member] = project(model, reference.shape, memberValue)
+  const members = shape.members ?? {}
+  for (const [member, memberValue] of Object.entries(value)) {
+    const reference = Object.hasOwn(members, member) ? members[member] : undefined
+    if (reference !== undefined && memberValue !== undefined) projected[member] = project(model, reference.shape, memberValue)
   }
   return projected
 }

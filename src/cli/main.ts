@@ -20,16 +20,14 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { callTrent, type Credentials } from './sign.js'
-
-interface RskExport {
-  region: string
-  keys: Array<{ id: string; publicKey: string; createdAt?: number }>
-}
-
-interface TrustStoreDocument {
-  partition: string
-  regions: Record<string, Array<{ id: string; publicKey: string; status: 'active' | 'retired' }>>
-}
+import {
+  RSK_EXPORT_FILE,
+  TRUST_STORE_FILE,
+  formatTrustDocument,
+  parseRskExport,
+  parseTrustStore,
+  type TrustStoreDocument,
+} from '../wire/replication-trust.js'
 
 const USAGE = `usage:
   trent rsk export  --data-dir <region dir>
@@ -45,7 +43,12 @@ function fail(message: string): never {
 
 function readTrustStore(path: string, partition?: string): TrustStoreDocument {
   if (!existsSync(path)) return { partition: partition ?? '', regions: {} }
-  const document = JSON.parse(readFileSync(path, 'utf8')) as TrustStoreDocument
+  let document: TrustStoreDocument
+  try {
+    document = parseTrustStore(readFileSync(path, 'utf8'))
+  } catch (err) {
+    fail(`${path}: ${err instanceof Error ? err.message : String(err)}`)
+  }
   if (partition !== undefined && document.partition !== '' && document.partition !== partition) {
     fail(`the trust store belongs to partition ${document.partition}, not ${partition}`)
   }
@@ -53,7 +56,7 @@ function readTrustStore(path: string, partition?: string): TrustStoreDocument {
 }
 
 function writeTrustStore(path: string, document: TrustStoreDocument): void {
-  writeFileSync(`${path}.tmp`, `${JSON.stringify(document, null, 2)}\n`, { mode: 0o644 })
+  writeFileSync(`${path}.tmp`, formatTrustDocument(document), { mode: 0o644 })
   renameSync(`${path}.tmp`, path)
 }
 
@@ -88,7 +91,7 @@ async function main(argv: string[]): Promise<void> {
   const dataDir = values['data-dir']
   if (group === 'rsk' && command === 'export') {
     if (dataDir === undefined) fail('--data-dir is required')
-    const path = join(dataDir, 'rsk-public.json')
+    const path = join(dataDir, RSK_EXPORT_FILE)
     if (!existsSync(path)) fail(`${path} does not exist: is ${dataDir} a region's data folder, and has the region started once?`)
     process.stdout.write(readFileSync(path, 'utf8'))
     return
@@ -96,12 +99,17 @@ async function main(argv: string[]): Promise<void> {
   if (group === 'rsk' && command === 'import') {
     if (dataDir === undefined || values.partition === undefined || positionals.length === 0) fail(USAGE)
     if (!existsSync(dataDir)) fail(`${dataDir} does not exist`)
-    const path = join(dataDir, 'trust-store.json')
+    const path = join(dataDir, TRUST_STORE_FILE)
     const document = readTrustStore(path, values.partition)
     const report: string[] = []
     for (const file of positionals) {
       if (!existsSync(file)) fail(`${file} does not exist`)
-      const exported = JSON.parse(readFileSync(file, 'utf8')) as RskExport
+      let exported
+      try {
+        exported = parseRskExport(readFileSync(file, 'utf8'))
+      } catch (err) {
+        fail(`${file}: ${err instanceof Error ? err.message : String(err)}`)
+      }
       const pinned = document.regions[exported.region] ?? []
       for (const key of exported.keys) {
         if (!pinned.some((p) => p.id === key.id)) pinned.push({ id: key.id, publicKey: key.publicKey, status: 'active' })
@@ -116,7 +124,7 @@ async function main(argv: string[]): Promise<void> {
   }
   if (group === 'rsk' && command === 'retire') {
     if (dataDir === undefined || values.region === undefined || values['key-id'] === undefined) fail(USAGE)
-    const path = join(dataDir, 'trust-store.json')
+    const path = join(dataDir, TRUST_STORE_FILE)
     const document = readTrustStore(path)
     const key = document.regions[values.region]?.find((k) => k.id === values['key-id']) ?? fail('no such pinned key')
     key.status = 'retired'

@@ -8,12 +8,14 @@ import type { KeyRecord } from '../storage/records.js'
 import { keyArn } from '../wire/arn.js'
 import { encryptionAlgorithmsFor, keyAgreementAlgorithmsFor, macAlgorithmsFor, signingAlgorithmsFor } from '../wire/key-specs.js'
 import type { Kms } from './kms.js'
-import { epochSeconds, type Output } from './operation.js'
+import type { KeyMetadata, MultiRegionKey } from '../wire/kms-model-types.js'
+import { epochSeconds } from './operation.js'
 
 /** `region`: the region whose view to render, for ReplicateKey's answer about a replica. */
-export function keyMetadata(kms: Kms, key: KeyRecord, region: string = kms.region): Output {
+export function keyMetadata(kms: Kms, key: KeyRecord, region: string = kms.region): KeyMetadata {
   const current = key.state === 'PendingImport' || key.state === 'Creating' ? undefined : kms.materialOf(key.keyId, key.currentMaterialVersion)
-  const metadata: Output = {
+  // Built in AWS's order; KeyId, the one required member, takes its place in that order.
+  const metadata: Partial<KeyMetadata> = {
     AWSAccountId: kms.accountId,
     Arn: keyArn(kms.partition, region, kms.accountId, key.keyId),
     CreationDate: epochSeconds(key.createdAt),
@@ -34,7 +36,7 @@ export function keyMetadata(kms: Kms, key: KeyRecord, region: string = kms.regio
   if (key.keyUsage === 'GENERATE_VERIFY_MAC') metadata.MacAlgorithms = macAlgorithmsFor(key.keySpec)
   metadata.MultiRegion = key.multiRegion
   if (key.multiRegion && key.mrk !== undefined) {
-    const ref = (region: string): Output => ({ Arn: keyArn(kms.partition, region, kms.accountId, key.keyId), Region: region })
+    const ref = (region: string): MultiRegionKey => ({ Arn: keyArn(kms.partition, region, kms.accountId, key.keyId), Region: region })
     metadata.MultiRegionConfiguration = {
       MultiRegionKeyType: key.mrk.role,
       PrimaryKey: ref(key.mrk.primaryRegion),
@@ -47,5 +49,5 @@ export function keyMetadata(kms: Kms, key: KeyRecord, region: string = kms.regio
   }
   if (key.keyUsage === 'SIGN_VERIFY') metadata.SigningAlgorithms = signingAlgorithmsFor(key.keySpec)
   if (key.imported?.validTo !== undefined) metadata.ValidTo = epochSeconds(key.imported.validTo)
-  return metadata
+  return { ...metadata, KeyId: key.keyId }
 }

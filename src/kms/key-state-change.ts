@@ -6,16 +6,16 @@
 import type { KeyState } from '../storage/records.js'
 import { keyAccess } from './access.js'
 import { checkKeyState } from './key-state.js'
-import { requiredStr, type Operation } from './operation.js'
+import { type Operation } from './operation.js'
 import { resolveKey } from './resolve-key.js'
 
-export function keyStateChange(name: string, target: Extract<KeyState, 'Enabled' | 'Disabled'>): Operation {
+export function keyStateChange<Name extends 'EnableKey' | 'DisableKey'>(name: Name, target: Extract<KeyState, 'Enabled' | 'Disabled'>): Operation<Name> {
   return {
     name,
     members: ['KeyId'],
     access: keyAccess(name, { allowAlias: false }),
     async handle(kms, input) {
-      const keyIdInput = requiredStr(input, 'KeyId')
+      const keyIdInput = input.KeyId
       await kms.mutate(() => {
         const key = resolveKey(kms, keyIdInput, { allowAlias: false })
         checkKeyState('enable-disable', key.state, kms.arnOf(key.keyId))

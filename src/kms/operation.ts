@@ -12,6 +12,7 @@ import type { KeyRecord } from '../storage/records.js'
 import type { PolicyDocument } from './authorization/index.js'
 import type { Kms } from './kms.js'
 import { KmsError, validation } from '../wire/errors.js'
+import type { KmsOperationName, KmsOperations } from '../wire/kms-model-types.js'
 
 export type Input = Record<string, unknown>
 export type Output = Record<string, unknown>
@@ -58,7 +59,17 @@ export interface AdminOperation {
   handle(kms: Kms, input: Input, context: RequestContext): Promise<Output>
 }
 
-export interface Operation extends AdminOperation {
+/** An operation's input, as its handler receives it after validation (src/wire/kms-model-types.ts). */
+export type InputOf<Name extends KmsOperationName> = KmsOperations[Name]['input']
+/** An operation's output, as its handler returns it for the wire. */
+export type OutputOf<Name extends KmsOperationName> = KmsOperations[Name]['output']
+
+/**
+ * An AWS KMS operation: its input and output are the model's types for it, so the
+ * compiler checks what a handler reads and returns against the newest model.
+ */
+export interface Operation<Name extends KmsOperationName = KmsOperationName> {
+  readonly name: Name
   /**
    * The input members this operation acts on, as leaf paths (`KeyId`,
    * `Constraints.EncryptionContextSubset`, `Tags.TagKey`: src/api/members.ts). The API
@@ -74,8 +85,8 @@ export interface Operation extends AdminOperation {
    * What the request must be allowed to do, checked before `handle` runs. Absent: the
    * operation's own action on the account (`kms:<Name>` on `*`), as for CreateKey.
    */
-  access?(kms: Kms, input: Input, context: RequestContext): AccessCheck[]
-  handle(kms: Kms, input: Input, context: RequestContext): Promise<Output>
+  access?(kms: Kms, input: InputOf<Name>, context: RequestContext): AccessCheck[]
+  handle(kms: Kms, input: InputOf<Name>, context: RequestContext): Promise<OutputOf<Name>>
 }
 
 /** Epoch milliseconds as AWS JSON timestamps: seconds with a fractional part. */

@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from '../log/logger.js'
+import { RSK_EXPORT_FILE, TRUST_STORE_FILE, formatTrustDocument, parseRskExport, type TrustStoreDocument } from '../wire/replication-trust.js'
 
 const PROXY_MAIN = fileURLToPath(new URL('../proxy/main.js', import.meta.url))
 
@@ -32,11 +33,6 @@ export function ensurePartitionId(dataDir: string): string {
   return id
 }
 
-interface RskExport {
-  region: string
-  keys: Array<{ id: string; publicKey: string }>
-}
-
 /**
  * Pins every region's signing keys in every region: reads each region's published
  * `rsk-public.json` and writes the same trust store into each region's folder; regions
@@ -49,22 +45,22 @@ export class PartitionTrust {
   ) {}
 
   refresh(): void {
-    const regions: Record<string, Array<{ id: string; publicKey: string; status: 'active' }>> = {}
+    const regions: TrustStoreDocument['regions'] = {}
     for (const [region, dir] of this.regionDirs) {
       try {
-        const path = join(dir, 'rsk-public.json')
+        const path = join(dir, RSK_EXPORT_FILE)
         if (!existsSync(path)) continue
-        const exported = JSON.parse(readFileSync(path, 'utf8')) as RskExport
+        const exported = parseRskExport(readFileSync(path, 'utf8'))
         regions[region] = exported.keys.map((k) => ({ id: k.id, publicKey: k.publicKey, status: 'active' }))
       } catch {
         // A region whose folder is unusable cannot have published keys; it is pinned once it has.
       }
     }
-    const text = `${JSON.stringify({ partition: this.partition, regions }, null, 2)}\n`
+    const text = formatTrustDocument({ partition: this.partition, regions })
     for (const dir of this.regionDirs.values()) {
       try {
         mkdirSync(dir, { recursive: true, mode: 0o700 })
-        const path = join(dir, 'trust-store.json')
+        const path = join(dir, TRUST_STORE_FILE)
         if (existsSync(path) && readFileSync(path, 'utf8') === text) continue
         writeAtomically(path, text)
       } catch {

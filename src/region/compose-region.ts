@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { createApiServer } from '../api/server.js'
 import { createReplicationEndpoint } from '../api/replication-endpoint.js'
 import { REPLICATION_LISTENER_LIMITS, type ListenerLimits } from '../http/limits.js'
-import type { RskExport } from '../wire/region-messages.js'
+import { RSK_EXPORT_FILE, TRUST_STORE_FILE, formatTrustDocument, type RskExport } from '../wire/replication-trust.js'
 import { WorkerHsm } from '../hsm/worker-hsm.js'
 import { AdjustableClock } from '../kms/clock.js'
 import { startBackgroundWork } from '../kms/background.js'
@@ -100,7 +100,7 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
     })
   const clock = new AdjustableClock()
   const kms = await Kms.open({ region: config.region, accountId: config.accountId, clock }, hsm, storage)
-  kms.peers = new FileTrustStore(config.trustStoreFile ?? join(config.dataDir, 'trust-store.json'))
+  kms.peers = new FileTrustStore(config.trustStoreFile ?? join(config.dataDir, TRUST_STORE_FILE))
   // The region's background work runs on one node at a time (kms/lease.ts).
   const lease = storage.shared
     ? await holdRegionLease(storage, { onChange: (held) => config.logger.info(held ? 'took the region lease: doing its background work' : 'lost the region lease') })
@@ -113,10 +113,10 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
       region: config.region,
       keys: (await hsm.replicationSigningKeys()).map((k) => ({ id: k.id, publicKey: Buffer.from(k.publicKey).toString('base64'), createdAt: k.createdAt })),
     }
-    const rskFile = join(config.dataDir, 'rsk-public.json')
+    const rskFile = join(config.dataDir, RSK_EXPORT_FILE)
     // A temporary name of this process's own: the nodes of a region publish into one folder.
     const temporary = `${rskFile}.${process.pid}.tmp`
-    writeFileSync(temporary, `${JSON.stringify(exported, null, 2)}\n`)
+    writeFileSync(temporary, formatTrustDocument(exported))
     renameSync(temporary, rskFile)
     return exported
   }

@@ -6,20 +6,11 @@
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
+import { parseTrustStore, type PinnedKey, type TrustStoreDocument } from '../wire/replication-trust.js'
+
+export type { PinnedKey, TrustStoreDocument }
 
 export const SIGNING_LABEL = Buffer.from('trent-replication-v1\0', 'utf8')
-
-export interface PinnedKey {
-  id: string
-  /** base64 SPKI DER */
-  publicKey: string
-  status: 'active' | 'retired'
-}
-
-export interface TrustStoreDocument {
-  partition: string
-  regions: Record<string, PinnedKey[]>
-}
 
 export interface TrustStore {
   partitionId(): string | undefined
@@ -85,7 +76,7 @@ export class FileTrustStore implements TrustStore {
       return
     }
     if (version === this.#version) return
-    const document = JSON.parse(readFileSync(this.#path, 'utf8')) as TrustStoreDocument
+    const document = parseTrustStore(readFileSync(this.#path, 'utf8'))
     const keys = new Map<string, KeyObject>()
     for (const [region, pinned] of Object.entries(document.regions)) {
       for (const key of pinned) {

@@ -36,7 +36,7 @@ export type SigningAlgorithmSpec = 'RSASSA_PSS_SHA_256' | 'RSASSA_PSS_SHA_384' |
 export type WrappingKeySpec = 'RSA_2048' | 'RSA_3072' | 'RSA_4096' | 'SM2'
 export type XksProxyConnectivityType = 'PUBLIC_ENDPOINT' | 'VPC_ENDPOINT_SERVICE'
 
-export interface AliasListEntry {
+export type AliasListEntry = {
   AliasName?: string
   AliasArn?: string
   TargetKeyId?: string
@@ -44,27 +44,27 @@ export interface AliasListEntry {
   LastUpdatedDate?: number
 }
 
-export interface CancelKeyDeletionRequest {
+export type CancelKeyDeletionRequest = {
   KeyId: string
 }
 
-export interface CancelKeyDeletionResponse {
+export type CancelKeyDeletionResponse = {
   KeyId?: string
 }
 
-export interface ConnectCustomKeyStoreRequest {
+export type ConnectCustomKeyStoreRequest = {
   CustomKeyStoreId: string
 }
 
-export interface ConnectCustomKeyStoreResponse {
+export type ConnectCustomKeyStoreResponse = {
 }
 
-export interface CreateAliasRequest {
+export type CreateAliasRequest = {
   AliasName: string
   TargetKeyId: string
 }
 
-export interface CreateCustomKeyStoreRequest {
+export type CreateCustomKeyStoreRequest = {
   CustomKeyStoreName: string
   CloudHsmClusterId?: string
   TrustAnchorCertificate?: string
@@ -78,11 +78,11 @@ export interface CreateCustomKeyStoreRequest {
   XksProxyConnectivity?: XksProxyConnectivityType
 }
 
-export interface CreateCustomKeyStoreResponse {
+export type CreateCustomKeyStoreResponse = {
   CustomKeyStoreId?: string
 }
 
-export interface CreateGrantRequest {
+export type CreateGrantRequest = {
   KeyId: string
   GranteePrincipal?: string
   RetiringPrincipal?: string
@@ -95,12 +95,12 @@ export interface CreateGrantRequest {
   RetiringServicePrincipal?: string
 }
 
-export interface CreateGrantResponse {
+export type CreateGrantResponse = {
   GrantToken?: string
   GrantId?: string
 }
 
-export interface CreateKeyRequest {
+export type CreateKeyRequest = {
   Policy?: string
   Description?: string
   KeyUsage?: KeyUsageType
@@ -114,11 +114,11 @@ export interface CreateKeyRequest {
   XksKeyId?: string
 }
 
-export interface CreateKeyResponse {
+export type CreateKeyResponse = {
   KeyMetadata?: KeyMetadata
 }
 
-export interface CustomKeyStoresListEntry {
+export type CustomKeyStoresListEntry = {
   CustomKeyStoreId?: string
   CustomKeyStoreName?: string
   CloudHsmClusterId?: string
@@ -130,7 +130,7 @@ export interface CustomKeyStoresListEntry {
   XksProxyConfiguration?: XksProxyConfigurationType
 }
 
-export interface DecapsulateRequest {
+export type DecapsulateRequest = {
   KeyId: string
   SharedSecretCiphertextBlob: Uint8Array
   EncapsulationAlgorithm: EncapsulationAlgorithmSpec
@@ -138,13 +138,13 @@ export interface DecapsulateRequest {
   DryRun?: boolean
 }
 
-export interface DecapsulateResponse {
+export type DecapsulateResponse = {
   KeyId?: string
   SharedSecret?: string
   EncapsulationAlgorithm?: EncapsulationAlgorithmSpec
 }
 
-export interface DecryptRequest {
+export type DecryptRequest = {
   CiphertextBlob?: Uint8Array
   EncryptionContext?: Record<string, string>
   GrantTokens?: string[]
@@ -155,7 +155,7 @@ export interface DecryptRequest {
   DryRunModifiers?: DryRunModifierType[]
 }
 
-export interface DecryptResponse {
+export type DecryptResponse = {
   KeyId?: string
   Plaintext?: string
   EncryptionAlgorithm?: EncryptionAlgorithmSpec
@@ -163,28 +163,28 @@ export interface DecryptResponse {
   KeyMaterialId?: string
 }
 
-export interface DeleteAliasRequest {
+export type DeleteAliasRequest = {
   AliasName: string
 }
 
-export interface DeleteCustomKeyStoreRequest {
+export type DeleteCustomKeyStoreRequest = {
   CustomKeyStoreId: string
 }
 
-export interface DeleteCustomKeyStoreResponse {
+export type DeleteCustomKeyStoreResponse = {
 }
 
-export interface DeleteImportedKeyMaterialRequest {
+export type DeleteImportedKeyMaterialRequest = {
   KeyId: string
   KeyMaterialId?: string
 }
 
-export interface DeleteImportedKeyMaterialResponse {
+export type DeleteImportedKeyMaterialResponse = {
   KeyId?: string
   KeyMaterialId?: string
 }
 
-export interface DeriveSharedSecretRequest {
+export type DeriveSharedSecretRequest = {
   KeyId: string
   KeyAgreementAlgorithm: KeyAgreementAlgorithmSpec
   PublicKey: Uint8Array
@@ -193,7 +193,7 @@ export interface DeriveSharedSecretRequest {
   Recipient?: RecipientInfo
 }
 
-export interface DeriveSharedSecretResponse {
+export type DeriveSharedSecretResponse = {
   KeyId?: string
   SharedSecret?: string
   CiphertextForRecipient?: string
@@ -201,67 +201,67 @@ export interface DeriveSharedSecretResponse {
   KeyOrigin?: OriginType
 }
 
-export interface DescribeCustomKeyStoresRequest {
+export type DescribeCustomKeyStoresRequest = {
   CustomKeyStoreId?: string
   CustomKeyStoreName?: string
   Limit?: number
   Marker?: string
 }
 
-export interface DescribeCustomKeyStoresResponse {
+export type DescribeCustomKeyStoresResponse = {
   CustomKeyStores?: CustomKeyStoresListEntry[]
   NextMarker?: string
   Truncated?: boolean
 }
 
-export interface DescribeKeyRequest {
+export type DescribeKeyRequest = {
   KeyId: string
   GrantTokens?: string[]
 }
 
-export interface DescribeKeyResponse {
+export type DescribeKeyResponse = {
   KeyMetadata?: KeyMetadata
 }
 
-export interface DisableKeyRequest {
+export type DisableKeyRequest = {
   KeyId: string
 }
 
-export interface DisableKeyRotationRequest {
+export type DisableKeyRotationRequest = {
   KeyId: string
 }
 
-export interface DisconnectCustomKeyStoreRequest {
+export type DisconnectCustomKeyStoreRequest = {
   CustomKeyStoreId: string
 }
 
-export interface DisconnectCustomKeyStoreResponse {
+export type DisconnectCustomKeyStoreResponse = {
 }
 
-export interface EnableKeyRequest {
+export type EnableKeyRequest = {
   KeyId: string
 }
 
-export interface EnableKeyRotationRequest {
+export type EnableKeyRotationRequest = {
   KeyId: string
   RotationPeriodInDays?: number
 }
 
-export interface EncapsulateRequest {
+export type EncapsulateRequest = {
   KeyId: string
   EncapsulationAlgorithm: EncapsulationAlgorithmSpec
   GrantTokens?: string[]
   DryRun?: boolean
 }
 
-export interface EncapsulateResponse {
+export type EncapsulateResponse = {
   KeyId?: string
   SharedSecret?: string
   SharedSecretCiphertextBlob?: string
   EncapsulationAlgorithm?: EncapsulationAlgorithmSpec
 }
 
-export interface EncryptRequest {
+export type EncryptRequest = {
   KeyId: string
   Plaintext: Uint8Array
   EncryptionContext?: Record<string, string>
@@ -270,13 +270,13 @@ export interface EncryptRequest {
   DryRun?: boolean
 }
 
-export interface EncryptResponse {
+export type EncryptResponse = {
   CiphertextBlob?: string
   KeyId?: string
   EncryptionAlgorithm?: EncryptionAlgorithmSpec
 }
 
-export interface GenerateDataKeyPairRequest {
+export type GenerateDataKeyPairRequest = {
   EncryptionContext?: Record<string, string>
   KeyId: string
   KeyPairSpec: DataKeyPairSpec
@@ -285,7 +285,7 @@ export interface GenerateDataKeyPairRequest {
   DryRun?: boolean
 }
 
-export interface GenerateDataKeyPairResponse {
+export type GenerateDataKeyPairResponse = {
   PrivateKeyCiphertextBlob?: string
   PrivateKeyPlaintext?: string
   PublicKey?: string
@@ -295,7 +295,7 @@ export interface GenerateDataKeyPairResponse {
   KeyMaterialId?: string
 }
 
-export interface GenerateDataKeyPairWithoutPlaintextRequest {
+export type GenerateDataKeyPairWithoutPlaintextRequest = {
   EncryptionContext?: Record<string, string>
   KeyId: string
   KeyPairSpec: DataKeyPairSpec
@@ -303,7 +303,7 @@ export interface GenerateDataKeyPairWithoutPlaintextRequest {
   DryRun?: boolean
 }
 
-export interface GenerateDataKeyPairWithoutPlaintextResponse {
+export type GenerateDataKeyPairWithoutPlaintextResponse = {
   PrivateKeyCiphertextBlob?: string
   PublicKey?: string
   KeyId?: string
@@ -311,7 +311,7 @@ export interface GenerateDataKeyPairWithoutPlaintextResponse {
   KeyMaterialId?: string
 }
 
-export interface GenerateDataKeyRequest {
+export type GenerateDataKeyRequest = {
   KeyId: string
   EncryptionContext?: Record<string, string>
   NumberOfBytes?: number
@@ -321,7 +321,7 @@ export interface GenerateDataKeyRequest {
   DryRun?: boolean
 }
 
-export interface GenerateDataKeyResponse {
+export type GenerateDataKeyResponse = {
   CiphertextBlob?: string
   Plaintext?: string
   KeyId?: string
@@ -329,7 +329,7 @@ export interface GenerateDataKeyResponse {
   KeyMaterialId?: string
 }
 
-export interface GenerateDataKeyWithoutPlaintextRequest {
+export type GenerateDataKeyWithoutPlaintextRequest = {
   KeyId: string
   EncryptionContext?: Record<string, string>
   KeySpec?: DataKeySpec
@@ -338,13 +338,13 @@ export interface GenerateDataKeyWithoutPlaintextRequest {
   DryRun?: boolean
 }
 
-export interface GenerateDataKeyWithoutPlaintextResponse {
+export type GenerateDataKeyWithoutPlaintextResponse = {
   CiphertextBlob?: string
   KeyId?: string
   KeyMaterialId?: string
 }
 
-export interface GenerateMacRequest {
+export type GenerateMacRequest = {
   Message: Uint8Array
   KeyId: string
   MacAlgorithm: MacAlgorithmSpec
@@ -352,49 +352,49 @@ export interface GenerateMacRequest {
   DryRun?: boolean
 }
 
-export interface GenerateMacResponse {
+export type GenerateMacResponse = {
   Mac?: string
   MacAlgorithm?: MacAlgorithmSpec
   KeyId?: string
 }
 
-export interface GenerateRandomRequest {
+export type GenerateRandomRequest = {
   NumberOfBytes?: number
   CustomKeyStoreId?: string
   Recipient?: RecipientInfo
 }
 
-export interface GenerateRandomResponse {
+export type GenerateRandomResponse = {
   Plaintext?: string
   CiphertextForRecipient?: string
 }
 
-export interface GetKeyLastUsageRequest {
+export type GetKeyLastUsageRequest = {
   KeyId: string
 }
 
-export interface GetKeyLastUsageResponse {
+export type GetKeyLastUsageResponse = {
   KeyId?: string
   KeyLastUsage?: KeyLastUsageData
   TrackingStartDate?: number
   KeyCreationDate?: number
 }
 
-export interface GetKeyPolicyRequest {
+export type GetKeyPolicyRequest = {
   KeyId: string
   PolicyName?: string
 }
 
-export interface GetKeyPolicyResponse {
+export type GetKeyPolicyResponse = {
   Policy?: string
   PolicyName?: string
 }
 
-export interface GetKeyRotationStatusRequest {
+export type GetKeyRotationStatusRequest = {
   KeyId: string
 }
 
-export interface GetKeyRotationStatusResponse {
+export type GetKeyRotationStatusResponse = {
   KeyRotationEnabled?: boolean
   KeyId?: string
   RotationPeriodInDays?: number
@@ -402,25 +402,25 @@ export interface GetKeyRotationStatusResponse {
   OnDemandRotationStartDate?: number
 }
 
-export interface GetParametersForImportRequest {
+export type GetParametersForImportRequest = {
   KeyId: string
   WrappingAlgorithm: AlgorithmSpec
   WrappingKeySpec: WrappingKeySpec
 }
 
-export interface GetParametersForImportResponse {
+export type GetParametersForImportResponse = {
   KeyId?: string
   ImportToken?: string
   PublicKey?: string
   ParametersValidTo?: number
 }
 
-export interface GetPublicKeyRequest {
+export type GetPublicKeyRequest = {
   KeyId: string
   GrantTokens?: string[]
 }
 
-export interface GetPublicKeyResponse {
+export type GetPublicKeyResponse = {
   KeyId?: string
   PublicKey?: string
   CustomerMasterKeySpec?: CustomerMasterKeySpec
@@ -432,13 +432,13 @@ export interface GetPublicKeyResponse {
   EncapsulationAlgorithms?: EncapsulationAlgorithmSpec[]
 }
 
-export interface GrantConstraints {
+export type GrantConstraints = {
   EncryptionContextSubset?: Record<string, string>
   EncryptionContextEquals?: Record<string, string>
   SourceArn?: string
 }
 
-export interface GrantListEntry {
+export type GrantListEntry = {
   KeyId?: string
   GrantId?: string
   Name?: string
@@ -452,7 +452,7 @@ export interface GrantListEntry {
   RetiringServicePrincipal?: string
 }
 
-export interface ImportKeyMaterialRequest {
+export type ImportKeyMaterialRequest = {
   KeyId: string
   ImportToken: Uint8Array
   EncryptedKeyMaterial: Uint8Array
@@ -463,24 +463,24 @@ export interface ImportKeyMaterialRequest {
   KeyMaterialId?: string
 }
 
-export interface ImportKeyMaterialResponse {
+export type ImportKeyMaterialResponse = {
   KeyId?: string
   KeyMaterialId?: string
 }
 
-export interface KeyLastUsageData {
+export type KeyLastUsageData = {
   Operation?: KeyLastUsageTrackingOperation
   Timestamp?: number
   CloudTrailEventId?: string
   KmsRequestId?: string
 }
 
-export interface KeyListEntry {
+export type KeyListEntry = {
   KeyId?: string
   KeyArn?: string
 }
 
-export interface KeyMetadata {
+export type KeyMetadata = {
   AWSAccountId?: string
   KeyId: string
   Arn?: string
@@ -510,19 +510,19 @@ export interface KeyMetadata {
   EncapsulationAlgorithms?: EncapsulationAlgorithmSpec[]
 }
 
-export interface ListAliasesRequest {
+export type ListAliasesRequest = {
   KeyId?: string
   Limit?: number
   Marker?: string
 }
 
-export interface ListAliasesResponse {
+export type ListAliasesResponse = {
   Aliases?: AliasListEntry[]
   NextMarker?: string
   Truncated?: boolean
 }
 
-export interface ListGrantsRequest {
+export type ListGrantsRequest = {
   Limit?: number
   Marker?: string
   KeyId: string
@@ -531,86 +531,86 @@ export interface ListGrantsRequest {
   GranteeServicePrincipal?: string
 }
 
-export interface ListGrantsResponse {
+export type ListGrantsResponse = {
   Grants?: GrantListEntry[]
   NextMarker?: string
   Truncated?: boolean
 }
 
-export interface ListKeyPoliciesRequest {
+export type ListKeyPoliciesRequest = {
   KeyId: string
   Limit?: number
   Marker?: string
 }
 
-export interface ListKeyPoliciesResponse {
+export type ListKeyPoliciesResponse = {
   PolicyNames?: string[]
   NextMarker?: string
   Truncated?: boolean
 }
 
-export interface ListKeyRotationsRequest {
+export type ListKeyRotationsRequest = {
   KeyId: string
   IncludeKeyMaterial?: IncludeKeyMaterial
   Limit?: number
   Marker?: string
 }
 
-export interface ListKeyRotationsResponse {
+export type ListKeyRotationsResponse = {
   Rotations?: RotationsListEntry[]
   NextMarker?: string
   Truncated?: boolean
 }
 
-export interface ListKeysRequest {
+export type ListKeysRequest = {
   Limit?: number
   Marker?: string
 }
 
-export interface ListKeysResponse {
+export type ListKeysResponse = {
   Keys?: KeyListEntry[]
   NextMarker?: string
   Truncated?: boolean
 }
 
-export interface ListResourceTagsRequest {
+export type ListResourceTagsRequest = {
   KeyId: string
   Limit?: number
   Marker?: string
 }
 
-export interface ListResourceTagsResponse {
+export type ListResourceTagsResponse = {
   Tags?: Tag[]
   NextMarker?: string
   Truncated?: boolean
 }
 
-export interface ListRetirableGrantsRequest {
+export type ListRetirableGrantsRequest = {
   Limit?: number
   Marker?: string
   RetiringPrincipal?: string
   RetiringServicePrincipal?: string
 }
 
-export interface MultiRegionConfiguration {
+export type MultiRegionConfiguration = {
   MultiRegionKeyType?: MultiRegionKeyType
   PrimaryKey?: MultiRegionKey
   ReplicaKeys?: MultiRegionKey[]
 }
 
-export interface MultiRegionKey {
+export type MultiRegionKey = {
   Arn?: string
   Region?: string
 }
 
-export interface PutKeyPolicyRequest {
+export type PutKeyPolicyRequest = {
   KeyId: string
   PolicyName?: string
   Policy: string
   BypassPolicyLockoutSafetyCheck?: boolean
 }
 
-export interface ReEncryptRequest {
+export type ReEncryptRequest = {
   CiphertextBlob?: Uint8Array
   SourceEncryptionContext?: Record<string, string>
   SourceKeyId?: string
@@ -623,7 +623,7 @@ export interface ReEncryptRequest {
   DryRunModifiers?: DryRunModifierType[]
 }
 
-export interface ReEncryptResponse {
+export type ReEncryptResponse = {
   CiphertextBlob?: string
   SourceKeyId?: string
   KeyId?: string
@@ -633,12 +633,12 @@ export interface ReEncryptResponse {
   DestinationKeyMaterialId?: string
 }
 
-export interface RecipientInfo {
+export type RecipientInfo = {
   KeyEncryptionAlgorithm?: KeyEncryptionMechanism
   AttestationDocument?: Uint8Array
 }
 
-export interface ReplicateKeyRequest {
+export type ReplicateKeyRequest = {
   KeyId: string
   ReplicaRegion: string
   Policy?: string
@@ -647,34 +647,34 @@ export interface ReplicateKeyRequest {
   Tags?: Tag[]
 }
 
-export interface ReplicateKeyResponse {
+export type ReplicateKeyResponse = {
   ReplicaKeyMetadata?: KeyMetadata
   ReplicaPolicy?: string
   ReplicaTags?: Tag[]
 }
 
-export interface RetireGrantRequest {
+export type RetireGrantRequest = {
   GrantToken?: string
   KeyId?: string
   GrantId?: string
   DryRun?: boolean
 }
 
-export interface RevokeGrantRequest {
+export type RevokeGrantRequest = {
   KeyId: string
   GrantId: string
   DryRun?: boolean
 }
 
-export interface RotateKeyOnDemandRequest {
+export type RotateKeyOnDemandRequest = {
   KeyId: string
 }
 
-export interface RotateKeyOnDemandResponse {
+export type RotateKeyOnDemandResponse = {
   KeyId?: string
 }
 
-export interface RotationsListEntry {
+export type RotationsListEntry = {
   KeyId?: string
   KeyMaterialId?: string
   KeyMaterialDescription?: string
@@ -686,19 +686,19 @@ export interface RotationsListEntry {
   RotationType?: RotationType
 }
 
-export interface ScheduleKeyDeletionRequest {
+export type ScheduleKeyDeletionRequest = {
   KeyId: string
   PendingWindowInDays?: number
 }
 
-export interface ScheduleKeyDeletionResponse {
+export type ScheduleKeyDeletionResponse = {
   KeyId?: string
   DeletionDate?: number
   KeyState?: KeyState
   PendingWindowInDays?: number
 }
 
-export interface SignRequest {
+export type SignRequest = {
   KeyId: string
   Message: Uint8Array
   MessageType?: MessageType
@@ -707,36 +707,36 @@ export interface SignRequest {
   DryRun?: boolean
 }
 
-export interface SignResponse {
+export type SignResponse = {
   KeyId?: string
   Signature?: string
   SigningAlgorithm?: SigningAlgorithmSpec
 }
 
-export interface Tag {
+export type Tag = {
   TagKey: string
   TagValue: string
 }
 
-export interface TagResourceRequest {
+export type TagResourceRequest = {
   KeyId: string
   Tags: Tag[]
 }
 
-export interface Unit {
+export type Unit = {
 }
 
-export interface UntagResourceRequest {
+export type UntagResourceRequest = {
   KeyId: string
   TagKeys: string[]
 }
 
-export interface UpdateAliasRequest {
+export type UpdateAliasRequest = {
   AliasName: string
   TargetKeyId: string
 }
 
-export interface UpdateCustomKeyStoreRequest {
+export type UpdateCustomKeyStoreRequest = {
   CustomKeyStoreId: string
   NewCustomKeyStoreName?: string
   KeyStorePassword?: string
@@ -749,20 +749,20 @@ export interface UpdateCustomKeyStoreRequest {
   XksProxyConnectivity?: XksProxyConnectivityType
 }
 
-export interface UpdateCustomKeyStoreResponse {
+export type UpdateCustomKeyStoreResponse = {
 }
 
-export interface UpdateKeyDescriptionRequest {
+export type UpdateKeyDescriptionRequest = {
   KeyId: string
   Description: string
 }
 
-export interface UpdatePrimaryRegionRequest {
+export type UpdatePrimaryRegionRequest = {
   KeyId: string
   PrimaryRegion: string
 }
 
-export interface VerifyMacRequest {
+export type VerifyMacRequest = {
   Message: Uint8Array
   KeyId: string
   MacAlgorithm: MacAlgorithmSpec
@@ -771,13 +771,13 @@ export interface VerifyMacRequest {
   DryRun?: boolean
 }
 
-export interface VerifyMacResponse {
+export type VerifyMacResponse = {
   KeyId?: string
   MacValid?: boolean
   MacAlgorithm?: MacAlgorithmSpec
 }
 
-export interface VerifyRequest {
+export type VerifyRequest = {
   KeyId: string
   Message: Uint8Array
   MessageType?: MessageType
@@ -787,22 +787,22 @@ export interface VerifyRequest {
   DryRun?: boolean
 }
 
-export interface VerifyResponse {
+export type VerifyResponse = {
   KeyId?: string
   SignatureValid?: boolean
   SigningAlgorithm?: SigningAlgorithmSpec
 }
 
-export interface XksKeyConfigurationType {
+export type XksKeyConfigurationType = {
   Id?: string
 }
 
-export interface XksProxyAuthenticationCredentialType {
+export type XksProxyAuthenticationCredentialType = {
   AccessKeyId: string
   RawSecretAccessKey: string
 }
 
-export interface XksProxyConfigurationType {
+export type XksProxyConfigurationType = {
   Connectivity?: XksProxyConnectivityType
   AccessKeyId?: string
   UriEndpoint?: string
@@ -812,7 +812,7 @@ export interface XksProxyConfigurationType {
 }
 
 /** Every operation of the model, with its input and output types. */
-export interface KmsOperations {
+export type KmsOperations = {
   CancelKeyDeletion: { input: CancelKeyDeletionRequest; output: CancelKeyDeletionResponse }
   ConnectCustomKeyStore: { input: ConnectCustomKeyStoreRequest; output: ConnectCustomKeyStoreResponse }
   CreateAlias: { input: CreateAliasRequest; output: Unit }

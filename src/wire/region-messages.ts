@@ -5,15 +5,9 @@
  *
  * @module
  */
+import type { RskExport } from './replication-trust.js'
 
-/**
- * A region's Replication Signing Key public keys, as a region publishes them
- * (`rsk-public.json`), `trent rsk export` prints them and the launcher pins them.
- */
-export interface RskExport {
-  region: string
-  keys: Array<{ id: string; publicKey: string; createdAt: number }>
-}
+export type { RskExport }
 
 /**
  * Region → launcher: serving; `port` is the KMS API, `replicationPort` where the proxy

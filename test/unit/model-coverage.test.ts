@@ -97,3 +97,8 @@ test('the generated model is from the pinned @aws-sdk/client-kms', () => {
   const model = JSON.parse(readFileSync('src/api/model/kms-model.json', 'utf8')) as { source: { packageVersion: string } }
   assert.equal(model.source.packageVersion, pinned)
 })
+
+test('an output keeps the order its operation wrote it in (AWS sends KeyMetadata alphabetically)', () => {
+  const output = projectOutput('DescribeKey', { KeyMetadata: { AWSAccountId: '1', Arn: 'a', KeyId: 'k', Origin: 'AWS_KMS' } })
+  assert.deepEqual(Object.keys((output as { KeyMetadata: object }).KeyMetadata), ['AWSAccountId', 'Arn', 'KeyId', 'Origin'])
+})

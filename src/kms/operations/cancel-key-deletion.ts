@@ -1,5 +1,5 @@
 import { checkKeyState } from '../key-state.js'
-import { requiredStr, type Operation } from '../operation.js'
+import { type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 import { keyAccess } from '../access.js'
 import type { Kms } from '../kms.js'
@@ -17,12 +17,12 @@ function stateAfterCancelledDeletion(kms: Kms, key: KeyRecord): KeyState {
   return key.origin === 'EXTERNAL' ? 'PendingImport' : 'Creating'
 }
 
-export const cancelKeyDeletion: Operation = {
+export const cancelKeyDeletion: Operation<'CancelKeyDeletion'> = {
   name: 'CancelKeyDeletion',
   members: ['KeyId'],
   access: keyAccess('CancelKeyDeletion', { allowAlias: false }),
   async handle(kms, input) {
-    const keyIdInput = requiredStr(input, 'KeyId')
+    const keyIdInput = input.KeyId
     const keyId = await kms.mutate(() => {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
       checkKeyState('cancel-deletion', key.state, kms.arnOf(key.keyId))

@@ -2,24 +2,24 @@ import { aliasArn } from '../../wire/arn.js'
 import { KmsError } from '../../wire/errors.js'
 import { checkAliasName } from '../alias-name.js'
 import { checkKeyState } from '../key-state.js'
-import { requiredStr, type Operation } from '../operation.js'
+import { type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 import { aliasCheck, keyAccess } from '../access.js'
 
 /** AWS's quota of aliases per key (reference §9.2). */
 const MAX_ALIASES_PER_KEY = 50
 
-export const createAlias: Operation = {
+export const createAlias: Operation<'CreateAlias'> = {
   name: 'CreateAlias',
   members: ['AliasName', 'TargetKeyId'],
   // Two permissions (AWS): kms:CreateAlias on the alias, from identity policies, and on the key.
   access(kms, input, context) {
     const onKey = keyAccess('CreateAlias', { member: 'TargetKeyId', allowAlias: false })(kms, input, context)
-    return [aliasCheck(kms, 'kms:CreateAlias', requiredStr(input, 'AliasName')), ...onKey]
+    return [aliasCheck(kms, 'kms:CreateAlias', input.AliasName), ...onKey]
   },
   async handle(kms, input) {
-    const aliasName = requiredStr(input, 'AliasName')
-    const target = requiredStr(input, 'TargetKeyId')
+    const aliasName = input.AliasName
+    const target = input.TargetKeyId
     checkAliasName(aliasName)
     await kms.mutate(() => {
       if (kms.aliases.has(aliasName)) {

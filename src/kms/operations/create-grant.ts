@@ -4,7 +4,7 @@ import { keyCheck } from '../access.js'
 import { rejectDryRun } from '../crypto-keys.js'
 import { checkGrantOperations, checkGrantTokens, grantAllowsChildGrant, newGrantId, newGrantToken } from '../grants.js'
 import { checkKeyState } from '../key-state.js'
-import { list, principalMember, requiredStr, str, type Input, type Operation } from '../operation.js'
+import { principalMember, type Input, type Operation } from '../operation.js'
 import { rootPrincipalArn } from '../principals.js'
 import { resolveKey } from '../resolve-key.js'
 
@@ -31,7 +31,7 @@ function sameGrant(a: GrantRecord, b: Omit<GrantRecord, 'grantId' | 'grantToken'
   )
 }
 
-export const createGrant: Operation = {
+export const createGrant: Operation<'CreateGrant'> = {
   name: 'CreateGrant',
   members: [
     'KeyId',
@@ -50,10 +50,10 @@ export const createGrant: Operation = {
     'RetiringServicePrincipal': 'Grants to AWS service principals are not implemented yet (issue 12).',
   },
   access(kms, input, context) {
-    const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })
+    const key = resolveKey(kms, input.KeyId, { allowAlias: false })
     const constraints = constraintsOf(input)
     // A grant's CreateGrant counts only for grants within it; beyond, the policies alone decide.
-    const operations = list<string>(input, 'Operations') ?? []
+    const operations = input.Operations ?? []
     const throughGrant = grantAllowsChildGrant(kms, key, context.caller.principalArn, operations, constraints)
     const constraintTypes = [
       ...(constraints?.encryptionContextEquals !== undefined ? ['EncryptionContextEquals'] : []),
@@ -66,13 +66,13 @@ export const createGrant: Operation = {
     return [check]
   },
   async handle(kms, input) {
-    const keyIdInput = requiredStr(input, 'KeyId')
+    const keyIdInput = input.KeyId
     const granteePrincipal = principalMember(input, 'GranteePrincipal')
-    const retiringPrincipal = str(input, 'RetiringPrincipal')
-    const operations = [...new Set(list<string>(input, 'Operations') ?? [])]
+    const retiringPrincipal = input.RetiringPrincipal
+    const operations = [...new Set(input.Operations ?? [])]
     const constraints = constraintsOf(input)
-    const name = str(input, 'Name')
-    checkGrantTokens(list<string>(input, 'GrantTokens'))
+    const name = input.Name
+    checkGrantTokens(input.GrantTokens)
     if (operations.length === 0) throw new KmsError('ValidationException', 'Operations must not be empty.')
     const result = await kms.mutate(() => {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })

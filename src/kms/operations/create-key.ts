@@ -1,9 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { KmsError } from '../../wire/errors.js'
-import type { KeyRecord, Tag } from '../../storage/records.js'
+import type { KeyRecord,} from '../../storage/records.js'
 import { keyMetadata } from '../key-metadata.js'
 import { createMaterial } from '../materials.js'
-import { bool, list, str, type AccessCheck, type Operation } from '../operation.js'
+import { type AccessCheck, type Operation } from '../operation.js'
 import { checkNewKeyPolicy, defaultKeyPolicy } from '../policy.js'
 import { isKeySpec, keyUsagesFor, type KeySpec, type KeyUsage } from '../../wire/key-specs.js'
 import { checkNewTags, MAX_TAGS_PER_KEY } from '../tags.js'
@@ -14,7 +14,7 @@ function newKeyId(multiRegion: boolean): string {
   return multiRegion ? `mrk-${randomBytes(16).toString('hex')}` : randomUUID()
 }
 
-export const createKey: Operation = {
+export const createKey: Operation<'CreateKey'> = {
   name: 'CreateKey',
   members: [
     'Policy',
@@ -32,21 +32,21 @@ export const createKey: Operation = {
   ],
   // An account-level action (no key yet), with the condition keys AWS sets for it.
   access(_kms, input) {
-    const multiRegion = bool(input, 'MultiRegion') ?? false
+    const multiRegion = input.MultiRegion ?? false
     const conditions: NonNullable<AccessCheck['conditions']> = {
-      'kms:KeySpec': str(input, 'KeySpec') ?? str(input, 'CustomerMasterKeySpec') ?? 'SYMMETRIC_DEFAULT',
-      'kms:KeyUsage': str(input, 'KeyUsage') ?? 'ENCRYPT_DECRYPT',
-      'kms:KeyOrigin': str(input, 'Origin') ?? 'AWS_KMS',
+      'kms:KeySpec': input.KeySpec ?? input.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT',
+      'kms:KeyUsage': input.KeyUsage ?? 'ENCRYPT_DECRYPT',
+      'kms:KeyOrigin': input.Origin ?? 'AWS_KMS',
       'kms:MultiRegion': multiRegion,
       ...(multiRegion ? { 'kms:MultiRegionKeyType': 'PRIMARY' } : {}),
-      'kms:BypassPolicyLockoutSafetyCheck': bool(input, 'BypassPolicyLockoutSafetyCheck') ?? false,
+      'kms:BypassPolicyLockoutSafetyCheck': input.BypassPolicyLockoutSafetyCheck ?? false,
     }
     return [{ action: 'kms:CreateKey', conditions }]
   },
   async handle(kms, input, context) {
     const caller = context.caller
-    const requestedSpec = str(input, 'KeySpec') ?? str(input, 'CustomerMasterKeySpec') ?? 'SYMMETRIC_DEFAULT'
-    const requestedUsage = str(input, 'KeyUsage')
+    const requestedSpec = input.KeySpec ?? input.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT'
+    const requestedUsage = input.KeyUsage
     if (requestedSpec !== 'SYMMETRIC_DEFAULT' && requestedUsage === undefined) {
       throw new KmsError('ValidationException', 'You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.')
     }
@@ -59,21 +59,21 @@ export const createKey: Operation = {
     if (!keyUsagesFor(keySpec).includes(keyUsage)) {
       throw new KmsError('ValidationException', `KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}`)
     }
-    const origin = str(input, 'Origin') ?? 'AWS_KMS'
+    const origin = input.Origin ?? 'AWS_KMS'
     if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') {
       throw new KmsError('UnsupportedOperationException', `Origin ${origin} requires a custom key store, which this KMS does not offer.`)
     }
-    if (str(input, 'CustomKeyStoreId') !== undefined || str(input, 'XksKeyId') !== undefined) {
+    if (input.CustomKeyStoreId !== undefined || input.XksKeyId !== undefined) {
       throw new KmsError('UnsupportedOperationException', 'Custom key stores are not supported by this KMS.')
     }
-    const policy = str(input, 'Policy')
-    const tags = list<Tag>(input, 'Tags') ?? []
+    const policy = input.Policy
+    const tags = input.Tags ?? []
     checkNewTags(tags)
     if (tags.length > MAX_TAGS_PER_KEY) throw new KmsError('TagException', 'Too many tags')
-    const multiRegion = bool(input, 'MultiRegion') ?? false
+    const multiRegion = input.MultiRegion ?? false
 
     const id = newKeyId(multiRegion)
-    if (policy !== undefined) checkNewKeyPolicy(kms, policy, caller, bool(input, 'BypassPolicyLockoutSafetyCheck') ?? false, kms.arnOf(id))
+    if (policy !== undefined) checkNewKeyPolicy(kms, policy, caller, input.BypassPolicyLockoutSafetyCheck ?? false, kms.arnOf(id))
     // Made before the commit queue is entered: an RSA key pair can take the HSM a second,
     // and other requests' commits need not wait for it. A key of imported material has
     // none until ImportKeyMaterial (reference §4.8).
@@ -83,7 +83,7 @@ export const createKey: Operation = {
         keyId: id,
         sequence: kms.nextSequence(),
         createdAt: kms.clock.now(),
-        description: str(input, 'Description') ?? '',
+        description: input.Description ?? '',
         keyUsage,
         keySpec,
         origin,

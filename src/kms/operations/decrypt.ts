@@ -13,7 +13,7 @@ import {
   rejectDryRun,
 } from '../crypto-keys.js'
 import type { Kms } from '../kms.js'
-import { base64, bytes, str, type Input, type Operation, type Output } from '../operation.js'
+import { base64, type Input, type Operation, type Output } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 
 /** RSA ciphertexts carry no header: the caller must name the key (AWS requires KeyId for them). */
@@ -27,7 +27,7 @@ async function decryptAsymmetric(kms: Kms, input: Input, keyIdInput: string, blo
   return { KeyId: arn, Plaintext: base64(plaintext), EncryptionAlgorithm: algorithm, KeyMaterialId: material.materialId }
 }
 
-export const decrypt: Operation = {
+export const decrypt: Operation<'Decrypt'> = {
   name: 'Decrypt',
   members: [
     'CiphertextBlob',
@@ -43,18 +43,18 @@ export const decrypt: Operation = {
     'DryRunModifiers': 'DryRunModifiers are not implemented yet (issue 12).',
   },
   access(kms, input) {
-    const key = decryptingKey(kms, bytes(input, 'CiphertextBlob') ?? new Uint8Array(), str(input, 'KeyId'))
+    const key = decryptingKey(kms, input.CiphertextBlob ?? new Uint8Array(), input.KeyId)
     // No key to ask about: the handler fails with InvalidCiphertextException.
     if (key === undefined) return []
     const options = { contextMember: 'EncryptionContext', conditionMembers: { 'kms:EncryptionAlgorithm': 'EncryptionAlgorithm' } }
-    return [keyCheck('kms:Decrypt', key, input, options, str(input, 'KeyId'), 'Decrypt')]
+    return [keyCheck('kms:Decrypt', key, input, options, input.KeyId, 'Decrypt')]
   },
   async handle(kms, input) {
-    const blob = bytes(input, 'CiphertextBlob') ?? new Uint8Array()
+    const blob = input.CiphertextBlob ?? new Uint8Array()
     if (input.Recipient !== undefined) {
       throw new KmsError('UnsupportedOperationException', 'Recipient (Nitro Enclaves attestation) is not supported by this KMS.')
     }
-    const keyIdInput = str(input, 'KeyId')
+    const keyIdInput = input.KeyId
     if (keyIdInput !== undefined && resolveKey(kms, keyIdInput, { allowAlias: true }).keySpec !== 'SYMMETRIC_DEFAULT') {
       return decryptAsymmetric(kms, input, keyIdInput, blob)
     }

@@ -2,16 +2,16 @@ import { KmsError } from '../../wire/errors.js'
 import { keyAccess } from '../access.js'
 import { removeImportedMaterialWrites, requireExternalOrigin } from '../imported-material.js'
 import { checkKeyState } from '../key-state.js'
-import { requiredStr, str, type Operation } from '../operation.js'
+import { type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 
-export const deleteImportedKeyMaterial: Operation = {
+export const deleteImportedKeyMaterial: Operation<'DeleteImportedKeyMaterial'> = {
   name: 'DeleteImportedKeyMaterial',
   members: ['KeyId', 'KeyMaterialId'],
   access: keyAccess('DeleteImportedKeyMaterial', { allowAlias: false }),
   async handle(kms, input) {
-    const keyIdInput = requiredStr(input, 'KeyId')
-    const requestedMaterialId = str(input, 'KeyMaterialId')
+    const keyIdInput = input.KeyId
+    const requestedMaterialId = input.KeyMaterialId
     const result = await kms.mutate(() => {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
       const arn = kms.arnOf(key.keyId)

@@ -2,9 +2,9 @@ import { KmsError } from '../../wire/errors.js'
 import { keyAgreementAlgorithmsFor } from '../../wire/key-specs.js'
 import { keyAccess } from '../access.js'
 import { checkAlgorithm, hsmErrorCode, keyForUse, rejectDryRun } from '../crypto-keys.js'
-import { base64, bytes, requiredStr, type Operation } from '../operation.js'
+import { base64, type Operation } from '../operation.js'
 
-export const deriveSharedSecret: Operation = {
+export const deriveSharedSecret: Operation<'DeriveSharedSecret'> = {
   name: 'DeriveSharedSecret',
   members: [
     'KeyId',
@@ -17,12 +17,12 @@ export const deriveSharedSecret: Operation = {
   ],
   access: keyAccess('DeriveSharedSecret', { allowAlias: true, conditionMembers: { 'kms:KeyAgreementAlgorithm': 'KeyAgreementAlgorithm' } }),
   async handle(kms, input) {
-    const { key, arn, material } = keyForUse(kms, requiredStr(input, 'KeyId'), 'DeriveSharedSecret', 'KEY_AGREEMENT')
-    const algorithm = checkAlgorithm<string>(input, 'KeyAgreementAlgorithm', key, keyAgreementAlgorithmsFor(key.keySpec))
+    const { key, arn, material } = keyForUse(kms, input.KeyId, 'DeriveSharedSecret', 'KEY_AGREEMENT')
+    const algorithm = checkAlgorithm<'ECDH'>(input, 'KeyAgreementAlgorithm', key, keyAgreementAlgorithmsFor(key.keySpec))
     if (input.Recipient !== undefined) {
       throw new KmsError('UnsupportedOperationException', 'Recipient (Nitro Enclaves attestation) is not supported by this KMS.')
     }
-    const peerPublicKey = bytes(input, 'PublicKey') ?? new Uint8Array()
+    const peerPublicKey = input.PublicKey ?? new Uint8Array()
     rejectDryRun(input)
     try {
       const secret = await kms.hsm.keyOperation('deriveSharedSecret', { key: kms.refOf(material), peerPublicKey })

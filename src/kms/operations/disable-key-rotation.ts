@@ -1,15 +1,15 @@
 import { checkKeyState } from '../key-state.js'
 import { requireNotReplica, requireRotatable, sharedChangeWrites } from '../materials.js'
-import { requiredStr, type Operation } from '../operation.js'
+import { type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 import { keyAccess } from '../access.js'
 
-export const disableKeyRotation: Operation = {
+export const disableKeyRotation: Operation<'DisableKeyRotation'> = {
   name: 'DisableKeyRotation',
   members: ['KeyId'],
   access: keyAccess('DisableKeyRotation', { allowAlias: false }),
   async handle(kms, input) {
-    const keyIdInput = requiredStr(input, 'KeyId')
+    const keyIdInput = input.KeyId
     await kms.mutate(() => {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
       requireRotatable(key, kms.arnOf(key.keyId))

@@ -1,18 +1,18 @@
 import { checkKeyState } from '../key-state.js'
 import { DAY_MS, requireNotReplica, requireRotatable, sharedChangeWrites } from '../materials.js'
-import { num, requiredStr, type Operation } from '../operation.js'
+import { type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 import { keyAccess } from '../access.js'
 
 const DEFAULT_PERIOD_DAYS = 365
 
-export const enableKeyRotation: Operation = {
+export const enableKeyRotation: Operation<'EnableKeyRotation'> = {
   name: 'EnableKeyRotation',
   members: ['KeyId', 'RotationPeriodInDays'],
   access: keyAccess('EnableKeyRotation', { allowAlias: false, conditionMembers: { 'kms:RotationPeriodInDays': 'RotationPeriodInDays' } }),
   async handle(kms, input) {
-    const keyIdInput = requiredStr(input, 'KeyId')
-    const periodInDays = num(input, 'RotationPeriodInDays') ?? DEFAULT_PERIOD_DAYS
+    const keyIdInput = input.KeyId
+    const periodInDays = input.RotationPeriodInDays ?? DEFAULT_PERIOD_DAYS
     await kms.mutate(() => {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
       requireRotatable(key, kms.arnOf(key.keyId))

@@ -2,15 +2,15 @@ import { encryptionAlgorithmsFor, maxRsaOaepPlaintextBytes, type AsymmetricEncry
 import { KmsError } from '../../wire/errors.js'
 import { keyAccess } from '../access.js'
 import { checkAlgorithm, encodedContext, keyForUse, rejectContextForAsymmetric, rejectDryRun } from '../crypto-keys.js'
-import { base64, bytes, requiredStr, type Operation } from '../operation.js'
+import { base64, type Operation } from '../operation.js'
 
-export const encrypt: Operation = {
+export const encrypt: Operation<'Encrypt'> = {
   name: 'Encrypt',
   members: ['KeyId', 'Plaintext', 'EncryptionContext', 'GrantTokens', 'EncryptionAlgorithm', 'DryRun'],
   access: keyAccess('Encrypt', { allowAlias: true, contextMember: 'EncryptionContext', conditionMembers: { 'kms:EncryptionAlgorithm': 'EncryptionAlgorithm' } }),
   async handle(kms, input) {
-    const plaintext = bytes(input, 'Plaintext') ?? new Uint8Array()
-    const usable = keyForUse(kms, requiredStr(input, 'KeyId'), 'Encrypt', 'ENCRYPT_DECRYPT')
+    const plaintext = input.Plaintext ?? new Uint8Array()
+    const usable = keyForUse(kms, input.KeyId, 'Encrypt', 'ENCRYPT_DECRYPT')
     const { key, arn, material } = usable
     const algorithm = checkAlgorithm<string>(input, 'EncryptionAlgorithm', key, encryptionAlgorithmsFor(key.keySpec), 'SYMMETRIC_DEFAULT')
     if (key.keySpec === 'SYMMETRIC_DEFAULT') {

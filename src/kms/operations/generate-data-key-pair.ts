@@ -2,7 +2,7 @@ import { keyAccess } from '../access.js'
 import { generateDataKeyPair as generate } from '../data-key-pair.js'
 import type { Operation } from '../operation.js'
 
-export const generateDataKeyPair: Operation = {
+export const generateDataKeyPair: Operation<'GenerateDataKeyPair'> = {
   name: 'GenerateDataKeyPair',
   members: [
     'EncryptionContext',

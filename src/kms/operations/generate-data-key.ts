@@ -2,7 +2,7 @@ import { generateDataKey as generate } from '../data-key.js'
 import type { Operation } from '../operation.js'
 import { keyAccess } from '../access.js'
 
-export const generateDataKey: Operation = {
+export const generateDataKey: Operation<'GenerateDataKey'> = {
   name: 'GenerateDataKey',
   members: [
     'KeyId',

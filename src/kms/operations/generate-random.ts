@@ -1,11 +1,11 @@
 import { KmsError } from '../../wire/errors.js'
-import { base64, num, type Operation } from '../operation.js'
+import { base64, type Operation } from '../operation.js'
 
-export const generateRandom: Operation = {
+export const generateRandom: Operation<'GenerateRandom'> = {
   name: 'GenerateRandom',
   members: ['NumberOfBytes', 'CustomKeyStoreId', 'Recipient.KeyEncryptionAlgorithm', 'Recipient.AttestationDocument'],
   async handle(kms, input) {
-    const numberOfBytes = num(input, 'NumberOfBytes')
+    const numberOfBytes = input.NumberOfBytes
     // The model leaves it optional; AWS answers its absence with this bespoke text (reference §1.9).
     if (numberOfBytes === undefined) throw new KmsError('ValidationException', 'NumberOfBytes is required.')
     if (input.CustomKeyStoreId !== undefined) {

@@ -1,14 +1,14 @@
-import { epochSeconds, requiredStr, type Operation, type Output } from '../operation.js'
+import { epochSeconds, type Operation, type Output } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 import { keyAccess } from '../access.js'
 import { requireRotatable } from '../materials.js'
 
-export const getKeyRotationStatus: Operation = {
+export const getKeyRotationStatus: Operation<'GetKeyRotationStatus'> = {
   name: 'GetKeyRotationStatus',
   members: ['KeyId'],
   access: keyAccess('GetKeyRotationStatus', { allowAlias: false }),
   handle(kms, input) {
-    const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })
+    const key = resolveKey(kms, input.KeyId, { allowAlias: false })
     requireRotatable(key, kms.arnOf(key.keyId))
     // A key pending deletion reports rotation off; cancelling the deletion restores it (reference §4.5).
     const pendingDeletion = key.state === 'PendingDeletion' || key.state === 'PendingReplicaDeletion'

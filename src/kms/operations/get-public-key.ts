@@ -2,15 +2,15 @@ import { KmsError } from '../../wire/errors.js'
 import { encryptionAlgorithmsFor, isAsymmetric, keyAgreementAlgorithmsFor, signingAlgorithmsFor } from '../../wire/key-specs.js'
 import { keyAccess } from '../access.js'
 import { checkKeyState } from '../key-state.js'
-import { base64, requiredStr, type Operation, type Output } from '../operation.js'
+import { base64, type Operation, type Output } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 
-export const getPublicKey: Operation = {
+export const getPublicKey: Operation<'GetPublicKey'> = {
   name: 'GetPublicKey',
   members: ['KeyId', 'GrantTokens'],
   access: keyAccess('GetPublicKey', { allowAlias: true }),
   async handle(kms, input) {
-    const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: true })
+    const key = resolveKey(kms, input.KeyId, { allowAlias: true })
     const arn = kms.arnOf(key.keyId)
     checkKeyState('cryptographic', key.state, arn)
     if (!isAsymmetric(key.keySpec)) {

@@ -4,7 +4,7 @@ import { keyAccess } from '../access.js'
 import { hsmErrorCode } from '../crypto-keys.js'
 import { importedOnPrimaryWrites, requireExternalOrigin } from '../imported-material.js'
 import { checkKeyState } from '../key-state.js'
-import { bytes, num, requiredStr, str, type Operation } from '../operation.js'
+import { type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 
 const MAX_VALID_TO_MS = 365 * 24 * 60 * 60 * 1000
@@ -34,7 +34,7 @@ function importFailure(err: unknown): unknown {
   }
 }
 
-export const importKeyMaterial: Operation = {
+export const importKeyMaterial: Operation<'ImportKeyMaterial'> = {
   name: 'ImportKeyMaterial',
   members: [
     'KeyId',
@@ -51,9 +51,9 @@ export const importKeyMaterial: Operation = {
     conditionMembers: { 'kms:ExpirationModel': 'ExpirationModel', 'kms:ValidTo': 'ValidTo' },
   }),
   async handle(kms, input) {
-    const keyIdInput = requiredStr(input, 'KeyId')
-    const expirationModel = (str(input, 'ExpirationModel') ?? 'KEY_MATERIAL_EXPIRES') as 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE'
-    const validToSeconds = num(input, 'ValidTo')
+    const keyIdInput = input.KeyId
+    const expirationModel = (input.ExpirationModel ?? 'KEY_MATERIAL_EXPIRES') as 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE'
+    const validToSeconds = input.ValidTo
     if (expirationModel === 'KEY_MATERIAL_EXPIRES' && validToSeconds === undefined) {
       throw new KmsError('ValidationException', 'A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES')
     }
@@ -65,12 +65,12 @@ export const importKeyMaterial: Operation = {
     if (validTo !== undefined && (validTo <= now || validTo > now + MAX_VALID_TO_MS)) {
       throw new KmsError('ValidationException', 'ValidTo must be in the future and at most 365 days from now.')
     }
-    if (str(input, 'ImportType') === 'NEW_KEY_MATERIAL' && (kms.keys.get(keyIdInput)?.imported?.materialId !== undefined)) {
+    if (input.ImportType === 'NEW_KEY_MATERIAL' && (kms.keys.get(keyIdInput)?.imported?.materialId !== undefined)) {
       throw new KmsError('UnsupportedOperationException', 'Importing new key material into a KMS key that already has key material (rotation of imported material) is not supported by this KMS.')
     }
-    const importToken = bytes(input, 'ImportToken') ?? new Uint8Array()
-    const encryptedKeyMaterial = bytes(input, 'EncryptedKeyMaterial') ?? new Uint8Array()
-    const requestedMaterialId = str(input, 'KeyMaterialId')
+    const importToken = input.ImportToken ?? new Uint8Array()
+    const encryptedKeyMaterial = input.EncryptedKeyMaterial ?? new Uint8Array()
+    const requestedMaterialId = input.KeyMaterialId
 
     const materialId = await kms.mutate(async () => {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
@@ -107,7 +107,7 @@ export const importKeyMaterial: Operation = {
         createdAt: held?.createdAt ?? now,
         token: imported.token,
       }
-      const description = str(input, 'KeyMaterialDescription')
+      const description = input.KeyMaterialDescription
       const next: KeyRecord = {
         ...key,
         state: key.state === 'PendingImport' ? 'Enabled' : key.state,

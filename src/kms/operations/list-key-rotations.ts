@@ -1,17 +1,17 @@
-import { epochSeconds, num, requiredStr, str, type Operation, type Output } from '../operation.js'
+import { epochSeconds, type Operation, type Output } from '../operation.js'
 import { pageOutput, paginate } from '../paging.js'
 import { resolveKey } from '../resolve-key.js'
 import { keyAccess } from '../access.js'
 import { requireRotatable } from '../materials.js'
 
-export const listKeyRotations: Operation = {
+export const listKeyRotations: Operation<'ListKeyRotations'> = {
   name: 'ListKeyRotations',
   members: ['KeyId', 'IncludeKeyMaterial', 'Limit', 'Marker'],
   access: keyAccess('ListKeyRotations', { allowAlias: false }),
   handle(kms, input) {
-    const key = resolveKey(kms, requiredStr(input, 'KeyId'), { allowAlias: false })
+    const key = resolveKey(kms, input.KeyId, { allowAlias: false })
     requireRotatable(key, kms.arnOf(key.keyId))
-    const includeAll = str(input, 'IncludeKeyMaterial') === 'ALL_KEY_MATERIAL'
+    const includeAll = input.IncludeKeyMaterial === 'ALL_KEY_MATERIAL'
     // A version newer than the current one is a rotation still waiting for replicas
     // (docs/spec/replication.md#rotation): listed only with ALL_KEY_MATERIAL.
     const versions = (kms.materials.get(key.keyId) ?? []).filter(
@@ -27,6 +27,6 @@ export const listKeyRotations: Operation = {
       }
       return entry
     })
-    return Promise.resolve(pageOutput('Rotations', paginate(entries, num(input, 'Limit'), str(input, 'Marker'), 'rotations')))
+    return Promise.resolve(pageOutput('Rotations', paginate(entries, input.Limit, input.Marker, 'rotations')))
   },
 }

@@ -1,9 +1,9 @@
 import { grantListEntry } from '../grants.js'
-import { num, principalMember, str, type Operation } from '../operation.js'
+import { principalMember, type Operation } from '../operation.js'
 import { pageOutput, paginate } from '../paging.js'
 
 /** Identity-policy only: kms:ListRetirableGrants on `*` (the default access rule). */
-export const listRetirableGrants: Operation = {
+export const listRetirableGrants: Operation<'ListRetirableGrants'> = {
   name: 'ListRetirableGrants',
   members: ['Limit', 'Marker', 'RetiringPrincipal'],
   refuses: {
@@ -12,7 +12,7 @@ export const listRetirableGrants: Operation = {
   handle(kms, input) {
     const retiringPrincipal = principalMember(input, 'RetiringPrincipal')
     const grants = [...kms.grants.values()].filter((g) => g.retiringPrincipal === retiringPrincipal)
-    const page = paginate(grants, num(input, 'Limit'), str(input, 'Marker'), 'grants')
+    const page = paginate(grants, input.Limit, input.Marker, 'grants')
     return Promise.resolve(pageOutput('Grants', { ...page, items: page.items.map((g) => grantListEntry(kms, g)) }))
   },
 }

@@ -1,17 +1,17 @@
-import { bool, requiredStr, str, type Operation } from '../operation.js'
+import { type Operation } from '../operation.js'
 import { checkNewKeyPolicy, checkPolicyName } from '../policy.js'
 import { resolveKey } from '../resolve-key.js'
 import { keyAccess } from '../access.js'
 
-export const putKeyPolicy: Operation = {
+export const putKeyPolicy: Operation<'PutKeyPolicy'> = {
   name: 'PutKeyPolicy',
   members: ['KeyId', 'PolicyName', 'Policy', 'BypassPolicyLockoutSafetyCheck'],
   access: keyAccess('PutKeyPolicy', { allowAlias: false, conditionMembers: { 'kms:BypassPolicyLockoutSafetyCheck': 'BypassPolicyLockoutSafetyCheck' } }),
   async handle(kms, input, context) {
-    const keyIdInput = requiredStr(input, 'KeyId')
-    const policy = requiredStr(input, 'Policy')
-    checkPolicyName(str(input, 'PolicyName'))
-    const bypass = bool(input, 'BypassPolicyLockoutSafetyCheck') ?? false
+    const keyIdInput = input.KeyId
+    const policy = input.Policy
+    checkPolicyName(input.PolicyName)
+    const bypass = input.BypassPolicyLockoutSafetyCheck ?? false
     await kms.mutate(() => {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
       checkNewKeyPolicy(kms, policy, context.caller, bypass, kms.arnOf(key.keyId))

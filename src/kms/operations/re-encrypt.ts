@@ -14,11 +14,11 @@ import {
   rejectDryRun,
   type UsableKey,
 } from '../crypto-keys.js'
-import { base64, bytes, requiredStr, str, type Operation, type Output } from '../operation.js'
+import { base64, type Operation, type Output } from '../operation.js'
 import { keyCheck } from '../access.js'
 import { resolveKey } from '../resolve-key.js'
 
-export const reEncrypt: Operation = {
+export const reEncrypt: Operation<'ReEncrypt'> = {
   name: 'ReEncrypt',
   members: [
     'CiphertextBlob',
@@ -35,23 +35,23 @@ export const reEncrypt: Operation = {
     'DryRunModifiers': 'DryRunModifiers are not implemented yet (issue 12).',
   },
   access(kms, input) {
-    const destination = resolveKey(kms, requiredStr(input, 'DestinationKeyId'), { allowAlias: true })
-    const source = decryptingKey(kms, bytes(input, 'CiphertextBlob') ?? new Uint8Array(), str(input, 'SourceKeyId'))
+    const destination = resolveKey(kms, input.DestinationKeyId, { allowAlias: true })
+    const source = decryptingKey(kms, input.CiphertextBlob ?? new Uint8Array(), input.SourceKeyId)
     const checks = [
-      keyCheck('kms:ReEncryptTo', destination, input, { contextMember: 'DestinationEncryptionContext' }, requiredStr(input, 'DestinationKeyId'), 'ReEncryptTo'),
+      keyCheck('kms:ReEncryptTo', destination, input, { contextMember: 'DestinationEncryptionContext' }, input.DestinationKeyId, 'ReEncryptTo'),
     ]
     if (source !== undefined) {
-      checks.unshift(keyCheck('kms:ReEncryptFrom', source, input, { contextMember: 'SourceEncryptionContext' }, str(input, 'SourceKeyId'), 'ReEncryptFrom'))
+      checks.unshift(keyCheck('kms:ReEncryptFrom', source, input, { contextMember: 'SourceEncryptionContext' }, input.SourceKeyId, 'ReEncryptFrom'))
     }
     const onSameKey = source !== undefined && source.keyId === destination.keyId
     for (const check of checks) check.conditions = { ...check.conditions, 'kms:ReEncryptOnSameKey': onSameKey }
     return checks
   },
   async handle(kms, input) {
-    const blob = bytes(input, 'CiphertextBlob') ?? new Uint8Array()
-    const sourceKeyId = str(input, 'SourceKeyId')
+    const blob = input.CiphertextBlob ?? new Uint8Array()
+    const sourceKeyId = input.SourceKeyId
     const sourceIsRsa = sourceKeyId !== undefined && resolveKey(kms, sourceKeyId, { allowAlias: true }).keySpec !== 'SYMMETRIC_DEFAULT'
-    const destination = keyForUse(kms, requiredStr(input, 'DestinationKeyId'), 'ReEncrypt', 'ENCRYPT_DECRYPT')
+    const destination = keyForUse(kms, input.DestinationKeyId, 'ReEncrypt', 'ENCRYPT_DECRYPT')
     const destinationAlgorithm = checkAlgorithm<string>(input, 'DestinationEncryptionAlgorithm', destination.key, encryptionAlgorithmsFor(destination.key.keySpec), 'SYMMETRIC_DEFAULT')
     if (!sourceIsRsa && destination.key.keySpec === 'SYMMETRIC_DEFAULT') {
       // Both sides symmetric: the HSM's own re-encryption, the common case.

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { keyArn } from '../../wire/arn.js'
 import { KmsError } from '../../wire/errors.js'
-import type { KeyRecord, Tag } from '../../storage/records.js'
+import type { KeyRecord,} from '../../storage/records.js'
 import { failpoint } from '../failpoints.js'
 import { keyMetadata } from '../key-metadata.js'
 import { checkKeyState } from '../key-state.js'
 import { queueMessage, sharedStateOf } from '../multi-region/outbound.js'
-import { bool, list, requiredStr, str, type Operation, type Output } from '../operation.js'
+import { type Operation, type Output } from '../operation.js'
 import { checkNewKeyPolicy, defaultKeyPolicy } from '../policy.js'
 import { resolveKey } from '../resolve-key.js'
 import { MAX_TAGS_PER_KEY, checkNewTags } from '../tags.js'
@@ -18,19 +18,19 @@ import { keyAccess } from '../access.js'
  * that creates it queued, in one transaction; the call returns the replica as the
  * replica region will show it: Creating, not Enabled.
  */
-export const replicateKey: Operation = {
+export const replicateKey: Operation<'ReplicateKey'> = {
   name: 'ReplicateKey',
   members: ['KeyId', 'ReplicaRegion', 'Policy', 'BypassPolicyLockoutSafetyCheck', 'Description', 'Tags.TagKey', 'Tags.TagValue'],
   access: keyAccess('ReplicateKey', { allowAlias: false, conditionMembers: { 'kms:ReplicaRegion': 'ReplicaRegion' } }),
   async handle(kms, input, context) {
-    const keyIdInput = requiredStr(input, 'KeyId')
-    const replicaRegion = requiredStr(input, 'ReplicaRegion')
-    const policy = str(input, 'Policy')
+    const keyIdInput = input.KeyId
+    const replicaRegion = input.ReplicaRegion
+    const policy = input.Policy
     // The replica's policy is checked here, by the caller's identity in this region: the
     // replica region takes the signed ReplicaCreate as the primary's word (spec §6.1).
     const replicaArn = keyArn(kms.partition, replicaRegion, kms.accountId, resolveKey(kms, keyIdInput, { allowAlias: false }).keyId)
-    if (policy !== undefined) checkNewKeyPolicy(kms, policy, context.caller, bool(input, 'BypassPolicyLockoutSafetyCheck') ?? false, replicaArn)
-    const tags = list<Tag>(input, 'Tags') ?? []
+    if (policy !== undefined) checkNewKeyPolicy(kms, policy, context.caller, input.BypassPolicyLockoutSafetyCheck ?? false, replicaArn)
+    const tags = input.Tags ?? []
     checkNewTags(tags)
     if (tags.length > MAX_TAGS_PER_KEY) throw new KmsError('TagException', 'Too many tags')
 
@@ -50,7 +50,7 @@ export const replicateKey: Operation = {
       const replicationId = randomUUID()
       const now = kms.clock.now()
       const replicaPolicy = policy ?? defaultKeyPolicy(kms.partition, kms.accountId)
-      const description = str(input, 'Description') ?? ''
+      const description = input.Description ?? ''
       const initial = { description, policy: replicaPolicy, tags: tags.map(({ TagKey, TagValue }) => ({ TagKey, TagValue })), createdAt: now }
       const updated: KeyRecord = {
         ...key,

@@ -4,14 +4,15 @@ import { enforce, keyCheck } from '../access.js'
 import { rejectDryRun } from '../crypto-keys.js'
 import { checkGrantId, grantOfToken } from '../grants.js'
 import type { Kms } from '../kms.js'
-import { str, type Input, type Operation, type RequestContext } from '../operation.js'
+import type { RetireGrantRequest } from '../../wire/kms-model-types.js'
+import { type Operation, type RequestContext } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 
 /** The grant a RetireGrant names: by its token, or by key and grant id. */
-function grantToRetire(kms: Kms, input: Input): GrantRecord {
-  const token = str(input, 'GrantToken')
-  const keyIdInput = str(input, 'KeyId')
-  const grantId = str(input, 'GrantId')
+function grantToRetire(kms: Kms, input: RetireGrantRequest): GrantRecord {
+  const token = input.GrantToken
+  const keyIdInput = input.KeyId
+  const grantId = input.GrantId
   if (token !== undefined) {
     const grant = grantOfToken(kms, token)
     if (grant === undefined) throw new KmsError('NotFoundException', 'Grant not found for the grant token.')
@@ -31,14 +32,14 @@ function grantToRetire(kms: Kms, input: Input): GrantRecord {
  * Who may retire a grant (AWS): its retiring principal; its grantee when the grant allows
  * RetireGrant; or anyone the key policy and IAM allow kms:RetireGrant on the key.
  */
-function checkMayRetire(kms: Kms, grant: GrantRecord, input: Input, context: RequestContext): void {
+function checkMayRetire(kms: Kms, grant: GrantRecord, input: RetireGrantRequest, context: RequestContext): void {
   const caller = context.caller.principalArn
   if (grant.retiringPrincipal === caller) return
   if (grant.granteePrincipal === caller && grant.operations.includes('RetireGrant')) return
   enforce(kms, context.caller, [keyCheck('kms:RetireGrant', kms.keyById(grant.keyId), input, {})])
 }
 
-export const retireGrant: Operation = {
+export const retireGrant: Operation<'RetireGrant'> = {
   name: 'RetireGrant',
   members: ['GrantToken', 'KeyId', 'GrantId', 'DryRun'],
   // Checked in the handler: who may retire depends on the grant itself.

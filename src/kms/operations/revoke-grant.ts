@@ -2,16 +2,16 @@ import { KmsError } from '../../wire/errors.js'
 import { keyAccess } from '../access.js'
 import { rejectDryRun } from '../crypto-keys.js'
 import { checkGrantId } from '../grants.js'
-import { requiredStr, type Operation } from '../operation.js'
+import { type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 
-export const revokeGrant: Operation = {
+export const revokeGrant: Operation<'RevokeGrant'> = {
   name: 'RevokeGrant',
   members: ['KeyId', 'GrantId', 'DryRun'],
   access: keyAccess('RevokeGrant', { allowAlias: false }),
   async handle(kms, input) {
-    const keyIdInput = requiredStr(input, 'KeyId')
-    const grantId = requiredStr(input, 'GrantId')
+    const keyIdInput = input.KeyId
+    const grantId = input.GrantId
     checkGrantId(grantId)
     await kms.mutate(() => {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })

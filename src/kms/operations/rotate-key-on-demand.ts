@@ -2,19 +2,19 @@ import { KmsError } from '../../wire/errors.js'
 import { failpoint } from '../failpoints.js'
 import { checkKeyState } from '../key-state.js'
 import { requireNotReplica, requireRotatable, rotationWrites } from '../materials.js'
-import { requiredStr, type Operation } from '../operation.js'
+import { type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 import { keyAccess } from '../access.js'
 
 /** AWS's documented limit of on-demand rotations per key (reference §9.2). */
 export const MAX_ON_DEMAND_ROTATIONS = 25
 
-export const rotateKeyOnDemand: Operation = {
+export const rotateKeyOnDemand: Operation<'RotateKeyOnDemand'> = {
   name: 'RotateKeyOnDemand',
   members: ['KeyId'],
   access: keyAccess('RotateKeyOnDemand', { allowAlias: false }),
   async handle(kms, input) {
-    const keyIdInput = requiredStr(input, 'KeyId')
+    const keyIdInput = input.KeyId
     // The rotation completes before the call returns: an acknowledged rotation is
     // durable, and ListKeyRotations shows it at once.
     const keyId = await kms.mutate(async () => {

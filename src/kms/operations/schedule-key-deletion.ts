@@ -2,7 +2,7 @@ import { KmsError } from '../../wire/errors.js'
 import { checkKeyState } from '../key-state.js'
 import { DAY_MS } from '../materials.js'
 import type { KeyRecord } from '../../storage/records.js'
-import { epochSeconds, num, requiredStr, type Operation, type Output } from '../operation.js'
+import { epochSeconds, type Operation, type Output } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 import { keyAccess } from '../access.js'
 
@@ -11,13 +11,13 @@ const DEFAULT_WINDOW_DAYS = 30
 const MIN_WINDOW_DAYS = 7
 const MAX_WINDOW_DAYS = 30
 
-export const scheduleKeyDeletion: Operation = {
+export const scheduleKeyDeletion: Operation<'ScheduleKeyDeletion'> = {
   name: 'ScheduleKeyDeletion',
   members: ['KeyId', 'PendingWindowInDays'],
   access: keyAccess('ScheduleKeyDeletion', { allowAlias: false, conditionMembers: { 'kms:ScheduleKeyDeletionPendingWindowInDays': 'PendingWindowInDays' } }),
   async handle(kms, input) {
-    const keyIdInput = requiredStr(input, 'KeyId')
-    const windowDays = num(input, 'PendingWindowInDays') ?? DEFAULT_WINDOW_DAYS
+    const keyIdInput = input.KeyId
+    const windowDays = input.PendingWindowInDays ?? DEFAULT_WINDOW_DAYS
     if (windowDays < MIN_WINDOW_DAYS || windowDays > MAX_WINDOW_DAYS) {
       const bound = windowDays < MIN_WINDOW_DAYS ? `greater than or equal to ${MIN_WINDOW_DAYS}` : `less than or equal to ${MAX_WINDOW_DAYS}`
       throw new KmsError(

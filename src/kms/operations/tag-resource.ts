@@ -1,17 +1,17 @@
-import type { Tag } from '../../storage/records.js'
+
 import { checkKeyState } from '../key-state.js'
-import { list, requiredStr, type Operation } from '../operation.js'
+import { type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 import { mergeTags } from '../tags.js'
 import { keyAccess } from '../access.js'
 
-export const tagResource: Operation = {
+export const tagResource: Operation<'TagResource'> = {
   name: 'TagResource',
   members: ['KeyId', 'Tags.TagKey', 'Tags.TagValue'],
   access: keyAccess('TagResource', { allowAlias: false }),
   async handle(kms, input) {
-    const keyIdInput = requiredStr(input, 'KeyId')
-    const added = list<Tag>(input, 'Tags') ?? []
+    const keyIdInput = input.KeyId
+    const added = input.Tags ?? []
     await kms.mutate(() => {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
       checkKeyState('not-pending-deletion', key.state, kms.arnOf(key.keyId))

@@ -1,15 +1,15 @@
 import { checkKeyState } from '../key-state.js'
-import { list, requiredStr, type Operation } from '../operation.js'
+import { type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 import { keyAccess } from '../access.js'
 
-export const untagResource: Operation = {
+export const untagResource: Operation<'UntagResource'> = {
   name: 'UntagResource',
   members: ['KeyId', 'TagKeys'],
   access: keyAccess('UntagResource', { allowAlias: false }),
   async handle(kms, input) {
-    const keyIdInput = requiredStr(input, 'KeyId')
-    const removed = new Set(list<string>(input, 'TagKeys') ?? [])
+    const keyIdInput = input.KeyId
+    const removed = new Set(input.TagKeys ?? [])
     await kms.mutate(() => {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
       checkKeyState('not-pending-deletion', key.state, kms.arnOf(key.keyId))

@@ -5,7 +5,7 @@ import type { KeyRecord } from '../../storage/records.js'
 import { failpoint } from '../failpoints.js'
 import { checkKeyState } from '../key-state.js'
 import { handoffMessage } from '../multi-region/outbound.js'
-import { requiredStr, type Operation } from '../operation.js'
+import { type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 import { keyAccess } from '../access.js'
 
@@ -15,13 +15,13 @@ import { keyAccess } from '../access.js'
  * primary role to the replica; it becomes a replica when the new primary's shared
  * state arrives.
  */
-export const updatePrimaryRegion: Operation = {
+export const updatePrimaryRegion: Operation<'UpdatePrimaryRegion'> = {
   name: 'UpdatePrimaryRegion',
   members: ['KeyId', 'PrimaryRegion'],
   access: keyAccess('UpdatePrimaryRegion', { allowAlias: false, conditionMembers: { 'kms:PrimaryRegion': 'PrimaryRegion' } }),
   async handle(kms, input) {
-    const keyIdInput = requiredStr(input, 'KeyId')
-    const primaryRegion = requiredStr(input, 'PrimaryRegion')
+    const keyIdInput = input.KeyId
+    const primaryRegion = input.PrimaryRegion
     await kms.mutate(() => {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
       const arn = kms.arnOf(key.keyId)

@@ -1,10 +1,10 @@
 import { KmsError } from '../../wire/errors.js'
 import { keyAccess } from '../access.js'
 import { rejectDryRun } from '../crypto-keys.js'
-import { bytes, type Operation } from '../operation.js'
+import { type Operation } from '../operation.js'
 import { signingRequest } from './sign.js'
 
-export const verify: Operation = {
+export const verify: Operation<'Verify'> = {
   name: 'Verify',
   members: ['KeyId', 'Message', 'MessageType', 'Signature', 'SigningAlgorithm', 'GrantTokens', 'DryRun'],
   access: keyAccess('Verify', {
@@ -13,7 +13,7 @@ export const verify: Operation = {
   }),
   async handle(kms, input) {
     const { usable, algorithm, messageType, message } = signingRequest(kms, input, 'Verify')
-    const signature = bytes(input, 'Signature') ?? new Uint8Array()
+    const signature = input.Signature ?? new Uint8Array()
     rejectDryRun(input)
     const valid = await kms.hsm.keyOperation('verify', { key: kms.refOf(usable.material), algorithm, messageType, message, signature })
     // AWS answers an invalid signature with an error, never with SignatureValid: false.
