@@ -6,7 +6,7 @@
  */
 import type { KeyRecord } from '../storage/records.js'
 import { keyArn } from '../wire/arn.js'
-import { encryptionAlgorithmsFor, keyAgreementAlgorithmsFor, macAlgorithmsFor, signingAlgorithmsFor } from '../wire/key-specs.js'
+import { encapsulationAlgorithmsFor, encryptionAlgorithmsFor, keyAgreementAlgorithmsFor, macAlgorithmsFor, signingAlgorithmsFor } from '../wire/key-specs.js'
 import type { Kms } from './kms.js'
 import { epochSeconds, type Output } from './operation.js'
 
@@ -23,6 +23,7 @@ export function keyMetadata(kms: Kms, key: KeyRecord, region: string = kms.regio
   if (key.state === 'PendingDeletion' && key.deletionAt !== undefined) metadata.DeletionDate = epochSeconds(key.deletionAt)
   metadata.Description = key.description
   metadata.Enabled = key.state === 'Enabled'
+  if (key.keyUsage === 'ENCAPSULATE_DECAPSULATE') metadata.EncapsulationAlgorithms = encapsulationAlgorithmsFor(key.keySpec)
   if (key.keyUsage === 'ENCRYPT_DECRYPT') metadata.EncryptionAlgorithms = encryptionAlgorithmsFor(key.keySpec)
   if (key.imported?.expirationModel !== undefined) metadata.ExpirationModel = key.imported.expirationModel
   if (key.keyUsage === 'KEY_AGREEMENT') metadata.KeyAgreementAlgorithms = keyAgreementAlgorithmsFor(key.keySpec)

@@ -702,7 +702,8 @@ describe('recorded AWS responses', () => {
   })
 
   // Same snapshot, test_hmac_create_key_invalid_operations (recorded 2023-04-13). The model
-  // has gained values since (SM2, ML_DSA_*, ECC_NIST_EDWARDS25519; KEY_AGREEMENT): the
+  // has gained values since (SM2, ML_DSA_*, ECC_NIST_EDWARDS25519, ML_KEM_*; KEY_AGREEMENT,
+  // ENCAPSULATE_DECAPSULATE): the
   // recorded order is kept and the newer values follow in model order.
   test('CreateKey with an unknown KeySpec or KeyUsage', () => {
     const recordedKeySpecs =
@@ -710,12 +711,12 @@ describe('recorded AWS responses', () => {
     expectKmsError(
       () => parseOperationInput('CreateKey', { KeySpec: 'HMAC_random' }),
       'ValidationException',
-      `1 validation error detected: Value 'HMAC_random' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [${recordedKeySpecs}, SM2, ML_DSA_44, ML_DSA_65, ML_DSA_87, ECC_NIST_EDWARDS25519]`,
+      `1 validation error detected: Value 'HMAC_random' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [${recordedKeySpecs}, SM2, ML_DSA_44, ML_DSA_65, ML_DSA_87, ECC_NIST_EDWARDS25519, ML_KEM_512, ML_KEM_768, ML_KEM_1024]`,
     )
     expectKmsError(
       () => parseOperationInput('CreateKey', { KeyUsage: 'RANDOM' }),
       'ValidationException',
-      "1 validation error detected: Value 'RANDOM' at 'keyUsage' failed to satisfy constraint: Member must satisfy enum value set: [ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT]",
+      "1 validation error detected: Value 'RANDOM' at 'keyUsage' failed to satisfy constraint: Member must satisfy enum value set: [ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT, ENCAPSULATE_DECAPSULATE]",
     )
   })
 
