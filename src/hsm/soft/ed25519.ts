@@ -103,11 +103,13 @@ function checkRequest(algorithm: SigningAlgorithm, messageType: MessageType, mes
   if (message.length !== DIGEST_BYTES) throw new RangeError(`DIGEST must be ${DIGEST_BYTES} bytes for ED25519_PH_SHA_512, got ${message.length}`)
 }
 
-export function ed25519Sign(pkcs8: Uint8Array, algorithm: SigningAlgorithm, messageType: MessageType, message: Uint8Array): Buffer {
-  checkRequest(algorithm, messageType, message)
-  const { privateKey } = load(pkcs8)
-  if (algorithm === 'ED25519_SHA_512') return nodeSign(null, message, privateKey)
-  const secretKey = secretKeyOf(privateKey)
+/**
+ * Ed25519ph of a message of any length (RFC 8032 §5.1.6 with phflag 1, empty context):
+ * SHA-512 of `message` is what is signed. ED25519_PH_SHA_512 passes the caller's digest as
+ * the message; the known-answer test passes RFC 8032's.
+ */
+export function ed25519phSign(pkcs8: Uint8Array, message: Uint8Array): Buffer {
+  const secretKey = secretKeyOf(load(pkcs8).privateKey)
   try {
     return Buffer.from(ed25519ph.sign(message, secretKey))
   } finally {
@@ -115,15 +117,30 @@ export function ed25519Sign(pkcs8: Uint8Array, algorithm: SigningAlgorithm, mess
   }
 }
 
+/** Ed25519ph verification (RFC 8032 §5.1.7), with RFC 8032's strict encoding rules. Never throws. */
+export function ed25519phVerify(pkcs8: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    // zip215: false: RFC 8032's strict encoding rules (canonical S and points), as OpenSSL
+    // applies on the pure path, so both algorithms accept the same signatures.
+    return ed25519ph.verify(signature, message, rawPublicKey(load(pkcs8).publicKey), { zip215: false })
+  } catch {
+    return false
+  }
+}
+
+export function ed25519Sign(pkcs8: Uint8Array, algorithm: SigningAlgorithm, messageType: MessageType, message: Uint8Array): Buffer {
+  checkRequest(algorithm, messageType, message)
+  if (algorithm === 'ED25519_SHA_512') return nodeSign(null, message, load(pkcs8).privateKey)
+  return ed25519phSign(pkcs8, message)
+}
+
 export function ed25519Verify(pkcs8: Uint8Array, algorithm: SigningAlgorithm, messageType: MessageType, message: Uint8Array, signature: Uint8Array): boolean {
   checkRequest(algorithm, messageType, message)
   const { publicKey } = load(pkcs8)
   if (!(signature instanceof Uint8Array) || signature.length !== 64) return false
+  if (algorithm === 'ED25519_PH_SHA_512') return ed25519phVerify(pkcs8, message, signature)
   try {
-    if (algorithm === 'ED25519_SHA_512') return nodeVerify(null, message, publicKey, signature)
-    // zip215: false: RFC 8032's strict encoding rules (canonical S and points), as OpenSSL
-    // applies on the pure path, so both algorithms accept the same signatures.
-    return ed25519ph.verify(signature, message, rawPublicKey(publicKey), { zip215: false })
+    return nodeVerify(null, message, publicKey, signature)
   } catch {
     return false
   }
