@@ -130,7 +130,10 @@ export type WrappingAlgorithm = 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256' | 'RSA
 export interface KeyOperations {
   /** DER SubjectPublicKeyInfo of an asymmetric key. */
   getPublicKey: { request: { key: MaterialRef }; result: Uint8Array }
-  /** RAW: `message` is hashed; DIGEST: `message` is the digest. ECDSA signatures are DER. */
+  /**
+   * RAW: `message` is hashed; DIGEST: `message` is the digest; EXTERNAL_MU: ML-DSA's μ.
+   * ECDSA signatures are DER; Ed25519 and ML-DSA signatures their raw encodings.
+   */
   sign: { request: { key: MaterialRef; algorithm: SigningAlgorithm; messageType: MessageType; message: Uint8Array }; result: Uint8Array }
   verify: {
     request: { key: MaterialRef; algorithm: SigningAlgorithm; messageType: MessageType; message: Uint8Array; signature: Uint8Array }
@@ -141,6 +144,14 @@ export interface KeyOperations {
   asymmetricDecrypt: { request: { key: MaterialRef; algorithm: AsymmetricEncryptionAlgorithm; ciphertext: Uint8Array }; result: Uint8Array }
   /** ECDH with a peer's DER SubjectPublicKeyInfo: the raw shared secret; `INVALID_PUBLIC_KEY` for a bad peer key. */
   deriveSharedSecret: { request: { key: MaterialRef; peerPublicKey: Uint8Array }; result: Uint8Array }
+  /** ML-KEM encapsulation to the key's public key: a fresh 32-byte shared secret and its ciphertext. */
+  encapsulate: { request: { key: MaterialRef }; result: { ciphertext: Uint8Array; sharedSecret: Uint8Array } }
+  /**
+   * ML-KEM decapsulation. A ciphertext of the right length always yields a secret (implicit
+   * rejection makes a pseudo-random one for a wrong ciphertext); `DECRYPT_FAILED` only for
+   * a ciphertext of the wrong length.
+   */
+  decapsulate: { request: { key: MaterialRef; ciphertext: Uint8Array }; result: Uint8Array }
   generateMac: { request: { key: MaterialRef; algorithm: MacAlgorithm; message: Uint8Array }; result: Uint8Array }
   /** Compares in constant time inside the HSM. */
   verifyMac: { request: { key: MaterialRef; algorithm: MacAlgorithm; message: Uint8Array; mac: Uint8Array }; result: boolean }

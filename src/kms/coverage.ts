@@ -18,17 +18,19 @@ const NOT_YET = 'Not implemented yet (issue 12).'
 /** Enum name → the values Trent implements. */
 export const IMPLEMENTED_ENUM_VALUES: Readonly<Record<string, readonly string[]>> = {
   KeySpec: KEY_SPECS,
-  CustomerMasterKeySpec: KEY_SPECS,
+  // The deprecated twin of KeySpec, whose enum stopped growing before Ed25519, ML-DSA and ML-KEM.
+  CustomerMasterKeySpec: KEY_SPECS.filter((spec) => !spec.startsWith('ML_') && spec !== 'ECC_NIST_EDWARDS25519'),
   KeyUsageType: [...new Set(KEY_SPECS.flatMap((spec) => keyUsagesFor(spec)))],
   OriginType: ['AWS_KMS', 'EXTERNAL'],
   SigningAlgorithmSpec: SIGNING_ALGORITHMS,
   EncryptionAlgorithmSpec: ['SYMMETRIC_DEFAULT', ...ENCRYPTION_ALGORITHMS],
   MacAlgorithmSpec: MAC_ALGORITHMS,
   KeyAgreementAlgorithmSpec: ['ECDH'],
+  EncapsulationAlgorithmSpec: ['ML_KEM'],
   DataKeySpec: ['AES_256', 'AES_128'],
   DataKeyPairSpec: KEY_PAIR_SPECS,
   GrantOperation: [...GRANT_OPERATIONS],
-  MessageType: ['RAW', 'DIGEST'],
+  MessageType: ['RAW', 'DIGEST', 'EXTERNAL_MU'],
   AlgorithmSpec: ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256'],
   WrappingKeySpec: ['RSA_2048', 'RSA_3072', 'RSA_4096'],
   ExpirationModelType: ['KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE'],
@@ -39,21 +41,17 @@ export const IMPLEMENTED_ENUM_VALUES: Readonly<Record<string, readonly string[]>
 
 /** Enum name → value → why Trent refuses it. */
 export const REFUSED_ENUM_VALUES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-  KeySpec: { SM2: CHINA_REGIONS_ONLY, ML_DSA_44: NOT_YET, ML_DSA_65: NOT_YET, ML_DSA_87: NOT_YET, ECC_NIST_EDWARDS25519: NOT_YET, ML_KEM_512: NOT_YET, ML_KEM_768: NOT_YET, ML_KEM_1024: NOT_YET },
+  KeySpec: { SM2: CHINA_REGIONS_ONLY },
   CustomerMasterKeySpec: { SM2: CHINA_REGIONS_ONLY },
-  KeyUsageType: { ENCAPSULATE_DECAPSULATE: NOT_YET },
   OriginType: { AWS_CLOUDHSM: NO_CUSTOM_KEY_STORES, EXTERNAL_KEY_STORE: NO_CUSTOM_KEY_STORES },
-  SigningAlgorithmSpec: { SM2DSA: CHINA_REGIONS_ONLY, ML_DSA_SHAKE_256: NOT_YET, ED25519_SHA_512: NOT_YET, ED25519_PH_SHA_512: NOT_YET },
+  SigningAlgorithmSpec: { SM2DSA: CHINA_REGIONS_ONLY },
   EncryptionAlgorithmSpec: { SM2PKE: CHINA_REGIONS_ONLY },
-  DataKeyPairSpec: { SM2: CHINA_REGIONS_ONLY, ECC_NIST_EDWARDS25519: NOT_YET, ML_KEM_512: NOT_YET, ML_KEM_768: NOT_YET, ML_KEM_1024: NOT_YET },
-  GrantOperation: { Encapsulate: NOT_YET, Decapsulate: NOT_YET },
-  MessageType: { EXTERNAL_MU: 'Only ML-DSA keys sign a precomputed μ (FIPS 204 external mu); see KeySpec.' },
+  DataKeyPairSpec: { SM2: CHINA_REGIONS_ONLY },
   AlgorithmSpec: {
     RSAES_PKCS1_V1_5: 'AWS withdrew RSAES_PKCS1_V1_5 as a wrapping algorithm for key material in 2023.',
     SM2PKE: CHINA_REGIONS_ONLY,
   },
   WrappingKeySpec: { SM2: CHINA_REGIONS_ONLY },
-  EncapsulationAlgorithmSpec: { ML_KEM: NOT_YET },
   DryRunModifierType: { IGNORE_CIPHERTEXT: NOT_YET },
   CustomKeyStoreType: { AWS_CLOUDHSM: NO_CUSTOM_KEY_STORES, EXTERNAL_KEY_STORE: NO_CUSTOM_KEY_STORES },
   XksProxyConnectivityType: { PUBLIC_ENDPOINT: NO_CUSTOM_KEY_STORES, VPC_ENDPOINT_SERVICE: NO_CUSTOM_KEY_STORES },
@@ -67,7 +65,5 @@ export const REFUSED_OPERATIONS: Readonly<Record<string, string>> = {
   DescribeCustomKeyStores: NO_CUSTOM_KEY_STORES,
   DisconnectCustomKeyStore: NO_CUSTOM_KEY_STORES,
   UpdateCustomKeyStore: NO_CUSTOM_KEY_STORES,
-  Encapsulate: NOT_YET,
-  Decapsulate: NOT_YET,
   GetKeyLastUsage: 'Not implemented yet (issue 13: it reads the audit trail).',
 }

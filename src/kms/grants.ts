@@ -35,6 +35,8 @@ export function grantableOperations(key: KeyRecord): string[] {
       return [...FOR_EVERY_KEY, 'GenerateMac', 'VerifyMac']
     case 'KEY_AGREEMENT':
       return [...FOR_EVERY_KEY, 'DeriveSharedSecret', 'GetPublicKey']
+    case 'ENCAPSULATE_DECAPSULATE':
+      return [...FOR_EVERY_KEY, 'Encapsulate', 'Decapsulate', 'GetPublicKey']
   }
 }
 
@@ -159,4 +161,6 @@ export const GRANT_OPERATIONS: ReadonlySet<string> = new Set([
   'GenerateMac',
   'VerifyMac',
   'DeriveSharedSecret',
+  'Encapsulate',
+  'Decapsulate',
 ])

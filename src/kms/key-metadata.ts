@@ -6,9 +6,9 @@
  */
 import type { KeyRecord } from '../storage/records.js'
 import { keyArn } from '../wire/arn.js'
-import { encryptionAlgorithmsFor, keyAgreementAlgorithmsFor, macAlgorithmsFor, signingAlgorithmsFor } from '../wire/key-specs.js'
+import { encapsulationAlgorithmsFor, encryptionAlgorithmsFor, keyAgreementAlgorithmsFor, macAlgorithmsFor, signingAlgorithmsFor } from '../wire/key-specs.js'
 import type { Kms } from './kms.js'
-import type { KeyMetadata, MultiRegionKey } from '../wire/kms-model-types.js'
+import type { CustomerMasterKeySpec, KeyMetadata, MultiRegionKey } from '../wire/kms-model-types.js'
 import { epochSeconds } from './operation.js'
 
 /** `region`: the region whose view to render, for ReplicateKey's answer about a replica. */
@@ -21,10 +21,13 @@ export function keyMetadata(kms: Kms, key: KeyRecord, region: string = kms.regio
     CreationDate: epochSeconds(key.createdAt),
   }
   if (current !== undefined) metadata.CurrentKeyMaterialId = current.materialId
-  metadata.CustomerMasterKeySpec = key.keySpec
+  // The deprecated twin of KeySpec; its enum stopped growing before Ed25519, ML-DSA and
+  // ML-KEM, and Trent (unverified against AWS) still reports the key spec there.
+  metadata.CustomerMasterKeySpec = key.keySpec as CustomerMasterKeySpec
   if (key.state === 'PendingDeletion' && key.deletionAt !== undefined) metadata.DeletionDate = epochSeconds(key.deletionAt)
   metadata.Description = key.description
   metadata.Enabled = key.state === 'Enabled'
+  if (key.keyUsage === 'ENCAPSULATE_DECAPSULATE') metadata.EncapsulationAlgorithms = encapsulationAlgorithmsFor(key.keySpec)
   if (key.keyUsage === 'ENCRYPT_DECRYPT') metadata.EncryptionAlgorithms = encryptionAlgorithmsFor(key.keySpec)
   if (key.imported?.expirationModel !== undefined) metadata.ExpirationModel = key.imported.expirationModel
   if (key.keyUsage === 'KEY_AGREEMENT') metadata.KeyAgreementAlgorithms = keyAgreementAlgorithmsFor(key.keySpec)

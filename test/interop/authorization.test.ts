@@ -16,8 +16,10 @@ import {
   UpdateAliasCommand,
   CreateGrantCommand,
   CreateKeyCommand,
+  DecapsulateCommand,
   DecryptCommand,
   DescribeKeyCommand,
+  EncapsulateCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
   GetKeyPolicyCommand,
@@ -1105,5 +1107,25 @@ describe('aliases need the permission on the alias (identity policies) and on th
     await clientOf(name).send(new DeleteAliasCommand({ AliasName: alias }))
     // Root needs nothing more.
     await root.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.keyId }))
+  })
+})
+
+describe('ML-KEM keys: Encapsulate and Decapsulate are authorized like every key operation', () => {
+  it('a user with no IAM policy is denied both; a grant of Encapsulate allows that one only; an IAM policy allows Decapsulate', async () => {
+    const GRANTEE = 'kem-grantee'
+    const DECAPSULATOR = 'kem-decapsulator'
+    setUser(GRANTEE)
+    setUser(DECAPSULATOR, [policy(allow('kms:Decapsulate'))])
+    const created = await root.send(new CreateKeyCommand({ KeySpec: 'ML_KEM_768', KeyUsage: 'ENCAPSULATE_DECAPSULATE' }))
+    const keyId = created.KeyMetadata?.KeyId ?? assert.fail('no key id')
+    const encapsulate = new EncapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM' })
+    await rejectsWith(clientOf(GRANTEE).send(encapsulate), 'AccessDeniedException')
+    await root.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: userArn(GRANTEE), Operations: ['Encapsulate'] }))
+    const out = await clientOf(GRANTEE).send(encapsulate)
+    const decapsulate = new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: out.SharedSecretCiphertextBlob })
+    await rejectsWith(clientOf(GRANTEE).send(decapsulate), 'AccessDeniedException')
+    const opened = await clientOf(DECAPSULATOR).send(decapsulate)
+    assert.deepEqual(opened.SharedSecret, out.SharedSecret)
+    await rejectsWith(clientOf(DECAPSULATOR).send(encapsulate), 'AccessDeniedException')
   })
 })

@@ -9,8 +9,10 @@ import { randomBytes } from 'node:crypto'
 import { after, before, test } from 'node:test'
 import {
   CreateKeyCommand,
+  DecapsulateCommand,
   DecryptCommand,
   DescribeKeyCommand,
+  EncapsulateCommand,
   EncryptCommand,
   GenerateMacCommand,
   GetParametersForImportCommand,
@@ -25,6 +27,7 @@ import {
   type KeyUsageType,
   type KMSClient,
 } from '@aws-sdk/client-kms'
+import { readFileSync } from 'node:fs'
 import { startInMemoryPartition, type InMemoryPartition } from '../helpers/in-memory-partition.js'
 import { wrapForImport } from '../helpers/import-wrap.js'
 
@@ -169,4 +172,85 @@ test('imported asymmetric material in a multi-Region key: the replica signs with
   const message = Buffer.from('imported P-384, signed in the replica')
   const signed = await client(C).send(new SignCommand({ KeyId: keyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_384' }))
   assert.ok(verify('sha384', message, local.publicKey, signed.Signature ?? new Uint8Array()))
+})
+
+for (const [spec, algorithm, messageType, message] of [
+  ['ECC_NIST_EDWARDS25519', 'ED25519_SHA_512', 'RAW', Buffer.from('Ed25519 in every region')],
+  ['ECC_NIST_EDWARDS25519', 'ED25519_PH_SHA_512', 'DIGEST', Buffer.alloc(64, 0x11)],
+  ['ML_DSA_65', 'ML_DSA_SHAKE_256', 'RAW', Buffer.from('ML-DSA in every region')],
+  ['ML_DSA_87', 'ML_DSA_SHAKE_256', 'EXTERNAL_MU', Buffer.alloc(64, 0x22)],
+] as const) {
+  test(`${spec} multi-Region key (${algorithm}, ${messageType}): one public key; a signature made in one region verifies in the others`, async () => {
+    const keyId = await replicatedKey(spec, 'SIGN_VERIFY')
+    await replicate(keyId, B, C)
+    const publicKeys = new Set<string>()
+    for (const region of [A, B, C]) {
+      assert.equal(await stateIn(region, keyId), 'Enabled')
+      publicKeys.add(Buffer.from((await client(region).send(new GetPublicKeyCommand({ KeyId: keyId }))).PublicKey ?? []).toString('base64'))
+    }
+    assert.equal(publicKeys.size, 1)
+    for (const signer of [A, B, C]) {
+      const signed = await client(signer).send(new SignCommand({ KeyId: keyId, Message: message, MessageType: messageType, SigningAlgorithm: algorithm }))
+      for (const verifier of [A, B, C]) {
+        const verified = await client(verifier).send(
+          new VerifyCommand({ KeyId: keyId, Message: message, MessageType: messageType, Signature: signed.Signature, SigningAlgorithm: algorithm }),
+        )
+        assert.equal(verified.SignatureValid, true, `${signer} → ${verifier}`)
+      }
+    }
+  })
+}
+
+test('ML_KEM_1024 multi-Region key: a secret encapsulated in one region decapsulates in the others', async () => {
+  const keyId = await replicatedKey('ML_KEM_1024', 'ENCAPSULATE_DECAPSULATE')
+  await replicate(keyId, B, C)
+  for (const encapsulator of [A, B, C]) {
+    const out = await client(encapsulator).send(new EncapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM' }))
+    for (const decapsulator of [A, B, C]) {
+      const opened = await client(decapsulator).send(
+        new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: out.SharedSecretCiphertextBlob }),
+      )
+      assert.deepEqual(opened.SharedSecret, out.SharedSecret, `${encapsulator} → ${decapsulator}`)
+    }
+  }
+})
+
+// The IETF LAMPS example keys (test/vectors/lamps-example-keys.json): seed-form PKCS#8, as
+// a user would import ML-DSA or ML-KEM material, with the SubjectPublicKeyInfo it must give.
+const LAMPS = JSON.parse(readFileSync(new URL('../../../test/vectors/lamps-example-keys.json', import.meta.url), 'utf8')) as {
+  keys: Array<{ keySpec: string; pkcs8: string; spki: string }>
+}
+function lampsKey(spec: string): { pkcs8: Buffer; spki: Buffer } {
+  const key = LAMPS.keys.find((entry) => entry.keySpec === spec) ?? assert.fail(`no example key for ${spec}`)
+  return { pkcs8: Buffer.from(key.pkcs8, 'hex'), spki: Buffer.from(key.spki, 'hex') }
+}
+
+test('imported ML-DSA and ML-KEM material in a multi-Region key: each region imports the same seed; another seed is refused', async () => {
+  for (const [spec, usage, other] of [
+    ['ML_DSA_44', 'SIGN_VERIFY', 'ML_DSA_65'],
+    ['ML_KEM_768', 'ENCAPSULATE_DECAPSULATE', 'ML_KEM_512'],
+  ] as const) {
+    const { pkcs8, spki } = lampsKey(spec)
+    const keyId = await replicatedKey(spec, usage, 'EXTERNAL')
+    // Another parameter set's key is not this spec's material.
+    await assert.rejects(importIn(A, keyId, lampsKey(other).pkcs8), { name: 'IncorrectKeyMaterialException' })
+    await importIn(A, keyId, pkcs8)
+    assert.deepEqual(Buffer.from((await client(A).send(new GetPublicKeyCommand({ KeyId: keyId }))).PublicKey ?? []), spki)
+    await replicate(keyId, B)
+    const anotherSeed = Buffer.from(pkcs8)
+    anotherSeed[anotherSeed.length - 1] = (anotherSeed[anotherSeed.length - 1] ?? 0) ^ 1
+    await assert.rejects(importIn(B, keyId, anotherSeed), { name: 'IncorrectKeyMaterialException' })
+    await importIn(B, keyId, pkcs8)
+    assert.equal(await stateIn(B, keyId), 'Enabled')
+    assert.deepEqual(Buffer.from((await client(B).send(new GetPublicKeyCommand({ KeyId: keyId }))).PublicKey ?? []), spki)
+    if (usage === 'SIGN_VERIFY') {
+      const message = Buffer.from('imported ML-DSA, signed in the replica')
+      const signed = await client(B).send(new SignCommand({ KeyId: keyId, Message: message, SigningAlgorithm: 'ML_DSA_SHAKE_256' }))
+      assert.equal((await client(A).send(new VerifyCommand({ KeyId: keyId, Message: message, Signature: signed.Signature, SigningAlgorithm: 'ML_DSA_SHAKE_256' }))).SignatureValid, true)
+    } else {
+      const out = await client(A).send(new EncapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM' }))
+      const opened = await client(B).send(new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: out.SharedSecretCiphertextBlob }))
+      assert.deepEqual(opened.SharedSecret, out.SharedSecret)
+    }
+  }
 })

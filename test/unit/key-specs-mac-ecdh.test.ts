@@ -17,7 +17,7 @@ import {
   sign,
   verify,
   verifyMac,
-  type AsymmetricKeySpec,
+  type KeyPairSpec,
   type HmacKeySpec,
   type MacAlgorithm,
 } from '../../src/hsm/soft/key-specs.js'
@@ -172,7 +172,7 @@ test('generateMac/verifyMac refuse another spec’s algorithm and keys of the wr
   assert.equal(verifyMac('HMAC_256', imported, 'HMAC_SHA_256', Buffer.from('m'), mac), true)
 })
 
-const NIST: Array<[AsymmetricKeySpec, ECDSA, number]> = [
+const NIST: Array<[KeyPairSpec, ECDSA, number]> = [
   ['ECC_NIST_P256', p256, 32],
   ['ECC_NIST_P384', p384, 48],
   ['ECC_NIST_P521', p521, 66],

@@ -37,13 +37,17 @@ import {
   SIGNING_ALGORITHMS,
   verify,
   type AsymmetricKeySpec,
+  type KeyPairSpec,
   type EncryptionAlgorithm,
   type KeySpec,
   type SigningAlgorithm,
 } from '../../src/hsm/soft/key-specs.js'
 
 // One key per spec for the whole file: RSA_4096 generation takes about a second.
-const keys = Object.fromEntries(ASYMMETRIC_KEY_SPECS.map((spec) => [spec, generateKeyMaterial(spec)])) as Record<AsymmetricKeySpec, Buffer>
+// The RSA and ECC specs; Ed25519, ML-DSA and ML-KEM have test/unit/key-specs-pq.test.ts.
+const RSA_AND_EC = ['RSA_2048', 'RSA_3072', 'RSA_4096', 'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1'] as const
+const RSA_AND_EC_SPECS = ASYMMETRIC_KEY_SPECS.filter((spec): spec is (typeof RSA_AND_EC)[number] => (RSA_AND_EC as readonly string[]).includes(spec))
+const keys = Object.fromEntries(RSA_AND_EC_SPECS.map((spec) => [spec, generateKeyMaterial(spec)])) as Record<AsymmetricKeySpec, Buffer>
 const RSA_SPECS = ['RSA_2048', 'RSA_3072', 'RSA_4096'] as const
 // A second key per spec, made on first use, for "another key of the same spec" checks.
 const otherKeys = new Map<AsymmetricKeySpec, Buffer>()
@@ -121,6 +125,9 @@ test('key usages per spec follow the CreateKey KeyUsage table', () => {
   for (const spec of RSA_SPECS) assert.deepEqual(keyUsagesFor(spec), ['ENCRYPT_DECRYPT', 'SIGN_VERIFY'])
   for (const spec of ['ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521'] as const) assert.deepEqual(keyUsagesFor(spec), ['SIGN_VERIFY', 'KEY_AGREEMENT'])
   assert.deepEqual(keyUsagesFor('ECC_SECG_P256K1'), ['SIGN_VERIFY'])
+  assert.deepEqual(keyUsagesFor('ECC_NIST_EDWARDS25519'), ['SIGN_VERIFY'])
+  for (const spec of ['ML_DSA_44', 'ML_DSA_65', 'ML_DSA_87'] as const) assert.deepEqual(keyUsagesFor(spec), ['SIGN_VERIFY'])
+  for (const spec of ['ML_KEM_512', 'ML_KEM_768', 'ML_KEM_1024'] as const) assert.deepEqual(keyUsagesFor(spec), ['ENCAPSULATE_DECAPSULATE'])
   assert.deepEqual(keyUsagesFor('NOT_A_SPEC' as KeySpec), [])
 
   // DescribeKey reports only the list that belongs to the key's usage.
@@ -129,6 +136,7 @@ test('key usages per spec follow the CreateKey KeyUsage table', () => {
     SigningAlgorithms: signingAlgorithmsFor('RSA_2048'),
     MacAlgorithms: [],
     KeyAgreementAlgorithms: [],
+    EncapsulationAlgorithms: [],
   })
   assert.deepEqual(algorithmsFor('RSA_2048', 'ENCRYPT_DECRYPT').EncryptionAlgorithms, ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256'])
   assert.deepEqual(algorithmsFor('RSA_2048', 'ENCRYPT_DECRYPT').SigningAlgorithms, [])
@@ -146,7 +154,7 @@ test('generated key material has the spec length or is a PKCS#8 key of the spec'
   assert.equal(generateKeyMaterial('HMAC_512').length, 64)
   assert.notDeepEqual(generateKeyMaterial('SYMMETRIC_DEFAULT'), generateKeyMaterial('SYMMETRIC_DEFAULT'))
   for (const spec of KEY_SPECS) {
-    const material = spec === 'SYMMETRIC_DEFAULT' || spec.startsWith('HMAC') ? generateKeyMaterial(spec) : keys[spec as AsymmetricKeySpec]
+    const material = spec === 'SYMMETRIC_DEFAULT' || spec.startsWith('HMAC') ? generateKeyMaterial(spec) : (keys[spec as AsymmetricKeySpec] ?? generateKeyMaterial(spec))
     assert.equal(isValidKeyMaterial(spec, material), true, spec)
   }
   const details = (spec: AsymmetricKeySpec) => createPrivateKey({ key: keys[spec], format: 'der', type: 'pkcs8' }).asymmetricKeyDetails
@@ -181,7 +189,7 @@ test('isValidKeyMaterial: symmetric and HMAC lengths, including the imported HMA
 })
 
 test('isValidKeyMaterial: an asymmetric key is valid for its own spec only', () => {
-  for (const owner of ASYMMETRIC_KEY_SPECS) {
+  for (const owner of RSA_AND_EC_SPECS) {
     for (const spec of KEY_SPECS) {
       if (spec === owner) continue
       assert.equal(isValidKeyMaterial(spec, keys[owner]), false, `${owner} key as ${spec}`)
@@ -190,7 +198,7 @@ test('isValidKeyMaterial: an asymmetric key is valid for its own spec only', () 
 })
 
 test('isValidKeyMaterial: rejects damaged, padded, weak or differently typed asymmetric keys', () => {
-  for (const spec of ASYMMETRIC_KEY_SPECS) {
+  for (const spec of RSA_AND_EC_SPECS) {
     const key = keys[spec]
     assert.equal(isValidKeyMaterial(spec, key.subarray(0, key.length - 1)), false, `${spec} truncated`)
     assert.equal(isValidKeyMaterial(spec, key.subarray(0, 40)), false, `${spec} cut short`)
@@ -230,7 +238,7 @@ test('isValidKeyMaterial: rejects damaged, padded, weak or differently typed asy
 })
 
 test('generateDataKeyPair: PKCS#8 private key and SPKI public key that belong together', () => {
-  for (const spec of ASYMMETRIC_KEY_SPECS) {
+  for (const spec of RSA_AND_EC_SPECS) {
     const pair = generateDataKeyPair(spec)
     const privateKey = createPrivateKey({ key: pair.privateKey, format: 'der', type: 'pkcs8' })
     const publicKey = createPublicKey({ key: pair.publicKey, format: 'der', type: 'spki' })
@@ -245,11 +253,11 @@ test('generateDataKeyPair: PKCS#8 private key and SPKI public key that belong to
     // Fresh each time (checked where generation is cheap).
     if (!spec.startsWith('RSA') || spec === 'RSA_2048') assert.notDeepEqual(generateDataKeyPair(spec).privateKey, pair.privateKey)
   }
-  assert.throws(() => generateDataKeyPair('HMAC_256' as AsymmetricKeySpec), RangeError)
+  assert.throws(() => generateDataKeyPair('HMAC_256' as KeyPairSpec), RangeError)
 })
 
 test('publicKeyOf returns the SPKI node:crypto derives, and refuses non-asymmetric specs', () => {
-  for (const spec of ASYMMETRIC_KEY_SPECS) {
+  for (const spec of RSA_AND_EC_SPECS) {
     const expected = createPublicKey(createPrivateKey({ key: keys[spec], format: 'der', type: 'pkcs8' })).export({ type: 'spki', format: 'der' })
     assert.deepEqual(publicKeyOf(spec, keys[spec]), expected)
   }
@@ -257,7 +265,7 @@ test('publicKeyOf returns the SPKI node:crypto derives, and refuses non-asymmetr
   assert.throws(() => publicKeyOf('ECC_NIST_P384', keys.ECC_NIST_P256), RangeError)
 })
 
-for (const spec of ASYMMETRIC_KEY_SPECS) {
+for (const spec of RSA_AND_EC_SPECS) {
   const allowed = signingAlgorithmsFor(spec)
   for (const [n, algorithm] of allowed.entries()) {
     test(`${spec} ${algorithm}: RAW and DIGEST signatures verify here and with node:crypto; tampering fails`, () => {

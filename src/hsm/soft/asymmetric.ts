@@ -37,6 +37,10 @@ import { clean } from '../internal/bytes.js'
 import { emsaPkcs1v15Encode, emsaPssEncode, emsaPssVerify, RSA_HASH_BYTES } from './rsa-pss.js'
 import { signingAlgorithmsFor, type AsymmetricKeySpec, type EncryptionAlgorithm, type MessageType, type SigningAlgorithm } from '../../wire/key-specs.js'
 
+/** The specs this module serves; Ed25519, ML-DSA and ML-KEM have modules of their own. */
+export type RsaOrEcKeySpec = Exclude<AsymmetricKeySpec, 'ECC_NIST_EDWARDS25519' | 'ML_DSA_44' | 'ML_DSA_65' | 'ML_DSA_87' | 'ML_KEM_512' | 'ML_KEM_768' | 'ML_KEM_1024'>
+type RsaOrEcdsaAlgorithm = Exclude<SigningAlgorithm, 'ED25519_SHA_512' | 'ED25519_PH_SHA_512' | 'ML_DSA_SHAKE_256'>
+
 type SignHash = 'sha256' | 'sha384' | 'sha512'
 
 interface RsaSpec {
@@ -55,7 +59,7 @@ interface EcSpec {
   keyAgreement: boolean
 }
 
-const SPECS: Record<AsymmetricKeySpec, RsaSpec | EcSpec> = {
+const SPECS: Record<RsaOrEcKeySpec, RsaSpec | EcSpec> = {
   RSA_2048: { kind: 'rsa', bits: 2048 },
   RSA_3072: { kind: 'rsa', bits: 3072 },
   RSA_4096: { kind: 'rsa', bits: 4096 },
@@ -65,7 +69,7 @@ const SPECS: Record<AsymmetricKeySpec, RsaSpec | EcSpec> = {
   ECC_SECG_P256K1: { kind: 'ec', nodeCurve: 'secp256k1', curve: secp256k1, hash: 'sha256', keyAgreement: false },
 }
 
-const SIGNING: Record<SigningAlgorithm, { scheme: 'pss' | 'pkcs1' | 'ecdsa'; hash: SignHash }> = {
+const SIGNING: Record<RsaOrEcdsaAlgorithm, { scheme: 'pss' | 'pkcs1' | 'ecdsa'; hash: SignHash }> = {
   RSASSA_PSS_SHA_256: { scheme: 'pss', hash: 'sha256' },
   RSASSA_PSS_SHA_384: { scheme: 'pss', hash: 'sha384' },
   RSASSA_PSS_SHA_512: { scheme: 'pss', hash: 'sha512' },
@@ -86,7 +90,7 @@ function has<K extends string>(table: Record<K, unknown>, key: unknown): key is 
   return typeof key === 'string' && Object.prototype.hasOwnProperty.call(table, key)
 }
 
-export function isAsymmetricSpec(spec: unknown): spec is AsymmetricKeySpec {
+export function isRsaOrEcSpec(spec: unknown): spec is RsaOrEcKeySpec {
   return has(SPECS, spec)
 }
 
@@ -101,7 +105,7 @@ export function signingDigestBytes(algorithm: SigningAlgorithm): number {
   return RSA_HASH_BYTES[SIGNING[algorithm].hash]
 }
 
-function signingFor(spec: AsymmetricKeySpec, algorithm: SigningAlgorithm): { scheme: 'pss' | 'pkcs1' | 'ecdsa'; hash: SignHash } {
+function signingFor(spec: RsaOrEcKeySpec, algorithm: SigningAlgorithm): { scheme: 'pss' | 'pkcs1' | 'ecdsa'; hash: SignHash } {
   specOf(spec)
   // Which algorithms a spec offers is the wire vocabulary's table (src/wire/key-specs.ts).
   if (!has(SIGNING, algorithm) || !signingAlgorithmsFor(spec).includes(algorithm)) {
@@ -164,12 +168,12 @@ function fits(params: RsaSpec | EcSpec, key: KeyObject): boolean {
  * buffer's identity: a material buffer must not be changed in place while in use (the HSM
  * only wipes one after dropping it from its own cache).
  */
-const parsedKeys = new WeakMap<Uint8Array, { spec: AsymmetricKeySpec; key: KeyObject }>()
+const parsedKeys = new WeakMap<Uint8Array, { spec: RsaOrEcKeySpec; key: KeyObject }>()
 /** Each parsed private key's public half, derived once. */
 const publicKeys = new WeakMap<KeyObject, KeyObject>()
 
 /** Parses PKCS#8 DER and checks it is a key of exactly this spec; RangeError otherwise. */
-function loadPrivateKey(spec: AsymmetricKeySpec, pkcs8: Uint8Array): KeyObject {
+function loadPrivateKey(spec: RsaOrEcKeySpec, pkcs8: Uint8Array): KeyObject {
   const parsed = pkcs8 instanceof Uint8Array ? parsedKeys.get(pkcs8) : undefined
   if (parsed !== undefined && parsed.spec === spec) return parsed.key
   const key = parsePrivateKey(spec, pkcs8)
@@ -187,7 +191,7 @@ function publicKeyOfKey(key: KeyObject): KeyObject {
   return publicKey
 }
 
-function parsePrivateKey(spec: AsymmetricKeySpec, pkcs8: Uint8Array): KeyObject {
+function parsePrivateKey(spec: RsaOrEcKeySpec, pkcs8: Uint8Array): KeyObject {
   const params = specOf(spec)
   if (!(pkcs8 instanceof Uint8Array) || !isSingleDerSequence(pkcs8)) throw new RangeError(`${spec}: not a DER PKCS#8 private key`)
   let key: KeyObject
@@ -299,7 +303,7 @@ function rsaVerify(key: KeyObject, scheme: 'pss' | 'pkcs1', hash: SignHash, dige
   return timingSafeEqual(block, expected)
 }
 
-export function sign(spec: AsymmetricKeySpec, privateKeyPkcs8: Uint8Array, algorithm: SigningAlgorithm, messageType: MessageType, message: Uint8Array): Buffer {
+export function sign(spec: RsaOrEcKeySpec, privateKeyPkcs8: Uint8Array, algorithm: SigningAlgorithm, messageType: MessageType, message: Uint8Array): Buffer {
   const params = specOf(spec)
   const { scheme, hash } = signingFor(spec, algorithm)
   const digest = digestOf(hash, messageType, message)
@@ -310,7 +314,7 @@ export function sign(spec: AsymmetricKeySpec, privateKeyPkcs8: Uint8Array, algor
 }
 
 export function verify(
-  spec: AsymmetricKeySpec,
+  spec: RsaOrEcKeySpec,
   privateKeyPkcs8: Uint8Array,
   algorithm: SigningAlgorithm,
   messageType: MessageType,
@@ -327,7 +331,7 @@ export function verify(
   return rsaVerify(key, scheme, hash, digest, signature)
 }
 
-function oaepFor(spec: AsymmetricKeySpec, algorithm: EncryptionAlgorithm): { bits: number; hash: 'sha1' | 'sha256' } {
+function oaepFor(spec: RsaOrEcKeySpec, algorithm: EncryptionAlgorithm): { bits: number; hash: 'sha1' | 'sha256' } {
   const params = specOf(spec)
   if (params.kind !== 'rsa') throw new RangeError(`${spec} cannot encrypt`)
   if (!has(OAEP, algorithm)) throw new RangeError(`${String(algorithm)} is not an encryption algorithm for ${spec}`)
@@ -335,12 +339,12 @@ function oaepFor(spec: AsymmetricKeySpec, algorithm: EncryptionAlgorithm): { bit
 }
 
 /** RFC 8017 §7.1.1: mLen <= k - 2hLen - 2 (214/190 bytes for RSA_2048 with SHA-1/SHA-256). */
-export function maxRsaPlaintextBytes(spec: AsymmetricKeySpec, algorithm: EncryptionAlgorithm): number {
+export function maxRsaPlaintextBytes(spec: RsaOrEcKeySpec, algorithm: EncryptionAlgorithm): number {
   const { bits, hash } = oaepFor(spec, algorithm)
   return Math.ceil(bits / 8) - 2 * RSA_HASH_BYTES[hash] - 2
 }
 
-export function rsaEncrypt(spec: AsymmetricKeySpec, privateKeyPkcs8: Uint8Array, algorithm: EncryptionAlgorithm, plaintext: Uint8Array): Buffer {
+export function rsaEncrypt(spec: RsaOrEcKeySpec, privateKeyPkcs8: Uint8Array, algorithm: EncryptionAlgorithm, plaintext: Uint8Array): Buffer {
   const { hash } = oaepFor(spec, algorithm)
   const max = maxRsaPlaintextBytes(spec, algorithm)
   if (!(plaintext instanceof Uint8Array)) throw new TypeError('plaintext: expected Uint8Array')
@@ -350,7 +354,7 @@ export function rsaEncrypt(spec: AsymmetricKeySpec, privateKeyPkcs8: Uint8Array,
   return publicEncrypt({ key: publicKeyOfKey(key), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash }, asBuffer(plaintext))
 }
 
-export function rsaDecrypt(spec: AsymmetricKeySpec, privateKeyPkcs8: Uint8Array, algorithm: EncryptionAlgorithm, ciphertext: Uint8Array): Buffer | undefined {
+export function rsaDecrypt(spec: RsaOrEcKeySpec, privateKeyPkcs8: Uint8Array, algorithm: EncryptionAlgorithm, ciphertext: Uint8Array): Buffer | undefined {
   const { bits, hash } = oaepFor(spec, algorithm)
   const key = loadPrivateKey(spec, privateKeyPkcs8)
   // RFC 8017 §7.1.2 step 1: the ciphertext is exactly k bytes.
@@ -385,7 +389,7 @@ function peerKey(params: EcSpec, spki: Uint8Array): KeyObject | undefined {
   return peer
 }
 
-export function deriveSharedSecret(spec: AsymmetricKeySpec, privateKeyPkcs8: Uint8Array, peerPublicKeySpki: Uint8Array): Buffer | undefined {
+export function deriveSharedSecret(spec: RsaOrEcKeySpec, privateKeyPkcs8: Uint8Array, peerPublicKeySpki: Uint8Array): Buffer | undefined {
   const params = specOf(spec)
   if (params.kind !== 'ec' || !params.keyAgreement) throw new RangeError(`${spec} does not support key agreement`)
   const key = loadPrivateKey(spec, privateKeyPkcs8)
@@ -400,7 +404,7 @@ export function deriveSharedSecret(spec: AsymmetricKeySpec, privateKeyPkcs8: Uin
   }
 }
 
-export function publicKeyOf(spec: AsymmetricKeySpec, privateKeyPkcs8: Uint8Array): Buffer {
+export function publicKeyOf(spec: RsaOrEcKeySpec, privateKeyPkcs8: Uint8Array): Buffer {
   const key = loadPrivateKey(spec, privateKeyPkcs8)
   // Named-curve SPKI with an uncompressed point for EC, rsaEncryption SPKI for RSA: the
   // encodings AWS GetPublicKey returns.
@@ -411,7 +415,7 @@ export function publicKeyOf(spec: AsymmetricKeySpec, privateKeyPkcs8: Uint8Array
  * The same, on libuv's thread pool: an RSA 4096 key pair takes about a second, and the HSM
  * thread keeps serving other requests meanwhile.
  */
-export function generateAsymmetricKeyPairAsync(spec: AsymmetricKeySpec): Promise<{ privateKey: Buffer; publicKey: Buffer }> {
+export function generateAsymmetricKeyPairAsync(spec: RsaOrEcKeySpec): Promise<{ privateKey: Buffer; publicKey: Buffer }> {
   const params = specOf(spec)
   const encodings = { privateKeyEncoding: { type: 'pkcs8', format: 'der' }, publicKeyEncoding: { type: 'spki', format: 'der' } } as const
   return new Promise((resolve, reject) => {
@@ -421,7 +425,7 @@ export function generateAsymmetricKeyPairAsync(spec: AsymmetricKeySpec): Promise
   })
 }
 
-export function generateAsymmetricKeyPair(spec: AsymmetricKeySpec): { privateKey: Buffer; publicKey: Buffer } {
+export function generateAsymmetricKeyPair(spec: RsaOrEcKeySpec): { privateKey: Buffer; publicKey: Buffer } {
   const params = specOf(spec)
   if (params.kind === 'rsa') {
     return generateKeyPairSync('rsa', {
@@ -480,9 +484,9 @@ function isPrime(candidate: bigint): Promise<boolean> {
  * style: sign, then verify with the derived public key) rejects keys whose halves do not
  * belong together, e.g. an EC key whose embedded public point is not d·G.
  */
-export function isValidAsymmetricMaterial(spec: AsymmetricKeySpec, material: Uint8Array): boolean {
+export function isValidAsymmetricMaterial(spec: RsaOrEcKeySpec, material: Uint8Array): boolean {
   try {
-    if (!isAsymmetricSpec(spec)) return false
+    if (!isRsaOrEcSpec(spec)) return false
     const key = loadPrivateKey(spec, material)
     if (SPECS[spec].kind === 'rsa' && !rsaPartsConsistent(key)) return false
     return passesPairwiseTest(spec, material)
@@ -495,9 +499,9 @@ export function isValidAsymmetricMaterial(spec: AsymmetricKeySpec, material: Uin
  * The same checks, with RSA's primality tests (the slow part: about 0.2 s for an RSA 4096
  * key) on libuv's thread pool, so the HSM thread keeps serving meanwhile.
  */
-export async function isValidAsymmetricMaterialAsync(spec: AsymmetricKeySpec, material: Uint8Array): Promise<boolean> {
+export async function isValidAsymmetricMaterialAsync(spec: RsaOrEcKeySpec, material: Uint8Array): Promise<boolean> {
   try {
-    if (!isAsymmetricSpec(spec)) return false
+    if (!isRsaOrEcSpec(spec)) return false
     const key = loadPrivateKey(spec, material)
     if (SPECS[spec].kind === 'rsa') {
       const primes = rsaPartsFit(key)
@@ -511,7 +515,7 @@ export async function isValidAsymmetricMaterialAsync(spec: AsymmetricKeySpec, ma
   }
 }
 
-function passesPairwiseTest(spec: AsymmetricKeySpec, material: Uint8Array): boolean {
+function passesPairwiseTest(spec: RsaOrEcKeySpec, material: Uint8Array): boolean {
   const algorithm = signingAlgorithmsFor(spec)[0]
   if (algorithm === undefined) return false
   const digest = Buffer.alloc(signingDigestBytes(algorithm), 0x5a)

@@ -32,7 +32,9 @@ import { freshRandomBytes } from '../internal/entropy.js'
 import { isAsymmetric, isHmac, maxRsaOaepPlaintextBytes, type AsymmetricKeySpec, type HmacKeySpec, type KeySpec } from '../../wire/key-specs.js'
 import { openKeyToken, sealKeyToken } from './key-token.js'
 import {
+  decapsulate,
   deriveSharedSecret,
+  encapsulate,
   generateDataKeyPairAsync,
   generateKeyMaterialAsync,
   generateMac,
@@ -251,6 +253,17 @@ export class SoftHsm {
         abytes(r.peerPublicKey, 'peerPublicKey')
         const secret = deriveSharedSecret(asymmetricSpec(r.key.keySpec), this.#rawMaterial(r.key), r.peerPublicKey)
         if (secret === undefined) throw new HsmError('INVALID_PUBLIC_KEY')
+        return secret
+      }
+      case 'encapsulate': {
+        const { key } = request as KeyOperations['encapsulate']['request']
+        return encapsulate(asymmetricSpec(key.keySpec), this.#rawMaterial(key))
+      }
+      case 'decapsulate': {
+        const r = request as KeyOperations['decapsulate']['request']
+        abytes(r.ciphertext, 'ciphertext')
+        const secret = decapsulate(asymmetricSpec(r.key.keySpec), this.#rawMaterial(r.key), r.ciphertext)
+        if (secret === undefined) throw new HsmError('DECRYPT_FAILED')
         return secret
       }
       case 'generateMac': {

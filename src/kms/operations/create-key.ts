@@ -51,7 +51,7 @@ export const createKey: Operation<'CreateKey'> = {
       throw new KmsError('ValidationException', 'You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.')
     }
     if (!isKeySpec(requestedSpec)) {
-      // SM2 (China Regions only), ML-DSA and Ed25519 are in the model but not offered here.
+      // SM2 is in the model but AWS offers it only in China Regions, and so does not Trent.
       throw new KmsError('UnsupportedOperationException', `KeySpec ${requestedSpec} is not supported in this region.`)
     }
     const keySpec: KeySpec = requestedSpec

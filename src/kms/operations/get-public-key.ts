@@ -1,5 +1,5 @@
 import { KmsError } from '../../wire/errors.js'
-import { encryptionAlgorithmsFor, isAsymmetric, keyAgreementAlgorithmsFor, signingAlgorithmsFor } from '../../wire/key-specs.js'
+import { encapsulationAlgorithmsFor, encryptionAlgorithmsFor, isAsymmetric, keyAgreementAlgorithmsFor, signingAlgorithmsFor } from '../../wire/key-specs.js'
 import { keyAccess } from '../access.js'
 import { checkKeyState } from '../key-state.js'
 import { base64, type Operation, type Output } from '../operation.js'
@@ -27,6 +27,7 @@ export const getPublicKey: Operation<'GetPublicKey'> = {
     if (key.keyUsage === 'ENCRYPT_DECRYPT') out.EncryptionAlgorithms = encryptionAlgorithmsFor(key.keySpec)
     if (key.keyUsage === 'SIGN_VERIFY') out.SigningAlgorithms = signingAlgorithmsFor(key.keySpec)
     if (key.keyUsage === 'KEY_AGREEMENT') out.KeyAgreementAlgorithms = keyAgreementAlgorithmsFor(key.keySpec)
+    if (key.keyUsage === 'ENCAPSULATE_DECAPSULATE') out.EncapsulationAlgorithms = encapsulationAlgorithmsFor(key.keySpec)
     return out
   },
 }

@@ -9,6 +9,7 @@ import { cancelKeyDeletion } from './cancel-key-deletion.js'
 import { createAlias } from './create-alias.js'
 import { createGrant } from './create-grant.js'
 import { createKey } from './create-key.js'
+import { decapsulate } from './decapsulate.js'
 import { decrypt } from './decrypt.js'
 import { deleteAlias } from './delete-alias.js'
 import { deleteImportedKeyMaterial } from './delete-imported-key-material.js'
@@ -18,6 +19,7 @@ import { disableKeyRotation } from './disable-key-rotation.js'
 import { disableKey } from './disable-key.js'
 import { enableKeyRotation } from './enable-key-rotation.js'
 import { enableKey } from './enable-key.js'
+import { encapsulate } from './encapsulate.js'
 import { encrypt } from './encrypt.js'
 import { generateDataKeyPairWithoutPlaintext } from './generate-data-key-pair-without-plaintext.js'
 import { generateDataKeyPair } from './generate-data-key-pair.js'
@@ -58,6 +60,7 @@ const ALL: readonly Operation[] = [
   createAlias,
   createGrant,
   createKey,
+  decapsulate,
   decrypt,
   deleteAlias,
   deleteImportedKeyMaterial,
@@ -67,6 +70,7 @@ const ALL: readonly Operation[] = [
   disableKeyRotation,
   enableKey,
   enableKeyRotation,
+  encapsulate,
   encrypt,
   generateDataKey,
   generateDataKeyPair,

@@ -1,5 +1,5 @@
 import { KmsError } from '../../wire/errors.js'
-import { digestLengthOf, signingAlgorithmsFor, type MessageType, type SigningAlgorithm } from '../../wire/key-specs.js'
+import { digestLengthOf, messageTypesFor, signingAlgorithmsFor, type MessageType, type SigningAlgorithm } from '../../wire/key-specs.js'
 import { keyAccess } from '../access.js'
 import { checkAlgorithm, keyForUse, rejectDryRun, type UsableKey } from '../crypto-keys.js'
 import type { SignRequest, VerifyRequest } from '../../wire/kms-model-types.js'
@@ -12,19 +12,30 @@ export interface SigningRequest {
   message: Uint8Array
 }
 
-/** What Sign and Verify check alike: the key, its algorithm, and a digest's length. */
+/**
+ * The message type a request names, which its algorithm must take (wire/key-specs.ts
+ * messageTypesFor). AWS words the refusal by key spec where the spec decides it (ML-DSA
+ * never takes a DIGEST) and by algorithm where the algorithm does (Ed25519's two); both
+ * wordings as recorded against AWS (docs/errors.md). RSA and ECDSA keys, refusing only
+ * EXTERNAL_MU, are worded as the ML-DSA case: by key spec.
+ */
+function checkMessageType(input: SignRequest | VerifyRequest, keySpec: string, algorithm: SigningAlgorithm): MessageType {
+  const requested = input.MessageType ?? 'RAW'
+  if (!messageTypesFor(algorithm).includes(requested)) {
+    const subject = algorithm.startsWith('ED25519_') ? `algorithm ${algorithm}` : `key spec ${keySpec}`
+    throw new KmsError('ValidationException', `Message type ${requested} is incompatible with ${subject}.`)
+  }
+  return requested
+}
+
+/** What Sign and Verify check alike: the key, its algorithm, the message type, and a digest's (or μ's) length. */
 export function signingRequest(kms: Parameters<typeof keyForUse>[0], input: SignRequest | VerifyRequest, operation: string): SigningRequest {
   const usable = keyForUse(kms, input.KeyId, operation, 'SIGN_VERIFY')
   const algorithm = checkAlgorithm<SigningAlgorithm>(input, 'SigningAlgorithm', usable.key, signingAlgorithmsFor(usable.key.keySpec))
-  const requested = input.MessageType ?? 'RAW'
-  if (requested !== 'RAW' && requested !== 'DIGEST') {
-    // EXTERNAL_MU is ML-DSA's precomputed μ (FIPS 204 §6.2); no key spec Trent offers signs
-    // that way, so it is refused here rather than reaching the HSM (docs/errors.md).
-    throw new KmsError('ValidationException', `MessageType ${requested} is not valid for signing algorithm ${algorithm}.`)
-  }
-  const messageType: MessageType = requested
+  const messageType = checkMessageType(input, usable.key.keySpec, algorithm)
   const message = input.Message ?? new Uint8Array()
-  if (messageType === 'DIGEST' && message.length !== digestLengthOf(algorithm)) {
+  // A DIGEST must be the algorithm's hash length; an EXTERNAL_MU is ML-DSA's 64-byte μ.
+  if (messageType !== 'RAW' && message.length !== digestLengthOf(algorithm)) {
     throw new KmsError('ValidationException', `Digest is invalid length for algorithm ${algorithm}.`)
   }
   return { usable, algorithm, messageType, message }
