@@ -333,7 +333,7 @@ async function onSharedState(kms: Kms, m: Extract<Message, { type: 'SharedState'
     // The old primary of an UpdatePrimaryRegion becomes a replica here (spec §9.1); its
     // replication id is the handoff's, as the new primary recorded it.
     if (key.mrk.handoffTo !== m.from || key.mrk.handoffId === undefined) refuse('SharedState from a region this primary did not hand over to')
-    next = { ...next, state: key.state === 'Updating' ? 'Enabled' : key.state, mrk: { ...(next.mrk as MultiRegionState), replicationId: key.mrk.handoffId } }
+    next = { ...next, state: key.state === 'Updating' ? 'Enabled' : next.state, mrk: { ...(next.mrk as MultiRegionState), replicationId: key.mrk.handoffId } }
   }
   const withdrawn = withdrawnMaterialWrites(kms, key, m.shared)
   const writes: Write[] = [...withdrawn, { kind: 'putKey', key: next }]
