@@ -19,6 +19,7 @@ import {
   ListKeyRotationsCommand,
   ReplicateKeyCommand,
   RotateKeyOnDemandCommand,
+  UpdatePrimaryRegionCommand,
   type ImportType,
   type KMSClient,
   type RotationsListEntry,
@@ -203,4 +204,34 @@ test('a replica created after a rotation lists every material and must import ea
   await importIn(B, keyId, first)
   assert.equal((await describeIn(B, keyId)).KeyState, 'Enabled')
   assert.deepEqual(await decryptIn(B, c1.CiphertextBlob), { text: 'made by the first material', materialId: id1 })
+})
+
+test('new material pending when the primary Region changes: the new primary rotates once every other region holds it', async () => {
+  const first = randomBytes(32)
+  const { keyId, id1 } = await importedKeyEverywhere(first)
+  const second = randomBytes(32)
+  const id2 = await importIn(A, keyId, second, 'NEW_KEY_MATERIAL')
+  await p.settle()
+  assert.equal(await importIn(B, keyId, second), id2)
+  await p.settle()
+  await client(A).send(new UpdatePrimaryRegionCommand({ KeyId: keyId, PrimaryRegion: B }))
+  await p.settle()
+  assert.equal((await describeIn(B, keyId)).MultiRegionConfiguration?.MultiRegionKeyType, 'PRIMARY')
+  // The new primary knows the material and that C still lacks it.
+  assert.deepEqual(await listing(B, keyId), [
+    [id1, 'IMPORTED', 'CURRENT'],
+    [id2, 'IMPORTED', 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION'],
+  ])
+  await rejectsWith(client(B).send(new RotateKeyOnDemandCommand({ KeyId: keyId })), 'KMSInvalidStateException')
+  await rejectsWith(client(A).send(new RotateKeyOnDemandCommand({ KeyId: keyId })), 'UnsupportedOperationException')
+  assert.equal(await importIn(C, keyId, second), id2)
+  await p.settle()
+  assert.deepEqual((await listing(B, keyId))[1], [id2, 'IMPORTED', 'PENDING_ROTATION'])
+  await client(B).send(new RotateKeyOnDemandCommand({ KeyId: keyId }))
+  await p.settle()
+  for (const region of [A, B, C]) {
+    const md = await describeIn(region, keyId)
+    assert.equal(md.CurrentKeyMaterialId, id2, region)
+    assert.equal(md.KeyState, 'Enabled', region)
+  }
 })
