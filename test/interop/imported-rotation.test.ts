@@ -181,6 +181,12 @@ test('new imported material: PENDING_ROTATION until RotateKeyOnDemand, then curr
   // description unless a new one is given, and changes its expiry.
   assert.equal(await importMaterial(keyId, first, { KeyMaterialId: id1 }), id1)
   assert.equal((await rotations(keyId, true))[0]?.KeyMaterialDescription, 'first')
+  // Without KeyMaterialId the material is recognised by its id, whichever version it is:
+  // the token is sealed for its own version, so its ciphertexts still decrypt.
+  assert.equal(await importMaterial(keyId, first, { KeyMaterialDescription: 'first again' }), id1)
+  assert.equal((await rotations(keyId, true))[0]?.KeyMaterialDescription, 'first again')
+  assert.deepEqual(await decrypt(c1), { text: 'under the first material', materialId: id1 })
+  assert.equal((await describe(keyId)).CurrentKeyMaterialId, id3, 're-importing an old material does not make it current')
 })
 
 test('every misuse is refused with the same error whether the key is named by id or by ARN', async () => {
