@@ -60,11 +60,14 @@ export async function rotationWrites(kms: Kms, key: KeyRecord, rotationType: 'AU
 }
 
 /**
- * Rotation is for symmetric encryption keys with KMS-made material (reference §4.7,
- * key-state footnote [6]): keys of other specs, and of imported material, refuse it.
+ * Rotation is for symmetric encryption keys (reference §4.7, key-state footnote [6]):
+ * keys of other specs refuse it. Automatic rotation and its setting are for KMS-made
+ * material only; `onDemand` (RotateKeyOnDemand, ListKeyRotations) admits symmetric keys
+ * of imported material too, which rotate to new material imported for them
+ * (docs/imported-material.md).
  */
-export function requireRotatable(key: KeyRecord, arn: string): void {
-  if (key.origin === 'EXTERNAL') {
+export function requireRotatable(key: KeyRecord, arn: string, onDemand = false): void {
+  if (key.origin === 'EXTERNAL' && !(onDemand && key.keySpec === 'SYMMETRIC_DEFAULT')) {
     throw new KmsError('UnsupportedOperationException', `${arn} origin is EXTERNAL which is not valid for this operation.`)
   }
   if (key.keySpec !== 'SYMMETRIC_DEFAULT') {

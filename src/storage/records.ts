@@ -58,9 +58,16 @@ export interface KeyRecord {
 }
 
 /**
- * Imported key material (origin EXTERNAL). Material version 1 is the imported material;
- * its KeyMaterialId is computed from the material (docs/spec/key-token.md §5), so the
- * same bytes give the same id in every region and only those bytes may be imported again.
+ * Imported key material (origin EXTERNAL). Each KeyMaterialId is computed from the key id
+ * and the material (docs/spec/key-token.md §5), so the same bytes give the same id in
+ * every region and only those bytes may be imported again. A symmetric key may have
+ * several materials (rotation of imported material, docs/imported-material.md): every
+ * one is listed in `versions`, whether or not this region holds its token now.
+ *
+ * Records written before `versions` existed hold one material (version 1) described by
+ * the fields of this object itself; `importedVersions` (src/kms/imported-material.ts)
+ * reads both forms. The key-level `expirationModel` and `validTo` are kept as a summary
+ * of the materials permanently associated with the key (DescribeKey shows them).
  */
 export interface ImportedMaterialState {
   /** The KeyMaterialId of the first material ever imported (or, on a replica, the primary's). */
@@ -70,6 +77,25 @@ export interface ImportedMaterialState {
   validTo?: number
   importedAt?: number
   description?: string
+  /** Every material of the key, ascending by version (absent in records of one material written before it existed). */
+  versions?: ImportedVersion[]
+  /** The highest material version ever given out: versions are never reused, even after a pending one is withdrawn. */
+  lastVersion?: number
+}
+
+/** One imported material of a key, as this region knows it. */
+export interface ImportedVersion {
+  version: number
+  materialId: string
+  /** KeyMaterialDescription given when it was last imported here. */
+  description?: string
+  /** This region's last import of it: expiry and when. */
+  expirationModel?: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE'
+  validTo?: number
+  importedAt?: number
+  /** Set once a rotation made it current (absent for the first material and while pending). */
+  rotationType?: 'AUTOMATIC' | 'ON_DEMAND'
+  rotatedAt?: number
 }
 
 /** A grant (CreateGrant), kept per region like the key it is on. */

@@ -84,7 +84,8 @@ function typeOf(bytes: Uint8Array): string {
   }
 }
 
-export async function startInMemoryPartition(names: string[], partitionId = 'trent-test-partition'): Promise<InMemoryPartition> {
+/** `basePort`: region i's API listens on basePort + i (default: any free port). */
+export async function startInMemoryPartition(names: string[], partitionId = 'trent-test-partition', basePort?: number): Promise<InMemoryPartition> {
   const trust = new MemoryTrustStore(partitionId)
   const regions = new Map<string, InProcessRegion>()
   const senders = new Map<string, OutboxSender>()
@@ -135,7 +136,7 @@ export async function startInMemoryPartition(names: string[], partitionId = 'tre
   }
   for (const name of names) {
     const hsm = new InProcessHsmForTests()
-    const region = await startInProcessRegion({ region: name, hsm })
+    const region = await startInProcessRegion({ region: name, hsm, ...(basePort !== undefined ? { port: basePort + names.indexOf(name) } : {}) })
     region.kms.peers = trust
     for (const key of await hsm.replicationSigningKeys()) trust.pinned.push({ region: name, id: key.id, spki: key.publicKey })
     senders.set(

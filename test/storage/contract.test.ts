@@ -126,7 +126,20 @@ function keyRecord(keyId: string, sequence: number, description = AWKWARD): KeyR
       refusedHandoffs: ['h-0'],
       knownVersions: [1, 2],
     },
-    imported: { materialId: 'a'.repeat(64), expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: 1_900_000_000_000, importedAt: 1_700_000_000_000, description: 'imp' },
+    imported: {
+      materialId: 'a'.repeat(64),
+      expirationModel: 'KEY_MATERIAL_EXPIRES',
+      validTo: 1_900_000_000_000,
+      importedAt: 1_700_000_000_000,
+      description: 'imp',
+      // Several imported materials (rotation of imported material), one rotated to, one pending.
+      versions: [
+        { version: 1, materialId: 'a'.repeat(64), description: AWKWARD, expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: 1_900_000_000_000, importedAt: 1_700_000_000_000 },
+        { version: 2, materialId: 'b'.repeat(64), expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', importedAt: 1_700_000_000_500, rotationType: 'ON_DEMAND', rotatedAt: 1_700_000_000_600 },
+        { version: 4, materialId: 'c'.repeat(64) },
+      ],
+      lastVersion: 4,
+    },
   }
 }
 

@@ -10,7 +10,8 @@
 import { randomBytes } from 'node:crypto'
 import type { MaterialForTransfer } from '../../hsm/hsm.js'
 import type { HeldVersion, Message, ReplicaHandover, SharedState } from '../../replication/messages.js'
-import type { KeyRecord, MaterialRecord, MultiRegionState, ReplicaStatus, SessionRecord, Write } from '../../storage/records.js'
+import type { ImportedVersion, KeyRecord, MaterialRecord, MultiRegionState, ReplicaStatus, SessionRecord, Write } from '../../storage/records.js'
+import { importedVersions, stateForMaterials, withVersions } from '../imported-material.js'
 import { failpoint } from '../failpoints.js'
 import type { Kms } from '../kms.js'
 import { MESSAGE_TTL_MS, broadcastSharedState, heldVersions, queueMessage, sharedStateOf, wallClock } from './outbound.js'
@@ -59,12 +60,37 @@ function versionsToFetch(shared: SharedState): number[] {
   return shared.origin === 'EXTERNAL' ? [] : shared.materials.map((m) => m.version)
 }
 
-/** A replica's record of the material the primary imported, by id, so its own import can be checked (spec §7.4). */
-function importedFrom(key: KeyRecord, shared: SharedState): KeyRecord['imported'] {
-  if (shared.origin !== 'EXTERNAL') return key.imported
-  const primaryMaterialId = shared.materials[0]?.materialId
-  if (primaryMaterialId === undefined || key.imported?.materialId !== undefined) return key.imported ?? {}
-  return { ...key.imported, materialId: primaryMaterialId }
+/**
+ * A replica's list of imported materials, taken from its primary's (spec §7.4): the ids
+ * its own imports are checked against, and which of them are current, rotated or pending.
+ * What this region did with each (its own import, expiry, description) is kept.
+ */
+function importedFrom(kms: Kms, key: KeyRecord, shared: SharedState): KeyRecord {
+  if (shared.origin !== 'EXTERNAL') return key
+  const mine = new Map(importedVersions(key).map((v) => [v.version, v]))
+  const versions: ImportedVersion[] = shared.materials.map((m) => {
+    const local = mine.get(m.version)
+    const entry: ImportedVersion = local?.materialId === m.materialId ? { ...local } : { version: m.version, materialId: m.materialId }
+    if (m.rotationType !== undefined) {
+      entry.rotationType = m.rotationType
+      entry.rotatedAt = m.createdAt
+    }
+    return entry
+  })
+  const listed = new Set(versions.map((v) => v.version))
+  const held = (version: number): boolean => listed.has(version) && kms.materialOf(key.keyId, version) !== undefined
+  const current = { ...key, currentMaterialVersion: shared.currentVersion }
+  const next = withVersions(current, versions, held)
+  return { ...next, state: stateForMaterials(next, held) }
+}
+
+/** A replica's copies of imported material its primary no longer lists (new material withdrawn there). */
+function withdrawnMaterialWrites(kms: Kms, key: KeyRecord, shared: SharedState): Write[] {
+  if (shared.origin !== 'EXTERNAL') return []
+  const listed = new Set(shared.materials.map((m) => m.version))
+  return (kms.materials.get(key.keyId) ?? [])
+    .filter((m) => !listed.has(m.version))
+    .map((m): Write => ({ kind: 'deleteMaterial', keyId: key.keyId, version: m.version }))
 }
 
 function hasOpenSession(kms: Kms, keyId: string): boolean {
@@ -98,6 +124,10 @@ export async function openSession(kms: Kms, key: KeyRecord, source: string, want
 }
 
 /** A replica's report of what it holds, sent to the primary (spec §6.2, §7.1). */
+export function replicaReport(kms: Kms, key: KeyRecord, held: HeldVersion[]): Write[] {
+  return syncAck(kms, key, held)
+}
+
 function syncAck(kms: Kms, key: KeyRecord, held: HeldVersion[] = heldVersions(kms, key.keyId)): Write[] {
   const mrk = key.mrk
   if (mrk?.role !== 'REPLICA' || mrk.replicationId === undefined) return []
@@ -122,8 +152,9 @@ function applyShared(kms: Kms, key: KeyRecord, shared: SharedState, extraHeld: r
   // Encrypt only with a version this region holds; the primary makes a version current
   // only once every replica holds it (spec §7.3), so this is the normal case.
   const currentMaterialVersion = held.has(shared.currentVersion) ? shared.currentVersion : key.currentMaterialVersion
-  const imported = importedFrom(key, shared)
-  return { ...key, mrk, rotation, currentMaterialVersion, ...(imported !== undefined ? { imported } : {}) }
+  // Imported material: the version the primary made current is current here too, held or
+  // not; a replica that lacks it is PendingImport until it imports it (spec §7.4).
+  return importedFrom(kms, { ...key, mrk, rotation, currentMaterialVersion }, shared)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -180,8 +211,10 @@ async function onReplicaCreate(kms: Kms, m: Extract<Message, { type: 'ReplicaCre
       knownVersions: versionsToFetch(m.shared),
     },
   }
-  const imported = importedFrom(key, m.shared)
-  if (imported !== undefined) key.imported = imported
+  if (m.shared.origin === 'EXTERNAL') {
+    const { imported } = importedFrom(kms, key, m.shared)
+    if (imported !== undefined) key.imported = imported
+  }
   if (m.shared.rotation.nextRotationAt !== undefined) key.rotation.nextRotationAt = m.shared.rotation.nextRotationAt
   const writes: Write[] = [{ kind: 'putKey', key }]
   if (tombstone !== undefined) writes.push({ kind: 'deleteTombstone', keyId: m.keyId })
@@ -300,12 +333,14 @@ async function onSharedState(kms: Kms, m: Extract<Message, { type: 'SharedState'
     // The old primary of an UpdatePrimaryRegion becomes a replica here (spec §9.1); its
     // replication id is the handoff's, as the new primary recorded it.
     if (key.mrk.handoffTo !== m.from || key.mrk.handoffId === undefined) refuse('SharedState from a region this primary did not hand over to')
-    next = { ...next, state: key.state === 'Updating' ? 'Enabled' : key.state, mrk: { ...(next.mrk as MultiRegionState), replicationId: key.mrk.handoffId } }
+    next = { ...next, state: key.state === 'Updating' ? 'Enabled' : next.state, mrk: { ...(next.mrk as MultiRegionState), replicationId: key.mrk.handoffId } }
   }
-  const writes: Write[] = [{ kind: 'putKey', key: next }]
+  const withdrawn = withdrawnMaterialWrites(kms, key, m.shared)
+  const writes: Write[] = [...withdrawn, { kind: 'putKey', key: next }]
   const missing = missingVersions(kms, m.keyId, m.shared.materials.map((x) => x.version))
   if (missing.length > 0 && !hasOpenSession(kms, m.keyId)) writes.push(...(await openSession(kms, next, m.from, missing)))
-  writes.push(...syncAck(kms, next))
+  const gone = new Set(withdrawn.map((w) => (w.kind === 'deleteMaterial' ? w.version : -1)))
+  writes.push(...syncAck(kms, next, heldVersions(kms, m.keyId).filter((h) => !gone.has(h.version))))
   return { writes, result: 'applied' }
 }
 
@@ -437,6 +472,9 @@ function promotePendingRotationWith(kms: Kms, key: KeyRecord, materials: readonl
   const mrk = key.mrk
   // Not during a handoff: the role is moving, and the new primary decides (spec §9.1).
   if (mrk?.role !== 'PRIMARY' || mrk.handoffTo !== undefined) return { key, writes: [] }
+  //= docs/spec/replication.md#imported-rotation
+  // New imported material becomes current only through RotateKeyOnDemand.
+  if (key.origin === 'EXTERNAL') return { key, writes: [] }
   const versions = materials.map((m) => m.version)
   const held = new Set(versions)
   // Nothing is made current that this region does not hold itself.

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto'
 import { PROTOCOL, encodeMessage, type Message, type MessageContent, type SharedState } from '../../replication/messages.js'
 import type { KeyRecord, MaterialRecord, Write } from '../../storage/records.js'
 import type { Kms } from '../kms.js'
+import { importedVersions } from '../imported-material.js'
 
 /** How long a message stays valid (spec §3.2 rule 3 allows at most 15 min). */
 export const MESSAGE_TTL_MS = 10 * 60_000
@@ -60,22 +61,27 @@ export function sharedStateOf(kms: Kms, key: KeyRecord, materials: readonly Mate
 }
 
 /**
- * The material versions the replicas must match. Imported material (spec §7.4) is listed by
- * its id even while the primary's own copy is deleted: the id, not the bytes, is what a
- * replica's import is checked against.
+ * The material versions the replicas must match. Imported material (spec §7.4) is listed
+ * from the key's list of materials, held here or not: the ids, not the bytes, are what a
+ * replica's import is checked against, and new material pending rotation is listed so
+ * that each replica can import it (spec §7.5). `createdAt` of a rotated-to material is
+ * its rotation date.
  */
 function sharedMaterials(key: KeyRecord, materials: readonly MaterialRecord[]): SharedState['materials'] {
-  const listed = materials.map((m) => ({
+  if (key.origin === 'EXTERNAL') {
+    return importedVersions(key).map((v) => ({
+      version: v.version,
+      materialId: v.materialId,
+      createdAt: v.rotatedAt ?? v.importedAt ?? key.createdAt,
+      ...(v.rotationType !== undefined ? { rotationType: v.rotationType } : {}),
+    }))
+  }
+  return materials.map((m) => ({
     version: m.version,
     materialId: m.materialId,
     createdAt: m.createdAt,
     ...(m.rotationType !== undefined ? { rotationType: m.rotationType } : {}),
   }))
-  const importedId = key.imported?.materialId
-  if (key.origin === 'EXTERNAL' && listed.length === 0 && importedId !== undefined) {
-    return [{ version: key.currentMaterialVersion, materialId: importedId, createdAt: key.imported?.importedAt ?? key.createdAt }]
-  }
-  return listed
 }
 
 /** One SharedState message per replica, and the replicas' lastSentAt bumped. */
