@@ -203,51 +203,56 @@ export type ReEncryptSide =
   | { key: MaterialRef; algorithm: 'SYMMETRIC_DEFAULT'; encodedContext: Uint8Array }
   | { key: MaterialRef; algorithm: AsymmetricEncryptionAlgorithm }
 
-export interface Hsm {
+/**
+ * The HSM port as one table: each call's arguments and result. Everything else derives
+ * from it: the port itself ({@link Hsm}), the worker's messages (worker-protocol.ts), the
+ * worker's dispatch (worker.ts), the worker client (worker-hsm.ts) and the in-process
+ * HSM of the tests (in-process-hsm.ts); a call added here is a compile error in each
+ * place that must handle it, and nowhere else.
+ */
+export interface HsmCalls {
   /** Generates fresh key material of `keySpec` for (keyId, version) and returns it sealed. */
-  createKeyMaterial(keyId: string, materialVersion: number, keySpec: KeySpec): Promise<KeyToken>
-  /** Asymmetric, HMAC and import operations (see {@link KeyOperations}). */
-  keyOperation<N extends KeyOperationName>(name: N, request: KeyOperations[N]['request']): Promise<KeyOperations[N]['result']>
+  createKeyMaterial: { args: [keyId: string, materialVersion: number, keySpec: KeySpec]; result: KeyToken }
+  /** Asymmetric, HMAC, KEM and import operations (see {@link KeyOperations}). */
+  keyOperation: {
+    args: { [N in KeyOperationName]: [name: N, request: KeyOperations[N]['request']] }[KeyOperationName]
+    result: KeyOperations[KeyOperationName]['result']
+  }
   /** Encrypts under `key` into a ciphertext blob (docs/spec/ciphertext-blob.md). */
-  encrypt(key: MaterialRef, plaintext: Uint8Array, encodedContext: Uint8Array): Promise<Uint8Array>
+  encrypt: { args: [key: MaterialRef, plaintext: Uint8Array, encodedContext: Uint8Array]; result: Uint8Array }
   /** Decrypts a blob the caller attributed to `key` by its unauthenticated header. */
-  decrypt(key: MaterialRef, blob: Uint8Array, encodedContext: Uint8Array): Promise<Uint8Array>
+  decrypt: { args: [key: MaterialRef, blob: Uint8Array, encodedContext: Uint8Array]; result: Uint8Array }
   /** Generates a data key of `numberOfBytes` and returns it encrypted under `key`, and in plaintext if asked. */
-  generateDataKey(
-    key: MaterialRef,
-    numberOfBytes: number,
-    encodedContext: Uint8Array,
-    includePlaintext: boolean,
-  ): Promise<{ ciphertextBlob: Uint8Array; plaintext?: Uint8Array }>
+  generateDataKey: {
+    args: [key: MaterialRef, numberOfBytes: number, encodedContext: Uint8Array, includePlaintext: boolean]
+    result: { ciphertextBlob: Uint8Array; plaintext?: Uint8Array }
+  }
   /** Decrypts under `source` and encrypts under `destination` without the plaintext leaving the HSM. */
-  reEncrypt(
-    source: MaterialRef,
-    blob: Uint8Array,
-    sourceContext: Uint8Array,
-    destination: MaterialRef,
-    destinationContext: Uint8Array,
-  ): Promise<Uint8Array>
-  generateRandom(numberOfBytes: number): Promise<Uint8Array>
+  reEncrypt: {
+    args: [source: MaterialRef, blob: Uint8Array, sourceContext: Uint8Array, destination: MaterialRef, destinationContext: Uint8Array]
+    result: Uint8Array
+  }
+  generateRandom: { args: [numberOfBytes: number]; result: Uint8Array }
 
   // Replication (docs/spec/replication.md). Everything that needs a private key or key
   // material in plaintext; messages, trust stores and session state live in the region.
 
   /**
    * This HSM's Replication Signing Keys, oldest first: the newest (last) is the one
-   * {@link Hsm.signReplication} uses (docs/spec/replication.md §2, §3.2).
+   * `signReplication` uses (docs/spec/replication.md §2, §3.2).
    */
-  replicationSigningKeys(): Promise<RskPublicKey[]>
+  replicationSigningKeys: { args: []; result: RskPublicKey[] }
   /**
    * Signs a message body with the newest RSK: ECDSA P-384 / SHA-384 over
    * `"trent-replication-v1" || 0x00 || body` (docs/spec/replication.md §3.2 rule 1).
    * The signature is the 96-byte r || s (IEEE P1363), as the envelope carries it (§5.1).
    */
-  signReplication(body: Uint8Array): Promise<{ keyId: string; signature: Uint8Array }>
+  signReplication: { args: [body: Uint8Array]; result: { keyId: string; signature: Uint8Array } }
   /**
    * Creates a new RSK, stores it sealed and signs with it from now on
    * (docs/spec/replication.md §3.2, "Rotating an RSK"). Older RSKs stay listed.
    */
-  rotateReplicationSigningKey(): Promise<RskPublicKey>
+  rotateReplicationSigningKey: { args: []; result: RskPublicKey }
   /**
    * Destination side: generates the session's ephemeral RAKB and returns its public key
    * (an uncompressed SEC1 point, 97 bytes) and its private half **sealed under the domain
@@ -257,34 +262,102 @@ export interface Hsm {
    * complete the session, and a restart does not lose it; the region deletes it when the
    * session ends, which is what makes it single-use.
    */
-  openAgreement(sessionId: string, expiresAt: number): Promise<SealedAgreement>
+  openAgreement: { args: [sessionId: string, expiresAt: number]; result: SealedAgreement }
   /**
    * Source side: generates RAKA, derives the RWK with `rakbPublicKey` and wraps each
    * material version under it, then drops RAKA, all in this one call
    * (docs/spec/replication.md §4.1–§4.3). `materials` must be the binding's key, in strictly
    * ascending version order; `wrapped` comes back in the same order.
    */
-  wrapForTransfer(
-    binding: TransferBinding,
-    rakbPublicKey: Uint8Array,
-    materials: MaterialForTransfer[],
-  ): Promise<{ rakaPublicKey: Uint8Array; wrapped: WrappedMaterial[] }>
+  wrapForTransfer: {
+    args: [binding: TransferBinding, rakbPublicKey: Uint8Array, materials: MaterialForTransfer[]]
+    result: { rakaPublicKey: Uint8Array; wrapped: WrappedMaterial[] }
+  }
   /**
    * Unwraps with the session's RAKB, opened from `agreement` (which must be authentic for
-   * the binding's session id and not expired), and seals each version under this HSM's domain key. Each must be valid material of `keySpec`, the key's spec from the signed shared state. `alreadyHeld`: versions the destination already has; each must decrypt to identical bytes or the whole call fails.
+   * the binding's session id and not expired), and seals each version under this HSM's
+   * domain key. Each must be valid material of `keySpec`, the key's spec from the signed
+   * shared state. `alreadyHeld`: versions the destination already has; each must decrypt
+   * to identical bytes or the whole call fails.
    *
    * Destination side (docs/spec/replication.md §4.1–§4.3, §6.2). Returns one key token per
    * entry of `wrapped`, in its order. Any failure of the agreement or the unwrap is
    * `TRANSFER_FAILED` and yields nothing.
    */
-  unwrapTransfer(
-    binding: TransferBinding,
-    rakaPublicKey: Uint8Array,
-    wrapped: WrappedMaterial[],
-    alreadyHeld: MaterialRef[],
-    keySpec: KeySpec,
-    agreement: SealedAgreement,
-  ): Promise<KeyToken[]>
+  unwrapTransfer: {
+    args: [
+      binding: TransferBinding,
+      rakaPublicKey: Uint8Array,
+      wrapped: WrappedMaterial[],
+      alreadyHeld: MaterialRef[],
+      keySpec: KeySpec,
+      agreement: SealedAgreement,
+    ]
+    result: KeyToken[]
+  }
+}
 
+export type HsmCallName = keyof HsmCalls
+
+/** Every call of the table, at run time: what a worker may be asked, what each implementation forwards. */
+export const HSM_CALLS = [
+  'createKeyMaterial',
+  'keyOperation',
+  'encrypt',
+  'decrypt',
+  'generateDataKey',
+  'reEncrypt',
+  'generateRandom',
+  'replicationSigningKeys',
+  'signReplication',
+  'rotateReplicationSigningKey',
+  'openAgreement',
+  'wrapForTransfer',
+  'unwrapTransfer',
+] as const satisfies readonly HsmCallName[]
+
+// The list names every call of the table: a call left out is a compile error here.
+const everyCallListed: Exclude<HsmCallName, (typeof HSM_CALLS)[number]> extends never ? true : never = true
+void everyCallListed
+
+/** True if `name` is a call of the table (a worker checks what it is asked before it dispatches). */
+export function isHsmCall(name: unknown): name is HsmCallName {
+  return typeof name === 'string' && (HSM_CALLS as readonly string[]).includes(name)
+}
+
+/** The port: one asynchronous method per call of the table, `keyOperation` generic over its name. */
+export type Hsm = {
+  [C in Exclude<HsmCallName, 'keyOperation'>]: (...args: HsmCalls[C]['args']) => Promise<HsmCalls[C]['result']>
+} & {
+  keyOperation<N extends KeyOperationName>(name: N, request: KeyOperations[N]['request']): Promise<KeyOperations[N]['result']>
   close(): Promise<void>
+}
+
+/**
+ * What implements the table inside the boundary (soft/soft-hsm.ts): the same calls,
+ * answering at once or later.
+ */
+export type HsmImplementation = {
+  [C in Exclude<HsmCallName, 'keyOperation'>]: (...args: HsmCalls[C]['args']) => HsmCalls[C]['result'] | Promise<HsmCalls[C]['result']>
+} & {
+  keyOperation<N extends KeyOperationName>(name: N, request: KeyOperations[N]['request']): KeyOperations[N]['result'] | Promise<KeyOperations[N]['result']>
+}
+
+/** Runs one call of the table on an implementation (the one place a call is dispatched by name). */
+export function dispatchHsmCall(implementation: HsmImplementation, name: HsmCallName, args: readonly unknown[]): unknown {
+  // `name` is a call of the table and `args` its arguments (the worker checks the name
+  // first; the region builds both from the table), so the method takes them.
+  const method = implementation[name] as (...callArgs: readonly unknown[]) => unknown
+  return method.apply(implementation, [...args])
+}
+
+/**
+ * An {@link Hsm} whose every call goes through `call`, with the call's name and its
+ * arguments as the table gives them: how both implementations are built.
+ */
+export function hsmOver(call: (name: HsmCallName, args: readonly unknown[]) => Promise<unknown>, close: () => Promise<void>): Hsm {
+  const methods: Record<string, unknown> = { close }
+  for (const name of HSM_CALLS) methods[name] = (...args: unknown[]) => call(name, args)
+  // Each method was made from the table's own list of calls, so the object has the port's shape.
+  return methods as Hsm
 }

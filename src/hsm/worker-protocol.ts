@@ -5,8 +5,7 @@
  *
  * @module
  */
-import type { KeySpec } from '../wire/key-specs.js'
-import type { KeyOperationName, KeyOperations, KeyToken, MaterialForTransfer, MaterialRef, RskPublicKey, SealedAgreement, TransferBinding, WrappedMaterial } from './hsm.js'
+import type { HsmCallName, HsmCalls } from './hsm.js'
 
 export interface HsmWorkerConfig {
   region: string
@@ -22,54 +21,13 @@ export interface HsmWorkerConfig {
   keyDir: string
 }
 
-export type HsmRequest = { id: number } & (
-  | { op: 'createKeyMaterial'; keyId: string; materialVersion: number; keySpec: KeySpec }
-  | { op: 'keyOperation'; name: KeyOperationName; request: KeyOperations[KeyOperationName]['request'] }
-  | { op: 'encrypt'; key: MaterialRef; plaintext: Uint8Array; context: Uint8Array }
-  | { op: 'decrypt'; key: MaterialRef; blob: Uint8Array; context: Uint8Array }
-  | { op: 'generateDataKey'; key: MaterialRef; numberOfBytes: number; context: Uint8Array; includePlaintext: boolean }
-  | {
-      op: 'reEncrypt'
-      source: MaterialRef
-      blob: Uint8Array
-      sourceContext: Uint8Array
-      destination: MaterialRef
-      destinationContext: Uint8Array
-    }
-  | { op: 'generateRandom'; numberOfBytes: number }
-  | { op: 'replicationSigningKeys' }
-  | { op: 'signReplication'; body: Uint8Array }
-  | { op: 'rotateReplicationSigningKey' }
-  | { op: 'openAgreement'; sessionId: string; expiresAt: number }
-  | { op: 'wrapForTransfer'; binding: TransferBinding; rakbPublicKey: Uint8Array; materials: MaterialForTransfer[] }
-  | {
-      op: 'unwrapTransfer'
-      binding: TransferBinding
-      rakaPublicKey: Uint8Array
-      wrapped: WrappedMaterial[]
-      alreadyHeld: MaterialRef[]
-      keySpec: KeySpec
-      agreement: SealedAgreement
-    }
-)
+/**
+ * Region → worker: one call of the port's table (hsm.ts HsmCalls), by name, with its
+ * arguments as the table gives them. Requests travel in batches (an array per message).
+ */
+export type HsmRequest = { [C in HsmCallName]: { id: number; op: C; args: HsmCalls[C]['args'] } }[HsmCallName]
 
-export type HsmRequestBody = HsmRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never
-
+/** Worker → region: the call's result, or the HSM error it failed with. */
 export type HsmResponse =
-  | {
-      id: number
-      ok: true
-      result:
-        | KeyToken
-        | Uint8Array
-        | { ciphertextBlob: Uint8Array; plaintext?: Uint8Array }
-        | RskPublicKey
-        | RskPublicKey[]
-        | { keyId: string; signature: Uint8Array }
-        | { rakaPublicKey: Uint8Array; wrapped: WrappedMaterial[] }
-        | SealedAgreement
-        | KeyToken[]
-        | KeyOperations[KeyOperationName]['result']
-        | undefined
-    }
+  | { id: number; ok: true; result: HsmCalls[HsmCallName]['result'] | undefined }
   | { id: number; ok: false; error: { code: string; message: string } }

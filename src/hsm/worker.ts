@@ -8,7 +8,7 @@
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { HsmError } from './hsm.js'
+import { HsmError, dispatchHsmCall, isHsmCall, type HsmImplementation } from './hsm.js'
 import { SoftHsm } from './soft/soft-hsm.js'
 import { loadMasterKey, loadOrCreateDomainKey } from './soft/domain-key.js'
 import { ReplicationSigningKeys } from './soft/replication-keys.js'
@@ -36,7 +36,7 @@ function start(config: HsmWorkerConfig): SoftHsm {
   return new SoftHsm(domainKey, signingKeys)
 }
 
-let hsm: SoftHsm
+let hsm: HsmImplementation
 try {
   hsm = start(workerData as HsmWorkerConfig)
   port.postMessage({ ready: true })
@@ -48,34 +48,9 @@ try {
 type Result = Extract<HsmResponse, { ok: true }>['result']
 
 function handle(request: HsmRequest): Result | Promise<Result> {
-  switch (request.op) {
-    case 'createKeyMaterial':
-      return hsm.createKeyMaterial(request.keyId, request.materialVersion, request.keySpec)
-    case 'keyOperation':
-      return hsm.keyOperation(request.name, request.request)
-    case 'encrypt':
-      return hsm.encrypt(request.key, request.plaintext, request.context)
-    case 'decrypt':
-      return hsm.decrypt(request.key, request.blob, request.context)
-    case 'generateDataKey':
-      return hsm.generateDataKey(request.key, request.numberOfBytes, request.context, request.includePlaintext)
-    case 'reEncrypt':
-      return hsm.reEncrypt(request.source, request.blob, request.sourceContext, request.destination, request.destinationContext)
-    case 'generateRandom':
-      return hsm.generateRandom(request.numberOfBytes)
-    case 'replicationSigningKeys':
-      return hsm.replicationSigningKeys()
-    case 'signReplication':
-      return hsm.signReplication(request.body)
-    case 'rotateReplicationSigningKey':
-      return hsm.rotateReplicationSigningKey()
-    case 'openAgreement':
-      return hsm.openAgreement(request.sessionId, request.expiresAt)
-    case 'wrapForTransfer':
-      return hsm.wrapForTransfer(request.binding, request.rakbPublicKey, request.materials)
-    case 'unwrapTransfer':
-      return hsm.unwrapTransfer(request.binding, request.rakaPublicKey, request.wrapped, request.alreadyHeld, request.keySpec, request.agreement)
-  }
+  // Only the port's own calls: a message naming anything else is refused, not looked up.
+  if (!isHsmCall(request.op) || !Array.isArray(request.args)) throw new HsmError('BAD_REQUEST', 'hsm: unknown call')
+  return dispatchHsmCall(hsm, request.op, request.args) as Result | Promise<Result>
 }
 
 function answer(request: HsmRequest): HsmResponse | Promise<HsmResponse> {
@@ -93,7 +68,7 @@ function answer(request: HsmRequest): HsmResponse | Promise<HsmResponse> {
   }
 }
 
-// Requests come in batches (see WorkerHsm): one message each way per batch, because the
+// Requests come in batches (see worker-hsm.ts): one message each way per batch, because the
 // cost of crossing threads is per message, not per byte.
 // Work that finishes later (key pair generation, on libuv's thread pool) is answered on its
 // own when done, so a slow RSA key never holds up the requests batched with it.

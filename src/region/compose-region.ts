@@ -12,7 +12,7 @@ import { createApiServer } from '../api/server.js'
 import { createReplicationEndpoint } from '../api/replication-endpoint.js'
 import { REPLICATION_LISTENER_LIMITS, type ListenerLimits } from '../http/limits.js'
 import { RSK_EXPORT_FILE, TRUST_STORE_FILE, formatTrustDocument, type RskExport } from '../wire/replication-trust.js'
-import { WorkerHsm } from '../hsm/worker-hsm.js'
+import { startWorkerHsm } from '../hsm/worker-hsm.js'
 import { AdjustableClock } from '../kms/clock.js'
 import { startBackgroundWork } from '../kms/background.js'
 import { holdRegionLease, SOLE_WRITER_LEASE } from '../kms/lease.js'
@@ -83,7 +83,7 @@ export interface RunningRegion {
 export async function startRegion(config: RegionConfig): Promise<RunningRegion> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
   const sealedDomainKeyFile = join(config.dataDir, 'domain-key.sealed')
-  const hsm = await WorkerHsm.start({
+  const hsm = await startWorkerHsm({
     region: config.region,
     masterKeyEnv: 'TRENT_MASTER_KEY',
     masterKeyFile: config.masterKeyFile ?? join(config.dataDir, 'master.key'),

@@ -701,7 +701,8 @@ export function countAgreements(p: InMemoryPartition): { wraps: Map<string, numb
   const restores: Array<() => void> = []
   for (const r of p.regions.values()) {
     const hsm = r.kms.hsm as Hsm
-    const own = hsm as unknown as Record<string, unknown>
+    const originalWrap = hsm.wrapForTransfer
+    const originalOpen = hsm.openAgreement
     const wrap = hsm.wrapForTransfer.bind(hsm)
     const open = hsm.openAgreement.bind(hsm)
     hsm.wrapForTransfer = (...args: Parameters<Hsm['wrapForTransfer']>) => {
@@ -713,8 +714,8 @@ export function countAgreements(p: InMemoryPartition): { wraps: Map<string, numb
       return open(...args)
     }
     restores.push(() => {
-      delete own.wrapForTransfer
-      delete own.openAgreement
+      hsm.wrapForTransfer = originalWrap
+      hsm.openAgreement = originalOpen
     })
   }
   return { wraps, opens, restore: () => restores.forEach((f) => f()) }

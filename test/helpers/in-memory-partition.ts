@@ -6,7 +6,7 @@
  * with SigV4, the replication state machine and the HSM's cryptography.
  */
 import { createPublicKey, verify } from 'node:crypto'
-import { InProcessHsmForTests } from '../../src/hsm/in-process-hsm.js'
+import { inProcessHsmForTests } from '../../src/hsm/in-process-hsm.js'
 import type { PartitionView } from '../../src/kms/kms.js'
 import { receiveEnvelope, type InboundResult } from '../../src/kms/multi-region/inbound.js'
 import { reconcile } from '../../src/kms/multi-region/reconcile.js'
@@ -135,7 +135,7 @@ export async function startInMemoryPartition(names: string[], partitionId = 'tre
     },
   }
   for (const name of names) {
-    const hsm = new InProcessHsmForTests()
+    const hsm = inProcessHsmForTests()
     const region = await startInProcessRegion({ region: name, hsm, ...(basePort !== undefined ? { port: basePort + names.indexOf(name) } : {}) })
     region.kms.peers = trust
     for (const key of await hsm.replicationSigningKeys()) trust.pinned.push({ region: name, id: key.id, spki: key.publicKey })

@@ -6,7 +6,7 @@
 import type { AddressInfo } from 'node:net'
 import { KMSClient } from '@aws-sdk/client-kms'
 import { createApiServer } from '../../src/api/server.js'
-import { InProcessHsmForTests } from '../../src/hsm/in-process-hsm.js'
+import { inProcessHsmForTests } from '../../src/hsm/in-process-hsm.js'
 import type { Hsm } from '../../src/hsm/hsm.js'
 import { AdjustableClock } from '../../src/kms/clock.js'
 import { Kms } from '../../src/kms/kms.js'
@@ -35,7 +35,7 @@ export async function startInProcessRegion(
 ): Promise<InProcessRegion> {
   const region = options.region ?? 'us-east-1'
   const clock = new AdjustableClock()
-  const kms = await Kms.open({ region, accountId: options.accountId ?? '111122223333', clock }, options.hsm ?? new InProcessHsmForTests(), options.storage ?? new MemoryStorage())
+  const kms = await Kms.open({ region, accountId: options.accountId ?? '111122223333', clock }, options.hsm ?? inProcessHsmForTests(), options.storage ?? new MemoryStorage())
   const principals = new StaticPrincipalDirectory([rootIdentity(kms.partition, kms.accountId, TEST_CREDENTIALS), ...(options.identities ?? [])])
   const server = createApiServer({ kms, logger: createLogger({ region }, 'error'), principals })
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve))

@@ -8,7 +8,7 @@ import { createSecretKey, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { InProcessHsmForTests } from '../../src/hsm/in-process-hsm.js'
+import { inProcessHsmForTests } from '../../src/hsm/in-process-hsm.js'
 import { MemoryStorage } from '../../src/storage/memory-storage.js'
 import { SqliteStorage } from '../../src/storage/sqlite-storage.js'
 import type { Storage } from '../../src/storage/storage.js'
@@ -45,7 +45,7 @@ export async function startRegionNodes(store: SharedStore, region = 'us-east-1')
   const domainKey = createSecretKey(randomBytes(32))
   const nodes: InProcessRegion[] = []
   for (const storage of store.handles) {
-    nodes.push(await startInProcessRegion({ region, storage, hsm: new InProcessHsmForTests(domainKey) }))
+    nodes.push(await startInProcessRegion({ region, storage, hsm: inProcessHsmForTests(domainKey) }))
   }
   return {
     nodes,

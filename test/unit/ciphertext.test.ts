@@ -7,11 +7,11 @@ import { randomUUID } from 'node:crypto'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { HsmError, type MaterialRef } from '../../src/hsm/hsm.js'
-import { InProcessHsmForTests } from '../../src/hsm/in-process-hsm.js'
+import { inProcessHsmForTests } from '../../src/hsm/in-process-hsm.js'
 import { BLOB_OVERHEAD, HEADER_LENGTH, parseCiphertextHeaderUnauthenticated } from '../../src/wire/ciphertext-blob.js'
 import { encodeEncryptionContext } from '../../src/wire/encryption-context.js'
 
-const hsm = new InProcessHsmForTests()
+const hsm = inProcessHsmForTests()
 
 async function newKey(keyId: string = randomUUID(), version = 1): Promise<MaterialRef> {
   return { keyId, materialVersion: version, keySpec: 'SYMMETRIC_DEFAULT', token: await hsm.createKeyMaterial(keyId, version, 'SYMMETRIC_DEFAULT') }
@@ -99,7 +99,7 @@ test('a key token is bound to its key id and material version', async () => {
 
 test('a key token does not open under another domain key', async () => {
   const key = await newKey()
-  const otherHsm = new InProcessHsmForTests()
+  const otherHsm = inProcessHsmForTests()
   await assert.rejects(
     otherHsm.encrypt(key, Buffer.from('x'), encodeEncryptionContext(undefined)),
     (err: unknown) => err instanceof HsmError && err.code === 'TOKEN_REJECTED',

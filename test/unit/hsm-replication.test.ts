@@ -22,8 +22,8 @@ import {
   type TransferBinding,
   type WrappedMaterial,
 } from '../../src/hsm/hsm.js'
-import { InProcessHsmForTests } from '../../src/hsm/in-process-hsm.js'
-import { WorkerHsm } from '../../src/hsm/worker-hsm.js'
+import { inProcessHsmForTests } from '../../src/hsm/in-process-hsm.js'
+import { startWorkerHsm } from '../../src/hsm/worker-hsm.js'
 import type { HsmWorkerConfig } from '../../src/hsm/worker-protocol.js'
 import { loadMasterKey, loadOrCreateDomainKey } from '../../src/hsm/soft/domain-key.js'
 import {
@@ -257,7 +257,7 @@ test('RSK ids, the signing input and P1363 signatures match the vectors', async 
     // A signature made by pyca verifies with node:crypto as §3.2 rule 1 says.
     assert.ok(verifiesUnder(spki, body, Buffer.from(v.signature, 'hex')), v.name)
     // The HSM given that RSK reports the same id and public key, and signs verifiably.
-    const hsm = new InProcessHsmForTests(undefined, 1, { rskPrivateKey: createPrivateKey({ key: Buffer.from(v.pkcs8, 'hex'), format: 'der', type: 'pkcs8' }) })
+    const hsm = inProcessHsmForTests(undefined, 1, { rskPrivateKey: createPrivateKey({ key: Buffer.from(v.pkcs8, 'hex'), format: 'der', type: 'pkcs8' }) })
     const [rsk, ...more] = await hsm.replicationSigningKeys()
     assert.equal(more.length, 0)
     assert.equal(rsk?.id, v.id, v.name)
@@ -359,9 +359,9 @@ test('every bit of every input of the RWK and the wraps matters (exhaustive, on 
 // A complete transfer between two HSMs
 
 test('a transfer between two HSMs with different domain keys gives both the same material', async () => {
-  const a = new InProcessHsmForTests()
+  const a = inProcessHsmForTests()
   const bDomainKey = createSecretKey(randomBytes(32))
-  const b = new InProcessHsmForTests(bDomainKey)
+  const b = inProcessHsmForTests(bDomainKey)
   const keyId = newKeyId()
   const materials = await createMaterials(a, keyId, [1, 2, 3])
   const t = await offerAndWrap(a, b, materials)
@@ -387,15 +387,15 @@ test('a transfer between two HSMs with different domain keys gives both the same
   // Another HSM of B's region (same domain key, as a second node) completes the session too:
   // the agreement is sealed, not held in one HSM's memory. Single use is the region's
   // session record (test/multi-region/adversarial-replay.test.ts).
-  const bTwin = new InProcessHsmForTests(bDomainKey)
+  const bTwin = inProcessHsmForTests(bDomainKey)
   assert.equal((await bTwin.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', t.agreement)).length, 3)
   // An HSM of another region (another domain key) cannot open B's agreement.
   await transferFails(a.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', t.agreement))
 })
 
 test('the transfer also runs primary ← replica and with versions already held', async () => {
-  const a = new InProcessHsmForTests()
-  const b = new InProcessHsmForTests()
+  const a = inProcessHsmForTests()
+  const b = inProcessHsmForTests()
   const keyId = newKeyId()
   const materials = await createMaterials(a, keyId, [1, 2])
   const first = await offerAndWrap(a, b, materials)
@@ -408,7 +408,7 @@ test('the transfer also runs primary ← replica and with versions already held'
   await assertSameMaterial(a, materials[2] as MaterialRef, b, bRefs[2] as MaterialRef)
   await assertSameMaterial(a, materials[0] as MaterialRef, b, bRefs[0] as MaterialRef)
   // The other direction: B (say, the new primary) sends version 3 back to a fresh HSM C.
-  const c = new InProcessHsmForTests()
+  const c = inProcessHsmForTests()
   const fromB = [{ ...(bRefs[2] as MaterialRef), materialId: (materials[2] as MaterialForTransfer).materialId }]
   const reverse = await offerAndWrap(b, c, fromB, { ...bindingFor(keyId), sourceRegion: 'eu-west-1', destinationRegion: 'ap-south-1' })
   const [cToken] = await c.unwrapTransfer(reverse.binding, reverse.rakaPublicKey, reverse.wrapped, [], 'SYMMETRIC_DEFAULT', reverse.agreement)
@@ -433,8 +433,8 @@ async function tamperedTransferFails(a: Hsm, b: Hsm, materials: MaterialForTrans
 
 test('an agreement opens only for its own session, unaltered, until it expires', async () => {
   let now = 1_700_000_000_000
-  const a = new InProcessHsmForTests()
-  const b = new InProcessHsmForTests(undefined, 1, { now: () => now })
+  const a = inProcessHsmForTests()
+  const b = inProcessHsmForTests(undefined, 1, { now: () => now })
   const keyId = newKeyId()
   const materials = await createMaterials(a, keyId, [1])
 
@@ -472,8 +472,8 @@ test('an agreement opens only for its own session, unaltered, until it expires',
 // exhaustive every-bit sweep runs on the pure functions below, where it is cheap.
 
 test('a flipped bit in any byte of rakaPublicKey fails', async () => {
-  const a = new InProcessHsmForTests()
-  const b = new InProcessHsmForTests()
+  const a = inProcessHsmForTests()
+  const b = inProcessHsmForTests()
   const materials = await createMaterials(a, newKeyId(), [1])
   for (let byte = 0; byte < 97; byte += 1) {
     await tamperedTransferFails(a, b, materials, (t) => [t.binding, flipBit(t.rakaPublicKey, byte * 8 + (byte % 8)), t.wrapped, []])
@@ -481,8 +481,8 @@ test('a flipped bit in any byte of rakaPublicKey fails', async () => {
 })
 
 test('RAKA public keys that are not uncompressed P-384 points fail on both sides', async () => {
-  const a = new InProcessHsmForTests()
-  const b = new InProcessHsmForTests()
+  const a = inProcessHsmForTests()
+  const b = inProcessHsmForTests()
   const keyId = newKeyId()
   const materials = await createMaterials(a, keyId, [1])
   const other = createECDH('secp384r1')
@@ -505,8 +505,8 @@ test('RAKA public keys that are not uncompressed P-384 points fail on both sides
 })
 
 test('a flipped bit in any byte of any wrapped material fails', async () => {
-  const a = new InProcessHsmForTests()
-  const b = new InProcessHsmForTests()
+  const a = inProcessHsmForTests()
+  const b = inProcessHsmForTests()
   const materials = await createMaterials(a, newKeyId(), [1, 2])
   for (let entry = 0; entry < 2; entry += 1) {
     for (let byte = 0; byte < 48; byte += 1) {
@@ -524,8 +524,8 @@ test('a flipped bit in any byte of any wrapped material fails', async () => {
 })
 
 test('a flipped bit in any character of a binding field fails', async () => {
-  const a = new InProcessHsmForTests()
-  const b = new InProcessHsmForTests()
+  const a = inProcessHsmForTests()
+  const b = inProcessHsmForTests()
   const materials = await createMaterials(a, newKeyId(), [1])
   const fields = ['partition', 'sourceRegion', 'destinationRegion', 'keyId'] as const
   for (const field of fields) {
@@ -555,8 +555,8 @@ test('a flipped bit in any character of a binding field fails', async () => {
 })
 
 test('a flipped bit in a version number or in any character of a material id fails', async () => {
-  const a = new InProcessHsmForTests()
-  const b = new InProcessHsmForTests()
+  const a = inProcessHsmForTests()
+  const b = inProcessHsmForTests()
   const materials = await createMaterials(a, newKeyId(), [1, 2])
   for (let entry = 0; entry < 2; entry += 1) {
     for (const bit of [0, 1, 2, 7, 8, 15, 16, 31]) {
@@ -582,8 +582,8 @@ test('a flipped bit in a version number or in any character of a material id fai
 })
 
 test('wrapped entries reordered, dropped, duplicated or renumbered fail', async () => {
-  const a = new InProcessHsmForTests()
-  const b = new InProcessHsmForTests()
+  const a = inProcessHsmForTests()
+  const b = inProcessHsmForTests()
   const materials = await createMaterials(a, newKeyId(), [1, 2, 3])
   const tampers: ((w: WrappedMaterial[]) => WrappedMaterial[])[] = [
     (w) => [...w].reverse(),
@@ -605,8 +605,8 @@ test('wrapped entries reordered, dropped, duplicated or renumbered fail', async 
 })
 
 test('a RAKA or wrapped material from another session fails', async () => {
-  const a = new InProcessHsmForTests()
-  const b = new InProcessHsmForTests()
+  const a = inProcessHsmForTests()
+  const b = inProcessHsmForTests()
   const keyId = newKeyId()
   const materials = await createMaterials(a, keyId, [1, 2])
   const other = await offerAndWrap(a, b, materials)
@@ -616,7 +616,7 @@ test('a RAKA or wrapped material from another session fails', async () => {
   // RAKB echoed back as RAKA (a reflection).
   await tamperedTransferFails(a, b, materials, (t) => [t.binding, t.rakbPublicKey, t.wrapped, []])
   // A wrap made for another destination HSM's session.
-  const c = new InProcessHsmForTests()
+  const c = inProcessHsmForTests()
   const forC = await offerAndWrap(a, c, materials)
   await tamperedTransferFails(a, b, materials, (t) => [t.binding, forC.rakaPublicKey, forC.wrapped, []])
   // The other session still works: nothing above touched it.
@@ -624,8 +624,8 @@ test('a RAKA or wrapped material from another session fails', async () => {
 })
 
 test('material that differs from a version already held fails the whole transfer', async () => {
-  const a = new InProcessHsmForTests()
-  const b = new InProcessHsmForTests()
+  const a = inProcessHsmForTests()
+  const b = inProcessHsmForTests()
   const keyId = newKeyId()
   const materials = await createMaterials(a, keyId, [1, 2])
   const impostor: MaterialRef = { keyId, materialVersion: 1, keySpec: 'SYMMETRIC_DEFAULT', token: await b.createKeyMaterial(keyId, 1, 'SYMMETRIC_DEFAULT') }
@@ -642,8 +642,8 @@ test('material that differs from a version already held fails the whole transfer
 
 test('malformed requests are BAD_REQUEST', async () => {
   const now = 1_700_000_000_000
-  const a = new InProcessHsmForTests()
-  const b = new InProcessHsmForTests(undefined, 1, { now: () => now })
+  const a = inProcessHsmForTests()
+  const b = inProcessHsmForTests(undefined, 1, { now: () => now })
   const keyId = newKeyId()
   const materials = await createMaterials(a, keyId, [1, 2])
 
@@ -684,7 +684,7 @@ test('malformed requests are BAD_REQUEST', async () => {
 
 test('signReplication verifies under the newest RSK; rotation moves signing to a new key', async () => {
   let now = 1_700_000_000_000
-  const hsm = new InProcessHsmForTests(undefined, 1, { now: () => now })
+  const hsm = inProcessHsmForTests(undefined, 1, { now: () => now })
   const [first, ...others] = await hsm.replicationSigningKeys()
   assert.ok(first !== undefined)
   assert.equal(others.length, 0)
@@ -717,7 +717,7 @@ test('signReplication verifies under the newest RSK; rotation moves signing to a
 test('RSKs survive a restart of the worker, sealed under the domain key with no private key bytes in clear', async () => {
   const dir = temporaryDir()
   const config = workerConfig(dir, 'us-east-1')
-  const first = await WorkerHsm.start(config)
+  const first = await startWorkerHsm(config)
   let keys: { id: string; publicKey: string; createdAt: number }[]
   try {
     await first.rotateReplicationSigningKey()
@@ -726,7 +726,7 @@ test('RSKs survive a restart of the worker, sealed under the domain key with no 
   } finally {
     await first.close()
   }
-  const second = await WorkerHsm.start(config)
+  const second = await startWorkerHsm(config)
   try {
     assert.deepEqual(
       (await second.replicationSigningKeys()).map((k) => ({ id: k.id, publicKey: hex(k.publicKey), createdAt: k.createdAt })),
@@ -770,7 +770,7 @@ test('RSKs survive a restart of the worker, sealed under the domain key with no 
 test('a damaged, renamed or foreign RSK file stops the HSM from starting', async () => {
   const dir = temporaryDir()
   const config = workerConfig(dir, 'us-east-1')
-  await (await WorkerHsm.start(config)).close()
+  await (await startWorkerHsm(config)).close()
   const [name] = readdirSync(dir).filter((file) => file.startsWith('rsk-'))
   assert.ok(name !== undefined)
 
@@ -778,27 +778,27 @@ test('a damaged, renamed or foreign RSK file stops the HSM from starting', async
   cpSync(dir, damaged, { recursive: true })
   const sealed = readFileSync(join(damaged, name))
   writeFileSync(join(damaged, name), flipBit(sealed, 8 * 40))
-  await assert.rejects(WorkerHsm.start({ ...config, sealedDomainKeyFile: join(damaged, 'domain-key.sealed'), keyDir: damaged }), /cannot unseal/)
+  await assert.rejects(startWorkerHsm({ ...config, sealedDomainKeyFile: join(damaged, 'domain-key.sealed'), keyDir: damaged }), /cannot unseal/)
 
   const renamed = temporaryDir()
   cpSync(dir, renamed, { recursive: true })
   renameSync(join(renamed, name), join(renamed, `rsk-${'0'.repeat(32)}.sealed`))
-  await assert.rejects(WorkerHsm.start({ ...config, sealedDomainKeyFile: join(renamed, 'domain-key.sealed'), keyDir: renamed }), /cannot unseal/)
+  await assert.rejects(startWorkerHsm({ ...config, sealedDomainKeyFile: join(renamed, 'domain-key.sealed'), keyDir: renamed }), /cannot unseal/)
 
   // Another region's RSK file dropped into this folder.
   const foreignDir = temporaryDir()
-  await (await WorkerHsm.start(workerConfig(foreignDir, 'eu-west-1'))).close()
+  await (await startWorkerHsm(workerConfig(foreignDir, 'eu-west-1'))).close()
   const [foreignName] = readdirSync(foreignDir).filter((file) => file.startsWith('rsk-'))
   assert.ok(foreignName !== undefined)
   const withForeign = temporaryDir()
   cpSync(dir, withForeign, { recursive: true })
   cpSync(join(foreignDir, foreignName), join(withForeign, foreignName))
-  await assert.rejects(WorkerHsm.start({ ...config, sealedDomainKeyFile: join(withForeign, 'domain-key.sealed'), keyDir: withForeign }), /cannot unseal/)
+  await assert.rejects(startWorkerHsm({ ...config, sealedDomainKeyFile: join(withForeign, 'domain-key.sealed'), keyDir: withForeign }), /cannot unseal/)
 })
 
 test('the whole transfer through two WorkerHsm threads', async () => {
-  const a = await WorkerHsm.start(workerConfig(temporaryDir(), 'us-east-1'))
-  const b = await WorkerHsm.start(workerConfig(temporaryDir(), 'eu-west-1'))
+  const a = await startWorkerHsm(workerConfig(temporaryDir(), 'us-east-1'))
+  const b = await startWorkerHsm(workerConfig(temporaryDir(), 'eu-west-1'))
   try {
     const [aKey] = await a.replicationSigningKeys()
     const [bKey] = await b.replicationSigningKeys()

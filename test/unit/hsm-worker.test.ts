@@ -8,14 +8,14 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import type { MaterialRef } from '../../src/hsm/hsm.js'
-import { WorkerHsm } from '../../src/hsm/worker-hsm.js'
+import type { Hsm, MaterialRef } from '../../src/hsm/hsm.js'
+import { startWorkerHsm } from '../../src/hsm/worker-hsm.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'trent-hsm-worker-'))
-let hsm: WorkerHsm
+let hsm: Hsm
 
 before(async () => {
-  hsm = await WorkerHsm.start({
+  hsm = await startWorkerHsm({
     region: 'us-east-1',
     masterKeyEnv: 'TRENT_TEST_UNSET_MASTER_KEY',
     masterKeyFile: join(dir, 'master.key'),
