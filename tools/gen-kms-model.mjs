@@ -330,6 +330,11 @@ for (const [name, shape] of Object.entries(sortedShapes)) {
   const required = new Set(shape.required ?? [])
   // Type aliases, not interfaces: an alias of an object type is assignable to
   // Record<string, unknown>, which the operations' generic helpers take.
+  if (Object.keys(shape.members).length === 0) {
+    // A structure without members: an empty JSON object, and nothing else.
+    lines.push(`export type ${name} = Record<string, never>`, '')
+    continue
+  }
   lines.push(`export type ${name} = {`)
   for (const [member, ref] of Object.entries(shape.members)) {
     lines.push(`  ${member}${required.has(member) ? '' : '?'}: ${typeOf(ref.shape, direction)}`)

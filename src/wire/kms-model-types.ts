@@ -56,8 +56,7 @@ export type ConnectCustomKeyStoreRequest = {
   CustomKeyStoreId: string
 }
 
-export type ConnectCustomKeyStoreResponse = {
-}
+export type ConnectCustomKeyStoreResponse = Record<string, never>
 
 export type CreateAliasRequest = {
   AliasName: string
@@ -171,8 +170,7 @@ export type DeleteCustomKeyStoreRequest = {
   CustomKeyStoreId: string
 }
 
-export type DeleteCustomKeyStoreResponse = {
-}
+export type DeleteCustomKeyStoreResponse = Record<string, never>
 
 export type DeleteImportedKeyMaterialRequest = {
   KeyId: string
@@ -235,8 +233,7 @@ export type DisconnectCustomKeyStoreRequest = {
   CustomKeyStoreId: string
 }
 
-export type DisconnectCustomKeyStoreResponse = {
-}
+export type DisconnectCustomKeyStoreResponse = Record<string, never>
 
 export type EnableKeyRequest = {
   KeyId: string
@@ -723,8 +720,7 @@ export type TagResourceRequest = {
   Tags: Tag[]
 }
 
-export type Unit = {
-}
+export type Unit = Record<string, never>
 
 export type UntagResourceRequest = {
   KeyId: string
@@ -749,8 +745,7 @@ export type UpdateCustomKeyStoreRequest = {
   XksProxyConnectivity?: XksProxyConnectivityType
 }
 
-export type UpdateCustomKeyStoreResponse = {
-}
+export type UpdateCustomKeyStoreResponse = Record<string, never>
 
 export type UpdateKeyDescriptionRequest = {
   KeyId: string
