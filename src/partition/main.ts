@@ -39,6 +39,7 @@ import { createLogger, rateLimited } from '../log/logger.js'
 import { ConnectionGuard } from '../http/connection-guard.js'
 import { LIMIT_FLAG_OPTIONS, LIMIT_FLAGS_USAGE, limitsAsFlags, limitsFromFlags, type ListenerLimits } from '../http/limits.js'
 import {
+  STORE_ENV,
   isRegionToLauncherMessage,
   type ConnectionMessage,
   type LauncherToRegionMessage,
@@ -635,7 +636,8 @@ function nodeArgs(config: LauncherConfig, region: string, regionIndex: number, n
     '--data-dir', join(config.dataDir, 'regions', region),
     '--account', config.accountId,
   ]
-  if (config.store !== undefined) args.push('--store', config.store)
+  // The store goes to the nodes in their environment (TRENT_STORE, childEnv), not on their
+  // command line, where `ps` would show any password its URL carries.
   // Several writers of one store: each node must follow what the others commit.
   if (config.nodesPerRegion > 1) args.push('--shared-store')
   if (config.allowTestHooks) args.push('--allow-test-hooks')
@@ -867,6 +869,7 @@ async function main(): Promise<void> {
     ...process.env,
     TRENT_ACCESS_KEY_ID: credentials.accessKeyId,
     TRENT_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    ...(config.store !== undefined ? { [STORE_ENV]: config.store } : {}),
   }
   config.regions.forEach((region, regionIndex) => {
     supervisors.set(

@@ -10,7 +10,7 @@ import { Socket } from 'node:net'
 import { parseArgs } from 'node:util'
 import { createLogger } from '../log/logger.js'
 import { LIMIT_FLAG_OPTIONS, limitsFromFlags } from '../http/limits.js'
-import { MAX_NODE_ID, isLauncherToRegionMessage, type RegionToLauncherMessage } from '../wire/region-messages.js'
+import { MAX_NODE_ID, STORE_ENV, isLauncherToRegionMessage, type RegionToLauncherMessage } from '../wire/region-messages.js'
 import { startRegion } from './compose-region.js'
 import { describeStore, invalidStore } from './storage-choice.js'
 import { configureFailpoints } from '../kms/failpoints.js'
@@ -66,7 +66,9 @@ const dataDir = values['data-dir'] ?? fail('--data-dir is required')
 const accountId = values.account
 if (!/^\d{12}$/.test(accountId)) fail('--account must be 12 digits')
 const port = portFlag('port', values.port)
-const storeProblem = invalidStore(values.store)
+// `--store`, or the launcher's TRENT_STORE (region-messages.ts: kept off the command line).
+const store = values.store ?? (process.env[STORE_ENV] !== '' ? process.env[STORE_ENV] : undefined)
+const storeProblem = invalidStore(store)
 if (storeProblem !== undefined) fail(storeProblem)
 const replicationPort = portFlag('replication-port', values['replication-port'])
 let limits: ReturnType<typeof limitsFromFlags>
@@ -122,7 +124,7 @@ const running = await startRegion({
   ...(values['trust-store'] !== undefined ? { trustStoreFile: values['trust-store'] } : {}),
   reconcileIntervalMs: Number(values['reconcile-interval-ms']),
   ...(values.identities !== undefined ? { identitiesFile: values.identities } : {}),
-  ...(values.store !== undefined ? { store: values.store } : {}),
+  ...(store !== undefined ? { store } : {}),
   shared: values['shared-store'],
   routeTo: (name) => routes.get(name),
   onSigningKeysChanged: (exported) => tellLauncher({ type: 'signing-keys', region, ...nodeFields, rsk: exported }),
@@ -140,7 +142,7 @@ handedOffConnection = (socket, head) => {
 logger.info('region ready', {
   port: running.port,
   replicationPort: running.replicationPort,
-  store: describeStore({ store: values.store, region, dataDir }),
+  store: describeStore({ store, region, dataDir }),
   sharedStore: values['shared-store'],
 })
 tellLauncher({ type: 'ready', region, ...nodeFields, port: running.port, replicationPort: running.replicationPort, rsk: running.rsk })

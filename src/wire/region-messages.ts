@@ -10,6 +10,14 @@ import type { RskExport } from './replication-trust.js'
 export type { RskExport }
 
 /**
+ * Launcher → region, in its environment: the store (`--store`'s value), passed this way
+ * so that a password in the URL never shows in `ps`. A region reads it when `--store` is
+ * not given. A password can also stay out of the URL altogether: PostgreSQL's own
+ * PGPASSWORD and PGPASSFILE are honoured (docs/postgres-ha.md).
+ */
+export const STORE_ENV = 'TRENT_STORE'
+
+/**
  * Region → launcher: serving; `port` is the KMS API, `replicationPort` where the proxy
  * delivers. `nodeId` names the node of the region (`--node-id`) when it was given one.
  */

@@ -23,6 +23,7 @@
  * No timing assertions: deadlines only turn hangs into failures.
  */
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { renameSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -100,6 +101,16 @@ describe('the region lease on a two-node region: kill -9 of its holder', { skip:
     const decrypted = await eu.send(new DecryptCommand({ CiphertextBlob: ciphertext }))
     assert.deepEqual(Buffer.from(decrypted.Plaintext ?? []), PLAINTEXT)
   }
+
+  it('keeps the store URL off the nodes\' command lines, where ps would show a password in it', () => {
+    for (const nodes of partition.regionNodes.values()) {
+      for (const node of nodes.values()) {
+        const commandLine = readFileSync(`/proc/${node.pid}/cmdline`, 'utf8')
+        assert.ok(!commandLine.includes('postgres'), `node pid ${node.pid} has the store on its command line`)
+        assert.ok(readFileSync(`/proc/${node.pid}/environ`, 'utf8').split('\0').includes(`TRENT_STORE=${cluster.url}`), 'the node has its store from its environment')
+      }
+    }
+  })
 
   it('moves the background work to the other node within seconds: replication and deletion go on', async (t) => {
     const holder = await waitFor('one node of us-east-1 to hold the lease', () => leaseHolder(partition, US), { timeoutMs: 60_000 })
