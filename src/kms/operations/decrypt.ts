@@ -6,7 +6,9 @@ import {
   checkAlgorithm,
   checkSymmetricAlgorithm,
   decryptingKey,
+  dryRunIgnoringCiphertext,
   encodedContext,
+  ignoresCiphertext,
   keyForDecryption,
   keyForUse,
   rejectContextForAsymmetric,
@@ -54,6 +56,7 @@ export const decrypt: Operation<'Decrypt'> = {
     if (input.Recipient !== undefined) {
       throw new KmsError('UnsupportedOperationException', 'Recipient (Nitro Enclaves attestation) is not supported by this KMS.')
     }
+    if (ignoresCiphertext(input)) dryRunIgnoringCiphertext(kms, input, 'KeyId', 'EncryptionAlgorithm', 'EncryptionContext', 'Decrypt')
     const keyIdInput = input.KeyId
     if (keyIdInput !== undefined && resolveKey(kms, keyIdInput, { allowAlias: true }).keySpec !== 'SYMMETRIC_DEFAULT') {
       return decryptAsymmetric(kms, input, keyIdInput, blob)
