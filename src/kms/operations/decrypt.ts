@@ -40,10 +40,8 @@ export const decrypt: Operation<'Decrypt'> = {
     'Recipient.KeyEncryptionAlgorithm',
     'Recipient.AttestationDocument',
     'DryRun',
+    'DryRunModifiers',
   ],
-  refuses: {
-    'DryRunModifiers': 'DryRunModifiers are not implemented yet (issue 12).',
-  },
   access(kms, input) {
     const key = decryptingKey(kms, input.CiphertextBlob ?? new Uint8Array(), input.KeyId)
     // No key to ask about: the handler fails with InvalidCiphertextException.

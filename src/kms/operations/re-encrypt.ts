@@ -32,10 +32,8 @@ export const reEncrypt: Operation<'ReEncrypt'> = {
     'DestinationEncryptionAlgorithm',
     'GrantTokens',
     'DryRun',
+    'DryRunModifiers',
   ],
-  refuses: {
-    'DryRunModifiers': 'DryRunModifiers are not implemented yet (issue 12).',
-  },
   access(kms, input) {
     const destination = resolveKey(kms, input.DestinationKeyId, { allowAlias: true })
     const source = decryptingKey(kms, input.CiphertextBlob ?? new Uint8Array(), input.SourceKeyId)
