@@ -13,7 +13,7 @@ import { KmsError } from '../wire/errors.js'
  * AWS's answer for a custom key store id or name it cannot find. It sends no message: the
  * KMS Developer Guide ("Deleting an external key store") shows the CLI printing nothing after
  * "An error occurred (CustomKeyStoreNotFoundException) when calling the
- * DescribeCustomKeyStores operation:".
+ * DescribeCustomKeyStore operation:" (sic).
  */
 export function customKeyStoreNotFound(): KmsError {
   return new KmsError('CustomKeyStoreNotFoundException')
