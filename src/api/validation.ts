@@ -717,8 +717,29 @@ class ShapeCompiler {
         return concealed()
       },
       format,
-      read: (raw, path, violations) => readStructure(raw, path, violations, members),
+      read: (raw, path, violations) => {
+        if (FAIL_CLOSED_STRUCTURES.has(name)) refuseUnknownMembers(raw, path, members)
+        return readStructure(raw, path, violations, members)
+      },
     }
+  }
+}
+
+/**
+ * Structures whose members narrow what a request is allowed to do. AWS ignores members its
+ * model does not know, and so does Trent elsewhere; here ignoring one would widen a
+ * permission (a grant sent with `Constraints.SourceArn` to a model without it became an
+ * unconstrained grant), so a member this model does not know is refused instead.
+ */
+const FAIL_CLOSED_STRUCTURES: ReadonlySet<string> = new Set(['GrantConstraints'])
+
+function refuseUnknownMembers(raw: unknown, path: string, members: readonly CompiledMember[]): void {
+  if (!isRecord(raw)) return // readStructure answers the type mismatch
+  const known = new Set(members.map((member) => member.memberName))
+  const unknown = Object.keys(raw).filter((name) => !known.has(name) && raw[name] !== null)
+  if (unknown.length > 0) {
+    // Trent's wording: AWS never refuses an unknown member, so it has none.
+    throw new KmsError('ValidationException', `Unsupported member ${unknown.map((n) => `'${n.slice(0, 64)}'`).join(', ')} at '${path}': this KMS refuses grant constraints it does not know rather than ignore them.`)
   }
 }
 

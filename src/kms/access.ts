@@ -44,7 +44,7 @@ export function rootCaller(kms: Kms): Caller {
 function grantForAuthorization(grant: GrantRecord): GrantForAuthorization {
   return {
     grantId: grant.grantId,
-    granteePrincipal: grant.granteePrincipal,
+    ...(grant.granteePrincipal !== undefined ? { granteePrincipal: grant.granteePrincipal } : {}),
     operations: grant.operations,
     ...(grant.constraints !== undefined ? { constraints: grant.constraints } : {}),
   }

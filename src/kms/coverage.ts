@@ -13,7 +13,6 @@ import { GRANT_OPERATIONS } from './grants.js'
 
 const CHINA_REGIONS_ONLY = 'AWS offers SM2 only in its China Regions; Trent does not offer it.'
 const NO_CUSTOM_KEY_STORES = 'Trent has no custom key stores (AWS CloudHSM or external key stores): every key lives in its region HSM.'
-const NOT_YET = 'Not implemented yet (issue 12).'
 
 /** Enum name → the values Trent implements. */
 export const IMPLEMENTED_ENUM_VALUES: Readonly<Record<string, readonly string[]>> = {
@@ -37,6 +36,7 @@ export const IMPLEMENTED_ENUM_VALUES: Readonly<Record<string, readonly string[]>
   ImportType: ['NEW_KEY_MATERIAL', 'EXISTING_KEY_MATERIAL'],
   IncludeKeyMaterial: ['ALL_KEY_MATERIAL', 'ROTATIONS_ONLY'],
   KeyEncryptionMechanism: ['RSAES_OAEP_SHA_256'],
+  DryRunModifierType: ['IGNORE_CIPHERTEXT'],
 }
 
 /** Enum name → value → why Trent refuses it. */
@@ -52,18 +52,11 @@ export const REFUSED_ENUM_VALUES: Readonly<Record<string, Readonly<Record<string
     SM2PKE: CHINA_REGIONS_ONLY,
   },
   WrappingKeySpec: { SM2: CHINA_REGIONS_ONLY },
-  DryRunModifierType: { IGNORE_CIPHERTEXT: NOT_YET },
   CustomKeyStoreType: { AWS_CLOUDHSM: NO_CUSTOM_KEY_STORES, EXTERNAL_KEY_STORE: NO_CUSTOM_KEY_STORES },
   XksProxyConnectivityType: { PUBLIC_ENDPOINT: NO_CUSTOM_KEY_STORES, VPC_ENDPOINT_SERVICE: NO_CUSTOM_KEY_STORES },
 }
 
 /** Operations of the model that Trent answers with UnsupportedOperationException, and why. */
 export const REFUSED_OPERATIONS: Readonly<Record<string, string>> = {
-  ConnectCustomKeyStore: NO_CUSTOM_KEY_STORES,
-  CreateCustomKeyStore: NO_CUSTOM_KEY_STORES,
-  DeleteCustomKeyStore: NO_CUSTOM_KEY_STORES,
-  DescribeCustomKeyStores: NO_CUSTOM_KEY_STORES,
-  DisconnectCustomKeyStore: NO_CUSTOM_KEY_STORES,
-  UpdateCustomKeyStore: NO_CUSTOM_KEY_STORES,
   GetKeyLastUsage: 'Not implemented yet (issue 13: it reads the audit trail).',
 }

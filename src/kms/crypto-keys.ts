@@ -10,7 +10,7 @@ import { parseCiphertextHeaderUnauthenticated } from '../wire/ciphertext-blob.js
 import { encodeEncryptionContext } from '../wire/encryption-context.js'
 import { KmsError, incorrectKey, invalidCiphertext } from '../wire/errors.js'
 import type { KeyRecord, MaterialRecord } from '../storage/records.js'
-import type { KeyUsage } from '../wire/key-specs.js'
+import { encryptionAlgorithmsFor, type KeyUsage } from '../wire/key-specs.js'
 import { checkKeyState } from './key-state.js'
 import type { Kms } from './kms.js'
 import { bool, str, stringMap, type Input } from './operation.js'
@@ -99,6 +99,41 @@ export function encodedContext(input: Input, member: string): Uint8Array {
   } catch {
     throw new KmsError('ValidationException', 'Encryption context is too large.')
   }
+}
+
+/**
+ * Whether a Decrypt or ReEncrypt is a dry run that leaves the ciphertext unchecked: DryRun
+ * true with the DryRunModifier IGNORE_CIPHERTEXT (AWS: "KMS performs only authorization
+ * validation without ciphertext validation"; the modifier "only applies when DryRun is set
+ * to true").
+ */
+export function ignoresCiphertext(input: Input): boolean {
+  const modifiers = input.DryRunModifiers
+  return bool(input, 'DryRun') === true && Array.isArray(modifiers) && modifiers.includes('IGNORE_CIPHERTEXT')
+}
+
+/**
+ * The dry run of a Decrypt or ReEncrypt without a ciphertext: the key must then be named
+ * (AWS: KeyId, or SourceKeyId, "is required ... when DryRun is true and DryRunModifiers is
+ * set to IGNORE_CIPHERTEXT"; it documents no error text, the message is Trent's), be usable
+ * for decryption, and the request authorized (checked before the handler runs): then
+ * DryRunOperationException, as for any dry run that would have succeeded.
+ */
+export function dryRunIgnoringCiphertext(kms: Kms, input: Input, keyIdMember: string, algorithmMember: string, contextMember: string, operation: string): never {
+  const keyIdInput = str(input, keyIdMember)
+  if (keyIdInput === undefined) {
+    throw new KmsError('ValidationException', `${keyIdMember} is required when DryRun is true and DryRunModifiers is IGNORE_CIPHERTEXT.`)
+  }
+  const { key } = keyForUse(kms, keyIdInput, operation, 'ENCRYPT_DECRYPT')
+  if (key.keySpec === 'SYMMETRIC_DEFAULT') {
+    checkSymmetricAlgorithm(input, algorithmMember)
+    encodedContext(input, contextMember)
+  } else {
+    checkAlgorithm<string>(input, algorithmMember, key, encryptionAlgorithmsFor(key.keySpec), 'SYMMETRIC_DEFAULT')
+    rejectContextForAsymmetric(input, contextMember)
+  }
+  rejectDryRun(input)
+  throw new Error('unreachable: DryRun is true')
 }
 
 export function rejectDryRun(input: Input): void {

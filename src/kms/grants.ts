@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto'
 import { KmsError } from '../wire/errors.js'
 import type { GrantRecord, KeyRecord } from '../storage/records.js'
-import { OPERATIONS_WITH_ENCRYPTION_CONTEXT, grantConstraintsSatisfied } from './authorization/index.js'
+import { OPERATIONS_WITH_ENCRYPTION_CONTEXT, grantConstraintsSatisfied, sourceArnConstraintSatisfied } from './authorization/index.js'
 import type { Kms } from './kms.js'
 import { epochSeconds, type Output } from './operation.js'
 
@@ -63,6 +63,9 @@ export function checkGrantOperations(key: KeyRecord, arn: string, operations: re
  */
 export function constraintsAtLeastAsStrict(child: GrantRecord['constraints'], parent: GrantRecord['constraints']): boolean {
   if (parent === undefined) return true
+  // A parent bound to one source ARN admits only children bound to the same one.
+  if (parent.sourceArn !== undefined && child?.sourceArn !== parent.sourceArn) return false
+  if (parent.encryptionContextEquals === undefined && parent.encryptionContextSubset === undefined) return true
   const asGrant = { grantId: '', granteePrincipal: '', operations: [], constraints: parent }
   // An Equals child accepts one context only (whatever its Subset says).
   const equals = child?.encryptionContextEquals
@@ -91,6 +94,8 @@ export function grantAllowsChildGrant(
       (parent) =>
         parent.granteePrincipal === caller &&
         parent.operations.includes('CreateGrant') &&
+        // The caller signed the request itself: it carries no aws:SourceArn.
+        sourceArnConstraintSatisfied(parent, undefined) &&
         operations.every((op) => parent.operations.includes(op)) &&
         constraintsAtLeastAsStrict(constraints, parent.constraints),
     )
@@ -138,7 +143,7 @@ export function grantListEntry(kms: Kms, grant: GrantRecord): Output {
   }
   if (grant.name !== undefined) entry.Name = grant.name
   entry.CreationDate = epochSeconds(grant.createdAt)
-  entry.GranteePrincipal = grant.granteePrincipal
+  if (grant.granteePrincipal !== undefined) entry.GranteePrincipal = grant.granteePrincipal
   if (grant.retiringPrincipal !== undefined) entry.RetiringPrincipal = grant.retiringPrincipal
   entry.IssuingAccount = grant.issuingAccount
   entry.Operations = grant.operations
@@ -146,8 +151,12 @@ export function grantListEntry(kms: Kms, grant: GrantRecord): Output {
     const constraints: Output = {}
     if (grant.constraints.encryptionContextSubset !== undefined) constraints.EncryptionContextSubset = grant.constraints.encryptionContextSubset
     if (grant.constraints.encryptionContextEquals !== undefined) constraints.EncryptionContextEquals = grant.constraints.encryptionContextEquals
+    if (grant.constraints.sourceArn !== undefined) constraints.SourceArn = grant.constraints.sourceArn
     entry.Constraints = constraints
   }
+  // In the model's member order (GrantListEntry): the service principals come last.
+  if (grant.granteeServicePrincipal !== undefined) entry.GranteeServicePrincipal = grant.granteeServicePrincipal
+  if (grant.retiringServicePrincipal !== undefined) entry.RetiringServicePrincipal = grant.retiringServicePrincipal
   return entry
 }
 

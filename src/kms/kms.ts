@@ -61,6 +61,13 @@ export class Kms {
   /** Key id → its grants by id: authorization looks at one key's grants on every request. */
   readonly #grantsByKey = new Map<string, Map<string, GrantRecord>>()
   peers: PartitionView = NO_PARTITION
+  /**
+   * How long ReplicateKey waits, after committing, for the replica region to show the new
+   * replica (kms/multi-region/replica-visibility.ts). 0, the default, answers at once: the
+   * in-memory test partitions deliver messages only when a test lets them. A region process
+   * sets it (--replica-visibility-wait-ms).
+   */
+  replicaVisibilityWaitMs = 0
   /** Called after a commit that queued messages, so the sender wakes at once. */
   onOutbox: () => void = () => undefined
   readonly #storage: Storage

@@ -64,6 +64,8 @@ export interface RegionConfig {
   trustStoreFile?: string
   /** How often reconciliation runs (docs/spec/replication.md#reconciliation). */
   reconcileIntervalMs: number
+  /** ReplicateKey's wait for the replica region to show the replica (default 2000 ms; 0: none). */
+  replicaVisibilityWaitMs?: number
   /** Called after the region's signing keys changed (rotation), so they can be pinned elsewhere. */
   onSigningKeysChanged?: (exported: RskExport) => void
   /** The partition's other regions, for requests scoped to them (see api/forward.ts). */
@@ -79,6 +81,13 @@ export interface RunningRegion {
   kms: Kms
   close(): Promise<void>
 }
+
+/**
+ * Long enough for a ReplicaCreate to cross the proxy and be applied (tens of milliseconds
+ * on one host), short enough that a ReplicateKey towards an unreachable region still
+ * answers promptly.
+ */
+const DEFAULT_REPLICA_VISIBILITY_WAIT_MS = 2000
 
 export async function startRegion(config: RegionConfig): Promise<RunningRegion> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
@@ -101,6 +110,7 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
   const clock = new AdjustableClock()
   const kms = await Kms.open({ region: config.region, accountId: config.accountId, clock }, hsm, storage)
   kms.peers = new FileTrustStore(config.trustStoreFile ?? join(config.dataDir, TRUST_STORE_FILE))
+  kms.replicaVisibilityWaitMs = config.replicaVisibilityWaitMs ?? DEFAULT_REPLICA_VISIBILITY_WAIT_MS
   // The region's background work runs on one node at a time (kms/lease.ts).
   const lease = storage.shared
     ? await holdRegionLease(storage, { onChange: (held) => config.logger.info(held ? 'took the region lease: doing its background work' : 'lost the region lease') })

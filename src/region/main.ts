@@ -47,6 +47,7 @@ const { values } = parseArgs({
     'proxy-url': { type: 'string' },
     'trust-store': { type: 'string' },
     'reconcile-interval-ms': { type: 'string', default: '30000' },
+    'replica-visibility-wait-ms': { type: 'string' },
     identities: { type: 'string' },
     // Which node of the region this process is, when a region runs several (the launcher's
     // --nodes): it only names the node in its logs and its ready message.
@@ -123,6 +124,7 @@ const running = await startRegion({
   ...(values['proxy-url'] !== undefined ? { proxyUrl: values['proxy-url'] } : {}),
   ...(values['trust-store'] !== undefined ? { trustStoreFile: values['trust-store'] } : {}),
   reconcileIntervalMs: Number(values['reconcile-interval-ms']),
+  ...(values['replica-visibility-wait-ms'] !== undefined ? { replicaVisibilityWaitMs: Number(values['replica-visibility-wait-ms']) } : {}),
   ...(values.identities !== undefined ? { identitiesFile: values.identities } : {}),
   ...(store !== undefined ? { store } : {}),
   shared: values['shared-store'],

@@ -103,13 +103,20 @@ export interface GrantRecord {
   grantId: string
   keyId: string
   name?: string
-  granteePrincipal: string
+  /** Exactly one of granteePrincipal (an IAM principal's ARN) and granteeServicePrincipal. */
+  granteePrincipal?: string
+  /** An AWS service principal (`sqs.amazonaws.com`); no caller of Trent is one. */
+  granteeServicePrincipal?: string
+  /** At most one of retiringPrincipal and retiringServicePrincipal. */
   retiringPrincipal?: string
+  retiringServicePrincipal?: string
   issuingAccount: string
   operations: string[]
   constraints?: {
     encryptionContextEquals?: Record<string, string>
     encryptionContextSubset?: Record<string, string>
+    /** Only requests whose aws:SourceArn is this ARN (docs/authorization.md §5). */
+    sourceArn?: string
   }
   /** The token that makes the grant usable at once (GrantTokens). */
   grantToken: string

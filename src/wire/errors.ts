@@ -13,7 +13,9 @@
 export const KMS_ERROR_NAMES = [
   // Modeled KMS exceptions.
   'AlreadyExistsException',
+  'CloudHsmClusterNotFoundException',
   'ConflictException',
+  'CustomKeyStoreNotFoundException',
   'DependencyTimeoutException',
   'DisabledException',
   'DryRunOperationException',

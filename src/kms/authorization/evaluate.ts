@@ -167,7 +167,7 @@ export function authorize(request: AuthorizationRequest, inputs: AuthorizationIn
 
   if (inputs.grantOperation !== undefined) {
     const checkConstraints = inputs.encryptionContextApplies ?? OPERATIONS_WITH_ENCRYPTION_CONTEXT.has(inputs.grantOperation)
-    const grant = findAllowingGrant(inputs.grants, request.principalArn, inputs.grantOperation, inputs.encryptionContext, checkConstraints)
+    const grant = findAllowingGrant(inputs.grants, request.principalArn, inputs.grantOperation, inputs.encryptionContext, checkConstraints, requestSourceArn(request))
     if (grant !== undefined) return { allowed: true, by: 'grant', grantId: grant.grantId }
   }
 
@@ -189,4 +189,12 @@ export function allowsFuturePolicyUpdate(
 ): boolean {
   const decision = authorize({ ...request, action: 'kms:PutKeyPolicy', context: {} }, { keyPolicy: policy, identityPolicies, grants: [] })
   return decision.allowed
+}
+
+/** The request's `aws:SourceArn`, for SourceArn grant constraints (condition key names ignore case). */
+function requestSourceArn(request: AuthorizationRequest): string | undefined {
+  for (const [name, value] of Object.entries(request.context)) {
+    if (name.toLowerCase() === 'aws:sourcearn' && typeof value === 'string') return value
+  }
+  return undefined
 }

@@ -54,6 +54,19 @@ export function grantConstraintsSatisfied(grant: GrantForAuthorization, encrypti
 }
 
 /**
+ * Whether a grant's SourceArn constraint, if it has one, admits the request: only a request
+ * made on behalf of that resource, that is one whose `aws:SourceArn` is that ARN. A request
+ * signed by a user directly carries no aws:SourceArn, so such a grant never admits it. Unlike
+ * the encryption context constraints, it binds every operation and every key type (AWS
+ * GrantConstraints: "supported on grants for all types of KMS keys"); RetireGrant, which it
+ * does not bind, is not authorized through this engine.
+ */
+export function sourceArnConstraintSatisfied(grant: GrantForAuthorization, requestSourceArn: string | undefined): boolean {
+  const required = grant.constraints?.sourceArn
+  return required === undefined || requestSourceArn === required
+}
+
+/**
  * The first grant that lets `principalArn` perform `operation`. The grantee is compared
  * exactly; operations are compared exactly (they are enum values).
  */
@@ -63,11 +76,14 @@ export function findAllowingGrant(
   operation: string,
   encryptionContext: Record<string, string> | undefined,
   checkConstraints: boolean,
+  requestSourceArn?: string,
 ): GrantForAuthorization | undefined {
   return grants.find(
     (grant) =>
+      grant.granteePrincipal !== undefined &&
       grant.granteePrincipal === principalArn &&
       grant.operations.includes(operation) &&
+      sourceArnConstraintSatisfied(grant, requestSourceArn) &&
       (!checkConstraints || grantConstraintsSatisfied(grant, encryptionContext)),
   )
 }

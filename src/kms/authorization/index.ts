@@ -17,7 +17,7 @@ export type {
   PolicySource,
 } from './types.js'
 export { authorize, allowsFuturePolicyUpdate } from './evaluate.js'
-export { grantConstraintsSatisfied, OPERATIONS_WITH_ENCRYPTION_CONTEXT } from './grants.js'
+export { grantConstraintsSatisfied, OPERATIONS_WITH_ENCRYPTION_CONTEXT, sourceArnConstraintSatisfied } from './grants.js'
 export { encryptionContextConditions } from './context.js'
 export { SUPPORTED_CONDITION_OPERATORS } from './conditions.js'
 export { accessDeniedMessage, LOCKOUT_MESSAGE, POLICY_MESSAGES } from './messages.js'

@@ -31,11 +31,22 @@ export interface AuthorizationRequest {
 
 export interface GrantForAuthorization {
   grantId: string
-  /** The grantee's principal ARN, compared exactly with the caller's. */
-  granteePrincipal: string
+  /**
+   * The grantee's principal ARN, compared exactly with the caller's. Absent for a grant to an
+   * AWS service principal (GranteeServicePrincipal), which no caller of Trent ever is.
+   */
+  granteePrincipal?: string
   /** KMS operation names: 'Encrypt', 'ReEncryptFrom', 'CreateGrant', ... */
   operations: string[]
-  constraints?: { encryptionContextEquals?: Record<string, string>; encryptionContextSubset?: Record<string, string> }
+  constraints?: {
+    encryptionContextEquals?: Record<string, string>
+    encryptionContextSubset?: Record<string, string>
+    /**
+     * The grant applies only to requests whose `aws:SourceArn` is this ARN (AWS: "effectively
+     * the same as having the aws:SourceArn global condition key in the grant").
+     */
+    sourceArn?: string
+  }
 }
 
 export interface AuthorizationInputs {

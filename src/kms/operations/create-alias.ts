@@ -1,6 +1,6 @@
 import { aliasArn } from '../../wire/arn.js'
 import { KmsError } from '../../wire/errors.js'
-import { checkAliasName } from '../alias-name.js'
+import { checkNewAliasName } from '../alias-name.js'
 import { checkKeyState } from '../key-state.js'
 import { type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
@@ -20,7 +20,7 @@ export const createAlias: Operation<'CreateAlias'> = {
   async handle(kms, input) {
     const aliasName = input.AliasName
     const target = input.TargetKeyId
-    checkAliasName(aliasName)
+    checkNewAliasName(aliasName)
     await kms.mutate(() => {
       if (kms.aliases.has(aliasName)) {
         throw new KmsError(

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto'
+import { customKeyStoreNotFound } from '../custom-key-stores.js'
 import { KmsError } from '../../wire/errors.js'
 import type { KeyRecord,} from '../../storage/records.js'
 import { keyMetadata } from '../key-metadata.js'
@@ -59,11 +60,14 @@ export const createKey: Operation<'CreateKey'> = {
     if (!keyUsagesFor(keySpec).includes(keyUsage)) {
       throw new KmsError('ValidationException', `KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}`)
     }
+    // No custom key store exists here: any id names an unknown one, and AWS answers an
+    // unknown CustomKeyStoreId with CustomKeyStoreNotFoundException (CreateKey's error list).
+    if (input.CustomKeyStoreId !== undefined) throw customKeyStoreNotFound()
     const origin = input.Origin ?? 'AWS_KMS'
     if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') {
       throw new KmsError('UnsupportedOperationException', `Origin ${origin} requires a custom key store, which this KMS does not offer.`)
     }
-    if (input.CustomKeyStoreId !== undefined || input.XksKeyId !== undefined) {
+    if (input.XksKeyId !== undefined) {
       throw new KmsError('UnsupportedOperationException', 'Custom key stores are not supported by this KMS.')
     }
     const policy = input.Policy

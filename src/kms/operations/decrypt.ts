@@ -6,7 +6,9 @@ import {
   checkAlgorithm,
   checkSymmetricAlgorithm,
   decryptingKey,
+  dryRunIgnoringCiphertext,
   encodedContext,
+  ignoresCiphertext,
   keyForDecryption,
   keyForUse,
   rejectContextForAsymmetric,
@@ -38,10 +40,8 @@ export const decrypt: Operation<'Decrypt'> = {
     'Recipient.KeyEncryptionAlgorithm',
     'Recipient.AttestationDocument',
     'DryRun',
+    'DryRunModifiers',
   ],
-  refuses: {
-    'DryRunModifiers': 'DryRunModifiers are not implemented yet (issue 12).',
-  },
   access(kms, input) {
     const key = decryptingKey(kms, input.CiphertextBlob ?? new Uint8Array(), input.KeyId)
     // No key to ask about: the handler fails with InvalidCiphertextException.
@@ -54,6 +54,7 @@ export const decrypt: Operation<'Decrypt'> = {
     if (input.Recipient !== undefined) {
       throw new KmsError('UnsupportedOperationException', 'Recipient (Nitro Enclaves attestation) is not supported by this KMS.')
     }
+    if (ignoresCiphertext(input)) dryRunIgnoringCiphertext(kms, input, 'KeyId', 'EncryptionAlgorithm', 'EncryptionContext', 'Decrypt')
     const keyIdInput = input.KeyId
     if (keyIdInput !== undefined && resolveKey(kms, keyIdInput, { allowAlias: true }).keySpec !== 'SYMMETRIC_DEFAULT') {
       return decryptAsymmetric(kms, input, keyIdInput, blob)

@@ -6,17 +6,22 @@
  */
 import type { Operation } from '../operation.js'
 import { cancelKeyDeletion } from './cancel-key-deletion.js'
+import { connectCustomKeyStore } from './connect-custom-key-store.js'
 import { createAlias } from './create-alias.js'
+import { createCustomKeyStore } from './create-custom-key-store.js'
 import { createGrant } from './create-grant.js'
 import { createKey } from './create-key.js'
 import { decapsulate } from './decapsulate.js'
 import { decrypt } from './decrypt.js'
 import { deleteAlias } from './delete-alias.js'
+import { deleteCustomKeyStore } from './delete-custom-key-store.js'
 import { deleteImportedKeyMaterial } from './delete-imported-key-material.js'
 import { deriveSharedSecret } from './derive-shared-secret.js'
+import { describeCustomKeyStores } from './describe-custom-key-stores.js'
 import { describeKey } from './describe-key.js'
 import { disableKeyRotation } from './disable-key-rotation.js'
 import { disableKey } from './disable-key.js'
+import { disconnectCustomKeyStore } from './disconnect-custom-key-store.js'
 import { enableKeyRotation } from './enable-key-rotation.js'
 import { enableKey } from './enable-key.js'
 import { encapsulate } from './encapsulate.js'
@@ -50,6 +55,7 @@ import { sign } from './sign.js'
 import { tagResource } from './tag-resource.js'
 import { untagResource } from './untag-resource.js'
 import { updateAlias } from './update-alias.js'
+import { updateCustomKeyStore } from './update-custom-key-store.js'
 import { updateKeyDescription } from './update-key-description.js'
 import { updatePrimaryRegion } from './update-primary-region.js'
 import { verifyMac } from './verify-mac.js'
@@ -57,17 +63,22 @@ import { verify } from './verify.js'
 
 const ALL: readonly Operation[] = [
   cancelKeyDeletion,
+  connectCustomKeyStore,
   createAlias,
+  createCustomKeyStore,
   createGrant,
   createKey,
   decapsulate,
   decrypt,
   deleteAlias,
+  deleteCustomKeyStore,
   deleteImportedKeyMaterial,
   deriveSharedSecret,
+  describeCustomKeyStores,
   describeKey,
   disableKey,
   disableKeyRotation,
+  disconnectCustomKeyStore,
   enableKey,
   enableKeyRotation,
   encapsulate,
@@ -101,6 +112,7 @@ const ALL: readonly Operation[] = [
   tagResource,
   untagResource,
   updateAlias,
+  updateCustomKeyStore,
   updateKeyDescription,
   updatePrimaryRegion,
   verify,

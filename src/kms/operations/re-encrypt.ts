@@ -6,8 +6,10 @@ import {
   checkAlgorithm,
   checkSymmetricAlgorithm,
   decryptingKey,
+  dryRunIgnoringCiphertext,
   encodedContext,
   hsmErrorCode,
+  ignoresCiphertext,
   keyForDecryption,
   keyForUse,
   rejectContextForAsymmetric,
@@ -30,10 +32,8 @@ export const reEncrypt: Operation<'ReEncrypt'> = {
     'DestinationEncryptionAlgorithm',
     'GrantTokens',
     'DryRun',
+    'DryRunModifiers',
   ],
-  refuses: {
-    'DryRunModifiers': 'DryRunModifiers are not implemented yet (issue 12).',
-  },
   access(kms, input) {
     const destination = resolveKey(kms, input.DestinationKeyId, { allowAlias: true })
     const source = decryptingKey(kms, input.CiphertextBlob ?? new Uint8Array(), input.SourceKeyId)
@@ -49,6 +49,12 @@ export const reEncrypt: Operation<'ReEncrypt'> = {
   },
   async handle(kms, input) {
     const blob = input.CiphertextBlob ?? new Uint8Array()
+    if (ignoresCiphertext(input)) {
+      // The destination is checked as in any ReEncrypt; the source only by its key.
+      const destination = keyForUse(kms, input.DestinationKeyId, 'ReEncrypt', 'ENCRYPT_DECRYPT')
+      checkAlgorithm<string>(input, 'DestinationEncryptionAlgorithm', destination.key, encryptionAlgorithmsFor(destination.key.keySpec), 'SYMMETRIC_DEFAULT')
+      dryRunIgnoringCiphertext(kms, input, 'SourceKeyId', 'SourceEncryptionAlgorithm', 'SourceEncryptionContext', 'ReEncrypt')
+    }
     const sourceKeyId = input.SourceKeyId
     const sourceIsRsa = sourceKeyId !== undefined && resolveKey(kms, sourceKeyId, { allowAlias: true }).keySpec !== 'SYMMETRIC_DEFAULT'
     const destination = keyForUse(kms, input.DestinationKeyId, 'ReEncrypt', 'ENCRYPT_DECRYPT')

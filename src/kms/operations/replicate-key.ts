@@ -6,6 +6,7 @@ import { failpoint } from '../failpoints.js'
 import { keyMetadata } from '../key-metadata.js'
 import { checkKeyState } from '../key-state.js'
 import { queueMessage, sharedStateOf } from '../multi-region/outbound.js'
+import { answeredSessionsOf, awaitReplicaVisible } from '../multi-region/replica-visibility.js'
 import { type Operation, type Output } from '../operation.js'
 import { checkNewKeyPolicy, defaultKeyPolicy } from '../policy.js'
 import { resolveKey } from '../resolve-key.js'
@@ -16,7 +17,8 @@ import { keyAccess } from '../access.js'
  * ReplicateKey, called in the primary's region (reference §4.2;
  * docs/spec/replication.md#replicate-key). The replica is recorded, and the message
  * that creates it queued, in one transaction; the call returns the replica as the
- * replica region will show it: Creating, not Enabled.
+ * replica region will show it: Creating, not Enabled, once that region shows it (or a
+ * bounded wait has passed: kms/multi-region/replica-visibility.ts).
  */
 export const replicateKey: Operation<'ReplicateKey'> = {
   name: 'ReplicateKey',
@@ -48,6 +50,7 @@ export const replicateKey: Operation<'ReplicateKey'> = {
         throw new KmsError('UnsupportedOperationException', `${replicaRegion} is not a region of this partition.`)
       }
       const replicationId = randomUUID()
+      const answeredBefore = answeredSessionsOf(kms, key.keyId, replicaRegion)
       const now = kms.clock.now()
       const replicaPolicy = policy ?? defaultKeyPolicy(kms.partition, kms.accountId)
       const description = input.Description ?? ''
@@ -78,9 +81,14 @@ export const replicateKey: Operation<'ReplicateKey'> = {
         tags,
         mrk: { role: 'REPLICA', primaryRegion: kms.region, replicaRegions: [...(updated.mrk?.replicaRegions ?? [])], syncVersion: shared.syncVersion },
       }
-      return { writes: [{ kind: 'putKey', key: updated }, message, ...others], result: { view, replicaPolicy, tags } }
+      return { writes: [{ kind: 'putKey', key: updated }, message, ...others], result: { view, replicaPolicy, tags, replicationId, answeredBefore } }
     })
     failpoint('replicate-key:after-commit')
+    // AWS shows the replica in its region, Creating, once ReplicateKey has answered: wait
+    // (bounded) until the replica region has made it. Committed already: nothing waits on us.
+    if (kms.replicaVisibilityWaitMs > 0) {
+      await awaitReplicaVisible(kms, replica.view.keyId, replicaRegion, replica.replicationId, replica.answeredBefore, kms.replicaVisibilityWaitMs)
+    }
     const metadata = keyMetadata(kms, replica.view, replicaRegion)
     const out: Output = { ReplicaKeyMetadata: metadata, ReplicaPolicy: replica.replicaPolicy }
     if (replica.tags.length > 0) out.ReplicaTags = replica.tags

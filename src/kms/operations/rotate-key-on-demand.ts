@@ -63,6 +63,8 @@ export const rotateKeyOnDemand: Operation<'RotateKeyOnDemand'> = {
       return { writes, result: key.keyId }
     })
     failpoint('rotation:after-commit')
-    return { KeyId: kms.arnOf(keyId) }
+    // The bare key id, not the ARN: the API reference's example answers
+    // {"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"} (RotateKeyOnDemand, Examples).
+    return { KeyId: keyId }
   },
 }
