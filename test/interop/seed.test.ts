@@ -38,6 +38,7 @@ import {
 import {
   PARTITION_MAIN,
   createTempDir,
+  getHealth,
   kmsClient,
   removeTempDir,
   startPartition,
@@ -311,6 +312,11 @@ describe('seeding two partitions from one file', { timeout: 600_000 }, () => {
     assert.deepEqual(Buffer.from(opened.Plaintext ?? []), plaintext)
     const usAfter = await kmsClient(a, US).send(new DescribeKeyCommand({ KeyId: symmetricId }))
     assert.deepEqual(usAfter.KeyMetadata?.CreationDate, before.KeyMetadata?.CreationDate)
+  })
+
+  it('the mode of other people\'s tests is off unless asked for', async () => {
+    assert.equal((await getHealth(b)).body.acceptAnyCredentials, undefined)
+    assert.doesNotMatch(b.output().stderr, /accept-any-credentials/)
   })
 
   it('no seed material in the logs, nor in the data dir (stored only as key tokens)', () => {
