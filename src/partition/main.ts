@@ -5,7 +5,7 @@
  *   node dist/src/partition/main.js [--port 4566] [--regions us-east-1,us-west-2,eu-west-1]
  *     [--nodes 1] [--store sqlite|postgres://...] [--data-dir ./.trent]
  *     [--account 111122223333] [--host 127.0.0.1] [--region-port-base <port+1>]
- *     [--allow-test-hooks] [--background-interval-ms N]
+ *     [--allow-test-hooks] [--background-interval-ms N] [--seed FILE] [--accept-any-credentials]
  *
  * Output: stdout carries JSON log lines only, the regions' exactly as they wrote them and
  * the launcher's own, so it can be piped to a log processor. The human-readable banner
