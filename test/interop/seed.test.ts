@@ -53,6 +53,8 @@ const REGIONS = [US, EU] as const
 const ACCOUNT = '111122223333'
 const SYNC = { timeoutMs: 120_000, intervalMs: 200 }
 const EXTRA_ARGS = ['--reconcile-interval-ms', '500']
+/** Two partitions start at once on a shared 2-core machine (on PostgreSQL, with its cluster): generous. */
+const START = { timeoutMs: 180_000 }
 
 // ---------------------------------------------------------------------------------------
 // The seed file
@@ -171,8 +173,8 @@ describe('seeding two partitions from one file', { timeout: 600_000 }, () => {
     aDataDir = createTempDir('trent-seed-a-')
     const args = [...EXTRA_ARGS, '--seed', seedPath]
     ;[a, b] = await Promise.all([
-      startPartition({ regions: REGIONS, dataDir: aDataDir, extraArgs: args }),
-      startPartition({ regions: REGIONS, extraArgs: args }),
+      startPartition({ regions: REGIONS, dataDir: aDataDir, extraArgs: args, ...START }),
+      startPartition({ regions: REGIONS, extraArgs: args, ...START }),
     ])
   })
 
@@ -295,7 +297,7 @@ describe('seeding two partitions from one file', { timeout: 600_000 }, () => {
     const keysBefore = new Set((await us.send(new ListKeysCommand({}))).Keys?.map((k) => k.KeyId))
     await a.stop()
 
-    a = await startPartition({ regions: REGIONS, dataDir: aDataDir, extraArgs: [...EXTRA_ARGS, '--seed', seedPath] })
+    a = await startPartition({ regions: REGIONS, dataDir: aDataDir, extraArgs: [...EXTRA_ARGS, '--seed', seedPath], ...START })
     const again = await kmsClient(a, US).send(new DescribeKeyCommand({ KeyId: symmetricId }))
     assert.deepEqual(again.KeyMetadata?.CreationDate, before.KeyMetadata?.CreationDate)
     assert.deepEqual(new Set((await kmsClient(a, US).send(new ListKeysCommand({}))).Keys?.map((k) => k.KeyId)), keysBefore)
@@ -303,7 +305,7 @@ describe('seeding two partitions from one file', { timeout: 600_000 }, () => {
     await a.stop()
 
     writeSeed(seedDir, [...seedKeys, laterKey])
-    a = await startPartition({ regions: REGIONS, dataDir: aDataDir, extraArgs: [...EXTRA_ARGS, '--seed', seedPath] })
+    a = await startPartition({ regions: REGIONS, dataDir: aDataDir, extraArgs: [...EXTRA_ARGS, '--seed', seedPath], ...START })
     const eu = kmsClient(a, EU)
     const added = await eu.send(new DescribeKeyCommand({ KeyId: 'alias/added-later' }))
     assert.equal(added.KeyMetadata?.KeyId, laterId)
