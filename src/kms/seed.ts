@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { constants, createCipheriv, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto'
+import { constants, createCipheriv, createHash, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto'
 import { KmsError } from '../wire/errors.js'
 import type { SeedKey } from '../wire/seed-file.js'
 import type { KeyRecord, MaterialRecord } from '../storage/records.js'
@@ -69,13 +69,9 @@ export async function seedKeys(kms: Kms, keys: readonly SeedKey[], root: Caller,
 
   for (const seed of keys) {
     if (seed.region === kms.region) {
-      if (kms.keys.has(seed.keyId)) {
-        log.info('seed: key already present, left as it is (the seed file is not applied to existing keys)', { keyId: seed.keyId })
-        continue
-      }
-      const created = await createSeededKey(kms, seed, root)
+      const created = !kms.keys.has(seed.keyId) && (await createSeededKey(kms, seed, root))
       if (!created) {
-        log.info('seed: key already present, left as it is (the seed file is not applied to existing keys)', { keyId: seed.keyId })
+        logPresent(kms, seed, log)
         continue
       }
       log.info('seed: key created', { keyId: seed.keyId, keySpec: seed.keySpec, materialVersions: seed.material.length, multiRegion: seed.multiRegion })
@@ -96,6 +92,62 @@ export async function seedKeys(kms: Kms, keys: readonly SeedKey[], root: Caller,
     stop: () => {
       stopped = true
     },
+  }
+}
+
+/** Says that the key is left alone, and what of it the file would have made otherwise. */
+function logPresent(kms: Kms, seed: SeedKey, log: SeedLog): void {
+  const key = kms.keys.get(seed.keyId)
+  const differs = key === undefined ? [] : differences(kms, key, seed)
+  const fields = { keyId: seed.keyId, ...(differs.length > 0 ? { differsFromSeedFile: differs.join(',') } : {}) }
+  log.info('seed: key already present, left as it is (the seed file is not applied to existing keys)', fields)
+}
+
+/** The members of the seed file's key that the key present here does not match (names only, never values). */
+function differences(kms: Kms, key: KeyRecord, seed: SeedKey): string[] {
+  const differs: string[] = []
+  if (key.keySpec !== seed.keySpec) differs.push('keySpec')
+  if (key.keyUsage !== seed.keyUsage) differs.push('keyUsage')
+  if (key.description !== seed.description) differs.push('description')
+  if (key.multiRegion !== seed.multiRegion) differs.push('multiRegion')
+  const held = kms.materials.get(key.keyId) ?? []
+  const expectedIds = seed.material.map((material) => seededMaterialId(seed.keyId, material))
+  if (held.length !== expectedIds.length || held.some((m) => expectedIds[m.version - 1] !== m.materialId)) differs.push('material')
+  if (seed.policy !== undefined && canonicalJson(seed.policy) !== canonicalJson(key.policy)) differs.push('policy')
+  const tagText = (tags: ReadonlyArray<{ TagKey: string; TagValue: string }>): string => tags.map((t) => `${t.TagKey}=${t.TagValue}`).sort().join('\n')
+  if (tagText(key.tags) !== tagText(seed.tags)) differs.push('tags')
+  const replicas = [...(key.mrk?.replicaRegions ?? [])].sort().join(',')
+  if (key.mrk?.role !== 'REPLICA' && replicas !== [...seed.replicaRegions].sort().join(',')) differs.push('replicaRegions')
+  const aliases = [...kms.aliases.values()].filter((a) => a.keyId === key.keyId).map((a) => a.aliasName)
+  if (seed.aliases.some((alias) => !aliases.includes(alias))) differs.push('aliases')
+  return differs
+}
+
+/**
+ * The KeyMaterialId the HSM gives material that enters through the import path
+ * (docs/spec/key-token.md §5), to tell whether a key present holds the file's material
+ * without asking the HSM.
+ */
+function seededMaterialId(keyId: string, material: Uint8Array): string {
+  const id = Buffer.from(keyId, 'utf8')
+  const idLength = Buffer.alloc(2)
+  idLength.writeUInt16BE(id.length)
+  const materialLength = Buffer.alloc(4)
+  materialLength.writeUInt32BE(material.length)
+  return createHash('sha256')
+    .update('trent/imported-key-material-id/v1\0')
+    .update(idLength)
+    .update(id)
+    .update(materialLength)
+    .update(material)
+    .digest('hex')
+}
+
+function canonicalJson(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text))
+  } catch {
+    return text
   }
 }
 

@@ -301,10 +301,14 @@ describe('seeding two partitions from one file', { timeout: 600_000 }, () => {
     const again = await kmsClient(a, US).send(new DescribeKeyCommand({ KeyId: symmetricId }))
     assert.deepEqual(again.KeyMetadata?.CreationDate, before.KeyMetadata?.CreationDate)
     assert.deepEqual(new Set((await kmsClient(a, US).send(new ListKeysCommand({}))).Keys?.map((k) => k.KeyId)), keysBefore)
-    assert.match(a.output().stdout, /seed: key already present, left as it is/)
+    const presentLines = a.output().stdout.split('\n').filter((line) => line.includes('seed: key already present, left as it is'))
+    assert.equal(presentLines.length, seedKeys.length)
+    assert.equal(presentLines.some((line) => line.includes('differsFromSeedFile')), false, presentLines.join('\n'))
     await a.stop()
 
-    writeSeed(seedDir, [...seedKeys, laterKey])
+    // The file now says something else about an existing key: it stays as it was, and the log says what differs.
+    const changed = { ...seedKeys[0], description: 'changed in the file', material: [randomBytes(32).toString('base64')] }
+    writeSeed(seedDir, [changed, ...seedKeys.slice(1), laterKey])
     a = await startPartition({ regions: REGIONS, dataDir: aDataDir, extraArgs: [...EXTRA_ARGS, '--seed', seedPath], ...START })
     const eu = kmsClient(a, EU)
     const added = await eu.send(new DescribeKeyCommand({ KeyId: 'alias/added-later' }))
@@ -314,6 +318,11 @@ describe('seeding two partitions from one file', { timeout: 600_000 }, () => {
     assert.deepEqual(Buffer.from(opened.Plaintext ?? []), plaintext)
     const usAfter = await kmsClient(a, US).send(new DescribeKeyCommand({ KeyId: symmetricId }))
     assert.deepEqual(usAfter.KeyMetadata?.CreationDate, before.KeyMetadata?.CreationDate)
+    assert.equal(usAfter.KeyMetadata?.Description, 'seeded symmetric key')
+    assert.equal(usAfter.KeyMetadata?.CurrentKeyMaterialId, before.KeyMetadata?.CurrentKeyMaterialId)
+    const changedLine = a.output().stdout.split('\n').find((line) => line.includes(symmetricId) && line.includes('differsFromSeedFile'))
+    assert.match(changedLine ?? '', /"differsFromSeedFile":"description,material"/)
+    secretForms.push(...changed.material)
   })
 
   it('the mode of other people\'s tests is off unless asked for', async () => {
