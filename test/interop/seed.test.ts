@@ -32,6 +32,7 @@ import {
   ListKeyRotationsCommand,
   ListKeysCommand,
   ListResourceTagsCommand,
+  RotateKeyOnDemandCommand,
   SignCommand,
   VerifyCommand,
 } from '@aws-sdk/client-kms'
@@ -289,6 +290,25 @@ describe('seeding two partitions from one file', { timeout: 600_000 }, () => {
     // The older version travelled too: the replicas hold both.
     const rotations = await kmsClient(b, EU).send(new ListKeyRotationsCommand({ KeyId: mrkId }))
     assert.equal(rotations.Rotations?.length, 1)
+
+    // Later sync works as for any other multi-Region key: a rotation of B's primary reaches its replica.
+    const bUs = kmsClient(b, US)
+    const bEu = kmsClient(b, EU)
+    const seededCurrent = (await bUs.send(new DescribeKeyCommand({ KeyId: mrkId }))).KeyMetadata?.CurrentKeyMaterialId
+    await bUs.send(new RotateKeyOnDemandCommand({ KeyId: mrkId }))
+    const rotated = await waitFor(
+      'the rotation of the seeded multi-Region key in both regions',
+      async () => {
+        const [primary, replica] = await Promise.all([bUs, bEu].map((c) => c.send(new DescribeKeyCommand({ KeyId: mrkId }))))
+        const current = primary?.KeyMetadata?.CurrentKeyMaterialId
+        return current !== seededCurrent && current === replica?.KeyMetadata?.CurrentKeyMaterialId ? current : undefined
+      },
+      SYNC,
+    )
+    assert.ok(rotated)
+    const afterRotation = await bUs.send(new EncryptCommand({ KeyId: mrkId, Plaintext: plaintext }))
+    const openedInEu = await bEu.send(new DecryptCommand({ CiphertextBlob: afterRotation.CiphertextBlob }))
+    assert.deepEqual(Buffer.from(openedInEu.Plaintext ?? []), plaintext)
   })
 
   it('a restart with the same file changes nothing; one with a key added creates it, and only it', async () => {
