@@ -258,12 +258,17 @@ async function sealMaterials(kms: Kms, seed: SeedKey): Promise<MaterialRecord[]>
   return records
 }
 
+/** Makes the key's aliases; never throws: one that cannot be made is logged. */
 async function addAliases(kms: Kms, seed: SeedKey, context: RequestContext, log: SeedLog): Promise<void> {
   for (const alias of seed.aliases) {
     try {
       await createAlias.handle(kms, { AliasName: alias, TargetKeyId: seed.keyId }, context)
     } catch (err) {
-      if (!(err instanceof KmsError) || err.name !== 'AlreadyExistsException') throw err
+      if (!(err instanceof KmsError) || err.name !== 'AlreadyExistsException') {
+        // The key exists by now and is never seeded again: say so rather than stop the region.
+        log.warn('seed: alias not made', { alias, keyId: seed.keyId, error: err instanceof Error ? err.message : 'unknown' })
+        continue
+      }
       // Never moved: an alias already there may be in use, and stays on whatever key it names.
       const current = kms.aliases.get(alias)?.keyId
       if (current !== seed.keyId) log.warn('seed: alias already exists for another key, left as it is', { alias, keyId: seed.keyId, aliasKeyId: current ?? '' })
@@ -304,11 +309,7 @@ async function aliasesOnceReplicated(kms: Kms, seed: SeedKey, context: RequestCo
     if (stopped()) return
     await sleep(RETRY_INTERVAL_MS)
   }
-  try {
-    await addAliases(kms, seed, context, log)
-  } catch (err) {
-    log.warn('seed: aliases of the replica not made', { keyId: seed.keyId, error: err instanceof Error ? err.message : 'unknown' })
-  }
+  await addAliases(kms, seed, context, log)
 }
 
 function sleep(ms: number): Promise<void> {
