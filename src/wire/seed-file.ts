@@ -61,6 +61,7 @@ const REGION = /^([a-z]+-){2,3}\d+$/
 // CreateAlias's AliasName pattern in the AWS model, plus the reserved prefix.
 const ALIAS_NAME = /^alias\/[a-zA-Z0-9/_-]+$/
 const MAX_ALIAS_LENGTH = 256
+const MAX_ALIASES_PER_KEY = 50
 const MAX_DESCRIPTION_LENGTH = 8192
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 const SYMMETRIC_KEY_BYTES = 32
@@ -197,6 +198,7 @@ function parseKey(raw: unknown, index: number, options: SeedParseOptions): SeedK
     if (alias.startsWith('alias/aws/')) throw problem(`bad alias name ${alias}: alias/aws/ is reserved for AWS managed keys`)
   }
   if (new Set(aliases).size !== aliases.length) throw problem('aliases names an alias twice')
+  if (aliases.length > MAX_ALIASES_PER_KEY) throw problem(`at most ${MAX_ALIASES_PER_KEY} aliases per key (AWS's quota)`)
 
   let policy: string | undefined
   if (raw.policy !== undefined) {
