@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Kms } from '../kms/kms.js'
-import type { AdminOperation, Operation } from '../kms/operation.js'
+import type { AdminOperation, Caller, Operation } from '../kms/operation.js'
 import { OPERATIONS } from '../kms/operations/index.js'
 import { REFUSED_OPERATIONS } from '../kms/coverage.js'
 import { rateLimited, type Logger } from '../log/logger.js'
@@ -51,6 +51,12 @@ export interface ApiServerOptions {
   routeTo?: (region: string) => RegionRoute | undefined
   /** Timeouts and the connection limit (docs/security.md); defaults to DEFAULT_LISTENER_LIMITS. */
   limits?: ListenerLimits
+  /**
+   * Development mode (`--accept-any-credentials`): the caller every request is served as
+   * (the account's root user), whatever its access key and secret. The signature must
+   * still be well formed (sigv4.ts, `acceptAnySecret`).
+   */
+  acceptAnyCredentials?: Caller
 }
 
 /** AWS's front end for a credential scoped to a region this endpoint does not serve. */
@@ -133,10 +139,11 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
   // What a client can make this server log before it has proved who it is.
   const clientLogger = rateLimited(logger)
   const now = options.now ?? (() => new Date())
+  const anyCaller = options.acceptAnyCredentials
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, progress: Progress): Promise<Handled> {
     if (req.method === 'GET' && req.url === '/health') {
-      sendJson(res, 200, { status: 'ok', region: kms.region }, requestId)
+      sendJson(res, 200, { status: 'ok', region: kms.region, ...(anyCaller !== undefined ? { acceptAnyCredentials: true } : {}) }, requestId)
       return {}
     }
     const body = await readBody(req)
@@ -162,6 +169,7 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
         now: now(),
         service: 'kms',
         requiredSignedHeaders: REQUIRED_SIGNED_HEADERS,
+        ...(anyCaller !== undefined ? { acceptAnySecret: true } : {}),
       },
     )
     progress.authenticated = true
@@ -176,7 +184,8 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
       return { forwarded: true }
     }
     const json = parseJsonBody(body)
-    const identity = () => {
+    const identity = (): { caller: Caller } => {
+      if (anyCaller !== undefined) return { caller: anyCaller }
       const known = options.principals.lookup(caller.accessKeyId)
       if (known === undefined) throw new KmsError('UnrecognizedClientException', 'The security token included in the request is invalid.')
       return known

@@ -44,6 +44,8 @@ export interface GatewayOptions {
   guard: ConnectionGuard
   /** Concurrent connections to one node of a region. Default 512: well above any client's pool. */
   maxSocketsPerNode?: number
+  /** The partition runs with `--accept-any-credentials`: GET /health says so. */
+  acceptAnyCredentials?: boolean
 }
 
 /** A node http.Server, not yet listening. */
@@ -171,7 +173,9 @@ export function createGateway(options: GatewayOptions): Gateway {
    */
   function sendHealth(res: ServerResponse): void {
     const report = nodes.health()
-    const payload = Buffer.from(JSON.stringify(report), 'utf8')
+    // Said where every health check looks: nothing here checks secrets.
+    const body = options.acceptAnyCredentials === true ? { ...report, acceptAnyCredentials: true } : report
+    const payload = Buffer.from(JSON.stringify(body), 'utf8')
     res.writeHead(report.status === 'unavailable' ? 503 : 200, {
       'Content-Type': 'application/json',
       'Content-Length': payload.length,

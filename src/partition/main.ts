@@ -5,7 +5,7 @@
  *   node dist/src/partition/main.js [--port 4566] [--regions us-east-1,us-west-2,eu-west-1]
  *     [--nodes 1] [--store sqlite|postgres://...] [--data-dir ./.trent]
  *     [--account 111122223333] [--host 127.0.0.1] [--region-port-base <port+1>]
- *     [--allow-test-hooks] [--background-interval-ms N]
+ *     [--allow-test-hooks] [--background-interval-ms N] [--seed FILE] [--accept-any-credentials]
  *
  * Output: stdout carries JSON log lines only, the regions' exactly as they wrote them and
  * the launcher's own, so it can be piped to a log processor. The human-readable banner
@@ -45,6 +45,7 @@ import {
   type LauncherToRegionMessage,
 } from '../wire/region-messages.js'
 import { PartitionTrust, ProxySupervisor, ensurePartitionId } from './replication-setup.js'
+import { SEED_FAILED_EXIT_CODE, parseSeedFile } from '../wire/seed-file.js'
 
 // ---------------------------------------------------------------------------------------
 // The IPC contract with a parent that forked the launcher (tests, tooling).
@@ -124,6 +125,10 @@ const USAGE = `Usage: node dist/src/partition/main.js [options]   (or: npm start
   --background-interval-ms  how often regions run background work (region default)
   --identities FILE         the account's IAM users and their policies (also TRENT_IDENTITIES);
                             read at start and whenever it changes (docs/authorization.md)
+  --seed FILE               keys to create at start when missing: ids, material versions,
+                            aliases, policies, tags, multi-Region replicas (docs/spec/seed-file.md)
+  --accept-any-credentials  development mode: every well-formed SigV4 request is served as the
+                            account's root user, whatever its access key and secret (for tests)
   --master-key-file FILE    the master key every region's domain key is sealed under, kept
                             outside the data dir (created on first start; or TRENT_MASTER_KEY).
                             Default: DIR/regions/<region>/master.key, next to what it protects
@@ -152,6 +157,8 @@ const OPTIONS = {
   'proxy-port': { type: 'string' },
   identities: { type: 'string' },
   'master-key-file': { type: 'string' },
+  seed: { type: 'string' },
+  'accept-any-credentials': { type: 'boolean', default: false },
   ...LIMIT_FLAG_OPTIONS,
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options']
@@ -213,6 +220,10 @@ interface LauncherConfig {
   masterKey: { source: 'file'; path: string } | { source: 'environment' } | { source: 'data-dir' }
   /** Timeouts and connection limits of every listener (docs/security.md). */
   limits: ListenerLimits
+  /** The seed file, absolute, already checked; every node reads it (docs/spec/seed-file.md). */
+  seedFile: string | undefined
+  /** Development mode: any well-formed SigV4 request is the root user's. */
+  acceptAnyCredentials: boolean
 }
 
 function readConfig(): LauncherConfig {
@@ -245,6 +256,11 @@ function readConfig(): LauncherConfig {
   const reconcile = values['reconcile-interval-ms']
   if (reconcile !== undefined && !/^\d+$/.test(reconcile)) fail('--reconcile-interval-ms must be a number of milliseconds')
   // The proxy goes right after the regions, or anywhere free.
+  const identitiesFile = identitiesOption(values.identities ?? process.env.TRENT_IDENTITIES)
+  const acceptAnyCredentials = values['accept-any-credentials']
+  if (acceptAnyCredentials && identitiesFile !== undefined) {
+    fail('--accept-any-credentials serves every request as the root user: it cannot be combined with --identities')
+  }
   const proxyPort =
     values['proxy-port'] !== undefined ? parsePort(values['proxy-port'], '--proxy-port') : regionPortBase === 0 ? 0 : regionPortBase + nodeCount
   return {
@@ -260,9 +276,11 @@ function readConfig(): LauncherConfig {
     backgroundIntervalMs: interval,
     reconcileIntervalMs: reconcile,
     proxyPort,
-    identitiesFile: identitiesOption(values.identities ?? process.env.TRENT_IDENTITIES),
+    identitiesFile,
     masterKey: masterKeyOption(values['master-key-file']),
     limits: limitsOption(values),
+    seedFile: seedOption(values.seed, regions),
+    acceptAnyCredentials,
   }
 }
 
@@ -279,6 +297,24 @@ function limitsOption(values: Parameters<typeof limitsFromFlags>[0]): ListenerLi
   } catch (err) {
     return fail(err instanceof Error ? err.message : 'bad limits')
   }
+}
+
+/** Checks the seed file before anything starts: a bad one fails the start, naming the key and the problem. */
+function seedOption(file: string | undefined, regions: readonly string[]): string | undefined {
+  if (file === undefined) return undefined
+  const path = resolve(file)
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    return fail(`--seed ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'cannot be read'}`)
+  }
+  try {
+    parseSeedFile(text, { regions })
+  } catch (err) {
+    return fail(err instanceof Error ? err.message : 'bad seed file')
+  }
+  return path
 }
 
 function identitiesOption(file: string | undefined): string | undefined {
@@ -466,6 +502,8 @@ interface NodeEvents {
   exited(node: NodeSupervisor, restartInMs: number | undefined): void
   /** The region rotated its replication signing key: pin the new one everywhere. */
   signingKeysChanged(region: string): void
+  /** The node stopped on a configuration error that a restart cannot fix (a bad seed file). */
+  failedForGood(node: NodeSupervisor): void
 }
 
 /**
@@ -549,6 +587,12 @@ class NodeSupervisor {
       return
     }
 
+    if (code === SEED_FAILED_EXIT_CODE) {
+      logger.error('region process stopped on its seed file', { region: this.region, node: this.node, pid: child.pid, code })
+      this.events.exited(this, undefined)
+      this.events.failedForGood(this)
+      return
+    }
     if (Date.now() - this.startedAt >= STABLE_UPTIME_MS) this.consecutiveFailures = 0
     const restartInMs = Math.min(FIRST_RESTART_DELAY_MS * 2 ** this.consecutiveFailures, MAX_RESTART_DELAY_MS)
     this.consecutiveFailures += 1
@@ -644,6 +688,8 @@ function nodeArgs(config: LauncherConfig, region: string, regionIndex: number, n
   if (config.backgroundIntervalMs !== undefined) args.push('--background-interval-ms', config.backgroundIntervalMs)
   if (config.reconcileIntervalMs !== undefined) args.push('--reconcile-interval-ms', config.reconcileIntervalMs)
   if (config.identitiesFile !== undefined) args.push('--identities', config.identitiesFile)
+  if (config.seedFile !== undefined) args.push('--seed', config.seedFile)
+  if (config.acceptAnyCredentials) args.push('--accept-any-credentials')
   if (config.masterKey.source === 'file') args.push('--master-key-file', config.masterKey.path)
   args.push(...limitsAsFlags(config.limits))
   args.push('--proxy-url', proxyUrl)
@@ -696,6 +742,13 @@ function printBanner(
     `  store          ${describeStore(config.store)}`,
     `  master key     ${describeMasterKey(config)}`,
   ]
+  if (config.seedFile !== undefined) lines.push(`  seed           ${config.seedFile} (missing keys are created at start; existing ones are left as they are)`)
+  if (config.acceptAnyCredentials) {
+    lines.push(
+      `  ANY CREDENTIALS --accept-any-credentials is on: every well-formed SigV4 request is served as`,
+      `                 the account's root user, whatever its access key and secret. For tests only.`,
+    )
+  }
   if (source === 'environment') {
     lines.push(
       `  credentials    from TRENT_ACCESS_KEY_ID / TRENT_SECRET_ACCESS_KEY (access key id ${credentials.accessKeyId})`,
@@ -733,7 +786,7 @@ async function main(): Promise<void> {
   // One budget for every client connection the launcher holds: those the front door is
   // still reading, and those the HTTP gateway serves itself.
   const guard = new ConnectionGuard(config.limits, rateLimited(gatewayLogger))
-  const gateway = createGateway({ nodes, logger: gatewayLogger, guard })
+  const gateway = createGateway({ nodes, logger: gatewayLogger, guard, acceptAnyCredentials: config.acceptAnyCredentials })
   /** Every region's nodes, by node id. */
   const supervisors = new Map<string, NodeSupervisor[]>()
   const everyNode = (): NodeSupervisor[] => [...supervisors.values()].flat()
@@ -759,6 +812,9 @@ async function main(): Promise<void> {
 
   printBanner(config, gatewayUrl, credentialsPath, credentials, source)
   logger.info('gateway listening', { port: gatewayPort, host: config.host, credentials: source, nodesPerRegion: config.nodesPerRegion })
+  if (config.acceptAnyCredentials) {
+    logger.warn('accept-any-credentials is on: every well-formed SigV4 request is served as the root user, whatever its access key and secret; for tests only')
+  }
 
   // Multi-Region keys: a partition id, the relay between regions, and pinned signing keys.
   const partitionId = ensurePartitionId(config.dataDir)
@@ -863,6 +919,10 @@ async function main(): Promise<void> {
       trust.refresh()
       logger.info('replication signing keys pinned again', { region })
     },
+    failedForGood(supervisor) {
+      say(`trent: ${supervisor.name} cannot create the keys of the seed file (its message is above); stopping`)
+      void shutdown('seed file', 1)
+    },
   }
 
   const childEnv: NodeJS.ProcessEnv = {
@@ -881,7 +941,7 @@ async function main(): Promise<void> {
     )
   })
 
-  async function shutdown(reason: string): Promise<void> {
+  async function shutdown(reason: string, exitCode = 0): Promise<void> {
     if (stopping) {
       // Asked twice: the user is not willing to wait.
       say('trent: stopping now')
@@ -899,7 +959,7 @@ async function main(): Promise<void> {
     await proxy.stop()
     gateway.closeAllConnections()
     logger.info('partition stopped')
-    process.exit(0)
+    process.exit(exitCode)
   }
   process.on('SIGINT', () => void shutdown('SIGINT'))
   process.on('SIGTERM', () => void shutdown('SIGTERM'))

@@ -28,6 +28,9 @@ import { reconcile } from '../kms/multi-region/reconcile.js'
 import { describeReplication } from '../kms/admin/describe-replication.js'
 import { writeFileSync, renameSync } from 'node:fs'
 import { loadPrincipals } from './identities.js'
+import { rootIdentity } from '../kms/principals.js'
+import { seedKeys, type Seeding } from '../kms/seed.js'
+import type { SeedKey } from '../wire/seed-file.js'
 
 export interface RegionConfig {
   region: string
@@ -68,6 +71,13 @@ export interface RegionConfig {
   replicaVisibilityWaitMs?: number
   /** Called after the region's signing keys changed (rotation), so they can be pinned elsewhere. */
   onSigningKeysChanged?: (exported: RskExport) => void
+  /** The seed file's keys (docs/spec/seed-file.md): those of this region that are missing are created at start. */
+  seed?: readonly SeedKey[]
+  /**
+   * Development mode (`--accept-any-credentials`): every well-formed SigV4 request is
+   * served as the account's root user, whatever its access key and secret.
+   */
+  acceptAnyCredentials?: boolean
   /** The partition's other regions, for requests scoped to them (see api/forward.ts). */
   routeTo?: (region: string) => { host: string; port: number } | undefined
   logger: Logger
@@ -148,6 +158,21 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
   if (lease.held) void runReconcile()
   lease.onTaken(() => void runReconcile())
 
+  // Before the region serves: its seeded keys exist when it reports ready. What needs the
+  // other regions (replicating multi-Region keys, a replica's aliases) goes on after.
+  let seeding: Seeding | undefined
+  if (config.seed !== undefined && config.seed.length > 0) {
+    const root = rootIdentity(kms.partition, config.accountId, config.credentials).caller
+    seeding = await seedKeys(kms, config.seed, root, config.logger).catch(async (err: unknown) => {
+      clearInterval(reconcileTimer)
+      await lease.stop()
+      await sender?.stop()
+      await background.stop()
+      await kms.close()
+      throw err
+    })
+  }
+
   const adminOperations = new Map<string, AdminOperation>([[describeReplication.name, describeReplication]])
   // docs/spec/replication.md §3.2, "Rotating an RSK": the new key signs from now on; it
   // must be pinned in the other regions (the local launcher does it on `onSigningKeysChanged`).
@@ -195,6 +220,7 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
     logger: config.logger,
     adminOperations,
     principals: principals.directory,
+    ...(config.acceptAnyCredentials === true ? { acceptAnyCredentials: rootIdentity(kms.partition, config.accountId, config.credentials).caller } : {}),
     ...(config.routeTo !== undefined ? { routeTo: config.routeTo } : {}),
     ...(config.limits !== undefined ? { limits: config.limits } : {}),
   })
@@ -220,6 +246,7 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
         }),
       ))
       principals.close()
+      seeding?.stop()
       clearInterval(reconcileTimer)
       await lease.stop()
       await reconciling

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { readFileSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { parseArgs } from 'node:util'
 import { createLogger } from '../log/logger.js'
@@ -14,12 +15,13 @@ import { MAX_NODE_ID, STORE_ENV, isLauncherToRegionMessage, type RegionToLaunche
 import { startRegion } from './compose-region.js'
 import { describeStore, invalidStore } from './storage-choice.js'
 import { configureFailpoints } from '../kms/failpoints.js'
+import { SEED_FAILED_EXIT_CODE, parseSeedFile, type SeedKey } from '../wire/seed-file.js'
 
 const REGION_PATTERN = /^([a-z]+-){2,3}\d+$/
 
-function fail(message: string): never {
+function fail(message: string, exitCode = 2): never {
   process.stderr.write(`trent region: ${message}\n`)
-  process.exit(2)
+  process.exit(exitCode)
 }
 
 function portFlag(flag: string, text: string): number {
@@ -57,6 +59,10 @@ const { values } = parseArgs({
     store: { type: 'string' },
     // Other processes (nodes of this region) write the same store.
     'shared-store': { type: 'boolean', default: false },
+    // Keys to create at start if missing (docs/spec/seed-file.md).
+    seed: { type: 'string' },
+    // Development mode: any well-formed SigV4 request is the root user's (docs/security.md).
+    'accept-any-credentials': { type: 'boolean', default: false },
   },
   strict: true,
 })
@@ -86,6 +92,23 @@ const nodeId = nodeIdText === undefined ? undefined : Number(nodeIdText)
 const nodeFields = nodeId === undefined ? {} : { nodeId }
 const accessKeyId = process.env.TRENT_ACCESS_KEY_ID ?? fail('TRENT_ACCESS_KEY_ID is not set')
 const secretAccessKey = process.env.TRENT_SECRET_ACCESS_KEY ?? fail('TRENT_SECRET_ACCESS_KEY is not set')
+
+// A bad seed file is a configuration error: the launcher stops the partition instead of
+// restarting the region (SEED_FAILED_EXIT_CODE).
+let seed: SeedKey[] | undefined
+if (values.seed !== undefined) {
+  let text: string
+  try {
+    text = readFileSync(values.seed, 'utf8')
+  } catch (err) {
+    fail(`--seed ${values.seed}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, SEED_FAILED_EXIT_CODE)
+  }
+  try {
+    seed = parseSeedFile(text)
+  } catch (err) {
+    fail(err instanceof Error ? err.message : 'bad seed file', SEED_FAILED_EXIT_CODE)
+  }
+}
 
 const logger = createLogger(nodeId === undefined ? { region } : { region, node: nodeId })
 // The launcher tells each region where the others listen, and may hand it client
@@ -128,10 +151,17 @@ const running = await startRegion({
   ...(values.identities !== undefined ? { identitiesFile: values.identities } : {}),
   ...(store !== undefined ? { store } : {}),
   shared: values['shared-store'],
+  ...(seed !== undefined ? { seed } : {}),
+  acceptAnyCredentials: values['accept-any-credentials'],
   routeTo: (name) => routes.get(name),
   onSigningKeysChanged: (exported) => tellLauncher({ type: 'signing-keys', region, ...nodeFields, rsk: exported }),
   logger,
-}).catch((err: unknown) => fail(err instanceof Error ? err.message : 'cannot start'))
+}).catch((err: unknown) =>
+  err instanceof Error && err.name === 'SeedError' ? fail(err.message, SEED_FAILED_EXIT_CODE) : fail(err instanceof Error ? err.message : 'cannot start'),
+)
+if (values['accept-any-credentials']) {
+  logger.warn('accept-any-credentials is on: every well-formed SigV4 request is served as the root user, whatever its access key and secret; for tests only')
+}
 
 handedOffConnection = (socket, head) => {
   // The launcher read the first request's head (and maybe more) off this socket, and the

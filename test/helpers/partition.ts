@@ -296,7 +296,7 @@ export interface NodeHealth {
 
 export interface HealthReport {
   status: number
-  body: { status: string; regions: Record<string, { status: string; port?: number; nodes: NodeHealth[] }> }
+  body: { status: string; regions: Record<string, { status: string; port?: number; nodes: NodeHealth[] }>; acceptAnyCredentials?: boolean }
 }
 
 export async function getHealth(partition: Pick<RunningPartition, 'gatewayUrl'>): Promise<HealthReport> {

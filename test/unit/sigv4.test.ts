@@ -977,3 +977,31 @@ describe('readCredentialScopeUnverified', () => {
     assert.equal(readCredentialScopeUnverified({ ...base, url: '/?X-Amz-Credential=' }), undefined)
   })
 })
+
+// ---------------------------------------------------------------------------------------
+// Development mode: any secret (--accept-any-credentials)
+// ---------------------------------------------------------------------------------------
+
+describe('acceptAnySecret (--accept-any-credentials)', () => {
+  const files = loadVectorFiles()
+  const { file } = files.find(({ fileName }) => fileName === 'aws-sig-v4-test-suite-header.json') ?? assert.fail()
+  const vector = file.cases[0] ?? assert.fail()
+  const anySecret = (): VerifyOptions => ({ ...vectorOptions(file, vector), lookupSecret: () => assert.fail('no secret is looked up'), acceptAnySecret: true })
+
+  it('accepts a well-formed request whatever its secret: a digit of the signature changed, or another access key id', () => {
+    const expected = vector.expected ?? file.expected
+    assert.deepEqual(verifySigV4(withAlteredSignature(vectorRequest(vector)), anySecret()), expected)
+    const authorization = headerString(vectorRequest(vector), 'authorization').replace(`Credential=${file.credentials.accessKeyId}/`, 'Credential=test/')
+    assert.equal(verifySigV4(withHeaders(vectorRequest(vector), { authorization }), anySecret()).accessKeyId, 'test')
+  })
+
+  it('still refuses a signature that is not 64 lower-case hex digits, and every other malformed part', () => {
+    const req = vectorRequest(vector)
+    const authorization = headerString(req, 'authorization')
+    for (const alter of [(s: string) => s.toUpperCase(), (s: string) => s.slice(1), (s: string) => `${s}0`, () => 'not-a-signature']) {
+      assertSignatureMismatch(() => verifySigV4(withHeaders(req, { authorization: alterAuthorizationSignature(authorization, alter) }), anySecret()))
+    }
+    assert.throws(() => verifySigV4(withHeaders(req, { authorization: authorization.replace('AWS4-HMAC-SHA256', 'AWS4-HMAC-SHA1') }), anySecret()), KmsError)
+    assert.throws(() => verifySigV4(req, { ...anySecret(), now: new Date(Date.parse(String(vector.now ?? file.defaults?.now)) + 3_600_000) }), KmsError)
+  })
+})
