@@ -44,6 +44,18 @@ export interface GatewayOptions {
   guard: ConnectionGuard
   /** Concurrent connections to one node of a region. Default 512: well above any client's pool. */
   maxSocketsPerNode?: number
+  /**
+   * Pages the gateway serves itself rather than route (the web console, src/console/,
+   * composed by the launcher): requests that carry no SigV4 credential and so reach this
+   * HTTP gateway, never a region, unless they are signed.
+   */
+  pages?: GatewayPages
+}
+
+/** What serves the gateway's own pages (the web console). */
+export interface GatewayPages {
+  serves(url: string | undefined): boolean
+  handle(req: IncomingMessage, res: ServerResponse): void
 }
 
 /** A node http.Server, not yet listening. */
@@ -232,6 +244,10 @@ export function createGateway(options: GatewayOptions): Gateway {
   function handle(req: IncomingMessage, res: ServerResponse): void {
     if (req.method === 'GET' && req.url === '/health') {
       sendHealth(res)
+      return
+    }
+    if (options.pages?.serves(req.url) === true && req.headers.authorization === undefined) {
+      options.pages.handle(req, res)
       return
     }
     const scope = readCredentialScopeUnverified({ url: req.url ?? '/', headers: req.headers })
