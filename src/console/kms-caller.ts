@@ -87,7 +87,8 @@ export class KmsCaller {
     }
     return new Promise<KmsAnswer>((resolve, reject) => {
       const req = request(
-        { host: endpoint.hostname, port: endpoint.port, method: 'POST', path: '/', headers: signed.headers, agent, timeout: CALL_TIMEOUT_MS },
+        // URL.hostname keeps an IPv6 address's brackets; a socket wants the bare address.
+        { host: endpoint.hostname.replace(/^\[(.*)\]$/, '$1'), port: endpoint.port, method: 'POST', path: '/', headers: signed.headers, agent, timeout: CALL_TIMEOUT_MS },
         (res) => {
           const chunks: Buffer[] = []
           let size = 0
