@@ -8,6 +8,8 @@
  * the region does. It answers by itself only when there is nowhere to send a request:
  * no credential at all, a region that is not in the partition, or a region none of whose
  * nodes is serving.
+ * Unsigned requests under `/console` are the web console's (src/console/, given as
+ * `pages` by the launcher), which it serves in this process.
  *
  * It is on the hot path of every call and benchmarked against a bare region, so the
  * happy path does no more than read the scope, pick a node and a pooled keep-alive

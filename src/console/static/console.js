@@ -311,7 +311,8 @@ function actionsPanel(region, metadata, topologyInfo, generation) {
   if (mrk !== undefined && topologyInfo !== undefined) {
     const members = new Set([topologyInfo.primaryRegion, ...topologyInfo.replicaRegions])
     const candidates = session.regions.filter((r) => !members.has(r))
-    if (mrk.MultiRegionKeyType === 'PRIMARY' && candidates.length > 0) {
+    // ReplicateKey goes to the primary's region, whichever member's page this is.
+    if (candidates.length > 0) {
       const select = el('select', { id: 'replicate-region', 'aria-label': 'Replica region' }, candidates.map((r) => el('option', {}, r)))
       panel.append(el('span', { class: 'group' }, el('button', { type: 'button', id: 'replicate-button', onclick: () => act('ReplicateKey', topologyInfo.primaryRegion, 'ReplicateKey', { KeyId: keyId, ReplicaRegion: select.value }, generation) }, 'Replicate to'), ' ', select))
     }
@@ -444,42 +445,46 @@ function topologyView(info) {
   const replicas = new Map((replication?.Replicas ?? []).map((r) => [r.Region, r]))
   const width = Math.max(720, replicaRegions.length * 240 + 40)
   const boxWidth = 210
-  const boxHeight = 104
+  const versions = replication?.MaterialVersions
+  const primaryLines = [
+    versions === undefined ? 'material versions: ?' : `material versions: ${versions.join(', ')}`,
+    replication === undefined ? '' : `shared state: ${replication.SyncVersion}`,
+    (replication?.PendingMaterialVersions ?? []).length > 0 ? `new, not yet current: ${replication.PendingMaterialVersions.join(', ')}` : '',
+  ].filter((line) => line !== '')
+  // A box is as tall as its lines: the region and role, the state, then one per line.
+  const boxHeight = (lines) => 64 + Math.max(2, lines.length) * 20
+  const primaryHeight = boxHeight(primaryLines)
   const primaryX = width / 2 - boxWidth / 2
   const primaryY = 16
-  const replicaY = 200
+  const replicaY = primaryY + primaryHeight + 80
+  const replicaHeight = 104
   const replicaX = (index) => {
     const slot = width / Math.max(1, replicaRegions.length)
     return slot * index + slot / 2 - boxWidth / 2
   }
-  const height = replicaRegions.length > 0 ? replicaY + boxHeight + 16 : primaryY + boxHeight + 16
+  const height = replicaRegions.length > 0 ? replicaY + replicaHeight + 16 : primaryY + primaryHeight + 16
   const drawing = svg('svg', { id: 'topology', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': `Topology of ${info.value.keyId}` })
   drawing.append(svg('title', {}, `Topology of ${info.value.keyId}`))
   replicaRegions.forEach((replicaRegion, index) => {
-    const sync = replicas.get(replicaRegion)
-    const syncState = sync?.State ?? 'UNKNOWN'
+    const syncState = replicas.get(replicaRegion)?.State ?? 'UNKNOWN'
     const x = replicaX(index) + boxWidth / 2
     drawing.append(
-      svg('line', { class: `link link-${syncState}`, x1: width / 2, y1: primaryY + boxHeight, x2: x, y2: replicaY, 'data-region': replicaRegion }),
+      svg('line', { class: `link link-${syncState}`, x1: width / 2, y1: primaryY + primaryHeight, x2: x, y2: replicaY, 'data-region': replicaRegion }),
     )
   })
-  const versions = replication?.MaterialVersions
   drawing.append(
-    member(primaryX, primaryY, boxWidth, boxHeight, {
+    member(primaryX, primaryY, boxWidth, primaryHeight, {
       region: primaryRegion,
       role: 'PRIMARY',
       keyState: memberStates.get(primaryRegion),
       syncState: 'PRIMARY',
-      lines: [
-        versions === undefined ? 'material versions: ?' : `material versions: ${versions.join(', ')}`,
-        replication === undefined ? '' : `shared state: ${replication.SyncVersion}`,
-      ],
+      lines: primaryLines,
     }),
   )
   replicaRegions.forEach((replicaRegion, index) => {
     const sync = replicas.get(replicaRegion)
     drawing.append(
-      member(replicaX(index), replicaY, boxWidth, boxHeight, {
+      member(replicaX(index), replicaY, boxWidth, replicaHeight, {
         region: replicaRegion,
         role: 'REPLICA',
         keyState: memberStates.get(replicaRegion),
@@ -497,7 +502,7 @@ function topologyView(info) {
         ['Replica', 'Sync', 'Material versions', 'Acknowledged shared state', 'Last sync', 'Pending'],
         replicaRegions.map((r) => {
           const sync = replicas.get(r)
-          return [r, sync?.State, (sync?.MaterialVersions ?? []).join(', '), String(sync?.AcknowledgedSyncVersion ?? '—'), sync?.LastSyncedAt === undefined ? 'never' : `${formatDate(sync.LastSyncedAt)} (${ago(sync.LastSyncedAt)})`, (sync?.Pending ?? []).join('; ') || 'nothing']
+          return [r, sync?.State, (sync?.MaterialVersions ?? []).join(', '), String(sync?.AcknowledgedSyncVersion ?? '—'), sync?.LastSyncedAt === undefined ? 'never' : `${formatDate(sync.LastSyncedAt)} (${ago(sync.LastSyncedAt)})`, [...(sync?.Pending ?? []), ...(sync?.Note === undefined ? [] : [sync.Note])].join('; ') || 'nothing']
         }),
       ),
     )
