@@ -219,7 +219,7 @@ async function renderKeyList(generation) {
         return section
       }
       const { keys, hidden, aliasesOf, aliasesKnown } = result.value
-      if (keys.length === 0) section.append(el('p', { class: 'muted' }, 'No keys you may describe.'))
+      if (keys.length === 0) section.append(el('p', { class: 'muted' }, hidden === 0 ? 'No keys.' : 'No keys you may describe.'))
       else
         section.append(
           el(
