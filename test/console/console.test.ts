@@ -136,10 +136,15 @@ describe('the web console in Chromium', () => {
     await page.goto(consoleUrl)
     await page.fill('input[name="accessKeyId"]', credentials.accessKeyId)
     await page.fill('input[name="secretAccessKey"]', credentials.secretAccessKey)
+    const signedIn = page.waitForResponse((response) => response.url().endsWith('/console/api/sign-in'))
     await page.click('#sign-in-form button[type="submit"]')
+    const answer = (await (await signedIn).json()) as { csrfToken?: string }
+    csrfTokens.set(page, answer.csrfToken ?? assert.fail('sign-in gave no CSRF token'))
     await page.waitForSelector('#keys-view:not([hidden])')
     return page
   }
+  /** The CSRF token of each signed-in page's session (the page's script holds it in memory). */
+  const csrfTokens = new WeakMap<Page, string>()
 
   const regionSection = (page: Page, region: string) => page.locator(`section.region[data-region="${region}"]`)
 
@@ -372,19 +377,30 @@ describe('the web console in Chromium', () => {
       await waitFor('the fetch to be refused', () => (refusals('CrossOriginRequestRefused') > refusalsBefore ? true : undefined))
 
       // Same origin, signed in, but without the token, or with another one: refused too.
-      const statuses = await page.evaluate(async () => {
-        const body = JSON.stringify({ region: 'us-east-1', target: 'TrentService.CreateKey', input: {} })
-        const send = async (headers: Record<string, string>) => (await fetch('/console/api/kms', { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body })).status
-        return [await send({}), await send({ 'X-Trent-Csrf': 'not-the-token' })]
-      })
-      assert.deepEqual(statuses, [403, 403])
+      // With it, the same call goes through (the control), and only to the operations the console makes.
+      const token = csrfTokens.get(page) ?? assert.fail('no CSRF token')
+      const statuses = await page.evaluate(async (sessionToken) => {
+        const send = async (headers: Record<string, string>, target = 'TrentService.ListKeys') => {
+          const body = JSON.stringify({ region: 'us-east-1', target, input: {} })
+          const response = await fetch('/console/api/kms', { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body })
+          return `${response.status} ${((await response.json()) as { __type?: string }).__type ?? 'ok'}`
+        }
+        return [
+          await send({}),
+          await send({ 'X-Trent-Csrf': 'not-the-token' }),
+          await send({ 'X-Trent-Csrf': sessionToken }),
+          await send({ 'X-Trent-Csrf': sessionToken }, 'TrentService.Decrypt'),
+          await send({ 'X-Trent-Csrf': sessionToken, 'Content-Type': 'text/plain' }),
+        ]
+      }, token)
+      assert.deepEqual(statuses, ['403 InvalidCsrfToken', '403 InvalidCsrfToken', '200 ok', '400 ValidationException', '415 UnsupportedMediaType'])
 
       // The session's own cookie and token, sent from another origin: refused by the Origin check alone.
       const cookie = (await page.context().cookies()).find((c) => c.name === 'trent_console') ?? assert.fail('no session cookie')
       const status = await new Promise<number>((resolve, reject) => {
         const req = request(
           `${partition.gatewayUrl}/console/api/kms`,
-          { method: 'POST', agent: false, headers: { Origin: attackerOrigin, Cookie: `trent_console=${cookie.value}`, 'Content-Type': 'application/json', 'X-Trent-Csrf': 'x' } },
+          { method: 'POST', agent: false, headers: { Origin: attackerOrigin, Cookie: `trent_console=${cookie.value}`, 'Content-Type': 'application/json', 'X-Trent-Csrf': token } },
           (res) => {
             res.resume()
             resolve(res.statusCode ?? 0)
