@@ -395,6 +395,15 @@ describe('the web console in Chromium', () => {
       }, token)
       assert.deepEqual(statuses, ['403 InvalidCsrfToken', '403 InvalidCsrfToken', '200 ok', '400 ValidationException', '415 UnsupportedMediaType'])
 
+      // Signing in needs the token too (against login CSRF): a fresh page's anonymous session, without it.
+      const fresh = await newPage()
+      await fresh.goto(consoleUrl)
+      const signInWithoutToken = await fresh.evaluate(async (credentials) => {
+        const response = await fetch('/console/api/sign-in', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(credentials) })
+        return `${response.status} ${((await response.json()) as { __type?: string }).__type ?? 'ok'}`
+      }, CAROL)
+      assert.equal(signInWithoutToken, '403 InvalidCsrfToken')
+
       // The session's own cookie and token, sent from another origin: refused by the Origin check alone.
       const cookie = (await page.context().cookies()).find((c) => c.name === 'trent_console') ?? assert.fail('no session cookie')
       const status = await new Promise<number>((resolve, reject) => {
