@@ -73,7 +73,12 @@ export const CONSOLE_OPERATIONS: ReadonlySet<string> = new Set([
 /** What a failed sign-in says, whichever part of the credentials was wrong. */
 const BAD_CREDENTIALS = 'The access key ID or secret access key is not valid.'
 /** The region's answers that mean "these are not valid credentials". */
-const CREDENTIAL_ERRORS = new Set(['UnrecognizedClientException', 'InvalidSignatureException', 'IncompleteSignatureException', 'InvalidClientTokenId'])
+const CREDENTIAL_ERRORS = new Set([
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'IncompleteSignatureException',
+  'InvalidClientTokenId',
+])
 
 export interface ConsoleOptions {
   /** The partition's regions, in their configured order. */
@@ -105,7 +110,7 @@ function staticFolder(): string {
     const path = fileURLToPath(candidate)
     if (existsSync(path)) return path
   }
-  throw new Error('the console\'s static files (src/console/static/) are missing')
+  throw new Error("the console's static files (src/console/static/) are missing")
 }
 
 class ApiError extends Error {
@@ -132,7 +137,13 @@ function sessionCookie(session: Session): string {
   return `${COOKIE_NAME}=${session.id}; Path=${CONSOLE_PATH}/; HttpOnly; SameSite=Strict`
 }
 
-function send(res: ServerResponse, status: number, contentType: string, payload: string | Buffer, extra: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  payload: string | Buffer,
+  extra: Record<string, string> = {},
+): void {
   const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload
   res.writeHead(status, { ...SECURITY_HEADERS, ...extra, 'Content-Type': contentType, 'Content-Length': bytes.length })
   res.end(bytes)
@@ -199,19 +210,20 @@ export function createConsole(options: ConsoleOptions): WebConsole {
     const origin = req.headers.origin
     // https too: the console may be reached through a TLS-terminating proxy that keeps the Host.
     if (host === undefined || origin === undefined || (origin !== `http://${host}` && origin !== `https://${host}`)) {
-      throw new ApiError(403, 'CrossOriginRequestRefused', 'The request does not come from the console\'s own origin.')
+      throw new ApiError(403, 'CrossOriginRequestRefused', "The request does not come from the console's own origin.")
     }
     const site = req.headers['sec-fetch-site']
     if (site !== undefined && site !== 'same-origin') {
-      throw new ApiError(403, 'CrossOriginRequestRefused', 'The request does not come from the console\'s own origin.')
+      throw new ApiError(403, 'CrossOriginRequestRefused', "The request does not come from the console's own origin.")
     }
     const type = req.headers['content-type'] ?? ''
-    if (!/^application\/json\s*(;|$)/i.test(type)) throw new ApiError(415, 'UnsupportedMediaType', 'The console API takes application/json.')
+    if (!/^application\/json\s*(;|$)/i.test(type))
+      throw new ApiError(415, 'UnsupportedMediaType', 'The console API takes application/json.')
     const session = sessions.get(cookieValue(req, COOKIE_NAME))
     if (session === undefined) throw new ApiError(401, 'SessionExpired', 'The console session has ended; reload the page.')
     const token = req.headers[CSRF_HEADER]
     if (typeof token !== 'string' || !sameToken(session.csrfToken, token)) {
-      throw new ApiError(403, 'InvalidCsrfToken', 'The request does not carry the session\'s CSRF token.')
+      throw new ApiError(403, 'InvalidCsrfToken', "The request does not carry the session's CSRF token.")
     }
     return session
   }
@@ -231,7 +243,11 @@ export function createConsole(options: ConsoleOptions): WebConsole {
       throw new ApiError(401, 'InvalidCredentials', BAD_CREDENTIALS)
     }
     if (error !== undefined && error !== 'AccessDeniedException') {
-      throw new ApiError(answer.status >= 500 ? 503 : 400, error, typeof answer.body.message === 'string' ? answer.body.message : 'The sign-in could not be checked.')
+      throw new ApiError(
+        answer.status >= 500 ? 503 : 400,
+        error,
+        typeof answer.body.message === 'string' ? answer.body.message : 'The sign-in could not be checked.',
+      )
     }
     const signedIn = sessions.signIn(session, { accessKeyId, secretAccessKey })
     logger.info('console sign-in', { accessKeyId })
@@ -263,11 +279,18 @@ export function createConsole(options: ConsoleOptions): WebConsole {
     } catch {
       throw new ApiError(400, 'ValidationException', 'The request is not JSON.')
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ApiError(400, 'ValidationException', 'The request must be a JSON object.')
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new ApiError(400, 'ValidationException', 'The request must be a JSON object.')
     const input = parsed as Record<string, unknown>
     switch (action) {
       case 'session':
-        sendApi(res, 200, session.credentials === undefined ? { signedIn: false, regions: options.regions() } : { signedIn: true, accessKeyId: session.credentials.accessKeyId, regions: options.regions() })
+        sendApi(
+          res,
+          200,
+          session.credentials === undefined
+            ? { signedIn: false, regions: options.regions() }
+            : { signedIn: true, accessKeyId: session.credentials.accessKeyId, regions: options.regions() },
+        )
         return
       case 'sign-in':
         await signIn(session, input, res)

@@ -18,7 +18,11 @@ class NodeSha256 {
   constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
     if (secret === undefined) this.#hash = createHash('sha256')
     else if (typeof secret === 'string') this.#hash = createHmac('sha256', secret)
-    else this.#hash = createHmac('sha256', ArrayBuffer.isView(secret) ? Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength) : Buffer.from(secret))
+    else
+      this.#hash = createHmac(
+        'sha256',
+        ArrayBuffer.isView(secret) ? Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength) : Buffer.from(secret),
+      )
   }
 
   update(data: string | ArrayBuffer | ArrayBufferView): void {
@@ -68,7 +72,8 @@ export class KmsCaller {
   /** Calls `target` (`TrentService.ListKeys`, `TrentAdmin.DescribeReplication`, …) in `region` as `credentials`. */
   async call(credentials: ConsoleCredentials, region: string, target: string, input: unknown): Promise<KmsAnswer> {
     const endpoint = this.#endpoint()
-    if (endpoint === undefined) return { status: 503, body: { __type: 'KMSInternalException', message: 'The partition is not serving yet.' } }
+    if (endpoint === undefined)
+      return { status: 503, body: { __type: 'KMSInternalException', message: 'The partition is not serving yet.' } }
     const body = JSON.stringify(input)
     const signer = new SignatureV4({ service: 'kms', region, credentials, sha256: NodeSha256 })
     const signed = await signer.sign({
@@ -88,7 +93,15 @@ export class KmsCaller {
     return new Promise<KmsAnswer>((resolve, reject) => {
       const req = request(
         // URL.hostname keeps an IPv6 address's brackets; a socket wants the bare address.
-        { host: endpoint.hostname.replace(/^\[(.*)\]$/, '$1'), port: endpoint.port, method: 'POST', path: '/', headers: signed.headers, agent, timeout: CALL_TIMEOUT_MS },
+        {
+          host: endpoint.hostname.replace(/^\[(.*)\]$/, '$1'),
+          port: endpoint.port,
+          method: 'POST',
+          path: '/',
+          headers: signed.headers,
+          agent,
+          timeout: CALL_TIMEOUT_MS,
+        },
         (res) => {
           const chunks: Buffer[] = []
           let size = 0
@@ -102,10 +115,14 @@ export class KmsCaller {
             const text = Buffer.concat(chunks).toString('utf8')
             try {
               const parsed = text === '' ? {} : (JSON.parse(text) as unknown)
-              const json = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {}
+              const json =
+                typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {}
               resolve({ status: res.statusCode ?? 502, body: json })
             } catch {
-              resolve({ status: 502, body: { __type: 'KMSInternalException', message: 'The region answered with something other than JSON.' } })
+              resolve({
+                status: 502,
+                body: { __type: 'KMSInternalException', message: 'The region answered with something other than JSON.' },
+              })
             }
           })
         },

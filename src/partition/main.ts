@@ -735,8 +735,8 @@ async function main(): Promise<void> {
   const guard = new ConnectionGuard(config.limits, rateLimited(gatewayLogger))
   // The web console (/console/) calls the regions through the partition's own KMS
   // endpoint, known once the front door listens.
-  let kmsEndpoint: URL | undefined
-  const webConsole = createConsole({ regions: () => config.regions, kmsEndpoint: () => kmsEndpoint, logger: logger.child({ component: 'console' }) })
+  const endpoint: { url?: URL } = {}
+  const webConsole = createConsole({ regions: () => config.regions, kmsEndpoint: () => endpoint.url, logger: logger.child({ component: 'console' }) })
   const gateway = createGateway({ nodes, logger: gatewayLogger, guard, pages: webConsole })
   /** Every region's nodes, by node id. */
   const supervisors = new Map<string, NodeSupervisor[]>()
@@ -759,7 +759,7 @@ async function main(): Promise<void> {
   front.on('error', (err) => logger.error('gateway error', { error: err.message }))
   const gatewayPort = (front.address() as AddressInfo).port
   const gatewayUrl = urlFor(config.host, gatewayPort)
-  kmsEndpoint = new URL(gatewayUrl)
+  endpoint.url = new URL(gatewayUrl)
   notifyParent({ type: 'gateway-listening', host: config.host, port: gatewayPort })
 
   printBanner(config, gatewayUrl, credentialsPath, credentials, source)

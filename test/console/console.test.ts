@@ -15,9 +15,25 @@ import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileS
 import { createServer, request, type Server } from 'node:http'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, KMSServiceException, ListKeysCommand, type KMSClient } from '@aws-sdk/client-kms'
+import {
+  CreateAliasCommand,
+  CreateKeyCommand,
+  DescribeKeyCommand,
+  KMSServiceException,
+  ListKeysCommand,
+  type KMSClient,
+} from '@aws-sdk/client-kms'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
-import { createTempDir, freePort, kmsClient, removeTempDir, startPartition, stopAllPartitions, waitFor, type RunningPartition } from '../helpers/partition.js'
+import {
+  createTempDir,
+  freePort,
+  kmsClient,
+  removeTempDir,
+  startPartition,
+  stopAllPartitions,
+  waitFor,
+  type RunningPartition,
+} from '../helpers/partition.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const ACCOUNT = '111122223333'
@@ -111,7 +127,11 @@ describe('the web console in Chromium', () => {
     await kms('us-east-1').send(new CreateAliasCommand({ AliasName: 'alias/console-carol', TargetKeyId: carolsKey.keyId }))
     writeAtomically(identitiesFile, identities([carolsKey.arn]))
     const carol = kmsClient(partition, 'us-east-1', { credentials: { ...CAROL }, maxAttempts: 1 })
-    await waitFor('carol\'s policy to reach us-east-1', async () => ((await outcome(carol.send(new DescribeKeyCommand({ KeyId: carolsKey.keyId })))) === 'ok' ? true : undefined), { intervalMs: 200 })
+    await waitFor(
+      "carol's policy to reach us-east-1",
+      async () => ((await outcome(carol.send(new DescribeKeyCommand({ KeyId: carolsKey.keyId })))) === 'ok' ? true : undefined),
+      { intervalMs: 200 },
+    )
   })
 
   after(async () => {
@@ -195,7 +215,7 @@ describe('the web console in Chromium', () => {
     assert.equal(status, 401)
   })
 
-  it('signs in with good credentials and lists each region\'s keys with their aliases, spec, usage and state', async () => {
+  it("signs in with good credentials and lists each region's keys with their aliases, spec, usage and state", async () => {
     const page = await signIn(ADMIN)
     assert.match(await page.locator('#who').innerText(), new RegExp(ADMIN.accessKeyId))
     for (const region of REGIONS) await regionSection(page, region).waitFor()
@@ -230,7 +250,10 @@ describe('the web console in Chromium', () => {
     await page.selectOption('#create-key-form select[name="region"]', 'us-east-1')
     await page.click('#create-key-form button[type="submit"]')
     await page.waitForSelector('#message.error:not([hidden])')
-    assert.match(await page.locator('#message').innerText(), /CreateKey failed: AccessDeniedException: User: arn:aws:iam::111122223333:user\/carol is not authorized to perform: kms:CreateKey/)
+    assert.match(
+      await page.locator('#message').innerText(),
+      /CreateKey failed: AccessDeniedException: User: arn:aws:iam::111122223333:user\/carol is not authorized to perform: kms:CreateKey/,
+    )
     // Nor can carol open the other key's page.
     await page.goto(`${consoleUrl}#/key/us-east-1/${othersKey.keyId}`)
     await page.waitForSelector('#key-view p.error')
@@ -248,7 +271,8 @@ describe('the web console in Chromium', () => {
     await page.fill('#create-key-form input[name="description"]', description)
     await page.click('#create-key-form button[type="submit"]')
     await page.waitForSelector('#message.info:not([hidden])')
-    const keyId = /Created (\S+) in eu-west-1/.exec(await page.locator('#message').innerText())?.[1] ?? assert.fail('no key id in the message')
+    const keyId =
+      /Created (\S+) in eu-west-1/.exec(await page.locator('#message').innerText())?.[1] ?? assert.fail('no key id in the message')
     const row = regionSection(page, 'eu-west-1').locator(`tr[data-key-id="${keyId}"]`)
     await row.waitFor()
     assert.deepEqual((await row.locator('td').allInnerTexts()).slice(2, 5), ['ECC_NIST_P256', 'SIGN_VERIFY', 'Enabled'])
@@ -274,7 +298,9 @@ describe('the web console in Chromium', () => {
     // The replication proxy held still: the replica cannot be created yet, and the view
     // must show it as being created.
     const regionPids = new Set(partition.allRegionPids)
-    const proxyPid = childPids(partition.pid).find((pid) => !regionPids.has(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('proxy')) ?? assert.fail('no proxy process')
+    const proxyPid =
+      childPids(partition.pid).find((pid) => !regionPids.has(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('proxy')) ??
+      assert.fail('no proxy process')
     process.kill(proxyPid, 'SIGSTOP')
     try {
       await page.selectOption('#replicate-region', 'eu-west-1')
@@ -310,7 +336,8 @@ describe('the web console in Chromium', () => {
     const keyId = created.KeyMetadata?.KeyId ?? assert.fail('no key id')
     const page = await signIn(ADMIN)
     await page.goto(`${consoleUrl}#/key/us-east-1/${keyId}`)
-    const stateIn = async (region: string): Promise<string | undefined> => (await kms(region).send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState
+    const stateIn = async (region: string): Promise<string | undefined> =>
+      (await kms(region).send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState
     await page.click('#disable-button')
     await page.waitForSelector('#key-summary[data-key-state="Disabled"]', { state: 'attached' })
     assert.equal(await stateIn('us-east-1'), 'Disabled')
@@ -343,9 +370,13 @@ describe('the web console in Chromium', () => {
     assert.equal(moved.KeyMetadata?.MultiRegionConfiguration?.MultiRegionKeyType, 'PRIMARY')
   })
 
-  it('refuses cross-origin requests and requests without the session\'s CSRF token', async () => {
+  it("refuses cross-origin requests and requests without the session's CSRF token", async () => {
     const page = await signIn(ADMIN)
-    const refusals = (reason: string): number => partition.output().stdout.split('\n').filter((line) => line.includes('"msg":"console request refused"') && line.includes(`"reason":"${reason}"`)).length
+    const refusals = (reason: string): number =>
+      partition
+        .output()
+        .stdout.split('\n')
+        .filter((line) => line.includes('"msg":"console request refused"') && line.includes(`"reason":"${reason}"`)).length
     const countKeys = async (): Promise<number> => (await kms('us-east-1').send(new ListKeysCommand({}))).Keys?.length ?? 0
     const keysBefore = await countKeys()
     // Another origin on the same host: same-site, so the SameSite=Strict cookie goes along,
@@ -382,7 +413,11 @@ describe('the web console in Chromium', () => {
       const statuses = await page.evaluate(async (sessionToken) => {
         const send = async (headers: Record<string, string>, target = 'TrentService.ListKeys') => {
           const body = JSON.stringify({ region: 'us-east-1', target, input: {} })
-          const response = await fetch('/console/api/kms', { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body })
+          const response = await fetch('/console/api/kms', {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json', ...headers },
+            body,
+          })
           return `${response.status} ${((await response.json()) as { __type?: string }).__type ?? 'ok'}`
         }
         return [
@@ -393,13 +428,23 @@ describe('the web console in Chromium', () => {
           await send({ 'X-Trent-Csrf': sessionToken, 'Content-Type': 'text/plain' }),
         ]
       }, token)
-      assert.deepEqual(statuses, ['403 InvalidCsrfToken', '403 InvalidCsrfToken', '200 ok', '400 ValidationException', '415 UnsupportedMediaType'])
+      assert.deepEqual(statuses, [
+        '403 InvalidCsrfToken',
+        '403 InvalidCsrfToken',
+        '200 ok',
+        '400 ValidationException',
+        '415 UnsupportedMediaType',
+      ])
 
       // Signing in needs the token too (against login CSRF): a fresh page's anonymous session, without it.
       const fresh = await newPage()
       await fresh.goto(consoleUrl)
       const signInWithoutToken = await fresh.evaluate(async (credentials) => {
-        const response = await fetch('/console/api/sign-in', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(credentials) })
+        const response = await fetch('/console/api/sign-in', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify(credentials),
+        })
         return `${response.status} ${((await response.json()) as { __type?: string }).__type ?? 'ok'}`
       }, CAROL)
       assert.equal(signInWithoutToken, '403 InvalidCsrfToken')
@@ -409,7 +454,16 @@ describe('the web console in Chromium', () => {
       const status = await new Promise<number>((resolve, reject) => {
         const req = request(
           `${partition.gatewayUrl}/console/api/kms`,
-          { method: 'POST', agent: false, headers: { Origin: attackerOrigin, Cookie: `trent_console=${cookie.value}`, 'Content-Type': 'application/json', 'X-Trent-Csrf': token } },
+          {
+            method: 'POST',
+            agent: false,
+            headers: {
+              Origin: attackerOrigin,
+              Cookie: `trent_console=${cookie.value}`,
+              'Content-Type': 'application/json',
+              'X-Trent-Csrf': token,
+            },
+          },
           (res) => {
             res.resume()
             resolve(res.statusCode ?? 0)
@@ -426,20 +480,22 @@ describe('the web console in Chromium', () => {
     }
   })
 
-  it('puts no secret in a page URL, the browser\'s storage, the launcher\'s logs or the data dir', async () => {
+  it("puts no secret in a page URL, the browser's storage, the launcher's logs or the data dir", async () => {
     const page = await signIn(CAROL)
     // The page's script-visible cookies and storage (the session cookie is HttpOnly).
-    const stored = await page.evaluate<string>('JSON.stringify({ cookies: document.cookie, local: { ...localStorage }, session: { ...sessionStorage } })')
+    const stored = await page.evaluate<string>(
+      'JSON.stringify({ cookies: document.cookie, local: { ...localStorage }, session: { ...sessionStorage } })',
+    )
     const secrets = [ADMIN.secretAccessKey, CAROL.secretAccessKey]
     for (const secret of secrets) {
       assert.ok(urlsSeen.length > 10, 'the suite browsed')
       for (const url of urlsSeen) {
         assert.ok(!url.includes(secret) && !decodeURIComponent(url).includes(secret), `a URL carries a secret: ${url}`)
       }
-      assert.ok(!stored.includes(secret), 'the browser\'s storage holds a secret')
+      assert.ok(!stored.includes(secret), "the browser's storage holds a secret")
       const { stdout, stderr } = partition.output()
       assert.ok(stdout.includes('"msg":"console sign-in"'), 'sign-ins are logged')
-      assert.ok(!stdout.includes(secret) && !stderr.includes(secret), 'the launcher\'s output carries a secret')
+      assert.ok(!stdout.includes(secret) && !stderr.includes(secret), "the launcher's output carries a secret")
       for (const file of filesUnder(partition.dataDir)) {
         assert.ok(!readFileSync(file).includes(Buffer.from(secret)), `${file} holds a secret`)
       }

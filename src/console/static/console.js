@@ -4,6 +4,8 @@
 // sign-in form. It builds the page with DOM methods and textContent only (never innerHTML),
 // so a key's description, alias or tag cannot become markup. docs/console.md.
 
+/* global document, location, window, fetch, FormData, setTimeout -- the browser's (for ESLint) */
+
 const SVG_NS = 'http://www.w3.org/2000/svg'
 /** How often a key page refreshes its topology while it is shown. */
 const TOPOLOGY_POLL_MS = 1000
@@ -63,10 +65,11 @@ async function api(action, body = {}) {
     headers: { 'Content-Type': 'application/json', 'X-Trent-Csrf': csrfToken },
     body: JSON.stringify(body),
   })
-  let json = {}
+  let json
   try {
     json = await response.json()
   } catch {
+    // Not JSON (a proxy's error page, say): treated as an answer without a body.
     json = {}
   }
   if (response.status === 401 && json.__type === 'SessionExpired' && action !== 'sign-in') {
@@ -83,7 +86,11 @@ async function kms(region, operation, input = {}) {
   const answer = await api('kms', { region, target, input })
   if (!answer.ok) {
     const type = String(answer.body.__type ?? 'Error')
-    throw new KmsFailure(type.slice(type.lastIndexOf('#') + 1), String(answer.body.message ?? answer.body.Message ?? 'The call failed.'), answer.status)
+    throw new KmsFailure(
+      type.slice(type.lastIndexOf('#') + 1),
+      String(answer.body.message ?? answer.body.Message ?? 'The call failed.'),
+      answer.status,
+    )
   }
   return answer.body
 }
@@ -117,7 +124,10 @@ async function inBatches(tasks, limit = 8) {
 
 function formatDate(epochSeconds) {
   if (typeof epochSeconds !== 'number') return '—'
-  return new Date(epochSeconds * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')
+  return new Date(epochSeconds * 1000)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC')
 }
 
 function ago(epochSeconds) {
@@ -225,11 +235,24 @@ async function renderKeyList(generation) {
           el(
             'table',
             { class: 'keys' },
-            el('thead', {}, el('tr', {}, ['Key ID', 'Aliases', 'Spec', 'Usage', 'State', 'Multi-Region'].map((h) => el('th', {}, h)))),
-            el('tbody', {}, keys.map((metadata) => keyRow(region, metadata, aliasesKnown ? (aliasesOf.get(metadata.KeyId) ?? []) : undefined))),
+            el(
+              'thead',
+              {},
+              el(
+                'tr',
+                {},
+                ['Key ID', 'Aliases', 'Spec', 'Usage', 'State', 'Multi-Region'].map((h) => el('th', {}, h)),
+              ),
+            ),
+            el(
+              'tbody',
+              {},
+              keys.map((metadata) => keyRow(region, metadata, aliasesKnown ? (aliasesOf.get(metadata.KeyId) ?? []) : undefined)),
+            ),
           ),
         )
-      if (hidden > 0) section.append(el('p', { class: 'muted hidden-keys' }, `${hidden} more key(s) that your policies do not let you describe.`))
+      if (hidden > 0)
+        section.append(el('p', { class: 'muted hidden-keys' }, `${hidden} more key(s) that your policies do not let you describe.`))
       return section
     }),
   )
@@ -275,7 +298,30 @@ function failureParagraph(error) {
 
 function table(headers, rows) {
   if (rows.length === 0) return el('p', { class: 'muted' }, 'None.')
-  return el('table', {}, el('thead', {}, el('tr', {}, headers.map((h) => el('th', {}, h)))), el('tbody', {}, rows.map((cells) => el('tr', {}, cells.map((c) => el('td', {}, c ?? '—'))))))
+  return el(
+    'table',
+    {},
+    el(
+      'thead',
+      {},
+      el(
+        'tr',
+        {},
+        headers.map((h) => el('th', {}, h)),
+      ),
+    ),
+    el(
+      'tbody',
+      {},
+      rows.map((cells) =>
+        el(
+          'tr',
+          {},
+          cells.map((c) => el('td', {}, c ?? '—')),
+        ),
+      ),
+    ),
+  )
 }
 
 async function act(description, region, operation, input, generation) {
@@ -290,17 +336,57 @@ function actionsPanel(region, metadata, topologyInfo, generation) {
   const keyId = metadata.KeyId
   const panel = el('div', { class: 'actions' })
   const state = metadata.KeyState
-  if (state === 'Disabled') panel.append(el('button', { type: 'button', id: 'enable-button', onclick: () => act('EnableKey', region, 'EnableKey', { KeyId: keyId }, generation) }, 'Enable'))
-  if (state === 'Enabled') panel.append(el('button', { type: 'button', id: 'disable-button', onclick: () => act('DisableKey', region, 'DisableKey', { KeyId: keyId }, generation) }, 'Disable'))
+  if (state === 'Disabled')
+    panel.append(
+      el(
+        'button',
+        { type: 'button', id: 'enable-button', onclick: () => act('EnableKey', region, 'EnableKey', { KeyId: keyId }, generation) },
+        'Enable',
+      ),
+    )
+  if (state === 'Enabled')
+    panel.append(
+      el(
+        'button',
+        { type: 'button', id: 'disable-button', onclick: () => act('DisableKey', region, 'DisableKey', { KeyId: keyId }, generation) },
+        'Disable',
+      ),
+    )
   if (state === 'PendingDeletion' || state === 'PendingReplicaDeletion') {
-    panel.append(el('button', { type: 'button', id: 'cancel-deletion-button', onclick: () => act('CancelKeyDeletion', region, 'CancelKeyDeletion', { KeyId: keyId }, generation) }, 'Cancel deletion'))
+    panel.append(
+      el(
+        'button',
+        {
+          type: 'button',
+          id: 'cancel-deletion-button',
+          onclick: () => act('CancelKeyDeletion', region, 'CancelKeyDeletion', { KeyId: keyId }, generation),
+        },
+        'Cancel deletion',
+      ),
+    )
   } else {
     const days = el('input', { type: 'number', min: 7, max: 30, value: 30, id: 'deletion-days', 'aria-label': 'Pending window in days' })
     panel.append(
       el(
         'span',
         { class: 'group' },
-        el('button', { type: 'button', id: 'schedule-deletion-button', class: 'danger', onclick: () => act('ScheduleKeyDeletion', region, 'ScheduleKeyDeletion', { KeyId: keyId, PendingWindowInDays: Number(days.value) }, generation) }, 'Schedule deletion'),
+        el(
+          'button',
+          {
+            type: 'button',
+            id: 'schedule-deletion-button',
+            class: 'danger',
+            onclick: () =>
+              act(
+                'ScheduleKeyDeletion',
+                region,
+                'ScheduleKeyDeletion',
+                { KeyId: keyId, PendingWindowInDays: Number(days.value) },
+                generation,
+              ),
+          },
+          'Schedule deletion',
+        ),
         ' in ',
         days,
         ' days',
@@ -313,12 +399,60 @@ function actionsPanel(region, metadata, topologyInfo, generation) {
     const candidates = session.regions.filter((r) => !members.has(r))
     // ReplicateKey goes to the primary's region, whichever member's page this is.
     if (candidates.length > 0) {
-      const select = el('select', { id: 'replicate-region', 'aria-label': 'Replica region' }, candidates.map((r) => el('option', {}, r)))
-      panel.append(el('span', { class: 'group' }, el('button', { type: 'button', id: 'replicate-button', onclick: () => act('ReplicateKey', topologyInfo.primaryRegion, 'ReplicateKey', { KeyId: keyId, ReplicaRegion: select.value }, generation) }, 'Replicate to'), ' ', select))
+      const select = el(
+        'select',
+        { id: 'replicate-region', 'aria-label': 'Replica region' },
+        candidates.map((r) => el('option', {}, r)),
+      )
+      panel.append(
+        el(
+          'span',
+          { class: 'group' },
+          el(
+            'button',
+            {
+              type: 'button',
+              id: 'replicate-button',
+              onclick: () =>
+                act('ReplicateKey', topologyInfo.primaryRegion, 'ReplicateKey', { KeyId: keyId, ReplicaRegion: select.value }, generation),
+            },
+            'Replicate to',
+          ),
+          ' ',
+          select,
+        ),
+      )
     }
     if (topologyInfo.replicaRegions.length > 0) {
-      const select = el('select', { id: 'primary-region', 'aria-label': 'New primary region' }, topologyInfo.replicaRegions.map((r) => el('option', {}, r)))
-      panel.append(el('span', { class: 'group' }, el('button', { type: 'button', id: 'update-primary-button', onclick: () => act('UpdatePrimaryRegion', topologyInfo.primaryRegion, 'UpdatePrimaryRegion', { KeyId: keyId, PrimaryRegion: select.value }, generation) }, 'Make primary'), ' ', select))
+      const select = el(
+        'select',
+        { id: 'primary-region', 'aria-label': 'New primary region' },
+        topologyInfo.replicaRegions.map((r) => el('option', {}, r)),
+      )
+      panel.append(
+        el(
+          'span',
+          { class: 'group' },
+          el(
+            'button',
+            {
+              type: 'button',
+              id: 'update-primary-button',
+              onclick: () =>
+                act(
+                  'UpdatePrimaryRegion',
+                  topologyInfo.primaryRegion,
+                  'UpdatePrimaryRegion',
+                  { KeyId: keyId, PrimaryRegion: select.value },
+                  generation,
+                ),
+            },
+            'Make primary',
+          ),
+          ' ',
+          select,
+        ),
+      )
     }
   }
   return panel
@@ -385,7 +519,15 @@ async function renderKeyPage(region, keyId, generation) {
             grants.value.map((g) => [g.GrantId, g.Name, g.GranteePrincipal, (g.Operations ?? []).join(', '), formatDate(g.CreationDate)]),
           ),
     ),
-    section('Tags', tags.error !== undefined ? failureParagraph(tags.error) : table(['Key', 'Value'], tags.value.map((t) => [t.TagKey, t.TagValue]))),
+    section(
+      'Tags',
+      tags.error !== undefined
+        ? failureParagraph(tags.error)
+        : table(
+            ['Key', 'Value'],
+            tags.value.map((t) => [t.TagKey, t.TagValue]),
+          ),
+    ),
     section(
       'Rotations',
       rotations.error !== undefined
@@ -421,9 +563,20 @@ async function loadTopology(region, keyId) {
       const memberStates = new Map([[primaryRegion, primary.KeyState]])
       replicaRegions.forEach((r, index) => {
         const result = states[index]
-        memberStates.set(r, result.value?.KeyMetadata?.KeyState ?? (result.error?.name === 'NotFoundException' ? 'not created yet' : 'unknown'))
+        memberStates.set(
+          r,
+          result.value?.KeyMetadata?.KeyState ?? (result.error?.name === 'NotFoundException' ? 'not created yet' : 'unknown'),
+        )
       })
-      return { keyId, primaryRegion, replicaRegions, memberStates, replication: replication.value, replicationError: replication.error, loadedAt: Date.now() / 1000 }
+      return {
+        keyId,
+        primaryRegion,
+        replicaRegions,
+        memberStates,
+        replication: replication.value,
+        replicationError: replication.error,
+        loadedAt: Date.now() / 1000,
+      }
     })(),
   )
 }
@@ -449,7 +602,9 @@ function topologyView(info) {
   const primaryLines = [
     versions === undefined ? 'material versions: ?' : `material versions: ${versions.join(', ')}`,
     replication === undefined ? '' : `shared state: ${replication.SyncVersion}`,
-    (replication?.PendingMaterialVersions ?? []).length > 0 ? `new, not yet current: ${replication.PendingMaterialVersions.join(', ')}` : '',
+    (replication?.PendingMaterialVersions ?? []).length > 0
+      ? `new, not yet current: ${replication.PendingMaterialVersions.join(', ')}`
+      : '',
   ].filter((line) => line !== '')
   // A box is as tall as its lines: the region and role, the state, then one per line.
   const boxHeight = (lines) => 64 + Math.max(2, lines.length) * 20
@@ -463,13 +618,27 @@ function topologyView(info) {
     return slot * index + slot / 2 - boxWidth / 2
   }
   const height = replicaRegions.length > 0 ? replicaY + replicaHeight + 16 : primaryY + primaryHeight + 16
-  const drawing = svg('svg', { id: 'topology', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': `Topology of ${info.value.keyId}` })
+  const drawing = svg('svg', {
+    id: 'topology',
+    viewBox: `0 0 ${width} ${height}`,
+    width,
+    height,
+    role: 'img',
+    'aria-label': `Topology of ${info.value.keyId}`,
+  })
   drawing.append(svg('title', {}, `Topology of ${info.value.keyId}`))
   replicaRegions.forEach((replicaRegion, index) => {
     const syncState = replicas.get(replicaRegion)?.State ?? 'UNKNOWN'
     const x = replicaX(index) + boxWidth / 2
     drawing.append(
-      svg('line', { class: `link link-${syncState}`, x1: width / 2, y1: primaryY + primaryHeight, x2: x, y2: replicaY, 'data-region': replicaRegion }),
+      svg('line', {
+        class: `link link-${syncState}`,
+        x1: width / 2,
+        y1: primaryY + primaryHeight,
+        x2: x,
+        y2: replicaY,
+        'data-region': replicaRegion,
+      }),
     )
   })
   drawing.append(
@@ -489,20 +658,32 @@ function topologyView(info) {
         role: 'REPLICA',
         keyState: memberStates.get(replicaRegion),
         syncState: sync?.State ?? 'UNKNOWN',
-        lines: sync === undefined ? ['sync state: not visible'] : [`material versions: ${(sync.MaterialVersions ?? []).join(', ') || 'none'}`, `last sync: ${ago(sync.LastSyncedAt)}`],
+        lines:
+          sync === undefined
+            ? ['sync state: not visible']
+            : [`material versions: ${(sync.MaterialVersions ?? []).join(', ') || 'none'}`, `last sync: ${ago(sync.LastSyncedAt)}`],
       }),
     )
   })
   const details = el('div', { class: 'topology' }, drawing)
   if (replicationError !== undefined) {
-    details.append(el('p', { class: 'muted' }, `Sync state not shown: TrentAdmin.DescribeReplication answered ${describeFailure(replicationError)}`))
+    details.append(
+      el('p', { class: 'muted' }, `Sync state not shown: TrentAdmin.DescribeReplication answered ${describeFailure(replicationError)}`),
+    )
   } else if (replicaRegions.length > 0) {
     details.append(
       table(
         ['Replica', 'Sync', 'Material versions', 'Acknowledged shared state', 'Last sync', 'Pending'],
         replicaRegions.map((r) => {
           const sync = replicas.get(r)
-          return [r, sync?.State, (sync?.MaterialVersions ?? []).join(', '), String(sync?.AcknowledgedSyncVersion ?? '—'), sync?.LastSyncedAt === undefined ? 'never' : `${formatDate(sync.LastSyncedAt)} (${ago(sync.LastSyncedAt)})`, [...(sync?.Pending ?? []), ...(sync?.Note === undefined ? [] : [sync.Note])].join('; ') || 'nothing']
+          return [
+            r,
+            sync?.State,
+            (sync?.MaterialVersions ?? []).join(', '),
+            String(sync?.AcknowledgedSyncVersion ?? '—'),
+            sync?.LastSyncedAt === undefined ? 'never' : `${formatDate(sync.LastSyncedAt)} (${ago(sync.LastSyncedAt)})`,
+            [...(sync?.Pending ?? []), ...(sync?.Note === undefined ? [] : [sync.Note])].join('; ') || 'nothing',
+          ]
         }),
       ),
     )
@@ -513,11 +694,22 @@ function topologyView(info) {
 function member(x, y, width, height, { region, role, keyState, syncState, lines }) {
   return svg(
     'g',
-    { class: `member member-${syncState}`, 'data-region': region, 'data-role': role, 'data-sync-state': syncState, 'data-key-state': keyState ?? 'unknown', transform: `translate(${x} ${y})` },
+    {
+      class: `member member-${syncState}`,
+      'data-region': region,
+      'data-role': role,
+      'data-sync-state': syncState,
+      'data-key-state': keyState ?? 'unknown',
+      transform: `translate(${x} ${y})`,
+    },
     svg('rect', { width, height, rx: 10, ry: 10 }),
     svg('text', { x: 12, y: 24, class: 'region-name' }, region),
     svg('text', { x: width - 12, y: 24, class: 'role', 'text-anchor': 'end' }, role),
-    svg('text', { x: 12, y: 46, class: 'detail' }, `${keyState ?? 'unknown'}${role === 'REPLICA' ? ` · ${syncState.replaceAll('_', ' ')}` : ''}`),
+    svg(
+      'text',
+      { x: 12, y: 46, class: 'detail' },
+      `${keyState ?? 'unknown'}${role === 'REPLICA' ? ` · ${syncState.replaceAll('_', ' ')}` : ''}`,
+    ),
     lines.filter((line) => line !== '').map((line, index) => svg('text', { x: 12, y: 68 + index * 20, class: 'detail' }, line)),
   )
 }
