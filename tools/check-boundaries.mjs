@@ -16,7 +16,10 @@ const RULES = {
   kms: { runtime: ['wire', 'replication'], typeOnly: ['hsm', 'storage', 'log'] },
   api: { runtime: ['wire', 'kms', 'log', 'http'], typeOnly: [] },
   gateway: { runtime: ['wire', 'api', 'log', 'http'], typeOnly: [] },
-  partition: { runtime: ['wire', 'gateway', 'log', 'http'], typeOnly: [] },
+  partition: { runtime: ['wire', 'gateway', 'console', 'log', 'http'], typeOnly: [] },
+  // The web console reaches regions only through the KMS API (SigV4-signed HTTP calls to
+  // the partition's endpoint): never the HSM, the store, the KMS layer or the API's internals.
+  console: { runtime: ['wire', 'log', 'http'], typeOnly: [] },
   replication: { runtime: ['wire'], typeOnly: ['hsm', 'storage', 'log'] },
   proxy: { runtime: ['wire', 'log', 'http'], typeOnly: [] },
   cli: { runtime: ['wire'], typeOnly: [] },

@@ -8,6 +8,8 @@
  * the region does. It answers by itself only when there is nowhere to send a request:
  * no credential at all, a region that is not in the partition, or a region none of whose
  * nodes is serving.
+ * Unsigned requests under `/console` are the web console's (src/console/, given as
+ * `pages` by the launcher), which it serves in this process.
  *
  * It is on the hot path of every call and benchmarked against a bare region, so the
  * happy path does no more than read the scope, pick a node and a pooled keep-alive
@@ -46,6 +48,18 @@ export interface GatewayOptions {
   maxSocketsPerNode?: number
   /** The partition runs with `--accept-any-credentials`: GET /health says so. */
   acceptAnyCredentials?: boolean
+  /**
+   * Pages the gateway serves itself rather than route (the web console, src/console/,
+   * composed by the launcher): requests that carry no SigV4 credential and so reach this
+   * HTTP gateway, never a region, unless they are signed.
+   */
+  pages?: GatewayPages
+}
+
+/** What serves the gateway's own pages (the web console). */
+export interface GatewayPages {
+  serves(url: string | undefined): boolean
+  handle(req: IncomingMessage, res: ServerResponse): void
 }
 
 /** A node http.Server, not yet listening. */
@@ -236,6 +250,10 @@ export function createGateway(options: GatewayOptions): Gateway {
   function handle(req: IncomingMessage, res: ServerResponse): void {
     if (req.method === 'GET' && req.url === '/health') {
       sendHealth(res)
+      return
+    }
+    if (options.pages?.serves(req.url) === true && req.headers.authorization === undefined) {
+      options.pages.handle(req, res)
       return
     }
     const scope = readCredentialScopeUnverified({ url: req.url ?? '/', headers: req.headers })

@@ -31,6 +31,7 @@ import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { createConsole } from '../console/console.js'
 import { createGateway } from '../gateway/gateway.js'
 import { RegionNodes, type NodeEndpoint } from '../gateway/region-nodes.js'
 import { createHandoffServer } from '../gateway/handoff.js'
@@ -736,6 +737,7 @@ function printBanner(
     '',
     'Trent local partition',
     `  gateway        ${gatewayUrl}  (routes each request to the region it is signed for)`,
+    `  console        ${gatewayUrl}/console/  (sign in with an access key)`,
     `  regions        ${config.regions.join(', ')}${config.nodesPerRegion > 1 ? ` (${config.nodesPerRegion} nodes each)` : ''}`,
     `  account        ${config.accountId}`,
     `  data           ${config.dataDir}`,
@@ -786,7 +788,11 @@ async function main(): Promise<void> {
   // One budget for every client connection the launcher holds: those the front door is
   // still reading, and those the HTTP gateway serves itself.
   const guard = new ConnectionGuard(config.limits, rateLimited(gatewayLogger))
-  const gateway = createGateway({ nodes, logger: gatewayLogger, guard, acceptAnyCredentials: config.acceptAnyCredentials })
+  // The web console (/console/) calls the regions through the partition's own KMS
+  // endpoint, known once the front door listens.
+  const endpoint: { url?: URL } = {}
+  const webConsole = createConsole({ regions: () => config.regions, kmsEndpoint: () => endpoint.url, logger: logger.child({ component: 'console' }) })
+  const gateway = createGateway({ nodes, logger: gatewayLogger, guard, acceptAnyCredentials: config.acceptAnyCredentials, pages: webConsole })
   /** Every region's nodes, by node id. */
   const supervisors = new Map<string, NodeSupervisor[]>()
   const everyNode = (): NodeSupervisor[] => [...supervisors.values()].flat()
@@ -808,6 +814,7 @@ async function main(): Promise<void> {
   front.on('error', (err) => logger.error('gateway error', { error: err.message }))
   const gatewayPort = (front.address() as AddressInfo).port
   const gatewayUrl = urlFor(config.host, gatewayPort)
+  endpoint.url = new URL(gatewayUrl)
   notifyParent({ type: 'gateway-listening', host: config.host, port: gatewayPort })
 
   printBanner(config, gatewayUrl, credentialsPath, credentials, source)
@@ -955,6 +962,7 @@ async function main(): Promise<void> {
     for (const supervisor of everyNode()) nodes.stopping(supervisor.region, supervisor.node)
     front.close()
     gateway.close()
+    webConsole.close()
     await Promise.all(everyNode().map((supervisor) => supervisor.stop(STOP_GRACE_MS)))
     await proxy.stop()
     gateway.closeAllConnections()
