@@ -55,6 +55,14 @@ class WorkerChannel {
     })
   }
 
+  /**
+   * Requests sent (or about to be sent) to the worker and not answered yet: the HSM's
+   * queue depth, for the region's metrics.
+   */
+  get inFlight(): number {
+    return this.#pending.size
+  }
+
   async close(): Promise<void> {
     this.#closed = true
     await this.#worker.terminate()

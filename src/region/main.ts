@@ -115,12 +115,19 @@ const logger = createLogger(nodeId === undefined ? { region } : { region, node: 
 // connections (src/gateway/handoff.ts).
 const routes = new Map<string, { host: string; port: number }>()
 let handedOffConnection: ((socket: Socket, head: Buffer) => void) | undefined
+/** Answers the launcher's metrics request (the gateway's GET /metrics gathers every node's). */
+let sendMetrics = async (id: number): Promise<void> => {
+  // Not serving yet: an empty registry, so the launcher need not wait for its timeout.
+  tellLauncher({ type: 'metrics', region, ...nodeFields, id, metrics: [] })
+}
 process.on('message', (message: unknown, handle: unknown) => {
   if (!isLauncherToRegionMessage(message)) {
     if (handle instanceof Socket) handle.destroy()
     return
   }
-  if (message.type === 'routes') {
+  if (message.type === 'metrics-request') {
+    void sendMetrics(message.id)
+  } else if (message.type === 'routes') {
     routes.clear()
     for (const [name, route] of Object.entries(message.routes)) if (name !== region) routes.set(name, route)
   } else if (handle instanceof Socket) {
@@ -154,6 +161,7 @@ const running = await startRegion({
   ...(seed !== undefined ? { seed } : {}),
   acceptAnyCredentials: values['accept-any-credentials'],
   routeTo: (name) => routes.get(name),
+  ...(nodeId !== undefined ? { nodeId } : {}),
   onSigningKeysChanged: (exported) => tellLauncher({ type: 'signing-keys', region, ...nodeFields, rsk: exported }),
   logger,
 }).catch((err: unknown) =>
@@ -163,6 +171,9 @@ if (values['accept-any-credentials']) {
   logger.warn('accept-any-credentials is on: every well-formed SigV4 request is served as the root user, whatever its access key and secret; for tests only')
 }
 
+sendMetrics = async (id) => {
+  tellLauncher({ type: 'metrics', region, ...nodeFields, id, metrics: await running.metrics.registry.getMetricsAsJSON() })
+}
 handedOffConnection = (socket, head) => {
   // The launcher read the first request's head (and maybe more) off this socket, and the
   // socket may already hold what came after it: put the head back in front, so that the
