@@ -1,7 +1,7 @@
 /**
  * The metrics of one region node, in a registry of its own (not prom-client's global
  * one: tests run several regions in one process). What happens per request is counted
- * as it happens, with one counter increment and one histogram observation; everything
+ * as it happens, in plain maps (request-stats.ts: about 0.1 µs a request); everything
  * else (HSM queue depth, keys by state, replication lag) is read from the node's state
  * when the registry is scraped, so it costs nothing between scrapes.
  *
@@ -10,8 +10,9 @@
  *
  * @module
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Registry } from 'prom-client'
 import { LATENCY_BUCKETS_SECONDS, PROMETHEUS_CONTENT_TYPE } from './names.js'
+import { RequestStats } from './request-stats.js'
 
 /** What the node knows of one replica of a multi-Region key whose primary it holds. */
 export interface ReplicaLag {
@@ -54,26 +55,16 @@ export interface RegionMetricsOptions {
 
 export class RegionMetrics implements RequestMetrics {
   readonly registry = new Registry()
-  readonly #requests: Counter<'operation' | 'outcome'>
-  readonly #latency: Histogram<'operation'>
+  readonly #requests = new RequestStats(LATENCY_BUCKETS_SECONDS)
   readonly #forwarded: Counter<'to_region'>
 
   constructor(options: RegionMetricsOptions) {
     const { sources } = options
     const registers = [this.registry]
     this.registry.setDefaultLabels(options.node === undefined ? { region: options.region } : { region: options.region, node: String(options.node) })
-    this.#requests = new Counter({
-      name: 'trent_requests_total',
-      help: 'KMS API requests answered by this node, by operation and outcome (success, or the AWS error code).',
-      labelNames: ['operation', 'outcome'],
-      registers,
-    })
-    this.#latency = new Histogram({
-      name: 'trent_request_duration_seconds',
-      help: 'Time from a request arriving to its answer being written, by operation.',
-      labelNames: ['operation'],
-      buckets: [...LATENCY_BUCKETS_SECONDS],
-      registers,
+    this.#requests.register(this.registry, {
+      counter: { name: 'trent_requests_total', help: 'KMS API requests answered by this node, by operation and outcome (success, or the AWS error code).' },
+      histogram: { name: 'trent_request_duration_seconds', help: 'Time from a request arriving to its answer being written, by operation.' },
     })
     this.#forwarded = new Counter({
       name: 'trent_requests_forwarded_total',
@@ -147,8 +138,7 @@ export class RegionMetrics implements RequestMetrics {
   }
 
   observeRequest(operation: string, outcome: RequestOutcome, seconds: number): void {
-    this.#requests.inc({ operation, outcome })
-    this.#latency.observe({ operation }, seconds)
+    this.#requests.observe(operation, outcome, seconds)
   }
 
   observeForwarded(toRegion: string): void {
