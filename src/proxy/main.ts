@@ -137,7 +137,13 @@ const server = createProxyServer({
 // The launcher gathers the proxy's metrics over IPC for the gateway's GET /metrics.
 process.on('message', (message: unknown) => {
   if (!isMetricsRequestMessage(message)) return
-  void metrics.registry.getMetricsAsJSON().then((snapshot) => process.send?.({ type: 'metrics', id: message.id, metrics: snapshot }))
+  metrics.registry.getMetricsAsJSON().then(
+    (snapshot) => process.send?.({ type: 'metrics', id: message.id, metrics: snapshot }),
+    (err: unknown) => {
+      logger.error('cannot collect metrics', { error: err instanceof Error ? err.message : 'unknown' })
+      process.send?.({ type: 'metrics', id: message.id, metrics: null })
+    },
+  )
 })
 await new Promise<void>((resolve, reject) => {
   server.once('error', reject)

@@ -115,9 +115,12 @@ const logger = createLogger(nodeId === undefined ? { region } : { region, node: 
 // connections (src/gateway/handoff.ts).
 const routes = new Map<string, { host: string; port: number }>()
 let handedOffConnection: ((socket: Socket, head: Buffer) => void) | undefined
-/** Answers the launcher's metrics request (the gateway's GET /metrics gathers every node's). */
-let sendMetrics = async (id: number): Promise<void> => {
-  // Not serving yet: an empty registry, so the launcher need not wait for its timeout.
+/**
+ * Answers the launcher's metrics request (the gateway's GET /metrics gathers every
+ * node's). Until the node serves: an empty registry, so the launcher need not wait for
+ * its timeout.
+ */
+let sendMetrics = (id: number): void => {
   tellLauncher({ type: 'metrics', region, ...nodeFields, id, metrics: [] })
 }
 process.on('message', (message: unknown, handle: unknown) => {
@@ -126,7 +129,7 @@ process.on('message', (message: unknown, handle: unknown) => {
     return
   }
   if (message.type === 'metrics-request') {
-    void sendMetrics(message.id)
+    sendMetrics(message.id)
   } else if (message.type === 'routes') {
     routes.clear()
     for (const [name, route] of Object.entries(message.routes)) if (name !== region) routes.set(name, route)
@@ -171,8 +174,15 @@ if (values['accept-any-credentials']) {
   logger.warn('accept-any-credentials is on: every well-formed SigV4 request is served as the root user, whatever its access key and secret; for tests only')
 }
 
-sendMetrics = async (id) => {
-  tellLauncher({ type: 'metrics', region, ...nodeFields, id, metrics: await running.metrics.registry.getMetricsAsJSON() })
+sendMetrics = (id) => {
+  running.metrics.registry.getMetricsAsJSON().then(
+    (snapshot) => tellLauncher({ type: 'metrics', region, ...nodeFields, id, metrics: snapshot }),
+    (err: unknown) => {
+      // No snapshot: the launcher reports this node as not answering (trent_metrics_source_up 0).
+      logger.error('cannot collect metrics', { error: err instanceof Error ? err.message : 'unknown' })
+      tellLauncher({ type: 'metrics', region, ...nodeFields, id, metrics: null })
+    },
+  )
 }
 handedOffConnection = (socket, head) => {
   // The launcher read the first request's head (and maybe more) off this socket, and the
