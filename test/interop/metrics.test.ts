@@ -214,4 +214,23 @@ describe('GET /metrics of a real partition', { timeout: 600_000 }, () => {
     assert.equal(own.has('trent_proxy_queue_depth'), false)
     assert.equal(own.has('trent_metrics_source_up'), false)
   })
+
+  it('serves the proxy’s own metrics on its port, the same the gateway gathers', async () => {
+    const proxyUrl = /replication proxy on (http:\/\/\S+)/.exec(partition.output().stderr)?.[1] ?? assert.fail('no proxy URL in the banner')
+    const attemptsOf = (families: Families): string =>
+      JSON.stringify(samplesOf(families, 'trent_proxy_delivery_attempts_total').map((sample) => [sample.labels, sample.value]))
+    // A delivery between the two scrapes would make them differ: compare at a quiet moment,
+    // the proxy's own answer unchanged before and after the gateway's.
+    const { own, gathered } = await waitFor('a quiet moment of the proxy', async () => {
+      const first = await scrape(proxyUrl)
+      const gatheredNow = await scrape(partition.gatewayUrl)
+      const second = await scrape(proxyUrl)
+      return attemptsOf(first) === attemptsOf(second) ? { own: second, gathered: gatheredNow } : undefined
+    })
+    const attempts = samplesOf(own, 'trent_proxy_delivery_attempts_total')
+    assert.ok(attempts.some((s) => s.labels.region === EU && s.labels.outcome === 'delivered' && s.value >= 1))
+    for (const sample of attempts) assert.equal(sumOf(gathered, 'trent_proxy_delivery_attempts_total', { ...sample.labels }), sample.value, JSON.stringify(sample.labels))
+    assert.ok(samplesOf(own, 'trent_proxy_queue_depth').every((s) => s.labels.component === 'proxy'))
+    assert.equal(own.has('trent_requests_total'), false)
+  })
 })
