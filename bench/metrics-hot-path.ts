@@ -56,5 +56,7 @@ for (const [name, observe] of Object.entries(variants)) {
     costs.push(((counted - baseline) * 1e6) / CALLS)
   }
   costs.sort((a, b) => a - b)
-  console.log(`${name}: median ${costs[Math.floor(ROUNDS / 2)]?.toFixed(0)} ns per request (rounds: ${costs.map((c) => c.toFixed(0)).join(', ')} ns)`)
+  console.log(
+    `${name}: median ${costs[Math.floor(ROUNDS / 2)]?.toFixed(0)} ns per request (rounds: ${costs.map((c) => c.toFixed(0)).join(', ')} ns)`,
+  )
 }

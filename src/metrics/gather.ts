@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { AggregatorRegistry, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client'
+import { AggregatorRegistry, Gauge, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client'
 
 /** What `Registry.getMetricsAsJSON()` gives, as it crosses an IPC channel. */
 export type MetricsSnapshot = Array<MetricObjectWithValues<MetricValue<string>>>
@@ -60,7 +60,10 @@ export class MetricsGatherer {
   readonly #up: Gauge<'source' | 'region' | 'node'>
 
   /** `own`: the gathering process's own registry (the launcher's), merged with the others. */
-  constructor(own: Registry, private readonly timeoutMs = 2_000) {
+  constructor(
+    own: Registry,
+    private readonly timeoutMs = 2_000,
+  ) {
     this.#own = own
     this.#up = new Gauge({
       name: 'trent_metrics_source_up',

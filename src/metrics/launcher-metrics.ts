@@ -44,8 +44,14 @@ export function createLauncherRegistry(nodes: () => readonly SupervisedNode[]): 
       },
     })
   }
-  perNode('trent_node_up', 'Whether the node serves (1) or is starting, restarting or stopping (0), as the launcher sees it.', (n) => (n.ready ? 1 : 0))
-  perNodeCount('trent_gateway_connections_handed_off_total', 'Client connections the gateway handed to the node since the partition started.', (n) => n.connections)
+  perNode('trent_node_up', 'Whether the node serves (1) or is starting, restarting or stopping (0), as the launcher sees it.', (n) =>
+    n.ready ? 1 : 0,
+  )
+  perNodeCount(
+    'trent_gateway_connections_handed_off_total',
+    'Client connections the gateway handed to the node since the partition started.',
+    (n) => n.connections,
+  )
   perNodeCount('trent_node_restarts_total', "Times the node's process ended and was started again.", (n) => n.restarts)
   return registry
 }

@@ -64,7 +64,11 @@ export class ProxyMetrics implements DeliveryMetrics {
       'Age of the oldest envelope waiting for a destination region; absent when none waits.',
       (q) => (q.oldestPendingAgeMs === null ? undefined : q.oldestPendingAgeMs / 1000),
     )
-    perDestination('trent_proxy_consecutive_failures', 'Failed attempts in a row to a destination region (0 while it answers).', (q) => q.consecutiveFailures)
+    perDestination(
+      'trent_proxy_consecutive_failures',
+      'Failed attempts in a row to a destination region (0 while it answers).',
+      (q) => q.consecutiveFailures,
+    )
   }
 
   observeAttempt(destination: string, outcome: DeliveryOutcome): void {

@@ -61,10 +61,18 @@ export class RegionMetrics implements RequestMetrics {
   constructor(options: RegionMetricsOptions) {
     const { sources } = options
     const registers = [this.registry]
-    this.registry.setDefaultLabels(options.node === undefined ? { region: options.region } : { region: options.region, node: String(options.node) })
+    this.registry.setDefaultLabels(
+      options.node === undefined ? { region: options.region } : { region: options.region, node: String(options.node) },
+    )
     this.#requests.register(this.registry, {
-      counter: { name: 'trent_requests_total', help: 'KMS API requests answered by this node, by operation and outcome (success, or the AWS error code).' },
-      histogram: { name: 'trent_request_duration_seconds', help: 'Time from a request arriving to its answer being written, by operation.' },
+      counter: {
+        name: 'trent_requests_total',
+        help: 'KMS API requests answered by this node, by operation and outcome (success, or the AWS error code).',
+      },
+      histogram: {
+        name: 'trent_request_duration_seconds',
+        help: 'Time from a request arriving to its answer being written, by operation.',
+      },
     })
     this.#forwarded = new Counter({
       name: 'trent_requests_forwarded_total',
@@ -100,7 +108,8 @@ export class RegionMetrics implements RequestMetrics {
       registers,
       collect() {
         this.reset()
-        for (const row of sources.replicationLag()) this.set({ key_id: row.keyId, replica_region: row.replicaRegion }, row.syncVersionsBehind)
+        for (const row of sources.replicationLag())
+          this.set({ key_id: row.keyId, replica_region: row.replicaRegion }, row.syncVersionsBehind)
       },
     })
     new Gauge({
@@ -110,7 +119,8 @@ export class RegionMetrics implements RequestMetrics {
       registers,
       collect() {
         this.reset()
-        for (const row of sources.replicationLag()) this.set({ key_id: row.keyId, replica_region: row.replicaRegion }, row.missingMaterialVersions)
+        for (const row of sources.replicationLag())
+          this.set({ key_id: row.keyId, replica_region: row.replicaRegion }, row.missingMaterialVersions)
       },
     })
     new Gauge({
@@ -120,7 +130,8 @@ export class RegionMetrics implements RequestMetrics {
       registers,
       collect() {
         this.reset()
-        for (const row of sources.replicationLag()) this.set({ key_id: row.keyId, replica_region: row.replicaRegion }, row.state === 'IN_SYNC' ? 1 : 0)
+        for (const row of sources.replicationLag())
+          this.set({ key_id: row.keyId, replica_region: row.replicaRegion }, row.state === 'IN_SYNC' ? 1 : 0)
       },
     })
     new Gauge({

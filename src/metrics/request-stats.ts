@@ -58,7 +58,12 @@ export class RequestStats {
   register(registry: Registry, names: RequestStatsNames): void {
     const counter = names.counter
     const histogram = names.histogram
-    const asMetric = (name: string, help: string, type: 'counter' | 'histogram', values: () => Array<MetricValue<string> & { metricName?: string }>): Metric =>
+    const asMetric = (
+      name: string,
+      help: string,
+      type: 'counter' | 'histogram',
+      values: () => Array<MetricValue<string> & { metricName?: string }>,
+    ): Metric =>
       ({
         name,
         help,

@@ -818,14 +818,14 @@ async function main(): Promise<void> {
     ),
   )
   const gatherer = new MetricsGatherer(launcherRegistry)
-  let proxyForMetrics: ProxySupervisor | undefined
+  // The relay between regions (started once the gateway listens); its metrics are gathered too.
+  const proxy = new ProxySupervisor(join(config.dataDir, 'proxy'), config.host, config.proxyPort, logger.child({ component: 'proxy' }), limitsAsFlags(config.limits), metricsRequests)
   const gatherMetrics = async (): Promise<{ contentType: string; body: string }> => {
     const sources: MetricsSource[] = everyNode().map((supervisor) => ({
       labels: { source: 'region', region: supervisor.region, node: String(supervisor.node) },
       snapshot: () => supervisor.metrics(),
     }))
-    const proxied = proxyForMetrics
-    if (proxied !== undefined) sources.push({ labels: { source: 'proxy' }, snapshot: () => proxied.metrics() })
+    sources.push({ labels: { source: 'proxy' }, snapshot: () => proxy.metrics() })
     return { contentType: PROMETHEUS_CONTENT_TYPE, body: await gatherer.gather(sources) }
   }
   const gateway = createGateway({ nodes, logger: gatewayLogger, guard, acceptAnyCredentials: config.acceptAnyCredentials, pages: webConsole, metrics: gatherMetrics })
@@ -861,8 +861,6 @@ async function main(): Promise<void> {
   const regionDirs = new Map(config.regions.map((region) => [region, join(config.dataDir, 'regions', region)]))
   const trust = new PartitionTrust(partitionId, regionDirs)
   trust.refresh()
-  const proxy = new ProxySupervisor(join(config.dataDir, 'proxy'), config.host, config.proxyPort, logger.child({ component: 'proxy' }), limitsAsFlags(config.limits), metricsRequests)
-  proxyForMetrics = proxy
   await proxy.start().catch((err: unknown) => fail(`the replication proxy cannot start: ${err instanceof Error ? err.message : String(err)}`, 1))
   say(`trent: replication proxy on ${proxy.url} (partition ${partitionId})`)
 

@@ -224,7 +224,7 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
   const metrics = new RegionMetrics({
     region: config.region,
     ...(config.nodeId !== undefined ? { node: config.nodeId } : {}),
-    sources: { hsmInFlight: () => hsm.inFlight, keysByState: () => keysByState(kms), replicationLag: () => replicationLag(kms) },
+    sources: { hsmInFlight: () => hsm.inFlight(), keysByState: () => keysByState(kms), replicationLag: () => replicationLag(kms) },
   })
   const server = createApiServer({
     kms,

@@ -132,7 +132,8 @@ export function parsePrometheusText(text: string): Map<string, MetricFamily> {
     let at = sampleName.length
     let labels: Record<string, string> = {}
     if (line[at] === '{') ({ labels, end: at } = parseLabels(line, at, fail))
-    for (const labelName of Object.keys(labels)) if (!LABEL_NAME.test(labelName) || labelName.startsWith('__')) fail(`reserved or bad label name ${labelName}`)
+    for (const labelName of Object.keys(labels))
+      if (!LABEL_NAME.test(labelName) || labelName.startsWith('__')) fail(`reserved or bad label name ${labelName}`)
     const rest = line.slice(at)
     const valueMatch = /^ +(\S+)(?: +(-?\d+))? *$/.exec(rest)
     if (valueMatch === null) fail('expected a value (and an optional timestamp)')
@@ -177,13 +178,21 @@ export function hasLabels(labels: Readonly<Record<string, string>>, wanted: Read
 }
 
 /** The samples named `sampleName` whose labels include `wanted`. */
-export function samplesOf(families: ReadonlyMap<string, MetricFamily>, sampleName: string, wanted: Readonly<Record<string, string>> = {}): Sample[] {
+export function samplesOf(
+  families: ReadonlyMap<string, MetricFamily>,
+  sampleName: string,
+  wanted: Readonly<Record<string, string>> = {},
+): Sample[] {
   const family = families.get(sampleName) ?? families.get(sampleName.replace(/_(bucket|sum|count)$/, ''))
   return (family?.samples ?? []).filter((sample) => sample.name === sampleName && hasLabels(sample.labels, wanted))
 }
 
 /** The sum of the samples named `sampleName` whose labels include `wanted` (0 if none). */
-export function sumOf(families: ReadonlyMap<string, MetricFamily>, sampleName: string, wanted: Readonly<Record<string, string>> = {}): number {
+export function sumOf(
+  families: ReadonlyMap<string, MetricFamily>,
+  sampleName: string,
+  wanted: Readonly<Record<string, string>> = {},
+): number {
   return samplesOf(families, sampleName, wanted).reduce((sum, sample) => sum + sample.value, 0)
 }
 
@@ -195,7 +204,11 @@ export function sumOf(families: ReadonlyMap<string, MetricFamily>, sampleName: s
 export function checkHistogram(family: MetricFamily): number {
   if (family.type !== 'histogram') throw new Error(`${family.name} is a ${family.type}, not a histogram`)
   const seriesKey = (labels: Readonly<Record<string, string>>): string =>
-    JSON.stringify(Object.entries(labels).filter(([name]) => name !== 'le').sort(([a], [b]) => (a < b ? -1 : 1)))
+    JSON.stringify(
+      Object.entries(labels)
+        .filter(([name]) => name !== 'le')
+        .sort(([a], [b]) => (a < b ? -1 : 1)),
+    )
   const series = new Map<string, { buckets: Array<{ le: number; count: number }>; sum?: number; count?: number }>()
   const entry = (labels: Readonly<Record<string, string>>) => {
     const key = seriesKey(labels)
@@ -224,7 +237,8 @@ export function checkHistogram(family: MetricFamily): number {
       const bucket = buckets[index]
       if (previous === undefined || bucket === undefined) continue
       if (!(bucket.le > previous.le)) throw new Error(`${family.name}${key}: le ${bucket.le} after ${previous.le}`)
-      if (bucket.count < previous.count) throw new Error(`${family.name}${key}: bucket le=${bucket.le} (${bucket.count}) below le=${previous.le} (${previous.count})`)
+      if (bucket.count < previous.count)
+        throw new Error(`${family.name}${key}: bucket le=${bucket.le} (${bucket.count}) below le=${previous.le} (${previous.count})`)
     }
     const last = buckets.at(-1)
     if (last?.le !== Infinity) throw new Error(`${family.name}${key}: no +Inf bucket`)

@@ -30,7 +30,16 @@ import { checkHistogram, parsePrometheusText, samplesOf, sumOf, type MetricFamil
 const US = 'us-east-1'
 const EU = 'eu-west-1'
 const SYNC = { timeoutMs: 120_000, intervalMs: 250 }
-const KEY_STATES = ['Creating', 'Enabled', 'Disabled', 'PendingDeletion', 'PendingImport', 'PendingReplicaDeletion', 'Unavailable', 'Updating']
+const KEY_STATES = [
+  'Creating',
+  'Enabled',
+  'Disabled',
+  'PendingDeletion',
+  'PendingImport',
+  'PendingReplicaDeletion',
+  'Unavailable',
+  'Updating',
+]
 
 type Families = Map<string, MetricFamily>
 
@@ -62,21 +71,29 @@ describe('GET /metrics of a real partition', { timeout: 600_000 }, () => {
 
   before(async () => {
     startedAt = Date.now()
-    partition = await startPartition({ regions: [US, EU], extraArgs: ['--reconcile-interval-ms', '500', '--allow-test-hooks'], timeoutMs: 60_000 })
+    partition = await startPartition({
+      regions: [US, EU],
+      extraArgs: ['--reconcile-interval-ms', '500', '--allow-test-hooks'],
+      timeoutMs: 60_000,
+    })
   })
   after(stopAllPartitions)
 
   it('counts requests by region, operation and outcome, with consistent latency histograms', async () => {
     const before = await scrape(partition.gatewayUrl)
     for (const node of [...partition.regionNodes.values()].flatMap((nodes) => [...nodes.keys()])) {
-      assert.equal(samplesOf(before, 'trent_metrics_source_up', { source: 'region', node: String(node) }).every((s) => s.value === 1), true)
+      assert.equal(
+        samplesOf(before, 'trent_metrics_source_up', { source: 'region', node: String(node) }).every((s) => s.value === 1),
+        true,
+      )
     }
     assert.equal(sumOf(before, 'trent_metrics_source_up', { source: 'proxy' }), 1)
 
     const us = kms(US)
     const key = (await us.send(new CreateKeyCommand({ Description: 'metrics' }))).KeyMetadata?.KeyId ?? assert.fail('no key id')
     for (let i = 0; i < 3; i++) await us.send(new EncryptCommand({ KeyId: key, Plaintext: Buffer.from(`secret ${i}`) }))
-    for (let i = 0; i < 2; i++) await failsWith(us.send(new DecryptCommand({ CiphertextBlob: Buffer.alloc(64, i + 1) })), 'InvalidCiphertextException')
+    for (let i = 0; i < 2; i++)
+      await failsWith(us.send(new DecryptCommand({ CiphertextBlob: Buffer.alloc(64, i + 1) })), 'InvalidCiphertextException')
     await failsWith(us.send(new DescribeKeyCommand({ KeyId: 'alias/no-such-alias' })), 'NotFoundException')
     await us.send(new DisableKeyCommand({ KeyId: key }))
     await failsWith(us.send(new EncryptCommand({ KeyId: key, Plaintext: Buffer.from('x') })), 'DisabledException')
@@ -84,7 +101,9 @@ describe('GET /metrics of a real partition', { timeout: 600_000 }, () => {
     // A target naming no operation is counted as `unknown`, never under the client's name for it.
     const made = await callTrent(partition.gatewayUrl, US, partition.credentials, 'TrentService.MadeUpOperation', {})
     assert.equal((made.body as { __type?: string }).__type, 'UnknownOperationException')
-    mrkId = (await us.send(new CreateKeyCommand({ MultiRegion: true, Description: 'metrics mrk' }))).KeyMetadata?.KeyId ?? assert.fail('no mrk id')
+    mrkId =
+      (await us.send(new CreateKeyCommand({ MultiRegion: true, Description: 'metrics mrk' }))).KeyMetadata?.KeyId ??
+      assert.fail('no mrk id')
     await us.send(new ReplicateKeyCommand({ KeyId: mrkId, ReplicaRegion: EU }))
 
     const after = await scrape(partition.gatewayUrl)
@@ -103,7 +122,10 @@ describe('GET /metrics of a real partition', { timeout: 600_000 }, () => {
     const total = (families: Families, region: string): number => sumOf(families, 'trent_requests_total', { region })
     assert.equal(total(after, EU) - total(before, EU), 1)
     assert.equal(total(after, US) - total(before, US), 12)
-    assert.equal(samplesOf(after, 'trent_requests_total').some((s) => s.labels.operation === 'MadeUpOperation'), false)
+    assert.equal(
+      samplesOf(after, 'trent_requests_total').some((s) => s.labels.operation === 'MadeUpOperation'),
+      false,
+    )
     for (const sample of samplesOf(after, 'trent_requests_total')) {
       assert.ok(sample.labels.region === US || sample.labels.region === EU, `a region label: ${JSON.stringify(sample.labels)}`)
       assert.match(sample.labels.node ?? '', /^\d+$/)
@@ -116,7 +138,9 @@ describe('GET /metrics of a real partition', { timeout: 600_000 }, () => {
       const { region = '', node = '', operation = '' } = count.labels
       assert.equal(count.value, sumOf(after, 'trent_requests_total', { region, node, operation }), `${region}/${node} ${operation}`)
     }
-    const encryptsTimed = sumOf(after, 'trent_request_duration_seconds_count', { region: US, operation: 'Encrypt' }) - sumOf(before, 'trent_request_duration_seconds_count', { region: US, operation: 'Encrypt' })
+    const encryptsTimed =
+      sumOf(after, 'trent_request_duration_seconds_count', { region: US, operation: 'Encrypt' }) -
+      sumOf(before, 'trent_request_duration_seconds_count', { region: US, operation: 'Encrypt' })
     assert.equal(encryptsTimed, 4)
     assert.ok(sumOf(after, 'trent_request_duration_seconds_sum', { region: US, operation: 'Encrypt' }) > 0)
     assert.ok(sumOf(after, 'trent_gateway_connections_handed_off_total', { region: US }) >= 1)
@@ -125,10 +149,16 @@ describe('GET /metrics of a real partition', { timeout: 600_000 }, () => {
 
   it('reports keys by state as DescribeKey shows them, in every region', async () => {
     // The replica's state moves from Creating to Enabled on its own: wait for it to settle.
-    await waitFor('the replica enabled', async () => {
-      const replica = await kms(EU).send(new DescribeKeyCommand({ KeyId: mrkId })).catch(() => undefined)
-      return replica?.KeyMetadata?.KeyState === 'Enabled' ? true : undefined
-    }, SYNC)
+    await waitFor(
+      'the replica enabled',
+      async () => {
+        const replica = await kms(EU)
+          .send(new DescribeKeyCommand({ KeyId: mrkId }))
+          .catch(() => undefined)
+        return replica?.KeyMetadata?.KeyState === 'Enabled' ? true : undefined
+      },
+      SYNC,
+    )
     for (const region of [US, EU]) {
       const client = kms(region)
       const keys = (await client.send(new ListKeysCommand({ Limit: 1000 }))).Keys ?? []
@@ -142,25 +172,35 @@ describe('GET /metrics of a real partition', { timeout: 600_000 }, () => {
       const families = await waitFor(`${region} keys by state`, async () => {
         const scraped = await scrape(partition.gatewayUrl)
         const nodes = new Set(samplesOf(scraped, 'trent_keys', { region }).map((s) => s.labels.node))
-        const agree = [...nodes].every((node) => KEY_STATES.every((state) => sumOf(scraped, 'trent_keys', { region, node: node ?? '', state }) === expected.get(state)))
+        const agree = [...nodes].every((node) =>
+          KEY_STATES.every((state) => sumOf(scraped, 'trent_keys', { region, node: node ?? '', state }) === expected.get(state)),
+        )
         return nodes.size > 0 && agree ? scraped : undefined
       })
-      for (const sample of samplesOf(families, 'trent_keys', { region })) assert.equal(sample.value, expected.get(sample.labels.state ?? ''), JSON.stringify(sample.labels))
+      for (const sample of samplesOf(families, 'trent_keys', { region }))
+        assert.equal(sample.value, expected.get(sample.labels.state ?? ''), JSON.stringify(sample.labels))
     }
   })
 
   it('shows the replica’s replication lag, growing while its region is frozen and back to zero after', async () => {
     const replicaLabels = { region: US, key_id: mrkId, replica_region: EU }
-    const inSync = await waitFor('the replica in sync', async () => {
-      const scraped = await scrape(partition.gatewayUrl)
-      const synced = samplesOf(scraped, 'trent_replication_replica_in_sync', replicaLabels)
-      return synced.length > 0 && synced.every((s) => s.value === 1) && sumOf(scraped, 'trent_proxy_queue_depth', { region: EU }) === 0 ? scraped : undefined
-    }, SYNC)
+    const inSync = await waitFor(
+      'the replica in sync',
+      async () => {
+        const scraped = await scrape(partition.gatewayUrl)
+        const synced = samplesOf(scraped, 'trent_replication_replica_in_sync', replicaLabels)
+        return synced.length > 0 && synced.every((s) => s.value === 1) && sumOf(scraped, 'trent_proxy_queue_depth', { region: EU }) === 0
+          ? scraped
+          : undefined
+      },
+      SYNC,
+    )
     for (const sample of samplesOf(inSync, 'trent_replication_lag_versions', replicaLabels)) assert.equal(sample.value, 0)
     for (const sample of samplesOf(inSync, 'trent_replication_missing_material_versions', replicaLabels)) assert.equal(sample.value, 0)
     const lastSync = samplesOf(inSync, 'trent_replication_last_sync_timestamp_seconds', replicaLabels)
     assert.ok(lastSync.length > 0)
-    for (const sample of lastSync) assert.ok(sample.value * 1000 >= startedAt - 1000 && sample.value * 1000 <= Date.now() + 1000, String(sample.value))
+    for (const sample of lastSync)
+      assert.ok(sample.value * 1000 >= startedAt - 1000 && sample.value * 1000 <= Date.now() + 1000, String(sample.value))
     // Lag is the primary's view: the replica's region reports none for it.
     assert.equal(samplesOf(inSync, 'trent_replication_lag_versions', { region: EU, key_id: mrkId }).length, 0)
     assert.ok(sumOf(inSync, 'trent_proxy_delivery_attempts_total', { region: EU, outcome: 'delivered' }) >= 1)
@@ -174,27 +214,41 @@ describe('GET /metrics of a real partition', { timeout: 600_000 }, () => {
     try {
       // Rotation is shared state: the primary must tell the replica.
       await kms(US).send(new EnableKeyRotationCommand({ KeyId: mrkId }))
-      const behind = await waitFor('the replica behind, its envelope queued', async () => {
-        const scraped = await scrape(partition.gatewayUrl)
-        const lag = sumOf(scraped, 'trent_replication_lag_versions', replicaLabels)
-        return lag >= 1 && sumOf(scraped, 'trent_proxy_queue_depth', { region: EU }) >= 1 ? scraped : undefined
-      }, SYNC)
+      const behind = await waitFor(
+        'the replica behind, its envelope queued',
+        async () => {
+          const scraped = await scrape(partition.gatewayUrl)
+          const lag = sumOf(scraped, 'trent_replication_lag_versions', replicaLabels)
+          return lag >= 1 && sumOf(scraped, 'trent_proxy_queue_depth', { region: EU }) >= 1 ? scraped : undefined
+        },
+        SYNC,
+      )
       for (const sample of samplesOf(behind, 'trent_replication_replica_in_sync', replicaLabels)) assert.equal(sample.value, 0)
       assert.ok(samplesOf(behind, 'trent_metrics_source_up', { source: 'region', region: EU }).every((s) => s.value === 0))
       assert.ok(samplesOf(behind, 'trent_metrics_source_up', { source: 'region', region: US }).every((s) => s.value === 1))
       // A delivery to a frozen process times out and is retried.
-      await waitFor('a retried delivery', async () => {
-        const scraped = await scrape(partition.gatewayUrl)
-        return sumOf(scraped, 'trent_proxy_retries_total', { region: EU }) > retriesBefore ? true : undefined
-      }, SYNC)
+      await waitFor(
+        'a retried delivery',
+        async () => {
+          const scraped = await scrape(partition.gatewayUrl)
+          return sumOf(scraped, 'trent_proxy_retries_total', { region: EU }) > retriesBefore ? true : undefined
+        },
+        SYNC,
+      )
     } finally {
       for (const pid of frozen) process.kill(pid, 'SIGCONT')
     }
-    const caughtUp = await waitFor('the replica in sync again', async () => {
-      const scraped = await scrape(partition.gatewayUrl)
-      const synced = samplesOf(scraped, 'trent_replication_replica_in_sync', replicaLabels)
-      return synced.length > 0 && synced.every((s) => s.value === 1) && sumOf(scraped, 'trent_proxy_queue_depth', { region: EU }) === 0 ? scraped : undefined
-    }, SYNC)
+    const caughtUp = await waitFor(
+      'the replica in sync again',
+      async () => {
+        const scraped = await scrape(partition.gatewayUrl)
+        const synced = samplesOf(scraped, 'trent_replication_replica_in_sync', replicaLabels)
+        return synced.length > 0 && synced.every((s) => s.value === 1) && sumOf(scraped, 'trent_proxy_queue_depth', { region: EU }) === 0
+          ? scraped
+          : undefined
+      },
+      SYNC,
+    )
     assert.equal(sumOf(caughtUp, 'trent_replication_lag_versions', replicaLabels), 0)
     assert.ok(samplesOf(caughtUp, 'trent_metrics_source_up', { source: 'region', region: EU }).every((s) => s.value === 1))
   })
@@ -229,7 +283,12 @@ describe('GET /metrics of a real partition', { timeout: 600_000 }, () => {
     })
     const attempts = samplesOf(own, 'trent_proxy_delivery_attempts_total')
     assert.ok(attempts.some((s) => s.labels.region === EU && s.labels.outcome === 'delivered' && s.value >= 1))
-    for (const sample of attempts) assert.equal(sumOf(gathered, 'trent_proxy_delivery_attempts_total', { ...sample.labels }), sample.value, JSON.stringify(sample.labels))
+    for (const sample of attempts)
+      assert.equal(
+        sumOf(gathered, 'trent_proxy_delivery_attempts_total', { ...sample.labels }),
+        sample.value,
+        JSON.stringify(sample.labels),
+      )
     assert.ok(samplesOf(own, 'trent_proxy_queue_depth').every((s) => s.labels.component === 'proxy'))
     assert.equal(own.has('trent_requests_total'), false)
   })

@@ -14,7 +14,12 @@ import { ProxyMetrics } from '../../src/metrics/proxy-metrics.js'
 import { isLauncherToRegionMessage, isRegionToLauncherMessage } from '../../src/wire/region-messages.js'
 import { checkHistogram, parsePrometheusText, samplesOf, sumOf } from '../helpers/prometheus-text.js'
 
-function regionMetrics(region: string, node: number, lag: () => ReplicaLag[] = () => [], states = new Map([['Enabled', 2]])): RegionMetrics {
+function regionMetrics(
+  region: string,
+  node: number,
+  lag: () => ReplicaLag[] = () => [],
+  states = new Map([['Enabled', 2]]),
+): RegionMetrics {
   return new RegionMetrics({ region, node, sources: { hsmInFlight: () => 3, keysByState: () => states, replicationLag: lag } })
 }
 
@@ -22,7 +27,13 @@ describe('request statistics', () => {
   it('give the same buckets, sum and count as prom-client’s Histogram for the same observations, bounds included', async () => {
     const ours = regionMetrics('us-east-1', 0)
     const reference = new Registry()
-    const histogram = new Histogram({ name: 'trent_request_duration_seconds', help: 'x', labelNames: ['operation'], buckets: [...LATENCY_BUCKETS_SECONDS], registers: [reference] })
+    const histogram = new Histogram({
+      name: 'trent_request_duration_seconds',
+      help: 'x',
+      labelNames: ['operation'],
+      buckets: [...LATENCY_BUCKETS_SECONDS],
+      registers: [reference],
+    })
     const counter = new Counter({ name: 'trent_requests_total', help: 'x', labelNames: ['operation', 'outcome'], registers: [reference] })
     // Every bound exactly (le is "at most"), between bounds, and past the last.
     const observations = [0, ...LATENCY_BUCKETS_SECONDS, 0.0007, 0.003, 0.7, 42].flatMap((seconds, index) => [
@@ -35,13 +46,21 @@ describe('request statistics', () => {
     }
     const mine = parsePrometheusText((await ours.text()).body)
     const theirs = parsePrometheusText(await reference.metrics())
-    for (const name of ['trent_request_duration_seconds_bucket', 'trent_request_duration_seconds_sum', 'trent_request_duration_seconds_count', 'trent_requests_total']) {
+    for (const name of [
+      'trent_request_duration_seconds_bucket',
+      'trent_request_duration_seconds_sum',
+      'trent_request_duration_seconds_count',
+      'trent_requests_total',
+    ]) {
       const expected = samplesOf(theirs, name)
       assert.ok(expected.length > 0)
       for (const sample of expected) {
         const found = samplesOf(mine, name, { ...sample.labels, region: 'us-east-1', node: '0' })
         assert.equal(found.length, 1, `${name} ${JSON.stringify(sample.labels)}`)
-        assert.ok(Math.abs((found[0]?.value ?? NaN) - sample.value) < 1e-9, `${name} ${JSON.stringify(sample.labels)}: ${found[0]?.value} vs ${sample.value}`)
+        assert.ok(
+          Math.abs((found[0]?.value ?? NaN) - sample.value) < 1e-9,
+          `${name} ${JSON.stringify(sample.labels)}: ${found[0]?.value} vs ${sample.value}`,
+        )
       }
       assert.equal(samplesOf(mine, name).length, expected.length)
     }
@@ -53,11 +72,26 @@ describe('request statistics', () => {
 describe('gathering the processes’ registries', () => {
   it('merges them into one answer, each series under its own labels, and marks a process that does not answer', async () => {
     let rows: ReplicaLag[] = [
-      { keyId: 'mrk-1', replicaRegion: 'eu-west-1', syncVersionsBehind: 2, missingMaterialVersions: 1, state: 'PENDING', lastSyncedAt: 1_700_000_000_000 },
+      {
+        keyId: 'mrk-1',
+        replicaRegion: 'eu-west-1',
+        syncVersionsBehind: 2,
+        missingMaterialVersions: 1,
+        state: 'PENDING',
+        lastSyncedAt: 1_700_000_000_000,
+      },
       { keyId: 'mrk-2', replicaRegion: 'eu-west-1', syncVersionsBehind: 0, missingMaterialVersions: 0, state: 'CREATING' },
     ]
     const us = regionMetrics('us-east-1', 0, () => rows)
-    const eu = regionMetrics('eu-west-1', 0, () => [], new Map([['Enabled', 1], ['Disabled', 4]]))
+    const eu = regionMetrics(
+      'eu-west-1',
+      0,
+      () => [],
+      new Map([
+        ['Enabled', 1],
+        ['Disabled', 4],
+      ]),
+    )
     const proxy = new ProxyMetrics(() => ({ 'eu-west-1': { pending: 5, inFlight: 1, oldestPendingAgeMs: 1500, consecutiveFailures: 2 } }))
     us.observeRequest('Encrypt', 'success', 0.002)
     eu.observeRequest('Encrypt', 'success', 0.004)
@@ -65,14 +99,26 @@ describe('gathering the processes’ registries', () => {
     proxy.observeAttempt('eu-west-1', 'failed')
     proxy.observeAttempt('eu-west-1', 'delivered')
     const launcher = new Registry()
-    new Gauge({ name: 'trent_node_up', help: 'x', labelNames: ['region', 'node'], registers: [launcher] }).set({ region: 'us-east-1', node: '0' }, 1)
+    new Gauge({ name: 'trent_node_up', help: 'x', labelNames: ['region', 'node'], registers: [launcher] }).set(
+      { region: 'us-east-1', node: '0' },
+      1,
+    )
     const gatherer = new MetricsGatherer(launcher, 200)
     const sources = [
-      { labels: { source: 'region', region: 'us-east-1', node: '0' }, snapshot: async () => (await us.registry.getMetricsAsJSON()) as MetricsSnapshot },
-      { labels: { source: 'region', region: 'eu-west-1', node: '0' }, snapshot: async () => (await eu.registry.getMetricsAsJSON()) as MetricsSnapshot },
+      {
+        labels: { source: 'region', region: 'us-east-1', node: '0' },
+        snapshot: async () => (await us.registry.getMetricsAsJSON()) as MetricsSnapshot,
+      },
+      {
+        labels: { source: 'region', region: 'eu-west-1', node: '0' },
+        snapshot: async () => (await eu.registry.getMetricsAsJSON()) as MetricsSnapshot,
+      },
       { labels: { source: 'proxy' }, snapshot: async () => (await proxy.registry.getMetricsAsJSON()) as MetricsSnapshot },
       // Frozen: never answers.
-      { labels: { source: 'region', region: 'ap-southeast-2', node: '0' }, snapshot: () => new Promise<MetricsSnapshot | undefined>(() => undefined) },
+      {
+        labels: { source: 'region', region: 'ap-southeast-2', node: '0' },
+        snapshot: () => new Promise<MetricsSnapshot | undefined>(() => undefined),
+      },
     ]
     const merged = parsePrometheusText(await gatherer.gather(sources))
     assert.equal(sumOf(merged, 'trent_requests_total', { region: 'us-east-1', operation: 'Encrypt', outcome: 'success' }), 1)
@@ -116,7 +162,10 @@ describe('gathering the processes’ registries', () => {
 describe('the strict Prometheus text parser (test helper)', () => {
   it('reads what prom-client writes, escaped label values included', async () => {
     const registry = new Registry()
-    new Counter({ name: 'a_total', help: 'line one\nline \\two', labelNames: ['v'], registers: [registry] }).inc({ v: 'quote " backslash \\ newline \n end' }, 3)
+    new Counter({ name: 'a_total', help: 'line one\nline \\two', labelNames: ['v'], registers: [registry] }).inc(
+      { v: 'quote " backslash \\ newline \n end' },
+      3,
+    )
     const families = parsePrometheusText(await registry.metrics())
     const family = families.get('a_total') ?? assert.fail('no family')
     assert.equal(family.type, 'counter')

@@ -62,7 +62,16 @@ function keyLag(kms: Kms, key: KeyRecord): ReplicaLagReading[] {
   })
 }
 
-const KEY_STATES = ['Creating', 'Enabled', 'Disabled', 'PendingDeletion', 'PendingImport', 'PendingReplicaDeletion', 'Unavailable', 'Updating'] as const satisfies readonly KeyState[]
+const KEY_STATES = [
+  'Creating',
+  'Enabled',
+  'Disabled',
+  'PendingDeletion',
+  'PendingImport',
+  'PendingReplicaDeletion',
+  'Unavailable',
+  'Updating',
+] as const satisfies readonly KeyState[]
 
 /** The region's keys by state, every state listed (zeros included, so no series vanishes). */
 export function keysByState(kms: Kms): Map<string, number> {
