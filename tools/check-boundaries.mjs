@@ -8,20 +8,22 @@ import { join, relative, resolve, dirname } from 'node:path'
 const RULES = {
   wire: { runtime: [], typeOnly: [] },
   log: { runtime: [], typeOnly: [] },
+  // Prometheus registries (prom-client) of each kind of process; they read plain data.
+  metrics: { runtime: [], typeOnly: [] },
   // Listener hardening (timeouts, connection limits) shared by every HTTP listener.
   http: { runtime: ['log'], typeOnly: [] },
   hsm: { runtime: ['wire'], typeOnly: [] },
   storage: { runtime: ['wire'], typeOnly: [] },
   // kms drives the replication protocol with its codecs (envelopes, messages), which hold no state.
   kms: { runtime: ['wire', 'replication'], typeOnly: ['hsm', 'storage', 'log'] },
-  api: { runtime: ['wire', 'kms', 'log', 'http'], typeOnly: [] },
+  api: { runtime: ['wire', 'kms', 'log', 'http'], typeOnly: ['metrics'] },
   gateway: { runtime: ['wire', 'api', 'log', 'http'], typeOnly: [] },
-  partition: { runtime: ['wire', 'gateway', 'console', 'log', 'http'], typeOnly: [] },
+  partition: { runtime: ['wire', 'gateway', 'console', 'log', 'http', 'metrics'], typeOnly: [] },
   // The web console reaches regions only through the KMS API (SigV4-signed HTTP calls to
   // the partition's endpoint): never the HSM, the store, the KMS layer or the API's internals.
   console: { runtime: ['wire', 'log', 'http'], typeOnly: [] },
   replication: { runtime: ['wire'], typeOnly: ['hsm', 'storage', 'log'] },
-  proxy: { runtime: ['wire', 'log', 'http'], typeOnly: [] },
+  proxy: { runtime: ['wire', 'log', 'http', 'metrics'], typeOnly: [] },
   cli: { runtime: ['wire'], typeOnly: [] },
   region: { runtime: '*', typeOnly: [] },
 }

@@ -26,6 +26,7 @@ import { isKnownOperation, parseAdminInput, parseOperationInput } from './valida
 import { presentLeafPaths, projectOutput } from './members.js'
 import { runOperation } from '../kms/access.js'
 import type { PrincipalDirectory } from '../kms/principals.js'
+import type { RequestMetrics } from '../metrics/region-metrics.js'
 
 /** Far above any valid KMS request (the largest member, a policy, is 128 KiB of text). */
 const MAX_BODY_BYTES = 1024 * 1024
@@ -57,6 +58,11 @@ export interface ApiServerOptions {
    * still be well formed (sigv4.ts, `acceptAnySecret`).
    */
   acceptAnyCredentials?: Caller
+  /**
+   * Counts every answered request (operation, outcome, latency) and serves `GET /metrics`
+   * (docs/metrics.md); without it, nothing is counted and /metrics is not served.
+   */
+  metrics?: RequestMetrics & { text(): Promise<{ contentType: string; body: string }> }
 }
 
 /** AWS's front end for a credential scoped to a region this endpoint does not serve. */
@@ -108,7 +114,15 @@ interface Handled {
 /** How far a request got: whoever is not yet authenticated is logged rate-limited. */
 interface Progress {
   authenticated: boolean
+  /**
+   * The operation, once the target names one Trent knows (a metric label: never a name a
+   * client made up, which would let it create series at will).
+   */
+  operation: string
 }
+
+/** The operation label of a request whose target names no known operation (docs/metrics.md). */
+const UNKNOWN_OPERATION = 'unknown'
 
 /**
  * The storage port's StorageUnavailableError (src/storage/storage.ts), known by name: the
@@ -146,6 +160,12 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
       sendJson(res, 200, { status: 'ok', region: kms.region, ...(anyCaller !== undefined ? { acceptAnyCredentials: true } : {}) }, requestId)
       return {}
     }
+    if (req.method === 'GET' && req.url === '/metrics' && options.metrics !== undefined) {
+      const { contentType, body } = await options.metrics.text()
+      res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' })
+      res.end(body)
+      return {}
+    }
     const body = await readBody(req)
     const target = parseTarget(req.headers['x-amz-target'])
     const operations = target?.service === 'admin' ? options.adminOperations : OPERATIONS
@@ -153,8 +173,10 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
       throw new KmsError('UnknownOperationException')
     }
     const operation = operations?.get(target.operation)
+    if (operation !== undefined) progress.operation = target.service === 'admin' ? `TrentAdmin.${operation.name}` : operation.name
     if (operation === undefined) {
       if (target.service === 'kms' && isKnownOperation(target.operation)) {
+        progress.operation = target.operation
         const reason = REFUSED_OPERATIONS[target.operation] ?? 'Not implemented yet.'
         throw new KmsError('UnsupportedOperationException', `${target.operation} is not supported by Trent. ${reason}`)
       }
@@ -178,6 +200,8 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
       // one (gateway/handoff.ts): send it there, as the gateway would have.
       const route = options.routeTo?.(caller.region)
       if (route === undefined) throw wrongRegion(caller.region)
+      // Counted where it is answered; here only as forwarded.
+      options.metrics?.observeForwarded(caller.region)
       forwardRequest(req, body, res, route, () =>
         sendError(res, new KmsError('KMSInternalException', `Region '${caller.region}' is temporarily unavailable. Retry the request.`), requestId),
       )
@@ -213,9 +237,15 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
     const requestId = randomUUID()
     const started = performance.now()
     const target = req.headers['x-amz-target']
-    const progress: Progress = { authenticated: false }
+    const progress: Progress = { authenticated: false, operation: UNKNOWN_OPERATION }
+    const { metrics } = options
     handle(req, res, requestId, progress).then(
-      () => {
+      (handled) => {
+        // /health and /metrics name no operation and are not counted; forwarded requests
+        // are counted by the region that answers them.
+        if (metrics !== undefined && handled.operation !== undefined && handled.forwarded !== true) {
+          metrics.observeRequest(progress.operation, 'success', (performance.now() - started) / 1000)
+        }
         logger.debug('request', { requestId, target: typeof target === 'string' ? target : undefined, status: 200, ms: performance.now() - started })
       },
       (err: unknown) => {
@@ -226,16 +256,21 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
         }
         if (err instanceof BodyTooLarge) {
           clientLogger.info('request failed', { requestId, target: targetName, error: 'RequestEntityTooLarge' })
-          sendError(res, new KmsError('ValidationException', 'Request entity too large'), requestId)
+          const tooLarge = new KmsError('ValidationException', 'Request entity too large')
+          metrics?.observeRequest(progress.operation, tooLarge.name, (performance.now() - started) / 1000)
+          sendError(res, tooLarge, requestId)
           return
         }
         if (isStoreUnavailable(err)) {
           // The region's store (PostgreSQL) is down or too slow: a dependency, and retryable.
           clientLogger.warn('store unavailable', { requestId, target: targetName, error: err.message })
-          if (!res.headersSent && !res.destroyed) sendError(res, storeUnavailable(), requestId)
+          const unavailable = storeUnavailable()
+          metrics?.observeRequest(progress.operation, unavailable.name, (performance.now() - started) / 1000)
+          if (!res.headersSent && !res.destroyed) sendError(res, unavailable, requestId)
           return
         }
         const wireError = isKmsError(err) ? err : internalError()
+        metrics?.observeRequest(progress.operation, wireError.name, (performance.now() - started) / 1000)
         if (!isKmsError(err)) {
           // A fault of Trent's, logged in full; still rate-limited, since a client may be
           // able to trigger it at will.

@@ -54,6 +54,11 @@ export interface GatewayOptions {
    * HTTP gateway, never a region, unless they are signed.
    */
   pages?: GatewayPages
+  /**
+   * The partition's metrics in the Prometheus text format, gathered from every process
+   * (docs/metrics.md), for `GET /metrics`; without it, /metrics is not served.
+   */
+  metrics?: () => Promise<{ contentType: string; body: string }>
 }
 
 /** What serves the gateway's own pages (the web console). */
@@ -247,9 +252,29 @@ export function createGateway(options: GatewayOptions): Gateway {
     req.pipe(upstream)
   }
 
+  function sendMetrics(res: ServerResponse, gather: NonNullable<GatewayOptions['metrics']>): void {
+    gather().then(
+      ({ contentType, body }) => {
+        res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' })
+        res.end(body)
+      },
+      (err: unknown) => {
+        logger.error('cannot gather metrics', { error: err instanceof Error ? err.message : 'unknown' })
+        if (!res.headersSent) {
+          res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' })
+          res.end('cannot gather metrics\n')
+        }
+      },
+    )
+  }
+
   function handle(req: IncomingMessage, res: ServerResponse): void {
     if (req.method === 'GET' && req.url === '/health') {
       sendHealth(res)
+      return
+    }
+    if (req.method === 'GET' && req.url === '/metrics' && options.metrics !== undefined) {
+      sendMetrics(res, options.metrics)
       return
     }
     if (options.pages?.serves(req.url) === true && req.headers.authorization === undefined) {

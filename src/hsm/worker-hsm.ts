@@ -55,6 +55,11 @@ class WorkerChannel {
     })
   }
 
+  /** Calls waiting for the worker's answer (WorkerHsm.inFlight). */
+  get inFlight(): number {
+    return this.#pending.size
+  }
+
   async close(): Promise<void> {
     this.#closed = true
     await this.#worker.terminate()
@@ -83,8 +88,14 @@ class WorkerChannel {
   }
 }
 
+/** The worker's Hsm, and what the region's metrics read of it. */
+export interface WorkerHsm extends Hsm {
+  /** Calls sent (or about to be sent) to the worker thread and not answered yet: its queue depth. */
+  inFlight(): number
+}
+
 /** Starts the region's HSM worker thread; resolves once it has unsealed its keys. */
-export async function startWorkerHsm(config: HsmWorkerConfig): Promise<Hsm> {
+export async function startWorkerHsm(config: HsmWorkerConfig): Promise<WorkerHsm> {
   const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: config })
   await new Promise<void>((resolve, reject) => {
     const onMessage = (message: { ready?: boolean; message?: string }): void => {
@@ -97,8 +108,9 @@ export async function startWorkerHsm(config: HsmWorkerConfig): Promise<Hsm> {
     worker.once('error', onError)
   })
   const channel = new WorkerChannel(worker)
-  return hsmOver(
+  const hsm = hsmOver(
     (op, args) => channel.call(op, args),
     () => channel.close(),
   )
+  return { ...hsm, inFlight: () => channel.inFlight }
 }

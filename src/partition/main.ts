@@ -47,6 +47,10 @@ import {
 } from '../wire/region-messages.js'
 import { PartitionTrust, ProxySupervisor, ensurePartitionId } from './replication-setup.js'
 import { SEED_FAILED_EXIT_CODE, parseSeedFile } from '../wire/seed-file.js'
+import { MetricsRequests } from './metrics-requests.js'
+import { MetricsGatherer, type MetricsSnapshot, type MetricsSource } from '../metrics/gather.js'
+import { createLauncherRegistry } from '../metrics/launcher-metrics.js'
+import { PROMETHEUS_CONTENT_TYPE } from '../metrics/names.js'
 
 // ---------------------------------------------------------------------------------------
 // The IPC contract with a parent that forked the launcher (tests, tooling).
@@ -490,6 +494,8 @@ function relayLines(stream: Readable | null, write: (line: string) => void): Pro
 // ---------------------------------------------------------------------------------------
 
 const REGION_MAIN = fileURLToPath(new URL('../region/main.js', import.meta.url))
+/** Every metrics request the launcher has out, to nodes and the proxy alike. */
+const metricsRequests = new MetricsRequests()
 
 function describeExit(code: number | null, signal: string | null): string {
   return signal !== null ? `was killed by ${signal}` : `exited with code ${code ?? 'unknown'}`
@@ -560,6 +566,10 @@ class NodeSupervisor {
 
     child.on('message', (message: unknown) => {
       if (!isRegionToLauncherMessage(message) || message.region !== this.region || message.nodeId !== this.node || this.child !== child) return
+      if (message.type === 'metrics') {
+        metricsRequests.settle(message.id, message.metrics)
+        return
+      }
       if (message.type === 'signing-keys') {
         this.events.signingKeysChanged(this.region)
         return
@@ -651,6 +661,11 @@ class NodeSupervisor {
       if (err !== null) socket.destroy()
     })
     return true
+  }
+
+  /** The node's metrics registry, while its process serves (docs/metrics.md). */
+  metrics(): Promise<MetricsSnapshot | undefined> {
+    return this.port === undefined ? Promise.resolve(undefined) : metricsRequests.ask(this.child)
   }
 
   /** Tells the node where the other regions listen. */
@@ -792,10 +807,28 @@ async function main(): Promise<void> {
   // endpoint, known once the front door listens.
   const endpoint: { url?: URL } = {}
   const webConsole = createConsole({ regions: () => config.regions, kmsEndpoint: () => endpoint.url, logger: logger.child({ component: 'console' }) })
-  const gateway = createGateway({ nodes, logger: gatewayLogger, guard, acceptAnyCredentials: config.acceptAnyCredentials, pages: webConsole })
   /** Every region's nodes, by node id. */
   const supervisors = new Map<string, NodeSupervisor[]>()
   const everyNode = (): NodeSupervisor[] => [...supervisors.values()].flat()
+  // GET /metrics: the launcher's own view of its nodes, merged with what each node and
+  // the proxy count themselves (docs/metrics.md).
+  const launcherRegistry = createLauncherRegistry(() =>
+    Object.entries(nodes.health().regions).flatMap(([region, health]) =>
+      health.nodes.map((node) => ({ region, node: node.node, ready: node.status === 'ready', connections: node.connections, restarts: node.restarts })),
+    ),
+  )
+  const gatherer = new MetricsGatherer(launcherRegistry)
+  // The relay between regions (started once the gateway listens); its metrics are gathered too.
+  const proxy = new ProxySupervisor(join(config.dataDir, 'proxy'), config.host, config.proxyPort, logger.child({ component: 'proxy' }), limitsAsFlags(config.limits), metricsRequests)
+  const gatherMetrics = async (): Promise<{ contentType: string; body: string }> => {
+    const sources: MetricsSource[] = everyNode().map((supervisor) => ({
+      labels: { source: 'region', region: supervisor.region, node: String(supervisor.node) },
+      snapshot: () => supervisor.metrics(),
+    }))
+    sources.push({ labels: { source: 'proxy' }, snapshot: () => proxy.metrics() })
+    return { contentType: PROMETHEUS_CONTENT_TYPE, body: await gatherer.gather(sources) }
+  }
+  const gateway = createGateway({ nodes, logger: gatewayLogger, guard, acceptAnyCredentials: config.acceptAnyCredentials, pages: webConsole, metrics: gatherMetrics })
   // The front door hands each connection to a ready node of its region, and only what it
   // cannot hand off reaches the HTTP gateway, which therefore never listens itself.
   const front = createHandoffServer({
@@ -828,7 +861,6 @@ async function main(): Promise<void> {
   const regionDirs = new Map(config.regions.map((region) => [region, join(config.dataDir, 'regions', region)]))
   const trust = new PartitionTrust(partitionId, regionDirs)
   trust.refresh()
-  const proxy = new ProxySupervisor(join(config.dataDir, 'proxy'), config.host, config.proxyPort, logger.child({ component: 'proxy' }), limitsAsFlags(config.limits))
   await proxy.start().catch((err: unknown) => fail(`the replication proxy cannot start: ${err instanceof Error ? err.message : String(err)}`, 1))
   say(`trent: replication proxy on ${proxy.url} (partition ${partitionId})`)
 

@@ -12,6 +12,8 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from '../log/logger.js'
+import type { MetricsSnapshot } from '../metrics/gather.js'
+import type { MetricsRequests } from './metrics-requests.js'
 import { RSK_EXPORT_FILE, TRUST_STORE_FILE, formatTrustDocument, parseRskExport, type TrustStoreDocument } from '../wire/replication-trust.js'
 
 const PROXY_MAIN = fileURLToPath(new URL('../proxy/main.js', import.meta.url))
@@ -84,6 +86,8 @@ export class ProxySupervisor {
     private readonly logger: Logger,
     /** Further arguments for the proxy (its listener limits). */
     private readonly extraArgs: readonly string[] = [],
+    /** Where the proxy's answers to metrics requests go (docs/metrics.md). */
+    private readonly metricsRequests?: MetricsRequests,
   ) {
     this.port = port
     mkdirSync(dataDir, { recursive: true, mode: 0o700 })
@@ -116,7 +120,11 @@ export class ProxySupervisor {
     })
     return new Promise((resolve, reject) => {
       child.once('exit', () => reject(new Error('the proxy exited before it was ready')))
-      child.on('message', (message: { type?: string; port?: number }) => {
+      child.on('message', (message: { type?: string; port?: number; id?: unknown; metrics?: unknown }) => {
+        if (message.type === 'metrics' && typeof message.id === 'number') {
+          this.metricsRequests?.settle(message.id, message.metrics)
+          return
+        }
         if (message.type === 'ready' && typeof message.port === 'number') {
           // Keep the port across restarts: regions were told this URL.
           this.port = message.port
@@ -124,6 +132,11 @@ export class ProxySupervisor {
         }
       })
     })
+  }
+
+  /** The proxy's metrics registry, if it answers (the launcher's GET /metrics gathers it). */
+  metrics(): Promise<MetricsSnapshot | undefined> {
+    return this.metricsRequests === undefined ? Promise.resolve(undefined) : this.metricsRequests.ask(this.child)
   }
 
   async stop(): Promise<void> {

@@ -21,12 +21,15 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createLogger } from '../log/logger.js'
 import { LIMIT_FLAG_OPTIONS, limitsFromFlags } from '../http/limits.js'
+import { isMetricsRequestMessage } from '../wire/region-messages.js'
 import { DEFAULT_BACKOFF } from './backoff.js'
 import { createHttpDeliverer, DEFAULT_DELIVERY_TIMEOUT_MS } from './http-deliver.js'
 import { createRelay, DEFAULT_MAX_IN_FLIGHT_PER_DESTINATION } from './relay.js'
 import { changedRoutes, parseRouteFlag, readRoutesFile, RouteError, routesAsJson } from './routes.js'
 import { createProxyServer } from './server.js'
 import { SqliteRelayStore } from './sqlite-store.js'
+import { ProxyMetrics } from '../metrics/proxy-metrics.js'
+import { PROMETHEUS_CONTENT_TYPE } from '../metrics/names.js'
 
 /** How often the routes file is checked for changes (stat polling survives the file being replaced). */
 const ROUTES_FILE_POLL_MS = 250
@@ -97,6 +100,8 @@ const deliverer = createHttpDeliverer({
   timeoutMs: deliveryTimeoutMs,
   maxSocketsPerRegion: maxInFlight,
 })
+// Queue depths are read from the relay's status when scraped (one store query per scrape).
+const metrics = new ProxyMetrics(() => relay.status(routes.keys()))
 const relay = createRelay({
   store,
   deliver: deliverer.deliver,
@@ -104,6 +109,7 @@ const relay = createRelay({
   backoff,
   maxInFlightPerDestination: maxInFlight,
   isKnownDestination: (region) => routes.has(region),
+  metrics,
 })
 
 function reloadRoutes(trigger: string): void {
@@ -121,7 +127,24 @@ function reloadRoutes(trigger: string): void {
   }
 }
 
-const server = createProxyServer({ relay, logger, routes: () => routes, limits })
+const server = createProxyServer({
+  relay,
+  logger,
+  routes: () => routes,
+  limits,
+  metrics: async () => ({ contentType: PROMETHEUS_CONTENT_TYPE, body: await metrics.registry.metrics() }),
+})
+// The launcher gathers the proxy's metrics over IPC for the gateway's GET /metrics.
+process.on('message', (message: unknown) => {
+  if (!isMetricsRequestMessage(message)) return
+  metrics.registry.getMetricsAsJSON().then(
+    (snapshot) => process.send?.({ type: 'metrics', id: message.id, metrics: snapshot }),
+    (err: unknown) => {
+      logger.error('cannot collect metrics', { error: err instanceof Error ? err.message : 'unknown' })
+      process.send?.({ type: 'metrics', id: message.id, metrics: null })
+    },
+  )
+})
 await new Promise<void>((resolve, reject) => {
   server.once('error', reject)
   server.listen(port, values.host, () => resolve())

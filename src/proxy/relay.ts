@@ -24,6 +24,7 @@ import type { Logger } from '../log/logger.js'
 import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js'
 import { EnvelopeRejectedError, readEnvelopeHeader } from './envelope.js'
 import type { PendingEnvelope, RelayStore } from './store.js'
+import type { DeliveryMetrics } from '../metrics/proxy-metrics.js'
 
 /** What a destination answered to one delivery. */
 export interface DeliveryAnswer {
@@ -54,6 +55,8 @@ export interface RelayOptions {
   tombstoneRetentionMs?: number
   /** For jitter; tests may pin it. */
   random?: () => number
+  /** Counts how each delivery attempt ended (docs/metrics.md). */
+  metrics?: DeliveryMetrics
 }
 
 export interface DestinationStatus {
@@ -252,6 +255,7 @@ export function createRelay(options: RelayOptions): Relay {
     try {
       if (outcome.kind === 'delivered') {
         store.remove(envelope.messageId, clock())
+        options.metrics?.observeAttempt(lane.region, 'delivered')
         lane.retries.delete(envelope.messageId)
         regionAnswered(lane)
         logger.info('envelope delivered', { ...fields, status: outcome.status, attempts: failures })
@@ -259,6 +263,7 @@ export function createRelay(options: RelayOptions): Relay {
       }
       if (outcome.kind === 'refused') {
         store.markRefused(envelope.messageId, { status: outcome.status, reason: outcome.reason, at: clock() })
+        options.metrics?.observeAttempt(lane.region, 'refused')
         lane.retries.delete(envelope.messageId)
         regionAnswered(lane)
         logger.warn('envelope refused by destination', { ...fields, status: outcome.status, reason: outcome.reason })
@@ -270,6 +275,7 @@ export function createRelay(options: RelayOptions): Relay {
       outcome = { kind: 'failed', error: `store: ${describeFailure(err)}` }
       logger.error('relay store write failed', { ...fields, error: outcome.error })
     }
+    options.metrics?.observeAttempt(lane.region, 'failed')
     const current = now()
     const retryInMs = backoffDelayMs(backoff, failures, random)
     lane.retries.set(envelope.messageId, { failures, notBefore: current + retryInMs })

@@ -22,6 +22,7 @@ import { routesAsJson, type Routes } from './routes.js'
 export const ENVELOPES_PATH = '/v1/envelopes'
 export const STATUS_PATH = '/v1/status'
 export const HEALTH_PATH = '/health'
+export const METRICS_PATH = '/metrics'
 
 /**
  * An oversized body is read to its end (and dropped) before the 413, so a client still
@@ -36,6 +37,8 @@ export interface ProxyServerOptions {
   routes: () => Routes
   /** Timeouts and the connection limit (docs/security.md). */
   limits?: ListenerLimits
+  /** The relay's metrics in the Prometheus text format, for GET /metrics (docs/metrics.md). */
+  metrics?: () => Promise<{ contentType: string; body: string }>
 }
 
 const REJECTION_ANSWERS: Record<EnvelopeRejection, { status: number; error: string }> = {
@@ -123,6 +126,20 @@ export function createProxyServer(options: ProxyServerOptions): GuardedServer {
         logger.error('request failed', { error: err instanceof Error ? err.message : 'unknown' })
         if (!res.headersSent) sendError(res, 500, 'InternalError', 'internal error')
       })
+      return
+    }
+    if (path === METRICS_PATH && options.metrics !== undefined) {
+      if (method !== 'GET') return sendError(res, 405, 'MethodNotAllowed', `use GET ${path}`, { Allow: 'GET' })
+      options.metrics().then(
+        ({ contentType, body }) => {
+          res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' })
+          res.end(body)
+        },
+        (err: unknown) => {
+          logger.error('cannot collect metrics', { error: err instanceof Error ? err.message : 'unknown' })
+          if (!res.headersSent) sendError(res, 500, 'InternalError', 'internal error')
+        },
+      )
       return
     }
     if (path === HEALTH_PATH || path === STATUS_PATH) {

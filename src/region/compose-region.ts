@@ -31,6 +31,8 @@ import { loadPrincipals } from './identities.js'
 import { rootIdentity } from '../kms/principals.js'
 import { seedKeys, type Seeding } from '../kms/seed.js'
 import type { SeedKey } from '../wire/seed-file.js'
+import { RegionMetrics } from '../metrics/region-metrics.js'
+import { keysByState, replicationLag } from '../kms/multi-region/lag.js'
 
 export interface RegionConfig {
   region: string
@@ -80,6 +82,8 @@ export interface RegionConfig {
   acceptAnyCredentials?: boolean
   /** The partition's other regions, for requests scoped to them (see api/forward.ts). */
   routeTo?: (region: string) => { host: string; port: number } | undefined
+  /** Which node of the region this is (the launcher's `--nodes`), for the metrics' `node` label. */
+  nodeId?: number
   logger: Logger
 }
 
@@ -89,6 +93,8 @@ export interface RunningRegion {
   rsk: RskExport
   server: Server
   kms: Kms
+  /** The node's metrics (docs/metrics.md), also served on its KMS port at GET /metrics. */
+  metrics: RegionMetrics
   close(): Promise<void>
 }
 
@@ -215,9 +221,15 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
     ...(config.identitiesFile !== undefined ? { file: config.identitiesFile } : {}),
     logger: config.logger,
   })
+  const metrics = new RegionMetrics({
+    region: config.region,
+    ...(config.nodeId !== undefined ? { node: config.nodeId } : {}),
+    sources: { hsmInFlight: () => hsm.inFlight(), keysByState: () => keysByState(kms), replicationLag: () => replicationLag(kms) },
+  })
   const server = createApiServer({
     kms,
     logger: config.logger,
+    metrics,
     adminOperations,
     principals: principals.directory,
     ...(config.acceptAnyCredentials === true ? { acceptAnyCredentials: rootIdentity(kms.partition, config.accountId, config.credentials).caller } : {}),
@@ -238,6 +250,7 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
     rsk,
     server,
     kms,
+    metrics,
     async close() {
       await Promise.all([server, replicationServer].map((listener) =>
         new Promise<void>((resolve) => {

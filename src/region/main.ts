@@ -115,12 +115,22 @@ const logger = createLogger(nodeId === undefined ? { region } : { region, node: 
 // connections (src/gateway/handoff.ts).
 const routes = new Map<string, { host: string; port: number }>()
 let handedOffConnection: ((socket: Socket, head: Buffer) => void) | undefined
+/**
+ * Answers the launcher's metrics request (the gateway's GET /metrics gathers every
+ * node's). Until the node serves: an empty registry, so the launcher need not wait for
+ * its timeout.
+ */
+let sendMetrics = (id: number): void => {
+  tellLauncher({ type: 'metrics', region, ...nodeFields, id, metrics: [] })
+}
 process.on('message', (message: unknown, handle: unknown) => {
   if (!isLauncherToRegionMessage(message)) {
     if (handle instanceof Socket) handle.destroy()
     return
   }
-  if (message.type === 'routes') {
+  if (message.type === 'metrics-request') {
+    sendMetrics(message.id)
+  } else if (message.type === 'routes') {
     routes.clear()
     for (const [name, route] of Object.entries(message.routes)) if (name !== region) routes.set(name, route)
   } else if (handle instanceof Socket) {
@@ -154,6 +164,7 @@ const running = await startRegion({
   ...(seed !== undefined ? { seed } : {}),
   acceptAnyCredentials: values['accept-any-credentials'],
   routeTo: (name) => routes.get(name),
+  ...(nodeId !== undefined ? { nodeId } : {}),
   onSigningKeysChanged: (exported) => tellLauncher({ type: 'signing-keys', region, ...nodeFields, rsk: exported }),
   logger,
 }).catch((err: unknown) =>
@@ -163,6 +174,16 @@ if (values['accept-any-credentials']) {
   logger.warn('accept-any-credentials is on: every well-formed SigV4 request is served as the root user, whatever its access key and secret; for tests only')
 }
 
+sendMetrics = (id) => {
+  running.metrics.registry.getMetricsAsJSON().then(
+    (snapshot) => tellLauncher({ type: 'metrics', region, ...nodeFields, id, metrics: snapshot }),
+    (err: unknown) => {
+      // No snapshot: the launcher reports this node as not answering (trent_metrics_source_up 0).
+      logger.error('cannot collect metrics', { error: err instanceof Error ? err.message : 'unknown' })
+      tellLauncher({ type: 'metrics', region, ...nodeFields, id, metrics: null })
+    },
+  )
+}
 handedOffConnection = (socket, head) => {
   // The launcher read the first request's head (and maybe more) off this socket, and the
   // socket may already hold what came after it: put the head back in front, so that the

@@ -38,7 +38,20 @@ export interface SigningKeysChangedMessage {
   rsk: RskExport
 }
 
-export type RegionToLauncherMessage = RegionReadyMessage | SigningKeysChangedMessage
+/**
+ * Region → launcher: the answer to a {@link MetricsRequestMessage}, the node's registry as
+ * prom-client's `getMetricsAsJSON()` gives it (docs/metrics.md); the launcher checks its
+ * shape before merging it.
+ */
+export interface MetricsMessage {
+  type: 'metrics'
+  region: string
+  nodeId?: number
+  id: number
+  metrics: unknown
+}
+
+export type RegionToLauncherMessage = RegionReadyMessage | SigningKeysChangedMessage | MetricsMessage
 
 /** Launcher → region: where the partition's regions serve their KMS API now. */
 export interface RoutesMessage {
@@ -55,7 +68,13 @@ export interface ConnectionMessage {
   head: string
 }
 
-export type LauncherToRegionMessage = RoutesMessage | ConnectionMessage
+/** Launcher → region (and → proxy): send your metrics, answering with this `id`. */
+export interface MetricsRequestMessage {
+  type: 'metrics-request'
+  id: number
+}
+
+export type LauncherToRegionMessage = RoutesMessage | ConnectionMessage | MetricsRequestMessage
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null
@@ -74,15 +93,27 @@ export function isNodeId(value: unknown): value is number {
 export const MAX_NODE_ID = 999
 
 export function isRegionToLauncherMessage(value: unknown): value is RegionToLauncherMessage {
-  if (!isObject(value) || typeof value.region !== 'string' || !isObject(value.rsk)) return false
+  if (!isObject(value) || typeof value.region !== 'string') return false
   if (value.nodeId !== undefined && !isNodeId(value.nodeId)) return false
+  if (value.type === 'metrics') return isRequestId(value.id)
+  if (!isObject(value.rsk)) return false
   if (value.type === 'signing-keys') return true
   return value.type === 'ready' && isPort(value.port) && isPort(value.replicationPort)
+}
+
+/** A metrics request's id: the launcher's counter. */
+function isRequestId(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+}
+
+export function isMetricsRequestMessage(value: unknown): value is MetricsRequestMessage {
+  return isObject(value) && value.type === 'metrics-request' && isRequestId(value.id)
 }
 
 export function isLauncherToRegionMessage(value: unknown): value is LauncherToRegionMessage {
   if (!isObject(value)) return false
   if (value.type === 'connection') return typeof value.head === 'string'
+  if (value.type === 'metrics-request') return isRequestId(value.id)
   if (value.type !== 'routes' || !isObject(value.routes)) return false
   return Object.values(value.routes).every((route) => isObject(route) && typeof route.host === 'string' && isPort(route.port))
 }

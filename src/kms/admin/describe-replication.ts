@@ -1,5 +1,6 @@
 import { resolveKey } from '../resolve-key.js'
 import { KmsError } from '../../wire/errors.js'
+import { lackingVersions, replicaSyncState } from '../multi-region/lag.js'
 import { epochSeconds, requiredStringMember, type AdminOperation, type Output } from '../operation.js'
 
 /**
@@ -15,7 +16,6 @@ export const describeReplication: AdminOperation = {
     const mrk = key.mrk
     if (mrk === undefined) throw new KmsError('UnsupportedOperationException', `${kms.arnOf(key.keyId)} is not a multi-Region key.`)
     const versions = (kms.materials.get(key.keyId) ?? []).map((m) => m.version)
-    const newest = Math.max(0, ...versions)
     const out: Output = {
       KeyId: kms.arnOf(key.keyId),
       Region: kms.region,
@@ -33,12 +33,12 @@ export const describeReplication: AdminOperation = {
         const held = status?.held ?? []
         const pending: string[] = []
         if (status?.created !== true) pending.push('creation: the replica has not received its key material yet')
-        const lacking = versions.filter((v) => !held.includes(v))
+        const lacking = lackingVersions(versions, status)
         if (status?.created === true && lacking.length > 0) pending.push(`material versions ${lacking.join(', ')}`)
         if ((status?.ackedSyncVersion ?? 0) < mrk.syncVersion) pending.push(`shared state ${mrk.syncVersion} (acknowledged ${status?.ackedSyncVersion ?? 0})`)
         const entry: Output = {
           Region: region,
-          State: status?.created !== true ? 'CREATING' : pending.length === 0 && held.includes(newest) ? 'IN_SYNC' : 'PENDING',
+          State: replicaSyncState(versions, mrk, status),
           MaterialVersions: held,
           AcknowledgedSyncVersion: status?.ackedSyncVersion ?? 0,
           Pending: pending,
