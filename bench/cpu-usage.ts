@@ -160,7 +160,7 @@ export function sampleCpu(rootPid: number = process.pid): CpuSample | undefined 
     const processFields = statFields(`/proc/${pid}/stat`)
     if (processFields === undefined) continue
     const threads = new Map<number, number>()
-    let taskIds: string[] = []
+    let taskIds: string[]
     try {
       taskIds = readdirSync(`/proc/${pid}/task`)
     } catch {

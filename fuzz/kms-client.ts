@@ -7,7 +7,7 @@
  */
 import { KeepAliveConnection, type Endpoint } from './http-client.js'
 import type { RenderContext } from './recipe.js'
-import { RequestSigner, serializeRequest } from './signer.js'
+import { type RequestSigner, serializeRequest } from './signer.js'
 
 export interface KmsAnswer {
   status: number

@@ -7,7 +7,7 @@
  * @module
  */
 import type { ServerResponse } from 'node:http'
-import { KmsError } from '../wire/errors.js'
+import { type KmsError } from '../wire/errors.js'
 
 export const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1'
 export const KMS_TARGET_PREFIX = 'TrentService.'

@@ -51,7 +51,7 @@ export async function holdRegionLease(store: Pick<Storage, 'holdLease' | 'releas
   let attempt: Promise<void> = Promise.resolve()
 
   const renew = async (): Promise<void> => {
-    let now = false
+    let now: boolean
     try {
       now = await store.holdLease(name, holder, ttlMs)
     } catch {

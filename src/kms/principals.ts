@@ -77,7 +77,7 @@ export function parseIdentities(text: string, partition: string, account: string
       try {
         return parsePolicyValue(policy, 'identity')
       } catch (err) {
-        throw new Error(`${where}.policies[${i}]: ${err instanceof Error ? err.message : 'invalid policy'}`)
+        throw new Error(`${where}.policies[${i}]: ${err instanceof Error ? err.message : 'invalid policy'}`, { cause: err })
       }
     })
     return { accessKeyId, secretAccessKey, caller: { principalArn: `arn:${partition}:iam::${account}:user/${name}`, identityPolicies } }

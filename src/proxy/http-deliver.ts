@@ -68,6 +68,8 @@ export function shortReason(answer: Buffer): string {
   } catch {
     // Not JSON: the text is the reason.
   }
+  // Control characters are exactly what this strips from a peer's reason before it is logged.
+  // eslint-disable-next-line no-control-regex
   return reason.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim().slice(0, MAX_REASON_LENGTH)
 }
 

@@ -129,7 +129,7 @@ export async function eventually<T>(what: string, call: () => Promise<T>, timeou
       { timeoutMs, intervalMs: 250 },
     )
   } catch (err) {
-    throw new Error(`${err instanceof Error ? err.message : String(err)}; last failure: ${describeError(last)}`)
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; last failure: ${describeError(last)}`, { cause: err })
   }
 }
 

@@ -296,7 +296,7 @@ class Cluster implements PostgresStandby {
           this.#port = await freePort()
           continue
         }
-        throw new Error(`${err instanceof Error ? err.message : String(err)}\nserver log:\n${log.slice(-4_000)}`)
+        throw new Error(`${err instanceof Error ? err.message : String(err)}\nserver log:\n${log.slice(-4_000)}`, { cause: err })
       }
     }
   }

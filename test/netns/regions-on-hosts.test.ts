@@ -181,7 +181,7 @@ describe('regions on separate hosts (network namespaces), joined only by the pro
         SYNC,
       )
     } catch (err) {
-      throw new Error(`${err instanceof Error ? err.message : String(err)}\nlast seen: ${JSON.stringify(lastSeen)}\n${await diagnostics()}`)
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nlast seen: ${JSON.stringify(lastSeen)}\n${await diagnostics()}`, { cause: err })
     }
   }
   /** Encrypts in `from`; checks that each of `to` decrypts it, under the material `from` used. */
