@@ -13,13 +13,15 @@ const RULES = {
   hsm: { runtime: ['wire'], typeOnly: [] },
   storage: { runtime: ['wire'], typeOnly: [] },
   // kms drives the replication protocol with its codecs (envelopes, messages), which hold no state.
-  kms: { runtime: ['wire', 'replication'], typeOnly: ['hsm', 'storage', 'log'] },
-  api: { runtime: ['wire', 'kms', 'log', 'http'], typeOnly: [] },
+  kms: { runtime: ['wire', 'replication'], typeOnly: ['hsm', 'storage', 'log', 'audit'] },
+  // The audit trail: the record format, the chain, the trail files (docs/spec/audit-trail.md).
+  audit: { runtime: [], typeOnly: [] },
+  api: { runtime: ['wire', 'kms', 'log', 'http', 'audit'], typeOnly: [] },
   gateway: { runtime: ['wire', 'api', 'log', 'http'], typeOnly: [] },
   partition: { runtime: ['wire', 'gateway', 'log', 'http'], typeOnly: [] },
   replication: { runtime: ['wire'], typeOnly: ['hsm', 'storage', 'log'] },
   proxy: { runtime: ['wire', 'log', 'http'], typeOnly: [] },
-  cli: { runtime: ['wire'], typeOnly: [] },
+  cli: { runtime: ['wire', 'audit'], typeOnly: [] },
   region: { runtime: '*', typeOnly: [] },
 }
 // Narrow exceptions, each with its reason.

@@ -14,6 +14,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { receiveEnvelope } from '../kms/multi-region/inbound.js'
+import { replicationRecord } from './audit-request.js'
 import type { Kms } from '../kms/kms.js'
 import { rateLimited, type Logger } from '../log/logger.js'
 import { createGuardedServer, type GuardedServer } from '../http/harden.js'
@@ -66,6 +67,9 @@ export function createReplicationEndpoint(options: ReplicationEndpointOptions): 
     const requestId = randomUUID()
     const result = await receiveEnvelope(kms, read.bytes)
     const about = { requestId, type: result.type, from: result.from, keyId: result.keyId }
+    // Every message is recorded; one that changed the region is on disk before the proxy
+    // is told it was applied (docs/spec/audit-trail.md §4).
+    await kms.audit.append(replicationRecord(kms, requestId, result), { durable: result.outcome === 'applied' })
     if (result.outcome === 'refused') {
       logger.warn('replication message refused', { ...about, reason: result.reason })
       answer(res, 400, { status: 'refused', reason: result.reason })

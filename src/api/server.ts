@@ -26,6 +26,8 @@ import { isKnownOperation, parseAdminInput, parseOperationInput } from './valida
 import { presentLeafPaths, projectOutput } from './members.js'
 import { runOperation } from '../kms/access.js'
 import type { PrincipalDirectory } from '../kms/principals.js'
+import { eventNameOf, requestRecord, type RequestFacts } from './audit-request.js'
+import { readCredentialScopeUnverified } from './auth/sigv4.js'
 
 /** Far above any valid KMS request (the largest member, a policy, is 128 KiB of text). */
 const MAX_BODY_BYTES = 1024 * 1024
@@ -97,12 +99,17 @@ function parseJsonBody(body: Buffer): unknown {
 interface Handled {
   operation?: string
   forwarded?: boolean
+  /** The health check's answer: not an API request, so not audited. */
+  health?: true
+  /** What to answer, once the request's audit record is where it must be. */
+  output?: Record<string, unknown>
 }
 
-/** How far a request got: whoever is not yet authenticated is logged rate-limited. */
-interface Progress {
-  authenticated: boolean
-}
+/**
+ * How far a request got, and what the audit record needs of it: whoever is not yet
+ * authenticated is logged rate-limited.
+ */
+type Progress = RequestFacts
 
 /**
  * The storage port's StorageUnavailableError (src/storage/storage.ts), known by name: the
@@ -135,10 +142,7 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
   const now = options.now ?? (() => new Date())
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, progress: Progress): Promise<Handled> {
-    if (req.method === 'GET' && req.url === '/health') {
-      sendJson(res, 200, { status: 'ok', region: kms.region }, requestId)
-      return {}
-    }
+    if (req.method === 'GET' && req.url === '/health') return { health: true, output: { status: 'ok', region: kms.region } }
     const body = await readBody(req)
     const target = parseTarget(req.headers['x-amz-target'])
     const operations = target?.service === 'admin' ? options.adminOperations : OPERATIONS
@@ -165,6 +169,8 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
       },
     )
     progress.authenticated = true
+    const principalArn = options.principals.lookup(caller.accessKeyId)?.caller.principalArn
+    if (principalArn !== undefined) progress.principalArn = principalArn
     if (caller.region !== kms.region) {
       // A connection the partition handed to this region may carry a request for another
       // one (gateway/handoff.ts): send it there, as the gateway would have.
@@ -188,42 +194,72 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
       if (!adminCaller.principalArn.endsWith(':root')) {
         throw new KmsError('AccessDeniedException', `User: ${adminCaller.principalArn} is not authorized to perform: TrentAdmin.${target.operation}`)
       }
-      sendJson(res, 200, await operation.handle(kms, input, { requestId, caller: adminCaller }), requestId)
-      return { operation: operation.name }
+      progress.input = input
+      return { operation: operation.name, output: await operation.handle(kms, input, { requestId, caller: adminCaller }) }
     }
     const kmsOperation = OPERATIONS.get(target.operation)
     if (kmsOperation === undefined) throw new KmsError('UnknownOperationException')
     const input = parseOperationInput(target.operation, json)
+    progress.input = input
     refuseUnhonouredMembers(kmsOperation, input)
     const output = await runOperation(kms, kmsOperation, input, { requestId, caller: identity().caller })
-    sendJson(res, 200, projectOutput(kmsOperation.name, output), requestId)
-    return { operation: kmsOperation.name }
+    return { operation: kmsOperation.name, output: projectOutput(kmsOperation.name, output) as Record<string, unknown> }
   }
 
   return createGuardedServer({ limits: options.limits ?? DEFAULT_LISTENER_LIMITS, logger }, (req, res) => {
     const requestId = randomUUID()
     const started = performance.now()
     const target = req.headers['x-amz-target']
-    const progress: Progress = { authenticated: false }
-    handle(req, res, requestId, progress).then(
-      () => {
+    const claimed = readCredentialScopeUnverified({ url: req.url ?? '/', headers: req.headersDistinct })
+    const eventName = eventNameOf(target)
+    const progress: Progress = {
+      authenticated: false,
+      ...(eventName !== undefined ? { eventName } : {}),
+      ...(claimed !== undefined ? { accessKeyId: claimed.accessKeyId.slice(0, 128) } : {}),
+    }
+    /**
+     * Records the request in the region's audit trail. A change's record is on disk before
+     * the change is acknowledged; any other record is written within this turn of the
+     * event loop (docs/spec/audit-trail.md §4).
+     */
+    const audit = (outcome: { output: Record<string, unknown> } | { error: KmsError }): Promise<void> | undefined => {
+      const record = requestRecord(kms, req, requestId, progress, outcome)
+      const durable = 'output' in outcome && !record.readOnly
+      return kms.audit.append(record, { durable })
+    }
+    handle(req, res, requestId, progress)
+      .then(async (handled) => {
+        if (handled.forwarded === true) return
+        const output = handled.output ?? {}
+        // Before the answer: what a client is told has happened is in the trail.
+        if (handled.health !== true) await audit({ output })
+        sendJson(res, 200, output, requestId)
         logger.debug('request', { requestId, target: typeof target === 'string' ? target : undefined, status: 200, ms: performance.now() - started })
-      },
-      (err: unknown) => {
+      })
+      .catch((err: unknown) => {
         const targetName = typeof target === 'string' ? target.slice(0, 128) : undefined
         if (err instanceof ClientGone) {
+          // Nothing was answered: nothing to record.
           clientLogger.debug('client went away mid-request', { requestId, target: targetName })
           return
         }
+        const answer = (error: KmsError): void => {
+          try {
+            void audit({ error })
+          } catch (auditErr) {
+            logger.error('audit record not written', { requestId, error: auditErr instanceof Error ? auditErr.message : 'unknown' })
+          }
+          if (!res.headersSent && !res.destroyed) sendError(res, error, requestId)
+        }
         if (err instanceof BodyTooLarge) {
           clientLogger.info('request failed', { requestId, target: targetName, error: 'RequestEntityTooLarge' })
-          sendError(res, new KmsError('ValidationException', 'Request entity too large'), requestId)
+          answer(new KmsError('ValidationException', 'Request entity too large'))
           return
         }
         if (isStoreUnavailable(err)) {
           // The region's store (PostgreSQL) is down or too slow: a dependency, and retryable.
           clientLogger.warn('store unavailable', { requestId, target: targetName, error: err.message })
-          if (!res.headersSent && !res.destroyed) sendError(res, storeUnavailable(), requestId)
+          answer(storeUnavailable())
           return
         }
         const wireError = isKmsError(err) ? err : internalError()
@@ -239,8 +275,7 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
         } else {
           ;(progress.authenticated ? logger : clientLogger).info('request failed', { requestId, target: targetName, error: err.name })
         }
-        if (!res.headersSent && !res.destroyed) sendError(res, wireError, requestId)
-      },
-    )
+        answer(wireError)
+      })
   })
 }

@@ -65,5 +65,4 @@ export const REFUSED_OPERATIONS: Readonly<Record<string, string>> = {
   DescribeCustomKeyStores: NO_CUSTOM_KEY_STORES,
   DisconnectCustomKeyStore: NO_CUSTOM_KEY_STORES,
   UpdateCustomKeyStore: NO_CUSTOM_KEY_STORES,
-  GetKeyLastUsage: 'Not implemented yet (issue 13: it reads the audit trail).',
 }

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import type { AuditSink } from '../audit/trail.js'
 import type { Hsm, MaterialRef } from '../hsm/hsm.js'
 import type { AliasRecord, AnsweredSessionRecord, GrantRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, TombstoneRecord, Write } from '../storage/records.js'
 import type { ChangePosition, CommittedChange, LoadedState, Storage } from '../storage/storage.js'
@@ -34,6 +35,11 @@ export interface PartitionView {
 }
 
 const NO_PARTITION: PartitionView = { partitionId: () => undefined, regions: () => [], verify: () => false }
+
+/** A KMS that keeps no audit trail (unit tests); the region wires a FileAuditTrail in. */
+function noAuditTrail(since: number): AuditSink {
+  return { append: () => undefined, lastUsage: () => undefined, trackingStartedAt: () => since }
+}
 
 /** How often a node of a shared store looks for its peers' changes, at the latest. */
 const FOLLOW_INTERVAL_MS = 200
@@ -61,6 +67,8 @@ export class Kms {
   /** Key id → its grants by id: authorization looks at one key's grants on every request. */
   readonly #grantsByKey = new Map<string, Map<string, GrantRecord>>()
   peers: PartitionView = NO_PARTITION
+  /** Where every request and replication event is recorded (docs/spec/audit-trail.md). */
+  audit: AuditSink
   /** Called after a commit that queued messages, so the sender wakes at once. */
   onOutbox: () => void = () => undefined
   readonly #storage: Storage
@@ -81,6 +89,7 @@ export class Kms {
     this.clock = config.clock
     this.hsm = hsm
     this.#storage = storage
+    this.audit = noAuditTrail(config.clock.now())
   }
 
   static async open(config: KmsConfig, hsm: Hsm, storage: Storage): Promise<Kms> {

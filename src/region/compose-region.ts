@@ -28,6 +28,7 @@ import { reconcile } from '../kms/multi-region/reconcile.js'
 import { describeReplication } from '../kms/admin/describe-replication.js'
 import { writeFileSync, renameSync } from 'node:fs'
 import { loadPrincipals } from './identities.js'
+import { FileAuditTrail } from '../audit/trail.js'
 
 export interface RegionConfig {
   region: string
@@ -38,6 +39,8 @@ export interface RegionConfig {
   store?: string
   /** Other nodes of the region write the same store. */
   shared?: boolean
+  /** Which node of the region this is (the launcher's --nodes; default 0): names its audit chain. */
+  node?: number
   host: string
   /** 0 picks a free port. */
   port: number
@@ -100,6 +103,9 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
     })
   const clock = new AdjustableClock()
   const kms = await Kms.open({ region: config.region, accountId: config.accountId, clock }, hsm, storage)
+  // One chain per node, in the region's data dir (docs/spec/audit-trail.md §1).
+  const auditTrail = new FileAuditTrail({ regionDir: config.dataDir, region: config.region, node: config.node ?? 0, now: () => clock.now() })
+  kms.audit = auditTrail
   kms.peers = new FileTrustStore(config.trustStoreFile ?? join(config.dataDir, TRUST_STORE_FILE))
   // The region's background work runs on one node at a time (kms/lease.ts).
   const lease = storage.shared
@@ -216,6 +222,7 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
       await sender?.stop()
       await background.stop()
       await kms.close()
+      await auditTrail.close()
     },
   }
 }
