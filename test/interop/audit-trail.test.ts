@@ -279,3 +279,40 @@ describe('audit trail and GetKeyLastUsage, through the AWS SDK', () => {
     assert.equal(verified.code, 0, verified.stdout)
   })
 })
+
+describe('audit trail of a region of two nodes', () => {
+  let partition: RunningPartition
+  const clients: KMSClient[] = []
+  /** A client of one node, straight to its port: each node verifies signatures itself. */
+  const nodeClient = (node: number): KMSClient => {
+    const port = partition.regionNodes.get(US)?.get(node)?.port
+    assert.ok(port !== undefined, `node ${node} serves`)
+    const client = new KMSClient({ region: US, endpoint: `http://127.0.0.1:${port}`, credentials: { ...partition.credentials }, maxAttempts: 1 })
+    clients.push(client)
+    return client
+  }
+  before(async () => {
+    partition = await startPartition({ regions: [US], nodes: 2 })
+  })
+  after(async () => {
+    for (const client of clients) client.destroy()
+    await stopAllPartitions()
+  })
+
+  it('keeps one chain per node, and GetKeyLastUsage on one node sees the other node\'s use', async () => {
+    const keyId = (await nodeClient(0).send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? ''
+    // The other node learns of the key through the shared store's change log.
+    const encrypted = await waitFor('node 1 to know the key', () =>
+      nodeClient(1).send(new EncryptCommand({ KeyId: keyId, Plaintext: new Uint8Array(16) })).catch(() => undefined),
+    )
+    const usage = await nodeClient(0).send(new GetKeyLastUsageCommand({ KeyId: keyId }))
+    assert.equal(usage.KeyLastUsage?.Operation, 'Encrypt')
+    assert.equal(usage.KeyLastUsage?.KmsRequestId, encrypted.$metadata.requestId)
+    const records = await events(partition.dataDir, US)
+    assert.equal(byRequest(records, encrypted.$metadata.requestId).eventID, usage.KeyLastUsage?.CloudTrailEventId)
+    const verified = await runCli(['audit', 'verify', '--data-dir', partition.dataDir, '--region', US])
+    assert.equal(verified.code, 0, verified.stdout)
+    assert.match(verified.stdout, /node-0\.jsonl: \d+ record\(s\), chain intact/)
+    assert.match(verified.stdout, /node-1\.jsonl: \d+ record\(s\), chain intact/)
+  })
+})
