@@ -41,17 +41,17 @@ try {
   // Buffered: 100 records per turn of the event loop, as under load.
   let started = performance.now()
   for (let n = 0; n < RECORDS; n++) {
-    trail.append(encryptRecord(n), { durable: false })
+    trail.append(encryptRecord(n), { durable: false, time: Date.now() })
     if (n % 100 === 99) await new Promise((resolve) => setImmediate(resolve))
   }
   await new Promise((resolve) => setImmediate(resolve))
   console.log(`buffered (crypto operations): ${perRecord(performance.now() - started, RECORDS)}, ${RECORDS} records`)
   started = performance.now()
-  for (let n = 0; n < DURABLE; n++) await trail.append(encryptRecord(n), { durable: true })
+  for (let n = 0; n < DURABLE; n++) await trail.append(encryptRecord(n), { durable: true, time: Date.now() })
   console.log(`durable, one at a time (changes): ${perRecord(performance.now() - started, DURABLE)}`)
   started = performance.now()
   for (let n = 0; n < DURABLE; n += 16) {
-    await Promise.all(Array.from({ length: 16 }, (_, i) => trail.append(encryptRecord(n + i), { durable: true })))
+    await Promise.all(Array.from({ length: 16 }, (_, i) => trail.append(encryptRecord(n + i), { durable: true, time: Date.now() })))
   }
   console.log(`durable, 16 concurrent (changes sharing syncs): ${perRecord(performance.now() - started, DURABLE)}`)
   await trail.close()

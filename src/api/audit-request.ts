@@ -71,6 +71,7 @@ export function requestRecord(
   requestId: string,
   facts: RequestFacts,
   outcome: { output: Record<string, unknown> } | { error: KmsError },
+  time: number,
 ): AuditRecord {
   const eventName = facts.eventName ?? 'Unknown'
   const output = 'output' in outcome ? outcome.output : undefined
@@ -81,7 +82,7 @@ export function requestRecord(
     eventType: 'AwsApiCall',
     region: kms.region,
     accountId: kms.accountId,
-    time: kms.clock.now(),
+    time,
     requestId,
     eventId: randomUUID(),
     userIdentity: userIdentityOf(kms.accountId, facts.authenticated ? facts.principalArn : undefined, facts.accessKeyId),
@@ -114,14 +115,14 @@ function replicationEventName(type: string | undefined): string {
 }
 
 /** The record of one replication message this region received, applied or not. */
-export function replicationRecord(kms: Kms, requestId: string, result: InboundResult): AuditRecord {
+export function replicationRecord(kms: Kms, requestId: string, result: InboundResult, time: number): AuditRecord {
   const keyArn = result.keyId === undefined ? undefined : kms.arnOf(result.keyId)
   const record = buildRecord({
     eventName: replicationEventName(result.type),
     eventType: 'AwsServiceEvent',
     region: kms.region,
     accountId: kms.accountId,
-    time: kms.clock.now(),
+    time,
     requestId: result.messageId ?? requestId,
     eventId: randomUUID(),
     userIdentity: serviceIdentity(kms.accountId),

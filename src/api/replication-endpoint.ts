@@ -69,7 +69,8 @@ export function createReplicationEndpoint(options: ReplicationEndpointOptions): 
     const about = { requestId, type: result.type, from: result.from, keyId: result.keyId }
     // Every message is recorded; one that changed the region is on disk before the proxy
     // is told it was applied (docs/spec/audit-trail.md §4).
-    await kms.audit.append(replicationRecord(kms, requestId, result), { durable: result.outcome === 'applied' })
+    const time = kms.clock.now()
+    await kms.audit.append(replicationRecord(kms, requestId, result, time), { durable: result.outcome === 'applied', time })
     if (result.outcome === 'refused') {
       logger.warn('replication message refused', { ...about, reason: result.reason })
       answer(res, 400, { status: 'refused', reason: result.reason })

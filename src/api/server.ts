@@ -223,9 +223,10 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
      * event loop (docs/spec/audit-trail.md §4).
      */
     const audit = (outcome: { output: Record<string, unknown> } | { error: KmsError }): Promise<void> | undefined => {
-      const record = requestRecord(kms, req, requestId, progress, outcome)
+      const time = kms.clock.now()
+      const record = requestRecord(kms, req, requestId, progress, outcome, time)
       const durable = 'output' in outcome && !record.readOnly
-      return kms.audit.append(record, { durable })
+      return kms.audit.append(record, { durable, time })
     }
     handle(req, res, requestId, progress)
       .then(async (handled) => {

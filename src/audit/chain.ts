@@ -1,10 +1,12 @@
 /**
  * The audit trail's chain format (docs/spec/audit-trail.md §3): one JSON line per record,
  *
- *   {"seq":N,"prev":"<64 hex>","hash":"<64 hex>","record":<the CloudTrail record's JSON>}
+ *   {"seq":N,"time":T,"prev":"<64 hex>","hash":"<64 hex>","record":<the CloudTrail record's JSON>}
  *
- * where `hash` is SHA-256 over a domain label, the chain's region and node, the sequence
- * number, `prev` and the record's exact JSON text as written, and `prev` is the hash of
+ * where `time` is the event's time in epoch milliseconds (CloudTrail's eventTime has
+ * whole seconds only; GetKeyLastUsage and the merge of several nodes' chains need the
+ * order within a second), `hash` is SHA-256 over a domain label, the chain's region and
+ * node, the sequence number, the time, `prev` and the record's exact JSON text as written, and `prev` is the hash of
  * the record before (64 zeros for the first). The record's own bytes are hashed, not a
  * re-serialisation, so a verifier in any language checks the bytes it reads.
  *
@@ -14,7 +16,7 @@ import { createHash } from 'node:crypto'
 
 export const GENESIS_HASH = '0'.repeat(64)
 const DOMAIN = 'trent-audit-v1'
-const PREFIX = /^\{"seq":(\d{1,15}),"prev":"([0-9a-f]{64})","hash":"([0-9a-f]{64})","record":/
+const PREFIX = /^\{"seq":(\d{1,15}),"time":(\d{1,15}),"prev":"([0-9a-f]{64})","hash":"([0-9a-f]{64})","record":/
 
 /** Which chain a line belongs to: a node of a region (one file each). */
 export interface ChainId {
@@ -28,19 +30,22 @@ export interface ChainHead {
   hash: string
 }
 
-export function recordHash(chain: ChainId, seq: number, prev: string, recordJson: string): string {
-  return createHash('sha256').update(`${DOMAIN}\n${chain.region}\n${chain.node}\n${seq}\n${prev}\n`).update(recordJson).digest('hex')
+export function recordHash(chain: ChainId, seq: number, time: number, prev: string, recordJson: string): string {
+  return createHash('sha256').update(`${DOMAIN}\n${chain.region}\n${chain.node}\n${seq}\n${time}\n${prev}\n`).update(recordJson).digest('hex')
 }
 
-/** The line (without its newline) that appends `recordJson` after `head`, and the new head. */
-export function chainLine(chain: ChainId, head: ChainHead, recordJson: string): { line: string; head: ChainHead } {
+/** The line (without its newline) that appends `recordJson`, of an event at `time` (epoch ms), after `head`; and the new head. */
+export function chainLine(chain: ChainId, head: ChainHead, time: number, recordJson: string): { line: string; head: ChainHead } {
   const seq = head.seq + 1
-  const hash = recordHash(chain, seq, head.hash, recordJson)
-  return { line: `{"seq":${seq},"prev":"${head.hash}","hash":"${hash}","record":${recordJson}}`, head: { seq, hash } }
+  const at = Math.max(0, Math.floor(time))
+  const hash = recordHash(chain, seq, at, head.hash, recordJson)
+  return { line: `{"seq":${seq},"time":${at},"prev":"${head.hash}","hash":"${hash}","record":${recordJson}}`, head: { seq, hash } }
 }
 
 export interface ParsedLine {
   seq: number
+  /** The event's time, epoch ms. */
+  time: number
   prev: string
   hash: string
   /** The record's JSON text exactly as written. */
@@ -51,9 +56,9 @@ export interface ParsedLine {
 export function parseLine(line: string): ParsedLine | undefined {
   const match = PREFIX.exec(line)
   if (match === null || !line.endsWith('}')) return undefined
-  const [prefix, seq, prev, hash] = match
-  if (prefix === undefined || seq === undefined || prev === undefined || hash === undefined) return undefined
-  return { seq: Number(seq), prev, hash, recordJson: line.slice(prefix.length, -1) }
+  const [prefix, seq, time, prev, hash] = match
+  if (prefix === undefined || seq === undefined || time === undefined || prev === undefined || hash === undefined) return undefined
+  return { seq: Number(seq), time: Number(time), prev, hash, recordJson: line.slice(prefix.length, -1) }
 }
 
 export type ChainProblem = { line: number; seq?: number; eventID?: string; reason: string }
@@ -83,7 +88,7 @@ export function verifyLines(chain: ChainId, lines: readonly string[]): ChainProb
     if (parsed.seq !== head.seq + 1) {
       return { ...about, reason: `sequence ${parsed.seq} where ${head.seq + 1} was due: record ${head.seq + 1} is missing, or records were moved or inserted` }
     }
-    if (recordHash(chain, parsed.seq, parsed.prev, parsed.recordJson) !== parsed.hash) {
+    if (recordHash(chain, parsed.seq, parsed.time, parsed.prev, parsed.recordJson) !== parsed.hash) {
       return { ...about, reason: 'its hash does not match its contents: the record was altered' }
     }
     if (parsed.prev !== head.hash) {

@@ -69,8 +69,8 @@ function concerns(record: AuditRecord, keyId: string): boolean {
 }
 
 /**
- * The region's records, oldest first (by eventTime; within one second, node by node in
- * chain order), filtered. Lines that do not parse are skipped: `verify` reports them.
+ * The region's records, oldest first (by their chain lines' times, to the ms; each
+ * node's in chain order), filtered. Lines that do not parse are skipped: `verify` reports them.
  */
 export function readEvents(regionDir: string, filter: EventFilter): AuditRecord[] {
   const all: Array<{ record: AuditRecord; at: number; node: number; seq: number }> = []
@@ -84,7 +84,7 @@ export function readEvents(regionDir: string, filter: EventFilter): AuditRecord[
       } catch {
         continue
       }
-      all.push({ record, at: Date.parse(record.eventTime), node: Number(file.node), seq: parsed.seq })
+      all.push({ record, at: parsed.time, node: Number(file.node), seq: parsed.seq })
     }
   }
   all.sort((a, b) => a.at - b.at || a.node - b.node || a.seq - b.seq)

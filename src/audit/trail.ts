@@ -32,7 +32,7 @@ export function trailFileName(node: number): string {
 /** A key's last successful cryptographic use (GetKeyLastUsage's KeyLastUsage). */
 export interface KeyUsage {
   operation: string
-  /** Epoch ms; the record's eventTime, so seconds precision. */
+  /** Epoch ms: the time of the record's chain line (its eventTime has whole seconds only). */
   at: number
   eventId: string
   requestId: string
@@ -43,18 +43,18 @@ export interface AuditSink {
   /**
    * Appends a record to this node's chain. With `durable`, resolves once the record is on
    * disk (fdatasync'd); without, returns undefined: the record is written within this turn
-   * of the event loop.
+   * of the event loop. `time` is the event's, in epoch ms (the record's eventTime, to the ms).
    */
-  append(record: AuditRecord, options: { durable: boolean }): Promise<void> | undefined
+  append(record: AuditRecord, options: { durable: boolean; time: number }): Promise<void> | undefined
   /** The key's last successful cryptographic use seen in any node's trail of the region. */
   lastUsage(keyArn: string): KeyUsage | undefined
   /** Epoch ms since which this region records cryptographic use. */
   trackingStartedAt(): number
 }
 
-function usageOf(record: Pick<AuditRecord, 'eventName' | 'errorCode' | 'eventTime' | 'eventID' | 'requestID'>): KeyUsage | undefined {
+function usageOf(record: Pick<AuditRecord, 'eventName' | 'errorCode' | 'eventID' | 'requestID'>, at: number): KeyUsage | undefined {
   if (record.errorCode !== undefined || !TRACKED_OPERATIONS.has(record.eventName)) return undefined
-  return { operation: record.eventName, at: Date.parse(record.eventTime), eventId: record.eventID, requestId: record.requestID }
+  return { operation: record.eventName, at, eventId: record.eventID, requestId: record.requestID }
 }
 
 export interface AuditTrailOptions {
@@ -113,19 +113,19 @@ export class FileAuditTrail implements AuditSink {
       const parsed = parseLine(line)
       if (parsed === undefined) continue
       head = { seq: parsed.seq, hash: parsed.hash }
-      this.#index(parsed.recordJson)
+      this.#index(parsed.recordJson, parsed.time)
     }
     return head
   }
 
-  #index(recordJson: string): void {
+  #index(recordJson: string, at: number): void {
     let record: AuditRecord
     try {
       record = JSON.parse(recordJson) as AuditRecord
     } catch {
       return
     }
-    const usage = usageOf(record)
+    const usage = usageOf(record, at)
     if (usage !== undefined) for (const resource of record.resources) this.#noteUsage(resource.ARN, usage)
   }
 
@@ -160,7 +160,7 @@ export class FileAuditTrail implements AuditSink {
         const end = buffer.lastIndexOf(0x0a) + 1
         for (const line of buffer.subarray(0, end).toString('utf8').split('\n')) {
           const parsed = line === '' ? undefined : parseLine(line)
-          if (parsed !== undefined) this.#index(parsed.recordJson)
+          if (parsed !== undefined) this.#index(parsed.recordJson, parsed.time)
         }
         this.#offsets.set(name, from + end)
       } finally {
@@ -169,12 +169,12 @@ export class FileAuditTrail implements AuditSink {
     }
   }
 
-  append(record: AuditRecord, options: { durable: boolean }): Promise<void> | undefined {
+  append(record: AuditRecord, options: { durable: boolean; time: number }): Promise<void> | undefined {
     if (this.#closed) throw new Error('audit: trail closed')
-    const { line, head } = chainLine(this.chain, this.#head, JSON.stringify(record))
+    const { line, head } = chainLine(this.chain, this.#head, options.time, JSON.stringify(record))
     this.#head = head
     this.#pending.push(`${line}\n`)
-    const usage = usageOf(record)
+    const usage = usageOf(record, Math.floor(options.time))
     if (usage !== undefined) for (const resource of record.resources) this.#noteUsage(resource.ARN, usage)
     if (options.durable) {
       this.#writePending()

@@ -47,7 +47,7 @@ async function writeTrail(name: string, count: number): Promise<{ dir: string; f
   const regionDir = join(dir, 'regions', REGION)
   mkdirSync(regionDir, { recursive: true })
   const trail = new FileAuditTrail({ regionDir, region: REGION, node: 0 })
-  for (let n = 1; n <= count; n++) await trail.append(record(n), { durable: n % 3 === 0 })
+  for (let n = 1; n <= count; n++) await trail.append(record(n), { durable: n % 3 === 0, time: Date.UTC(2026, 0, 1, 0, 0, n) })
   await trail.close()
   return { dir, file: join(regionDir, 'audit', 'node-0.jsonl') }
 }
@@ -92,7 +92,7 @@ test('a trail reopened continues the same chain', async () => {
   const { dir } = await writeTrail('reopened', 3)
   const regionDir = join(dir, 'regions', REGION)
   const trail = new FileAuditTrail({ regionDir, region: REGION, node: 0 })
-  trail.append(record(4), { durable: false })
+  trail.append(record(4), { durable: false, time: Date.UTC(2026, 0, 1, 0, 0, 4) })
   await trail.close()
   const result = await verify(dir)
   assert.equal(result.code, 0, result.stdout)
@@ -107,6 +107,12 @@ const TAMPERINGS: Array<{ name: string; change: (l: string[]) => string[]; line:
     line: 3,
     reason: /altered/,
   },
+  {
+    name: 'the time of a record changed',
+    change: (l) => l.map((line, i) => (i === 1 ? line.replace(/"time":(\d+)/, (_, t: string) => `"time":${Number(t) + 1}`) : line)),
+    line: 2,
+    reason: /altered/,
+  },
   { name: 'a record dropped', change: (l) => l.filter((_, i) => i !== 2), line: 3, reason: /record 3 is missing/ },
   { name: 'two records swapped', change: (l) => [l[0]!, l[1]!, l[3]!, l[2]!, l[4]!, l[5]!], line: 3, reason: /sequence 4 where 3 was due/ },
   { name: 'a copy of a record inserted', change: (l) => [l[0]!, l[1]!, l[1]!, ...l.slice(2)], line: 3, reason: /sequence 2 where 3 was due/ },
@@ -116,8 +122,8 @@ const TAMPERINGS: Array<{ name: string; change: (l: string[]) => string[]; line:
     change: (l) => {
       const parsed = parseLine(l[2]!)!
       const forged = parsed.recordJson.replace('"Encrypt"', '"Decrypt"')
-      const hash = recordHash({ region: REGION, node: '0' }, parsed.seq, parsed.prev, forged)
-      return l.map((line, i) => (i === 2 ? `{"seq":${parsed.seq},"prev":"${parsed.prev}","hash":"${hash}","record":${forged}}` : line))
+      const hash = recordHash({ region: REGION, node: '0' }, parsed.seq, parsed.time, parsed.prev, forged)
+      return l.map((line, i) => (i === 2 ? `{"seq":${parsed.seq},"time":${parsed.time},"prev":"${parsed.prev}","hash":"${hash}","record":${forged}}` : line))
     },
     line: 3,
     reason: /replaced/,
