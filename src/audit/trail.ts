@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { closeSync, fdatasync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, existsSync, writeFileSync, writeSync, statSync, readSync, fstatSync } from 'node:fs'
+import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, existsSync, writeFileSync, writeSync, statSync, readSync, fstatSync } from 'node:fs'
 import { join } from 'node:path'
 import { chainLine, GENESIS_HASH, parseLine, type ChainHead, type ChainId } from './chain.js'
 import { TRACKED_OPERATIONS, type AuditRecord } from './record.js'
@@ -65,6 +65,15 @@ export interface AuditTrailOptions {
   now?: () => number
 }
 
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
 export class FileAuditTrail implements AuditSink {
   readonly chain: ChainId
   readonly #dir: string
@@ -93,7 +102,10 @@ export class FileAuditTrail implements AuditSink {
     if (!existsSync(startFile)) writeFileSync(startFile, `${new Date(now()).toISOString()}\n`, { flag: 'wx', mode: 0o600 })
     this.#trackingStart = Date.parse(readFileSync(startFile, 'utf8').trim())
     this.#ownFile = trailFileName(options.node)
+    const created = !existsSync(join(this.#dir, this.#ownFile))
     this.#fd = openSync(join(this.#dir, this.#ownFile), 'a+', 0o600)
+    // A new file's name must be durable too, or a power loss could take the whole chain.
+    if (created) syncDirectory(this.#dir)
     this.#head = this.#recoverOwn()
     this.#writtenSeq = this.#syncedSeq = this.#head.seq
     this.#readOthers()
