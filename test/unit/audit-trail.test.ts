@@ -165,3 +165,36 @@ test('no byte array reaches a record: request parameters and response elements d
   const created = responseElements('CreateKey', { KeyMetadata: { KeyId: 'k', AWSAccountId: ACCOUNT, CreationDate: 1_605_662_958 } })
   assert.deepEqual(created, { keyMetadata: { keyId: 'k', aWSAccountId: ACCOUNT, creationDate: 'Nov 18, 2020, 1:29:18 AM' } })
 })
+
+test('a denied request is recorded with the caller and AccessDeniedException; an unsupported one with its name', async () => {
+  const { startInProcessRegion } = await import('../helpers/in-process-region.js')
+  const { CreateKeyCommand, EncryptCommand, DescribeCustomKeyStoresCommand } = await import('@aws-sdk/client-kms')
+  const alice = { accessKeyId: 'AKIDALICE00000000001', secretAccessKey: 'alice-secret-access-key-0000000000000000' }
+  const region = await startInProcessRegion({
+    identities: [{ ...alice, caller: { principalArn: `arn:aws:iam::${ACCOUNT}:user/alice`, identityPolicies: [] } }],
+  })
+  const regionDir = join(root, 'denied')
+  const trail = new FileAuditTrail({ regionDir, region: REGION, node: 0 })
+  region.kms.audit = trail
+  try {
+    const keyId = (await region.client().send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? ''
+    const denied = await region.clientAs(alice).send(new EncryptCommand({ KeyId: keyId, Plaintext: new Uint8Array([9, 9, 9]) })).catch((err: Error & { $metadata: { requestId?: string } }) => err)
+    assert.equal((denied as Error).name, 'AccessDeniedException')
+    const unsupported = await region.client().send(new DescribeCustomKeyStoresCommand({})).catch((err: Error) => err)
+    assert.equal((unsupported as Error).name, 'UnsupportedOperationException')
+    await trail.close()
+    const recorded = lines(join(regionDir, 'audit', 'node-0.jsonl')).map((l) => JSON.parse(parseLine(l)!.recordJson) as AuditRecord)
+    const record = recorded.find((r) => r.requestID === (denied as Error & { $metadata: { requestId?: string } }).$metadata.requestId)
+    assert.ok(record !== undefined, 'the denied request is recorded')
+    assert.equal(record.errorCode, 'AccessDeniedException')
+    assert.match(record.errorMessage ?? '', /alice/)
+    assert.deepEqual(record.userIdentity, { type: 'IAMUser', principalId: 'alice', arn: `arn:aws:iam::${ACCOUNT}:user/alice`, accountId: ACCOUNT, accessKeyId: alice.accessKeyId, userName: 'alice' })
+    assert.deepEqual(record.requestParameters, { keyId })
+    assert.deepEqual(record.resources.map((r) => r.ARN), [`arn:aws:kms:${REGION}:${ACCOUNT}:key/${keyId}`])
+    assert.equal(record.readOnly, true)
+    const refused = recorded.find((r) => r.eventName === 'DescribeCustomKeyStores')
+    assert.equal(refused?.errorCode, 'UnsupportedOperationException')
+  } finally {
+    await region.close()
+  }
+})
