@@ -99,8 +99,18 @@ export class FileAuditTrail implements AuditSink {
     mkdirSync(this.#dir, { recursive: true, mode: 0o700 })
     const now = options.now ?? Date.now
     const startFile = join(this.#dir, TRACKING_START_FILE)
-    if (!existsSync(startFile)) writeFileSync(startFile, `${new Date(now()).toISOString()}\n`, { flag: 'wx', mode: 0o600 })
-    this.#trackingStart = Date.parse(readFileSync(startFile, 'utf8').trim())
+    if (!existsSync(startFile)) {
+      try {
+        writeFileSync(startFile, `${new Date(now()).toISOString()}\n`, { flag: 'wx', mode: 0o600 })
+      } catch (err) {
+        // Another node of the region wrote it first: its time stands.
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      }
+    }
+    const recorded = Date.parse(readFileSync(startFile, 'utf8').trim())
+    // An empty or torn file (a crash as it was first written): tracking starts now.
+    this.#trackingStart = Number.isFinite(recorded) ? recorded : now()
+    if (!Number.isFinite(recorded)) writeFileSync(startFile, `${new Date(this.#trackingStart).toISOString()}\n`, { mode: 0o600 })
     this.#ownFile = trailFileName(options.node)
     const created = !existsSync(join(this.#dir, this.#ownFile))
     this.#fd = openSync(join(this.#dir, this.#ownFile), 'a+', 0o600)
