@@ -72,6 +72,7 @@ export function requestRecord(
   facts: RequestFacts,
   outcome: { output: Record<string, unknown> } | { error: KmsError },
   time: number,
+  eventId: string,
 ): AuditRecord {
   const eventName = facts.eventName ?? 'Unknown'
   const output = 'output' in outcome ? outcome.output : undefined
@@ -84,7 +85,7 @@ export function requestRecord(
     accountId: kms.accountId,
     time,
     requestId,
-    eventId: randomUUID(),
+    eventId,
     userIdentity: userIdentityOf(kms.accountId, facts.authenticated ? facts.principalArn : undefined, facts.accessKeyId),
     sourceIPAddress: sourceAddress(req),
     userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 1024) : '',
@@ -143,4 +144,14 @@ export function replicationRecord(kms: Kms, requestId: string, result: InboundRe
       outcome: result.outcome,
     },
   }
+}
+
+/**
+ * The record of a change as far as it is known before the answer, for the change's commit
+ * (src/kms/audit-intent.ts): no response elements yet; the keys the change writes stand in
+ * for the output's.
+ */
+export function intentRecord(kms: Kms, req: IncomingMessage, requestId: string, facts: RequestFacts, eventId: string, keyIds: readonly string[]): AuditRecord {
+  const record = requestRecord(kms, req, requestId, facts, { output: {} }, kms.clock.now(), eventId)
+  return keyIds.length === 0 ? record : { ...record, resources: keyResources(kms.accountId, keyIds.map((id) => kms.arnOf(id))) }
 }

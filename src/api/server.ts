@@ -26,7 +26,9 @@ import { isKnownOperation, parseAdminInput, parseOperationInput } from './valida
 import { presentLeafPaths, projectOutput } from './members.js'
 import { runOperation } from '../kms/access.js'
 import type { PrincipalDirectory } from '../kms/principals.js'
-import { eventNameOf, requestRecord, type RequestFacts } from './audit-request.js'
+import { eventNameOf, intentRecord, requestRecord, type RequestFacts } from './audit-request.js'
+import { auditIntentScope } from '../kms/audit-intent.js'
+import { failpoint } from '../kms/failpoints.js'
 import { readCredentialScopeUnverified } from './auth/sigv4.js'
 
 /** Far above any valid KMS request (the largest member, a policy, is 128 KiB of text). */
@@ -222,13 +224,22 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
      * the change is acknowledged; any other record is written within this turn of the
      * event loop (docs/spec/audit-trail.md §4).
      */
+    const eventId = randomUUID()
     const audit = (outcome: { output: Record<string, unknown> } | { error: KmsError }): Promise<void> | undefined => {
       const time = kms.clock.now()
-      const record = requestRecord(kms, req, requestId, progress, outcome, time)
+      const record = requestRecord(kms, req, requestId, progress, outcome, time, eventId)
       const durable = 'output' in outcome && !record.readOnly
+      if (durable) failpoint('audit:before-change-record')
       return kms.audit.append(record, { durable, time })
     }
-    handle(req, res, requestId, progress)
+    // Every change the request commits carries its record (docs/spec/audit-trail.md §4).
+    const intent = (keyIds: readonly string[]) => ({
+      node: kms.audit.node,
+      eventId,
+      record: JSON.stringify(intentRecord(kms, req, requestId, progress, eventId, keyIds)),
+    })
+    auditIntentScope
+      .run(intent, () => handle(req, res, requestId, progress))
       .then(async (handled) => {
         if (handled.forwarded === true) return
         const output = handled.output ?? {}

@@ -40,6 +40,8 @@ export interface KeyUsage {
 
 /** What the KMS layer sees of the trail (it imports this interface as a type only). */
 export interface AuditSink {
+  /** The node whose chain this is. */
+  readonly node: number
   /**
    * Appends a record to this node's chain. With `durable`, resolves once the record is on
    * disk (fdatasync'd); without, returns undefined: the record is written within this turn
@@ -74,8 +76,18 @@ function syncDirectory(dir: string): void {
   }
 }
 
+/** A change's record as committed with the change (src/kms/audit-intent.ts). */
+export interface CommittedIntent {
+  node: number
+  eventId: string
+  record: string
+}
+
 export class FileAuditTrail implements AuditSink {
   readonly chain: ChainId
+  readonly node: number
+  /** eventIDs of the changes this node's chain records: what recovery need not write again. */
+  readonly #changeEvents = new Set<string>()
   readonly #dir: string
   readonly #ownFile: string
   #fd: number
@@ -94,6 +106,7 @@ export class FileAuditTrail implements AuditSink {
   #closed = false
 
   constructor(options: AuditTrailOptions) {
+    this.node = options.node
     this.chain = { region: options.region, node: String(options.node) }
     this.#dir = join(options.regionDir, AUDIT_DIR)
     mkdirSync(this.#dir, { recursive: true, mode: 0o700 })
@@ -135,20 +148,49 @@ export class FileAuditTrail implements AuditSink {
       const parsed = parseLine(line)
       if (parsed === undefined) continue
       head = { seq: parsed.seq, hash: parsed.hash }
-      this.#index(parsed.recordJson, parsed.time)
+      const record = this.#index(parsed.recordJson, parsed.time)
+      if (record !== undefined && !record.readOnly) this.#changeEvents.add(record.eventID)
     }
     return head
   }
 
-  #index(recordJson: string, at: number): void {
+  #index(recordJson: string, at: number): AuditRecord | undefined {
     let record: AuditRecord
     try {
       record = JSON.parse(recordJson) as AuditRecord
     } catch {
-      return
+      return undefined
     }
     const usage = usageOf(record, at)
     if (usage !== undefined) for (const resource of record.resources) this.#noteUsage(resource.ARN, usage)
+    return record
+  }
+
+  /**
+   * Writes the records of changes this node committed but did not record: it stopped
+   * between the commit and the record's write (docs/spec/audit-trail.md §4). `intents` are
+   * the auditIntent writes of the store's recent change log, oldest first; those of other
+   * nodes are theirs to recover. Returns how many records were written.
+   */
+  async recoverIntents(intents: readonly CommittedIntent[]): Promise<number> {
+    let recovered = 0
+    for (const intent of intents) {
+      if (intent.node !== this.node || this.#changeEvents.has(intent.eventId)) continue
+      let record: AuditRecord
+      try {
+        record = JSON.parse(intent.record) as AuditRecord
+      } catch {
+        continue
+      }
+      const marked: AuditRecord = {
+        ...record,
+        additionalEventData: { ...record.additionalEventData, recoveredFromChangeLog: 'the node stopped after the change was committed and before this record was written; response elements unknown' },
+      }
+      const time = Date.parse(record.eventTime)
+      await this.append(marked, { durable: true, time: Number.isFinite(time) ? time : Date.now() })
+      recovered++
+    }
+    return recovered
   }
 
   #noteUsage(arn: string, usage: KeyUsage): void {
@@ -196,6 +238,7 @@ export class FileAuditTrail implements AuditSink {
     const { line, head } = chainLine(this.chain, this.#head, options.time, JSON.stringify(record))
     this.#head = head
     this.#pending.push(`${line}\n`)
+    if (!record.readOnly) this.#changeEvents.add(record.eventID)
     const usage = usageOf(record, Math.floor(options.time))
     if (usage !== undefined) for (const resource of record.resources) this.#noteUsage(resource.ARN, usage)
     if (options.durable) {

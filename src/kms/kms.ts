@@ -17,6 +17,7 @@ import type { Hsm, MaterialRef } from '../hsm/hsm.js'
 import type { AliasRecord, AnsweredSessionRecord, GrantRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, TombstoneRecord, Write } from '../storage/records.js'
 import type { ChangePosition, CommittedChange, LoadedState, Storage } from '../storage/storage.js'
 import { keyArn, partitionOf } from '../wire/arn.js'
+import { auditIntentScope } from './audit-intent.js'
 import type { Clock } from './clock.js'
 
 export interface KmsConfig {
@@ -38,7 +39,7 @@ const NO_PARTITION: PartitionView = { partitionId: () => undefined, regions: () 
 
 /** A KMS that keeps no audit trail (unit tests); the region wires a FileAuditTrail in. */
 function noAuditTrail(since: number): AuditSink {
-  return { append: () => undefined, lastUsage: () => undefined, trackingStartedAt: () => since }
+  return { node: 0, append: () => undefined, lastUsage: () => undefined, trackingStartedAt: () => since }
 }
 
 /** How often a node of a shared store looks for its peers' changes, at the latest. */
@@ -153,6 +154,11 @@ export class Kms {
     return this.#position !== before || changes === undefined
   }
 
+  /** The last change of the store these maps include. */
+  get position(): ChangePosition {
+    return this.#position
+  }
+
   /** Whether other nodes write this region's store: what this node shows may lag theirs briefly. */
   get followsPeers(): boolean {
     return this.#storage.shared
@@ -227,7 +233,12 @@ export class Kms {
           async () => {
             const decision = await change()
             written = decision.writes
-            return decision
+            // The record of the request making this change, in the same commit (audit-intent.ts).
+            const intent = written.length > 0 ? auditIntentScope.getStore() : undefined
+            if (intent === undefined) return decision
+            const keyIds = written.flatMap((w) => (w.kind === 'putKey' ? [w.key.keyId] : w.kind === 'deleteKey' ? [w.keyId] : []))
+            written = [...written, { kind: 'auditIntent', ...intent(keyIds) }]
+            return { ...decision, writes: written }
           },
         )
       let committed: { position: ChangePosition; result: T }
@@ -322,6 +333,9 @@ export class Kms {
         break
       case 'deleteOutbox':
         this.outbox.delete(write.id)
+        break
+      case 'auditIntent':
+        // Nothing in memory: a node's trail reads it from the change log when it starts.
         break
       case 'putTombstone':
         this.tombstones.set(write.tombstone.keyId, write.tombstone)

@@ -28,7 +28,8 @@ import { reconcile } from '../kms/multi-region/reconcile.js'
 import { describeReplication } from '../kms/admin/describe-replication.js'
 import { writeFileSync, renameSync } from 'node:fs'
 import { loadPrincipals } from './identities.js'
-import { FileAuditTrail } from '../audit/trail.js'
+import { FileAuditTrail, type CommittedIntent } from '../audit/trail.js'
+import type { Storage } from '../storage/storage.js'
 
 export interface RegionConfig {
   region: string
@@ -106,6 +107,9 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
   // One chain per node, in the region's data dir (docs/spec/audit-trail.md §1).
   const auditTrail = new FileAuditTrail({ regionDir: config.dataDir, region: config.region, node: config.node ?? 0, now: () => clock.now() })
   kms.audit = auditTrail
+  // Records of changes this node committed but did not write before it stopped (docs/spec/audit-trail.md §4).
+  const recovered = await auditTrail.recoverIntents(await recentAuditIntents(storage, kms.position))
+  if (recovered > 0) config.logger.warn('audit records recovered from the change log', { records: recovered })
   kms.peers = new FileTrustStore(config.trustStoreFile ?? join(config.dataDir, TRUST_STORE_FILE))
   // The region's background work runs on one node at a time (kms/lease.ts).
   const lease = storage.shared
@@ -225,6 +229,22 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
       await auditTrail.close()
     },
   }
+}
+
+/**
+ * How far back in the change log a node looks for changes it committed without writing
+ * their records: far more than the changes one node can have in flight when it dies.
+ */
+const AUDIT_RECOVERY_WINDOW = 1000
+
+/** The auditIntent writes of the last changes the store still keeps, oldest first. */
+async function recentAuditIntents(storage: Storage, position: number): Promise<CommittedIntent[]> {
+  for (let window = AUDIT_RECOVERY_WINDOW; window >= 1; window = Math.floor(window / 2)) {
+    const changes = await storage.changesSince(Math.max(0, position - window))
+    if (changes === undefined) continue
+    return changes.flatMap((change) => change.writes.flatMap((w) => (w.kind === 'auditIntent' ? [{ node: w.node, eventId: w.eventId, record: w.record }] : [])))
+  }
+  return []
 }
 
 /** Listens and resolves with the port, or rejects with the listen error (a port in use, say). */

@@ -92,3 +92,47 @@ test('kill -9: acknowledged changes are all recorded; how many acknowledged Encr
   const reverified = await runCli(['audit', 'verify', '--data-dir', dataDir, '--region', 'us-east-1'])
   assert.equal(reverified.code, 0, reverified.stdout)
 })
+
+test('a change committed by a node that died before writing its record is recorded when the node starts again', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'trent-audit-gap-'))
+  try {
+    let crashing: RegionProcess | undefined = await startRegionProcess({
+      dataDir: dir,
+      extraArgs: ['--allow-test-hooks'],
+      env: { TRENT_FAILPOINTS: 'audit:before-change-record' },
+    })
+    // The failpoint kills the region after CreateKey's commit, before its record is written.
+    const failed = await crashing.client().send(new CreateKeyCommand({ Description: 'committed, then killed' })).catch((err: Error) => err)
+    assert.ok(failed instanceof Error, 'the client got no answer')
+    await crashing.kill9()
+    crashing = undefined
+    const eventsBefore = await runCli(['audit', 'events', '--data-dir', dir, '--region', 'us-east-1'])
+    assert.equal(eventsBefore.stdout.includes('"CreateKey"'), false, 'no record of the CreateKey before the restart')
+
+    const restarted = await startRegionProcess({ dataDir: dir })
+    try {
+      const { ListKeysCommand } = await import('@aws-sdk/client-kms')
+      const keys = (await restarted.client().send(new ListKeysCommand({}))).Keys ?? []
+      assert.equal(keys.length, 1, 'the change was committed')
+      const keyId = keys[0]?.KeyId ?? ''
+      const result = await runCli(['audit', 'events', '--data-dir', dir, '--region', 'us-east-1', '--event-name', 'CreateKey'])
+      const records = result.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as AuditRecord)
+      assert.equal(records.length, 1, 'the CreateKey is recorded once')
+      const record = records[0]!
+      assert.match(record.additionalEventData?.recoveredFromChangeLog ?? '', /committed/)
+      assert.deepEqual(record.requestParameters, { description: 'committed, then killed' })
+      assert.deepEqual(record.resources.map((r) => r.ARN), [`arn:aws:kms:us-east-1:111122223333:key/${keyId}`])
+      assert.equal(record.readOnly, false)
+    } finally {
+      await restarted.stop()
+    }
+    // A second start recovers nothing more.
+    const again = await startRegionProcess({ dataDir: dir })
+    await again.stop()
+    const result = await runCli(['audit', 'events', '--data-dir', dir, '--region', 'us-east-1', '--event-name', 'CreateKey'])
+    assert.equal(result.stdout.split('\n').filter((l) => l !== '').length, 1)
+    assert.equal((await runCli(['audit', 'verify', '--data-dir', dir, '--region', 'us-east-1'])).code, 0)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})

@@ -1,0 +1,23 @@
+/**
+ * The audit record of a change, committed with the change (docs/spec/audit-trail.md §4).
+ * The API layer runs each request inside `auditIntentScope` with a function that builds
+ * the request's record as far as it is known before the answer; every change the request
+ * commits (Kms.mutate) carries that record as an `auditIntent` write, in the same store
+ * commit. Background work and replication run outside any scope and carry none.
+ *
+ * @module
+ */
+import { AsyncLocalStorage } from 'node:async_hooks'
+
+export interface AuditIntent {
+  /** The node whose chain the record belongs to. */
+  node: number
+  eventId: string
+  /** The record's JSON text. */
+  record: string
+}
+
+/** Builds the request's intent; `keyIds` are the keys the change writes (for `resources`). */
+export type AuditIntentSource = (keyIds: readonly string[]) => AuditIntent
+
+export const auditIntentScope = new AsyncLocalStorage<AuditIntentSource>()
