@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { buildRecord, isReadOnly, keyResources, requestParameters, responseElements, serviceIdentity, userIdentityOf, type AuditRecord } from '../audit/record.js'
 import type { Kms } from '../kms/kms.js'
@@ -116,7 +115,7 @@ function replicationEventName(type: string | undefined): string {
 }
 
 /** The record of one replication message this region received, applied or not. */
-export function replicationRecord(kms: Kms, requestId: string, result: InboundResult, time: number): AuditRecord {
+export function replicationRecord(kms: Kms, requestId: string, result: InboundResult, time: number, eventId: string): AuditRecord {
   const keyArn = result.keyId === undefined ? undefined : kms.arnOf(result.keyId)
   const record = buildRecord({
     eventName: replicationEventName(result.type),
@@ -125,7 +124,7 @@ export function replicationRecord(kms: Kms, requestId: string, result: InboundRe
     accountId: kms.accountId,
     time,
     requestId: result.messageId ?? requestId,
-    eventId: randomUUID(),
+    eventId,
     userIdentity: serviceIdentity(kms.accountId),
     sourceIPAddress: 'AWS Internal',
     userAgent: 'AWS Internal',
@@ -154,4 +153,17 @@ export function replicationRecord(kms: Kms, requestId: string, result: InboundRe
 export function intentRecord(kms: Kms, req: IncomingMessage, requestId: string, facts: RequestFacts, eventId: string, keyIds: readonly string[]): AuditRecord {
   const record = requestRecord(kms, req, requestId, facts, { output: {} }, kms.clock.now(), eventId)
   return keyIds.length === 0 ? record : { ...record, resources: keyResources(kms.accountId, keyIds.map((id) => kms.arnOf(id))) }
+}
+
+/** A replication message's record as far as it is known when its change commits (src/kms/audit-intent.ts). */
+export function replicationIntentRecord(kms: Kms, requestId: string, eventId: string, detail: Readonly<Record<string, string>> | undefined): AuditRecord {
+  const about: InboundResult = {
+    outcome: 'applied',
+    ...(detail?.type !== undefined ? { type: detail.type } : {}),
+    ...(detail?.from !== undefined ? { from: detail.from } : {}),
+    ...(detail?.keyId !== undefined ? { keyId: detail.keyId } : {}),
+    ...(detail?.messageId !== undefined ? { messageId: detail.messageId } : {}),
+  }
+  const record = replicationRecord(kms, requestId, about, kms.clock.now(), eventId)
+  return { ...record, additionalEventData: { ...record.additionalEventData, outcome: 'committed' } }
 }

@@ -3,7 +3,8 @@
  * The API layer runs each request inside `auditIntentScope` with a function that builds
  * the request's record as far as it is known before the answer; every change the request
  * commits (Kms.mutate) carries that record as an `auditIntent` write, in the same store
- * commit. Background work and replication run outside any scope and carry none.
+ * commit. The replication endpoint does the same for each message it receives. Background
+ * work runs outside any scope and carries none.
  *
  * @module
  */
@@ -17,7 +18,11 @@ export interface AuditIntent {
   record: string
 }
 
-/** Builds the request's intent; `keyIds` are the keys the change writes (for `resources`). */
-export type AuditIntentSource = (keyIds: readonly string[]) => AuditIntent
+/**
+ * Builds the request's intent; `keyIds` are the keys the change writes (for `resources`),
+ * `detail` what the code making the change says of it (a replication message's type,
+ * sender, key and id).
+ */
+export type AuditIntentSource = (keyIds: readonly string[], detail?: Readonly<Record<string, string>>) => AuditIntent
 
 export const auditIntentScope = new AsyncLocalStorage<AuditIntentSource>()

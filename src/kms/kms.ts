@@ -223,7 +223,7 @@ export class Kms {
    * in one durable batch, then applies them to memory, and only then resolves: what a
    * caller is told has happened has happened on disk.
    */
-  mutate<T>(change: () => Promise<{ writes: Write[]; result: T }> | { writes: Write[]; result: T }): Promise<T> {
+  mutate<T>(change: () => Promise<{ writes: Write[]; result: T }> | { writes: Write[]; result: T }, auditDetail?: Readonly<Record<string, string>>): Promise<T> {
     const run = this.#mutations.then(async () => {
       let written: Write[] = []
       const commit = (): Promise<{ position: ChangePosition; result: T }> =>
@@ -237,7 +237,7 @@ export class Kms {
             const intent = written.length > 0 ? auditIntentScope.getStore() : undefined
             if (intent === undefined) return decision
             const keyIds = written.flatMap((w) => (w.kind === 'putKey' ? [w.key.keyId] : w.kind === 'deleteKey' ? [w.keyId] : []))
-            written = [...written, { kind: 'auditIntent', ...intent(keyIds) }]
+            written = [...written, { kind: 'auditIntent', ...intent(keyIds, auditDetail) }]
             return { ...decision, writes: written }
           },
         )

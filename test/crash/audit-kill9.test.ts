@@ -136,3 +136,36 @@ test('a change committed by a node that died before writing its record is record
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('a replication message applied by a region that died before recording it is recorded when the region starts again', async () => {
+  const { startReplicationCluster } = await import('../helpers/replication-cluster.js')
+  const { DescribeKeyCommand, ReplicateKeyCommand } = await import('@aws-sdk/client-kms')
+  const A = 'us-east-1'
+  const B = 'eu-west-1'
+  // B dies once, right after committing the ReplicaCreate, before its record and its answer.
+  const cluster = await startReplicationCluster({ regions: [A, B], failpoints: { [B]: ['inbound:after-commit'] } })
+  try {
+    const keyId = (await cluster.region(A).client().send(new CreateKeyCommand({ MultiRegion: true }))).KeyMetadata?.KeyId ?? ''
+    await cluster.region(A).client().send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: B }))
+    await cluster.region(B).waitForExit(60_000)
+    assert.ok(cluster.region(B).failpointFired('inbound:after-commit'))
+    await cluster.region(B).start()
+    // The proxy delivers the ReplicaCreate again: a duplicate now, recorded as such.
+    for (const deadline = Date.now() + 60_000; ; ) {
+      const state = await cluster.region(B).client().send(new DescribeKeyCommand({ KeyId: keyId })).then((d) => d.KeyMetadata?.KeyState, () => undefined)
+      if (state === 'Enabled') break
+      assert.ok(Date.now() < deadline, 'the replica to be enabled')
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    const result = await runCli(['audit', 'events', '--data-dir', cluster.region(B).dataDir, '--region', B, '--event-name', 'ReplicateKey'])
+    const records = result.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as AuditRecord)
+    const recovered = records.filter((r) => r.additionalEventData?.recoveredFromChangeLog !== undefined)
+    assert.equal(recovered.length, 1, `one recovered ReplicateKey record, of ${records.length}`)
+    assert.equal(recovered[0]?.eventType, 'AwsServiceEvent')
+    assert.equal(recovered[0]?.additionalEventData?.sourceRegion, A)
+    assert.deepEqual(recovered[0]?.resources.map((r) => r.ARN), [`arn:aws:kms:${B}:111122223333:key/${keyId}`])
+    assert.equal((await runCli(['audit', 'verify', '--data-dir', cluster.region(B).dataDir, '--region', B])).code, 0)
+  } finally {
+    await cluster.close()
+  }
+})

@@ -65,7 +65,9 @@ export async function receiveEnvelope(kms: Kms, bytes: Uint8Array): Promise<Inbo
   let outcome: Outcome
   failpoint('inbound:before-apply')
   try {
-    outcome = await kms.mutate(() => handleMessage(kms, message))
+    // What the message's audit record, committed with its change, says of it (audit-intent.ts).
+    const auditDetail = { type: message.type, from: message.from, keyId: message.keyId, messageId: message.messageId }
+    outcome = await kms.mutate(() => handleMessage(kms, message), auditDetail)
   } catch (err) {
     if (err instanceof ReplicationRefused) return refused(err.message, about)
     throw err
