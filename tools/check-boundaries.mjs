@@ -28,6 +28,8 @@ const RULES = {
 const ALLOWED = [
   // kms/crypto-keys reads HsmError codes to map them to InvalidCiphertextException.
   { from: 'src/kms/crypto-keys.ts', to: 'src/hsm/hsm.ts' },
+  // The region's own work (deletion, rotation) builds its audit records with the pure record format; no trail I/O.
+  { from: 'src/kms/service-events.ts', to: 'src/audit/record.ts' },
   // The gateway reuses the SigV4 scope parser and the JSON error writer, nothing that verifies or decides.
   { from: 'src/gateway/', to: 'src/api/auth/sigv4.ts' },
   { from: 'src/gateway/', to: 'src/api/protocol.ts' },

@@ -30,6 +30,7 @@ import {
   type KMSServiceException,
 } from '@aws-sdk/client-kms'
 import type { AuditRecord } from '../../src/audit/record.js'
+import { callTrent } from '../../src/cli/sign.js'
 import { createTempDir, kmsClient, removeTempDir, startPartition, stopAllPartitions, waitFor, type RunningPartition } from '../helpers/partition.js'
 
 const US = 'us-east-1'
@@ -230,6 +231,15 @@ describe('audit trail and GetKeyLastUsage, through the AWS SDK', () => {
     assert.equal((missing as KMSServiceException).name, 'NotFoundException')
     const gets = await events(dataDir, US, '--event-name', 'GetKeyLastUsage')
     assert.ok(gets.length >= 6 && gets.every((r) => r.readOnly && r.responseElements === null))
+
+    // The deletion coming due is the region's own work: a DeleteKey service event.
+    const advanced = await callTrent(partition.gatewayUrl, US, partition.credentials, 'TrentAdmin.AdvanceClock', { Seconds: 8 * 86_400 })
+    assert.equal(advanced.status, 200)
+    const deletions = await events(dataDir, US, '--event-name', 'DeleteKey', '--key-id', unused)
+    assert.equal(deletions.length, 1, 'the deletion is recorded once')
+    assert.equal(deletions[0]?.eventType, 'AwsServiceEvent')
+    assert.deepEqual(deletions[0]?.userIdentity, { accountId: ACCOUNT, invokedBy: 'AWS Internal' })
+    assert.deepEqual(deletions[0]?.resources.map((r) => r.ARN), [`arn:aws:kms:${US}:${ACCOUNT}:key/${unused}`])
   })
 
   it('records replication in both regions: ReplicateKey, then SynchronizeMultiRegionKey service events', async () => {
