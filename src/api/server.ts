@@ -27,6 +27,7 @@ import { presentLeafPaths, projectOutput } from './members.js'
 import { runOperation } from '../kms/access.js'
 import type { PrincipalDirectory } from '../kms/principals.js'
 import { eventNameOf, intentRecord, requestRecord, type RequestFacts } from './audit-request.js'
+import { isReadOnly } from '../audit/record.js'
 import { auditIntentScope } from '../kms/audit-intent.js'
 import { failpoint } from '../kms/failpoints.js'
 import { readCredentialScopeUnverified } from './auth/sigv4.js'
@@ -220,9 +221,10 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
       ...(claimed !== undefined ? { accessKeyId: claimed.accessKeyId.slice(0, 128) } : {}),
     }
     /**
-     * Records the request in the region's audit trail. A change's record is on disk before
-     * the change is acknowledged; any other record is written within this turn of the
-     * event loop (docs/spec/audit-trail.md §4).
+     * Records the request in the region's audit trail. The answer waits for it: a change's
+     * record is on disk (fdatasync'd) before the change is acknowledged; any other record is
+     * written to the file, with the others of this turn of the event loop, before its answer
+     * leaves (docs/spec/audit-trail.md §4).
      */
     const eventId = randomUUID()
     const audit = (outcome: { output: Record<string, unknown> } | { error: KmsError }): Promise<void> | undefined => {
@@ -233,13 +235,15 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
       return kms.audit.append(record, { durable, time })
     }
     // Every change the request commits carries its record (docs/spec/audit-trail.md §4).
+    // Operations that change nothing (cryptographic ones, reads) run outside the scope:
+    // on the hot path, no async-context bookkeeping beyond what Node does anyway.
     const intent = (keyIds: readonly string[]) => ({
       node: kms.audit.node,
       eventId,
       record: JSON.stringify(intentRecord(kms, req, requestId, progress, eventId, keyIds)),
     })
-    auditIntentScope
-      .run(intent, () => handle(req, res, requestId, progress))
+    const mayChange = eventName === undefined || !isReadOnly(eventName)
+    ;(mayChange ? auditIntentScope.run(intent, () => handle(req, res, requestId, progress)) : handle(req, res, requestId, progress))
       .then(async (handled) => {
         if (handled.forwarded === true) return
         const output = handled.output ?? {}
@@ -255,13 +259,22 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
           clientLogger.debug('client went away mid-request', { requestId, target: targetName })
           return
         }
+        // The error is answered once its record is written, like any answer.
         const answer = (error: KmsError): void => {
-          try {
-            void audit({ error })
-          } catch (auditErr) {
+          const send = (): void => {
+            if (!res.headersSent && !res.destroyed) sendError(res, error, requestId)
+          }
+          const failed = (auditErr: unknown): void => {
             logger.error('audit record not written', { requestId, error: auditErr instanceof Error ? auditErr.message : 'unknown' })
           }
-          if (!res.headersSent && !res.destroyed) sendError(res, error, requestId)
+          let written: Promise<void> | undefined
+          try {
+            written = audit({ error })
+          } catch (auditErr) {
+            failed(auditErr)
+          }
+          if (written === undefined) send()
+          else written.then(send, (auditErr: unknown) => (failed(auditErr), send()))
         }
         if (err instanceof BodyTooLarge) {
           clientLogger.info('request failed', { requestId, target: targetName, error: 'RequestEntityTooLarge' })

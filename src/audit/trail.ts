@@ -44,8 +44,9 @@ export interface AuditSink {
   readonly node: number
   /**
    * Appends a record to this node's chain. With `durable`, resolves once the record is on
-   * disk (fdatasync'd); without, returns undefined: the record is written within this turn
-   * of the event loop. `time` is the event's, in epoch ms (the record's eventTime, to the ms).
+   * disk (fdatasync'd); without, once it is written to the file (one write() for all the
+   * records of this turn of the event loop), which a kill of the process does not undo.
+   * `time` is the event's, in epoch ms (the record's eventTime, to the ms).
    */
   append(record: AuditRecord, options: { durable: boolean; time: number }): Promise<void> | undefined
   /** The key's last successful cryptographic use seen in any node's trail of the region. */
@@ -94,6 +95,8 @@ export class FileAuditTrail implements AuditSink {
   #head: ChainHead
   #pending: string[] = []
   #writeScheduled = false
+  /** Resolved once the records pending now are written to the file (not yet fdatasync'd). */
+  #batch: { written: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined
   /** Highest sequence number written to the file, and the highest fdatasync'd. */
   #writtenSeq = 0
   #syncedSeq = 0
@@ -247,19 +250,45 @@ export class FileAuditTrail implements AuditSink {
     }
     if (!this.#writeScheduled) {
       this.#writeScheduled = true
-      setImmediate(() => this.#writePending())
+      setImmediate(() => {
+        try {
+          this.#writePending()
+        } catch {
+          // Reported to the batch's waiters (#writePending rejects it).
+        }
+      })
     }
-    return undefined
+    if (this.#batch === undefined) {
+      let resolve!: () => void
+      let reject!: (err: unknown) => void
+      const written = new Promise<void>((res, rej) => {
+        resolve = res
+        reject = rej
+      })
+      this.#batch = { written, resolve, reject }
+    }
+    return this.#batch.written
   }
 
   /** One write() for everything appended and not yet written. */
   #writePending(): void {
     this.#writeScheduled = false
-    if (this.#pending.length === 0) return
+    const batch = this.#batch
+    this.#batch = undefined
+    if (this.#pending.length === 0) {
+      batch?.resolve()
+      return
+    }
     const data = Buffer.from(this.#pending.join(''))
     this.#pending = []
-    let offset = 0
-    while (offset < data.length) offset += writeSync(this.#fd, data, offset)
+    try {
+      let offset = 0
+      while (offset < data.length) offset += writeSync(this.#fd, data, offset)
+    } catch (err) {
+      batch?.reject(err)
+      throw err
+    }
+    batch?.resolve()
     this.#writtenSeq = this.#head.seq
     if (this.#syncTimer === undefined && !this.#closed) {
       this.#syncTimer = setTimeout(() => {
