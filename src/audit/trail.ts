@@ -212,13 +212,16 @@ export class FileAuditTrail implements AuditSink {
     for (const name of names) {
       if (name === this.#ownFile || !TRAIL_FILE.test(name)) continue
       const path = join(this.#dir, name)
-      const from = this.#offsets.get(name) ?? 0
+      let from = this.#offsets.get(name) ?? 0
       let size: number
       try {
         size = statSync(path).size
       } catch {
         continue
       }
+      // Shorter than what was read: its node cut off a torn last line when it restarted.
+      // Read it again from the start (indexing a record twice changes nothing).
+      if (size < from) from = 0
       if (size <= from) continue
       const fd = openSync(path, 'r')
       try {
