@@ -1,7 +1,8 @@
 /**
  * Audit records of what a region does on its own (docs/spec/audit-trail.md §2): a
- * scheduled deletion coming due (`DeleteKey`) and an automatic rotation (`RotateKey`),
- * recorded as AWS records them, as service events. Like a request's, the record of such a
+ * scheduled deletion coming due (`DeleteKey`), an automatic rotation (`RotateKey`) and
+ * imported key material expiring (`DeleteExpiredKeyMaterial`), recorded as AWS records
+ * them, as service events. Like a request's, the record of such a
  * change goes into the change's own store commit (audit-intent.ts) and is on disk in the
  * node's trail before the work goes on.
  *

@@ -21,6 +21,8 @@ import {
   GenerateDataKeyCommand,
   GenerateMacCommand,
   GetKeyLastUsageCommand,
+  GetParametersForImportCommand,
+  ImportKeyMaterialCommand,
   KMSClient,
   ReEncryptCommand,
   ReplicateKeyCommand,
@@ -31,6 +33,7 @@ import {
 } from '@aws-sdk/client-kms'
 import type { AuditRecord } from '../../src/audit/record.js'
 import { callTrent } from '../../src/cli/sign.js'
+import { wrapForImport } from '../helpers/import-wrap.js'
 import { createTempDir, kmsClient, removeTempDir, startPartition, stopAllPartitions, waitFor, type RunningPartition } from '../helpers/partition.js'
 
 const US = 'us-east-1'
@@ -232,6 +235,16 @@ describe('audit trail and GetKeyLastUsage, through the AWS SDK', () => {
     const gets = await events(dataDir, US, '--event-name', 'GetKeyLastUsage')
     assert.ok(gets.length >= 6 && gets.every((r) => r.readOnly && r.responseElements === null))
 
+    // Imported material that expires: its expiry is the region's own work too.
+    const external = (await kms(US).send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata?.KeyId ?? ''
+    const parameters = await kms(US).send(new GetParametersForImportCommand({ KeyId: external, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }))
+    const material = keep('imported key material', randomBytes(32))
+    const wrapped = keep('wrapped key material', wrapForImport(parameters.PublicKey ?? new Uint8Array(), 'RSAES_OAEP_SHA_256', material))
+    keep('import token', parameters.ImportToken)
+    await kms(US).send(new ImportKeyMaterialCommand({
+      KeyId: external, ImportToken: parameters.ImportToken, EncryptedKeyMaterial: wrapped, ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: new Date(Date.now() + 2 * 86_400_000),
+    }))
+
     // The deletion coming due is the region's own work: a DeleteKey service event.
     const advanced = await callTrent(partition.gatewayUrl, US, partition.credentials, 'TrentAdmin.AdvanceClock', { Seconds: 8 * 86_400 })
     assert.equal(advanced.status, 200)
@@ -240,6 +253,18 @@ describe('audit trail and GetKeyLastUsage, through the AWS SDK', () => {
     assert.equal(deletions[0]?.eventType, 'AwsServiceEvent')
     assert.deepEqual(deletions[0]?.userIdentity, { accountId: ACCOUNT, invokedBy: 'AWS Internal' })
     assert.deepEqual(deletions[0]?.resources.map((r) => r.ARN), [`arn:aws:kms:${US}:${ACCOUNT}:key/${unused}`])
+    const expiries = await events(dataDir, US, '--event-name', 'DeleteExpiredKeyMaterial', '--key-id', external)
+    assert.equal(expiries.length, 1, 'the expiry is recorded once')
+    assert.equal(expiries[0]?.eventType, 'AwsServiceEvent')
+    const imported = await events(dataDir, US, '--event-name', 'ImportKeyMaterial')
+    assert.deepEqual(Object.keys(imported[0]?.requestParameters ?? {}).sort(), ['expirationModel', 'keyId', 'validTo'])
+    // Neither the material nor its wrapped form nor the import token reached the trail.
+    const trail = allTrailBytes(dataDir)
+    for (const { what, bytes } of secrets) {
+      const raw = Buffer.from(bytes)
+      assert.equal(trail.indexOf(raw), -1, `${what} (raw) in the trail`)
+      assert.equal(trail.toString('latin1').includes(raw.toString('base64')), false, `${what} (base64) in the trail`)
+    }
   })
 
   it('records replication in both regions: ReplicateKey, then SynchronizeMultiRegionKey service events', async () => {
