@@ -15,8 +15,10 @@ const RULES = {
   hsm: { runtime: ['wire'], typeOnly: [] },
   storage: { runtime: ['wire'], typeOnly: [] },
   // kms drives the replication protocol with its codecs (envelopes, messages), which hold no state.
-  kms: { runtime: ['wire', 'replication'], typeOnly: ['hsm', 'storage', 'log'] },
-  api: { runtime: ['wire', 'kms', 'log', 'http'], typeOnly: ['metrics'] },
+  kms: { runtime: ['wire', 'replication'], typeOnly: ['hsm', 'storage', 'log', 'audit'] },
+  // The audit trail: the record format, the chain, the trail files (docs/spec/audit-trail.md).
+  audit: { runtime: [], typeOnly: [] },
+  api: { runtime: ['wire', 'kms', 'log', 'http', 'audit'], typeOnly: ['metrics'] },
   gateway: { runtime: ['wire', 'api', 'log', 'http'], typeOnly: [] },
   partition: { runtime: ['wire', 'gateway', 'console', 'log', 'http', 'metrics'], typeOnly: [] },
   // The web console reaches regions only through the KMS API (SigV4-signed HTTP calls to
@@ -24,13 +26,15 @@ const RULES = {
   console: { runtime: ['wire', 'log', 'http'], typeOnly: [] },
   replication: { runtime: ['wire'], typeOnly: ['hsm', 'storage', 'log'] },
   proxy: { runtime: ['wire', 'log', 'http', 'metrics'], typeOnly: [] },
-  cli: { runtime: ['wire'], typeOnly: [] },
+  cli: { runtime: ['wire', 'audit'], typeOnly: [] },
   region: { runtime: '*', typeOnly: [] },
 }
 // Narrow exceptions, each with its reason.
 const ALLOWED = [
   // kms/crypto-keys reads HsmError codes to map them to InvalidCiphertextException.
   { from: 'src/kms/crypto-keys.ts', to: 'src/hsm/hsm.ts' },
+  // The region's own work (deletion, rotation) builds its audit records with the pure record format; no trail I/O.
+  { from: 'src/kms/service-events.ts', to: 'src/audit/record.ts' },
   // The gateway reuses the SigV4 scope parser and the JSON error writer, nothing that verifies or decides.
   { from: 'src/gateway/', to: 'src/api/auth/sigv4.ts' },
   { from: 'src/gateway/', to: 'src/api/protocol.ts' },

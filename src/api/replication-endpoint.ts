@@ -14,6 +14,8 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { receiveEnvelope } from '../kms/multi-region/inbound.js'
+import { replicationIntentRecord, replicationRecord } from './audit-request.js'
+import { auditIntentScope } from '../kms/audit-intent.js'
 import type { Kms } from '../kms/kms.js'
 import { rateLimited, type Logger } from '../log/logger.js'
 import { createGuardedServer, type GuardedServer } from '../http/harden.js'
@@ -64,8 +66,19 @@ export function createReplicationEndpoint(options: ReplicationEndpointOptions): 
       return
     }
     const requestId = randomUUID()
-    const result = await receiveEnvelope(kms, read.bytes)
+    const eventId = randomUUID()
+    // A change the message makes carries its record in the same commit (docs/spec/audit-trail.md §4).
+    const intent = (_keyIds: readonly string[], detail?: Readonly<Record<string, string>>) => ({
+      node: kms.audit.node,
+      eventId,
+      record: JSON.stringify(replicationIntentRecord(kms, requestId, eventId, detail)),
+    })
+    const result = await auditIntentScope.run(intent, () => receiveEnvelope(kms, read.bytes))
     const about = { requestId, type: result.type, from: result.from, keyId: result.keyId }
+    // Every message is recorded; one that changed the region is on disk before the proxy
+    // is told it was applied (docs/spec/audit-trail.md §4).
+    const time = kms.clock.now()
+    await kms.audit.append(replicationRecord(kms, requestId, result, time, eventId), { durable: result.outcome === 'applied', time })
     if (result.outcome === 'refused') {
       logger.warn('replication message refused', { ...about, reason: result.reason })
       answer(res, 400, { status: 'refused', reason: result.reason })

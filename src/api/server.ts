@@ -27,6 +27,11 @@ import { presentLeafPaths, projectOutput } from './members.js'
 import { runOperation } from '../kms/access.js'
 import type { PrincipalDirectory } from '../kms/principals.js'
 import type { RequestMetrics } from '../metrics/region-metrics.js'
+import { eventNameOf, intentRecord, requestRecord, type RequestFacts } from './audit-request.js'
+import { isReadOnly } from '../audit/record.js'
+import { auditIntentScope } from '../kms/audit-intent.js'
+import { failpoint } from '../kms/failpoints.js'
+import { readCredentialScopeUnverified } from './auth/sigv4.js'
 
 /** Far above any valid KMS request (the largest member, a policy, is 128 KiB of text). */
 const MAX_BODY_BYTES = 1024 * 1024
@@ -109,11 +114,19 @@ function parseJsonBody(body: Buffer): unknown {
 interface Handled {
   operation?: string
   forwarded?: boolean
+  /** The health check's answer: not an API request, so not audited. */
+  health?: true
+  /** Already answered by the handler itself (GET /metrics): neither audited nor counted. */
+  answered?: true
+  /** What to answer, once the request's audit record is where it must be. */
+  output?: Record<string, unknown>
 }
 
-/** How far a request got: whoever is not yet authenticated is logged rate-limited. */
-interface Progress {
-  authenticated: boolean
+/**
+ * How far a request got, and what the audit record needs of it: whoever is not yet
+ * authenticated is logged rate-limited.
+ */
+type Progress = RequestFacts & {
   /**
    * The operation, once the target names one Trent knows (a metric label: never a name a
    * client made up, which would let it create series at will).
@@ -157,14 +170,13 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, progress: Progress): Promise<Handled> {
     if (req.method === 'GET' && req.url === '/health') {
-      sendJson(res, 200, { status: 'ok', region: kms.region, ...(anyCaller !== undefined ? { acceptAnyCredentials: true } : {}) }, requestId)
-      return {}
+      return { health: true, output: { status: 'ok', region: kms.region, ...(anyCaller !== undefined ? { acceptAnyCredentials: true } : {}) } }
     }
     if (req.method === 'GET' && req.url === '/metrics' && options.metrics !== undefined) {
       const { contentType, body } = await options.metrics.text()
       res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' })
       res.end(body)
-      return {}
+      return { answered: true }
     }
     const body = await readBody(req)
     const target = parseTarget(req.headers['x-amz-target'])
@@ -195,6 +207,8 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
       },
     )
     progress.authenticated = true
+    const principalArn = anyCaller?.principalArn ?? options.principals.lookup(caller.accessKeyId)?.caller.principalArn
+    if (principalArn !== undefined) progress.principalArn = principalArn
     if (caller.region !== kms.region) {
       // A connection the partition handed to this region may carry a request for another
       // one (gateway/handoff.ts): send it there, as the gateway would have.
@@ -221,56 +235,105 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
       if (!adminCaller.principalArn.endsWith(':root')) {
         throw new KmsError('AccessDeniedException', `User: ${adminCaller.principalArn} is not authorized to perform: TrentAdmin.${target.operation}`)
       }
-      sendJson(res, 200, await operation.handle(kms, input, { requestId, caller: adminCaller }), requestId)
-      return { operation: operation.name }
+      progress.input = input
+      return { operation: operation.name, output: await operation.handle(kms, input, { requestId, caller: adminCaller }) }
     }
     const kmsOperation = OPERATIONS.get(target.operation)
     if (kmsOperation === undefined) throw new KmsError('UnknownOperationException')
     const input = parseOperationInput(target.operation, json)
+    progress.input = input
     refuseUnhonouredMembers(kmsOperation, input)
     const output = await runOperation(kms, kmsOperation, input, { requestId, caller: identity().caller })
-    sendJson(res, 200, projectOutput(kmsOperation.name, output), requestId)
-    return { operation: kmsOperation.name }
+    return { operation: kmsOperation.name, output: projectOutput(kmsOperation.name, output) as Record<string, unknown> }
   }
 
   return createGuardedServer({ limits: options.limits ?? DEFAULT_LISTENER_LIMITS, logger }, (req, res) => {
     const requestId = randomUUID()
     const started = performance.now()
     const target = req.headers['x-amz-target']
-    const progress: Progress = { authenticated: false, operation: UNKNOWN_OPERATION }
+    const claimed = readCredentialScopeUnverified({ url: req.url ?? '/', headers: req.headersDistinct })
+    const eventName = eventNameOf(target)
     const { metrics } = options
-    handle(req, res, requestId, progress).then(
-      (handled) => {
-        // /health and /metrics name no operation and are not counted; forwarded requests
-        // are counted by the region that answers them.
-        if (metrics !== undefined && handled.operation !== undefined && handled.forwarded !== true) {
+    const progress: Progress = {
+      authenticated: false,
+      operation: UNKNOWN_OPERATION,
+      ...(eventName !== undefined ? { eventName } : {}),
+      ...(claimed !== undefined ? { accessKeyId: claimed.accessKeyId.slice(0, 128) } : {}),
+    }
+    /**
+     * Records the request in the region's audit trail. The answer waits for it: a change's
+     * record is on disk (fdatasync'd) before the change is acknowledged; any other record is
+     * written to the file, with the others of this turn of the event loop, before its answer
+     * leaves (docs/spec/audit-trail.md §4).
+     */
+    const eventId = randomUUID()
+    const audit = (outcome: { output: Record<string, unknown> } | { error: KmsError }): Promise<void> | undefined => {
+      const time = kms.clock.now()
+      const record = requestRecord(kms, req, requestId, progress, outcome, time, eventId)
+      const durable = 'output' in outcome && !record.readOnly
+      if (durable) failpoint('audit:before-change-record')
+      return kms.audit.append(record, { durable, time })
+    }
+    // Every change the request commits carries its record (docs/spec/audit-trail.md §4).
+    // Operations that change nothing (cryptographic ones, reads) run outside the scope:
+    // on the hot path, no async-context bookkeeping beyond what Node does anyway.
+    const intent = (keyIds: readonly string[]) => ({
+      node: kms.audit.node,
+      eventId,
+      record: JSON.stringify(intentRecord(kms, req, requestId, progress, eventId, keyIds)),
+    })
+    const mayChange = eventName === undefined || !isReadOnly(eventName)
+    ;(mayChange ? auditIntentScope.run(intent, () => handle(req, res, requestId, progress)) : handle(req, res, requestId, progress))
+      .then(async (handled) => {
+        if (handled.forwarded === true || handled.answered === true) return
+        const output = handled.output ?? {}
+        // Before the answer: what a client is told has happened is in the trail.
+        if (handled.health !== true) await audit({ output })
+        sendJson(res, 200, output, requestId)
+        // /health names no operation and is not counted; forwarded requests are counted by
+        // the region that answers them.
+        if (metrics !== undefined && handled.operation !== undefined) {
           metrics.observeRequest(progress.operation, 'success', (performance.now() - started) / 1000)
         }
         logger.debug('request', { requestId, target: typeof target === 'string' ? target : undefined, status: 200, ms: performance.now() - started })
-      },
-      (err: unknown) => {
+      })
+      .catch((err: unknown) => {
         const targetName = typeof target === 'string' ? target.slice(0, 128) : undefined
         if (err instanceof ClientGone) {
+          // Nothing was answered: nothing to record.
           clientLogger.debug('client went away mid-request', { requestId, target: targetName })
           return
         }
+        // The error is answered once its record is written, like any answer.
+        const answer = (error: KmsError): void => {
+          metrics?.observeRequest(progress.operation, error.name, (performance.now() - started) / 1000)
+          const send = (): void => {
+            if (!res.headersSent && !res.destroyed) sendError(res, error, requestId)
+          }
+          const failed = (auditErr: unknown): void => {
+            logger.error('audit record not written', { requestId, error: auditErr instanceof Error ? auditErr.message : 'unknown' })
+          }
+          let written: Promise<void> | undefined
+          try {
+            written = audit({ error })
+          } catch (auditErr) {
+            failed(auditErr)
+          }
+          if (written === undefined) send()
+          else written.then(send, (auditErr: unknown) => (failed(auditErr), send()))
+        }
         if (err instanceof BodyTooLarge) {
           clientLogger.info('request failed', { requestId, target: targetName, error: 'RequestEntityTooLarge' })
-          const tooLarge = new KmsError('ValidationException', 'Request entity too large')
-          metrics?.observeRequest(progress.operation, tooLarge.name, (performance.now() - started) / 1000)
-          sendError(res, tooLarge, requestId)
+          answer(new KmsError('ValidationException', 'Request entity too large'))
           return
         }
         if (isStoreUnavailable(err)) {
           // The region's store (PostgreSQL) is down or too slow: a dependency, and retryable.
           clientLogger.warn('store unavailable', { requestId, target: targetName, error: err.message })
-          const unavailable = storeUnavailable()
-          metrics?.observeRequest(progress.operation, unavailable.name, (performance.now() - started) / 1000)
-          if (!res.headersSent && !res.destroyed) sendError(res, unavailable, requestId)
+          answer(storeUnavailable())
           return
         }
         const wireError = isKmsError(err) ? err : internalError()
-        metrics?.observeRequest(progress.operation, wireError.name, (performance.now() - started) / 1000)
         if (!isKmsError(err)) {
           // A fault of Trent's, logged in full; still rate-limited, since a client may be
           // able to trigger it at will.
@@ -283,8 +346,7 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
         } else {
           ;(progress.authenticated ? logger : clientLogger).info('request failed', { requestId, target: targetName, error: err.name })
         }
-        if (!res.headersSent && !res.destroyed) sendError(res, wireError, requestId)
-      },
-    )
+        answer(wireError)
+      })
   })
 }

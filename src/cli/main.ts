@@ -8,11 +8,16 @@
  *   trent rsk rotate  --endpoint <url> --region <r> [--credentials-file <file>]
  *   trent replication status --endpoint <url> --region <r> --key-id <mrk id or ARN>
  *        [--credentials-file <file> [--profile trent]]
+ *   trent audit events --data-dir <partition dir> --region <r> [--key-id <k>] [--event-name <n>]
+ *        [--since <time>] [--until <time>]
+ *   trent audit verify --data-dir <partition dir> --region <r>
  *
  * `rsk export` prints a region's Replication Signing Key public keys; `rsk import` pins
  * another region's keys in this region's trust store (docs/spec/replication.md §3.1), for
  * partitions whose regions run on separate hosts. The region re-reads its trust store
- * when the file changes.
+ * when the file changes. `audit events` prints a region's audit records as JSON lines,
+ * oldest first; `audit verify` checks every chain of the region and exits 1 naming the
+ * first bad record (docs/spec/audit-trail.md §5).
  *
  * @module
  */
@@ -28,13 +33,16 @@ import {
   parseTrustStore,
   type TrustStoreDocument,
 } from '../wire/replication-trust.js'
+import { readEvents, trailFiles, verifyRegion, type EventFilter } from '../audit/read.js'
 
 const USAGE = `usage:
   trent rsk export  --data-dir <region dir>
   trent rsk import  --data-dir <region dir> --partition <id> <export.json>...
   trent rsk retire  --data-dir <region dir> --region <r> --key-id <rsk id>
   trent rsk rotate  --endpoint <url> --region <r> [--credentials-file <f>] [--profile <p>]
-  trent replication status --endpoint <url> --region <r> --key-id <key> [--credentials-file <f>] [--profile <p>]`
+  trent replication status --endpoint <url> --region <r> --key-id <key> [--credentials-file <f>] [--profile <p>]
+  trent audit events --data-dir <partition dir> --region <r> [--key-id <k>] [--event-name <n>] [--since <time>] [--until <time>]
+  trent audit verify --data-dir <partition dir> --region <r>`
 
 function fail(message: string): never {
   process.stderr.write(`trent: ${message}\n`)
@@ -86,6 +94,9 @@ async function main(argv: string[]): Promise<void> {
       endpoint: { type: 'string' },
       'credentials-file': { type: 'string' },
       profile: { type: 'string', default: 'trent' },
+      'event-name': { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
     },
   })
   const dataDir = values['data-dir']
@@ -148,7 +159,50 @@ async function main(argv: string[]): Promise<void> {
     if (answer.status !== 200) process.exit(1)
     return
   }
+  if (group === 'audit' && (command === 'events' || command === 'verify')) {
+    if (dataDir === undefined || values.region === undefined) fail(USAGE)
+    const regionDir = auditRegionDir(dataDir, values.region)
+    if (command === 'verify') {
+      const results = verifyRegion(regionDir, values.region)
+      if (results.length === 0) fail(`no audit trail in ${regionDir}`)
+      let intact = true
+      for (const { file, records, problem } of results) {
+        if (problem === undefined) {
+          process.stdout.write(`${file.path}: ${records} record(s), chain intact\n`)
+          continue
+        }
+        intact = false
+        const named = [`line ${problem.line}`, problem.seq !== undefined ? `seq ${problem.seq}` : '', problem.eventID !== undefined ? `eventID ${problem.eventID}` : '']
+        process.stdout.write(`${file.path}: bad record at ${named.filter((n) => n !== '').join(', ')}: ${problem.reason}\n`)
+      }
+      if (!intact) process.exit(1)
+      return
+    }
+    const filter: EventFilter = {
+      ...(values['key-id'] !== undefined ? { keyId: values['key-id'] } : {}),
+      ...(values['event-name'] !== undefined ? { eventName: values['event-name'] } : {}),
+      ...(values.since !== undefined ? { since: parseTime(values.since, '--since') } : {}),
+      ...(values.until !== undefined ? { until: parseTime(values.until, '--until') } : {}),
+    }
+    for (const record of readEvents(regionDir, filter)) process.stdout.write(`${JSON.stringify(record)}\n`)
+    return
+  }
   fail(USAGE)
+}
+
+/** A region's folder: `<dir>/regions/<region>` of a partition's data dir, or `<dir>` itself if it is the region's. */
+function auditRegionDir(dataDir: string, region: string): string {
+  const inPartition = join(dataDir, 'regions', region)
+  if (existsSync(inPartition)) return inPartition
+  if (trailFiles(dataDir).length > 0) return dataDir
+  fail(`no region ${region} in ${dataDir} (looked for ${inPartition})`)
+}
+
+/** An ISO-8601 time or epoch seconds. */
+function parseTime(text: string, option: string): number {
+  const ms = /^\d+(\.\d+)?$/.test(text) ? Number(text) * 1000 : Date.parse(text)
+  if (!Number.isFinite(ms)) fail(`${option}: '${text}' is not an ISO-8601 time or epoch seconds`)
+  return ms
 }
 
 await main(process.argv.slice(2)).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)))

@@ -12,13 +12,14 @@ import { rotationWrites } from './materials.js'
 import { queueMessage } from './multi-region/outbound.js'
 import { expireImportedMaterial } from './imported-material.js'
 import type { Lease } from './lease.js'
+import { recordedServiceChange } from './service-events.js'
 
 /** Deletes every PendingDeletion key whose deletion date has passed, with its aliases. */
 export async function sweepDeletions(kms: Kms, logger: Logger): Promise<number> {
   const now = kms.clock.now()
   const due = [...kms.keys.values()].filter((k) => k.state === 'PendingDeletion' && k.deletionAt !== undefined && k.deletionAt <= now)
   for (const candidate of due) {
-    const deleted = await kms.mutate(() => {
+    const deleted = await recordedServiceChange(kms, 'DeleteKey', candidate.keyId, () => kms.mutate(() => {
       const key = kms.keys.get(candidate.keyId)
       // Re-checked inside the mutation: a CancelKeyDeletion may have come first, or another
       // node (a former holder of the region's lease) may have deleted it.
@@ -38,7 +39,7 @@ export async function sweepDeletions(kms: Kms, logger: Logger): Promise<number> 
         writes.push(queueMessage(kms, key.mrk.primaryRegion, key.keyId, { type: 'ReplicaDeleted', replicationId }))
       }
       return { writes, result: true }
-    })
+    }))
     if (deleted) logger.info('key deleted', { keyId: candidate.keyId })
   }
   return due.length
@@ -56,14 +57,14 @@ export async function rotateDueKeys(kms: Kms, logger: Logger): Promise<number> {
       k.rotation.nextRotationAt <= now,
   )
   for (const candidate of due) {
-    const rotated = await kms.mutate(async () => {
+    const rotated = await recordedServiceChange(kms, 'RotateKey', candidate.keyId, () => kms.mutate(async () => {
       const key = kms.keys.get(candidate.keyId)
       const next = key?.rotation.nextRotationAt
       if (key === undefined || key.state !== 'Enabled' || key.mrk?.role === 'REPLICA' || !key.rotation.enabled || next === undefined || next > kms.clock.now()) {
         return { writes: [], result: false }
       }
       return { writes: await rotationWrites(kms, key, 'AUTOMATIC'), result: true }
-    })
+    }))
     if (rotated) logger.info('key rotated automatically', { keyId: candidate.keyId })
   }
   return due.length

@@ -58,5 +58,6 @@ export const REFUSED_ENUM_VALUES: Readonly<Record<string, Readonly<Record<string
 
 /** Operations of the model that Trent answers with UnsupportedOperationException, and why. */
 export const REFUSED_OPERATIONS: Readonly<Record<string, string>> = {
-  GetKeyLastUsage: 'Not implemented yet (issue 13: it reads the audit trail).',
+  // None: every operation of the model is served (the custom key store ones answer as for
+  // an account without custom key stores).
 }

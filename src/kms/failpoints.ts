@@ -19,6 +19,7 @@ export type FailpointName =
   | 'inbound:after-commit'
   | 'transfer:after-wrap'
   | 'transfer:after-unwrap'
+  | 'audit:before-change-record'
 
 let armed: ReadonlySet<string> = new Set()
 let markerDir = ''

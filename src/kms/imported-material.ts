@@ -13,6 +13,7 @@
 import { KmsError } from '../wire/errors.js'
 import type { ImportedMaterialState, ImportedVersion, KeyRecord, KeyState, Write } from '../storage/records.js'
 import type { Kms } from './kms.js'
+import { recordedServiceChange } from './service-events.js'
 import { sharedChangeWrites } from './materials.js'
 
 /** Import operations need a key of imported material (footnote [9]). */
@@ -149,10 +150,14 @@ export async function expireImportedMaterial(kms: Kms): Promise<string[]> {
   const due = [...kms.keys.values()].filter((key) => dueVersions(key).length > 0).map((key) => key.keyId)
   for (const keyId of due) {
     for (const version of dueVersions(kms.keys.get(keyId))) {
-      await kms.mutate(() => {
-        const key = kms.keys.get(keyId)
-        return { writes: key !== undefined && dueVersions(key).includes(version) ? deleteMaterialWrites(kms, key, version) : [], result: undefined }
-      })
+      // AWS records the expiry as a DeleteExpiredKeyMaterial service event.
+      await recordedServiceChange(kms, 'DeleteExpiredKeyMaterial', keyId, () =>
+        kms.mutate(() => {
+          const key = kms.keys.get(keyId)
+          const writes = key !== undefined && dueVersions(key).includes(version) ? deleteMaterialWrites(kms, key, version) : []
+          return { writes, result: writes.length > 0 }
+        }),
+      )
     }
   }
   return due

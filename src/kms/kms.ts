@@ -12,10 +12,12 @@
  *
  * @module
  */
+import type { AuditSink } from '../audit/trail.js'
 import type { Hsm, MaterialRef } from '../hsm/hsm.js'
 import type { AliasRecord, AnsweredSessionRecord, GrantRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, TombstoneRecord, Write } from '../storage/records.js'
 import type { ChangePosition, CommittedChange, LoadedState, Storage } from '../storage/storage.js'
 import { keyArn, partitionOf } from '../wire/arn.js'
+import { auditIntentScope } from './audit-intent.js'
 import type { Clock } from './clock.js'
 
 export interface KmsConfig {
@@ -34,6 +36,11 @@ export interface PartitionView {
 }
 
 const NO_PARTITION: PartitionView = { partitionId: () => undefined, regions: () => [], verify: () => false }
+
+/** A KMS that keeps no audit trail (unit tests); the region wires a FileAuditTrail in. */
+function noAuditTrail(since: number): AuditSink {
+  return { node: 0, append: () => undefined, lastUsage: () => undefined, trackingStartedAt: () => since }
+}
 
 /** How often a node of a shared store looks for its peers' changes, at the latest. */
 const FOLLOW_INTERVAL_MS = 200
@@ -68,6 +75,8 @@ export class Kms {
    * sets it (--replica-visibility-wait-ms).
    */
   replicaVisibilityWaitMs = 0
+  /** Where every request and replication event is recorded (docs/spec/audit-trail.md). */
+  audit: AuditSink
   /** Called after a commit that queued messages, so the sender wakes at once. */
   onOutbox: () => void = () => undefined
   readonly #storage: Storage
@@ -88,6 +97,7 @@ export class Kms {
     this.clock = config.clock
     this.hsm = hsm
     this.#storage = storage
+    this.audit = noAuditTrail(config.clock.now())
   }
 
   static async open(config: KmsConfig, hsm: Hsm, storage: Storage): Promise<Kms> {
@@ -149,6 +159,11 @@ export class Kms {
     if (changes === undefined) this.#load(await this.#storage.load())
     else if (changes.length > 0) this.#applyChanges(changes)
     return this.#position !== before || changes === undefined
+  }
+
+  /** The last change of the store these maps include. */
+  get position(): ChangePosition {
+    return this.#position
   }
 
   /** Whether other nodes write this region's store: what this node shows may lag theirs briefly. */
@@ -215,7 +230,7 @@ export class Kms {
    * in one durable batch, then applies them to memory, and only then resolves: what a
    * caller is told has happened has happened on disk.
    */
-  mutate<T>(change: () => Promise<{ writes: Write[]; result: T }> | { writes: Write[]; result: T }): Promise<T> {
+  mutate<T>(change: () => Promise<{ writes: Write[]; result: T }> | { writes: Write[]; result: T }, auditDetail?: Readonly<Record<string, string>>): Promise<T> {
     const run = this.#mutations.then(async () => {
       let written: Write[] = []
       const commit = (): Promise<{ position: ChangePosition; result: T }> =>
@@ -225,7 +240,12 @@ export class Kms {
           async () => {
             const decision = await change()
             written = decision.writes
-            return decision
+            // The record of the request making this change, in the same commit (audit-intent.ts).
+            const intent = written.length > 0 ? auditIntentScope.getStore() : undefined
+            if (intent === undefined) return decision
+            const keyIds = written.flatMap((w) => (w.kind === 'putKey' ? [w.key.keyId] : w.kind === 'deleteKey' ? [w.keyId] : []))
+            written = [...written, { kind: 'auditIntent', ...intent(keyIds, auditDetail) }]
+            return { ...decision, writes: written }
           },
         )
       let committed: { position: ChangePosition; result: T }
@@ -320,6 +340,9 @@ export class Kms {
         break
       case 'deleteOutbox':
         this.outbox.delete(write.id)
+        break
+      case 'auditIntent':
+        // Nothing in memory: a node's trail reads it from the change log when it starts.
         break
       case 'putTombstone':
         this.tombstones.set(write.tombstone.keyId, write.tombstone)

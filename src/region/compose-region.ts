@@ -33,6 +33,8 @@ import { seedKeys, type Seeding } from '../kms/seed.js'
 import type { SeedKey } from '../wire/seed-file.js'
 import { RegionMetrics } from '../metrics/region-metrics.js'
 import { keysByState, replicationLag } from '../kms/multi-region/lag.js'
+import { FileAuditTrail, type CommittedIntent } from '../audit/trail.js'
+import type { Storage } from '../storage/storage.js'
 
 export interface RegionConfig {
   region: string
@@ -43,6 +45,8 @@ export interface RegionConfig {
   store?: string
   /** Other nodes of the region write the same store. */
   shared?: boolean
+  /** Which node of the region this is (the launcher's --nodes; default 0): names its audit chain. */
+  node?: number
   host: string
   /** 0 picks a free port. */
   port: number
@@ -125,6 +129,12 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
     })
   const clock = new AdjustableClock()
   const kms = await Kms.open({ region: config.region, accountId: config.accountId, clock }, hsm, storage)
+  // One chain per node, in the region's data dir (docs/spec/audit-trail.md §1).
+  const auditTrail = new FileAuditTrail({ regionDir: config.dataDir, region: config.region, node: config.node ?? 0, now: () => clock.now() })
+  kms.audit = auditTrail
+  // Records of changes this node committed but did not write before it stopped (docs/spec/audit-trail.md §4).
+  const recovered = await auditTrail.recoverIntents(await recentAuditIntents(storage, kms.position))
+  if (recovered > 0) config.logger.warn('audit records recovered from the change log', { records: recovered })
   kms.peers = new FileTrustStore(config.trustStoreFile ?? join(config.dataDir, TRUST_STORE_FILE))
   kms.replicaVisibilityWaitMs = config.replicaVisibilityWaitMs ?? DEFAULT_REPLICA_VISIBILITY_WAIT_MS
   // The region's background work runs on one node at a time (kms/lease.ts).
@@ -266,8 +276,25 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
       await sender?.stop()
       await background.stop()
       await kms.close()
+      await auditTrail.close()
     },
   }
+}
+
+/**
+ * How far back in the change log a node looks for changes it committed without writing
+ * their records: far more than the changes one node can have in flight when it dies.
+ */
+const AUDIT_RECOVERY_WINDOW = 1000
+
+/** The auditIntent writes of the last changes the store still keeps, oldest first. */
+async function recentAuditIntents(storage: Storage, position: number): Promise<CommittedIntent[]> {
+  for (let window = AUDIT_RECOVERY_WINDOW; window >= 1; window = Math.floor(window / 2)) {
+    const changes = await storage.changesSince(Math.max(0, position - window))
+    if (changes === undefined) continue
+    return changes.flatMap((change) => change.writes.flatMap((w) => (w.kind === 'auditIntent' ? [{ node: w.node, eventId: w.eventId, record: w.record }] : [])))
+  }
+  return []
 }
 
 /** Listens and resolves with the port, or rejects with the listen error (a port in use, say). */

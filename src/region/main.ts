@@ -145,6 +145,7 @@ const running = await startRegion({
   region,
   accountId,
   dataDir,
+  ...(nodeId !== undefined ? { node: nodeId } : {}),
   host: values.host,
   port,
   replicationPort,

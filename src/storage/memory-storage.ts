@@ -78,6 +78,9 @@ class MemoryBacking {
         case 'deleteOutbox':
           this.outbox.delete(write.id)
           break
+        case 'auditIntent':
+          // The change log alone holds it.
+          break
         case 'putTombstone':
           this.tombstones.set(write.tombstone.keyId, write.tombstone)
           break

@@ -623,6 +623,9 @@ export class PostgresStorage implements Storage {
       case 'deleteOutbox':
         await session.query(`DELETE FROM ${s}.outbox WHERE id = $1`, [write.id])
         return
+      case 'auditIntent':
+        // The change log alone holds it.
+        return
       case 'putTombstone':
         await session.query(
           `INSERT INTO ${s}.tombstones (key_id, record) VALUES ($1, $2) ON CONFLICT (key_id) DO UPDATE SET record = excluded.record`,

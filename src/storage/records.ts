@@ -250,6 +250,13 @@ export type Write =
   | { kind: 'deleteTombstone'; keyId: string }
   | { kind: 'putOutbox'; message: OutboxRecord }
   | { kind: 'deleteOutbox'; id: string }
+  /**
+   * The audit record of the request that made this change, as it was known before its
+   * answer (docs/spec/audit-trail.md §4): kept only in the change log, in the same commit
+   * as the change, so that a node that died before writing the full record to its trail
+   * writes this one when it starts again. No table holds it and no state changes.
+   */
+  | { kind: 'auditIntent'; node: number; eventId: string; record: string }
 
 export interface Snapshot {
   keys: KeyRecord[]

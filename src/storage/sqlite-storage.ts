@@ -279,6 +279,9 @@ export class SqliteStorage implements Storage {
           case 'deleteOutbox':
             deleteOutbox.run(write.id)
             break
+          case 'auditIntent':
+            // The change log alone holds it.
+            break
           case 'putTombstone':
             putTombstone.run(write.tombstone.keyId, JSON.stringify(write.tombstone))
             break

@@ -252,7 +252,7 @@ describe('boto3 against a local partition', () => {
       enabledBefore: false,
       enabledAfter: true,
       rotationPeriodInDays: 90,
-      onDemandKeyId: step('createKey').arn,
+      onDemandKeyId: keyId, // AWS answers RotateKeyOnDemand with the bare key id (its API reference example)
       rotationCount: 1,
       rotationTypes: ['ON_DEMAND'],
       rotationKeyIds: [keyId],

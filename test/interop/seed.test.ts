@@ -54,8 +54,11 @@ const REGIONS = [US, EU] as const
 const ACCOUNT = '111122223333'
 const SYNC = { timeoutMs: 120_000, intervalMs: 200 }
 const EXTRA_ARGS = ['--reconcile-interval-ms', '500']
-/** Two partitions start at once on a shared 2-core machine (on PostgreSQL, with its cluster): generous. */
-const START = { timeoutMs: 180_000 }
+/**
+ * Two partitions start at once on a shared 2-core machine (on PostgreSQL, with its cluster):
+ * generous. Info-level logs: the tests read the seeding's own lines (npm test runs at warn).
+ */
+const START = { timeoutMs: 180_000, env: { TRENT_LOG_LEVEL: 'info' } }
 
 // ---------------------------------------------------------------------------------------
 // The seed file

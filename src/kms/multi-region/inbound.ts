@@ -22,6 +22,8 @@ export interface InboundResult {
   type?: string
   from?: string
   keyId?: string
+  /** The signed message's id, once it parsed: what the audit record names as its request. */
+  messageId?: string
 }
 
 function refused(reason: string, extra: Omit<InboundResult, 'outcome' | 'reason'> = {}): InboundResult {
@@ -49,7 +51,7 @@ export async function receiveEnvelope(kms: Kms, bytes: Uint8Array): Promise<Inbo
     if (err instanceof MessageFormatError) return refused(err.message)
     throw err
   }
-  const about = { type: message.type, from: message.from, keyId: message.keyId }
+  const about = { type: message.type, from: message.from, keyId: message.keyId, messageId: message.messageId }
   // The envelope's copies are for routing only; they must agree with the signed body.
   if (message.from !== envelope.from || message.to !== envelope.to || message.messageId !== envelope.messageId) {
     return refused('envelope fields disagree with the signed body', about)
@@ -63,7 +65,9 @@ export async function receiveEnvelope(kms: Kms, bytes: Uint8Array): Promise<Inbo
   let outcome: Outcome
   failpoint('inbound:before-apply')
   try {
-    outcome = await kms.mutate(() => handleMessage(kms, message))
+    // What the message's audit record, committed with its change, says of it (audit-intent.ts).
+    const auditDetail = { type: message.type, from: message.from, keyId: message.keyId, messageId: message.messageId }
+    outcome = await kms.mutate(() => handleMessage(kms, message), auditDetail)
   } catch (err) {
     if (err instanceof ReplicationRefused) return refused(err.message, about)
     throw err

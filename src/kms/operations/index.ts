@@ -33,6 +33,7 @@ import { generateDataKey } from './generate-data-key.js'
 import { generateMac } from './generate-mac.js'
 import { generateRandom } from './generate-random.js'
 import { getKeyPolicy } from './get-key-policy.js'
+import { getKeyLastUsage } from './get-key-last-usage.js'
 import { getKeyRotationStatus } from './get-key-rotation-status.js'
 import { getParametersForImport } from './get-parameters-for-import.js'
 import { getPublicKey } from './get-public-key.js'
@@ -90,6 +91,7 @@ const ALL: readonly Operation[] = [
   generateMac,
   generateRandom,
   getKeyPolicy,
+  getKeyLastUsage,
   getKeyRotationStatus,
   getParametersForImport,
   getPublicKey,
