@@ -25,12 +25,20 @@ const ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234
 
 function encryptRecord(n: number): AuditRecord {
   return buildRecord({
-    eventName: 'Encrypt', eventType: 'AwsApiCall', region: 'us-east-1', accountId: '111122223333', time: Date.now(),
-    requestId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`, eventId: crypto.randomUUID(),
+    eventName: 'Encrypt',
+    eventType: 'AwsApiCall',
+    region: 'us-east-1',
+    accountId: '111122223333',
+    time: Date.now(),
+    requestId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+    eventId: crypto.randomUUID(),
     userIdentity: userIdentityOf('111122223333', 'arn:aws:iam::111122223333:root', 'AKIDBENCH'),
-    sourceIPAddress: '127.0.0.1', userAgent: 'aws-sdk-js/3 bench',
-    requestParameters: { keyId: ARN, encryptionContext: { purpose: 'bench' } }, responseElements: null,
-    resources: [{ accountId: '111122223333', type: 'AWS::KMS::Key', ARN }], readOnly: true,
+    sourceIPAddress: '127.0.0.1',
+    userAgent: 'aws-sdk-js/3 bench',
+    requestParameters: { keyId: ARN, encryptionContext: { purpose: 'bench' } },
+    responseElements: null,
+    resources: [{ accountId: '111122223333', type: 'AWS::KMS::Key', ARN }],
+    readOnly: true,
   })
 }
 

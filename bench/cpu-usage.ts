@@ -145,7 +145,7 @@ export function sampleCpu(rootPid: number = process.pid): CpuSample | undefined 
   // pid → the child of rootPid it descends from (rootPid for rootPid itself).
   const ours = new Map([[rootPid, rootPid]])
   // Parents have lower pids than their children only usually: iterate to a fixed point.
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false
     for (const [pid, parent] of parents) {
       const parentTop = ours.get(parent)
@@ -188,7 +188,7 @@ function sampleGroup(rootPid: number, label: string, parents: ReadonlyMap<number
   const rootFields = statFields(`/proc/${rootPid}/stat`)
   if (rootFields === undefined) return undefined
   const members = new Set([rootPid])
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false
     for (const [pid, parent] of parents) {
       if (!members.has(pid) && members.has(parent)) {

@@ -86,7 +86,9 @@ const signOperation: BenchOperation = {
   check: (output) => {
     const signature = typeof output.Signature === 'string' ? Buffer.from(output.Signature, 'base64') : undefined
     // A DER ECDSA P-256 signature: a SEQUENCE of 70 to 72 bytes in all.
-    return signature !== undefined && signature[0] === 0x30 && signature.length >= 8 && signature.length <= 72 ? undefined : 'no DER ECDSA signature in the answer'
+    return signature !== undefined && signature[0] === 0x30 && signature.length >= 8 && signature.length <= 72
+      ? undefined
+      : 'no DER ECDSA signature in the answer'
   },
 }
 
@@ -94,7 +96,11 @@ const generateMacOperation: BenchOperation = {
   label: 'GenerateMac HMAC_256 32 B',
   operation: 'GenerateMac',
   inputs: (fixtures) =>
-    fixtures.plaintexts['32 B'].map((message) => ({ KeyId: fixtures.macKeyId, Message: message.toString('base64'), MacAlgorithm: 'HMAC_SHA_256' })),
+    fixtures.plaintexts['32 B'].map((message) => ({
+      KeyId: fixtures.macKeyId,
+      Message: message.toString('base64'),
+      MacAlgorithm: 'HMAC_SHA_256',
+    })),
   check: (output) => {
     const mac = typeof output.Mac === 'string' ? Buffer.from(output.Mac, 'base64') : undefined
     return mac?.length === 32 ? undefined : 'no 32-byte Mac in the answer'
@@ -164,7 +170,9 @@ export async function makeFixtures(options: FixtureOptions): Promise<Fixtures> {
       const batch = 16
       for (let start = 0; start < options.poolSize; start += batch) {
         const outputs = await Promise.all(
-          plaintexts[name].slice(start, start + batch).map((plaintext) => client.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }))),
+          plaintexts[name]
+            .slice(start, start + batch)
+            .map((plaintext) => client.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }))),
         )
         for (const output of outputs) {
           if (output.CiphertextBlob === undefined) throw new Error('Encrypt answered without a CiphertextBlob')

@@ -49,17 +49,7 @@ import { openKeyToken, sealKeyToken } from '../src/hsm/soft/key-token.js'
 import type { TransferBinding } from '../src/hsm/hsm.js'
 
 export type CryptoOp =
-  | 'sign'
-  | 'verify'
-  | 'keygen'
-  | 'pointExport'
-  | 'pointImport'
-  | 'ecdh'
-  | 'hkdf'
-  | 'wrap'
-  | 'unwrap'
-  | 'tokenOpen'
-  | 'tokenSeal'
+  'sign' | 'verify' | 'keygen' | 'pointExport' | 'pointImport' | 'ecdh' | 'hkdf' | 'wrap' | 'unwrap' | 'tokenOpen' | 'tokenSeal'
 
 /** Where an operation runs: a region's HSM worker thread or its main (event loop) thread. */
 export type Thread = 'A hsm' | 'A main' | 'B hsm' | 'B main'
@@ -149,7 +139,19 @@ const LABELS: Record<CryptoOp, string> = {
   tokenSeal: 'key token seal (AES-256-GCM, domain key)',
 }
 
-const OP_ORDER: readonly CryptoOp[] = ['sign', 'verify', 'keygen', 'pointExport', 'pointImport', 'ecdh', 'hkdf', 'wrap', 'unwrap', 'tokenOpen', 'tokenSeal']
+const OP_ORDER: readonly CryptoOp[] = [
+  'sign',
+  'verify',
+  'keygen',
+  'pointExport',
+  'pointImport',
+  'ecdh',
+  'hkdf',
+  'wrap',
+  'unwrap',
+  'tokenOpen',
+  'tokenSeal',
+]
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
@@ -248,7 +250,8 @@ export function measureP384Floor(options: FloorOptions = {}): FloorReport {
   const runs: Record<CryptoOp, () => unknown> = {
     sign: () => sign('sha384', replicationSigningInput(body), { key: rsk.privateKey, dsaEncoding: 'ieee-p1363' }),
     verify: () => {
-      if (!verify('sha384', replicationSigningInput(body), { key: pinned, dsaEncoding: 'ieee-p1363' }, signature)) throw new Error('verify failed')
+      if (!verify('sha384', replicationSigningInput(body), { key: pinned, dsaEncoding: 'ieee-p1363' }, signature))
+        throw new Error('verify failed')
     },
     keygen: () => generateP384KeyPair(),
     pointExport: () => pointOfPublicKey(rakb.publicKey),
@@ -286,7 +289,9 @@ function summarise(ops: OpCost[], signedBytes: number): FloorReport {
     return { op: o.op, label: o.label, countA: count.a, countB: count.b, microseconds: (count.a + count.b) * o.microseconds }
   })
   const total = perReplication.reduce((sum, row) => sum + row.microseconds, 0)
-  const [busiestThread, busiest] = (Object.entries(byThread) as Array<[Thread, number]>).reduce((best, entry) => (entry[1] > best[1] ? entry : best))
+  const [busiestThread, busiest] = (Object.entries(byThread) as Array<[Thread, number]>).reduce((best, entry) =>
+    entry[1] > best[1] ? entry : best,
+  )
   return {
     node: process.version,
     openssl: process.versions.openssl ?? 'unknown',
@@ -319,7 +324,9 @@ export function floorTable(report: FloorReport): string {
       'cost = median CPU µs per op, wall µs beside it)',
   )
   lines.push('')
-  lines.push(`${pad('operation', 44)}${padLeft('CPU µs', 9)}${padLeft('wall µs', 9)}${padLeft('in A', 6)}${padLeft('in B', 6)}${padLeft('µs/repl', 10)}`)
+  lines.push(
+    `${pad('operation', 44)}${padLeft('CPU µs', 9)}${padLeft('wall µs', 9)}${padLeft('in A', 6)}${padLeft('in B', 6)}${padLeft('µs/repl', 10)}`,
+  )
   for (const row of report.perReplication) {
     const op = report.ops.find((o) => o.op === row.op)
     lines.push(

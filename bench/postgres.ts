@@ -53,12 +53,18 @@ export type StatementKind =
  * nothing) but the lease holder's background work does: reconciliation takes the
  * region's write lock every 30 s even with nothing to change (src/kms/multi-region/reconcile.ts).
  */
-export const BACKGROUND_KINDS: readonly StatementKind[] = ['follower: read changes', 'lease: renew', 'listener: ping', 'commit without writes']
+export const BACKGROUND_KINDS: readonly StatementKind[] = [
+  'follower: read changes',
+  'lease: renew',
+  'listener: ping',
+  'commit without writes',
+]
 
 export function classifyStatement(text: string): StatementKind {
   const sql = text.trim().replace(/\s+/g, ' ')
   // The change-log read (src/storage/postgres-storage.ts #changesAfterSql): the head, then the changes.
-  if (/^\(SELECT position AS head, NULL::bigint AS position, NULL::text AS writes FROM \S+\.change_head WHERE id = 1\) UNION ALL/.test(sql)) return 'follower: read changes'
+  if (/^\(SELECT position AS head, NULL::bigint AS position, NULL::text AS writes FROM \S+\.change_head WHERE id = 1\) UNION ALL/.test(sql))
+    return 'follower: read changes'
   if (/^BEGIN; SELECT pg_advisory_xact_lock/.test(sql)) return 'commit: BEGIN + write lock + catch-up'
   if (/^INSERT INTO \S+\.leases\b/.test(sql)) return 'lease: renew'
   if (/^DELETE FROM \S+\.leases\b/.test(sql)) return 'lease: release'
@@ -104,7 +110,12 @@ function parseLog(log: string): LoggedStatement[] {
     const statement = entry === undefined ? null : STATEMENT.exec(entry.text)
     if (entry !== undefined && statement !== null) {
       const sql = statement[1] ?? ''
-      statements.push({ pid: entry.pid, application: entry.application === '' ? '(none)' : entry.application, sql, kind: classifyStatement(sql) })
+      statements.push({
+        pid: entry.pid,
+        application: entry.application === '' ? '(none)' : entry.application,
+        sql,
+        kind: classifyStatement(sql),
+      })
     }
     entry = undefined
   }
@@ -140,7 +151,16 @@ function parseLog(log: string): LoggedStatement[] {
 }
 
 export function countStatements(log: string, seconds: number): StatementCounts {
-  const counts: StatementCounts = { seconds, total: 0, byKind: {}, byApplication: {}, backends: 0, backgroundPerSecond: 0, other: 0, otherSamples: [] }
+  const counts: StatementCounts = {
+    seconds,
+    total: 0,
+    byKind: {},
+    byApplication: {},
+    backends: 0,
+    backgroundPerSecond: 0,
+    other: 0,
+    otherSamples: [],
+  }
   const backends = new Set<string>()
   for (const statement of parseLog(log)) {
     counts.total += 1

@@ -136,7 +136,9 @@ export async function waitForHttp(managed: ManagedProcess, url: string, timeoutM
     if (answered !== undefined && (status === undefined || answered === status)) return
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
-  throw new Error(`${managed.name}: ${url} did not answer${status !== undefined ? ` ${status}` : ''} within ${timeoutMs} ms:\n${managed.logTail()}`)
+  throw new Error(
+    `${managed.name}: ${url} did not answer${status !== undefined ? ` ${status}` : ''} within ${timeoutMs} ms:\n${managed.logTail()}`,
+  )
 }
 
 function canListen(port: number): Promise<boolean> {

@@ -121,7 +121,9 @@ function summarise(path: string, top: number, inclusiveNames: string[]): string 
     'self time by file:',
     ...rows(selfByFile),
     'inclusive time:',
-    ...inclusiveNames.filter((name) => inclusive.has(name)).map((name) => `  ${ms(inclusive.get(name) ?? 0)} ${percent(inclusive.get(name) ?? 0)}  ${name}`),
+    ...inclusiveNames
+      .filter((name) => inclusive.has(name))
+      .map((name) => `  ${ms(inclusive.get(name) ?? 0)} ${percent(inclusive.get(name) ?? 0)}  ${name}`),
     '',
   ].join('\n')
 }

@@ -224,13 +224,17 @@ interface Answer {
 function send(agent: Agent, port: number, wire: WireRequest): Promise<Answer> {
   return new Promise((resolvePromise, reject) => {
     const headers: Record<string, string> = { ...wire.headers }
-    if (!Object.keys(headers).some((name) => name.toLowerCase() === 'content-length')) headers['content-length'] = String(Buffer.byteLength(wire.body))
-    const req = request({ host: '127.0.0.1', port, method: wire.method, path: wire.path, headers, agent, timeout: 15_000 }, (res: IncomingMessage) => {
-      const chunks: Buffer[] = []
-      res.on('data', (chunk: Buffer) => chunks.push(chunk))
-      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }))
-      res.on('error', reject)
-    })
+    if (!Object.keys(headers).some((name) => name.toLowerCase() === 'content-length'))
+      headers['content-length'] = String(Buffer.byteLength(wire.body))
+    const req = request(
+      { host: '127.0.0.1', port, method: wire.method, path: wire.path, headers, agent, timeout: 15_000 },
+      (res: IncomingMessage) => {
+        const chunks: Buffer[] = []
+        res.on('data', (chunk: Buffer) => chunks.push(chunk))
+        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }))
+        res.on('error', reject)
+      },
+    )
     req.on('error', reject)
     req.on('timeout', () => req.destroy(new Error('no answer within 15 s')))
     req.end(wire.body)
@@ -376,7 +380,13 @@ async function proxyUrlFromLog(managed: ManagedProcess, timeoutMs: number): Prom
 }
 
 /** Starts `node dist/src/partition/main.js` on free ports (no port can be taken from under it), forked with IPC. */
-async function startPartition(name: string, dataDir: string, logDir: string, logLevel: 'info' | 'debug', nodeFlags: readonly string[] = []): Promise<Partition> {
+async function startPartition(
+  name: string,
+  dataDir: string,
+  logDir: string,
+  logLevel: 'info' | 'debug',
+  nodeFlags: readonly string[] = [],
+): Promise<Partition> {
   mkdirSync(dataDir, { recursive: true })
   // The launcher gives its own node flags to the regions and the proxy it forks.
   const args = [...nodeFlags, PARTITION_MAIN, '--port', '0', '--regions', `${PRIMARY},${REPLICA}`, '--data-dir', dataDir]
@@ -418,7 +428,8 @@ async function createKeys(client: PartitionClient, count: number): Promise<strin
       next++
       const output = await client.call(PRIMARY, 'CreateKey', { MultiRegion: true, Description: 'trent replication bench' })
       const keyId = (output.KeyMetadata as { KeyId?: unknown } | undefined)?.KeyId
-      if (typeof keyId !== 'string' || !keyId.startsWith('mrk-')) throw new Error(`CreateKey answered no mrk- key id: ${JSON.stringify(output).slice(0, 200)}`)
+      if (typeof keyId !== 'string' || !keyId.startsWith('mrk-'))
+        throw new Error(`CreateKey answered no mrk- key id: ${JSON.stringify(output).slice(0, 200)}`)
       keys.push(keyId)
     }
   }
@@ -440,7 +451,9 @@ async function waitForDeliveries(
     asked.count++
     if (Object.entries(expected).every(([region, n]) => (counts.delivered[region] ?? 0) >= n)) return counts
     if (performance.now() > deadline) {
-      throw new Error(`the proxy delivered ${JSON.stringify(counts.delivered)} (refused ${JSON.stringify(counts.refused)}), not ${JSON.stringify(expected)}, within ${timeoutMs} ms`)
+      throw new Error(
+        `the proxy delivered ${JSON.stringify(counts.delivered)} (refused ${JSON.stringify(counts.refused)}), not ${JSON.stringify(expected)}, within ${timeoutMs} ms`,
+      )
     }
     if (intervalMs > 0) await sleep(intervalMs)
   }
@@ -517,9 +530,12 @@ async function measureHttp(): Promise<number[]> {
 }
 
 async function measureWorker(): Promise<number[]> {
-  const worker = new Worker("require('node:worker_threads').parentPort.on('message', (m) => require('node:worker_threads').parentPort.postMessage(m))", {
-    eval: true,
-  })
+  const worker = new Worker(
+    "require('node:worker_threads').parentPort.on('message', (m) => require('node:worker_threads').parentPort.postMessage(m))",
+    {
+      eval: true,
+    },
+  )
   const times: number[] = []
   try {
     const payload = { op: 'signReplication', body: new Uint8Array(1536) }
@@ -722,7 +738,15 @@ function segmentModel(floor: FloorReport): Array<{ segment: string; cryptoUs: nu
     { segment: 'B: HSM signs AgreementOffer; POST; proxy stores', cryptoUs: cost('sign'), fsyncs: 1 },
     {
       segment: 'proxy → A; A verifies; HSM wrapForTransfer; A commits',
-      cryptoUs: cost('verify') + cost('tokenOpen') + cost('keygen') + cost('pointExport') + cost('pointImport') + cost('ecdh') + cost('hkdf') + cost('wrap'),
+      cryptoUs:
+        cost('verify') +
+        cost('tokenOpen') +
+        cost('keygen') +
+        cost('pointExport') +
+        cost('pointImport') +
+        cost('ecdh') +
+        cost('hkdf') +
+        cost('wrap'),
       fsyncs: 1,
     },
     { segment: 'A: HSM signs MaterialTransfer; POST; proxy stores', cryptoUs: cost('sign'), fsyncs: 1 },
@@ -735,7 +759,12 @@ function segmentModel(floor: FloorReport): Array<{ segment: string; cryptoUs: nu
 }
 
 /** Splits each traced replication at the proxy's `stored` and the regions' `applied` lines. */
-function traceReport(events: readonly LogEvent[], windows: readonly Window[], floor: FloorReport, fsyncMs: number): TraceReport | undefined {
+function traceReport(
+  events: readonly LogEvent[],
+  windows: readonly Window[],
+  floor: FloorReport,
+  fsyncMs: number,
+): TraceReport | undefined {
   const rows: number[][] = []
   const handling: number[] = []
   /** Per applied message (segments 2, 4, 6): the receiving region's handling ms. */
@@ -744,7 +773,8 @@ function traceReport(events: readonly LogEvent[], windows: readonly Window[], fl
   for (const e of events) if (e.kind === 'request' && e.requestId !== undefined && e.ms !== undefined) requestMs.set(e.requestId, e.ms)
   for (const window of windows) {
     const inside = events.filter((e) => e.at >= Math.floor(window.t0) && e.at <= window.settled + 1)
-    const stored = (from: string, index: number): LogEvent | undefined => inside.filter((e) => e.kind === 'stored' && e.from === from)[index]
+    const stored = (from: string, index: number): LogEvent | undefined =>
+      inside.filter((e) => e.kind === 'stored' && e.from === from)[index]
     const applied = (region: string, type: string): LogEvent | undefined =>
       inside.find((e) => e.kind === 'applied' && e.region === region && e.type === type && e.keyId === window.keyId)
     const storedRc = stored(PRIMARY, 0)
@@ -754,7 +784,9 @@ function traceReport(events: readonly LogEvent[], windows: readonly Window[], fl
     const storedMt = stored(PRIMARY, 1)
     const appliedMt = applied(REPLICA, 'MaterialTransfer')
     if ([storedRc, appliedRc, storedAo, appliedAo, storedMt, appliedMt].some((e) => e === undefined)) continue
-    const points = [window.t0, storedRc, appliedRc, storedAo, appliedAo, storedMt, appliedMt].map((p) => (typeof p === 'number' ? p : (p as LogEvent).at))
+    const points = [window.t0, storedRc, appliedRc, storedAo, appliedAo, storedMt, appliedMt].map((p) =>
+      typeof p === 'number' ? p : (p as LogEvent).at,
+    )
     rows.push(points.slice(1).map((point, index) => point - (points[index] ?? 0)))
     ;[appliedRc, appliedAo, appliedMt].forEach((event, index) => {
       const handled = event?.requestId === undefined ? undefined : requestMs.get(event.requestId)
@@ -883,7 +915,8 @@ async function latencyPhase(
       if (state === 'Enabled' && firstPoll && settings.pollStartFraction > 0) enabledAtFirstPoll++
       firstPoll = false
       if (state === 'Enabled') seenAt = now
-      else if (state === undefined && !isNotFound(poll)) throw new Error(`DescribeKey in ${REPLICA} answered ${poll.status}: ${poll.body.slice(0, 300)}`)
+      else if (state === undefined && !isNotFound(poll))
+        throw new Error(`DescribeKey in ${REPLICA} answered ${poll.status}: ${poll.body.slice(0, 300)}`)
       else if (now - started > 30_000) throw new Error(`${keyId} was not Enabled in ${REPLICA} within 30 s (state ${state ?? 'none'})`)
       else if (settings.pollIntervalMs > 0) await sleep(settings.pollIntervalMs)
     }
@@ -894,7 +927,10 @@ async function latencyPhase(
     await sleep(TAIL_PAUSE_MS)
     base = await waitForDeliveries(
       client,
-      { [PRIMARY]: (base.delivered[PRIMARY] ?? 0) + ENVELOPES_TO_PRIMARY, [REPLICA]: (base.delivered[REPLICA] ?? 0) + ENVELOPES_TO_REPLICA },
+      {
+        [PRIMARY]: (base.delivered[PRIMARY] ?? 0) + ENVELOPES_TO_PRIMARY,
+        [REPLICA]: (base.delivered[REPLICA] ?? 0) + ENVELOPES_TO_REPLICA,
+      },
       10_000,
       2,
       statusQueries,
@@ -975,7 +1011,8 @@ async function throughputPhase(partition: Partition, keys: readonly string[], se
     const now = performance.now()
     if (enabledAt === undefined && (counts.delivered[REPLICA] ?? 0) >= expectedB) enabledAt = now
     if (enabledAt !== undefined && (counts.delivered[PRIMARY] ?? 0) >= expectedA) settledAt = now
-    else if (now > deadline) throw new Error(`throughput: the proxy delivered ${JSON.stringify(counts.delivered)}, not ${expectedA}/${expectedB}, within 120 s`)
+    else if (now > deadline)
+      throw new Error(`throughput: the proxy delivered ${JSON.stringify(counts.delivered)}, not ${expectedA}/${expectedB}, within 120 s`)
     else await sleep(THROUGHPUT_POLL_MS)
   }
   const cpuEnd = sampleCpu()
@@ -1075,7 +1112,10 @@ async function tracePhase(partition: Partition, keys: readonly string[], quietMs
     if (wait > 0) await sleep(wait)
     base = await waitForDeliveries(
       client,
-      { [PRIMARY]: (base.delivered[PRIMARY] ?? 0) + ENVELOPES_TO_PRIMARY, [REPLICA]: (base.delivered[REPLICA] ?? 0) + ENVELOPES_TO_REPLICA },
+      {
+        [PRIMARY]: (base.delivered[PRIMARY] ?? 0) + ENVELOPES_TO_PRIMARY,
+        [REPLICA]: (base.delivered[REPLICA] ?? 0) + ENVELOPES_TO_REPLICA,
+      },
       10_000,
       2,
     )
@@ -1093,7 +1133,11 @@ export interface ReplicationReport {
   finishedAt: string
   source?: { commit: string; dirty: boolean }
   machine: { cpus: number; cpuModel: string; totalMemoryMiB: number; node: string; platform: string; loadAverageAtStart: number[] }
-  settings: Omit<ReplicationSettings, 'out' | 'keepLogs' | 'budgetSeconds'> & { regions: string[]; reconcileIntervalMs: number; logLevel: string }
+  settings: Omit<ReplicationSettings, 'out' | 'keepLogs' | 'budgetSeconds'> & {
+    regions: string[]
+    reconcileIntervalMs: number
+    logLevel: string
+  }
   floor?: FloorReport
   components?: ComponentCosts
   latency?: LatencyResult
@@ -1131,7 +1175,10 @@ interface PollingShare {
 }
 
 function pollingShare(label: string, polling: PollingShare): number {
-  return (polling.perPoll.get(label) ?? 0) * polling.polls + (label === 'proxy/main.js' ? polling.proxyStatusMicroseconds * polling.statusQueries : 0)
+  return (
+    (polling.perPoll.get(label) ?? 0) * polling.polls +
+    (label === 'proxy/main.js' ? polling.proxyStatusMicroseconds * polling.statusQueries : 0)
+  )
 }
 
 function processTable(rows: readonly ProcessCost[], unit: string, floor?: FloorReport, polling?: PollingShare): string {
@@ -1196,7 +1243,9 @@ function printSummary(report: ReplicationReport): void {
     const t = report.targets
     say()
     say(`  ${check(t.latencyP50Ms.met)} latency p50 ${ms(t.latencyP50Ms.value)} ms vs target ≤ ${t.latencyP50Ms.target} ms (loopback)`)
-    say(`  ${check(t.replicationsPerSecond.met)} throughput ${t.replicationsPerSecond.value.toFixed(1)}/s vs target ≥ ${t.replicationsPerSecond.target}/s (on ${cpus().length} cores)`)
+    say(
+      `  ${check(t.replicationsPerSecond.met)} throughput ${t.replicationsPerSecond.value.toFixed(1)}/s vs target ≥ ${t.replicationsPerSecond.target}/s (on ${cpus().length} cores)`,
+    )
   }
   if (floor !== undefined && report.ratios !== undefined) {
     const r = report.ratios
@@ -1209,8 +1258,10 @@ function printSummary(report: ReplicationReport): void {
   }
   if (throughput !== undefined) {
     say()
-    say(`CPU per replication under load (throughput phase; /proc; other processes on the machine used ${throughput.othersCores.toFixed(2)} cores` +
-      `${throughput.othersCores > BUSY_MACHINE_CORES ? ' ⚠ busy machine: expect low, noisy numbers' : ''}):`)
+    say(
+      `CPU per replication under load (throughput phase; /proc; other processes on the machine used ${throughput.othersCores.toFixed(2)} cores` +
+        `${throughput.othersCores > BUSY_MACHINE_CORES ? ' ⚠ busy machine: expect low, noisy numbers' : ''}):`,
+    )
     say(processTable(throughput.cpuPerReplication, 'repl', floor))
   }
   if (latency !== undefined) {
@@ -1226,7 +1277,12 @@ function printSummary(report: ReplicationReport): void {
     const share: PollingShare | undefined =
       report.polling === undefined
         ? undefined
-        : { perPoll, polls: p.perReplication, proxyStatusMicroseconds: report.polling.proxyStatusCpuMicroseconds, statusQueries: p.proxyStatusQueriesPerReplication }
+        : {
+            perPoll,
+            polls: p.perReplication,
+            proxyStatusMicroseconds: report.polling.proxyStatusCpuMicroseconds,
+            statusQueries: p.proxyStatusQueriesPerReplication,
+          }
     say(processTable(latency.cpuPerReplication, 'repl', undefined, share))
     say(
       `  (less polling: without the DescribeKey polls and the ${p.proxyStatusQueriesPerReplication.toFixed(1)} proxy status queries per replication ` +
@@ -1248,7 +1304,9 @@ function printSummary(report: ReplicationReport): void {
   if (latency?.hops !== undefined) {
     const h = latency.hops
     say()
-    say(`Where the latency goes, hop by hop (proxy log 'envelope delivered' = the receiver committed and answered; ${h.keys} keys, 1 ms log resolution, means):`)
+    say(
+      `Where the latency goes, hop by hop (proxy log 'envelope delivered' = the receiver committed and answered; ${h.keys} keys, 1 ms log resolution, means):`,
+    )
     say(`  ReplicateKey → ReplicaCreate applied in ${REPLICA}     ${ms(h.replicaCreateAppliedAtB)} ms`)
     say(`  → AgreementOffer applied in ${PRIMARY} (wrap)          ${ms(h.agreementOfferAppliedAtA)} ms`)
     say(`  → MaterialTransfer applied in ${REPLICA} (Enabled)     ${ms(h.materialTransferAppliedAtB)} ms`)
@@ -1279,8 +1337,26 @@ function printSummary(report: ReplicationReport): void {
     }
     const sum = (pick: (s: TraceSegment) => number): number => t.segments.reduce((total, s) => total + pick(s), 0)
     say(
-      `  ${pad('ReplicateKey → Enabled (committed in eu-west-1)', 70)}${padLeft(ms(t.totalMeanMs, 2), 9)}${padLeft(ms(sum((s) => s.cryptoFloorMs), 2), 8)}` +
-        `${padLeft(String(sum((s) => s.fsyncs)), 8)}${padLeft(ms(sum((s) => s.fsyncMs), 2), 10)}${padLeft(ms(sum((s) => s.otherMs), 2), 8)}`,
+      `  ${pad('ReplicateKey → Enabled (committed in eu-west-1)', 70)}${padLeft(ms(t.totalMeanMs, 2), 9)}${padLeft(
+        ms(
+          sum((s) => s.cryptoFloorMs),
+          2,
+        ),
+        8,
+      )}` +
+        `${padLeft(String(sum((s) => s.fsyncs)), 8)}${padLeft(
+          ms(
+            sum((s) => s.fsyncMs),
+            2,
+          ),
+          10,
+        )}${padLeft(
+          ms(
+            sum((s) => s.otherMs),
+            2,
+          ),
+          8,
+        )}`,
     )
     say(
       `  (p50 of the total ${ms(t.totalP50Ms, 2)} ms; 'in region': the receiving region's own handling time of the delivery, from its debug log; ` +
@@ -1317,7 +1393,9 @@ export async function runReplicationBench(settings: ReplicationSettings = DEFAUL
   process.once('exit', removeWorkDir)
   const partitions: Partition[] = []
   const budget = setTimeout(() => {
-    process.stderr.write(`bench: the replication benchmark exceeded its time budget of ${settings.budgetSeconds} s; stopping everything (logs kept in ${logDir})\n`)
+    process.stderr.write(
+      `bench: the replication benchmark exceeded its time budget of ${settings.budgetSeconds} s; stopping everything (logs kept in ${logDir})\n`,
+    )
     keepWorkDir = true
     void stopAll().then(() => process.exit(1))
   }, settings.budgetSeconds * 1000)
@@ -1372,7 +1450,9 @@ export async function runReplicationBench(settings: ReplicationSettings = DEFAUL
     const total = settings.warmupKeys + settings.latencyKeys + settings.throughputKeys
     const partition = await startPartition('replication-partition', join(workDir, 'partition'), logDir, 'info', settings.nodeFlags)
     partitions.push(partition)
-    say(`partition: gateway :${partition.client.gatewayPort}, proxy ${partition.client.proxyUrl}, regions ${JSON.stringify(partition.regionPids)} (pids)`)
+    say(
+      `partition: gateway :${partition.client.gatewayPort}, proxy ${partition.client.proxyUrl}, regions ${JSON.stringify(partition.regionPids)} (pids)`,
+    )
     const keys = await createKeys(partition.client, total)
     const warmup = keys.slice(0, settings.warmupKeys)
     const latencyKeys = keys.slice(settings.warmupKeys, settings.warmupKeys + settings.latencyKeys)
@@ -1398,7 +1478,13 @@ export async function runReplicationBench(settings: ReplicationSettings = DEFAUL
     if (hops !== undefined && report.latency !== undefined) report.latency.hops = hops
 
     if (settings.trace && settings.traceKeys > 0 && !interrupted) {
-      const traced = await startPartition('replication-trace-partition', join(workDir, 'trace-partition'), logDir, 'debug', settings.nodeFlags)
+      const traced = await startPartition(
+        'replication-trace-partition',
+        join(workDir, 'trace-partition'),
+        logDir,
+        'debug',
+        settings.nodeFlags,
+      )
       partitions.push(traced)
       const traceKeys = await createKeys(traced.client, settings.traceKeys + 5)
       // Quiet until the replication has most likely settled (Enabled, then TransferComplete and SyncAck).

@@ -249,7 +249,8 @@ export function cpuTable(report: BenchReport, targets: readonly TargetName[] = [
       if (usage === undefined || rps <= 0) return '—'
       const micros = (cores: number): number => Math.round((cores * 1e6) / rps)
       // A region's busiest other thread is its HSM worker: show the split.
-      const split = usage.busiestOtherThreadCores >= 0.05 ? ` (main ${micros(usage.mainThreadCores)} + ${micros(usage.busiestOtherThreadCores)})` : ''
+      const split =
+        usage.busiestOtherThreadCores >= 0.05 ? ` (main ${micros(usage.mainThreadCores)} + ${micros(usage.busiestOtherThreadCores)})` : ''
       return `${micros(usage.cores)}${split}`
     })
     const trent = cpuBoundRequestsPerSecond(find(report, 'trent', operation))
@@ -325,15 +326,22 @@ export function nodesTable(report: BenchReport): string | undefined {
     )
   }
   const measured = operations.map((operation) => find(report, 'trent-pg', operation))
-  if (measured.some(disturbed) || operations.some((operation) => disturbed(find(report, 'trent', operation)) || disturbed(find(report, 'ceiling', operation)))) {
-    lines.push('', `⚠ other processes on the machine used more than ${BUSY_MACHINE_CORES} cores during that measurement (cpu.othersCores in the JSON).`)
+  if (
+    measured.some(disturbed) ||
+    operations.some((operation) => disturbed(find(report, 'trent', operation)) || disturbed(find(report, 'ceiling', operation)))
+  ) {
+    lines.push(
+      '',
+      `⚠ other processes on the machine used more than ${BUSY_MACHINE_CORES} cores during that measurement (cpu.othersCores in the JSON).`,
+    )
   }
   const misses = operations.flatMap((operation) => {
     const many = find(report, 'trent-pg', operation)
     const miss: string[] = []
     const overOne = ratio(many, find(report, 'trent', operation))
     const overCeiling = ratio(many, find(report, 'ceiling', operation))
-    if (overOne !== undefined && overOne < NODES_RATIO_TARGET) miss.push(`${operation}: ${nodes} / 1 node ${overOne.toFixed(2)} < ${NODES_RATIO_TARGET.toFixed(1)}`)
+    if (overOne !== undefined && overOne < NODES_RATIO_TARGET)
+      miss.push(`${operation}: ${nodes} / 1 node ${overOne.toFixed(2)} < ${NODES_RATIO_TARGET.toFixed(1)}`)
     if (overCeiling !== undefined && overCeiling < NODES_CEILING_RATIO_TARGET) {
       miss.push(`${operation}: ${nodes} / ceiling ${overCeiling.toFixed(2)} < ${NODES_CEILING_RATIO_TARGET.toFixed(1)}`)
     }
@@ -403,7 +411,9 @@ export function nodesCpuTable(report: BenchReport): string | undefined {
   const createKey = report.createKey ?? []
   const all: Array<[string, TargetName, Measurement]> = [
     ...operations.flatMap((operation) =>
-      measurementsOf(operation).flatMap(([target, m]): Array<[string, TargetName, Measurement]> => (m === undefined ? [] : [[operation, target, m]])),
+      measurementsOf(operation).flatMap(([target, m]): Array<[string, TargetName, Measurement]> =>
+        m === undefined ? [] : [[operation, target, m]],
+      ),
     ),
     ...createKey.map((m): [string, TargetName, Measurement] => [m.operation, m.target, m]),
   ]
@@ -417,7 +427,8 @@ export function nodesCpuTable(report: BenchReport): string | undefined {
     const cells = processes
       .filter((usage) => usage.cores >= 0.005)
       .map((usage) => {
-        const split = usage.busiestOtherThreadCores >= 0.05 ? ` (main ${micros(usage.mainThreadCores)} + ${micros(usage.busiestOtherThreadCores)})` : ''
+        const split =
+          usage.busiestOtherThreadCores >= 0.05 ? ` (main ${micros(usage.mainThreadCores)} + ${micros(usage.busiestOtherThreadCores)})` : ''
         return `${usage.label} ${micros(usage.cores)}${split}`
       })
     rows.push(`| ${operation} | ${targetLabel[target] ?? target} | ${integer.format(rps)} | ${micros(total)} | ${cells.join(' · ')} |`)

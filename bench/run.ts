@@ -166,15 +166,21 @@ const nodesOnly = onlyPart === 'nodes'
 const onlyOperations = flags.operations?.split(',').map((name) => name.trim())
 const operations = BENCH_OPERATIONS.filter(
   (operation) =>
-    (onlyOperations === undefined || onlyOperations.includes(operation.operation)) && (!nodesOnly || NODES_OPERATIONS.has(operation.operation)),
+    (onlyOperations === undefined || onlyOperations.includes(operation.operation)) &&
+    (!nodesOnly || NODES_OPERATIONS.has(operation.operation)),
 )
 /** `--operations CreateKey` (alone or with others) keeps the CreateKey part; naming others only leaves it out. */
 const createKeyNamed = onlyOperations === undefined || onlyOperations.includes('CreateKey')
-if (operations.length === 0 && !createKeyNamed) fail(`--operations ${flags.operations ?? ''} names no benchmarked operation${nodesOnly ? ' of --only nodes' : ''}`)
-const defaultTargets = settings.cpuProfileDir !== undefined ? ['trent'] : (nodesOnly ? NODES_TARGETS : ALL_TARGETS).filter((name) => !settings.direct || name !== 'trent-pg')
+if (operations.length === 0 && !createKeyNamed)
+  fail(`--operations ${flags.operations ?? ''} names no benchmarked operation${nodesOnly ? ' of --only nodes' : ''}`)
+const defaultTargets =
+  settings.cpuProfileDir !== undefined
+    ? ['trent']
+    : (nodesOnly ? NODES_TARGETS : ALL_TARGETS).filter((name) => !settings.direct || name !== 'trent-pg')
 const targets = (flags.targets?.split(',') ?? defaultTargets).map((name) => name.trim()).filter((name) => name !== '') as TargetName[]
 for (const name of targets) if (!ALL_TARGETS.includes(name)) fail(`--targets: unknown target ${name}`)
-if (settings.direct && targets.includes('trent-pg')) fail('--direct loads one node of a region: trent-pg is measured through the gateway only')
+if (settings.direct && targets.includes('trent-pg'))
+  fail('--direct loads one node of a region: trent-pg is measured through the gateway only')
 
 /**
  * V8 compiles each process's hot code on its own: a region of N nodes warms up N times
@@ -191,8 +197,11 @@ function measuredOn(target: TargetName, operation: BenchOperation): boolean {
 }
 /** CreateKey: on each store, next to a region of several nodes. */
 const createKeyTargets: TargetName[] =
-  createKeyNamed && settings.createKeyConnections > 0 && targets.includes('trent-pg') ? targets.filter((name) => name === 'trent' || name === 'trent-pg') : []
-if (operations.length === 0 && createKeyTargets.length === 0) fail('--operations CreateKey: CreateKey is measured next to trent-pg, with --createkey-connections above 0')
+  createKeyNamed && settings.createKeyConnections > 0 && targets.includes('trent-pg')
+    ? targets.filter((name) => name === 'trent' || name === 'trent-pg')
+    : []
+if (operations.length === 0 && createKeyTargets.length === 0)
+  fail('--operations CreateKey: CreateKey is measured next to trent-pg, with --createkey-connections above 0')
 const outFile = resolve(
   flags.out ?? join(REPO_ROOT, 'bench/results', settings.direct ? 'latest-direct.json' : nodesOnly ? 'latest-nodes.json' : 'latest.json'),
 )
@@ -304,7 +313,13 @@ async function measure(
     ...(window !== undefined ? { window } : {}),
   })
   const statements = window?.end()
-  const measurement: Measurement = { ...base, connectionMode, result, ...(cpu !== undefined ? { cpu } : {}), ...(statements !== undefined ? { postgres: statements } : {}) }
+  const measurement: Measurement = {
+    ...base,
+    connectionMode,
+    result,
+    ...(cpu !== undefined ? { cpu } : {}),
+    ...(statements !== undefined ? { postgres: statements } : {}),
+  }
   if (result.non2xx > 0 || result.errors > 0) {
     measurement.error = `${result.non2xx} non-2xx answers (${JSON.stringify(result.statusCodes)}), ${result.errors} connection errors`
   }
@@ -433,7 +448,9 @@ async function main(): Promise<number> {
   if (atRest !== undefined) {
     report.machine.otherProcessesCoresBeforeRun = atRest.othersCores
     const warning = atRest.othersCores > BUSY_MACHINE_CORES ? ' — the machine is busy; expect low, noisy numbers' : ''
-    process.stdout.write(`machine before the run: other processes used ${atRest.othersCores.toFixed(2)} of ${atRest.machineCores} cores${warning}\n`)
+    process.stdout.write(
+      `machine before the run: other processes used ${atRest.othersCores.toFixed(2)} of ${atRest.machineCores} cores${warning}\n`,
+    )
   }
 
   let failed = false
@@ -469,7 +486,12 @@ async function main(): Promise<number> {
     }
     process.stdout.write(`processes: ${describeProcessTree() ?? 'unknown'}\n`)
 
-    const measureAndPrint = async (target: RunningTarget, operation: BenchOperation, fixtures: Fixtures, connections?: number): Promise<Measurement> => {
+    const measureAndPrint = async (
+      target: RunningTarget,
+      operation: BenchOperation,
+      fixtures: Fixtures,
+      connections?: number,
+    ): Promise<Measurement> => {
       let measurement: Measurement
       try {
         measurement = await measure(target, operation, fixtures, loadGenerator, connections)
@@ -522,22 +544,29 @@ async function main(): Promise<number> {
     process.stdout.write(`\n${markdownTable(report)}\n\n`)
     const cpuPerRequest = cpuTable(report)
     if (cpuPerRequest !== undefined) {
-      process.stdout.write(`CPU µs per request, by process (region: main thread + busiest other thread, i.e. the HSM worker):\n\n${cpuPerRequest}\n\n`)
+      process.stdout.write(
+        `CPU µs per request, by process (region: main thread + busiest other thread, i.e. the HSM worker):\n\n${cpuPerRequest}\n\n`,
+      )
     }
   }
   const nodes = targets.includes('trent-pg') ? nodesTable(report) : undefined
   if (nodes !== undefined) {
-    process.stdout.write(`\nA region of ${settings.nodes} nodes on PostgreSQL, next to one node on SQLite and the ceiling (through the gateway):\n\n${nodes}\n\n`)
+    process.stdout.write(
+      `\nA region of ${settings.nodes} nodes on PostgreSQL, next to one node on SQLite and the ceiling (through the gateway):\n\n${nodes}\n\n`,
+    )
     const nodesCpu = nodesCpuTable(report)
     if (nodesCpu !== undefined) process.stdout.write(`CPU µs per request of every process:\n\n${nodesCpu}\n\n`)
   }
   const createKey = createKeyTable(report)
-  if (createKey !== undefined) process.stdout.write(`CreateKey per second (each a durable commit), through the gateway:\n\n${createKey}\n\n`)
+  if (createKey !== undefined)
+    process.stdout.write(`CreateKey per second (each a durable commit), through the gateway:\n\n${createKey}\n\n`)
   mkdirSync(dirname(outFile), { recursive: true })
   writeFileSync(outFile, `${JSON.stringify(report, null, 2)}\n`)
   process.stdout.write(`raw results: ${outFile}\n`)
   if (settings.cpuProfileDir !== undefined) {
-    process.stdout.write(`CPU profiles: ${settings.cpuProfileDir} (summarise: node dist/bench/profile-summary.js ${settings.cpuProfileDir})\n`)
+    process.stdout.write(
+      `CPU profiles: ${settings.cpuProfileDir} (summarise: node dist/bench/profile-summary.js ${settings.cpuProfileDir})\n`,
+    )
   }
   // Logs are kept when something failed: they are the only account of why.
   if (failed) process.stdout.write(`some measurements failed; logs kept in ${logDir}\n`)

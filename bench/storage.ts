@@ -29,12 +29,26 @@ function createKeyWrites(): Write[] {
     {
       kind: 'putKey',
       key: {
-        keyId, sequence: keyNumber, createdAt: Date.now(), description: 'bench', keyUsage: 'ENCRYPT_DECRYPT', keySpec: 'SYMMETRIC_DEFAULT',
-        origin: 'AWS_KMS', state: 'Enabled', policy: '{"Version":"2012-10-17","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}',
-        tags: [], rotation: { enabled: false, periodInDays: 365, onDemandCount: 0 }, currentMaterialVersion: 1, multiRegion: false,
+        keyId,
+        sequence: keyNumber,
+        createdAt: Date.now(),
+        description: 'bench',
+        keyUsage: 'ENCRYPT_DECRYPT',
+        keySpec: 'SYMMETRIC_DEFAULT',
+        origin: 'AWS_KMS',
+        state: 'Enabled',
+        policy:
+          '{"Version":"2012-10-17","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}',
+        tags: [],
+        rotation: { enabled: false, periodInDays: 365, onDemandCount: 0 },
+        currentMaterialVersion: 1,
+        multiRegion: false,
       },
     },
-    { kind: 'putMaterial', material: { keyId, version: 1, materialId: 'a'.repeat(64), createdAt: Date.now(), token: new Uint8Array(120).fill(7) } },
+    {
+      kind: 'putMaterial',
+      material: { keyId, version: 1, materialId: 'a'.repeat(64), createdAt: Date.now(), token: new Uint8Array(120).fill(7) },
+    },
   ]
 }
 
@@ -80,7 +94,9 @@ try {
   console.log('| store | writers | commits | commits/s | p50 ms | p99 ms |')
   console.log('|---|---|---|---|---|---|')
   await measure('SQLite (WAL, synchronous=FULL)', () => Promise.resolve(new SqliteStorage(join(dir, 'bench.db'), { shared: true })))
-  await measure('PostgreSQL (local, synchronous_commit=on)', () => PostgresStorage.open({ url: cluster.url, schema: 'trent_bench', shared: true }))
+  await measure('PostgreSQL (local, synchronous_commit=on)', () =>
+    PostgresStorage.open({ url: cluster.url, schema: 'trent_bench', shared: true }),
+  )
 } finally {
   await removeAllPostgresClusters()
   rmSync(dir, { recursive: true, force: true })

@@ -128,7 +128,8 @@ async function waitForEveryNode(managed: ManagedProcess, url: string, timeoutMs:
     if (!managed.isRunning) throw new Error(`${managed.name} exited early:\n${managed.logTail()}`)
     const health = await fetchHealth(url)
     if (health?.status === 'ok') return health
-    if (Date.now() > deadline) throw new Error(`${managed.name}: not every node serves within ${timeoutMs} ms (${JSON.stringify(health)}):\n${managed.logTail()}`)
+    if (Date.now() > deadline)
+      throw new Error(`${managed.name}: not every node serves within ${timeoutMs} ms (${JSON.stringify(health)}):\n${managed.logTail()}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }
@@ -154,10 +155,23 @@ export async function startTrentPartition(options: TrentOptions): Promise<Runnin
   for (let attempt = 1; ; attempt++) {
     // The gateway, the region's nodes, the replication proxy.
     const gatewayPort = await freePortRange(2 + nodes)
-    const args = [...(options.nodeFlags ?? []), PARTITION_MAIN, '--port', String(gatewayPort), '--regions', options.region, '--data-dir', options.dataDir]
+    const args = [
+      ...(options.nodeFlags ?? []),
+      PARTITION_MAIN,
+      '--port',
+      String(gatewayPort),
+      '--regions',
+      options.region,
+      '--data-dir',
+      options.dataDir,
+    ]
     if (nodes > 1) args.push('--nodes', String(nodes))
     if (options.store !== undefined) args.push('--store', options.store)
-    const partition = startProcess(`${name}-partition`, process.execPath, args, { logDir: options.logDir, env: trentEnv(options), cwd: options.dataDir })
+    const partition = startProcess(`${name}-partition`, process.execPath, args, {
+      logDir: options.logDir,
+      env: trentEnv(options),
+      cwd: options.dataDir,
+    })
     const gatewayUrl = `http://127.0.0.1:${gatewayPort}`
     let health: Health
     try {

@@ -85,7 +85,12 @@ export interface CaseResult {
  * after it. Signed requests go on `connection` (a fresh one if none is given); raw ones
  * on sockets of their own.
  */
-export async function runCase(fuzzCase: FuzzCase, context: CaseContext, connection: KeepAliveConnection | undefined, onStep: (outcome: StepOutcome) => void): Promise<CaseResult> {
+export async function runCase(
+  fuzzCase: FuzzCase,
+  context: CaseContext,
+  connection: KeepAliveConnection | undefined,
+  onStep: (outcome: StepOutcome) => void,
+): Promise<CaseResult> {
   const values = new Map(context.fixtures)
   for (const [name, value] of Object.entries(fuzzCase.values ?? {})) values.set(name, value)
   const sender = connection ?? new KeepAliveConnection(context.target.endpoint)
@@ -98,7 +103,11 @@ export async function runCase(fuzzCase: FuzzCase, context: CaseContext, connecti
       let result: ExchangeResult
       try {
         if (step.request.kind === 'raw') {
-          const exchange = await buildRawExchange(step.request.builder, step.request.params, { host: context.signer.host, signer: context.signer, render })
+          const exchange = await buildRawExchange(step.request.builder, step.request.params, {
+            host: context.signer.host,
+            signer: context.signer,
+            render,
+          })
           sent = Buffer.concat(exchange.writes.map((write) => write.bytes))
           result = await exchangeOnFreshSocket(context.target.endpoint, exchange, context.hangMs)
         } else {
@@ -237,13 +246,19 @@ export async function runCampaign(context: CaseContext, options: CampaignOptions
     while (crashesSeen < crashes.length) {
       const crash = crashes[crashesSeen++]
       if (crash === undefined) continue
-      const cases = [...inFlight, ...recent.filter((entry) => entry.endedAt >= crash.atMs - RECENT_WINDOW_MS).map((entry) => entry.fuzzCase)].slice(-MAX_RECENT_CASES)
+      const cases = [
+        ...inFlight,
+        ...recent.filter((entry) => entry.endedAt >= crash.atMs - RECENT_WINDOW_MS).map((entry) => entry.fuzzCase),
+      ].slice(-MAX_RECENT_CASES)
       report.add({
         kind: 'crash',
         category: cases[0]?.category ?? 'structured',
         operation: 'partition',
         summary: crash.what,
-        label: `${cases.length} case(s) in flight or just ended: ${cases.slice(0, 5).map((fuzzCase) => `#${fuzzCase.index} ${fuzzCase.label}`).join(' | ')}`,
+        label: `${cases.length} case(s) in flight or just ended: ${cases
+          .slice(0, 5)
+          .map((fuzzCase) => `#${fuzzCase.index} ${fuzzCase.label}`)
+          .join(' | ')}`,
         seed: options.seedText,
         caseIndex: cases[0]?.index ?? -1,
         stepIndex: 0,
@@ -276,7 +291,9 @@ export async function runCampaign(context: CaseContext, options: CampaignOptions
 
   const progress = setInterval(() => {
     const seconds = (Date.now() - started) / 1000
-    options.log(`${report.requests}/${options.requests} requests in ${seconds.toFixed(0)} s (${(report.requests / seconds).toFixed(0)}/s), ${parked.size} parked, ${report.findings} finding(s)`)
+    options.log(
+      `${report.requests}/${options.requests} requests in ${seconds.toFixed(0)} s (${(report.requests / seconds).toFixed(0)}/s), ${parked.size} parked, ${report.findings} finding(s)`,
+    )
   }, PROGRESS_EVERY_MS)
   progress.unref()
   const crashWatch = setInterval(checkCrashes, 250)

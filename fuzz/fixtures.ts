@@ -56,7 +56,12 @@ function required(json: Record<string, unknown>, path: string, operation: string
   return value
 }
 
-export async function buildFixtures(client: KmsClient, regions: readonly string[], runTag: string, log: (line: string) => void): Promise<Fixtures> {
+export async function buildFixtures(
+  client: KmsClient,
+  regions: readonly string[],
+  runTag: string,
+  log: (line: string) => void,
+): Promise<Fixtures> {
   const started = Date.now()
   const primary = regions[0]
   if (primary === undefined) throw new Error('no region to make the key pool in')
@@ -67,7 +72,8 @@ export async function buildFixtures(client: KmsClient, regions: readonly string[
   if (secondary !== undefined) set(fixture.secondaryRegion, secondary)
   set(fixture.plaintext, PLAINTEXT.toString('base64'))
   set(fixture.message, MESSAGE.toString('base64'))
-  const call = (operation: string, input: unknown, region = primary): Promise<Record<string, unknown>> => client.call(region, operation, input)
+  const call = (operation: string, input: unknown, region = primary): Promise<Record<string, unknown>> =>
+    client.call(region, operation, input)
 
   for (const curve of PEER_CURVES) {
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: curve })
@@ -105,15 +111,24 @@ export async function buildFixtures(client: KmsClient, regions: readonly string[
       const material = randomBytes(materialLengthOf(slot.keySpec))
       set(fixture.material(slot.name), material.toString('base64'))
       const parametersFor = async (): Promise<{ token: string; publicKey: string }> => {
-        const parameters = await call('GetParametersForImport', { KeyId: keyId(slot), WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' })
-        return { token: required(parameters, 'ImportToken', 'GetParametersForImport'), publicKey: required(parameters, 'PublicKey', 'GetParametersForImport') }
+        const parameters = await call('GetParametersForImport', {
+          KeyId: keyId(slot),
+          WrappingAlgorithm: 'RSAES_OAEP_SHA_256',
+          WrappingKeySpec: 'RSA_2048',
+        })
+        return {
+          token: required(parameters, 'ImportToken', 'GetParametersForImport'),
+          publicKey: required(parameters, 'PublicKey', 'GetParametersForImport'),
+        }
       }
       let parameters = await parametersFor()
       if (slot.state !== 'PendingImport') {
         await call('ImportKeyMaterial', {
           KeyId: keyId(slot),
           ImportToken: parameters.token,
-          EncryptedKeyMaterial: wrapForImport(Buffer.from(parameters.publicKey, 'base64'), 'RSAES_OAEP_SHA_256', material).toString('base64'),
+          EncryptedKeyMaterial: wrapForImport(Buffer.from(parameters.publicKey, 'base64'), 'RSAES_OAEP_SHA_256', material).toString(
+            'base64',
+          ),
           ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
         })
         // Fresh parameters, for re-imports of the same material.
@@ -123,7 +138,11 @@ export async function buildFixtures(client: KmsClient, regions: readonly string[
       set(fixture.importPublicKey(slot.name), parameters.publicKey)
     }
     if (slot.name === 'sym' || slot.name === 'scratch-sym-1') {
-      const grant = await call('CreateGrant', { KeyId: keyId(slot), GranteePrincipal: values.get(fixture.rootArn), Operations: POOL_GRANT_OPERATIONS })
+      const grant = await call('CreateGrant', {
+        KeyId: keyId(slot),
+        GranteePrincipal: values.get(fixture.rootArn),
+        Operations: POOL_GRANT_OPERATIONS,
+      })
       set(fixture.grantToken(slot.name), required(grant, 'GrantToken', 'CreateGrant'))
       set(fixture.grantId(slot.name), required(grant, 'GrantId', 'CreateGrant'))
     }
@@ -138,13 +157,25 @@ export async function buildFixtures(client: KmsClient, regions: readonly string[
       set(fixture.ciphertext(slot.name), required(encrypted, 'CiphertextBlob', 'Encrypt'))
       const bare = await call('Encrypt', { KeyId: id, Plaintext: PLAINTEXT.toString('base64') })
       set(fixture.ciphertextNoContext(slot.name), required(bare, 'CiphertextBlob', 'Encrypt'))
-      const dataKey = await call('GenerateDataKeyWithoutPlaintext', { KeyId: id, KeySpec: 'AES_256', EncryptionContext: ENCRYPTION_CONTEXT })
+      const dataKey = await call('GenerateDataKeyWithoutPlaintext', {
+        KeyId: id,
+        KeySpec: 'AES_256',
+        EncryptionContext: ENCRYPTION_CONTEXT,
+      })
       set(fixture.dataKey(slot.name), required(dataKey, 'CiphertextBlob', 'GenerateDataKeyWithoutPlaintext'))
     } else if (slot.keyUsage === 'ENCRYPT_DECRYPT') {
-      const encrypted = await call('Encrypt', { KeyId: id, Plaintext: PLAINTEXT.toString('base64'), EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' })
+      const encrypted = await call('Encrypt', {
+        KeyId: id,
+        Plaintext: PLAINTEXT.toString('base64'),
+        EncryptionAlgorithm: 'RSAES_OAEP_SHA_256',
+      })
       set(fixture.ciphertext(slot.name), required(encrypted, 'CiphertextBlob', 'Encrypt'))
     } else if (slot.keyUsage === 'SIGN_VERIFY') {
-      const signed = await call('Sign', { KeyId: id, Message: MESSAGE.toString('base64'), SigningAlgorithm: signingAlgorithmsOf(slot.keySpec)[0] })
+      const signed = await call('Sign', {
+        KeyId: id,
+        Message: MESSAGE.toString('base64'),
+        SigningAlgorithm: signingAlgorithmsOf(slot.keySpec)[0],
+      })
       set(fixture.signature(slot.name), required(signed, 'Signature', 'Sign'))
     } else if (slot.keyUsage === 'GENERATE_VERIFY_MAC') {
       const mac = await call('GenerateMac', { KeyId: id, Message: MESSAGE.toString('base64'), MacAlgorithm: macAlgorithmOf(slot.keySpec) })
@@ -168,7 +199,8 @@ export async function buildFixtures(client: KmsClient, regions: readonly string[
         for (;;) {
           const described = await client.send(secondary, 'DescribeKey', { KeyId: keyId(slot) })
           if (described.status === 200 && valueAt(described.json, 'KeyMetadata.KeyState') === 'Enabled') break
-          if (Date.now() > deadline) throw new Error(`the replica of ${slot.name} in ${secondary} is not Enabled after ${REPLICA_READY_TIMEOUT_MS} ms`)
+          if (Date.now() > deadline)
+            throw new Error(`the replica of ${slot.name} in ${secondary} is not Enabled after ${REPLICA_READY_TIMEOUT_MS} ms`)
           await new Promise((done) => setTimeout(done, 100))
         }
       },

@@ -74,7 +74,12 @@ export class KeepAliveConnection {
   async exchange(bytes: Buffer, deadlineMs: number): Promise<ExchangeResult> {
     const reused = this.socket !== undefined && this.used
     const first = await this.once(bytes, deadlineMs)
-    if (reused && (first.end === 'closed' || first.end === 'reset') && first.responses.length === 0 && first.detail === 'nothing received') {
+    if (
+      reused &&
+      (first.end === 'closed' || first.end === 'reset') &&
+      first.responses.length === 0 &&
+      first.detail === 'nothing received'
+    ) {
       return this.once(bytes, deadlineMs)
     }
     return first
@@ -94,7 +99,12 @@ export class KeepAliveConnection {
         this.attach(this.socket)
       } catch (err) {
         this.socket = undefined
-        return { responses: [], end: 'connect-failed', ms: performance.now() - started, detail: (err as NodeJS.ErrnoException).code ?? String(err) }
+        return {
+          responses: [],
+          end: 'connect-failed',
+          ms: performance.now() - started,
+          detail: (err as NodeJS.ErrnoException).code ?? String(err),
+        }
       }
     }
     const socket = this.socket
@@ -177,7 +187,12 @@ export async function exchangeOnFreshSocket(endpoint: Endpoint, exchange: RawExc
   try {
     socket = await openSocket(endpoint)
   } catch (err) {
-    return { responses: [], end: 'connect-failed', ms: performance.now() - started, detail: (err as NodeJS.ErrnoException).code ?? String(err) }
+    return {
+      responses: [],
+      end: 'connect-failed',
+      ms: performance.now() - started,
+      detail: (err as NodeJS.ErrnoException).code ?? String(err),
+    }
   }
   const heads = new Set(exchange.headRequests ?? [])
   const parser = new ResponseParser((index) => heads.has(index))
@@ -192,7 +207,10 @@ export async function exchangeOnFreshSocket(endpoint: Endpoint, exchange: RawExc
       socket.destroy()
       resolve({ responses, end, ms: performance.now() - started, ...(detail !== undefined ? { detail } : {}) })
     }
-    const timer = setTimeout(() => finish('hang', `${responses.length} of ${exchange.expectedResponses} answers, ${received} bytes, connection still open`), deadlineMs)
+    const timer = setTimeout(
+      () => finish('hang', `${responses.length} of ${exchange.expectedResponses} answers, ${received} bytes, connection still open`),
+      deadlineMs,
+    )
     socket.on('data', (chunk: Buffer) => {
       received += chunk.length
       try {

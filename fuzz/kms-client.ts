@@ -48,7 +48,8 @@ export class KmsClient {
     try {
       const result = await connection.exchange(serializeRequest(wire), CALL_DEADLINE_MS)
       const response = result.responses[0]
-      if (response === undefined) throw new KmsCallError(fullTarget, undefined, `no answer (${result.end}${result.detail !== undefined ? `: ${result.detail}` : ''})`)
+      if (response === undefined)
+        throw new KmsCallError(fullTarget, undefined, `no answer (${result.end}${result.detail !== undefined ? `: ${result.detail}` : ''})`)
       const body = response.body.toString('utf8')
       let json: Record<string, unknown> | undefined
       try {

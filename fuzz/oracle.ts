@@ -14,16 +14,7 @@ export type StatusClass = '2xx' | '3xx' | '4xx' | '5xx' | 'closed' | 'hang' | 'o
 export const STATUS_CLASSES: readonly StatusClass[] = ['2xx', '3xx', '4xx', '5xx', 'closed', 'hang', 'other']
 
 export type FindingKind =
-  | '5xx'
-  | 'hang'
-  | 'crash'
-  | 'no-answer'
-  | 'bad-response'
-  | 'accepted'
-  | 'wrong-error'
-  | 'state'
-  | 'stack-trace'
-  | 'leak'
+  '5xx' | 'hang' | 'crash' | 'no-answer' | 'bad-response' | 'accepted' | 'wrong-error' | 'state' | 'stack-trace' | 'leak'
 
 export interface Verdict {
   statusClass: StatusClass
@@ -138,9 +129,11 @@ export function judge({ step, sentBody, sentBytes, result, secrets }: JudgeInput
     }
     for (const pattern of MATERIAL_PATTERNS) {
       const match = pattern.exec(whole)
-      if (match !== null && !sentText.includes(match[0])) problems.push({ kind: 'leak', summary: `answer contains ${JSON.stringify(match[0])}` })
+      if (match !== null && !sentText.includes(match[0]))
+        problems.push({ kind: 'leak', summary: `answer contains ${JSON.stringify(match[0])}` })
     }
-    for (const secret of secrets) if (secret !== '' && whole.includes(secret)) problems.push({ kind: 'leak', summary: 'answer contains the secret access key' })
+    for (const secret of secrets)
+      if (secret !== '' && whole.includes(secret)) problems.push({ kind: 'leak', summary: 'answer contains the secret access key' })
     if (!raw) {
       for (const value of sensitiveValues(sentBody)) {
         if (whole.includes(value)) {
@@ -153,7 +146,10 @@ export function judge({ step, sentBody, sentBytes, result, secrets }: JudgeInput
 
   switch (result.end) {
     case 'hang':
-      problems.push({ kind: 'hang', summary: `no complete answer and no close within ${Math.round(result.ms)} ms${result.detail !== undefined ? ` (${result.detail})` : ''}` })
+      problems.push({
+        kind: 'hang',
+        summary: `no complete answer and no close within ${Math.round(result.ms)} ms${result.detail !== undefined ? ` (${result.detail})` : ''}`,
+      })
       break
     case 'malformed':
       problems.push({ kind: 'bad-response', summary: `the answer is not HTTP: ${result.detail ?? ''}` })
@@ -162,7 +158,10 @@ export function judge({ step, sentBody, sentBytes, result, secrets }: JudgeInput
     case 'reset':
     case 'connect-failed':
       if (!raw && expect.closeAllowed !== true && result.responses.length === 0) {
-        problems.push({ kind: 'no-answer', summary: `the connection ${result.end === 'connect-failed' ? 'could not be made' : result.end === 'reset' ? 'was reset' : 'was closed'} without an answer${result.detail !== undefined ? ` (${result.detail})` : ''}` })
+        problems.push({
+          kind: 'no-answer',
+          summary: `the connection ${result.end === 'connect-failed' ? 'could not be made' : result.end === 'reset' ? 'was reset' : 'was closed'} without an answer${result.detail !== undefined ? ` (${result.detail})` : ''}`,
+        })
       }
       break
     default:
@@ -171,15 +170,24 @@ export function judge({ step, sentBody, sentBytes, result, secrets }: JudgeInput
 
   if (first !== undefined) {
     if (expect.mustFail === true && statusClass === '2xx') {
-      problems.push({ kind: 'accepted', summary: `HTTP ${first.status} for a request that must fail${expect.why !== undefined ? ` (${expect.why})` : ''}` })
+      problems.push({
+        kind: 'accepted',
+        summary: `HTTP ${first.status} for a request that must fail${expect.why !== undefined ? ` (${expect.why})` : ''}`,
+      })
     }
     if (expect.errorTypes !== undefined && statusClass === '4xx' && (errorType === undefined || !expect.errorTypes.includes(errorType))) {
-      problems.push({ kind: 'wrong-error', summary: `${describeAnswer(first, errorType)}, expected ${expect.errorTypes.join(' or ')}${expect.why !== undefined ? ` (${expect.why})` : ''}` })
+      problems.push({
+        kind: 'wrong-error',
+        summary: `${describeAnswer(first, errorType)}, expected ${expect.errorTypes.join(' or ')}${expect.why !== undefined ? ` (${expect.why})` : ''}`,
+      })
     }
     if (expect.check !== undefined && statusClass === '2xx') {
       const actual = valueAtPath(json, expect.check.path)
       if ((typeof actual === 'string' ? actual : JSON.stringify(actual)) !== expect.check.equals) {
-        problems.push({ kind: 'state', summary: `${expect.check.path} is ${JSON.stringify(actual)}, expected ${JSON.stringify(expect.check.equals)}${expect.why !== undefined ? ` (${expect.why})` : ''}` })
+        problems.push({
+          kind: 'state',
+          summary: `${expect.check.path} is ${JSON.stringify(actual)}, expected ${JSON.stringify(expect.check.equals)}${expect.why !== undefined ? ` (${expect.why})` : ''}`,
+        })
       }
     }
   }

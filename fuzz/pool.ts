@@ -36,7 +36,12 @@ export interface KeySlot {
   readonly victim?: boolean
 }
 
-function slot(name: string, keySpec: string, keyUsage: KeySlot['keyUsage'], extra: Partial<Omit<KeySlot, 'name' | 'keySpec' | 'keyUsage'>> = {}): KeySlot {
+function slot(
+  name: string,
+  keySpec: string,
+  keyUsage: KeySlot['keyUsage'],
+  extra: Partial<Omit<KeySlot, 'name' | 'keySpec' | 'keyUsage'>> = {},
+): KeySlot {
   return { name, keySpec, keyUsage, state: 'Enabled', scratch: false, ...extra }
 }
 

@@ -299,7 +299,9 @@ export function renderTemplate(template: Template, context: RenderContext): stri
   }
   if (Array.isArray(template)) return `[${(template as readonly Template[]).map((item) => renderTemplate(item, context)).join(',')}]`
   if (isPlaceholder(template as Template)) return renderPlaceholder(template as Placeholder, context)
-  const members = Object.keys(template).map((name) => `${JSON.stringify(name)}:${renderTemplate((template as TemplateObject)[name] ?? null, context)}`)
+  const members = Object.keys(template).map(
+    (name) => `${JSON.stringify(name)}:${renderTemplate((template as TemplateObject)[name] ?? null, context)}`,
+  )
   return `{${members.join(',')}}`
 }
 

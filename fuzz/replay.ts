@@ -45,7 +45,10 @@ export interface ReplaySummary {
 }
 
 /** The findings to replay: filtered, one per case, at most `perGroup` of each group. */
-function chooseFindings(findings: readonly Finding[], options: ReplayOptions): { chosen: { number: number; finding: Finding }[]; skipped: number } {
+function chooseFindings(
+  findings: readonly Finding[],
+  options: ReplayOptions,
+): { chosen: { number: number; finding: Finding }[]; skipped: number } {
   const perGroup = new Map<string, number>()
   const seenCases = new Set<string>()
   const chosen: { number: number; finding: Finding }[] = []
@@ -71,11 +74,23 @@ function chooseFindings(findings: readonly Finding[], options: ReplayOptions): {
 
 async function replayOne(number: number, finding: Finding, context: CaseContext): Promise<{ lines: string[]; reproduced: boolean }> {
   const cases: FuzzCase[] = finding.case !== undefined ? [finding.case] : (finding.recentCases ?? [])
-  return sendCases(`#${number} [${finding.kind}] ${finding.category} ${finding.operation}: ${finding.summary}`, cases, finding.seed, finding.kind === 'crash', context)
+  return sendCases(
+    `#${number} [${finding.kind}] ${finding.category} ${finding.operation}: ${finding.summary}`,
+    cases,
+    finding.seed,
+    finding.kind === 'crash',
+    context,
+  )
 }
 
 /** Sends cases one after the other; the lines say what came back and what the oracle makes of it. */
-export async function sendCases(title: string, cases: readonly FuzzCase[], seed: string, watchCrashes: boolean, context: CaseContext): Promise<{ lines: string[]; reproduced: boolean }> {
+export async function sendCases(
+  title: string,
+  cases: readonly FuzzCase[],
+  seed: string,
+  watchCrashes: boolean,
+  context: CaseContext,
+): Promise<{ lines: string[]; reproduced: boolean }> {
   const lines = [title]
   const crashesBefore = context.target.crashes.length
   let reproduced = false
@@ -108,7 +123,12 @@ export async function sendCases(title: string, cases: readonly FuzzCase[], seed:
   return { lines, reproduced }
 }
 
-export async function replayFindings(findings: readonly Finding[], context: CaseContext, options: ReplayOptions, print: (line: string) => void): Promise<ReplaySummary> {
+export async function replayFindings(
+  findings: readonly Finding[],
+  context: CaseContext,
+  options: ReplayOptions,
+  print: (line: string) => void,
+): Promise<ReplaySummary> {
   const { chosen, skipped } = chooseFindings(findings, options)
   let reproduced = 0
   let next = 0

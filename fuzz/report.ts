@@ -47,7 +47,14 @@ function emptyCounts(): Counts {
  * numbers blurred, so "within 30012 ms" and "within 30020 ms" are one hang).
  */
 export function groupKey(finding: Finding): string {
-  return [finding.kind, finding.category, finding.operation, finding.answer?.status ?? '', finding.answer?.errorType ?? '', finding.summary.replace(/\d+/g, '#')].join('|')
+  return [
+    finding.kind,
+    finding.category,
+    finding.operation,
+    finding.answer?.status ?? '',
+    finding.answer?.errorType ?? '',
+    finding.summary.replace(/\d+/g, '#'),
+  ].join('|')
 }
 
 interface Group {
@@ -139,7 +146,9 @@ export class Report {
     for (const counts of this.byCategory.values()) for (const statusClass of STATUS_CLASSES) totals[statusClass] += counts[statusClass]
     table('category', [...[...this.byCategory.entries()].sort(([a], [b]) => a.localeCompare(b)), ['all', totals]])
     lines.push('')
-    const operations = [...this.byOperation.entries()].map(([key, counts]): [string, Counts] => [key.replace('\u0000', ' '), counts]).sort(([a], [b]) => a.localeCompare(b))
+    const operations = [...this.byOperation.entries()]
+      .map(([key, counts]): [string, Counts] => [key.replace('\u0000', ' '), counts])
+      .sort(([a], [b]) => a.localeCompare(b))
     table('category operation', operations)
     lines.push('')
     if (this.skipped > 0) lines.push(`${this.skipped} request(s) not sent: a fixture they name is missing in this partition`)
@@ -151,8 +160,13 @@ export class Report {
     }
     lines.push(`findings: ${this.findings} in ${groups.length} group(s)`)
     for (const { count, first, notWritten } of groups) {
-      const answer = first.answer !== undefined ? ` HTTP ${first.answer.status}${first.answer.errorType !== undefined ? ` ${first.answer.errorType}` : ''}` : ''
-      lines.push(`  [${first.kind}] ${first.category} ${first.operation}${answer} ×${count}${notWritten > 0 ? ` (${notWritten} not written to the file)` : ''}`)
+      const answer =
+        first.answer !== undefined
+          ? ` HTTP ${first.answer.status}${first.answer.errorType !== undefined ? ` ${first.answer.errorType}` : ''}`
+          : ''
+      lines.push(
+        `  [${first.kind}] ${first.category} ${first.operation}${answer} ×${count}${notWritten > 0 ? ` (${notWritten} not written to the file)` : ''}`,
+      )
       lines.push(`      ${first.summary}`)
       lines.push(`      e.g. case ${first.caseIndex} step ${first.stepIndex + 1}: ${first.label}`)
       if (first.sent !== undefined) lines.push(`      sent: ${JSON.stringify(first.sent.text.slice(0, 300))}`)

@@ -108,12 +108,19 @@ if (flags.help) {
   process.exit(0)
 }
 
-const categories = flags.categories.split(',').map((name) => name.trim()).filter((name) => name !== '')
-for (const name of categories) if (!(CATEGORIES as readonly string[]).includes(name)) fail(`--categories: unknown category '${name}' (known: ${CATEGORIES.join(', ')})`)
+const categories = flags.categories
+  .split(',')
+  .map((name) => name.trim())
+  .filter((name) => name !== '')
+for (const name of categories)
+  if (!(CATEGORIES as readonly string[]).includes(name)) fail(`--categories: unknown category '${name}' (known: ${CATEGORIES.join(', ')})`)
 if (categories.length === 0) fail('--categories names no category')
 const seedText = flags.seed ?? String(randomInt(0, 2 ** 32))
 const seed = /^\d+$/.test(seedText) && Number(seedText) < 2 ** 32 ? Number(seedText) : hashSeed(seedText)
-const regions = flags.regions?.split(',').map((region) => region.trim()).filter((region) => region !== '')
+const regions = flags.regions
+  ?.split(',')
+  .map((region) => region.trim())
+  .filter((region) => region !== '')
 const hangMs = positiveInteger(flags['hang-ms'], '--hang-ms')
 
 async function openTarget(): Promise<Target> {
@@ -123,7 +130,8 @@ async function openTarget(): Promise<Target> {
   }
   const accessKeyId = process.env.TRENT_ACCESS_KEY_ID ?? process.env.AWS_ACCESS_KEY_ID
   const secretAccessKey = process.env.TRENT_SECRET_ACCESS_KEY ?? process.env.AWS_SECRET_ACCESS_KEY
-  if (accessKeyId === undefined || secretAccessKey === undefined) fail('--endpoint needs TRENT_ACCESS_KEY_ID and TRENT_SECRET_ACCESS_KEY (the partition admin credentials)')
+  if (accessKeyId === undefined || secretAccessKey === undefined)
+    fail('--endpoint needs TRENT_ACCESS_KEY_ID and TRENT_SECRET_ACCESS_KEY (the partition admin credentials)')
   return attachToEndpoint(flags.endpoint, regions, { accessKeyId, secretAccessKey })
 }
 
@@ -156,7 +164,10 @@ async function sendOneCase(target: Target, caseIndex: number): Promise<number> {
   const client = new KmsClient(target.endpoint, signer)
   try {
     const fixtures = await buildFixtures(client, target.regions, randomInt(0, 2 ** 32).toString(16), log)
-    const fuzzCase = generateCase(seed, caseIndex, categories as Category[], { primary: fixtures.primaryRegion, secondary: fixtures.secondaryRegion })
+    const fuzzCase = generateCase(seed, caseIndex, categories as Category[], {
+      primary: fixtures.primaryRegion,
+      secondary: fixtures.secondaryRegion,
+    })
     const outcome = await sendCases(`case ${caseIndex} of seed ${seedText} (${fuzzCase.category})`, [fuzzCase], seedText, true, {
       target,
       signer,
@@ -193,7 +204,8 @@ async function fuzz(target: Target): Promise<number> {
     `repeat: npm run fuzz -- --seed ${seedText} --requests ${requests}${flags.categories !== CATEGORIES.join(',') ? ` --categories ${flags.categories}` : ''}${flags.endpoint !== undefined ? ` --endpoint ${flags.endpoint}` : ''}${flags.regions !== undefined ? ` --regions ${flags.regions}` : ''}`,
   ].join('\n')
   process.stdout.write(`${result.report.summary(header)}\n`)
-  if (result.report.findings > 0) process.stdout.write(`\nfindings written to ${outFile}; replay them with: npm run fuzz -- --replay ${outFile}\n`)
+  if (result.report.findings > 0)
+    process.stdout.write(`\nfindings written to ${outFile}; replay them with: npm run fuzz -- --replay ${outFile}\n`)
   return result.report.findings > 0 ? 1 : 0
 }
 

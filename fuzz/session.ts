@@ -58,8 +58,15 @@ async function roundTrip(client: KmsClient, fixtures: Fixtures): Promise<'ok' | 
   if (keyId === undefined) return 'the pool has no key sym'
   const plaintext = randomBytes(48).toString('base64')
   try {
-    const encrypted = await client.call(fixtures.primaryRegion, 'Encrypt', { KeyId: keyId, Plaintext: plaintext, EncryptionContext: ENCRYPTION_CONTEXT })
-    const decrypted = await client.call(fixtures.primaryRegion, 'Decrypt', { CiphertextBlob: valueAt(encrypted, 'CiphertextBlob'), EncryptionContext: ENCRYPTION_CONTEXT })
+    const encrypted = await client.call(fixtures.primaryRegion, 'Encrypt', {
+      KeyId: keyId,
+      Plaintext: plaintext,
+      EncryptionContext: ENCRYPTION_CONTEXT,
+    })
+    const decrypted = await client.call(fixtures.primaryRegion, 'Decrypt', {
+      CiphertextBlob: valueAt(encrypted, 'CiphertextBlob'),
+      EncryptionContext: ENCRYPTION_CONTEXT,
+    })
     return valueAt(decrypted, 'Plaintext') === plaintext ? 'ok' : 'Decrypt returned another plaintext'
   } catch (err) {
     return err instanceof Error ? err.message : String(err)
@@ -78,7 +85,15 @@ export async function runSession(target: Target, options: SessionOptions): Promi
     const campaignStarted = Date.now()
     await runCampaign(
       { target, signer, fixtures: fixtures.values, hangMs: options.hangMs, secrets: [target.credentials.secretAccessKey] },
-      { seed: options.seed, seedText: options.seedText, requests: options.requests, categories: options.categories, concurrency: options.concurrency, regions, log: options.log },
+      {
+        seed: options.seed,
+        seedText: options.seedText,
+        requests: options.requests,
+        categories: options.categories,
+        concurrency: options.concurrency,
+        regions,
+        log: options.log,
+      },
       report,
     )
     const campaignMs = Date.now() - campaignStarted
@@ -91,7 +106,17 @@ export async function runSession(target: Target, options: SessionOptions): Promi
       ...(after.roundTrip === 'ok' ? [] : [`a key made before the run no longer encrypts and decrypts: ${after.roundTrip}`]),
     ]
     for (const summary of problems) {
-      report.add({ kind: 'crash', category: 'structured', operation: 'partition', summary, label: 'the check after the run', seed: options.seedText, caseIndex: -1, stepIndex: 0, atMs: Date.now() })
+      report.add({
+        kind: 'crash',
+        category: 'structured',
+        operation: 'partition',
+        summary,
+        label: 'the check after the run',
+        seed: options.seedText,
+        caseIndex: -1,
+        stepIndex: 0,
+        atMs: Date.now(),
+      })
     }
     return { report, fixtures, after, campaignMs, cpu, ms: Date.now() - started }
   } finally {

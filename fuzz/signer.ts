@@ -84,12 +84,30 @@ export class RequestSigner {
       }
       const [hostname = '127.0.0.1', port] = this.host.split(':')
       const unsigned = new Set((signing.unsigned ?? []).map((name) => name.toLowerCase()))
-      const toSign = { method, protocol: 'http:', hostname, ...(port !== undefined ? { port: Number(port) } : {}), path: pathOnly, query, headers, body }
+      const toSign = {
+        method,
+        protocol: 'http:',
+        hostname,
+        ...(port !== undefined ? { port: Number(port) } : {}),
+        path: pathOnly,
+        query,
+        headers,
+        body,
+      }
       const options = { signingDate, signingRegion: signing.scopeRegion ?? recipe.region, unsignableHeaders: unsigned }
       if (signing.mode === 'presigned') {
         // x-amz-target stays a header: a KMS endpoint reads it there, not from the query.
-        const presigned = await signer.presign(toSign, { ...options, expiresIn: signing.expiresIn ?? 300, unhoistableHeaders: new Set(['x-amz-target', 'x-amz-content-sha256']) })
-        wire = { method, path: `${pathOnly}?${encodeQuery(presigned.query as Record<string, string | string[] | null>)}`, headers: Object.entries(presigned.headers), body }
+        const presigned = await signer.presign(toSign, {
+          ...options,
+          expiresIn: signing.expiresIn ?? 300,
+          unhoistableHeaders: new Set(['x-amz-target', 'x-amz-content-sha256']),
+        })
+        wire = {
+          method,
+          path: `${pathOnly}?${encodeQuery(presigned.query as Record<string, string | string[] | null>)}`,
+          headers: Object.entries(presigned.headers),
+          body,
+        }
       } else {
         const signed = await signer.sign(toSign, options)
         wire = { method, path, headers: Object.entries(signed.headers), body }
@@ -144,7 +162,10 @@ function httpDate(date: Date): string {
 
 /** SigV4's time format, 20240102T030405Z. */
 function isoBasic(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '')
+  return date
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '')
 }
 
 export function applyTamper(wire: WireRequest, step: Tamper, context: RenderContext, signingDate: Date): void {
@@ -152,7 +173,10 @@ export function applyTamper(wire: WireRequest, step: Tamper, context: RenderCont
     case 'set-header': {
       const first = wire.headers.findIndex(([name]) => sameName(name, step.name))
       if (first < 0) wire.headers.push([step.name, step.value])
-      else wire.headers = wire.headers.flatMap((header, index): [string, string][] => (!sameName(header[0], step.name) ? [header] : index === first ? [[header[0], step.value]] : []))
+      else
+        wire.headers = wire.headers.flatMap((header, index): [string, string][] =>
+          !sameName(header[0], step.name) ? [header] : index === first ? [[header[0], step.value]] : [],
+        )
       return
     }
     case 'add-header': {
@@ -169,14 +193,21 @@ export function applyTamper(wire: WireRequest, step: Tamper, context: RenderCont
       return
     case 'edit-header':
       wire.headers = wire.headers.map(([name, value]) =>
-        sameName(name, step.name) ? [name, step.all === true ? value.split(step.find).join(step.replace) : value.replace(step.find, step.replace)] : [name, value],
+        sameName(name, step.name)
+          ? [name, step.all === true ? value.split(step.find).join(step.replace) : value.replace(step.find, step.replace)]
+          : [name, value],
       )
       return
     case 'signature': {
       wire.headers = wire.headers.map(([name, value]) =>
-        sameName(name, 'authorization') ? [name, value.replace(/Signature=([^,\s]*)/, (_, signature: string) => `Signature=${changeSignature(signature, step.change)}`)] : [name, value],
+        sameName(name, 'authorization')
+          ? [name, value.replace(/Signature=([^,\s]*)/, (_, signature: string) => `Signature=${changeSignature(signature, step.change)}`)]
+          : [name, value],
       )
-      wire.path = wire.path.replace(/([?&]X-Amz-Signature=)([^&]*)/, (_, prefix: string, signature: string) => `${prefix}${changeSignature(signature, step.change)}`)
+      wire.path = wire.path.replace(
+        /([?&]X-Amz-Signature=)([^&]*)/,
+        (_, prefix: string, signature: string) => `${prefix}${changeSignature(signature, step.change)}`,
+      )
       return
     }
     case 'set-body':

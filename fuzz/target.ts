@@ -62,7 +62,9 @@ function lastWordsOf(partition: RunningPartition, region: string): string {
 export async function startOwnPartition(regions: readonly string[]): Promise<Target> {
   // Every refused request logs a line at info level; a fuzz run refuses tens of thousands.
   // Errors (a 500's detail, a crash) are still logged.
-  return partitionTarget(await startPartition({ regions, timeoutMs: 60_000, env: { TRENT_LOG_LEVEL: process.env.TRENT_LOG_LEVEL ?? 'warn' } }))
+  return partitionTarget(
+    await startPartition({ regions, timeoutMs: 60_000, env: { TRENT_LOG_LEVEL: process.env.TRENT_LOG_LEVEL ?? 'warn' } }),
+  )
 }
 
 /** A partition started with test/helpers/partition.ts as a target; stopping the target stops it. */
@@ -74,7 +76,12 @@ export function partitionTarget(partition: RunningPartition): Target {
   let stopping = false
   void partition.exited.then((status) => {
     launcherGone = true
-    if (!stopping) crashes.push({ atMs: Date.now(), what: `the launcher exited (code ${status.code}, signal ${status.signal})`, output: partition.output().stderr.split('\n').slice(-LAST_WORDS_LINES).join('\n') })
+    if (!stopping)
+      crashes.push({
+        atMs: Date.now(),
+        what: `the launcher exited (code ${status.code}, signal ${status.signal})`,
+        output: partition.output().stderr.split('\n').slice(-LAST_WORDS_LINES).join('\n'),
+      })
   })
   const watch = setInterval(() => {
     if (stopping || launcherGone) return
@@ -86,7 +93,11 @@ export function partitionTarget(partition: RunningPartition): Target {
       const key = `${region}:${before ?? '?'}`
       if (before !== undefined && !reported.has(key)) {
         reported.add(key)
-        crashes.push({ atMs: Date.now(), what: `region ${region} (pid ${before}) exited${now !== undefined ? `; pid ${now} serves now` : ''}`, output: lastWordsOf(partition, region) })
+        crashes.push({
+          atMs: Date.now(),
+          what: `region ${region} (pid ${before}) exited${now !== undefined ? `; pid ${now} serves now` : ''}`,
+          output: lastWordsOf(partition, region),
+        })
       }
       if (now !== undefined) knownPids.set(region, now)
     }
@@ -142,7 +153,8 @@ export async function attachToEndpoint(url: string, regions: readonly string[] |
   let healthy = first.status === 200
   const watch = setInterval(() => {
     void health().then((answer) => {
-      if (healthy && answer.status !== 200) crashes.push({ atMs: Date.now(), what: `/health answered ${answer.status}`, output: answer.body.slice(0, 2000) })
+      if (healthy && answer.status !== 200)
+        crashes.push({ atMs: Date.now(), what: `/health answered ${answer.status}`, output: answer.body.slice(0, 2000) })
       healthy = answer.status === 200
     })
   }, 2_000)

@@ -189,7 +189,9 @@ function memberShape(structure, member, rawSchema, direction) {
   const enumName = enumOf(structure, member)
   // A named simple schema (`[0, namespace, 'PlaintextType', traits, 21]`) keeps botocore's shape name.
   const schemaName = Array.isArray(schema) && schema[0] === KIND.simple ? schema[2] : undefined
-  const named = memberShapes[`${structure}.${member}`] ?? (schemaName !== undefined && constraintShapes[schemaName] !== undefined ? schemaName : undefined)
+  const named =
+    memberShapes[`${structure}.${member}`] ??
+    (schemaName !== undefined && constraintShapes[schemaName] !== undefined ? schemaName : undefined)
   if (named !== undefined) {
     addConstraintShape(named, direction, enumName)
     return named
@@ -203,7 +205,9 @@ function memberShape(structure, member, rawSchema, direction) {
     }
   }
   if (direction === 'input') {
-    problems.push(`${structure}.${member}: an input member without constraints; add it to tools/kms-model/constraints.json "additions" with its source`)
+    problems.push(
+      `${structure}.${member}: an input member without constraints; add it to tools/kms-model/constraints.json "additions" with its source`,
+    )
     return '__unknown'
   }
   // Output members need only their type: what the API layer writes and the types say.
@@ -364,11 +368,15 @@ if (process.argv.includes('--check')) {
     }
   })
   if (stale.length > 0) {
-    console.error(`gen-kms-model: stale, regenerate with \`node tools/gen-kms-model.mjs\`: ${stale.map(([path]) => path.slice(ROOT.length + 1)).join(', ')}`)
+    console.error(
+      `gen-kms-model: stale, regenerate with \`node tools/gen-kms-model.mjs\`: ${stale.map(([path]) => path.slice(ROOT.length + 1)).join(', ')}`,
+    )
     process.exit(1)
   }
   console.log(`gen-kms-model: up to date with @aws-sdk/client-kms ${packageVersion}`)
 } else {
   for (const [path, text] of outputs) writeFileSync(path, text)
-  console.log(`gen-kms-model: ${Object.keys(modelOperations).length} operations, ${Object.keys(sortedShapes).length} shapes from @aws-sdk/client-kms ${packageVersion}`)
+  console.log(
+    `gen-kms-model: ${Object.keys(modelOperations).length} operations, ${Object.keys(sortedShapes).length} shapes from @aws-sdk/client-kms ${packageVersion}`,
+  )
 }

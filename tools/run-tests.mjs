@@ -45,7 +45,9 @@ let status = postgresPassAsked && filters.length > 0 ? 0 : run(files, {})
 // PostgreSQL with two nodes per region.
 const postgresPass =
   filters.length === 0 || postgresPassAsked
-    ? files.filter((f) => f.startsWith(join(root, 'interop')) && !f.endsWith('nodes.test.js') && readFileSync(f, 'utf8').includes('startPartition('))
+    ? files.filter(
+        (f) => f.startsWith(join(root, 'interop')) && !f.endsWith('nodes.test.js') && readFileSync(f, 'utf8').includes('startPartition('),
+      )
     : []
 if (postgresPass.length > 0) {
   console.log(`\n# the interop suites again, on PostgreSQL with two nodes per region: ${postgresPass.length} files\n`)

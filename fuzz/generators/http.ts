@@ -114,7 +114,15 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
   async 'content-length'(params, context) {
     const wire = await renderSigned(params, context)
     const lengths = Array.isArray(params.lengths) ? params.lengths.map((value) => String(value)) : []
-    const declared = lengths.map((value) => `content-length: ${value.replace('{n}', String(wire.body.length)).replace('{n-1}', String(wire.body.length - 1)).replace('{n+1}', String(wire.body.length + 1))}${CRLF}`).join('')
+    const declared = lengths
+      .map(
+        (value) =>
+          `content-length: ${value
+            .replace('{n}', String(wire.body.length))
+            .replace('{n-1}', String(wire.body.length - 1))
+            .replace('{n+1}', String(wire.body.length + 1))}${CRLF}`,
+      )
+      .join('')
     return once(Buffer.concat([Buffer.from(`${head(wire)}${declared}${CRLF}`, 'utf8'), wire.body]), 'half-close')
   },
   async 'transfer-encoding'(params, context) {
@@ -143,7 +151,10 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
         body = Buffer.concat([Buffer.from(`${chunks}${CRLF}`), wire.body, Buffer.from(`${CRLF}0${CRLF}${CRLF}`)])
     }
     const headers = wire.headers.filter(([name]) => name.toLowerCase() !== 'content-length')
-    return once(Buffer.concat([Buffer.from(`${head({ ...wire, headers })}transfer-encoding: ${encoding}${CRLF}${withLength}${CRLF}`, 'utf8'), body]), 'half-close')
+    return once(
+      Buffer.concat([Buffer.from(`${head({ ...wire, headers })}transfer-encoding: ${encoding}${CRLF}${withLength}${CRLF}`, 'utf8'), body]),
+      'half-close',
+    )
   },
   async truncated(params, context) {
     const wire = await renderSigned(params, context)
@@ -161,26 +172,46 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
   async 'method-and-path'(params, context) {
     const method = text(params.method, 'GET')
     const body = text(params.body)
-    const authorization = params.routed === true ? `Authorization: AWS4-HMAC-SHA256 Credential=AKIAFUZZ/20240101/${text(params.region, 'us-east-1')}/kms/aws4_request, SignedHeaders=host, Signature=00${CRLF}` : ''
+    const authorization =
+      params.routed === true
+        ? `Authorization: AWS4-HMAC-SHA256 Credential=AKIAFUZZ/20240101/${text(params.region, 'us-east-1')}/kms/aws4_request, SignedHeaders=host, Signature=00${CRLF}`
+        : ''
     const request = `${method} ${text(params.path, '/')} HTTP/1.1${CRLF}Host: ${context.host}${CRLF}${authorization}content-type: application/json${CRLF}content-length: ${Buffer.byteLength(body)}${CRLF}${CRLF}${body}`
     return { ...once(Buffer.from(request, 'utf8')), ...(method === 'HEAD' ? { headRequests: [0] } : {}) }
   },
   async 'absolute-form'(params, context) {
     const wire = await renderSigned(params, context)
     const target = text(params.prefix, `http://${context.host}`) + wire.path
-    return once(Buffer.concat([Buffer.from(head({ ...wire, path: target }).concat(`content-length: ${wire.body.length}${CRLF}${CRLF}`), 'utf8'), wire.body]))
+    return once(
+      Buffer.concat([
+        Buffer.from(head({ ...wire, path: target }).concat(`content-length: ${wire.body.length}${CRLF}${CRLF}`), 'utf8'),
+        wire.body,
+      ]),
+    )
   },
   async 'expect-continue'(params, context) {
     const wire = await renderSigned(params, context)
     const headBytes = Buffer.from(`${head(wire)}expect: 100-continue${CRLF}content-length: ${wire.body.length}${CRLF}${CRLF}`, 'utf8')
-    return { writes: [{ bytes: headBytes }, { bytes: wire.body, delayMs: number(params.delayMs, 200) }], finish: 'keep-open', expectedResponses: 1 }
+    return {
+      writes: [{ bytes: headBytes }, { bytes: wire.body, delayMs: number(params.delayMs, 200) }],
+      finish: 'keep-open',
+      expectedResponses: 1,
+    }
   },
   async 'http-version'(params, context) {
-    return once(`${text(params.line, 'GET /health HTTP/1.0')}${CRLF}Host: ${context.host}${CRLF}${CRLF}`, params.close === true ? 'half-close' : 'keep-open')
+    return once(
+      `${text(params.line, 'GET /health HTTP/1.0')}${CRLF}Host: ${context.host}${CRLF}${CRLF}`,
+      params.close === true ? 'half-close' : 'keep-open',
+    )
   },
   async 'header-syntax'(params, context) {
     const wire = await renderSigned(params, context)
-    return once(Buffer.concat([Buffer.from(`${head(wire)}${text(params.header)}${CRLF}content-length: ${wire.body.length}${CRLF}${CRLF}`, 'latin1'), wire.body]))
+    return once(
+      Buffer.concat([
+        Buffer.from(`${head(wire)}${text(params.header)}${CRLF}content-length: ${wire.body.length}${CRLF}${CRLF}`, 'latin1'),
+        wire.body,
+      ]),
+    )
   },
   async 'binary-body'(params, context) {
     return once(serializeRequest(await renderSigned(params, context)))
@@ -189,7 +220,10 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
     const bytes = serializeRequest(await renderSigned(params, context))
     const parts = Math.max(2, number(params.parts, 3))
     const step = Math.ceil(bytes.length / parts)
-    const writes = Array.from({ length: parts }, (_, index) => ({ bytes: bytes.subarray(index * step, (index + 1) * step), delayMs: index === 0 ? 0 : number(params.delayMs, 100) }))
+    const writes = Array.from({ length: parts }, (_, index) => ({
+      bytes: bytes.subarray(index * step, (index + 1) * step),
+      delayMs: index === 0 ? 0 : number(params.delayMs, 100),
+    }))
     return { writes, finish: 'keep-open', expectedResponses: 1 }
   },
   async smuggling(params, context) {
@@ -197,7 +231,10 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
     const hidden = `GET /health HTTP/1.1${CRLF}Host: ${context.host}${CRLF}${CRLF}`
     const body = Buffer.concat([Buffer.from(`0${CRLF}${CRLF}`), Buffer.from(hidden)])
     const headers = wire.headers.filter(([name]) => name.toLowerCase() !== 'content-length')
-    const framing = text(params.framing, 'cl-te') === 'cl-te' ? `content-length: ${body.length}${CRLF}transfer-encoding: chunked${CRLF}` : `transfer-encoding: chunked${CRLF}content-length: 3${CRLF}`
+    const framing =
+      text(params.framing, 'cl-te') === 'cl-te'
+        ? `content-length: ${body.length}${CRLF}transfer-encoding: chunked${CRLF}`
+        : `transfer-encoding: chunked${CRLF}content-length: 3${CRLF}`
     return once(Buffer.concat([Buffer.from(`${head({ ...wire, headers })}${framing}${CRLF}`, 'utf8'), body]), 'keep-open', 2)
   },
 }
@@ -214,8 +251,18 @@ export async function buildRawExchange(builder: string, params: JsonObject, cont
 /** A small honest request to wrap in malformed framing. */
 function signedRecipe(rng: Prng, regions: Regions): SignedRequestRecipe {
   return rng.pick<SignedRequestRecipe>([
-    { kind: 'signed', region: regions.primary, target: 'TrentService.DescribeKey', body: { json: { KeyId: { $fuzz: 'ref', name: fixture.keyId('sym') } } } },
-    { kind: 'signed', region: regions.primary, target: 'TrentService.Encrypt', body: { json: { KeyId: { $fuzz: 'ref', name: fixture.keyId('sym') }, Plaintext: base64Of(PLAINTEXT) } } },
+    {
+      kind: 'signed',
+      region: regions.primary,
+      target: 'TrentService.DescribeKey',
+      body: { json: { KeyId: { $fuzz: 'ref', name: fixture.keyId('sym') } } },
+    },
+    {
+      kind: 'signed',
+      region: regions.primary,
+      target: 'TrentService.Encrypt',
+      body: { json: { KeyId: { $fuzz: 'ref', name: fixture.keyId('sym') }, Plaintext: base64Of(PLAINTEXT) } },
+    },
     { kind: 'signed', region: regions.primary, target: 'TrentService.GenerateRandom', body: { json: { NumberOfBytes: 8 } } },
     { kind: 'signed', region: regions.primary, target: 'TrentService.ListKeys', body: { json: {} } },
   ])
@@ -230,11 +277,36 @@ function envelopeGarbage(rng: Prng, regions: Regions): string {
     '[]',
     '{"v":1}',
     JSON.stringify({ v: 1, messageId: 'm', from: peer, to: regions.primary, body: 'e30=', signature: { keyId: 'k', value: 'AAAA' } }),
-    JSON.stringify({ v: 1, messageId: 'm', from: '__proto__', to: regions.primary, body: 'e30=', signature: { keyId: 'constructor', value: '' } }),
-    JSON.stringify({ v: 1, messageId: 'm', from: 'constructor', to: regions.primary, body: base64Of(rng.bytes(64)), signature: { keyId: '__proto__', value: base64Of(rng.bytes(96)) } }),
-    JSON.stringify({ v: 1, messageId: 'x'.repeat(10_000), from: peer, to: regions.primary, body: '!!!', signature: { keyId: 'k', value: '!!!' } }),
+    JSON.stringify({
+      v: 1,
+      messageId: 'm',
+      from: '__proto__',
+      to: regions.primary,
+      body: 'e30=',
+      signature: { keyId: 'constructor', value: '' },
+    }),
+    JSON.stringify({
+      v: 1,
+      messageId: 'm',
+      from: 'constructor',
+      to: regions.primary,
+      body: base64Of(rng.bytes(64)),
+      signature: { keyId: '__proto__', value: base64Of(rng.bytes(96)) },
+    }),
+    JSON.stringify({
+      v: 1,
+      messageId: 'x'.repeat(10_000),
+      from: peer,
+      to: regions.primary,
+      body: '!!!',
+      signature: { keyId: 'k', value: '!!!' },
+    }),
     JSON.stringify({ v: 2, messageId: 'm', from: peer, to: regions.primary, body: 'e30=', signature: null }),
-    '{"v":1,"messageId":"m","from":"' + peer + '","to":"' + regions.primary + '","body":"e30=","signature":{"keyId":"k","value":"AAAA"},"signature":"x"}',
+    '{"v":1,"messageId":"m","from":"' +
+      peer +
+      '","to":"' +
+      regions.primary +
+      '","body":"e30=","signature":{"keyId":"k","value":"AAAA"},"signature":"x"}',
   ])
 }
 
@@ -245,7 +317,13 @@ const GENERATORS: readonly [number, string, (rng: Prng, regions: Regions) => { p
     (rng, regions) =>
       rng.chance(0.5)
         ? { params: { signed: signedRecipe(rng, regions) as unknown as JsonObject }, label: 'a signed request with bare LF line endings' }
-        : { params: { line: rng.pick(['GET /health HTTP/1.1', 'POST / HTTP/1.1', 'GET / HTTP/1.0']), headers: rng.pick(['', 'Content-Length: 0\n', 'X-A: b\n']) }, label: 'an unsigned request with bare LF line endings' },
+        : {
+            params: {
+              line: rng.pick(['GET /health HTTP/1.1', 'POST / HTTP/1.1', 'GET / HTTP/1.0']),
+              headers: rng.pick(['', 'Content-Length: 0\n', 'X-A: b\n']),
+            },
+            label: 'an unsigned request with bare LF line endings',
+          },
   ],
   [1, 'http-0.9', (rng) => ({ params: { line: rng.pick(['GET /', 'GET /health', 'GET', 'POST /']) }, label: 'an HTTP/0.9 request line' })],
   [1, 'tls-client-hello', (rng) => ({ params: { random: base64Of(rng.bytes(32)) }, label: 'a TLS ClientHello' })],
@@ -269,25 +347,59 @@ const GENERATORS: readonly [number, string, (rng: Prng, regions: Regions) => { p
         { count: 2500, size: 4 },
         { count: 30, size: 1000 },
       ])
-      return { params: { signed: signedRecipe(rng, regions) as unknown as JsonObject, ...shape }, label: `${shape.count} extra header(s) of ${shape.size} bytes` }
+      return {
+        params: { signed: signedRecipe(rng, regions) as unknown as JsonObject, ...shape },
+        label: `${shape.count} extra header(s) of ${shape.size} bytes`,
+      }
     },
   ],
   [
     3,
     'content-length',
     (rng, regions) => {
-      const lengths = rng.pick([['abc'], ['-1'], ['1.5'], ['0x10'], [' {n}'], ['+{n}'], ['99999999999999999999'], ['{n}', '{n}'], ['{n}', '{n+1}'], ['{n-1}'], ['{n+1}'], ['0'], ['{n}, {n}'], ['']])
-      return { params: { signed: signedRecipe(rng, regions) as unknown as JsonObject, lengths }, label: `Content-Length ${lengths.map((value) => JSON.stringify(value)).join(' and ')}, then FIN` }
+      const lengths = rng.pick([
+        ['abc'],
+        ['-1'],
+        ['1.5'],
+        ['0x10'],
+        [' {n}'],
+        ['+{n}'],
+        ['99999999999999999999'],
+        ['{n}', '{n}'],
+        ['{n}', '{n+1}'],
+        ['{n-1}'],
+        ['{n+1}'],
+        ['0'],
+        ['{n}, {n}'],
+        [''],
+      ])
+      return {
+        params: { signed: signedRecipe(rng, regions) as unknown as JsonObject, lengths },
+        label: `Content-Length ${lengths.map((value) => JSON.stringify(value)).join(' and ')}, then FIN`,
+      }
     },
   ],
   [
     3,
     'transfer-encoding',
     (rng, regions) => {
-      const encoding = rng.pick(['chunked', 'chunked', 'Chunked', ' chunked', 'chunked, identity', 'identity, chunked', 'gzip, chunked', 'xchunked', 'chunked\u000b'])
+      const encoding = rng.pick([
+        'chunked',
+        'chunked',
+        'Chunked',
+        ' chunked',
+        'chunked, identity',
+        'identity, chunked',
+        'gzip, chunked',
+        'xchunked',
+        'chunked\u000b',
+      ])
       const chunks = rng.pick(['valid', 'split', 'zz', '-1', 'ffffffffffffffffff', '1 0', '0x10'])
       const withLength = rng.chance(0.3)
-      return { params: { signed: signedRecipe(rng, regions) as unknown as JsonObject, encoding, chunks, withLength }, label: `Transfer-Encoding ${JSON.stringify(encoding)} with ${chunks} chunks${withLength ? ' and a Content-Length' : ''}, then FIN` }
+      return {
+        params: { signed: signedRecipe(rng, regions) as unknown as JsonObject, encoding, chunks, withLength },
+        label: `Transfer-Encoding ${JSON.stringify(encoding)} with ${chunks} chunks${withLength ? ' and a Content-Length' : ''}, then FIN`,
+      }
     },
   ],
   [
@@ -296,7 +408,10 @@ const GENERATORS: readonly [number, string, (rng: Prng, regions: Regions) => { p
     (rng, regions) => {
       const fraction = rng.pick([0.1, 0.5, 0.9, 0.99])
       const abort = rng.chance(0.4)
-      return { params: { signed: signedRecipe(rng, regions) as unknown as JsonObject, fraction, abort }, label: `a request cut at ${Math.round(fraction * 100)}%, then ${abort ? 'the connection cut' : 'FIN'}` }
+      return {
+        params: { signed: signedRecipe(rng, regions) as unknown as JsonObject, fraction, abort },
+        label: `a request cut at ${Math.round(fraction * 100)}%, then ${abort ? 'the connection cut' : 'FIN'}`,
+      }
     },
   ],
   [
@@ -304,9 +419,14 @@ const GENERATORS: readonly [number, string, (rng: Prng, regions: Regions) => { p
     'pipelined',
     (rng, regions) => {
       const count = rng.int(2, 6)
-      const garbage = rng.chance(0.3) ? base64Of(Buffer.from(rng.pick(['GARBAGE\r\n\r\n', 'GET / HTTP/1.1\n\n', '\u0016\u0003\u0001']), 'latin1')) : undefined
+      const garbage = rng.chance(0.3)
+        ? base64Of(Buffer.from(rng.pick(['GARBAGE\r\n\r\n', 'GET / HTTP/1.1\n\n', '\u0016\u0003\u0001']), 'latin1'))
+        : undefined
       return {
-        params: { requests: Array.from({ length: count }, () => signedRecipe(rng, regions)) as unknown as JsonObject[], ...(garbage !== undefined ? { trailingGarbage: garbage } : {}) },
+        params: {
+          requests: Array.from({ length: count }, () => signedRecipe(rng, regions)) as unknown as JsonObject[],
+          ...(garbage !== undefined ? { trailingGarbage: garbage } : {}),
+        },
         label: `${count} pipelined requests${garbage !== undefined ? ' and garbage after them' : ''}`,
       }
     },
@@ -332,11 +452,38 @@ const GENERATORS: readonly [number, string, (rng: Prng, regions: Regions) => { p
         { method: 'FUZZ', path: '/', note: 'an unknown method' },
         { method: 'get', path: '/health', note: 'a lower-case method' },
         { method: 'GET', path: REPLICATION_PATH, routed: true, note: 'GET the replication endpoint' },
-        { method: 'POST', path: REPLICATION_PATH, body: envelopeGarbage(rng, regions), routed: true, note: 'a garbage envelope to the replication endpoint' },
-        { method: 'POST', path: REPLICATION_PATH, body: envelopeGarbage(rng, regions), routed: true, note: 'a garbage envelope to the replication endpoint' },
-        { method: 'POST', path: REPLICATION_PATH, body: envelopeGarbage(rng, regions), routed: false, note: 'an envelope to the replication endpoint through the gateway' },
+        {
+          method: 'POST',
+          path: REPLICATION_PATH,
+          body: envelopeGarbage(rng, regions),
+          routed: true,
+          note: 'a garbage envelope to the replication endpoint',
+        },
+        {
+          method: 'POST',
+          path: REPLICATION_PATH,
+          body: envelopeGarbage(rng, regions),
+          routed: true,
+          note: 'a garbage envelope to the replication endpoint',
+        },
+        {
+          method: 'POST',
+          path: REPLICATION_PATH,
+          body: envelopeGarbage(rng, regions),
+          routed: false,
+          note: 'an envelope to the replication endpoint through the gateway',
+        },
       ])
-      return { params: { method: choice.method, path: choice.path, body: choice.body ?? '', routed: choice.routed === true, region: regions.primary }, label: choice.note }
+      return {
+        params: {
+          method: choice.method,
+          path: choice.path,
+          body: choice.body ?? '',
+          routed: choice.routed === true,
+          region: regions.primary,
+        },
+        label: choice.note,
+      }
     },
   ],
   [
@@ -344,15 +491,34 @@ const GENERATORS: readonly [number, string, (rng: Prng, regions: Regions) => { p
     'absolute-form',
     (rng, regions) => {
       const prefix = rng.pick([undefined, 'http://evil.example.com', 'https://127.0.0.1', 'http://[::1]:1'])
-      return { params: { signed: signedRecipe(rng, regions) as unknown as JsonObject, ...(prefix !== undefined ? { prefix } : {}) }, label: `an absolute-form target${prefix !== undefined ? ` (${prefix})` : ''}` }
+      return {
+        params: { signed: signedRecipe(rng, regions) as unknown as JsonObject, ...(prefix !== undefined ? { prefix } : {}) },
+        label: `an absolute-form target${prefix !== undefined ? ` (${prefix})` : ''}`,
+      }
     },
   ],
-  [2, 'expect-continue', (rng, regions) => ({ params: { signed: signedRecipe(rng, regions) as unknown as JsonObject, delayMs: rng.pick([0, 100, 500]) }, label: 'Expect: 100-continue' })],
+  [
+    2,
+    'expect-continue',
+    (rng, regions) => ({
+      params: { signed: signedRecipe(rng, regions) as unknown as JsonObject, delayMs: rng.pick([0, 100, 500]) },
+      label: 'Expect: 100-continue',
+    }),
+  ],
   [
     2,
     'http-version',
     (rng) => {
-      const line = rng.pick(['GET /health HTTP/1.0', 'GET /health HTTP/2.0', 'GET /health HTTP/1.2', 'GET /health HTTP/9.9', 'GET /health HTTP/1', 'GET /health http/1.1', 'PRI * HTTP/2.0\r\n\r\nSM', 'GET /health HTTP/1.1 extra'])
+      const line = rng.pick([
+        'GET /health HTTP/1.0',
+        'GET /health HTTP/2.0',
+        'GET /health HTTP/1.2',
+        'GET /health HTTP/9.9',
+        'GET /health HTTP/1',
+        'GET /health http/1.1',
+        'PRI * HTTP/2.0\r\n\r\nSM',
+        'GET /health HTTP/1.1 extra',
+      ])
       return { params: { line, close: rng.chance(0.3) }, label: `request line ${JSON.stringify(line)}` }
     },
   ],
@@ -360,8 +526,22 @@ const GENERATORS: readonly [number, string, (rng: Prng, regions: Regions) => { p
     2,
     'header-syntax',
     (rng, regions) => {
-      const header = rng.pick(['no-colon-here', 'X Space: 1', ' folded: continuation', 'x-nul: a\u0000b', 'x-high: \u00ff\u00fe', ': empty-name', `${'n'.repeat(5000)}: 1`, 'x-a:\u0007bell', 'Host: second.example.com', 'content-length: 0'])
-      return { params: { signed: signedRecipe(rng, regions) as unknown as JsonObject, header }, label: `a header line ${JSON.stringify(header.slice(0, 30))}` }
+      const header = rng.pick([
+        'no-colon-here',
+        'X Space: 1',
+        ' folded: continuation',
+        'x-nul: a\u0000b',
+        'x-high: \u00ff\u00fe',
+        ': empty-name',
+        `${'n'.repeat(5000)}: 1`,
+        'x-a:\u0007bell',
+        'Host: second.example.com',
+        'content-length: 0',
+      ])
+      return {
+        params: { signed: signedRecipe(rng, regions) as unknown as JsonObject, header },
+        label: `a header line ${JSON.stringify(header.slice(0, 30))}`,
+      }
     },
   ],
   [
@@ -379,8 +559,22 @@ const GENERATORS: readonly [number, string, (rng: Prng, regions: Regions) => { p
       return { params: { signed: signed as unknown as JsonObject }, label: `a signed request whose body is ${body.note}` }
     },
   ],
-  [1, 'slow-head', (rng, regions) => ({ params: { signed: signedRecipe(rng, regions) as unknown as JsonObject, parts: rng.int(2, 5), delayMs: rng.pick([50, 200]) }, label: 'a request written in slow parts' })],
-  [1, 'smuggling', (rng, regions) => ({ params: { signed: signedRecipe(rng, regions) as unknown as JsonObject, framing: rng.pick(['cl-te', 'te-cl']) }, label: 'a smuggled request behind conflicting framing' })],
+  [
+    1,
+    'slow-head',
+    (rng, regions) => ({
+      params: { signed: signedRecipe(rng, regions) as unknown as JsonObject, parts: rng.int(2, 5), delayMs: rng.pick([50, 200]) },
+      label: 'a request written in slow parts',
+    }),
+  ],
+  [
+    1,
+    'smuggling',
+    (rng, regions) => ({
+      params: { signed: signedRecipe(rng, regions) as unknown as JsonObject, framing: rng.pick(['cl-te', 'te-cl']) },
+      label: 'a smuggled request behind conflicting framing',
+    }),
+  ],
 ]
 
 export function httpCase(index: number, rng: Prng, regions: Regions): FuzzCase {

@@ -30,16 +30,31 @@ function useKey(spec: Spec, keyId: Template): { operation: string; input: Templa
         ? { operation: 'Encrypt', input: { KeyId: keyId, Plaintext: PLAINTEXT_B64 } }
         : { operation: 'Encrypt', input: { KeyId: keyId, Plaintext: PLAINTEXT_B64, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' } }
     case 'SIGN_VERIFY':
-      return { operation: 'Sign', input: { KeyId: keyId, Message: PLAINTEXT_B64, SigningAlgorithm: signingAlgorithmsOf(spec.keySpec)[0] ?? 'ECDSA_SHA_256' } }
+      return {
+        operation: 'Sign',
+        input: { KeyId: keyId, Message: PLAINTEXT_B64, SigningAlgorithm: signingAlgorithmsOf(spec.keySpec)[0] ?? 'ECDSA_SHA_256' },
+      }
     case 'GENERATE_VERIFY_MAC':
       return { operation: 'GenerateMac', input: { KeyId: keyId, Message: PLAINTEXT_B64, MacAlgorithm: macAlgorithmOf(spec.keySpec) } }
     case 'KEY_AGREEMENT':
-      return { operation: 'DeriveSharedSecret', input: { KeyId: keyId, KeyAgreementAlgorithm: 'ECDH', PublicKey: fixtureBytes(fixture.peerPublicKey(curveOf(spec.keySpec) ?? 'P-256')) } }
+      return {
+        operation: 'DeriveSharedSecret',
+        input: {
+          KeyId: keyId,
+          KeyAgreementAlgorithm: 'ECDH',
+          PublicKey: fixtureBytes(fixture.peerPublicKey(curveOf(spec.keySpec) ?? 'P-256')),
+        },
+      }
   }
 }
 
 function createKey(region: string, spec: Spec, extra: Record<string, Template> = {}, bindAs = 'keyId'): Step {
-  return kmsStep(region, 'CreateKey', { KeySpec: spec.keySpec, KeyUsage: spec.keyUsage, Description: 'fuzz key-state sequence', ...extra }, { setup: true, bind: { [bindAs]: KEY_ID_PATH } })
+  return kmsStep(
+    region,
+    'CreateKey',
+    { KeySpec: spec.keySpec, KeyUsage: spec.keyUsage, Description: 'fuzz key-state sequence', ...extra },
+    { setup: true, bind: { [bindAs]: KEY_ID_PATH } },
+  )
 }
 
 function expectState(region: string, state: string, why: string, keyName = 'keyId'): Step {
@@ -83,20 +98,29 @@ function disableAndDelete(region: string): { label: string; steps: Step[] } {
     label: 'key states: symmetric key disabled, enabled, pending deletion, cancelled',
     steps: [
       createKey(region, { keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT' }),
-      kmsStep(region, 'Encrypt', { KeyId: bound('keyId'), Plaintext: PLAINTEXT_B64 }, { setup: true, bind: { ciphertext: 'CiphertextBlob' } }),
+      kmsStep(
+        region,
+        'Encrypt',
+        { KeyId: bound('keyId'), Plaintext: PLAINTEXT_B64 },
+        { setup: true, bind: { ciphertext: 'CiphertextBlob' } },
+      ),
       kmsStep(region, 'DisableKey', { KeyId: bound('keyId') }, { setup: true }),
       expectState(region, 'Disabled', 'after DisableKey'),
       mustFail(region, 'Encrypt', { KeyId: bound('keyId'), Plaintext: PLAINTEXT_B64 }, 'the key is disabled', ['DisabledException']),
       mustFail(region, 'Decrypt', decrypt, 'the key is disabled', ['DisabledException']),
       kmsStep(region, 'EnableKey', { KeyId: bound('keyId') }, { setup: true }),
-      kmsStep(region, 'Decrypt', decrypt, { expect: { check: { path: 'Plaintext', equals: PLAINTEXT_B64 }, why: 'enabled again, the ciphertext decrypts' } }),
+      kmsStep(region, 'Decrypt', decrypt, {
+        expect: { check: { path: 'Plaintext', equals: PLAINTEXT_B64 }, why: 'enabled again, the ciphertext decrypts' },
+      }),
       kmsStep(region, 'ScheduleKeyDeletion', { KeyId: bound('keyId'), PendingWindowInDays: 7 }, { setup: true }),
       mustFail(region, 'Decrypt', decrypt, 'the key is pending deletion', ['KMSInvalidStateException']),
       mustFail(region, 'EnableKey', { KeyId: bound('keyId') }, 'a key pending deletion cannot be enabled', ['KMSInvalidStateException']),
       kmsStep(region, 'CancelKeyDeletion', { KeyId: bound('keyId') }, { setup: true }),
       expectState(region, 'Disabled', 'a key with material is Disabled after CancelKeyDeletion'),
       kmsStep(region, 'EnableKey', { KeyId: bound('keyId') }, { setup: true }),
-      kmsStep(region, 'Decrypt', decrypt, { expect: { check: { path: 'Plaintext', equals: PLAINTEXT_B64 }, why: 'after all that, the ciphertext still decrypts' } }),
+      kmsStep(region, 'Decrypt', decrypt, {
+        expect: { check: { path: 'Plaintext', equals: PLAINTEXT_B64 }, why: 'after all that, the ciphertext still decrypts' },
+      }),
     ],
   }
 }
@@ -110,28 +134,59 @@ function importCycle(region: string, rng: Prng): { label: string; steps: Step[];
   const material = base64Of(rng.bytes(materialLengthOf(spec.keySpec)))
   const otherMaterial = base64Of(rng.bytes(materialLengthOf(spec.keySpec)))
   const parameters = (suffix: string): Step =>
-    kmsStep(region, 'GetParametersForImport', { KeyId: bound('keyId'), WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }, {
-      setup: true,
-      bind: { [`token${suffix}`]: 'ImportToken', [`publicKey${suffix}`]: 'PublicKey' },
-    })
+    kmsStep(
+      region,
+      'GetParametersForImport',
+      { KeyId: bound('keyId'), WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' },
+      {
+        setup: true,
+        bind: { [`token${suffix}`]: 'ImportToken', [`publicKey${suffix}`]: 'PublicKey' },
+      },
+    )
   const importing = (suffix: string, materialName: string): Template => ({
     KeyId: bound('keyId'),
     ImportToken: ref(boundName(`token${suffix}`)),
-    EncryptedKeyMaterial: { $fuzz: 'wrap', publicKey: boundName(`publicKey${suffix}`), material: materialName, algorithm: 'RSAES_OAEP_SHA_256' },
+    EncryptedKeyMaterial: {
+      $fuzz: 'wrap',
+      publicKey: boundName(`publicKey${suffix}`),
+      material: materialName,
+      algorithm: 'RSAES_OAEP_SHA_256',
+    },
     ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
   })
   const symmetric = spec.keySpec === 'SYMMETRIC_DEFAULT'
   const use = symmetric
     ? kmsStep(region, 'Encrypt', { KeyId: bound('keyId'), Plaintext: PLAINTEXT_B64 }, { setup: true, bind: { output: 'CiphertextBlob' } })
-    : kmsStep(region, 'GenerateMac', { KeyId: bound('keyId'), Message: PLAINTEXT_B64, MacAlgorithm: macAlgorithmOf(spec.keySpec) }, { setup: true, bind: { output: 'Mac' } })
+    : kmsStep(
+        region,
+        'GenerateMac',
+        { KeyId: bound('keyId'), Message: PLAINTEXT_B64, MacAlgorithm: macAlgorithmOf(spec.keySpec) },
+        { setup: true, bind: { output: 'Mac' } },
+      )
   const useAgain = (expectation: 'fails' | 'works'): Step =>
     symmetric
       ? expectation === 'fails'
         ? mustFail(region, 'Decrypt', { CiphertextBlob: bound('output') }, 'the key material was deleted', ['KMSInvalidStateException'])
-        : kmsStep(region, 'Decrypt', { CiphertextBlob: bound('output') }, { expect: { check: { path: 'Plaintext', equals: PLAINTEXT_B64 }, why: 'the same material, imported again' } })
+        : kmsStep(
+            region,
+            'Decrypt',
+            { CiphertextBlob: bound('output') },
+            { expect: { check: { path: 'Plaintext', equals: PLAINTEXT_B64 }, why: 'the same material, imported again' } },
+          )
       : expectation === 'fails'
-        ? mustFail(region, 'VerifyMac', { KeyId: bound('keyId'), Message: PLAINTEXT_B64, MacAlgorithm: macAlgorithmOf(spec.keySpec), Mac: bound('output') }, 'the key material was deleted', ['KMSInvalidStateException'])
-        : kmsStep(region, 'VerifyMac', { KeyId: bound('keyId'), Message: PLAINTEXT_B64, MacAlgorithm: macAlgorithmOf(spec.keySpec), Mac: bound('output') }, { expect: { check: { path: 'MacValid', equals: 'true' }, why: 'the same material, imported again' } })
+        ? mustFail(
+            region,
+            'VerifyMac',
+            { KeyId: bound('keyId'), Message: PLAINTEXT_B64, MacAlgorithm: macAlgorithmOf(spec.keySpec), Mac: bound('output') },
+            'the key material was deleted',
+            ['KMSInvalidStateException'],
+          )
+        : kmsStep(
+            region,
+            'VerifyMac',
+            { KeyId: bound('keyId'), Message: PLAINTEXT_B64, MacAlgorithm: macAlgorithmOf(spec.keySpec), Mac: bound('output') },
+            { expect: { check: { path: 'MacValid', equals: 'true' }, why: 'the same material, imported again' } },
+          )
   return {
     label: `key states: EXTERNAL ${spec.keySpec} import, delete material, deletion cancelled, re-import`,
     values: { 'case:material': material, 'case:other-material': otherMaterial },
@@ -149,7 +204,9 @@ function importCycle(region: string, rng: Prng): { label: string; steps: Step[];
       kmsStep(region, 'CancelKeyDeletion', { KeyId: bound('keyId') }, { setup: true }),
       expectState(region, 'PendingImport', 'cancelled deletion of a key without material'),
       parameters('2'),
-      mustFail(region, 'ImportKeyMaterial', importing('2', 'case:other-material'), 'other material than the key had', ['IncorrectKeyMaterialException']),
+      mustFail(region, 'ImportKeyMaterial', importing('2', 'case:other-material'), 'other material than the key had', [
+        'IncorrectKeyMaterialException',
+      ]),
       parameters('3'),
       kmsStep(region, 'ImportKeyMaterial', importing('3', 'case:material'), { setup: true }),
       useAgain('works'),
@@ -169,8 +226,15 @@ function aliasCycle(region: string, rng: Prng): { label: string; steps: Step[]; 
       kmsStep(region, 'CreateAlias', { AliasName: alias, TargetKeyId: bound('first') }, { setup: true }),
       kmsStep(region, 'Encrypt', { KeyId: alias, Plaintext: PLAINTEXT_B64 }, { setup: true, bind: { ciphertext: 'CiphertextBlob' } }),
       kmsStep(region, 'UpdateAlias', { AliasName: alias, TargetKeyId: bound('second') }, { setup: true }),
-      mustFail(region, 'Decrypt', { CiphertextBlob: bound('ciphertext'), KeyId: alias }, 'the alias names another key now', ['IncorrectKeyException']),
-      kmsStep(region, 'Decrypt', { CiphertextBlob: bound('ciphertext') }, { expect: { check: { path: 'Plaintext', equals: PLAINTEXT_B64 }, why: 'the ciphertext names its own key' } }),
+      mustFail(region, 'Decrypt', { CiphertextBlob: bound('ciphertext'), KeyId: alias }, 'the alias names another key now', [
+        'IncorrectKeyException',
+      ]),
+      kmsStep(
+        region,
+        'Decrypt',
+        { CiphertextBlob: bound('ciphertext') },
+        { expect: { check: { path: 'Plaintext', equals: PLAINTEXT_B64 }, why: 'the ciphertext names its own key' } },
+      ),
       kmsStep(region, 'DeleteAlias', { AliasName: alias }, { setup: true }),
       mustFail(region, 'Encrypt', { KeyId: alias, Plaintext: PLAINTEXT_B64 }, 'the alias is gone', ['NotFoundException']),
       mustFail(region, 'DeleteAlias', { AliasName: alias }, 'the alias is gone', ['NotFoundException']),
@@ -184,8 +248,24 @@ function grantCycle(region: string): { label: string; steps: Step[] } {
     label: 'key states: a grant created, used, retired twice, revoked after',
     steps: [
       createKey(region, { keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT' }),
-      kmsStep(region, 'CreateGrant', { KeyId: bound('keyId'), GranteePrincipal: ref(fixture.rootArn), RetiringPrincipal: ref(fixture.rootArn), Operations: ['Encrypt', 'Decrypt'], Constraints: { EncryptionContextEquals: { purpose: 'fuzz' } } }, { setup: true, bind: { grantToken: 'GrantToken', grantId: 'GrantId' } }),
-      kmsStep(region, 'Encrypt', { KeyId: bound('keyId'), Plaintext: PLAINTEXT_B64, EncryptionContext: { purpose: 'fuzz' }, GrantTokens: [bound('grantToken')] }),
+      kmsStep(
+        region,
+        'CreateGrant',
+        {
+          KeyId: bound('keyId'),
+          GranteePrincipal: ref(fixture.rootArn),
+          RetiringPrincipal: ref(fixture.rootArn),
+          Operations: ['Encrypt', 'Decrypt'],
+          Constraints: { EncryptionContextEquals: { purpose: 'fuzz' } },
+        },
+        { setup: true, bind: { grantToken: 'GrantToken', grantId: 'GrantId' } },
+      ),
+      kmsStep(region, 'Encrypt', {
+        KeyId: bound('keyId'),
+        Plaintext: PLAINTEXT_B64,
+        EncryptionContext: { purpose: 'fuzz' },
+        GrantTokens: [bound('grantToken')],
+      }),
       kmsStep(region, 'RetireGrant', { GrantToken: bound('grantToken') }, { setup: true }),
       mustFail(region, 'RetireGrant', { GrantToken: bound('grantToken') }, 'the grant was already retired'),
       mustFail(region, 'RevokeGrant', { KeyId: bound('keyId'), GrantId: bound('grantId') }, 'the grant was already retired'),
@@ -200,13 +280,29 @@ function rotationCycle(region: string): { label: string; steps: Step[] } {
     label: 'key states: on-demand rotation, then rotation of a disabled key',
     steps: [
       createKey(region, { keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT' }),
-      kmsStep(region, 'Encrypt', { KeyId: bound('keyId'), Plaintext: PLAINTEXT_B64 }, { setup: true, bind: { ciphertext: 'CiphertextBlob' } }),
+      kmsStep(
+        region,
+        'Encrypt',
+        { KeyId: bound('keyId'), Plaintext: PLAINTEXT_B64 },
+        { setup: true, bind: { ciphertext: 'CiphertextBlob' } },
+      ),
       kmsStep(region, 'RotateKeyOnDemand', { KeyId: bound('keyId') }, { setup: true }),
-      kmsStep(region, 'Decrypt', { CiphertextBlob: bound('ciphertext') }, { expect: { check: { path: 'Plaintext', equals: PLAINTEXT_B64 }, why: 'rotation keeps old material' } }),
+      kmsStep(
+        region,
+        'Decrypt',
+        { CiphertextBlob: bound('ciphertext') },
+        { expect: { check: { path: 'Plaintext', equals: PLAINTEXT_B64 }, why: 'rotation keeps old material' } },
+      ),
       kmsStep(region, 'ListKeyRotations', { KeyId: bound('keyId') }),
       kmsStep(region, 'DisableKey', { KeyId: bound('keyId') }, { setup: true }),
-      mustFail(region, 'RotateKeyOnDemand', { KeyId: bound('keyId') }, 'the key is disabled', ['DisabledException', 'KMSInvalidStateException']),
-      mustFail(region, 'EnableKeyRotation', { KeyId: bound('keyId') }, 'the key is disabled', ['DisabledException', 'KMSInvalidStateException']),
+      mustFail(region, 'RotateKeyOnDemand', { KeyId: bound('keyId') }, 'the key is disabled', [
+        'DisabledException',
+        'KMSInvalidStateException',
+      ]),
+      mustFail(region, 'EnableKeyRotation', { KeyId: bound('keyId') }, 'the key is disabled', [
+        'DisabledException',
+        'KMSInvalidStateException',
+      ]),
     ],
   }
 }
@@ -224,8 +320,12 @@ function pendingDeletionUse(region: string, rng: Prng): { label: string; steps: 
     kmsStep(region, 'ScheduleKeyDeletion', { KeyId: bound('keyId'), PendingWindowInDays: 30 }, { setup: true }),
     mustFail(region, use.operation, use.input, 'the key is pending deletion', ['KMSInvalidStateException']),
   ]
-  if (spec.keyUsage !== 'GENERATE_VERIFY_MAC') steps.push(mustFail(region, 'GetPublicKey', { KeyId: bound('keyId') }, 'the key is pending deletion', ['KMSInvalidStateException']))
-  steps.push(kmsStep(region, 'CancelKeyDeletion', { KeyId: bound('keyId') }, { setup: true }), expectState(region, 'Disabled', 'cancelled deletion of a key with material'))
+  if (spec.keyUsage !== 'GENERATE_VERIFY_MAC')
+    steps.push(mustFail(region, 'GetPublicKey', { KeyId: bound('keyId') }, 'the key is pending deletion', ['KMSInvalidStateException']))
+  steps.push(
+    kmsStep(region, 'CancelKeyDeletion', { KeyId: bound('keyId') }, { setup: true }),
+    expectState(region, 'Disabled', 'cancelled deletion of a key with material'),
+  )
   return { label: `key states: ${spec.keySpec} ${spec.keyUsage} pending deletion`, steps }
 }
 
@@ -235,7 +335,12 @@ function multiRegionCycle(primary: string, secondary: string): { label: string; 
     label: 'key states: multi-Region key replicated, deletion scheduled and cancelled, primary moved',
     steps: [
       createKey(primary, { keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT' }, { MultiRegion: true }),
-      kmsStep(primary, 'Encrypt', { KeyId: bound('keyId'), Plaintext: PLAINTEXT_B64 }, { setup: true, bind: { ciphertext: 'CiphertextBlob' } }),
+      kmsStep(
+        primary,
+        'Encrypt',
+        { KeyId: bound('keyId'), Plaintext: PLAINTEXT_B64 },
+        { setup: true, bind: { ciphertext: 'CiphertextBlob' } },
+      ),
       kmsStep(primary, 'ReplicateKey', { KeyId: bound('keyId'), ReplicaRegion: secondary }, { setup: true }),
       { ...kmsStep(secondary, 'DescribeKey', { KeyId: bound('keyId') }), waitMs: 300 },
       kmsStep(secondary, 'Decrypt', { CiphertextBlob: bound('ciphertext') }),
@@ -265,5 +370,11 @@ export function keyStateSequence(index: number, rng: Prng, regions: Regions): Fu
   const secondary = regions.secondary
   if (secondary !== undefined) choices.push([1, () => multiRegionCycle(region, secondary)])
   const sequence = rng.weighted(choices)()
-  return { index, category: 'structured', label: sequence.label, steps: sequence.steps, ...(sequence.values !== undefined ? { values: sequence.values } : {}) }
+  return {
+    index,
+    category: 'structured',
+    label: sequence.label,
+    steps: sequence.steps,
+    ...(sequence.values !== undefined ? { values: sequence.values } : {}),
+  }
 }

@@ -57,9 +57,18 @@ export function strayKeyReference(rng: Prng): { value: Template; note: string } 
     { value: uuid, note: 'an unknown key id' },
     { value: `mrk-${rng.hex(32)}`, note: 'an unknown multi-Region key id' },
     { value: format(`arn:aws:kms:{{${fixture.primaryRegion}}}:{{${fixture.account}}}:key/${uuid}`), note: 'an unknown key ARN' },
-    { value: format(`arn:aws:kms:ap-south-1:{{${fixture.account}}}:key/{{${fixture.keyId('sym')}}}`), note: "a key's ARN in another region" },
-    { value: format(`arn:aws:kms:{{${fixture.primaryRegion}}}:999999999999:key/{{${fixture.keyId('sym')}}}`), note: "a key's ARN in another account" },
-    { value: format(`arn:aws-cn:kms:{{${fixture.primaryRegion}}}:{{${fixture.account}}}:key/{{${fixture.keyId('sym')}}}`), note: "a key's ARN in another partition" },
+    {
+      value: format(`arn:aws:kms:ap-south-1:{{${fixture.account}}}:key/{{${fixture.keyId('sym')}}}`),
+      note: "a key's ARN in another region",
+    },
+    {
+      value: format(`arn:aws:kms:{{${fixture.primaryRegion}}}:999999999999:key/{{${fixture.keyId('sym')}}}`),
+      note: "a key's ARN in another account",
+    },
+    {
+      value: format(`arn:aws-cn:kms:{{${fixture.primaryRegion}}}:{{${fixture.account}}}:key/{{${fixture.keyId('sym')}}}`),
+      note: "a key's ARN in another partition",
+    },
     { value: format(`arn:aws:kms:{{${fixture.primaryRegion}}}:{{${fixture.account}}}:alias/nope`), note: 'an unknown alias ARN' },
     { value: 'alias/fuzz-does-not-exist', note: 'an unknown alias' },
     { value: 'alias/aws/kms', note: 'an AWS managed alias' },
@@ -106,13 +115,40 @@ export function keyPolicy(rng: Prng): { value: Template; note: string } {
         note: 'a policy with a conditional Deny',
       }),
     ],
-    [1, () => ({ value: format(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"${root}"},"Action":"kms:Encrypt","Resource":"*"}]}`), note: 'a policy that locks the caller out' })],
+    [
+      1,
+      () => ({
+        value: format(
+          `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"${root}"},"Action":"kms:Encrypt","Resource":"*"}]}`,
+        ),
+        note: 'a policy that locks the caller out',
+      }),
+    ],
     [1, () => ({ value: '{"Version":"2012-10-17","Statement":[', note: 'truncated JSON' })],
     [1, () => ({ value: '{}', note: 'an empty document' })],
     [1, () => ({ value: format(`{"Version":"1999-01-01","Statement":[${allowRoot}]}`), note: 'an unknown policy version' })],
-    [1, () => ({ value: format(`{"Version":"2012-10-17","Statement":[${allowRoot}],"Statement":[]}`), note: 'a duplicate Statement member' })],
-    [1, () => ({ value: format(`{"Version":"2012-10-17","Statement":[${allowRoot},{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"nope"}}}]}`), note: 'a malformed condition value' })],
-    [1, () => ({ value: format(`{"Version":"2012-10-17","Statement":[${allowRoot},{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::${'1'.repeat(12)}:user/${'u'.repeat(300)}"},"Action":["kms:Encrypt","kms:Bogus*"],"Resource":["*"]}]}`), note: 'an odd principal and action' })],
+    [
+      1,
+      () => ({ value: format(`{"Version":"2012-10-17","Statement":[${allowRoot}],"Statement":[]}`), note: 'a duplicate Statement member' }),
+    ],
+    [
+      1,
+      () => ({
+        value: format(
+          `{"Version":"2012-10-17","Statement":[${allowRoot},{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"nope"}}}]}`,
+        ),
+        note: 'a malformed condition value',
+      }),
+    ],
+    [
+      1,
+      () => ({
+        value: format(
+          `{"Version":"2012-10-17","Statement":[${allowRoot},{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::${'1'.repeat(12)}:user/${'u'.repeat(300)}"},"Action":["kms:Encrypt","kms:Bogus*"],"Resource":["*"]}]}`,
+        ),
+        note: 'an odd principal and action',
+      }),
+    ],
     [1, () => ({ value: { $fuzz: 'nest', depth: 5000, kind: 'array' }, note: 'nested arrays instead of a string' })],
   ])()
 }

@@ -26,11 +26,19 @@ function baseRequest(rng: Prng, regions: Regions): BaseRequest {
   return rng.pick<BaseRequest>([
     { operation: 'DescribeKey', input: { KeyId: ref(fixture.keyId('sym')) } },
     { operation: 'Encrypt', input: { KeyId: ref(fixture.keyId('sym')), Plaintext: base64Of(PLAINTEXT) } },
-    { operation: 'Decrypt', input: { CiphertextBlob: fixtureBytes(fixture.ciphertext('sym')), EncryptionContext: { ...ENCRYPTION_CONTEXT } } },
+    {
+      operation: 'Decrypt',
+      input: { CiphertextBlob: fixtureBytes(fixture.ciphertext('sym')), EncryptionContext: { ...ENCRYPTION_CONTEXT } },
+    },
     { operation: 'GenerateRandom', input: { NumberOfBytes: 16 } },
     { operation: 'ListKeys', input: { Limit: 5 } },
-    { operation: 'Sign', input: { KeyId: ref(fixture.keyId('p256-sign')), Message: ref(fixture.message), SigningAlgorithm: 'ECDSA_SHA_256' } },
-    ...(regions.secondary !== undefined ? [{ operation: 'TrentAdmin.DescribeReplication', input: { KeyId: ref(fixture.keyId('mrk-sym')) } }] : []),
+    {
+      operation: 'Sign',
+      input: { KeyId: ref(fixture.keyId('p256-sign')), Message: ref(fixture.message), SigningAlgorithm: 'ECDSA_SHA_256' },
+    },
+    ...(regions.secondary !== undefined
+      ? [{ operation: 'TrentAdmin.DescribeReplication', input: { KeyId: ref(fixture.keyId('mrk-sym')) } }]
+      : []),
   ])
 }
 
@@ -66,7 +74,15 @@ const ATTACKS: readonly [number, (rng: Prng, regions: Regions) => Attack][] = [
       }
     },
   ],
-  [1, () => ({ name: 'unsigned-target', label: 'x-amz-target left out of SignedHeaders (unchanged)', mustFail: false, signing: { unsigned: ['x-amz-target'] } })],
+  [
+    1,
+    () => ({
+      name: 'unsigned-target',
+      label: 'x-amz-target left out of SignedHeaders (unchanged)',
+      mustFail: false,
+      signing: { unsigned: ['x-amz-target'] },
+    }),
+  ],
   [
     3,
     (rng) => ({
@@ -79,7 +95,15 @@ const ATTACKS: readonly [number, (rng: Prng, regions: Regions) => Attack][] = [
       tamper: [{ op: 'set-body', body: { json: { KeyId: ref(fixture.keyId(VICTIM)), Description: `attacker ${rng.hex(6)}` } } }],
     }),
   ],
-  [1, () => ({ name: 'unsigned-payload', label: 'signed with UNSIGNED-PAYLOAD (body unchanged)', mustFail: false, signing: { unsignedPayload: true } })],
+  [
+    1,
+    () => ({
+      name: 'unsigned-payload',
+      label: 'signed with UNSIGNED-PAYLOAD (body unchanged)',
+      mustFail: false,
+      signing: { unsignedPayload: true },
+    }),
+  ],
   [
     1,
     () => ({
@@ -93,7 +117,8 @@ const ATTACKS: readonly [number, (rng: Prng, regions: Regions) => Attack][] = [
     3,
     (rng) => {
       const garbage = rng.pick([
-        'AWS4-HMAC-SHA256 Credential=AKIAFUZZUNKNOWN00001/20200101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=' + '0'.repeat(64),
+        'AWS4-HMAC-SHA256 Credential=AKIAFUZZUNKNOWN00001/20200101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=' +
+          '0'.repeat(64),
         'Bearer fuzz',
         'AWS4-HMAC-SHA256',
         '',
@@ -111,7 +136,13 @@ const ATTACKS: readonly [number, (rng: Prng, regions: Regions) => Attack][] = [
     2,
     (rng) =>
       rng.chance(0.5)
-        ? { name: 'security-token-signed', label: 'long-term credentials with an X-Amz-Security-Token, signed', mustFail: true, errorTypes: ['UnrecognizedClientException'], signing: { credentials: 'session-token' } }
+        ? {
+            name: 'security-token-signed',
+            label: 'long-term credentials with an X-Amz-Security-Token, signed',
+            mustFail: true,
+            errorTypes: ['UnrecognizedClientException'],
+            signing: { credentials: 'session-token' },
+          }
         : {
             name: 'security-token-added',
             label: 'an X-Amz-Security-Token added after signing',
@@ -120,12 +151,34 @@ const ATTACKS: readonly [number, (rng: Prng, regions: Regions) => Attack][] = [
             tamper: [{ op: 'add-header', name: 'X-Amz-Security-Token', value: 'FwoGZXIvYXdzEFUZZ' }],
           },
   ],
-  [1, () => ({ name: 'host-unsigned', label: 'host left out of SignedHeaders', mustFail: true, errorTypes: ['InvalidSignatureException'], signing: { unsigned: ['host'] } })],
   [
     1,
-    (rng) => ({ name: 'host-changed', label: 'Host changed after signing', mustFail: true, tamper: [{ op: 'set-header', name: 'host', value: rng.pick(['evil.example.com', '127.0.0.1:1', 'localhost']) }] }),
+    () => ({
+      name: 'host-unsigned',
+      label: 'host left out of SignedHeaders',
+      mustFail: true,
+      errorTypes: ['InvalidSignatureException'],
+      signing: { unsigned: ['host'] },
+    }),
   ],
-  [1, () => ({ name: 'date-unsigned', label: 'x-amz-date left out of SignedHeaders (unchanged)', mustFail: false, signing: { unsigned: ['x-amz-date'] } })],
+  [
+    1,
+    (rng) => ({
+      name: 'host-changed',
+      label: 'Host changed after signing',
+      mustFail: true,
+      tamper: [{ op: 'set-header', name: 'host', value: rng.pick(['evil.example.com', '127.0.0.1:1', 'localhost']) }],
+    }),
+  ],
+  [
+    1,
+    () => ({
+      name: 'date-unsigned',
+      label: 'x-amz-date left out of SignedHeaders (unchanged)',
+      mustFail: false,
+      signing: { unsigned: ['x-amz-date'] },
+    }),
+  ],
   [
     1,
     (rng) => ({
@@ -140,18 +193,47 @@ const ATTACKS: readonly [number, (rng: Prng, regions: Regions) => Attack][] = [
     2,
     (rng) => {
       const seconds = rng.pick([-86_400 * 8, -86_400, -3600, -310, 310, 3600, 86_400])
-      return { name: 'clock-skew', label: `signed ${Math.abs(seconds)} s in the ${seconds < 0 ? 'past' : 'future'}`, mustFail: true, errorTypes: ['InvalidSignatureException'], signing: { skewSeconds: seconds } }
+      return {
+        name: 'clock-skew',
+        label: `signed ${Math.abs(seconds)} s in the ${seconds < 0 ? 'past' : 'future'}`,
+        mustFail: true,
+        errorTypes: ['InvalidSignatureException'],
+        signing: { skewSeconds: seconds },
+      }
     },
   ],
-  [1, (rng) => ({ name: 'clock-skew-tolerated', label: 'signed within the 5-minute window', mustFail: false, signing: { skewSeconds: rng.pick([-240, -30, 30, 240]) } })],
+  [
+    1,
+    (rng) => ({
+      name: 'clock-skew-tolerated',
+      label: 'signed within the 5-minute window',
+      mustFail: false,
+      signing: { skewSeconds: rng.pick([-240, -30, 30, 240]) },
+    }),
+  ],
   [
     2,
     (rng) => {
       const service = rng.pick(['s3', 'KMS', 'sts', 'kms-fips', 'trent'])
-      return { name: 'wrong-service', label: `scoped to service ${service}`, mustFail: true, errorTypes: ['InvalidSignatureException'], signing: { service } }
+      return {
+        name: 'wrong-service',
+        label: `scoped to service ${service}`,
+        mustFail: true,
+        errorTypes: ['InvalidSignatureException'],
+        signing: { service },
+      }
     },
   ],
-  [1, () => ({ name: 'unknown-region', label: 'scoped to a region outside the partition', mustFail: true, errorTypes: ['InvalidSignatureException'], signing: { scopeRegion: 'ap-south-1' } })],
+  [
+    1,
+    () => ({
+      name: 'unknown-region',
+      label: 'scoped to a region outside the partition',
+      mustFail: true,
+      errorTypes: ['InvalidSignatureException'],
+      signing: { scopeRegion: 'ap-south-1' },
+    }),
+  ],
   [
     2,
     (rng) => {
@@ -162,7 +244,12 @@ const ATTACKS: readonly [number, (rng: Prng, regions: Regions) => Attack][] = [
         { find: '/kms/', replace: '//', note: 'no service' },
         { find: 'Credential=', replace: 'Credential=x', note: 'access key id changed' },
       ])
-      return { name: 'scope-edited', label: `credential scope edited after signing: ${edit.note}`, mustFail: true, tamper: [{ op: 'edit-header', name: 'authorization', find: edit.find, replace: edit.replace }] }
+      return {
+        name: 'scope-edited',
+        label: `credential scope edited after signing: ${edit.note}`,
+        mustFail: true,
+        tamper: [{ op: 'edit-header', name: 'authorization', find: edit.find, replace: edit.replace }],
+      }
     },
   ],
   [
@@ -173,11 +260,26 @@ const ATTACKS: readonly [number, (rng: Prng, regions: Regions) => Attack][] = [
         name: 'scope-region-edited',
         label: `the region in the credential scope changed to ${other} after signing`,
         mustFail: true,
-        tamper: [{ op: 'edit-header', name: 'authorization', find: `/${regions.primary}/`, replace: `/${rng.chance(0.5) ? other : 'us-gov-west-1'}/` }],
+        tamper: [
+          {
+            op: 'edit-header',
+            name: 'authorization',
+            find: `/${regions.primary}/`,
+            replace: `/${rng.chance(0.5) ? other : 'us-gov-west-1'}/`,
+          },
+        ],
       }
     },
   ],
-  [1, () => ({ name: 'scope-date-edited', label: 'the date in the credential scope changed after signing', mustFail: true, tamper: [{ op: 'edit-header', name: 'authorization', find: '/20', replace: '/19' }] })],
+  [
+    1,
+    () => ({
+      name: 'scope-date-edited',
+      label: 'the date in the credential scope changed after signing',
+      mustFail: true,
+      tamper: [{ op: 'edit-header', name: 'authorization', find: '/20', replace: '/19' }],
+    }),
+  ],
   [
     3,
     (rng) => {
@@ -185,9 +287,36 @@ const ATTACKS: readonly [number, (rng: Prng, regions: Regions) => Attack][] = [
       return { name: 'signature-changed', label: `signature ${change}`, mustFail: true, tamper: [{ op: 'signature', change }] }
     },
   ],
-  [1, () => ({ name: 'unknown-access-key', label: 'signed with an access key nobody issued', mustFail: true, errorTypes: ['UnrecognizedClientException'], signing: { credentials: 'unknown-key' } })],
-  [1, () => ({ name: 'wrong-secret', label: 'signed with the wrong secret', mustFail: true, errorTypes: ['InvalidSignatureException'], signing: { credentials: 'wrong-secret' } })],
-  [1, () => ({ name: 'no-signature', label: 'no signature at all', mustFail: true, errorTypes: ['MissingAuthenticationTokenException'], signing: { mode: 'none' } })],
+  [
+    1,
+    () => ({
+      name: 'unknown-access-key',
+      label: 'signed with an access key nobody issued',
+      mustFail: true,
+      errorTypes: ['UnrecognizedClientException'],
+      signing: { credentials: 'unknown-key' },
+    }),
+  ],
+  [
+    1,
+    () => ({
+      name: 'wrong-secret',
+      label: 'signed with the wrong secret',
+      mustFail: true,
+      errorTypes: ['InvalidSignatureException'],
+      signing: { credentials: 'wrong-secret' },
+    }),
+  ],
+  [
+    1,
+    () => ({
+      name: 'no-signature',
+      label: 'no signature at all',
+      mustFail: true,
+      errorTypes: ['MissingAuthenticationTokenException'],
+      signing: { mode: 'none' },
+    }),
+  ],
   [
     3,
     (rng) => {
@@ -196,19 +325,55 @@ const ATTACKS: readonly [number, (rng: Prng, regions: Regions) => Attack][] = [
         { body: { text: '{}' }, note: 'an empty object' },
         { body: { json: { KeyId: ref(fixture.keyId('sym')), Plaintext: base64Of(Buffer.from('swapped')) } }, note: 'another plaintext' },
       ])
-      return { name: 'body-tampered', label: `body replaced after signing (${body.note})`, mustFail: true, tamper: [{ op: 'set-body', body: body.body }] }
+      return {
+        name: 'body-tampered',
+        label: `body replaced after signing (${body.note})`,
+        mustFail: true,
+        tamper: [{ op: 'set-body', body: body.body }],
+      }
     },
   ],
-  [1, () => ({ name: 'body-whitespace', label: 'a space appended to the body after signing', mustFail: true, tamper: [{ op: 'set-body', body: { text: '{"Limit":5} ' } }], operation: 'ListKeys', input: { Limit: 5 } })],
+  [
+    1,
+    () => ({
+      name: 'body-whitespace',
+      label: 'a space appended to the body after signing',
+      mustFail: true,
+      tamper: [{ op: 'set-body', body: { text: '{"Limit":5} ' } }],
+      operation: 'ListKeys',
+      input: { Limit: 5 },
+    }),
+  ],
   [
     2,
     (rng) => {
       const path = rng.pick(['/?x=1', '/x', '/%2F', '/?X-Amz-Signature=0', '/..%2f'])
-      return { name: 'path-changed', label: `request target changed to ${path} after signing`, mustFail: true, tamper: [{ op: 'set-path', path }] }
+      return {
+        name: 'path-changed',
+        label: `request target changed to ${path} after signing`,
+        mustFail: true,
+        tamper: [{ op: 'set-path', path }],
+      }
     },
   ],
-  [1, (rng) => ({ name: 'path-normalised', label: 'request target changed to an equivalent path', mustFail: false, tamper: [{ op: 'set-path', path: rng.pick(['//', '/./', '/a/..']) }] })],
-  [1, () => ({ name: 'method-changed', label: 'method changed to PUT after signing', mustFail: true, tamper: [{ op: 'set-method', method: 'PUT' }] })],
+  [
+    1,
+    (rng) => ({
+      name: 'path-normalised',
+      label: 'request target changed to an equivalent path',
+      mustFail: false,
+      tamper: [{ op: 'set-path', path: rng.pick(['//', '/./', '/a/..']) }],
+    }),
+  ],
+  [
+    1,
+    () => ({
+      name: 'method-changed',
+      label: 'method changed to PUT after signing',
+      mustFail: true,
+      tamper: [{ op: 'set-method', method: 'PUT' }],
+    }),
+  ],
   [
     2,
     (rng) => {
@@ -223,7 +388,12 @@ const ATTACKS: readonly [number, (rng: Prng, regions: Regions) => Attack][] = [
         { find: ', ', replace: ' ', note: 'parameters separated by spaces only' },
       ])
       const mustFail = edit.note !== 'parameters separated by spaces only'
-      return { name: 'authorization-edited', label: `Authorization edited: ${edit.note}`, mustFail, tamper: [{ op: 'edit-header', name: 'authorization', find: edit.find, replace: edit.replace, all: true }] }
+      return {
+        name: 'authorization-edited',
+        label: `Authorization edited: ${edit.note}`,
+        mustFail,
+        tamper: [{ op: 'edit-header', name: 'authorization', find: edit.find, replace: edit.replace, all: true }],
+      }
     },
   ],
   [
@@ -233,12 +403,41 @@ const ATTACKS: readonly [number, (rng: Prng, regions: Regions) => Attack][] = [
         { tamper: { op: 'rename-header', from: 'authorization', to: 'AUTHORIZATION' }, note: 'AUTHORIZATION', mustFail: false },
         { tamper: { op: 'rename-header', from: 'x-amz-date', to: 'X-AMZ-DATE' }, note: 'X-AMZ-DATE', mustFail: false },
         { tamper: { op: 'rename-header', from: 'host', to: 'HoSt' }, note: 'HoSt', mustFail: false },
-        { tamper: { op: 'edit-header', name: 'authorization', find: 'SignedHeaders=content-type;host', replace: 'SignedHeaders=Content-Type;Host' }, note: 'SignedHeaders in mixed case', mustFail: false },
-        { tamper: { op: 'edit-header', name: 'x-amz-target', find: '.', replace: '.  ' }, note: 'spaces inside x-amz-target', mustFail: true },
-        { tamper: { op: 'edit-header', name: 'content-type', find: 'application', replace: 'application  ' }, note: 'spaces inside Content-Type', mustFail: true },
-        { tamper: { op: 'edit-header', name: 'authorization', find: ', ', replace: ',\t' }, note: 'a tab between parameters', mustFail: false },
-        { tamper: { op: 'add-header', name: 'x-amz-target', value: 'TrentService.DisableKey' }, note: 'a second x-amz-target', mustFail: true },
-        { tamper: { op: 'add-header', name: 'x-amz-date', value: '20200101T000000Z', first: true }, note: 'a second x-amz-date before the signed one', mustFail: true },
+        {
+          tamper: {
+            op: 'edit-header',
+            name: 'authorization',
+            find: 'SignedHeaders=content-type;host',
+            replace: 'SignedHeaders=Content-Type;Host',
+          },
+          note: 'SignedHeaders in mixed case',
+          mustFail: false,
+        },
+        {
+          tamper: { op: 'edit-header', name: 'x-amz-target', find: '.', replace: '.  ' },
+          note: 'spaces inside x-amz-target',
+          mustFail: true,
+        },
+        {
+          tamper: { op: 'edit-header', name: 'content-type', find: 'application', replace: 'application  ' },
+          note: 'spaces inside Content-Type',
+          mustFail: true,
+        },
+        {
+          tamper: { op: 'edit-header', name: 'authorization', find: ', ', replace: ',\t' },
+          note: 'a tab between parameters',
+          mustFail: false,
+        },
+        {
+          tamper: { op: 'add-header', name: 'x-amz-target', value: 'TrentService.DisableKey' },
+          note: 'a second x-amz-target',
+          mustFail: true,
+        },
+        {
+          tamper: { op: 'add-header', name: 'x-amz-date', value: '20200101T000000Z', first: true },
+          note: 'a second x-amz-date before the signed one',
+          mustFail: true,
+        },
         { tamper: { op: 'add-header', name: 'host', value: 'evil.example.com' }, note: 'a second Host', mustFail: false },
         { tamper: { op: 'date-as-http-date' }, note: 'x-amz-date replaced by a Date header', mustFail: true },
       ])
@@ -257,10 +456,25 @@ const ATTACKS: readonly [number, (rng: Prng, regions: Regions) => Attack][] = [
         { tamper: [{ op: 'set-query', name: 'X-Amz-Signature', value: null }], note: 'no X-Amz-Signature' },
         { tamper: [{ op: 'set-query', name: 'X-Amz-Credential', value: null }], note: 'no X-Amz-Credential' },
         { tamper: [{ op: 'set-query', name: 'X-Amz-SignedHeaders', value: 'content-type' }], note: 'SignedHeaders without host' },
-        { tamper: [{ op: 'add-header', name: 'Authorization', value: 'AWS4-HMAC-SHA256 Credential=x/20200101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=00' }], note: 'an Authorization header as well' },
+        {
+          tamper: [
+            {
+              op: 'add-header',
+              name: 'Authorization',
+              value: 'AWS4-HMAC-SHA256 Credential=x/20200101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=00',
+            },
+          ],
+          note: 'an Authorization header as well',
+        },
         { tamper: [{ op: 'signature', change: 'flip' }], note: 'signature flipped' },
         { tamper: [{ op: 'set-body', body: { text: '{"Limit":1}' } }], note: 'body replaced', operation: 'ListKeys', input: { Limit: 5 } },
-        { signing: { mode: 'presigned', unsigned: ['x-amz-target'] }, tamper: [{ op: 'set-header', name: 'x-amz-target', value: 'TrentService.DisableKey' }], note: 'x-amz-target unsigned and swapped', operation: 'DescribeKey', input: { KeyId: ref(fixture.keyId(VICTIM)) } },
+        {
+          signing: { mode: 'presigned', unsigned: ['x-amz-target'] },
+          tamper: [{ op: 'set-header', name: 'x-amz-target', value: 'TrentService.DisableKey' }],
+          note: 'x-amz-target unsigned and swapped',
+          operation: 'DescribeKey',
+          input: { KeyId: ref(fixture.keyId(VICTIM)) },
+        },
         { signing: { mode: 'presigned', credentials: 'session-token' }, note: 'with a security token for long-term credentials' },
         { tamper: [{ op: 'shift-date', seconds: 1 }], note: 'X-Amz-Date moved' },
       ])
@@ -288,7 +502,9 @@ export function sigv4Case(index: number, rng: Prng, regions: Regions): FuzzCase 
       ...(attack.tamper !== undefined ? { tamper: attack.tamper } : {}),
       ...(attack.extraHeaders !== undefined ? { extraHeaders: attack.extraHeaders } : {}),
     },
-    ...(attack.mustFail ? { expect: { mustFail: true, ...(attack.errorTypes !== undefined ? { errorTypes: attack.errorTypes } : {}), why: attack.label } } : {}),
+    ...(attack.mustFail
+      ? { expect: { mustFail: true, ...(attack.errorTypes !== undefined ? { errorTypes: attack.errorTypes } : {}), why: attack.label } }
+      : {}),
   })
   return oneStepCase(index, 'sigv4', `${attack.label} (${operation})`, step)
 }

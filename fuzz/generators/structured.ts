@@ -32,7 +32,18 @@ import {
 import type { Prng } from '../prng.js'
 import { withMember, type FuzzCase, type Template } from '../recipe.js'
 import { keyStateSequence } from './key-states.js'
-import { base64Of, encryptionContext, fixtureBytes, grantTokens, keyPolicy, keyReference, pickSlot, ref, strayKeyReference, type Regions } from './pool-values.js'
+import {
+  base64Of,
+  encryptionContext,
+  fixtureBytes,
+  grantTokens,
+  keyPolicy,
+  keyReference,
+  pickSlot,
+  ref,
+  strayKeyReference,
+  type Regions,
+} from './pool-values.js'
 import { ADMIN_TARGET_PREFIX, KMS_TARGET_PREFIX, kmsStep, oneStepCase } from './steps.js'
 import { REMOVE, breakValue, unknownMember, validValue } from './values.js'
 
@@ -47,7 +58,12 @@ const hasMaterial = (slot: KeySlot): boolean => slot.state !== 'PendingImport'
 const isAsymmetric = (slot: KeySlot): boolean => slot.keySpec.startsWith('RSA_') || slot.keySpec.startsWith('ECC_')
 
 /** A key of the pool for a request that only reads or uses keys; rarely, a KeyId that names none. */
-function usableKey(rng: Prng, regions: Regions, predicate: (slot: KeySlot) => boolean, notes: string[]): { slot: KeySlot; reference: Template } {
+function usableKey(
+  rng: Prng,
+  regions: Regions,
+  predicate: (slot: KeySlot) => boolean,
+  notes: string[],
+): { slot: KeySlot; reference: Template } {
   const slot = pickSlot(rng, predicate, regions)
   if (rng.chance(0.05)) {
     const stray = strayKeyReference(rng)
@@ -58,13 +74,25 @@ function usableKey(rng: Prng, regions: Regions, predicate: (slot: KeySlot) => bo
 }
 
 /** A scratch key, for requests that change keys. */
-function scratchKey(rng: Prng, regions: Regions, predicate: (slot: KeySlot) => boolean = () => true): { slot: KeySlot; reference: Template } {
+function scratchKey(
+  rng: Prng,
+  regions: Regions,
+  predicate: (slot: KeySlot) => boolean = () => true,
+): { slot: KeySlot; reference: Template } {
   const slot = pickSlot(rng, (candidate) => candidate.scratch && predicate(candidate), regions)
   return { slot, reference: keyReference(rng, slot) }
 }
 
 function randomPlaintext(rng: Prng, max: number): string {
-  return base64Of(rng.bytes(rng.weighted([[4, () => rng.int(1, 64)], [1, () => rng.int(1, max)], [1, () => max]] as const)()))
+  return base64Of(
+    rng.bytes(
+      rng.weighted([
+        [4, () => rng.int(1, 64)],
+        [1, () => rng.int(1, max)],
+        [1, () => max],
+      ] as const)(),
+    ),
+  )
 }
 
 /** KeySpec and KeyUsage of a new key; RSA (slow to make) seldom. */
@@ -109,7 +137,10 @@ function dataKeyPairSpec(rng: Prng): string {
 }
 
 function tags(rng: Prng): Template {
-  return Array.from({ length: rng.int(1, 4) }, () => ({ TagKey: `fuzz-${rng.string(4, 'abcdef')}`, TagValue: rng.string(rng.int(0, 12), 'xyz012') }))
+  return Array.from({ length: rng.int(1, 4) }, () => ({
+    TagKey: `fuzz-${rng.string(4, 'abcdef')}`,
+    TagValue: rng.string(rng.int(0, 12), 'xyz012'),
+  }))
 }
 
 function maybe(rng: Prng, probability: number, input: Record<string, Template>, name: string, value: () => Template): void {
@@ -143,14 +174,24 @@ function skeletonOf(operation: string, rng: Prng, regions: Regions): Skeleton {
       const slot = pickSlot(rng, (s) => s.keyUsage === 'ENCRYPT_DECRYPT' && hasMaterial(s), regions)
       if (slot.keySpec === 'SYMMETRIC_DEFAULT') {
         const choice = rng.int(0, 2)
-        set('CiphertextBlob', fixtureBytes(choice === 0 ? fixture.ciphertext(slot.name) : choice === 1 ? fixture.ciphertextNoContext(slot.name) : fixture.dataKey(slot.name)))
+        set(
+          'CiphertextBlob',
+          fixtureBytes(
+            choice === 0
+              ? fixture.ciphertext(slot.name)
+              : choice === 1
+                ? fixture.ciphertextNoContext(slot.name)
+                : fixture.dataKey(slot.name),
+          ),
+        )
         if (choice !== 1) set('EncryptionContext', { ...ENCRYPTION_CONTEXT })
         if (slot.replicated === true && regions.secondary !== undefined && rng.chance(0.3)) region = regions.secondary
       } else {
         set('CiphertextBlob', fixtureBytes(fixture.ciphertext(slot.name)))
         set('EncryptionAlgorithm', 'RSAES_OAEP_SHA_256')
       }
-      if (slot.keySpec !== 'SYMMETRIC_DEFAULT' || rng.chance(0.5)) set('KeyId', keyReference(rng, slot, { secondaryRegion: region !== regions.primary }))
+      if (slot.keySpec !== 'SYMMETRIC_DEFAULT' || rng.chance(0.5))
+        set('KeyId', keyReference(rng, slot, { secondaryRegion: region !== regions.primary }))
       maybe(rng, 0.2, input, 'GrantTokens', () => grantTokens(rng))
       maybe(rng, 0.05, input, 'DryRunModifiers', () => ['IGNORE_CIPHERTEXT'])
       break
@@ -241,11 +282,17 @@ function skeletonOf(operation: string, rng: Prng, regions: Regions): Skeleton {
     case 'ListKeyRotations':
     case 'GetKeyPolicy': {
       const { slot, reference } = usableKey(rng, regions, () => true, notes)
-      set('KeyId', slot.replicated === true && regions.secondary !== undefined && rng.chance(0.2) ? keyReference(rng, slot, { secondaryRegion: true }) : reference)
+      set(
+        'KeyId',
+        slot.replicated === true && regions.secondary !== undefined && rng.chance(0.2)
+          ? keyReference(rng, slot, { secondaryRegion: true })
+          : reference,
+      )
       if (operation === 'DescribeKey') maybe(rng, 0.2, input, 'GrantTokens', () => grantTokens(rng))
       if (operation === 'GetKeyPolicy') maybe(rng, 0.5, input, 'PolicyName', () => 'default')
       if (operation.startsWith('List')) maybe(rng, 0.4, input, 'Limit', () => rng.int(1, 1000))
-      if (operation === 'ListKeyRotations') maybe(rng, 0.3, input, 'IncludeKeyMaterial', () => rng.pick(['ALL_KEY_MATERIAL', 'ROTATIONS_ONLY']))
+      if (operation === 'ListKeyRotations')
+        maybe(rng, 0.3, input, 'IncludeKeyMaterial', () => rng.pick(['ALL_KEY_MATERIAL', 'ROTATIONS_ONLY']))
       if (operation === 'ListGrants') maybe(rng, 0.2, input, 'GrantId', () => ref(fixture.grantId('sym')))
       break
     }
@@ -263,7 +310,14 @@ function skeletonOf(operation: string, rng: Prng, regions: Regions): Skeleton {
       const spec = newKeySpec(rng)
       set('KeySpec', spec.KeySpec)
       set('KeyUsage', spec.KeyUsage)
-      maybe(rng, 0.2, input, 'Origin', () => rng.weighted([[3, 'EXTERNAL'], [3, 'AWS_KMS'], [1, 'AWS_CLOUDHSM'], [1, 'EXTERNAL_KEY_STORE']] as const))
+      maybe(rng, 0.2, input, 'Origin', () =>
+        rng.weighted([
+          [3, 'EXTERNAL'],
+          [3, 'AWS_KMS'],
+          [1, 'AWS_CLOUDHSM'],
+          [1, 'EXTERNAL_KEY_STORE'],
+        ] as const),
+      )
       maybe(rng, 0.2, input, 'MultiRegion', () => true)
       maybe(rng, 0.3, input, 'Description', () => `fuzz ${rng.string(8, 'abcdef')}`)
       maybe(rng, 0.2, input, 'Tags', () => tags(rng))
@@ -323,12 +377,19 @@ function skeletonOf(operation: string, rng: Prng, regions: Regions): Skeleton {
       set('AliasName', `alias/fuzz-scratch-${rng.int(0, 9)}`)
       break
     case 'CreateGrant': {
-      const { slot, reference } = rng.chance(0.7) ? scratchKey(rng, regions) : { slot: pickSlot(rng, (s) => s.name === 'sym', regions), reference: ref(fixture.keyId('sym')) }
+      const { slot, reference } = rng.chance(0.7)
+        ? scratchKey(rng, regions)
+        : { slot: pickSlot(rng, (s) => s.name === 'sym', regions), reference: ref(fixture.keyId('sym')) }
       set('KeyId', reference)
       set('GranteePrincipal', rng.pick<Template>([ref(fixture.rootArn), 'arn:aws:iam::111122223333:user/fuzz', 'kms.amazonaws.com']))
-      const operations = slot.keyUsage === 'ENCRYPT_DECRYPT' ? POOL_GRANT_OPERATIONS : ['Sign', 'Verify', 'GenerateMac', 'VerifyMac', 'DescribeKey', 'DeriveSharedSecret']
+      const operations =
+        slot.keyUsage === 'ENCRYPT_DECRYPT'
+          ? POOL_GRANT_OPERATIONS
+          : ['Sign', 'Verify', 'GenerateMac', 'VerifyMac', 'DescribeKey', 'DeriveSharedSecret']
       set('Operations', rng.sample(operations, rng.int(1, operations.length)))
-      maybe(rng, 0.3, input, 'Constraints', () => (rng.chance(0.5) ? { EncryptionContextSubset: { purpose: 'fuzz' } } : { EncryptionContextEquals: { ...ENCRYPTION_CONTEXT } }))
+      maybe(rng, 0.3, input, 'Constraints', () =>
+        rng.chance(0.5) ? { EncryptionContextSubset: { purpose: 'fuzz' } } : { EncryptionContextEquals: { ...ENCRYPTION_CONTEXT } },
+      )
       maybe(rng, 0.3, input, 'Name', () => `fuzz-grant-${rng.int(0, 5)}`)
       maybe(rng, 0.2, input, 'RetiringPrincipal', () => ref(fixture.rootArn))
       break
@@ -346,14 +407,37 @@ function skeletonOf(operation: string, rng: Prng, regions: Regions): Skeleton {
       break
     case 'GetParametersForImport':
       set('KeyId', scratchKey(rng, regions, (s) => s.origin === 'EXTERNAL').reference)
-      set('WrappingAlgorithm', rng.pick(['RSAES_OAEP_SHA_256', 'RSAES_OAEP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSAES_PKCS1_V1_5', 'SM2PKE']))
-      set('WrappingKeySpec', rng.weighted([[40, 'RSA_2048'], [1, 'RSA_3072'], [0.1, 'RSA_4096'], [2, 'SM2']] as const))
+      set(
+        'WrappingAlgorithm',
+        rng.pick([
+          'RSAES_OAEP_SHA_256',
+          'RSAES_OAEP_SHA_1',
+          'RSA_AES_KEY_WRAP_SHA_256',
+          'RSA_AES_KEY_WRAP_SHA_1',
+          'RSAES_PKCS1_V1_5',
+          'SM2PKE',
+        ]),
+      )
+      set(
+        'WrappingKeySpec',
+        rng.weighted([
+          [40, 'RSA_2048'],
+          [1, 'RSA_3072'],
+          [0.1, 'RSA_4096'],
+          [2, 'SM2'],
+        ] as const),
+      )
       break
     case 'ImportKeyMaterial': {
       const slot = pickSlot(rng, (s) => s.scratch && s.origin === 'EXTERNAL', regions)
       set('KeyId', keyReference(rng, slot))
       set('ImportToken', fixtureBytes(fixture.importToken(slot.name)))
-      set('EncryptedKeyMaterial', { $fuzz: 'wrap', publicKey: fixture.importPublicKey(slot.name), material: fixture.material(slot.name), algorithm: 'RSAES_OAEP_SHA_256' })
+      set('EncryptedKeyMaterial', {
+        $fuzz: 'wrap',
+        publicKey: fixture.importPublicKey(slot.name),
+        material: fixture.material(slot.name),
+        algorithm: 'RSAES_OAEP_SHA_256',
+      })
       if (rng.chance(0.3)) {
         set('ExpirationModel', 'KEY_MATERIAL_EXPIRES')
         set('ValidTo', { $fuzz: 'epoch', offsetSeconds: rng.int(1, 400) * 86_400 })
@@ -366,13 +450,27 @@ function skeletonOf(operation: string, rng: Prng, regions: Regions): Skeleton {
       break
     case 'ReplicateKey':
       set('KeyId', scratchKey(rng, regions, (s) => s.multiRegion === true).reference)
-      set('ReplicaRegion', rng.weighted<Template>([[4, regions.secondary ?? 'eu-west-1'], [1, regions.primary], [1, 'ap-south-1']]))
+      set(
+        'ReplicaRegion',
+        rng.weighted<Template>([
+          [4, regions.secondary ?? 'eu-west-1'],
+          [1, regions.primary],
+          [1, 'ap-south-1'],
+        ]),
+      )
       maybe(rng, 0.2, input, 'Description', () => 'fuzz replica')
       maybe(rng, 0.1, input, 'Tags', () => tags(rng))
       break
     case 'UpdatePrimaryRegion':
       set('KeyId', scratchKey(rng, regions, (s) => s.multiRegion === true).reference)
-      set('PrimaryRegion', rng.weighted<Template>([[4, regions.secondary ?? 'eu-west-1'], [1, regions.primary], [1, 'ap-south-1']]))
+      set(
+        'PrimaryRegion',
+        rng.weighted<Template>([
+          [4, regions.secondary ?? 'eu-west-1'],
+          [1, regions.primary],
+          [1, 'ap-south-1'],
+        ]),
+      )
       if (regions.secondary !== undefined && rng.chance(0.3)) region = regions.secondary
       break
     case 'TrentAdmin.DescribeReplication': {
@@ -385,7 +483,11 @@ function skeletonOf(operation: string, rng: Prng, regions: Regions): Skeleton {
       // Operations Trent does not serve, and admin operations with no known input: the model's view.
       const shape = inputShapeOf(operation)
       for (const member of membersOf(shape)) {
-        if (member.required || rng.chance(0.4)) set(member.name, member.name === 'KeyId' ? usableKey(rng, regions, () => true, notes).reference : validValue(member.shapeName, rng))
+        if (member.required || rng.chance(0.4))
+          set(
+            member.name,
+            member.name === 'KeyId' ? usableKey(rng, regions, () => true, notes).reference : validValue(member.shapeName, rng),
+          )
       }
     }
   }
@@ -395,7 +497,9 @@ function skeletonOf(operation: string, rng: Prng, regions: Regions): Skeleton {
 /** Members as the model has them, for breaking; admin operations get the one member they read. */
 function membersFor(operation: string): MemberInfo[] {
   if (operation.startsWith(ADMIN_TARGET_PREFIX)) {
-    return [{ name: 'KeyId', shapeName: 'KeyIdType', shape: shapeNamed('KeyIdType'), required: operation === 'TrentAdmin.DescribeReplication' }]
+    return [
+      { name: 'KeyId', shapeName: 'KeyIdType', shape: shapeNamed('KeyIdType'), required: operation === 'TrentAdmin.DescribeReplication' },
+    ]
   }
   return membersOf(inputShapeOf(operation))
 }
@@ -413,7 +517,10 @@ function strangeTarget(rng: Prng, operation: string, admin: boolean): { target: 
     { target: `${KMS_TARGET_PREFIX}hasOwnProperty`, note: 'hasOwnProperty' },
     { target: `${ADMIN_TARGET_PREFIX}__proto__`, note: 'admin __proto__' },
     { target: `${ADMIN_TARGET_PREFIX}constructor`, note: 'admin constructor' },
-    { target: admin ? `${ADMIN_TARGET_PREFIX}${operation}x` : `${ADMIN_TARGET_PREFIX}${operation}`, note: admin ? 'an admin operation with a suffix' : 'a KMS operation under TrentAdmin' },
+    {
+      target: admin ? `${ADMIN_TARGET_PREFIX}${operation}x` : `${ADMIN_TARGET_PREFIX}${operation}`,
+      note: admin ? 'an admin operation with a suffix' : 'a KMS operation under TrentAdmin',
+    },
     { target: `${ADMIN_TARGET_PREFIX}Nope`, note: 'an unknown admin operation' },
     { target: 'TrentService.Encrypt\u0000', note: 'a NUL' },
   ]
@@ -429,7 +536,8 @@ const COSTLY_OPERATIONS: Readonly<Record<string, number>> = { GetParametersForIm
 /** Operations by how often they are picked: what Trent serves most, the rest of the model and Trent's own too. */
 function operationWeights(): [number, string][] {
   const weights: [number, string][] = []
-  for (const operation of MODEL_OPERATIONS) weights.push([COSTLY_OPERATIONS[operation] ?? (SERVED_OPERATIONS.has(operation) ? 1 : 0.3), operation])
+  for (const operation of MODEL_OPERATIONS)
+    weights.push([COSTLY_OPERATIONS[operation] ?? (SERVED_OPERATIONS.has(operation) ? 1 : 0.3), operation])
   for (const admin of ADMIN_OPERATIONS) {
     // RotateReplicationSigningKey really rotates the region's signing key (and the launcher
     // pins the new one everywhere): a few dozen a run are plenty.
@@ -441,22 +549,73 @@ function operationWeights(): [number, string][] {
 const OPERATION_WEIGHTS = operationWeights()
 
 /** Whole-body breakage: the body as a whole is not what the operation reads. */
-function brokenBody(rng: Prng, rendered: Template): { body: { json: Template } | { text: string } | { base64: string }; invalid: boolean; note: string; closeAllowed?: boolean } {
+function brokenBody(
+  rng: Prng,
+  rendered: Template,
+): { body: { json: Template } | { text: string } | { base64: string }; invalid: boolean; note: string; closeAllowed?: boolean } {
   return rng.weighted<() => ReturnType<typeof brokenBody>>([
     [1, () => ({ body: { text: '' }, invalid: false, note: 'an empty body' })],
-    [2, () => ({ body: { text: rng.pick(['null', '[]', '"string"', '1', 'true', '[{}]']) }, invalid: true, note: 'a body that is not an object' })],
-    [2, () => ({ body: { text: rng.pick(['{"KeyId":"alias/x","Plaintext":"QUJD', '{"KeyId":', '{', '{"', '{"KeyId":"x",']) }, invalid: true, note: 'truncated JSON' })],
+    [
+      2,
+      () => ({
+        body: { text: rng.pick(['null', '[]', '"string"', '1', 'true', '[{}]']) },
+        invalid: true,
+        note: 'a body that is not an object',
+      }),
+    ],
+    [
+      2,
+      () => ({
+        body: { text: rng.pick(['{"KeyId":"alias/x","Plaintext":"QUJD', '{"KeyId":', '{', '{"', '{"KeyId":"x",']) },
+        invalid: true,
+        note: 'truncated JSON',
+      }),
+    ],
     [1, () => ({ body: { json: [rendered, { $fuzz: 'raw', json: 'x' }] }, invalid: true, note: 'a list of the input and garbage' })],
     [1, () => ({ body: { text: `{"KeyId":"x"}garbage` }, invalid: true, note: 'trailing garbage' })],
-    [1, () => ({ body: { json: { $fuzz: 'nest', depth: rng.pick([1000, 50_000]), kind: 'array' } }, invalid: true, note: 'nested arrays' })],
-    [1, () => ({ body: { json: { $fuzz: 'nest', depth: rng.pick([1000, 50_000]), kind: 'object' } }, invalid: false, note: 'nested objects' })],
-    [1, () => ({ body: { base64: Buffer.from('{"KeyId":"\u00ff\u00fe"}', 'latin1').toString('base64') }, invalid: false, note: 'a body that is not UTF-8' })],
+    [
+      1,
+      () => ({ body: { json: { $fuzz: 'nest', depth: rng.pick([1000, 50_000]), kind: 'array' } }, invalid: true, note: 'nested arrays' }),
+    ],
+    [
+      1,
+      () => ({
+        body: { json: { $fuzz: 'nest', depth: rng.pick([1000, 50_000]), kind: 'object' } },
+        invalid: false,
+        note: 'nested objects',
+      }),
+    ],
+    [
+      1,
+      () => ({
+        body: { base64: Buffer.from('{"KeyId":"\u00ff\u00fe"}', 'latin1').toString('base64') },
+        invalid: false,
+        note: 'a body that is not UTF-8',
+      }),
+    ],
     [1, () => ({ body: { base64: Buffer.from('{"KeyId":"x"}', 'utf16le').toString('base64') }, invalid: true, note: 'a UTF-16 body' })],
     [1, () => ({ body: { text: '\ufeff{}' }, invalid: false, note: 'a byte order mark' })],
     [1, () => ({ body: { text: ' \n\t{ } \r\n' }, invalid: false, note: 'whitespace around an empty object' })],
-    [1, () => ({ body: { json: { $fuzz: 'raw', json: '{"KeyId":"a","KeyId":"b","KeyId":null}' } }, invalid: false, note: 'duplicate members' })],
-    [1, () => ({ body: { json: { $fuzz: 'raw', json: '{"__proto__":{"KeyId":"polluted","admin":true},"constructor":{"prototype":{"x":1}}}' } }, invalid: false, note: 'prototype pollution members' })],
-    [0.3, () => ({ body: { json: { Plaintext: { $fuzz: 'fill', length: 1_100_000, text: 'A' } } }, invalid: true, note: 'a body over 1 MiB' })],
+    [
+      1,
+      () => ({
+        body: { json: { $fuzz: 'raw', json: '{"KeyId":"a","KeyId":"b","KeyId":null}' } },
+        invalid: false,
+        note: 'duplicate members',
+      }),
+    ],
+    [
+      1,
+      () => ({
+        body: { json: { $fuzz: 'raw', json: '{"__proto__":{"KeyId":"polluted","admin":true},"constructor":{"prototype":{"x":1}}}' } },
+        invalid: false,
+        note: 'prototype pollution members',
+      }),
+    ],
+    [
+      0.3,
+      () => ({ body: { json: { Plaintext: { $fuzz: 'fill', length: 1_100_000, text: 'A' } } }, invalid: true, note: 'a body over 1 MiB' }),
+    ],
   ])()
 }
 
@@ -480,9 +639,19 @@ export function structuredCase(index: number, rng: Prng, regions: Regions): Fuzz
   let contentType: string | null | undefined
   let closeAllowed = false
 
-  const mode = rng.weighted([[30, 'valid'], [55, 'members'], [8, 'body'], [4, 'target'], [3, 'content-type']] as const)
+  const mode = rng.weighted([
+    [30, 'valid'],
+    [55, 'members'],
+    [8, 'body'],
+    [4, 'target'],
+    [3, 'content-type'],
+  ] as const)
   if (mode === 'members') {
-    const count = rng.weighted([[60, 1], [25, 2], [10, 3]] as const)
+    const count = rng.weighted([
+      [60, 1],
+      [25, 2],
+      [10, 3],
+    ] as const)
     const chosen = rng.sample(members, count)
     for (const member of chosen) {
       const broken = breakValue(member, input[member.name], rng)
@@ -492,7 +661,10 @@ export function structuredCase(index: number, rng: Prng, regions: Regions): Fuzz
       notes.push(`${member.name}: ${broken.note}`)
     }
     if (chosen.length === 0 || rng.chance(0.15)) {
-      const extra = unknownMember(members.map((member) => member.name), rng)
+      const extra = unknownMember(
+        members.map((member) => member.name),
+        rng,
+      )
       withMember(input, extra.name, extra.value)
       notes.push(`an unknown member ${JSON.stringify(extra.name.slice(0, 20))}`)
     }
@@ -531,7 +703,15 @@ export function structuredCase(index: number, rng: Prng, regions: Regions): Fuzz
   const why = !served ? 'no such operation is served' : dryRun ? 'DryRun is true' : invalid ? 'the input breaks the model' : undefined
   const step = kmsStep(skeleton.region, target, 'json' in body ? body.json : null, {
     countAs: operation,
-    ...(mustFail || closeAllowed ? { expect: { ...(mustFail ? { mustFail: true } : {}), ...(closeAllowed ? { closeAllowed: true } : {}), ...(why !== undefined ? { why } : {}) } } : {}),
+    ...(mustFail || closeAllowed
+      ? {
+          expect: {
+            ...(mustFail ? { mustFail: true } : {}),
+            ...(closeAllowed ? { closeAllowed: true } : {}),
+            ...(why !== undefined ? { why } : {}),
+          },
+        }
+      : {}),
     request: { ...('json' in body ? {} : { body }), ...(contentType !== undefined ? { contentType } : {}) },
   })
   const label = `${operation}${notes.length > 0 ? `: ${notes.join('; ')}` : ' (valid)'}`

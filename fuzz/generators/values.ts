@@ -134,7 +134,8 @@ export function validValue(shapeName: string, rng: Prng, depth = 0): Template {
     case 'map': {
       const result: Record<string, Template> = {}
       const value = shape.value?.shape ?? 'String'
-      for (let i = rng.int(0, 3); i > 0; i--) withMember(result, rng.string(rng.int(1, 12), ALPHANUMERIC), validValue(value, rng, depth + 1))
+      for (let i = rng.int(0, 3); i > 0; i--)
+        withMember(result, rng.string(rng.int(1, 12), ALPHANUMERIC), validValue(value, rng, depth + 1))
       return result
     }
     case 'structure':
@@ -211,13 +212,15 @@ function boundary(shapeName: string, shape: Shape, rng: Prng): MemberValue | und
   const min = shape.min
   const max = shape.max
   if (shape.type === 'string' || shape.type === 'blob') {
-    if (min !== undefined && min > 0) options.push({ value: sized(shapeName, shape, min - 1, rng), invalid: true, note: `length min-1 (${min - 1})` })
+    if (min !== undefined && min > 0)
+      options.push({ value: sized(shapeName, shape, min - 1, rng), invalid: true, note: `length min-1 (${min - 1})` })
     if (min !== undefined) options.push({ value: sized(shapeName, shape, min, rng), invalid: false, note: `length min (${min})` })
     if (max !== undefined) {
       options.push({ value: sized(shapeName, shape, max, rng), invalid: false, note: `length max (${max})` })
       options.push({ value: sized(shapeName, shape, max + 1, rng), invalid: true, note: `length max+1 (${max + 1})` })
     }
-    if (max === undefined && shape.enum === undefined) options.push({ value: sized(shapeName, shape, rng.pick([10_000, 100_000]), rng), invalid: false, note: 'very long (no max)' })
+    if (max === undefined && shape.enum === undefined)
+      options.push({ value: sized(shapeName, shape, rng.pick([10_000, 100_000]), rng), invalid: false, note: 'very long (no max)' })
   } else if (shape.type === 'integer') {
     if (min !== undefined) {
       options.push({ value: min - 1, invalid: true, note: `min-1 (${min - 1})` })
@@ -257,14 +260,20 @@ function brokenInside(shape: Shape, current: Template | undefined, rng: Prng, de
       base.splice(at, 0, null)
       return { value: base, invalid: false, note: 'a null element' }
     }
-    const broken = breakValue({ name: 'member', shapeName: elementShape, shape: shapeNamed(elementShape), required: false }, base[at], rng, depth + 1)
+    const broken = breakValue(
+      { name: 'member', shapeName: elementShape, shape: shapeNamed(elementShape), required: false },
+      base[at],
+      rng,
+      depth + 1,
+    )
     if (broken.value === REMOVE) return undefined
     base[at] = broken.value
     return { value: base, invalid: broken.invalid, note: `element ${at + 1}: ${broken.note}` }
   }
   if (shape.type === 'map' && shape.value !== undefined) {
     const result: Record<string, Template> = {}
-    if (typeof current === 'object' && current !== null && !Array.isArray(current)) for (const [k, v] of Object.entries(current)) withMember(result, k, v as Template)
+    if (typeof current === 'object' && current !== null && !Array.isArray(current))
+      for (const [k, v] of Object.entries(current)) withMember(result, k, v as Template)
     const valueShape = shape.value.shape
     const choice = rng.int(0, 4)
     if (choice === 0) {
@@ -280,7 +289,12 @@ function brokenInside(shape: Shape, current: Template | undefined, rng: Prng, de
       withMember(result, 'null-value', null)
       return { value: result, invalid: false, note: 'a null value' }
     }
-    const broken = breakValue({ name: 'value', shapeName: valueShape, shape: shapeNamed(valueShape), required: false }, undefined, rng, depth + 1)
+    const broken = breakValue(
+      { name: 'value', shapeName: valueShape, shape: shapeNamed(valueShape), required: false },
+      undefined,
+      rng,
+      depth + 1,
+    )
     if (broken.value === REMOVE) return undefined
     withMember(result, 'broken', broken.value)
     return { value: result, invalid: broken.invalid, note: `a value: ${broken.note}` }
@@ -289,7 +303,10 @@ function brokenInside(shape: Shape, current: Template | undefined, rng: Prng, de
     const members = membersOf(shape)
     if (members.length === 0) return undefined
     const result: Record<string, Template> = {}
-    const existing = typeof current === 'object' && current !== null && !Array.isArray(current) ? (current as Record<string, Template>) : validStructure(shape, rng, 2)
+    const existing =
+      typeof current === 'object' && current !== null && !Array.isArray(current)
+        ? (current as Record<string, Template>)
+        : validStructure(shape, rng, 2)
     for (const [k, v] of Object.entries(existing)) withMember(result, k, v)
     const member = rng.pick(members)
     const broken = breakValue(member, result[member.name], rng, depth + 1)
@@ -321,7 +338,11 @@ export function breakValue(member: MemberInfo, current: Template | undefined, rn
         // Nested arrays are never a KMS member's type (no list holds lists); nested
         // objects are only harmless where a structure ignores the unknown member `a`.
         const kind = rng.pick(['array', 'object'] as const)
-        return { value: { $fuzz: 'nest', depth: depthOf, kind }, invalid: !(kind === 'object' && shape.type === 'structure'), note: `nested ${depthOf} deep (${kind})` }
+        return {
+          value: { $fuzz: 'nest', depth: depthOf, kind },
+          invalid: !(kind === 'object' && shape.type === 'structure'),
+          note: `nested ${depthOf} deep (${kind})`,
+        }
       },
     ],
   ]
@@ -364,7 +385,11 @@ export function breakValue(member: MemberInfo, current: Template | undefined, rn
       () => {
         const odd = rng.pick(ODD_NUMBERS)
         const jsonInvalid = /^(NaN|Infinity|0x|1_|\+|01)/.test(odd.json)
-        return { value: { $fuzz: 'raw', json: odd.json }, invalid: shape.type === 'integer' ? odd.invalidForInteger : jsonInvalid || /e400$/.test(odd.json), note: `the number ${odd.json}` }
+        return {
+          value: { $fuzz: 'raw', json: odd.json },
+          invalid: shape.type === 'integer' ? odd.invalidForInteger : jsonInvalid || /e400$/.test(odd.json),
+          note: `the number ${odd.json}`,
+        }
       },
     ])
   }

@@ -6,7 +6,16 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http'
-import { buildRecord, isReadOnly, keyResources, requestParameters, responseElements, serviceIdentity, userIdentityOf, type AuditRecord } from '../audit/record.js'
+import {
+  buildRecord,
+  isReadOnly,
+  keyResources,
+  requestParameters,
+  responseElements,
+  serviceIdentity,
+  userIdentityOf,
+  type AuditRecord,
+} from '../audit/record.js'
 import type { Kms } from '../kms/kms.js'
 import type { InboundResult } from '../kms/multi-region/inbound.js'
 import { resolveKey } from '../kms/resolve-key.js'
@@ -150,13 +159,33 @@ export function replicationRecord(kms: Kms, requestId: string, result: InboundRe
  * (src/kms/audit-intent.ts): no response elements yet; the keys the change writes stand in
  * for the output's.
  */
-export function intentRecord(kms: Kms, req: IncomingMessage, requestId: string, facts: RequestFacts, eventId: string, keyIds: readonly string[]): AuditRecord {
+export function intentRecord(
+  kms: Kms,
+  req: IncomingMessage,
+  requestId: string,
+  facts: RequestFacts,
+  eventId: string,
+  keyIds: readonly string[],
+): AuditRecord {
   const record = requestRecord(kms, req, requestId, facts, { output: {} }, kms.clock.now(), eventId)
-  return keyIds.length === 0 ? record : { ...record, resources: keyResources(kms.accountId, keyIds.map((id) => kms.arnOf(id))) }
+  return keyIds.length === 0
+    ? record
+    : {
+        ...record,
+        resources: keyResources(
+          kms.accountId,
+          keyIds.map((id) => kms.arnOf(id)),
+        ),
+      }
 }
 
 /** A replication message's record as far as it is known when its change commits (src/kms/audit-intent.ts). */
-export function replicationIntentRecord(kms: Kms, requestId: string, eventId: string, detail: Readonly<Record<string, string>> | undefined): AuditRecord {
+export function replicationIntentRecord(
+  kms: Kms,
+  requestId: string,
+  eventId: string,
+  detail: Readonly<Record<string, string>> | undefined,
+): AuditRecord {
   const about: InboundResult = {
     outcome: 'applied',
     ...(detail?.type !== undefined ? { type: detail.type } : {}),

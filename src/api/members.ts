@@ -22,7 +22,8 @@ function shapeOf(model: KmsModel, name: string): ModelShape {
 function structureBelow(model: KmsModel, shapeName: string): string | undefined {
   const shape = shapeOf(model, shapeName)
   if (shape.type === 'structure') return shapeName
-  if (shape.type === 'list' && shape.member !== undefined && shapeOf(model, shape.member.shape).type === 'structure') return shape.member.shape
+  if (shape.type === 'list' && shape.member !== undefined && shapeOf(model, shape.member.shape).type === 'structure')
+    return shape.member.shape
   return undefined
 }
 

@@ -170,7 +170,10 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, progress: Progress): Promise<Handled> {
     if (req.method === 'GET' && req.url === '/health') {
-      return { health: true, output: { status: 'ok', region: kms.region, ...(anyCaller !== undefined ? { acceptAnyCredentials: true } : {}) } }
+      return {
+        health: true,
+        output: { status: 'ok', region: kms.region, ...(anyCaller !== undefined ? { acceptAnyCredentials: true } : {}) },
+      }
     }
     if (req.method === 'GET' && req.url === '/metrics' && options.metrics !== undefined) {
       const { contentType, body } = await options.metrics.text()
@@ -217,7 +220,11 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
       // Counted where it is answered; here only as forwarded.
       options.metrics?.observeForwarded(caller.region)
       forwardRequest(req, body, res, route, () =>
-        sendError(res, new KmsError('KMSInternalException', `Region '${caller.region}' is temporarily unavailable. Retry the request.`), requestId),
+        sendError(
+          res,
+          new KmsError('KMSInternalException', `Region '${caller.region}' is temporarily unavailable. Retry the request.`),
+          requestId,
+        ),
       )
       return { forwarded: true }
     }
@@ -233,7 +240,10 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
       const { caller: adminCaller } = identity()
       // Trent's own operations are the account administrator's.
       if (!adminCaller.principalArn.endsWith(':root')) {
-        throw new KmsError('AccessDeniedException', `User: ${adminCaller.principalArn} is not authorized to perform: TrentAdmin.${target.operation}`)
+        throw new KmsError(
+          'AccessDeniedException',
+          `User: ${adminCaller.principalArn} is not authorized to perform: TrentAdmin.${target.operation}`,
+        )
       }
       progress.input = input
       return { operation: operation.name, output: await operation.handle(kms, input, { requestId, caller: adminCaller }) }
@@ -295,7 +305,12 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
         if (metrics !== undefined && handled.operation !== undefined) {
           metrics.observeRequest(progress.operation, 'success', (performance.now() - started) / 1000)
         }
-        logger.debug('request', { requestId, target: typeof target === 'string' ? target : undefined, status: 200, ms: performance.now() - started })
+        logger.debug('request', {
+          requestId,
+          target: typeof target === 'string' ? target : undefined,
+          status: 200,
+          ms: performance.now() - started,
+        })
       })
       .catch((err: unknown) => {
         const targetName = typeof target === 'string' ? target.slice(0, 128) : undefined

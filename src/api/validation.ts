@@ -50,15 +50,7 @@ export interface ShapeReference {
   readonly shape: string
 }
 
-export type ModelShapeType =
-  | 'string'
-  | 'blob'
-  | 'integer'
-  | 'boolean'
-  | 'timestamp'
-  | 'list'
-  | 'map'
-  | 'structure'
+export type ModelShapeType = 'string' | 'blob' | 'integer' | 'boolean' | 'timestamp' | 'list' | 'map' | 'structure'
 
 export interface ModelShape {
   readonly type: ModelShapeType
@@ -195,9 +187,7 @@ function scalarMismatch(value: unknown, target: ScalarTarget): KmsError {
   const token = jsonTokenName(value)
   if (token === undefined) return serializationError(undefined)
   const phrases = TARGET_PHRASES[target]
-  return serializationError(
-    `${token} can not be converted to ${token === 'STRING_VALUE' ? phrases.fromString : phrases.fromOther}`,
-  )
+  return serializationError(`${token} can not be converted to ${token === 'STRING_VALUE' ? phrases.fromString : phrases.fromOther}`)
 }
 
 /**
@@ -294,12 +284,7 @@ function childPath(parentPath: string, segment: string): string {
   return parentPath === '' ? segment : `${parentPath}.${segment}`
 }
 
-function recordViolation(
-  violations: Violations,
-  path: string,
-  printedValue: string | undefined,
-  constraint: string,
-): void {
+function recordViolation(violations: Violations, path: string, printedValue: string | undefined, constraint: string): void {
   if (violations.length >= MAX_REPORTED_VIOLATIONS) return
   const valuePart = printedValue === undefined ? 'Value' : `Value '${printedValue}'`
   violations.push(`${valuePart} at '${path}' failed to satisfy constraint: ${constraint}`)
@@ -551,12 +536,7 @@ class ShapeCompiler {
           throw serializationError('NUMBER_VALUE can not be converted to an Integer')
         }
         if (shape.min !== undefined && integer < shape.min) {
-          recordViolation(
-            violations,
-            path,
-            format(integer),
-            `Member must have value greater than or equal to ${shape.min}`,
-          )
+          recordViolation(violations, path, format(integer), `Member must have value greater than or equal to ${shape.min}`)
         } else if (shape.max !== undefined && integer > shape.max) {
           recordViolation(violations, path, format(integer), `Member must have value less than or equal to ${shape.max}`)
         }
@@ -603,7 +583,7 @@ class ShapeCompiler {
       if (concealed() || !Array.isArray(value)) return undefined
       const elements: string[] = []
       for (const element of value) {
-        elements.push(element === null || element === undefined ? 'null' : member().format(element) ?? 'null')
+        elements.push(element === null || element === undefined ? 'null' : (member().format(element) ?? 'null'))
       }
       return `[${elements.join(', ')}]`
     }
@@ -739,7 +719,10 @@ function refuseUnknownMembers(raw: unknown, path: string, members: readonly Comp
   const unknown = Object.keys(raw).filter((name) => !known.has(name) && raw[name] !== null)
   if (unknown.length > 0) {
     // Trent's wording: AWS never refuses an unknown member, so it has none.
-    throw new KmsError('ValidationException', `Unsupported member ${unknown.map((n) => `'${n.slice(0, 64)}'`).join(', ')} at '${path}': this KMS refuses grant constraints it does not know rather than ignore them.`)
+    throw new KmsError(
+      'ValidationException',
+      `Unsupported member ${unknown.map((n) => `'${n.slice(0, 64)}'`).join(', ')} at '${path}': this KMS refuses grant constraints it does not know rather than ignore them.`,
+    )
   }
 }
 
@@ -750,12 +733,7 @@ interface CompiledMember {
   readonly compiled: () => CompiledShape
 }
 
-function readStructure(
-  raw: unknown,
-  path: string,
-  violations: Violations,
-  members: readonly CompiledMember[],
-): Record<string, unknown> {
+function readStructure(raw: unknown, path: string, violations: Violations, members: readonly CompiledMember[]): Record<string, unknown> {
   if (!isRecord(raw)) {
     throw serializationError(Array.isArray(raw) ? START_OF_LIST : EXPECTED_STRUCTURE)
   }

@@ -31,7 +31,10 @@ export interface ChainHead {
 }
 
 export function recordHash(chain: ChainId, seq: number, time: number, prev: string, recordJson: string): string {
-  return createHash('sha256').update(`${DOMAIN}\n${chain.region}\n${chain.node}\n${seq}\n${time}\n${prev}\n`).update(recordJson).digest('hex')
+  return createHash('sha256')
+    .update(`${DOMAIN}\n${chain.region}\n${chain.node}\n${seq}\n${time}\n${prev}\n`)
+    .update(recordJson)
+    .digest('hex')
 }
 
 /** The line (without its newline) that appends `recordJson`, of an event at `time` (epoch ms), after `head`; and the new head. */
@@ -86,7 +89,10 @@ export function verifyLines(chain: ChainId, lines: readonly string[]): ChainProb
     if (parsed === undefined) return { line: at, seq: head.seq + 1, reason: 'not a record of the chain (malformed line)' }
     const about = { line: at, seq: parsed.seq, ...optionalEventId(parsed.recordJson) }
     if (parsed.seq !== head.seq + 1) {
-      return { ...about, reason: `sequence ${parsed.seq} where ${head.seq + 1} was due: record ${head.seq + 1} is missing, or records were moved or inserted` }
+      return {
+        ...about,
+        reason: `sequence ${parsed.seq} where ${head.seq + 1} was due: record ${head.seq + 1} is missing, or records were moved or inserted`,
+      }
     }
     if (recordHash(chain, parsed.seq, parsed.time, parsed.prev, parsed.recordJson) !== parsed.hash) {
       return { ...about, reason: 'its hash does not match its contents: the record was altered' }
@@ -94,7 +100,10 @@ export function verifyLines(chain: ChainId, lines: readonly string[]): ChainProb
     if (parsed.prev !== head.hash) {
       // Both records are consistent in themselves, so the earlier one was replaced by one
       // with a recomputed hash (or this one was; the chain cannot tell which): name the earlier.
-      return { ...(previous ?? about), reason: `the record after it (line ${at}) chains to another hash: this record was replaced, or the next one was` }
+      return {
+        ...(previous ?? about),
+        reason: `the record after it (line ${at}) chains to another hash: this record was replaced, or the next one was`,
+      }
     }
     try {
       JSON.parse(parsed.recordJson)

@@ -14,7 +14,22 @@
  *
  * @module
  */
-import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, existsSync, writeFileSync, writeSync, statSync, readSync, fstatSync } from 'node:fs'
+import {
+  closeSync,
+  fdatasync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  existsSync,
+  writeFileSync,
+  writeSync,
+  statSync,
+  readSync,
+  fstatSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { chainLine, GENESIS_HASH, parseLine, type ChainHead, type ChainId } from './chain.js'
 import { TRACKED_OPERATIONS, type AuditRecord } from './record.js'
@@ -187,7 +202,11 @@ export class FileAuditTrail implements AuditSink {
       }
       const marked: AuditRecord = {
         ...record,
-        additionalEventData: { ...record.additionalEventData, recoveredFromChangeLog: 'the node stopped after the change was committed and before this record was written; response elements unknown' },
+        additionalEventData: {
+          ...record.additionalEventData,
+          recoveredFromChangeLog:
+            'the node stopped after the change was committed and before this record was written; response elements unknown',
+        },
       }
       const time = Date.parse(record.eventTime)
       await this.append(marked, { durable: true, time: Number.isFinite(time) ? time : Date.now() })

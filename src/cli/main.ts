@@ -72,12 +72,14 @@ function credentialsFrom(file: string | undefined, profile: string): Credentials
   if (file !== undefined) {
     const text = readFileSync(file, 'utf8')
     const section = text.split(/^\[/m).find((s) => s.startsWith(`${profile}]`)) ?? fail(`no profile [${profile}] in ${file}`)
-    const value = (name: string): string => new RegExp(`^${name}\\s*=\\s*(\\S+)`, 'm').exec(section)?.[1] ?? fail(`${name} missing in [${profile}]`)
+    const value = (name: string): string =>
+      new RegExp(`^${name}\\s*=\\s*(\\S+)`, 'm').exec(section)?.[1] ?? fail(`${name} missing in [${profile}]`)
     return { accessKeyId: value('aws_access_key_id'), secretAccessKey: value('aws_secret_access_key') }
   }
   const accessKeyId = process.env.TRENT_ACCESS_KEY_ID ?? process.env.AWS_ACCESS_KEY_ID
   const secretAccessKey = process.env.TRENT_SECRET_ACCESS_KEY ?? process.env.AWS_SECRET_ACCESS_KEY
-  if (accessKeyId === undefined || secretAccessKey === undefined) fail('no credentials: set TRENT_ACCESS_KEY_ID/TRENT_SECRET_ACCESS_KEY or pass --credentials-file')
+  if (accessKeyId === undefined || secretAccessKey === undefined)
+    fail('no credentials: set TRENT_ACCESS_KEY_ID/TRENT_SECRET_ACCESS_KEY or pass --credentials-file')
   return { accessKeyId, secretAccessKey }
 }
 
@@ -154,7 +156,9 @@ async function main(argv: string[]): Promise<void> {
   if (group === 'replication' && command === 'status') {
     if (values.endpoint === undefined || values.region === undefined || values['key-id'] === undefined) fail(USAGE)
     const credentials = credentialsFrom(values['credentials-file'], values.profile)
-    const answer = await callTrent(values.endpoint, values.region, credentials, 'TrentAdmin.DescribeReplication', { KeyId: values['key-id'] })
+    const answer = await callTrent(values.endpoint, values.region, credentials, 'TrentAdmin.DescribeReplication', {
+      KeyId: values['key-id'],
+    })
     process.stdout.write(`${JSON.stringify(answer.body, null, 2)}\n`)
     if (answer.status !== 200) process.exit(1)
     return
@@ -172,7 +176,11 @@ async function main(argv: string[]): Promise<void> {
           continue
         }
         intact = false
-        const named = [`line ${problem.line}`, problem.seq !== undefined ? `seq ${problem.seq}` : '', problem.eventID !== undefined ? `eventID ${problem.eventID}` : '']
+        const named = [
+          `line ${problem.line}`,
+          problem.seq !== undefined ? `seq ${problem.seq}` : '',
+          problem.eventID !== undefined ? `eventID ${problem.eventID}` : '',
+        ]
         process.stdout.write(`${file.path}: bad record at ${named.filter((n) => n !== '').join(', ')}: ${problem.reason}\n`)
       }
       if (!intact) process.exit(1)

@@ -14,7 +14,11 @@ export class NodeSha256 {
   constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
     if (secret === undefined) this.#hash = createHash('sha256')
     else if (typeof secret === 'string') this.#hash = createHmac('sha256', secret)
-    else this.#hash = createHmac('sha256', ArrayBuffer.isView(secret) ? Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength) : Buffer.from(secret))
+    else
+      this.#hash = createHmac(
+        'sha256',
+        ArrayBuffer.isView(secret) ? Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength) : Buffer.from(secret),
+      )
   }
 
   update(data: string | ArrayBuffer | ArrayBufferView): void {
@@ -37,7 +41,13 @@ export interface Credentials {
   secretAccessKey: string
 }
 
-export async function callTrent(endpoint: string, region: string, credentials: Credentials, target: string, input: unknown): Promise<{ status: number; body: unknown }> {
+export async function callTrent(
+  endpoint: string,
+  region: string,
+  credentials: Credentials,
+  target: string,
+  input: unknown,
+): Promise<{ status: number; body: unknown }> {
   const url = new URL(endpoint)
   const body = JSON.stringify(input)
   const signer = new SignatureV4({ service: 'kms', region, credentials, sha256: NodeSha256 })

@@ -18,14 +18,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto'
-import {
-  Agent,
-  request as httpRequest,
-  type IncomingMessage,
-  type OutgoingHttpHeaders,
-  type Server,
-  type ServerResponse,
-} from 'node:http'
+import { Agent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http'
 import { readCredentialScopeUnverified } from '../api/auth/sigv4.js'
 import { sendError, sendJson } from '../api/protocol.js'
 import type { Logger } from '../log/logger.js'

@@ -208,16 +208,14 @@ export class RegionNodes {
     const regions: Record<string, RegionHealth> = {}
     for (const [region, state] of this.#regions) {
       const first = state.ready[0]
-      const nodes = state.nodes.map(
-        (node): NodeHealth => ({
-          node: node.node,
-          pid: node.pid,
-          port: node.endpoint?.port ?? null,
-          status: node.status,
-          connections: node.connections,
-          restarts: node.restarts,
-        }),
-      )
+      const nodes = state.nodes.map((node): NodeHealth => ({
+        node: node.node,
+        pid: node.pid,
+        port: node.endpoint?.port ?? null,
+        status: node.status,
+        connections: node.connections,
+        restarts: node.restarts,
+      }))
       regions[region] = first === undefined ? { status: 'unavailable', nodes } : { status: 'ready', port: first.endpoint.port, nodes }
     }
     const status = this.everyNodeReady() ? 'ok' : this.everyRegionServing() ? 'degraded' : 'unavailable'
@@ -230,7 +228,9 @@ export class RegionNodes {
     if (regionState === undefined || state === undefined) throw new RangeError(`no node ${node} in region ${region}`)
     const previous = state.endpoint
     change(state)
-    regionState.ready = regionState.nodes.flatMap((n) => (n.status === 'ready' && n.endpoint !== undefined ? [{ node: n.node, endpoint: n.endpoint }] : []))
+    regionState.ready = regionState.nodes.flatMap((n) =>
+      n.status === 'ready' && n.endpoint !== undefined ? [{ node: n.node, endpoint: n.endpoint }] : [],
+    )
     const current = state.endpoint
     if (previous !== current && (previous?.host !== current?.host || previous?.port !== current?.port)) {
       for (const listener of this.#listeners) listener(region, node, previous, current)

@@ -9,14 +9,7 @@
  *
  * @module
  */
-import type {
-  AsymmetricEncryptionAlgorithm,
-  KeyPairSpec,
-  KeySpec,
-  MacAlgorithm,
-  MessageType,
-  SigningAlgorithm,
-} from '../wire/key-specs.js'
+import type { AsymmetricEncryptionAlgorithm, KeyPairSpec, KeySpec, MacAlgorithm, MessageType, SigningAlgorithm } from '../wire/key-specs.js'
 
 /** Key material sealed under the domain key; opaque outside the HSM. */
 export type KeyToken = Uint8Array & { readonly __brand?: 'KeyToken' }
@@ -340,7 +333,10 @@ export type Hsm = {
 export type HsmImplementation = {
   [C in Exclude<HsmCallName, 'keyOperation'>]: (...args: HsmCalls[C]['args']) => HsmCalls[C]['result'] | Promise<HsmCalls[C]['result']>
 } & {
-  keyOperation<N extends KeyOperationName>(name: N, request: KeyOperations[N]['request']): KeyOperations[N]['result'] | Promise<KeyOperations[N]['result']>
+  keyOperation<N extends KeyOperationName>(
+    name: N,
+    request: KeyOperations[N]['request'],
+  ): KeyOperations[N]['result'] | Promise<KeyOperations[N]['result']>
 }
 
 /** Runs one call of the table on an implementation (the one place a call is dispatched by name). */

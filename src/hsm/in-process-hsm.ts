@@ -16,9 +16,15 @@ export interface InProcessHsmOptions {
   now?: () => number
 }
 
-export function inProcessHsmForTests(domainKey = createSecretKey(randomBytes(32)), domainKeyId = 1, options: InProcessHsmOptions = {}): Hsm {
+export function inProcessHsmForTests(
+  domainKey = createSecretKey(randomBytes(32)),
+  domainKeyId = 1,
+  options: InProcessHsmOptions = {},
+): Hsm {
   const now = options.now ?? Date.now
-  const signingKeys = ReplicationSigningKeys.inMemory(options.rskPrivateKey === undefined ? { now } : { privateKey: options.rskPrivateKey, now })
+  const signingKeys = ReplicationSigningKeys.inMemory(
+    options.rskPrivateKey === undefined ? { now } : { privateKey: options.rskPrivateKey, now },
+  )
   const soft: HsmImplementation = new SoftHsm({ id: domainKeyId, key: domainKey }, signingKeys, { now })
   return hsmOver(
     (name, args) => {

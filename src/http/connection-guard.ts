@@ -42,7 +42,6 @@ interface Tracked {
   partialSince?: number
 }
 
-
 export interface ConnectionGuardStats {
   connections: number
   /** Connections closed to make room for new ones. */
@@ -88,7 +87,12 @@ export class ConnectionGuard {
       socket.destroy()
       return false
     }
-    this.#connections.set(socket, { state: 'waiting', since: performance.now(), waitLimitMs: this.limits.headersTimeoutMs, bytesReadSince: socket.bytesRead })
+    this.#connections.set(socket, {
+      state: 'waiting',
+      since: performance.now(),
+      waitLimitMs: this.limits.headersTimeoutMs,
+      bytesReadSince: socket.bytesRead,
+    })
     socket.once('close', () => this.#connections.delete(socket))
     return true
   }

@@ -73,7 +73,10 @@ export const DEFAULT_LISTENER_LIMITS: ListenerLimits = {
 }
 
 /** The replication endpoint's clients are the proxy's delivery pool: a few connections. */
-export const REPLICATION_LISTENER_LIMITS: ListenerLimits = { ...DEFAULT_LISTENER_LIMITS, maxConnections: Math.min(256, DEFAULT_LISTENER_LIMITS.maxConnections) }
+export const REPLICATION_LISTENER_LIMITS: ListenerLimits = {
+  ...DEFAULT_LISTENER_LIMITS,
+  maxConnections: Math.min(256, DEFAULT_LISTENER_LIMITS.maxConnections),
+}
 
 /** The command-line flags that set each limit, shared by every entry point. */
 export const LIMIT_FLAGS = {
@@ -104,13 +107,17 @@ export const LIMIT_FLAGS_USAGE = `  --header-timeout-ms N     a request's header
  * The limits the flags ask for, over `base`. Throws a RangeError naming the flag for a
  * value that is not a positive integer.
  */
-export function limitsFromFlags(values: Partial<Record<LimitFlag, string | undefined>>, base: ListenerLimits = DEFAULT_LISTENER_LIMITS): ListenerLimits {
+export function limitsFromFlags(
+  values: Partial<Record<LimitFlag, string | undefined>>,
+  base: ListenerLimits = DEFAULT_LISTENER_LIMITS,
+): ListenerLimits {
   const limits: Record<keyof ListenerLimits, number> = { ...base }
   for (const [flag, field] of Object.entries(LIMIT_FLAGS) as Array<[LimitFlag, keyof ListenerLimits]>) {
     const text = values[flag]
     if (text === undefined) continue
     const value = Number(text)
-    if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) throw new RangeError(`--${flag} must be a positive integer, not '${text}'`)
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1)
+      throw new RangeError(`--${flag} must be a positive integer, not '${text}'`)
     limits[field] = value
   }
   if (limits.headersTimeoutMs > limits.requestTimeoutMs) throw new RangeError('--header-timeout-ms must not exceed --request-timeout-ms')
@@ -119,5 +126,8 @@ export function limitsFromFlags(values: Partial<Record<LimitFlag, string | undef
 
 /** The same limits as command-line arguments, for a process that starts another. */
 export function limitsAsFlags(limits: ListenerLimits): string[] {
-  return (Object.entries(LIMIT_FLAGS) as Array<[LimitFlag, keyof ListenerLimits]>).flatMap(([flag, field]) => [`--${flag}`, String(limits[field])])
+  return (Object.entries(LIMIT_FLAGS) as Array<[LimitFlag, keyof ListenerLimits]>).flatMap(([flag, field]) => [
+    `--${flag}`,
+    String(limits[field]),
+  ])
 }

@@ -183,7 +183,13 @@ export function aliasCheck(kms: Kms, action: string, aliasName: string): AccessC
  * Answers a node of a shared store could give only because it has not yet applied a
  * change its peers just committed: a key, grant or alias made there, a key enabled there.
  */
-const MAYBE_STALE = new Set(['NotFoundException', 'DisabledException', 'KMSInvalidStateException', 'AccessDeniedException', 'AlreadyExistsException'])
+const MAYBE_STALE = new Set([
+  'NotFoundException',
+  'DisabledException',
+  'KMSInvalidStateException',
+  'AccessDeniedException',
+  'AlreadyExistsException',
+])
 
 /**
  * Authorizes, then runs, one request: the only way the API invokes an operation.
@@ -194,7 +200,12 @@ const MAYBE_STALE = new Set(['NotFoundException', 'DisabledException', 'KMSInval
  * through another is then not told the key does not exist, without any read of the store
  * on the way of a request that succeeds (docs/architecture.md, "Consistency").
  */
-export async function runOperation(kms: Kms, operation: Operation, input: Input, context: RequestContext): Promise<Record<string, unknown>> {
+export async function runOperation(
+  kms: Kms,
+  operation: Operation,
+  input: Input,
+  context: RequestContext,
+): Promise<Record<string, unknown>> {
   try {
     return await runOnce(kms, operation, input, context)
   } catch (err) {

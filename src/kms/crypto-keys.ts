@@ -39,10 +39,19 @@ export function requireSymmetric(usable: UsableKey): void {
  * The algorithm a request names (or `fallback`), which must be one the key's spec offers:
  * AWS answers any other with InvalidKeyUsageException.
  */
-export function checkAlgorithm<A extends string>(input: Input, member: string, key: KeyRecord, offered: readonly string[], fallback?: A): A {
+export function checkAlgorithm<A extends string>(
+  input: Input,
+  member: string,
+  key: KeyRecord,
+  offered: readonly string[],
+  fallback?: A,
+): A {
   const algorithm = str(input, member) ?? fallback
   if (algorithm === undefined) {
-    throw new KmsError('ValidationException', `1 validation error detected: Value null at '${member.charAt(0).toLowerCase()}${member.slice(1)}' failed to satisfy constraint: Member must not be null`)
+    throw new KmsError(
+      'ValidationException',
+      `1 validation error detected: Value null at '${member.charAt(0).toLowerCase()}${member.slice(1)}' failed to satisfy constraint: Member must not be null`,
+    )
   }
   if (!offered.includes(algorithm)) {
     throw new KmsError('InvalidKeyUsageException', `Algorithm ${algorithm} is incompatible with key spec ${key.keySpec}.`)
@@ -119,7 +128,14 @@ export function ignoresCiphertext(input: Input): boolean {
  * for decryption, and the request authorized (checked before the handler runs): then
  * DryRunOperationException, as for any dry run that would have succeeded.
  */
-export function dryRunIgnoringCiphertext(kms: Kms, input: Input, keyIdMember: string, algorithmMember: string, contextMember: string, operation: string): never {
+export function dryRunIgnoringCiphertext(
+  kms: Kms,
+  input: Input,
+  keyIdMember: string,
+  algorithmMember: string,
+  contextMember: string,
+  operation: string,
+): never {
   const keyIdInput = str(input, keyIdMember)
   if (keyIdInput === undefined) {
     throw new KmsError('ValidationException', `${keyIdMember} is required when DryRun is true and DryRunModifiers is IGNORE_CIPHERTEXT.`)

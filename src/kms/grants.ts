@@ -44,12 +44,18 @@ export function checkGrantOperations(key: KeyRecord, arn: string, operations: re
   const allowed = grantableOperations(key)
   const invalid = operations.filter((op) => !allowed.includes(op))
   if (invalid.length > 0) {
-    throw new KmsError('ValidationException', `Grant operations ${invalid.join(', ')} are not valid for ${arn} (key spec ${key.keySpec}, key usage ${key.keyUsage}).`)
+    throw new KmsError(
+      'ValidationException',
+      `Grant operations ${invalid.join(', ')} are not valid for ${arn} (key spec ${key.keySpec}, key usage ${key.keyUsage}).`,
+    )
   }
   // AWS: "You cannot use an encryption context grant constraint for cryptographic operations
   // with asymmetric KMS keys or HMAC KMS keys." Their operations take no encryption context.
   const symmetric = key.keySpec === 'SYMMETRIC_DEFAULT'
-  if (constrained && operations.some((op) => !CONSTRAINABLE_ON_ANY_KEY.has(op) && !(symmetric && OPERATIONS_WITH_ENCRYPTION_CONTEXT.has(op)))) {
+  if (
+    constrained &&
+    operations.some((op) => !CONSTRAINABLE_ON_ANY_KEY.has(op) && !(symmetric && OPERATIONS_WITH_ENCRYPTION_CONTEXT.has(op)))
+  ) {
     throw new KmsError(
       'ValidationException',
       'Grant constraints are allowed only on grants whose operations all accept an encryption context (cryptographic operations with a symmetric encryption key), and DescribeKey, CreateGrant, RetireGrant.',
@@ -88,17 +94,15 @@ export function grantAllowsChildGrant(
   operations: readonly string[],
   constraints: GrantRecord['constraints'],
 ): boolean {
-  return kms
-    .grantsOf(key.keyId)
-    .some(
-      (parent) =>
-        parent.granteePrincipal === caller &&
-        parent.operations.includes('CreateGrant') &&
-        // The caller signed the request itself: it carries no aws:SourceArn.
-        sourceArnConstraintSatisfied(parent, undefined) &&
-        operations.every((op) => parent.operations.includes(op)) &&
-        constraintsAtLeastAsStrict(constraints, parent.constraints),
-    )
+  return kms.grantsOf(key.keyId).some(
+    (parent) =>
+      parent.granteePrincipal === caller &&
+      parent.operations.includes('CreateGrant') &&
+      // The caller signed the request itself: it carries no aws:SourceArn.
+      sourceArnConstraintSatisfied(parent, undefined) &&
+      operations.every((op) => parent.operations.includes(op)) &&
+      constraintsAtLeastAsStrict(constraints, parent.constraints),
+  )
 }
 
 const GRANT_ID = /^[0-9a-f]{64}$/
@@ -149,8 +153,10 @@ export function grantListEntry(kms: Kms, grant: GrantRecord): Output {
   entry.Operations = grant.operations
   if (grant.constraints !== undefined) {
     const constraints: Output = {}
-    if (grant.constraints.encryptionContextSubset !== undefined) constraints.EncryptionContextSubset = grant.constraints.encryptionContextSubset
-    if (grant.constraints.encryptionContextEquals !== undefined) constraints.EncryptionContextEquals = grant.constraints.encryptionContextEquals
+    if (grant.constraints.encryptionContextSubset !== undefined)
+      constraints.EncryptionContextSubset = grant.constraints.encryptionContextSubset
+    if (grant.constraints.encryptionContextEquals !== undefined)
+      constraints.EncryptionContextEquals = grant.constraints.encryptionContextEquals
     if (grant.constraints.sourceArn !== undefined) constraints.SourceArn = grant.constraints.sourceArn
     entry.Constraints = constraints
   }

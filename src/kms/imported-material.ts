@@ -77,7 +77,12 @@ export function materialState(key: KeyRecord, version: number): KeyMaterialState
  * associated with the key that this region holds (DescribeKey's ExpirationModel and
  * ValidTo: the earliest expiry of any of them).
  */
-export function withVersions(key: KeyRecord, versions: ImportedVersion[], held: (version: number) => boolean, lastVersion?: number): KeyRecord {
+export function withVersions(
+  key: KeyRecord,
+  versions: ImportedVersion[],
+  held: (version: number) => boolean,
+  lastVersion?: number,
+): KeyRecord {
   const sorted = [...versions].sort((a, b) => a.version - b.version)
   const imported: ImportedMaterialState = { versions: sorted }
   const first = sorted[0]
@@ -125,7 +130,11 @@ export function deleteMaterialWrites(kms: Kms, key: KeyRecord, version: number):
   const held = (v: number): boolean => v !== version && heldHere(kms, key, v)
   const pending = version > key.currentMaterialVersion
   if (pending && key.mrk?.role !== 'REPLICA') {
-    const withdrawn = withVersions(key, importedVersions(key).filter((v) => v.version !== version), held)
+    const withdrawn = withVersions(
+      key,
+      importedVersions(key).filter((v) => v.version !== version),
+      held,
+    )
     return [...writes, ...importedChangeWrites(kms, withdrawn, true)]
   }
   const versions = importedVersions(key).map((v) => {

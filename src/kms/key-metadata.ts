@@ -6,14 +6,21 @@
  */
 import type { KeyRecord } from '../storage/records.js'
 import { keyArn } from '../wire/arn.js'
-import { encapsulationAlgorithmsFor, encryptionAlgorithmsFor, keyAgreementAlgorithmsFor, macAlgorithmsFor, signingAlgorithmsFor } from '../wire/key-specs.js'
+import {
+  encapsulationAlgorithmsFor,
+  encryptionAlgorithmsFor,
+  keyAgreementAlgorithmsFor,
+  macAlgorithmsFor,
+  signingAlgorithmsFor,
+} from '../wire/key-specs.js'
 import type { Kms } from './kms.js'
 import type { CustomerMasterKeySpec, KeyMetadata, MultiRegionKey } from '../wire/kms-model-types.js'
 import { epochSeconds } from './operation.js'
 
 /** `region`: the region whose view to render, for ReplicateKey's answer about a replica. */
 export function keyMetadata(kms: Kms, key: KeyRecord, region: string = kms.region): KeyMetadata {
-  const current = key.state === 'PendingImport' || key.state === 'Creating' ? undefined : kms.materialOf(key.keyId, key.currentMaterialVersion)
+  const current =
+    key.state === 'PendingImport' || key.state === 'Creating' ? undefined : kms.materialOf(key.keyId, key.currentMaterialVersion)
   // Built in AWS's order; KeyId, the one required member, takes its place in that order.
   const metadata: Partial<KeyMetadata> = {
     AWSAccountId: kms.accountId,

@@ -9,7 +9,10 @@ import { checkKeyState } from './key-state.js'
 import { type Operation } from './operation.js'
 import { resolveKey } from './resolve-key.js'
 
-export function keyStateChange<Name extends 'EnableKey' | 'DisableKey'>(name: Name, target: Extract<KeyState, 'Enabled' | 'Disabled'>): Operation<Name> {
+export function keyStateChange<Name extends 'EnableKey' | 'DisableKey'>(
+  name: Name,
+  target: Extract<KeyState, 'Enabled' | 'Disabled'>,
+): Operation<Name> {
   return {
     name,
     members: ['KeyId'],
@@ -26,4 +29,3 @@ export function keyStateChange<Name extends 'EnableKey' | 'DisableKey'>(name: Na
     },
   }
 }
-

@@ -14,7 +14,17 @@
  */
 import type { AuditSink } from '../audit/trail.js'
 import type { Hsm, MaterialRef } from '../hsm/hsm.js'
-import type { AliasRecord, AnsweredSessionRecord, GrantRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, TombstoneRecord, Write } from '../storage/records.js'
+import type {
+  AliasRecord,
+  AnsweredSessionRecord,
+  GrantRecord,
+  KeyRecord,
+  MaterialRecord,
+  OutboxRecord,
+  SessionRecord,
+  TombstoneRecord,
+  Write,
+} from '../storage/records.js'
 import type { ChangePosition, CommittedChange, LoadedState, Storage } from '../storage/storage.js'
 import { keyArn, partitionOf } from '../wire/arn.js'
 import { auditIntentScope } from './audit-intent.js'
@@ -109,7 +119,18 @@ export class Kms {
 
   /** The store's state as this node last saw it: every map, and the log position it is at. */
   #load(state: LoadedState): void {
-    for (const map of [this.keys, this.materials, this.aliases, this.sessions, this.answered, this.outbox, this.tombstones, this.grants, this.#grantsByKey]) map.clear()
+    for (const map of [
+      this.keys,
+      this.materials,
+      this.aliases,
+      this.sessions,
+      this.answered,
+      this.outbox,
+      this.tombstones,
+      this.grants,
+      this.#grantsByKey,
+    ])
+      map.clear()
     for (const key of state.keys) this.#applyWrite({ kind: 'putKey', key })
     for (const material of state.materials) this.#applyWrite({ kind: 'putMaterial', material })
     for (const alias of state.aliases) this.#applyWrite({ kind: 'putAlias', alias })
@@ -230,7 +251,10 @@ export class Kms {
    * in one durable batch, then applies them to memory, and only then resolves: what a
    * caller is told has happened has happened on disk.
    */
-  mutate<T>(change: () => Promise<{ writes: Write[]; result: T }> | { writes: Write[]; result: T }, auditDetail?: Readonly<Record<string, string>>): Promise<T> {
+  mutate<T>(
+    change: () => Promise<{ writes: Write[]; result: T }> | { writes: Write[]; result: T },
+    auditDetail?: Readonly<Record<string, string>>,
+  ): Promise<T> {
     const run = this.#mutations.then(async () => {
       let written: Write[] = []
       const commit = (): Promise<{ position: ChangePosition; result: T }> =>

@@ -24,7 +24,10 @@ export function paginate<T>(items: readonly T[], limit: number | undefined, mark
     const decoded = Buffer.from(marker, 'base64url').toString('utf8')
     const match = /^([A-Za-z]+):(\d{1,9})$/.exec(decoded)
     if (match === null || match[1] !== listing) {
-      throw new KmsError('InvalidMarkerException', 'The request was rejected because the marker that specifies where pagination should next begin is not valid.')
+      throw new KmsError(
+        'InvalidMarkerException',
+        'The request was rejected because the marker that specifies where pagination should next begin is not valid.',
+      )
     }
     start = Number(match[2])
   }

@@ -68,8 +68,10 @@ export function parseIdentities(text: string, partition: string, account: string
     const where = `identities file: users[${index}]`
     const { name, accessKeyId, secretAccessKey, policies } = user
     if (typeof name !== 'string' || !USER_NAME.test(name)) throw new Error(`${where}.name must be an IAM user name`)
-    if (typeof accessKeyId !== 'string' || !ACCESS_KEY_ID.test(accessKeyId)) throw new Error(`${where}.accessKeyId must be 16-128 upper-case letters and digits`)
-    if (typeof secretAccessKey !== 'string' || secretAccessKey.length < 16) throw new Error(`${where}.secretAccessKey must be at least 16 characters`)
+    if (typeof accessKeyId !== 'string' || !ACCESS_KEY_ID.test(accessKeyId))
+      throw new Error(`${where}.accessKeyId must be 16-128 upper-case letters and digits`)
+    if (typeof secretAccessKey !== 'string' || secretAccessKey.length < 16)
+      throw new Error(`${where}.secretAccessKey must be at least 16 characters`)
     if (seen.has(accessKeyId)) throw new Error(`${where}.accessKeyId is used twice`)
     seen.add(accessKeyId)
     if (policies !== undefined && !Array.isArray(policies)) throw new Error(`${where}.policies must be an array of IAM policy documents`)

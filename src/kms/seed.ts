@@ -74,7 +74,12 @@ export async function seedKeys(kms: Kms, keys: readonly SeedKey[], root: Caller,
         logPresent(kms, seed, log)
         continue
       }
-      log.info('seed: key created', { keyId: seed.keyId, keySpec: seed.keySpec, materialVersions: seed.material.length, multiRegion: seed.multiRegion })
+      log.info('seed: key created', {
+        keyId: seed.keyId,
+        keySpec: seed.keySpec,
+        materialVersions: seed.material.length,
+        multiRegion: seed.multiRegion,
+      })
       await addAliases(kms, seed, context, log)
       for (const replicaRegion of seed.replicaRegions) {
         background.push(replicateWhenPossible(kms, seed, replicaRegion, context, log, () => stopped))
@@ -114,7 +119,11 @@ function differences(kms: Kms, key: KeyRecord, seed: SeedKey): string[] {
   const expectedIds = seed.material.map((material) => seededMaterialId(seed.keyId, material))
   if (held.length !== expectedIds.length || held.some((m) => expectedIds[m.version - 1] !== m.materialId)) differs.push('material')
   if (seed.policy !== undefined && canonicalJson(seed.policy) !== canonicalJson(key.policy)) differs.push('policy')
-  const tagText = (tags: ReadonlyArray<{ TagKey: string; TagValue: string }>): string => tags.map((t) => `${t.TagKey}=${t.TagValue}`).sort().join('\n')
+  const tagText = (tags: ReadonlyArray<{ TagKey: string; TagValue: string }>): string =>
+    tags
+      .map((t) => `${t.TagKey}=${t.TagValue}`)
+      .sort()
+      .join('\n')
   if (tagText(key.tags) !== tagText(seed.tags)) differs.push('tags')
   const replicas = [...(key.mrk?.replicaRegions ?? [])].sort().join(',')
   if (key.mrk?.role !== 'REPLICA' && replicas !== [...seed.replicaRegions].sort().join(',')) differs.push('replicaRegions')
@@ -198,7 +207,9 @@ async function createSeededKey(kms: Kms, seed: SeedKey, root: Caller): Promise<b
       rotation: { enabled: false, periodInDays: DEFAULT_ROTATION_PERIOD_DAYS, onDemandCount: 0 },
       currentMaterialVersion: materials.length,
       multiRegion: seed.multiRegion,
-      ...(seed.multiRegion ? { mrk: { role: 'PRIMARY' as const, primaryRegion: kms.region, replicaRegions: [], syncVersion: 1, replicas: {} } } : {}),
+      ...(seed.multiRegion
+        ? { mrk: { role: 'PRIMARY' as const, primaryRegion: kms.region, replicaRegions: [], syncVersion: 1, replicas: {} } }
+        : {}),
     }
     return {
       writes: [...materials.map((material) => ({ kind: 'putMaterial' as const, material })), { kind: 'putKey' as const, key }],
@@ -242,7 +253,8 @@ async function sealMaterials(kms: Kms, seed: SeedKey): Promise<MaterialRecord[]>
         now: kms.clock.now(),
       })
     } catch (err) {
-      if (hsmErrorCode(err) === 'INCORRECT_MATERIAL') throw seedError(seed, `material[${index}] is not valid key material for ${seed.keySpec}`)
+      if (hsmErrorCode(err) === 'INCORRECT_MATERIAL')
+        throw seedError(seed, `material[${index}] is not valid key material for ${seed.keySpec}`)
       throw err
     }
     records.push({
@@ -271,12 +283,20 @@ async function addAliases(kms: Kms, seed: SeedKey, context: RequestContext, log:
       }
       // Never moved: an alias already there may be in use, and stays on whatever key it names.
       const current = kms.aliases.get(alias)?.keyId
-      if (current !== seed.keyId) log.warn('seed: alias already exists for another key, left as it is', { alias, keyId: seed.keyId, aliasKeyId: current ?? '' })
+      if (current !== seed.keyId)
+        log.warn('seed: alias already exists for another key, left as it is', { alias, keyId: seed.keyId, aliasKeyId: current ?? '' })
     }
   }
 }
 
-async function replicateWhenPossible(kms: Kms, seed: SeedKey, replicaRegion: string, context: RequestContext, log: SeedLog, stopped: () => boolean): Promise<void> {
+async function replicateWhenPossible(
+  kms: Kms,
+  seed: SeedKey,
+  replicaRegion: string,
+  context: RequestContext,
+  log: SeedLog,
+  stopped: () => boolean,
+): Promise<void> {
   // The launcher pins each region's signing keys once that region serves.
   while (!kms.peers.regions().includes(replicaRegion)) {
     if (stopped()) return
@@ -303,7 +323,13 @@ async function replicateWhenPossible(kms: Kms, seed: SeedKey, replicaRegion: str
   }
 }
 
-async function aliasesOnceReplicated(kms: Kms, seed: SeedKey, context: RequestContext, log: SeedLog, stopped: () => boolean): Promise<void> {
+async function aliasesOnceReplicated(
+  kms: Kms,
+  seed: SeedKey,
+  context: RequestContext,
+  log: SeedLog,
+  stopped: () => boolean,
+): Promise<void> {
   if (seed.aliases.length === 0) return
   while (!kms.keys.has(seed.keyId)) {
     if (stopped()) return

@@ -36,7 +36,11 @@ function serviceEvent(kms: Kms, eventName: string, keyId: string, eventId: strin
 /** Runs `work` (one kms.mutate); if it changed the key, records `eventName` for it. */
 export async function recordedServiceChange(kms: Kms, eventName: string, keyId: string, work: () => Promise<boolean>): Promise<boolean> {
   const eventId = randomUUID()
-  const intent = () => ({ node: kms.audit.node, eventId, record: JSON.stringify(serviceEvent(kms, eventName, keyId, eventId, kms.clock.now())) })
+  const intent = () => ({
+    node: kms.audit.node,
+    eventId,
+    record: JSON.stringify(serviceEvent(kms, eventName, keyId, eventId, kms.clock.now())),
+  })
   const changed = await auditIntentScope.run(intent, work)
   if (changed) {
     const time = kms.clock.now()

@@ -39,12 +39,7 @@ import type { Socket } from 'node:net'
 import { createLogger, rateLimited } from '../log/logger.js'
 import { ConnectionGuard } from '../http/connection-guard.js'
 import { LIMIT_FLAG_OPTIONS, LIMIT_FLAGS_USAGE, limitsAsFlags, limitsFromFlags, type ListenerLimits } from '../http/limits.js'
-import {
-  STORE_ENV,
-  isRegionToLauncherMessage,
-  type ConnectionMessage,
-  type LauncherToRegionMessage,
-} from '../wire/region-messages.js'
+import { STORE_ENV, isRegionToLauncherMessage, type ConnectionMessage, type LauncherToRegionMessage } from '../wire/region-messages.js'
 import { PartitionTrust, ProxySupervisor, ensurePartitionId } from './replication-setup.js'
 import { SEED_FAILED_EXIT_CODE, parseSeedFile } from '../wire/seed-file.js'
 import { MetricsRequests } from './metrics-requests.js'
@@ -267,7 +262,11 @@ function readConfig(): LauncherConfig {
     fail('--accept-any-credentials serves every request as the root user: it cannot be combined with --identities')
   }
   const proxyPort =
-    values['proxy-port'] !== undefined ? parsePort(values['proxy-port'], '--proxy-port') : regionPortBase === 0 ? 0 : regionPortBase + nodeCount
+    values['proxy-port'] !== undefined
+      ? parsePort(values['proxy-port'], '--proxy-port')
+      : regionPortBase === 0
+        ? 0
+        : regionPortBase + nodeCount
   return {
     gatewayPort,
     host: values.host,
@@ -390,7 +389,7 @@ function readProfile(text: string, profile: string): Map<string, string> | undef
 
 function credentialsFileText(credentials: AdminCredentials, region: string, endpoint: string, path: string): string {
   return [
-    "# Admin credentials of a Trent local partition, generated on its first start and reused since.",
+    '# Admin credentials of a Trent local partition, generated on its first start and reused since.',
     `# AWS_SHARED_CREDENTIALS_FILE=${shellQuote(path)} aws --profile ${CREDENTIALS_PROFILE} --endpoint-url ${endpoint} kms list-keys`,
     `[${CREDENTIALS_PROFILE}]`,
     `aws_access_key_id = ${credentials.accessKeyId}`,
@@ -565,7 +564,8 @@ class NodeSupervisor {
     ]).then(() => undefined)
 
     child.on('message', (message: unknown) => {
-      if (!isRegionToLauncherMessage(message) || message.region !== this.region || message.nodeId !== this.node || this.child !== child) return
+      if (!isRegionToLauncherMessage(message) || message.region !== this.region || message.nodeId !== this.node || this.child !== child)
+        return
       if (message.type === 'metrics') {
         metricsRequests.settle(message.id, message.metrics)
         return
@@ -687,14 +687,20 @@ function nodePort(config: LauncherConfig, regionIndex: number, node: number): nu
 
 function nodeArgs(config: LauncherConfig, region: string, regionIndex: number, node: number, proxyUrl: string): string[] {
   const args = [
-    '--region', region,
-    '--node-id', String(node),
-    '--port', String(nodePort(config, regionIndex, node)),
-    '--host', config.host,
+    '--region',
+    region,
+    '--node-id',
+    String(node),
+    '--port',
+    String(nodePort(config, regionIndex, node)),
+    '--host',
+    config.host,
     // Every node of a region shares its folder: sealed domain key, signing keys, trust store
     // and, with the embedded store, the one SQLite file.
-    '--data-dir', join(config.dataDir, 'regions', region),
-    '--account', config.accountId,
+    '--data-dir',
+    join(config.dataDir, 'regions', region),
+    '--account',
+    config.accountId,
   ]
   // The store goes to the nodes in their environment (TRENT_STORE, childEnv), not on their
   // command line, where `ps` would show any password its URL carries.
@@ -759,7 +765,8 @@ function printBanner(
     `  store          ${describeStore(config.store)}`,
     `  master key     ${describeMasterKey(config)}`,
   ]
-  if (config.seedFile !== undefined) lines.push(`  seed           ${config.seedFile} (missing keys are created at start; existing ones are left as they are)`)
+  if (config.seedFile !== undefined)
+    lines.push(`  seed           ${config.seedFile} (missing keys are created at start; existing ones are left as they are)`)
   if (config.acceptAnyCredentials) {
     lines.push(
       `  ANY CREDENTIALS --accept-any-credentials is on: every well-formed SigV4 request is served as`,
@@ -806,7 +813,11 @@ async function main(): Promise<void> {
   // The web console (/console/) calls the regions through the partition's own KMS
   // endpoint, known once the front door listens.
   const endpoint: { url?: URL } = {}
-  const webConsole = createConsole({ regions: () => config.regions, kmsEndpoint: () => endpoint.url, logger: logger.child({ component: 'console' }) })
+  const webConsole = createConsole({
+    regions: () => config.regions,
+    kmsEndpoint: () => endpoint.url,
+    logger: logger.child({ component: 'console' }),
+  })
   /** Every region's nodes, by node id. */
   const supervisors = new Map<string, NodeSupervisor[]>()
   const everyNode = (): NodeSupervisor[] => [...supervisors.values()].flat()
@@ -814,12 +825,25 @@ async function main(): Promise<void> {
   // the proxy count themselves (docs/metrics.md).
   const launcherRegistry = createLauncherRegistry(() =>
     Object.entries(nodes.health().regions).flatMap(([region, health]) =>
-      health.nodes.map((node) => ({ region, node: node.node, ready: node.status === 'ready', connections: node.connections, restarts: node.restarts })),
+      health.nodes.map((node) => ({
+        region,
+        node: node.node,
+        ready: node.status === 'ready',
+        connections: node.connections,
+        restarts: node.restarts,
+      })),
     ),
   )
   const gatherer = new MetricsGatherer(launcherRegistry)
   // The relay between regions (started once the gateway listens); its metrics are gathered too.
-  const proxy = new ProxySupervisor(join(config.dataDir, 'proxy'), config.host, config.proxyPort, logger.child({ component: 'proxy' }), limitsAsFlags(config.limits), metricsRequests)
+  const proxy = new ProxySupervisor(
+    join(config.dataDir, 'proxy'),
+    config.host,
+    config.proxyPort,
+    logger.child({ component: 'proxy' }),
+    limitsAsFlags(config.limits),
+    metricsRequests,
+  )
   const gatherMetrics = async (): Promise<{ contentType: string; body: string }> => {
     const sources: MetricsSource[] = everyNode().map((supervisor) => ({
       labels: { source: 'region', region: supervisor.region, node: String(supervisor.node) },
@@ -828,7 +852,14 @@ async function main(): Promise<void> {
     sources.push({ labels: { source: 'proxy' }, snapshot: () => proxy.metrics() })
     return { contentType: PROMETHEUS_CONTENT_TYPE, body: await gatherer.gather(sources) }
   }
-  const gateway = createGateway({ nodes, logger: gatewayLogger, guard, acceptAnyCredentials: config.acceptAnyCredentials, pages: webConsole, metrics: gatherMetrics })
+  const gateway = createGateway({
+    nodes,
+    logger: gatewayLogger,
+    guard,
+    acceptAnyCredentials: config.acceptAnyCredentials,
+    pages: webConsole,
+    metrics: gatherMetrics,
+  })
   // The front door hands each connection to a ready node of its region, and only what it
   // cannot hand off reaches the HTTP gateway, which therefore never listens itself.
   const front = createHandoffServer({
@@ -853,7 +884,9 @@ async function main(): Promise<void> {
   printBanner(config, gatewayUrl, credentialsPath, credentials, source)
   logger.info('gateway listening', { port: gatewayPort, host: config.host, credentials: source, nodesPerRegion: config.nodesPerRegion })
   if (config.acceptAnyCredentials) {
-    logger.warn('accept-any-credentials is on: every well-formed SigV4 request is served as the root user, whatever its access key and secret; for tests only')
+    logger.warn(
+      'accept-any-credentials is on: every well-formed SigV4 request is served as the root user, whatever its access key and secret; for tests only',
+    )
   }
 
   // Multi-Region keys: a partition id, the relay between regions, and pinned signing keys.
@@ -861,7 +894,9 @@ async function main(): Promise<void> {
   const regionDirs = new Map(config.regions.map((region) => [region, join(config.dataDir, 'regions', region)]))
   const trust = new PartitionTrust(partitionId, regionDirs)
   trust.refresh()
-  await proxy.start().catch((err: unknown) => fail(`the replication proxy cannot start: ${err instanceof Error ? err.message : String(err)}`, 1))
+  await proxy
+    .start()
+    .catch((err: unknown) => fail(`the replication proxy cannot start: ${err instanceof Error ? err.message : String(err)}`, 1))
   say(`trent: replication proxy on ${proxy.url} (partition ${partitionId})`)
 
   let stopping = false
@@ -975,7 +1010,8 @@ async function main(): Promise<void> {
       region,
       Array.from(
         { length: config.nodesPerRegion },
-        (_, node) => new NodeSupervisor(region, node, config.nodesPerRegion, nodeArgs(config, region, regionIndex, node, proxy.url), childEnv, events),
+        (_, node) =>
+          new NodeSupervisor(region, node, config.nodesPerRegion, nodeArgs(config, region, regionIndex, node, proxy.url), childEnv, events),
       ),
     )
   })

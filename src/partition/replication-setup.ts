@@ -14,7 +14,13 @@ import { fileURLToPath } from 'node:url'
 import type { Logger } from '../log/logger.js'
 import type { MetricsSnapshot } from '../metrics/gather.js'
 import type { MetricsRequests } from './metrics-requests.js'
-import { RSK_EXPORT_FILE, TRUST_STORE_FILE, formatTrustDocument, parseRskExport, type TrustStoreDocument } from '../wire/replication-trust.js'
+import {
+  RSK_EXPORT_FILE,
+  TRUST_STORE_FILE,
+  formatTrustDocument,
+  parseRskExport,
+  type TrustStoreDocument,
+} from '../wire/replication-trust.js'
 
 const PROXY_MAIN = fileURLToPath(new URL('../proxy/main.js', import.meta.url))
 
@@ -108,7 +114,17 @@ export class ProxySupervisor {
     writeAtomically(join(this.dataDir, 'routes.json'), `${JSON.stringify(this.routes, null, 2)}\n`)
     const child = fork(
       PROXY_MAIN,
-      ['--data-dir', this.dataDir, '--port', String(this.port), '--host', this.host, '--routes-file', join(this.dataDir, 'routes.json'), ...this.extraArgs],
+      [
+        '--data-dir',
+        this.dataDir,
+        '--port',
+        String(this.port),
+        '--host',
+        this.host,
+        '--routes-file',
+        join(this.dataDir, 'routes.json'),
+        ...this.extraArgs,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: process.execArgv.filter((flag) => !flag.startsWith('--inspect')) },
     )
     this.child = child

@@ -69,8 +69,10 @@ export function shortReason(answer: Buffer): string {
     // Not JSON: the text is the reason.
   }
   // Control characters are exactly what this strips from a peer's reason before it is logged.
-  // eslint-disable-next-line no-control-regex
-  return reason.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim().slice(0, MAX_REASON_LENGTH)
+  return reason
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ') // eslint-disable-line no-control-regex
+    .trim()
+    .slice(0, MAX_REASON_LENGTH)
 }
 
 function readReason(res: IncomingMessage): Promise<string> {

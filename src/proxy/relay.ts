@@ -101,9 +101,7 @@ const PRUNE_INTERVAL_MS = 60 * 60 * 1000
 const RECENT_REFUSALS_SHOWN = 5
 
 type Outcome =
-  | { kind: 'delivered'; status: number }
-  | { kind: 'refused'; status: number; reason: string }
-  | { kind: 'failed'; error: string }
+  { kind: 'delivered'; status: number } | { kind: 'refused'; status: number; reason: string } | { kind: 'failed'; error: string }
 
 interface MessageRetry {
   failures: number
@@ -126,7 +124,10 @@ interface Lane {
 function classify(answer: DeliveryAnswer): Outcome {
   if (answer.status >= 200 && answer.status < 300) return { kind: 'delivered', status: answer.status }
   if (answer.status >= 400 && answer.status < 500) return { kind: 'refused', status: answer.status, reason: answer.reason ?? '' }
-  return { kind: 'failed', error: `HTTP ${answer.status}${answer.reason !== undefined && answer.reason !== '' ? `: ${answer.reason}` : ''}` }
+  return {
+    kind: 'failed',
+    error: `HTTP ${answer.status}${answer.reason !== undefined && answer.reason !== '' ? `: ${answer.reason}` : ''}`,
+  }
 }
 
 function describeFailure(err: unknown): string {
@@ -174,11 +175,14 @@ export function createRelay(options: RelayOptions): Relay {
     if (closing || (lane.timer !== undefined && lane.timerAt <= at)) return
     if (lane.timer !== undefined) clearTimeout(lane.timer)
     lane.timerAt = at
-    lane.timer = setTimeout(() => {
-      lane.timer = undefined
-      lane.timerAt = Infinity
-      pump(lane)
-    }, Math.max(0, Math.ceil(at - now())))
+    lane.timer = setTimeout(
+      () => {
+        lane.timer = undefined
+        lane.timerAt = Infinity
+        pump(lane)
+      },
+      Math.max(0, Math.ceil(at - now())),
+    )
     // Pending retries alone must not keep a process alive; the server does that.
     lane.timer.unref()
   }

@@ -77,7 +77,9 @@ function readBody(req: IncomingMessage): Promise<BodyRead> {
         req.destroy()
       }
     })
-    req.on('end', () => resolve(received > MAX_ENVELOPE_BYTES ? { kind: 'too-large' } : { kind: 'body', bytes: Buffer.concat(chunks, received) }))
+    req.on('end', () =>
+      resolve(received > MAX_ENVELOPE_BYTES ? { kind: 'too-large' } : { kind: 'body', bytes: Buffer.concat(chunks, received) }),
+    )
     req.on('error', () => resolve({ kind: 'failed' }))
     req.on('close', () => resolve({ kind: 'failed' }))
   })

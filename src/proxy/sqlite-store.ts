@@ -102,16 +102,12 @@ export class SqliteRelayStore implements RelayStore {
       `INSERT INTO destination_totals (to_region, refused) VALUES (?, 1)
        ON CONFLICT(to_region) DO UPDATE SET refused = refused + 1`,
     )
-    this.#finish = this.#db.transaction(
-      (messageId: string, state: 'delivered' | 'refused', at: number, refusal: Refusal | undefined) => {
-        const row = finish.get(state, at, refusal?.status ?? null, refusal?.reason ?? null, messageId) as
-          | { to_region: string }
-          | undefined
-        // Already finished (a late duplicate answer): count it once.
-        if (row === undefined) return
-        ;(state === 'delivered' ? countDelivered : countRefused).run(row.to_region)
-      },
-    )
+    this.#finish = this.#db.transaction((messageId: string, state: 'delivered' | 'refused', at: number, refusal: Refusal | undefined) => {
+      const row = finish.get(state, at, refusal?.status ?? null, refusal?.reason ?? null, messageId) as { to_region: string } | undefined
+      // Already finished (a late duplicate answer): count it once.
+      if (row === undefined) return
+      ;(state === 'delivered' ? countDelivered : countRefused).run(row.to_region)
+    })
   }
 
   put(envelope: NewEnvelope): boolean {

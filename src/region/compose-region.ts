@@ -122,15 +122,24 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
     sealedDomainKeyFile,
     keyDir: config.dataDir,
   })
-  const storage = await createRegionStorage({ store: config.store, region: config.region, dataDir: config.dataDir, shared: config.shared })
-    .catch(async (err: unknown) => {
-      await hsm.close()
-      throw err
-    })
+  const storage = await createRegionStorage({
+    store: config.store,
+    region: config.region,
+    dataDir: config.dataDir,
+    shared: config.shared,
+  }).catch(async (err: unknown) => {
+    await hsm.close()
+    throw err
+  })
   const clock = new AdjustableClock()
   const kms = await Kms.open({ region: config.region, accountId: config.accountId, clock }, hsm, storage)
   // One chain per node, in the region's data dir (docs/spec/audit-trail.md §1).
-  const auditTrail = new FileAuditTrail({ regionDir: config.dataDir, region: config.region, node: config.node ?? 0, now: () => clock.now() })
+  const auditTrail = new FileAuditTrail({
+    regionDir: config.dataDir,
+    region: config.region,
+    node: config.node ?? 0,
+    now: () => clock.now(),
+  })
   kms.audit = auditTrail
   // Records of changes this node committed but did not write before it stopped (docs/spec/audit-trail.md §4).
   const recovered = await auditTrail.recoverIntents(await recentAuditIntents(storage, kms.position))
@@ -139,7 +148,9 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
   kms.replicaVisibilityWaitMs = config.replicaVisibilityWaitMs ?? DEFAULT_REPLICA_VISIBILITY_WAIT_MS
   // The region's background work runs on one node at a time (kms/lease.ts).
   const lease = storage.shared
-    ? await holdRegionLease(storage, { onChange: (held) => config.logger.info(held ? 'took the region lease: doing its background work' : 'lost the region lease') })
+    ? await holdRegionLease(storage, {
+        onChange: (held) => config.logger.info(held ? 'took the region lease: doing its background work' : 'lost the region lease'),
+      })
     : SOLE_WRITER_LEASE
   const background = startBackgroundWork(kms, config.logger, config.backgroundIntervalMs, lease)
 
@@ -147,7 +158,11 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
   const publishSigningKeys = async (): Promise<RskExport> => {
     const exported: RskExport = {
       region: config.region,
-      keys: (await hsm.replicationSigningKeys()).map((k) => ({ id: k.id, publicKey: Buffer.from(k.publicKey).toString('base64'), createdAt: k.createdAt })),
+      keys: (await hsm.replicationSigningKeys()).map((k) => ({
+        id: k.id,
+        publicKey: Buffer.from(k.publicKey).toString('base64'),
+        createdAt: k.createdAt,
+      })),
     }
     const rskFile = join(config.dataDir, RSK_EXPORT_FILE)
     // A temporary name of this process's own: the nodes of a region publish into one folder.
@@ -158,7 +173,8 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
   }
   const rsk = await publishSigningKeys()
 
-  const sender = config.proxyUrl === undefined ? undefined : startOutboxSender(kms, new HttpTransport(config.proxyUrl), config.logger, lease)
+  const sender =
+    config.proxyUrl === undefined ? undefined : startOutboxSender(kms, new HttpTransport(config.proxyUrl), config.logger, lease)
   const reconcileOptions = { resendAfterMs: config.reconcileIntervalMs }
   let reconciling: Promise<void> = Promise.resolve()
   const runReconcile = (): Promise<void> => {
@@ -242,7 +258,9 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
     metrics,
     adminOperations,
     principals: principals.directory,
-    ...(config.acceptAnyCredentials === true ? { acceptAnyCredentials: rootIdentity(kms.partition, config.accountId, config.credentials).caller } : {}),
+    ...(config.acceptAnyCredentials === true
+      ? { acceptAnyCredentials: rootIdentity(kms.partition, config.accountId, config.credentials).caller }
+      : {}),
     ...(config.routeTo !== undefined ? { routeTo: config.routeTo } : {}),
     ...(config.limits !== undefined ? { limits: config.limits } : {}),
   })
@@ -250,7 +268,10 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
     kms,
     logger: config.logger,
     // The same timeouts; fewer connections: its only client is the proxy's delivery pool.
-    limits: { ...(config.limits ?? REPLICATION_LISTENER_LIMITS), maxConnections: Math.min(REPLICATION_LISTENER_LIMITS.maxConnections, (config.limits ?? REPLICATION_LISTENER_LIMITS).maxConnections) },
+    limits: {
+      ...(config.limits ?? REPLICATION_LISTENER_LIMITS),
+      maxConnections: Math.min(REPLICATION_LISTENER_LIMITS.maxConnections, (config.limits ?? REPLICATION_LISTENER_LIMITS).maxConnections),
+    },
   })
   const port = await listen(server, config.port, config.host)
   const replicationPort = await listen(replicationServer, config.replicationPort, config.replicationHost ?? config.host)
@@ -262,12 +283,15 @@ export async function startRegion(config: RegionConfig): Promise<RunningRegion> 
     kms,
     metrics,
     async close() {
-      await Promise.all([server, replicationServer].map((listener) =>
-        new Promise<void>((resolve) => {
-          listener.close(() => resolve())
-          listener.closeIdleConnections()
-        }),
-      ))
+      await Promise.all(
+        [server, replicationServer].map(
+          (listener) =>
+            new Promise<void>((resolve) => {
+              listener.close(() => resolve())
+              listener.closeIdleConnections()
+            }),
+        ),
+      )
       principals.close()
       seeding?.stop()
       clearInterval(reconcileTimer)
@@ -292,7 +316,9 @@ async function recentAuditIntents(storage: Storage, position: number): Promise<C
   for (let window = AUDIT_RECOVERY_WINDOW; window >= 1; window = Math.floor(window / 2)) {
     const changes = await storage.changesSince(Math.max(0, position - window))
     if (changes === undefined) continue
-    return changes.flatMap((change) => change.writes.flatMap((w) => (w.kind === 'auditIntent' ? [{ node: w.node, eventId: w.eventId, record: w.record }] : [])))
+    return changes.flatMap((change) =>
+      change.writes.flatMap((w) => (w.kind === 'auditIntent' ? [{ node: w.node, eventId: w.eventId, record: w.record }] : [])),
+    )
   }
   return []
 }

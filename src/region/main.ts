@@ -139,7 +139,10 @@ process.on('message', (message: unknown, handle: unknown) => {
   }
 })
 if (values['allow-test-hooks'] && process.env.TRENT_FAILPOINTS !== undefined) {
-  configureFailpoints(process.env.TRENT_FAILPOINTS.split(',').map((name) => name.trim()), dataDir)
+  configureFailpoints(
+    process.env.TRENT_FAILPOINTS.split(',').map((name) => name.trim()),
+    dataDir,
+  )
 }
 const running = await startRegion({
   region,
@@ -169,10 +172,14 @@ const running = await startRegion({
   onSigningKeysChanged: (exported) => tellLauncher({ type: 'signing-keys', region, ...nodeFields, rsk: exported }),
   logger,
 }).catch((err: unknown) =>
-  err instanceof Error && err.name === 'SeedError' ? fail(err.message, SEED_FAILED_EXIT_CODE) : fail(err instanceof Error ? err.message : 'cannot start'),
+  err instanceof Error && err.name === 'SeedError'
+    ? fail(err.message, SEED_FAILED_EXIT_CODE)
+    : fail(err instanceof Error ? err.message : 'cannot start'),
 )
 if (values['accept-any-credentials']) {
-  logger.warn('accept-any-credentials is on: every well-formed SigV4 request is served as the root user, whatever its access key and secret; for tests only')
+  logger.warn(
+    'accept-any-credentials is on: every well-formed SigV4 request is served as the root user, whatever its access key and secret; for tests only',
+  )
 }
 
 sendMetrics = (id) => {

@@ -21,7 +21,6 @@ export interface RegionStorageChoice {
 
 const POSTGRES_URL = /^postgres(ql)?:\/\//i
 
-
 /** Why `store` is not a store Trent knows, or undefined when it is one. Never repeats a password. */
 export function invalidStore(store: string | undefined): string | undefined {
   if (store === undefined || store === 'sqlite' || POSTGRES_URL.test(store)) return undefined

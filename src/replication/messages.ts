@@ -150,7 +150,10 @@ function held(value: unknown, field: string): HeldVersion[] {
   return ascending(
     arr(value, field).map((v, i) => {
       const h = obj(v, `${field}.${i}`)
-      return { version: int(h.version, `${field}.${i}.version`, 1, 0xffffffff), materialId: str(h.materialId, `${field}.${i}.materialId`, HEX64) }
+      return {
+        version: int(h.version, `${field}.${i}.version`, 1, 0xffffffff),
+        materialId: str(h.materialId, `${field}.${i}.materialId`, HEX64),
+      }
     }),
     field,
   )
@@ -205,7 +208,10 @@ function shared(value: unknown): SharedState {
       periodInDays: int(rotation.periodInDays, 'shared.rotation.periodInDays', 90, 2560),
       ...(rotation.nextRotationAt !== undefined ? { nextRotationAt: int(rotation.nextRotationAt, 'shared.rotation.nextRotationAt') } : {}),
     },
-    materials: ascending(arr(s.materials, 'shared.materials').map((m, i) => material(m, `shared.materials.${i}`)), 'shared.materials'),
+    materials: ascending(
+      arr(s.materials, 'shared.materials').map((m, i) => material(m, `shared.materials.${i}`)),
+      'shared.materials',
+    ),
     currentVersion: int(s.currentVersion, 'shared.currentVersion', 1, 0xffffffff),
   }
   // Imported material is never transported (spec §7.3): until it is imported, a key of
@@ -294,9 +300,20 @@ export function parseMessage(bytes: Uint8Array): Message {
         held: held(m.held, 'held'),
       }
     case 'PrimaryHandoff':
-      return { ...common, type: 'PrimaryHandoff', handoffId: str(m.handoffId, 'handoffId', UUID), shared: shared(m.shared), replicas: handovers(m.replicas) }
+      return {
+        ...common,
+        type: 'PrimaryHandoff',
+        handoffId: str(m.handoffId, 'handoffId', UUID),
+        shared: shared(m.shared),
+        replicas: handovers(m.replicas),
+      }
     case 'HandoffRefused':
-      return { ...common, type: 'HandoffRefused', handoffId: str(m.handoffId, 'handoffId', UUID), reason: str(m.reason, 'reason', undefined, 500) }
+      return {
+        ...common,
+        type: 'HandoffRefused',
+        handoffId: str(m.handoffId, 'handoffId', UUID),
+        reason: str(m.reason, 'reason', undefined, 500),
+      }
     case 'ReplicaDeleted':
       return { ...common, type: 'ReplicaDeleted', replicationId: str(m.replicationId, 'replicationId', UUID) }
     default:

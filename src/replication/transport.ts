@@ -38,7 +38,9 @@ export class HttpTransport implements Transport {
         },
         (res) => {
           res.resume()
-          res.on('end', () => (res.statusCode === 202 || res.statusCode === 200 ? resolve() : reject(new Error(`proxy answered ${res.statusCode ?? 0}`))))
+          res.on('end', () =>
+            res.statusCode === 202 || res.statusCode === 200 ? resolve() : reject(new Error(`proxy answered ${res.statusCode ?? 0}`)),
+          )
           res.on('error', reject)
         },
       )

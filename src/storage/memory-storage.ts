@@ -6,8 +6,25 @@
  *
  * @module
  */
-import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, TombstoneRecord, GrantRecord, Write } from './records.js'
-import { ChangeLogMismatchError, type ChangePosition, type CommittedChange, type Decision, type LoadedState, type Storage } from './storage.js'
+import type {
+  AliasRecord,
+  AnsweredSessionRecord,
+  KeyRecord,
+  MaterialRecord,
+  OutboxRecord,
+  SessionRecord,
+  TombstoneRecord,
+  GrantRecord,
+  Write,
+} from './records.js'
+import {
+  ChangeLogMismatchError,
+  type ChangePosition,
+  type CommittedChange,
+  type Decision,
+  type LoadedState,
+  type Storage,
+} from './storage.js'
 
 /** Changes kept for followers by default; older ones make a follower load again. */
 const KEPT_CHANGES = 10_000

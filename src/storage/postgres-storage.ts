@@ -20,9 +20,26 @@
 import { createHash } from 'node:crypto'
 import pg from 'pg'
 import type { PoolClient, PoolConfig } from 'pg'
-import type { AliasRecord, AnsweredSessionRecord, GrantRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, TombstoneRecord,
-  Write } from './records.js'
-import { ChangeLogMismatchError, StorageUnavailableError, type ChangePosition, type CommittedChange, type Decision, type LoadedState, type Storage } from './storage.js'
+import type {
+  AliasRecord,
+  AnsweredSessionRecord,
+  GrantRecord,
+  KeyRecord,
+  MaterialRecord,
+  OutboxRecord,
+  SessionRecord,
+  TombstoneRecord,
+  Write,
+} from './records.js'
+import {
+  ChangeLogMismatchError,
+  StorageUnavailableError,
+  type ChangePosition,
+  type CommittedChange,
+  type Decision,
+  type LoadedState,
+  type Storage,
+} from './storage.js'
 import { decodeWrites, encodeWrites } from './write-codec.js'
 import { POSTGRES_MIGRATIONS } from './postgres/migrations.js'
 
@@ -112,10 +129,22 @@ const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '5340
 /** SQLSTATEs of a statement that ran out of time: a store too slow to answer now. */
 const TIMED_OUT_SQLSTATES = new Set(['57014', '55P03'])
 /** Socket errors of a server that is down or unreachable. */
-const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
-  'EHOSTDOWN', 'ENETDOWN', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'])
+const UNAVAILABLE_SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENETDOWN',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+])
 /** node-postgres's own messages for a lost, timed-out or unusable connection. */
-const UNAVAILABLE_MESSAGES = /^(Connection terminated|timeout expired|Query read timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed|Connection ended)/
+const UNAVAILABLE_MESSAGES =
+  /^(Connection terminated|timeout expired|Query read timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed|Connection ended)/
 
 /**
  * How a failure of a database call counts: `connection` (the connection is lost or could
@@ -369,7 +398,9 @@ export class PostgresStorage implements Storage {
       const current = found.rows[0]?.version ?? 0
       const known = POSTGRES_MIGRATIONS.length
       if (current > known) {
-        throw new Error(`storage: the PostgreSQL schema ${this.#schema} is of version ${current}, newer than this Trent knows (${known}); run a newer Trent`)
+        throw new Error(
+          `storage: the PostgreSQL schema ${this.#schema} is of version ${current}, newer than this Trent knows (${known}); run a newer Trent`,
+        )
       }
       for (let version = current; version < known; version++) {
         const migration = POSTGRES_MIGRATIONS[version]
@@ -390,45 +421,54 @@ export class PostgresStorage implements Storage {
         (await session.query<{ record: string }>(sql)).rows.map((row) => JSON.parse(row.record) as T)
       const keys = await records<KeyRecord>(`SELECT record FROM ${s}.keys ORDER BY sequence`)
       const materials = (
-        await session.query<{ key_id: string; version: number; material_id: string; created_at: string; rotation: string | null; token: Buffer }>(
-          `SELECT key_id, version, material_id, created_at, rotation, token FROM ${s}.key_materials ORDER BY key_id, version`,
-        )
-      ).rows.map(
-        (row): MaterialRecord => ({
-          keyId: row.key_id,
-          version: row.version,
-          materialId: row.material_id,
-          createdAt: Number(row.created_at),
-          ...(row.rotation === 'AUTOMATIC' || row.rotation === 'ON_DEMAND' ? { rotationType: row.rotation } : {}),
-          token: new Uint8Array(row.token),
-        }),
-      )
+        await session.query<{
+          key_id: string
+          version: number
+          material_id: string
+          created_at: string
+          rotation: string | null
+          token: Buffer
+        }>(`SELECT key_id, version, material_id, created_at, rotation, token FROM ${s}.key_materials ORDER BY key_id, version`)
+      ).rows.map((row): MaterialRecord => ({
+        keyId: row.key_id,
+        version: row.version,
+        materialId: row.material_id,
+        createdAt: Number(row.created_at),
+        ...(row.rotation === 'AUTOMATIC' || row.rotation === 'ON_DEMAND' ? { rotationType: row.rotation } : {}),
+        token: new Uint8Array(row.token),
+      }))
       const aliases = (
         await session.query<{ alias_name: string; key_id: string; created_at: string; updated_at: string }>(
           `SELECT alias_name, key_id, created_at, updated_at FROM ${s}.aliases ORDER BY alias_name`,
         )
-      ).rows.map(
-        (row): AliasRecord => ({ aliasName: row.alias_name, keyId: row.key_id, createdAt: Number(row.created_at), updatedAt: Number(row.updated_at) }),
-      )
+      ).rows.map((row): AliasRecord => ({
+        aliasName: row.alias_name,
+        keyId: row.key_id,
+        createdAt: Number(row.created_at),
+        updatedAt: Number(row.updated_at),
+      }))
       const sessions = await records<SessionRecord>(`SELECT record FROM ${s}.replication_sessions ORDER BY session_id`)
       const answered = (
         await session.query<{ session_id: string; key_id: string; to_region: string; expires_at: string; body: Buffer }>(
           `SELECT session_id, key_id, to_region, expires_at, body FROM ${s}.answered_sessions ORDER BY session_id`,
         )
-      ).rows.map(
-        (row): AnsweredSessionRecord => ({
-          sessionId: row.session_id,
-          keyId: row.key_id,
-          to: row.to_region,
-          expiresAt: Number(row.expires_at),
-          body: new Uint8Array(row.body),
-        }),
-      )
+      ).rows.map((row): AnsweredSessionRecord => ({
+        sessionId: row.session_id,
+        keyId: row.key_id,
+        to: row.to_region,
+        expiresAt: Number(row.expires_at),
+        body: new Uint8Array(row.body),
+      }))
       const outbox = (
         await session.query<{ id: string; to_region: string; expires_at: string; body: Buffer }>(
           `SELECT id, to_region, expires_at, body FROM ${s}.outbox ORDER BY seq`,
         )
-      ).rows.map((row): OutboxRecord => ({ id: row.id, to: row.to_region, expiresAt: Number(row.expires_at), body: new Uint8Array(row.body) }))
+      ).rows.map((row): OutboxRecord => ({
+        id: row.id,
+        to: row.to_region,
+        expiresAt: Number(row.expires_at),
+        body: new Uint8Array(row.body),
+      }))
       const tombstones = await records<TombstoneRecord>(`SELECT record FROM ${s}.tombstones ORDER BY key_id`)
       const grants = await records<GrantRecord>(`SELECT record FROM ${s}.grants ORDER BY seq`)
       const head = await session.query<{ position: string }>(`SELECT position FROM ${s}.change_head WHERE id = 1`)
@@ -454,7 +494,10 @@ export class PostgresStorage implements Storage {
         const [, , changes] = await session.queries(
           `BEGIN; SELECT pg_advisory_xact_lock(${this.#lockKey}); ${this.#changesAfterSql(since)}`,
         )
-        const missed = this.#changesFrom(since, (changes?.rows ?? []) as Array<{ head: string | null; position: string | null; writes: string | null }>)
+        const missed = this.#changesFrom(
+          since,
+          (changes?.rows ?? []) as Array<{ head: string | null; position: string | null; writes: string | null }>,
+        )
         if (missed === undefined) throw new ChangeLogMismatchError(`storage: cannot continue the change log from ${since}; load again`)
         if (missed.length > 0) catchUp(missed)
         const caughtUp = missed.at(-1)?.position ?? since
@@ -509,7 +552,10 @@ export class PostgresStorage implements Storage {
    * back: a failover to a database that lost commits). Positions are gapless, so a log
    * that starts at `since + 1` holds every change after it.
    */
-  #changesFrom(since: ChangePosition, rows: ReadonlyArray<{ head: string | null; position: string | null; writes: string | null }>): CommittedChange[] | undefined {
+  #changesFrom(
+    since: ChangePosition,
+    rows: ReadonlyArray<{ head: string | null; position: string | null; writes: string | null }>,
+  ): CommittedChange[] | undefined {
     const head = Number(rows.find((row) => row.head !== null)?.head ?? 0)
     if (head < since) return undefined
     // In position order whatever order the UNION's branches came back in.
@@ -527,7 +573,9 @@ export class PostgresStorage implements Storage {
     if (!Number.isSafeInteger(since) || since < 0) throw new Error(`storage: ${since} is not a change log position`)
     const session = await this.#session('changesSince')
     try {
-      const rows = await session.query<{ head: string | null; position: string | null; writes: string | null }>(this.#changesAfterSql(since))
+      const rows = await session.query<{ head: string | null; position: string | null; writes: string | null }>(
+        this.#changesAfterSql(since),
+      )
       return this.#changesFrom(since, rows.rows)
     } finally {
       session.release()

@@ -7,14 +7,7 @@
 import type { KeySpec, KeyUsage, Origin } from '../wire/key-specs.js'
 
 export type KeyState =
-  | 'Creating'
-  | 'Enabled'
-  | 'Disabled'
-  | 'PendingDeletion'
-  | 'PendingImport'
-  | 'PendingReplicaDeletion'
-  | 'Unavailable'
-  | 'Updating'
+  'Creating' | 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport' | 'PendingReplicaDeletion' | 'Unavailable' | 'Updating'
 
 export interface Tag {
   TagKey: string

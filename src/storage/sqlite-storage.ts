@@ -11,9 +11,25 @@
  */
 import { realpathSync } from 'node:fs'
 import Database from 'better-sqlite3'
-import type { AliasRecord, AnsweredSessionRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, TombstoneRecord,
-  GrantRecord, Write } from './records.js'
-import { ChangeLogMismatchError, type ChangePosition, type CommittedChange, type Decision, type LoadedState, type Storage } from './storage.js'
+import type {
+  AliasRecord,
+  AnsweredSessionRecord,
+  KeyRecord,
+  MaterialRecord,
+  OutboxRecord,
+  SessionRecord,
+  TombstoneRecord,
+  GrantRecord,
+  Write,
+} from './records.js'
+import {
+  ChangeLogMismatchError,
+  type ChangePosition,
+  type CommittedChange,
+  type Decision,
+  type LoadedState,
+  type Storage,
+} from './storage.js'
 import { decodeWrites, encodeWrites } from './write-codec.js'
 
 /** Changes kept for followers by default; a follower further behind loads again. */
@@ -135,10 +151,14 @@ function migrate(db: Database.Database): void {
   try {
     const row = db.prepare("SELECT value FROM trent_meta WHERE name = 'schema_version'").get() as { value: string } | undefined
     // A file of the first version may predate its row: its tables exist if `keys` does.
-    let version = row !== undefined ? Number(row.value) : db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'keys'").get() !== undefined ? 1 : 0
-    if (version > MIGRATIONS.length) throw new Error(`storage: the database is of schema ${version}, newer than this Trent (${MIGRATIONS.length})`)
+    let version =
+      row !== undefined ? Number(row.value) : db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'keys'").get() !== undefined ? 1 : 0
+    if (version > MIGRATIONS.length)
+      throw new Error(`storage: the database is of schema ${version}, newer than this Trent (${MIGRATIONS.length})`)
     for (; version < MIGRATIONS.length; version++) db.exec(MIGRATIONS[version] ?? '')
-    db.prepare("INSERT INTO trent_meta (name, value) VALUES ('schema_version', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value").run(String(version))
+    db.prepare(
+      "INSERT INTO trent_meta (name, value) VALUES ('schema_version', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+    ).run(String(version))
     db.exec('COMMIT')
   } catch (err) {
     db.exec('ROLLBACK')
@@ -315,17 +335,21 @@ export class SqliteStorage implements Storage {
         token: new Uint8Array(row.token),
       }),
     )
-    const aliases = (this.#db.prepare('SELECT * FROM aliases ORDER BY alias_name').all() as AliasRow[]).map(
-      (row): AliasRecord => ({
-        aliasName: row.alias_name,
-        keyId: row.key_id,
-        createdAt: row.created_at,
-        updatedAt: row.updated_at,
-      }),
-    )
+    const aliases = (this.#db.prepare('SELECT * FROM aliases ORDER BY alias_name').all() as AliasRow[]).map((row): AliasRecord => ({
+      aliasName: row.alias_name,
+      keyId: row.key_id,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    }))
     const sessions = this.#records<SessionRecord>('SELECT record FROM replication_sessions')
     const answered = (
-      this.#db.prepare('SELECT * FROM answered_sessions').all() as Array<{ session_id: string; key_id: string; to_region: string; expires_at: number; body: Buffer }>
+      this.#db.prepare('SELECT * FROM answered_sessions').all() as Array<{
+        session_id: string
+        key_id: string
+        to_region: string
+        expires_at: number
+        body: Buffer
+      }>
     ).map((row): AnsweredSessionRecord => ({
       sessionId: row.session_id,
       keyId: row.key_id,
@@ -334,7 +358,12 @@ export class SqliteStorage implements Storage {
       body: new Uint8Array(row.body),
     }))
     const outbox = (
-      this.#db.prepare('SELECT * FROM outbox ORDER BY seq').all() as Array<{ id: string; to_region: string; expires_at: number; body: Buffer }>
+      this.#db.prepare('SELECT * FROM outbox ORDER BY seq').all() as Array<{
+        id: string
+        to_region: string
+        expires_at: number
+        body: Buffer
+      }>
     ).map((row): OutboxRecord => ({ id: row.id, to: row.to_region, expiresAt: row.expires_at, body: new Uint8Array(row.body) }))
     const tombstones = this.#records<TombstoneRecord>('SELECT record FROM tombstones')
     const grants = this.#records<GrantRecord>('SELECT record FROM grants ORDER BY rowid')

@@ -13,7 +13,9 @@ export function encodeWrites(writes: readonly Write[]): string {
   return JSON.stringify(writes, function (this: Record<string, unknown>, name: string, value: unknown) {
     // The holder's own value: a Buffer has already been through its toJSON() by now.
     const original = this[name]
-    return original instanceof Uint8Array ? { [BYTES]: Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString('base64') } : value
+    return original instanceof Uint8Array
+      ? { [BYTES]: Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString('base64') }
+      : value
   })
 }
 

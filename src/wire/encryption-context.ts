@@ -15,9 +15,7 @@ export type EncryptionContext = Readonly<Record<string, string>>
 const MAX_STRING_BYTES = 0xffff
 
 export function encodeEncryptionContext(context: EncryptionContext | undefined): Uint8Array {
-  const pairs = Object.entries(context ?? {}).map(
-    ([key, value]) => [Buffer.from(key, 'utf8'), Buffer.from(value, 'utf8')] as const,
-  )
+  const pairs = Object.entries(context ?? {}).map(([key, value]) => [Buffer.from(key, 'utf8'), Buffer.from(value, 'utf8')] as const)
   pairs.sort(([a], [b]) => Buffer.compare(a, b))
   if (pairs.length > 0xffff) throw new RangeError('encryption context: too many pairs')
   let size = 2

@@ -55,11 +55,7 @@ export const KMS_ERROR_NAMES = [
 export type KmsErrorName = (typeof KMS_ERROR_NAMES)[number]
 
 /** Errors that are the server's fault; everything else is the client's. */
-const SERVER_FAULTS: ReadonlySet<KmsErrorName> = new Set([
-  'KMSInternalException',
-  'KeyUnavailableException',
-  'DependencyTimeoutException',
-])
+const SERVER_FAULTS: ReadonlySet<KmsErrorName> = new Set(['KMSInternalException', 'KeyUnavailableException', 'DependencyTimeoutException'])
 
 /**
  * AWS's JSON endpoint answers every client fault, front-end ones included
@@ -107,10 +103,7 @@ export function invalidCiphertext(): KmsError {
 }
 
 export function incorrectKey(): KmsError {
-  return new KmsError(
-    'IncorrectKeyException',
-    'The key ID in the request does not identify a CMK that can perform this operation.',
-  )
+  return new KmsError('IncorrectKeyException', 'The key ID in the request does not identify a CMK that can perform this operation.')
 }
 
 export function notFoundInvalidKeyId(keyId: string): KmsError {

@@ -59,7 +59,9 @@ export type EncapsulationAlgorithm = 'ML_KEM'
 export type KeyPairSpec = Exclude<AsymmetricKeySpec, 'ML_DSA_44' | 'ML_DSA_65' | 'ML_DSA_87'>
 
 export const KEY_SPECS: readonly KeySpec[] = ['SYMMETRIC_DEFAULT', ...ASYMMETRIC_KEY_SPECS, ...HMAC_KEY_SPECS]
-export const KEY_PAIR_SPECS: readonly KeyPairSpec[] = ASYMMETRIC_KEY_SPECS.filter((spec): spec is KeyPairSpec => !spec.startsWith('ML_DSA_'))
+export const KEY_PAIR_SPECS: readonly KeyPairSpec[] = ASYMMETRIC_KEY_SPECS.filter(
+  (spec): spec is KeyPairSpec => !spec.startsWith('ML_DSA_'),
+)
 export const SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = [
   'RSASSA_PSS_SHA_256',
   'RSASSA_PSS_SHA_384',

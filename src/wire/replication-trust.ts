@@ -64,7 +64,12 @@ export function parseTrustStore(text: string): TrustStoreDocument {
   for (const [region, pinned] of Object.entries(value.regions)) {
     if (!Array.isArray(pinned)) throw new Error(`the keys of region ${region} are not a list`)
     regions[region] = pinned.map((key: unknown, index: number) => {
-      if (!isObject(key) || typeof key.id !== 'string' || typeof key.publicKey !== 'string' || (key.status !== 'active' && key.status !== 'retired')) {
+      if (
+        !isObject(key) ||
+        typeof key.id !== 'string' ||
+        typeof key.publicKey !== 'string' ||
+        (key.status !== 'active' && key.status !== 'retired')
+      ) {
         throw new Error(`key ${index} of region ${region} needs an id, a publicKey and a status of active or retired`)
       }
       return { id: key.id, publicKey: key.publicKey, status: key.status }

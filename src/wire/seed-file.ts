@@ -98,8 +98,17 @@ const LATTICE_OID: Partial<Record<KeySpec, string>> = {
   ML_KEM_1024: '0609608648016503040403',
 }
 const KNOWN_MEMBERS = new Set([
-  'keyId', 'region', 'keySpec', 'keyUsage', 'description', 'material', 'aliases',
-  'multiRegion', 'replicaRegions', 'policy', 'tags',
+  'keyId',
+  'region',
+  'keySpec',
+  'keyUsage',
+  'description',
+  'material',
+  'aliases',
+  'multiRegion',
+  'replicaRegions',
+  'policy',
+  'tags',
 ])
 
 /** Parses and checks a seed file's text. Throws {@link SeedFileError} naming the key and the problem. */
@@ -118,7 +127,8 @@ export function parseSeedFile(text: string, options: SeedParseOptions = {}): See
   const aliasOwners = new Map<string, string>()
   keys.forEach((key, index) => {
     const earlier = seenIds.get(key.keyId)
-    if (earlier !== undefined) throw new SeedFileError(`seed file: keys[${index}] (${key.keyId}): duplicate keyId, already keys[${earlier}]`)
+    if (earlier !== undefined)
+      throw new SeedFileError(`seed file: keys[${index}] (${key.keyId}): duplicate keyId, already keys[${earlier}]`)
     seenIds.set(key.keyId, index)
     for (const region of [key.region, ...key.replicaRegions]) {
       for (const alias of key.aliases) {
@@ -167,7 +177,8 @@ function parseKey(raw: unknown, index: number, options: SeedParseOptions): SeedK
   if (new Set(replicaRegions).size !== replicaRegions.length) throw problem('replicaRegions names a region twice')
 
   const specText = raw.keySpec ?? 'SYMMETRIC_DEFAULT'
-  if (typeof specText !== 'string' || !isKeySpec(specText)) throw problem(`keySpec ${JSON.stringify(specText)} is not a key spec Trent supports`)
+  if (typeof specText !== 'string' || !isKeySpec(specText))
+    throw problem(`keySpec ${JSON.stringify(specText)} is not a key spec Trent supports`)
   const keySpec: KeySpec = specText
   const usages = keyUsagesFor(keySpec)
   const usageText = raw.keyUsage ?? (usages.length === 1 ? usages[0] : undefined)
@@ -188,12 +199,16 @@ function parseKey(raw: unknown, index: number, options: SeedParseOptions): SeedK
   if (keySpec !== 'SYMMETRIC_DEFAULT' && materialTexts.length > 1) {
     throw problem(`${keySpec} keys have one material (only symmetric encryption keys rotate): give one entry in "material"`)
   }
-  const material = materialTexts.map((text: unknown, i) => decodeMaterial(text, keySpec, (message) => problem(`material[${i}]: ${message}`)))
+  const material = materialTexts.map((text: unknown, i) =>
+    decodeMaterial(text, keySpec, (message) => problem(`material[${i}]: ${message}`)),
+  )
 
   const aliases = optionalStringArray(raw.aliases, 'aliases', problem) ?? []
   for (const alias of aliases) {
     if (alias.length > MAX_ALIAS_LENGTH || !ALIAS_NAME.test(alias)) {
-      throw problem(`bad alias name ${JSON.stringify(alias)}: "alias/" then letters, digits, /, _ or - (at most ${MAX_ALIAS_LENGTH} characters)`)
+      throw problem(
+        `bad alias name ${JSON.stringify(alias)}: "alias/" then letters, digits, /, _ or - (at most ${MAX_ALIAS_LENGTH} characters)`,
+      )
     }
     if (alias.startsWith('alias/aws/')) throw problem(`bad alias name ${alias}: alias/aws/ is reserved for AWS managed keys`)
   }
@@ -237,7 +252,8 @@ function decodeMaterial(text: unknown, keySpec: KeySpec, problem: (message: stri
     const compact = text.replace(/\s+/g, '')
     if (compact === '' || !BASE64.test(compact)) throw problem('is not base64')
     const bytes = Buffer.from(compact, 'base64')
-    const { min, max } = keySpec === 'SYMMETRIC_DEFAULT' ? { min: SYMMETRIC_KEY_BYTES, max: SYMMETRIC_KEY_BYTES } : (HMAC_BYTES[keySpec] ?? { min: 0, max: 0 })
+    const { min, max } =
+      keySpec === 'SYMMETRIC_DEFAULT' ? { min: SYMMETRIC_KEY_BYTES, max: SYMMETRIC_KEY_BYTES } : (HMAC_BYTES[keySpec] ?? { min: 0, max: 0 })
     if (bytes.length < min || bytes.length > max) {
       const wanted = min === max ? `${min}` : `${min} to ${max}`
       bytes.fill(0)

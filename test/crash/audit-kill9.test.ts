@@ -37,7 +37,12 @@ function runCli(args: string[]): Promise<{ code: number; stdout: string }> {
 async function recordedRequestIds(): Promise<Set<string>> {
   const result = await runCli(['audit', 'events', '--data-dir', dataDir, '--region', 'us-east-1'])
   assert.equal(result.code, 0)
-  return new Set(result.stdout.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as AuditRecord).requestID))
+  return new Set(
+    result.stdout
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => (JSON.parse(l) as AuditRecord).requestID),
+  )
 }
 
 test('kill -9 loses no record of an acknowledged request, change or Encrypt', async (t) => {
@@ -74,7 +79,9 @@ test('kill -9 loses no record of an acknowledged request, change or Encrypt', as
   const recorded = await recordedRequestIds()
   const lostChanges = changes.filter((id) => !recorded.has(id))
   const lostEncrypts = encrypts.filter((id) => !recorded.has(id))
-  t.diagnostic(`acknowledged: ${changes.length} changes, ${encrypts.length} Encrypts; missing from the trail after kill -9: ${lostChanges.length} changes, ${lostEncrypts.length} Encrypts`)
+  t.diagnostic(
+    `acknowledged: ${changes.length} changes, ${encrypts.length} Encrypts; missing from the trail after kill -9: ${lostChanges.length} changes, ${lostEncrypts.length} Encrypts`,
+  )
   assert.ok(changes.length > 1 && encrypts.length > 8, 'the region answered requests of both kinds before the kill')
   assert.deepEqual(lostChanges, [], 'every acknowledged change is recorded')
   // Every answer waits for its record's write() (not its fdatasync): a kill of the process loses none.
@@ -101,7 +108,10 @@ test('a change committed by a node that died before writing its record is record
       env: { TRENT_FAILPOINTS: 'audit:before-change-record' },
     })
     // The failpoint kills the region after CreateKey's commit, before its record is written.
-    const failed = await crashing.client().send(new CreateKeyCommand({ Description: 'committed, then killed' })).catch((err: Error) => err)
+    const failed = await crashing
+      .client()
+      .send(new CreateKeyCommand({ Description: 'committed, then killed' }))
+      .catch((err: Error) => err)
     assert.ok(failed instanceof Error, 'the client got no answer')
     await crashing.kill9()
     crashing = undefined
@@ -115,12 +125,18 @@ test('a change committed by a node that died before writing its record is record
       assert.equal(keys.length, 1, 'the change was committed')
       const keyId = keys[0]?.KeyId ?? ''
       const result = await runCli(['audit', 'events', '--data-dir', dir, '--region', 'us-east-1', '--event-name', 'CreateKey'])
-      const records = result.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as AuditRecord)
+      const records = result.stdout
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as AuditRecord)
       assert.equal(records.length, 1, 'the CreateKey is recorded once')
       const record = records[0]!
       assert.match(record.additionalEventData?.recoveredFromChangeLog ?? '', /committed/)
       assert.deepEqual(record.requestParameters, { description: 'committed, then killed' })
-      assert.deepEqual(record.resources.map((r) => r.ARN), [`arn:aws:kms:us-east-1:111122223333:key/${keyId}`])
+      assert.deepEqual(
+        record.resources.map((r) => r.ARN),
+        [`arn:aws:kms:us-east-1:111122223333:key/${keyId}`],
+      )
       assert.equal(record.readOnly, false)
     } finally {
       await restarted.stop()
@@ -144,25 +160,47 @@ test('a replication message applied by a region that died before recording it is
   // B dies once, right after committing the ReplicaCreate, before its record and its answer.
   const cluster = await startReplicationCluster({ regions: [A, B], failpoints: { [B]: ['inbound:after-commit'] } })
   try {
-    const keyId = (await cluster.region(A).client().send(new CreateKeyCommand({ MultiRegion: true }))).KeyMetadata?.KeyId ?? ''
-    await cluster.region(A).client().send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: B }))
+    const keyId =
+      (
+        await cluster
+          .region(A)
+          .client()
+          .send(new CreateKeyCommand({ MultiRegion: true }))
+      ).KeyMetadata?.KeyId ?? ''
+    await cluster
+      .region(A)
+      .client()
+      .send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: B }))
     await cluster.region(B).waitForExit(60_000)
     assert.ok(cluster.region(B).failpointFired('inbound:after-commit'))
     await cluster.region(B).start()
     // The proxy delivers the ReplicaCreate again: a duplicate now, recorded as such.
-    for (const deadline = Date.now() + 60_000; ; ) {
-      const state = await cluster.region(B).client().send(new DescribeKeyCommand({ KeyId: keyId })).then((d) => d.KeyMetadata?.KeyState, () => undefined)
+    for (const deadline = Date.now() + 60_000; ;) {
+      const state = await cluster
+        .region(B)
+        .client()
+        .send(new DescribeKeyCommand({ KeyId: keyId }))
+        .then(
+          (d) => d.KeyMetadata?.KeyState,
+          () => undefined,
+        )
       if (state === 'Enabled') break
       assert.ok(Date.now() < deadline, 'the replica to be enabled')
       await new Promise((resolve) => setTimeout(resolve, 200))
     }
     const result = await runCli(['audit', 'events', '--data-dir', cluster.region(B).dataDir, '--region', B, '--event-name', 'ReplicateKey'])
-    const records = result.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as AuditRecord)
+    const records = result.stdout
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as AuditRecord)
     const recovered = records.filter((r) => r.additionalEventData?.recoveredFromChangeLog !== undefined)
     assert.equal(recovered.length, 1, `one recovered ReplicateKey record, of ${records.length}`)
     assert.equal(recovered[0]?.eventType, 'AwsServiceEvent')
     assert.equal(recovered[0]?.additionalEventData?.sourceRegion, A)
-    assert.deepEqual(recovered[0]?.resources.map((r) => r.ARN), [`arn:aws:kms:${B}:111122223333:key/${keyId}`])
+    assert.deepEqual(
+      recovered[0]?.resources.map((r) => r.ARN),
+      [`arn:aws:kms:${B}:111122223333:key/${keyId}`],
+    )
     assert.equal((await runCli(['audit', 'verify', '--data-dir', cluster.region(B).dataDir, '--region', B])).code, 0)
   } finally {
     await cluster.close()

@@ -37,7 +37,9 @@ import { startRegionProcess, type RegionProcess } from '../helpers/region-proces
 /** A policy other than the default that still lets the account's root manage the key. */
 const KEPT_POLICY = JSON.stringify({
   Version: '2012-10-17',
-  Statement: [{ Sid: 'kept across kill -9', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: 'kms:*', Resource: '*' }],
+  Statement: [
+    { Sid: 'kept across kill -9', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: 'kms:*', Resource: '*' },
+  ],
 })
 
 const dataDir = mkdtempSync(join(tmpdir(), 'trent-crash-'))
@@ -68,7 +70,10 @@ test('each acknowledged write survives kill -9 immediately after its acknowledge
   }
   const client = region.client()
   assert.equal((await client.send(new ListKeyRotationsCommand({ KeyId: keyId }))).Rotations?.length, 1)
-  assert.deepEqual((await client.send(new ListAliasesCommand({ KeyId: keyId }))).Aliases?.map((a) => a.AliasName), ['alias/crash'])
+  assert.deepEqual(
+    (await client.send(new ListAliasesCommand({ KeyId: keyId }))).Aliases?.map((a) => a.AliasName),
+    ['alias/crash'],
+  )
   assert.deepEqual((await client.send(new ListResourceTagsCommand({ KeyId: keyId }))).Tags, [{ TagKey: 'k', TagValue: 'v' }])
   assert.equal((await client.send(new GetKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default' }))).Policy, KEPT_POLICY)
   const plain = await client.send(new DecryptCommand({ CiphertextBlob: ciphertext }))
@@ -77,20 +82,29 @@ test('each acknowledged write survives kill -9 immediately after its acknowledge
 
 test('asymmetric and HMAC keys, imported material and grants survive kill -9 right after their acknowledgement', async () => {
   region ??= await startRegionProcess({ dataDir })
-  const signing = (await region.client().send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata?.KeyId ?? ''
+  const signing =
+    (await region.client().send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata?.KeyId ?? ''
   const publicKey = (await region.client().send(new GetPublicKeyCommand({ KeyId: signing }))).PublicKey
   await region.kill9()
   region = await startRegionProcess({ dataDir })
-  assert.deepEqual((await region.client().send(new GetPublicKeyCommand({ KeyId: signing }))).PublicKey, publicKey, 'the same private key after the crash')
+  assert.deepEqual(
+    (await region.client().send(new GetPublicKeyCommand({ KeyId: signing }))).PublicKey,
+    publicKey,
+    'the same private key after the crash',
+  )
 
-  const mac = (await region.client().send(new CreateKeyCommand({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' }))).KeyMetadata?.KeyId ?? ''
-  const tag = (await region.client().send(new GenerateMacCommand({ KeyId: mac, Message: Buffer.from('m'), MacAlgorithm: 'HMAC_SHA_256' }))).Mac
+  const mac =
+    (await region.client().send(new CreateKeyCommand({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' }))).KeyMetadata?.KeyId ?? ''
+  const tag = (await region.client().send(new GenerateMacCommand({ KeyId: mac, Message: Buffer.from('m'), MacAlgorithm: 'HMAC_SHA_256' })))
+    .Mac
   await region.kill9()
   region = await startRegionProcess({ dataDir })
   await region.client().send(new VerifyMacCommand({ KeyId: mac, Message: Buffer.from('m'), Mac: tag, MacAlgorithm: 'HMAC_SHA_256' }))
 
   const external = (await region.client().send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata?.KeyId ?? ''
-  const parameters = await region.client().send(new GetParametersForImportCommand({ KeyId: external, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }))
+  const parameters = await region
+    .client()
+    .send(new GetParametersForImportCommand({ KeyId: external, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }))
   const material = randomBytes(32)
   await region.client().send(
     new ImportKeyMaterialCommand({
@@ -104,13 +118,16 @@ test('asymmetric and HMAC keys, imported material and grants survive kill -9 rig
   region = await startRegionProcess({ dataDir })
   assert.equal((await region.client().send(new DescribeKeyCommand({ KeyId: external }))).KeyMetadata?.KeyState, 'Enabled')
 
-  const grant = await region.client().send(
-    new CreateGrantCommand({ KeyId: external, GranteePrincipal: 'arn:aws:iam::111122223333:user/crash', Operations: ['Encrypt'] }),
-  )
+  const grant = await region
+    .client()
+    .send(new CreateGrantCommand({ KeyId: external, GranteePrincipal: 'arn:aws:iam::111122223333:user/crash', Operations: ['Encrypt'] }))
   await region.kill9()
   region = await startRegionProcess({ dataDir })
   const grants = await region.client().send(new ListGrantsCommand({ KeyId: external }))
-  assert.deepEqual(grants.Grants?.map((g) => g.GrantId), [grant.GrantId])
+  assert.deepEqual(
+    grants.Grants?.map((g) => g.GrantId),
+    [grant.GrantId],
+  )
 })
 
 test('kill -9 during a burst of writes loses none that were acknowledged', async () => {

@@ -53,7 +53,11 @@ export function servedRequests(partition: RunningPartition): Map<string, { regio
 }
 
 /** Waits until every one of `requestIds` was logged by a node; returns who served each. */
-export async function nodesThatServed(partition: RunningPartition, requestIds: readonly string[], timeoutMs = 60_000): Promise<Map<string, { region: string; node: number }>> {
+export async function nodesThatServed(
+  partition: RunningPartition,
+  requestIds: readonly string[],
+  timeoutMs = 60_000,
+): Promise<Map<string, { region: string; node: number }>> {
   return waitFor(
     `the nodes' logs to show ${requestIds.length} requests`,
     () => {
@@ -134,7 +138,11 @@ export async function eventually<T>(what: string, call: () => Promise<T>, timeou
 }
 
 /** Settles `promise`, or fails after `ms` (a hang made into a failure, not a timing assertion). */
-export async function settleWithin<T>(what: string, promise: Promise<T>, ms: number): Promise<PromiseSettledResult<T> & { elapsedMs: number }> {
+export async function settleWithin<T>(
+  what: string,
+  promise: Promise<T>,
+  ms: number,
+): Promise<PromiseSettledResult<T> & { elapsedMs: number }> {
   const started = Date.now()
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_, reject) => {
@@ -153,8 +161,10 @@ export async function settleWithin<T>(what: string, promise: Promise<T>, ms: num
 
 export function describeError(err: unknown): string {
   if (err === undefined) return 'none'
-  if (err instanceof KMSServiceException) return `${err.name} (HTTP ${err.$metadata.httpStatusCode ?? '?'}, ${err.$metadata.attempts ?? '?'} attempts): ${err.message}`
-  if (err instanceof Error) return `${err.name}: ${err.message}${(err as { code?: unknown }).code !== undefined ? ` (${String((err as { code?: unknown }).code)})` : ''}`
+  if (err instanceof KMSServiceException)
+    return `${err.name} (HTTP ${err.$metadata.httpStatusCode ?? '?'}, ${err.$metadata.attempts ?? '?'} attempts): ${err.message}`
+  if (err instanceof Error)
+    return `${err.name}: ${err.message}${(err as { code?: unknown }).code !== undefined ? ` (${String((err as { code?: unknown }).code)})` : ''}`
   return String(err)
 }
 

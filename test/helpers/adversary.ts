@@ -178,7 +178,8 @@ export function leaves(value: Json, path: Path = []): Array<{ path: Path; value:
 /** Every object and array on the way to the leaves, for structural alterations. */
 export function containers(value: Json, path: Path = []): Array<{ path: Path; value: Json[] | JsonObject }> {
   if (Array.isArray(value)) return [{ path, value }, ...value.flatMap((v, i) => containers(v, [...path, i]))]
-  if (value !== null && typeof value === 'object') return [{ path, value }, ...Object.entries(value).flatMap(([k, v]) => containers(v, [...path, k]))]
+  if (value !== null && typeof value === 'object')
+    return [{ path, value }, ...Object.entries(value).flatMap(([k, v]) => containers(v, [...path, k]))]
   return []
 }
 
@@ -255,7 +256,10 @@ export function alternatives(path: Path, value: Json, ctx: FieldContext): Array<
       if (other !== undefined) out.push({ label: `swapped for region ${other}`, value: other })
     } else if (MRK.test(value)) {
       out.push({ label: 'flipped char', value: flipChar(value) })
-      out.push({ label: 'swapped for another key', value: ctx.otherKeyId === value ? `mrk-${randomBytes(16).toString('hex')}` : ctx.otherKeyId })
+      out.push({
+        label: 'swapped for another key',
+        value: ctx.otherKeyId === value ? `mrk-${randomBytes(16).toString('hex')}` : ctx.otherKeyId,
+      })
     } else if (UUID.test(value)) {
       out.push({ label: 'flipped char', value: flipChar(value, 0) })
       out.push({ label: 'swapped for a fresh uuid', value: randomUUID() })
@@ -291,13 +295,19 @@ export function everyAlteration(body: JsonObject, ctx: FieldContext): Alteration
   const out: Alteration[] = []
   for (const { path, value } of leaves(body)) {
     for (const alt of alternatives(path, value, ctx)) {
-      out.push({ label: `${pathText(path)} ${alt.label}`, apply: (root) => setAt(root, path, alt.value === undefined ? undefined : structuredClone(alt.value)) })
+      out.push({
+        label: `${pathText(path)} ${alt.label}`,
+        apply: (root) => setAt(root, path, alt.value === undefined ? undefined : structuredClone(alt.value)),
+      })
     }
   }
   for (const { path, value } of containers(body)) {
     if (Array.isArray(value) && value.length > 0) {
       out.push({ label: `${pathText(path)} last element dropped`, apply: (root) => (getAt(root, path) as Json[]).pop() })
-      out.push({ label: `${pathText(path)} first element duplicated`, apply: (root) => (getAt(root, path) as Json[]).push(structuredClone((getAt(root, path) as Json[])[0] as Json)) })
+      out.push({
+        label: `${pathText(path)} first element duplicated`,
+        apply: (root) => (getAt(root, path) as Json[]).push(structuredClone((getAt(root, path) as Json[])[0] as Json)),
+      })
       if (value.length > 1) out.push({ label: `${pathText(path)} reversed`, apply: (root) => (getAt(root, path) as Json[]).reverse() })
     } else if (!Array.isArray(value) && path.length > 0) {
       out.push({ label: `${pathText(path)} given an extra member`, apply: (root) => ((getAt(root, path) as JsonObject).extra = true) })
@@ -308,8 +318,12 @@ export function everyAlteration(body: JsonObject, ctx: FieldContext): Alteration
 }
 
 /** Every alteration of the envelope's own fields, body and signature kept as bytes. */
-export function envelopeAlterations(envelope: Envelope, ctx: FieldContext & { otherSignatureKeyId: string }): Array<{ label: string; raw: (raw: JsonObject) => void }> {
-  const other = ctx.regions.find((r) => r !== envelope.from && r !== envelope.to) ?? ctx.regions.find((r) => r !== envelope.from) ?? 'sa-east-1'
+export function envelopeAlterations(
+  envelope: Envelope,
+  ctx: FieldContext & { otherSignatureKeyId: string },
+): Array<{ label: string; raw: (raw: JsonObject) => void }> {
+  const other =
+    ctx.regions.find((r) => r !== envelope.from && r !== envelope.to) ?? ctx.regions.find((r) => r !== envelope.from) ?? 'sa-east-1'
   const otherTo = ctx.regions.find((r) => r !== envelope.to && r !== envelope.from) ?? 'sa-east-1'
   const sig = (raw: JsonObject): JsonObject => raw.signature as JsonObject
   return [
@@ -328,8 +342,14 @@ export function envelopeAlterations(envelope: Envelope, ctx: FieldContext & { ot
     { label: 'to removed', raw: (raw) => delete raw.to },
     { label: 'body: one bit flipped', raw: (raw) => (raw.body = flipBase64Bit(envelope.body, 10)) },
     { label: 'body: last bit flipped', raw: (raw) => (raw.body = flipBase64Bit(envelope.body, -1, 7)) },
-    { label: 'body: truncated by one byte', raw: (raw) => (raw.body = Buffer.from(envelope.body, 'base64').subarray(0, -1).toString('base64')) },
-    { label: 'body: one byte appended', raw: (raw) => (raw.body = Buffer.concat([Buffer.from(envelope.body, 'base64'), Buffer.from(' ')]).toString('base64')) },
+    {
+      label: 'body: truncated by one byte',
+      raw: (raw) => (raw.body = Buffer.from(envelope.body, 'base64').subarray(0, -1).toString('base64')),
+    },
+    {
+      label: 'body: one byte appended',
+      raw: (raw) => (raw.body = Buffer.concat([Buffer.from(envelope.body, 'base64'), Buffer.from(' ')]).toString('base64')),
+    },
     { label: 'body: empty', raw: (raw) => (raw.body = '') },
     { label: 'body removed', raw: (raw) => delete raw.body },
     { label: 'signature.keyId flipped', raw: (raw) => (sig(raw).keyId = flipChar(envelope.signature.keyId, 0)) },
@@ -337,11 +357,17 @@ export function envelopeAlterations(envelope: Envelope, ctx: FieldContext & { ot
     { label: 'signature.keyId removed', raw: (raw) => delete sig(raw).keyId },
     { label: 'signature.value: first bit flipped', raw: (raw) => (sig(raw).value = flipBase64Bit(envelope.signature.value, 0)) },
     { label: 'signature.value: last bit flipped', raw: (raw) => (sig(raw).value = flipBase64Bit(envelope.signature.value, -1, 7)) },
-    { label: 'signature.value: r and s swapped', raw: (raw) => {
-      const v = Buffer.from(envelope.signature.value, 'base64')
-      sig(raw).value = Buffer.concat([v.subarray(48), v.subarray(0, 48)]).toString('base64')
-    } },
-    { label: 'signature.value truncated', raw: (raw) => (sig(raw).value = Buffer.from(envelope.signature.value, 'base64').subarray(0, 95).toString('base64')) },
+    {
+      label: 'signature.value: r and s swapped',
+      raw: (raw) => {
+        const v = Buffer.from(envelope.signature.value, 'base64')
+        sig(raw).value = Buffer.concat([v.subarray(48), v.subarray(0, 48)]).toString('base64')
+      },
+    },
+    {
+      label: 'signature.value truncated',
+      raw: (raw) => (sig(raw).value = Buffer.from(envelope.signature.value, 'base64').subarray(0, 95).toString('base64')),
+    },
     { label: 'signature.value as DER length', raw: (raw) => (sig(raw).value = randomBytes(104).toString('base64')) },
     { label: 'signature.value zeroed', raw: (raw) => (sig(raw).value = Buffer.alloc(96).toString('base64')) },
     { label: 'signature removed', raw: (raw) => delete raw.signature },
@@ -389,7 +415,11 @@ export function attackerUnwrap(transfer: JsonObject, attacker: AttackerEcdh): Bu
     destinationRegion: String(transfer.to),
     keyId: String(transfer.keyId),
   }
-  const wrapped = materials.map((m) => ({ materialVersion: Number(m.version), materialId: String(m.materialId), wrapped: Buffer.from(String(m.wrapped), 'base64') }))
+  const wrapped = materials.map((m) => ({
+    materialVersion: Number(m.version),
+    materialId: String(m.materialId),
+    wrapped: Buffer.from(String(m.wrapped), 'base64'),
+  }))
   const versions = wrapped.map((w) => w.materialVersion)
   for (const rakb of [Buffer.from(attacker.point, 'base64'), Buffer.from(String(transfer.rakbPublicKey), 'base64')]) {
     try {
@@ -459,14 +489,23 @@ export const ACCOUNT = '111122223333'
 export const arnIn = (region: string, keyId: string): string => `arn:aws:kms:${region}:${ACCOUNT}:key/${keyId}`
 
 export async function createMrk(p: InMemoryPartition, region = A): Promise<string> {
-  const keyId = (await p.region(region).client().send(new CreateKeyCommand({ MultiRegion: true }))).KeyMetadata?.KeyId
+  const keyId = (
+    await p
+      .region(region)
+      .client()
+      .send(new CreateKeyCommand({ MultiRegion: true }))
+  ).KeyMetadata?.KeyId
   if (keyId === undefined) throw new Error('CreateKey returned no key id')
   return keyId
 }
 
 export async function replicatedKey(p: InMemoryPartition, replicas: string[], primary = A): Promise<string> {
   const keyId = await createMrk(p, primary)
-  for (const region of replicas) await p.region(primary).client().send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: region }))
+  for (const region of replicas)
+    await p
+      .region(primary)
+      .client()
+      .send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: region }))
   await p.settle()
   return keyId
 }
@@ -543,7 +582,11 @@ export async function stepThrough(
 }
 
 export function describeReplicationIn(p: InMemoryPartition, region: string, keyId: string): Promise<Output> {
-  return describeReplication.handle(p.region(region).kms, { KeyId: keyId }, { requestId: 'adversarial-test', caller: rootCaller(p.region(region).kms) })
+  return describeReplication.handle(
+    p.region(region).kms,
+    { KeyId: keyId },
+    { requestId: 'adversarial-test', caller: rootCaller(p.region(region).kms) },
+  )
 }
 
 export interface ReplicaView {
@@ -595,8 +638,14 @@ export async function assertSafe(p: InMemoryPartition, keyId: string): Promise<v
     const key = r.kms.keys.get(keyId)
     if (key === undefined || key.state === 'Creating') continue
     const held = new Set(materialIds(r.kms, keyId).map(([v]) => v))
-    assert.ok(held.has(key.currentMaterialVersion), `${r.region} encrypts with version ${key.currentMaterialVersion}, which it does not hold`)
-    assert.ok(held.has(primaryKey.currentMaterialVersion), `the primary's current version ${primaryKey.currentMaterialVersion} is not held by ${r.region}`)
+    assert.ok(
+      held.has(key.currentMaterialVersion),
+      `${r.region} encrypts with version ${key.currentMaterialVersion}, which it does not hold`,
+    )
+    assert.ok(
+      held.has(primaryKey.currentMaterialVersion),
+      `the primary's current version ${primaryKey.currentMaterialVersion} is not held by ${r.region}`,
+    )
   }
   for (const view of await replicaViews(p, primary, keyId)) {
     if (view.State !== 'IN_SYNC') continue
@@ -605,7 +654,11 @@ export async function assertSafe(p: InMemoryPartition, keyId: string): Promise<v
     assert.ok(replica !== undefined && key !== undefined, `the primary counts ${view.Region} IN_SYNC, but it holds no such key`)
     assert.notEqual(key.state, 'Creating', `the primary counts ${view.Region} IN_SYNC, but it is Creating`)
     assert.deepEqual(materialIds(replica, keyId), primaryVersions, `the primary counts ${view.Region} IN_SYNC, but its material differs`)
-    assert.equal(key.mrk?.syncVersion, primaryKey.mrk.syncVersion, `the primary counts ${view.Region} IN_SYNC, but it is at another sync version`)
+    assert.equal(
+      key.mrk?.syncVersion,
+      primaryKey.mrk.syncVersion,
+      `the primary counts ${view.Region} IN_SYNC, but it is at another sync version`,
+    )
   }
 }
 
@@ -619,13 +672,19 @@ const CONTEXT = { purpose: 'adversarial-replication' }
 
 /** Encrypts in `region` and returns what to decrypt later. */
 export async function encryptIn(p: InMemoryPartition, region: string, keyId: string, plaintext: string): Promise<Ciphertext> {
-  const out = await p.region(region).client().send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(plaintext), EncryptionContext: CONTEXT }))
+  const out = await p
+    .region(region)
+    .client()
+    .send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(plaintext), EncryptionContext: CONTEXT }))
   assert.ok(out.CiphertextBlob !== undefined)
   return { madeIn: region, plaintext, blob: out.CiphertextBlob }
 }
 
 export async function decryptIn(p: InMemoryPartition, region: string, c: Ciphertext): Promise<void> {
-  const out = await p.region(region).client().send(new DecryptCommand({ CiphertextBlob: c.blob, EncryptionContext: CONTEXT }))
+  const out = await p
+    .region(region)
+    .client()
+    .send(new DecryptCommand({ CiphertextBlob: c.blob, EncryptionContext: CONTEXT }))
   assert.equal(Buffer.from(out.Plaintext ?? []).toString(), c.plaintext, `${region} decrypts what ${c.madeIn} made`)
 }
 
@@ -646,7 +705,8 @@ export async function assertSameMaterialEverywhere(
 ): Promise<Ciphertext[]> {
   await assertSafe(p, keyId)
   const holders = options.regions ?? [...p.regions.values()].filter((r) => r.kms.keys.has(keyId)).map((r) => r.region)
-  if (options.expectRegions !== undefined) assert.deepEqual([...holders].sort(), [...options.expectRegions].sort(), 'the regions holding the key')
+  if (options.expectRegions !== undefined)
+    assert.deepEqual([...holders].sort(), [...options.expectRegions].sort(), 'the regions holding the key')
   assert.ok(holders.length > 0)
   const first = holders[0] as string
   const reference = materialIds(p.region(first).kms, keyId)
@@ -656,13 +716,21 @@ export async function assertSameMaterialEverywhere(
     assert.ok(key !== undefined, `${region} holds the key`)
     assert.equal(key.state, 'Enabled', `${region}'s key is Enabled`)
     assert.deepEqual(materialIds(p.region(region).kms, keyId), reference, `${region} holds the same material versions and ids as ${first}`)
-    currentIds.add((await p.region(region).client().send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.CurrentKeyMaterialId)
+    currentIds.add(
+      (
+        await p
+          .region(region)
+          .client()
+          .send(new DescribeKeyCommand({ KeyId: keyId }))
+      ).KeyMetadata?.CurrentKeyMaterialId,
+    )
   }
   assert.equal(currentIds.size, 1, `one CurrentKeyMaterialId everywhere, got ${[...currentIds].join(', ')}`)
   const primary = primariesOf(p, keyId)[0]
   if (primary !== undefined && holders.includes(primary)) {
     for (const view of await replicaViews(p, primary, keyId)) {
-      if (holders.includes(view.Region)) assert.equal(view.State, 'IN_SYNC', `the primary sees ${view.Region} IN_SYNC once all is settled: ${JSON.stringify(view)}`)
+      if (holders.includes(view.Region))
+        assert.equal(view.State, 'IN_SYNC', `the primary sees ${view.Region} IN_SYNC once all is settled: ${JSON.stringify(view)}`)
     }
   }
   const made: Ciphertext[] = []

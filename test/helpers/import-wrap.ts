@@ -17,4 +17,3 @@ export function wrapForImport(publicKeyDer: Uint8Array, algorithm: AlgorithmSpec
   const cipher = createCipheriv('id-aes256-wrap-pad', aesKey, Buffer.from('a65959a6', 'hex'))
   return Buffer.concat([wrappedKey, cipher.update(material), cipher.final()])
 }
-

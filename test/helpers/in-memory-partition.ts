@@ -85,7 +85,11 @@ function typeOf(bytes: Uint8Array): string {
 }
 
 /** `basePort`: region i's API listens on basePort + i (default: any free port). */
-export async function startInMemoryPartition(names: string[], partitionId = 'trent-test-partition', basePort?: number): Promise<InMemoryPartition> {
+export async function startInMemoryPartition(
+  names: string[],
+  partitionId = 'trent-test-partition',
+  basePort?: number,
+): Promise<InMemoryPartition> {
   const trust = new MemoryTrustStore(partitionId)
   const regions = new Map<string, InProcessRegion>()
   const senders = new Map<string, OutboxSender>()
@@ -136,7 +140,11 @@ export async function startInMemoryPartition(names: string[], partitionId = 'tre
   }
   for (const name of names) {
     const hsm = inProcessHsmForTests()
-    const region = await startInProcessRegion({ region: name, hsm, ...(basePort !== undefined ? { port: basePort + names.indexOf(name) } : {}) })
+    const region = await startInProcessRegion({
+      region: name,
+      hsm,
+      ...(basePort !== undefined ? { port: basePort + names.indexOf(name) } : {}),
+    })
     region.kms.peers = trust
     for (const key of await hsm.replicationSigningKeys()) trust.pinned.push({ region: name, id: key.id, spki: key.publicKey })
     senders.set(

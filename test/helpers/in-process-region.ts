@@ -35,8 +35,15 @@ export async function startInProcessRegion(
 ): Promise<InProcessRegion> {
   const region = options.region ?? 'us-east-1'
   const clock = new AdjustableClock()
-  const kms = await Kms.open({ region, accountId: options.accountId ?? '111122223333', clock }, options.hsm ?? inProcessHsmForTests(), options.storage ?? new MemoryStorage())
-  const principals = new StaticPrincipalDirectory([rootIdentity(kms.partition, kms.accountId, TEST_CREDENTIALS), ...(options.identities ?? [])])
+  const kms = await Kms.open(
+    { region, accountId: options.accountId ?? '111122223333', clock },
+    options.hsm ?? inProcessHsmForTests(),
+    options.storage ?? new MemoryStorage(),
+  )
+  const principals = new StaticPrincipalDirectory([
+    rootIdentity(kms.partition, kms.accountId, TEST_CREDENTIALS),
+    ...(options.identities ?? []),
+  ])
   const server = createApiServer({ kms, logger: createLogger({ region }, 'error'), principals })
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve))
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`

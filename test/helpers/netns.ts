@@ -114,7 +114,8 @@ function run(command: string, args: readonly string[], timeoutMs = 30_000): Prom
   return new Promise((resolve, reject) => {
     execFile(command, args, { timeout: timeoutMs, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
       if (err === null) resolve({ stdout, stderr })
-      else if ((err as NodeJS.ErrnoException).code === 'ENOENT') reject(new Error(`${command} is not installed (iproute2: apt-get install -y iproute2)`))
+      else if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        reject(new Error(`${command} is not installed (iproute2: apt-get install -y iproute2)`))
       else reject(new Error(`${command} ${args.join(' ')} failed: ${stderr.trim() || err.message}`))
     })
   })
@@ -237,7 +238,9 @@ async function usedRootPrefixes(): Promise<Array<{ network: number; prefix: numb
       // Not an address (a multicast or unreachable entry's keyword): nothing to avoid.
     }
   }
-  const links = JSON.parse((await ip('-j', '-4', 'addr', 'show')).stdout) as Array<{ addr_info?: Array<{ local?: string; prefixlen?: number }> }>
+  const links = JSON.parse((await ip('-j', '-4', 'addr', 'show')).stdout) as Array<{
+    addr_info?: Array<{ local?: string; prefixlen?: number }>
+  }>
   for (const link of links) {
     for (const { local, prefixlen } of link.addr_info ?? []) {
       if (local !== undefined) used.push({ network: parseIPv4(local), prefix: prefixlen ?? 32 })
@@ -344,7 +347,11 @@ export async function createHosts(options: CreateHostsOptions): Promise<Hosts> {
     },
     async probeTcp(namespace, host, port, timeoutMs = 5_000) {
       if (namespace === undefined) return probeFromHere(host, port, timeoutMs)
-      const { stdout } = await run('ip', ['netns', 'exec', namespace, process.execPath, '-e', TCP_PROBE_SCRIPT, host, String(port), String(timeoutMs)], timeoutMs + 30_000)
+      const { stdout } = await run(
+        'ip',
+        ['netns', 'exec', namespace, process.execPath, '-e', TCP_PROBE_SCRIPT, host, String(port), String(timeoutMs)],
+        timeoutMs + 30_000,
+      )
       return JSON.parse(stdout) as TcpProbe
     },
     async routes(namespace) {
@@ -382,7 +389,11 @@ export async function createHosts(options: CreateHostsOptions): Promise<Hosts> {
   }
 
   /** A veth pair from `left` (undefined: the root namespace) to `right`, a /30 numbered `.base+1` (left) and `.base+2` (right). */
-  async function addLink(left: { namespace?: string; device: string }, right: { namespace: string; device: string }, base: number): Promise<void> {
+  async function addLink(
+    left: { namespace?: string; device: string },
+    right: { namespace: string; device: string },
+    base: number,
+  ): Promise<void> {
     const inLeft = left.namespace === undefined ? [] : ['-n', left.namespace]
     await ip(...inLeft, 'link', 'add', left.device, 'type', 'veth', 'peer', 'name', right.device, 'netns', right.namespace)
     if (left.namespace === undefined) made.devices.push(left.device)

@@ -148,19 +148,30 @@ export function runNodeConsistencySuite(label: string, store: SharedStoreFactory
     const newKey = async (client: KMSClient = a): Promise<string> =>
       (await client.send(new CreateKeyCommand({ Description: 'start' }))).KeyMetadata?.KeyId ?? assert.fail('no key')
     const seenBy = (_node: KMSClient, what: string, probe: () => Promise<boolean>): Promise<true> =>
-      waitFor(what, async () => ((await probe().catch(() => false)) ? true : undefined), { timeoutMs: PROPAGATION_DEADLINE_MS, intervalMs: 20 })
+      waitFor(what, async () => ((await probe().catch(() => false)) ? true : undefined), {
+        timeoutMs: PROPAGATION_DEADLINE_MS,
+        intervalMs: 20,
+      })
 
     it('a node reads its own writes at once, and the other node sees them within a second', async () => {
       const keyId = await newKey(a)
       assert.equal((await a.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState, 'Enabled')
       await a.send(new DisableKeyCommand({ KeyId: keyId }))
       assert.equal((await a.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState, 'Disabled')
-      await seenBy(b, 'node B to see the key disabled', async () => (await b.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState === 'Disabled')
+      await seenBy(
+        b,
+        'node B to see the key disabled',
+        async () => (await b.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState === 'Disabled',
+      )
     })
 
     it('two nodes tagging one key with different tags at once keep both tags', async () => {
       const keyId = await newKey(a)
-      await seenBy(b, 'node B to know the key', async () => (await b.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata !== undefined)
+      await seenBy(
+        b,
+        'node B to know the key',
+        async () => (await b.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata !== undefined,
+      )
       for (let round = 0; round < 10; round++) {
         await Promise.all([
           a.send(new TagResourceCommand({ KeyId: keyId, Tags: [{ TagKey: `from-a-${round}`, TagValue: 'a' }] })),
@@ -168,13 +179,21 @@ export function runNodeConsistencySuite(label: string, store: SharedStoreFactory
         ])
       }
       for (const client of [a, b]) {
-        await seenBy(client, 'every tag on every node', async () => ((await client.send(new ListResourceTagsCommand({ KeyId: keyId }))).Tags ?? []).length === 20)
+        await seenBy(
+          client,
+          'every tag on every node',
+          async () => ((await client.send(new ListResourceTagsCommand({ KeyId: keyId }))).Tags ?? []).length === 20,
+        )
       }
     })
 
     it('two nodes creating the same alias at once: one success, one AlreadyExistsException', async () => {
       const keyId = await newKey(a)
-      await seenBy(b, 'node B to know the key', async () => (await b.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata !== undefined)
+      await seenBy(
+        b,
+        'node B to know the key',
+        async () => (await b.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata !== undefined,
+      )
       for (let round = 0; round < 5; round++) {
         const prefix = `race-${keyId.slice(0, 8)}-${round}`
         const answers = await Promise.all([a, b].map((client) => run(client, keyId, prefix, { op: 'alias', name: 'same' })))
@@ -198,9 +217,15 @@ export function runNodeConsistencySuite(label: string, store: SharedStoreFactory
           throw err
         }
       }
-      await seenBy(b, 'node B to know the key', async () => (await b.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata !== undefined)
+      await seenBy(
+        b,
+        'node B to know the key',
+        async () => (await b.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata !== undefined,
+      )
       assert.equal(await userEncrypts(), false, 'no grant yet: denied')
-      const { GrantId } = await a.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: caller.principalArn, Operations: ['Encrypt'] }))
+      const { GrantId } = await a.send(
+        new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: caller.principalArn, Operations: ['Encrypt'] }),
+      )
       await seenBy(b, 'the grant to work on node B', userEncrypts)
       await a.send(new RevokeGrantCommand({ KeyId: keyId, GrantId }))
       await seenBy(b, 'the revocation to take effect on node B', async () => !(await userEncrypts()))
@@ -211,7 +236,11 @@ export function runNodeConsistencySuite(label: string, store: SharedStoreFactory
         fc.asyncProperty(fc.array(fc.tuple(step, fc.boolean()), { minLength: 2, maxLength: 4 }), async (schedule) => {
           const keyId = await newKey(a)
           const prefix = keyId.slice(0, 8)
-          await seenBy(b, 'node B to know the key', async () => (await b.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata !== undefined)
+          await seenBy(
+            b,
+            'node B to know the key',
+            async () => (await b.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata !== undefined,
+          )
           const answers = await Promise.all(schedule.map(([s, onA]) => run(onA ? a : b, keyId, prefix, s)))
           let shownByA = ''
           await seenBy(b, 'both nodes to show the same state', async () => {

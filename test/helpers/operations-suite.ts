@@ -117,7 +117,10 @@ export function runOperationSuite(title: string, start: () => Promise<SuiteTarge
         marker = page.Truncated === true ? page.NextMarker : undefined
         if (page.Truncated === true) assert.ok(page.NextMarker)
       } while (marker !== undefined)
-      assert.deepEqual(seen, all.map((k) => k.KeyId))
+      assert.deepEqual(
+        seen,
+        all.map((k) => k.KeyId),
+      )
       await expectError(kms.send(new ListKeysCommand({ Marker: 'bm90LWEtbWFya2Vy' })), 'InvalidMarkerException')
     })
 
@@ -125,7 +128,7 @@ export function runOperationSuite(title: string, start: () => Promise<SuiteTarge
       const a = (await kms.send(new CreateKeyCommand({}))).KeyMetadata
       const b = (await kms.send(new CreateKeyCommand({}))).KeyMetadata
       assert.ok(a?.KeyId && a.Arn && b?.KeyId && b.Arn)
-      const context = { tenant: 'acme', 'ünïcødé': '✓' }
+      const context = { tenant: 'acme', ünïcødé: '✓' }
       const enc = await kms.send(new EncryptCommand({ KeyId: a.KeyId, Plaintext: Buffer.from('hello'), EncryptionContext: context }))
       assert.equal(enc.KeyId, a.Arn)
       assert.equal(enc.EncryptionAlgorithm, 'SYMMETRIC_DEFAULT')
@@ -135,11 +138,25 @@ export function runOperationSuite(title: string, start: () => Promise<SuiteTarge
       assert.equal(dec.KeyId, a.Arn)
       const dec2 = await kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob, EncryptionContext: context, KeyId: a.Arn }))
       assert.equal(Buffer.from(dec2.Plaintext ?? []).toString(), 'hello')
-      await expectError(kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob, EncryptionContext: context, KeyId: b.KeyId })), 'IncorrectKeyException', 'The key ID in the request does not identify a CMK that can perform this operation.')
+      await expectError(
+        kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob, EncryptionContext: context, KeyId: b.KeyId })),
+        'IncorrectKeyException',
+        'The key ID in the request does not identify a CMK that can perform this operation.',
+      )
       await expectError(kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob })), 'InvalidCiphertextException')
-      await expectError(kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob, EncryptionContext: { tenant: 'ACME', 'ünïcødé': '✓' } })), 'InvalidCiphertextException')
+      await expectError(
+        kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob, EncryptionContext: { tenant: 'ACME', ünïcødé: '✓' } })),
+        'InvalidCiphertextException',
+      )
 
-      const re = await kms.send(new ReEncryptCommand({ CiphertextBlob: enc.CiphertextBlob, SourceEncryptionContext: context, DestinationKeyId: b.Arn, DestinationEncryptionContext: { other: 'ctx' } }))
+      const re = await kms.send(
+        new ReEncryptCommand({
+          CiphertextBlob: enc.CiphertextBlob,
+          SourceEncryptionContext: context,
+          DestinationKeyId: b.Arn,
+          DestinationEncryptionContext: { other: 'ctx' },
+        }),
+      )
       assert.equal(re.SourceKeyId, a.Arn)
       assert.equal(re.KeyId, b.Arn)
       const dec3 = await kms.send(new DecryptCommand({ CiphertextBlob: re.CiphertextBlob, EncryptionContext: { other: 'ctx' } }))
@@ -154,7 +171,10 @@ export function runOperationSuite(title: string, start: () => Promise<SuiteTarge
       const gdk16 = await kms.send(new GenerateDataKeyCommand({ KeyId: a.KeyId, NumberOfBytes: 16 }))
       assert.equal(gdk16.Plaintext?.length, 16)
       await expectError(kms.send(new GenerateDataKeyCommand({ KeyId: a.KeyId })), 'ValidationException')
-      await expectError(kms.send(new GenerateDataKeyCommand({ KeyId: a.KeyId, KeySpec: 'AES_128', NumberOfBytes: 16 })), 'ValidationException')
+      await expectError(
+        kms.send(new GenerateDataKeyCommand({ KeyId: a.KeyId, KeySpec: 'AES_128', NumberOfBytes: 16 })),
+        'ValidationException',
+      )
 
       const wp = await kms.send(new GenerateDataKeyWithoutPlaintextCommand({ KeyId: a.KeyId, KeySpec: 'AES_128' }))
       assert.equal('Plaintext' in wp, false)
@@ -171,36 +191,77 @@ export function runOperationSuite(title: string, start: () => Promise<SuiteTarge
       assert.ok(a?.KeyId && b?.KeyId)
       const name = `alias/suite-${a.KeyId.slice(0, 8)}`
       await kms.send(new CreateAliasCommand({ AliasName: name, TargetKeyId: a.KeyId }))
-      await expectError(kms.send(new CreateAliasCommand({ AliasName: name, TargetKeyId: b.KeyId })), 'AlreadyExistsException', `An alias with the name ${arnPrefix()}:${name} already exists`)
+      await expectError(
+        kms.send(new CreateAliasCommand({ AliasName: name, TargetKeyId: b.KeyId })),
+        'AlreadyExistsException',
+        `An alias with the name ${arnPrefix()}:${name} already exists`,
+      )
       const enc = await kms.send(new EncryptCommand({ KeyId: name, Plaintext: Buffer.from('via alias') }))
       assert.equal(enc.KeyId, a.Arn)
       const byAliasArn = await kms.send(new DescribeKeyCommand({ KeyId: `${arnPrefix()}:${name}` }))
       assert.equal(byAliasArn.KeyMetadata?.KeyId, a.KeyId)
       const listed = await kms.send(new ListAliasesCommand({ KeyId: a.KeyId }))
-      assert.deepEqual(listed.Aliases?.map((x) => [x.AliasName, x.AliasArn, x.TargetKeyId]), [[name, `${arnPrefix()}:${name}`, a.KeyId]])
+      assert.deepEqual(
+        listed.Aliases?.map((x) => [x.AliasName, x.AliasArn, x.TargetKeyId]),
+        [[name, `${arnPrefix()}:${name}`, a.KeyId]],
+      )
       await kms.send(new UpdateAliasCommand({ AliasName: name, TargetKeyId: b.KeyId }))
       assert.equal((await kms.send(new DescribeKeyCommand({ KeyId: name }))).KeyMetadata?.KeyId, b.KeyId)
       // Management operations take key ids and ARNs, not aliases.
       await expectError(kms.send(new DisableKeyCommand({ KeyId: name })), 'NotFoundException')
       await kms.send(new DeleteAliasCommand({ AliasName: name }))
-      await expectError(kms.send(new DescribeKeyCommand({ KeyId: name })), 'NotFoundException', `Alias ${arnPrefix()}:${name} is not found.`)
+      await expectError(
+        kms.send(new DescribeKeyCommand({ KeyId: name })),
+        'NotFoundException',
+        `Alias ${arnPrefix()}:${name} is not found.`,
+      )
       await expectError(kms.send(new DeleteAliasCommand({ AliasName: name })), 'NotFoundException')
       await expectError(kms.send(new CreateAliasCommand({ AliasName: 'nope', TargetKeyId: a.KeyId })), 'ValidationException')
-      await expectError(kms.send(new CreateAliasCommand({ AliasName: 'alias/aws/reserved', TargetKeyId: a.KeyId })), 'InvalidAliasNameException')
+      await expectError(
+        kms.send(new CreateAliasCommand({ AliasName: 'alias/aws/reserved', TargetKeyId: a.KeyId })),
+        'InvalidAliasNameException',
+      )
     })
 
     it('tags, description and policies', async () => {
       const key = (await kms.send(new CreateKeyCommand({}))).KeyMetadata
       assert.ok(key?.KeyId)
-      await kms.send(new TagResourceCommand({ KeyId: key.KeyId, Tags: [{ TagKey: 'b', TagValue: '2' }, { TagKey: 'a', TagValue: '1' }] }))
+      await kms.send(
+        new TagResourceCommand({
+          KeyId: key.KeyId,
+          Tags: [
+            { TagKey: 'b', TagValue: '2' },
+            { TagKey: 'a', TagValue: '1' },
+          ],
+        }),
+      )
       await kms.send(new TagResourceCommand({ KeyId: key.Arn, Tags: [{ TagKey: 'a', TagValue: 'one' }] }))
       const tags = await kms.send(new ListResourceTagsCommand({ KeyId: key.KeyId }))
-      assert.deepEqual(tags.Tags, [{ TagKey: 'a', TagValue: 'one' }, { TagKey: 'b', TagValue: '2' }])
+      assert.deepEqual(tags.Tags, [
+        { TagKey: 'a', TagValue: 'one' },
+        { TagKey: 'b', TagValue: '2' },
+      ])
       assert.equal(tags.Truncated, false)
       await kms.send(new UntagResourceCommand({ KeyId: key.KeyId, TagKeys: ['a'] }))
       assert.deepEqual((await kms.send(new ListResourceTagsCommand({ KeyId: key.KeyId }))).Tags, [{ TagKey: 'b', TagValue: '2' }])
-      await expectError(kms.send(new TagResourceCommand({ KeyId: key.KeyId, Tags: [{ TagKey: 'aws:x', TagValue: 'v' }] })), 'TagException', 'Tags beginning with aws: are reserved')
-      await expectError(kms.send(new TagResourceCommand({ KeyId: key.KeyId, Tags: [{ TagKey: 'd', TagValue: '1' }, { TagKey: 'd', TagValue: '2' }] })), 'TagException', 'Duplicate tag keys')
+      await expectError(
+        kms.send(new TagResourceCommand({ KeyId: key.KeyId, Tags: [{ TagKey: 'aws:x', TagValue: 'v' }] })),
+        'TagException',
+        'Tags beginning with aws: are reserved',
+      )
+      await expectError(
+        kms.send(
+          new TagResourceCommand({
+            KeyId: key.KeyId,
+            Tags: [
+              { TagKey: 'd', TagValue: '1' },
+              { TagKey: 'd', TagValue: '2' },
+            ],
+          }),
+        ),
+        'TagException',
+        'Duplicate tag keys',
+      )
       const many = Array.from({ length: 50 }, (_, i) => ({ TagKey: `k${i}`, TagValue: 'v' }))
       await expectError(kms.send(new TagResourceCommand({ KeyId: key.KeyId, Tags: many })), 'TagException', 'Too many tags')
 
@@ -210,7 +271,10 @@ export function runOperationSuite(title: string, start: () => Promise<SuiteTarge
       const policy = await kms.send(new GetKeyPolicyCommand({ KeyId: key.KeyId, PolicyName: 'default' }))
       assert.match(policy.Policy ?? '', /"Sid" : "Enable IAM User Permissions"/)
       assert.match(policy.Policy ?? '', new RegExp(`arn:aws:iam::${target.accountId}:root`))
-      const custom = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: '*' }, Action: 'kms:*', Resource: '*' }] })
+      const custom = JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { AWS: '*' }, Action: 'kms:*', Resource: '*' }],
+      })
       await kms.send(new PutKeyPolicyCommand({ KeyId: key.KeyId, PolicyName: 'default', Policy: custom }))
       assert.equal((await kms.send(new GetKeyPolicyCommand({ KeyId: key.KeyId, PolicyName: 'default' }))).Policy, custom)
       assert.deepEqual((await kms.send(new ListKeyPoliciesCommand({ KeyId: key.KeyId }))).PolicyNames, ['default'])
@@ -225,25 +289,48 @@ export function runOperationSuite(title: string, start: () => Promise<SuiteTarge
       const md = (await kms.send(new DescribeKeyCommand({ KeyId: key.KeyId }))).KeyMetadata
       assert.equal(md?.KeyState, 'Disabled')
       assert.equal(md?.Enabled, false)
-      await expectError(kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('x') })), 'DisabledException', `${key.Arn} is disabled.`)
-      await expectError(kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob })), 'DisabledException', `${key.Arn} is disabled.`)
+      await expectError(
+        kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('x') })),
+        'DisabledException',
+        `${key.Arn} is disabled.`,
+      )
+      await expectError(
+        kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob })),
+        'DisabledException',
+        `${key.Arn} is disabled.`,
+      )
       await kms.send(new EnableKeyCommand({ KeyId: key.Arn }))
       assert.equal((await kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob }))).KeyId, key.Arn)
     })
 
     it('unknown and malformed key ids get AWS errors', async () => {
       await expectError(kms.send(new DescribeKeyCommand({ KeyId: 'fake-key-id' })), 'NotFoundException', "Invalid keyId 'fake-key-id'")
-      await expectError(kms.send(new DescribeKeyCommand({ KeyId: 'mrk-fake-key-id' })), 'NotFoundException', "Invalid keyId 'mrk-fake-key-id'")
+      await expectError(
+        kms.send(new DescribeKeyCommand({ KeyId: 'mrk-fake-key-id' })),
+        'NotFoundException',
+        "Invalid keyId 'mrk-fake-key-id'",
+      )
       const absent = '11111111-2222-3333-4444-555555555555'
-      await expectError(kms.send(new DescribeKeyCommand({ KeyId: absent })), 'NotFoundException', `Key '${arnPrefix()}:key/${absent}' does not exist`)
-      await expectError(kms.send(new DescribeKeyCommand({ KeyId: `arn:aws:kms:xx-other-1:${target.accountId}:key/${absent}` })), 'NotFoundException', 'Invalid arn xx-other-1')
+      await expectError(
+        kms.send(new DescribeKeyCommand({ KeyId: absent })),
+        'NotFoundException',
+        `Key '${arnPrefix()}:key/${absent}' does not exist`,
+      )
+      await expectError(
+        kms.send(new DescribeKeyCommand({ KeyId: `arn:aws:kms:xx-other-1:${target.accountId}:key/${absent}` })),
+        'NotFoundException',
+        'Invalid arn xx-other-1',
+      )
     })
 
     it('rotation: on demand, automatic on its period, history, and old ciphertexts still decrypt', async () => {
       const key = (await kms.send(new CreateKeyCommand({}))).KeyMetadata
       assert.ok(key?.KeyId && key.Arn)
       const before = await kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('before') }))
-      assert.deepEqual(await kms.send(new GetKeyRotationStatusCommand({ KeyId: key.KeyId })).then((r) => [r.KeyRotationEnabled, r.KeyId]), [false, key.Arn])
+      assert.deepEqual(await kms.send(new GetKeyRotationStatusCommand({ KeyId: key.KeyId })).then((r) => [r.KeyRotationEnabled, r.KeyId]), [
+        false,
+        key.Arn,
+      ])
       const rotated = await kms.send(new RotateKeyOnDemandCommand({ KeyId: key.KeyId }))
       // The bare key id, as the API reference's example answers (not the ARN).
       assert.equal(rotated.KeyId, key.KeyId)
@@ -262,7 +349,10 @@ export function runOperationSuite(title: string, start: () => Promise<SuiteTarge
       assert.ok(status.NextRotationDate instanceof Date)
       await target.advanceClock(91 * DAY)
       const all = await kms.send(new ListKeyRotationsCommand({ KeyId: key.KeyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }))
-      assert.deepEqual(all.Rotations?.map((r) => r.RotationType), [undefined, 'ON_DEMAND', 'AUTOMATIC'])
+      assert.deepEqual(
+        all.Rotations?.map((r) => r.RotationType),
+        [undefined, 'ON_DEMAND', 'AUTOMATIC'],
+      )
       assert.equal(all.Rotations?.filter((r) => r.KeyMaterialState === 'CURRENT').length, 1)
       assert.equal((await kms.send(new DecryptCommand({ CiphertextBlob: before.CiphertextBlob }))).Plaintext?.length, 6)
       await kms.send(new DisableKeyRotationCommand({ KeyId: key.KeyId }))
@@ -280,12 +370,24 @@ export function runOperationSuite(title: string, start: () => Promise<SuiteTarge
       assert.equal(scheduled.KeyState, 'PendingDeletion')
       assert.equal(scheduled.PendingWindowInDays, 7)
       assert.ok(scheduled.DeletionDate instanceof Date)
-      await expectError(kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('x') })), 'KMSInvalidStateException', `${key.Arn} is pending deletion.`)
-      await expectError(kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.KeyId })), 'KMSInvalidStateException', `${key.Arn} is pending deletion.`)
+      await expectError(
+        kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('x') })),
+        'KMSInvalidStateException',
+        `${key.Arn} is pending deletion.`,
+      )
+      await expectError(
+        kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.KeyId })),
+        'KMSInvalidStateException',
+        `${key.Arn} is pending deletion.`,
+      )
       const cancelled = await kms.send(new CancelKeyDeletionCommand({ KeyId: key.KeyId }))
       assert.equal(cancelled.KeyId, key.Arn)
       assert.equal((await kms.send(new DescribeKeyCommand({ KeyId: key.KeyId }))).KeyMetadata?.KeyState, 'Disabled')
-      await expectError(kms.send(new CancelKeyDeletionCommand({ KeyId: key.KeyId })), 'KMSInvalidStateException', `${key.Arn} is not pending deletion.`)
+      await expectError(
+        kms.send(new CancelKeyDeletionCommand({ KeyId: key.KeyId })),
+        'KMSInvalidStateException',
+        `${key.Arn} is not pending deletion.`,
+      )
       await expectError(kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.KeyId, PendingWindowInDays: 6 })), 'ValidationException')
 
       await kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.KeyId, PendingWindowInDays: 7 }))

@@ -413,7 +413,10 @@ export async function startPartition(options: StartPartitionOptions = {}): Promi
   const child =
     options.openFileLimit === undefined
       ? spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
-      : spawn('prlimit', [`--nofile=${options.openFileLimit}:${options.openFileLimit}`, process.execPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+      : spawn('prlimit', [`--nofile=${options.openFileLimit}:${options.openFileLimit}`, process.execPath, ...args], {
+          env,
+          stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+        })
   ownedChildren.add(child)
   const pid = child.pid
   if (pid === undefined) throw new Error('the launcher could not be spawned')
@@ -450,7 +453,9 @@ export async function startPartition(options: StartPartitionOptions = {}): Promi
           regionPorts.set(message.region, message.port)
           regionPids.set(message.region, message.pid)
         }
-        regionNodes.get(message.region)?.set(message.node, { port: message.port, replicationPort: message.replicationPort, pid: message.pid })
+        regionNodes
+          .get(message.region)
+          ?.set(message.node, { port: message.port, replicationPort: message.replicationPort, pid: message.pid })
         allRegionPids.add(message.pid)
         break
       case 'region-exit': {

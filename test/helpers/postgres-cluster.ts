@@ -233,12 +233,30 @@ class Cluster implements PostgresStandby {
    */
   async initStandby(primary: PostgresCluster): Promise<void> {
     await run(join(this.#bin, 'pg_basebackup'), [
-      '-D', this.dataDir, '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres',
-      '-X', 'stream', '-R', '--checkpoint=fast', '--no-sync',
+      '-D',
+      this.dataDir,
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(primary.port),
+      '-U',
+      'postgres',
+      '-X',
+      'stream',
+      '-R',
+      '--checkpoint=fast',
+      '--no-sync',
     ])
     appendFileSync(
       join(this.dataDir, 'postgresql.conf'),
-      ['', '# test/helpers/postgres.ts: a standby', `unix_socket_directories = '${this.#root}'`, "cluster_name = 'trent_standby'", 'hot_standby = on', ''].join('\n'),
+      [
+        '',
+        '# test/helpers/postgres.ts: a standby',
+        `unix_socket_directories = '${this.#root}'`,
+        "cluster_name = 'trent_standby'",
+        'hot_standby = on',
+        '',
+      ].join('\n'),
     )
   }
 
@@ -345,7 +363,8 @@ class Cluster implements PostgresStandby {
   /** For process exit: synchronous, best effort. */
   removeNow(): void {
     this.thaw()
-    if (this.#running || this.#postmaster() !== undefined) runSync(join(this.#bin, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', 'stop'])
+    if (this.#running || this.#postmaster() !== undefined)
+      runSync(join(this.#bin, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', 'stop'])
     rmSync(this.#root, { recursive: true, force: true })
   }
 }

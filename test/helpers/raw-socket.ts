@@ -60,6 +60,9 @@ export async function closedWithin(connection: RawConnection, timeoutMs: number,
 
 /** The first bytes of a TLS 1.2 ClientHello: what an https:// client sends to an http port. */
 export const TLS_CLIENT_HELLO = Buffer.from(
-  '16030100a5010000a10303' + '00'.repeat(32) + '000020c02bc02fc02cc030cca9cca8c009c013c00ac014009c009d002f0035c012000a01000058000000140012000000' + '00'.repeat(20),
+  '16030100a5010000a10303' +
+    '00'.repeat(32) +
+    '000020c02bc02fc02cc030cca9cca8c009c013c00ac014009c009d002f0035c012000a01000058000000140012000000' +
+    '00'.repeat(20),
   'hex',
 )

@@ -101,7 +101,10 @@ export async function startRegionProcess(options: StartRegionProcessOptions): Pr
   })
 
   const ready = await new Promise<{ port: number; replicationPort: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`region ${region} did not become ready\n${kept}`)), options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS)
+    const timer = setTimeout(
+      () => reject(new Error(`region ${region} did not become ready\n${kept}`)),
+      options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
+    )
     child.once('error', (err) => {
       clearTimeout(timer)
       reject(err)
@@ -113,7 +116,10 @@ export async function startRegionProcess(options: StartRegionProcessOptions): Pr
     child.on('message', (message: { type?: string; port?: number; replicationPort?: unknown }) => {
       if (message.type === 'ready' && typeof message.port === 'number') {
         clearTimeout(timer)
-        resolve({ port: message.port, replicationPort: typeof message.replicationPort === 'number' ? message.replicationPort : message.port })
+        resolve({
+          port: message.port,
+          replicationPort: typeof message.replicationPort === 'number' ? message.replicationPort : message.port,
+        })
       }
     })
   }).catch(async (err: unknown) => {

@@ -178,7 +178,14 @@ function writeAtomically(path: string, text: string): void {
 
 // ---------------------------------------------------------------------------------------
 
-function createRegion(name: string, dataDir: string, port: number, replicationPort: number, proxyUrl: string, reconcileIntervalMs: number): ClusterRegion {
+function createRegion(
+  name: string,
+  dataDir: string,
+  port: number,
+  replicationPort: number,
+  proxyUrl: string,
+  reconcileIntervalMs: number,
+): ClusterRegion {
   let child: ChildProcess | undefined
   let exited: Promise<ExitInfo> = Promise.resolve({ code: null, signal: null })
   let client: KMSClient | undefined
@@ -240,7 +247,11 @@ function createRegion(name: string, dataDir: string, port: number, replicationPo
           '--reconcile-interval-ms',
           String(reconcileIntervalMs),
         ],
-        { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: process.execArgv.filter((flag) => !flag.startsWith('--inspect') && !flag.startsWith('--test')) },
+        {
+          env,
+          stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+          execArgv: process.execArgv.filter((flag) => !flag.startsWith('--inspect') && !flag.startsWith('--test')),
+        },
       )
       child = next
       liveChildren.add(next)
@@ -302,7 +313,8 @@ function createRegion(name: string, dataDir: string, port: number, replicationPo
     },
     async admin(operation, input) {
       const response = await sendRaw({ endpoint: url, region: name, target: `TrentAdmin.${operation}`, body: JSON.stringify(input) })
-      if (response.status !== 200 || response.json === undefined) throw new Error(`TrentAdmin.${operation} in ${name}: ${response.status} ${response.body}`)
+      if (response.status !== 200 || response.json === undefined)
+        throw new Error(`TrentAdmin.${operation} in ${name}: ${response.status} ${response.body}`)
       return response.json
     },
     output() {
@@ -312,7 +324,13 @@ function createRegion(name: string, dataDir: string, port: number, replicationPo
   return region
 }
 
-function createProxy(dataDir: string, port: number, routes: RouteMap, backoff: { initialMs: number; maxMs: number }, extraArgs: readonly string[]): ClusterProxy {
+function createProxy(
+  dataDir: string,
+  port: number,
+  routes: RouteMap,
+  backoff: { initialMs: number; maxMs: number },
+  extraArgs: readonly string[],
+): ClusterProxy {
   let current: ProxyProcess | undefined
   let currentRoutes = { ...routes }
   const url = `http://127.0.0.1:${port}`

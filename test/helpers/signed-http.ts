@@ -60,20 +60,23 @@ export async function sendRaw(options: RawRequest): Promise<RawResponse> {
   options.tamper?.(headers)
   const sent = options.sendBody === undefined ? body : Buffer.from(options.sendBody)
   return new Promise((resolve, reject) => {
-    const req = request({ method: 'POST', host: url.hostname, port: url.port, path: '/', headers: { ...headers, 'content-length': String(sent.length) } }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8')
-        let json: Record<string, unknown> | undefined
-        try {
-          json = JSON.parse(text) as Record<string, unknown>
-        } catch {
-          json = undefined
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json })
-      })
-    })
+    const req = request(
+      { method: 'POST', host: url.hostname, port: url.port, path: '/', headers: { ...headers, 'content-length': String(sent.length) } },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8')
+          let json: Record<string, unknown> | undefined
+          try {
+            json = JSON.parse(text) as Record<string, unknown>
+          } catch {
+            json = undefined
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json })
+        })
+      },
+    )
     req.on('error', reject)
     req.end(sent)
   })

@@ -10,7 +10,15 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms'
-import { PARTITION_MAIN, createTempDir, httpRequest, removeTempDir, startPartition, stopAllPartitions, type RunningPartition } from '../helpers/partition.js'
+import {
+  PARTITION_MAIN,
+  createTempDir,
+  httpRequest,
+  removeTempDir,
+  startPartition,
+  stopAllPartitions,
+  type RunningPartition,
+} from '../helpers/partition.js'
 import { sendRaw } from '../helpers/signed-http.js'
 
 const US = 'us-east-1'
@@ -61,7 +69,11 @@ describe('--accept-any-credentials', { timeout: 300_000 }, () => {
     const unsigned = await sendRaw({ endpoint, region: US, target, body: '{}', sign: false })
     assert.notEqual(unsigned.status, 200)
     const noCredential = await sendRaw({
-      endpoint, region: US, target, body: '{}', credentials,
+      endpoint,
+      region: US,
+      target,
+      body: '{}',
+      credentials,
       tamper: (headers) => {
         headers.authorization = String(headers.authorization).replace(/Credential=[^,]+, /, '')
       },
@@ -92,7 +104,11 @@ describe('--accept-any-credentials', { timeout: 300_000 }, () => {
     try {
       const identities = join(dir, 'identities.json')
       writeFileSync(identities, JSON.stringify({ users: [] }))
-      const run = spawnSync(process.execPath, [PARTITION_MAIN, '--port', '0', '--data-dir', dir, '--accept-any-credentials', '--identities', identities], { encoding: 'utf8', timeout: 30_000 })
+      const run = spawnSync(
+        process.execPath,
+        [PARTITION_MAIN, '--port', '0', '--data-dir', dir, '--accept-any-credentials', '--identities', identities],
+        { encoding: 'utf8', timeout: 30_000 },
+      )
       assert.notEqual(run.status, 0)
       assert.match(run.stderr, /cannot be combined with --identities/)
     } finally {

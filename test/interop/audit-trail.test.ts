@@ -34,7 +34,15 @@ import {
 import type { AuditRecord } from '../../src/audit/record.js'
 import { callTrent } from '../../src/cli/sign.js'
 import { wrapForImport } from '../helpers/import-wrap.js'
-import { createTempDir, kmsClient, removeTempDir, startPartition, stopAllPartitions, waitFor, type RunningPartition } from '../helpers/partition.js'
+import {
+  createTempDir,
+  kmsClient,
+  removeTempDir,
+  startPartition,
+  stopAllPartitions,
+  waitFor,
+  type RunningPartition,
+} from '../helpers/partition.js'
 
 const US = 'us-east-1'
 const EU = 'eu-west-1'
@@ -119,13 +127,17 @@ describe('audit trail and GetKeyLastUsage, through the AWS SDK', () => {
     const dataKey = await kms(US).send(new GenerateDataKeyCommand({ KeyId: symmetric, KeySpec: 'AES_256' }))
     keep('data key', dataKey.Plaintext)
     keep('encrypted data key', dataKey.CiphertextBlob)
-    const reEncrypted = await kms(US).send(new ReEncryptCommand({ CiphertextBlob: ciphertext, SourceEncryptionContext: context, DestinationKeyId: other }))
+    const reEncrypted = await kms(US).send(
+      new ReEncryptCommand({ CiphertextBlob: ciphertext, SourceEncryptionContext: context, DestinationKeyId: other }),
+    )
     keep('re-encrypted ciphertext', reEncrypted.CiphertextBlob)
     requestIds.ReEncrypt = reEncrypted.$metadata.requestId
     const message = keep('message', randomBytes(40))
     const signed = await kms(US).send(new SignCommand({ KeyId: signing, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }))
     keep('signature', signed.Signature)
-    const verified = await kms(US).send(new VerifyCommand({ KeyId: signing, Message: message, Signature: signed.Signature, SigningAlgorithm: 'ECDSA_SHA_256' }))
+    const verified = await kms(US).send(
+      new VerifyCommand({ KeyId: signing, Message: message, Signature: signed.Signature, SigningAlgorithm: 'ECDSA_SHA_256' }),
+    )
     requestIds.Verify = verified.$metadata.requestId
     const macked = await kms(US).send(new GenerateMacCommand({ KeyId: mac, Message: message, MacAlgorithm: 'HMAC_SHA_256' }))
     keep('mac', macked.Mac)
@@ -134,11 +146,20 @@ describe('audit trail and GetKeyLastUsage, through the AWS SDK', () => {
     // A Decrypt that fails, and a request whose signature is wrong.
     const tampered = Buffer.from(ciphertext)
     tampered[tampered.length - 1] = (tampered[tampered.length - 1] ?? 0) ^ 1
-    const failed = await kms(US).send(new DecryptCommand({ CiphertextBlob: tampered, EncryptionContext: context })).catch((err: KMSServiceException) => err)
+    const failed = await kms(US)
+      .send(new DecryptCommand({ CiphertextBlob: tampered, EncryptionContext: context }))
+      .catch((err: KMSServiceException) => err)
     assert.equal((failed as KMSServiceException).name, 'InvalidCiphertextException')
     requestIds.FailedDecrypt = (failed as KMSServiceException).$metadata.requestId
-    const forger = new KMSClient({ region: US, endpoint: partition.gatewayUrl, credentials: { accessKeyId: partition.credentials.accessKeyId, secretAccessKey: 'not-the-secret' }, maxAttempts: 1 })
-    const badSignature = await forger.send(new EncryptCommand({ KeyId: symmetric, Plaintext: plaintext })).catch((err: KMSServiceException) => err)
+    const forger = new KMSClient({
+      region: US,
+      endpoint: partition.gatewayUrl,
+      credentials: { accessKeyId: partition.credentials.accessKeyId, secretAccessKey: 'not-the-secret' },
+      maxAttempts: 1,
+    })
+    const badSignature = await forger
+      .send(new EncryptCommand({ KeyId: symmetric, Plaintext: plaintext }))
+      .catch((err: KMSServiceException) => err)
     forger.destroy()
     assert.equal((badSignature as KMSServiceException).name, 'InvalidSignatureException')
     requestIds.BadSignature = (badSignature as KMSServiceException).$metadata.requestId
@@ -154,7 +175,13 @@ describe('audit trail and GetKeyLastUsage, through the AWS SDK', () => {
     assert.equal(encrypt.readOnly, true)
     assert.equal(encrypt.sourceIPAddress, '127.0.0.1')
     assert.match(encrypt.userAgent, /aws-sdk-js/)
-    assert.deepEqual(encrypt.userIdentity, { type: 'Root', principalId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:root`, accountId: ACCOUNT, accessKeyId: partition.credentials.accessKeyId })
+    assert.deepEqual(encrypt.userIdentity, {
+      type: 'Root',
+      principalId: ACCOUNT,
+      arn: `arn:aws:iam::${ACCOUNT}:root`,
+      accountId: ACCOUNT,
+      accessKeyId: partition.credentials.accessKeyId,
+    })
     assert.deepEqual(encrypt.requestParameters, { keyId: symmetric, encryptionContext: context })
     assert.equal(encrypt.responseElements, null)
     assert.deepEqual(encrypt.resources, [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: keyArn }])
@@ -163,7 +190,10 @@ describe('audit trail and GetKeyLastUsage, through the AWS SDK', () => {
 
     const decrypt = byRequest(records, requestIds.Decrypt)
     assert.deepEqual(decrypt.requestParameters, { encryptionContext: context })
-    assert.deepEqual(decrypt.resources.map((r) => r.ARN), [keyArn])
+    assert.deepEqual(
+      decrypt.resources.map((r) => r.ARN),
+      [keyArn],
+    )
 
     const reEncrypt = byRequest(records, requestIds.ReEncrypt)
     assert.deepEqual(new Set(reEncrypt.resources.map((r) => r.ARN)), new Set([keyArn, `arn:aws:kms:${US}:${ACCOUNT}:key/${other}`]))
@@ -189,8 +219,14 @@ describe('audit trail and GetKeyLastUsage, through the AWS SDK', () => {
 
     // Filters of the CLI, on a real trail.
     const signingRecords = await events(dataDir, US, '--key-id', signing)
-    assert.deepEqual(signingRecords.map((r) => r.eventName), ['CreateKey', 'Sign', 'Verify'])
-    assert.deepEqual((await events(dataDir, US, '--event-name', 'GenerateMac')).map((r) => r.requestID), [requestIds.GenerateMac])
+    assert.deepEqual(
+      signingRecords.map((r) => r.eventName),
+      ['CreateKey', 'Sign', 'Verify'],
+    )
+    assert.deepEqual(
+      (await events(dataDir, US, '--event-name', 'GenerateMac')).map((r) => r.requestID),
+      [requestIds.GenerateMac],
+    )
 
     // No secret in any encoding, anywhere in any trail file.
     const trail = allTrailBytes(dataDir)
@@ -230,20 +266,30 @@ describe('audit trail and GetKeyLastUsage, through the AWS SDK', () => {
     await kms(US).send(new ScheduleKeyDeletionCommand({ KeyId: unused, PendingWindowInDays: 7 }))
     assert.equal((await kms(US).send(new GetKeyLastUsageCommand({ KeyId: unused }))).KeyLastUsage, undefined)
     // Errors: an unknown key; an alias is not accepted.
-    const missing = await kms(US).send(new GetKeyLastUsageCommand({ KeyId: '00000000-0000-0000-0000-000000000000' })).catch((err: KMSServiceException) => err)
+    const missing = await kms(US)
+      .send(new GetKeyLastUsageCommand({ KeyId: '00000000-0000-0000-0000-000000000000' }))
+      .catch((err: KMSServiceException) => err)
     assert.equal((missing as KMSServiceException).name, 'NotFoundException')
     const gets = await events(dataDir, US, '--event-name', 'GetKeyLastUsage')
     assert.ok(gets.length >= 6 && gets.every((r) => r.readOnly && r.responseElements === null))
 
     // Imported material that expires: its expiry is the region's own work too.
     const external = (await kms(US).send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata?.KeyId ?? ''
-    const parameters = await kms(US).send(new GetParametersForImportCommand({ KeyId: external, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }))
+    const parameters = await kms(US).send(
+      new GetParametersForImportCommand({ KeyId: external, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }),
+    )
     const material = keep('imported key material', randomBytes(32))
     const wrapped = keep('wrapped key material', wrapForImport(parameters.PublicKey ?? new Uint8Array(), 'RSAES_OAEP_SHA_256', material))
     keep('import token', parameters.ImportToken)
-    await kms(US).send(new ImportKeyMaterialCommand({
-      KeyId: external, ImportToken: parameters.ImportToken, EncryptedKeyMaterial: wrapped, ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: new Date(Date.now() + 2 * 86_400_000),
-    }))
+    await kms(US).send(
+      new ImportKeyMaterialCommand({
+        KeyId: external,
+        ImportToken: parameters.ImportToken,
+        EncryptedKeyMaterial: wrapped,
+        ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+        ValidTo: new Date(Date.now() + 2 * 86_400_000),
+      }),
+    )
 
     // The deletion coming due is the region's own work: a DeleteKey service event.
     const advanced = await callTrent(partition.gatewayUrl, US, partition.credentials, 'TrentAdmin.AdvanceClock', { Seconds: 8 * 86_400 })
@@ -252,7 +298,10 @@ describe('audit trail and GetKeyLastUsage, through the AWS SDK', () => {
     assert.equal(deletions.length, 1, 'the deletion is recorded once')
     assert.equal(deletions[0]?.eventType, 'AwsServiceEvent')
     assert.deepEqual(deletions[0]?.userIdentity, { accountId: ACCOUNT, invokedBy: 'AWS Internal' })
-    assert.deepEqual(deletions[0]?.resources.map((r) => r.ARN), [`arn:aws:kms:${US}:${ACCOUNT}:key/${unused}`])
+    assert.deepEqual(
+      deletions[0]?.resources.map((r) => r.ARN),
+      [`arn:aws:kms:${US}:${ACCOUNT}:key/${unused}`],
+    )
     const expiries = await events(dataDir, US, '--event-name', 'DeleteExpiredKeyMaterial', '--key-id', external)
     assert.equal(expiries.length, 1, 'the expiry is recorded once')
     assert.equal(expiries[0]?.eventType, 'AwsServiceEvent')
@@ -271,10 +320,16 @@ describe('audit trail and GetKeyLastUsage, through the AWS SDK', () => {
     const primary = await kms(US).send(new CreateKeyCommand({ MultiRegion: true }))
     const keyId = primary.KeyMetadata?.KeyId ?? ''
     const replicate = await kms(US).send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: EU }))
-    await waitFor('the replica enabled', async () => {
-      const described = await kms(EU).send(new DescribeKeyCommand({ KeyId: keyId })).catch(() => undefined)
-      return described?.KeyMetadata?.KeyState === 'Enabled' ? true : undefined
-    }, { timeoutMs: 120_000, intervalMs: 200 })
+    await waitFor(
+      'the replica enabled',
+      async () => {
+        const described = await kms(EU)
+          .send(new DescribeKeyCommand({ KeyId: keyId }))
+          .catch(() => undefined)
+        return described?.KeyMetadata?.KeyState === 'Enabled' ? true : undefined
+      },
+      { timeoutMs: 120_000, intervalMs: 200 },
+    )
     const call = byRequest(await events(dataDir, US), replicate.$metadata.requestId)
     assert.equal(call.eventName, 'ReplicateKey')
     assert.equal(call.eventType, 'AwsApiCall')
@@ -306,7 +361,9 @@ describe('audit trail and GetKeyLastUsage, through the AWS SDK', () => {
     const afterRestart = await kms(US).send(new GetKeyLastUsageCommand({ KeyId: symmetric }))
     assert.deepEqual(afterRestart.KeyLastUsage, before.KeyLastUsage)
     assert.deepEqual(afterRestart.TrackingStartDate, before.TrackingStartDate)
-    const encrypted = await kms(US).send(new EncryptCommand({ KeyId: symmetric, Plaintext: keep('plaintext after restart', randomBytes(32)) }))
+    const encrypted = await kms(US).send(
+      new EncryptCommand({ KeyId: symmetric, Plaintext: keep('plaintext after restart', randomBytes(32)) }),
+    )
     const now = await kms(US).send(new GetKeyLastUsageCommand({ KeyId: symmetric }))
     assert.equal(now.KeyLastUsage?.Operation, 'Encrypt')
     assert.equal(now.KeyLastUsage?.KmsRequestId, encrypted.$metadata.requestId)
@@ -322,7 +379,12 @@ describe('audit trail of a region of two nodes', () => {
   const nodeClient = (node: number): KMSClient => {
     const port = partition.regionNodes.get(US)?.get(node)?.port
     assert.ok(port !== undefined, `node ${node} serves`)
-    const client = new KMSClient({ region: US, endpoint: `http://127.0.0.1:${port}`, credentials: { ...partition.credentials }, maxAttempts: 1 })
+    const client = new KMSClient({
+      region: US,
+      endpoint: `http://127.0.0.1:${port}`,
+      credentials: { ...partition.credentials },
+      maxAttempts: 1,
+    })
     clients.push(client)
     return client
   }
@@ -334,11 +396,13 @@ describe('audit trail of a region of two nodes', () => {
     await stopAllPartitions()
   })
 
-  it('keeps one chain per node, and GetKeyLastUsage on one node sees the other node\'s use', async () => {
+  it("keeps one chain per node, and GetKeyLastUsage on one node sees the other node's use", async () => {
     const keyId = (await nodeClient(0).send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? ''
     // The other node learns of the key through the shared store's change log.
     const encrypted = await waitFor('node 1 to know the key', () =>
-      nodeClient(1).send(new EncryptCommand({ KeyId: keyId, Plaintext: new Uint8Array(16) })).catch(() => undefined),
+      nodeClient(1)
+        .send(new EncryptCommand({ KeyId: keyId, Plaintext: new Uint8Array(16) }))
+        .catch(() => undefined),
     )
     const usage = await nodeClient(0).send(new GetKeyLastUsageCommand({ KeyId: keyId }))
     assert.equal(usage.KeyLastUsage?.Operation, 'Encrypt')

@@ -113,7 +113,13 @@ after(async () => {
 // ---------------------------------------------------------------------------------------
 
 /** The statement of the default key policy: the account delegates to IAM. */
-const ACCOUNT_STATEMENT: Json = { Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: ROOT_ARN }, Action: 'kms:*', Resource: '*' }
+const ACCOUNT_STATEMENT: Json = {
+  Sid: 'Enable IAM User Permissions',
+  Effect: 'Allow',
+  Principal: { AWS: ROOT_ARN },
+  Action: 'kms:*',
+  Resource: '*',
+}
 
 function policy(...statements: Json[]): Json {
   return { Version: '2012-10-17', Statement: statements }
@@ -152,7 +158,6 @@ function accessDenied(kind: DenialKind, principal: string, action: string, resou
   }
 }
 
-
 // ---------------------------------------------------------------------------------------
 // Keys
 // ---------------------------------------------------------------------------------------
@@ -170,7 +175,14 @@ async function createKey(spec: KeySpec = 'SYMMETRIC_DEFAULT', usage?: KeyUsageTy
 
 /** Root sets a key policy, bypassing the lockout check: rows may lock root out on purpose. */
 async function setKeyPolicy(keyId: string, document: Json): Promise<void> {
-  await root.send(new PutKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default', Policy: JSON.stringify(document), BypassPolicyLockoutSafetyCheck: true }))
+  await root.send(
+    new PutKeyPolicyCommand({
+      KeyId: keyId,
+      PolicyName: 'default',
+      Policy: JSON.stringify(document),
+      BypassPolicyLockoutSafetyCheck: true,
+    }),
+  )
 }
 
 function encrypt(client: KMSClient, keyId: string, context?: EncryptionContext, grantTokens?: string[]): Promise<unknown> {
@@ -185,7 +197,9 @@ function encrypt(client: KMSClient, keyId: string, context?: EncryptionContext, 
 }
 
 async function rootCiphertext(keyId: string, context?: EncryptionContext): Promise<Uint8Array> {
-  const { CiphertextBlob } = await root.send(new EncryptCommand({ KeyId: keyId, Plaintext: PLAINTEXT, ...(context !== undefined ? { EncryptionContext: context } : {}) }))
+  const { CiphertextBlob } = await root.send(
+    new EncryptCommand({ KeyId: keyId, Plaintext: PLAINTEXT, ...(context !== undefined ? { EncryptionContext: context } : {}) }),
+  )
   return CiphertextBlob ?? assert.fail('no ciphertext')
 }
 
@@ -223,7 +237,12 @@ const sign = (kms: KMSClient, keyId: string, algorithm: 'ECDSA_SHA_256' | 'RSASS
   kms.send(new SignCommand({ KeyId: keyId, Message: PLAINTEXT, MessageType: 'RAW', SigningAlgorithm: algorithm }))
 const describeKey = (kms: KMSClient, keyId: string): Promise<unknown> => kms.send(new DescribeKeyCommand({ KeyId: keyId }))
 const decrypt = (kms: KMSClient, c: RowContext, context?: EncryptionContext): Promise<unknown> =>
-  kms.send(new DecryptCommand({ CiphertextBlob: c.ciphertext ?? assert.fail('the row made no ciphertext'), ...(context !== undefined ? { EncryptionContext: context } : {}) }))
+  kms.send(
+    new DecryptCommand({
+      CiphertextBlob: c.ciphertext ?? assert.fail('the row made no ciphertext'),
+      ...(context !== undefined ? { EncryptionContext: context } : {}),
+    }),
+  )
 const createGrant = (kms: KMSClient, c: RowContext, operations: CreateGrantCommandInput['Operations']): Promise<unknown> =>
   kms.send(new CreateGrantCommand({ KeyId: c.key.keyId, GranteePrincipal: userArn('grant-target'), Operations: operations }))
 
@@ -342,7 +361,8 @@ const ROWS: Row[] = [
   },
   {
     name: 'the key policy names the user, but another key in Resource: denied',
-    keyPolicy: (c) => policy(forPrincipal(c.userArn, allow('kms:Encrypt', `arn:aws:kms:${REGION}:${ACCOUNT}:key/00000000-0000-0000-0000-000000000000`))),
+    keyPolicy: (c) =>
+      policy(forPrincipal(c.userArn, allow('kms:Encrypt', `arn:aws:kms:${REGION}:${ACCOUNT}:key/00000000-0000-0000-0000-000000000000`))),
     call: (k, c) => encrypt(k, c.key.keyId),
     expect: { denied: 'no-resource-policy', action: 'kms:Encrypt' },
   },
@@ -375,25 +395,24 @@ const ROWS: Row[] = [
     call: (k, c) => encrypt(k, c.key.keyId),
     expect: { denied: 'explicit-deny-resource', action: 'kms:Encrypt' },
   },
-  ...(['IT', 'HR', undefined] as const).map(
-    (department): Row => ({
-      name: `a key policy Deny with StringNotEquals kms:EncryptionContext:Department IT, context Department=${department ?? '(none)'}`,
-      iam: () => [policy(allow('kms:*'))],
-      keyPolicy: (c) =>
-        policy(ACCOUNT_STATEMENT, forPrincipal(c.userArn, deny('kms:Encrypt', '*', { StringNotEquals: { 'kms:EncryptionContext:Department': 'IT' } }))),
-      call: (k, c) => encrypt(k, c.key.keyId, department === undefined ? undefined : { Department: department }),
-      // A negated operator holds when the key is absent, so the Deny applies without a context.
-      expect: department === 'IT' ? 'allowed' : { denied: 'explicit-deny-resource', action: 'kms:Encrypt' },
-    }),
-  ),
-  ...(['IT', 'HR'] as const).map(
-    (department): Row => ({
-      name: `an IAM Deny with StringNotEquals kms:EncryptionContext:Department IT, context Department=${department}`,
-      iam: () => [policy(allow('kms:*'), deny('kms:Encrypt', '*', { StringNotEquals: { 'kms:EncryptionContext:Department': 'IT' } }))],
-      call: (k, c) => encrypt(k, c.key.keyId, { Department: department }),
-      expect: department === 'IT' ? 'allowed' : { denied: 'explicit-deny-identity', action: 'kms:Encrypt' },
-    }),
-  ),
+  ...(['IT', 'HR', undefined] as const).map((department): Row => ({
+    name: `a key policy Deny with StringNotEquals kms:EncryptionContext:Department IT, context Department=${department ?? '(none)'}`,
+    iam: () => [policy(allow('kms:*'))],
+    keyPolicy: (c) =>
+      policy(
+        ACCOUNT_STATEMENT,
+        forPrincipal(c.userArn, deny('kms:Encrypt', '*', { StringNotEquals: { 'kms:EncryptionContext:Department': 'IT' } })),
+      ),
+    call: (k, c) => encrypt(k, c.key.keyId, department === undefined ? undefined : { Department: department }),
+    // A negated operator holds when the key is absent, so the Deny applies without a context.
+    expect: department === 'IT' ? 'allowed' : { denied: 'explicit-deny-resource', action: 'kms:Encrypt' },
+  })),
+  ...(['IT', 'HR'] as const).map((department): Row => ({
+    name: `an IAM Deny with StringNotEquals kms:EncryptionContext:Department IT, context Department=${department}`,
+    iam: () => [policy(allow('kms:*'), deny('kms:Encrypt', '*', { StringNotEquals: { 'kms:EncryptionContext:Department': 'IT' } }))],
+    call: (k, c) => encrypt(k, c.key.keyId, { Department: department }),
+    expect: department === 'IT' ? 'allowed' : { denied: 'explicit-deny-identity', action: 'kms:Encrypt' },
+  })),
 
   // --- Conditions on real requests ----------------------------------------------------------
   ...(
@@ -404,14 +423,12 @@ const ROWS: Row[] = [
       [{ Department: 'HR' }, 'denied'],
       [undefined, 'denied'],
     ] as const
-  ).map(
-    ([context, outcome]): Row => ({
-      name: `kms:EncryptionContext:Department StringEquals IT in the key policy, context ${JSON.stringify(context ?? null)}: ${outcome}`,
-      keyPolicy: (c) => policy(forPrincipal(c.userArn, allow('kms:Encrypt', '*', EC_DEPARTMENT_IS_IT))),
-      call: (k, c) => encrypt(k, c.key.keyId, context),
-      expect: outcome === 'allowed' ? 'allowed' : { denied: 'no-resource-policy', action: 'kms:Encrypt' },
-    }),
-  ),
+  ).map(([context, outcome]): Row => ({
+    name: `kms:EncryptionContext:Department StringEquals IT in the key policy, context ${JSON.stringify(context ?? null)}: ${outcome}`,
+    keyPolicy: (c) => policy(forPrincipal(c.userArn, allow('kms:Encrypt', '*', EC_DEPARTMENT_IS_IT))),
+    call: (k, c) => encrypt(k, c.key.keyId, context),
+    expect: outcome === 'allowed' ? 'allowed' : { denied: 'no-resource-policy', action: 'kms:Encrypt' },
+  })),
   {
     name: 'kms:EncryptionContext:Department StringEquals IT in IAM, Decrypt with that context: allowed',
     iam: () => [policy(allow('kms:Decrypt', '*', EC_DEPARTMENT_IS_IT))],
@@ -426,14 +443,14 @@ const ROWS: Row[] = [
       [{ Department: 'IT', Other: 'X' }, 'denied'],
       [undefined, 'allowed'], // ForAllValues holds when the key is absent
     ] as const
-  ).map(
-    ([context, outcome]): Row => ({
-      name: `ForAllValues:StringEquals kms:EncryptionContextKeys [Department, Project], context ${JSON.stringify(context ?? null)}: ${outcome}`,
-      iam: () => [policy(allow('kms:Encrypt', '*', { 'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['Department', 'Project'] } }))],
-      call: (k, c) => encrypt(k, c.key.keyId, context),
-      expect: outcome === 'allowed' ? 'allowed' : { denied: 'no-identity-policy', action: 'kms:Encrypt' },
-    }),
-  ),
+  ).map(([context, outcome]): Row => ({
+    name: `ForAllValues:StringEquals kms:EncryptionContextKeys [Department, Project], context ${JSON.stringify(context ?? null)}: ${outcome}`,
+    iam: () => [
+      policy(allow('kms:Encrypt', '*', { 'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['Department', 'Project'] } })),
+    ],
+    call: (k, c) => encrypt(k, c.key.keyId, context),
+    expect: outcome === 'allowed' ? 'allowed' : { denied: 'no-identity-policy', action: 'kms:Encrypt' },
+  })),
   ...(
     [
       [{ Department: 'IT', Other: 'X' }, 'allowed'],
@@ -441,22 +458,18 @@ const ROWS: Row[] = [
       [{ Other: 'X' }, 'denied'],
       [undefined, 'denied'], // ForAnyValue fails when the key is absent
     ] as const
-  ).map(
-    ([context, outcome]): Row => ({
-      name: `ForAnyValue:StringEquals kms:EncryptionContextKeys Department, context ${JSON.stringify(context ?? null)}: ${outcome}`,
-      iam: () => [policy(allow('kms:Encrypt', '*', { 'ForAnyValue:StringEquals': { 'kms:EncryptionContextKeys': 'Department' } }))],
-      call: (k, c) => encrypt(k, c.key.keyId, context),
-      expect: outcome === 'allowed' ? 'allowed' : { denied: 'no-identity-policy', action: 'kms:Encrypt' },
-    }),
-  ),
-  ...([ACCOUNT, '444455556666'] as const).map(
-    (account): Row => ({
-      name: `kms:CallerAccount StringEquals ${account} with Principal "*"`,
-      keyPolicy: () => policy(forPrincipal('*', allow('kms:Encrypt', '*', { StringEquals: { 'kms:CallerAccount': account } }))),
-      call: (k, c) => encrypt(k, c.key.keyId),
-      expect: account === ACCOUNT ? 'allowed' : { denied: 'no-resource-policy', action: 'kms:Encrypt' },
-    }),
-  ),
+  ).map(([context, outcome]): Row => ({
+    name: `ForAnyValue:StringEquals kms:EncryptionContextKeys Department, context ${JSON.stringify(context ?? null)}: ${outcome}`,
+    iam: () => [policy(allow('kms:Encrypt', '*', { 'ForAnyValue:StringEquals': { 'kms:EncryptionContextKeys': 'Department' } }))],
+    call: (k, c) => encrypt(k, c.key.keyId, context),
+    expect: outcome === 'allowed' ? 'allowed' : { denied: 'no-identity-policy', action: 'kms:Encrypt' },
+  })),
+  ...([ACCOUNT, '444455556666'] as const).map((account): Row => ({
+    name: `kms:CallerAccount StringEquals ${account} with Principal "*"`,
+    keyPolicy: () => policy(forPrincipal('*', allow('kms:Encrypt', '*', { StringEquals: { 'kms:CallerAccount': account } }))),
+    call: (k, c) => encrypt(k, c.key.keyId),
+    expect: account === ACCOUNT ? 'allowed' : { denied: 'no-resource-policy', action: 'kms:Encrypt' },
+  })),
   {
     name: 'kms:KeySpec: IAM allows Sign only on ECC keys; Sign with an ECC key is allowed',
     key: ECC_SIGN,
@@ -484,82 +497,83 @@ const ROWS: Row[] = [
     call: (k, c) => describeKey(k, c.key.keyId),
     expect: { denied: 'no-identity-policy', action: 'kms:DescribeKey' },
   },
-  ...(['alias name', 'alias ARN', 'key id', 'key ARN'] as const).map(
-    (via): Row => ({
-      name: `kms:RequestAlias: Encrypt via the ${via}`,
-      keyPolicy: (c) => policy(ACCOUNT_STATEMENT, forPrincipal(c.userArn, allow('kms:Encrypt', '*', { StringEquals: { 'kms:RequestAlias': c.alias } }))),
-      call: (k, c) => {
-        const keyId = { 'alias name': c.alias, 'alias ARN': `arn:aws:kms:${REGION}:${ACCOUNT}:${c.alias}`, 'key id': c.key.keyId, 'key ARN': c.key.arn }[via]
-        return encrypt(k, keyId)
-      },
-      expect: via.startsWith('alias') ? 'allowed' : { denied: 'no-identity-policy', action: 'kms:Encrypt' },
-    }),
-  ),
+  ...(['alias name', 'alias ARN', 'key id', 'key ARN'] as const).map((via): Row => ({
+    name: `kms:RequestAlias: Encrypt via the ${via}`,
+    keyPolicy: (c) =>
+      policy(ACCOUNT_STATEMENT, forPrincipal(c.userArn, allow('kms:Encrypt', '*', { StringEquals: { 'kms:RequestAlias': c.alias } }))),
+    call: (k, c) => {
+      const keyId = {
+        'alias name': c.alias,
+        'alias ARN': `arn:aws:kms:${REGION}:${ACCOUNT}:${c.alias}`,
+        'key id': c.key.keyId,
+        'key ARN': c.key.arn,
+      }[via]
+      return encrypt(k, keyId)
+    },
+    expect: via.startsWith('alias') ? 'allowed' : { denied: 'no-identity-policy', action: 'kms:Encrypt' },
+  })),
   ...(
     [
       [['Encrypt'], 'allowed'],
       [['Encrypt', 'Decrypt'], 'allowed'],
       [['Encrypt', 'ReEncryptFrom'], 'denied'],
     ] as const
-  ).map(
-    ([operations, outcome]): Row => ({
-      name: `kms:GrantOperations ForAllValues [Encrypt, Decrypt], CreateGrant for ${operations.join(', ')}: ${outcome}`,
-      keyPolicy: (c) =>
-        policy(forPrincipal(c.userArn, allow('kms:CreateGrant', '*', { 'ForAllValues:StringEquals': { 'kms:GrantOperations': ['Encrypt', 'Decrypt'] } }))),
-      call: (k, c) => createGrant(k, c, [...operations]),
-      expect: outcome === 'allowed' ? 'allowed' : { denied: 'no-resource-policy', action: 'kms:CreateGrant' },
-    }),
-  ),
-  ...([true, false] as const).map(
-    (itself): Row => ({
-      name: `aws:PrincipalArn ArnEquals ${itself ? 'the caller' : 'another user'} with Principal "*"`,
-      keyPolicy: (c) => policy(forPrincipal('*', allow('kms:Encrypt', '*', { ArnEquals: { 'aws:PrincipalArn': itself ? c.userArn : userArn('someone-else') } }))),
-      call: (k, c) => encrypt(k, c.key.keyId),
-      expect: itself ? 'allowed' : { denied: 'no-resource-policy', action: 'kms:Encrypt' },
-    }),
-  ),
-  ...([IT, undefined] as const).map(
-    (context): Row => ({
-      name: `Null kms:EncryptionContextKeys false (a context is required), context ${JSON.stringify(context ?? null)}`,
-      keyPolicy: (c) => policy(forPrincipal(c.userArn, allow('kms:Encrypt', '*', { Null: { 'kms:EncryptionContextKeys': 'false' } }))),
-      call: (k, c) => encrypt(k, c.key.keyId, context),
-      expect: context !== undefined ? 'allowed' : { denied: 'no-resource-policy', action: 'kms:Encrypt' },
-    }),
-  ),
-  ...([true, false] as const).map(
-    (forAwsResource): Row => ({
-      // Trent never calls on behalf of an AWS service: kms:GrantIsForAWSResource is always false.
-      name: `Bool kms:GrantIsForAWSResource ${forAwsResource} on CreateGrant`,
-      keyPolicy: (c) => policy(forPrincipal(c.userArn, allow('kms:CreateGrant', '*', { Bool: { 'kms:GrantIsForAWSResource': String(forAwsResource) } }))),
-      call: (k, c) => createGrant(k, c, ['Encrypt']),
-      expect: forAwsResource ? { denied: 'no-resource-policy', action: 'kms:CreateGrant' } : 'allowed',
-    }),
-  ),
-  ...([IT, { Department: 'HR' }, undefined] as const).map(
-    (context): Row => ({
-      name: `StringEqualsIfExists kms:EncryptionContext:Department IT, context ${JSON.stringify(context ?? null)}`,
-      iam: () => [policy(allow('kms:Encrypt', '*', { StringEqualsIfExists: { 'kms:EncryptionContext:Department': 'IT' } }))],
-      call: (k, c) => encrypt(k, c.key.keyId, context),
-      // IfExists holds when the key is absent.
-      expect: context?.Department === 'HR' ? { denied: 'no-identity-policy', action: 'kms:Encrypt' } : 'allowed',
-    }),
-  ),
-  ...([IT, undefined] as const).map(
-    (context): Row => ({
-      name: `a Deny with StringNotEqualsIfExists kms:EncryptionContext:Department IT applies without a context too, context ${JSON.stringify(context ?? null)}`,
-      iam: () => [policy(allow('kms:*'), deny('kms:Encrypt', '*', { StringNotEqualsIfExists: { 'kms:EncryptionContext:Department': 'IT' } }))],
-      call: (k, c) => encrypt(k, c.key.keyId, context),
-      expect: context !== undefined ? 'allowed' : { denied: 'explicit-deny-identity', action: 'kms:Encrypt' },
-    }),
-  ),
-  ...([true, false] as const).map(
-    (own): Row => ({
-      name: `policy variable \${aws:username} in a condition, context Owner=${own ? 'the caller' : 'someone else'}`,
-      iam: () => [policy(allow('kms:Encrypt', '*', { StringEquals: { 'kms:EncryptionContext:Owner': '${aws:username}' } }))],
-      call: (k, c) => encrypt(k, c.key.keyId, { Owner: own ? c.user : 'someone-else' }),
-      expect: own ? 'allowed' : { denied: 'no-identity-policy', action: 'kms:Encrypt' },
-    }),
-  ),
+  ).map(([operations, outcome]): Row => ({
+    name: `kms:GrantOperations ForAllValues [Encrypt, Decrypt], CreateGrant for ${operations.join(', ')}: ${outcome}`,
+    keyPolicy: (c) =>
+      policy(
+        forPrincipal(
+          c.userArn,
+          allow('kms:CreateGrant', '*', { 'ForAllValues:StringEquals': { 'kms:GrantOperations': ['Encrypt', 'Decrypt'] } }),
+        ),
+      ),
+    call: (k, c) => createGrant(k, c, [...operations]),
+    expect: outcome === 'allowed' ? 'allowed' : { denied: 'no-resource-policy', action: 'kms:CreateGrant' },
+  })),
+  ...([true, false] as const).map((itself): Row => ({
+    name: `aws:PrincipalArn ArnEquals ${itself ? 'the caller' : 'another user'} with Principal "*"`,
+    keyPolicy: (c) =>
+      policy(
+        forPrincipal('*', allow('kms:Encrypt', '*', { ArnEquals: { 'aws:PrincipalArn': itself ? c.userArn : userArn('someone-else') } })),
+      ),
+    call: (k, c) => encrypt(k, c.key.keyId),
+    expect: itself ? 'allowed' : { denied: 'no-resource-policy', action: 'kms:Encrypt' },
+  })),
+  ...([IT, undefined] as const).map((context): Row => ({
+    name: `Null kms:EncryptionContextKeys false (a context is required), context ${JSON.stringify(context ?? null)}`,
+    keyPolicy: (c) => policy(forPrincipal(c.userArn, allow('kms:Encrypt', '*', { Null: { 'kms:EncryptionContextKeys': 'false' } }))),
+    call: (k, c) => encrypt(k, c.key.keyId, context),
+    expect: context !== undefined ? 'allowed' : { denied: 'no-resource-policy', action: 'kms:Encrypt' },
+  })),
+  ...([true, false] as const).map((forAwsResource): Row => ({
+    // Trent never calls on behalf of an AWS service: kms:GrantIsForAWSResource is always false.
+    name: `Bool kms:GrantIsForAWSResource ${forAwsResource} on CreateGrant`,
+    keyPolicy: (c) =>
+      policy(forPrincipal(c.userArn, allow('kms:CreateGrant', '*', { Bool: { 'kms:GrantIsForAWSResource': String(forAwsResource) } }))),
+    call: (k, c) => createGrant(k, c, ['Encrypt']),
+    expect: forAwsResource ? { denied: 'no-resource-policy', action: 'kms:CreateGrant' } : 'allowed',
+  })),
+  ...([IT, { Department: 'HR' }, undefined] as const).map((context): Row => ({
+    name: `StringEqualsIfExists kms:EncryptionContext:Department IT, context ${JSON.stringify(context ?? null)}`,
+    iam: () => [policy(allow('kms:Encrypt', '*', { StringEqualsIfExists: { 'kms:EncryptionContext:Department': 'IT' } }))],
+    call: (k, c) => encrypt(k, c.key.keyId, context),
+    // IfExists holds when the key is absent.
+    expect: context?.Department === 'HR' ? { denied: 'no-identity-policy', action: 'kms:Encrypt' } : 'allowed',
+  })),
+  ...([IT, undefined] as const).map((context): Row => ({
+    name: `a Deny with StringNotEqualsIfExists kms:EncryptionContext:Department IT applies without a context too, context ${JSON.stringify(context ?? null)}`,
+    iam: () => [
+      policy(allow('kms:*'), deny('kms:Encrypt', '*', { StringNotEqualsIfExists: { 'kms:EncryptionContext:Department': 'IT' } })),
+    ],
+    call: (k, c) => encrypt(k, c.key.keyId, context),
+    expect: context !== undefined ? 'allowed' : { denied: 'explicit-deny-identity', action: 'kms:Encrypt' },
+  })),
+  ...([true, false] as const).map((own): Row => ({
+    name: `policy variable \${aws:username} in a condition, context Owner=${own ? 'the caller' : 'someone else'}`,
+    iam: () => [policy(allow('kms:Encrypt', '*', { StringEquals: { 'kms:EncryptionContext:Owner': '${aws:username}' } }))],
+    call: (k, c) => encrypt(k, c.key.keyId, { Owner: own ? c.user : 'someone-else' }),
+    expect: own ? 'allowed' : { denied: 'no-identity-policy', action: 'kms:Encrypt' },
+  })),
 
   // --- Actions on the account (no key policy) ---------------------------------------------
   { name: 'root: CreateKey', as: 'root', call: (k) => k.send(new CreateKeyCommand({})), expect: 'allowed' },
@@ -574,8 +588,18 @@ const ROWS: Row[] = [
     call: (k) => k.send(new ListKeysCommand({})),
     expect: { denied: 'no-identity-policy', action: 'kms:ListKeys', resource: '*' },
   },
-  { name: 'IAM allows kms:CreateKey on *: CreateKey', iam: () => [policy(allow('kms:CreateKey'))], call: (k) => k.send(new CreateKeyCommand({})), expect: 'allowed' },
-  { name: 'IAM allows kms:ListKeys on *: ListKeys', iam: () => [policy(allow('kms:ListKeys'))], call: (k) => k.send(new ListKeysCommand({})), expect: 'allowed' },
+  {
+    name: 'IAM allows kms:CreateKey on *: CreateKey',
+    iam: () => [policy(allow('kms:CreateKey'))],
+    call: (k) => k.send(new CreateKeyCommand({})),
+    expect: 'allowed',
+  },
+  {
+    name: 'IAM allows kms:ListKeys on *: ListKeys',
+    iam: () => [policy(allow('kms:ListKeys'))],
+    call: (k) => k.send(new ListKeysCommand({})),
+    expect: 'allowed',
+  },
   {
     name: 'IAM allows kms:CreateKey on key/* only: CreateKey is denied (key/* does not match *)',
     iam: () => [policy(allow('kms:CreateKey', `arn:aws:kms:*:${ACCOUNT}:key/*`))],
@@ -616,7 +640,11 @@ describe('authorization table: principals × key policies × IAM policies × con
         await outcome
       } else if ('denied' in expected) {
         const resource = expected.resource === '*' ? '*' : key.arn
-        await rejectsWith(outcome, 'AccessDeniedException', accessDenied(expected.denied, asRoot ? ROOT_ARN : c.userArn, expected.action, resource))
+        await rejectsWith(
+          outcome,
+          'AccessDeniedException',
+          accessDenied(expected.denied, asRoot ? ROOT_ARN : c.userArn, expected.action, resource),
+        )
       } else {
         await rejectsWith(outcome, expected.error, expected.message)
       }
@@ -641,14 +669,18 @@ describe('grants', () => {
     publishDirectory()
   })
 
-  async function grant(input: Omit<CreateGrantCommandInput, 'KeyId'> & { KeyId?: string }, client: KMSClient = root): Promise<{ id: string; token: string }> {
+  async function grant(
+    input: Omit<CreateGrantCommandInput, 'KeyId'> & { KeyId?: string },
+    client: KMSClient = root,
+  ): Promise<{ id: string; token: string }> {
     const out = await client.send(new CreateGrantCommand({ KeyId: key.keyId, ...input }))
     assert.match(out.GrantId ?? '', /^[0-9a-f]{64}$/)
     assert.ok(out.GrantToken !== undefined && out.GrantToken.length > 0)
     return { id: out.GrantId ?? '', token: out.GrantToken ?? '' }
   }
 
-  const denied = (name: string, action: string, k: TestKey = key, kind: DenialKind = 'no-identity-policy'): string => accessDenied(kind, userArn(name), action, k.arn)
+  const denied = (name: string, action: string, k: TestKey = key, kind: DenialKind = 'no-identity-policy'): string =>
+    accessDenied(kind, userArn(name), action, k.arn)
 
   it('root creates a grant for a user: Encrypt and Decrypt, EncryptionContextSubset Department=IT', async () => {
     key = await createKey()
@@ -665,20 +697,36 @@ describe('grants', () => {
 
   it('the grantee (no IAM policy, default key policy) encrypts and decrypts at once with a matching context', async () => {
     const context = { Department: 'IT', Project: 'Apollo' }
-    const { CiphertextBlob } = await clientOf(GRANTEE).send(new EncryptCommand({ KeyId: key.keyId, Plaintext: PLAINTEXT, EncryptionContext: context, GrantTokens: [grantToken] }))
-    const { Plaintext, KeyId } = await clientOf(GRANTEE).send(new DecryptCommand({ CiphertextBlob, EncryptionContext: context, GrantTokens: [grantToken] }))
+    const { CiphertextBlob } = await clientOf(GRANTEE).send(
+      new EncryptCommand({ KeyId: key.keyId, Plaintext: PLAINTEXT, EncryptionContext: context, GrantTokens: [grantToken] }),
+    )
+    const { Plaintext, KeyId } = await clientOf(GRANTEE).send(
+      new DecryptCommand({ CiphertextBlob, EncryptionContext: context, GrantTokens: [grantToken] }),
+    )
     assert.deepEqual(Buffer.from(Plaintext ?? []), PLAINTEXT)
     assert.equal(KeyId, key.arn)
   })
 
   it('constraint keys ignore case, values do not', async () => {
     await encrypt(clientOf(GRANTEE), key.keyId, { department: 'IT' }, [grantToken])
-    await rejectsWith(encrypt(clientOf(GRANTEE), key.keyId, { Department: 'it' }, [grantToken]), 'AccessDeniedException', denied(GRANTEE, 'kms:Encrypt'))
+    await rejectsWith(
+      encrypt(clientOf(GRANTEE), key.keyId, { Department: 'it' }, [grantToken]),
+      'AccessDeniedException',
+      denied(GRANTEE, 'kms:Encrypt'),
+    )
   })
 
   it('the grantee is denied without the context, with another value, and for operations not granted', async () => {
-    await rejectsWith(encrypt(clientOf(GRANTEE), key.keyId, undefined, [grantToken]), 'AccessDeniedException', denied(GRANTEE, 'kms:Encrypt'))
-    await rejectsWith(encrypt(clientOf(GRANTEE), key.keyId, { Department: 'HR' }, [grantToken]), 'AccessDeniedException', denied(GRANTEE, 'kms:Encrypt'))
+    await rejectsWith(
+      encrypt(clientOf(GRANTEE), key.keyId, undefined, [grantToken]),
+      'AccessDeniedException',
+      denied(GRANTEE, 'kms:Encrypt'),
+    )
+    await rejectsWith(
+      encrypt(clientOf(GRANTEE), key.keyId, { Department: 'HR' }, [grantToken]),
+      'AccessDeniedException',
+      denied(GRANTEE, 'kms:Encrypt'),
+    )
     const ciphertext = await rootCiphertext(key.keyId, { Department: 'HR' })
     await rejectsWith(
       clientOf(GRANTEE).send(new DecryptCommand({ CiphertextBlob: ciphertext, EncryptionContext: { Department: 'HR' } })),
@@ -686,7 +734,9 @@ describe('grants', () => {
       denied(GRANTEE, 'kms:Decrypt'),
     )
     await rejectsWith(
-      clientOf(GRANTEE).send(new GenerateDataKeyCommand({ KeyId: key.keyId, KeySpec: 'AES_256', EncryptionContext: IT, GrantTokens: [grantToken] })),
+      clientOf(GRANTEE).send(
+        new GenerateDataKeyCommand({ KeyId: key.keyId, KeySpec: 'AES_256', EncryptionContext: IT, GrantTokens: [grantToken] }),
+      ),
       'AccessDeniedException',
       denied(GRANTEE, 'kms:GenerateDataKey'),
     )
@@ -700,7 +750,11 @@ describe('grants', () => {
   it('EncryptionContextEquals: the exact context only', async () => {
     await grant({ GranteePrincipal: userArn(OTHER), Operations: ['Encrypt'], Constraints: { EncryptionContextEquals: { App: 'billing' } } })
     await encrypt(clientOf(OTHER), key.keyId, { App: 'billing' })
-    await rejectsWith(encrypt(clientOf(OTHER), key.keyId, { App: 'billing', Extra: 'pair' }), 'AccessDeniedException', denied(OTHER, 'kms:Encrypt'))
+    await rejectsWith(
+      encrypt(clientOf(OTHER), key.keyId, { App: 'billing', Extra: 'pair' }),
+      'AccessDeniedException',
+      denied(OTHER, 'kms:Encrypt'),
+    )
     await rejectsWith(encrypt(clientOf(OTHER), key.keyId), 'AccessDeniedException', denied(OTHER, 'kms:Encrypt'))
   })
 
@@ -720,13 +774,23 @@ describe('grants', () => {
       Constraints: { EncryptionContextSubset: IT },
     } satisfies Omit<GrantListEntry, 'CreationDate'>)
     const byId = await root.send(new ListGrantsCommand({ KeyId: key.keyId, GrantId: grantId }))
-    assert.deepEqual(byId.Grants?.map((g) => g.GrantId), [grantId])
+    assert.deepEqual(
+      byId.Grants?.map((g) => g.GrantId),
+      [grantId],
+    )
     const byGrantee = await root.send(new ListGrantsCommand({ KeyId: key.keyId, GranteePrincipal: userArn(GRANTEE) }))
-    assert.deepEqual(byGrantee.Grants?.map((g) => g.GrantId), [grantId])
+    assert.deepEqual(
+      byGrantee.Grants?.map((g) => g.GrantId),
+      [grantId],
+    )
   })
 
   it('ListGrants needs kms:ListGrants: the grantee is denied', async () => {
-    await rejectsWith(clientOf(GRANTEE).send(new ListGrantsCommand({ KeyId: key.keyId })), 'AccessDeniedException', denied(GRANTEE, 'kms:ListGrants'))
+    await rejectsWith(
+      clientOf(GRANTEE).send(new ListGrantsCommand({ KeyId: key.keyId })),
+      'AccessDeniedException',
+      denied(GRANTEE, 'kms:ListGrants'),
+    )
   })
 
   it('ListRetirableGrants lists the grants of a retiring principal', async () => {
@@ -781,7 +845,11 @@ describe('grants', () => {
 
   it('anyone else is refused RetireGrant, by token and by id', async () => {
     const g = await grant({ GranteePrincipal: userArn(GRANTEE), RetiringPrincipal: userArn(RETIRER), Operations: ['Encrypt'] })
-    await rejectsWith(clientOf(OTHER).send(new RetireGrantCommand({ GrantToken: g.token })), 'AccessDeniedException', denied(OTHER, 'kms:RetireGrant'))
+    await rejectsWith(
+      clientOf(OTHER).send(new RetireGrantCommand({ GrantToken: g.token })),
+      'AccessDeniedException',
+      denied(OTHER, 'kms:RetireGrant'),
+    )
     await rejectsWith(
       clientOf(OTHER).send(new RetireGrantCommand({ KeyId: key.keyId, GrantId: g.id })),
       'AccessDeniedException',
@@ -794,17 +862,37 @@ describe('grants', () => {
     const g = await grant({ GranteePrincipal: userArn(GRANTEE), Operations: ['Decrypt'] })
     const ciphertext = await rootCiphertext(key.keyId)
     await clientOf(GRANTEE).send(new DecryptCommand({ CiphertextBlob: ciphertext }))
-    await rejectsWith(clientOf(GRANTEE).send(new RevokeGrantCommand({ KeyId: key.keyId, GrantId: g.id })), 'AccessDeniedException', denied(GRANTEE, 'kms:RevokeGrant'))
+    await rejectsWith(
+      clientOf(GRANTEE).send(new RevokeGrantCommand({ KeyId: key.keyId, GrantId: g.id })),
+      'AccessDeniedException',
+      denied(GRANTEE, 'kms:RevokeGrant'),
+    )
     // DryRun checks everything and changes nothing.
     const DRY_RUN = 'The request would have succeeded, but the DryRun option is set.'
-    await rejectsWith(root.send(new RevokeGrantCommand({ KeyId: key.keyId, GrantId: g.id, DryRun: true })), 'DryRunOperationException', DRY_RUN)
-    await rejectsWith(root.send(new RetireGrantCommand({ KeyId: key.keyId, GrantId: g.id, DryRun: true })), 'DryRunOperationException', DRY_RUN)
-    await rejectsWith(grant({ GranteePrincipal: userArn(GRANTEE), Operations: ['Decrypt'], Name: 'dry-run', DryRun: true }), 'DryRunOperationException', DRY_RUN)
+    await rejectsWith(
+      root.send(new RevokeGrantCommand({ KeyId: key.keyId, GrantId: g.id, DryRun: true })),
+      'DryRunOperationException',
+      DRY_RUN,
+    )
+    await rejectsWith(
+      root.send(new RetireGrantCommand({ KeyId: key.keyId, GrantId: g.id, DryRun: true })),
+      'DryRunOperationException',
+      DRY_RUN,
+    )
+    await rejectsWith(
+      grant({ GranteePrincipal: userArn(GRANTEE), Operations: ['Decrypt'], Name: 'dry-run', DryRun: true }),
+      'DryRunOperationException',
+      DRY_RUN,
+    )
     await clientOf(GRANTEE).send(new DecryptCommand({ CiphertextBlob: ciphertext }))
     const { Grants } = await root.send(new ListGrantsCommand({ KeyId: key.keyId }))
     assert.ok(!(Grants ?? []).some((listed) => listed.Name === 'dry-run'))
     await root.send(new RevokeGrantCommand({ KeyId: key.keyId, GrantId: g.id }))
-    await rejectsWith(clientOf(GRANTEE).send(new DecryptCommand({ CiphertextBlob: ciphertext })), 'AccessDeniedException', denied(GRANTEE, 'kms:Decrypt'))
+    await rejectsWith(
+      clientOf(GRANTEE).send(new DecryptCommand({ CiphertextBlob: ciphertext })),
+      'AccessDeniedException',
+      denied(GRANTEE, 'kms:Decrypt'),
+    )
     await rejectsWith(root.send(new RevokeGrantCommand({ KeyId: key.keyId, GrantId: g.id })), 'NotFoundException')
   })
 
@@ -815,15 +903,30 @@ describe('grants', () => {
 
   it('constraints are refused for operations without an encryption context (Sign on an ECC key)', async () => {
     const ecc = await createKey('ECC_NIST_P256', 'SIGN_VERIFY')
-    await rejectsWith(grant({ KeyId: ecc.keyId, GranteePrincipal: userArn(GRANTEE), Operations: ['Sign'], Constraints: { EncryptionContextSubset: IT } }), 'ValidationException')
+    await rejectsWith(
+      grant({ KeyId: ecc.keyId, GranteePrincipal: userArn(GRANTEE), Operations: ['Sign'], Constraints: { EncryptionContextSubset: IT } }),
+      'ValidationException',
+    )
     const rsa = await createKey('RSA_2048', 'ENCRYPT_DECRYPT')
-    await rejectsWith(grant({ KeyId: rsa.keyId, GranteePrincipal: userArn(GRANTEE), Operations: ['Decrypt'], Constraints: { EncryptionContextSubset: IT } }), 'ValidationException')
+    await rejectsWith(
+      grant({
+        KeyId: rsa.keyId,
+        GranteePrincipal: userArn(GRANTEE),
+        Operations: ['Decrypt'],
+        Constraints: { EncryptionContextSubset: IT },
+      }),
+      'ValidationException',
+    )
   })
 
   it('a constrained grant may include DescribeKey and RetireGrant; the constraint does not bind them (AWS GrantConstraints)', async () => {
     const name = 'constrained-describer'
     setUser(name)
-    const g = await grant({ GranteePrincipal: userArn(name), Operations: ['Encrypt', 'DescribeKey', 'RetireGrant'], Constraints: { EncryptionContextSubset: IT } })
+    const g = await grant({
+      GranteePrincipal: userArn(name),
+      Operations: ['Encrypt', 'DescribeKey', 'RetireGrant'],
+      Constraints: { EncryptionContextSubset: IT },
+    })
     await describeKey(clientOf(name), key.keyId)
     await encrypt(clientOf(name), key.keyId, IT)
     await rejectsWith(encrypt(clientOf(name), key.keyId, { Department: 'HR' }), 'AccessDeniedException', denied(name, 'kms:Encrypt'))
@@ -856,7 +959,11 @@ describe('grants', () => {
     for (const name of [delegate, holder]) users.set(name, [])
     publishDirectory()
     // The parent's constraint binds the grants made with it, not the CreateGrant call (which has no context).
-    await grant({ GranteePrincipal: userArn(delegate), Operations: ['Encrypt', 'CreateGrant'], Constraints: { EncryptionContextSubset: IT } })
+    await grant({
+      GranteePrincipal: userArn(delegate),
+      Operations: ['Encrypt', 'CreateGrant'],
+      Constraints: { EncryptionContextSubset: IT },
+    })
     const within: NonNullable<CreateGrantCommandInput['Constraints']>[] = [
       { EncryptionContextSubset: IT },
       { EncryptionContextSubset: { Department: 'IT', Project: 'Apollo' } },
@@ -874,7 +981,14 @@ describe('grants', () => {
     ]
     for (const constraints of beyond) {
       await rejectsWith(
-        grant({ GranteePrincipal: userArn(holder), Operations: ['Encrypt'], ...(constraints !== undefined ? { Constraints: constraints } : {}) }, clientOf(delegate)),
+        grant(
+          {
+            GranteePrincipal: userArn(holder),
+            Operations: ['Encrypt'],
+            ...(constraints !== undefined ? { Constraints: constraints } : {}),
+          },
+          clientOf(delegate),
+        ),
         'AccessDeniedException',
         denied(delegate, 'kms:CreateGrant'),
       )
@@ -888,7 +1002,10 @@ describe('grants', () => {
   })
 
   it('a malformed grant token is InvalidGrantTokenException', async () => {
-    await rejectsWith(grant({ GranteePrincipal: userArn(GRANTEE), Operations: ['Encrypt'], GrantTokens: ['not-a-grant-token'] }), 'InvalidGrantTokenException')
+    await rejectsWith(
+      grant({ GranteePrincipal: userArn(GRANTEE), Operations: ['Encrypt'], GrantTokens: ['not-a-grant-token'] }),
+      'InvalidGrantTokenException',
+    )
     await rejectsWith(encrypt(root, key.keyId, undefined, ['not-a-grant-token']), 'InvalidGrantTokenException')
     await rejectsWith(root.send(new RetireGrantCommand({ GrantToken: 'not-a-grant-token' })), 'InvalidGrantTokenException')
   })
@@ -898,14 +1015,22 @@ describe('grants', () => {
     await grant({ KeyId: denyKey.keyId, GranteePrincipal: userArn(GRANTEE), Operations: ['Encrypt'] })
     await encrypt(clientOf(GRANTEE), denyKey.keyId)
     await setKeyPolicy(denyKey.keyId, policy(ACCOUNT_STATEMENT, forPrincipal(userArn(GRANTEE), deny('kms:Encrypt'))))
-    await rejectsWith(encrypt(clientOf(GRANTEE), denyKey.keyId), 'AccessDeniedException', denied(GRANTEE, 'kms:Encrypt', denyKey, 'explicit-deny-resource'))
+    await rejectsWith(
+      encrypt(clientOf(GRANTEE), denyKey.keyId),
+      'AccessDeniedException',
+      denied(GRANTEE, 'kms:Encrypt', denyKey, 'explicit-deny-resource'),
+    )
   })
 
   it('an explicit Deny in IAM beats a grant', async () => {
     const name = 'grantee-denied-by-iam'
     setUser(name, [policy(deny('kms:Encrypt'))])
     await grant({ GranteePrincipal: userArn(name), Operations: ['Encrypt'] })
-    await rejectsWith(encrypt(clientOf(name), key.keyId), 'AccessDeniedException', denied(name, 'kms:Encrypt', key, 'explicit-deny-identity'))
+    await rejectsWith(
+      encrypt(clientOf(name), key.keyId),
+      'AccessDeniedException',
+      denied(name, 'kms:Encrypt', key, 'explicit-deny-identity'),
+    )
   })
 })
 
@@ -922,7 +1047,14 @@ describe('key policy validation and the lockout safety check', () => {
   })
 
   const put = (client: KMSClient, document: string, keyId = key.keyId, bypass = false): Promise<unknown> =>
-    client.send(new PutKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default', Policy: document, ...(bypass ? { BypassPolicyLockoutSafetyCheck: true } : {}) }))
+    client.send(
+      new PutKeyPolicyCommand({
+        KeyId: keyId,
+        PolicyName: 'default',
+        Policy: document,
+        ...(bypass ? { BypassPolicyLockoutSafetyCheck: true } : {}),
+      }),
+    )
 
   const INVALID: [string, string, string][] = [
     ['not JSON', '{"Version": "2012-10-17", ', 'The policy document is not valid JSON.'],
@@ -933,11 +1065,17 @@ describe('key policy validation and the lockout safety check', () => {
       JSON.stringify(policy({ ...ACCOUNT_STATEMENT, Effect: 'Permit' })),
       'Policy contains a statement with a missing or invalid Effect. Effect must be "Allow" or "Deny".',
     ],
-    ['an invalid principal', JSON.stringify(policy({ ...ACCOUNT_STATEMENT, Principal: { AWS: 'not-an-arn' } })), 'Policy contains a statement with one or more invalid principals.'],
+    [
+      'an invalid principal',
+      JSON.stringify(policy({ ...ACCOUNT_STATEMENT, Principal: { AWS: 'not-an-arn' } })),
+      'Policy contains a statement with one or more invalid principals.',
+    ],
     ['a statement without a principal', JSON.stringify(policy(allow('kms:*'))), 'Policy contains a statement with no principal.'],
     [
       'ForAllValues with kms:EncryptionContext:<key>',
-      JSON.stringify(policy({ ...ACCOUNT_STATEMENT, Condition: { 'ForAllValues:StringEquals': { 'kms:EncryptionContext:Department': 'IT' } } })),
+      JSON.stringify(
+        policy({ ...ACCOUNT_STATEMENT, Condition: { 'ForAllValues:StringEquals': { 'kms:EncryptionContext:Department': 'IT' } } }),
+      ),
       'OverlyPermissiveCondition:EncryptionContext: Using the ForAllValues set operator with a single-valued condition key matches requests without the specified encryption context or with an unspecified encryption context. To fix, remove ForAllValues.',
     ],
   ]
@@ -1000,15 +1138,12 @@ describe('key policy validation and the lockout safety check', () => {
     await rejectsWith(clientOf(name).send(new CreateKeyCommand({ Policy: document })), MALFORMED, LOCKOUT)
   })
 
-  it(
-    'a user whose IAM allows kms:PutKeyPolicy on this key ARN only passes the check on PutKeyPolicy',
-    async () => {
-      const name = 'policy-admin-of-one-key'
-      const own = await createKey()
-      setUser(name, [policy(allow('kms:PutKeyPolicy', own.arn))])
-      await put(clientOf(name), JSON.stringify(policy(ACCOUNT_STATEMENT)), own.keyId)
-    },
-  )
+  it('a user whose IAM allows kms:PutKeyPolicy on this key ARN only passes the check on PutKeyPolicy', async () => {
+    const name = 'policy-admin-of-one-key'
+    const own = await createKey()
+    setUser(name, [policy(allow('kms:PutKeyPolicy', own.arn))])
+    await put(clientOf(name), JSON.stringify(policy(ACCOUNT_STATEMENT)), own.keyId)
+  })
 })
 
 // ---------------------------------------------------------------------------------------
@@ -1045,10 +1180,25 @@ describe('TrentAdmin operations', () => {
     setUser(name, [policy(allow('*'))])
     const { KeyMetadata } = await root.send(new CreateKeyCommand({ MultiRegion: true }))
     const body = JSON.stringify({ KeyId: KeyMetadata?.KeyId })
-    const asUser = await sendRaw({ endpoint: adminEndpoint, region: REGION, target: 'TrentAdmin.DescribeReplication', body, credentials: credentialsOf(name) })
+    const asUser = await sendRaw({
+      endpoint: adminEndpoint,
+      region: REGION,
+      target: 'TrentAdmin.DescribeReplication',
+      body,
+      credentials: credentialsOf(name),
+    })
     assert.equal(asUser.status, 400)
-    assert.deepEqual(asUser.json, { __type: 'AccessDeniedException', message: `User: ${userArn(name)} is not authorized to perform: TrentAdmin.DescribeReplication` })
-    const asRoot = await sendRaw({ endpoint: adminEndpoint, region: REGION, target: 'TrentAdmin.DescribeReplication', body, credentials: TEST_CREDENTIALS })
+    assert.deepEqual(asUser.json, {
+      __type: 'AccessDeniedException',
+      message: `User: ${userArn(name)} is not authorized to perform: TrentAdmin.DescribeReplication`,
+    })
+    const asRoot = await sendRaw({
+      endpoint: adminEndpoint,
+      region: REGION,
+      target: 'TrentAdmin.DescribeReplication',
+      body,
+      credentials: TEST_CREDENTIALS,
+    })
     assert.equal(asRoot.status, 200, asRoot.body)
     assert.equal(asRoot.json?.Role, 'PRIMARY')
   })
@@ -1062,9 +1212,17 @@ describe('a changing directory (principals.replace)', () => {
     const client = clientOf(name)
     await describeKey(client, key.keyId)
     setUser(name, [])
-    await rejectsWith(describeKey(client, key.keyId), 'AccessDeniedException', accessDenied('no-identity-policy', userArn(name), 'kms:DescribeKey', key.arn))
+    await rejectsWith(
+      describeKey(client, key.keyId),
+      'AccessDeniedException',
+      accessDenied('no-identity-policy', userArn(name), 'kms:DescribeKey', key.arn),
+    )
     removeUser(name)
-    await rejectsWith(describeKey(client, key.keyId), 'UnrecognizedClientException', 'The security token included in the request is invalid.')
+    await rejectsWith(
+      describeKey(client, key.keyId),
+      'UnrecognizedClientException',
+      'The security token included in the request is invalid.',
+    )
     setUser(name, [policy(allow('kms:DescribeKey'))])
     await describeKey(client, key.keyId)
     // Root is untouched by every change.
@@ -1088,14 +1246,23 @@ describe('aliases need the permission on the alias (identity policies) and on th
       accessDenied('no-identity-policy', userArn(name), 'kms:CreateAlias', aliasArnOf(alias)),
     )
     // The alias (by a wildcard) but not the key.
-    setUser(name, [policy(allow(['kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias'], `arn:aws:kms:${REGION}:${ACCOUNT}:alias/app-*`))])
+    setUser(name, [
+      policy(allow(['kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias'], `arn:aws:kms:${REGION}:${ACCOUNT}:alias/app-*`)),
+    ])
     await rejectsWith(
       clientOf(name).send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.keyId })),
       'AccessDeniedException',
       accessDenied('no-identity-policy', userArn(name), 'kms:CreateAlias', key.arn),
     )
     // Both.
-    setUser(name, [policy(allow(['kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias'], [key.arn, other.arn, `arn:aws:kms:${REGION}:${ACCOUNT}:alias/app-*`]))])
+    setUser(name, [
+      policy(
+        allow(
+          ['kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias'],
+          [key.arn, other.arn, `arn:aws:kms:${REGION}:${ACCOUNT}:alias/app-*`],
+        ),
+      ),
+    ])
     await clientOf(name).send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.keyId }))
     await clientOf(name).send(new UpdateAliasCommand({ AliasName: alias, TargetKeyId: other.keyId }))
     // An alias outside the wildcard is refused even with both keys allowed.
@@ -1122,7 +1289,11 @@ describe('ML-KEM keys: Encapsulate and Decapsulate are authorized like every key
     await rejectsWith(clientOf(GRANTEE).send(encapsulate), 'AccessDeniedException')
     await root.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: userArn(GRANTEE), Operations: ['Encapsulate'] }))
     const out = await clientOf(GRANTEE).send(encapsulate)
-    const decapsulate = new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: out.SharedSecretCiphertextBlob })
+    const decapsulate = new DecapsulateCommand({
+      KeyId: keyId,
+      EncapsulationAlgorithm: 'ML_KEM',
+      SharedSecretCiphertextBlob: out.SharedSecretCiphertextBlob,
+    })
     await rejectsWith(clientOf(GRANTEE).send(decapsulate), 'AccessDeniedException')
     const opened = await clientOf(DECAPSULATOR).send(decapsulate)
     assert.deepEqual(opened.SharedSecret, out.SharedSecret)

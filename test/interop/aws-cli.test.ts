@@ -145,11 +145,7 @@ async function awsError(mode: CredentialMode, region: string, args: readonly str
   const result = await aws(mode, region, args)
   // 254: "the command was parsed and a request made, but the service returned an error".
   assert.equal(result.code, 254, `expected the AWS CLI to fail with a service error:\n${describeResult(result)}`)
-  assert.match(
-    result.stderr,
-    new RegExp(`An error occurred \\(${code}\\) when calling the ${operation} operation`),
-    describeResult(result),
-  )
+  assert.match(result.stderr, new RegExp(`An error occurred \\(${code}\\) when calling the ${operation} operation`), describeResult(result))
   return result.stderr
 }
 
@@ -215,9 +211,13 @@ describe('AWS CLI v2 against a local partition', { skip: SKIP ? 'TRENT_SKIP_AWS_
   it('works with the generated credentials file (--profile trent): keys, tags, encrypt, decrypt, data keys', async () => {
     const mode = 'profile'
     const created = await awsJson(mode, HOME_REGION, [
-      'kms', 'create-key',
-      '--description', 'aws cli interop key',
-      '--tags', 'TagKey=team,TagValue=security', 'TagKey=env,TagValue=test',
+      'kms',
+      'create-key',
+      '--description',
+      'aws cli interop key',
+      '--tags',
+      'TagKey=team,TagValue=security',
+      'TagKey=env,TagValue=test',
     ])
     const keyId = field(created, 'KeyMetadata', 'KeyId')
     const arn = field(created, 'KeyMetadata', 'Arn')
@@ -250,10 +250,14 @@ describe('AWS CLI v2 against a local partition', { skip: SKIP ? 'TRENT_SKIP_AWS_
 
     // Encrypt a file of raw bytes, with an encryption context in shorthand syntax.
     const encrypted = await awsJson(mode, HOME_REGION, [
-      'kms', 'encrypt',
-      '--key-id', keyId,
-      '--plaintext', `fileb://${writeBlob(PLAINTEXT, 'plaintext')}`,
-      '--encryption-context', 'purpose=interop,client=aws-cli',
+      'kms',
+      'encrypt',
+      '--key-id',
+      keyId,
+      '--plaintext',
+      `fileb://${writeBlob(PLAINTEXT, 'plaintext')}`,
+      '--encryption-context',
+      'purpose=interop,client=aws-cli',
     ])
     assert.equal(field(encrypted, 'KeyId'), arn)
     assert.equal(field(encrypted, 'EncryptionAlgorithm'), 'SYMMETRIC_DEFAULT')
@@ -275,26 +279,66 @@ describe('AWS CLI v2 against a local partition', { skip: SKIP ? 'TRENT_SKIP_AWS_
     }
 
     // The context is bound to the ciphertext: a different or missing one is refused.
-    await awsError(mode, HOME_REGION, ['kms', 'decrypt', '--ciphertext-blob', ciphertextFile, '--encryption-context', 'purpose=other,client=aws-cli'], 'InvalidCiphertextException', 'Decrypt')
+    await awsError(
+      mode,
+      HOME_REGION,
+      ['kms', 'decrypt', '--ciphertext-blob', ciphertextFile, '--encryption-context', 'purpose=other,client=aws-cli'],
+      'InvalidCiphertextException',
+      'Decrypt',
+    )
     await awsError(mode, HOME_REGION, ['kms', 'decrypt', '--ciphertext-blob', ciphertextFile], 'InvalidCiphertextException', 'Decrypt')
     // A flipped bit anywhere in the blob, too.
     const tampered = Buffer.from(ciphertext)
     tampered[tampered.length - 1] = (tampered[tampered.length - 1] ?? 0) ^ 1
-    await awsError(mode, HOME_REGION, ['kms', 'decrypt', '--ciphertext-blob', `fileb://${writeBlob(tampered)}`, '--encryption-context', 'purpose=interop,client=aws-cli'], 'InvalidCiphertextException', 'Decrypt')
+    await awsError(
+      mode,
+      HOME_REGION,
+      ['kms', 'decrypt', '--ciphertext-blob', `fileb://${writeBlob(tampered)}`, '--encryption-context', 'purpose=interop,client=aws-cli'],
+      'InvalidCiphertextException',
+      'Decrypt',
+    )
 
     // Data keys: the plaintext and the wrapped copy are the same key.
-    const dataKey = await awsJson(mode, HOME_REGION, ['kms', 'generate-data-key', '--key-id', keyId, '--key-spec', 'AES_256', '--encryption-context', 'file=report.pdf'])
+    const dataKey = await awsJson(mode, HOME_REGION, [
+      'kms',
+      'generate-data-key',
+      '--key-id',
+      keyId,
+      '--key-spec',
+      'AES_256',
+      '--encryption-context',
+      'file=report.pdf',
+    ])
     assert.equal(field(dataKey, 'KeyId'), arn)
     const dataKeyPlaintext = blob(dataKey, 'Plaintext')
     assert.equal(dataKeyPlaintext.length, 32)
-    const unwrapped = await awsJson(mode, HOME_REGION, ['kms', 'decrypt', '--ciphertext-blob', `fileb://${writeBlob(blob(dataKey, 'CiphertextBlob'))}`, '--encryption-context', 'file=report.pdf'])
+    const unwrapped = await awsJson(mode, HOME_REGION, [
+      'kms',
+      'decrypt',
+      '--ciphertext-blob',
+      `fileb://${writeBlob(blob(dataKey, 'CiphertextBlob'))}`,
+      '--encryption-context',
+      'file=report.pdf',
+    ])
     assert.ok(blob(unwrapped, 'Plaintext').equals(dataKeyPlaintext), 'the wrapped data key should decrypt to the plaintext data key')
 
     const short = await awsJson(mode, HOME_REGION, ['kms', 'generate-data-key', '--key-id', keyId, '--number-of-bytes', '16'])
     assert.equal(blob(short, 'Plaintext').length, 16)
-    const withoutPlaintext = await awsJson(mode, HOME_REGION, ['kms', 'generate-data-key-without-plaintext', '--key-id', keyId, '--key-spec', 'AES_128'])
+    const withoutPlaintext = await awsJson(mode, HOME_REGION, [
+      'kms',
+      'generate-data-key-without-plaintext',
+      '--key-id',
+      keyId,
+      '--key-spec',
+      'AES_128',
+    ])
     assert.equal(withoutPlaintext.Plaintext, undefined)
-    const unwrappedShort = await awsJson(mode, HOME_REGION, ['kms', 'decrypt', '--ciphertext-blob', `fileb://${writeBlob(blob(withoutPlaintext, 'CiphertextBlob'))}`])
+    const unwrappedShort = await awsJson(mode, HOME_REGION, [
+      'kms',
+      'decrypt',
+      '--ciphertext-blob',
+      `fileb://${writeBlob(blob(withoutPlaintext, 'CiphertextBlob'))}`,
+    ])
     assert.equal(blob(unwrappedShort, 'Plaintext').length, 16)
 
     const random = await awsJson(mode, HOME_REGION, ['kms', 'generate-random', '--number-of-bytes', '64'])
@@ -309,7 +353,10 @@ describe('AWS CLI v2 against a local partition', { skip: SKIP ? 'TRENT_SKIP_AWS_
     const aliasArn = `arn:aws:kms:${HOME_REGION}:${ACCOUNT_ID}:${aliasName}`
 
     // create-alias prints nothing on success.
-    assert.deepEqual(await awsJson(mode, HOME_REGION, ['kms', 'create-alias', '--alias-name', aliasName, '--target-key-id', first.keyId]), {})
+    assert.deepEqual(
+      await awsJson(mode, HOME_REGION, ['kms', 'create-alias', '--alias-name', aliasName, '--target-key-id', first.keyId]),
+      {},
+    )
     type Alias = { AliasName: string; AliasArn: string; TargetKeyId?: string; CreationDate?: string }
     const listedForKey = field<Alias[]>(await awsJson(mode, HOME_REGION, ['kms', 'list-aliases', '--key-id', first.keyId]), 'Aliases')
     assert.deepEqual(
@@ -319,32 +366,73 @@ describe('AWS CLI v2 against a local partition', { skip: SKIP ? 'TRENT_SKIP_AWS_
     assert.match(listedForKey[0]?.CreationDate ?? '', /^\d{4}-\d{2}-\d{2}T/)
     const described = await awsJson(mode, HOME_REGION, ['kms', 'describe-key', '--key-id', aliasName])
     assert.equal(field(described, 'KeyMetadata', 'KeyId'), first.keyId)
-    await awsError(mode, HOME_REGION, ['kms', 'create-alias', '--alias-name', aliasName, '--target-key-id', second.keyId], 'AlreadyExistsException', 'CreateAlias')
+    await awsError(
+      mode,
+      HOME_REGION,
+      ['kms', 'create-alias', '--alias-name', aliasName, '--target-key-id', second.keyId],
+      'AlreadyExistsException',
+      'CreateAlias',
+    )
 
     // Inline blobs are base64 by default in the CLI v2...
-    const base64Input = await awsJson(mode, HOME_REGION, ['kms', 'encrypt', '--key-id', aliasName, '--plaintext', Buffer.from('inline, as base64').toString('base64')])
+    const base64Input = await awsJson(mode, HOME_REGION, [
+      'kms',
+      'encrypt',
+      '--key-id',
+      aliasName,
+      '--plaintext',
+      Buffer.from('inline, as base64').toString('base64'),
+    ])
     assert.equal(field(base64Input, 'KeyId'), first.arn)
     // ...and raw text with --cli-binary-format raw-in-base64-out.
-    const rawInput = await awsJson(mode, HOME_REGION, ['kms', 'encrypt', '--key-id', aliasArn, '--plaintext', 'inline, raw text', '--cli-binary-format', 'raw-in-base64-out'])
+    const rawInput = await awsJson(mode, HOME_REGION, [
+      'kms',
+      'encrypt',
+      '--key-id',
+      aliasArn,
+      '--plaintext',
+      'inline, raw text',
+      '--cli-binary-format',
+      'raw-in-base64-out',
+    ])
     assert.equal(field(rawInput, 'KeyId'), first.arn)
     // A ciphertext can go back inline too, as the base64 the CLI printed.
     const inlineDecrypt = await awsJson(mode, HOME_REGION, ['kms', 'decrypt', '--ciphertext-blob', field(base64Input, 'CiphertextBlob')])
     assert.equal(blob(inlineDecrypt, 'Plaintext').toString('utf8'), 'inline, as base64')
-    const rawDecrypt = await awsJson(mode, HOME_REGION, ['kms', 'decrypt', '--ciphertext-blob', `fileb://${writeBlob(blob(rawInput, 'CiphertextBlob'))}`, '--key-id', aliasName])
+    const rawDecrypt = await awsJson(mode, HOME_REGION, [
+      'kms',
+      'decrypt',
+      '--ciphertext-blob',
+      `fileb://${writeBlob(blob(rawInput, 'CiphertextBlob'))}`,
+      '--key-id',
+      aliasName,
+    ])
     assert.equal(blob(rawDecrypt, 'Plaintext').toString('utf8'), 'inline, raw text')
 
     // update-alias moves it; ciphertexts keep naming the key they were made with.
-    assert.deepEqual(await awsJson(mode, HOME_REGION, ['kms', 'update-alias', '--alias-name', aliasName, '--target-key-id', second.keyId]), {})
+    assert.deepEqual(
+      await awsJson(mode, HOME_REGION, ['kms', 'update-alias', '--alias-name', aliasName, '--target-key-id', second.keyId]),
+      {},
+    )
     const movedTo = await awsJson(mode, HOME_REGION, ['kms', 'describe-key', '--key-id', aliasName])
     assert.equal(field(movedTo, 'KeyMetadata', 'KeyId'), second.keyId)
     const allAliases = field<Alias[]>(await awsJson(mode, HOME_REGION, ['kms', 'list-aliases']), 'Aliases')
-    assert.deepEqual(allAliases.filter((a) => a.AliasName === aliasName).map((a) => a.TargetKeyId), [second.keyId])
+    assert.deepEqual(
+      allAliases.filter((a) => a.AliasName === aliasName).map((a) => a.TargetKeyId),
+      [second.keyId],
+    )
     assert.deepEqual(field<Alias[]>(await awsJson(mode, HOME_REGION, ['kms', 'list-aliases', '--key-id', first.keyId]), 'Aliases'), [])
     const afterMove = await awsJson(mode, HOME_REGION, ['kms', 'decrypt', '--ciphertext-blob', field(base64Input, 'CiphertextBlob')])
     assert.equal(field(afterMove, 'KeyId'), first.arn)
     assert.equal(blob(afterMove, 'Plaintext').toString('utf8'), 'inline, as base64')
     // Decrypting with --key-id naming the alias now names the wrong key.
-    await awsError(mode, HOME_REGION, ['kms', 'decrypt', '--ciphertext-blob', field(base64Input, 'CiphertextBlob'), '--key-id', aliasName], 'IncorrectKeyException', 'Decrypt')
+    await awsError(
+      mode,
+      HOME_REGION,
+      ['kms', 'decrypt', '--ciphertext-blob', field(base64Input, 'CiphertextBlob'), '--key-id', aliasName],
+      'IncorrectKeyException',
+      'Decrypt',
+    )
 
     assert.deepEqual(await awsJson(mode, HOME_REGION, ['kms', 'delete-alias', '--alias-name', aliasName]), {})
     const afterDelete = field<Alias[]>(await awsJson(mode, HOME_REGION, ['kms', 'list-aliases']), 'Aliases')
@@ -376,21 +464,46 @@ describe('AWS CLI v2 against a local partition', { skip: SKIP ? 'TRENT_SKIP_AWS_
 
   it('reports service errors the way the CLI expects them', async () => {
     for (const mode of ['profile', 'env'] as const) {
-      const stderr = await awsError(mode, HOME_REGION, ['kms', 'describe-key', '--key-id', ABSENT_KEY_ID], 'NotFoundException', 'DescribeKey')
+      const stderr = await awsError(
+        mode,
+        HOME_REGION,
+        ['kms', 'describe-key', '--key-id', ABSENT_KEY_ID],
+        'NotFoundException',
+        'DescribeKey',
+      )
       assert.ok(stderr.includes(`arn:aws:kms:${HOME_REGION}:${ACCOUNT_ID}:key/${ABSENT_KEY_ID}`), stderr)
     }
     await awsError('env', HOME_REGION, ['kms', 'encrypt', '--key-id', ABSENT_KEY_ID, '--plaintext', 'eA=='], 'NotFoundException', 'Encrypt')
 
     const key = await createKey('env', HOME_REGION, 'to disable')
     await awsJson('env', HOME_REGION, ['kms', 'disable-key', '--key-id', key.keyId])
-    const disabled = await awsError('env', HOME_REGION, ['kms', 'encrypt', '--key-id', key.keyId, '--plaintext', 'eA=='], 'DisabledException', 'Encrypt')
+    const disabled = await awsError(
+      'env',
+      HOME_REGION,
+      ['kms', 'encrypt', '--key-id', key.keyId, '--plaintext', 'eA=='],
+      'DisabledException',
+      'Encrypt',
+    )
     assert.ok(disabled.includes(key.arn), disabled)
     await awsJson('env', HOME_REGION, ['kms', 'enable-key', '--key-id', key.keyId])
 
-    const pending = await awsJson('env', HOME_REGION, ['kms', 'schedule-key-deletion', '--key-id', key.keyId, '--pending-window-in-days', '7'])
+    const pending = await awsJson('env', HOME_REGION, [
+      'kms',
+      'schedule-key-deletion',
+      '--key-id',
+      key.keyId,
+      '--pending-window-in-days',
+      '7',
+    ])
     assert.equal(field(pending, 'KeyState'), 'PendingDeletion')
     assert.match(field(pending, 'DeletionDate'), /^\d{4}-\d{2}-\d{2}T/)
-    await awsError('env', HOME_REGION, ['kms', 'encrypt', '--key-id', key.keyId, '--plaintext', 'eA=='], 'KMSInvalidStateException', 'Encrypt')
+    await awsError(
+      'env',
+      HOME_REGION,
+      ['kms', 'encrypt', '--key-id', key.keyId, '--plaintext', 'eA=='],
+      'KMSInvalidStateException',
+      'Encrypt',
+    )
     await awsJson('env', HOME_REGION, ['kms', 'cancel-key-deletion', '--key-id', key.keyId])
 
     await awsError('env', HOME_REGION, ['kms', 'generate-random', '--number-of-bytes', '1025'], 'ValidationException', 'GenerateRandom')
@@ -402,21 +515,36 @@ describe('AWS CLI v2 against a local partition', { skip: SKIP ? 'TRENT_SKIP_AWS_
       { ...cliEnvironment('env'), AWS_ACCESS_KEY_ID: 'AKIAUNKNOWNUNKNOWN00', AWS_SECRET_ACCESS_KEY: 'not-the-secret' },
     )
     assert.equal(unknown.code, 254, describeResult(unknown))
-    assert.match(unknown.stderr, /An error occurred \(UnrecognizedClientException\) when calling the ListKeys operation/, describeResult(unknown))
+    assert.match(
+      unknown.stderr,
+      /An error occurred \(UnrecognizedClientException\) when calling the ListKeys operation/,
+      describeResult(unknown),
+    )
     const wrongSecret = await runProcess(
       AWS_CLI,
       ['--endpoint-url', started().gatewayUrl, '--region', HOME_REGION, '--output', 'json', '--no-cli-pager', 'kms', 'list-keys'],
       { ...cliEnvironment('env'), AWS_SECRET_ACCESS_KEY: 'not-the-secret' },
     )
     assert.equal(wrongSecret.code, 254, describeResult(wrongSecret))
-    assert.match(wrongSecret.stderr, /An error occurred \(InvalidSignatureException\) when calling the ListKeys operation/, describeResult(wrongSecret))
+    assert.match(
+      wrongSecret.stderr,
+      /An error occurred \(InvalidSignatureException\) when calling the ListKeys operation/,
+      describeResult(wrongSecret),
+    )
   })
 
   it('routes by --region: eu-west-1 does not see us-east-1 keys, and the other way round', async () => {
     // With the profile: the region that decides is --region, whatever the profile holds.
     const mode = 'profile'
     const home = await createKey(mode, HOME_REGION, 'home key')
-    const encrypted = await awsJson(mode, HOME_REGION, ['kms', 'encrypt', '--key-id', home.keyId, '--plaintext', `fileb://${writeBlob(PLAINTEXT)}`])
+    const encrypted = await awsJson(mode, HOME_REGION, [
+      'kms',
+      'encrypt',
+      '--key-id',
+      home.keyId,
+      '--plaintext',
+      `fileb://${writeBlob(PLAINTEXT)}`,
+    ])
 
     assert.ok(!(await listKeyIds(mode, OTHER_REGION)).includes(home.keyId), `${OTHER_REGION} should not list a ${HOME_REGION} key`)
     const stderr = await awsError(mode, OTHER_REGION, ['kms', 'describe-key', '--key-id', home.keyId], 'NotFoundException', 'DescribeKey')
@@ -425,7 +553,11 @@ describe('AWS CLI v2 against a local partition', { skip: SKIP ? 'TRENT_SKIP_AWS_
     // The ciphertext names a key the other region does not have.
     const foreign = await aws(mode, OTHER_REGION, ['kms', 'decrypt', '--ciphertext-blob', field(encrypted, 'CiphertextBlob')])
     assert.equal(foreign.code, 254, describeResult(foreign))
-    assert.match(foreign.stderr, /An error occurred \((InvalidCiphertextException|NotFoundException)\) when calling the Decrypt operation/, describeResult(foreign))
+    assert.match(
+      foreign.stderr,
+      /An error occurred \((InvalidCiphertextException|NotFoundException)\) when calling the Decrypt operation/,
+      describeResult(foreign),
+    )
 
     const away = await createKey(mode, OTHER_REGION, 'away key')
     assert.equal(away.arn, `arn:aws:kms:${OTHER_REGION}:${ACCOUNT_ID}:key/${away.keyId}`)
@@ -442,28 +574,88 @@ describe('AWS CLI v2 against a local partition', { skip: SKIP ? 'TRENT_SKIP_AWS_
     const keyId = field(created, 'KeyMetadata', 'KeyId')
     assert.deepEqual(field(created, 'KeyMetadata', 'SigningAlgorithms'), ['ECDSA_SHA_384'])
     const message = writeBlob(PLAINTEXT)
-    const signed = await awsJson(mode, HOME_REGION, ['kms', 'sign', '--key-id', keyId, '--message', `fileb://${message}`, '--signing-algorithm', 'ECDSA_SHA_384'])
+    const signed = await awsJson(mode, HOME_REGION, [
+      'kms',
+      'sign',
+      '--key-id',
+      keyId,
+      '--message',
+      `fileb://${message}`,
+      '--signing-algorithm',
+      'ECDSA_SHA_384',
+    ])
     const signature = blob(signed, 'Signature')
     const verified = await awsJson(mode, HOME_REGION, [
-      'kms', 'verify', '--key-id', keyId, '--message', `fileb://${message}`, '--signature', `fileb://${writeBlob(signature)}`, '--signing-algorithm', 'ECDSA_SHA_384',
+      'kms',
+      'verify',
+      '--key-id',
+      keyId,
+      '--message',
+      `fileb://${message}`,
+      '--signature',
+      `fileb://${writeBlob(signature)}`,
+      '--signing-algorithm',
+      'ECDSA_SHA_384',
     ])
     assert.equal(field(verified, 'SignatureValid'), true)
     const flipped = Buffer.from(signature)
     flipped[flipped.length - 1] = (flipped[flipped.length - 1] ?? 0) ^ 1
-    await awsError(mode, HOME_REGION, [
-      'kms', 'verify', '--key-id', keyId, '--message', `fileb://${message}`, '--signature', `fileb://${writeBlob(flipped)}`, '--signing-algorithm', 'ECDSA_SHA_384',
-    ], 'KMSInvalidSignatureException', 'Verify')
+    await awsError(
+      mode,
+      HOME_REGION,
+      [
+        'kms',
+        'verify',
+        '--key-id',
+        keyId,
+        '--message',
+        `fileb://${message}`,
+        '--signature',
+        `fileb://${writeBlob(flipped)}`,
+        '--signing-algorithm',
+        'ECDSA_SHA_384',
+      ],
+      'KMSInvalidSignatureException',
+      'Verify',
+    )
     const publicKey = blob(await awsJson(mode, HOME_REGION, ['kms', 'get-public-key', '--key-id', keyId]), 'PublicKey')
-    const opensslResult = await runProcess('openssl', [
-      'dgst', '-sha384', '-keyform', 'DER', '-verify', writeBlob(publicKey), '-signature', writeBlob(signature), message,
-    ], process.env)
+    const opensslResult = await runProcess(
+      'openssl',
+      ['dgst', '-sha384', '-keyform', 'DER', '-verify', writeBlob(publicKey), '-signature', writeBlob(signature), message],
+      process.env,
+    )
     assert.match(opensslResult.stdout, /Verified OK/, describeResult(opensslResult))
 
-    const hmacKey = field(await awsJson(mode, HOME_REGION, ['kms', 'create-key', '--key-spec', 'HMAC_256', '--key-usage', 'GENERATE_VERIFY_MAC']), 'KeyMetadata', 'KeyId')
-    const mac = blob(await awsJson(mode, HOME_REGION, ['kms', 'generate-mac', '--key-id', hmacKey, '--message', `fileb://${message}`, '--mac-algorithm', 'HMAC_SHA_256']), 'Mac')
+    const hmacKey = field(
+      await awsJson(mode, HOME_REGION, ['kms', 'create-key', '--key-spec', 'HMAC_256', '--key-usage', 'GENERATE_VERIFY_MAC']),
+      'KeyMetadata',
+      'KeyId',
+    )
+    const mac = blob(
+      await awsJson(mode, HOME_REGION, [
+        'kms',
+        'generate-mac',
+        '--key-id',
+        hmacKey,
+        '--message',
+        `fileb://${message}`,
+        '--mac-algorithm',
+        'HMAC_SHA_256',
+      ]),
+      'Mac',
+    )
     assert.equal(mac.length, 32)
     const macOk = await awsJson(mode, HOME_REGION, [
-      'kms', 'verify-mac', '--key-id', hmacKey, '--message', `fileb://${message}`, '--mac', `fileb://${writeBlob(mac)}`, '--mac-algorithm', 'HMAC_SHA_256',
+      'kms',
+      'verify-mac',
+      '--key-id',
+      hmacKey,
+      '--message',
+      `fileb://${message}`,
+      '--mac',
+      `fileb://${writeBlob(mac)}`,
+      '--mac-algorithm',
+      'HMAC_SHA_256',
     ])
     assert.equal(field(macOk, 'MacValid'), true)
   })

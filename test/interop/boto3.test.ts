@@ -283,7 +283,12 @@ describe('boto3 against a local partition', () => {
     const message = `Key 'arn:aws:kms:${HOME_REGION}:${ACCOUNT_ID}:key/${ABSENT_KEY_ID}' does not exist`
     assertServiceError(result.describe, 'NotFoundException', 'DescribeKey', message)
     assertServiceError(result.encrypt, 'NotFoundException', 'Encrypt', message)
-    assertServiceError(result.alias, 'NotFoundException', 'DescribeKey', `Alias arn:aws:kms:${HOME_REGION}:${ACCOUNT_ID}:alias/does-not-exist is not found.`)
+    assertServiceError(
+      result.alias,
+      'NotFoundException',
+      'DescribeKey',
+      `Alias arn:aws:kms:${HOME_REGION}:${ACCOUNT_ID}:alias/does-not-exist is not found.`,
+    )
   })
 
   it('raises InvalidCiphertextException for a tampered or foreign blob', () => {
@@ -314,7 +319,12 @@ describe('boto3 against a local partition', () => {
     const result = step('otherRegion')
     const home = step('createKey')
     assert.ok(!(result.listed as string[]).includes(home.keyId as string), JSON.stringify(result.listed))
-    assertServiceError(result.describeHomeKey, 'NotFoundException', 'DescribeKey', `Key 'arn:aws:kms:${OTHER_REGION}:${ACCOUNT_ID}:key/${String(home.keyId)}' does not exist`)
+    assertServiceError(
+      result.describeHomeKey,
+      'NotFoundException',
+      'DescribeKey',
+      `Key 'arn:aws:kms:${OTHER_REGION}:${ACCOUNT_ID}:key/${String(home.keyId)}' does not exist`,
+    )
     assert.match(result.createdArn as string, new RegExp(`^arn:aws:kms:${OTHER_REGION}:${ACCOUNT_ID}:key/`))
     assert.equal(result.createdKeyVisibleAtHome, false)
     const foreign = serviceError(result.decryptHomeCiphertext)
@@ -353,9 +363,23 @@ describe('boto3 against a local partition', () => {
   it('ran every step of the script', () => {
     if (summary === undefined) throw new Error('the boto3 script did not run')
     assert.deepEqual(Object.keys(summary.steps).sort(), [
-      'aliases', 'createKey', 'deletion', 'describeKey', 'encryptDecrypt', 'errorDisabled',
-      'errorInvalidCiphertext', 'errorNotFound', 'errorValidation', 'generateDataKey', 'generateRandom',
-      'listKeysPaginated', 'otherRegion', 'profileSession', 'rotation', 'signAndMac', 'tags',
+      'aliases',
+      'createKey',
+      'deletion',
+      'describeKey',
+      'encryptDecrypt',
+      'errorDisabled',
+      'errorInvalidCiphertext',
+      'errorNotFound',
+      'errorValidation',
+      'generateDataKey',
+      'generateRandom',
+      'listKeysPaginated',
+      'otherRegion',
+      'profileSession',
+      'rotation',
+      'signAndMac',
+      'tags',
     ])
     // Which Python and boto3 ran, for whoever reads the test output.
     assert.match(summary.versions.boto3, /^\d+\.\d+\.\d+/)

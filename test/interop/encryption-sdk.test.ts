@@ -153,7 +153,10 @@ describe('AWS Encryption SDK with multi-Region keys across a three-region partit
   function assertContextRoundTrip(got: Record<string, string>): void {
     for (const [name, value] of Object.entries(context)) assert.equal(got[name], value, `encryption context ${name}`)
     // The default committing suite signs, and adds its public key; nothing else appears.
-    assert.deepEqual(Object.keys(got).filter((name) => !(name in context)), ['aws-crypto-public-key'])
+    assert.deepEqual(
+      Object.keys(got).filter((name) => !(name in context)),
+      ['aws-crypto-public-key'],
+    )
   }
 
   let fromUs: Uint8Array
@@ -201,31 +204,50 @@ describe('AWS Encryption SDK with multi-Region keys across a three-region partit
     const byKeyring = await decrypt(new AwsKmsMrkAwareSymmetricKeyringNode({ keyId: arn(US, mrk), client: esdkClient(US) }), result)
     assert.deepEqual(Buffer.from(byKeyring.plaintext), plaintext)
     assertContextRoundTrip(byKeyring.messageHeader.encryptionContext)
-    const byDiscovery = await decrypt(new AwsKmsMrkAwareSymmetricDiscoveryKeyringNode({ client: esdkClient(US), discoveryFilter: DISCOVERY_FILTER }), result)
+    const byDiscovery = await decrypt(
+      new AwsKmsMrkAwareSymmetricDiscoveryKeyringNode({ client: esdkClient(US), discoveryFilter: DISCOVERY_FILTER }),
+      result,
+    )
     assert.deepEqual(Buffer.from(byDiscovery.plaintext), plaintext)
     assertContextRoundTrip(byDiscovery.messageHeader.encryptionContext)
   })
 
-  it("the KMS calls the keyrings make answer with the ARN of the region that answered", async () => {
+  it('the KMS calls the keyrings make answer with the ARN of the region that answered', async () => {
     // The message's EDK, decrypted directly as the MRK keyrings do: KeyId is the keyring's ARN.
     const { messageHeader } = await decrypt(new AwsKmsMrkAwareSymmetricKeyringNode({ keyId: arn(US, mrk), client: esdkClient(US) }), fromUs)
     const [edk] = messageHeader.encryptedDataKeys
     assert.ok(edk !== undefined)
     for (const region of [US, EU]) {
       const answer: DecryptCommandOutput = await sdk(region).send(
-        new DecryptCommand({ CiphertextBlob: edk.encryptedDataKey, KeyId: arn(region, mrk), EncryptionContext: messageHeader.encryptionContext }),
+        new DecryptCommand({
+          CiphertextBlob: edk.encryptedDataKey,
+          KeyId: arn(region, mrk),
+          EncryptionContext: messageHeader.encryptionContext,
+        }),
       )
       assert.equal(answer.KeyId, arn(region, mrk))
       assert.equal(answer.Plaintext?.length, 32)
     }
     // Wrong encryption context: the EDK does not open (InvalidCiphertextException, as AWS).
     await rejectsWithService(
-      sdk(EU).send(new DecryptCommand({ CiphertextBlob: edk.encryptedDataKey, KeyId: arn(EU, mrk), EncryptionContext: { ...messageHeader.encryptionContext, purpose: 'other' } })),
+      sdk(EU).send(
+        new DecryptCommand({
+          CiphertextBlob: edk.encryptedDataKey,
+          KeyId: arn(EU, mrk),
+          EncryptionContext: { ...messageHeader.encryptionContext, purpose: 'other' },
+        }),
+      ),
       'InvalidCiphertextException',
     )
     // An unrelated MRK named as KeyId: IncorrectKeyException, as AWS.
     await rejectsWithService(
-      sdk(EU).send(new DecryptCommand({ CiphertextBlob: edk.encryptedDataKey, KeyId: arn(EU, unrelated), EncryptionContext: messageHeader.encryptionContext })),
+      sdk(EU).send(
+        new DecryptCommand({
+          CiphertextBlob: edk.encryptedDataKey,
+          KeyId: arn(EU, unrelated),
+          EncryptionContext: messageHeader.encryptionContext,
+        }),
+      ),
       'IncorrectKeyException',
     )
   })
@@ -257,7 +279,11 @@ describe('AWS Encryption SDK with multi-Region keys across a three-region partit
   })
 
   it('does not decrypt in ap-southeast-2, which holds no replica (the region answers NotFoundException)', async () => {
-    await decryptFails(new AwsKmsMrkAwareSymmetricKeyringNode({ keyId: arn(AP, mrk), client: esdkClient(AP) }), fromUs, /Unable to decrypt data key[\s\S]*NotFoundException/)
+    await decryptFails(
+      new AwsKmsMrkAwareSymmetricKeyringNode({ keyId: arn(AP, mrk), client: esdkClient(AP) }),
+      fromUs,
+      /Unable to decrypt data key[\s\S]*NotFoundException/,
+    )
     await decryptFails(
       new AwsKmsMrkAwareSymmetricDiscoveryKeyringNode({ client: esdkClient(AP), discoveryFilter: DISCOVERY_FILTER }),
       fromUs,
@@ -269,11 +295,22 @@ describe('AWS Encryption SDK with multi-Region keys across a three-region partit
 
   it('does not decrypt with a keyring for an unrelated MRK', async () => {
     // The keyring filters the EDKs itself: none is for its key.
-    await decryptFails(new AwsKmsMrkAwareSymmetricKeyringNode({ keyId: arn(EU, unrelated), client: esdkClient(EU) }), fromUs, /Unable to decrypt data key: No EDKs supplied/)
-    await decryptFails(new AwsKmsMrkAwareSymmetricKeyringNode({ keyId: arn(US, unrelated), client: esdkClient(US) }), fromUs, /Unable to decrypt data key: No EDKs supplied/)
+    await decryptFails(
+      new AwsKmsMrkAwareSymmetricKeyringNode({ keyId: arn(EU, unrelated), client: esdkClient(EU) }),
+      fromUs,
+      /Unable to decrypt data key: No EDKs supplied/,
+    )
+    await decryptFails(
+      new AwsKmsMrkAwareSymmetricKeyringNode({ keyId: arn(US, unrelated), client: esdkClient(US) }),
+      fromUs,
+      /Unable to decrypt data key: No EDKs supplied/,
+    )
     // A discovery keyring whose filter names another account finds nothing either.
     await decryptFails(
-      new AwsKmsMrkAwareSymmetricDiscoveryKeyringNode({ client: esdkClient(EU), discoveryFilter: { accountIDs: ['444455556666'], partition: 'aws' } }),
+      new AwsKmsMrkAwareSymmetricDiscoveryKeyringNode({
+        client: esdkClient(EU),
+        discoveryFilter: { accountIDs: ['444455556666'], partition: 'aws' },
+      }),
       fromUs,
       /Unable to decrypt data key: No EDKs supplied/,
     )

@@ -11,7 +11,12 @@ import { SignatureV4 } from '@smithy/signature-v4'
 import { NodeSha256 } from '../../src/cli/sign.js'
 import { startPartition, stopAllPartitions, type RunningPartition } from '../helpers/partition.js'
 
-async function signedRequest(partition: RunningPartition, region: string, target: string, body: string): Promise<{ head: string; body: string }> {
+async function signedRequest(
+  partition: RunningPartition,
+  region: string,
+  target: string,
+  body: string,
+): Promise<{ head: string; body: string }> {
   const url = new URL(partition.gatewayUrl)
   const signer = new SignatureV4({ service: 'kms', region, credentials: partition.credentials, sha256: NodeSha256 })
   const signed = await signer.sign({
@@ -20,7 +25,12 @@ async function signedRequest(partition: RunningPartition, region: string, target
     hostname: url.hostname,
     port: Number(url.port),
     path: '/',
-    headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `TrentService.${target}`, 'content-length': String(Buffer.byteLength(body)) },
+    headers: {
+      host: url.host,
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': `TrentService.${target}`,
+      'content-length': String(Buffer.byteLength(body)),
+    },
     body,
   })
   const lines = Object.entries(signed.headers).map(([name, value]) => `${name}: ${String(value)}`)
@@ -104,7 +114,11 @@ describe('connections handed from the gateway to a region', () => {
     socket.write(other.head + other.body)
     const responses = await answers
     socket.destroy()
-    assert.deepEqual(responses.map((r) => r.status), [200, 200, 200], JSON.stringify(responses))
+    assert.deepEqual(
+      responses.map((r) => r.status),
+      [200, 200, 200],
+      JSON.stringify(responses),
+    )
     assert.equal(Buffer.from((JSON.parse(responses[2]?.body ?? '{}') as { Plaintext: string }).Plaintext, 'base64').length, 24)
   })
 })

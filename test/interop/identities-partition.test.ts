@@ -73,7 +73,6 @@ function writeAtomically(path: string, text: string): void {
   renameSync(temporary, path)
 }
 
-
 /** The AWS error name a call fails with, or 'ok'. */
 async function outcome(promise: Promise<unknown>): Promise<string> {
   try {
@@ -105,7 +104,8 @@ describe('a partition started with --identities FILE', () => {
 
   const clientOf = (user: User, region: string): KMSClient =>
     kmsClient(partition, region, { credentials: { accessKeyId: user.accessKeyId, secretAccessKey: user.secretAccessKey }, maxAttempts: 1 })
-  const key = (region: string): { keyId: string; arn: string; ciphertext: Uint8Array } => keys.get(region) ?? assert.fail(`no key in ${region}`)
+  const key = (region: string): { keyId: string; arn: string; ciphertext: Uint8Array } =>
+    keys.get(region) ?? assert.fail(`no key in ${region}`)
 
   before(async () => {
     dir = createTempDir('trent-identities-')
@@ -186,7 +186,9 @@ describe('a partition started with --identities FILE', () => {
       await waitFor(
         `the new identities in ${region}`,
         async () => {
-          const decrypt = await outcome(clientOf(ALICE, region).send(new DecryptCommand({ CiphertextBlob: ciphertext, EncryptionContext: { Owner: 'alice' } })))
+          const decrypt = await outcome(
+            clientOf(ALICE, region).send(new DecryptCommand({ CiphertextBlob: ciphertext, EncryptionContext: { Owner: 'alice' } })),
+          )
           const describe = await outcome(clientOf(BOB, region).send(new DescribeKeyCommand({ KeyId: keyId })))
           return decrypt === 'AccessDeniedException' && describe === 'ok' ? true : undefined
         },
@@ -210,7 +212,19 @@ describe('a partition started with --identities FILE', () => {
   const NOT_RELOADED = 'identities file not reloaded; the previous identities stay in force'
   const INVALID_FILES: [string, string][] = [
     ['not JSON', '{"users": ['],
-    ['an invalid IAM policy', JSON.stringify({ users: [{ name: 'bob', accessKeyId: BOB.accessKeyId, secretAccessKey: BOB.secretAccessKey, policies: [{ Statement: [{ Effect: 'Allow' }] }] }] })],
+    [
+      'an invalid IAM policy',
+      JSON.stringify({
+        users: [
+          {
+            name: 'bob',
+            accessKeyId: BOB.accessKeyId,
+            secretAccessKey: BOB.secretAccessKey,
+            policies: [{ Statement: [{ Effect: 'Allow' }] }],
+          },
+        ],
+      }),
+    ],
   ]
   for (const [what, text] of INVALID_FILES) {
     it(`a file that is ${what} leaves the previous identities in force`, async () => {
@@ -252,12 +266,18 @@ describe('a partition started with TRENT_IDENTITIES', () => {
     writeAtomically(file, identitiesFile([{ user: ALICE, actions: ['kms:CreateKey', 'kms:DescribeKey'] }]))
     const region = REGIONS[0]
     const partition = await startPartition({ regions: [region], env: { TRENT_IDENTITIES: file } })
-    const alice = kmsClient(partition, region, { credentials: { accessKeyId: ALICE.accessKeyId, secretAccessKey: ALICE.secretAccessKey }, maxAttempts: 1 })
+    const alice = kmsClient(partition, region, {
+      credentials: { accessKeyId: ALICE.accessKeyId, secretAccessKey: ALICE.secretAccessKey },
+      maxAttempts: 1,
+    })
     const { KeyMetadata } = await alice.send(new CreateKeyCommand({}))
     const keyId = KeyMetadata?.KeyId ?? assert.fail('no key id')
     await alice.send(new DescribeKeyCommand({ KeyId: keyId }))
     await rejectsWith(alice.send(new EncryptCommand({ KeyId: keyId, Plaintext: PLAINTEXT })), 'AccessDeniedException')
-    const bob = kmsClient(partition, region, { credentials: { accessKeyId: BOB.accessKeyId, secretAccessKey: BOB.secretAccessKey }, maxAttempts: 1 })
+    const bob = kmsClient(partition, region, {
+      credentials: { accessKeyId: BOB.accessKeyId, secretAccessKey: BOB.secretAccessKey },
+      maxAttempts: 1,
+    })
     await rejectsWith(bob.send(new DescribeKeyCommand({ KeyId: keyId })), 'UnrecognizedClientException')
   })
 })

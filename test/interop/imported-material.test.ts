@@ -46,14 +46,24 @@ async function createExternalKey(spec: KeySpec = 'SYMMETRIC_DEFAULT', usage: Key
   return created.KeyMetadata?.KeyId ?? assert.fail('no key id')
 }
 
-async function importInto(keyId: string, material: Uint8Array, algorithm: AlgorithmSpec = 'RSAES_OAEP_SHA_256', spec: WrappingKeySpec = 'RSA_2048', expires = false): Promise<string> {
-  const parameters = await kms.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: algorithm, WrappingKeySpec: spec }))
+async function importInto(
+  keyId: string,
+  material: Uint8Array,
+  algorithm: AlgorithmSpec = 'RSAES_OAEP_SHA_256',
+  spec: WrappingKeySpec = 'RSA_2048',
+  expires = false,
+): Promise<string> {
+  const parameters = await kms.send(
+    new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: algorithm, WrappingKeySpec: spec }),
+  )
   const imported = await kms.send(
     new ImportKeyMaterialCommand({
       KeyId: keyId,
       ImportToken: parameters.ImportToken,
       EncryptedKeyMaterial: wrapForImport(parameters.PublicKey ?? new Uint8Array(), algorithm, material),
-      ...(expires ? { ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: new Date(region.clock.now() + 2 * DAY_S * 1000) } : { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }),
+      ...(expires
+        ? { ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: new Date(region.clock.now() + 2 * DAY_S * 1000) }
+        : { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }),
     }),
   )
   return imported.KeyMaterialId ?? assert.fail('no key material id')
@@ -73,7 +83,9 @@ for (const algorithm of ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_
       assert.match(err.message, /is pending import\.$/)
       return true
     })
-    const parameters = await kms.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: algorithm, WrappingKeySpec: 'RSA_2048' }))
+    const parameters = await kms.send(
+      new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: algorithm, WrappingKeySpec: 'RSA_2048' }),
+    )
     const validTo = parameters.ParametersValidTo?.getTime() ?? 0
     assert.ok(Math.abs(validTo - (region.clock.now() + DAY_S * 1000)) < 5000, 'parameters are good for 24 hours')
     const material = randomBytes(32)
@@ -100,19 +112,31 @@ test('import tokens: expired, for another key, altered, or a wrapping that does 
   const keyId = await createExternalKey()
   const other = await createExternalKey()
   const material = randomBytes(32)
-  const parameters = await kms.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }))
+  const parameters = await kms.send(
+    new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }),
+  )
   const wrapped = wrapForImport(parameters.PublicKey ?? new Uint8Array(), 'RSAES_OAEP_SHA_256', material)
-  const base = { ImportToken: parameters.ImportToken, EncryptedKeyMaterial: wrapped, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' } as const
+  const base = {
+    ImportToken: parameters.ImportToken,
+    EncryptedKeyMaterial: wrapped,
+    ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+  } as const
   await assert.rejects(kms.send(new ImportKeyMaterialCommand({ ...base, KeyId: other })), { name: 'InvalidImportTokenException' })
   const altered = Buffer.from(parameters.ImportToken ?? [])
   altered[altered.length - 20] = (altered[altered.length - 20] ?? 0) ^ 1
-  await assert.rejects(kms.send(new ImportKeyMaterialCommand({ ...base, KeyId: keyId, ImportToken: altered })), { name: 'InvalidImportTokenException' })
+  await assert.rejects(kms.send(new ImportKeyMaterialCommand({ ...base, KeyId: keyId, ImportToken: altered })), {
+    name: 'InvalidImportTokenException',
+  })
   const garbage = Buffer.from(wrapped)
   garbage[5] = (garbage[5] ?? 0) ^ 1
-  await assert.rejects(kms.send(new ImportKeyMaterialCommand({ ...base, KeyId: keyId, EncryptedKeyMaterial: garbage })), { name: 'InvalidCiphertextException' })
+  await assert.rejects(kms.send(new ImportKeyMaterialCommand({ ...base, KeyId: keyId, EncryptedKeyMaterial: garbage })), {
+    name: 'InvalidCiphertextException',
+  })
   // Material of the wrong size for the key spec.
   const short = wrapForImport(parameters.PublicKey ?? new Uint8Array(), 'RSAES_OAEP_SHA_256', randomBytes(16))
-  await assert.rejects(kms.send(new ImportKeyMaterialCommand({ ...base, KeyId: keyId, EncryptedKeyMaterial: short })), { name: 'IncorrectKeyMaterialException' })
+  await assert.rejects(kms.send(new ImportKeyMaterialCommand({ ...base, KeyId: keyId, EncryptedKeyMaterial: short })), {
+    name: 'IncorrectKeyMaterialException',
+  })
   // A day later the token has expired, by the region's clock.
   region.clock.advance((DAY_S + 1) * 1000)
   await assert.rejects(kms.send(new ImportKeyMaterialCommand({ ...base, KeyId: keyId })), { name: 'ExpiredImportTokenException' })
@@ -122,11 +146,21 @@ test('import tokens: expired, for another key, altered, or a wrapping that does 
 test('ValidTo: required with KEY_MATERIAL_EXPIRES; when it passes the key goes back to PendingImport; re-import brings it back', async () => {
   const keyId = await createExternalKey()
   const material = randomBytes(32)
-  const parameters = await kms.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_1', WrappingKeySpec: 'RSA_2048' }))
+  const parameters = await kms.send(
+    new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_1', WrappingKeySpec: 'RSA_2048' }),
+  )
   const wrapped = wrapForImport(parameters.PublicKey ?? new Uint8Array(), 'RSAES_OAEP_SHA_1', material)
   await assert.rejects(
-    kms.send(new ImportKeyMaterialCommand({ KeyId: keyId, ImportToken: parameters.ImportToken, EncryptedKeyMaterial: wrapped, ExpirationModel: 'KEY_MATERIAL_EXPIRES' })),
-    (err: Error) => err.name === 'ValidationException' && err.message === 'A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES',
+    kms.send(
+      new ImportKeyMaterialCommand({
+        KeyId: keyId,
+        ImportToken: parameters.ImportToken,
+        EncryptedKeyMaterial: wrapped,
+        ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+      }),
+    ),
+    (err: Error) =>
+      err.name === 'ValidationException' && err.message === 'A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES',
   )
   await importInto(keyId, material, 'RSAES_OAEP_SHA_1', 'RSA_2048', true)
   const described = await kms.send(new DescribeKeyCommand({ KeyId: keyId }))
@@ -156,11 +190,13 @@ test('DeleteImportedKeyMaterial: back to PendingImport, only the same material m
   await roundTrips(keyId)
 })
 
-test('import operations on a key of AWS_KMS origin are refused with AWS\'s message', async () => {
+test("import operations on a key of AWS_KMS origin are refused with AWS's message", async () => {
   const keyId = (await kms.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? ''
   await assert.rejects(
     kms.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' })),
-    (err: Error) => err.name === 'UnsupportedOperationException' && err.message.endsWith(`key/${keyId} origin is AWS_KMS which is not valid for this operation.`),
+    (err: Error) =>
+      err.name === 'UnsupportedOperationException' &&
+      err.message.endsWith(`key/${keyId} origin is AWS_KMS which is not valid for this operation.`),
   )
   await assert.rejects(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId })), { name: 'UnsupportedOperationException' })
 })
@@ -175,7 +211,9 @@ test('asymmetric and HMAC material can be imported: signatures verify with the i
   // An RSA private key is not P-256 material.
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const other = await createExternalKey('ECC_NIST_P256', 'SIGN_VERIFY')
-  await assert.rejects(importInto(other, rsa.privateKey.export({ type: 'pkcs8', format: 'der' }), 'RSA_AES_KEY_WRAP_SHA_256'), { name: 'IncorrectKeyMaterialException' })
+  await assert.rejects(importInto(other, rsa.privateKey.export({ type: 'pkcs8', format: 'der' }), 'RSA_AES_KEY_WRAP_SHA_256'), {
+    name: 'IncorrectKeyMaterialException',
+  })
 
   const hmac = await createExternalKey('HMAC_256', 'GENERATE_VERIFY_MAC')
   const hmacKey = randomBytes(32)

@@ -58,7 +58,9 @@ describe('rotation of imported material in a multi-Region key, across a real par
   })
 
   async function importIn(region: string, keyId: string, material: Uint8Array, importType?: ImportType): Promise<string> {
-    const parameters = await kms(region).send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_3072' }))
+    const parameters = await kms(region).send(
+      new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_3072' }),
+    )
     const out = await kms(region).send(
       new ImportKeyMaterialCommand({
         KeyId: keyId,
@@ -87,40 +89,62 @@ describe('rotation of imported material in a multi-Region key, across a real par
   let before1: Uint8Array | undefined
 
   it('imports the first material into the primary and the replica', async () => {
-    keyId = (await kms(US).send(new CreateKeyCommand({ MultiRegion: true, Origin: 'EXTERNAL' }))).KeyMetadata?.KeyId ?? assert.fail('no key')
+    keyId =
+      (await kms(US).send(new CreateKeyCommand({ MultiRegion: true, Origin: 'EXTERNAL' }))).KeyMetadata?.KeyId ?? assert.fail('no key')
     id1 = await importIn(US, keyId, first)
     await kms(US).send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: EU }))
     // The replica exists once the replication protocol has created it (PendingImport, no material).
-    await waitFor('the replica', async () => {
-      try {
-        return (await kms(EU).send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState === 'PendingImport' ? true : undefined
-      } catch {
-        return undefined
-      }
-    }, SYNC)
+    await waitFor(
+      'the replica',
+      async () => {
+        try {
+          return (await kms(EU).send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState === 'PendingImport' ? true : undefined
+        } catch {
+          return undefined
+        }
+      },
+      SYNC,
+    )
     assert.equal(await importIn(EU, keyId, first), id1)
-    before1 = (await kms(EU).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('first, made in the replica') }))).CiphertextBlob
+    before1 = (await kms(EU).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('first, made in the replica') })))
+      .CiphertextBlob
   })
 
   it('new material stays pending in both regions until the replica imports it; the primary refuses to rotate meanwhile', async () => {
     id2 = await importIn(US, keyId, second, 'NEW_KEY_MATERIAL')
-    assert.deepEqual(await states(US, keyId), [`${short(id1)}:IMPORTED:CURRENT`, `${short(id2)}:IMPORTED:PENDING_MULTI_REGION_IMPORT_AND_ROTATION`])
+    assert.deepEqual(await states(US, keyId), [
+      `${short(id1)}:IMPORTED:CURRENT`,
+      `${short(id2)}:IMPORTED:PENDING_MULTI_REGION_IMPORT_AND_ROTATION`,
+    ])
     await waitFor('the replica to list the new material', async () => ((await states(EU, keyId)).length === 2 ? true : undefined), SYNC)
-    assert.deepEqual(await states(EU, keyId), [`${short(id1)}:IMPORTED:CURRENT`, `${short(id2)}:PENDING_IMPORT:PENDING_MULTI_REGION_IMPORT_AND_ROTATION`])
+    assert.deepEqual(await states(EU, keyId), [
+      `${short(id1)}:IMPORTED:CURRENT`,
+      `${short(id2)}:PENDING_IMPORT:PENDING_MULTI_REGION_IMPORT_AND_ROTATION`,
+    ])
     await assert.rejects(kms(US).send(new RotateKeyOnDemandCommand({ KeyId: keyId })), (err: Error) => {
       assert.equal(err.name, 'KMSInvalidStateException')
       assert.equal(err.message, `No available key material pending rotation for the key: arn:aws:kms:${US}:111122223333:key/${keyId}.`)
       return true
     })
     assert.equal(await importIn(EU, keyId, second), id2)
-    await waitFor('the primary to see the replica hold it', async () => ((await states(US, keyId))[1]?.endsWith(':PENDING_ROTATION') === true ? true : undefined), SYNC)
+    await waitFor(
+      'the primary to see the replica hold it',
+      async () => ((await states(US, keyId))[1]?.endsWith(':PENDING_ROTATION') === true ? true : undefined),
+      SYNC,
+    )
   })
 
   it('the rotation completes: both regions encrypt with the new material and decrypt the old and new ciphertexts', async () => {
     await kms(US).send(new RotateKeyOnDemandCommand({ KeyId: keyId }))
     assert.equal((await kms(US).send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.CurrentKeyMaterialId, id2)
-    await waitFor('the replica to rotate', async () => ((await kms(EU).send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.CurrentKeyMaterialId === id2 ? true : undefined), SYNC)
-    const afterUs = (await kms(US).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('second, made in the primary') }))).CiphertextBlob
+    await waitFor(
+      'the replica to rotate',
+      async () =>
+        (await kms(EU).send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.CurrentKeyMaterialId === id2 ? true : undefined,
+      SYNC,
+    )
+    const afterUs = (await kms(US).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('second, made in the primary') })))
+      .CiphertextBlob
     const afterEu = await kms(EU).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('second, made in the replica') }))
     for (const region of [US, EU]) {
       assert.equal(await decryptIn(region, before1), 'first, made in the replica')
@@ -130,7 +154,7 @@ describe('rotation of imported material in a multi-Region key, across a real par
     assert.equal((await kms(US).send(new DecryptCommand({ CiphertextBlob: afterEu.CiphertextBlob }))).KeyMaterialId, id2)
   })
 
-  it('after the replica\'s process is killed and restarted, both materials are still there', async () => {
+  it("after the replica's process is killed and restarted, both materials are still there", async () => {
     const pid = partition.regionPids.get(EU) ?? assert.fail('no pid')
     process.kill(pid, 'SIGKILL')
     await partition.waitForRegionRestart(EU, pid)

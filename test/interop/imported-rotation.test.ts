@@ -51,16 +51,24 @@ after(async () => {
 const DAY_MS = 86_400_000
 const ARN_PREFIX = 'arn:aws:kms:us-east-1:111122223333:key/'
 
-async function createExternalKey(client: KMSClient = kms, spec: KeySpec = 'SYMMETRIC_DEFAULT', usage: KeyUsageType = 'ENCRYPT_DECRYPT'): Promise<string> {
+async function createExternalKey(
+  client: KMSClient = kms,
+  spec: KeySpec = 'SYMMETRIC_DEFAULT',
+  usage: KeyUsageType = 'ENCRYPT_DECRYPT',
+): Promise<string> {
   const created = await client.send(new CreateKeyCommand({ Origin: 'EXTERNAL', KeySpec: spec, KeyUsage: usage }))
   return created.KeyMetadata?.KeyId ?? assert.fail('no key id')
 }
 
-type ImportOptions = Partial<Pick<ImportKeyMaterialCommandInput, 'ImportType' | 'KeyMaterialId' | 'KeyMaterialDescription' | 'ExpirationModel' | 'ValidTo'>>
+type ImportOptions = Partial<
+  Pick<ImportKeyMaterialCommandInput, 'ImportType' | 'KeyMaterialId' | 'KeyMaterialDescription' | 'ExpirationModel' | 'ValidTo'>
+>
 
 /** GetParametersForImport, wrap as a user does, ImportKeyMaterial; `keyRef` may be the key id or its ARN. */
 async function importMaterial(keyRef: string, material: Uint8Array, options: ImportOptions = {}, client: KMSClient = kms): Promise<string> {
-  const parameters = await client.send(new GetParametersForImportCommand({ KeyId: keyRef, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }))
+  const parameters = await client.send(
+    new GetParametersForImportCommand({ KeyId: keyRef, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }),
+  )
   const out = await client.send(
     new ImportKeyMaterialCommand({
       KeyId: keyRef,
@@ -84,7 +92,9 @@ async function describe(keyId: string, client: KMSClient = kms) {
 }
 
 async function encrypt(keyId: string, text: string, client: KMSClient = kms): Promise<Uint8Array> {
-  return (await client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(text) }))).CiphertextBlob ?? assert.fail('no ciphertext')
+  return (
+    (await client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(text) }))).CiphertextBlob ?? assert.fail('no ciphertext')
+  )
 }
 
 async function decrypt(ciphertext: Uint8Array, client: KMSClient = kms): Promise<{ text: string; materialId: string | undefined }> {
@@ -118,12 +128,24 @@ test('new imported material: PENDING_ROTATION until RotateKeyOnDemand, then curr
 
   const second = randomBytes(32)
   const validTo = new Date(region.clock.now() + 30 * DAY_MS)
-  const id2 = await importMaterial(keyId, second, { ImportType: 'NEW_KEY_MATERIAL', KeyMaterialDescription: 'second', ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: validTo })
+  const id2 = await importMaterial(keyId, second, {
+    ImportType: 'NEW_KEY_MATERIAL',
+    KeyMaterialDescription: 'second',
+    ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+    ValidTo: validTo,
+  })
   assert.notEqual(id2, id1)
   assert.equal((await describe(keyId)).CurrentKeyMaterialId, id1, 'new material is not current before the rotation')
   const all = await rotations(keyId, true)
   assert.deepEqual(all, [
-    { KeyId: keyId, KeyMaterialId: id1, KeyMaterialDescription: 'first', ImportState: 'IMPORTED', KeyMaterialState: 'CURRENT', ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' },
+    {
+      KeyId: keyId,
+      KeyMaterialId: id1,
+      KeyMaterialDescription: 'first',
+      ImportState: 'IMPORTED',
+      KeyMaterialState: 'CURRENT',
+      ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+    },
     {
       KeyId: keyId,
       KeyMaterialId: id2,
@@ -153,10 +175,13 @@ test('new imported material: PENDING_ROTATION until RotateKeyOnDemand, then curr
   assert.equal(done[0]?.RotationType, 'ON_DEMAND')
   assert.ok(done[0]?.RotationDate instanceof Date && Math.abs(done[0].RotationDate.getTime() - region.clock.now()) < 2000)
   const after = await rotations(keyId, true)
-  assert.deepEqual(after.map((r) => [r.KeyMaterialId, r.KeyMaterialState, r.RotationType]), [
-    [id1, 'NON_CURRENT', undefined],
-    [id2, 'CURRENT', 'ON_DEMAND'],
-  ])
+  assert.deepEqual(
+    after.map((r) => [r.KeyMaterialId, r.KeyMaterialState, r.RotationType]),
+    [
+      [id1, 'NON_CURRENT', undefined],
+      [id2, 'CURRENT', 'ON_DEMAND'],
+    ],
+  )
   assert.equal(after[0]?.RotationDate, undefined, 'the first material has no rotation date')
 
   // Old and new ciphertexts, and KeyMaterialId in every response that has it.
@@ -176,7 +201,10 @@ test('new imported material: PENDING_ROTATION until RotateKeyOnDemand, then curr
   assert.equal((await describe(keyId)).CurrentKeyMaterialId, id3)
   assert.equal((await decrypt(c1)).text, 'under the first material')
   assert.equal((await decrypt(c2)).text, 'under the second material')
-  assert.deepEqual((await rotations(keyId, false)).map((r) => r.KeyMaterialId), [id2, id3])
+  assert.deepEqual(
+    (await rotations(keyId, false)).map((r) => r.KeyMaterialId),
+    [id2, id3],
+  )
 
   // Re-importing an existing material (EXISTING_KEY_MATERIAL is the default now) keeps its
   // description unless a new one is given, and changes its expiry.
@@ -197,7 +225,10 @@ test('every misuse is refused with the same error whether the key is named by id
 
   // Nothing imported yet: EXISTING_KEY_MATERIAL has nothing to match; nothing to rotate.
   for (const ref of refs) {
-    assert.equal((await failure(importMaterial(ref, material, { ImportType: 'EXISTING_KEY_MATERIAL' }))).name, 'IncorrectKeyMaterialException')
+    assert.equal(
+      (await failure(importMaterial(ref, material, { ImportType: 'EXISTING_KEY_MATERIAL' }))).name,
+      'IncorrectKeyMaterialException',
+    )
     assert.deepEqual(await failure(kms.send(new RotateKeyOnDemandCommand({ KeyId: ref }))), {
       name: 'KMSInvalidStateException',
       message: `${ARN_PREFIX}${keyId} is pending import.`,
@@ -214,13 +245,19 @@ test('every misuse is refused with the same error whether the key is named by id
     // The material already associated with the key is not new material.
     record('NEW with the existing material', await failure(importMaterial(ref, material, { ImportType: 'NEW_KEY_MATERIAL' })))
     // A KeyMaterialId with NEW_KEY_MATERIAL.
-    record('NEW with a KeyMaterialId', await failure(importMaterial(ref, randomBytes(32), { ImportType: 'NEW_KEY_MATERIAL', KeyMaterialId: id1 })))
+    record(
+      'NEW with a KeyMaterialId',
+      await failure(importMaterial(ref, randomBytes(32), { ImportType: 'NEW_KEY_MATERIAL', KeyMaterialId: id1 })),
+    )
     // Other material as EXISTING_KEY_MATERIAL (the default after the first import).
     record('other material as existing', await failure(importMaterial(ref, randomBytes(32))))
     // A KeyMaterialId the key does not have, and one that is the key's but not this material's.
     record('unknown KeyMaterialId', await failure(importMaterial(ref, material, { KeyMaterialId: 'ab'.repeat(32) })))
     record('KeyMaterialId of other material', await failure(importMaterial(ref, randomBytes(32), { KeyMaterialId: id1 })))
-    record('delete an unknown KeyMaterialId', await failure(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: ref, KeyMaterialId: 'cd'.repeat(32) }))))
+    record(
+      'delete an unknown KeyMaterialId',
+      await failure(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: ref, KeyMaterialId: 'cd'.repeat(32) }))),
+    )
   }
   const expected: Record<string, string> = {
     'rotate, nothing pending': 'KMSInvalidStateException',
@@ -235,7 +272,10 @@ test('every misuse is refused with the same error whether the key is named by id
     assert.equal(byId?.name, expected[label], `${label}: ${byId?.name} ${byId?.message}`)
     assert.deepEqual(byArn, byId, `${label}: the ARN gets the very answer the id gets`)
   }
-  assert.equal(outcomes.get('rotate, nothing pending')?.[0]?.message, `No available key material pending rotation for the key: ${ARN_PREFIX}${keyId}.`)
+  assert.equal(
+    outcomes.get('rotate, nothing pending')?.[0]?.message,
+    `No available key material pending rotation for the key: ${ARN_PREFIX}${keyId}.`,
+  )
 
   // One material pending at a time: a second NEW import is refused, by id and by ARN alike.
   const id2 = await importMaterial(keyId, randomBytes(32), { ImportType: 'NEW_KEY_MATERIAL' })
@@ -243,15 +283,27 @@ test('every misuse is refused with the same error whether the key is named by id
     const third = randomBytes(32)
     const refused = await failure(importMaterial(ref, third, { ImportType: 'NEW_KEY_MATERIAL' }))
     assert.equal(refused.name, 'KMSInvalidStateException')
-    assert.match(refused.message, new RegExp(`^New key material \\(id: [0-9a-f]{64}\\) cannot be imported into KMS key ${ARN_PREFIX}${keyId}, because another key material \\(id: ${id2}\\) is pending rotation\\.$`))
+    assert.match(
+      refused.message,
+      new RegExp(
+        `^New key material \\(id: [0-9a-f]{64}\\) cannot be imported into KMS key ${ARN_PREFIX}${keyId}, because another key material \\(id: ${id2}\\) is pending rotation\\.$`,
+      ),
+    )
   }
-  assert.deepEqual((await rotations(keyId, true)).map((r) => r.KeyMaterialState), ['CURRENT', 'PENDING_ROTATION'], 'the refusals changed nothing')
+  assert.deepEqual(
+    (await rotations(keyId, true)).map((r) => r.KeyMaterialState),
+    ['CURRENT', 'PENDING_ROTATION'],
+    'the refusals changed nothing',
+  )
 
   // Rotation of keys that cannot have several materials, and of KMS-made keys without a pending import.
   const hmac = await createExternalKey(kms, 'HMAC_256', 'GENERATE_VERIFY_MAC')
   await importMaterial(hmac, randomBytes(32))
   for (const ref of [hmac, ARN_PREFIX + hmac]) {
-    assert.equal((await failure(importMaterial(ref, randomBytes(32), { ImportType: 'NEW_KEY_MATERIAL' }))).name, 'UnsupportedOperationException')
+    assert.equal(
+      (await failure(importMaterial(ref, randomBytes(32), { ImportType: 'NEW_KEY_MATERIAL' }))).name,
+      'UnsupportedOperationException',
+    )
     assert.equal((await failure(kms.send(new RotateKeyOnDemandCommand({ KeyId: ref })))).name, 'UnsupportedOperationException')
   }
   const kmsKey = (await kms.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? ''
@@ -276,10 +328,13 @@ test('DeleteImportedKeyMaterial by KeyMaterialId: an associated material sends t
   assert.equal(deleted.KeyMaterialId, id1)
   assert.equal(deleted.KeyId, ARN_PREFIX + keyId)
   assert.equal((await describe(keyId)).KeyState, 'PendingImport')
-  assert.deepEqual((await rotations(keyId, true)).map((r) => [r.KeyMaterialId, r.ImportState, r.KeyMaterialState]), [
-    [id1, 'PENDING_IMPORT', 'NON_CURRENT'],
-    [id2, 'IMPORTED', 'CURRENT'],
-  ])
+  assert.deepEqual(
+    (await rotations(keyId, true)).map((r) => [r.KeyMaterialId, r.ImportState, r.KeyMaterialState]),
+    [
+      [id1, 'PENDING_IMPORT', 'NON_CURRENT'],
+      [id2, 'IMPORTED', 'CURRENT'],
+    ],
+  )
   assert.equal((await failure(decrypt(c2))).name, 'KMSInvalidStateException')
   // Only that material brings it back.
   assert.equal((await failure(importMaterial(keyId, randomBytes(32), { KeyMaterialId: id1 }))).name, 'IncorrectKeyMaterialException')
@@ -298,9 +353,15 @@ test('DeleteImportedKeyMaterial by KeyMaterialId: an associated material sends t
   // Pending material is not associated with the key: deleting it withdraws it, the key
   // stays usable, and different new material may take its place.
   const pending = await importMaterial(keyId, randomBytes(32), { ImportType: 'NEW_KEY_MATERIAL' })
-  assert.equal((await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: ARN_PREFIX + keyId, KeyMaterialId: pending }))).KeyMaterialId, pending)
+  assert.equal(
+    (await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: ARN_PREFIX + keyId, KeyMaterialId: pending }))).KeyMaterialId,
+    pending,
+  )
   assert.equal((await describe(keyId)).KeyState, 'Enabled')
-  assert.deepEqual((await rotations(keyId, true)).map((r) => r.KeyMaterialId), [id1, id2])
+  assert.deepEqual(
+    (await rotations(keyId, true)).map((r) => r.KeyMaterialId),
+    [id1, id2],
+  )
   assert.equal((await failure(kms.send(new RotateKeyOnDemandCommand({ KeyId: keyId })))).name, 'KMSInvalidStateException')
   const replacement = await importMaterial(keyId, randomBytes(32), { ImportType: 'NEW_KEY_MATERIAL' })
   await kms.send(new RotateKeyOnDemandCommand({ KeyId: keyId }))
@@ -318,7 +379,10 @@ test('expiry of one material: the key goes back to PendingImport until that mate
   region.clock.advance(3 * DAY_MS)
   assert.ok((await expireImportedMaterial(region.kms)).includes(keyId))
   assert.equal((await describe(keyId)).KeyState, 'PendingImport')
-  assert.deepEqual((await rotations(keyId, true)).map((r) => r.ImportState), ['PENDING_IMPORT', 'IMPORTED'])
+  assert.deepEqual(
+    (await rotations(keyId, true)).map((r) => r.ImportState),
+    ['PENDING_IMPORT', 'IMPORTED'],
+  )
   await importMaterial(keyId, first)
   assert.equal((await describe(keyId)).KeyState, 'Enabled')
   assert.equal((await decrypt(c1)).text, 'expiring')
@@ -339,10 +403,13 @@ test('the materials, pending and rotated, survive a restart of the region proces
     await process.kill9()
     process = await startRegionProcess({ dataDir, port, extraArgs: ['--replication-port', String(port + 1)] })
     client = process.client()
-    assert.deepEqual((await rotations(keyId, true, client)).map((r) => [r.KeyMaterialId, r.KeyMaterialState, r.KeyMaterialDescription]), [
-      [id1, 'CURRENT', undefined],
-      [id2, 'PENDING_ROTATION', 'next'],
-    ])
+    assert.deepEqual(
+      (await rotations(keyId, true, client)).map((r) => [r.KeyMaterialId, r.KeyMaterialState, r.KeyMaterialDescription]),
+      [
+        [id1, 'CURRENT', undefined],
+        [id2, 'PENDING_ROTATION', 'next'],
+      ],
+    )
     await client.send(new RotateKeyOnDemandCommand({ KeyId: keyId }))
     const c2 = await encrypt(keyId, 'after the rotation', client)
     await process.kill9()

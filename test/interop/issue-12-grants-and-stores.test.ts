@@ -62,7 +62,10 @@ describe('issue 12 through the AWS SDK, against a real partition', () => {
     writeFileSync(identities, JSON.stringify({ users: [{ ...ALICE, policies: [] }] }))
     partition = await startPartition({ regions: [US, EU], extraArgs: ['--identities', identities] })
     root = kmsClient(partition, US)
-    alice = kmsClient(partition, US, { credentials: { accessKeyId: ALICE.accessKeyId, secretAccessKey: ALICE.secretAccessKey }, maxAttempts: 1 })
+    alice = kmsClient(partition, US, {
+      credentials: { accessKeyId: ALICE.accessKeyId, secretAccessKey: ALICE.secretAccessKey },
+      maxAttempts: 1,
+    })
     keyId = (await root.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? assert.fail('no key')
   })
   after(async () => {
@@ -73,7 +76,12 @@ describe('issue 12 through the AWS SDK, against a real partition', () => {
   describe('grants', () => {
     it('a grant constrained to a SourceArn does not authorize the grantee user calling directly; the same grant without it does', async () => {
       const constrained = await root.send(
-        new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: ALICE_ARN, Operations: ['Encrypt', 'DescribeKey'], Constraints: { SourceArn: SOURCE_ARN } }),
+        new CreateGrantCommand({
+          KeyId: keyId,
+          GranteePrincipal: ALICE_ARN,
+          Operations: ['Encrypt', 'DescribeKey'],
+          Constraints: { SourceArn: SOURCE_ARN },
+        }),
       )
       const listed = await root.send(new ListGrantsCommand({ KeyId: keyId, GrantId: constrained.GrantId }))
       assert.deepEqual(listed.Grants?.[0]?.Constraints, { SourceArn: SOURCE_ARN })
@@ -81,9 +89,23 @@ describe('issue 12 through the AWS SDK, against a real partition', () => {
       await rejectsWith(alice.send(new EncryptCommand({ KeyId: keyId, Plaintext: PLAINTEXT })), 'AccessDeniedException')
       await rejectsWith(alice.send(new DescribeKeyCommand({ KeyId: keyId })), 'AccessDeniedException')
       // Nor does its CreateGrant carry over: a grant alice would create through it is refused.
-      await root.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: ALICE_ARN, Operations: ['CreateGrant', 'Encrypt'], Constraints: { SourceArn: SOURCE_ARN } }))
+      await root.send(
+        new CreateGrantCommand({
+          KeyId: keyId,
+          GranteePrincipal: ALICE_ARN,
+          Operations: ['CreateGrant', 'Encrypt'],
+          Constraints: { SourceArn: SOURCE_ARN },
+        }),
+      )
       await rejectsWith(
-        alice.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: ALICE_ARN, Operations: ['Encrypt'], Constraints: { SourceArn: SOURCE_ARN } })),
+        alice.send(
+          new CreateGrantCommand({
+            KeyId: keyId,
+            GranteePrincipal: ALICE_ARN,
+            Operations: ['Encrypt'],
+            Constraints: { SourceArn: SOURCE_ARN },
+          }),
+        ),
         'AccessDeniedException',
       )
       const plain = await root.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: ALICE_ARN, Operations: ['Encrypt'] }))
@@ -98,12 +120,19 @@ describe('issue 12 through the AWS SDK, against a real partition', () => {
         region: US,
         target: 'TrentService.CreateGrant',
         credentials: partition.credentials,
-        body: JSON.stringify({ KeyId: keyId, GranteePrincipal: ALICE_ARN, Operations: ['Encrypt'], Constraints: { SourceVpc: 'vpc-12345678' } }),
+        body: JSON.stringify({
+          KeyId: keyId,
+          GranteePrincipal: ALICE_ARN,
+          Operations: ['Encrypt'],
+          Constraints: { SourceVpc: 'vpc-12345678' },
+        }),
       })
       assert.equal(answer.status, 400)
       assert.equal(answer.json?.__type, 'ValidationException')
       const grants = await root.send(new ListGrantsCommand({ KeyId: keyId, GranteePrincipal: ALICE_ARN }))
-      assert.ok(!(grants.Grants ?? []).some((g) => g.Constraints === undefined && g.Operations?.length === 1 && g.Operations[0] === 'Encrypt'))
+      assert.ok(
+        !(grants.Grants ?? []).some((g) => g.Constraints === undefined && g.Operations?.length === 1 && g.Operations[0] === 'Encrypt'),
+      )
     })
 
     it('a grant for a service principal: created, listed with its fields, filtered by ListGrants and ListRetirableGrants, never a user', async () => {
@@ -134,7 +163,10 @@ describe('issue 12 through the AWS SDK, against a real partition', () => {
       assert.ok(!byUser.some((g) => g.GrantId === created.GrantId))
       assert.deepEqual((await root.send(new ListGrantsCommand({ KeyId: keyId, GranteeServicePrincipal: 'sns.amazonaws.com' }))).Grants, [])
       const retirable = (await root.send(new ListRetirableGrantsCommand({ RetiringServicePrincipal: SERVICE }))).Grants ?? []
-      assert.deepEqual(retirable.map((g) => g.GrantId), [created.GrantId])
+      assert.deepEqual(
+        retirable.map((g) => g.GrantId),
+        [created.GrantId],
+      )
       await rejectsWith(
         root.send(new ListGrantsCommand({ KeyId: keyId, GranteePrincipal: ALICE_ARN, GranteeServicePrincipal: SERVICE })),
         'ValidationException',
@@ -150,9 +182,19 @@ describe('issue 12 through the AWS SDK, against a real partition', () => {
 
     it("CreateGrant's rules for the principal members, with their errors", async () => {
       const cases: { input: Record<string, unknown>; name: string; message?: string }[] = [
-        { input: { Operations: ['Encrypt'] }, name: 'ValidationException', message: 'You must specify either GranteePrincipal or GranteeServicePrincipal.' },
         {
-          input: { GranteePrincipal: ALICE_ARN, GranteeServicePrincipal: SERVICE, RetiringPrincipal: ALICE_ARN, Operations: ['Encrypt'], Constraints: { SourceArn: SOURCE_ARN } },
+          input: { Operations: ['Encrypt'] },
+          name: 'ValidationException',
+          message: 'You must specify either GranteePrincipal or GranteeServicePrincipal.',
+        },
+        {
+          input: {
+            GranteePrincipal: ALICE_ARN,
+            GranteeServicePrincipal: SERVICE,
+            RetiringPrincipal: ALICE_ARN,
+            Operations: ['Encrypt'],
+            Constraints: { SourceArn: SOURCE_ARN },
+          },
           name: 'ValidationException',
           message: 'You cannot specify both GranteePrincipal and GranteeServicePrincipal.',
         },
@@ -173,7 +215,12 @@ describe('issue 12 through the AWS SDK, against a real partition', () => {
         },
         // The model's pattern for a service principal (API reference, GrantListEntry).
         {
-          input: { GranteeServicePrincipal: 'not a service', RetiringPrincipal: ALICE_ARN, Operations: ['Encrypt'], Constraints: { SourceArn: SOURCE_ARN } },
+          input: {
+            GranteeServicePrincipal: 'not a service',
+            RetiringPrincipal: ALICE_ARN,
+            Operations: ['Encrypt'],
+            Constraints: { SourceArn: SOURCE_ARN },
+          },
           name: 'ValidationException',
           message:
             "1 validation error detected: Value 'not a service' at 'granteeServicePrincipal' failed to satisfy constraint: Member must satisfy regular expression pattern: ^([A-Za-z0-9\\-]+)\\.([A-Za-z0-9\\-]+)(\\.[A-Za-z0-9\\-]+)+$",
@@ -182,7 +229,11 @@ describe('issue 12 through the AWS SDK, against a real partition', () => {
       for (const { input, name, message } of cases) {
         await rejectsWith(root.send(new CreateGrantCommand({ KeyId: keyId, ...input } as never)), name, message)
       }
-      await rejectsWith(root.send(new ListRetirableGrantsCommand({})), 'ValidationException', 'You must specify either RetiringPrincipal or RetiringServicePrincipal.')
+      await rejectsWith(
+        root.send(new ListRetirableGrantsCommand({})),
+        'ValidationException',
+        'You must specify either RetiringPrincipal or RetiringServicePrincipal.',
+      )
       await rejectsWith(
         root.send(new ListRetirableGrantsCommand({ RetiringPrincipal: ALICE_ARN, RetiringServicePrincipal: SERVICE })),
         'ValidationException',
@@ -200,24 +251,37 @@ describe('issue 12 through the AWS SDK, against a real partition', () => {
       )
       // A ciphertext that could never decrypt is not looked at either.
       await rejectsWith(
-        root.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: Buffer.alloc(80, 7), DryRun: true, DryRunModifiers: ['IGNORE_CIPHERTEXT'] })),
+        root.send(
+          new DecryptCommand({ KeyId: keyId, CiphertextBlob: Buffer.alloc(80, 7), DryRun: true, DryRunModifiers: ['IGNORE_CIPHERTEXT'] }),
+        ),
         'DryRunOperationException',
       )
       // Without the modifier the dry run reads the ciphertext, and this one is not valid.
-      await rejectsWith(root.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: Buffer.alloc(80, 7), DryRun: true })), 'InvalidCiphertextException')
-      await rejectsWith(alice.send(new DecryptCommand({ KeyId: keyId, DryRun: true, DryRunModifiers: ['IGNORE_CIPHERTEXT'] })), 'AccessDeniedException')
+      await rejectsWith(
+        root.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: Buffer.alloc(80, 7), DryRun: true })),
+        'InvalidCiphertextException',
+      )
+      await rejectsWith(
+        alice.send(new DecryptCommand({ KeyId: keyId, DryRun: true, DryRunModifiers: ['IGNORE_CIPHERTEXT'] })),
+        'AccessDeniedException',
+      )
       await rejectsWith(
         root.send(new DecryptCommand({ DryRun: true, DryRunModifiers: ['IGNORE_CIPHERTEXT'] })),
         'ValidationException',
         'KeyId is required when DryRun is true and DryRunModifiers is IGNORE_CIPHERTEXT.',
       )
       // The modifier applies only with DryRun true: a real Decrypt still needs a valid ciphertext.
-      await rejectsWith(root.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: Buffer.alloc(80, 7), DryRunModifiers: ['IGNORE_CIPHERTEXT'] })), 'InvalidCiphertextException')
+      await rejectsWith(
+        root.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: Buffer.alloc(80, 7), DryRunModifiers: ['IGNORE_CIPHERTEXT'] })),
+        'InvalidCiphertextException',
+      )
     })
 
     it('ReEncrypt: the same, on the source key named by SourceKeyId', async () => {
       await rejectsWith(
-        root.send(new ReEncryptCommand({ SourceKeyId: keyId, DestinationKeyId: keyId, DryRun: true, DryRunModifiers: ['IGNORE_CIPHERTEXT'] })),
+        root.send(
+          new ReEncryptCommand({ SourceKeyId: keyId, DestinationKeyId: keyId, DryRun: true, DryRunModifiers: ['IGNORE_CIPHERTEXT'] }),
+        ),
         'DryRunOperationException',
       )
       await rejectsWith(
@@ -226,7 +290,9 @@ describe('issue 12 through the AWS SDK, against a real partition', () => {
         'SourceKeyId is required when DryRun is true and DryRunModifiers is IGNORE_CIPHERTEXT.',
       )
       await rejectsWith(
-        alice.send(new ReEncryptCommand({ SourceKeyId: keyId, DestinationKeyId: keyId, DryRun: true, DryRunModifiers: ['IGNORE_CIPHERTEXT'] })),
+        alice.send(
+          new ReEncryptCommand({ SourceKeyId: keyId, DestinationKeyId: keyId, DryRun: true, DryRunModifiers: ['IGNORE_CIPHERTEXT'] }),
+        ),
         'AccessDeniedException',
       )
     })
@@ -240,9 +306,15 @@ describe('issue 12 through the AWS SDK, against a real partition', () => {
       assert.deepEqual(listed.CustomKeyStores, [])
       assert.equal(listed.Truncated, false)
       assert.equal(listed.NextMarker, undefined)
-      const failure = await rejectsWith(root.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreId: missing })), 'CustomKeyStoreNotFoundException')
+      const failure = await rejectsWith(
+        root.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreId: missing })),
+        'CustomKeyStoreNotFoundException',
+      )
       assert.equal(failure.$metadata.httpStatusCode, 400)
-      await rejectsWith(root.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreName: 'ExampleKeyStore' })), 'CustomKeyStoreNotFoundException')
+      await rejectsWith(
+        root.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreName: 'ExampleKeyStore' })),
+        'CustomKeyStoreNotFoundException',
+      )
       await rejectsWith(root.send(new DescribeCustomKeyStoresCommand({ Marker: 'bm90LWEtbWFya2Vy' })), 'InvalidMarkerException')
     })
 
@@ -270,7 +342,14 @@ describe('issue 12 through the AWS SDK, against a real partition', () => {
 
     it('CreateCustomKeyStore is refused: no CloudHSM cluster exists here, and external key stores are not supported', async () => {
       await rejectsWith(
-        root.send(new CreateCustomKeyStoreCommand({ CustomKeyStoreName: 'ExampleKeyStore', CloudHsmClusterId: 'cluster-234abcdefABC', TrustAnchorCertificate: 'cert', KeyStorePassword: 'kmsPswd' })),
+        root.send(
+          new CreateCustomKeyStoreCommand({
+            CustomKeyStoreName: 'ExampleKeyStore',
+            CloudHsmClusterId: 'cluster-234abcdefABC',
+            TrustAnchorCertificate: 'cert',
+            KeyStorePassword: 'kmsPswd',
+          }),
+        ),
         'CloudHsmClusterNotFoundException',
         'CloudHSM cluster cluster-234abcdefABC is not available: this KMS has no CloudHSM clusters and does not support CloudHSM key stores.',
       )
@@ -282,7 +361,10 @@ describe('issue 12 through the AWS SDK, against a real partition', () => {
             XksProxyConnectivity: 'PUBLIC_ENDPOINT',
             XksProxyUriEndpoint: 'https://myproxy.xks.example.com',
             XksProxyUriPath: '/kms/xks/v1',
-            XksProxyAuthenticationCredential: { AccessKeyId: 'ABCDEFGHIJKLMNOPQRST', RawSecretAccessKey: 'DXjSUawnel2fr6SKC7G25CNxTyWKE5PF9XX6H/u9pSo=' },
+            XksProxyAuthenticationCredential: {
+              AccessKeyId: 'ABCDEFGHIJKLMNOPQRST',
+              RawSecretAccessKey: 'DXjSUawnel2fr6SKC7G25CNxTyWKE5PF9XX6H/u9pSo=',
+            },
           }),
         ),
         'UnsupportedOperationException',
@@ -291,9 +373,15 @@ describe('issue 12 through the AWS SDK, against a real partition', () => {
     })
 
     it('CreateKey and GenerateRandom with a CustomKeyStoreId: CustomKeyStoreNotFoundException', async () => {
-      await rejectsWith(root.send(new CreateKeyCommand({ CustomKeyStoreId: missing, Origin: 'AWS_CLOUDHSM' })), 'CustomKeyStoreNotFoundException')
+      await rejectsWith(
+        root.send(new CreateKeyCommand({ CustomKeyStoreId: missing, Origin: 'AWS_CLOUDHSM' })),
+        'CustomKeyStoreNotFoundException',
+      )
       await rejectsWith(root.send(new CreateKeyCommand({ CustomKeyStoreId: missing })), 'CustomKeyStoreNotFoundException')
-      await rejectsWith(root.send(new GenerateRandomCommand({ NumberOfBytes: 16, CustomKeyStoreId: missing })), 'CustomKeyStoreNotFoundException')
+      await rejectsWith(
+        root.send(new GenerateRandomCommand({ NumberOfBytes: 16, CustomKeyStoreId: missing })),
+        'CustomKeyStoreNotFoundException',
+      )
     })
   })
 

@@ -112,15 +112,26 @@ function externalMu(spki: Buffer, rawPublicKeyBytes: number, message: Uint8Array
   return shake256(64, shake256(64, pk), Buffer.of(0, 0), message)
 }
 
-async function sign(region: string, keyId: string, algorithm: 'ML_DSA_SHAKE_256' | 'ED25519_SHA_512' | 'ED25519_PH_SHA_512', messageType: 'RAW' | 'DIGEST' | 'EXTERNAL_MU', message: Uint8Array): Promise<Uint8Array> {
-  const out = await client(region).send(new SignCommand({ KeyId: keyId, SigningAlgorithm: algorithm, MessageType: messageType, Message: message }))
+async function sign(
+  region: string,
+  keyId: string,
+  algorithm: 'ML_DSA_SHAKE_256' | 'ED25519_SHA_512' | 'ED25519_PH_SHA_512',
+  messageType: 'RAW' | 'DIGEST' | 'EXTERNAL_MU',
+  message: Uint8Array,
+): Promise<Uint8Array> {
+  const out = await client(region).send(
+    new SignCommand({ KeyId: keyId, SigningAlgorithm: algorithm, MessageType: messageType, Message: message }),
+  )
   assert.equal(out.SigningAlgorithm, algorithm)
   return out.Signature ?? assert.fail('no signature')
 }
 
 /** The same request as Sign and as Verify (with a placeholder signature): AWS checks both alike. */
 function signAndVerify(region: string, input: SignCommandInput): Array<() => Promise<unknown>> {
-  return [() => client(region).send(new SignCommand(input)), () => client(region).send(new VerifyCommand({ ...input, Signature: new Uint8Array(64) }))]
+  return [
+    () => client(region).send(new SignCommand(input)),
+    () => client(region).send(new VerifyCommand({ ...input, Signature: new Uint8Array(64) })),
+  ]
 }
 
 describe('ML-DSA keys', () => {
@@ -154,15 +165,29 @@ describe('ML-DSA keys', () => {
       assert.equal(longestValid?.valid, true)
       assert.equal(wrongMessage?.valid, false)
 
-      for (const [messageType, payload] of [['RAW', message], ['EXTERNAL_MU', mu]] as const) {
+      for (const [messageType, payload] of [
+        ['RAW', message],
+        ['EXTERNAL_MU', mu],
+      ] as const) {
         for (const signature of [raw, external]) {
-          const verified = await client(US).send(new VerifyCommand({ KeyId: keyId, SigningAlgorithm: 'ML_DSA_SHAKE_256', MessageType: messageType, Message: payload, Signature: signature }))
+          const verified = await client(US).send(
+            new VerifyCommand({
+              KeyId: keyId,
+              SigningAlgorithm: 'ML_DSA_SHAKE_256',
+              MessageType: messageType,
+              Message: payload,
+              Signature: signature,
+            }),
+          )
           assert.equal(verified.SignatureValid, true)
         }
       }
       const tampered = Buffer.from(raw)
       tampered[100] = (tampered[100] ?? 0) ^ 0x01
-      await rejectsWith(client(US).send(new VerifyCommand({ KeyId: keyId, SigningAlgorithm: 'ML_DSA_SHAKE_256', Message: message, Signature: tampered })), 'KMSInvalidSignatureException')
+      await rejectsWith(
+        client(US).send(new VerifyCommand({ KeyId: keyId, SigningAlgorithm: 'ML_DSA_SHAKE_256', Message: message, Signature: tampered })),
+        'KMSInvalidSignatureException',
+      )
     })
   }
 
@@ -171,21 +196,39 @@ describe('ML-DSA keys', () => {
     const digest = createHash('sha256').update('m').digest()
     const base = { KeyId: keyId, SigningAlgorithm: 'ML_DSA_SHAKE_256' as const }
     for (const [input, name, message] of [
-      [{ ...base, MessageType: 'DIGEST', Message: digest }, 'ValidationException', 'Message type DIGEST is incompatible with key spec ML_DSA_44.'],
-      [{ ...base, MessageType: 'EXTERNAL_MU', Message: new Uint8Array(63) }, 'ValidationException', 'Digest is invalid length for algorithm ML_DSA_SHAKE_256.'],
+      [
+        { ...base, MessageType: 'DIGEST', Message: digest },
+        'ValidationException',
+        'Message type DIGEST is incompatible with key spec ML_DSA_44.',
+      ],
+      [
+        { ...base, MessageType: 'EXTERNAL_MU', Message: new Uint8Array(63) },
+        'ValidationException',
+        'Digest is invalid length for algorithm ML_DSA_SHAKE_256.',
+      ],
       [{ ...base, MessageType: 'RAW', Message: new Uint8Array(4097) }, 'ValidationException', undefined],
-      [{ ...base, SigningAlgorithm: 'ECDSA_SHA_256', Message: digest }, 'InvalidKeyUsageException', 'Algorithm ECDSA_SHA_256 is incompatible with key spec ML_DSA_44.'],
+      [
+        { ...base, SigningAlgorithm: 'ECDSA_SHA_256', Message: digest },
+        'InvalidKeyUsageException',
+        'Algorithm ECDSA_SHA_256 is incompatible with key spec ML_DSA_44.',
+      ],
     ] as const) {
       for (const call of signAndVerify(US, input)) await rejectsWith(call(), name, message)
     }
     // EXTERNAL_MU is for ML-DSA only.
     const ecKey = await createKey(US, 'ECC_NIST_P256', 'SIGN_VERIFY')
     await rejectsWith(
-      client(US).send(new SignCommand({ KeyId: ecKey, SigningAlgorithm: 'ECDSA_SHA_256', MessageType: 'EXTERNAL_MU', Message: new Uint8Array(64) })),
+      client(US).send(
+        new SignCommand({ KeyId: ecKey, SigningAlgorithm: 'ECDSA_SHA_256', MessageType: 'EXTERNAL_MU', Message: new Uint8Array(64) }),
+      ),
       'ValidationException',
       'Message type EXTERNAL_MU is incompatible with key spec ECC_NIST_P256.',
     )
-    await rejectsWith(client(US).send(new CreateKeyCommand({ KeySpec: 'ML_DSA_65', KeyUsage: 'ENCRYPT_DECRYPT' })), 'ValidationException', 'KeyUsage ENCRYPT_DECRYPT is not compatible with KeySpec ML_DSA_65')
+    await rejectsWith(
+      client(US).send(new CreateKeyCommand({ KeySpec: 'ML_DSA_65', KeyUsage: 'ENCRYPT_DECRYPT' })),
+      'ValidationException',
+      'KeyUsage ENCRYPT_DECRYPT is not compatible with KeySpec ML_DSA_65',
+    )
   })
 })
 
@@ -216,24 +259,53 @@ describe('Ed25519 keys', () => {
       ['ED25519_SHA_512', 'RAW', message, pure],
       ['ED25519_PH_SHA_512', 'DIGEST', digest, prehashed],
     ] as const) {
-      assert.equal((await client(US).send(new VerifyCommand({ KeyId: keyId, SigningAlgorithm, MessageType, Message, Signature }))).SignatureValid, true)
+      assert.equal(
+        (await client(US).send(new VerifyCommand({ KeyId: keyId, SigningAlgorithm, MessageType, Message, Signature }))).SignatureValid,
+        true,
+      )
     }
-    await rejectsWith(client(US).send(new VerifyCommand({ KeyId: keyId, SigningAlgorithm: 'ED25519_SHA_512', Message: digest, Signature: pure })), 'KMSInvalidSignatureException')
+    await rejectsWith(
+      client(US).send(new VerifyCommand({ KeyId: keyId, SigningAlgorithm: 'ED25519_SHA_512', Message: digest, Signature: pure })),
+      'KMSInvalidSignatureException',
+    )
   })
 
   it('refuses the other message type of each algorithm, a digest of the wrong length, ECDSA and KEY_AGREEMENT, with AWS errors', async () => {
     const keyId = await createKey(US, 'ECC_NIST_EDWARDS25519', 'SIGN_VERIFY')
     const digest = createHash('sha512').update('m').digest()
     for (const [input, name, message] of [
-      [{ SigningAlgorithm: 'ED25519_SHA_512', MessageType: 'DIGEST', Message: digest }, 'ValidationException', 'Message type DIGEST is incompatible with algorithm ED25519_SHA_512.'],
-      [{ SigningAlgorithm: 'ED25519_PH_SHA_512', MessageType: 'RAW', Message: digest }, 'ValidationException', 'Message type RAW is incompatible with algorithm ED25519_PH_SHA_512.'],
-      [{ SigningAlgorithm: 'ED25519_PH_SHA_512', MessageType: 'DIGEST', Message: digest.subarray(0, 32) }, 'ValidationException', 'Digest is invalid length for algorithm ED25519_PH_SHA_512.'],
-      [{ SigningAlgorithm: 'ED25519_SHA_512', MessageType: 'EXTERNAL_MU', Message: new Uint8Array(64) }, 'ValidationException', 'Message type EXTERNAL_MU is incompatible with algorithm ED25519_SHA_512.'],
-      [{ SigningAlgorithm: 'ECDSA_SHA_512', MessageType: 'RAW', Message: digest }, 'InvalidKeyUsageException', 'Algorithm ECDSA_SHA_512 is incompatible with key spec ECC_NIST_EDWARDS25519.'],
+      [
+        { SigningAlgorithm: 'ED25519_SHA_512', MessageType: 'DIGEST', Message: digest },
+        'ValidationException',
+        'Message type DIGEST is incompatible with algorithm ED25519_SHA_512.',
+      ],
+      [
+        { SigningAlgorithm: 'ED25519_PH_SHA_512', MessageType: 'RAW', Message: digest },
+        'ValidationException',
+        'Message type RAW is incompatible with algorithm ED25519_PH_SHA_512.',
+      ],
+      [
+        { SigningAlgorithm: 'ED25519_PH_SHA_512', MessageType: 'DIGEST', Message: digest.subarray(0, 32) },
+        'ValidationException',
+        'Digest is invalid length for algorithm ED25519_PH_SHA_512.',
+      ],
+      [
+        { SigningAlgorithm: 'ED25519_SHA_512', MessageType: 'EXTERNAL_MU', Message: new Uint8Array(64) },
+        'ValidationException',
+        'Message type EXTERNAL_MU is incompatible with algorithm ED25519_SHA_512.',
+      ],
+      [
+        { SigningAlgorithm: 'ECDSA_SHA_512', MessageType: 'RAW', Message: digest },
+        'InvalidKeyUsageException',
+        'Algorithm ECDSA_SHA_512 is incompatible with key spec ECC_NIST_EDWARDS25519.',
+      ],
     ] as const) {
       for (const call of signAndVerify(US, { KeyId: keyId, ...input })) await rejectsWith(call(), name, message)
     }
-    await rejectsWith(client(US).send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'KEY_AGREEMENT' })), 'ValidationException')
+    await rejectsWith(
+      client(US).send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'KEY_AGREEMENT' })),
+      'ValidationException',
+    )
   })
 })
 
@@ -251,7 +323,9 @@ describe('ML-KEM keys', () => {
       assert.equal(spki.length, KEM_SPKI_BYTES[spec])
 
       const outside = encapsulateOutsideFor(spec, spki)
-      const decapsulated = await client(US).send(new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: outside.ciphertext }))
+      const decapsulated = await client(US).send(
+        new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: outside.ciphertext }),
+      )
       assert.deepEqual(Buffer.from(decapsulated.SharedSecret ?? []), outside.sharedSecret)
       assert.equal(decapsulated.EncapsulationAlgorithm, 'ML_KEM')
       assert.match(decapsulated.KeyId ?? '', /^arn:aws:kms:us-east-1:111122223333:key\//)
@@ -260,13 +334,21 @@ describe('ML-KEM keys', () => {
       assert.equal(inside.SharedSecret?.length, 32)
       assert.equal(inside.SharedSecretCiphertextBlob?.length, KEM_CIPHERTEXT_BYTES[spec])
       assert.equal(inside.EncapsulationAlgorithm, 'ML_KEM')
-      const opened = await client(US).send(new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: inside.SharedSecretCiphertextBlob }))
+      const opened = await client(US).send(
+        new DecapsulateCommand({
+          KeyId: keyId,
+          EncapsulationAlgorithm: 'ML_KEM',
+          SharedSecretCiphertextBlob: inside.SharedSecretCiphertextBlob,
+        }),
+      )
       assert.deepEqual(opened.SharedSecret, inside.SharedSecret)
 
       // Implicit rejection: an altered ciphertext gives a different 32-byte secret, not an error.
       const altered = Buffer.from(outside.ciphertext)
       altered[5] = (altered[5] ?? 0) ^ 0x80
-      const rejected = await client(US).send(new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: altered }))
+      const rejected = await client(US).send(
+        new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: altered }),
+      )
       assert.equal(rejected.SharedSecret?.length, 32)
       assert.notDeepEqual(Buffer.from(rejected.SharedSecret ?? []), outside.sharedSecret)
     })
@@ -290,15 +372,40 @@ describe('ML-KEM keys', () => {
   it('refuses a ciphertext of the wrong length, other key usages both ways, DryRun and bad input, with AWS errors', async () => {
     const keyId = await createKey(US, 'ML_KEM_768', 'ENCAPSULATE_DECAPSULATE')
     const arn = `arn:aws:kms:us-east-1:111122223333:key/${keyId}`
-    const decap = (blob: Uint8Array): DecapsulateCommand => new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: blob })
+    const decap = (blob: Uint8Array): DecapsulateCommand =>
+      new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: blob })
     await rejectsWith(client(US).send(decap(new Uint8Array(1087))), 'InvalidCiphertextException')
     await rejectsWith(client(US).send(decap(new Uint8Array(1568))), 'InvalidCiphertextException')
     await rejectsWith(client(US).send(decap(new Uint8Array(6145))), 'ValidationException')
-    await rejectsWith(client(US).send(new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: new Uint8Array(0) })), 'ValidationException')
-    await rejectsWith(client(US).send(new EncapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', DryRun: true })), 'DryRunOperationException')
-    await rejectsWith(client(US).send(new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: new Uint8Array(1088), DryRun: true })), 'DryRunOperationException')
-    await rejectsWith(client(US).send(new EncapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'RSAES_OAEP_SHA_256' as 'ML_KEM' })), 'ValidationException')
-    await rejectsWith(client(US).send(new EncapsulateCommand({ KeyId: keyId } as { KeyId: string; EncapsulationAlgorithm: 'ML_KEM' })), 'ValidationException')
+    await rejectsWith(
+      client(US).send(
+        new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: new Uint8Array(0) }),
+      ),
+      'ValidationException',
+    )
+    await rejectsWith(
+      client(US).send(new EncapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', DryRun: true })),
+      'DryRunOperationException',
+    )
+    await rejectsWith(
+      client(US).send(
+        new DecapsulateCommand({
+          KeyId: keyId,
+          EncapsulationAlgorithm: 'ML_KEM',
+          SharedSecretCiphertextBlob: new Uint8Array(1088),
+          DryRun: true,
+        }),
+      ),
+      'DryRunOperationException',
+    )
+    await rejectsWith(
+      client(US).send(new EncapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'RSAES_OAEP_SHA_256' as 'ML_KEM' })),
+      'ValidationException',
+    )
+    await rejectsWith(
+      client(US).send(new EncapsulateCommand({ KeyId: keyId } as { KeyId: string; EncapsulationAlgorithm: 'ML_KEM' })),
+      'ValidationException',
+    )
     // An ML-KEM key neither signs nor encrypts ...
     await rejectsWith(
       client(US).send(new SignCommand({ KeyId: keyId, SigningAlgorithm: 'ML_DSA_SHAKE_256', Message: new Uint8Array(1) })),
@@ -306,22 +413,41 @@ describe('ML-KEM keys', () => {
       `${arn} key usage is ENCAPSULATE_DECAPSULATE which is not valid for Sign.`,
     )
     // ... and no other key encapsulates.
-    for (const [spec, usage] of [['ML_DSA_44', 'SIGN_VERIFY'], ['ECC_NIST_P256', 'KEY_AGREEMENT'], ['SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT']] as const) {
+    for (const [spec, usage] of [
+      ['ML_DSA_44', 'SIGN_VERIFY'],
+      ['ECC_NIST_P256', 'KEY_AGREEMENT'],
+      ['SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT'],
+    ] as const) {
       const other = await createKey(US, spec, usage)
       const otherArn = `arn:aws:kms:us-east-1:111122223333:key/${other}`
-      await rejectsWith(client(US).send(new EncapsulateCommand({ KeyId: other, EncapsulationAlgorithm: 'ML_KEM' })), 'InvalidKeyUsageException', `${otherArn} key usage is ${usage} which is not valid for Encapsulate.`)
       await rejectsWith(
-        client(US).send(new DecapsulateCommand({ KeyId: other, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: new Uint8Array(1088) })),
+        client(US).send(new EncapsulateCommand({ KeyId: other, EncapsulationAlgorithm: 'ML_KEM' })),
+        'InvalidKeyUsageException',
+        `${otherArn} key usage is ${usage} which is not valid for Encapsulate.`,
+      )
+      await rejectsWith(
+        client(US).send(
+          new DecapsulateCommand({ KeyId: other, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: new Uint8Array(1088) }),
+        ),
         'InvalidKeyUsageException',
         `${otherArn} key usage is ${usage} which is not valid for Decapsulate.`,
       )
     }
-    await rejectsWith(client(US).send(new CreateKeyCommand({ KeySpec: 'ML_KEM_512', KeyUsage: 'SIGN_VERIFY' })), 'ValidationException', 'KeyUsage SIGN_VERIFY is not compatible with KeySpec ML_KEM_512')
+    await rejectsWith(
+      client(US).send(new CreateKeyCommand({ KeySpec: 'ML_KEM_512', KeyUsage: 'SIGN_VERIFY' })),
+      'ValidationException',
+      'KeyUsage SIGN_VERIFY is not compatible with KeySpec ML_KEM_512',
+    )
     // Grants: Encapsulate and Decapsulate on an ML-KEM key, not on a signing key.
     const grantee = 'arn:aws:iam::111122223333:user/grantee'
-    await client(US).send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: grantee, Operations: ['Encapsulate', 'Decapsulate', 'GetPublicKey'] }))
+    await client(US).send(
+      new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: grantee, Operations: ['Encapsulate', 'Decapsulate', 'GetPublicKey'] }),
+    )
     const signing = await createKey(US, 'ML_DSA_44', 'SIGN_VERIFY')
-    await rejectsWith(client(US).send(new CreateGrantCommand({ KeyId: signing, GranteePrincipal: grantee, Operations: ['Decapsulate'] })), 'ValidationException')
+    await rejectsWith(
+      client(US).send(new CreateGrantCommand({ KeyId: signing, GranteePrincipal: grantee, Operations: ['Decapsulate'] })),
+      'ValidationException',
+    )
   })
 })
 
@@ -352,11 +478,25 @@ describe('multi-Region keys of the new specs', () => {
       const keyId = await replicated(spec, 'SIGN_VERIFY')
       const message = Buffer.from(`multi-Region ${spec}`)
       const fromUs = await sign(US, keyId, 'ML_DSA_SHAKE_256', 'RAW', message)
-      assert.equal((await client(EU).send(new VerifyCommand({ KeyId: keyId, SigningAlgorithm: 'ML_DSA_SHAKE_256', Message: message, Signature: fromUs }))).SignatureValid, true)
+      assert.equal(
+        (
+          await client(EU).send(
+            new VerifyCommand({ KeyId: keyId, SigningAlgorithm: 'ML_DSA_SHAKE_256', Message: message, Signature: fromUs }),
+          )
+        ).SignatureValid,
+        true,
+      )
       const euSpki = await publicKeyOf(EU, keyId)
       const mu = externalMu(euSpki, DSA_SPKI_BYTES[spec] - 22, message)
       const fromEu = await sign(EU, keyId, 'ML_DSA_SHAKE_256', 'EXTERNAL_MU', mu)
-      assert.equal((await client(US).send(new VerifyCommand({ KeyId: keyId, SigningAlgorithm: 'ML_DSA_SHAKE_256', Message: message, Signature: fromEu }))).SignatureValid, true)
+      assert.equal(
+        (
+          await client(US).send(
+            new VerifyCommand({ KeyId: keyId, SigningAlgorithm: 'ML_DSA_SHAKE_256', Message: message, Signature: fromEu }),
+          )
+        ).SignatureValid,
+        true,
+      )
       const [valid] = openssl([{ op: 'mldsa_verify', spki: hex(euSpki), message: hex(message), signature: hex(fromUs) }])
       assert.equal(valid?.valid, true)
     })
@@ -368,9 +508,23 @@ describe('multi-Region keys of the new specs', () => {
     const digest = createHash('sha512').update(message).digest()
     const pure = await sign(US, keyId, 'ED25519_SHA_512', 'RAW', message)
     const prehashed = await sign(EU, keyId, 'ED25519_PH_SHA_512', 'DIGEST', digest)
-    assert.equal((await client(EU).send(new VerifyCommand({ KeyId: keyId, SigningAlgorithm: 'ED25519_SHA_512', Message: message, Signature: pure }))).SignatureValid, true)
     assert.equal(
-      (await client(US).send(new VerifyCommand({ KeyId: keyId, SigningAlgorithm: 'ED25519_PH_SHA_512', MessageType: 'DIGEST', Message: digest, Signature: prehashed }))).SignatureValid,
+      (await client(EU).send(new VerifyCommand({ KeyId: keyId, SigningAlgorithm: 'ED25519_SHA_512', Message: message, Signature: pure })))
+        .SignatureValid,
+      true,
+    )
+    assert.equal(
+      (
+        await client(US).send(
+          new VerifyCommand({
+            KeyId: keyId,
+            SigningAlgorithm: 'ED25519_PH_SHA_512',
+            MessageType: 'DIGEST',
+            Message: digest,
+            Signature: prehashed,
+          }),
+        )
+      ).SignatureValid,
       true,
     )
     const euKey = createPublicKey({ key: await publicKeyOf(EU, keyId), format: 'der', type: 'spki' })
@@ -381,10 +535,18 @@ describe('multi-Region keys of the new specs', () => {
     it(`${spec}: encapsulated against one region's public key, decapsulated in the other`, async () => {
       const keyId = await replicated(spec, 'ENCAPSULATE_DECAPSULATE')
       const outside = encapsulateOutsideFor(spec, await publicKeyOf(US, keyId))
-      const inEu = await client(EU).send(new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: outside.ciphertext }))
+      const inEu = await client(EU).send(
+        new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: outside.ciphertext }),
+      )
       assert.deepEqual(Buffer.from(inEu.SharedSecret ?? []), outside.sharedSecret)
       const fromEu = await client(EU).send(new EncapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM' }))
-      const inUs = await client(US).send(new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: fromEu.SharedSecretCiphertextBlob }))
+      const inUs = await client(US).send(
+        new DecapsulateCommand({
+          KeyId: keyId,
+          EncapsulationAlgorithm: 'ML_KEM',
+          SharedSecretCiphertextBlob: fromEu.SharedSecretCiphertextBlob,
+        }),
+      )
       assert.deepEqual(inUs.SharedSecret, fromEu.SharedSecret)
     })
   }

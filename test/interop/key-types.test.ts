@@ -82,7 +82,14 @@ function verifiesLocally(spki: Buffer, algorithm: string, message: Buffer, signa
 const SIGNING_CASES: Array<{ spec: KeySpec; algorithms: SigningAlgorithmSpec[] }> = [
   {
     spec: 'RSA_2048',
-    algorithms: ['RSASSA_PSS_SHA_256', 'RSASSA_PSS_SHA_384', 'RSASSA_PSS_SHA_512', 'RSASSA_PKCS1_V1_5_SHA_256', 'RSASSA_PKCS1_V1_5_SHA_384', 'RSASSA_PKCS1_V1_5_SHA_512'],
+    algorithms: [
+      'RSASSA_PSS_SHA_256',
+      'RSASSA_PSS_SHA_384',
+      'RSASSA_PSS_SHA_512',
+      'RSASSA_PKCS1_V1_5_SHA_256',
+      'RSASSA_PKCS1_V1_5_SHA_384',
+      'RSASSA_PKCS1_V1_5_SHA_512',
+    ],
   },
   { spec: 'RSA_3072', algorithms: ['RSASSA_PSS_SHA_256', 'RSASSA_PKCS1_V1_5_SHA_512'] },
   { spec: 'RSA_4096', algorithms: ['RSASSA_PSS_SHA_512', 'RSASSA_PKCS1_V1_5_SHA_256'] },
@@ -106,23 +113,48 @@ for (const { spec, algorithms } of SIGNING_CASES) {
       const signature = raw.Signature ?? assert.fail('no signature')
       assert.equal(raw.SigningAlgorithm, algorithm)
       assert.ok(verifiesLocally(spki, algorithm, message, signature), `${algorithm} RAW verifies with node:crypto`)
-      const verified = await kms.send(new VerifyCommand({ KeyId: keyId, Message: message, Signature: signature, SigningAlgorithm: algorithm }))
+      const verified = await kms.send(
+        new VerifyCommand({ KeyId: keyId, Message: message, Signature: signature, SigningAlgorithm: algorithm }),
+      )
       assert.equal(verified.SignatureValid, true)
 
       // DIGEST: the caller hashes; the signature is the same kind a RAW one of the message is.
       const digest = createHash(hashOf(algorithm)).update(message).digest()
-      const overDigest = await kms.send(new SignCommand({ KeyId: keyId, Message: digest, MessageType: 'DIGEST', SigningAlgorithm: algorithm }))
-      assert.ok(verifiesLocally(spki, algorithm, message, overDigest.Signature ?? new Uint8Array()), `${algorithm} DIGEST verifies as a signature of the message`)
-      await kms.send(new VerifyCommand({ KeyId: keyId, Message: digest, MessageType: 'DIGEST', Signature: overDigest.Signature, SigningAlgorithm: algorithm }))
+      const overDigest = await kms.send(
+        new SignCommand({ KeyId: keyId, Message: digest, MessageType: 'DIGEST', SigningAlgorithm: algorithm }),
+      )
+      assert.ok(
+        verifiesLocally(spki, algorithm, message, overDigest.Signature ?? new Uint8Array()),
+        `${algorithm} DIGEST verifies as a signature of the message`,
+      )
+      await kms.send(
+        new VerifyCommand({
+          KeyId: keyId,
+          Message: digest,
+          MessageType: 'DIGEST',
+          Signature: overDigest.Signature,
+          SigningAlgorithm: algorithm,
+        }),
+      )
 
       // Tampering: a flipped bit in the signature or the message is KMSInvalidSignatureException.
       const flipped = Buffer.from(signature)
       flipped[flipped.length - 1] = (flipped[flipped.length - 1] ?? 0) ^ 0x01
-      await assert.rejects(kms.send(new VerifyCommand({ KeyId: keyId, Message: message, Signature: flipped, SigningAlgorithm: algorithm })), {
-        name: 'KMSInvalidSignatureException',
-      })
       await assert.rejects(
-        kms.send(new VerifyCommand({ KeyId: keyId, Message: Buffer.concat([message, Buffer.from('!')]), Signature: signature, SigningAlgorithm: algorithm })),
+        kms.send(new VerifyCommand({ KeyId: keyId, Message: message, Signature: flipped, SigningAlgorithm: algorithm })),
+        {
+          name: 'KMSInvalidSignatureException',
+        },
+      )
+      await assert.rejects(
+        kms.send(
+          new VerifyCommand({
+            KeyId: keyId,
+            Message: Buffer.concat([message, Buffer.from('!')]),
+            Signature: signature,
+            SigningAlgorithm: algorithm,
+          }),
+        ),
         { name: 'KMSInvalidSignatureException' },
       )
     }
@@ -131,26 +163,38 @@ for (const { spec, algorithms } of SIGNING_CASES) {
 
 test('signing errors: wrong algorithm for the key, wrong digest length, wrong key usage', async () => {
   const ecc = await createKey('ECC_NIST_P256', 'SIGN_VERIFY')
-  await assert.rejects(kms.send(new SignCommand({ KeyId: ecc, Message: Buffer.from('m'), SigningAlgorithm: 'ECDSA_SHA_384' })), (err: Error) => {
-    assert.equal(err.name, 'InvalidKeyUsageException')
-    assert.match(err.message, /ECDSA_SHA_384 is incompatible with key spec ECC_NIST_P256/)
-    return true
+  await assert.rejects(
+    kms.send(new SignCommand({ KeyId: ecc, Message: Buffer.from('m'), SigningAlgorithm: 'ECDSA_SHA_384' })),
+    (err: Error) => {
+      assert.equal(err.name, 'InvalidKeyUsageException')
+      assert.match(err.message, /ECDSA_SHA_384 is incompatible with key spec ECC_NIST_P256/)
+      return true
+    },
+  )
+  await assert.rejects(kms.send(new SignCommand({ KeyId: ecc, Message: Buffer.from('m'), SigningAlgorithm: 'RSASSA_PSS_SHA_256' })), {
+    name: 'InvalidKeyUsageException',
   })
-  await assert.rejects(kms.send(new SignCommand({ KeyId: ecc, Message: Buffer.from('m'), SigningAlgorithm: 'RSASSA_PSS_SHA_256' })), { name: 'InvalidKeyUsageException' })
   await assert.rejects(
     kms.send(new SignCommand({ KeyId: ecc, Message: Buffer.alloc(31), MessageType: 'DIGEST', SigningAlgorithm: 'ECDSA_SHA_256' })),
     { name: 'ValidationException' },
   )
   const symmetric = (await kms.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId
-  await assert.rejects(kms.send(new SignCommand({ KeyId: symmetric, Message: Buffer.from('m'), SigningAlgorithm: 'ECDSA_SHA_256' })), (err: Error) => {
-    assert.equal(err.name, 'InvalidKeyUsageException')
-    assert.match(err.message, /key usage is ENCRYPT_DECRYPT which is not valid for Sign/)
-    return true
-  })
+  await assert.rejects(
+    kms.send(new SignCommand({ KeyId: symmetric, Message: Buffer.from('m'), SigningAlgorithm: 'ECDSA_SHA_256' })),
+    (err: Error) => {
+      assert.equal(err.name, 'InvalidKeyUsageException')
+      assert.match(err.message, /key usage is ENCRYPT_DECRYPT which is not valid for Sign/)
+      return true
+    },
+  )
   await assert.rejects(kms.send(new EncryptCommand({ KeyId: ecc, Plaintext: Buffer.from('x') })), { name: 'InvalidKeyUsageException' })
   await assert.rejects(kms.send(new GetPublicKeyCommand({ KeyId: symmetric })), { name: 'UnsupportedOperationException' })
-  await assert.rejects(kms.send(new CreateKeyCommand({ KeySpec: 'HMAC_256', KeyUsage: 'ENCRYPT_DECRYPT' })), { name: 'ValidationException' })
-  await assert.rejects(kms.send(new CreateKeyCommand({ KeySpec: 'ECC_SECG_P256K1', KeyUsage: 'KEY_AGREEMENT' })), { name: 'ValidationException' })
+  await assert.rejects(kms.send(new CreateKeyCommand({ KeySpec: 'HMAC_256', KeyUsage: 'ENCRYPT_DECRYPT' })), {
+    name: 'ValidationException',
+  })
+  await assert.rejects(kms.send(new CreateKeyCommand({ KeySpec: 'ECC_SECG_P256K1', KeyUsage: 'KEY_AGREEMENT' })), {
+    name: 'ValidationException',
+  })
 })
 
 test('signatures verify with the openssl command', async () => {
@@ -170,7 +214,18 @@ test('signatures verify with the openssl command', async () => {
       writeFileSync(join(dir, 'signature'), signed.Signature ?? new Uint8Array())
       const out = execFileSync(
         'openssl',
-        ['dgst', `-${hashOf(algorithm)}`, '-keyform', 'DER', '-verify', join(dir, 'key.der'), ...extra, '-signature', join(dir, 'signature'), join(dir, 'message')],
+        [
+          'dgst',
+          `-${hashOf(algorithm)}`,
+          '-keyform',
+          'DER',
+          '-verify',
+          join(dir, 'key.der'),
+          ...extra,
+          '-signature',
+          join(dir, 'signature'),
+          join(dir, 'message'),
+        ],
         { encoding: 'utf8' },
       )
       assert.match(out, /Verified OK/, `${spec} ${algorithm}`)
@@ -197,30 +252,51 @@ for (const spec of ['RSA_2048', 'RSA_3072', 'RSA_4096'] as const) {
       assert.equal(decrypted.EncryptionAlgorithm, algorithm)
 
       const encrypted = await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext, EncryptionAlgorithm: algorithm }))
-      const back = await kms.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: encrypted.CiphertextBlob, EncryptionAlgorithm: algorithm }))
+      const back = await kms.send(
+        new DecryptCommand({ KeyId: keyId, CiphertextBlob: encrypted.CiphertextBlob, EncryptionAlgorithm: algorithm }),
+      )
       assert.deepEqual(Buffer.from(back.Plaintext ?? []), plaintext)
 
       const tampered = Buffer.from(ciphertext)
       tampered[10] = (tampered[10] ?? 0) ^ 0x40
-      await assert.rejects(kms.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: tampered, EncryptionAlgorithm: algorithm })), { name: 'InvalidCiphertextException' })
+      await assert.rejects(kms.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: tampered, EncryptionAlgorithm: algorithm })), {
+        name: 'InvalidCiphertextException',
+      })
     }
     // The other OAEP hash, no algorithm at all, or no KeyId: all refused.
     const plaintext = Buffer.from('x')
     const sha1 = publicEncrypt({ key: spki, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, plaintext)
-    await assert.rejects(kms.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: sha1, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' })), { name: 'InvalidCiphertextException' })
+    await assert.rejects(kms.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: sha1, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' })), {
+      name: 'InvalidCiphertextException',
+    })
     await assert.rejects(kms.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: sha1 })), { name: 'InvalidKeyUsageException' })
-    await assert.rejects(kms.send(new DecryptCommand({ CiphertextBlob: sha1, EncryptionAlgorithm: 'RSAES_OAEP_SHA_1' })), { name: 'InvalidCiphertextException' })
+    await assert.rejects(kms.send(new DecryptCommand({ CiphertextBlob: sha1, EncryptionAlgorithm: 'RSAES_OAEP_SHA_1' })), {
+      name: 'InvalidCiphertextException',
+    })
   })
 }
 
 test('RSA Encrypt refuses a plaintext longer than OAEP allows, and an encryption context', async () => {
   const keyId = await createKey('RSA_2048', 'ENCRYPT_DECRYPT')
   await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.alloc(190), EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }))
-  await assert.rejects(kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.alloc(191), EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' })), { name: 'ValidationException' })
-  await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.alloc(214), EncryptionAlgorithm: 'RSAES_OAEP_SHA_1' }))
-  await assert.rejects(kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.alloc(215), EncryptionAlgorithm: 'RSAES_OAEP_SHA_1' })), { name: 'ValidationException' })
   await assert.rejects(
-    kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.alloc(8), EncryptionAlgorithm: 'RSAES_OAEP_SHA_1', EncryptionContext: { a: 'b' } })),
+    kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.alloc(191), EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' })),
+    { name: 'ValidationException' },
+  )
+  await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.alloc(214), EncryptionAlgorithm: 'RSAES_OAEP_SHA_1' }))
+  await assert.rejects(
+    kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.alloc(215), EncryptionAlgorithm: 'RSAES_OAEP_SHA_1' })),
+    { name: 'ValidationException' },
+  )
+  await assert.rejects(
+    kms.send(
+      new EncryptCommand({
+        KeyId: keyId,
+        Plaintext: Buffer.alloc(8),
+        EncryptionAlgorithm: 'RSAES_OAEP_SHA_1',
+        EncryptionContext: { a: 'b' },
+      }),
+    ),
     { name: 'ValidationException' },
   )
 })
@@ -245,11 +321,21 @@ for (const [spec, algorithm] of [
     assert.equal(verified.MacValid, true)
     const flipped = Buffer.from(mac ?? [])
     flipped[0] = (flipped[0] ?? 0) ^ 0x80
-    await assert.rejects(kms.send(new VerifyMacCommand({ KeyId: keyId, Message: message, Mac: flipped, MacAlgorithm: algorithm })), { name: 'KMSInvalidMacException' })
-    await assert.rejects(kms.send(new VerifyMacCommand({ KeyId: keyId, Message: message, Mac: flipped.subarray(1), MacAlgorithm: algorithm })), { name: 'KMSInvalidMacException' })
-    await assert.rejects(kms.send(new VerifyMacCommand({ KeyId: keyId, Message: Buffer.from('other'), Mac: mac, MacAlgorithm: algorithm })), { name: 'KMSInvalidMacException' })
+    await assert.rejects(kms.send(new VerifyMacCommand({ KeyId: keyId, Message: message, Mac: flipped, MacAlgorithm: algorithm })), {
+      name: 'KMSInvalidMacException',
+    })
+    await assert.rejects(
+      kms.send(new VerifyMacCommand({ KeyId: keyId, Message: message, Mac: flipped.subarray(1), MacAlgorithm: algorithm })),
+      { name: 'KMSInvalidMacException' },
+    )
+    await assert.rejects(
+      kms.send(new VerifyMacCommand({ KeyId: keyId, Message: Buffer.from('other'), Mac: mac, MacAlgorithm: algorithm })),
+      { name: 'KMSInvalidMacException' },
+    )
     const wrong = algorithm === 'HMAC_SHA_256' ? 'HMAC_SHA_512' : 'HMAC_SHA_256'
-    await assert.rejects(kms.send(new GenerateMacCommand({ KeyId: keyId, Message: message, MacAlgorithm: wrong })), { name: 'InvalidKeyUsageException' })
+    await assert.rejects(kms.send(new GenerateMacCommand({ KeyId: keyId, Message: message, MacAlgorithm: wrong })), {
+      name: 'InvalidKeyUsageException',
+    })
     // Another key of the same spec gives another MAC.
     const other = await createKey(spec, 'GENERATE_VERIFY_MAC')
     const otherMac = await kms.send(new GenerateMacCommand({ KeyId: other, Message: message, MacAlgorithm: algorithm }))
@@ -270,22 +356,23 @@ for (const spec of ['RSA_2048', 'RSA_3072', 'RSA_4096', 'ECC_NIST_P256', 'ECC_NI
     assert.ok(nodeVerify('sha256', message, publicKey, nodeSign('sha256', message, privateKey)))
     const decrypted = await kms.send(new DecryptCommand({ CiphertextBlob: pair.PrivateKeyCiphertextBlob, EncryptionContext: context }))
     assert.deepEqual(Buffer.from(decrypted.Plaintext ?? []), Buffer.from(pair.PrivateKeyPlaintext ?? []))
-    await assert.rejects(kms.send(new DecryptCommand({ CiphertextBlob: pair.PrivateKeyCiphertextBlob })), { name: 'InvalidCiphertextException' })
+    await assert.rejects(kms.send(new DecryptCommand({ CiphertextBlob: pair.PrivateKeyCiphertextBlob })), {
+      name: 'InvalidCiphertextException',
+    })
 
     const withoutPlaintext = await kms.send(new GenerateDataKeyPairWithoutPlaintextCommand({ KeyId: wrappingKey, KeyPairSpec: spec }))
     assert.equal((withoutPlaintext as { PrivateKeyPlaintext?: unknown }).PrivateKeyPlaintext, undefined)
     const recovered = await kms.send(new DecryptCommand({ CiphertextBlob: withoutPlaintext.PrivateKeyCiphertextBlob }))
     const recoveredKey = createPrivateKey({ key: Buffer.from(recovered.Plaintext ?? []), format: 'der', type: 'pkcs8' })
-    assert.deepEqual(
-      createPublicKey(recoveredKey).export({ type: 'spki', format: 'der' }),
-      Buffer.from(withoutPlaintext.PublicKey ?? []),
-    )
+    assert.deepEqual(createPublicKey(recoveredKey).export({ type: 'spki', format: 'der' }), Buffer.from(withoutPlaintext.PublicKey ?? []))
   })
 }
 
 test('GenerateDataKeyPair needs a symmetric encryption key', async () => {
   const rsa = await createKey('RSA_2048', 'ENCRYPT_DECRYPT')
-  await assert.rejects(kms.send(new GenerateDataKeyPairCommand({ KeyId: rsa, KeyPairSpec: 'ECC_NIST_P256' })), { name: 'InvalidKeyUsageException' })
+  await assert.rejects(kms.send(new GenerateDataKeyPairCommand({ KeyId: rsa, KeyPairSpec: 'ECC_NIST_P256' })), {
+    name: 'InvalidKeyUsageException',
+  })
 })
 
 for (const [spec, curve] of [
@@ -312,13 +399,24 @@ for (const [spec, curve] of [
     // A key on another curve, or bytes that are no key at all.
     const otherCurve = generateKeyPairSync('ec', { namedCurve: curve === 'prime256v1' ? 'secp384r1' : 'prime256v1' })
     await assert.rejects(
-      kms.send(new DeriveSharedSecretCommand({ KeyId: keyId, KeyAgreementAlgorithm: 'ECDH', PublicKey: otherCurve.publicKey.export({ type: 'spki', format: 'der' }) })),
+      kms.send(
+        new DeriveSharedSecretCommand({
+          KeyId: keyId,
+          KeyAgreementAlgorithm: 'ECDH',
+          PublicKey: otherCurve.publicKey.export({ type: 'spki', format: 'der' }),
+        }),
+      ),
       { name: 'ValidationException' },
     )
-    await assert.rejects(kms.send(new DeriveSharedSecretCommand({ KeyId: keyId, KeyAgreementAlgorithm: 'ECDH', PublicKey: Buffer.from('not a key') })), {
-      name: 'ValidationException',
+    await assert.rejects(
+      kms.send(new DeriveSharedSecretCommand({ KeyId: keyId, KeyAgreementAlgorithm: 'ECDH', PublicKey: Buffer.from('not a key') })),
+      {
+        name: 'ValidationException',
+      },
+    )
+    await assert.rejects(kms.send(new SignCommand({ KeyId: keyId, Message: Buffer.from('m'), SigningAlgorithm: 'ECDSA_SHA_256' })), {
+      name: 'InvalidKeyUsageException',
     })
-    await assert.rejects(kms.send(new SignCommand({ KeyId: keyId, Message: Buffer.from('m'), SigningAlgorithm: 'ECDSA_SHA_256' })), { name: 'InvalidKeyUsageException' })
   })
 }
 
@@ -363,17 +461,32 @@ test('ReEncrypt with RSA keys on either side: the plaintext moves between keys w
       DestinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_256',
     }),
   )
-  const final = await kms.send(new DecryptCommand({ KeyId: rsa, CiphertextBlob: rsaToRsa.CiphertextBlob, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }))
+  const final = await kms.send(
+    new DecryptCommand({ KeyId: rsa, CiphertextBlob: rsaToRsa.CiphertextBlob, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }),
+  )
   assert.deepEqual(Buffer.from(final.Plaintext ?? []), plaintext)
 
   // Failures: a wrong source algorithm does not decrypt; a plaintext too long for the RSA destination is refused.
   await assert.rejects(
-    kms.send(new ReEncryptCommand({ CiphertextBlob: underRsa, SourceKeyId: rsa, SourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_1', DestinationKeyId: symmetric })),
+    kms.send(
+      new ReEncryptCommand({
+        CiphertextBlob: underRsa,
+        SourceKeyId: rsa,
+        SourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_1',
+        DestinationKeyId: symmetric,
+      }),
+    ),
     { name: 'InvalidCiphertextException' },
   )
   const long = await kms.send(new EncryptCommand({ KeyId: symmetric, Plaintext: Buffer.alloc(300, 7) }))
   await assert.rejects(
-    kms.send(new ReEncryptCommand({ CiphertextBlob: long.CiphertextBlob, DestinationKeyId: rsa, DestinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_256' })),
+    kms.send(
+      new ReEncryptCommand({
+        CiphertextBlob: long.CiphertextBlob,
+        DestinationKeyId: rsa,
+        DestinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_256',
+      }),
+    ),
     { name: 'ValidationException' },
   )
 })

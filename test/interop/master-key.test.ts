@@ -9,7 +9,15 @@ import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { CreateKeyCommand, DecryptCommand, EncryptCommand } from '@aws-sdk/client-kms'
 import { spawnSync } from 'node:child_process'
-import { createTempDir, kmsClient, PARTITION_MAIN, removeTempDir, startPartition, stopAllPartitions, waitFor } from '../helpers/partition.js'
+import {
+  createTempDir,
+  kmsClient,
+  PARTITION_MAIN,
+  removeTempDir,
+  startPartition,
+  stopAllPartitions,
+  waitFor,
+} from '../helpers/partition.js'
 
 const REGIONS = ['us-east-1', 'eu-west-1']
 
@@ -65,11 +73,15 @@ describe('the master key', () => {
   it('is given one way only: --master-key-file and TRENT_MASTER_KEY together are refused', () => {
     const dataDir = createTempDir()
     dirs.push(dataDir)
-    const result = spawnSync(process.execPath, [PARTITION_MAIN, '--port', '0', '--data-dir', dataDir, '--master-key-file', join(dataDir, 'elsewhere.key')], {
-      env: { ...process.env, TRENT_MASTER_KEY: Buffer.alloc(32, 1).toString('base64') },
-      encoding: 'utf8',
-      timeout: 30_000,
-    })
+    const result = spawnSync(
+      process.execPath,
+      [PARTITION_MAIN, '--port', '0', '--data-dir', dataDir, '--master-key-file', join(dataDir, 'elsewhere.key')],
+      {
+        env: { ...process.env, TRENT_MASTER_KEY: Buffer.alloc(32, 1).toString('base64') },
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    )
     assert.equal(result.status, 2, result.stderr)
     assert.match(result.stderr, /not both/)
   })

@@ -160,7 +160,12 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
     assert.equal(answer.status, 200, JSON.stringify(answer.body))
   }
   /** Polls until DescribeKey in every related region satisfies `ok`; returns the views. */
-  async function untilEveryRegion(what: string, keyId: string, regions: readonly string[], ok: (md: KeyMetadata, region: string) => boolean): Promise<KeyMetadata[]> {
+  async function untilEveryRegion(
+    what: string,
+    keyId: string,
+    regions: readonly string[],
+    ok: (md: KeyMetadata, region: string) => boolean,
+  ): Promise<KeyMetadata[]> {
     return waitFor(
       what,
       async () => {
@@ -185,14 +190,26 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
   let key = ''
   let second = ''
   const replicaProps = {
-    [EU]: { Description: 'replica in Europe', Tags: [{ TagKey: 'site', TagValue: 'dublin' }, { TagKey: 'tier', TagValue: 'gold' }], Policy: policyFor('Europe') },
+    [EU]: {
+      Description: 'replica in Europe',
+      Tags: [
+        { TagKey: 'site', TagValue: 'dublin' },
+        { TagKey: 'tier', TagValue: 'gold' },
+      ],
+      Policy: policyFor('Europe'),
+    },
     [AP]: { Description: 'replica in Sydney', Tags: [{ TagKey: 'site', TagValue: 'sydney' }], Policy: policyFor('Sydney') },
   } as const
   const primaryPolicy = policyFor('Primary')
 
   it('creates an MRK primary and replicates it to two regions with their own description, tags and policy', async () => {
     const created = await kms(US).send(
-      new CreateKeyCommand({ MultiRegion: true, Description: 'primary in Virginia', Tags: [{ TagKey: 'site', TagValue: 'virginia' }], Policy: primaryPolicy }),
+      new CreateKeyCommand({
+        MultiRegion: true,
+        Description: 'primary in Virginia',
+        Tags: [{ TagKey: 'site', TagValue: 'virginia' }],
+        Policy: primaryPolicy,
+      }),
     )
     const md = created.KeyMetadata
     key = md?.KeyId ?? ''
@@ -200,7 +217,11 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
     assert.equal(md?.Arn, arn(US, key))
     assert.equal(md?.MultiRegion, true)
     assert.equal(md?.KeyState, 'Enabled')
-    assert.deepEqual(md?.MultiRegionConfiguration, { MultiRegionKeyType: 'PRIMARY', PrimaryKey: { Arn: arn(US, key), Region: US }, ReplicaKeys: [] })
+    assert.deepEqual(md?.MultiRegionConfiguration, {
+      MultiRegionKeyType: 'PRIMARY',
+      PrimaryKey: { Arn: arn(US, key), Region: US },
+      ReplicaKeys: [],
+    })
 
     for (const region of [EU, AP] as const) {
       const props = replicaProps[region]
@@ -218,7 +239,8 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
     await rejectsWith(kms(US).send(new ReplicateKeyCommand({ KeyId: key, ReplicaRegion: EU })), 'AlreadyExistsException')
     await rejectsWith(kms(US).send(new ReplicateKeyCommand({ KeyId: key, ReplicaRegion: US })), 'AlreadyExistsException')
 
-    second = (await kms(EU).send(new CreateKeyCommand({ MultiRegion: true, Description: 'second, primary in Europe' }))).KeyMetadata?.KeyId ?? ''
+    second =
+      (await kms(EU).send(new CreateKeyCommand({ MultiRegion: true, Description: 'second, primary in Europe' }))).KeyMetadata?.KeyId ?? ''
     assert.match(second, /^mrk-/)
     await kms(EU).send(new ReplicateKeyCommand({ KeyId: second, ReplicaRegion: US, Description: 'second, replica in Virginia' }))
 
@@ -228,8 +250,11 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
 
   it('DescribeKey shows MultiRegion and the same MultiRegionConfiguration in every related region', async () => {
     const expectedReplicas = new Set([EU, AP])
-    const views = await untilEveryRegion('every region to list both replicas', key, REGIONS, (m) =>
-      new Set(m.MultiRegionConfiguration?.ReplicaKeys?.map((r) => r.Region)).size === 2,
+    const views = await untilEveryRegion(
+      'every region to list both replicas',
+      key,
+      REGIONS,
+      (m) => new Set(m.MultiRegionConfiguration?.ReplicaKeys?.map((r) => r.Region)).size === 2,
     )
     const [primary] = views
     assert.ok(primary?.CurrentKeyMaterialId !== undefined)
@@ -258,7 +283,11 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
     assert.equal((await kms(US).send(new GetKeyPolicyCommand({ KeyId: key }))).Policy, primaryPolicy)
     for (const region of [EU, AP] as const) {
       assert.equal((await kms(region).send(new GetKeyPolicyCommand({ KeyId: key }))).Policy, replicaProps[region].Policy, region)
-      assert.deepEqual(sortedTags((await kms(region).send(new ListResourceTagsCommand({ KeyId: key }))).Tags), sortedTags([...replicaProps[region].Tags]), region)
+      assert.deepEqual(
+        sortedTags((await kms(region).send(new ListResourceTagsCommand({ KeyId: key }))).Tags),
+        sortedTags([...replicaProps[region].Tags]),
+        region,
+      )
     }
     assert.deepEqual((await kms(US).send(new ListResourceTagsCommand({ KeyId: key }))).Tags, [{ TagKey: 'site', TagValue: 'virginia' }])
     // Every region lists its related key; the second key is in two regions only.
@@ -280,7 +309,18 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
     const status = await waitFor(
       'the CLI to report every replica IN_SYNC',
       async () => {
-        const result = await runCli(['replication', 'status', '--endpoint', partition.gatewayUrl, '--region', US, '--key-id', key, '--credentials-file', credentialsFile])
+        const result = await runCli([
+          'replication',
+          'status',
+          '--endpoint',
+          partition.gatewayUrl,
+          '--region',
+          US,
+          '--key-id',
+          key,
+          '--credentials-file',
+          credentialsFile,
+        ])
         assert.equal(result.code, 0, result.stderr + result.stdout)
         const view = JSON.parse(result.stdout) as ReplicationView
         return view.Replicas?.length === 2 && view.Replicas.every((r) => r.State === 'IN_SYNC') ? view : undefined
@@ -298,7 +338,18 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
       assert.equal(typeof replica.LastSyncedAt, 'number', replica.Region)
     }
     // In a replica's region: its own view. By ARN, too.
-    const result = await runCli(['replication', 'status', '--endpoint', partition.gatewayUrl, '--region', AP, '--key-id', arn(AP, key), '--credentials-file', credentialsFile])
+    const result = await runCli([
+      'replication',
+      'status',
+      '--endpoint',
+      partition.gatewayUrl,
+      '--region',
+      AP,
+      '--key-id',
+      arn(AP, key),
+      '--credentials-file',
+      credentialsFile,
+    ])
     assert.equal(result.code, 0, result.stderr)
     const own = JSON.parse(result.stdout) as ReplicationView
     assert.equal(own.Role, 'REPLICA')
@@ -307,7 +358,18 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
     assert.deepEqual(own.MissingMaterialVersions, [])
     // A single-Region key has no replication: an error, and exit status 1.
     const single = (await kms(US).send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? ''
-    const refused = await runCli(['replication', 'status', '--endpoint', partition.gatewayUrl, '--region', US, '--key-id', single, '--credentials-file', credentialsFile])
+    const refused = await runCli([
+      'replication',
+      'status',
+      '--endpoint',
+      partition.gatewayUrl,
+      '--region',
+      US,
+      '--key-id',
+      single,
+      '--credentials-file',
+      credentialsFile,
+    ])
     assert.equal(refused.code, 1)
     assert.match(refused.stdout, /UnsupportedOperationException/)
   })
@@ -320,14 +382,20 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
     for (const from of REGIONS) {
       const context = { made: from }
       const keyId = from === EU ? 'alias/interop-mrk' : from === AP ? arn(AP, key) : key
-      const encrypted = await kms(from).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(`made in ${from}`), EncryptionContext: context }))
+      const encrypted = await kms(from).send(
+        new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(`made in ${from}`), EncryptionContext: context }),
+      )
       assert.equal(encrypted.KeyId, arn(from, key), `Encrypt in ${from} answers with its own ARN`)
       assert.ok(encrypted.CiphertextBlob !== undefined)
       madeBefore[from] = encrypted.CiphertextBlob
       for (const to of REGIONS) {
         for (const withKeyId of [undefined, key, arn(to, key)]) {
           const decrypted: DecryptCommandOutput = await kms(to).send(
-            new DecryptCommand({ CiphertextBlob: encrypted.CiphertextBlob, EncryptionContext: context, ...(withKeyId === undefined ? {} : { KeyId: withKeyId }) }),
+            new DecryptCommand({
+              CiphertextBlob: encrypted.CiphertextBlob,
+              EncryptionContext: context,
+              ...(withKeyId === undefined ? {} : { KeyId: withKeyId }),
+            }),
           )
           assert.equal(text(decrypted.Plaintext), `made in ${from}`, `${from} -> ${to} (KeyId ${String(withKeyId)})`)
           assert.equal(decrypted.KeyId, arn(to, key), `Decrypt in ${to} answers with its own ARN`)
@@ -335,10 +403,18 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
       }
       // The encryption context still binds, in another region too.
       const elsewhere = REGIONS.find((r) => r !== from) ?? US
-      await rejectsWith(kms(elsewhere).send(new DecryptCommand({ CiphertextBlob: encrypted.CiphertextBlob, EncryptionContext: { made: 'elsewhere' } })), 'InvalidCiphertextException')
+      await rejectsWith(
+        kms(elsewhere).send(new DecryptCommand({ CiphertextBlob: encrypted.CiphertextBlob, EncryptionContext: { made: 'elsewhere' } })),
+        'InvalidCiphertextException',
+      )
       // Another key named as KeyId: IncorrectKeyException.
       if (from !== AP) {
-        await rejectsWith(kms(from === US ? EU : US).send(new DecryptCommand({ CiphertextBlob: encrypted.CiphertextBlob, EncryptionContext: context, KeyId: second })), 'IncorrectKeyException')
+        await rejectsWith(
+          kms(from === US ? EU : US).send(
+            new DecryptCommand({ CiphertextBlob: encrypted.CiphertextBlob, EncryptionContext: context, KeyId: second }),
+          ),
+          'IncorrectKeyException',
+        )
       }
     }
     // Data keys too: generated in ap-southeast-2, unwrapped in us-east-1.
@@ -363,8 +439,11 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
     // Only the primary rotates.
     await rejectsWith(kms(EU).send(new RotateKeyOnDemandCommand({ KeyId: key })), 'UnsupportedOperationException')
 
-    const views = await untilEveryRegion('every region to use the new material', key, REGIONS, (m) =>
-      m.CurrentKeyMaterialId !== undefined && m.CurrentKeyMaterialId !== oldMaterial,
+    const views = await untilEveryRegion(
+      'every region to use the new material',
+      key,
+      REGIONS,
+      (m) => m.CurrentKeyMaterialId !== undefined && m.CurrentKeyMaterialId !== oldMaterial,
     )
     const newMaterial = views[0]?.CurrentKeyMaterialId
     assert.deepEqual(
@@ -372,7 +451,10 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
       [newMaterial, newMaterial, newMaterial],
     )
     const primaryRotations = (await kms(US).send(new ListKeyRotationsCommand({ KeyId: key }))).Rotations ?? []
-    assert.deepEqual(primaryRotations.map((r) => r.RotationType), ['ON_DEMAND'])
+    assert.deepEqual(
+      primaryRotations.map((r) => r.RotationType),
+      ['ON_DEMAND'],
+    )
     assert.equal(primaryRotations[0]?.KeyMaterialId, newMaterial)
     for (const region of [EU, AP]) {
       // The same rotation history everywhere (material id, date, type); only the ARN differs.
@@ -480,20 +562,31 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
       return rest
     }
     assert.deepEqual(secondAfter.slice(0, 2).map(secondStable), secondBefore.slice(0, 2).map(secondStable))
-    const stripVolatile = (view: ReplicationView): unknown => ({ ...view, Replicas: view.Replicas?.map(({ LastSyncedAt: _t, ...rest }) => rest) })
+    const stripVolatile = (view: ReplicationView): unknown => ({
+      ...view,
+      Replicas: view.Replicas?.map(({ LastSyncedAt: _t, ...rest }) => rest),
+    })
     assert.deepEqual(stripVolatile(await replication(US, key)), stripVolatile(replicationBefore))
     assert.equal(secondReplicationBefore.Role, 'PRIMARY')
     // The in-flight work completes after the restart: the rotation reaches both replicas.
-    const secondViews = await untilEveryRegion('the second key: Enabled in three regions on its new material', second, REGIONS, (m) =>
-      m.KeyState === 'Enabled' &&
-      m.MultiRegionConfiguration?.ReplicaKeys?.length === 2 &&
-      m.CurrentKeyMaterialId !== undefined &&
-      m.CurrentKeyMaterialId !== secondMaterialBefore,
+    const secondViews = await untilEveryRegion(
+      'the second key: Enabled in three regions on its new material',
+      second,
+      REGIONS,
+      (m) =>
+        m.KeyState === 'Enabled' &&
+        m.MultiRegionConfiguration?.ReplicaKeys?.length === 2 &&
+        m.CurrentKeyMaterialId !== undefined &&
+        m.CurrentKeyMaterialId !== secondMaterialBefore,
     )
     assert.equal(new Set(secondViews.map((m) => m.CurrentKeyMaterialId)).size, 1, 'one current material everywhere')
     assert.equal(secondViews[2]?.Description, 'second, replica in Sydney')
     for (const region of REGIONS) {
-      assert.equal(text((await kms(region).send(new DecryptCommand({ CiphertextBlob: secondOld.CiphertextBlob }))).Plaintext), 'before restart', region)
+      assert.equal(
+        text((await kms(region).send(new DecryptCommand({ CiphertextBlob: secondOld.CiphertextBlob }))).Plaintext),
+        'before restart',
+        region,
+      )
     }
     const secondStatus = await waitFor(
       'the second key: both replicas IN_SYNC',
@@ -512,7 +605,10 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
     }
     for (const from of REGIONS) {
       for (const to of REGIONS) {
-        assert.equal(text((await kms(to).send(new DecryptCommand({ CiphertextBlob: madeBefore[from], EncryptionContext: { made: from } }))).Plaintext), `made in ${from}`)
+        assert.equal(
+          text((await kms(to).send(new DecryptCommand({ CiphertextBlob: madeBefore[from], EncryptionContext: { made: from } }))).Plaintext),
+          `made in ${from}`,
+        )
       }
     }
     assert.equal((await kms(EU).send(new DescribeKeyCommand({ KeyId: 'alias/interop-mrk' }))).KeyMetadata?.Arn, arn(EU, key))
@@ -523,8 +619,11 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
   it('UpdatePrimaryRegion: every region eventually shows the new primary', async () => {
     await rejectsWith(kms(EU).send(new UpdatePrimaryRegionCommand({ KeyId: key, PrimaryRegion: AP })), 'UnsupportedOperationException')
     await kms(US).send(new UpdatePrimaryRegionCommand({ KeyId: key, PrimaryRegion: EU }))
-    const views = await untilEveryRegion('every region to show eu-west-1 as primary, Enabled', key, REGIONS, (m) =>
-      m.KeyState === 'Enabled' && m.MultiRegionConfiguration?.PrimaryKey?.Region === EU,
+    const views = await untilEveryRegion(
+      'every region to show eu-west-1 as primary, Enabled',
+      key,
+      REGIONS,
+      (m) => m.KeyState === 'Enabled' && m.MultiRegionConfiguration?.PrimaryKey?.Region === EU,
     )
     assert.deepEqual(
       views.map((m) => m.MultiRegionConfiguration?.MultiRegionKeyType),
@@ -542,7 +641,9 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
       'the new primary to report both replicas IN_SYNC',
       async () => {
         const view = await replication(EU, key)
-        return view.Role === 'PRIMARY' && view.Replicas?.length === 2 && view.Replicas.every((r) => r.State === 'IN_SYNC') ? view : undefined
+        return view.Role === 'PRIMARY' && view.Replicas?.length === 2 && view.Replicas.every((r) => r.State === 'IN_SYNC')
+          ? view
+          : undefined
       },
       SYNC,
     )
@@ -554,19 +655,32 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
     // A rotation on the new primary reaches both replicas, the former primary included.
     const materialBefore = views[1]?.CurrentKeyMaterialId
     await kms(EU).send(new RotateKeyOnDemandCommand({ KeyId: key }))
-    const rotated = await untilEveryRegion('every region to use the material rotated by the new primary', key, REGIONS, (m) =>
-      m.CurrentKeyMaterialId !== undefined && m.CurrentKeyMaterialId !== materialBefore,
+    const rotated = await untilEveryRegion(
+      'every region to use the material rotated by the new primary',
+      key,
+      REGIONS,
+      (m) => m.CurrentKeyMaterialId !== undefined && m.CurrentKeyMaterialId !== materialBefore,
     )
     assert.equal(new Set(rotated.map((m) => m.CurrentKeyMaterialId)).size, 1)
     for (const region of REGIONS) {
       const rotations = (await kms(region).send(new ListKeyRotationsCommand({ KeyId: key }))).Rotations ?? []
-      assert.deepEqual(rotations.map((r) => r.RotationType), ['ON_DEMAND', 'ON_DEMAND'], region)
-      assert.equal(text((await kms(region).send(new DecryptCommand({ CiphertextBlob: madeBefore[AP], EncryptionContext: { made: AP } }))).Plaintext), `made in ${AP}`)
+      assert.deepEqual(
+        rotations.map((r) => r.RotationType),
+        ['ON_DEMAND', 'ON_DEMAND'],
+        region,
+      )
+      assert.equal(
+        text((await kms(region).send(new DecryptCommand({ CiphertextBlob: madeBefore[AP], EncryptionContext: { made: AP } }))).Plaintext),
+        `made in ${AP}`,
+      )
     }
     // Cryptography across regions is unchanged.
     const fromEu = await kms(EU).send(new EncryptCommand({ KeyId: key, Plaintext: Buffer.from('from the new primary') }))
     for (const region of REGIONS) {
-      assert.equal(text((await kms(region).send(new DecryptCommand({ CiphertextBlob: fromEu.CiphertextBlob }))).Plaintext), 'from the new primary')
+      assert.equal(
+        text((await kms(region).send(new DecryptCommand({ CiphertextBlob: fromEu.CiphertextBlob }))).Plaintext),
+        'from the new primary',
+      )
     }
   })
 
@@ -595,7 +709,11 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
     }
     for (const region of [US, AP]) {
       await advanceClock(region, 8 * DAY)
-      await waitFor(`the replica in ${region} to be deleted`, async () => ((await describeOrMissing(region, key)) === undefined ? true : undefined), SYNC)
+      await waitFor(
+        `the replica in ${region} to be deleted`,
+        async () => ((await describeOrMissing(region, key)) === undefined ? true : undefined),
+        SYNC,
+      )
     }
     const pending = await waitFor(
       'the primary to move to PendingDeletion once both replicas are gone',
@@ -617,7 +735,10 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
     await waitFor('the primary to be deleted', async () => ((await describeOrMissing(EU, key)) === undefined ? true : undefined), SYNC)
     assert.deepEqual(await describe3(key), [undefined, undefined, undefined], 'gone everywhere')
     for (const region of REGIONS) {
-      await rejectsWith(kms(region).send(new DecryptCommand({ CiphertextBlob: madeBefore[US], EncryptionContext: { made: US } })), 'InvalidCiphertextException')
+      await rejectsWith(
+        kms(region).send(new DecryptCommand({ CiphertextBlob: madeBefore[US], EncryptionContext: { made: US } })),
+        'InvalidCiphertextException',
+      )
     }
     // The other MRK is untouched.
     const second3 = await describe3(second)
@@ -634,22 +755,30 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
     for (const region of [US, AP]) {
       await waitFor(
         `${region} to see rotation of the second key enabled`,
-        async () => ((await kms(region).send(new GetKeyRotationStatusCommand({ KeyId: second }))).KeyRotationEnabled === true ? true : undefined),
+        async () =>
+          (await kms(region).send(new GetKeyRotationStatusCommand({ KeyId: second }))).KeyRotationEnabled === true ? true : undefined,
         SYNC,
       )
     }
     await advanceClock(EU, 91 * DAY)
-    const views = await untilEveryRegion('every region to use the automatically rotated material', second, REGIONS, (m) =>
-      m.CurrentKeyMaterialId !== undefined && m.CurrentKeyMaterialId !== materialBefore,
+    const views = await untilEveryRegion(
+      'every region to use the automatically rotated material',
+      second,
+      REGIONS,
+      (m) => m.CurrentKeyMaterialId !== undefined && m.CurrentKeyMaterialId !== materialBefore,
     )
     assert.equal(new Set(views.map((m) => m.CurrentKeyMaterialId)).size, 1)
     for (const region of REGIONS) {
       const rotations = (await kms(region).send(new ListKeyRotationsCommand({ KeyId: second }))).Rotations ?? []
-      assert.deepEqual(rotations.map((r) => r.RotationType), ['ON_DEMAND', 'AUTOMATIC'], region)
+      assert.deepEqual(
+        rotations.map((r) => r.RotationType),
+        ['ON_DEMAND', 'AUTOMATIC'],
+        region,
+      )
     }
   })
 
-  it('`trent rsk export` prints a region\'s signing keys and `trent rsk import` pins them in a fresh trust store', async () => {
+  it("`trent rsk export` prints a region's signing keys and `trent rsk import` pins them in a fresh trust store", async () => {
     const usDir = join(partition.dataDir, 'regions', US)
     const exported = await runCli(['rsk', 'export', '--data-dir', usDir])
     assert.equal(exported.code, 0, exported.stderr)
@@ -669,7 +798,11 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
         regions: Record<string, Array<{ id: string; publicKey: string; status: string }>>
       }
       assert.equal(store.partition, partitionId)
-      assert.deepEqual(store.regions[US], document.keys.map((k) => ({ id: k.id, publicKey: k.publicKey, status: 'active' })), region)
+      assert.deepEqual(
+        store.regions[US],
+        document.keys.map((k) => ({ id: k.id, publicKey: k.publicKey, status: 'active' })),
+        region,
+      )
     }
 
     // Round trip into a fresh trust store, as for a region on another host.
@@ -681,7 +814,10 @@ describe('multi-Region keys across a real three-region partition', { timeout: 1_
     assert.equal(imported.code, 0, imported.stderr)
     assert.equal(imported.stdout, `pinned ${document.keys.length} key(s) of ${US}\n`)
     const readStore = (): unknown => JSON.parse(readFileSync(join(freshDir, 'trust-store.json'), 'utf8'))
-    const expected = { partition: partitionId, regions: { [US]: document.keys.map((k) => ({ id: k.id, publicKey: k.publicKey, status: 'active' })) } }
+    const expected = {
+      partition: partitionId,
+      regions: { [US]: document.keys.map((k) => ({ id: k.id, publicKey: k.publicKey, status: 'active' })) },
+    }
     assert.deepEqual(readStore(), expected)
     // Importing again pins nothing twice; another partition's store is refused.
     assert.equal((await runCli(['rsk', 'import', '--data-dir', freshDir, '--partition', partitionId, exportFile])).code, 0)

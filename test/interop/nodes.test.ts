@@ -52,7 +52,12 @@ function servedRequests(partition: RunningPartition): Map<string, { region: stri
   for (const line of partition.output().stdout.split('\n')) {
     if (!line.includes('"request"')) continue
     const record = JSON.parse(line) as { msg?: string; requestId?: string; region?: string; node?: number }
-    if (record.msg === 'request' && typeof record.requestId === 'string' && typeof record.region === 'string' && typeof record.node === 'number') {
+    if (
+      record.msg === 'request' &&
+      typeof record.requestId === 'string' &&
+      typeof record.region === 'string' &&
+      typeof record.node === 'number'
+    ) {
       served.set(record.requestId, { region: record.region, node: record.node })
     }
   }
@@ -60,7 +65,10 @@ function servedRequests(partition: RunningPartition): Map<string, { region: stri
 }
 
 /** Waits until every request id has been logged by a node, and returns the node of each. */
-async function nodesThatServed(partition: RunningPartition, requestIds: readonly string[]): Promise<Map<string, { region: string; node: number }>> {
+async function nodesThatServed(
+  partition: RunningPartition,
+  requestIds: readonly string[],
+): Promise<Map<string, { region: string; node: number }>> {
   return waitFor(`the nodes' logs to show ${requestIds.length} requests`, () => {
     const served = servedRequests(partition)
     return requestIds.every((id) => served.has(id)) ? served : undefined
@@ -115,7 +123,10 @@ describe(`a partition with --nodes ${NODES}`, { timeout: 300_000 }, () => {
       const report = health.body.regions[region]
       assert.ok(report !== undefined)
       assert.equal(report.status, 'ready')
-      assert.deepEqual(nodeSummary(report.nodes), [{ node: 0, status: 'ready' }, { node: 1, status: 'ready' }])
+      assert.deepEqual(nodeSummary(report.nodes), [
+        { node: 0, status: 'ready' },
+        { node: 1, status: 'ready' },
+      ])
       // The region's own port, as a one-node partition reported it: its first ready node's.
       assert.equal(report.port, report.nodes[0]?.port)
       for (const node of report.nodes) {
@@ -198,7 +209,10 @@ describe(`a partition with --nodes ${NODES}`, { timeout: 300_000 }, () => {
 
   it('serves a key made through one node through the other', async () => {
     const region = 'us-east-1'
-    for (const [maker, other] of [[0, 1], [1, 0]] as const) {
+    for (const [maker, other] of [
+      [0, 1],
+      [1, 0],
+    ] as const) {
       const makerClient = nodeClient(partition, region, maker)
       const otherClient = nodeClient(partition, region, other)
       const created = await makerClient.send(new CreateKeyCommand({ Description: `made through node ${maker}` }))
@@ -223,7 +237,9 @@ describe(`a partition with --nodes ${NODES}`, { timeout: 300_000 }, () => {
     const keyId = created.KeyMetadata?.KeyId
     assert.ok(keyId !== undefined)
     for (const node of [0, 1]) {
-      await onceFound(`node ${node} to know the key`, () => nodeClient(partition, region, node).send(new EncryptCommand({ KeyId: keyId, Plaintext: PLAINTEXT })))
+      await onceFound(`node ${node} to know the key`, () =>
+        nodeClient(partition, region, node).send(new EncryptCommand({ KeyId: keyId, Plaintext: PLAINTEXT })),
+      )
     }
 
     // What /health says about the victim, every 50 ms, from now until the end.
@@ -267,7 +283,10 @@ describe(`a partition with --nodes ${NODES}`, { timeout: 300_000 }, () => {
 
     await waitFor('every caller to have made calls', () => (callers.every((c) => c.calls >= 3) ? true : undefined))
     // Some caller's connection is on the victim: that is the point of the kill.
-    const servedBefore = await nodesThatServed(partition, callers.flatMap((c) => c.requestIds))
+    const servedBefore = await nodesThatServed(
+      partition,
+      callers.flatMap((c) => c.requestIds),
+    )
     const onVictim = callers.filter((c) => c.requestIds.some((id) => servedBefore.get(id)?.node === victim)).length
     assert.ok(onVictim > 0, 'a caller is served by the node about to be killed')
     const callsAtKill = callers.map((c) => c.calls)
@@ -290,7 +309,9 @@ describe(`a partition with --nodes ${NODES}`, { timeout: 300_000 }, () => {
     const failures = callers.flatMap((c) => c.failures)
     const retried = callers.reduce((sum, c) => sum + c.retried, 0)
     const calls = callers.reduce((sum, c) => sum + c.calls, 0)
-    t.diagnostic(`${calls} Encrypt+Decrypt pairs by ${callers.length} callers (${onVictim} on the killed node); ${retried} calls needed an SDK retry; ${failures.length} failed`)
+    t.diagnostic(
+      `${calls} Encrypt+Decrypt pairs by ${callers.length} callers (${onVictim} on the killed node); ${retried} calls needed an SDK retry; ${failures.length} failed`,
+    )
     assert.deepEqual(failures, [], 'no call failed')
     callers.forEach((c, index) => assert.ok(c.calls > (callsAtKill[index] ?? 0), `caller ${index} kept being served after the kill`))
 
@@ -303,7 +324,10 @@ describe(`a partition with --nodes ${NODES}`, { timeout: 300_000 }, () => {
     assert.equal(seen[backUp]?.node?.pid, newPid, 'ready again, from the new process')
     assert.equal(seen[backUp]?.node?.restarts, 1)
     // The region never stopped serving: its other node was ready all along.
-    assert.ok(seen.every((s) => s.httpStatus === 200), '/health stayed 200')
+    assert.ok(
+      seen.every((s) => s.httpStatus === 200),
+      '/health stayed 200',
+    )
   })
 
   it("moves the proxy's route for a region to its other node when the routed node dies, and replication reaches the region", async () => {
@@ -334,15 +358,23 @@ describe(`a partition with --nodes ${NODES}`, { timeout: 300_000 }, () => {
     const encrypted = await primary.send(new EncryptCommand({ KeyId: keyId, Plaintext: PLAINTEXT }))
     for (const node of [0, 1]) {
       const replica = nodeClient(partition, region, node)
-      await waitFor(`the replica to be Enabled on node ${node} of ${region}`, async () => {
-        const described = await replica.send(new DescribeKeyCommand({ KeyId: keyId })).catch((err: unknown) => {
-          if (err instanceof KMSServiceException && err.name === 'NotFoundException') return undefined
-          throw err
-        })
-        return described?.KeyMetadata?.KeyState === 'Enabled' ? true : undefined
-      }, { timeoutMs: 60_000 })
+      await waitFor(
+        `the replica to be Enabled on node ${node} of ${region}`,
+        async () => {
+          const described = await replica.send(new DescribeKeyCommand({ KeyId: keyId })).catch((err: unknown) => {
+            if (err instanceof KMSServiceException && err.name === 'NotFoundException') return undefined
+            throw err
+          })
+          return described?.KeyMetadata?.KeyState === 'Enabled' ? true : undefined
+        },
+        { timeoutMs: 60_000 },
+      )
       const decrypted = await replica.send(new DecryptCommand({ CiphertextBlob: encrypted.CiphertextBlob }))
-      assert.deepEqual(Buffer.from(decrypted.Plaintext ?? new Uint8Array()), PLAINTEXT, `node ${node} decrypts what the primary region encrypted`)
+      assert.deepEqual(
+        Buffer.from(decrypted.Plaintext ?? new Uint8Array()),
+        PLAINTEXT,
+        `node ${node} decrypts what the primary region encrypted`,
+      )
     }
   })
 })
@@ -353,9 +385,15 @@ describe('--nodes with a bad value', () => {
 
   for (const value of ['0', '-1', 'two', '1.5', '', '65']) {
     it(`refuses --nodes=${value} with a clear message, before starting anything`, () => {
-      const result = spawnSync(process.execPath, [PARTITION_MAIN, '--port', '0', '--data-dir', dataDir, `--nodes=${value}`], { encoding: 'utf8', timeout: 30_000 })
+      const result = spawnSync(process.execPath, [PARTITION_MAIN, '--port', '0', '--data-dir', dataDir, `--nodes=${value}`], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      })
       assert.equal(result.status, 2, result.stderr)
-      assert.match(result.stderr, new RegExp(`--nodes must be a whole number from 1 to 64 \\(node processes per region\\), not '${value.replace('.', '\\.')}'`))
+      assert.match(
+        result.stderr,
+        new RegExp(`--nodes must be a whole number from 1 to 64 \\(node processes per region\\), not '${value.replace('.', '\\.')}'`),
+      )
     })
   }
 })

@@ -10,13 +10,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import {
-  CreateKeyCommand,
-  DescribeKeyCommand,
-  KMSServiceException,
-  ListKeysCommand,
-  type KMSClient,
-} from '@aws-sdk/client-kms'
+import { CreateKeyCommand, DescribeKeyCommand, KMSServiceException, ListKeysCommand, type KMSClient } from '@aws-sdk/client-kms'
 import {
   createTempDir,
   getHealth,
@@ -94,7 +88,11 @@ describe('local partition', { timeout: 180_000 }, () => {
     const summary = Object.fromEntries(
       Object.entries(health.body.regions).map(([region, report]) => [
         region,
-        { status: report.status, port: report.port, nodes: report.nodes.map(({ node, pid, port, status, restarts }) => ({ node, pid, port, status, restarts })) },
+        {
+          status: report.status,
+          port: report.port,
+          nodes: report.nodes.map(({ node, pid, port, status, restarts }) => ({ node, pid, port, status, restarts })),
+        },
       ]),
     )
     const node = (region: string, port: number) => ({ node: 0, pid: partition.regionPids.get(region), port, status: 'ready', restarts: 0 })
@@ -148,7 +146,10 @@ describe('local partition', { timeout: 180_000 }, () => {
   })
 
   it("answers on every region's own port too", async () => {
-    for (const [region, key] of [['us-east-1', usKey], ['eu-west-1', euKey]] as const) {
+    for (const [region, key] of [
+      ['us-east-1', usKey],
+      ['eu-west-1', euKey],
+    ] as const) {
       const direct = kmsClient(partition, region, { endpoint: partition.regionUrl(region) })
       assert.ok((await listKeyIds(direct)).includes(key.keyId), region)
     }

@@ -28,7 +28,15 @@ describe('replication signing key rotation', () => {
     const rskFile = join(partition.dataDir, 'regions', 'us-east-1', 'rsk-public.json')
     const before = (JSON.parse(readFileSync(rskFile, 'utf8')) as { keys: Array<{ id: string }> }).keys.map((k) => k.id)
     const { stdout } = await run(process.execPath, [
-      CLI, 'rsk', 'rotate', '--endpoint', partition.gatewayUrl, '--region', 'us-east-1', '--credentials-file', join(partition.dataDir, 'credentials'),
+      CLI,
+      'rsk',
+      'rotate',
+      '--endpoint',
+      partition.gatewayUrl,
+      '--region',
+      'us-east-1',
+      '--credentials-file',
+      join(partition.dataDir, 'credentials'),
     ])
     const answer = JSON.parse(stdout) as { KeyId: string; SigningKeys: string[] }
     assert.ok(!before.includes(answer.KeyId), 'a new signing key')
@@ -50,7 +58,10 @@ describe('replication signing key rotation', () => {
     await a.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: 'eu-west-1' }))
     await waitFor(
       'the replica Enabled',
-      async () => ((await b.send(new DescribeKeyCommand({ KeyId: keyId })).catch(() => undefined))?.KeyMetadata?.KeyState === 'Enabled' ? true : undefined),
+      async () =>
+        (await b.send(new DescribeKeyCommand({ KeyId: keyId })).catch(() => undefined))?.KeyMetadata?.KeyState === 'Enabled'
+          ? true
+          : undefined,
       { timeoutMs: 60_000 },
     )
   })

@@ -9,15 +9,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import {
-  createCipheriv,
-  createHmac,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  randomBytes,
-  randomUUID,
-} from 'node:crypto'
+import { createCipheriv, createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -206,7 +198,9 @@ describe('seeding two partitions from one file', { timeout: 600_000 }, () => {
       }
     }
 
-    const [describedA, describedB] = await Promise.all([aUs, bUs].map((c) => c.send(new DescribeKeyCommand({ KeyId: 'alias/seeded-symmetric' }))))
+    const [describedA, describedB] = await Promise.all(
+      [aUs, bUs].map((c) => c.send(new DescribeKeyCommand({ KeyId: 'alias/seeded-symmetric' }))),
+    )
     assert.equal(describedA?.KeyMetadata?.KeyId, symmetricId)
     assert.equal(describedA?.KeyMetadata?.Description, 'seeded symmetric key')
     assert.equal(describedA?.KeyMetadata?.Origin, 'AWS_KMS')
@@ -232,7 +226,9 @@ describe('seeding two partitions from one file', { timeout: 600_000 }, () => {
       }
       const message = Buffer.from('signed in one partition')
       const signed = await clients[0]?.send(new SignCommand({ KeyId: keyId, Message: message, SigningAlgorithm: algorithm }))
-      const verified = await clients[1]?.send(new VerifyCommand({ KeyId: keyId, Message: message, Signature: signed?.Signature, SigningAlgorithm: algorithm }))
+      const verified = await clients[1]?.send(
+        new VerifyCommand({ KeyId: keyId, Message: message, Signature: signed?.Signature, SigningAlgorithm: algorithm }),
+      )
       assert.equal(verified?.SignatureValid, true)
     }
     // Derived by node:crypto from the PEM the file gives, for good measure.
@@ -246,7 +242,9 @@ describe('seeding two partitions from one file', { timeout: 600_000 }, () => {
     const message = Buffer.from('mac me')
     const expected = createHmac('sha256', hmacMaterial).update(message).digest()
     for (const partition of [a, b]) {
-      const mac = await kmsClient(partition, US).send(new GenerateMacCommand({ KeyId: hmacId, Message: message, MacAlgorithm: 'HMAC_SHA_256' }))
+      const mac = await kmsClient(partition, US).send(
+        new GenerateMacCommand({ KeyId: hmacId, Message: message, MacAlgorithm: 'HMAC_SHA_256' }),
+      )
       assert.deepEqual(Buffer.from(mac.Mac ?? []), expected)
     }
   })
@@ -268,7 +266,10 @@ describe('seeding two partitions from one file', { timeout: 600_000 }, () => {
       assert.equal(replica.Description, 'seeded multi-Region key')
       const primary = (await kmsClient(partition, US).send(new DescribeKeyCommand({ KeyId: mrkId }))).KeyMetadata
       assert.equal(primary?.MultiRegionConfiguration?.MultiRegionKeyType, 'PRIMARY')
-      assert.deepEqual(primary?.MultiRegionConfiguration?.ReplicaKeys?.map((r) => r.Region), [EU])
+      assert.deepEqual(
+        primary?.MultiRegionConfiguration?.ReplicaKeys?.map((r) => r.Region),
+        [EU],
+      )
       assert.equal(replica.CurrentKeyMaterialId, primary?.CurrentKeyMaterialId)
 
       for (const region of REGIONS) {
@@ -279,7 +280,8 @@ describe('seeding two partitions from one file', { timeout: 600_000 }, () => {
         assert.deepEqual(new Set(tags.Tags?.map((t) => `${t.TagKey}=${t.TagValue}`)), new Set(['team=payments', 'env=test']), region)
         const alias = await waitFor(
           `alias/seeded-mrk in ${region}`,
-          async () => (await client.send(new ListAliasesCommand({ KeyId: mrkId }))).Aliases?.find((x) => x.AliasName === 'alias/seeded-mrk'),
+          async () =>
+            (await client.send(new ListAliasesCommand({ KeyId: mrkId }))).Aliases?.find((x) => x.AliasName === 'alias/seeded-mrk'),
           SYNC,
         )
         assert.equal(alias.TargetKeyId, mrkId)
@@ -324,9 +326,16 @@ describe('seeding two partitions from one file', { timeout: 600_000 }, () => {
     const again = await kmsClient(a, US).send(new DescribeKeyCommand({ KeyId: symmetricId }))
     assert.deepEqual(again.KeyMetadata?.CreationDate, before.KeyMetadata?.CreationDate)
     assert.deepEqual(new Set((await kmsClient(a, US).send(new ListKeysCommand({}))).Keys?.map((k) => k.KeyId)), keysBefore)
-    const presentLines = a.output().stdout.split('\n').filter((line) => line.includes('seed: key already present, left as it is'))
+    const presentLines = a
+      .output()
+      .stdout.split('\n')
+      .filter((line) => line.includes('seed: key already present, left as it is'))
     assert.equal(presentLines.length, seedKeys.length)
-    assert.equal(presentLines.some((line) => line.includes('differsFromSeedFile')), false, presentLines.join('\n'))
+    assert.equal(
+      presentLines.some((line) => line.includes('differsFromSeedFile')),
+      false,
+      presentLines.join('\n'),
+    )
     await a.stop()
 
     // The file now says something else about an existing key: it stays as it was, and the log says what differs.
@@ -343,18 +352,24 @@ describe('seeding two partitions from one file', { timeout: 600_000 }, () => {
     assert.deepEqual(usAfter.KeyMetadata?.CreationDate, before.KeyMetadata?.CreationDate)
     assert.equal(usAfter.KeyMetadata?.Description, 'seeded symmetric key')
     assert.equal(usAfter.KeyMetadata?.CurrentKeyMaterialId, before.KeyMetadata?.CurrentKeyMaterialId)
-    const changedLine = a.output().stdout.split('\n').find((line) => line.includes(symmetricId) && line.includes('differsFromSeedFile'))
+    const changedLine = a
+      .output()
+      .stdout.split('\n')
+      .find((line) => line.includes(symmetricId) && line.includes('differsFromSeedFile'))
     assert.match(changedLine ?? '', /"differsFromSeedFile":"description,material"/)
     secretForms.push(...changed.material)
   })
 
-  it('the mode of other people\'s tests is off unless asked for', async () => {
+  it("the mode of other people's tests is off unless asked for", async () => {
     assert.equal((await getHealth(b)).body.acceptAnyCredentials, undefined)
     assert.doesNotMatch(b.output().stderr, /accept-any-credentials/)
   })
 
   it('no seed material in the logs, nor in the data dir (stored only as key tokens)', () => {
-    for (const [name, partition] of [['A', a], ['B', b]] as const) {
+    for (const [name, partition] of [
+      ['A', a],
+      ['B', b],
+    ] as const) {
       const { stdout, stderr } = partition.output()
       assertNoMaterialIn(`partition ${name}'s stdout`, stdout)
       assertNoMaterialIn(`partition ${name}'s stderr`, stderr)
@@ -370,8 +385,16 @@ describe('seeding two partitions from one file', { timeout: 600_000 }, () => {
 describe('bad seed files stop the start with a message naming the key and the problem', { timeout: 180_000 }, () => {
   const good = { keyId: randomUUID(), region: US, material: [randomBytes(32).toString('base64')] }
   const cases: Array<{ what: string; keys: unknown[]; message: RegExp }> = [
-    { what: 'bad base64', keys: [{ ...good, material: ['not*base64!'] }], message: /keys\[0\] \([0-9a-f-]+\): material\[0\]: is not base64/ },
-    { what: 'wrong length', keys: [{ ...good, material: [randomBytes(16).toString('base64')] }], message: /material\[0\]: wrong length: SYMMETRIC_DEFAULT material is 32 bytes, this is 16/ },
+    {
+      what: 'bad base64',
+      keys: [{ ...good, material: ['not*base64!'] }],
+      message: /keys\[0\] \([0-9a-f-]+\): material\[0\]: is not base64/,
+    },
+    {
+      what: 'wrong length',
+      keys: [{ ...good, material: [randomBytes(16).toString('base64')] }],
+      message: /material\[0\]: wrong length: SYMMETRIC_DEFAULT material is 32 bytes, this is 16/,
+    },
     {
       what: 'a PEM that does not match keySpec',
       keys: [{ ...good, keySpec: 'ECC_NIST_P384', keyUsage: 'SIGN_VERIFY', material: [eccPem] }],
@@ -380,8 +403,19 @@ describe('bad seed files stop the start with a message naming the key and the pr
     { what: 'an unknown region', keys: [{ ...good, region: 'ap-south-2' }], message: /unknown region ap-south-2/ },
     { what: 'a duplicate id', keys: [good, good], message: /keys\[1\] \([0-9a-f-]+\): duplicate keyId, already keys\[0\]/ },
     { what: 'a bad alias name', keys: [{ ...good, aliases: ['alias/aws/mine'] }], message: /bad alias name alias\/aws\/mine/ },
-    { what: 'an alias given twice in a region', keys: [{ ...good, aliases: ['alias/x'] }, { keyId: randomUUID(), region: US, material: good.material, aliases: ['alias/x'] }], message: /alias alias\/x is already given to/ },
-    { what: 'a multi-Region key without mrk-', keys: [{ ...good, multiRegion: true }], message: /"mrk-" followed by 32 lower-case hex digits/ },
+    {
+      what: 'an alias given twice in a region',
+      keys: [
+        { ...good, aliases: ['alias/x'] },
+        { keyId: randomUUID(), region: US, material: good.material, aliases: ['alias/x'] },
+      ],
+      message: /alias alias\/x is already given to/,
+    },
+    {
+      what: 'a multi-Region key without mrk-',
+      keys: [{ ...good, multiRegion: true }],
+      message: /"mrk-" followed by 32 lower-case hex digits/,
+    },
     { what: 'an mrk- id without multiRegion', keys: [{ ...good, keyId: mrkId }], message: /set "multiRegion": true/ },
     { what: 'a missing material', keys: [{ keyId: randomUUID(), region: US }], message: /"material" is required/ },
     { what: 'not JSON', keys: [], message: /seed file: not valid JSON/ },
@@ -396,21 +430,29 @@ describe('bad seed files stop the start with a message naming the key and the pr
     it(what, () => {
       const path = join(dir, 'seed.json')
       writeFileSync(path, what === 'not JSON' ? '{"keys": [' : JSON.stringify({ keys }))
-      const run = spawnSync(process.execPath, [PARTITION_MAIN, '--port', '0', '--regions', REGIONS.join(','), '--data-dir', join(dir, 'data'), '--seed', path], {
-        encoding: 'utf8',
-        timeout: 30_000,
-        env: { ...process.env, TRENT_ACCESS_KEY_ID: undefined, TRENT_SECRET_ACCESS_KEY: undefined },
-      })
+      const run = spawnSync(
+        process.execPath,
+        [PARTITION_MAIN, '--port', '0', '--regions', REGIONS.join(','), '--data-dir', join(dir, 'data'), '--seed', path],
+        {
+          encoding: 'utf8',
+          timeout: 30_000,
+          env: { ...process.env, TRENT_ACCESS_KEY_ID: undefined, TRENT_SECRET_ACCESS_KEY: undefined },
+        },
+      )
       assert.notEqual(run.status, 0)
       assert.match(run.stderr, message)
       assert.doesNotMatch(run.stderr, /Trent local partition/, 'fails before anything starts')
-      for (const k of keys as Array<{ material?: string[] }>) for (const m of k.material ?? []) if (m.length > 40) assert.equal(run.stderr.includes(m), false)
+      for (const k of keys as Array<{ material?: string[] }>)
+        for (const m of k.material ?? []) if (m.length > 40) assert.equal(run.stderr.includes(m), false)
     })
   }
 
   it('a policy the region refuses stops the partition (no restart loop), naming the key', async () => {
     const path = join(dir, 'seed-policy.json')
-    const lockout = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:user/nobody' }, Action: 'kms:Encrypt', Resource: '*' }] }
+    const lockout = {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:user/nobody' }, Action: 'kms:Encrypt', Resource: '*' }],
+    }
     writeFileSync(path, JSON.stringify({ keys: [{ ...good, policy: lockout }] }))
     const partition = await startPartition({ regions: [US], extraArgs: ['--seed', path], waitForReady: false })
     const status = await partition.exited

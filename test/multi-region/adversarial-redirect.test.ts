@@ -142,13 +142,25 @@ describe('a proxy that redirects messages', () => {
     //    the attacker, too; signed by A itself, the session check stops it.
     await refused(tamperBody(t1.bytes, intoSession2), 'T1 moved into S2, signature kept', /signature/)
     await refused(await resign(t1.bytes, attacker, { body: intoSession2 }), 'T1 moved into S2, signed by the attacker', /signature/)
-    await refused(await resign(t1.bytes, sourceRsk, { body: intoSession2 }), "T1 moved into S2, signed by A's own RSK", /does not match the session/)
-    await refused(await resign(t1.bytes, sourceRsk, { body: intoKey2 }), "T1 moved into key 2 and S2, signed by A's own RSK", /does not match the session/)
+    await refused(
+      await resign(t1.bytes, sourceRsk, { body: intoSession2 }),
+      "T1 moved into S2, signed by A's own RSK",
+      /does not match the session/,
+    )
+    await refused(
+      await resign(t1.bytes, sourceRsk, { body: intoKey2 }),
+      "T1 moved into key 2 and S2, signed by A's own RSK",
+      /does not match the session/,
+    )
     noMaterial('after moving T1')
     // 2. ... and with S2's RAKB echoed, every check passes but the RWK was derived for key 1,
     //    session 1 and B's first RAKB: the unwrap fails, nothing is stored (and S2 is spent).
     await refused(tamperBody(t1.bytes, intoKey2WithItsRakb), 'T1 fully moved into key 2, signature kept', /signature/)
-    await refused(await resign(t1.bytes, sourceRsk, { body: intoKey2WithItsRakb }), "T1 fully moved into key 2, signed by A's own RSK", /did not unwrap/)
+    await refused(
+      await resign(t1.bytes, sourceRsk, { body: intoKey2WithItsRakb }),
+      "T1 fully moved into key 2, signed by A's own RSK",
+      /did not unwrap/,
+    )
     noMaterial('after moving T1 into key 2')
     assert.equal(sessions.get(String(b2.sessionId)), undefined, 'the failed unwrap closed S2 (its RAKB is gone)')
 
@@ -162,8 +174,16 @@ describe('a proxy that redirects messages', () => {
     }
     await refused(tamperBody(t3.bytes, splice), 'key 1 material spliced into T3, signature kept', /signature/)
     await refused(tamperBody(t3.bytes, spliceBlobs), 'key 1 blobs spliced into T3, signature kept', /signature/)
-    await refused(await resign(t3.bytes, attacker.claiming(openEnvelope(t3.bytes).envelope.signature.keyId), { body: splice }), 'spliced, signed by the attacker naming A’s key', /signature/)
-    await refused(await resign(t3.bytes, sourceRsk, { body: spliceBlobs }), "key 1 blobs spliced into T3, signed by A's own RSK", /did not unwrap/)
+    await refused(
+      await resign(t3.bytes, attacker.claiming(openEnvelope(t3.bytes).envelope.signature.keyId), { body: splice }),
+      'spliced, signed by the attacker naming A’s key',
+      /signature/,
+    )
+    await refused(
+      await resign(t3.bytes, sourceRsk, { body: spliceBlobs }),
+      "key 1 blobs spliced into T3, signed by A's own RSK",
+      /did not unwrap/,
+    )
     noMaterial('after splicing')
 
     // 4. The genuine T1 still completes its own session; T2 and T3 found theirs spent.
@@ -230,10 +250,25 @@ describe('a proxy that redirects messages', () => {
         const sub = (b: JsonObject): void => {
           b[field] = mitm.point
         }
-        assert.equal((await receiveEnvelope(p.region(B).kms, tamperBody(transfer.bytes, sub))).outcome, 'refused', `${field} swapped, signature kept`)
-        assert.equal((await receiveEnvelope(p.region(B).kms, await resign(transfer.bytes, attacker, { body: sub }))).outcome, 'refused', `${field} swapped, attacker-signed`)
-        assert.equal((await receiveEnvelope(p.region(B).kms, await resign(transfer.bytes, attacker.claiming(sourceRsk), { body: sub }))).outcome, 'refused')
-        assert.equal((await receiveEnvelope(p.region(B).kms, await resign(transfer.bytes, third, { body: sub }))).outcome, 'refused', `${field} swapped, C-signed`)
+        assert.equal(
+          (await receiveEnvelope(p.region(B).kms, tamperBody(transfer.bytes, sub))).outcome,
+          'refused',
+          `${field} swapped, signature kept`,
+        )
+        assert.equal(
+          (await receiveEnvelope(p.region(B).kms, await resign(transfer.bytes, attacker, { body: sub }))).outcome,
+          'refused',
+          `${field} swapped, attacker-signed`,
+        )
+        assert.equal(
+          (await receiveEnvelope(p.region(B).kms, await resign(transfer.bytes, attacker.claiming(sourceRsk), { body: sub }))).outcome,
+          'refused',
+        )
+        assert.equal(
+          (await receiveEnvelope(p.region(B).kms, await resign(transfer.bytes, third, { body: sub }))).outcome,
+          'refused',
+          `${field} swapped, C-signed`,
+        )
       }
       assertUnchanged(p, beforeAnswer, 'after the RAKA/RAKB swaps')
       assert.equal(agreements.wraps.get(A), 1, 'one RAKA, for the genuine offer')
@@ -255,8 +290,16 @@ describe('a proxy that redirects messages', () => {
     const a = p.region(A).kms
     const material = a.materialOf(keyId, 1)
     assert.ok(material !== undefined)
-    const binding = { sessionId: randomBytes(16).toString('hex'), partition: p.trust.partition, sourceRegion: A, destinationRegion: B, keyId }
-    const wrappedForAttacker = await a.hsm.wrapForTransfer(binding, Buffer.from(mitm.point, 'base64'), [{ ...a.refOf(material), materialId: material.materialId }])
+    const binding = {
+      sessionId: randomBytes(16).toString('hex'),
+      partition: p.trust.partition,
+      sourceRegion: A,
+      destinationRegion: B,
+      keyId,
+    }
+    const wrappedForAttacker = await a.hsm.wrapForTransfer(binding, Buffer.from(mitm.point, 'base64'), [
+      { ...a.refOf(material), materialId: material.materialId },
+    ])
     const control = attackerUnwrap(
       {
         sessionId: binding.sessionId,
@@ -266,7 +309,11 @@ describe('a proxy that redirects messages', () => {
         keyId,
         rakaPublicKey: Buffer.from(wrappedForAttacker.rakaPublicKey).toString('base64'),
         rakbPublicKey: mitm.point,
-        materials: wrappedForAttacker.wrapped.map((w) => ({ version: w.materialVersion, materialId: w.materialId, wrapped: Buffer.from(w.wrapped).toString('base64') })),
+        materials: wrappedForAttacker.wrapped.map((w) => ({
+          version: w.materialVersion,
+          materialId: w.materialId,
+          wrapped: Buffer.from(w.wrapped).toString('base64'),
+        })),
       },
       mitm,
     )

@@ -89,7 +89,15 @@ describe('a proxy that replays messages', () => {
 
     const recorded = genuine(p, keyId, start)
     const types = new Set(recorded.map((d) => d.type))
-    for (const type of ['ReplicaCreate', 'AgreementOffer', 'MaterialTransfer', 'TransferComplete', 'SyncAck', 'SharedState', 'PrimaryHandoff']) {
+    for (const type of [
+      'ReplicaCreate',
+      'AgreementOffer',
+      'MaterialTransfer',
+      'TransferComplete',
+      'SyncAck',
+      'SharedState',
+      'PrimaryHandoff',
+    ]) {
       assert.ok(types.has(type), `the run produced ${type}`)
     }
     const agreements = countAgreements(p)
@@ -102,7 +110,8 @@ describe('a proxy that replays messages', () => {
         // Within its lifetime, so not refused as expired; but never applied again. (Reports are
         // "applied" to the primary's bookkeeping: see the regression test below.)
         assert.doesNotMatch(result.reason ?? '', /expired/)
-        if (!['TransferComplete', 'SyncAck'].includes(d.type)) assert.notEqual(result.outcome, 'applied', `replayed ${d.type} ${d.from}→${d.deliveredTo}: ${JSON.stringify(result)}`)
+        if (!['TransferComplete', 'SyncAck'].includes(d.type))
+          assert.notEqual(result.outcome, 'applied', `replayed ${d.type} ${d.from}→${d.deliveredTo}: ${JSON.stringify(result)}`)
         await p.settle()
         check(`after replaying ${d.type} ${d.from}→${d.deliveredTo}`)
       }
@@ -145,7 +154,8 @@ describe('a proxy that replays messages', () => {
     assert.equal(enabling.length, 2)
     assert.equal(disabling.length, 2)
     // To B: in order, then the old one again. To C: the newer first, then the older.
-    for (const e of [...enabling.filter((x) => x.to === B), ...disabling.filter((x) => x.to === B), ...enabling.filter((x) => x.to === B)]) await deliver(p, e.to, e.bytes, e.from)
+    for (const e of [...enabling.filter((x) => x.to === B), ...disabling.filter((x) => x.to === B), ...enabling.filter((x) => x.to === B)])
+      await deliver(p, e.to, e.bytes, e.from)
     for (const e of [...disabling.filter((x) => x.to === C), ...enabling.filter((x) => x.to === C)]) await deliver(p, e.to, e.bytes, e.from)
     await p.settle()
     for (const region of [B, C]) {
@@ -195,7 +205,10 @@ describe('a proxy that replays messages', () => {
     await kms(A).send(new RotateKeyOnDemandCommand({ KeyId: keyId }))
     await p.settle()
     const inSync = await replicaViews(p, A, keyId)
-    assert.deepEqual(inSync.map((v) => [v.Region, v.State, v.MaterialVersions]), [[B, 'IN_SYNC', [1, 2]]])
+    assert.deepEqual(
+      inSync.map((v) => [v.Region, v.State, v.MaterialVersions]),
+      [[B, 'IN_SYNC', [1, 2]]],
+    )
     for (const d of reports) await deliver(p, d.deliveredTo, d.bytes, d.from)
     await p.settle()
     // B still holds versions 1 and 2 and is at the primary's sync version: nothing it said before changes that.
@@ -332,4 +345,3 @@ describe('a proxy that replays messages', () => {
     await assertSameMaterialEverywhere(p, keyId, { expectRegions: REGIONS })
   })
 })
-

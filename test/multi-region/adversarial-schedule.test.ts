@@ -191,7 +191,14 @@ describe('a proxy that drops, duplicates, delays and reorders messages', () => {
             assert.equal(key?.currentMaterialVersion, newest, `${region} encrypts with the primary's current version`)
           }
           await assertSameMaterialEverywhere(p, keyId, { earlier: made, expectRegions: [A, ...replicas] })
-          const settings = await Promise.all([A, ...replicas].map(async (r) => p.region(r).client().send(new GetKeyRotationStatusCommand({ KeyId: keyId }))))
+          const settings = await Promise.all(
+            [A, ...replicas].map(async (r) =>
+              p
+                .region(r)
+                .client()
+                .send(new GetKeyRotationStatusCommand({ KeyId: keyId })),
+            ),
+          )
           for (const status of settings) {
             assert.equal(status.KeyRotationEnabled, settings[0]?.KeyRotationEnabled)
             assert.equal(status.RotationPeriodInDays, settings[0]?.RotationPeriodInDays)
@@ -204,7 +211,9 @@ describe('a proxy that drops, duplicates, delays and reorders messages', () => {
         numRuns: 20,
         // Found by this property (shrunk): ReplicaCreate, AgreementOffer and MaterialTransfer
         // delivered, then B's TransferComplete and SyncAck both dropped. Kept so it runs every time.
-        examples: [[{ ops: ['replicateC', 'replicateC'], decisions: ['deliver', 'deliver', 'deliver', 'drop', 'drop', 'deliver'], order: [0] }]],
+        examples: [
+          [{ ops: ['replicateC', 'replicateC'], decisions: ['deliver', 'deliver', 'deliver', 'drop', 'drop', 'deliver'], order: [0] }],
+        ],
       },
     )
   })
@@ -291,11 +300,17 @@ describe('schedules around UpdatePrimaryRegion', () => {
       p.intercept = (e) => (e.to === B ? [] : [{ to: e.to, bytes: e.bytes }])
       await client(A).send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: B }))
       await p.settle()
-      const primary = (await acceptedUnlessStateForbids(client(A).send(new UpdatePrimaryRegionCommand({ KeyId: keyId, PrimaryRegion: C })))) ? C : A
+      const primary = (await acceptedUnlessStateForbids(client(A).send(new UpdatePrimaryRegionCommand({ KeyId: keyId, PrimaryRegion: C }))))
+        ? C
+        : A
       await p.settle()
       assert.deepEqual(primariesOf(p, keyId), [primary])
       const [view] = (await replicaViews(p, primary, keyId)).filter((v) => v.Region === B)
-      assert.equal(view?.State, 'CREATING', `the new primary counts B, which holds no key at all, as created (and has lost what it needs to create it): ${JSON.stringify(view)}`)
+      assert.equal(
+        view?.State,
+        'CREATING',
+        `the new primary counts B, which holds no key at all, as created (and has lost what it needs to create it): ${JSON.stringify(view)}`,
+      )
       p.intercept = undefined
       await client(primary).send(new RotateKeyOnDemandCommand({ KeyId: keyId }))
       for (let i = 0; i < 3; i++) await p.reconcileAll()
@@ -318,11 +333,17 @@ describe('schedules around UpdatePrimaryRegion', () => {
       p.intercept = (e) => (e.to === B ? (toB.push(e), []) : [{ to: e.to, bytes: e.bytes }])
       await client(A).send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: B }))
       await p.settle()
-      const primary = (await acceptedUnlessStateForbids(client(A).send(new UpdatePrimaryRegionCommand({ KeyId: keyId, PrimaryRegion: C })))) ? C : A
+      const primary = (await acceptedUnlessStateForbids(client(A).send(new UpdatePrimaryRegionCommand({ KeyId: keyId, PrimaryRegion: C }))))
+        ? C
+        : A
       await p.settle()
       // The primary rotates; A (if now a replica) cannot fetch version 2 yet.
       p.intercept = (e) =>
-        e.to === B ? (toB.push(e), []) : e.to === A && e.type === 'MaterialTransfer' ? (transfersToA.push(e), []) : [{ to: e.to, bytes: e.bytes }]
+        e.to === B
+          ? (toB.push(e), [])
+          : e.to === A && e.type === 'MaterialTransfer'
+            ? (transfersToA.push(e), [])
+            : [{ to: e.to, bytes: e.bytes }]
       await client(primary).send(new RotateKeyOnDemandCommand({ KeyId: keyId }))
       await p.settle()
       // The old ReplicaCreate reaches B at last: B opens its session with A, the region that
@@ -337,7 +358,10 @@ describe('schedules around UpdatePrimaryRegion', () => {
       await p.settle()
       for (let i = 0; i < 4; i++) await p.reconcileAll()
       assert.deepEqual(
-        p.region(B).kms.materials.get(keyId)?.map((m) => m.version),
+        p
+          .region(B)
+          .kms.materials.get(keyId)
+          ?.map((m) => m.version),
         [1, 2],
         `B adopted A's stale shared state (sync ${p.region(B).kms.keys.get(keyId)?.mrk?.syncVersion ?? '?'}, versions [1]) at the primary's sync version, and ignores the primary's SharedState as a duplicate`,
       )
@@ -358,12 +382,15 @@ describe('schedules around UpdatePrimaryRegion', () => {
         await client(A).send(new UpdatePrimaryRegionCommand({ KeyId: keyId, PrimaryRegion: B }))
         // Today both are accepted on a key in Updating; refusing them would be a fix too.
         await acceptedUnlessStateForbids(
-          change === 'RotateKeyOnDemand' ? client(A).send(new RotateKeyOnDemandCommand({ KeyId: keyId })) : client(A).send(new EnableKeyRotationCommand({ KeyId: keyId })),
+          change === 'RotateKeyOnDemand'
+            ? client(A).send(new RotateKeyOnDemandCommand({ KeyId: keyId }))
+            : client(A).send(new EnableKeyRotationCommand({ KeyId: keyId })),
         )
         await p.settle()
         for (let i = 0; i < 3; i++) await p.reconcileAll()
         assert.deepEqual(primariesOf(p, keyId), [B], `after ${change} during the handoff`)
-        for (const region of REGIONS) assert.equal(p.region(region).kms.keys.get(keyId)?.mrk?.primaryRegion, B, `${region} names B as primary`)
+        for (const region of REGIONS)
+          assert.equal(p.region(region).kms.keys.get(keyId)?.mrk?.primaryRegion, B, `${region} names B as primary`)
         await assertSameMaterialEverywhere(p, keyId, { expectRegions: REGIONS })
       } finally {
         await p.close()

@@ -72,7 +72,11 @@ function snapshotAll(p: InMemoryPartition): Map<string, ReturnType<typeof snapsh
 }
 
 function assertUnchanged(p: InMemoryPartition, before: Map<string, ReturnType<typeof snapshot>>, what: string): void {
-  for (const r of p.regions.values()) assert.ok(sameSnapshot(before.get(r.region) as ReturnType<typeof snapshot>, snapshot(r.kms, { full: true })), `${what}: ${r.region}'s state changed`)
+  for (const r of p.regions.values())
+    assert.ok(
+      sameSnapshot(before.get(r.region) as ReturnType<typeof snapshot>, snapshot(r.kms, { full: true })),
+      `${what}: ${r.region}'s state changed`,
+    )
 }
 
 /**
@@ -148,10 +152,25 @@ describe('a proxy that alters any field of any message, keeping the signature', 
     }
     const fields = (type: string): Set<string> => perType.get(type)?.fields ?? new Set()
     // Spot checks that the walk reached nested leaves.
-    for (const field of ['shared.materials.0.materialId', 'shared.rotation.periodInDays', 'shared.replicaRegions.0', 'replica.tags', 'replica.policy', 'replicationId']) {
+    for (const field of [
+      'shared.materials.0.materialId',
+      'shared.rotation.periodInDays',
+      'shared.replicaRegions.0',
+      'replica.tags',
+      'replica.policy',
+      'replicationId',
+    ]) {
       assert.ok(fields('ReplicaCreate').has(field), `ReplicaCreate.${field}`)
     }
-    for (const field of ['rakaPublicKey', 'rakbPublicKey', 'materials.0.wrapped', 'materials.0.materialId', 'materials.0.version', 'sessionId', 'shared.currentVersion']) {
+    for (const field of [
+      'rakaPublicKey',
+      'rakbPublicKey',
+      'materials.0.wrapped',
+      'materials.0.materialId',
+      'materials.0.version',
+      'sessionId',
+      'shared.currentVersion',
+    ]) {
       assert.ok(fields('MaterialTransfer').has(field), `MaterialTransfer.${field}`)
     }
     for (const field of ['protocol', 'type', 'messageId', 'partition', 'from', 'to', 'keyId', 'issuedAt', 'expiresAt']) {
@@ -162,7 +181,10 @@ describe('a proxy that alters any field of any message, keeping the signature', 
     assert.ok(fields('HandoffRefused').has('reason'))
     const total = [...perType.values()].reduce((n, s) => n + s.bodyAlterations + s.envelopeAlterations, 0)
     assert.ok(total > 2000, `${total} altered messages`)
-    for (const [type, s] of perType) t.diagnostic(`${type}: ${s.messages} messages, ${s.fields.size} body fields, ${s.bodyAlterations} body + ${s.envelopeAlterations} envelope alterations`)
+    for (const [type, s] of perType)
+      t.diagnostic(
+        `${type}: ${s.messages} messages, ${s.fields.size} body fields, ${s.bodyAlterations} body + ${s.envelopeAlterations} envelope alterations`,
+      )
     t.diagnostic(`${total} altered messages refused`)
 
     // The genuine run completed: A and B hold the key, C deleted its replica.
@@ -200,12 +222,18 @@ describe('a proxy that re-signs altered messages with keys it can get', () => {
       for (const alteration of alterations) {
         const cases: Array<{ label: string; bytes: Uint8Array }> = [
           { label: "the attacker's own key", bytes: await resign(e.bytes, attacker, { body: alteration.apply }) },
-          { label: "the attacker's key naming the sender's pinned RSK id", bytes: await resign(e.bytes, attacker.claiming(victimKeyId), { body: alteration.apply }) },
+          {
+            label: "the attacker's key naming the sender's pinned RSK id",
+            bytes: await resign(e.bytes, attacker.claiming(victimKeyId), { body: alteration.apply }),
+          },
         ]
         for (const other of others) {
           const signer = signers.get(other) as Signer
           const role = other === e.to ? 'the receiver' : 'a third region'
-          cases.push({ label: `${role} (${other})'s pinned RSK, claiming the sender`, bytes: await resign(e.bytes, signer, { body: alteration.apply }) })
+          cases.push({
+            label: `${role} (${other})'s pinned RSK, claiming the sender`,
+            bytes: await resign(e.bytes, signer, { body: alteration.apply }),
+          })
           cases.push({
             label: `${role} (${other})'s pinned RSK, envelope naming ${other} as sender`,
             bytes: await resign(e.bytes, signer, { body: alteration.apply, envelope: (env) => (env.from = other) }),
@@ -248,14 +276,18 @@ describe('a proxy that holds messages signed with a key that is then retired', (
       utimesSync(path, mtime, mtime)
     }
     const pins = document()
-    for (const pin of p.trust.pinned) (pins.regions[pin.region] ??= []).push({ id: pin.id, publicKey: Buffer.from(pin.spki).toString('base64'), status: 'active' })
+    for (const pin of p.trust.pinned)
+      (pins.regions[pin.region] ??= []).push({ id: pin.id, publicKey: Buffer.from(pin.spki).toString('base64'), status: 'active' })
     write(pins, 1_000_000)
     for (const r of p.regions.values()) r.kms.peers = new FileTrustStore(path)
 
     const keyId = await replicatedKey(p, [B, C])
     // Messages A signs with its current RSK, held back by the proxy: a rotation (v2) and a rotation-setting change.
     const proxy = capture(p)
-    await p.region(A).client().send(new RotateKeyOnDemandCommand({ KeyId: keyId }))
+    await p
+      .region(A)
+      .client()
+      .send(new RotateKeyOnDemandCommand({ KeyId: keyId }))
     const held = await proxy.next()
     proxy.stop()
     assert.ok(held.some((e) => e.type === 'SharedState'))
@@ -264,7 +296,8 @@ describe('a proxy that holds messages signed with a key that is then retired', (
     // A rotates its RSK: the new key is pinned active everywhere, the old one retired.
     const fresh = await p.region(A).kms.hsm.rotateReplicationSigningKey()
     const rotated = document()
-    for (const [region, keys] of Object.entries(pins.regions)) rotated.regions[region] = keys.map((k) => ({ ...k, status: region === A && k.id === oldRsk ? 'retired' : k.status }))
+    for (const [region, keys] of Object.entries(pins.regions))
+      rotated.regions[region] = keys.map((k) => ({ ...k, status: region === A && k.id === oldRsk ? 'retired' : k.status }))
     rotated.regions[A]?.push({ id: fresh.id, publicKey: Buffer.from(fresh.publicKey).toString('base64'), status: 'active' })
     write(rotated, 2_000_000)
 
@@ -283,7 +316,14 @@ describe('a proxy that holds messages signed with a key that is then retired', (
     assertUnchanged(p, before, 'messages signed with a retired RSK')
 
     // The replicas do not hold version 2 yet, and the primary has not made it current.
-    for (const region of [B, C]) assert.deepEqual(p.region(region).kms.materials.get(keyId)?.map((m) => m.version), [1])
+    for (const region of [B, C])
+      assert.deepEqual(
+        p
+          .region(region)
+          .kms.materials.get(keyId)
+          ?.map((m) => m.version),
+        [1],
+      )
     assert.equal(p.region(A).kms.keys.get(keyId)?.currentMaterialVersion, 1)
     await assertSafe(p, keyId)
 
@@ -300,7 +340,10 @@ describe('a proxy that holds messages signed with a key that is then retired', (
   it('a key removed from the in-memory trust store (unpinned) signs nothing that is accepted', async () => {
     const keyId = await replicatedKey(p, [B])
     const proxy = capture(p)
-    await p.region(A).client().send(new EnableKeyRotationCommand({ KeyId: keyId }))
+    await p
+      .region(A)
+      .client()
+      .send(new EnableKeyRotationCommand({ KeyId: keyId }))
     const held = await proxy.next()
     proxy.stop()
     const pinned = [...p.trust.pinned]

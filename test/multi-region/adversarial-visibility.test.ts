@@ -81,7 +81,11 @@ describe('what the user sees while the proxy blocks replication', () => {
       assert.equal(md?.CurrentKeyMaterialId, undefined)
       assert.equal(p.region(B).kms.materials.get(keyId), undefined)
       const creating = `${arnIn(B, keyId)} is creating.`
-      await expectError(kms(B).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') })), 'KMSInvalidStateException', creating)
+      await expectError(
+        kms(B).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') })),
+        'KMSInvalidStateException',
+        creating,
+      )
       await expectError(kms(B).send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256' })), 'KMSInvalidStateException', creating)
       await expectError(
         kms(B).send(new DecryptCommand({ CiphertextBlob: fromA.blob, EncryptionContext: { purpose: 'adversarial-replication' } })),
@@ -100,7 +104,10 @@ describe('what the user sees while the proxy blocks replication', () => {
       assert.equal(view?.Region, B)
       assert.equal(view?.State, 'CREATING')
       assert.deepEqual(view?.MaterialVersions, [])
-      assert.ok(view?.Pending.some((x) => /creation/.test(x)), JSON.stringify(view))
+      assert.ok(
+        view?.Pending.some((x) => /creation/.test(x)),
+        JSON.stringify(view),
+      )
       await assertSafe(p, keyId)
       // The primary keeps working.
       await decryptIn(p, A, fromA)
@@ -110,7 +117,10 @@ describe('what the user sees while the proxy blocks replication', () => {
     await p.reconcileAll()
     await p.reconcileAll()
     assert.equal((await kms(B).send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState, 'Enabled')
-    assert.deepEqual((await replicaViews(p, A, keyId)).map((v) => v.State), ['IN_SYNC'])
+    assert.deepEqual(
+      (await replicaViews(p, A, keyId)).map((v) => v.State),
+      ['IN_SYNC'],
+    )
     await assertSameMaterialEverywhere(p, keyId, { earlier: [fromA], expectRegions: [A, B] })
   })
 
@@ -132,8 +142,20 @@ describe('what the user sees while the proxy blocks replication', () => {
         const md = (await kms(region).send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata
         assert.equal(md?.CurrentKeyMaterialId, before, `${region} still encrypts with version 1`)
       }
-      assert.deepEqual(p.region(B).kms.materials.get(keyId)?.map((m) => m.version), [1, 2])
-      assert.deepEqual(p.region(C).kms.materials.get(keyId)?.map((m) => m.version), [1])
+      assert.deepEqual(
+        p
+          .region(B)
+          .kms.materials.get(keyId)
+          ?.map((m) => m.version),
+        [1, 2],
+      )
+      assert.deepEqual(
+        p
+          .region(C)
+          .kms.materials.get(keyId)
+          ?.map((m) => m.version),
+        [1],
+      )
       const status = await kms(A).send(new GetKeyRotationStatusCommand({ KeyId: keyId }))
       assert.ok(status.OnDemandRotationStartDate instanceof Date, 'the rotation is shown as in progress')
       const primary = await describeReplicationIn(p, A, keyId)
@@ -143,7 +165,10 @@ describe('what the user sees while the proxy blocks replication', () => {
       const c = views.find((v) => v.Region === C)
       assert.equal(c?.State, 'PENDING')
       assert.deepEqual(c?.MaterialVersions, [1])
-      assert.ok(c?.Pending.some((x) => /material versions 2/.test(x)), JSON.stringify(c))
+      assert.ok(
+        c?.Pending.some((x) => /material versions 2/.test(x)),
+        JSON.stringify(c),
+      )
       const b = views.find((v) => v.Region === B)
       assert.deepEqual(b?.MaterialVersions, [1, 2])
       // C's own view says what it lacks.
@@ -172,7 +197,10 @@ describe('what the user sees while the proxy blocks replication', () => {
       const b = views.find((v) => v.Region === B)
       assert.equal(b?.State, 'PENDING')
       assert.ok((b?.AcknowledgedSyncVersion ?? 0) < syncVersion)
-      assert.ok(b?.Pending.some((x) => x.startsWith(`shared state ${syncVersion}`)), JSON.stringify(b))
+      assert.ok(
+        b?.Pending.some((x) => x.startsWith(`shared state ${syncVersion}`)),
+        JSON.stringify(b),
+      )
       assert.equal(views.find((v) => v.Region === C)?.State, 'IN_SYNC')
       assert.equal((await kms(B).send(new GetKeyRotationStatusCommand({ KeyId: keyId }))).KeyRotationEnabled, false, 'B has not heard yet')
       await assertSafe(p, keyId)
@@ -201,7 +229,11 @@ describe('what the user sees while the proxy blocks replication', () => {
     const [view] = await replicaViews(p, A, keyId)
     assert.notEqual(view?.State, 'IN_SYNC', `the primary counts B, whose key no longer exists, as IN_SYNC: ${JSON.stringify(view)}`)
     const primary = (await kms(A).send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata
-    assert.deepEqual(primary?.MultiRegionConfiguration?.ReplicaKeys, [], 'reconciliation never learns that B is gone (its SharedState to B is ignored unanswered)')
+    assert.deepEqual(
+      primary?.MultiRegionConfiguration?.ReplicaKeys,
+      [],
+      'reconciliation never learns that B is gone (its SharedState to B is ignored unanswered)',
+    )
     assert.equal(primary?.KeyState, 'PendingDeletion', 'the primary waits in PendingReplicaDeletion for ever')
   })
 

@@ -46,7 +46,9 @@ function client(region: string): KMSClient {
 
 async function importIn(region: string, keyId: string, material: Uint8Array, importType?: ImportType): Promise<string> {
   const kms = client(region)
-  const parameters = await kms.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256', WrappingKeySpec: 'RSA_2048' }))
+  const parameters = await kms.send(
+    new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256', WrappingKeySpec: 'RSA_2048' }),
+  )
   const out = await kms.send(
     new ImportKeyMaterialCommand({
       KeyId: keyId,
@@ -83,7 +85,8 @@ async function rejectsWith(work: Promise<unknown>, name: string, message?: RegEx
 
 /** An EXTERNAL multi-Region key whose first material is imported in the primary and in B and C. */
 async function importedKeyEverywhere(first: Uint8Array): Promise<{ keyId: string; id1: string }> {
-  const keyId = (await client(A).send(new CreateKeyCommand({ MultiRegion: true, Origin: 'EXTERNAL' }))).KeyMetadata?.KeyId ?? assert.fail('no key')
+  const keyId =
+    (await client(A).send(new CreateKeyCommand({ MultiRegion: true, Origin: 'EXTERNAL' }))).KeyMetadata?.KeyId ?? assert.fail('no key')
   const id1 = await importIn(A, keyId, first)
   for (const region of [B, C]) await client(A).send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: region }))
   await p.settle()
@@ -107,13 +110,19 @@ test('new imported material must reach every replica before the primary rotates;
     [id1, 'IMPORTED', 'CURRENT'],
     [id2, 'IMPORTED', 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION'],
   ])
-  assert.deepEqual(await listing(B, keyId), [
-    [id1, 'IMPORTED', 'CURRENT'],
-    [id2, 'PENDING_IMPORT', 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION'],
-  ], 'the replica learns of the new material through the shared state')
+  assert.deepEqual(
+    await listing(B, keyId),
+    [
+      [id1, 'IMPORTED', 'CURRENT'],
+      [id2, 'PENDING_IMPORT', 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION'],
+    ],
+    'the replica learns of the new material through the shared state',
+  )
   assert.equal((await describeIn(B, keyId)).KeyState, 'Enabled', 'material pending rotation is not needed to use the key')
 
-  const nothingPending = new RegExp(`^No available key material pending rotation for the key: arn:aws:kms:${A}:111122223333:key/${keyId}\\.$`)
+  const nothingPending = new RegExp(
+    `^No available key material pending rotation for the key: arn:aws:kms:${A}:111122223333:key/${keyId}\\.$`,
+  )
   await rejectsWith(client(A).send(new RotateKeyOnDemandCommand({ KeyId: keyId })), 'KMSInvalidStateException', nothingPending)
   await rejectsWith(client(B).send(new RotateKeyOnDemandCommand({ KeyId: keyId })), 'UnsupportedOperationException')
   // Other bytes are refused in a replica; the same bytes are taken.
@@ -121,7 +130,11 @@ test('new imported material must reach every replica before the primary rotates;
   assert.equal(await importIn(B, keyId, second), id2)
   await p.settle()
   assert.deepEqual((await listing(A, keyId))[1], [id2, 'IMPORTED', 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION'], 'C still lacks it')
-  await rejectsWith(client(A).send(new RotateKeyOnDemandCommand({ KeyId: `arn:aws:kms:${A}:111122223333:key/${keyId}` })), 'KMSInvalidStateException', nothingPending)
+  await rejectsWith(
+    client(A).send(new RotateKeyOnDemandCommand({ KeyId: `arn:aws:kms:${A}:111122223333:key/${keyId}` })),
+    'KMSInvalidStateException',
+    nothingPending,
+  )
 
   assert.equal(await importIn(C, keyId, second, 'EXISTING_KEY_MATERIAL'), id2)
   await p.settle()
@@ -133,20 +146,33 @@ test('new imported material must reach every replica before the primary rotates;
   for (const region of [A, B, C]) {
     assert.equal((await describeIn(region, keyId)).CurrentKeyMaterialId, id2, region)
     const rotations = (await client(region).send(new ListKeyRotationsCommand({ KeyId: keyId }))).Rotations ?? []
-    assert.deepEqual(rotations.map((r) => [r.KeyMaterialId, r.KeyMaterialState, r.ImportState, r.RotationType]), [[id2, 'CURRENT', 'IMPORTED', 'ON_DEMAND']], region)
+    assert.deepEqual(
+      rotations.map((r) => [r.KeyMaterialId, r.KeyMaterialState, r.ImportState, r.RotationType]),
+      [[id2, 'CURRENT', 'IMPORTED', 'ON_DEMAND']],
+      region,
+    )
     assert.ok(rotations[0]?.RotationDate instanceof Date, region)
   }
   const sent = p.deliveries.slice(before)
-  assert.equal(sent.filter((d) => d.type === 'AgreementOffer' || d.type === 'MaterialTransfer').length, 0, 'no imported material travels between regions')
+  assert.equal(
+    sent.filter((d) => d.type === 'AgreementOffer' || d.type === 'MaterialTransfer').length,
+    0,
+    'no imported material travels between regions',
+  )
 
   for (const region of [A, B, C]) {
     assert.deepEqual(await decryptIn(region, c1.CiphertextBlob), { text: 'before the rotation', materialId: id1 }, region)
     const made = await client(region).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(`after, in ${region}`) }))
-    for (const other of [A, B, C]) assert.deepEqual(await decryptIn(other, made.CiphertextBlob), { text: `after, in ${region}`, materialId: id2 }, `${region} → ${other}`)
+    for (const other of [A, B, C])
+      assert.deepEqual(
+        await decryptIn(other, made.CiphertextBlob),
+        { text: `after, in ${region}`, materialId: id2 },
+        `${region} → ${other}`,
+      )
   }
 })
 
-test('new material withdrawn on the primary is withdrawn from the replicas; a replica\'s own deletion stays its own', async () => {
+test("new material withdrawn on the primary is withdrawn from the replicas; a replica's own deletion stays its own", async () => {
   const first = randomBytes(32)
   const { keyId, id1 } = await importedKeyEverywhere(first)
   const pending = randomBytes(32)
@@ -185,7 +211,8 @@ test('new material withdrawn on the primary is withdrawn from the replicas; a re
 
 test('a replica created after a rotation lists every material and must import each before it is Enabled', async () => {
   const first = randomBytes(32)
-  const keyId = (await client(A).send(new CreateKeyCommand({ MultiRegion: true, Origin: 'EXTERNAL' }))).KeyMetadata?.KeyId ?? assert.fail('no key')
+  const keyId =
+    (await client(A).send(new CreateKeyCommand({ MultiRegion: true, Origin: 'EXTERNAL' }))).KeyMetadata?.KeyId ?? assert.fail('no key')
   const id1 = await importIn(A, keyId, first)
   const c1 = await client(A).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('made by the first material') }))
   const second = randomBytes(32)

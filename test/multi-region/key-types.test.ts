@@ -81,7 +81,9 @@ for (const spec of ['RSA_2048', 'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_SECG_P256
     for (const signer of [A, B, C]) {
       const signed = await client(signer).send(new SignCommand({ KeyId: keyId, Message: message, SigningAlgorithm: algorithm }))
       for (const verifier of [A, B, C]) {
-        const verified = await client(verifier).send(new VerifyCommand({ KeyId: keyId, Message: message, Signature: signed.Signature, SigningAlgorithm: algorithm }))
+        const verified = await client(verifier).send(
+          new VerifyCommand({ KeyId: keyId, Message: message, Signature: signed.Signature, SigningAlgorithm: algorithm }),
+        )
         assert.equal(verified.SignatureValid, true, `${signer} → ${verifier}`)
       }
     }
@@ -91,8 +93,12 @@ for (const spec of ['RSA_2048', 'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_SECG_P256
 test('RSA ENCRYPT_DECRYPT multi-Region key: a ciphertext of one region decrypts in another', async () => {
   const keyId = await replicatedKey('RSA_3072', 'ENCRYPT_DECRYPT')
   await replicate(keyId, B)
-  const encrypted = await client(B).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('cross-region'), EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }))
-  const decrypted = await client(A).send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: encrypted.CiphertextBlob, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }))
+  const encrypted = await client(B).send(
+    new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('cross-region'), EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }),
+  )
+  const decrypted = await client(A).send(
+    new DecryptCommand({ KeyId: keyId, CiphertextBlob: encrypted.CiphertextBlob, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }),
+  )
   assert.equal(Buffer.from(decrypted.Plaintext ?? []).toString(), 'cross-region')
 })
 
@@ -104,7 +110,9 @@ test('HMAC multi-Region key: identical MACs in every region', async () => {
   for (const region of [A, B, C]) {
     const out = await client(region).send(new GenerateMacCommand({ KeyId: keyId, Message: message, MacAlgorithm: 'HMAC_SHA_384' }))
     macs.add(Buffer.from(out.Mac ?? []).toString('base64'))
-    await client(C === region ? A : C).send(new VerifyMacCommand({ KeyId: keyId, Message: message, Mac: out.Mac, MacAlgorithm: 'HMAC_SHA_384' }))
+    await client(C === region ? A : C).send(
+      new VerifyMacCommand({ KeyId: keyId, Message: message, Mac: out.Mac, MacAlgorithm: 'HMAC_SHA_384' }),
+    )
   }
   assert.equal(macs.size, 1)
 })
@@ -116,7 +124,9 @@ test('asymmetric and HMAC keys are not rotated (AWS: symmetric encryption keys o
 
 async function importIn(region: string, keyId: string, material: Uint8Array): Promise<string> {
   const kms = client(region)
-  const parameters = await kms.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256', WrappingKeySpec: 'RSA_2048' }))
+  const parameters = await kms.send(
+    new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256', WrappingKeySpec: 'RSA_2048' }),
+  )
   const out = await kms.send(
     new ImportKeyMaterialCommand({
       KeyId: keyId,
@@ -137,12 +147,16 @@ test('imported material in a multi-Region key: nothing is transported; each regi
   const deliveredBefore = p.deliveries.length
   await replicate(keyId, B, C)
   const sent = p.deliveries.slice(deliveredBefore)
-  assert.ok(sent.some((d) => d.type === 'ReplicaCreate'), 'the replicas were created')
+  assert.ok(
+    sent.some((d) => d.type === 'ReplicaCreate'),
+    'the replicas were created',
+  )
   const transfers = sent.filter((d) => d.type === 'AgreementOffer' || d.type === 'MaterialTransfer')
   assert.equal(transfers.length, 0, 'no material transfer for imported material')
   assert.equal(await stateIn(B, keyId), 'PendingImport')
   assert.equal(await stateIn(C, keyId), 'PendingImport')
-  const ciphertext = (await client(A).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('imported, multi-Region') }))).CiphertextBlob
+  const ciphertext = (await client(A).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('imported, multi-Region') })))
+    .CiphertextBlob
   await assert.rejects(client(B).send(new DecryptCommand({ CiphertextBlob: ciphertext })), { name: 'KMSInvalidStateException' })
 
   await assert.rejects(importIn(B, keyId, randomBytes(32)), { name: 'IncorrectKeyMaterialException' })
@@ -190,10 +204,18 @@ for (const [spec, algorithm, messageType, message] of [
     }
     assert.equal(publicKeys.size, 1)
     for (const signer of [A, B, C]) {
-      const signed = await client(signer).send(new SignCommand({ KeyId: keyId, Message: message, MessageType: messageType, SigningAlgorithm: algorithm }))
+      const signed = await client(signer).send(
+        new SignCommand({ KeyId: keyId, Message: message, MessageType: messageType, SigningAlgorithm: algorithm }),
+      )
       for (const verifier of [A, B, C]) {
         const verified = await client(verifier).send(
-          new VerifyCommand({ KeyId: keyId, Message: message, MessageType: messageType, Signature: signed.Signature, SigningAlgorithm: algorithm }),
+          new VerifyCommand({
+            KeyId: keyId,
+            Message: message,
+            MessageType: messageType,
+            Signature: signed.Signature,
+            SigningAlgorithm: algorithm,
+          }),
         )
         assert.equal(verified.SignatureValid, true, `${signer} → ${verifier}`)
       }
@@ -208,7 +230,11 @@ test('ML_KEM_1024 multi-Region key: a secret encapsulated in one region decapsul
     const out = await client(encapsulator).send(new EncapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM' }))
     for (const decapsulator of [A, B, C]) {
       const opened = await client(decapsulator).send(
-        new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: out.SharedSecretCiphertextBlob }),
+        new DecapsulateCommand({
+          KeyId: keyId,
+          EncapsulationAlgorithm: 'ML_KEM',
+          SharedSecretCiphertextBlob: out.SharedSecretCiphertextBlob,
+        }),
       )
       assert.deepEqual(opened.SharedSecret, out.SharedSecret, `${encapsulator} → ${decapsulator}`)
     }
@@ -246,10 +272,23 @@ test('imported ML-DSA and ML-KEM material in a multi-Region key: each region imp
     if (usage === 'SIGN_VERIFY') {
       const message = Buffer.from('imported ML-DSA, signed in the replica')
       const signed = await client(B).send(new SignCommand({ KeyId: keyId, Message: message, SigningAlgorithm: 'ML_DSA_SHAKE_256' }))
-      assert.equal((await client(A).send(new VerifyCommand({ KeyId: keyId, Message: message, Signature: signed.Signature, SigningAlgorithm: 'ML_DSA_SHAKE_256' }))).SignatureValid, true)
+      assert.equal(
+        (
+          await client(A).send(
+            new VerifyCommand({ KeyId: keyId, Message: message, Signature: signed.Signature, SigningAlgorithm: 'ML_DSA_SHAKE_256' }),
+          )
+        ).SignatureValid,
+        true,
+      )
     } else {
       const out = await client(A).send(new EncapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM' }))
-      const opened = await client(B).send(new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: out.SharedSecretCiphertextBlob }))
+      const opened = await client(B).send(
+        new DecapsulateCommand({
+          KeyId: keyId,
+          EncapsulationAlgorithm: 'ML_KEM',
+          SharedSecretCiphertextBlob: out.SharedSecretCiphertextBlob,
+        }),
+      )
       assert.deepEqual(opened.SharedSecret, out.SharedSecret)
     }
   }

@@ -52,7 +52,9 @@ describe('multi-Region keys across three regions', () => {
   it('ReplicateKey returns a Creating replica that becomes Enabled with the same material', async () => {
     const created = await kms(A).send(new CreateKeyCommand({ MultiRegion: true, Description: 'primary' }))
     const keyId = created.KeyMetadata?.KeyId ?? ''
-    const replicated = await kms(A).send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: B, Description: 'replica', Tags: [{ TagKey: 't', TagValue: 'v' }] }))
+    const replicated = await kms(A).send(
+      new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: B, Description: 'replica', Tags: [{ TagKey: 't', TagValue: 'v' }] }),
+    )
     const md = replicated.ReplicaKeyMetadata
     assert.equal(md?.KeyState, 'Creating')
     assert.equal(md?.Enabled, false)
@@ -80,17 +82,27 @@ describe('multi-Region keys across three regions', () => {
 
   it('a ciphertext of either related key decrypts with the other, with and without KeyId', async () => {
     const keyId = await newReplicatedKey([B])
-    const fromA = await kms(A).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('made in A'), EncryptionContext: { c: '1' } }))
+    const fromA = await kms(A).send(
+      new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('made in A'), EncryptionContext: { c: '1' } }),
+    )
     const inB = await kms(B).send(new DecryptCommand({ CiphertextBlob: fromA.CiphertextBlob, EncryptionContext: { c: '1' } }))
     assert.equal(Buffer.from(inB.Plaintext ?? []).toString(), 'made in A')
     assert.equal(inB.KeyId, arn(B, keyId))
-    const withKeyId = await kms(B).send(new DecryptCommand({ CiphertextBlob: fromA.CiphertextBlob, EncryptionContext: { c: '1' }, KeyId: arn(B, keyId) }))
+    const withKeyId = await kms(B).send(
+      new DecryptCommand({ CiphertextBlob: fromA.CiphertextBlob, EncryptionContext: { c: '1' }, KeyId: arn(B, keyId) }),
+    )
     assert.equal(withKeyId.KeyId, arn(B, keyId))
     const fromB = await kms(B).send(new EncryptCommand({ KeyId: arn(B, keyId), Plaintext: Buffer.from('made in B') }))
     assert.equal(fromB.KeyId, arn(B, keyId))
-    assert.equal(Buffer.from((await kms(A).send(new DecryptCommand({ CiphertextBlob: fromB.CiphertextBlob }))).Plaintext ?? []).toString(), 'made in B')
+    assert.equal(
+      Buffer.from((await kms(A).send(new DecryptCommand({ CiphertextBlob: fromB.CiphertextBlob }))).Plaintext ?? []).toString(),
+      'made in B',
+    )
     // A region with no related key cannot decrypt it.
-    await expectError(kms(C).send(new DecryptCommand({ CiphertextBlob: fromA.CiphertextBlob, EncryptionContext: { c: '1' } })), 'InvalidCiphertextException')
+    await expectError(
+      kms(C).send(new DecryptCommand({ CiphertextBlob: fromA.CiphertextBlob, EncryptionContext: { c: '1' } })),
+      'InvalidCiphertextException',
+    )
   })
 
   it('rotation reaches every replica before the new material is used', async () => {
@@ -103,21 +115,33 @@ describe('multi-Region keys across three regions', () => {
     assert.ok((await kms(A).send(new GetKeyRotationStatusCommand({ KeyId: keyId }))).OnDemandRotationStartDate instanceof Date)
     await expectError(kms(A).send(new RotateKeyOnDemandCommand({ KeyId: keyId })), 'ConflictException')
     await p.settle()
-    const after = await Promise.all([A, B, C].map(async (r) => (await kms(r).send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.CurrentKeyMaterialId))
+    const after = await Promise.all(
+      [A, B, C].map(async (r) => (await kms(r).send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.CurrentKeyMaterialId),
+    )
     assert.notEqual(after[0], before)
     assert.deepEqual(after, [after[0], after[0], after[0]])
     assert.equal((await kms(A).send(new ListKeyRotationsCommand({ KeyId: keyId }))).Rotations?.length, 1)
     assert.equal((await kms(C).send(new ListKeyRotationsCommand({ KeyId: keyId }))).Rotations?.length, 1)
     const fresh = await kms(C).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('new') }))
     for (const region of [A, B, C]) {
-      assert.equal(Buffer.from((await kms(region).send(new DecryptCommand({ CiphertextBlob: old.CiphertextBlob }))).Plaintext ?? []).toString(), 'old')
-      assert.equal(Buffer.from((await kms(region).send(new DecryptCommand({ CiphertextBlob: fresh.CiphertextBlob }))).Plaintext ?? []).toString(), 'new')
+      assert.equal(
+        Buffer.from((await kms(region).send(new DecryptCommand({ CiphertextBlob: old.CiphertextBlob }))).Plaintext ?? []).toString(),
+        'old',
+      )
+      assert.equal(
+        Buffer.from((await kms(region).send(new DecryptCommand({ CiphertextBlob: fresh.CiphertextBlob }))).Plaintext ?? []).toString(),
+        'new',
+      )
     }
   })
 
   it('the rotation setting is shared; it is set on the primary only', async () => {
     const keyId = await newReplicatedKey([B])
-    await expectError(kms(B).send(new EnableKeyRotationCommand({ KeyId: keyId })), 'UnsupportedOperationException', `${arn(B, keyId)} is not a multi-region primary key.`)
+    await expectError(
+      kms(B).send(new EnableKeyRotationCommand({ KeyId: keyId })),
+      'UnsupportedOperationException',
+      `${arn(B, keyId)} is not a multi-region primary key.`,
+    )
     await expectError(kms(B).send(new RotateKeyOnDemandCommand({ KeyId: keyId })), 'UnsupportedOperationException')
     await kms(A).send(new EnableKeyRotationCommand({ KeyId: keyId, RotationPeriodInDays: 180 }))
     await p.settle()
@@ -127,7 +151,10 @@ describe('multi-Region keys across three regions', () => {
     // Automatic rotation runs on the primary and reaches the replica.
     await p.advance(A, 181 * 86_400)
     const rotations = await kms(B).send(new ListKeyRotationsCommand({ KeyId: keyId }))
-    assert.deepEqual(rotations.Rotations?.map((r) => r.RotationType), ['AUTOMATIC'])
+    assert.deepEqual(
+      rotations.Rotations?.map((r) => r.RotationType),
+      ['AUTOMATIC'],
+    )
   })
 
   it('UpdatePrimaryRegion swaps the roles and every related key follows', async () => {
@@ -144,7 +171,10 @@ describe('multi-Region keys across three regions', () => {
       assert.deepEqual(view?.MultiRegionConfiguration?.PrimaryKey, { Arn: arn(B, keyId), Region: B })
       assert.deepEqual(new Set(view?.MultiRegionConfiguration?.ReplicaKeys?.map((k) => k.Region)), new Set([A, C]))
     }
-    assert.deepEqual(views.map((v) => v?.MultiRegionConfiguration?.MultiRegionKeyType), ['REPLICA', 'PRIMARY', 'REPLICA'])
+    assert.deepEqual(
+      views.map((v) => v?.MultiRegionConfiguration?.MultiRegionKeyType),
+      ['REPLICA', 'PRIMARY', 'REPLICA'],
+    )
     // The new primary now owns the shared properties.
     await expectError(kms(A).send(new EnableKeyRotationCommand({ KeyId: keyId })), 'UnsupportedOperationException')
     await kms(B).send(new EnableKeyRotationCommand({ KeyId: keyId }))
@@ -171,7 +201,11 @@ describe('multi-Region keys across three regions', () => {
     const waiting = (await kms(A).send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata
     assert.equal(waiting?.KeyState, 'PendingReplicaDeletion')
     assert.equal(waiting?.PendingDeletionWindowInDays, 7)
-    await expectError(kms(A).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') })), 'KMSInvalidStateException', `${arn(A, keyId)} is pending replica deletion.`)
+    await expectError(
+      kms(A).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') })),
+      'KMSInvalidStateException',
+      `${arn(A, keyId)} is pending replica deletion.`,
+    )
     // The replica stays usable meanwhile.
     await kms(B).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') }))
     await kms(B).send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }))
@@ -201,14 +235,25 @@ describe('multi-Region keys across three regions', () => {
     await p.advance(B, 8 * 86_400)
     await kms(A).send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: B }))
     await p.settle()
-    assert.equal(Buffer.from((await kms(B).send(new DecryptCommand({ CiphertextBlob: old.CiphertextBlob }))).Plaintext ?? []).toString(), 'old')
+    assert.equal(
+      Buffer.from((await kms(B).send(new DecryptCommand({ CiphertextBlob: old.CiphertextBlob }))).Plaintext ?? []).toString(),
+      'old',
+    )
   })
 
   it('AWS errors for every invalid replication', async () => {
     const single = (await kms(A).send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? ''
-    await expectError(kms(A).send(new ReplicateKeyCommand({ KeyId: single, ReplicaRegion: B })), 'UnsupportedOperationException', `${arn(A, single)} is not a multi-region primary key.`)
+    await expectError(
+      kms(A).send(new ReplicateKeyCommand({ KeyId: single, ReplicaRegion: B })),
+      'UnsupportedOperationException',
+      `${arn(A, single)} is not a multi-region primary key.`,
+    )
     const keyId = await newReplicatedKey([B])
-    await expectError(kms(B).send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: C })), 'UnsupportedOperationException', `${arn(B, keyId)} is not a multi-region primary key.`)
+    await expectError(
+      kms(B).send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: C })),
+      'UnsupportedOperationException',
+      `${arn(B, keyId)} is not a multi-region primary key.`,
+    )
     await expectError(kms(A).send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: A })), 'AlreadyExistsException')
     await expectError(kms(A).send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: B })), 'AlreadyExistsException')
     await expectError(kms(A).send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: 'sa-east-1' })), 'UnsupportedOperationException')
@@ -220,7 +265,11 @@ describe('multi-Region keys across three regions', () => {
     await kms(A).send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: C }))
     await p.settle()
     assert.equal((await kms(C).send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState, 'Creating')
-    await expectError(kms(C).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') })), 'KMSInvalidStateException', `${arn(C, keyId)} is creating.`)
+    await expectError(
+      kms(C).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') })),
+      'KMSInvalidStateException',
+      `${arn(C, keyId)} is creating.`,
+    )
     await expectError(kms(C).send(new DisableKeyCommand({ KeyId: keyId })), 'KMSInvalidStateException', `${arn(C, keyId)} is creating.`)
     await expectError(kms(A).send(new UpdatePrimaryRegionCommand({ KeyId: keyId, PrimaryRegion: C })), 'KMSInvalidStateException')
     // Reconciliation repairs the lost message once the proxy behaves.
@@ -228,7 +277,11 @@ describe('multi-Region keys across three regions', () => {
     await p.reconcileAll()
     assert.equal((await kms(C).send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState, 'Enabled')
     await kms(A).send(new DisableKeyCommand({ KeyId: keyId }))
-    await expectError(kms(A).send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: 'sa-east-1' })), 'DisabledException', `${arn(A, keyId)} is disabled.`)
+    await expectError(
+      kms(A).send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: 'sa-east-1' })),
+      'DisabledException',
+      `${arn(A, keyId)} is disabled.`,
+    )
     await kms(A).send(new EnableKeyCommand({ KeyId: keyId }))
   })
 })

@@ -40,7 +40,15 @@ import {
 import { callTrent } from '../../src/cli/sign.js'
 import type { DestinationStatus } from '../../src/proxy/relay.js'
 import { TEST_CREDENTIALS } from '../helpers/in-process-region.js'
-import { assertCanCreateHosts, createHosts, createRunDir, removeStaleHosts, type Hosts, type RegionHost, type TcpProbe } from '../helpers/netns.js'
+import {
+  assertCanCreateHosts,
+  createHosts,
+  createRunDir,
+  removeStaleHosts,
+  type Hosts,
+  type RegionHost,
+  type TcpProbe,
+} from '../helpers/netns.js'
 import { removeTempDir, waitFor } from '../helpers/partition.js'
 import { getJson, startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js'
 import { startRegionProcess, type RegionProcess } from '../helpers/region-process.js'
@@ -75,7 +83,16 @@ const UNREACHABLE = ['ENETUNREACH', 'EHOSTUNREACH']
  */
 function listenPlan(host: RegionHost): { args: string[]; replicationUrl: string; replicationPort: number } {
   return {
-    args: ['--host', host.clientFacingAddress, '--port', String(API_PORT), '--replication-host', host.proxyFacingAddress, '--replication-port', String(REPLICATION_PORT)],
+    args: [
+      '--host',
+      host.clientFacingAddress,
+      '--port',
+      String(API_PORT),
+      '--replication-host',
+      host.proxyFacingAddress,
+      '--replication-port',
+      String(REPLICATION_PORT),
+    ],
     replicationUrl: `http://${host.proxyFacingAddress}:${REPLICATION_PORT}`,
     replicationPort: REPLICATION_PORT,
   }
@@ -149,7 +166,10 @@ describe('regions on separate hosts (network namespaces), joined only by the pro
     assert.ok(md !== undefined)
     return md
   }
-  async function rotationStatus(region: string, keyId: string): Promise<{ enabled: boolean | undefined; periodInDays: number | undefined }> {
+  async function rotationStatus(
+    region: string,
+    keyId: string,
+  ): Promise<{ enabled: boolean | undefined; periodInDays: number | undefined }> {
     const status = await kms(region).send(new GetKeyRotationStatusCommand({ KeyId: keyId }))
     return { enabled: status.KeyRotationEnabled, periodInDays: status.RotationPeriodInDays }
   }
@@ -163,7 +183,12 @@ describe('regions on separate hosts (network namespaces), joined only by the pro
   /** What a failed wait adds to its message: what each process said last, and what the proxy holds. */
   async function diagnostics(): Promise<string> {
     const parts = [...regionProcesses.values()].map((r) => `--- ${r.region} (last output) ---\n${r.output().slice(-4_000)}`)
-    parts.push(`--- proxy /v1/status ---\n${await proxyDestinations().then((d) => JSON.stringify(d, null, 1), (err: unknown) => String(err))}`)
+    parts.push(
+      `--- proxy /v1/status ---\n${await proxyDestinations().then(
+        (d) => JSON.stringify(d, null, 1),
+        (err: unknown) => String(err),
+      )}`,
+    )
     return parts.join('\n')
   }
   /** Polls until `probe` answers something; on a timeout, fails with what it saw last and the diagnostics. */
@@ -181,13 +206,18 @@ describe('regions on separate hosts (network namespaces), joined only by the pro
         SYNC,
       )
     } catch (err) {
-      throw new Error(`${err instanceof Error ? err.message : String(err)}\nlast seen: ${JSON.stringify(lastSeen)}\n${await diagnostics()}`, { cause: err })
+      throw new Error(
+        `${err instanceof Error ? err.message : String(err)}\nlast seen: ${JSON.stringify(lastSeen)}\n${await diagnostics()}`,
+        { cause: err },
+      )
     }
   }
   /** Encrypts in `from`; checks that each of `to` decrypts it, under the material `from` used. */
   async function encryptAndDecryptElsewhere(from: string, to: readonly string[], keyId: string, message: string): Promise<string> {
     const context = { made: from, message }
-    const encrypted = await kms(from).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(message), EncryptionContext: context }))
+    const encrypted = await kms(from).send(
+      new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(message), EncryptionContext: context }),
+    )
     assert.equal(encrypted.KeyId, arn(from, keyId))
     const made = await kms(from).send(new DecryptCommand({ CiphertextBlob: encrypted.CiphertextBlob, EncryptionContext: context }))
     const materialId = made.KeyMaterialId ?? ''
@@ -266,7 +296,10 @@ describe('regions on separate hosts (network namespaces), joined only by the pro
       const files = others.map((other) => exports.get(other) ?? '')
       const imported = await trentCli(region, ['rsk', 'import', '--data-dir', join(scratch, region), '--partition', partitionId, ...files])
       assert.equal(imported.code, 0, imported.stderr)
-      assert.deepEqual(imported.stdout.trim().split('\n'), others.map((other) => `pinned 1 key(s) of ${other}`))
+      assert.deepEqual(
+        imported.stdout.trim().split('\n'),
+        others.map((other) => `pinned 1 key(s) of ${other}`),
+      )
     }
   })
 
@@ -293,29 +326,58 @@ describe('regions on separate hosts (network namespaces), joined only by the pro
       // Its own links, and the proxy's address through the proxy's end of their link: nothing else.
       for (const route of await current.routes(self.namespace)) {
         assert.notEqual(route.dst, 'default', `${region} has no default route`)
-        if (route.gateway !== undefined) assert.equal(route.dst, current.proxy.address, `${region}'s only route beyond its links is to the proxy: ${JSON.stringify(route)}`)
+        if (route.gateway !== undefined)
+          assert.equal(
+            route.dst,
+            current.proxy.address,
+            `${region}'s only route beyond its links is to the proxy: ${JSON.stringify(route)}`,
+          )
       }
-      assert.deepEqual(await current.probeTcp(self.namespace, current.proxy.address, PROXY_PORT), { connected: true }, `${region} reaches the proxy`)
+      assert.deepEqual(
+        await current.probeTcp(self.namespace, current.proxy.address, PROXY_PORT),
+        { connected: true },
+        `${region} reaches the proxy`,
+      )
       const toPeers = await Promise.all(
         REGIONS.filter((other) => other !== region).flatMap((other) => {
           const peer = current.region(other)
           return [
-            current.probeTcp(self.namespace, peer.clientFacingAddress, API_PORT).then((probe) => ({ probe, what: `${region} -> ${other}'s API address` })),
-            current.probeTcp(self.namespace, peer.proxyFacingAddress, listenPlan(peer).replicationPort).then((probe) => ({ probe, what: `${region} -> ${other}'s replication address` })),
+            current
+              .probeTcp(self.namespace, peer.clientFacingAddress, API_PORT)
+              .then((probe) => ({ probe, what: `${region} -> ${other}'s API address` })),
+            current
+              .probeTcp(self.namespace, peer.proxyFacingAddress, listenPlan(peer).replicationPort)
+              .then((probe) => ({ probe, what: `${region} -> ${other}'s replication address` })),
           ]
         }),
       )
       for (const { probe, what } of toPeers) assertUnreachable(probe, what)
       // The proxy reaches the region's replication endpoint and nothing else of it.
-      assert.deepEqual(await current.probeTcp(proxyNamespace, self.proxyFacingAddress, listenPlan(self).replicationPort), { connected: true }, `the proxy reaches ${region}'s replication endpoint`)
+      assert.deepEqual(
+        await current.probeTcp(proxyNamespace, self.proxyFacingAddress, listenPlan(self).replicationPort),
+        { connected: true },
+        `the proxy reaches ${region}'s replication endpoint`,
+      )
       assertUnreachable(await current.probeTcp(proxyNamespace, self.clientFacingAddress, API_PORT), `the proxy -> ${region}'s API address`)
       // The API listens on the client-facing address only: nothing answers on its port at the proxy's side.
-      assert.deepEqual(await current.probeTcp(proxyNamespace, self.proxyFacingAddress, API_PORT), { connected: false, code: 'ECONNREFUSED' }, `the proxy -> ${region}'s API port`)
+      assert.deepEqual(
+        await current.probeTcp(proxyNamespace, self.proxyFacingAddress, API_PORT),
+        { connected: false, code: 'ECONNREFUSED' },
+        `the proxy -> ${region}'s API port`,
+      )
       // The client reaches the API, and no replication endpoint on the API's address. (Not
       // probed: the region's link to the proxy. The root namespace has the machine's own
       // default route, and whatever lies beyond it may well accept any connection.)
-      assert.deepEqual(await current.probeTcp(undefined, self.clientFacingAddress, API_PORT), { connected: true }, `the client reaches ${region}'s API`)
-      assert.deepEqual(await current.probeTcp(undefined, self.clientFacingAddress, REPLICATION_PORT), { connected: false, code: 'ECONNREFUSED' }, `the client -> ${region}'s replication port`)
+      assert.deepEqual(
+        await current.probeTcp(undefined, self.clientFacingAddress, API_PORT),
+        { connected: true },
+        `the client reaches ${region}'s API`,
+      )
+      assert.deepEqual(
+        await current.probeTcp(undefined, self.clientFacingAddress, REPLICATION_PORT),
+        { connected: false, code: 'ECONNREFUSED' },
+        `the client -> ${region}'s replication port`,
+      )
     }
   })
 
@@ -331,7 +393,9 @@ describe('regions on separate hosts (network namespaces), joined only by the pro
     }
     const views = await eventually('every replica Enabled, and every region listing both replicas', async () => {
       const seen = await Promise.all(REGIONS.map((region) => describeKey(region, keyId).catch((err: unknown) => String(err))))
-      const ready = seen.every((md) => typeof md !== 'string' && md.KeyState === 'Enabled' && md.MultiRegionConfiguration?.ReplicaKeys?.length === 2)
+      const ready = seen.every(
+        (md) => typeof md !== 'string' && md.KeyState === 'Enabled' && md.MultiRegionConfiguration?.ReplicaKeys?.length === 2,
+      )
       return ready ? { done: seen as KeyMetadata[] } : { seen: seen.map((md) => (typeof md === 'string' ? md : md.KeyState)) }
     })
     assert.deepEqual(
@@ -401,7 +465,7 @@ describe('regions on separate hosts (network namespaces), joined only by the pro
     await encryptAndDecryptElsewhere(EU, [US, AP], keyId, 'from the new primary')
   })
 
-  it('a region cut off from the proxy misses the primary\'s changes, and catches up once reconnected', async () => {
+  it("a region cut off from the proxy misses the primary's changes, and catches up once reconnected", async () => {
     const current = made()
     const cutOff = current.region(AP)
     const primaryBefore = await replication(EU, keyId)
@@ -413,7 +477,10 @@ describe('regions on separate hosts (network namespaces), joined only by the pro
     // Cut off both ways; the client still reaches the region (another link).
     const toProxy = await current.probeTcp(cutOff.namespace, current.proxy.address, PROXY_PORT, 3_000)
     assert.equal(toProxy.connected, false, `${AP} -> the proxy while cut off: ${JSON.stringify(toProxy)}`)
-    assertUnreachable(await current.probeTcp(current.proxy.namespace, cutOff.proxyFacingAddress, listenPlan(cutOff).replicationPort), `the proxy -> ${AP} while cut off`)
+    assertUnreachable(
+      await current.probeTcp(current.proxy.namespace, cutOff.proxyFacingAddress, listenPlan(cutOff).replicationPort),
+      `the proxy -> ${AP} while cut off`,
+    )
 
     // Changes on the primary: a rotation, and the rotation setting.
     await kms(EU).send(new RotateKeyOnDemandCommand({ KeyId: keyId }))
@@ -431,7 +498,12 @@ describe('regions on separate hosts (network namespaces), joined only by the pro
       const view = await replication(EU, keyId)
       const us = view.Replicas?.find((r) => r.Region === US)
       const ap = view.Replicas?.find((r) => r.Region === AP)
-      const done = us?.State === 'IN_SYNC' && us.MaterialVersions.join() === '1,2,3' && ap !== undefined && ap.State !== 'IN_SYNC' && ap.MaterialVersions.join() === '1,2'
+      const done =
+        us?.State === 'IN_SYNC' &&
+        us.MaterialVersions.join() === '1,2,3' &&
+        ap !== undefined &&
+        ap.State !== 'IN_SYNC' &&
+        ap.MaterialVersions.join() === '1,2'
       return done ? { done: view } : { seen: view }
     })
     assert.equal(primaryWaiting.CurrentMaterialVersion, 2, 'the rotation waits for the cut-off replica')

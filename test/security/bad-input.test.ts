@@ -115,7 +115,8 @@ describe('bad input for every operation', () => {
       for (const missing of shape.required ?? []) {
         const body: Record<string, unknown> = {}
         for (const [name, ref] of members) {
-          if (name !== missing && (shape.required ?? []).includes(name)) body[name] = validValue(model.shapes[ref.shape] ?? { type: 'string' })
+          if (name !== missing && (shape.required ?? []).includes(name))
+            body[name] = validValue(model.shapes[ref.shape] ?? { type: 'string' })
         }
         const res = await send(target, JSON.stringify(body))
         assertAwsError(res, ['ValidationException'])
@@ -143,10 +144,9 @@ describe('bad input for every operation', () => {
     it(`${operation}: bad signatures and credentials`, async () => {
       const body = '{}'
       assertAwsError(await send(target, body, { sign: false }), ['MissingAuthenticationTokenException'])
-      assertAwsError(
-        await send(target, body, { credentials: { accessKeyId: 'AKIDUNKNOWN000000000', secretAccessKey: 'x' } }),
-        ['UnrecognizedClientException'],
-      )
+      assertAwsError(await send(target, body, { credentials: { accessKeyId: 'AKIDUNKNOWN000000000', secretAccessKey: 'x' } }), [
+        'UnrecognizedClientException',
+      ])
       assertAwsError(
         await send(target, body, { credentials: { accessKeyId: TEST_CREDENTIALS.accessKeyId, secretAccessKey: 'wrong-secret' } }),
         ['InvalidSignatureException'],

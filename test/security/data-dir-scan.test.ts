@@ -49,18 +49,34 @@ function filesUnder(dir: string): string[] {
 /** The forms a secret could take on disk or in a log. */
 function formsOf(secret: Uint8Array): Buffer[] {
   const raw = Buffer.from(secret)
-  return [raw, Buffer.from(raw.toString('hex')), Buffer.from(raw.toString('base64')), Buffer.from(raw.toString('base64').replace(/=+$/, ''))]
+  return [
+    raw,
+    Buffer.from(raw.toString('hex')),
+    Buffer.from(raw.toString('base64')),
+    Buffer.from(raw.toString('base64').replace(/=+$/, '')),
+  ]
 }
 
 test('no key material, data key or plaintext in the data dir or the logs', async () => {
   const logs: Buffer[] = []
-  const child = fork(new URL('../../src/region/main.js', import.meta.url), ['--region', 'us-east-1', '--data-dir', dataDir, '--port', '0'], {
-    env: { ...process.env, TRENT_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, TRENT_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, TRENT_LOG_LEVEL: 'debug' },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  })
+  const child = fork(
+    new URL('../../src/region/main.js', import.meta.url),
+    ['--region', 'us-east-1', '--data-dir', dataDir, '--port', '0'],
+    {
+      env: {
+        ...process.env,
+        TRENT_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+        TRENT_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+        TRENT_LOG_LEVEL: 'debug',
+      },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    },
+  )
   child.stdout?.on('data', (chunk: Buffer) => logs.push(chunk))
   child.stderr?.on('data', (chunk: Buffer) => logs.push(chunk))
-  const port = await new Promise<number>((resolve) => child.on('message', (m: { type?: string; port?: number }) => m.type === 'ready' && resolve(m.port ?? 0)))
+  const port = await new Promise<number>((resolve) =>
+    child.on('message', (m: { type?: string; port?: number }) => m.type === 'ready' && resolve(m.port ?? 0)),
+  )
   const client = new KMSClient({ region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, credentials: TEST_CREDENTIALS, maxAttempts: 1 })
 
   const secrets: Uint8Array[] = []
@@ -84,8 +100,12 @@ test('no key material, data key or plaintext in the data dir or the logs', async
   const rsa = (await client.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT' }))).KeyMetadata?.KeyId
   const rsaPlaintext = Buffer.from(`an RSA plaintext that must never be stored ${Math.random()}`)
   secrets.push(rsaPlaintext)
-  const rsaCiphertext = await client.send(new EncryptCommand({ KeyId: rsa, Plaintext: rsaPlaintext, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }))
-  await client.send(new DecryptCommand({ KeyId: rsa, CiphertextBlob: rsaCiphertext.CiphertextBlob, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }))
+  const rsaCiphertext = await client.send(
+    new EncryptCommand({ KeyId: rsa, Plaintext: rsaPlaintext, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }),
+  )
+  await client.send(
+    new DecryptCommand({ KeyId: rsa, CiphertextBlob: rsaCiphertext.CiphertextBlob, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }),
+  )
   const hmac = (await client.send(new CreateKeyCommand({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' }))).KeyMetadata?.KeyId
   await client.send(new GenerateMacCommand({ KeyId: hmac, Message: message, MacAlgorithm: 'HMAC_SHA_256' }))
   const symmetric = (await client.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId
@@ -94,11 +114,17 @@ test('no key material, data key or plaintext in the data dir or the logs', async
   const agreement = (await client.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P384', KeyUsage: 'KEY_AGREEMENT' }))).KeyMetadata?.KeyId
   const peer = generateKeyPairSync('ec', { namedCurve: 'secp384r1' })
   const shared = await client.send(
-    new DeriveSharedSecretCommand({ KeyId: agreement, KeyAgreementAlgorithm: 'ECDH', PublicKey: peer.publicKey.export({ type: 'spki', format: 'der' }) }),
+    new DeriveSharedSecretCommand({
+      KeyId: agreement,
+      KeyAgreementAlgorithm: 'ECDH',
+      PublicKey: peer.publicKey.export({ type: 'spki', format: 'der' }),
+    }),
   )
   secrets.push(shared.SharedSecret ?? new Uint8Array())
   const external = (await client.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata?.KeyId
-  const parameters = await client.send(new GetParametersForImportCommand({ KeyId: external, WrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256', WrappingKeySpec: 'RSA_2048' }))
+  const parameters = await client.send(
+    new GetParametersForImportCommand({ KeyId: external, WrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256', WrappingKeySpec: 'RSA_2048' }),
+  )
   const imported = randomBytes(32)
   secrets.push(imported)
   await client.send(
@@ -115,12 +141,23 @@ test('no key material, data key or plaintext in the data dir or the logs', async
   await new Promise((resolve) => child.once('exit', resolve))
   const haystacks = filesUnder(dataDir).map((path) => ({ path, bytes: readFileSync(path) }))
   haystacks.push({ path: '<region logs>', bytes: Buffer.concat(logs) })
-  assert.ok(haystacks.some((h) => h.path.endsWith('trent.db-wal')), 'the WAL is part of the scan')
+  assert.ok(
+    haystacks.some((h) => h.path.endsWith('trent.db-wal')),
+    'the WAL is part of the scan',
+  )
 
   // Recover every version's key material from storage, as only the HSM could.
-  const domainKey = loadOrCreateDomainKey(loadMasterKey({ file: join(dataDir, 'master.key') }), join(dataDir, 'domain-key.sealed'), 'us-east-1')
+  const domainKey = loadOrCreateDomainKey(
+    loadMasterKey({ file: join(dataDir, 'master.key') }),
+    join(dataDir, 'domain-key.sealed'),
+    'us-east-1',
+  )
   const db = new Database(join(dataDir, 'trent.db'), { readonly: true })
-  const rows = db.prepare('SELECT key_id, version, token FROM key_materials').all() as Array<{ key_id: string; version: number; token: Buffer }>
+  const rows = db.prepare('SELECT key_id, version, token FROM key_materials').all() as Array<{
+    key_id: string
+    version: number
+    token: Buffer
+  }>
   const specs = new Map(
     (db.prepare('SELECT key_id, record FROM keys').all() as Array<{ key_id: string; record: string }>).map((row) => [
       row.key_id,
@@ -140,10 +177,7 @@ test('no key material, data key or plaintext in the data dir or the logs', async
       secrets.push(Buffer.from(d, 'base64url'))
     }
   }
-  assert.ok(
-    [...specs.values()].filter((spec) => spec !== 'SYMMETRIC_DEFAULT').length >= 4,
-    'asymmetric and HMAC keys are part of the scan',
-  )
+  assert.ok([...specs.values()].filter((spec) => spec !== 'SYMMETRIC_DEFAULT').length >= 4, 'asymmetric and HMAC keys are part of the scan')
 
   for (const secret of secrets) {
     assert.ok(secret.length >= 16)

@@ -50,7 +50,14 @@ describe('every listener times out slow and silent clients, and refuses what is 
     partition = await startPartition({
       regions: ['us-east-1', 'eu-west-1'],
       env: { TRENT_LOG_LEVEL: 'info' },
-      extraArgs: ['--header-timeout-ms', String(HEADER_TIMEOUT_MS), '--request-timeout-ms', String(REQUEST_TIMEOUT_MS), '--keep-alive-timeout-ms', '1000'],
+      extraArgs: [
+        '--header-timeout-ms',
+        String(HEADER_TIMEOUT_MS),
+        '--request-timeout-ms',
+        String(REQUEST_TIMEOUT_MS),
+        '--keep-alive-timeout-ms',
+        '1000',
+      ],
     })
     const ready = logLines(partition).find((line) => line.msg === 'region ready' && line.region === 'us-east-1')
     const proxy = /replication proxy on http:\/\/[^:]+:(\d+)/.exec(partition.output().stderr)
@@ -71,7 +78,10 @@ describe('every listener times out slow and silent clients, and refuses what is 
     const held: Array<{ what: string; connection: RawConnection; trickle?: NodeJS.Timeout }> = []
     for (const door of doors) {
       held.push({ what: `${door.name}: nothing sent`, connection: await openRaw(door.port) })
-      held.push({ what: `${door.name}: partial headers`, connection: await openRaw(door.port, 'POST / HTTP/1.1\r\nHost: localhost\r\nX-Amz-Tar') })
+      held.push({
+        what: `${door.name}: partial headers`,
+        connection: await openRaw(door.port, 'POST / HTTP/1.1\r\nHost: localhost\r\nX-Amz-Tar'),
+      })
       const trickling = await openRaw(door.port, headAwaitingBody('us-east-1', 1_000, door.postPath))
       const trickle = setInterval(() => trickling.socket.write('x'), 300)
       held.push({ what: `${door.name}: body trickled`, connection: trickling, trickle })
@@ -109,7 +119,11 @@ describe('every listener times out slow and silent clients, and refuses what is 
       // for the rest of a head, and the header timeout answers it.
       const lineAlone = await openRaw(door.port, 'GET /\r\n')
       await closedWithin(lineAlone, CLOSE_DEADLINE_MS, `${door.name}: HTTP/0.9 line alone`)
-      assert.match(lineAlone.received(), door.name === 'gateway' ? /^HTTP\/1\.1 400 / : /^HTTP\/1\.1 (400|408) /, `${door.name}: HTTP/0.9 line alone`)
+      assert.match(
+        lineAlone.received(),
+        door.name === 'gateway' ? /^HTTP\/1\.1 400 / : /^HTTP\/1\.1 (400|408) /,
+        `${door.name}: HTTP/0.9 line alone`,
+      )
     }
   })
 
@@ -117,7 +131,14 @@ describe('every listener times out slow and silent clients, and refuses what is 
     const post = (port: number, path: string): Promise<{ status: number; body: string }> =>
       new Promise((resolve, reject) => {
         const req = request(
-          { port, host: '127.0.0.1', method: 'POST', path, agent: false, headers: { authorization: 'anything', 'content-type': 'application/json' } },
+          {
+            port,
+            host: '127.0.0.1',
+            method: 'POST',
+            path,
+            agent: false,
+            headers: { authorization: 'anything', 'content-type': 'application/json' },
+          },
           (res) => {
             const chunks: Buffer[] = []
             res.on('data', (chunk: Buffer) => chunks.push(chunk))
@@ -149,7 +170,9 @@ describe('every listener times out slow and silent clients, and refuses what is 
     const bad = { accessKeyId: partition.credentials.accessKeyId, secretAccessKey: 'not-the-secret' }
     for (let batch = 0; batch < 20; batch++) {
       await Promise.all(
-        Array.from({ length: 20 }, () => sendRaw({ endpoint: partition.gatewayUrl, region, target: 'TrentService.ListKeys', body: '{}', credentials: bad })),
+        Array.from({ length: 20 }, () =>
+          sendRaw({ endpoint: partition.gatewayUrl, region, target: 'TrentService.ListKeys', body: '{}', credentials: bad }),
+        ),
       )
     }
     await new Promise((resolve) => setTimeout(resolve, 500))

@@ -43,7 +43,9 @@ const log: string[] = []
 before(async () => {
   partition = await startPartition({ regions: REGIONS, env: { TRENT_LOG_LEVEL: 'warn' } })
   kms = kmsClient(partition, REGIONS[0] ?? 'us-east-1')
-  keyMadeBefore = (await kms.send(new CreateKeyCommand({ Description: 'made before the fuzz run' }))).KeyMetadata?.KeyId ?? assert.fail('CreateKey returned no key id')
+  keyMadeBefore =
+    (await kms.send(new CreateKeyCommand({ Description: 'made before the fuzz run' }))).KeyMetadata?.KeyId ??
+    assert.fail('CreateKey returned no key id')
   target = partitionTarget(partition)
   result = await runSession(target, {
     seed: SEED,
@@ -65,7 +67,10 @@ after(async () => {
 function describeFindings(kinds: readonly FindingKind[]): string {
   const groups = result.report.findingGroups().filter((group) => kinds.includes(group.first.kind))
   const lines = groups.map(({ count, first }: { count: number; first: Finding }) => {
-    const answer = first.answer !== undefined ? ` HTTP ${first.answer.status}${first.answer.errorType !== undefined ? ` ${first.answer.errorType}` : ''}` : ''
+    const answer =
+      first.answer !== undefined
+        ? ` HTTP ${first.answer.status}${first.answer.errorType !== undefined ? ` ${first.answer.errorType}` : ''}`
+        : ''
     return [
       `  [${first.kind}] ${first.category} ${first.operation}${answer} ×${count}: ${first.summary}`,
       `      e.g. case ${first.caseIndex}: ${first.label}`,
@@ -73,7 +78,10 @@ function describeFindings(kinds: readonly FindingKind[]): string {
       ...(first.output !== undefined ? [`      server: ${first.output.split('\n')[0]?.slice(0, 400) ?? ''}`] : []),
     ].join('\n')
   })
-  return `${groups.reduce((sum, group) => sum + group.count, 0)} finding(s):\n${lines.join('\n')}\n` + `replay: npm run fuzz -- --replay ${FINDINGS_FILE}\nrepeat: npm run fuzz -- --seed ${SEED} --requests ${REQUESTS}`
+  return (
+    `${groups.reduce((sum, group) => sum + group.count, 0)} finding(s):\n${lines.join('\n')}\n` +
+    `replay: npm run fuzz -- --replay ${FINDINGS_FILE}\nrepeat: npm run fuzz -- --seed ${SEED} --requests ${REQUESTS}`
+  )
 }
 
 function assertNone(kinds: readonly FindingKind[]): void {
@@ -85,9 +93,15 @@ describe(`a seeded fuzz run (seed ${SEED}, ${REQUESTS} requests, every category)
   test('sent its requests, in every category', () => {
     assert.ok(result.report.requests >= REQUESTS, `only ${result.report.requests} requests were sent`)
     for (const category of ['structured', 'http', 'sigv4', 'crypto'] as const) {
-      assert.ok((result.report.categoryCounts().get(category)?.['4xx'] ?? 0) > 0, `no ${category} request was answered 4xx: the fuzzer did not reach the server`)
+      assert.ok(
+        (result.report.categoryCounts().get(category)?.['4xx'] ?? 0) > 0,
+        `no ${category} request was answered 4xx: the fuzzer did not reach the server`,
+      )
     }
-    assert.ok((result.report.categoryCounts().get('structured')?.['2xx'] ?? 0) > 0, 'no structured request succeeded: the pool-aware requests did not work')
+    assert.ok(
+      (result.report.categoryCounts().get('structured')?.['2xx'] ?? 0) > 0,
+      'no structured request succeeded: the pool-aware requests did not work',
+    )
   })
 
   test('no answer is a 5xx', () => assertNone(['5xx']))

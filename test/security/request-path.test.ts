@@ -62,7 +62,8 @@ describe('requests that used to reach a 500', () => {
   })
 
   it('TrentAdmin.DescribeReplication without a usable KeyId is a client error', async () => {
-    const send = (body: string): Promise<RawResponse> => sendRaw({ endpoint: adminEndpoint, target: 'TrentAdmin.DescribeReplication', body })
+    const send = (body: string): Promise<RawResponse> =>
+      sendRaw({ endpoint: adminEndpoint, target: 'TrentAdmin.DescribeReplication', body })
     assertClientError(await send('{}'), 'ValidationException')
     assertClientError(await send('{"KeyId":null}'), 'ValidationException')
     assertClientError(await send('{"KeyId":""}'), 'ValidationException')
@@ -80,7 +81,10 @@ describe('requests that used to reach a 500', () => {
       const keyId = created.KeyMetadata?.KeyId ?? assert.fail('no key id')
       const SigningAlgorithm = keySpec === 'RSA_2048' ? 'RSASSA_PSS_SHA_256' : 'ECDSA_SHA_256'
       const Message = new Uint8Array(64).fill(7)
-      await rejectsWith(kms.send(new SignCommand({ KeyId: keyId, Message, MessageType: 'EXTERNAL_MU', SigningAlgorithm })), 'ValidationException')
+      await rejectsWith(
+        kms.send(new SignCommand({ KeyId: keyId, Message, MessageType: 'EXTERNAL_MU', SigningAlgorithm })),
+        'ValidationException',
+      )
       await rejectsWith(
         kms.send(new VerifyCommand({ KeyId: keyId, Message, MessageType: 'EXTERNAL_MU', SigningAlgorithm, Signature: new Uint8Array(64) })),
         'ValidationException',
@@ -121,7 +125,8 @@ describe('SigV4 tricks that used to be accepted', () => {
     await region.close()
   })
 
-  const keyState = async (): Promise<string | undefined> => (await region.client().send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState
+  const keyState = async (): Promise<string | undefined> =>
+    (await region.client().send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState
 
   it('a signature that leaves X-Amz-Target out cannot be replayed as another operation', async () => {
     const body = JSON.stringify({ KeyId: keyId })

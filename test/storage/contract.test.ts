@@ -13,8 +13,18 @@ import { after, afterEach, before, describe, it } from 'node:test'
 import { MemoryStorage } from '../../src/storage/memory-storage.js'
 import { PostgresStorage } from '../../src/storage/postgres-storage.js'
 import { SqliteStorage } from '../../src/storage/sqlite-storage.js'
-import type { AliasRecord, AnsweredSessionRecord, GrantRecord, KeyRecord, MaterialRecord, OutboxRecord, SessionRecord, Snapshot,
-  TombstoneRecord, Write } from '../../src/storage/records.js'
+import type {
+  AliasRecord,
+  AnsweredSessionRecord,
+  GrantRecord,
+  KeyRecord,
+  MaterialRecord,
+  OutboxRecord,
+  SessionRecord,
+  Snapshot,
+  TombstoneRecord,
+  Write,
+} from '../../src/storage/records.js'
 import type { ChangePosition, CommittedChange, Storage } from '../../src/storage/storage.js'
 import { postgresUnavailableReason, removeAllPostgresClusters, startPostgresCluster, type PostgresCluster } from '../helpers/postgres.js'
 
@@ -101,7 +111,13 @@ function keyRecord(keyId: string, sequence: number, description = AWKWARD): KeyR
     pendingWindowInDays: 7,
     policy: '{"Version":"2012-10-17","Statement":[]}',
     tags: [{ TagKey: 'k', TagValue: AWKWARD }],
-    rotation: { enabled: true, periodInDays: 365, nextRotationAt: 1_731_536_000_000, onDemandStartedAt: 1_700_000_000_999, onDemandCount: 3 },
+    rotation: {
+      enabled: true,
+      periodInDays: 365,
+      nextRotationAt: 1_731_536_000_000,
+      onDemandStartedAt: 1_700_000_000_999,
+      onDemandCount: 3,
+    },
     currentMaterialVersion: 2,
     multiRegion: true,
     mrk: {
@@ -134,8 +150,22 @@ function keyRecord(keyId: string, sequence: number, description = AWKWARD): KeyR
       description: 'imp',
       // Several imported materials (rotation of imported material), one rotated to, one pending.
       versions: [
-        { version: 1, materialId: 'a'.repeat(64), description: AWKWARD, expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: 1_900_000_000_000, importedAt: 1_700_000_000_000 },
-        { version: 2, materialId: 'b'.repeat(64), expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', importedAt: 1_700_000_000_500, rotationType: 'ON_DEMAND', rotatedAt: 1_700_000_000_600 },
+        {
+          version: 1,
+          materialId: 'a'.repeat(64),
+          description: AWKWARD,
+          expirationModel: 'KEY_MATERIAL_EXPIRES',
+          validTo: 1_900_000_000_000,
+          importedAt: 1_700_000_000_000,
+        },
+        {
+          version: 2,
+          materialId: 'b'.repeat(64),
+          expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+          importedAt: 1_700_000_000_500,
+          rotationType: 'ON_DEMAND',
+          rotatedAt: 1_700_000_000_600,
+        },
         { version: 4, materialId: 'c'.repeat(64) },
       ],
       lastVersion: 4,
@@ -144,7 +174,14 @@ function keyRecord(keyId: string, sequence: number, description = AWKWARD): KeyR
 }
 
 function materialRecord(keyId: string, version: number): MaterialRecord {
-  return { keyId, version, materialId: version.toString(16).padStart(64, '0'), createdAt: 1_700_000_000_000 + version, rotationType: 'ON_DEMAND', token: ALL_BYTES.slice() }
+  return {
+    keyId,
+    version,
+    materialId: version.toString(16).padStart(64, '0'),
+    createdAt: 1_700_000_000_000 + version,
+    rotationType: 'ON_DEMAND',
+    token: ALL_BYTES.slice(),
+  }
 }
 
 function grantRecord(grantId: string, keyId: string): GrantRecord {
@@ -162,12 +199,34 @@ function grantRecord(grantId: string, keyId: string): GrantRecord {
   }
 }
 
-const aliasRecord = (aliasName: string, keyId: string): AliasRecord => ({ aliasName, keyId, createdAt: 1_700_000_000_000, updatedAt: 1_700_000_000_500 })
-const sessionRecord = (sessionId: string, keyId: string): SessionRecord => ({
-  sessionId, keyId, peerRegion: 'eu-west-1', versions: [1, 2], rakbPublicKey: 'AAAA', expiresAt: 1_700_000_100_000, offeredAt: 1_700_000_000_000,
+const aliasRecord = (aliasName: string, keyId: string): AliasRecord => ({
+  aliasName,
+  keyId,
+  createdAt: 1_700_000_000_000,
+  updatedAt: 1_700_000_000_500,
 })
-const answeredRecord = (sessionId: string, keyId: string): AnsweredSessionRecord => ({ sessionId, keyId, body: ALL_BYTES.slice().reverse(), to: 'eu-west-1', expiresAt: 1_700_000_100_000 })
-const tombstoneRecord = (keyId: string): TombstoneRecord => ({ keyId, primaryRegion: 'us-east-1', replicationId: 'rep-1', deletedAt: 1_700_000_000_000 })
+const sessionRecord = (sessionId: string, keyId: string): SessionRecord => ({
+  sessionId,
+  keyId,
+  peerRegion: 'eu-west-1',
+  versions: [1, 2],
+  rakbPublicKey: 'AAAA',
+  expiresAt: 1_700_000_100_000,
+  offeredAt: 1_700_000_000_000,
+})
+const answeredRecord = (sessionId: string, keyId: string): AnsweredSessionRecord => ({
+  sessionId,
+  keyId,
+  body: ALL_BYTES.slice().reverse(),
+  to: 'eu-west-1',
+  expiresAt: 1_700_000_100_000,
+})
+const tombstoneRecord = (keyId: string): TombstoneRecord => ({
+  keyId,
+  primaryRegion: 'us-east-1',
+  replicationId: 'rep-1',
+  deletedAt: 1_700_000_000_000,
+})
 const outboxRecord = (id: string): OutboxRecord => ({ id, to: 'eu-west-1', body: ALL_BYTES.slice(), expiresAt: 1_700_000_100_000 })
 
 /** One put of every kind, for `keyId` (and `suffix` for the other ids). */
@@ -210,7 +269,11 @@ const EMPTY: Snapshot = { keys: [], materials: [], aliases: [], sessions: [], an
 /** Commits `writes` as one change, from a writer that believes it is at `since`. */
 async function commit(storage: Storage, writes: Write[], since?: ChangePosition): Promise<ChangePosition> {
   const from = since ?? (await storage.load()).position
-  const { position } = await storage.commitChange(from, () => undefined, () => ({ writes, result: undefined }))
+  const { position } = await storage.commitChange(
+    from,
+    () => undefined,
+    () => ({ writes, result: undefined }),
+  )
   return position
 }
 
@@ -227,7 +290,8 @@ class CounterView {
   apply(change: CommittedChange): void {
     if (change.position <= this.position) return
     assert.equal(change.position, this.position + 1, 'changes arrive without gaps')
-    for (const write of change.writes) if (write.kind === 'putKey' && write.key.keyId === this.keyId) this.count = Number(write.key.description)
+    for (const write of change.writes)
+      if (write.kind === 'putKey' && write.key.keyId === this.keyId) this.count = Number(write.key.description)
     this.position = change.position
   }
 
@@ -338,9 +402,15 @@ for (const subject of [memory, sqlite, postgres]) {
       assert.equal(await commit(storage, [{ kind: 'deleteOutbox', id: 'a' }], 2), 3)
       assert.equal((await storage.load()).position, 3)
       const changes = await storage.changesSince(0)
-      assert.deepEqual(changes?.map((c) => c.position), [1, 2, 3])
+      assert.deepEqual(
+        changes?.map((c) => c.position),
+        [1, 2, 3],
+      )
       assert.deepEqual(await storage.changesSince(3), [])
-      assert.deepEqual((await storage.changesSince(1))?.map((c) => c.position), [2, 3])
+      assert.deepEqual(
+        (await storage.changesSince(1))?.map((c) => c.position),
+        [2, 3],
+      )
     })
 
     it('commitChange is atomic: when decide throws, nothing is committed and its error comes back', async () => {
@@ -350,22 +420,33 @@ for (const subject of [memory, sqlite, postgres]) {
       const before = await storage.load()
       const failure = new Error('decided against it')
       await assert.rejects(
-        storage.commitChange(1, () => undefined, () => {
-          throw failure
-        }),
+        storage.commitChange(
+          1,
+          () => undefined,
+          () => {
+            throw failure
+          },
+        ),
         (err) => err === failure,
       )
       await assert.rejects(
-        storage.commitChange(1, () => undefined, async () => {
-          await sleep(5)
-          throw failure
-        }),
+        storage.commitChange(
+          1,
+          () => undefined,
+          async () => {
+            await sleep(5)
+            throw failure
+          },
+        ),
         (err) => err === failure,
       )
       assert.deepEqual(await storage.load(), before)
       const other = await open(store)
       assert.deepEqual(await other.load(), before)
-      assert.deepEqual((await other.changesSince(0))?.map((c) => c.position), [1])
+      assert.deepEqual(
+        (await other.changesSince(0))?.map((c) => c.position),
+        [1],
+      )
       // And the store still takes the next change, at the next position.
       assert.equal(await commit(storage, [{ kind: 'deleteKey', keyId: 'key-1' }], 1), 2)
     })
@@ -387,7 +468,10 @@ for (const subject of [memory, sqlite, postgres]) {
       const b = await open(store)
       const written: Write[][] = [
         [{ kind: 'putKey', key: keyRecord('key-1', 1) }],
-        [{ kind: 'putAlias', alias: aliasRecord('alias/x', 'key-1') }, { kind: 'putMaterial', material: materialRecord('key-1', 1) }],
+        [
+          { kind: 'putAlias', alias: aliasRecord('alias/x', 'key-1') },
+          { kind: 'putMaterial', material: materialRecord('key-1', 1) },
+        ],
         [{ kind: 'deleteAlias', aliasName: 'alias/x' }],
       ]
       for (const [index, writes] of written.entries()) assert.equal(await commit(a, writes, index), index + 1)
@@ -401,13 +485,20 @@ for (const subject of [memory, sqlite, postgres]) {
           return { writes: [{ kind: 'putTombstone', tombstone: tombstoneRecord('key-9') }], result: 'ok' }
         },
       )
-      assert.deepEqual(caughtUp, written.map((writes, index) => ({ position: index + 1, writes })))
+      assert.deepEqual(
+        caughtUp,
+        written.map((writes, index) => ({ position: index + 1, writes })),
+      )
       assert.equal(decidedAfter, 3)
       assert.equal(position, 4)
       assert.equal(result, 'ok')
       // A writer that catches up but writes nothing is told the position it caught up to.
       const c = await open(store)
-      const empty = await c.commitChange(2, () => undefined, () => ({ writes: [], result: 0 }))
+      const empty = await c.commitChange(
+        2,
+        () => undefined,
+        () => ({ writes: [], result: 0 }),
+      )
       assert.equal(empty.position, 4)
     })
 
@@ -423,13 +514,19 @@ for (const subject of [memory, sqlite, postgres]) {
         ...Array.from({ length: 25 }, () => viewB.increment(b)),
       ])
       // Every increment saw a different value: none was lost, none counted twice.
-      assert.deepEqual([...results].sort((x, y) => x - y), Array.from({ length: 50 }, (_, i) => i + 1))
+      assert.deepEqual(
+        [...results].sort((x, y) => x - y),
+        Array.from({ length: 50 }, (_, i) => i + 1),
+      )
       const loaded = await a.load()
       assert.equal(loaded.keys[0]?.description, '50')
       assert.equal(loaded.position, 51)
       // The log holds them in one order: position p set the counter to p - 1.
       const log = (await b.changesSince(0)) ?? []
-      assert.deepEqual(log.map((c) => c.position), Array.from({ length: 51 }, (_, i) => i + 1))
+      assert.deepEqual(
+        log.map((c) => c.position),
+        Array.from({ length: 51 }, (_, i) => i + 1),
+      )
       for (const change of log.slice(1)) {
         const write = change.writes[0]
         assert.equal(write?.kind === 'putKey' ? write.key.description : undefined, String(change.position - 1))
@@ -440,15 +537,30 @@ for (const subject of [memory, sqlite, postgres]) {
       const store = subject.create({ keptChanges: 5 })
       const storage = await open(store)
       const follower = await open(store)
-      for (let position = 0; position < 3; position++) await commit(storage, [{ kind: 'putOutbox', message: outboxRecord(`m${position}`) }], position)
-      assert.deepEqual((await follower.changesSince(1))?.map((c) => c.position), [2, 3])
-      for (let position = 3; position < 12; position++) await commit(storage, [{ kind: 'putOutbox', message: outboxRecord(`m${position}`) }], position)
+      for (let position = 0; position < 3; position++)
+        await commit(storage, [{ kind: 'putOutbox', message: outboxRecord(`m${position}`) }], position)
+      assert.deepEqual(
+        (await follower.changesSince(1))?.map((c) => c.position),
+        [2, 3],
+      )
+      for (let position = 3; position < 12; position++)
+        await commit(storage, [{ kind: 'putOutbox', message: outboxRecord(`m${position}`) }], position)
       // At least the last 5 are kept; the first ones are gone.
       assert.equal(await follower.changesSince(0), undefined)
-      assert.deepEqual((await follower.changesSince(7))?.map((c) => c.position), [8, 9, 10, 11, 12])
+      assert.deepEqual(
+        (await follower.changesSince(7))?.map((c) => c.position),
+        [8, 9, 10, 11, 12],
+      )
       assert.deepEqual(await follower.changesSince(12), [])
       // A writer that far behind cannot commit: it must load again.
-      await assert.rejects(follower.commitChange(0, () => undefined, () => ({ writes: [], result: undefined })), /load again/)
+      await assert.rejects(
+        follower.commitChange(
+          0,
+          () => undefined,
+          () => ({ writes: [], result: undefined }),
+        ),
+        /load again/,
+      )
       const reloaded = await follower.load()
       assert.equal(reloaded.position, 12)
       assert.equal(reloaded.outbox.length, 12)
@@ -464,7 +576,11 @@ for (const subject of [memory, sqlite, postgres]) {
       assert.equal(await b.holdLease('sweeper', 'node-b', LEASE_TTL_MS), false)
       assert.equal(await a.holdLease('sweeper', 'node-a', LEASE_TTL_MS), true, 'the holder renews it')
       assert.equal(await b.holdLease('other', 'node-b', LEASE_TTL_MS), true, 'leases are independent by name')
-      assert.equal(await a.releaseLease('sweeper', 'node-b').then(() => b.holdLease('sweeper', 'node-b', LEASE_TTL_MS)), false, 'only the holder releases it')
+      assert.equal(
+        await a.releaseLease('sweeper', 'node-b').then(() => b.holdLease('sweeper', 'node-b', LEASE_TTL_MS)),
+        false,
+        'only the holder releases it',
+      )
       await sleep(LEASE_TTL_MS + 300)
       assert.equal(await b.holdLease('sweeper', 'node-b', 10_000), true, 'expired: another takes it over')
       assert.equal(await a.holdLease('sweeper', 'node-a', LEASE_TTL_MS), false)

@@ -8,7 +8,13 @@ import assert from 'node:assert/strict'
 import { after, afterEach, before, describe, it } from 'node:test'
 import pg from 'pg'
 import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres/migrations.js'
-import { POSTGRES_TIMEOUTS, PostgresStorage, redactPostgresUrl, schemaForRegion, type PostgresStorageOptions } from '../../src/storage/postgres-storage.js'
+import {
+  POSTGRES_TIMEOUTS,
+  PostgresStorage,
+  redactPostgresUrl,
+  schemaForRegion,
+  type PostgresStorageOptions,
+} from '../../src/storage/postgres-storage.js'
 import type { Write } from '../../src/storage/records.js'
 import { StorageUnavailableError, type Storage } from '../../src/storage/storage.js'
 import { postgresUnavailableReason, removeAllPostgresClusters, startPostgresCluster, type PostgresCluster } from '../helpers/postgres.js'
@@ -18,11 +24,20 @@ let unique = 0
 const freshSchema = (): string => `trent_pgtest_${process.pid}_${++unique}`
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-const outbox = (id: string): Write => ({ kind: 'putOutbox', message: { id, to: 'eu-west-1', body: new Uint8Array([0, 1, 255]), expiresAt: 1 } })
+const outbox = (id: string): Write => ({
+  kind: 'putOutbox',
+  message: { id, to: 'eu-west-1', body: new Uint8Array([0, 1, 255]), expiresAt: 1 },
+})
 
 async function commit(storage: Storage, writes: Write[]): Promise<number> {
   const since = (await storage.load()).position
-  return (await storage.commitChange(since, () => undefined, () => ({ writes, result: undefined }))).position
+  return (
+    await storage.commitChange(
+      since,
+      () => undefined,
+      () => ({ writes, result: undefined }),
+    )
+  ).position
 }
 
 /** Rejects with StorageUnavailableError, and says how long that took. */
@@ -82,7 +97,10 @@ describe('PostgresStorage', { skip: postgresUnavailableReason() ?? false }, () =
     assert.equal(schemaForRegion('us-gov-west-1'), 'trent_us_gov_west_1')
     assert.throws(() => schemaForRegion('US East'))
     assert.equal(redactPostgresUrl('postgres://trent:s3cret@db.example:5432/kms'), 'postgres://trent:***@db.example:5432/kms')
-    assert.equal(redactPostgresUrl('postgresql://db/kms?password=s3cret&sslmode=require'), 'postgresql://db/kms?password=***&sslmode=require')
+    assert.equal(
+      redactPostgresUrl('postgresql://db/kms?password=s3cret&sslmode=require'),
+      'postgresql://db/kms?password=***&sslmode=require',
+    )
     assert.equal(redactPostgresUrl('postgres://db/kms'), 'postgres://db/kms')
     assert.doesNotMatch(redactPostgresUrl('postgres://u:s3cret@[bad'), /s3cret/)
   })
@@ -100,15 +118,31 @@ describe('PostgresStorage', { skip: postgresUnavailableReason() ?? false }, () =
     assert.equal(starters.length, 6)
     const client = await sql()
     const versions = await client.query<{ version: number }>(`SELECT version FROM "${schema}".schema_version ORDER BY version`)
-    assert.deepEqual(versions.rows.map((row) => row.version), POSTGRES_MIGRATIONS.map((_, index) => index + 1))
+    assert.deepEqual(
+      versions.rows.map((row) => row.version),
+      POSTGRES_MIGRATIONS.map((_, index) => index + 1),
+    )
     const tables = await client.query<{ table_name: string }>(
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
       [schema],
     )
-    assert.deepEqual(tables.rows.map((row) => row.table_name), [
-      'aliases', 'answered_sessions', 'change_head', 'changes', 'grants', 'key_materials', 'keys', 'leases', 'outbox', 'replication_sessions',
-      'schema_version', 'tombstones',
-    ])
+    assert.deepEqual(
+      tables.rows.map((row) => row.table_name),
+      [
+        'aliases',
+        'answered_sessions',
+        'change_head',
+        'changes',
+        'grants',
+        'key_materials',
+        'keys',
+        'leases',
+        'outbox',
+        'replication_sessions',
+        'schema_version',
+        'tombstones',
+      ],
+    )
     // Every starter works on the same store.
     assert.equal(await commit(starters[0] as Storage, [outbox('a')]), 1)
     assert.equal((await (starters[5] as Storage).load()).position, 1)
@@ -123,7 +157,10 @@ describe('PostgresStorage', { skip: postgresUnavailableReason() ?? false }, () =
     const client = await sql()
     const newer = POSTGRES_MIGRATIONS.length + 1
     await client.query(`INSERT INTO "${schema}".schema_version (version) VALUES ($1)`, [newer])
-    await assert.rejects(open({ schema }), new RegExp(`schema ${schema} is of version ${newer}, newer than this Trent knows \\(${POSTGRES_MIGRATIONS.length}\\)`))
+    await assert.rejects(
+      open({ schema }),
+      new RegExp(`schema ${schema} is of version ${newer}, newer than this Trent knows \\(${POSTGRES_MIGRATIONS.length}\\)`),
+    )
     const count = await client.query(`SELECT count(*)::int AS n FROM "${schema}".outbox`)
     assert.equal(count.rows[0].n, 1)
   })
@@ -137,16 +174,23 @@ describe('PostgresStorage', { skip: postgresUnavailableReason() ?? false }, () =
     assert.equal(westState.position, 0)
     assert.deepEqual(westState.outbox, [])
     assert.equal(await commit(west, [outbox('west-1')]), 1)
-    assert.deepEqual((await east.load()).outbox.map((m) => m.id), ['east-1', 'east-2'])
+    assert.deepEqual(
+      (await east.load()).outbox.map((m) => m.id),
+      ['east-1', 'east-2'],
+    )
     assert.equal(await east.holdLease('sweeper', 'east-node', 10_000), true)
     assert.equal(await west.holdLease('sweeper', 'west-node', 10_000), true)
     // East holds its write lock (its decide waits); west still commits meanwhile.
     let finishEast: () => void = () => undefined
     const eastDeciding = new Promise<void>((resolve) => (finishEast = resolve))
-    const eastCommit = east.commitChange(2, () => undefined, async () => {
-      await eastDeciding
-      return { writes: [outbox('east-3')], result: undefined }
-    })
+    const eastCommit = east.commitChange(
+      2,
+      () => undefined,
+      async () => {
+        await eastDeciding
+        return { writes: [outbox('east-3')], result: undefined }
+      },
+    )
     await sleep(100)
     assert.equal(await commit(west, [outbox('west-2')]), 2)
     finishEast()
@@ -159,18 +203,32 @@ describe('PostgresStorage', { skip: postgresUnavailableReason() ?? false }, () =
     const waiter = await open({ schema, timeouts: { statementMs: 500, queryMs: 2_000 } })
     let finish: () => void = () => undefined
     const deciding = new Promise<void>((resolve) => (finish = resolve))
-    const held = holder.commitChange(0, () => undefined, async () => {
-      await deciding
-      return { writes: [outbox('held')], result: undefined }
-    })
+    const held = holder.commitChange(
+      0,
+      () => undefined,
+      async () => {
+        await deciding
+        return { writes: [outbox('held')], result: undefined }
+      },
+    )
     await sleep(100)
-    const { ms } = await unavailable(() => waiter.commitChange(0, () => undefined, () => ({ writes: [outbox('waiter')], result: undefined })))
+    const { ms } = await unavailable(() =>
+      waiter.commitChange(
+        0,
+        () => undefined,
+        () => ({ writes: [outbox('waiter')], result: undefined }),
+      ),
+    )
     assert.ok(ms >= 400 && ms < 2_500, `gave up after ${ms} ms`)
     finish()
     assert.equal((await held).position, 1)
     // Waiting no longer, it catches up with the holder's change and commits after it.
     const caughtUp: number[] = []
-    const next = await waiter.commitChange(0, (changes) => caughtUp.push(...changes.map((c) => c.position)), () => ({ writes: [outbox('waiter')], result: undefined }))
+    const next = await waiter.commitChange(
+      0,
+      (changes) => caughtUp.push(...changes.map((c) => c.position)),
+      () => ({ writes: [outbox('waiter')], result: undefined }),
+    )
     assert.deepEqual(caughtUp, [1])
     assert.equal(next.position, 2)
   })
@@ -179,19 +237,35 @@ describe('PostgresStorage', { skip: postgresUnavailableReason() ?? false }, () =
     const schema = freshSchema()
     const stalled = await open({ schema, timeouts: { idleInTransactionMs: 1_000 } })
     const other = await open({ schema })
-    const stalledCommit = stalled.commitChange(0, () => undefined, async () => {
-      await sleep(6_000)
-      return { writes: [outbox('stalled')], result: undefined }
-    })
+    const stalledCommit = stalled.commitChange(
+      0,
+      () => undefined,
+      async () => {
+        await sleep(6_000)
+        return { writes: [outbox('stalled')], result: undefined }
+      },
+    )
     await sleep(100)
     const started = Date.now()
-    assert.equal((await other.commitChange(0, () => undefined, () => ({ writes: [outbox('other')], result: undefined }))).position, 1)
+    assert.equal(
+      (
+        await other.commitChange(
+          0,
+          () => undefined,
+          () => ({ writes: [outbox('other')], result: undefined }),
+        )
+      ).position,
+      1,
+    )
     // Freed by the server after about a second, well before the stalled commit would end.
     assert.ok(Date.now() - started < 4_500, `the lock was freed after ${Date.now() - started} ms`)
     // The stalled node's session was ended by the server: its change is not committed.
     await unavailable(() => stalledCommit)
     const state = await eventually(() => other.load())
-    assert.deepEqual(state.outbox.map((m) => m.id), ['other'])
+    assert.deepEqual(
+      state.outbox.map((m) => m.id),
+      ['other'],
+    )
     assert.equal(state.position, 1)
   })
 
@@ -206,7 +280,12 @@ describe('PostgresStorage', { skip: postgresUnavailableReason() ?? false }, () =
     await cluster.stop()
     try {
       for (const call of [
-        () => storage.commitChange(1, () => undefined, () => ({ writes: [outbox('during')], result: undefined })),
+        () =>
+          storage.commitChange(
+            1,
+            () => undefined,
+            () => ({ writes: [outbox('during')], result: undefined }),
+          ),
         () => storage.load(),
         () => storage.changesSince(0),
         () => storage.holdLease('sweeper', 'node', 1_000),
@@ -225,7 +304,10 @@ describe('PostgresStorage', { skip: postgresUnavailableReason() ?? false }, () =
     }
     const position = await eventually(() => commit(storage, [outbox('after')]))
     assert.equal(position, 2)
-    assert.deepEqual((await storage.load()).outbox.map((m) => m.id), ['before', 'after'])
+    assert.deepEqual(
+      (await storage.load()).outbox.map((m) => m.id),
+      ['before', 'after'],
+    )
     // The watcher's listener connection came back too, and hears of the next commit.
     await eventually(async () => {
       const seen = hints
@@ -241,7 +323,13 @@ describe('PostgresStorage', { skip: postgresUnavailableReason() ?? false }, () =
     cluster.freeze()
     try {
       // A pooled connection that no longer answers: the client-side query timeout.
-      const { ms } = await unavailable(() => storage.commitChange(1, () => undefined, () => ({ writes: [outbox('during')], result: undefined })))
+      const { ms } = await unavailable(() =>
+        storage.commitChange(
+          1,
+          () => undefined,
+          () => ({ writes: [outbox('during')], result: undefined }),
+        ),
+      )
       assert.ok(ms < POSTGRES_TIMEOUTS.queryMs + 2_000, `failed after ${ms} ms`)
       // Then at once, while the last failure is recent.
       assert.ok((await unavailable(() => storage.load())).ms < 500)
@@ -254,7 +342,10 @@ describe('PostgresStorage', { skip: postgresUnavailableReason() ?? false }, () =
     }
     const state = await eventually(() => storage.load())
     // The frozen server never got the change.
-    assert.deepEqual(state.outbox.map((m) => m.id), ['before'])
+    assert.deepEqual(
+      state.outbox.map((m) => m.id),
+      ['before'],
+    )
     assert.equal(await eventually(() => commit(storage, [outbox('after')])), 2)
   })
 

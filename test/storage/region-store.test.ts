@@ -98,11 +98,19 @@ describe('a region on PostgreSQL', { skip: postgresUnavailableReason() ?? false 
   })
 
   it('refuses an unknown --store without printing its password', () => {
-    const result = spawnSync(process.execPath, [REGION_MAIN, '--region', 'us-east-1', '--data-dir', dataDir(), '--store', `mysql://trent:${PASSWORD}@db/kms`], {
-      env: { ...process.env, TRENT_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, TRENT_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey },
-      encoding: 'utf8',
-      timeout: 20_000,
-    })
+    const result = spawnSync(
+      process.execPath,
+      [REGION_MAIN, '--region', 'us-east-1', '--data-dir', dataDir(), '--store', `mysql://trent:${PASSWORD}@db/kms`],
+      {
+        env: {
+          ...process.env,
+          TRENT_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+          TRENT_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+        },
+        encoding: 'utf8',
+        timeout: 20_000,
+      },
+    )
     assert.equal(result.status, 2)
     assert.match(result.stderr, /--store must be 'sqlite' or a postgres:\/\/ URL, not mysql:\/\/trent:\*\*\*@db\/kms/)
     assert.doesNotMatch(result.stderr + result.stdout, new RegExp(PASSWORD))

@@ -11,7 +11,10 @@ import type { Write } from '../../src/storage/records.js'
 describe('change log write codec', () => {
   it('round-trips byte arrays, Buffers included, and everything else', () => {
     const writes: Write[] = [
-      { kind: 'putMaterial', material: { keyId: 'k', version: 2, materialId: 'a'.repeat(64), createdAt: 5, token: Buffer.from([1, 2, 3, 255]) } },
+      {
+        kind: 'putMaterial',
+        material: { keyId: 'k', version: 2, materialId: 'a'.repeat(64), createdAt: 5, token: Buffer.from([1, 2, 3, 255]) },
+      },
       { kind: 'putOutbox', message: { id: 'm', to: 'eu-west-1', body: new Uint8Array([0, 9, 8]), expiresAt: 7 } },
       { kind: 'deleteAlias', aliasName: 'alias/x' },
     ]

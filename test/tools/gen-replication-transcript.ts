@@ -19,7 +19,10 @@ function fixedKey(label: string): KeyObject {
   ecdh.setPrivateKey(d)
   const pub = ecdh.getPublicKey()
   const b64 = (b: Buffer): string => b.toString('base64url')
-  return createPrivateKey({ key: { kty: 'EC', crv: 'P-384', d: b64(d), x: b64(pub.subarray(1, 49)), y: b64(pub.subarray(49)) }, format: 'jwk' })
+  return createPrivateKey({
+    key: { kty: 'EC', crv: 'P-384', d: b64(d), x: b64(pub.subarray(1, 49)), y: b64(pub.subarray(49)) },
+    format: 'jwk',
+  })
 }
 
 const partition = 'trent-transcript-v1'
@@ -89,7 +92,10 @@ const shared: SharedState = {
   currentVersion: 2,
 }
 
-const offer = envelope({ ...common(destination, source, 1), type: 'AgreementOffer', sessionId, rakbPublicKey: rakbPoint.toString('base64'), versions: [1, 2] }, rskB)
+const offer = envelope(
+  { ...common(destination, source, 1), type: 'AgreementOffer', sessionId, rakbPublicKey: rakbPoint.toString('base64'), versions: [1, 2] },
+  rskB,
+)
 const transfer = envelope(
   {
     ...common(source, destination, 2),
@@ -97,18 +103,28 @@ const transfer = envelope(
     sessionId,
     rakaPublicKey: rakaPoint.toString('base64'),
     rakbPublicKey: rakbPoint.toString('base64'),
-    materials: wrapped.map((w, i) => ({ ...(shared.materials[i] ?? { version: 0, materialId: '', createdAt: 0 }), wrapped: Buffer.from(w.wrapped).toString('base64') })),
+    materials: wrapped.map((w, i) => ({
+      ...(shared.materials[i] ?? { version: 0, materialId: '', createdAt: 0 }),
+      wrapped: Buffer.from(w.wrapped).toString('base64'),
+    })),
     shared,
   },
   rskA,
 )
 const complete = envelope(
-  { ...common(destination, source, 3), type: 'TransferComplete', sessionId, replicationId: '00000000-0000-4000-8000-0000000000aa', held: shared.materials.map((m) => ({ version: m.version, materialId: m.materialId })) },
+  {
+    ...common(destination, source, 3),
+    type: 'TransferComplete',
+    sessionId,
+    replicationId: '00000000-0000-4000-8000-0000000000aa',
+    held: shared.materials.map((m) => ({ version: m.version, materialId: m.materialId })),
+  },
   rskB,
 )
 
 const vector = {
-  source: 'test/tools/gen-replication-transcript.ts: fixed keys derived from labels with SHA-384; ECDSA signatures made once with node:crypto and verified by test/unit/replication-transcript.test.ts',
+  source:
+    'test/tools/gen-replication-transcript.ts: fixed keys derived from labels with SHA-384; ECDSA signatures made once with node:crypto and verified by test/unit/replication-transcript.test.ts',
   spec: 'docs/spec/replication.md §4, §5, §6.2',
   partition,
   trust: {

@@ -64,7 +64,9 @@ function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr:
 const verify = (dir: string) => runCli(['audit', 'verify', '--data-dir', dir, '--region', REGION])
 
 function lines(file: string): string[] {
-  return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '')
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
 }
 function writeLines(file: string, content: string[]): void {
   writeFileSync(file, `${content.join('\n')}\n`)
@@ -77,11 +79,23 @@ test('an intact trail verifies, and events prints its records oldest first', asy
   assert.match(result.stdout, /6 record\(s\), chain intact/)
   const events = await runCli(['audit', 'events', '--data-dir', dir, '--region', REGION])
   assert.equal(events.code, 0, events.stderr)
-  const printed = events.stdout.trim().split('\n').map((l) => JSON.parse(l) as AuditRecord)
-  assert.deepEqual(printed.map((r) => r.eventID), ['event-1', 'event-2', 'event-3', 'event-4', 'event-5', 'event-6'])
+  const printed = events.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as AuditRecord)
+  assert.deepEqual(
+    printed.map((r) => r.eventID),
+    ['event-1', 'event-2', 'event-3', 'event-4', 'event-5', 'event-6'],
+  )
   // Filters: by time (inclusive), by name, by key.
   const since = await runCli(['audit', 'events', '--data-dir', dir, '--region', REGION, '--since', '2026-01-01T00:00:04Z'])
-  assert.deepEqual(since.stdout.trim().split('\n').map((l) => (JSON.parse(l) as AuditRecord).eventID), ['event-4', 'event-5', 'event-6'])
+  assert.deepEqual(
+    since.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as AuditRecord).eventID),
+    ['event-4', 'event-5', 'event-6'],
+  )
   const other = await runCli(['audit', 'events', '--data-dir', dir, '--region', REGION, '--event-name', 'Decrypt'])
   assert.equal(other.stdout, '')
   const byKey = await runCli(['audit', 'events', '--data-dir', dir, '--region', REGION, '--key-id', '1234abcd-12ab-34cd-56ef-1234567890ab'])
@@ -115,15 +129,27 @@ const TAMPERINGS: Array<{ name: string; change: (l: string[]) => string[]; line:
   },
   { name: 'a record dropped', change: (l) => l.filter((_, i) => i !== 2), line: 3, reason: /record 3 is missing/ },
   { name: 'two records swapped', change: (l) => [l[0]!, l[1]!, l[3]!, l[2]!, l[4]!, l[5]!], line: 3, reason: /sequence 4 where 3 was due/ },
-  { name: 'a copy of a record inserted', change: (l) => [l[0]!, l[1]!, l[1]!, ...l.slice(2)], line: 3, reason: /sequence 2 where 3 was due/ },
-  { name: 'the hash of the last record changed', change: (l) => [...l.slice(0, 5), l[5]!.replace(/"hash":"[0-9a-f]{64}"/, `"hash":"${'ab'.repeat(32)}"`)], line: 6, reason: /altered/ },
+  {
+    name: 'a copy of a record inserted',
+    change: (l) => [l[0]!, l[1]!, l[1]!, ...l.slice(2)],
+    line: 3,
+    reason: /sequence 2 where 3 was due/,
+  },
+  {
+    name: 'the hash of the last record changed',
+    change: (l) => [...l.slice(0, 5), l[5]!.replace(/"hash":"[0-9a-f]{64}"/, `"hash":"${'ab'.repeat(32)}"`)],
+    line: 6,
+    reason: /altered/,
+  },
   {
     name: 'a record replaced by one with a recomputed hash',
     change: (l) => {
       const parsed = parseLine(l[2]!)!
       const forged = parsed.recordJson.replace('"Encrypt"', '"Decrypt"')
       const hash = recordHash({ region: REGION, node: '0' }, parsed.seq, parsed.time, parsed.prev, forged)
-      return l.map((line, i) => (i === 2 ? `{"seq":${parsed.seq},"time":${parsed.time},"prev":"${parsed.prev}","hash":"${hash}","record":${forged}}` : line))
+      return l.map((line, i) =>
+        i === 2 ? `{"seq":${parsed.seq},"time":${parsed.time},"prev":"${parsed.prev}","hash":"${hash}","record":${forged}}` : line,
+      )
     },
     line: 3,
     reason: /replaced/,
@@ -157,7 +183,12 @@ test('a record moved to another node or region does not verify there', async () 
 
 test('no byte array reaches a record: request parameters and response elements drop them', () => {
   const secret = new Uint8Array([1, 2, 3, 4])
-  const params = requestParameters({ KeyId: 'k', Plaintext: secret, EncryptionContext: { a: 'b' }, Recipient: { KeyEncryptionAlgorithm: 'RSAES_OAEP_SHA_256', AttestationDocument: secret } })
+  const params = requestParameters({
+    KeyId: 'k',
+    Plaintext: secret,
+    EncryptionContext: { a: 'b' },
+    Recipient: { KeyEncryptionAlgorithm: 'RSAES_OAEP_SHA_256', AttestationDocument: secret },
+  })
   assert.deepEqual(params, { keyId: 'k', encryptionContext: { a: 'b' }, recipient: { keyEncryptionAlgorithm: 'RSAES_OAEP_SHA_256' } })
   // Cryptographic operations record no response elements at all.
   assert.equal(responseElements('Encrypt', { CiphertextBlob: secret, KeyId: KEY_ARN }), null)
@@ -178,9 +209,15 @@ test('a denied request is recorded with the caller and AccessDeniedException; an
   region.kms.audit = trail
   try {
     const keyId = (await region.client().send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? ''
-    const denied = await region.clientAs(alice).send(new EncryptCommand({ KeyId: keyId, Plaintext: new Uint8Array([9, 9, 9]) })).catch((err: Error & { $metadata: { requestId?: string } }) => err)
+    const denied = await region
+      .clientAs(alice)
+      .send(new EncryptCommand({ KeyId: keyId, Plaintext: new Uint8Array([9, 9, 9]) }))
+      .catch((err: Error & { $metadata: { requestId?: string } }) => err)
     assert.equal((denied as Error).name, 'AccessDeniedException')
-    const unsupported = await region.client().send(new DescribeCustomKeyStoresCommand({})).catch((err: Error) => err)
+    const unsupported = await region
+      .client()
+      .send(new DescribeCustomKeyStoresCommand({}))
+      .catch((err: Error) => err)
     assert.equal((unsupported as Error).name, 'UnsupportedOperationException')
     await trail.close()
     const recorded = lines(join(regionDir, 'audit', 'node-0.jsonl')).map((l) => JSON.parse(parseLine(l)!.recordJson) as AuditRecord)
@@ -188,9 +225,19 @@ test('a denied request is recorded with the caller and AccessDeniedException; an
     assert.ok(record !== undefined, 'the denied request is recorded')
     assert.equal(record.errorCode, 'AccessDeniedException')
     assert.match(record.errorMessage ?? '', /alice/)
-    assert.deepEqual(record.userIdentity, { type: 'IAMUser', principalId: 'alice', arn: `arn:aws:iam::${ACCOUNT}:user/alice`, accountId: ACCOUNT, accessKeyId: alice.accessKeyId, userName: 'alice' })
+    assert.deepEqual(record.userIdentity, {
+      type: 'IAMUser',
+      principalId: 'alice',
+      arn: `arn:aws:iam::${ACCOUNT}:user/alice`,
+      accountId: ACCOUNT,
+      accessKeyId: alice.accessKeyId,
+      userName: 'alice',
+    })
     assert.deepEqual(record.requestParameters, { keyId })
-    assert.deepEqual(record.resources.map((r) => r.ARN), [`arn:aws:kms:${REGION}:${ACCOUNT}:key/${keyId}`])
+    assert.deepEqual(
+      record.resources.map((r) => r.ARN),
+      [`arn:aws:kms:${REGION}:${ACCOUNT}:key/${keyId}`],
+    )
     assert.equal(record.readOnly, true)
     const refused = recorded.find((r) => r.eventName === 'DescribeCustomKeyStores')
     assert.equal(refused?.errorCode, 'UnsupportedOperationException')

@@ -32,40 +32,145 @@ describe('key policy validation', () => {
     { name: 'a JSON array', text: '[]', message: POLICY_MESSAGES.notObject },
     { name: 'a JSON string', text: '"policy"', message: POLICY_MESSAGES.notObject },
     { name: 'no Statement', text: '{"Version": "2012-10-17"}', message: 'Policy is missing required element - Statement' },
-    { name: 'an unknown top-level element', text: JSON.stringify({ Version: '2012-10-17', Statement: [GOOD_STATEMENT], Extra: 1 }), message: 'Policy contains an unsupported element: Extra.' },
-    { name: 'an unsupported Version', text: JSON.stringify({ Version: '2020-01-01', Statement: [GOOD_STATEMENT] }), message: POLICY_MESSAGES.invalidVersion('2020-01-01') },
+    {
+      name: 'an unknown top-level element',
+      text: JSON.stringify({ Version: '2012-10-17', Statement: [GOOD_STATEMENT], Extra: 1 }),
+      message: 'Policy contains an unsupported element: Extra.',
+    },
+    {
+      name: 'an unsupported Version',
+      text: JSON.stringify({ Version: '2020-01-01', Statement: [GOOD_STATEMENT] }),
+      message: POLICY_MESSAGES.invalidVersion('2020-01-01'),
+    },
     { name: 'a non-string Id', text: JSON.stringify({ Id: 5, Statement: [GOOD_STATEMENT] }), message: POLICY_MESSAGES.invalidId },
     { name: 'a statement that is not an object', text: withStatement('Allow everything'), message: POLICY_MESSAGES.statementNotObject },
-    { name: 'a statement without Effect', text: withStatement({ ...GOOD_STATEMENT, Effect: undefined }), message: POLICY_MESSAGES.invalidEffect },
-    { name: 'Effect in the wrong case', text: withStatement({ ...GOOD_STATEMENT, Effect: 'allow' }), message: POLICY_MESSAGES.invalidEffect },
-    { name: 'an unknown statement element', text: withStatement({ ...GOOD_STATEMENT, Principals: '*' }), message: 'Policy contains a statement with an unsupported element: Principals.' },
-    { name: 'a statement without Principal', text: withStatement({ Effect: 'Allow', Action: 'kms:*', Resource: '*' }), message: 'Policy contains a statement with no principal.' },
-    { name: 'an empty principal list', text: withStatement({ ...GOOD_STATEMENT, Principal: { AWS: [] } }), message: 'Policy contains a statement with no principal.' },
-    { name: 'both Principal and NotPrincipal', text: withStatement({ ...GOOD_STATEMENT, NotPrincipal: { AWS: ROOT } }), message: 'Policy contains a statement with both Principal and NotPrincipal.' },
-    { name: 'both Action and NotAction', text: withStatement({ ...GOOD_STATEMENT, NotAction: 'kms:Decrypt' }), message: 'Policy contains a statement with both Action and NotAction.' },
-    { name: 'a non-string action', text: withStatement({ ...GOOD_STATEMENT, Action: ['kms:Encrypt', 7] }), message: 'Policy contains a statement with an invalid Action element.' },
-    { name: 'a non-string Sid', text: withStatement({ ...GOOD_STATEMENT, Sid: 1 }), message: 'Policy contains a statement with an invalid Sid element.' },
-    { name: 'a principal that is a plain name', text: withStatement({ ...GOOD_STATEMENT, Principal: { AWS: 'alice' } }), message: 'Policy contains a statement with one or more invalid principals.' },
-    { name: 'a principal with a wildcard', text: withStatement({ ...GOOD_STATEMENT, Principal: { AWS: 'arn:aws:iam::111122223333:user/*' } }), message: 'Policy contains a statement with one or more invalid principals.' },
-    { name: 'a group as principal', text: withStatement({ ...GOOD_STATEMENT, Principal: { AWS: 'arn:aws:iam::111122223333:group/admins' } }), message: 'Policy contains a statement with one or more invalid principals.' },
-    { name: 'a Federated principal', text: withStatement({ ...GOOD_STATEMENT, Principal: { Federated: 'cognito-identity.amazonaws.com' } }), message: 'Policy contains a statement with one or more invalid principals.' },
-    { name: 'a principal string other than *', text: withStatement({ ...GOOD_STATEMENT, Principal: ROOT }), message: 'Policy contains a statement with one or more invalid principals.' },
-    { name: 'a numeric principal', text: withStatement({ ...GOOD_STATEMENT, Principal: { AWS: 111122223333 } }), message: 'Policy contains a statement with one or more invalid principals.' },
-    { name: 'an unsupported condition operator', text: withStatement({ ...GOOD_STATEMENT, Condition: { StringSortOf: { 'kms:CallerAccount': 'x' } } }), message: 'Policy contains a statement with an unsupported condition operator: StringSortOf.' },
-    { name: 'an unknown set operator', text: withStatement({ ...GOOD_STATEMENT, Condition: { 'ForSomeValues:StringEquals': { 'kms:GrantOperations': 'x' } } }), message: 'Policy contains a statement with an unsupported condition operator: ForSomeValues:StringEquals.' },
-    { name: 'NullIfExists', text: withStatement({ ...GOOD_STATEMENT, Condition: { NullIfExists: { 'kms:ViaService': 'true' } } }), message: 'Policy contains a statement with an unsupported condition operator: NullIfExists.' },
-    { name: 'a numeric condition with a word', text: withStatement({ ...GOOD_STATEMENT, Condition: { NumericLessThan: { 'kms:Custom': 'ten' } } }), message: POLICY_MESSAGES.invalidCondition('NumericLessThan cannot compare kms:Custom with "ten"') },
-    { name: 'a Bool condition with a word', text: withStatement({ ...GOOD_STATEMENT, Condition: { Bool: { 'aws:SecureTransport': 'yes' } } }), message: POLICY_MESSAGES.invalidCondition('Bool cannot compare aws:SecureTransport with "yes"') },
-    { name: 'an IP condition that is not an address', text: withStatement({ ...GOOD_STATEMENT, Condition: { IpAddress: { 'aws:SourceIp': '10.0.0.0/33' } } }), message: POLICY_MESSAGES.invalidCondition('IpAddress cannot compare aws:SourceIp with "10.0.0.0/33"') },
-    { name: 'a condition value that is an object', text: withStatement({ ...GOOD_STATEMENT, Condition: { StringEquals: { 'kms:CallerAccount': { a: 1 } } } }), message: POLICY_MESSAGES.invalidCondition('StringEquals needs a key and one or more string, number or boolean values') },
-    { name: 'a Condition that is not an object', text: withStatement({ ...GOOD_STATEMENT, Condition: 'none' }), message: POLICY_MESSAGES.invalidCondition('the Condition element must be a JSON object') },
+    {
+      name: 'a statement without Effect',
+      text: withStatement({ ...GOOD_STATEMENT, Effect: undefined }),
+      message: POLICY_MESSAGES.invalidEffect,
+    },
+    {
+      name: 'Effect in the wrong case',
+      text: withStatement({ ...GOOD_STATEMENT, Effect: 'allow' }),
+      message: POLICY_MESSAGES.invalidEffect,
+    },
+    {
+      name: 'an unknown statement element',
+      text: withStatement({ ...GOOD_STATEMENT, Principals: '*' }),
+      message: 'Policy contains a statement with an unsupported element: Principals.',
+    },
+    {
+      name: 'a statement without Principal',
+      text: withStatement({ Effect: 'Allow', Action: 'kms:*', Resource: '*' }),
+      message: 'Policy contains a statement with no principal.',
+    },
+    {
+      name: 'an empty principal list',
+      text: withStatement({ ...GOOD_STATEMENT, Principal: { AWS: [] } }),
+      message: 'Policy contains a statement with no principal.',
+    },
+    {
+      name: 'both Principal and NotPrincipal',
+      text: withStatement({ ...GOOD_STATEMENT, NotPrincipal: { AWS: ROOT } }),
+      message: 'Policy contains a statement with both Principal and NotPrincipal.',
+    },
+    {
+      name: 'both Action and NotAction',
+      text: withStatement({ ...GOOD_STATEMENT, NotAction: 'kms:Decrypt' }),
+      message: 'Policy contains a statement with both Action and NotAction.',
+    },
+    {
+      name: 'a non-string action',
+      text: withStatement({ ...GOOD_STATEMENT, Action: ['kms:Encrypt', 7] }),
+      message: 'Policy contains a statement with an invalid Action element.',
+    },
+    {
+      name: 'a non-string Sid',
+      text: withStatement({ ...GOOD_STATEMENT, Sid: 1 }),
+      message: 'Policy contains a statement with an invalid Sid element.',
+    },
+    {
+      name: 'a principal that is a plain name',
+      text: withStatement({ ...GOOD_STATEMENT, Principal: { AWS: 'alice' } }),
+      message: 'Policy contains a statement with one or more invalid principals.',
+    },
+    {
+      name: 'a principal with a wildcard',
+      text: withStatement({ ...GOOD_STATEMENT, Principal: { AWS: 'arn:aws:iam::111122223333:user/*' } }),
+      message: 'Policy contains a statement with one or more invalid principals.',
+    },
+    {
+      name: 'a group as principal',
+      text: withStatement({ ...GOOD_STATEMENT, Principal: { AWS: 'arn:aws:iam::111122223333:group/admins' } }),
+      message: 'Policy contains a statement with one or more invalid principals.',
+    },
+    {
+      name: 'a Federated principal',
+      text: withStatement({ ...GOOD_STATEMENT, Principal: { Federated: 'cognito-identity.amazonaws.com' } }),
+      message: 'Policy contains a statement with one or more invalid principals.',
+    },
+    {
+      name: 'a principal string other than *',
+      text: withStatement({ ...GOOD_STATEMENT, Principal: ROOT }),
+      message: 'Policy contains a statement with one or more invalid principals.',
+    },
+    {
+      name: 'a numeric principal',
+      text: withStatement({ ...GOOD_STATEMENT, Principal: { AWS: 111122223333 } }),
+      message: 'Policy contains a statement with one or more invalid principals.',
+    },
+    {
+      name: 'an unsupported condition operator',
+      text: withStatement({ ...GOOD_STATEMENT, Condition: { StringSortOf: { 'kms:CallerAccount': 'x' } } }),
+      message: 'Policy contains a statement with an unsupported condition operator: StringSortOf.',
+    },
+    {
+      name: 'an unknown set operator',
+      text: withStatement({ ...GOOD_STATEMENT, Condition: { 'ForSomeValues:StringEquals': { 'kms:GrantOperations': 'x' } } }),
+      message: 'Policy contains a statement with an unsupported condition operator: ForSomeValues:StringEquals.',
+    },
+    {
+      name: 'NullIfExists',
+      text: withStatement({ ...GOOD_STATEMENT, Condition: { NullIfExists: { 'kms:ViaService': 'true' } } }),
+      message: 'Policy contains a statement with an unsupported condition operator: NullIfExists.',
+    },
+    {
+      name: 'a numeric condition with a word',
+      text: withStatement({ ...GOOD_STATEMENT, Condition: { NumericLessThan: { 'kms:Custom': 'ten' } } }),
+      message: POLICY_MESSAGES.invalidCondition('NumericLessThan cannot compare kms:Custom with "ten"'),
+    },
+    {
+      name: 'a Bool condition with a word',
+      text: withStatement({ ...GOOD_STATEMENT, Condition: { Bool: { 'aws:SecureTransport': 'yes' } } }),
+      message: POLICY_MESSAGES.invalidCondition('Bool cannot compare aws:SecureTransport with "yes"'),
+    },
+    {
+      name: 'an IP condition that is not an address',
+      text: withStatement({ ...GOOD_STATEMENT, Condition: { IpAddress: { 'aws:SourceIp': '10.0.0.0/33' } } }),
+      message: POLICY_MESSAGES.invalidCondition('IpAddress cannot compare aws:SourceIp with "10.0.0.0/33"'),
+    },
+    {
+      name: 'a condition value that is an object',
+      text: withStatement({ ...GOOD_STATEMENT, Condition: { StringEquals: { 'kms:CallerAccount': { a: 1 } } } }),
+      message: POLICY_MESSAGES.invalidCondition('StringEquals needs a key and one or more string, number or boolean values'),
+    },
+    {
+      name: 'a Condition that is not an object',
+      text: withStatement({ ...GOOD_STATEMENT, Condition: 'none' }),
+      message: POLICY_MESSAGES.invalidCondition('the Condition element must be a JSON object'),
+    },
     {
       name: 'ForAllValues with kms:EncryptionContext:<key> (AWS text)',
       text: withStatement({ ...GOOD_STATEMENT, Condition: { 'ForAllValues:StringEquals': { 'kms:EncryptionContext:Department': 'IT' } } }),
       message:
         'OverlyPermissiveCondition:EncryptionContext: Using the ForAllValues set operator with a single-valued condition key matches requests without the specified encryption context or with an unspecified encryption context. To fix, remove ForAllValues.',
     },
-    { name: 'a policy over 32 KB', text: withStatement({ ...GOOD_STATEMENT, Sid: 'x'.repeat(32 * 1024) }), message: 'Policy exceeds the maximum allowed size of 32 KB.', exception: 'LimitExceededException' },
+    {
+      name: 'a policy over 32 KB',
+      text: withStatement({ ...GOOD_STATEMENT, Sid: 'x'.repeat(32 * 1024) }),
+      message: 'Policy exceeds the maximum allowed size of 32 KB.',
+      exception: 'LimitExceededException',
+    },
   ]
   for (const c of cases) test(`refuses ${c.name}`, () => assertMalformed(c.text, c.message, c.exception))
 
@@ -94,7 +199,8 @@ describe('key policy validation', () => {
       { Service: 'logs.amazonaws.com' },
       { AWS: ROOT, Service: ['cloudtrail.amazonaws.com'] },
     ]
-    for (const principal of principals) assert.doesNotThrow(() => parsePolicy(withStatement({ ...GOOD_STATEMENT, Principal: principal }), 'key'), JSON.stringify(principal))
+    for (const principal of principals)
+      assert.doesNotThrow(() => parsePolicy(withStatement({ ...GOOD_STATEMENT, Principal: principal }), 'key'), JSON.stringify(principal))
   })
   test('accepts a statement without Action or Resource (AWS stores it; it has no effect)', () => {
     const policy = parsePolicy(withStatement({ Effect: 'Allow', Principal: '*' }), 'key')
@@ -114,7 +220,8 @@ describe('key policy validation', () => {
     }
     assert.equal(parsePolicy(withStatement({ ...GOOD_STATEMENT, Condition: condition }), 'key').statements[0]?.conditions.length, 8)
   })
-  test('the lockout message is AWS text', () => assert.equal(LOCKOUT_MESSAGE, 'The new key policy will not allow you to update the key policy in the future.'))
+  test('the lockout message is AWS text', () =>
+    assert.equal(LOCKOUT_MESSAGE, 'The new key policy will not allow you to update the key policy in the future.'))
 })
 
 describe('identity policy validation', () => {
@@ -130,19 +237,35 @@ describe('identity policy validation', () => {
     )
   }
   const statement = { Effect: 'Allow', Action: 'kms:Encrypt', Resource: '*' }
-  test('accepts a plain identity policy', () => assert.equal(parsePolicyValue({ Version: '2012-10-17', Statement: [statement] }, 'identity').kind, 'identity'))
-  test('accepts the same as text', () => assert.equal(parsePolicy(JSON.stringify({ Statement: statement }), 'identity').statements.length, 1))
-  test('refuses a Principal', () => refuse({ Statement: [{ ...statement, Principal: '*' }] }, /statement 1: Principal is not allowed in an identity policy/))
-  test('refuses a NotPrincipal, naming the Sid', () => refuse({ Statement: [statement, { ...statement, Sid: 'Two', NotPrincipal: { AWS: ROOT } }] }, /statement 2 \(Sid "Two"\): NotPrincipal is not allowed/))
-  test('refuses a statement without Action', () => refuse({ Statement: [{ Effect: 'Allow', Resource: '*' }] }, /needs a non-empty Action or NotAction/))
-  test('refuses a statement without Resource', () => refuse({ Statement: [{ Effect: 'Allow', Action: 'kms:*' }] }, /needs a non-empty Resource or NotResource/))
-  test('refuses an action without a service prefix', () => refuse({ Statement: [{ ...statement, Action: 'Encrypt' }] }, /"Encrypt" is not "service:Action"/))
+  test('accepts a plain identity policy', () =>
+    assert.equal(parsePolicyValue({ Version: '2012-10-17', Statement: [statement] }, 'identity').kind, 'identity'))
+  test('accepts the same as text', () =>
+    assert.equal(parsePolicy(JSON.stringify({ Statement: statement }), 'identity').statements.length, 1))
+  test('refuses a Principal', () =>
+    refuse({ Statement: [{ ...statement, Principal: '*' }] }, /statement 1: Principal is not allowed in an identity policy/))
+  test('refuses a NotPrincipal, naming the Sid', () =>
+    refuse(
+      { Statement: [statement, { ...statement, Sid: 'Two', NotPrincipal: { AWS: ROOT } }] },
+      /statement 2 \(Sid "Two"\): NotPrincipal is not allowed/,
+    ))
+  test('refuses a statement without Action', () =>
+    refuse({ Statement: [{ Effect: 'Allow', Resource: '*' }] }, /needs a non-empty Action or NotAction/))
+  test('refuses a statement without Resource', () =>
+    refuse({ Statement: [{ Effect: 'Allow', Action: 'kms:*' }] }, /needs a non-empty Resource or NotResource/))
+  test('refuses an action without a service prefix', () =>
+    refuse({ Statement: [{ ...statement, Action: 'Encrypt' }] }, /"Encrypt" is not "service:Action"/))
   test('refuses invalid JSON text', () => assert.throws(() => parsePolicy('{', 'identity'), /Invalid identity policy: not valid JSON/))
-  test('refuses a bad Effect', () => refuse({ Statement: [{ ...statement, Effect: 'Permit' }] }, /Effect must be "Allow" or "Deny", not "Permit"/))
-  test('refuses an unsupported operator', () => refuse({ Statement: [{ ...statement, Condition: { Foo: { a: 'b' } } }] }, /unsupported condition operator Foo/))
+  test('refuses a bad Effect', () =>
+    refuse({ Statement: [{ ...statement, Effect: 'Permit' }] }, /Effect must be "Allow" or "Deny", not "Permit"/))
+  test('refuses an unsupported operator', () =>
+    refuse({ Statement: [{ ...statement, Condition: { Foo: { a: 'b' } } }] }, /unsupported condition operator Foo/))
   test('refuses ForAllValues with kms:EncryptionContext:<key>', () =>
-    refuse({ Statement: [{ ...statement, Condition: { 'ForAllValues:StringEquals': { 'kms:EncryptionContext:a': 'b' } } }] }, /OverlyPermissiveCondition/))
-  test('has no size limit of its own', () => assert.doesNotThrow(() => parsePolicyValue({ Statement: [{ ...statement, Sid: 'x'.repeat(40_000) }] }, 'identity')))
+    refuse(
+      { Statement: [{ ...statement, Condition: { 'ForAllValues:StringEquals': { 'kms:EncryptionContext:a': 'b' } } }] },
+      /OverlyPermissiveCondition/,
+    ))
+  test('has no size limit of its own', () =>
+    assert.doesNotThrow(() => parsePolicyValue({ Statement: [{ ...statement, Sid: 'x'.repeat(40_000) }] }, 'identity')))
 })
 
 describe('wildcard patterns', () => {

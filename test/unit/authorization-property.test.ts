@@ -19,8 +19,23 @@ import { ACCOUNT, ALICE, BOB, KEY, OTHER_KEY, ROOT } from '../helpers/authorizat
 
 type Json = Record<string, unknown>
 
-const principalArb = fc.constantFrom<unknown>('*', { AWS: '*' }, { AWS: ROOT }, { AWS: ACCOUNT }, { AWS: ALICE }, { AWS: BOB }, { AWS: [ALICE, BOB] })
-const actionArb = fc.constantFrom<string | string[]>('kms:*', 'kms:Encrypt', 'kms:Decrypt', 'kms:Generate*', ['kms:Encrypt', 'kms:Decrypt'], '*')
+const principalArb = fc.constantFrom<unknown>(
+  '*',
+  { AWS: '*' },
+  { AWS: ROOT },
+  { AWS: ACCOUNT },
+  { AWS: ALICE },
+  { AWS: BOB },
+  { AWS: [ALICE, BOB] },
+)
+const actionArb = fc.constantFrom<string | string[]>(
+  'kms:*',
+  'kms:Encrypt',
+  'kms:Decrypt',
+  'kms:Generate*',
+  ['kms:Encrypt', 'kms:Decrypt'],
+  '*',
+)
 const resourceArb = fc.constantFrom<string>('*', KEY, OTHER_KEY, `arn:aws:kms:*:${ACCOUNT}:key/*`)
 const conditionArb = fc.option(
   fc.constantFrom<Json>(
@@ -35,28 +50,58 @@ const conditionArb = fc.option(
   { nil: undefined },
 )
 
-const keyStatementArb = fc.record({ effect: fc.constantFrom('Allow', 'Deny'), principal: principalArb, notPrincipal: fc.boolean(), action: actionArb, notAction: fc.boolean(), condition: conditionArb }).map((s): Json => ({
-  Effect: s.effect,
-  // Allow with NotPrincipal is legal but rare; keep the random policies mostly ordinary.
-  [s.notPrincipal && s.principal !== '*' ? 'NotPrincipal' : 'Principal']: s.principal,
-  [s.notAction ? 'NotAction' : 'Action']: s.action,
-  Resource: '*',
-  ...(s.condition === undefined ? {} : { Condition: s.condition }),
-}))
+const keyStatementArb = fc
+  .record({
+    effect: fc.constantFrom('Allow', 'Deny'),
+    principal: principalArb,
+    notPrincipal: fc.boolean(),
+    action: actionArb,
+    notAction: fc.boolean(),
+    condition: conditionArb,
+  })
+  .map((s): Json => ({
+    Effect: s.effect,
+    // Allow with NotPrincipal is legal but rare; keep the random policies mostly ordinary.
+    [s.notPrincipal && s.principal !== '*' ? 'NotPrincipal' : 'Principal']: s.principal,
+    [s.notAction ? 'NotAction' : 'Action']: s.action,
+    Resource: '*',
+    ...(s.condition === undefined ? {} : { Condition: s.condition }),
+  }))
 
-const identityStatementArb = fc.record({ effect: fc.constantFrom('Allow', 'Deny'), action: actionArb, resource: resourceArb, notResource: fc.boolean(), condition: conditionArb }).map((s): Json => ({
-  Effect: s.effect,
-  Action: s.action,
-  [s.notResource ? 'NotResource' : 'Resource']: s.resource,
-  ...(s.condition === undefined ? {} : { Condition: s.condition }),
-}))
+const identityStatementArb = fc
+  .record({
+    effect: fc.constantFrom('Allow', 'Deny'),
+    action: actionArb,
+    resource: resourceArb,
+    notResource: fc.boolean(),
+    condition: conditionArb,
+  })
+  .map((s): Json => ({
+    Effect: s.effect,
+    Action: s.action,
+    [s.notResource ? 'NotResource' : 'Resource']: s.resource,
+    ...(s.condition === undefined ? {} : { Condition: s.condition }),
+  }))
 
-const grantArb = fc.record({
-  grantId: fc.constantFrom('g1', 'g2', 'g3'),
-  grantee: fc.constantFrom(ALICE, BOB, ROOT),
-  operations: fc.subarray(['Encrypt', 'Decrypt', 'GenerateDataKey']),
-  constraints: fc.option(fc.constantFrom<GrantForAuthorization['constraints']>({ encryptionContextEquals: { Dept: 'IT' } }, { encryptionContextSubset: { Dept: 'IT' } }), { nil: undefined }),
-}).map((g): GrantForAuthorization => ({ grantId: g.grantId, granteePrincipal: g.grantee, operations: g.operations, ...(g.constraints === undefined ? {} : { constraints: g.constraints }) }))
+const grantArb = fc
+  .record({
+    grantId: fc.constantFrom('g1', 'g2', 'g3'),
+    grantee: fc.constantFrom(ALICE, BOB, ROOT),
+    operations: fc.subarray(['Encrypt', 'Decrypt', 'GenerateDataKey']),
+    constraints: fc.option(
+      fc.constantFrom<GrantForAuthorization['constraints']>(
+        { encryptionContextEquals: { Dept: 'IT' } },
+        { encryptionContextSubset: { Dept: 'IT' } },
+      ),
+      { nil: undefined },
+    ),
+  })
+  .map((g): GrantForAuthorization => ({
+    grantId: g.grantId,
+    granteePrincipal: g.grantee,
+    operations: g.operations,
+    ...(g.constraints === undefined ? {} : { constraints: g.constraints }),
+  }))
 
 const scenarioArb = fc.record({
   keyStatements: fc.array(keyStatementArb, { minLength: 0, maxLength: 4 }),
@@ -64,7 +109,10 @@ const scenarioArb = fc.record({
   grants: fc.array(grantArb, { maxLength: 2 }),
   principal: fc.constantFrom(ROOT, ALICE, BOB),
   operation: fc.constantFrom('Encrypt', 'Decrypt', 'GenerateDataKey'),
-  encryptionContext: fc.option(fc.constantFrom<Record<string, string>>({ Dept: 'IT' }, { dept: 'IT' }, { Dept: 'it' }, { Dept: 'IT', Other: 'x' }, { user: 'alice' }), { nil: undefined }),
+  encryptionContext: fc.option(
+    fc.constantFrom<Record<string, string>>({ Dept: 'IT' }, { dept: 'IT' }, { Dept: 'it' }, { Dept: 'IT', Other: 'x' }, { user: 'alice' }),
+    { nil: undefined },
+  ),
   secureTransport: fc.option(fc.boolean(), { nil: undefined }),
   onKey: fc.boolean(),
 })
@@ -78,7 +126,10 @@ function run(s: Scenario, extraKey: Json[] = [], extraIdentity: Json[] = []) {
     principalArn: s.principal,
     action: `kms:${s.operation}`,
     resource: s.onKey ? KEY : '*',
-    context: { ...encryptionContextConditions(s.encryptionContext), ...(s.secureTransport === undefined ? {} : { 'aws:SecureTransport': s.secureTransport }) },
+    context: {
+      ...encryptionContextConditions(s.encryptionContext),
+      ...(s.secureTransport === undefined ? {} : { 'aws:SecureTransport': s.secureTransport }),
+    },
   }
   const statements = [...s.keyStatements, ...extraKey]
   const inputs: AuthorizationInputs = {
@@ -154,8 +205,18 @@ test('a grant satisfied by a context is satisfied by that exact context, and Equ
   const pairs = fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }), fc.string({ maxLength: 6 }), { maxKeys: 4 })
   fc.assert(
     fc.property(pairs, pairs, (constraint, extra) => {
-      const equals: GrantForAuthorization = { grantId: 'g', granteePrincipal: ALICE, operations: ['Decrypt'], constraints: { encryptionContextEquals: constraint } }
-      const subset: GrantForAuthorization = { grantId: 'g', granteePrincipal: ALICE, operations: ['Decrypt'], constraints: { encryptionContextSubset: constraint } }
+      const equals: GrantForAuthorization = {
+        grantId: 'g',
+        granteePrincipal: ALICE,
+        operations: ['Decrypt'],
+        constraints: { encryptionContextEquals: constraint },
+      }
+      const subset: GrantForAuthorization = {
+        grantId: 'g',
+        granteePrincipal: ALICE,
+        operations: ['Decrypt'],
+        constraints: { encryptionContextSubset: constraint },
+      }
       assert.equal(grantConstraintsSatisfied(equals, { ...constraint }), true)
       assert.equal(grantConstraintsSatisfied(subset, { ...extra, ...constraint }), true)
       const context = { ...extra, ...constraint }

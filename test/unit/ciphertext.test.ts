@@ -14,7 +14,12 @@ import { encodeEncryptionContext } from '../../src/wire/encryption-context.js'
 const hsm = inProcessHsmForTests()
 
 async function newKey(keyId: string = randomUUID(), version = 1): Promise<MaterialRef> {
-  return { keyId, materialVersion: version, keySpec: 'SYMMETRIC_DEFAULT', token: await hsm.createKeyMaterial(keyId, version, 'SYMMETRIC_DEFAULT') }
+  return {
+    keyId,
+    materialVersion: version,
+    keySpec: 'SYMMETRIC_DEFAULT',
+    token: await hsm.createKeyMaterial(keyId, version, 'SYMMETRIC_DEFAULT'),
+  }
 }
 
 async function decryptFails(work: Promise<unknown>): Promise<void> {
@@ -92,9 +97,15 @@ test('a key token is bound to its key id and material version', async () => {
   const key = await newKey()
   const context = encodeEncryptionContext(undefined)
   const moved: MaterialRef = { keyId: randomUUID(), materialVersion: 1, keySpec: 'SYMMETRIC_DEFAULT', token: key.token }
-  await assert.rejects(hsm.encrypt(moved, Buffer.from('x'), context), (err: unknown) => err instanceof HsmError && err.code === 'TOKEN_REJECTED')
+  await assert.rejects(
+    hsm.encrypt(moved, Buffer.from('x'), context),
+    (err: unknown) => err instanceof HsmError && err.code === 'TOKEN_REJECTED',
+  )
   const otherVersion: MaterialRef = { ...key, materialVersion: 2 }
-  await assert.rejects(hsm.encrypt(otherVersion, Buffer.from('x'), context), (err: unknown) => err instanceof HsmError && err.code === 'TOKEN_REJECTED')
+  await assert.rejects(
+    hsm.encrypt(otherVersion, Buffer.from('x'), context),
+    (err: unknown) => err instanceof HsmError && err.code === 'TOKEN_REJECTED',
+  )
 })
 
 test('a key token does not open under another domain key', async () => {

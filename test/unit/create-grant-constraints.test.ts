@@ -58,7 +58,12 @@ describe("CreateGrant's handler and GrantConstraints", () => {
   /** Calls the handler directly, as the API layer would after validation. */
   async function create(constraints: Record<string, unknown>): Promise<{ grantId?: string; error?: KmsError }> {
     // Any member, known to the model's types or not: what a newer model could let through.
-    const input: InputOf<'CreateGrant'> = { KeyId: keyId, GranteePrincipal: GRANTEE, Operations: ['Encrypt', 'Decrypt'], Constraints: constraints as NonNullable<InputOf<'CreateGrant'>['Constraints']> }
+    const input: InputOf<'CreateGrant'> = {
+      KeyId: keyId,
+      GranteePrincipal: GRANTEE,
+      Operations: ['Encrypt', 'Decrypt'],
+      Constraints: constraints as NonNullable<InputOf<'CreateGrant'>['Constraints']>,
+    }
     try {
       const out = await createGrant.handle(region.kms, input, context)
       return out.GrantId === undefined ? {} : { grantId: out.GrantId }
@@ -105,10 +110,16 @@ describe("CreateGrant's handler and GrantConstraints", () => {
   })
 
   it('the validation layer refuses such a member before the handler, instead of dropping it as it drops unknown members elsewhere', () => {
-    const request = { KeyId: keyId, GranteePrincipal: GRANTEE, Operations: ['Encrypt'], Constraints: { SourceArn: SOURCE_ARN, SourceVpc: 'vpc-1' } }
+    const request = {
+      KeyId: keyId,
+      GranteePrincipal: GRANTEE,
+      Operations: ['Encrypt'],
+      Constraints: { SourceArn: SOURCE_ARN, SourceVpc: 'vpc-1' },
+    }
     assert.throws(
       () => parseOperationInput('CreateGrant', request),
-      (err: unknown) => err instanceof KmsError && err.name === 'ValidationException' && err.message.includes("'SourceVpc' at 'constraints'"),
+      (err: unknown) =>
+        err instanceof KmsError && err.name === 'ValidationException' && err.message.includes("'SourceVpc' at 'constraints'"),
     )
     // Elsewhere an unknown member is still ignored, as AWS does.
     const parsed = parseOperationInput('CreateGrant', { ...request, Constraints: { SourceArn: SOURCE_ARN }, Unknown: 1 })

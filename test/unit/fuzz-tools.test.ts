@@ -30,7 +30,9 @@ describe('case generation', () => {
     for (let index = 0; index < 6000; index++) {
       for (const step of generateCase(1, index, ['structured'], REGIONS).steps) seen.add(step.operation)
     }
-    const missing = [...MODEL_OPERATIONS, ...ADMIN_OPERATIONS.map((name) => `TrentAdmin.${name}`)].filter((operation) => !seen.has(operation))
+    const missing = [...MODEL_OPERATIONS, ...ADMIN_OPERATIONS.map((name) => `TrentAdmin.${name}`)].filter(
+      (operation) => !seen.has(operation),
+    )
     assert.deepEqual(missing, [])
   })
 
@@ -42,7 +44,13 @@ describe('case generation', () => {
 })
 
 describe('templates', () => {
-  const context = { values: new Map([['key:sym:id', 'abc'], ['ct:sym', Buffer.from([1, 2, 3]).toString('base64')]]), nowMs: 1_700_000_000_000 }
+  const context = {
+    values: new Map([
+      ['key:sym:id', 'abc'],
+      ['ct:sym', Buffer.from([1, 2, 3]).toString('base64')],
+    ]),
+    nowMs: 1_700_000_000_000,
+  }
 
   test('placeholders render as fixtures, raw JSON, nesting, long strings and dates', () => {
     const template: Record<string, Template> = {
@@ -93,9 +101,17 @@ describe('response parser', () => {
 
 describe('oracle', () => {
   const step: Step = { request: { kind: 'signed', region: 'us-east-1', body: { text: '{}' } }, operation: 'Encrypt' }
-  const answer = (status: number, body: string): ExchangeResult => ({ responses: [{ status, reason: '', headers: [], body: Buffer.from(body) }], end: 'answered', ms: 1 })
+  const answer = (status: number, body: string): ExchangeResult => ({
+    responses: [{ status, reason: '', headers: [], body: Buffer.from(body) }],
+    end: 'answered',
+    ms: 1,
+  })
   const kinds = (input: Parameters<typeof judge>[0]): string[] => judge(input).problems.map((problem) => problem.kind)
-  const sent = { sentBody: Buffer.from('{"Plaintext":"c2VjcmV0IHNlY3JldCBzZWNyZXQ="}'), sentBytes: Buffer.from('POST / HTTP/1.1\r\n\r\n'), secrets: ['the-secret-key'] }
+  const sent = {
+    sentBody: Buffer.from('{"Plaintext":"c2VjcmV0IHNlY3JldCBzZWNyZXQ="}'),
+    sentBytes: Buffer.from('POST / HTTP/1.1\r\n\r\n'),
+    secrets: ['the-secret-key'],
+  }
 
   test('a 2xx is fine, unless the request must fail', () => {
     assert.deepEqual(kinds({ step, ...sent, result: answer(200, '{}') }), [])
@@ -105,7 +121,9 @@ describe('oracle', () => {
   test('5xx, hangs, stack traces, source paths, key material and echoed secrets are findings', () => {
     assert.deepEqual(kinds({ step, ...sent, result: answer(503, '{}') }), ['5xx'])
     assert.deepEqual(kinds({ step, ...sent, result: { responses: [], end: 'hang', ms: 30_000 } }), ['hang'])
-    assert.deepEqual(kinds({ step, ...sent, result: answer(400, 'TypeError: x\n    at f (/app/dist/src/kms/kms.js:1:2)') }), ['stack-trace'])
+    assert.deepEqual(kinds({ step, ...sent, result: answer(400, 'TypeError: x\n    at f (/app/dist/src/kms/kms.js:1:2)') }), [
+      'stack-trace',
+    ])
     assert.deepEqual(kinds({ step, ...sent, result: answer(400, '-----BEGIN PRIVATE KEY-----') }), ['leak', 'leak'])
     assert.deepEqual(kinds({ step, ...sent, result: answer(400, '{"message":"bad c2VjcmV0IHNlY3JldCBzZWNyZXQ="}') }), ['leak'])
     assert.deepEqual(kinds({ step, ...sent, result: answer(400, 'the-secret-key') }), ['leak'])

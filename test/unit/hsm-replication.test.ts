@@ -117,7 +117,13 @@ function bindingFor(keyId: string, sessionId: string = newSessionId()): Transfer
 async function createMaterials(hsm: Hsm, keyId: string, versions: number[]): Promise<MaterialForTransfer[]> {
   const out: MaterialForTransfer[] = []
   for (const materialVersion of versions) {
-    out.push({ keyId, materialVersion, keySpec: 'SYMMETRIC_DEFAULT', token: await hsm.createKeyMaterial(keyId, materialVersion, 'SYMMETRIC_DEFAULT'), materialId: newMaterialId() })
+    out.push({
+      keyId,
+      materialVersion,
+      keySpec: 'SYMMETRIC_DEFAULT',
+      token: await hsm.createKeyMaterial(keyId, materialVersion, 'SYMMETRIC_DEFAULT'),
+      materialId: newMaterialId(),
+    })
   }
   return out
 }
@@ -149,7 +155,12 @@ async function offerAndWrap(
 }
 
 function refsOf(keyId: string, wrapped: readonly { materialVersion: number }[], tokens: readonly KeyToken[]): MaterialRef[] {
-  return tokens.map((token, index) => ({ keyId, materialVersion: wrapped[index]?.materialVersion ?? 0, keySpec: 'SYMMETRIC_DEFAULT', token }))
+  return tokens.map((token, index) => ({
+    keyId,
+    materialVersion: wrapped[index]?.materialVersion ?? 0,
+    keySpec: 'SYMMETRIC_DEFAULT',
+    token,
+  }))
 }
 
 /** Both HSMs hold the same material: each decrypts what the other encrypts. */
@@ -236,15 +247,27 @@ test('ECDH, RWK derivation and wraps reproduce every byte of the vectors', () =>
       assert.equal(hex(wrapIv(index)), m.iv, v.name)
       assert.equal(hex(wrapAad(v.binding, m.materialVersion, m.materialId)), m.aad, v.name)
     })
-    const plain = v.materials.map((m) => ({ materialVersion: m.materialVersion, materialId: m.materialId, material: Buffer.from(m.material, 'hex') }))
+    const plain = v.materials.map((m) => ({
+      materialVersion: m.materialVersion,
+      materialId: m.materialId,
+      material: Buffer.from(m.material, 'hex'),
+    }))
     const wrapped = wrapMaterials(rwk, v.binding, plain)
     assert.deepEqual(
       wrapped.map((w) => [w.materialVersion, w.materialId, hex(w.wrapped)]),
       v.materials.map((m) => [m.materialVersion, m.materialId, m.wrapped]),
       v.name,
     )
-    const fromVector = v.materials.map((m) => ({ materialVersion: m.materialVersion, materialId: m.materialId, wrapped: Buffer.from(m.wrapped, 'hex') }))
-    assert.deepEqual(unwrapMaterials(rwk, v.binding, fromVector).map(hex), v.materials.map((m) => m.material), v.name)
+    const fromVector = v.materials.map((m) => ({
+      materialVersion: m.materialVersion,
+      materialId: m.materialId,
+      wrapped: Buffer.from(m.wrapped, 'hex'),
+    }))
+    assert.deepEqual(
+      unwrapMaterials(rwk, v.binding, fromVector).map(hex),
+      v.materials.map((m) => m.material),
+      v.name,
+    )
   }
 })
 
@@ -257,7 +280,9 @@ test('RSK ids, the signing input and P1363 signatures match the vectors', async 
     // A signature made by pyca verifies with node:crypto as §3.2 rule 1 says.
     assert.ok(verifiesUnder(spki, body, Buffer.from(v.signature, 'hex')), v.name)
     // The HSM given that RSK reports the same id and public key, and signs verifiably.
-    const hsm = inProcessHsmForTests(undefined, 1, { rskPrivateKey: createPrivateKey({ key: Buffer.from(v.pkcs8, 'hex'), format: 'der', type: 'pkcs8' }) })
+    const hsm = inProcessHsmForTests(undefined, 1, {
+      rskPrivateKey: createPrivateKey({ key: Buffer.from(v.pkcs8, 'hex'), format: 'der', type: 'pkcs8' }),
+    })
     const [rsk, ...more] = await hsm.replicationSigningKeys()
     assert.equal(more.length, 0)
     assert.equal(rsk?.id, v.id, v.name)
@@ -285,7 +310,11 @@ test('every bit of every input of the RWK and the wraps matters (exhaustive, on 
   const rakbPublicKey = Buffer.from(v.rakbPublicKey, 'hex')
   const sharedSecret = Buffer.from(v.sharedSecret, 'hex')
   const rwk = Buffer.from(v.rwk, 'hex')
-  const wrapped: WrappedMaterial[] = v.materials.map((m) => ({ materialVersion: m.materialVersion, materialId: m.materialId, wrapped: Buffer.from(m.wrapped, 'hex') }))
+  const wrapped: WrappedMaterial[] = v.materials.map((m) => ({
+    materialVersion: m.materialVersion,
+    materialId: m.materialId,
+    wrapped: Buffer.from(m.wrapped, 'hex'),
+  }))
   const isTransferFailed = (err: unknown): boolean => err instanceof HsmError && err.code === 'TRANSFER_FAILED'
   const unwrapFails = (key: Uint8Array, binding: TransferBinding, entries: WrappedMaterial[]): void => {
     assert.throws(() => unwrapMaterials(key, binding, entries), isTransferFailed)
@@ -338,7 +367,12 @@ test('every bit of every input of the RWK and the wraps matters (exhaustive, on 
     const replace = (changed: WrappedMaterial): WrappedMaterial[] => wrapped.map((w, index) => (index === entry ? changed : w))
     for (let bit = 0; bit < 32; bit += 1) {
       const materialVersion = (original.materialVersion ^ (1 << bit)) >>> 0
-      otherRwkFails(v.binding, v.versions.map((version, index) => (index === entry ? materialVersion : version)), rakaPublicKey, rakbPublicKey)
+      otherRwkFails(
+        v.binding,
+        v.versions.map((version, index) => (index === entry ? materialVersion : version)),
+        rakaPublicKey,
+        rakbPublicKey,
+      )
       unwrapFails(rwk, v.binding, replace({ ...original, materialVersion }))
     }
     const materialId = Buffer.from(original.materialId, 'hex')
@@ -399,7 +433,11 @@ test('the transfer also runs primary ← replica and with versions already held'
   const keyId = newKeyId()
   const materials = await createMaterials(a, keyId, [1, 2])
   const first = await offerAndWrap(a, b, materials)
-  const held = refsOf(keyId, first.wrapped, await b.unwrapTransfer(first.binding, first.rakaPublicKey, first.wrapped, [], 'SYMMETRIC_DEFAULT', first.agreement))
+  const held = refsOf(
+    keyId,
+    first.wrapped,
+    await b.unwrapTransfer(first.binding, first.rakaPublicKey, first.wrapped, [], 'SYMMETRIC_DEFAULT', first.agreement),
+  )
   // A rotation at the primary: B fetches versions 1..3 while holding 1..2.
   materials.push(...(await createMaterials(a, keyId, [3])))
   const second = await offerAndWrap(a, b, materials)
@@ -411,7 +449,14 @@ test('the transfer also runs primary ← replica and with versions already held'
   const c = inProcessHsmForTests()
   const fromB = [{ ...(bRefs[2] as MaterialRef), materialId: (materials[2] as MaterialForTransfer).materialId }]
   const reverse = await offerAndWrap(b, c, fromB, { ...bindingFor(keyId), sourceRegion: 'eu-west-1', destinationRegion: 'ap-south-1' })
-  const [cToken] = await c.unwrapTransfer(reverse.binding, reverse.rakaPublicKey, reverse.wrapped, [], 'SYMMETRIC_DEFAULT', reverse.agreement)
+  const [cToken] = await c.unwrapTransfer(
+    reverse.binding,
+    reverse.rakaPublicKey,
+    reverse.wrapped,
+    [],
+    'SYMMETRIC_DEFAULT',
+    reverse.agreement,
+  )
   assert.ok(cToken !== undefined)
   await assertSameMaterial(a, materials[2] as MaterialRef, c, { keyId, materialVersion: 3, keySpec: 'SYMMETRIC_DEFAULT', token: cToken })
 })
@@ -450,12 +495,27 @@ test('an agreement opens only for its own session, unaltered, until it expires',
   await transferFails(b.unwrapTransfer(other.binding, other.rakaPublicKey, other.wrapped, [], 'SYMMETRIC_DEFAULT', t.agreement))
   // Any change to the sealed agreement, its public key or its expiry (storage is untrusted).
   for (let bit = 0; bit < t.agreement.sealed.length * 8; bit += 7) {
-    await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', { ...t.agreement, sealed: flipBit(t.agreement.sealed, bit) }))
+    await transferFails(
+      b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', {
+        ...t.agreement,
+        sealed: flipBit(t.agreement.sealed, bit),
+      }),
+    )
   }
   for (let byte = 1; byte < 97; byte += 5) {
-    await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', { ...t.agreement, publicKey: flipBit(t.agreement.publicKey, byte * 8) }))
+    await transferFails(
+      b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', {
+        ...t.agreement,
+        publicKey: flipBit(t.agreement.publicKey, byte * 8),
+      }),
+    )
   }
-  await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', { ...t.agreement, expiresAt: t.agreement.expiresAt + 1 }))
+  await transferFails(
+    b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', {
+      ...t.agreement,
+      expiresAt: t.agreement.expiresAt + 1,
+    }),
+  )
   // Nothing above consumed anything: the genuine agreement works.
   assert.equal((await b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', t.agreement)).length, 1)
 
@@ -463,7 +523,10 @@ test('an agreement opens only for its own session, unaltered, until it expires',
   const onTime = await offerAndWrap(a, b, materials, bindingFor(keyId), now + 1_000)
   const late = await offerAndWrap(a, b, materials, bindingFor(keyId), now + 1_000)
   now += 1_000
-  assert.equal((await b.unwrapTransfer(onTime.binding, onTime.rakaPublicKey, onTime.wrapped, [], 'SYMMETRIC_DEFAULT', onTime.agreement)).length, 1)
+  assert.equal(
+    (await b.unwrapTransfer(onTime.binding, onTime.rakaPublicKey, onTime.wrapped, [], 'SYMMETRIC_DEFAULT', onTime.agreement)).length,
+    1,
+  )
   now += 1
   await transferFails(b.unwrapTransfer(late.binding, late.rakaPublicKey, late.wrapped, [], 'SYMMETRIC_DEFAULT', late.agreement))
 })
@@ -518,9 +581,24 @@ test('a flipped bit in any byte of any wrapped material fails', async () => {
     }
   }
   // Truncated or extended blobs too.
-  await tamperedTransferFails(a, b, materials, (t) => [t.binding, t.rakaPublicKey, t.wrapped.map((w) => ({ ...w, wrapped: w.wrapped.subarray(0, 47) })), []])
-  await tamperedTransferFails(a, b, materials, (t) => [t.binding, t.rakaPublicKey, t.wrapped.map((w) => ({ ...w, wrapped: Buffer.concat([w.wrapped, Uint8Array.of(0)]) })), []])
-  await tamperedTransferFails(a, b, materials, (t) => [t.binding, t.rakaPublicKey, t.wrapped.map((w) => ({ ...w, wrapped: new Uint8Array(0) })), []])
+  await tamperedTransferFails(a, b, materials, (t) => [
+    t.binding,
+    t.rakaPublicKey,
+    t.wrapped.map((w) => ({ ...w, wrapped: w.wrapped.subarray(0, 47) })),
+    [],
+  ])
+  await tamperedTransferFails(a, b, materials, (t) => [
+    t.binding,
+    t.rakaPublicKey,
+    t.wrapped.map((w) => ({ ...w, wrapped: Buffer.concat([w.wrapped, Uint8Array.of(0)]) })),
+    [],
+  ])
+  await tamperedTransferFails(a, b, materials, (t) => [
+    t.binding,
+    t.rakaPublicKey,
+    t.wrapped.map((w) => ({ ...w, wrapped: new Uint8Array(0) })),
+    [],
+  ])
 })
 
 test('a flipped bit in any character of a binding field fails', async () => {
@@ -531,10 +609,20 @@ test('a flipped bit in any character of a binding field fails', async () => {
   for (const field of fields) {
     const length = bindingFor(newKeyId())[field].length
     for (let index = 0; index < length; index += 1) {
-      await tamperedTransferFails(a, b, materials, (t) => [{ ...t.binding, [field]: flipChar(t.binding[field], index, index % 7) }, t.rakaPublicKey, t.wrapped, []])
+      await tamperedTransferFails(a, b, materials, (t) => [
+        { ...t.binding, [field]: flipChar(t.binding[field], index, index % 7) },
+        t.rakaPublicKey,
+        t.wrapped,
+        [],
+      ])
     }
     // Shorter, longer, and empty fields too.
-    await tamperedTransferFails(a, b, materials, (t) => [{ ...t.binding, [field]: t.binding[field].slice(1) }, t.rakaPublicKey, t.wrapped, []])
+    await tamperedTransferFails(a, b, materials, (t) => [
+      { ...t.binding, [field]: t.binding[field].slice(1) },
+      t.rakaPublicKey,
+      t.wrapped,
+      [],
+    ])
     await tamperedTransferFails(a, b, materials, (t) => [{ ...t.binding, [field]: `${t.binding[field]}x` }, t.rakaPublicKey, t.wrapped, []])
     await tamperedTransferFails(a, b, materials, (t) => [{ ...t.binding, [field]: '' }, t.rakaPublicKey, t.wrapped, []])
   }
@@ -561,7 +649,9 @@ test('a flipped bit in a version number or in any character of a material id fai
   for (let entry = 0; entry < 2; entry += 1) {
     for (const bit of [0, 1, 2, 7, 8, 15, 16, 31]) {
       await tamperedTransferFails(a, b, materials, (t) => {
-        const wrapped = t.wrapped.map((w, index) => (index === entry ? { ...w, materialVersion: (w.materialVersion ^ (1 << bit)) >>> 0 } : w))
+        const wrapped = t.wrapped.map((w, index) =>
+          index === entry ? { ...w, materialVersion: (w.materialVersion ^ (1 << bit)) >>> 0 } : w,
+        )
         return [t.binding, t.rakaPublicKey, wrapped, []]
       })
     }
@@ -577,7 +667,15 @@ test('a flipped bit in a version number or in any character of a material id fai
   // Material ids swapped between versions.
   await tamperedTransferFails(a, b, materials, (t) => {
     const [first, second] = t.wrapped as [WrappedMaterial, WrappedMaterial]
-    return [t.binding, t.rakaPublicKey, [{ ...first, materialId: second.materialId }, { ...second, materialId: first.materialId }], []]
+    return [
+      t.binding,
+      t.rakaPublicKey,
+      [
+        { ...first, materialId: second.materialId },
+        { ...second, materialId: first.materialId },
+      ],
+      [],
+    ]
   })
 })
 
@@ -620,7 +718,10 @@ test('a RAKA or wrapped material from another session fails', async () => {
   const forC = await offerAndWrap(a, c, materials)
   await tamperedTransferFails(a, b, materials, (t) => [t.binding, forC.rakaPublicKey, forC.wrapped, []])
   // The other session still works: nothing above touched it.
-  assert.equal((await b.unwrapTransfer(other.binding, other.rakaPublicKey, other.wrapped, [], 'SYMMETRIC_DEFAULT', other.agreement)).length, 2)
+  assert.equal(
+    (await b.unwrapTransfer(other.binding, other.rakaPublicKey, other.wrapped, [], 'SYMMETRIC_DEFAULT', other.agreement)).length,
+    2,
+  )
 })
 
 test('material that differs from a version already held fails the whole transfer', async () => {
@@ -628,7 +729,12 @@ test('material that differs from a version already held fails the whole transfer
   const b = inProcessHsmForTests()
   const keyId = newKeyId()
   const materials = await createMaterials(a, keyId, [1, 2])
-  const impostor: MaterialRef = { keyId, materialVersion: 1, keySpec: 'SYMMETRIC_DEFAULT', token: await b.createKeyMaterial(keyId, 1, 'SYMMETRIC_DEFAULT') }
+  const impostor: MaterialRef = {
+    keyId,
+    materialVersion: 1,
+    keySpec: 'SYMMETRIC_DEFAULT',
+    token: await b.createKeyMaterial(keyId, 1, 'SYMMETRIC_DEFAULT'),
+  }
   await tamperedTransferFails(a, b, materials, (t) => [t.binding, t.rakaPublicKey, t.wrapped, [impostor]])
   // Same with the right version 2 but a wrong version 1.
   const genuine = await offerAndWrap(a, b, materials)
@@ -637,7 +743,10 @@ test('material that differs from a version already held fails the whole transfer
   await tamperedTransferFails(a, b, materials, (t) => [t.binding, t.rakaPublicKey, t.wrapped, [impostor, held[1] as MaterialRef]])
   // And with the genuine held versions it succeeds.
   const again = await offerAndWrap(a, b, materials)
-  assert.equal((await b.unwrapTransfer(again.binding, again.rakaPublicKey, again.wrapped, held, 'SYMMETRIC_DEFAULT', again.agreement)).length, 2)
+  assert.equal(
+    (await b.unwrapTransfer(again.binding, again.rakaPublicKey, again.wrapped, held, 'SYMMETRIC_DEFAULT', again.agreement)).length,
+    2,
+  )
 })
 
 test('malformed requests are BAD_REQUEST', async () => {
@@ -658,7 +767,13 @@ test('malformed requests are BAD_REQUEST', async () => {
   await badRequest(a.wrapForTransfer(binding, rakb, reversed))
   await badRequest(a.wrapForTransfer(binding, rakb, []))
   await badRequest(a.wrapForTransfer(binding, rakb, [materials[0] as MaterialForTransfer, materials[0] as MaterialForTransfer]))
-  await badRequest(a.wrapForTransfer(binding, rakb, materials.map((m) => ({ ...m, materialId: m.materialId.toUpperCase() }))))
+  await badRequest(
+    a.wrapForTransfer(
+      binding,
+      rakb,
+      materials.map((m) => ({ ...m, materialId: m.materialId.toUpperCase() })),
+    ),
+  )
   await badRequest(a.wrapForTransfer({ ...binding, keyId: newKeyId() }, rakb, materials))
   await badRequest(a.wrapForTransfer({ ...binding, sessionId: 'x' }, rakb, materials))
   await badRequest(a.wrapForTransfer({ ...binding, partition: '' }, rakb, materials))
@@ -675,7 +790,12 @@ test('malformed requests are BAD_REQUEST', async () => {
   await badRequest(b.unwrapTransfer(t.binding, t.rakaPublicKey, 'x' as unknown as WrappedMaterial[], [], 'SYMMETRIC_DEFAULT', t.agreement))
   await badRequest(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', 'x' as unknown as SealedAgreement))
   const otherKey = newKeyId()
-  const foreign: MaterialRef = { keyId: otherKey, materialVersion: 1, keySpec: 'SYMMETRIC_DEFAULT', token: await b.createKeyMaterial(otherKey, 1, 'SYMMETRIC_DEFAULT') }
+  const foreign: MaterialRef = {
+    keyId: otherKey,
+    materialVersion: 1,
+    keySpec: 'SYMMETRIC_DEFAULT',
+    token: await b.createKeyMaterial(otherKey, 1, 'SYMMETRIC_DEFAULT'),
+  }
   await badRequest(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [foreign], 'SYMMETRIC_DEFAULT', t.agreement))
 })
 
@@ -697,14 +817,24 @@ test('signReplication verifies under the newest RSK; rotation moves signing to a
   assert.ok(verifiesUnder(first.publicKey, body, signed.signature))
   assert.ok(!verifiesUnder(first.publicKey, flipBit(body, 3), signed.signature))
   // The label is part of what is signed: the bare body does not verify.
-  assert.ok(!verify('sha384', body, { key: createPublicKey({ key: Buffer.from(first.publicKey), format: 'der', type: 'spki' }), dsaEncoding: 'ieee-p1363' }, signed.signature))
+  assert.ok(
+    !verify(
+      'sha384',
+      body,
+      { key: createPublicKey({ key: Buffer.from(first.publicKey), format: 'der', type: 'spki' }), dsaEncoding: 'ieee-p1363' },
+      signed.signature,
+    ),
+  )
 
   const rotated = await hsm.rotateReplicationSigningKey() // same millisecond: still strictly newer
   assert.notEqual(rotated.id, first.id)
   assert.ok(rotated.createdAt > first.createdAt)
   now += 1000
   const third = await hsm.rotateReplicationSigningKey()
-  assert.deepEqual((await hsm.replicationSigningKeys()).map((k) => k.id), [first.id, rotated.id, third.id])
+  assert.deepEqual(
+    (await hsm.replicationSigningKeys()).map((k) => k.id),
+    [first.id, rotated.id, third.id],
+  )
   const after = await hsm.signReplication(body)
   assert.equal(after.keyId, third.id)
   assert.ok(verifiesUnder(third.publicKey, body, after.signature))
@@ -744,7 +874,9 @@ test('RSKs survive a restart of the worker, sealed under the domain key with no 
 
   // What is on disk: one 0600 file per RSK, openable only with the domain key, containing
   // neither the PKCS#8 DER nor the raw private scalar.
-  const files = readdirSync(dir).filter((name) => name.startsWith('rsk-')).sort()
+  const files = readdirSync(dir)
+    .filter((name) => name.startsWith('rsk-'))
+    .sort()
   assert.deepEqual(files, keys.map((k) => `rsk-${k.id}.sealed`).sort())
   const domainKey = loadOrCreateDomainKey(loadMasterKey({ file: config.masterKeyFile }), config.sealedDomainKeyFile, 'us-east-1')
   for (const name of files) {
@@ -778,12 +910,18 @@ test('a damaged, renamed or foreign RSK file stops the HSM from starting', async
   cpSync(dir, damaged, { recursive: true })
   const sealed = readFileSync(join(damaged, name))
   writeFileSync(join(damaged, name), flipBit(sealed, 8 * 40))
-  await assert.rejects(startWorkerHsm({ ...config, sealedDomainKeyFile: join(damaged, 'domain-key.sealed'), keyDir: damaged }), /cannot unseal/)
+  await assert.rejects(
+    startWorkerHsm({ ...config, sealedDomainKeyFile: join(damaged, 'domain-key.sealed'), keyDir: damaged }),
+    /cannot unseal/,
+  )
 
   const renamed = temporaryDir()
   cpSync(dir, renamed, { recursive: true })
   renameSync(join(renamed, name), join(renamed, `rsk-${'0'.repeat(32)}.sealed`))
-  await assert.rejects(startWorkerHsm({ ...config, sealedDomainKeyFile: join(renamed, 'domain-key.sealed'), keyDir: renamed }), /cannot unseal/)
+  await assert.rejects(
+    startWorkerHsm({ ...config, sealedDomainKeyFile: join(renamed, 'domain-key.sealed'), keyDir: renamed }),
+    /cannot unseal/,
+  )
 
   // Another region's RSK file dropped into this folder.
   const foreignDir = temporaryDir()
@@ -793,7 +931,10 @@ test('a damaged, renamed or foreign RSK file stops the HSM from starting', async
   const withForeign = temporaryDir()
   cpSync(dir, withForeign, { recursive: true })
   cpSync(join(foreignDir, foreignName), join(withForeign, foreignName))
-  await assert.rejects(startWorkerHsm({ ...config, sealedDomainKeyFile: join(withForeign, 'domain-key.sealed'), keyDir: withForeign }), /cannot unseal/)
+  await assert.rejects(
+    startWorkerHsm({ ...config, sealedDomainKeyFile: join(withForeign, 'domain-key.sealed'), keyDir: withForeign }),
+    /cannot unseal/,
+  )
 })
 
 test('the whole transfer through two WorkerHsm threads', async () => {
@@ -814,7 +955,16 @@ test('the whole transfer through two WorkerHsm threads', async () => {
 
     // Error codes cross the thread boundary intact.
     const tampered = await offerAndWrap(a, b, materials)
-    await transferFails(b.unwrapTransfer(tampered.binding, flipBit(tampered.rakaPublicKey, 200), tampered.wrapped, [], 'SYMMETRIC_DEFAULT', tampered.agreement))
+    await transferFails(
+      b.unwrapTransfer(
+        tampered.binding,
+        flipBit(tampered.rakaPublicKey, 200),
+        tampered.wrapped,
+        [],
+        'SYMMETRIC_DEFAULT',
+        tampered.agreement,
+      ),
+    )
     await transferFails(b.unwrapTransfer(t.binding, t.rakaPublicKey, t.wrapped, [], 'SYMMETRIC_DEFAULT', tampered.agreement))
     await badRequest(b.openAgreement('nope', Date.now() + 1000))
 
@@ -837,12 +987,18 @@ test('nodes starting at once on one key dir make one first RSK, and each signs w
   const domainKey = { id: 1, key: createSecretKey(randomBytes(32)) }
   const first = ReplicationSigningKeys.loadOrCreate({ keyDir, domainKey, region: 'us-east-1' })
   const second = ReplicationSigningKeys.loadOrCreate({ keyDir, domainKey, region: 'us-east-1' })
-  assert.deepEqual(second.list().map((k) => k.id), first.list().map((k) => k.id))
+  assert.deepEqual(
+    second.list().map((k) => k.id),
+    first.list().map((k) => k.id),
+  )
   assert.equal(first.list().length, 1)
   // A marker left by a node that made the first key: a later start loads, never makes another.
   assert.equal(ReplicationSigningKeys.loadOrCreate({ keyDir, domainKey, region: 'us-east-1' }).list().length, 1)
 
   const rotated = first.rotate()
   assert.equal(second.sign(Buffer.from('body')).keyId, rotated.id, 'the other node signs with the rotated key')
-  assert.deepEqual(second.list().map((k) => k.id), first.list().map((k) => k.id))
+  assert.deepEqual(
+    second.list().map((k) => k.id),
+    first.list().map((k) => k.id),
+  )
 })

@@ -31,7 +31,12 @@ after(async () => {
 
 test('requests sent while an RSA 4096 key is being made are answered before it is', async () => {
   const keyId = '11111111-2222-3333-4444-555555555555'
-  const symmetric: MaterialRef = { keyId, materialVersion: 1, keySpec: 'SYMMETRIC_DEFAULT', token: await hsm.createKeyMaterial(keyId, 1, 'SYMMETRIC_DEFAULT') }
+  const symmetric: MaterialRef = {
+    keyId,
+    materialVersion: 1,
+    keySpec: 'SYMMETRIC_DEFAULT',
+    token: await hsm.createKeyMaterial(keyId, 1, 'SYMMETRIC_DEFAULT'),
+  }
   let rsaDone = false
   const rsa = hsm.createKeyMaterial('21111111-2222-3333-4444-555555555555', 1, 'RSA_4096').then((token) => {
     rsaDone = true
@@ -50,7 +55,13 @@ test('requests sent while an RSA 4096 key is being made are answered before it i
 })
 
 test('a key pair request that fails is answered with its error, and the worker goes on', async () => {
-  await assert.rejects(hsm.createKeyMaterial('31111111-2222-3333-4444-555555555555', 0, 'RSA_2048'), { name: 'HsmError', code: 'BAD_REQUEST' })
-  await assert.rejects(hsm.createKeyMaterial('31111111-2222-3333-4444-555555555555', 1, 'RSA_1024' as 'RSA_2048'), { name: 'HsmError', code: 'BAD_REQUEST' })
+  await assert.rejects(hsm.createKeyMaterial('31111111-2222-3333-4444-555555555555', 0, 'RSA_2048'), {
+    name: 'HsmError',
+    code: 'BAD_REQUEST',
+  })
+  await assert.rejects(hsm.createKeyMaterial('31111111-2222-3333-4444-555555555555', 1, 'RSA_1024' as 'RSA_2048'), {
+    name: 'HsmError',
+    code: 'BAD_REQUEST',
+  })
   assert.ok((await hsm.generateRandom(8)).length === 8)
 })

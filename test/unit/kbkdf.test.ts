@@ -17,7 +17,12 @@ const { vectors } = JSON.parse(readFileSync(file, 'utf8')) as { vectors: Vector[
 test('KBKDF counter mode HMAC-SHA256 matches independently computed vectors', () => {
   assert.ok(vectors.length >= 5)
   for (const v of vectors) {
-    const out = kbkdfCounterHmacSha256(Buffer.from(v.keyIn, 'hex'), Buffer.from(v.label, 'hex'), Buffer.from(v.context, 'hex'), v.outputBytes)
+    const out = kbkdfCounterHmacSha256(
+      Buffer.from(v.keyIn, 'hex'),
+      Buffer.from(v.label, 'hex'),
+      Buffer.from(v.context, 'hex'),
+      v.outputBytes,
+    )
     assert.equal(out.toString('hex'), v.expected)
   }
 })

@@ -137,7 +137,10 @@ test('openssl pkeyutl verifies DIGEST-mode signatures over the digest itself', (
   const pssOptions = ['-pkeyopt', 'digest:sha256', '-pkeyopt', 'rsa_padding_mode:pss', '-pkeyopt', 'rsa_pss_saltlen:digest']
   assert.ok(openssl('pkeyutl', '-verify', '-pubin', '-inkey', publicPem, ...pssOptions, '-in', file(digest), '-sigfile', file(pss)).ok)
   const pkcs1 = sign('RSA_2048', keys.RSA_2048, 'RSASSA_PKCS1_V1_5_SHA_256', 'DIGEST', digest)
-  assert.ok(openssl('pkeyutl', '-verify', '-pubin', '-inkey', publicPem, '-pkeyopt', 'digest:sha256', '-in', file(digest), '-sigfile', file(pkcs1)).ok)
+  assert.ok(
+    openssl('pkeyutl', '-verify', '-pubin', '-inkey', publicPem, '-pkeyopt', 'digest:sha256', '-in', file(digest), '-sigfile', file(pkcs1))
+      .ok,
+  )
 })
 
 test('RSA-OAEP: openssl-encrypted data decrypts here, our ciphertexts decrypt in openssl', () => {

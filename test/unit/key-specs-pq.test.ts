@@ -75,7 +75,10 @@ test('ML-KEM keyGen (ACVP): the seed d || z as key material gives the vector enc
   for (const group of vectors<KemKeyGen>('ml-kem/keygen.json').testGroups) {
     const spec = specOf(KEM_SPEC, group.parameterSet)
     for (const t of group.tests) {
-      const material = seedToPkcs8(mlKemDer(spec === 'ML_KEM_512' ? 512 : spec === 'ML_KEM_768' ? 768 : 1024, KEM_PUBLIC_KEY_BYTES[spec]), Buffer.concat([hex(t.d), hex(t.z)]))
+      const material = seedToPkcs8(
+        mlKemDer(spec === 'ML_KEM_512' ? 512 : spec === 'ML_KEM_768' ? 768 : 1024, KEM_PUBLIC_KEY_BYTES[spec]),
+        Buffer.concat([hex(t.d), hex(t.z)]),
+      )
       assert.equal(isValidKeyMaterial(spec, material), true, `tcId ${t.tcId}`)
       const spki = publicKeyOf(spec, material)
       assert.deepEqual(rawKeyOf(spki, KEM_PUBLIC_KEY_BYTES[spec]), hex(t.ek), `tcId ${t.tcId}`)
@@ -117,10 +120,18 @@ interface DsaKeyGen {
   testGroups: Array<{ parameterSet: string; tests: Array<{ tcId: number; seed: string; pk: string }> }>
 }
 interface DsaSigGen {
-  testGroups: Array<{ parameterSet: string; deterministic: boolean; tests: Array<{ tcId: number; sk: string; message: string; rnd?: string; signature: string }> }>
+  testGroups: Array<{
+    parameterSet: string
+    deterministic: boolean
+    tests: Array<{ tcId: number; sk: string; message: string; rnd?: string; signature: string }>
+  }>
 }
 interface DsaSigVer {
-  testGroups: Array<{ parameterSet: string; pk: string; tests: Array<{ tcId: number; testPassed: boolean; message: string; signature: string; reason: string }> }>
+  testGroups: Array<{
+    parameterSet: string
+    pk: string
+    tests: Array<{ tcId: number; testPassed: boolean; message: string; signature: string; reason: string }>
+  }>
 }
 
 function dsaDer(spec: MlDsaKeySpec): ReturnType<typeof mlDsaDer> {

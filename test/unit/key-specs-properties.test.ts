@@ -28,7 +28,9 @@ import {
 
 const HASH = { '256': 'sha256', '384': 'sha384', '512': 'sha512' } as const
 function digestOf(algorithm: SigningAlgorithm, message: Uint8Array): Buffer {
-  return createHash(HASH[algorithm.slice(-3) as keyof typeof HASH]).update(message).digest()
+  return createHash(HASH[algorithm.slice(-3) as keyof typeof HASH])
+    .update(message)
+    .digest()
 }
 
 function flipBit(bytes: Uint8Array, bit: number): Buffer {

@@ -46,7 +46,9 @@ import {
 // One key per spec for the whole file: RSA_4096 generation takes about a second.
 // The RSA and ECC specs; Ed25519, ML-DSA and ML-KEM have test/unit/key-specs-pq.test.ts.
 const RSA_AND_EC = ['RSA_2048', 'RSA_3072', 'RSA_4096', 'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1'] as const
-const RSA_AND_EC_SPECS = ASYMMETRIC_KEY_SPECS.filter((spec): spec is (typeof RSA_AND_EC)[number] => (RSA_AND_EC as readonly string[]).includes(spec))
+const RSA_AND_EC_SPECS = ASYMMETRIC_KEY_SPECS.filter((spec): spec is (typeof RSA_AND_EC)[number] =>
+  (RSA_AND_EC as readonly string[]).includes(spec),
+)
 const keys = Object.fromEntries(RSA_AND_EC_SPECS.map((spec) => [spec, generateKeyMaterial(spec)])) as Record<AsymmetricKeySpec, Buffer>
 const RSA_SPECS = ['RSA_2048', 'RSA_3072', 'RSA_4096'] as const
 // A second key per spec, made on first use, for "another key of the same spec" checks.
@@ -72,7 +74,8 @@ function hashOf(algorithm: SigningAlgorithm): 'sha256' | 'sha384' | 'sha512' {
 /** The SPKI as node:crypto verify options, with AWS's PSS parameters where they apply. */
 function nodeVerifyKey(spki: Buffer, algorithm: SigningAlgorithm): { key: KeyObject; padding?: number; saltLength?: number } {
   const key = createPublicKey({ key: spki, format: 'der', type: 'spki' })
-  if (algorithm.startsWith('RSASSA_PSS')) return { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
+  if (algorithm.startsWith('RSASSA_PSS'))
+    return { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
   return { key }
 }
 
@@ -115,15 +118,18 @@ test('algorithm tables match what AWS DescribeKey reports per key spec', () => {
   assert.deepEqual(macAlgorithmsFor('HMAC_512'), ['HMAC_SHA_512'])
   assert.deepEqual(macAlgorithmsFor('RSA_2048'), [])
 
-  for (const spec of ['ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521'] as KeySpec[]) assert.deepEqual(keyAgreementAlgorithmsFor(spec), ['ECDH'])
-  for (const spec of ['ECC_SECG_P256K1', 'RSA_2048', 'SYMMETRIC_DEFAULT', 'HMAC_512'] as KeySpec[]) assert.deepEqual(keyAgreementAlgorithmsFor(spec), [])
+  for (const spec of ['ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521'] as KeySpec[])
+    assert.deepEqual(keyAgreementAlgorithmsFor(spec), ['ECDH'])
+  for (const spec of ['ECC_SECG_P256K1', 'RSA_2048', 'SYMMETRIC_DEFAULT', 'HMAC_512'] as KeySpec[])
+    assert.deepEqual(keyAgreementAlgorithmsFor(spec), [])
 })
 
 test('key usages per spec follow the CreateKey KeyUsage table', () => {
   assert.deepEqual(keyUsagesFor('SYMMETRIC_DEFAULT'), ['ENCRYPT_DECRYPT'])
   for (const spec of HMAC_KEY_SPECS) assert.deepEqual(keyUsagesFor(spec), ['GENERATE_VERIFY_MAC'])
   for (const spec of RSA_SPECS) assert.deepEqual(keyUsagesFor(spec), ['ENCRYPT_DECRYPT', 'SIGN_VERIFY'])
-  for (const spec of ['ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521'] as const) assert.deepEqual(keyUsagesFor(spec), ['SIGN_VERIFY', 'KEY_AGREEMENT'])
+  for (const spec of ['ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521'] as const)
+    assert.deepEqual(keyUsagesFor(spec), ['SIGN_VERIFY', 'KEY_AGREEMENT'])
   assert.deepEqual(keyUsagesFor('ECC_SECG_P256K1'), ['SIGN_VERIFY'])
   assert.deepEqual(keyUsagesFor('ECC_NIST_EDWARDS25519'), ['SIGN_VERIFY'])
   for (const spec of ['ML_DSA_44', 'ML_DSA_65', 'ML_DSA_87'] as const) assert.deepEqual(keyUsagesFor(spec), ['SIGN_VERIFY'])
@@ -154,7 +160,10 @@ test('generated key material has the spec length or is a PKCS#8 key of the spec'
   assert.equal(generateKeyMaterial('HMAC_512').length, 64)
   assert.notDeepEqual(generateKeyMaterial('SYMMETRIC_DEFAULT'), generateKeyMaterial('SYMMETRIC_DEFAULT'))
   for (const spec of KEY_SPECS) {
-    const material = spec === 'SYMMETRIC_DEFAULT' || spec.startsWith('HMAC') ? generateKeyMaterial(spec) : (keys[spec as AsymmetricKeySpec] ?? generateKeyMaterial(spec))
+    const material =
+      spec === 'SYMMETRIC_DEFAULT' || spec.startsWith('HMAC')
+        ? generateKeyMaterial(spec)
+        : (keys[spec as AsymmetricKeySpec] ?? generateKeyMaterial(spec))
     assert.equal(isValidKeyMaterial(spec, material), true, spec)
   }
   const details = (spec: AsymmetricKeySpec) => createPrivateKey({ key: keys[spec], format: 'der', type: 'pkcs8' }).asymmetricKeyDetails
@@ -258,7 +267,10 @@ test('generateDataKeyPair: PKCS#8 private key and SPKI public key that belong to
 
 test('publicKeyOf returns the SPKI node:crypto derives, and refuses non-asymmetric specs', () => {
   for (const spec of RSA_AND_EC_SPECS) {
-    const expected = createPublicKey(createPrivateKey({ key: keys[spec], format: 'der', type: 'pkcs8' })).export({ type: 'spki', format: 'der' })
+    const expected = createPublicKey(createPrivateKey({ key: keys[spec], format: 'der', type: 'pkcs8' })).export({
+      type: 'spki',
+      format: 'der',
+    })
     assert.deepEqual(publicKeyOf(spec, keys[spec]), expected)
   }
   assert.throws(() => publicKeyOf('SYMMETRIC_DEFAULT' as AsymmetricKeySpec, keys.RSA_2048), RangeError)
@@ -428,7 +440,8 @@ for (const spec of RSA_SPECS) {
       const fromNode = publicEncrypt({ key: spki, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash }, plaintext)
       assert.deepEqual(rsaDecrypt(spec, key, algorithm, fromNode), plaintext)
 
-      for (const i of positions(fromNode.length)) assert.equal(rsaDecrypt(spec, key, algorithm, flipped(fromNode, i)), undefined, `byte ${i}`)
+      for (const i of positions(fromNode.length))
+        assert.equal(rsaDecrypt(spec, key, algorithm, flipped(fromNode, i)), undefined, `byte ${i}`)
       assert.equal(rsaDecrypt(spec, key, algorithm, fromNode.subarray(1)), undefined)
       assert.equal(rsaDecrypt(spec, key, algorithm, Buffer.concat([Buffer.of(0), fromNode])), undefined)
       assert.equal(rsaDecrypt(spec, key, algorithm, Buffer.alloc(0)), undefined)

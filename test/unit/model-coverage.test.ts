@@ -63,7 +63,8 @@ test('every enum value an input can carry is implemented or refused with a reaso
     for (const value of values) {
       const isImplemented = implemented.includes(value)
       const isRefused = Object.hasOwn(refused, value)
-      if (isImplemented === isRefused) problems.push(`${name}.${value}: ${isImplemented ? 'implemented and refused' : 'neither implemented nor refused'}`)
+      if (isImplemented === isRefused)
+        problems.push(`${name}.${value}: ${isImplemented ? 'implemented and refused' : 'neither implemented nor refused'}`)
     }
     for (const value of [...implemented, ...Object.keys(refused)]) {
       if (!values.includes(value)) problems.push(`${name}.${value} is not a value of the model`)
@@ -85,7 +86,12 @@ test('the leaf paths of a request are what it carries, into structures and lists
 
 test('an output keeps only the members the model declares, at every depth', () => {
   const output = projectOutput('DescribeKey', {
-    KeyMetadata: { KeyId: 'k', Arn: 'arn', Secret: 'must not leave', MultiRegionConfiguration: { MultiRegionKeyType: 'PRIMARY', Internal: 1 } },
+    KeyMetadata: {
+      KeyId: 'k',
+      Arn: 'arn',
+      Secret: 'must not leave',
+      MultiRegionConfiguration: { MultiRegionKeyType: 'PRIMARY', Internal: 1 },
+    },
     Extra: true,
   })
   assert.deepEqual(output, { KeyMetadata: { KeyId: 'k', Arn: 'arn', MultiRegionConfiguration: { MultiRegionKeyType: 'PRIMARY' } } })
@@ -93,7 +99,9 @@ test('an output keeps only the members the model declares, at every depth', () =
 })
 
 test('the generated model is from the pinned @aws-sdk/client-kms', () => {
-  const pinned = (JSON.parse(readFileSync('package.json', 'utf8')) as { devDependencies: Record<string, string> }).devDependencies['@aws-sdk/client-kms']
+  const pinned = (JSON.parse(readFileSync('package.json', 'utf8')) as { devDependencies: Record<string, string> }).devDependencies[
+    '@aws-sdk/client-kms'
+  ]
   const model = JSON.parse(readFileSync('src/api/model/kms-model.json', 'utf8')) as { source: { packageVersion: string } }
   assert.equal(model.source.packageVersion, pinned)
 })

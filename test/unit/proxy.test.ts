@@ -220,7 +220,10 @@ describe('envelopes the relay refuses', () => {
       )
     }
     for (const bytes of [Buffer.from('{"v":1,'), Buffer.from(''), Buffer.from([0xff, 0xfe, 0x7b, 0x7d])]) {
-      assert.throws(() => readEnvelopeHeader(bytes), (err: unknown) => err instanceof EnvelopeRejectedError && err.reason === 'envelope is not JSON')
+      assert.throws(
+        () => readEnvelopeHeader(bytes),
+        (err: unknown) => err instanceof EnvelopeRejectedError && err.reason === 'envelope is not JSON',
+      )
     }
     assert.throws(
       () => readEnvelopeHeader(Buffer.alloc(MAX_ENVELOPE_BYTES + 1, 0x20)),
@@ -284,7 +287,10 @@ describe('envelopes the relay refuses', () => {
       logger: createLogger({}, 'error'),
       isKnownDestination: (region) => region === 'eu-west-1',
     })
-    assert.throws(() => relay.accept(Buffer.from('nope')), (err: unknown) => err instanceof EnvelopeRejectedError && err.rejection === 'invalid')
+    assert.throws(
+      () => relay.accept(Buffer.from('nope')),
+      (err: unknown) => err instanceof EnvelopeRejectedError && err.rejection === 'invalid',
+    )
     assert.throws(
       () => relay.accept(makeEnvelope({ to: 'us-west-2' }).bytes),
       (err: unknown) => err instanceof EnvelopeRejectedError && err.rejection === 'unknown-destination',
@@ -399,7 +405,10 @@ describe('status, health and logs', () => {
     const region = await fakeRegion()
     const proxy = await startProxy({ routes: { 'eu-west-1': region.url, 'us-east-1': `${region.url}/east` } })
     assert.deepEqual(await getJson(`${proxy.url}/health`), { status: 'ok' })
-    const status = (await getJson(`${proxy.url}/v1/status`)) as { routes: Record<string, string>; destinations: Record<string, DestinationStatus> }
+    const status = (await getJson(`${proxy.url}/v1/status`)) as {
+      routes: Record<string, string>
+      destinations: Record<string, DestinationStatus>
+    }
     assert.deepEqual(status.routes, { 'eu-west-1': `${region.url}/`, 'us-east-1': `${region.url}/east` })
     assert.deepEqual(Object.keys(status.destinations), ['eu-west-1', 'us-east-1'])
     assert.deepEqual(status.destinations['eu-west-1'], {
@@ -463,7 +472,10 @@ describe('the relay core', () => {
       maxInFlightPerDestination: 1,
     })
     await waitFor(() => delivered.length === 3, 'the deliveries')
-    assert.deepEqual(delivered, envelopes.map((e) => e.bytes.toString('base64')))
+    assert.deepEqual(
+      delivered,
+      envelopes.map((e) => e.bytes.toString('base64')),
+    )
     assert.equal(store.stats().get('eu-west-1')?.delivered, 3)
     await relay.close()
   })
@@ -472,7 +484,9 @@ describe('the relay core', () => {
     let calls = 0
     const deliver: Deliver = () => {
       calls += 1
-      return calls < 3 ? Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })) : Promise.resolve({ status: 202 })
+      return calls < 3
+        ? Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))
+        : Promise.resolve({ status: 202 })
     }
     const store = new MemoryRelayStore()
     const relay = createRelay({ store, deliver, logger: createLogger({}, 'error'), backoff: FAST_BACKOFF })
@@ -559,8 +573,14 @@ describe('stores', () => {
       assert.equal(store.put({ ...b, envelope: b.bytes, acceptedAt: 2_000 }), true)
       assert.equal(store.put({ ...c, envelope: c.bytes, acceptedAt: 3_000 }), true)
       assert.equal(store.put({ ...a, envelope: b.bytes, acceptedAt: 4_000 }), false)
-      assert.deepEqual(store.pending('eu-west-1', 10).map((e) => e.messageId), [a.messageId, b.messageId])
-      assert.deepEqual(store.pending('eu-west-1', 1).map((e) => e.messageId), [a.messageId])
+      assert.deepEqual(
+        store.pending('eu-west-1', 10).map((e) => e.messageId),
+        [a.messageId, b.messageId],
+      )
+      assert.deepEqual(
+        store.pending('eu-west-1', 1).map((e) => e.messageId),
+        [a.messageId],
+      )
       assert.ok(Buffer.from(store.pending('eu-west-1', 1)[0]?.envelope ?? []).equals(a.bytes))
       assert.deepEqual(store.destinationsWithPending().sort(), ['eu-west-1', 'us-west-2'])
       assert.deepEqual(store.stats().get('eu-west-1'), { pending: 2, oldestPendingAcceptedAt: 1_000, delivered: 0, refused: 0 })
@@ -572,7 +592,9 @@ describe('stores', () => {
       assert.equal(store.put({ ...a, envelope: a.bytes, acceptedAt: 7_000 }), false, 'a delivered id stays known')
       assert.equal(store.put({ ...b, envelope: b.bytes, acceptedAt: 7_000 }), false, 'a refused id stays known')
       assert.deepEqual(store.stats().get('eu-west-1'), { pending: 0, oldestPendingAcceptedAt: undefined, delivered: 1, refused: 1 })
-      assert.deepEqual(store.refusals('eu-west-1', 5), [{ messageId: b.messageId, from: 'us-east-1', to: 'eu-west-1', status: 409, reason: 'stale', at: 6_000 }])
+      assert.deepEqual(store.refusals('eu-west-1', 5), [
+        { messageId: b.messageId, from: 'us-east-1', to: 'eu-west-1', status: 409, reason: 'stale', at: 6_000 },
+      ])
 
       assert.equal(store.pruneTombstones(5_500), 1)
       assert.equal(store.put({ ...a, envelope: a.bytes, acceptedAt: 8_000 }), true, 'a pruned id is forgotten')
@@ -626,7 +648,8 @@ describe('building blocks', () => {
         ['eu-west-1', 'https://eu.example/trent'],
       ],
     )
-    for (const bad of ['[]', 'null', '{"us-east-1":4567}', '{', '{"../x":"http://x"}']) assert.throws(() => parseRoutesJson(bad), RouteError, bad)
+    for (const bad of ['[]', 'null', '{"us-east-1":4567}', '{', '{"../x":"http://x"}'])
+      assert.throws(() => parseRoutesJson(bad), RouteError, bad)
   })
 
   test('delivery URL and the short reason of a refusal', () => {

@@ -54,7 +54,11 @@ describe('RegionNodes', () => {
     table.restarting('us-east-1', 1)
     table.starting('us-east-1', 1, 111)
     const restarting = table.health().regions['us-east-1']?.nodes[1]
-    assert.deepEqual(restarting, { node: 1, pid: 111, port: null, status: 'restarting', connections: 1, restarts: 1 }, 'restarting until it serves again')
+    assert.deepEqual(
+      restarting,
+      { node: 1, pid: 111, port: null, status: 'restarting', connections: 1, restarts: 1 },
+      'restarting until it serves again',
+    )
     table.ready('us-east-1', 1, 111, at(4011))
     assert.equal(table.health().regions['us-east-1']?.nodes[1]?.status, 'ready')
   })

@@ -21,7 +21,9 @@ interface Transcript {
   envelopes: string[]
 }
 
-const transcript = JSON.parse(readFileSync(new URL('../../../test/vectors/replication/transcript-v1.json', import.meta.url), 'utf8')) as Transcript
+const transcript = JSON.parse(
+  readFileSync(new URL('../../../test/vectors/replication/transcript-v1.json', import.meta.url), 'utf8'),
+) as Transcript
 
 function trustStore(): MemoryTrustStore {
   const trust = new MemoryTrustStore(transcript.partition)
@@ -59,20 +61,45 @@ test('both sides derive the recorded shared secret and RWK, and the material unw
   const zDestination = ecdhSharedSecret(rakb, Buffer.from(transfer.rakaPublicKey, 'base64'))
   assert.equal(zSource.toString('hex'), transcript.expected.sharedSecret)
   assert.equal(zDestination.toString('hex'), transcript.expected.sharedSecret)
-  const binding = { sessionId: transfer.sessionId, partition: transfer.partition, sourceRegion: transfer.from, destinationRegion: transfer.to, keyId: transfer.keyId }
+  const binding = {
+    sessionId: transfer.sessionId,
+    partition: transfer.partition,
+    sourceRegion: transfer.from,
+    destinationRegion: transfer.to,
+    keyId: transfer.keyId,
+  }
   const versions = transfer.materials.map((m) => m.version)
-  const rwk = deriveRwk(zDestination, binding, versions, Buffer.from(transfer.rakaPublicKey, 'base64'), Buffer.from(transfer.rakbPublicKey, 'base64'))
+  const rwk = deriveRwk(
+    zDestination,
+    binding,
+    versions,
+    Buffer.from(transfer.rakaPublicKey, 'base64'),
+    Buffer.from(transfer.rakbPublicKey, 'base64'),
+  )
   assert.equal(rwk.toString('hex'), transcript.expected.rwk)
   const materials = unwrapMaterials(
     rwk,
     binding,
     transfer.materials.map((m) => ({ materialVersion: m.version, materialId: m.materialId, wrapped: Buffer.from(m.wrapped, 'base64') })),
   )
-  assert.deepEqual(materials.map((m) => m.toString('hex')), transcript.expected.materials)
+  assert.deepEqual(
+    materials.map((m) => m.toString('hex')),
+    transcript.expected.materials,
+  )
   // The same RWK bound to another destination does not open it.
-  const elsewhere = deriveRwk(zDestination, { ...binding, destinationRegion: 'ap-south-1' }, versions, Buffer.from(transfer.rakaPublicKey, 'base64'), Buffer.from(transfer.rakbPublicKey, 'base64'))
+  const elsewhere = deriveRwk(
+    zDestination,
+    { ...binding, destinationRegion: 'ap-south-1' },
+    versions,
+    Buffer.from(transfer.rakaPublicKey, 'base64'),
+    Buffer.from(transfer.rakbPublicKey, 'base64'),
+  )
   assert.throws(() =>
-    unwrapMaterials(elsewhere, binding, transfer.materials.map((m) => ({ materialVersion: m.version, materialId: m.materialId, wrapped: Buffer.from(m.wrapped, 'base64') }))),
+    unwrapMaterials(
+      elsewhere,
+      binding,
+      transfer.materials.map((m) => ({ materialVersion: m.version, materialId: m.materialId, wrapped: Buffer.from(m.wrapped, 'base64') })),
+    ),
   )
 })
 

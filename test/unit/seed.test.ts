@@ -46,9 +46,20 @@ describe('seeding every key spec that has a PEM form', () => {
     const keys = parseSeedFile(
       JSON.stringify({
         keys: [
-          { keyId: ids.ed, region: REGION, keySpec: 'ECC_NIST_EDWARDS25519', material: [ed.privateKey.export({ format: 'pem', type: 'pkcs8' })] },
+          {
+            keyId: ids.ed,
+            region: REGION,
+            keySpec: 'ECC_NIST_EDWARDS25519',
+            material: [ed.privateKey.export({ format: 'pem', type: 'pkcs8' })],
+          },
           { keyId: ids.k1, region: REGION, keySpec: 'ECC_SECG_P256K1', material: [k1.privateKey.export({ format: 'pem', type: 'pkcs8' })] },
-          { keyId: ids.rsa, region: REGION, keySpec: 'RSA_3072', keyUsage: 'ENCRYPT_DECRYPT', material: [rsa.privateKey.export({ format: 'pem', type: 'pkcs1' })] },
+          {
+            keyId: ids.rsa,
+            region: REGION,
+            keySpec: 'RSA_3072',
+            keyUsage: 'ENCRYPT_DECRYPT',
+            material: [rsa.privateKey.export({ format: 'pem', type: 'pkcs1' })],
+          },
           { keyId: ids.dsa, region: REGION, keySpec: 'ML_DSA_44', material: [latticePem([0x03, 0x11], dsaSeed)] },
           { keyId: ids.kem, region: REGION, keySpec: 'ML_KEM_512', material: [latticePem([0x04, 0x01], kemSeed)] },
           { keyId: ids.hmac, region: REGION, keySpec: 'HMAC_512', material: [hmac.toString('base64')] },
@@ -63,21 +74,37 @@ describe('seeding every key spec that has a PEM form', () => {
 
   it('public keys are those of the PEMs', async () => {
     const client = region.client()
-    for (const [keyId, pair] of [[ids.ed, ed], [ids.k1, k1], [ids.rsa, rsa]] as const) {
+    for (const [keyId, pair] of [
+      [ids.ed, ed],
+      [ids.k1, k1],
+      [ids.rsa, rsa],
+    ] as const) {
       const got = await client.send(new GetPublicKeyCommand({ KeyId: keyId }))
       assert.deepEqual(Buffer.from(got.PublicKey ?? []), pair.publicKey.export({ format: 'der', type: 'spki' }))
     }
     const dsa = await client.send(new GetPublicKeyCommand({ KeyId: ids.dsa }))
-    assert.ok(Buffer.from(dsa.PublicKey ?? []).subarray(-1312).equals(Buffer.from(ml_dsa44.keygen(dsaSeed).publicKey)))
+    assert.ok(
+      Buffer.from(dsa.PublicKey ?? [])
+        .subarray(-1312)
+        .equals(Buffer.from(ml_dsa44.keygen(dsaSeed).publicKey)),
+    )
     const kem = await client.send(new GetPublicKeyCommand({ KeyId: ids.kem }))
-    assert.ok(Buffer.from(kem.PublicKey ?? []).subarray(-800).equals(Buffer.from(ml_kem512.keygen(kemSeed).publicKey)))
+    assert.ok(
+      Buffer.from(kem.PublicKey ?? [])
+        .subarray(-800)
+        .equals(Buffer.from(ml_kem512.keygen(kemSeed).publicKey)),
+    )
     const signed = await client.send(new SignCommand({ KeyId: ids.dsa, Message: Buffer.from('m'), SigningAlgorithm: 'ML_DSA_SHAKE_256' }))
-    const verified = await client.send(new VerifyCommand({ KeyId: ids.dsa, Message: Buffer.from('m'), Signature: signed.Signature, SigningAlgorithm: 'ML_DSA_SHAKE_256' }))
+    const verified = await client.send(
+      new VerifyCommand({ KeyId: ids.dsa, Message: Buffer.from('m'), Signature: signed.Signature, SigningAlgorithm: 'ML_DSA_SHAKE_256' }),
+    )
     assert.equal(verified.SignatureValid, true)
   })
 
   it('HMAC_512 with 128 bytes of material: the MAC is the local one', async () => {
-    const mac = await region.client().send(new GenerateMacCommand({ KeyId: ids.hmac, Message: Buffer.from('m'), MacAlgorithm: 'HMAC_SHA_512' }))
+    const mac = await region
+      .client()
+      .send(new GenerateMacCommand({ KeyId: ids.hmac, Message: Buffer.from('m'), MacAlgorithm: 'HMAC_SHA_512' }))
     assert.deepEqual(Buffer.from(mac.Mac ?? []), createHmac('sha512', hmac).update('m').digest())
   })
 
@@ -91,10 +118,14 @@ describe('seeding every key spec that has a PEM form', () => {
 })
 
 describe('what seeding refuses', () => {
-  const parse = (key: Record<string, unknown>) => () => parseSeedFile(JSON.stringify({ keys: [{ keyId: randomUUID(), region: REGION, ...key }] }))
+  const parse = (key: Record<string, unknown>) => () =>
+    parseSeedFile(JSON.stringify({ keys: [{ keyId: randomUUID(), region: REGION, ...key }] }))
 
   it('an ML-DSA PEM for another parameter set, or a PEM that is not a private key', () => {
-    assert.throws(parse({ keySpec: 'ML_DSA_44', material: [latticePem([0x03, 0x12], randomBytes(32))] }), /the PEM is not a ML_DSA_44 private key/)
+    assert.throws(
+      parse({ keySpec: 'ML_DSA_44', material: [latticePem([0x03, 0x12], randomBytes(32))] }),
+      /the PEM is not a ML_DSA_44 private key/,
+    )
     const pub = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'pem', type: 'spki' })
     assert.throws(parse({ keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY', material: [pub] }), /a PEM "PUBLIC KEY" is not a private key/)
   })
@@ -103,8 +134,14 @@ describe('what seeding refuses', () => {
     const pem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' })
     assert.throws(parse({ keySpec: 'ECC_NIST_EDWARDS25519', material: [pem, pem] }), /keys have one material/)
     assert.throws(parse({ keySpec: 'RSA_2048', material: ['x'] }), /keyUsage is required for RSA_2048/)
-    assert.throws(parse({ keySpec: 'HMAC_256', keyUsage: 'ENCRYPT_DECRYPT', material: ['x'] }), /keyUsage "ENCRYPT_DECRYPT" is not compatible/)
-    assert.throws(parse({ keySpec: 'HMAC_384', material: [randomBytes(32).toString('base64')] }), /HMAC_384 material is 48 to 128 bytes, this is 32/)
+    assert.throws(
+      parse({ keySpec: 'HMAC_256', keyUsage: 'ENCRYPT_DECRYPT', material: ['x'] }),
+      /keyUsage "ENCRYPT_DECRYPT" is not compatible/,
+    )
+    assert.throws(
+      parse({ keySpec: 'HMAC_384', material: [randomBytes(32).toString('base64')] }),
+      /HMAC_384 material is 48 to 128 bytes, this is 32/,
+    )
   })
 
   it('an ML-KEM PEM of the right algorithm whose key the HSM refuses: the key is named, not the material', async () => {
@@ -112,9 +149,14 @@ describe('what seeding refuses', () => {
     try {
       // A 32-byte seed where ML-KEM's is 64: the OID is right, the key is not.
       const keyId = randomUUID()
-      const keys = parseSeedFile(JSON.stringify({ keys: [{ keyId, region: REGION, keySpec: 'ML_KEM_512', material: [latticePem([0x04, 0x01], randomBytes(32))] }] }))
+      const keys = parseSeedFile(
+        JSON.stringify({ keys: [{ keyId, region: REGION, keySpec: 'ML_KEM_512', material: [latticePem([0x04, 0x01], randomBytes(32))] }] }),
+      )
       const root = rootIdentity(region.kms.partition, region.kms.accountId, { accessKeyId: 'x', secretAccessKey: 'y' }).caller
-      await assert.rejects(seedKeys(region.kms, keys, root, silent), { name: 'SeedError', message: `seed file: key ${keyId}: material[0] is not valid key material for ML_KEM_512` })
+      await assert.rejects(seedKeys(region.kms, keys, root, silent), {
+        name: 'SeedError',
+        message: `seed file: key ${keyId}: material[0] is not valid key material for ML_KEM_512`,
+      })
       assert.equal(region.kms.keys.has(keyId), false)
     } finally {
       await region.close()

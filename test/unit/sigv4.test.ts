@@ -271,8 +271,7 @@ const OPERATIONS = ['Encrypt', 'Decrypt', 'GenerateDataKey', 'CreateKey', 'ListA
 
 /** RFC 3986 query encoding for the wire; the verifier decodes and re-encodes, so any valid encoding would do. */
 function toWireQuery(query: Readonly<Record<string, string | string[] | null>>): string {
-  const escape = (text: string) =>
-    encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  const escape = (text: string) => encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
   return Object.entries(query)
     .flatMap(([name, value]) => {
       const values = value === null ? [''] : Array.isArray(value) ? value : [value]
@@ -313,7 +312,10 @@ function smithySigner(context: SigningContext): SignatureV4 {
   })
 }
 
-function toSignedRequest(signed: { method: string; path: string; query?: Record<string, string | string[] | null>; headers: Record<string, string> }, body: Uint8Array): SignedRequest {
+function toSignedRequest(
+  signed: { method: string; path: string; query?: Record<string, string | string[] | null>; headers: Record<string, string> },
+  body: Uint8Array,
+): SignedRequest {
   const headers: Record<string, string> = {}
   for (const [name, value] of Object.entries(signed.headers)) headers[name.toLowerCase()] = value
   const query = signed.query === undefined ? '' : toWireQuery(signed.query)
@@ -351,7 +353,8 @@ function randomKmsRequest(region: string): SmithyInput {
   }
   // Extra headers with awkward whitespace, to cross-check trimming and collapsing.
   for (let extra = randomInt(4); extra > 0; extra--) {
-    headers[`x-trent-test-${randomText(5, 'abcdefghij')}`] = `${randomText(randomInt(3), ' \t')}${randomText(1 + randomInt(20), `${PRINTABLE}  \t`)}x`
+    headers[`x-trent-test-${randomText(5, 'abcdefghij')}`] =
+      `${randomText(randomInt(3), ' \t')}${randomText(1 + randomInt(20), `${PRINTABLE}  \t`)}x`
   }
   const pathStyle = randomInt(3)
   const path =
@@ -384,7 +387,10 @@ function shiftBasicDateBySecond(basic: string): string {
   const [, year, month, day, hour, minute, second] = match.map(Number) as [number, number, number, number, number, number, number]
   const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second))
   const shifted = new Date(date.getTime() + (secondsIntoDay(date) > 0 ? -1000 : 1000))
-  return shifted.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '')
+  return shifted
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '')
 }
 
 function alterOneCharacter(text: string): string {
@@ -468,8 +474,12 @@ describe('cross-check with @smithy/signature-v4', () => {
       assert.equal(caller.region, region)
       assert.equal(caller.accessKeyId, ACCESS_KEY_ID)
 
-      assertSignatureMismatch(() => verifySigV4({ ...presigned, url: presigned.url.replace('Action=ListKeys', 'Action=ListKeyz') }, options))
-      assertSignatureMismatch(() => verifySigV4({ ...presigned, url: alterQuerySignature(presigned.url, (s) => alterHexDigit(s, randomInt(64))) }, options))
+      assertSignatureMismatch(() =>
+        verifySigV4({ ...presigned, url: presigned.url.replace('Action=ListKeys', 'Action=ListKeyz') }, options),
+      )
+      assertSignatureMismatch(() =>
+        verifySigV4({ ...presigned, url: alterQuerySignature(presigned.url, (s) => alterHexDigit(s, randomInt(64))) }, options),
+      )
     }
   })
 
@@ -477,7 +487,11 @@ describe('cross-check with @smithy/signature-v4', () => {
     const signingDate = new Date('2024-05-01T10:00:00Z')
     const input: SmithyInput = {
       ...randomKmsRequest('us-east-1'),
-      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'TrentService.Encrypt', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+      headers: {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': 'TrentService.Encrypt',
+        'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+      },
       body: Buffer.from('{"KeyId":"alias/a","Plaintext":"AA=="}'),
     }
     const signed = await signWithSmithy(input, { region: 'us-east-1', service: 'kms', signingDate })
@@ -677,10 +691,16 @@ describe('InvalidSignatureException', () => {
     const at = (offsetSeconds: number) => kmsOptions(new Date(BASE_DATE.getTime() + offsetSeconds * 1000))
     assert.equal(verifySigV4(signed, at(300)).signingDate, '20150830T123600Z')
     assert.equal(verifySigV4(signed, at(-300)).signingDate, '20150830T123600Z')
-    assertRefused(() => verifySigV4(signed, at(301)), 'InvalidSignatureException',
-      'Signature expired: 20150830T123600Z is now earlier than 20150830T123601Z (20150830T124101Z - 5 min.)')
-    assertRefused(() => verifySigV4(signed, at(-301)), 'InvalidSignatureException',
-      'Signature not yet current: 20150830T123600Z is still later than 20150830T123559Z (20150830T123059Z + 5 min.)')
+    assertRefused(
+      () => verifySigV4(signed, at(301)),
+      'InvalidSignatureException',
+      'Signature expired: 20150830T123600Z is now earlier than 20150830T123601Z (20150830T124101Z - 5 min.)',
+    )
+    assertRefused(
+      () => verifySigV4(signed, at(-301)),
+      'InvalidSignatureException',
+      'Signature not yet current: 20150830T123600Z is still later than 20150830T123559Z (20150830T123059Z + 5 min.)',
+    )
   })
 
   it('uses maxSkewMs when given', async () => {
@@ -693,7 +713,14 @@ describe('InvalidSignatureException', () => {
   })
 
   it('lets X-Amz-Expires shorten a presigned request’s life, never lengthen it', async () => {
-    const input: SmithyInput = { method: 'GET', hostname: 'kms.us-east-1.amazonaws.com', path: '/', query: {}, headers: {}, body: new Uint8Array() }
+    const input: SmithyInput = {
+      method: 'GET',
+      hostname: 'kms.us-east-1.amazonaws.com',
+      path: '/',
+      query: {},
+      headers: {},
+      body: new Uint8Array(),
+    }
     const context: SigningContext = { region: 'us-east-1', service: 'kms', signingDate: BASE_DATE }
     const short = await presignWithSmithy(input, context, 60)
     assert.equal(verifySigV4(short, kmsOptions(new Date(BASE_DATE.getTime() + 60_000))).accessKeyId, ACCESS_KEY_ID)
@@ -712,7 +739,10 @@ describe('InvalidSignatureException', () => {
 
   it('refuses a request whose host header is not signed', async () => {
     const signed = await signedKmsRequest()
-    const authorization = headerString(signed, 'authorization').replace(/SignedHeaders=[^,]+/, 'SignedHeaders=content-type;x-amz-date;x-amz-target')
+    const authorization = headerString(signed, 'authorization').replace(
+      /SignedHeaders=[^,]+/,
+      'SignedHeaders=content-type;x-amz-date;x-amz-target',
+    )
     assertRefused(
       () => verifySigV4(withHeaders(signed, { authorization }), kmsOptions(BASE_DATE)),
       'InvalidSignatureException',
@@ -722,7 +752,10 @@ describe('InvalidSignatureException', () => {
 
   it('refuses a request whose X-Amz-Date is not signed (issue 10)', async () => {
     const signed = await signedKmsRequest()
-    const authorization = headerString(signed, 'authorization').replace(/SignedHeaders=[^,]+/, 'SignedHeaders=content-type;host;x-amz-target')
+    const authorization = headerString(signed, 'authorization').replace(
+      /SignedHeaders=[^,]+/,
+      'SignedHeaders=content-type;host;x-amz-target',
+    )
     assertRefused(
       () => verifySigV4(withHeaders(signed, { authorization }), kmsOptions(BASE_DATE)),
       'InvalidSignatureException',
@@ -732,11 +765,16 @@ describe('InvalidSignatureException', () => {
 
   it('refuses a request dated by a Date header that is not signed', () => {
     const request = unsigned({
-      authorization: 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=' + '0'.repeat(64),
+      authorization:
+        'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=' + '0'.repeat(64),
       'x-amz-date': undefined as unknown as string,
       date: 'Sun, 30 Aug 2015 12:36:00 GMT',
     })
-    assertRefused(() => verifySigV4(request, kmsOptions(BASE_DATE)), 'InvalidSignatureException', "'Date' must be a 'SignedHeader' in the AWS Authorization.")
+    assertRefused(
+      () => verifySigV4(request, kmsOptions(BASE_DATE)),
+      'InvalidSignatureException',
+      "'Date' must be a 'SignedHeader' in the AWS Authorization.",
+    )
   })
 
   it('refuses a request that leaves a required header unsigned: KMS requires X-Amz-Target (issue 10)', async () => {
@@ -754,7 +792,11 @@ describe('InvalidSignatureException', () => {
   it('refuses a request with two Authorization headers, even if one of them is valid (issue 10)', async () => {
     const signed = await signedKmsRequest()
     const valid = headerString(signed, 'authorization')
-    for (const pair of [[valid, valid], [valid, alterAuthorizationSignature(valid, (s) => alterHexDigit(s, 0))], ['Bearer x', valid]]) {
+    for (const pair of [
+      [valid, valid],
+      [valid, alterAuthorizationSignature(valid, (s) => alterHexDigit(s, 0))],
+      ['Bearer x', valid],
+    ]) {
       assertRefused(
         () => verifySigV4(withHeaders(signed, { authorization: pair }), kmsOptions(BASE_DATE)),
         'IncompleteSignatureException',
@@ -831,7 +873,9 @@ describe('InvalidSignatureException', () => {
     const signed = await signedKmsRequest()
     const authorization = headerString(signed, 'authorization')
     for (const alter of [(s: string) => s.slice(0, 63), (s: string) => `${s}0`, (s: string) => s.slice(0, 1), () => 'é'.repeat(32)]) {
-      assertSignatureMismatch(() => verifySigV4(withHeaders(signed, { authorization: alterAuthorizationSignature(authorization, alter) }), kmsOptions(BASE_DATE)))
+      assertSignatureMismatch(() =>
+        verifySigV4(withHeaders(signed, { authorization: alterAuthorizationSignature(authorization, alter) }), kmsOptions(BASE_DATE)),
+      )
     }
   })
 })
@@ -856,7 +900,11 @@ describe('UnrecognizedClientException', () => {
     const longTermOnly: VerifyOptions['lookupSecret'] = (accessKeyId, sessionToken) =>
       accessKeyId === ACCESS_KEY_ID && sessionToken === undefined ? SECRET : undefined
     const signed = await signedKmsRequest({ sessionToken: 'FQoGZXIvYXdzEXAMPLETOKEN' })
-    assertRefused(() => verifySigV4(signed, kmsOptions(BASE_DATE, { lookupSecret: longTermOnly })), 'UnrecognizedClientException', 'The security token included in the request is invalid.')
+    assertRefused(
+      () => verifySigV4(signed, kmsOptions(BASE_DATE, { lookupSecret: longTermOnly })),
+      'UnrecognizedClientException',
+      'The security token included in the request is invalid.',
+    )
     // Also when the token is added after signing, unsigned.
     const plain = await signedKmsRequest()
     assert.equal(verifySigV4(plain, kmsOptions(BASE_DATE, { lookupSecret: longTermOnly })).accessKeyId, ACCESS_KEY_ID)
@@ -886,7 +934,9 @@ describe('what the verifier accepts besides the SDK’s usual request', () => {
       headers: { host: 'kms.us-east-1.amazonaws.com', date: 'Sun, 30 Aug 2015 12:36:00 GMT' },
       body: new Uint8Array(),
     }
-    const canonical = 'GET\n/\n\ndate:Sun, 30 Aug 2015 12:36:00 GMT\nhost:kms.us-east-1.amazonaws.com\n\ndate;host\n' + createHash('sha256').update('').digest('hex')
+    const canonical =
+      'GET\n/\n\ndate:Sun, 30 Aug 2015 12:36:00 GMT\nhost:kms.us-east-1.amazonaws.com\n\ndate;host\n' +
+      createHash('sha256').update('').digest('hex')
     const signature = referenceSignature(canonical, '20150830T123600Z', 'us-east-1', 'kms')
     const authorization = `AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=date;host, Signature=${signature}`
     assert.equal(verifySigV4(withHeaders(request, { authorization }), kmsOptions(BASE_DATE)).signingDate, '20150830T123600Z')
@@ -924,7 +974,11 @@ describe('no error message leaks the secret, the canonical request or the comput
     const authorization = headerString(signed, 'authorization')
     const attempts: Array<() => unknown> = [
       () => verifySigV4({ ...signed, body: Buffer.from('{"x":1}') }, kmsOptions(BASE_DATE)),
-      () => verifySigV4(withHeaders(signed, { authorization: alterAuthorizationSignature(authorization, (s) => alterHexDigit(s, 0)) }), kmsOptions(BASE_DATE)),
+      () =>
+        verifySigV4(
+          withHeaders(signed, { authorization: alterAuthorizationSignature(authorization, (s) => alterHexDigit(s, 0)) }),
+          kmsOptions(BASE_DATE),
+        ),
       () => verifySigV4(signed, kmsOptions(new Date(BASE_DATE.getTime() + 3_600_000))),
       () => verifySigV4(signed, { ...kmsOptions(BASE_DATE), service: 'dynamodb' }),
       () => verifySigV4(signed, { ...kmsOptions(BASE_DATE), lookupSecret: () => undefined }),
@@ -986,12 +1040,19 @@ describe('acceptAnySecret (--accept-any-credentials)', () => {
   const files = loadVectorFiles()
   const { file } = files.find(({ fileName }) => fileName === 'aws-sig-v4-test-suite-header.json') ?? assert.fail()
   const vector = file.cases[0] ?? assert.fail()
-  const anySecret = (): VerifyOptions => ({ ...vectorOptions(file, vector), lookupSecret: () => assert.fail('no secret is looked up'), acceptAnySecret: true })
+  const anySecret = (): VerifyOptions => ({
+    ...vectorOptions(file, vector),
+    lookupSecret: () => assert.fail('no secret is looked up'),
+    acceptAnySecret: true,
+  })
 
   it('accepts a well-formed request whatever its secret: a digit of the signature changed, or another access key id', () => {
     const expected = vector.expected ?? file.expected
     assert.deepEqual(verifySigV4(withAlteredSignature(vectorRequest(vector)), anySecret()), expected)
-    const authorization = headerString(vectorRequest(vector), 'authorization').replace(`Credential=${file.credentials.accessKeyId}/`, 'Credential=test/')
+    const authorization = headerString(vectorRequest(vector), 'authorization').replace(
+      `Credential=${file.credentials.accessKeyId}/`,
+      'Credential=test/',
+    )
     assert.equal(verifySigV4(withHeaders(vectorRequest(vector), { authorization }), anySecret()).accessKeyId, 'test')
   })
 
@@ -999,9 +1060,17 @@ describe('acceptAnySecret (--accept-any-credentials)', () => {
     const req = vectorRequest(vector)
     const authorization = headerString(req, 'authorization')
     for (const alter of [(s: string) => s.toUpperCase(), (s: string) => s.slice(1), (s: string) => `${s}0`, () => 'not-a-signature']) {
-      assertSignatureMismatch(() => verifySigV4(withHeaders(req, { authorization: alterAuthorizationSignature(authorization, alter) }), anySecret()))
+      assertSignatureMismatch(() =>
+        verifySigV4(withHeaders(req, { authorization: alterAuthorizationSignature(authorization, alter) }), anySecret()),
+      )
     }
-    assert.throws(() => verifySigV4(withHeaders(req, { authorization: authorization.replace('AWS4-HMAC-SHA256', 'AWS4-HMAC-SHA1') }), anySecret()), KmsError)
-    assert.throws(() => verifySigV4(req, { ...anySecret(), now: new Date(Date.parse(String(vector.now ?? file.defaults?.now)) + 3_600_000) }), KmsError)
+    assert.throws(
+      () => verifySigV4(withHeaders(req, { authorization: authorization.replace('AWS4-HMAC-SHA256', 'AWS4-HMAC-SHA1') }), anySecret()),
+      KmsError,
+    )
+    assert.throws(
+      () => verifySigV4(req, { ...anySecret(), now: new Date(Date.parse(String(vector.now ?? file.defaults?.now)) + 3_600_000) }),
+      KmsError,
+    )
   })
 })

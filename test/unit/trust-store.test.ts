@@ -15,9 +15,14 @@ describe('FileTrustStore', () => {
   it('sees every replacement of its file, however close together', () => {
     const dir = mkdtempSync(join(tmpdir(), 'trent-trust-'))
     const path = join(dir, 'trust-store.json')
-    const publicKey = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'der', type: 'spki' }).toString('base64')
+    const publicKey = generateKeyPairSync('ec', { namedCurve: 'P-384' })
+      .publicKey.export({ format: 'der', type: 'spki' })
+      .toString('base64')
     const write = (regions: string[]): void => {
-      const document = { partition: 'p', regions: Object.fromEntries(regions.map((region) => [region, [{ id: 'a', publicKey, status: 'active' }]])) }
+      const document = {
+        partition: 'p',
+        regions: Object.fromEntries(regions.map((region) => [region, [{ id: 'a', publicKey, status: 'active' }]])),
+      }
       writeFileSync(`${path}.tmp`, JSON.stringify(document))
       renameSync(`${path}.tmp`, path)
     }
@@ -41,7 +46,8 @@ describe('FileTrustStore', () => {
     try {
       const store = new FileTrustStore(path)
       for (const region of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
-        for (const keyId of ['__proto__', 'constructor', 'a']) assert.equal(store.verify(region, keyId, Buffer.from('{}'), new Uint8Array(96)), false)
+        for (const keyId of ['__proto__', 'constructor', 'a'])
+          assert.equal(store.verify(region, keyId, Buffer.from('{}'), new Uint8Array(96)), false)
       }
     } finally {
       rmSync(dir, { recursive: true, force: true })

@@ -41,9 +41,7 @@ interface TestModel {
   readonly shapes: Readonly<Record<string, TestShape>>
 }
 
-const MODEL = JSON.parse(
-  readFileSync(new URL('../../../src/api/model/kms-model.json', import.meta.url), 'utf8'),
-) as TestModel
+const MODEL = JSON.parse(readFileSync(new URL('../../../src/api/model/kms-model.json', import.meta.url), 'utf8')) as TestModel
 
 const TRENT_OPERATIONS = [
   'CreateKey',
@@ -165,10 +163,7 @@ function expectedConversion(shapeName: string, value: unknown): unknown {
       return (value as unknown[]).map((element) => expectedConversion(shape.member?.shape ?? '', element))
     case 'map':
       return Object.fromEntries(
-        Object.entries(value as Record<string, unknown>).map(([key, entry]) => [
-          key,
-          expectedConversion(shape.value?.shape ?? '', entry),
-        ]),
+        Object.entries(value as Record<string, unknown>).map(([key, entry]) => [key, expectedConversion(shape.value?.shape ?? '', entry)]),
       )
     case 'structure':
       return Object.fromEntries(
@@ -389,7 +384,11 @@ for (const operation of TRENT_OPERATIONS) {
     if (requiredMembers.length > 0) {
       test('every required member missing, reported in model order', () => {
         const inModelOrder = Object.keys(inputShape.members ?? {}).filter((name) => requiredMembers.includes(name))
-        expectValidation(operation, {}, inModelOrder.map((name) => missing(camel(name))))
+        expectValidation(
+          operation,
+          {},
+          inModelOrder.map((name) => missing(camel(name))),
+        )
       })
       generatedCaseCount += 1
     }
@@ -811,7 +810,10 @@ describe('properties', () => {
       )
       return fc.tuple(fc.constant(operation), fc.dictionary(fc.constantFrom(...memberNames), memberValue))
     })
-    fc.assert(fc.property(arbitraryBody, ([operation, body]) => onlyKmsErrors(operation, body)), { numRuns: 2000 })
+    fc.assert(
+      fc.property(arbitraryBody, ([operation, body]) => onlyKmsErrors(operation, body)),
+      { numRuns: 2000 },
+    )
   })
 
   test('a ValidationException message always counts what it lists', () => {

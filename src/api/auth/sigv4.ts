@@ -118,9 +118,7 @@ function unrecognizedClient(): KmsError {
 }
 
 function dateNotBasicFormat(rawDate: string): KmsError {
-  return incompleteSignature(
-    `Date must be in ISO-8601 'basic format'. Got '${rawDate}'. See http://en.wikipedia.org/wiki/ISO_8601`,
-  )
+  return incompleteSignature(`Date must be in ISO-8601 'basic format'. Got '${rawDate}'. See http://en.wikipedia.org/wiki/ISO_8601`)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -267,14 +265,15 @@ function readAuthorizationHeaderClaim(authorization: string, headers: SignedRequ
  * be key=value (AWS reports the first one that is not).
  */
 function parseAuthorizationHeader(authorization: string): { algorithm: string; parameters: Map<string, string> } {
-  const [algorithm = '', ...tokens] = authorization.trim().split(/[\s,]+/).filter((token) => token !== '')
+  const [algorithm = '', ...tokens] = authorization
+    .trim()
+    .split(/[\s,]+/)
+    .filter((token) => token !== '')
   const parameters = new Map<string, string>()
   for (const token of tokens) {
     const equals = token.indexOf('=')
     if (equals < 0) {
-      throw incompleteSignature(
-        `'${token}' not a valid key=value pair (missing equal-sign) in Authorization header: '${authorization}'.`,
-      )
+      throw incompleteSignature(`'${token}' not a valid key=value pair (missing equal-sign) in Authorization header: '${authorization}'.`)
     }
     const name = token.slice(0, equals)
     // Which of two would count is a guess, as for two Authorization headers: refused.
@@ -383,7 +382,8 @@ interface RequestTime {
 }
 
 const ISO_BASIC = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/
-const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/
+const IMF_FIXDATE =
+  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 
 function parseRequestTime(date: RawRequestDate): RequestTime {

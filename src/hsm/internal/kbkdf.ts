@@ -13,12 +13,7 @@ import { u32be } from './bytes.js'
 
 const HMAC_SHA256_BYTES = 32
 
-export function kbkdfCounterHmacSha256(
-  keyIn: KeyObject | Uint8Array,
-  label: Uint8Array,
-  context: Uint8Array,
-  outputBytes: number,
-): Buffer {
+export function kbkdfCounterHmacSha256(keyIn: KeyObject | Uint8Array, label: Uint8Array, context: Uint8Array, outputBytes: number): Buffer {
   if (!Number.isInteger(outputBytes) || outputBytes < 1 || outputBytes > 0xffffffff / 8) {
     throw new RangeError('outputBytes: out of range')
   }

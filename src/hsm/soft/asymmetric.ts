@@ -35,10 +35,19 @@ import { secp256k1 } from '@noble/curves/secp256k1.js'
 import type { ECDSA } from '@noble/curves/abstract/weierstrass.js'
 import { clean } from '../internal/bytes.js'
 import { emsaPkcs1v15Encode, emsaPssEncode, emsaPssVerify, RSA_HASH_BYTES } from './rsa-pss.js'
-import { signingAlgorithmsFor, type AsymmetricKeySpec, type EncryptionAlgorithm, type MessageType, type SigningAlgorithm } from '../../wire/key-specs.js'
+import {
+  signingAlgorithmsFor,
+  type AsymmetricKeySpec,
+  type EncryptionAlgorithm,
+  type MessageType,
+  type SigningAlgorithm,
+} from '../../wire/key-specs.js'
 
 /** The specs this module serves; Ed25519, ML-DSA and ML-KEM have modules of their own. */
-export type RsaOrEcKeySpec = Exclude<AsymmetricKeySpec, 'ECC_NIST_EDWARDS25519' | 'ML_DSA_44' | 'ML_DSA_65' | 'ML_DSA_87' | 'ML_KEM_512' | 'ML_KEM_768' | 'ML_KEM_1024'>
+export type RsaOrEcKeySpec = Exclude<
+  AsymmetricKeySpec,
+  'ECC_NIST_EDWARDS25519' | 'ML_DSA_44' | 'ML_DSA_65' | 'ML_DSA_87' | 'ML_KEM_512' | 'ML_KEM_768' | 'ML_KEM_1024'
+>
 type RsaOrEcdsaAlgorithm = Exclude<SigningAlgorithm, 'ED25519_SHA_512' | 'ED25519_PH_SHA_512' | 'ML_DSA_SHAKE_256'>
 
 type SignHash = 'sha256' | 'sha384' | 'sha512'
@@ -260,7 +269,14 @@ function ecdsaSign(params: EcSpec, key: KeyObject, messageType: MessageType, mes
   }
 }
 
-function ecdsaVerify(params: EcSpec, key: KeyObject, messageType: MessageType, message: Uint8Array, digest: Uint8Array, signature: Uint8Array): boolean {
+function ecdsaVerify(
+  params: EcSpec,
+  key: KeyObject,
+  messageType: MessageType,
+  message: Uint8Array,
+  digest: Uint8Array,
+  signature: Uint8Array,
+): boolean {
   try {
     if (messageType === 'RAW') return nodeVerify(params.hash, message, { key: publicKeyOfKey(key), dsaEncoding: 'der' }, signature)
     // lowS: false because ECDSA itself accepts either s, as OpenSSL does on the RAW path;
@@ -303,7 +319,13 @@ function rsaVerify(key: KeyObject, scheme: 'pss' | 'pkcs1', hash: SignHash, dige
   return timingSafeEqual(block, expected)
 }
 
-export function sign(spec: RsaOrEcKeySpec, privateKeyPkcs8: Uint8Array, algorithm: SigningAlgorithm, messageType: MessageType, message: Uint8Array): Buffer {
+export function sign(
+  spec: RsaOrEcKeySpec,
+  privateKeyPkcs8: Uint8Array,
+  algorithm: SigningAlgorithm,
+  messageType: MessageType,
+  message: Uint8Array,
+): Buffer {
   const params = specOf(spec)
   const { scheme, hash } = signingFor(spec, algorithm)
   const digest = digestOf(hash, messageType, message)
@@ -344,7 +366,12 @@ export function maxRsaPlaintextBytes(spec: RsaOrEcKeySpec, algorithm: Encryption
   return Math.ceil(bits / 8) - 2 * RSA_HASH_BYTES[hash] - 2
 }
 
-export function rsaEncrypt(spec: RsaOrEcKeySpec, privateKeyPkcs8: Uint8Array, algorithm: EncryptionAlgorithm, plaintext: Uint8Array): Buffer {
+export function rsaEncrypt(
+  spec: RsaOrEcKeySpec,
+  privateKeyPkcs8: Uint8Array,
+  algorithm: EncryptionAlgorithm,
+  plaintext: Uint8Array,
+): Buffer {
   const { hash } = oaepFor(spec, algorithm)
   const max = maxRsaPlaintextBytes(spec, algorithm)
   if (!(plaintext instanceof Uint8Array)) throw new TypeError('plaintext: expected Uint8Array')
@@ -354,7 +381,12 @@ export function rsaEncrypt(spec: RsaOrEcKeySpec, privateKeyPkcs8: Uint8Array, al
   return publicEncrypt({ key: publicKeyOfKey(key), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash }, asBuffer(plaintext))
 }
 
-export function rsaDecrypt(spec: RsaOrEcKeySpec, privateKeyPkcs8: Uint8Array, algorithm: EncryptionAlgorithm, ciphertext: Uint8Array): Buffer | undefined {
+export function rsaDecrypt(
+  spec: RsaOrEcKeySpec,
+  privateKeyPkcs8: Uint8Array,
+  algorithm: EncryptionAlgorithm,
+  ciphertext: Uint8Array,
+): Buffer | undefined {
   const { bits, hash } = oaepFor(spec, algorithm)
   const key = loadPrivateKey(spec, privateKeyPkcs8)
   // RFC 8017 §7.1.2 step 1: the ciphertext is exactly k bytes.
@@ -419,7 +451,8 @@ export function generateAsymmetricKeyPairAsync(spec: RsaOrEcKeySpec): Promise<{ 
   const params = specOf(spec)
   const encodings = { privateKeyEncoding: { type: 'pkcs8', format: 'der' }, publicKeyEncoding: { type: 'spki', format: 'der' } } as const
   return new Promise((resolve, reject) => {
-    const done = (err: Error | null, publicKey: Buffer, privateKey: Buffer): void => (err === null ? resolve({ privateKey, publicKey }) : reject(err))
+    const done = (err: Error | null, publicKey: Buffer, privateKey: Buffer): void =>
+      err === null ? resolve({ privateKey, publicKey }) : reject(err)
     if (params.kind === 'rsa') generateKeyPair('rsa', { modulusLength: params.bits, publicExponent: 0x10001, ...encodings }, done)
     else generateKeyPair('ec', { namedCurve: params.nodeCurve, paramEncoding: 'named', ...encodings }, done)
   })

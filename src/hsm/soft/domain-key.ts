@@ -42,7 +42,9 @@ export function loadMasterKey(source: MasterKeySource): KeyObject {
   } else if (source.file !== undefined) {
     if (!existsSync(source.file)) {
       if (source.create !== true) {
-        throw new Error(`master key: ${source.file} does not exist, and this region's domain key was sealed under a master key: point --master-key-file (or TRENT_MASTER_KEY) at that key`)
+        throw new Error(
+          `master key: ${source.file} does not exist, and this region's domain key was sealed under a master key: point --master-key-file (or TRENT_MASTER_KEY) at that key`,
+        )
       }
       // Created only if still absent: regions sharing one file race to create it, and
       // all of them must end up with the one that won.

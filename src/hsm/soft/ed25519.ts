@@ -15,7 +15,15 @@
  *
  * @module
  */
-import { createPrivateKey, createPublicKey, generateKeyPair, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto'
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  generateKeyPairSync,
+  sign as nodeSign,
+  verify as nodeVerify,
+  type KeyObject,
+} from 'node:crypto'
 import { ed25519ph } from '@noble/curves/ed25519.js'
 import { clean } from '../internal/bytes.js'
 import type { MessageType, SigningAlgorithm } from '../../wire/key-specs.js'
@@ -48,7 +56,8 @@ function load(pkcs8: Uint8Array): Loaded {
   }
   if (privateKey.asymmetricKeyType !== 'ed25519') throw new RangeError(`${SPEC}: the private key is not an Ed25519 key`)
   // One encoding per key: OpenSSL re-exports what it read, and only its own bytes are kept.
-  if (!privateKey.export({ format: 'der', type: 'pkcs8' }).equals(asBuffer(pkcs8))) throw new RangeError(`${SPEC}: not the canonical PKCS#8 encoding`)
+  if (!privateKey.export({ format: 'der', type: 'pkcs8' }).equals(asBuffer(pkcs8)))
+    throw new RangeError(`${SPEC}: not the canonical PKCS#8 encoding`)
   const loaded = { privateKey, publicKey: createPublicKey(privateKey) }
   loadedKeys.set(pkcs8, loaded)
   return loaded
@@ -73,7 +82,10 @@ export function isEd25519Spec(spec: unknown): spec is typeof SPEC {
 }
 
 export function generateEd25519KeyPair(): { privateKey: Buffer; publicKey: Buffer } {
-  return generateKeyPairSync('ed25519', { privateKeyEncoding: { type: 'pkcs8', format: 'der' }, publicKeyEncoding: { type: 'spki', format: 'der' } })
+  return generateKeyPairSync('ed25519', {
+    privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+  })
 }
 
 export function generateEd25519KeyPairAsync(): Promise<{ privateKey: Buffer; publicKey: Buffer }> {
@@ -100,7 +112,8 @@ function checkRequest(algorithm: SigningAlgorithm, messageType: MessageType, mes
   }
   if (algorithm !== 'ED25519_PH_SHA_512') throw new RangeError(`${String(algorithm)} is not a signing algorithm for ${SPEC}`)
   if (messageType !== 'DIGEST') throw new RangeError(`ED25519_PH_SHA_512 signs a DIGEST only, not ${String(messageType)}`)
-  if (message.length !== DIGEST_BYTES) throw new RangeError(`DIGEST must be ${DIGEST_BYTES} bytes for ED25519_PH_SHA_512, got ${message.length}`)
+  if (message.length !== DIGEST_BYTES)
+    throw new RangeError(`DIGEST must be ${DIGEST_BYTES} bytes for ED25519_PH_SHA_512, got ${message.length}`)
 }
 
 /**
@@ -134,7 +147,13 @@ export function ed25519Sign(pkcs8: Uint8Array, algorithm: SigningAlgorithm, mess
   return ed25519phSign(pkcs8, message)
 }
 
-export function ed25519Verify(pkcs8: Uint8Array, algorithm: SigningAlgorithm, messageType: MessageType, message: Uint8Array, signature: Uint8Array): boolean {
+export function ed25519Verify(
+  pkcs8: Uint8Array,
+  algorithm: SigningAlgorithm,
+  messageType: MessageType,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
   checkRequest(algorithm, messageType, message)
   const { publicKey } = load(pkcs8)
   if (!(signature instanceof Uint8Array) || signature.length !== 64) return false

@@ -18,7 +18,12 @@ const IMPORT_TOKEN_LABEL = 'trent/import-token/v1'
 const MATERIAL_ID_LABEL = Buffer.from('trent/imported-key-material-id/v1\0', 'utf8')
 /** RFC 5649 §3: the alternative initial value of AES key wrap with padding. */
 const KWP_IV = Buffer.from('a65959a6', 'hex')
-const WRAPPING_ALGORITHMS: readonly WrappingAlgorithm[] = ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256']
+const WRAPPING_ALGORITHMS: readonly WrappingAlgorithm[] = [
+  'RSAES_OAEP_SHA_1',
+  'RSAES_OAEP_SHA_256',
+  'RSA_AES_KEY_WRAP_SHA_1',
+  'RSA_AES_KEY_WRAP_SHA_256',
+]
 
 export interface ImportTokenBinding {
   keyId: string
@@ -37,7 +42,12 @@ export function generateWrappingKeyPair(spec: WrappingKeySpec): Promise<{ privat
   return new Promise((resolve, reject) => {
     generateKeyPair(
       'rsa',
-      { modulusLength, publicExponent: 65537, privateKeyEncoding: { type: 'pkcs8', format: 'der' }, publicKeyEncoding: { type: 'spki', format: 'der' } },
+      {
+        modulusLength,
+        publicExponent: 65537,
+        privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+        publicKeyEncoding: { type: 'spki', format: 'der' },
+      },
       (err, publicKey, privateKey) => (err === null ? resolve({ privateKey, publicKey }) : reject(err)),
     )
   })
@@ -57,7 +67,13 @@ function u64be(value: number): Buffer {
 /** The clear header: what the KMS may read (to check expiry) before the HSM authenticates it. */
 function encodeHeader(header: ImportTokenHeader): Buffer {
   const algorithm = Buffer.from(header.wrappingAlgorithm, 'ascii')
-  return Buffer.concat([IMPORT_TOKEN_MAGIC, Buffer.from([IMPORT_TOKEN_VERSION]), u64be(header.expiresAt), Buffer.from([algorithm.length]), algorithm])
+  return Buffer.concat([
+    IMPORT_TOKEN_MAGIC,
+    Buffer.from([IMPORT_TOKEN_VERSION]),
+    u64be(header.expiresAt),
+    Buffer.from([algorithm.length]),
+    algorithm,
+  ])
 }
 
 /**
@@ -65,9 +81,21 @@ function encodeHeader(header: ImportTokenHeader): Buffer {
  * where sealed is the wrapping private key sealed under the domain key with the whole clear
  * header, the key id and the key spec in its AAD: altering any of them fails the seal.
  */
-export function sealImportToken(domainKey: KeyObject, domainKeyId: number, binding: ImportTokenBinding, header: ImportTokenHeader, privateKey: Uint8Array): Buffer {
+export function sealImportToken(
+  domainKey: KeyObject,
+  domainKeyId: number,
+  binding: ImportTokenBinding,
+  header: ImportTokenHeader,
+  privateKey: Uint8Array,
+): Buffer {
   const clear = encodeHeader(header)
-  const sealed = sealBlob(domainKey, domainKeyId, IMPORT_TOKEN_LABEL, Buffer.concat([clear, lp(binding.keyId), lp(binding.keySpec)]), privateKey)
+  const sealed = sealBlob(
+    domainKey,
+    domainKeyId,
+    IMPORT_TOKEN_LABEL,
+    Buffer.concat([clear, lp(binding.keyId), lp(binding.keySpec)]),
+    privateKey,
+  )
   return Buffer.concat([clear, sealed])
 }
 
@@ -85,11 +113,20 @@ export function parseImportTokenHeader(token: Uint8Array): (ImportTokenHeader & 
 }
 
 /** The wrapping private key (PKCS#8 DER) if the token is authentic for this key; the caller wipes it. */
-export function openImportToken(domainKey: KeyObject, binding: ImportTokenBinding, token: Uint8Array): { header: ImportTokenHeader; privateKey: Buffer } | undefined {
+export function openImportToken(
+  domainKey: KeyObject,
+  binding: ImportTokenBinding,
+  token: Uint8Array,
+): { header: ImportTokenHeader; privateKey: Buffer } | undefined {
   const header = parseImportTokenHeader(token)
   if (header === undefined) return undefined
   const clear = token.subarray(0, header.headerLength)
-  const privateKey = openBlob(domainKey, IMPORT_TOKEN_LABEL, Buffer.concat([clear, lp(binding.keyId), lp(binding.keySpec)]), token.subarray(header.headerLength))
+  const privateKey = openBlob(
+    domainKey,
+    IMPORT_TOKEN_LABEL,
+    Buffer.concat([clear, lp(binding.keyId), lp(binding.keySpec)]),
+    token.subarray(header.headerLength),
+  )
   if (privateKey === undefined) return undefined
   return { header: { wrappingAlgorithm: header.wrappingAlgorithm, expiresAt: header.expiresAt }, privateKey }
 }
@@ -104,7 +141,11 @@ function oaepHashOf(algorithm: WrappingAlgorithm): 'sha1' | 'sha256' {
  * bytes), followed by the material wrapped under it with AES key wrap with padding
  * (RFC 5649), the layout AWS documents for these algorithms. Undefined on any failure.
  */
-export function unwrapImportedMaterial(privateKeyPkcs8: Uint8Array, algorithm: WrappingAlgorithm, encrypted: Uint8Array): Buffer | undefined {
+export function unwrapImportedMaterial(
+  privateKeyPkcs8: Uint8Array,
+  algorithm: WrappingAlgorithm,
+  encrypted: Uint8Array,
+): Buffer | undefined {
   let key: KeyObject
   try {
     key = createPrivateKey({ key: Buffer.from(privateKeyPkcs8), format: 'der', type: 'pkcs8' })

@@ -40,7 +40,15 @@ import {
   isValidEd25519Material,
 } from './ed25519.js'
 import { generateMlDsaKey, isMlDsaSpec, isValidMlDsaMaterial, mlDsaPublicKey, mlDsaSign, mlDsaVerify } from './ml-dsa.js'
-import { generateMlKemKey, generateMlKemKeyPair, isMlKemSpec, isValidMlKemMaterial, mlKemDecapsulate, mlKemEncapsulate, mlKemPublicKey } from './ml-kem.js'
+import {
+  generateMlKemKey,
+  generateMlKemKeyPair,
+  isMlKemSpec,
+  isValidMlKemMaterial,
+  mlKemDecapsulate,
+  mlKemEncapsulate,
+  mlKemPublicKey,
+} from './ml-kem.js'
 import {
   isHmacKeySpec,
   type AsymmetricKeySpec,
@@ -212,7 +220,13 @@ export function publicKeyOf(spec: AsymmetricKeySpec, privateKeyPkcs8: Uint8Array
 }
 
 /** RangeError for an algorithm or message type the spec does not take, or a message of the wrong length. */
-export function sign(spec: AsymmetricKeySpec, privateKeyPkcs8: Uint8Array, algorithm: SigningAlgorithm, messageType: MessageType, message: Uint8Array): Buffer {
+export function sign(
+  spec: AsymmetricKeySpec,
+  privateKeyPkcs8: Uint8Array,
+  algorithm: SigningAlgorithm,
+  messageType: MessageType,
+  message: Uint8Array,
+): Buffer {
   if (isEd25519Spec(spec)) return ed25519Sign(privateKeyPkcs8, algorithm, messageType, message)
   if (isMlDsaSpec(spec)) return Buffer.from(mlDsaSign(spec, privateKeyPkcs8, algorithm, messageType, message))
   return rsaOrEcSign(rsaOrEc(spec, 'signing'), privateKeyPkcs8, algorithm, messageType, message)
@@ -231,7 +245,11 @@ export function verify(
   return rsaOrEcVerify(rsaOrEc(spec, 'signing'), privateKeyPkcs8, algorithm, messageType, message, signature)
 }
 
-export function deriveSharedSecret(spec: AsymmetricKeySpec, privateKeyPkcs8: Uint8Array, peerPublicKeySpki: Uint8Array): Buffer | undefined {
+export function deriveSharedSecret(
+  spec: AsymmetricKeySpec,
+  privateKeyPkcs8: Uint8Array,
+  peerPublicKeySpki: Uint8Array,
+): Buffer | undefined {
   return rsaOrEcDeriveSharedSecret(rsaOrEc(spec, 'key agreement'), privateKeyPkcs8, peerPublicKeySpki)
 }
 
@@ -239,11 +257,21 @@ export function maxRsaPlaintextBytes(spec: AsymmetricKeySpec, algorithm: Encrypt
   return rsaMaxPlaintextBytes(rsaOrEc(spec, 'encryption'), algorithm)
 }
 
-export function rsaEncrypt(spec: AsymmetricKeySpec, privateKeyPkcs8: Uint8Array, algorithm: EncryptionAlgorithm, plaintext: Uint8Array): Buffer {
+export function rsaEncrypt(
+  spec: AsymmetricKeySpec,
+  privateKeyPkcs8: Uint8Array,
+  algorithm: EncryptionAlgorithm,
+  plaintext: Uint8Array,
+): Buffer {
   return rsaOaepEncrypt(rsaOrEc(spec, 'encryption'), privateKeyPkcs8, algorithm, plaintext)
 }
 
-export function rsaDecrypt(spec: AsymmetricKeySpec, privateKeyPkcs8: Uint8Array, algorithm: EncryptionAlgorithm, ciphertext: Uint8Array): Buffer | undefined {
+export function rsaDecrypt(
+  spec: AsymmetricKeySpec,
+  privateKeyPkcs8: Uint8Array,
+  algorithm: EncryptionAlgorithm,
+  ciphertext: Uint8Array,
+): Buffer | undefined {
   return rsaOaepDecrypt(rsaOrEc(spec, 'encryption'), privateKeyPkcs8, algorithm, ciphertext)
 }
 

@@ -73,7 +73,8 @@ export function seedFromPkcs8(der: LatticeDer, pkcs8: Uint8Array): Buffer | unde
 
 /** SubjectPublicKeyInfo: the algorithm and the raw public key in a BIT STRING. */
 export function publicKeyToSpki(der: LatticeDer, publicKey: Uint8Array): Buffer {
-  if (publicKey.length !== der.publicKeyBytes) throw new RangeError(`publicKey: expected ${der.publicKeyBytes} bytes, got ${publicKey.length}`)
+  if (publicKey.length !== der.publicKeyBytes)
+    throw new RangeError(`publicKey: expected ${der.publicKeyBytes} bytes, got ${publicKey.length}`)
   return tlv(0x30, Buffer.concat([algorithmIdentifier(der), tlv(0x03, Buffer.concat([Buffer.from([0x00]), Buffer.from(publicKey)]))]))
 }
 

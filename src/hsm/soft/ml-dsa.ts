@@ -139,7 +139,13 @@ export function mlDsaVerifyMu(spec: MlDsaKeySpec, publicKey: Uint8Array, mu: Uin
   }
 }
 
-export function mlDsaSign(spec: MlDsaKeySpec, pkcs8: Uint8Array, algorithm: SigningAlgorithm, messageType: MessageType, message: Uint8Array): Uint8Array {
+export function mlDsaSign(
+  spec: MlDsaKeySpec,
+  pkcs8: Uint8Array,
+  algorithm: SigningAlgorithm,
+  messageType: MessageType,
+  message: Uint8Array,
+): Uint8Array {
   checkAlgorithm(spec, algorithm)
   const expanded = expand(spec, pkcs8)
   return mlDsaSignMu(spec, expanded.secretKey, muOf(expanded, messageType, message))

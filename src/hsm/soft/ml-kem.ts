@@ -97,7 +97,11 @@ export function mlKemPublicKey(spec: MlKemKeySpec, pkcs8: Uint8Array): Buffer {
  * ML-KEM.Encaps_internal with an encapsulation key (FIPS 203 Algorithm 17). `m`: the 32
  * random bytes; omitted, fresh ones. Known-answer tests pass the vectors' m.
  */
-export function mlKemEncapsulateWith(spec: MlKemKeySpec, encapsulationKey: Uint8Array, m?: Uint8Array): { ciphertext: Uint8Array; sharedSecret: Uint8Array } {
+export function mlKemEncapsulateWith(
+  spec: MlKemKeySpec,
+  encapsulationKey: Uint8Array,
+  m?: Uint8Array,
+): { ciphertext: Uint8Array; sharedSecret: Uint8Array } {
   const { kem } = paramsOf(spec)
   const { cipherText, sharedSecret } = kem.encapsulate(encapsulationKey, m ?? randomBytes(32))
   return { ciphertext: cipherText, sharedSecret }

@@ -9,15 +9,7 @@
  *
  * @module
  */
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHash,
-  createPublicKey,
-  diffieHellman,
-  hkdfSync,
-  type KeyObject,
-} from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, createPublicKey, diffieHellman, hkdfSync, type KeyObject } from 'node:crypto'
 import { HsmError, type TransferBinding, type WrappedMaterial } from '../hsm.js'
 import { clean, u32be } from '../internal/bytes.js'
 

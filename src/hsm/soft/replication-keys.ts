@@ -314,7 +314,11 @@ export function openSealedAgreement(domainKey: DomainKey, sessionId: string, exp
   const point = pointOfPublicKey(publicKey)
   const der = privateKey.export({ format: 'der', type: 'pkcs8' })
   try {
-    return { publicKey: point, expiresAt, sealed: sealBlob(domainKey.key, domainKey.id, AGREEMENT_LABEL, agreementContext(sessionId, expiresAt, point), der) }
+    return {
+      publicKey: point,
+      expiresAt,
+      sealed: sealBlob(domainKey.key, domainKey.id, AGREEMENT_LABEL, agreementContext(sessionId, expiresAt, point), der),
+    }
   } finally {
     clean(der)
   }
@@ -323,7 +327,12 @@ export function openSealedAgreement(domainKey: DomainKey, sessionId: string, exp
 /** The RAKB of a sealed agreement, if it is authentic for `sessionId` and not expired at `now`. */
 export function openAgreementKey(domainKey: DomainKey, sessionId: string, agreement: SealedAgreement, now: number): KeyObject | undefined {
   if (now > agreement.expiresAt) return undefined
-  const der = openBlob(domainKey.key, AGREEMENT_LABEL, agreementContext(sessionId, agreement.expiresAt, agreement.publicKey), agreement.sealed)
+  const der = openBlob(
+    domainKey.key,
+    AGREEMENT_LABEL,
+    agreementContext(sessionId, agreement.expiresAt, agreement.publicKey),
+    agreement.sealed,
+  )
   if (der === undefined) return undefined
   try {
     const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })

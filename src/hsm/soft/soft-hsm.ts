@@ -29,7 +29,14 @@ import {
 import { abytes, anumber, astring, clean, equalBytes } from '../internal/bytes.js'
 import { kbkdfCounterHmacSha256 } from '../internal/kbkdf.js'
 import { freshRandomBytes } from '../internal/entropy.js'
-import { isAsymmetric, isHmac, maxRsaOaepPlaintextBytes, type AsymmetricKeySpec, type HmacKeySpec, type KeySpec } from '../../wire/key-specs.js'
+import {
+  isAsymmetric,
+  isHmac,
+  maxRsaOaepPlaintextBytes,
+  type AsymmetricKeySpec,
+  type HmacKeySpec,
+  type KeySpec,
+} from '../../wire/key-specs.js'
 import { openKeyToken, sealKeyToken } from './key-token.js'
 import {
   decapsulate,
@@ -209,7 +216,10 @@ export class SoftHsm {
     }
   }
 
-  keyOperation<N extends KeyOperationName>(name: N, request: KeyOperations[N]['request']): KeyOperations[N]['result'] | Promise<KeyOperations[N]['result']> {
+  keyOperation<N extends KeyOperationName>(
+    name: N,
+    request: KeyOperations[N]['request'],
+  ): KeyOperations[N]['result'] | Promise<KeyOperations[N]['result']> {
     return argumentErrorsAsBadRequest(() => {
       aobject(request, 'request')
       return this.#keyOperation(name, request) as KeyOperations[N]['result'] | Promise<KeyOperations[N]['result']>
@@ -299,7 +309,9 @@ export class SoftHsm {
     return { privateKeyCiphertextBlob, publicKey: pair.publicKey }
   }
 
-  async #createImportParameters(r: KeyOperations['createImportParameters']['request']): Promise<KeyOperations['createImportParameters']['result']> {
+  async #createImportParameters(
+    r: KeyOperations['createImportParameters']['request'],
+  ): Promise<KeyOperations['createImportParameters']['result']> {
     astring(r.keyId, 'keyId')
     aKeySpec(r.keySpec)
     anumber(r.expiresAt, 'expiresAt', 0, Number.MAX_SAFE_INTEGER)
@@ -307,7 +319,10 @@ export class SoftHsm {
     try {
       const binding = { keyId: r.keyId, keySpec: r.keySpec }
       const header = { wrappingAlgorithm: r.wrappingAlgorithm, expiresAt: r.expiresAt }
-      return { publicKey: pair.publicKey, importToken: sealImportToken(this.#domainKey.key, this.#domainKey.id, binding, header, pair.privateKey) }
+      return {
+        publicKey: pair.publicKey,
+        importToken: sealImportToken(this.#domainKey.key, this.#domainKey.id, binding, header, pair.privateKey),
+      }
     } finally {
       clean(pair.privateKey)
     }
@@ -358,7 +373,12 @@ export class SoftHsm {
       try {
         // Off this thread for RSA keys, whose primality tests are slow (see unwrapTransfer).
         if (!(await isValidKeyMaterialAsync(r.keySpec, material))) throw new HsmError('INCORRECT_MATERIAL')
-        const token = sealKeyToken(this.#domainKey.key, this.#domainKey.id, { keyId: r.keyId, materialVersion: r.materialVersion, keySpec: r.keySpec }, material)
+        const token = sealKeyToken(
+          this.#domainKey.key,
+          this.#domainKey.id,
+          { keyId: r.keyId, materialVersion: r.materialVersion, keySpec: r.keySpec },
+          material,
+        )
         return { token, materialId: importedMaterialId(r.keyId, material) }
       } finally {
         clean(material)
@@ -516,7 +536,8 @@ export class SoftHsm {
       const problem = transferProblem(binding, wrapped)
       if (problem !== undefined) throw new HsmError('TRANSFER_FAILED', problem)
       const rakb = openAgreementKey(this.#domainKey, binding.sessionId, sealedAgreement, this.#now())
-      if (rakb === undefined) throw new HsmError('TRANSFER_FAILED', 'the agreement does not open for this session (expired, or not its own)')
+      if (rakb === undefined)
+        throw new HsmError('TRANSFER_FAILED', 'the agreement does not open for this session (expired, or not its own)')
       const sharedSecret = ecdhSharedSecret(rakb, rakaPublicKey)
       let rwk: Buffer
       try {
@@ -537,7 +558,12 @@ export class SoftHsm {
           this.#checkSameAsHeld(wrapped, materials, alreadyHeld)
           return materials.map((material, index) => {
             const version = wrapped[index]?.materialVersion ?? 0
-            return sealKeyToken(this.#domainKey.key, this.#domainKey.id, { keyId: binding.keyId, materialVersion: version, keySpec }, material)
+            return sealKeyToken(
+              this.#domainKey.key,
+              this.#domainKey.id,
+              { keyId: binding.keyId, materialVersion: version, keySpec },
+              material,
+            )
           })
         } finally {
           clean(...materials)
@@ -546,10 +572,11 @@ export class SoftHsm {
       // An RSA key's primality tests take long enough (~0.2 s for 4096 bits) to run off
       // this thread; every other spec is checked at once.
       if (!isAsymmetric(keySpec)) return seal(materials.every((material) => isValidKeyMaterial(keySpec, material)))
-      return Promise.all(materials.map((material) => isValidKeyMaterialAsync(keySpec, material))).then((results) => seal(results.every(Boolean)))
+      return Promise.all(materials.map((material) => isValidKeyMaterialAsync(keySpec, material))).then((results) =>
+        seal(results.every(Boolean)),
+      )
     })
   }
-
 
   //= docs/spec/replication.md#transfer
   // "the unwrapped bytes must then be identical to what B holds (compared inside the HSM),

@@ -35,7 +35,8 @@ export const describeReplication: AdminOperation = {
         if (status?.created !== true) pending.push('creation: the replica has not received its key material yet')
         const lacking = lackingVersions(versions, status)
         if (status?.created === true && lacking.length > 0) pending.push(`material versions ${lacking.join(', ')}`)
-        if ((status?.ackedSyncVersion ?? 0) < mrk.syncVersion) pending.push(`shared state ${mrk.syncVersion} (acknowledged ${status?.ackedSyncVersion ?? 0})`)
+        if ((status?.ackedSyncVersion ?? 0) < mrk.syncVersion)
+          pending.push(`shared state ${mrk.syncVersion} (acknowledged ${status?.ackedSyncVersion ?? 0})`)
         const entry: Output = {
           Region: region,
           State: replicaSyncState(versions, mrk, status),

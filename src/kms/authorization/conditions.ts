@@ -339,7 +339,8 @@ export function evaluateClause(clause: ConditionClause, context: EvaluationConte
   // A variable without a value voids the statement even where the request key is absent
   // and the operands would not be compared at all.
   for (const operand of clause.operands) {
-    if ((operand.family === 'string' || operand.family === 'arn') && operand.pattern.hasVariables) resolveText(operand.pattern, lookupIn(context))
+    if ((operand.family === 'string' || operand.family === 'arn') && operand.pattern.hasVariables)
+      resolveText(operand.pattern, lookupIn(context))
   }
   const entry = context.entries.get(clause.keyLowerCase)
   if (clause.operator.family === 'null') {

@@ -53,7 +53,9 @@ function principalKeys(request: Pick<AuthorizationRequest, 'partition' | 'accoun
  * encryption context pairs `Dept` and `dept`) therefore land on one condition key holding
  * both values.
  */
-export function buildEvaluationContext(request: Pick<AuthorizationRequest, 'partition' | 'account' | 'principalArn' | 'context'>): EvaluationContext {
+export function buildEvaluationContext(
+  request: Pick<AuthorizationRequest, 'partition' | 'account' | 'principalArn' | 'context'>,
+): EvaluationContext {
   // Built on first use: most requests meet only statements without conditions or policy
   // variables (the default key policy has neither), and never need it.
   let entries: ReadonlyMap<string, ContextEntry> | undefined
@@ -65,7 +67,9 @@ export function buildEvaluationContext(request: Pick<AuthorizationRequest, 'part
   }
 }
 
-function contextEntries(request: Pick<AuthorizationRequest, 'partition' | 'account' | 'principalArn' | 'context'>): ReadonlyMap<string, ContextEntry> {
+function contextEntries(
+  request: Pick<AuthorizationRequest, 'partition' | 'account' | 'principalArn' | 'context'>,
+): ReadonlyMap<string, ContextEntry> {
   const entries = new Map<string, { values: string[]; multiValued: boolean }>()
   const named = new Set(Object.keys(request.context).map((k) => k.toLowerCase()))
   const add = (key: string, value: string | string[] | boolean | number | undefined): void => {

@@ -129,7 +129,11 @@ interface IdentityOutcome {
   allow?: DecidingStatement
 }
 
-function evaluateIdentityPolicies(policies: readonly PolicyDocument[], request: AuthorizationRequest, context: EvaluationContext): IdentityOutcome {
+function evaluateIdentityPolicies(
+  policies: readonly PolicyDocument[],
+  request: AuthorizationRequest,
+  context: EvaluationContext,
+): IdentityOutcome {
   const outcome: IdentityOutcome = {}
   policies.forEach((policy, policyIndex) => {
     for (const statement of policy.statements) {
@@ -167,7 +171,14 @@ export function authorize(request: AuthorizationRequest, inputs: AuthorizationIn
 
   if (inputs.grantOperation !== undefined) {
     const checkConstraints = inputs.encryptionContextApplies ?? OPERATIONS_WITH_ENCRYPTION_CONTEXT.has(inputs.grantOperation)
-    const grant = findAllowingGrant(inputs.grants, request.principalArn, inputs.grantOperation, inputs.encryptionContext, checkConstraints, requestSourceArn(request))
+    const grant = findAllowingGrant(
+      inputs.grants,
+      request.principalArn,
+      inputs.grantOperation,
+      inputs.encryptionContext,
+      checkConstraints,
+      requestSourceArn(request),
+    )
     if (grant !== undefined) return { allowed: true, by: 'grant', grantId: grant.grantId }
   }
 

@@ -36,7 +36,8 @@ export const POLICY_MESSAGES = {
   notObject: 'The policy document must be a JSON object.',
   missingStatement: 'Policy is missing required element - Statement',
   unsupportedElement: (name: string) => `Policy contains an unsupported element: ${name}.`,
-  invalidVersion: (version: unknown) => `Policy contains an unsupported Version: ${JSON.stringify(version)}. Use "2012-10-17" or "2008-10-17".`,
+  invalidVersion: (version: unknown) =>
+    `Policy contains an unsupported Version: ${JSON.stringify(version)}. Use "2012-10-17" or "2008-10-17".`,
   invalidId: 'Policy contains an Id that is not a string.',
   statementNotObject: 'Policy contains a statement that is not a JSON object.',
   statementUnsupportedElement: (name: string) => `Policy contains a statement with an unsupported element: ${name}.`,
@@ -64,7 +65,9 @@ export function accessDeniedMessage(request: AuthorizationRequest, decision: Dec
   const head = `User: ${request.principalArn} is not authorized to perform: ${request.action} on resource: ${request.resource}`
   if (decision.explicitDeny) {
     const source = decision.deniedBy ?? (request.resource === '*' ? 'identity-policy' : 'key-policy')
-    return source === 'key-policy' ? `${head} with an explicit deny in a resource-based policy` : `${head} with an explicit deny in an identity-based policy`
+    return source === 'key-policy'
+      ? `${head} with an explicit deny in a resource-based policy`
+      : `${head} with an explicit deny in an identity-based policy`
   }
   const missing = decision.noAllowIn ?? (request.resource === '*' ? 'identity-policy' : 'key-policy')
   const kind = missing === 'key-policy' ? 'resource-based' : 'identity-based'

@@ -67,10 +67,21 @@ export interface PolicyDocument {
 export const MAX_KEY_POLICY_BYTES = 32 * 1024
 
 const TOP_LEVEL_ELEMENTS = new Set(['Version', 'Id', 'Statement'])
-const STATEMENT_ELEMENTS = new Set(['Sid', 'Effect', 'Principal', 'NotPrincipal', 'Action', 'NotAction', 'Resource', 'NotResource', 'Condition'])
+const STATEMENT_ELEMENTS = new Set([
+  'Sid',
+  'Effect',
+  'Principal',
+  'NotPrincipal',
+  'Action',
+  'NotAction',
+  'Resource',
+  'NotResource',
+  'Condition',
+])
 
 /** A principal AWS accepts in a key policy: an account ID, or the ARN of an account, user, role or session. No wildcards. */
-const AWS_PRINCIPAL = /^(\d{12}|arn:[a-z][a-z0-9-]*:iam::\d{12}:(root|user\/.+|role\/.+)|arn:[a-z][a-z0-9-]*:sts::\d{12}:(assumed-role\/[^/]+\/.+|federated-user\/.+))$/
+const AWS_PRINCIPAL =
+  /^(\d{12}|arn:[a-z][a-z0-9-]*:iam::\d{12}:(root|user\/.+|role\/.+)|arn:[a-z][a-z0-9-]*:sts::\d{12}:(assumed-role\/[^/]+\/.+|federated-user\/.+))$/
 const SERVICE_PRINCIPAL = /^[a-z0-9][a-z0-9.-]*$/
 /** Identity policy actions must be "service:action" (with wildcards) or "*". */
 const ACTION_SHAPE = /^(\*|[A-Za-z0-9-]+:[A-Za-z0-9*?]+)$/
@@ -143,10 +154,16 @@ function parseMatchElement(value: unknown, name: string, negated: boolean, varia
   return { negated, patterns: list.map((source) => parsePattern(source, variables)) }
 }
 
-function pickOne(statement: Record<string, unknown>, plain: string, negated: string, at: string): { name: string; value: unknown } | undefined {
+function pickOne(
+  statement: Record<string, unknown>,
+  plain: string,
+  negated: string,
+  at: string,
+): { name: string; value: unknown } | undefined {
   const hasPlain = plain in statement
   const hasNegated = negated in statement
-  if (hasPlain && hasNegated) throw new PolicyError(POLICY_MESSAGES.conflictingElements(plain, negated), `${at}: has both ${plain} and ${negated}`)
+  if (hasPlain && hasNegated)
+    throw new PolicyError(POLICY_MESSAGES.conflictingElements(plain, negated), `${at}: has both ${plain} and ${negated}`)
   if (hasPlain) return { name: plain, value: statement[plain] }
   if (hasNegated) return { name: negated, value: statement[negated] }
   return undefined
@@ -155,11 +172,20 @@ function pickOne(statement: Record<string, unknown>, plain: string, negated: str
 function conditionError(problem: ConditionProblem, at: string): PolicyError {
   switch (problem.problem) {
     case 'unsupported-operator':
-      return new PolicyError(POLICY_MESSAGES.unsupportedConditionOperator(problem.message), `${at}: unsupported condition operator ${problem.message}`)
+      return new PolicyError(
+        POLICY_MESSAGES.unsupportedConditionOperator(problem.message),
+        `${at}: unsupported condition operator ${problem.message}`,
+      )
     case 'overly-permissive-encryption-context':
-      return new PolicyError(POLICY_MESSAGES.overlyPermissiveEncryptionContext, `${at}: ForAllValues with ${problem.message}: ${POLICY_MESSAGES.overlyPermissiveEncryptionContext}`)
+      return new PolicyError(
+        POLICY_MESSAGES.overlyPermissiveEncryptionContext,
+        `${at}: ForAllValues with ${problem.message}: ${POLICY_MESSAGES.overlyPermissiveEncryptionContext}`,
+      )
     case 'overly-permissive-request-tag':
-      return new PolicyError(POLICY_MESSAGES.overlyPermissiveRequestTag, `${at}: ForAllValues with ${problem.message}: ${POLICY_MESSAGES.overlyPermissiveRequestTag}`)
+      return new PolicyError(
+        POLICY_MESSAGES.overlyPermissiveRequestTag,
+        `${at}: ForAllValues with ${problem.message}: ${POLICY_MESSAGES.overlyPermissiveRequestTag}`,
+      )
     case 'invalid':
       return new PolicyError(POLICY_MESSAGES.invalidCondition(problem.message), `${at}: ${problem.message}`)
   }
@@ -174,7 +200,8 @@ function parseStatement(raw: unknown, index: number, kind: PolicyKind, variables
     }
   }
   const sid = raw.Sid
-  if (sid !== undefined && typeof sid !== 'string') throw new PolicyError(POLICY_MESSAGES.invalidElement('Sid'), `${at}: Sid must be a string`)
+  if (sid !== undefined && typeof sid !== 'string')
+    throw new PolicyError(POLICY_MESSAGES.invalidElement('Sid'), `${at}: Sid must be a string`)
   const effect = raw.Effect
   if (effect !== 'Allow' && effect !== 'Deny') {
     throw new PolicyError(POLICY_MESSAGES.invalidEffect, `${at}: Effect must be "Allow" or "Deny", not ${JSON.stringify(effect)}`)
@@ -184,7 +211,10 @@ function parseStatement(raw: unknown, index: number, kind: PolicyKind, variables
   let principal: PrincipalElement | undefined
   if (kind === 'identity') {
     if (principalSource !== undefined) {
-      throw new PolicyError(POLICY_MESSAGES.statementUnsupportedElement(principalSource.name), `${at}: ${principalSource.name} is not allowed in an identity policy (it applies to the identity it is attached to)`)
+      throw new PolicyError(
+        POLICY_MESSAGES.statementUnsupportedElement(principalSource.name),
+        `${at}: ${principalSource.name} is not allowed in an identity policy (it applies to the identity it is attached to)`,
+      )
     }
   } else {
     if (principalSource === undefined) throw new PolicyError(POLICY_MESSAGES.noPrincipal, `${at}: no Principal`)
@@ -194,13 +224,19 @@ function parseStatement(raw: unknown, index: number, kind: PolicyKind, variables
   const actionSource = pickOne(raw, 'Action', 'NotAction', at)
   const action = actionSource && parseMatchElement(actionSource.value, actionSource.name, actionSource.name === 'NotAction', false, at)
   const resourceSource = pickOne(raw, 'Resource', 'NotResource', at)
-  const resource = resourceSource && parseMatchElement(resourceSource.value, resourceSource.name, resourceSource.name === 'NotResource', variables, at)
+  const resource =
+    resourceSource && parseMatchElement(resourceSource.value, resourceSource.name, resourceSource.name === 'NotResource', variables, at)
   if (kind === 'identity') {
-    if (action === undefined) throw new PolicyError(POLICY_MESSAGES.invalidElement('Action'), `${at}: needs a non-empty Action or NotAction`)
-    if (resource === undefined) throw new PolicyError(POLICY_MESSAGES.invalidElement('Resource'), `${at}: needs a non-empty Resource or NotResource`)
+    if (action === undefined)
+      throw new PolicyError(POLICY_MESSAGES.invalidElement('Action'), `${at}: needs a non-empty Action or NotAction`)
+    if (resource === undefined)
+      throw new PolicyError(POLICY_MESSAGES.invalidElement('Resource'), `${at}: needs a non-empty Resource or NotResource`)
     const badAction = action.patterns.find((p) => !ACTION_SHAPE.test(p.source))
     if (badAction !== undefined) {
-      throw new PolicyError(POLICY_MESSAGES.invalidElement('Action'), `${at}: action ${JSON.stringify(badAction.source)} is not "service:Action" (wildcards allowed) or "*"`)
+      throw new PolicyError(
+        POLICY_MESSAGES.invalidElement('Action'),
+        `${at}: action ${JSON.stringify(badAction.source)} is not "service:Action" (wildcards allowed) or "*"`,
+      )
     }
   }
 
@@ -239,7 +275,10 @@ function parseDocument(value: unknown, kind: PolicyKind): PolicyDocument {
   }
   const version = value.Version ?? '2008-10-17'
   if (version !== '2012-10-17' && version !== '2008-10-17') {
-    throw new PolicyError(POLICY_MESSAGES.invalidVersion(version), `Version must be "2012-10-17" or "2008-10-17", not ${JSON.stringify(version)}`)
+    throw new PolicyError(
+      POLICY_MESSAGES.invalidVersion(version),
+      `Version must be "2012-10-17" or "2008-10-17", not ${JSON.stringify(version)}`,
+    )
   }
   const id = value.Id
   if (id !== undefined && typeof id !== 'string') throw new PolicyError(POLICY_MESSAGES.invalidId, 'Id must be a string')

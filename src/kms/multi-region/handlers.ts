@@ -10,7 +10,15 @@
 import { randomBytes } from 'node:crypto'
 import type { MaterialForTransfer } from '../../hsm/hsm.js'
 import type { HeldVersion, Message, ReplicaHandover, SharedState } from '../../replication/messages.js'
-import type { ImportedVersion, KeyRecord, MaterialRecord, MultiRegionState, ReplicaStatus, SessionRecord, Write } from '../../storage/records.js'
+import type {
+  ImportedVersion,
+  KeyRecord,
+  MaterialRecord,
+  MultiRegionState,
+  ReplicaStatus,
+  SessionRecord,
+  Write,
+} from '../../storage/records.js'
 import { importedVersions, stateForMaterials, withVersions } from '../imported-material.js'
 import { failpoint } from '../failpoints.js'
 import type { Kms } from '../kms.js'
@@ -131,7 +139,14 @@ export function replicaReport(kms: Kms, key: KeyRecord, held: HeldVersion[]): Wr
 function syncAck(kms: Kms, key: KeyRecord, held: HeldVersion[] = heldVersions(kms, key.keyId)): Write[] {
   const mrk = key.mrk
   if (mrk?.role !== 'REPLICA' || mrk.replicationId === undefined) return []
-  return [queueMessage(kms, mrk.primaryRegion, key.keyId, { type: 'SyncAck', syncVersion: mrk.syncVersion, replicationId: mrk.replicationId, held })]
+  return [
+    queueMessage(kms, mrk.primaryRegion, key.keyId, {
+      type: 'SyncAck',
+      syncVersion: mrk.syncVersion,
+      replicationId: mrk.replicationId,
+      held,
+    }),
+  ]
 }
 
 /** Applies the primary's shared state to a replica (spec §7.1); the caller checked it is newer. */
@@ -162,7 +177,8 @@ function applyShared(kms: Kms, key: KeyRecord, shared: SharedState, extraHeld: r
 
 //= docs/spec/replication.md#replicate-key
 async function onReplicaCreate(kms: Kms, m: Extract<Message, { type: 'ReplicaCreate' }>): Promise<HandlerResult> {
-  if (m.shared.primaryRegion !== m.from || !m.shared.replicaRegions.includes(kms.region)) refuse('ReplicaCreate does not name this region as a replica of the sender')
+  if (m.shared.primaryRegion !== m.from || !m.shared.replicaRegions.includes(kms.region))
+    refuse('ReplicaCreate does not name this region as a replica of the sender')
   const tombstone = kms.tombstones.get(m.keyId)
   if (tombstone?.replicationId === m.replicationId) {
     // A replica deleted here: say so again (the first notice may have been lost) and
@@ -171,7 +187,8 @@ async function onReplicaCreate(kms: Kms, m: Extract<Message, { type: 'ReplicaCre
   }
   const existing = kms.keys.get(m.keyId)
   if (existing !== undefined) {
-    if (existing.mrk?.role !== 'REPLICA' || existing.mrk.replicationId !== m.replicationId) refuse('a related key already exists in this region')
+    if (existing.mrk?.role !== 'REPLICA' || existing.mrk.replicationId !== m.replicationId)
+      refuse('a related key already exists in this region')
     // The same replica, announced again: by a primary that missed the report, or by a new
     // primary after UpdatePrimaryRegion. Take its newer shared state, fetch what is
     // missing, and report (spec §6.1).
@@ -181,7 +198,11 @@ async function onReplicaCreate(kms: Kms, m: Extract<Message, { type: 'ReplicaCre
       next = applyShared(kms, existing, m.shared)
       writes.push({ kind: 'putKey', key: next })
     }
-    const missing = missingVersions(kms, m.keyId, m.shared.materials.map((x) => x.version))
+    const missing = missingVersions(
+      kms,
+      m.keyId,
+      m.shared.materials.map((x) => x.version),
+    )
     if (missing.length > 0 && !hasOpenSession(kms, m.keyId)) writes.push(...(await openSession(kms, next, m.from, missing)))
     const changed = writes.length > 0
     if (next.state !== 'Creating') writes.push(...syncAck(kms, next))
@@ -239,7 +260,13 @@ async function onMaterialTransfer(kms: Kms, m: Extract<Message, { type: 'Materia
   if (session.keyId !== m.keyId || session.peerRegion !== m.from || m.rakbPublicKey !== session.rakbPublicKey) {
     refuse('MaterialTransfer does not match the session it names')
   }
-  if (!same(m.materials.map((x) => x.version), session.versions)) refuse('MaterialTransfer carries other versions than were offered for')
+  if (
+    !same(
+      m.materials.map((x) => x.version),
+      session.versions,
+    )
+  )
+    refuse('MaterialTransfer carries other versions than were offered for')
   if (key?.mrk === undefined) refuse('no related key for this transfer')
   const alreadyHeld = m.materials.flatMap((x) => {
     const held = materialInfo(kms, m.keyId, x.version)
@@ -255,7 +282,11 @@ async function onMaterialTransfer(kms: Kms, m: Extract<Message, { type: 'Materia
       m.materials.map((x) => ({ materialVersion: x.version, materialId: x.materialId, wrapped: Buffer.from(x.wrapped, 'base64') })),
       alreadyHeld,
       key.keySpec,
-      { publicKey: Buffer.from(session.rakbPublicKey, 'base64'), expiresAt: session.expiresAt, sealed: Buffer.from(session.agreement, 'base64') },
+      {
+        publicKey: Buffer.from(session.rakbPublicKey, 'base64'),
+        expiresAt: session.expiresAt,
+        sealed: Buffer.from(session.agreement, 'base64'),
+      },
     )
   } catch {
     // A session serves one transfer attempt: close it (reconciliation opens a new one)
@@ -293,7 +324,11 @@ async function onMaterialTransfer(kms: Kms, m: Extract<Message, { type: 'Materia
   if (next.mrk?.role === 'PRIMARY') {
     // A new primary fetching the versions its predecessor made: with them here, a
     // rotation its replicas already hold can complete.
-    const promoted = promotePendingRotationWith(kms, next, [...(kms.materials.get(key.keyId) ?? []), ...newMaterials].sort((a, b) => a.version - b.version))
+    const promoted = promotePendingRotationWith(
+      kms,
+      next,
+      [...(kms.materials.get(key.keyId) ?? []), ...newMaterials].sort((a, b) => a.version - b.version),
+    )
     next = promoted.key
     extraWrites.push(...promoted.writes)
   }
@@ -318,13 +353,17 @@ async function onSharedState(kms: Kms, m: Extract<Message, { type: 'SharedState'
     const tombstone = kms.tombstones.get(m.keyId)
     if (tombstone !== undefined && m.shared.replicaRegions.includes(kms.region)) {
       // The primary still lists a replica deleted here: its ReplicaDeleted was lost.
-      return { writes: [queueMessage(kms, m.from, m.keyId, { type: 'ReplicaDeleted', replicationId: tombstone.replicationId })], result: 'ignored' }
+      return {
+        writes: [queueMessage(kms, m.from, m.keyId, { type: 'ReplicaDeleted', replicationId: tombstone.replicationId })],
+        result: 'ignored',
+      }
     }
     return { writes: [], result: 'ignored' }
   }
   if (m.shared.syncVersion <= key.mrk.syncVersion) {
     // Old or duplicate: acknowledge what we hold so the primary's view stays right.
-    if (m.shared.syncVersion === key.mrk.syncVersion && key.mrk.role === 'REPLICA') return { writes: syncAck(kms, key), result: 'duplicate' }
+    if (m.shared.syncVersion === key.mrk.syncVersion && key.mrk.role === 'REPLICA')
+      return { writes: syncAck(kms, key), result: 'duplicate' }
     return { writes: [], result: 'duplicate' }
   }
   if (!m.shared.replicaRegions.includes(kms.region)) refuse('SharedState does not list this region as a replica')
@@ -332,15 +371,30 @@ async function onSharedState(kms: Kms, m: Extract<Message, { type: 'SharedState'
   if (key.mrk.role === 'PRIMARY') {
     // The old primary of an UpdatePrimaryRegion becomes a replica here (spec §9.1); its
     // replication id is the handoff's, as the new primary recorded it.
-    if (key.mrk.handoffTo !== m.from || key.mrk.handoffId === undefined) refuse('SharedState from a region this primary did not hand over to')
-    next = { ...next, state: key.state === 'Updating' ? 'Enabled' : next.state, mrk: { ...(next.mrk as MultiRegionState), replicationId: key.mrk.handoffId } }
+    if (key.mrk.handoffTo !== m.from || key.mrk.handoffId === undefined)
+      refuse('SharedState from a region this primary did not hand over to')
+    next = {
+      ...next,
+      state: key.state === 'Updating' ? 'Enabled' : next.state,
+      mrk: { ...(next.mrk as MultiRegionState), replicationId: key.mrk.handoffId },
+    }
   }
   const withdrawn = withdrawnMaterialWrites(kms, key, m.shared)
   const writes: Write[] = [...withdrawn, { kind: 'putKey', key: next }]
-  const missing = missingVersions(kms, m.keyId, m.shared.materials.map((x) => x.version))
+  const missing = missingVersions(
+    kms,
+    m.keyId,
+    m.shared.materials.map((x) => x.version),
+  )
   if (missing.length > 0 && !hasOpenSession(kms, m.keyId)) writes.push(...(await openSession(kms, next, m.from, missing)))
   const gone = new Set(withdrawn.map((w) => (w.kind === 'deleteMaterial' ? w.version : -1)))
-  writes.push(...syncAck(kms, next, heldVersions(kms, m.keyId).filter((h) => !gone.has(h.version))))
+  writes.push(
+    ...syncAck(
+      kms,
+      next,
+      heldVersions(kms, m.keyId).filter((h) => !gone.has(h.version)),
+    ),
+  )
   return { writes, result: 'applied' }
 }
 
@@ -357,7 +411,10 @@ async function onPrimaryHandoff(kms: Kms, m: Extract<Message, { type: 'PrimaryHa
   if (mrk.role === 'PRIMARY') return { writes: [], result: mrk.syncVersion >= m.shared.syncVersion ? 'duplicate' : 'ignored' }
   if (mrk.primaryRegion !== m.from || m.shared.syncVersion <= mrk.syncVersion) return { writes: [], result: 'ignored' }
   if (key.state !== 'Enabled') {
-    const refused: KeyRecord = { ...key, mrk: { ...mrk, refusedHandoffs: [...(mrk.refusedHandoffs ?? []), m.handoffId].slice(-REFUSED_HANDOFFS_KEPT) } }
+    const refused: KeyRecord = {
+      ...key,
+      mrk: { ...mrk, refusedHandoffs: [...(mrk.refusedHandoffs ?? []), m.handoffId].slice(-REFUSED_HANDOFFS_KEPT) },
+    }
     return { writes: [{ kind: 'putKey', key: refused }, refusal(`the replica in ${kms.region} is ${key.state}`)], result: 'applied' }
   }
   const now = wallClock()
@@ -391,7 +448,11 @@ async function onPrimaryHandoff(kms: Kms, m: Extract<Message, { type: 'PrimaryHa
     },
   }
   const writes: Write[] = []
-  const missing = missingVersions(kms, m.keyId, m.shared.materials.map((x) => x.version))
+  const missing = missingVersions(
+    kms,
+    m.keyId,
+    m.shared.materials.map((x) => x.version),
+  )
   if (missing.length > 0) {
     // Pending versions the old primary made: fetch them from it, now a replica.
     writes.push(...(await openSession(kms, promoted, m.from, missing)))
@@ -403,7 +464,9 @@ async function onPrimaryHandoff(kms: Kms, m: Extract<Message, { type: 'PrimaryHa
     const status = replicas[region]
     if (status?.created === true) writes.push(queueMessage(kms, region, m.keyId, { type: 'SharedState', shared }))
     else if (status?.initial !== undefined) {
-      writes.push(queueMessage(kms, region, m.keyId, { type: 'ReplicaCreate', replicationId: status.replicationId, shared, replica: status.initial }))
+      writes.push(
+        queueMessage(kms, region, m.keyId, { type: 'ReplicaCreate', replicationId: status.replicationId, shared, replica: status.initial }),
+      )
     }
   }
   writes.unshift({ kind: 'putKey', key: promoted })
@@ -419,7 +482,10 @@ async function onAgreementOffer(kms: Kms, m: Extract<Message, { type: 'Agreement
     if (answered.to !== m.from || answered.keyId !== m.keyId) refuse('session id reused')
     // A duplicate offer gets the identical answer; no second RAKA is made (spec §6.2).
     const message = JSON.parse(Buffer.from(answered.body).toString('utf8')) as { messageId: string; expiresAt: number }
-    return { writes: [{ kind: 'putOutbox', message: { id: message.messageId, to: m.from, body: answered.body, expiresAt: message.expiresAt } }], result: 'duplicate' }
+    return {
+      writes: [{ kind: 'putOutbox', message: { id: message.messageId, to: m.from, body: answered.body, expiresAt: message.expiresAt } }],
+      result: 'duplicate',
+    }
   }
   const key = kms.keys.get(m.keyId)
   if (key?.mrk === undefined) refuse('no related key in this region')
@@ -457,7 +523,13 @@ async function onAgreementOffer(kms: Kms, m: Extract<Message, { type: 'Agreement
   })
   if (outbound.kind !== 'putOutbox') throw new Error('unreachable')
   return {
-    writes: [outbound, { kind: 'putAnswered', answered: { sessionId: m.sessionId, keyId: m.keyId, to: m.from, body: outbound.message.body, expiresAt: m.expiresAt } }],
+    writes: [
+      outbound,
+      {
+        kind: 'putAnswered',
+        answered: { sessionId: m.sessionId, keyId: m.keyId, to: m.from, body: outbound.message.body, expiresAt: m.expiresAt },
+      },
+    ],
     result: 'applied',
   }
 }
@@ -548,10 +620,15 @@ function onHandoffRefused(kms: Kms, m: Extract<Message, { type: 'HandoffRefused'
   const key = kms.keys.get(m.keyId)
   const mrk = key?.mrk
   // Only a refusal of the handoff under way counts; one of an earlier attempt is stale.
-  if (key === undefined || mrk?.role !== 'PRIMARY' || mrk.handoffTo !== m.from || mrk.handoffId !== m.handoffId) return { writes: [], result: 'ignored' }
+  if (key === undefined || mrk?.role !== 'PRIMARY' || mrk.handoffTo !== m.from || mrk.handoffId !== m.handoffId)
+    return { writes: [], result: 'ignored' }
   const { handoffTo: _to, handoffId: _id, ...rest } = mrk
   // The refused handoff's sync version is spent: restoring moves past it.
-  const restored: KeyRecord = { ...key, state: key.state === 'Updating' ? 'Enabled' : key.state, mrk: { ...rest, syncVersion: rest.syncVersion + 2 } }
+  const restored: KeyRecord = {
+    ...key,
+    state: key.state === 'Updating' ? 'Enabled' : key.state,
+    mrk: { ...rest, syncVersion: rest.syncVersion + 2 },
+  }
   return { writes: sharedStateChanged(kms, restored), result: 'applied' }
 }
 

@@ -40,7 +40,11 @@ export function queueMessage(kms: Kms, to: string, keyId: string, content: Messa
 }
 
 /** The shared properties of `key` as its primary states them (spec §7.1). */
-export function sharedStateOf(kms: Kms, key: KeyRecord, materials: readonly MaterialRecord[] = kms.materials.get(key.keyId) ?? []): SharedState {
+export function sharedStateOf(
+  kms: Kms,
+  key: KeyRecord,
+  materials: readonly MaterialRecord[] = kms.materials.get(key.keyId) ?? [],
+): SharedState {
   const mrk = key.mrk
   if (mrk === undefined) throw new Error('kms: not a multi-Region key')
   return {

@@ -43,7 +43,12 @@ async function reconcileKey(kms: Kms, key: KeyRecord, options: ReconcileOptions)
       changed = true
       if (!status.created && status.initial !== undefined) {
         writes.push(
-          queueMessage(kms, region, key.keyId, { type: 'ReplicaCreate', replicationId: status.replicationId, shared: sharedStateOf(kms, key), replica: status.initial }),
+          queueMessage(kms, region, key.keyId, {
+            type: 'ReplicaCreate',
+            replicationId: status.replicationId,
+            shared: sharedStateOf(kms, key),
+            replica: status.initial,
+          }),
         )
       } else {
         writes.push(queueMessage(kms, region, key.keyId, { type: 'SharedState', shared: sharedStateOf(kms, key) }))
@@ -55,7 +60,8 @@ async function reconcileKey(kms: Kms, key: KeyRecord, options: ReconcileOptions)
     const lacking = missing(kms, key)
     const sessionOpen = [...kms.sessions.values()].some((s) => s.keyId === key.keyId && s.expiresAt > now)
     if (lacking.length > 0 && !sessionOpen) {
-      const holder = mrk.replicaRegions.find((r) => lacking.every((v) => mrk.replicas?.[r]?.held.includes(v) === true)) ?? mrk.replicaRegions[0]
+      const holder =
+        mrk.replicaRegions.find((r) => lacking.every((v) => mrk.replicas?.[r]?.held.includes(v) === true)) ?? mrk.replicaRegions[0]
       if (holder !== undefined) writes.push(...(await openSession(kms, key, holder, lacking)))
     }
     return writes
@@ -70,7 +76,12 @@ async function reconcileKey(kms: Kms, key: KeyRecord, options: ReconcileOptions)
     // RAKB is still single-use (docs/spec/replication.md#transfer).
     writes.push({ kind: 'putSession', session: { ...session, offeredAt: now } })
     writes.push(
-      queueMessage(kms, session.peerRegion, key.keyId, { type: 'AgreementOffer', sessionId: session.sessionId, rakbPublicKey: session.rakbPublicKey, versions: session.versions }),
+      queueMessage(kms, session.peerRegion, key.keyId, {
+        type: 'AgreementOffer',
+        sessionId: session.sessionId,
+        rakbPublicKey: session.rakbPublicKey,
+        versions: session.versions,
+      }),
     )
   }
   return writes
@@ -85,7 +96,8 @@ export async function reconcile(kms: Kms, options: ReconcileOptions): Promise<vo
       // Closing a session deletes its sealed agreement: RAKB is gone with it.
       if (session.expiresAt <= now || session.agreement === undefined) writes.push({ kind: 'deleteSession', sessionId: session.sessionId })
     }
-    for (const answered of kms.answered.values()) if (answered.expiresAt <= now) writes.push({ kind: 'deleteAnswered', sessionId: answered.sessionId })
+    for (const answered of kms.answered.values())
+      if (answered.expiresAt <= now) writes.push({ kind: 'deleteAnswered', sessionId: answered.sessionId })
     for (const message of kms.outbox.values()) if (message.expiresAt <= now) writes.push({ kind: 'deleteOutbox', id: message.id })
     return { writes, result: undefined }
   })
@@ -97,5 +109,3 @@ export async function reconcile(kms: Kms, options: ReconcileOptions): Promise<vo
     })
   }
 }
-
-

@@ -50,7 +50,10 @@ export function startOutboxSender(kms: Kms, transport: Transport, logger: Logger
       })
       await transport.send(envelope)
       failpoint('outbox:after-send')
-      await kms.mutate(() => ({ writes: kms.outbox.get(message.id) === message ? [{ kind: 'deleteOutbox', id: message.id }] : [], result: undefined }))
+      await kms.mutate(() => ({
+        writes: kms.outbox.get(message.id) === message ? [{ kind: 'deleteOutbox', id: message.id }] : [],
+        result: undefined,
+      }))
     }
   }
 
@@ -68,7 +71,10 @@ export function startOutboxSender(kms: Kms, transport: Transport, logger: Logger
           backoffMs = 0
         } catch (err) {
           backoffMs = Math.min(MAX_BACKOFF_MS, Math.max(50, backoffMs * 2))
-          logger.warn('replication send failed; will retry', { error: err instanceof Error ? err.message : 'unknown', retryInMs: backoffMs })
+          logger.warn('replication send failed; will retry', {
+            error: err instanceof Error ? err.message : 'unknown',
+            retryInMs: backoffMs,
+          })
           clearTimeout(retryTimer)
           retryTimer = setTimeout(() => void kick(), backoffMs)
           retryTimer.unref()

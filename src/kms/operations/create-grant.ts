@@ -16,7 +16,11 @@ const MAX_GRANTS_PER_KEY = 50_000
  * handler (the model gains one before Trent implements it) is refused: a constraint that
  * was silently dropped would make the grant wider than its creator asked for.
  */
-export const IMPLEMENTED_GRANT_CONSTRAINTS: ReadonlySet<string> = new Set(['EncryptionContextSubset', 'EncryptionContextEquals', 'SourceArn'])
+export const IMPLEMENTED_GRANT_CONSTRAINTS: ReadonlySet<string> = new Set([
+  'EncryptionContextSubset',
+  'EncryptionContextEquals',
+  'SourceArn',
+])
 
 function constraintsOf(input: Input): GrantRecord['constraints'] {
   const raw = input.Constraints
@@ -66,7 +70,10 @@ function principalsOf(input: InputOf<'CreateGrant'>, constraints: GrantRecord['c
       throw new KmsError('ValidationException', 'A grant for a GranteeServicePrincipal must have a SourceArn grant constraint.')
     }
     if (retiringPrincipal === undefined && retiringServicePrincipal === undefined) {
-      throw new KmsError('ValidationException', 'A grant for a GranteeServicePrincipal must have a RetiringPrincipal or a RetiringServicePrincipal.')
+      throw new KmsError(
+        'ValidationException',
+        'A grant for a GranteeServicePrincipal must have a RetiringPrincipal or a RetiringServicePrincipal.',
+      )
     }
   }
   return {
@@ -115,16 +122,24 @@ export const createGrant: Operation<'CreateGrant'> = {
       ...(constraints?.encryptionContextEquals !== undefined ? ['EncryptionContextEquals'] : []),
       ...(constraints?.encryptionContextSubset !== undefined ? ['EncryptionContextSubset'] : []),
     ]
-    const check = keyCheck('kms:CreateGrant', key, input, {
-      conditionMembers: {
-        'kms:GrantOperations': 'Operations',
-        'kms:GranteePrincipal': 'GranteePrincipal',
-        'kms:RetiringPrincipal': 'RetiringPrincipal',
-        'kms:GranteeServicePrincipal': 'GranteeServicePrincipal',
+    const check = keyCheck(
+      'kms:CreateGrant',
+      key,
+      input,
+      {
+        conditionMembers: {
+          'kms:GrantOperations': 'Operations',
+          'kms:GranteePrincipal': 'GranteePrincipal',
+          'kms:RetiringPrincipal': 'RetiringPrincipal',
+          'kms:GranteeServicePrincipal': 'GranteeServicePrincipal',
+        },
       },
-    }, undefined, throughGrant ? 'CreateGrant' : undefined)
+      undefined,
+      throughGrant ? 'CreateGrant' : undefined,
+    )
     if (constraintTypes.length > 0) check.conditions = { ...check.conditions, 'kms:GrantConstraintType': constraintTypes }
-    if (constraints?.sourceArn !== undefined) check.conditions = { ...check.conditions, 'kms:GrantConstraintSourceArn': constraints.sourceArn }
+    if (constraints?.sourceArn !== undefined)
+      check.conditions = { ...check.conditions, 'kms:GrantConstraintSourceArn': constraints.sourceArn }
     return [check]
   },
   async handle(kms, input) {

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { customKeyStoreNotFound } from '../custom-key-stores.js'
 import { KmsError } from '../../wire/errors.js'
-import type { KeyRecord,} from '../../storage/records.js'
+import type { KeyRecord } from '../../storage/records.js'
 import { keyMetadata } from '../key-metadata.js'
 import { createMaterial } from '../materials.js'
 import { type AccessCheck, type Operation } from '../operation.js'

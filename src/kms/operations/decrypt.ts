@@ -22,10 +22,18 @@ import { resolveKey } from '../resolve-key.js'
 async function decryptAsymmetric(kms: Kms, input: Input, keyIdInput: string, blob: Uint8Array): Promise<Output> {
   const { key, arn, material } = keyForUse(kms, keyIdInput, 'Decrypt', 'ENCRYPT_DECRYPT')
   // Absent, the algorithm is SYMMETRIC_DEFAULT, which an RSA key refuses.
-  const algorithm = checkAlgorithm<string>(input, 'EncryptionAlgorithm', key, encryptionAlgorithmsFor(key.keySpec), 'SYMMETRIC_DEFAULT') as AsymmetricEncryptionAlgorithm
+  const algorithm = checkAlgorithm<string>(
+    input,
+    'EncryptionAlgorithm',
+    key,
+    encryptionAlgorithmsFor(key.keySpec),
+    'SYMMETRIC_DEFAULT',
+  ) as AsymmetricEncryptionAlgorithm
   rejectContextForAsymmetric(input, 'EncryptionContext')
   rejectDryRun(input)
-  const plaintext = await asDecryptFailure(kms.hsm.keyOperation('asymmetricDecrypt', { key: kms.refOf(material), algorithm, ciphertext: blob }))
+  const plaintext = await asDecryptFailure(
+    kms.hsm.keyOperation('asymmetricDecrypt', { key: kms.refOf(material), algorithm, ciphertext: blob }),
+  )
   return { KeyId: arn, Plaintext: base64(plaintext), EncryptionAlgorithm: algorithm, KeyMaterialId: material.materialId }
 }
 

@@ -29,7 +29,10 @@ export const deriveSharedSecret: Operation<'DeriveSharedSecret'> = {
       return { KeyId: arn, SharedSecret: base64(secret), KeyAgreementAlgorithm: algorithm, KeyOrigin: key.origin }
     } catch (err) {
       if (hsmErrorCode(err) === 'INVALID_PUBLIC_KEY') {
-        throw new KmsError('ValidationException', `PublicKey is not a valid ${key.keySpec} public key in DER-encoded SubjectPublicKeyInfo form.`)
+        throw new KmsError(
+          'ValidationException',
+          `PublicKey is not a valid ${key.keySpec} public key in DER-encoded SubjectPublicKeyInfo form.`,
+        )
       }
       throw err
     }

@@ -17,6 +17,11 @@ export const encapsulate: Operation<'Encapsulate'> = {
     const algorithm = checkAlgorithm<'ML_KEM'>(input, 'EncapsulationAlgorithm', key, encapsulationAlgorithmsFor(key.keySpec))
     rejectDryRun(input)
     const { ciphertext, sharedSecret } = await kms.hsm.keyOperation('encapsulate', { key: kms.refOf(material) })
-    return { KeyId: arn, SharedSecret: base64(sharedSecret), SharedSecretCiphertextBlob: base64(ciphertext), EncapsulationAlgorithm: algorithm }
+    return {
+      KeyId: arn,
+      SharedSecret: base64(sharedSecret),
+      SharedSecretCiphertextBlob: base64(ciphertext),
+      EncapsulationAlgorithm: algorithm,
+    }
   },
 }

@@ -7,7 +7,11 @@ import { base64, type Operation } from '../operation.js'
 export const encrypt: Operation<'Encrypt'> = {
   name: 'Encrypt',
   members: ['KeyId', 'Plaintext', 'EncryptionContext', 'GrantTokens', 'EncryptionAlgorithm', 'DryRun'],
-  access: keyAccess('Encrypt', { allowAlias: true, contextMember: 'EncryptionContext', conditionMembers: { 'kms:EncryptionAlgorithm': 'EncryptionAlgorithm' } }),
+  access: keyAccess('Encrypt', {
+    allowAlias: true,
+    contextMember: 'EncryptionContext',
+    conditionMembers: { 'kms:EncryptionAlgorithm': 'EncryptionAlgorithm' },
+  }),
   async handle(kms, input) {
     const plaintext = input.Plaintext ?? new Uint8Array()
     const usable = keyForUse(kms, input.KeyId, 'Encrypt', 'ENCRYPT_DECRYPT')

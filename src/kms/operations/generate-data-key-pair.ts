@@ -13,6 +13,10 @@ export const generateDataKeyPair: Operation<'GenerateDataKeyPair'> = {
     'Recipient.AttestationDocument',
     'DryRun',
   ],
-  access: keyAccess('GenerateDataKeyPair', { allowAlias: true, contextMember: 'EncryptionContext', conditionMembers: { 'kms:DataKeyPairSpec': 'KeyPairSpec' } }),
+  access: keyAccess('GenerateDataKeyPair', {
+    allowAlias: true,
+    contextMember: 'EncryptionContext',
+    conditionMembers: { 'kms:DataKeyPairSpec': 'KeyPairSpec' },
+  }),
   handle: (kms, input) => generate(kms, input, 'GenerateDataKeyPair', true),
 }

@@ -8,7 +8,12 @@ import { resolveKey } from '../resolve-key.js'
 
 /** An import token and its public key are good for 24 hours (reference §4.8). */
 const IMPORT_PARAMETERS_TTL_MS = 24 * 60 * 60 * 1000
-const WRAPPING_ALGORITHMS: readonly string[] = ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256']
+const WRAPPING_ALGORITHMS: readonly string[] = [
+  'RSAES_OAEP_SHA_1',
+  'RSAES_OAEP_SHA_256',
+  'RSA_AES_KEY_WRAP_SHA_1',
+  'RSA_AES_KEY_WRAP_SHA_256',
+]
 const WRAPPING_KEY_SPECS: readonly string[] = ['RSA_2048', 'RSA_3072', 'RSA_4096']
 
 export const getParametersForImport: Operation<'GetParametersForImport'> = {

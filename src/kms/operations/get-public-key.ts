@@ -1,5 +1,11 @@
 import { KmsError } from '../../wire/errors.js'
-import { encapsulationAlgorithmsFor, encryptionAlgorithmsFor, isAsymmetric, keyAgreementAlgorithmsFor, signingAlgorithmsFor } from '../../wire/key-specs.js'
+import {
+  encapsulationAlgorithmsFor,
+  encryptionAlgorithmsFor,
+  isAsymmetric,
+  keyAgreementAlgorithmsFor,
+  signingAlgorithmsFor,
+} from '../../wire/key-specs.js'
 import { keyAccess } from '../access.js'
 import { checkKeyState } from '../key-state.js'
 import { base64, type Operation, type Output } from '../operation.js'

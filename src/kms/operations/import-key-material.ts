@@ -2,7 +2,15 @@ import { KmsError } from '../../wire/errors.js'
 import type { ImportedVersion, KeyRecord, MaterialRecord, Write } from '../../storage/records.js'
 import { keyAccess } from '../access.js'
 import { hsmErrorCode } from '../crypto-keys.js'
-import { heldHere, importedChangeWrites, importedVersions, pendingVersion, requireExternalOrigin, stateForMaterials, withVersions } from '../imported-material.js'
+import {
+  heldHere,
+  importedChangeWrites,
+  importedVersions,
+  pendingVersion,
+  requireExternalOrigin,
+  stateForMaterials,
+  withVersions,
+} from '../imported-material.js'
 import { checkKeyState } from '../key-state.js'
 import type { Kms } from '../kms.js'
 import { replicaReport } from '../multi-region/handlers.js'
@@ -29,7 +37,10 @@ function importFailure(err: unknown): unknown {
     case 'IMPORT_TOKEN_EXPIRED':
       return new KmsError('ExpiredImportTokenException', 'The import token has expired. Call GetParametersForImport to get a new one.')
     case 'DECRYPT_FAILED':
-      return new KmsError('InvalidCiphertextException', 'The encrypted key material could not be unwrapped with the import token\'s wrapping key.')
+      return new KmsError(
+        'InvalidCiphertextException',
+        "The encrypted key material could not be unwrapped with the import token's wrapping key.",
+      )
     case 'INCORRECT_MATERIAL':
       return new KmsError('IncorrectKeyMaterialException', 'The key material is not valid key material for the key spec of this KMS key.')
     default:
@@ -42,7 +53,13 @@ function importFailure(err: unknown): unknown {
  * unwrap anything. They run on the resolved key, so a key ARN gets exactly the checks a
  * key id gets.
  */
-function checkRequest(key: KeyRecord, arn: string, importType: ImportType, explicitType: boolean, requestedMaterialId: string | undefined): void {
+function checkRequest(
+  key: KeyRecord,
+  arn: string,
+  importType: ImportType,
+  explicitType: boolean,
+  requestedMaterialId: string | undefined,
+): void {
   const known = importedVersions(key)
   if (importType === 'NEW_KEY_MATERIAL') {
     // ImportKeyMaterial's KeyMaterialId: "You cannot specify a key material ID with
@@ -59,7 +76,10 @@ function checkRequest(key: KeyRecord, arn: string, importType: ImportType, expli
     }
     if (known.length > 0 && key.keySpec !== 'SYMMETRIC_DEFAULT') {
       // "For asymmetric and HMAC keys, you cannot change the key material after the initial import."
-      throw new KmsError('UnsupportedOperationException', `${arn} key spec is ${key.keySpec} which is not valid for importing new key material.`)
+      throw new KmsError(
+        'UnsupportedOperationException',
+        `${arn} key spec is ${key.keySpec} which is not valid for importing new key material.`,
+      )
     }
     if (known.length > 0 && key.mrk?.handoffTo !== undefined) throw new KmsError('KMSInvalidStateException', `${arn} is updating.`)
     return
@@ -69,7 +89,11 @@ function checkRequest(key: KeyRecord, arn: string, importType: ImportType, expli
       throw new KmsError('KMSInvalidStateException', `${arn} cannot take key material before its primary key's key material is known here.`)
     }
     // Nothing was ever imported: there is no existing material to import again [DESIGN].
-    if (explicitType) throw new KmsError('IncorrectKeyMaterialException', `No key material has been imported into ${arn} yet: import it with ImportType NEW_KEY_MATERIAL.`)
+    if (explicitType)
+      throw new KmsError(
+        'IncorrectKeyMaterialException',
+        `No key material has been imported into ${arn} yet: import it with ImportType NEW_KEY_MATERIAL.`,
+      )
   }
   if (requestedMaterialId !== undefined && !known.some((v) => v.materialId === requestedMaterialId)) {
     // "Verifies that the key material ID is already associated with the KMS key."
@@ -85,7 +109,9 @@ function likelyVersion(kms: Kms, key: KeyRecord, importType: ImportType, request
   if (requested !== undefined) return requested.version
   // A replica importing new material, or any region importing what it lost: the newest it lacks.
   const missing = known.filter((v) => !heldHere(kms, key, v.version))
-  return (missing.at(-1) ?? known.find((v) => v.version === key.currentMaterialVersion) ?? known.at(-1))?.version ?? key.currentMaterialVersion
+  return (
+    (missing.at(-1) ?? known.find((v) => v.version === key.currentMaterialVersion) ?? known.at(-1))?.version ?? key.currentMaterialVersion
+  )
 }
 
 /** Versions are never reused: a withdrawn pending version's number stays spent (replicas may have reported holding it). */
@@ -171,7 +197,10 @@ export const importKeyMaterial: Operation<'ImportKeyMaterial'> = {
         // "KMS expected new key material but the key material being imported is already
         // associated with the KMS key" (IncorrectKeyMaterialException).
         if (match !== undefined) {
-          throw new KmsError('IncorrectKeyMaterialException', `The key material (id: ${imported.materialId}) is already associated with ${arn}: import it with ImportType EXISTING_KEY_MATERIAL.`)
+          throw new KmsError(
+            'IncorrectKeyMaterialException',
+            `The key material (id: ${imported.materialId}) is already associated with ${arn}: import it with ImportType EXISTING_KEY_MATERIAL.`,
+          )
         }
         const pending = pendingVersion(key)
         if (pending !== undefined) {

@@ -6,7 +6,10 @@ import { keyAccess } from '../access.js'
 export const putKeyPolicy: Operation<'PutKeyPolicy'> = {
   name: 'PutKeyPolicy',
   members: ['KeyId', 'PolicyName', 'Policy', 'BypassPolicyLockoutSafetyCheck'],
-  access: keyAccess('PutKeyPolicy', { allowAlias: false, conditionMembers: { 'kms:BypassPolicyLockoutSafetyCheck': 'BypassPolicyLockoutSafetyCheck' } }),
+  access: keyAccess('PutKeyPolicy', {
+    allowAlias: false,
+    conditionMembers: { 'kms:BypassPolicyLockoutSafetyCheck': 'BypassPolicyLockoutSafetyCheck' },
+  }),
   async handle(kms, input, context) {
     const keyIdInput = input.KeyId
     const policy = input.Policy

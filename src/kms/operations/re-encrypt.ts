@@ -38,10 +38,19 @@ export const reEncrypt: Operation<'ReEncrypt'> = {
     const destination = resolveKey(kms, input.DestinationKeyId, { allowAlias: true })
     const source = decryptingKey(kms, input.CiphertextBlob ?? new Uint8Array(), input.SourceKeyId)
     const checks = [
-      keyCheck('kms:ReEncryptTo', destination, input, { contextMember: 'DestinationEncryptionContext' }, input.DestinationKeyId, 'ReEncryptTo'),
+      keyCheck(
+        'kms:ReEncryptTo',
+        destination,
+        input,
+        { contextMember: 'DestinationEncryptionContext' },
+        input.DestinationKeyId,
+        'ReEncryptTo',
+      ),
     ]
     if (source !== undefined) {
-      checks.unshift(keyCheck('kms:ReEncryptFrom', source, input, { contextMember: 'SourceEncryptionContext' }, input.SourceKeyId, 'ReEncryptFrom'))
+      checks.unshift(
+        keyCheck('kms:ReEncryptFrom', source, input, { contextMember: 'SourceEncryptionContext' }, input.SourceKeyId, 'ReEncryptFrom'),
+      )
     }
     const onSameKey = source !== undefined && source.keyId === destination.keyId
     for (const check of checks) check.conditions = { ...check.conditions, 'kms:ReEncryptOnSameKey': onSameKey }
@@ -52,13 +61,25 @@ export const reEncrypt: Operation<'ReEncrypt'> = {
     if (ignoresCiphertext(input)) {
       // The destination is checked as in any ReEncrypt; the source only by its key.
       const destination = keyForUse(kms, input.DestinationKeyId, 'ReEncrypt', 'ENCRYPT_DECRYPT')
-      checkAlgorithm<string>(input, 'DestinationEncryptionAlgorithm', destination.key, encryptionAlgorithmsFor(destination.key.keySpec), 'SYMMETRIC_DEFAULT')
+      checkAlgorithm<string>(
+        input,
+        'DestinationEncryptionAlgorithm',
+        destination.key,
+        encryptionAlgorithmsFor(destination.key.keySpec),
+        'SYMMETRIC_DEFAULT',
+      )
       dryRunIgnoringCiphertext(kms, input, 'SourceKeyId', 'SourceEncryptionAlgorithm', 'SourceEncryptionContext', 'ReEncrypt')
     }
     const sourceKeyId = input.SourceKeyId
     const sourceIsRsa = sourceKeyId !== undefined && resolveKey(kms, sourceKeyId, { allowAlias: true }).keySpec !== 'SYMMETRIC_DEFAULT'
     const destination = keyForUse(kms, input.DestinationKeyId, 'ReEncrypt', 'ENCRYPT_DECRYPT')
-    const destinationAlgorithm = checkAlgorithm<string>(input, 'DestinationEncryptionAlgorithm', destination.key, encryptionAlgorithmsFor(destination.key.keySpec), 'SYMMETRIC_DEFAULT')
+    const destinationAlgorithm = checkAlgorithm<string>(
+      input,
+      'DestinationEncryptionAlgorithm',
+      destination.key,
+      encryptionAlgorithmsFor(destination.key.keySpec),
+      'SYMMETRIC_DEFAULT',
+    )
     if (!sourceIsRsa && destination.key.keySpec === 'SYMMETRIC_DEFAULT') {
       // Both sides symmetric: the HSM's own re-encryption, the common case.
       const source = keyForDecryption(kms, blob, sourceKeyId, 'ReEncrypt')
@@ -72,10 +93,19 @@ export const reEncrypt: Operation<'ReEncrypt'> = {
       return output(source, destination, result, 'SYMMETRIC_DEFAULT', 'SYMMETRIC_DEFAULT')
     }
     // An RSA key on either side (reference §4.9): the same, through the HSM's general path.
-    const source = sourceIsRsa ? keyForUse(kms, sourceKeyId, 'ReEncrypt', 'ENCRYPT_DECRYPT') : keyForDecryption(kms, blob, sourceKeyId, 'ReEncrypt')
-    const sourceAlgorithm = checkAlgorithm<string>(input, 'SourceEncryptionAlgorithm', source.key, encryptionAlgorithmsFor(source.key.keySpec), 'SYMMETRIC_DEFAULT')
+    const source = sourceIsRsa
+      ? keyForUse(kms, sourceKeyId, 'ReEncrypt', 'ENCRYPT_DECRYPT')
+      : keyForDecryption(kms, blob, sourceKeyId, 'ReEncrypt')
+    const sourceAlgorithm = checkAlgorithm<string>(
+      input,
+      'SourceEncryptionAlgorithm',
+      source.key,
+      encryptionAlgorithmsFor(source.key.keySpec),
+      'SYMMETRIC_DEFAULT',
+    )
     const side = (usable: UsableKey, algorithm: string, contextMember: string): ReEncryptSide => {
-      if (algorithm === 'SYMMETRIC_DEFAULT') return { key: kms.refOf(usable.material), algorithm, encodedContext: encodedContext(input, contextMember) }
+      if (algorithm === 'SYMMETRIC_DEFAULT')
+        return { key: kms.refOf(usable.material), algorithm, encodedContext: encodedContext(input, contextMember) }
       rejectContextForAsymmetric(input, contextMember)
       return { key: kms.refOf(usable.material), algorithm: algorithm as AsymmetricEncryptionAlgorithm }
     }
@@ -97,7 +127,13 @@ export const reEncrypt: Operation<'ReEncrypt'> = {
   },
 }
 
-function output(source: UsableKey, destination: UsableKey, blob: Uint8Array, sourceAlgorithm: string, destinationAlgorithm: string): Output {
+function output(
+  source: UsableKey,
+  destination: UsableKey,
+  blob: Uint8Array,
+  sourceAlgorithm: string,
+  destinationAlgorithm: string,
+): Output {
   return {
     CiphertextBlob: base64(blob),
     SourceKeyId: source.arn,

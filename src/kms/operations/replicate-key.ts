@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { keyArn } from '../../wire/arn.js'
 import { KmsError } from '../../wire/errors.js'
-import type { KeyRecord,} from '../../storage/records.js'
+import type { KeyRecord } from '../../storage/records.js'
 import { failpoint } from '../failpoints.js'
 import { keyMetadata } from '../key-metadata.js'
 import { checkKeyState } from '../key-state.js'
@@ -54,14 +54,22 @@ export const replicateKey: Operation<'ReplicateKey'> = {
       const now = kms.clock.now()
       const replicaPolicy = policy ?? defaultKeyPolicy(kms.partition, kms.accountId)
       const description = input.Description ?? ''
-      const initial = { description, policy: replicaPolicy, tags: tags.map(({ TagKey, TagValue }) => ({ TagKey, TagValue })), createdAt: now }
+      const initial = {
+        description,
+        policy: replicaPolicy,
+        tags: tags.map(({ TagKey, TagValue }) => ({ TagKey, TagValue })),
+        createdAt: now,
+      }
       const updated: KeyRecord = {
         ...key,
         mrk: {
           ...mrk,
           replicaRegions: [...mrk.replicaRegions, replicaRegion],
           syncVersion: mrk.syncVersion + 1,
-          replicas: { ...mrk.replicas, [replicaRegion]: { created: false, held: [], ackedSyncVersion: 0, replicationId, lastSentAt: Date.now(), initial } },
+          replicas: {
+            ...mrk.replicas,
+            [replicaRegion]: { created: false, held: [], ackedSyncVersion: 0, replicationId, lastSentAt: Date.now(), initial },
+          },
         },
       }
       const shared = sharedStateOf(kms, updated)
@@ -79,15 +87,30 @@ export const replicateKey: Operation<'ReplicateKey'> = {
         state: key.origin === 'EXTERNAL' ? 'PendingImport' : 'Creating',
         policy: replicaPolicy,
         tags,
-        mrk: { role: 'REPLICA', primaryRegion: kms.region, replicaRegions: [...(updated.mrk?.replicaRegions ?? [])], syncVersion: shared.syncVersion },
+        mrk: {
+          role: 'REPLICA',
+          primaryRegion: kms.region,
+          replicaRegions: [...(updated.mrk?.replicaRegions ?? [])],
+          syncVersion: shared.syncVersion,
+        },
       }
-      return { writes: [{ kind: 'putKey', key: updated }, message, ...others], result: { view, replicaPolicy, tags, replicationId, answeredBefore } }
+      return {
+        writes: [{ kind: 'putKey', key: updated }, message, ...others],
+        result: { view, replicaPolicy, tags, replicationId, answeredBefore },
+      }
     })
     failpoint('replicate-key:after-commit')
     // AWS shows the replica in its region, Creating, once ReplicateKey has answered: wait
     // (bounded) until the replica region has made it. Committed already: nothing waits on us.
     if (kms.replicaVisibilityWaitMs > 0) {
-      await awaitReplicaVisible(kms, replica.view.keyId, replicaRegion, replica.replicationId, replica.answeredBefore, kms.replicaVisibilityWaitMs)
+      await awaitReplicaVisible(
+        kms,
+        replica.view.keyId,
+        replicaRegion,
+        replica.replicationId,
+        replica.answeredBefore,
+        kms.replicaVisibilityWaitMs,
+      )
     }
     const metadata = keyMetadata(kms, replica.view, replicaRegion)
     const out: Output = { ReplicaKeyMetadata: metadata, ReplicaPolicy: replica.replicaPolicy }

@@ -1,7 +1,15 @@
 import { KmsError } from '../../wire/errors.js'
 import type { KeyRecord, Write } from '../../storage/records.js'
 import { failpoint } from '../failpoints.js'
-import { heldHere, importedChangeWrites, importedVersions, pendingVersion, replicasLacking, stateForMaterials, withVersions } from '../imported-material.js'
+import {
+  heldHere,
+  importedChangeWrites,
+  importedVersions,
+  pendingVersion,
+  replicasLacking,
+  stateForMaterials,
+  withVersions,
+} from '../imported-material.js'
 import { checkKeyState } from '../key-state.js'
 import type { Kms } from '../kms.js'
 import { requireNotReplica, requireRotatable, rotationWrites } from '../materials.js'
@@ -26,7 +34,9 @@ function importedRotationWrites(kms: Kms, key: KeyRecord, arn: string): Write[] 
     throw new KmsError('KMSInvalidStateException', `No available key material pending rotation for the key: ${arn}.`)
   }
   const now = kms.clock.now()
-  const versions = importedVersions(key).map((v) => (v.version === pending.version ? { ...v, rotationType: 'ON_DEMAND' as const, rotatedAt: now } : v))
+  const versions = importedVersions(key).map((v) =>
+    v.version === pending.version ? { ...v, rotationType: 'ON_DEMAND' as const, rotatedAt: now } : v,
+  )
   const rotation = { ...key.rotation, onDemandCount: key.rotation.onDemandCount + 1 }
   delete rotation.onDemandStartedAt
   const held = (v: number): boolean => heldHere(kms, key, v)

@@ -14,12 +14,16 @@ const MAX_WINDOW_DAYS = 30
 export const scheduleKeyDeletion: Operation<'ScheduleKeyDeletion'> = {
   name: 'ScheduleKeyDeletion',
   members: ['KeyId', 'PendingWindowInDays'],
-  access: keyAccess('ScheduleKeyDeletion', { allowAlias: false, conditionMembers: { 'kms:ScheduleKeyDeletionPendingWindowInDays': 'PendingWindowInDays' } }),
+  access: keyAccess('ScheduleKeyDeletion', {
+    allowAlias: false,
+    conditionMembers: { 'kms:ScheduleKeyDeletionPendingWindowInDays': 'PendingWindowInDays' },
+  }),
   async handle(kms, input) {
     const keyIdInput = input.KeyId
     const windowDays = input.PendingWindowInDays ?? DEFAULT_WINDOW_DAYS
     if (windowDays < MIN_WINDOW_DAYS || windowDays > MAX_WINDOW_DAYS) {
-      const bound = windowDays < MIN_WINDOW_DAYS ? `greater than or equal to ${MIN_WINDOW_DAYS}` : `less than or equal to ${MAX_WINDOW_DAYS}`
+      const bound =
+        windowDays < MIN_WINDOW_DAYS ? `greater than or equal to ${MIN_WINDOW_DAYS}` : `less than or equal to ${MAX_WINDOW_DAYS}`
       throw new KmsError(
         'ValidationException',
         `1 validation error detected: Value '${windowDays}' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value ${bound}`,

@@ -29,7 +29,11 @@ function checkMessageType(input: SignRequest | VerifyRequest, keySpec: string, a
 }
 
 /** What Sign and Verify check alike: the key, its algorithm, the message type, and a digest's (or μ's) length. */
-export function signingRequest(kms: Parameters<typeof keyForUse>[0], input: SignRequest | VerifyRequest, operation: string): SigningRequest {
+export function signingRequest(
+  kms: Parameters<typeof keyForUse>[0],
+  input: SignRequest | VerifyRequest,
+  operation: string,
+): SigningRequest {
   const usable = keyForUse(kms, input.KeyId, operation, 'SIGN_VERIFY')
   const algorithm = checkAlgorithm<SigningAlgorithm>(input, 'SigningAlgorithm', usable.key, signingAlgorithmsFor(usable.key.keySpec))
   const messageType = checkMessageType(input, usable.key.keySpec, algorithm)

@@ -1,4 +1,3 @@
-
 import { checkKeyState } from '../key-state.js'
 import { type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'

@@ -9,7 +9,19 @@ import type { Operation } from '../operation.js'
 export const updateCustomKeyStore: Operation<'UpdateCustomKeyStore'> = {
   name: 'UpdateCustomKeyStore',
   // Every member is accepted: whatever they say, the store they name does not exist.
-  members: ['CustomKeyStoreId', 'NewCustomKeyStoreName', 'KeyStorePassword', 'CloudHsmClusterId', 'XksProxyUriEndpoint', 'XksProxyUriPath', 'XksProxyVpcEndpointServiceName', 'XksProxyVpcEndpointServiceOwner', 'XksProxyAuthenticationCredential.AccessKeyId', 'XksProxyAuthenticationCredential.RawSecretAccessKey', 'XksProxyConnectivity'],
+  members: [
+    'CustomKeyStoreId',
+    'NewCustomKeyStoreName',
+    'KeyStorePassword',
+    'CloudHsmClusterId',
+    'XksProxyUriEndpoint',
+    'XksProxyUriPath',
+    'XksProxyVpcEndpointServiceName',
+    'XksProxyVpcEndpointServiceOwner',
+    'XksProxyAuthenticationCredential.AccessKeyId',
+    'XksProxyAuthenticationCredential.RawSecretAccessKey',
+    'XksProxyConnectivity',
+  ],
   handle() {
     return Promise.reject(customKeyStoreNotFound())
   },
