@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { NodeSha256 } from '../src/cli/sign.js'
+import { NodeSha256 } from '../src/wire/node-sha256.js'
 import { SignatureV4 } from '@smithy/signature-v4'
 import type { WireRequest } from './load-protocol.js'
 

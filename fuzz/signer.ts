@@ -9,7 +9,7 @@
  * @module
  */
 import { SignatureV4 } from '@smithy/signature-v4'
-import { NodeSha256 } from '../src/cli/sign.js'
+import { NodeSha256 } from '../src/wire/node-sha256.js'
 import { renderBody, type RenderContext, type SignedRequestRecipe, type Tamper } from './recipe.js'
 
 export const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1'

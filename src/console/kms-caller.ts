@@ -6,39 +6,10 @@
  *
  * @module
  */
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto'
 import { Agent, request } from 'node:http'
 import { SignatureV4 } from '@smithy/signature-v4'
+import { NodeSha256 } from '../wire/node-sha256.js'
 import type { ConsoleCredentials } from './sessions.js'
-
-/** The Sha256 class @smithy/signature-v4 wants, on node:crypto (a hash, or an HMAC when keyed). */
-class NodeSha256 {
-  readonly #hash: Hash | Hmac
-
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    if (secret === undefined) this.#hash = createHash('sha256')
-    else if (typeof secret === 'string') this.#hash = createHmac('sha256', secret)
-    else
-      this.#hash = createHmac(
-        'sha256',
-        ArrayBuffer.isView(secret) ? Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength) : Buffer.from(secret),
-      )
-  }
-
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    if (typeof data === 'string') this.#hash.update(data, 'utf8')
-    else if (ArrayBuffer.isView(data)) this.#hash.update(Buffer.from(data.buffer, data.byteOffset, data.byteLength))
-    else this.#hash.update(Buffer.from(data))
-  }
-
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(this.#hash.digest())
-  }
-
-  reset(): void {
-    // A signer makes a fresh instance per use.
-  }
-}
 
 /** A region's answer: its HTTP status and JSON body (an output, or `{__type, message}`). */
 export interface KmsAnswer {

@@ -4,7 +4,7 @@
  */
 import { request } from 'node:http'
 import { SignatureV4 } from '@smithy/signature-v4'
-import { NodeSha256 } from '../../src/cli/sign.js'
+import { NodeSha256 } from '../../src/wire/node-sha256.js'
 import { TEST_CREDENTIALS } from './in-process-region.js'
 
 export interface RawResponse {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { SignatureV4 } from '@smithy/signature-v4'
-import { NodeSha256 } from '../../src/cli/sign.js'
+import { NodeSha256 } from '../../src/wire/node-sha256.js'
 import { startPartition, stopAllPartitions, type RunningPartition } from '../helpers/partition.js'
 
 async function signedRequest(
