@@ -199,7 +199,7 @@ test('no byte array reaches a record: request parameters and response elements d
 
 test('a denied request is recorded with the caller and AccessDeniedException; an unsupported one with its name', async () => {
   const { startInProcessRegion } = await import('../helpers/in-process-region.js')
-  const { CreateKeyCommand, EncryptCommand, DescribeCustomKeyStoresCommand } = await import('@aws-sdk/client-kms')
+  const { CreateKeyCommand, EncryptCommand, GenerateRandomCommand } = await import('@aws-sdk/client-kms')
   const alice = { accessKeyId: 'AKIDALICE00000000001', secretAccessKey: 'alice-secret-access-key-0000000000000000' }
   const region = await startInProcessRegion({
     identities: [{ ...alice, caller: { principalArn: `arn:aws:iam::${ACCOUNT}:user/alice`, identityPolicies: [] } }],
@@ -216,7 +216,13 @@ test('a denied request is recorded with the caller and AccessDeniedException; an
     assert.equal((denied as Error).name, 'AccessDeniedException')
     const unsupported = await region
       .client()
-      .send(new DescribeCustomKeyStoresCommand({}))
+      // Nitro Enclaves attestation is refused on purpose (README, "Not yet").
+      .send(
+        new GenerateRandomCommand({
+          NumberOfBytes: 16,
+          Recipient: { KeyEncryptionAlgorithm: 'RSAES_OAEP_SHA_256', AttestationDocument: new Uint8Array(64) },
+        }),
+      )
       .catch((err: Error) => err)
     assert.equal((unsupported as Error).name, 'UnsupportedOperationException')
     await trail.close()
@@ -239,7 +245,7 @@ test('a denied request is recorded with the caller and AccessDeniedException; an
       [`arn:aws:kms:${REGION}:${ACCOUNT}:key/${keyId}`],
     )
     assert.equal(record.readOnly, true)
-    const refused = recorded.find((r) => r.eventName === 'DescribeCustomKeyStores')
+    const refused = recorded.find((r) => r.eventName === 'GenerateRandom')
     assert.equal(refused?.errorCode, 'UnsupportedOperationException')
   } finally {
     await region.close()
