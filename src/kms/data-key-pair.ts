@@ -10,17 +10,28 @@ import type { KeyPairSpec } from '../wire/key-specs.js'
 import { KEY_PAIR_SPECS } from '../wire/key-specs.js'
 import { encodedContext, keyForEncryption, rejectDryRun } from './crypto-keys.js'
 import type { Kms } from './kms.js'
-import { base64, requiredStr, type Input, type Output } from './operation.js'
+import type {
+  GenerateDataKeyPairRequest,
+  GenerateDataKeyPairResponse,
+  GenerateDataKeyPairWithoutPlaintextRequest,
+} from '../wire/kms-model-types.js'
+import { base64 } from './operation.js'
 
-export async function generateDataKeyPair(kms: Kms, input: Input, operation: string, includePlaintext: boolean): Promise<Output> {
-  const keyPairSpec = requiredStr(input, 'KeyPairSpec')
+/** GenerateDataKeyPairWithoutPlaintext answers the same without the private key in plaintext. */
+export async function generateDataKeyPair(
+  kms: Kms,
+  input: GenerateDataKeyPairRequest | GenerateDataKeyPairWithoutPlaintextRequest,
+  operation: string,
+  includePlaintext: boolean,
+): Promise<GenerateDataKeyPairResponse> {
+  const keyPairSpec = input.KeyPairSpec
   if (!(KEY_PAIR_SPECS as readonly string[]).includes(keyPairSpec)) {
     throw new KmsError('UnsupportedOperationException', `KeyPairSpec ${keyPairSpec} is not supported in this region.`)
   }
-  if (input.Recipient !== undefined) {
+  if ('Recipient' in input && input.Recipient !== undefined) {
     throw new KmsError('UnsupportedOperationException', 'Recipient (Nitro Enclaves attestation) is not supported by this KMS.')
   }
-  const { arn, material } = keyForEncryption(kms, requiredStr(input, 'KeyId'), operation)
+  const { arn, material } = keyForEncryption(kms, input.KeyId, operation)
   const context = encodedContext(input, 'EncryptionContext')
   rejectDryRun(input)
   const pair = await kms.hsm.keyOperation('generateDataKeyPair', {
@@ -29,7 +40,7 @@ export async function generateDataKeyPair(kms: Kms, input: Input, operation: str
     encodedContext: context,
     includePlaintext,
   })
-  const out: Output = { PrivateKeyCiphertextBlob: base64(pair.privateKeyCiphertextBlob) }
+  const out: GenerateDataKeyPairResponse = { PrivateKeyCiphertextBlob: base64(pair.privateKeyCiphertextBlob) }
   if (includePlaintext && pair.privateKeyPlaintext !== undefined) out.PrivateKeyPlaintext = base64(pair.privateKeyPlaintext)
   out.PublicKey = base64(pair.publicKey)
   out.KeyId = arn

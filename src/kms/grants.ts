@@ -5,12 +5,13 @@
  *
  * @module
  */
+import type { GrantConstraints, GrantListEntry, GrantOperation } from '../wire/kms-model-types.js'
 import { randomBytes } from 'node:crypto'
 import { KmsError } from '../wire/errors.js'
 import type { GrantRecord, KeyRecord } from '../storage/records.js'
 import { OPERATIONS_WITH_ENCRYPTION_CONTEXT, grantConstraintsSatisfied, sourceArnConstraintSatisfied } from './authorization/index.js'
 import type { Kms } from './kms.js'
-import { epochSeconds, type Output } from './operation.js'
+import { epochSeconds } from './operation.js'
 
 /**
  * Operations a constrained grant may hold on any key, though the constraint does not bind
@@ -140,8 +141,8 @@ export function grantOfToken(kms: Kms, token: string): GrantRecord | undefined {
 }
 
 /** A grant as ListGrants and ListRetirableGrants show it. */
-export function grantListEntry(kms: Kms, grant: GrantRecord): Output {
-  const entry: Output = {
+export function grantListEntry(kms: Kms, grant: GrantRecord): GrantListEntry {
+  const entry: GrantListEntry = {
     KeyId: kms.arnOf(grant.keyId),
     GrantId: grant.grantId,
   }
@@ -150,9 +151,10 @@ export function grantListEntry(kms: Kms, grant: GrantRecord): Output {
   if (grant.granteePrincipal !== undefined) entry.GranteePrincipal = grant.granteePrincipal
   if (grant.retiringPrincipal !== undefined) entry.RetiringPrincipal = grant.retiringPrincipal
   entry.IssuingAccount = grant.issuingAccount
-  entry.Operations = grant.operations
+  // Stored only after CreateGrant checked each against the model's enum.
+  entry.Operations = grant.operations as GrantOperation[]
   if (grant.constraints !== undefined) {
-    const constraints: Output = {}
+    const constraints: GrantConstraints = {}
     if (grant.constraints.encryptionContextSubset !== undefined)
       constraints.EncryptionContextSubset = grant.constraints.encryptionContextSubset
     if (grant.constraints.encryptionContextEquals !== undefined)

@@ -1,3 +1,4 @@
+import type { ReplicateKeyResponse } from '../../wire/kms-model-types.js'
 import { randomUUID } from 'node:crypto'
 import { keyArn } from '../../wire/arn.js'
 import { KmsError } from '../../wire/errors.js'
@@ -7,7 +8,7 @@ import { keyMetadata } from '../key-metadata.js'
 import { checkKeyState } from '../key-state.js'
 import { queueMessage, sharedStateOf } from '../multi-region/outbound.js'
 import { answeredSessionsOf, awaitReplicaVisible } from '../multi-region/replica-visibility.js'
-import { type Operation, type Output } from '../operation.js'
+import { type Operation } from '../operation.js'
 import { checkNewKeyPolicy, defaultKeyPolicy } from '../policy.js'
 import { resolveKey } from '../resolve-key.js'
 import { MAX_TAGS_PER_KEY, checkNewTags } from '../tags.js'
@@ -113,7 +114,7 @@ export const replicateKey: Operation<'ReplicateKey'> = {
       )
     }
     const metadata = keyMetadata(kms, replica.view, replicaRegion)
-    const out: Output = { ReplicaKeyMetadata: metadata, ReplicaPolicy: replica.replicaPolicy }
+    const out: ReplicateKeyResponse = { ReplicaKeyMetadata: metadata, ReplicaPolicy: replica.replicaPolicy }
     if (replica.tags.length > 0) out.ReplicaTags = replica.tags
     return out
   },

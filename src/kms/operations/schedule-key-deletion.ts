@@ -1,8 +1,9 @@
+import type { ScheduleKeyDeletionResponse } from '../../wire/kms-model-types.js'
 import { KmsError } from '../../wire/errors.js'
 import { checkKeyState } from '../key-state.js'
 import { DAY_MS } from '../materials.js'
 import type { KeyRecord } from '../../storage/records.js'
-import { epochSeconds, type Operation, type Output } from '../operation.js'
+import { epochSeconds, type Operation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 import { keyAccess } from '../access.js'
 
@@ -43,7 +44,7 @@ export const scheduleKeyDeletion: Operation<'ScheduleKeyDeletion'> = {
       const next: KeyRecord = { ...current, state: 'PendingDeletion', deletionAt, pendingWindowInDays: windowDays }
       return { writes: [{ kind: 'putKey', key: next }], result: next }
     })
-    const out: Output = { KeyId: kms.arnOf(key.keyId) }
+    const out: ScheduleKeyDeletionResponse = { KeyId: kms.arnOf(key.keyId) }
     if (key.deletionAt !== undefined && key.state === 'PendingDeletion') out.DeletionDate = epochSeconds(key.deletionAt)
     out.KeyState = key.state
     out.PendingWindowInDays = windowDays
