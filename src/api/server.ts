@@ -210,6 +210,7 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
       },
     )
     progress.authenticated = true
+    progress.accessKeyId = caller.accessKeyId.slice(0, 128)
     const principalArn = anyCaller?.principalArn ?? options.principals.lookup(caller.accessKeyId)?.caller.principalArn
     if (principalArn !== undefined) progress.principalArn = principalArn
     if (caller.region !== kms.region) {
@@ -261,14 +262,12 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
     const requestId = randomUUID()
     const started = performance.now()
     const target = req.headers['x-amz-target']
-    const claimed = readCredentialScopeUnverified({ url: req.url ?? '/', headers: req.headersDistinct })
     const eventName = eventNameOf(target)
     const { metrics } = options
     const progress: Progress = {
       authenticated: false,
       operation: UNKNOWN_OPERATION,
       ...(eventName !== undefined ? { eventName } : {}),
-      ...(claimed !== undefined ? { accessKeyId: claimed.accessKeyId.slice(0, 128) } : {}),
     }
     /**
      * Records the request in the region's audit trail. The answer waits for it: a change's
@@ -279,6 +278,12 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
     const eventId = randomUUID()
     const audit = (outcome: { output: Record<string, unknown> } | { error: KmsError }): Promise<void> | undefined => {
       const time = kms.clock.now()
+      if (progress.accessKeyId === undefined) {
+        // Refused before its signature was verified: the record names the key the request
+        // claims. Parsed only here, so a request that passes SigV4 parses its scope once.
+        const claimed = readCredentialScopeUnverified({ url: req.url ?? '/', headers: req.headersDistinct })
+        if (claimed !== undefined) progress.accessKeyId = claimed.accessKeyId.slice(0, 128)
+      }
       const record = requestRecord(kms, req, requestId, progress, outcome, time, eventId)
       const durable = 'output' in outcome && !record.readOnly
       if (durable) failpoint('audit:before-change-record')
