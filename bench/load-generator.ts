@@ -6,7 +6,7 @@
  * @module
  */
 import { request } from 'node:http'
-import autocannon from 'autocannon'
+import { replay } from './socket-replayer.js'
 import type { LatencySummary, LoadGeneratorMessage, LoadJob, LoadResult, WireRequest } from './load-protocol.js'
 
 /** What one timed run saw; latencies go to the callback as they come. */
@@ -28,43 +28,13 @@ function send(message: LoadGeneratorMessage): void {
 }
 
 function runKeepAlive(job: LoadJob, durationSeconds: number, onLatency?: LatencySink): Promise<RawRun> {
-  return new Promise((resolve, reject) => {
-    const instance = autocannon(
-      {
-        url: job.url,
-        connections: job.connections,
-        duration: durationSeconds,
-        pipelining: 1,
-        timeout: REQUEST_TIMEOUT_SECONDS,
-        excludeErrorStats: true,
-        // autocannon caches encoded buffers on the request objects it is given: give every
-        // run its own copies.
-        requests: job.requests.map((wire) => ({ ...wire, headers: { ...wire.headers } })),
-      },
-      (err, result) => {
-        if (err !== null) {
-          reject(err)
-          return
-        }
-        const statusCodes: Record<string, number> = {}
-        for (const [code, stats] of Object.entries(result.statusCodeStats)) statusCodes[code] = stats.count
-        resolve({
-          completed2xx: result['2xx'],
-          non2xx: result.non2xx,
-          errors: result.errors,
-          timeouts: result.timeouts,
-          durationSeconds: result.duration,
-          statusCodes,
-        })
-      },
-    )
-    if (onLatency !== undefined) {
-      // autocannon's own latency histogram keeps whole milliseconds; a server answering in
-      // 2.4 ms would read 2. The 'response' event carries the hrtime-based duration.
-      instance.on('response', (_client: unknown, statusCode: number, _resBytes: number, responseTime: number) => {
-        if (statusCode >= 200 && statusCode < 300) onLatency(responseTime)
-      })
-    }
+  return replay({
+    url: new URL(job.url),
+    connections: job.connections,
+    durationSeconds,
+    requests: job.requests,
+    timeoutSeconds: REQUEST_TIMEOUT_SECONDS,
+    ...(onLatency !== undefined ? { onLatency } : {}),
   })
 }
 

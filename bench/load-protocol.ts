@@ -23,10 +23,9 @@ export interface LoadJob {
   /** Every connection cycles through these in order. */
   requests: WireRequest[]
   /**
-   * 'keep-alive': autocannon, each connection reused for every request. 'per-request': a
-   * new connection for each request, for servers that answer `Connection: close` (moto's
-   * Werkzeug does), which autocannon cannot drive: it stalls, and its reconnectRate
-   * option stops counting responses altogether.
+   * 'keep-alive': bench/socket-replayer.ts, each connection reused for every request. 'per-request': a
+   * new connection for each request (node:http), for servers that answer
+   * `Connection: close` on every request (moto's Werkzeug does).
    */
   connectionMode: 'keep-alive' | 'per-request'
 }

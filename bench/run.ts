@@ -8,7 +8,7 @@
  * throw-away cluster of its own, bench/postgres.ts), the ceiling server
  * (bench/ceiling-server.ts) and moto; make a key and fixtures in each with the AWS SDK;
  * then for each of Encrypt and Decrypt (32 B and 1 KiB), GenerateDataKey (AES_256), Sign
- * and GenerateMac, replay a pool of pre-signed SigV4 requests with autocannon, in a child
+ * and GenerateMac, replay a pool of pre-signed SigV4 requests (bench/socket-replayer.ts), in a child
  * process, against each target in turn (Trent through its gateway; trent-pg on Encrypt,
  * Decrypt and GenerateDataKey only). Then CreateKey per second, a durable commit each,
  * on SQLite (one node) and PostgreSQL (trent-pg), with --createkey-connections requests
@@ -207,7 +207,7 @@ const outFile = resolve(
 )
 
 /**
- * The whole run must bound itself: each load job is bounded by autocannon's duration,
+ * The whole run must bound itself: each load job is bounded by its duration,
  * and everything else (starts, fixtures) gets a generous fixed allowance, more with a
  * PostgreSQL cluster to make: 45 + 60 + 28 × 8 + 6 × 1 = 335 s with the defaults. On
  * expiry every child is killed and the run fails.
@@ -218,7 +218,7 @@ const jobsSeconds =
   createKeyTargets.reduce((sum, target) => sum + jobSeconds(target), 0)
 const timeBudgetMs = (45 + (targets.includes('trent-pg') ? 60 : 0) + jobsSeconds) * 1000
 
-/** The autocannon child: started once, fed one job at a time. */
+/** The load generator child (bench/load-generator.ts): started once, fed one job at a time. */
 class LoadGenerator {
   #nextId = 1
 
@@ -426,7 +426,7 @@ async function main(): Promise<number> {
       warmupSeconds: settings.warmupSeconds,
       durationSeconds: settings.durationSeconds,
       requestPoolSize: settings.poolSize,
-      loadGenerator: 'autocannon 8, one child process, pipelining 1, keep-alive',
+      loadGenerator: 'bench/socket-replayer.ts, one child process, pipelining 1, keep-alive',
       ...(targets.includes('trent-pg') ? { nodes: settings.nodes } : {}),
       ...(createKeyTargets.length > 0 ? { createKeyConnections: settings.createKeyConnections } : {}),
     },

@@ -34,13 +34,15 @@ export function isJsonContentType(header: string | string[] | undefined): boolea
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, requestId: string): void {
-  const payload = Buffer.from(JSON.stringify(body), 'utf8')
+  // A string, not a Buffer: Node then sends the head and the body in one write, where a
+  // Buffer body takes a writev of two.
+  const payload = JSON.stringify(body)
   res.writeHead(status, {
     'Content-Type': JSON_CONTENT_TYPE,
-    'Content-Length': payload.length,
+    'Content-Length': Buffer.byteLength(payload, 'utf8'),
     'x-amzn-RequestId': requestId,
   })
-  res.end(payload)
+  res.end(payload, 'utf8')
 }
 
 export function sendError(res: ServerResponse, err: KmsError, requestId: string): void {

@@ -15,7 +15,6 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { receiveEnvelope } from '../kms/multi-region/inbound.js'
 import { replicationIntentRecord, replicationRecord } from './audit-request.js'
-import { auditIntentScope } from '../kms/audit-intent.js'
 import type { Kms } from '../kms/kms.js'
 import { rateLimited, type Logger } from '../log/logger.js'
 import { createGuardedServer, type GuardedServer } from '../http/harden.js'
@@ -73,7 +72,7 @@ export function createReplicationEndpoint(options: ReplicationEndpointOptions): 
       eventId,
       record: JSON.stringify(replicationIntentRecord(kms, requestId, eventId, detail)),
     })
-    const result = await auditIntentScope.run(intent, () => receiveEnvelope(kms, read.bytes))
+    const result = await receiveEnvelope(kms, read.bytes, intent)
     const about = { requestId, type: result.type, from: result.from, keyId: result.keyId }
     // Every message is recorded; one that changed the region is on disk before the proxy
     // is told it was applied (docs/spec/audit-trail.md §4).

@@ -28,8 +28,7 @@ import { runOperation } from '../kms/access.js'
 import type { PrincipalDirectory } from '../kms/principals.js'
 import type { RequestMetrics } from '../metrics/region-metrics.js'
 import { eventNameOf, intentRecord, requestRecord, type RequestFacts } from './audit-request.js'
-import { isReadOnly } from '../audit/record.js'
-import { auditIntentScope } from '../kms/audit-intent.js'
+import type { AuditIntentSource } from '../kms/audit-intent.js'
 import { failpoint } from '../kms/failpoints.js'
 import { readCredentialScopeUnverified } from './auth/sigv4.js'
 
@@ -168,7 +167,13 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
   const now = options.now ?? (() => new Date())
   const anyCaller = options.acceptAnyCredentials
 
-  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, progress: Progress): Promise<Handled> {
+  async function handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    progress: Progress,
+    auditIntent: AuditIntentSource,
+  ): Promise<Handled> {
     if (req.method === 'GET' && req.url === '/health') {
       return {
         health: true,
@@ -247,14 +252,14 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
         )
       }
       progress.input = input
-      return { operation: operation.name, output: await operation.handle(kms, input, { requestId, caller: adminCaller }) }
+      return { operation: operation.name, output: await operation.handle(kms, input, { requestId, caller: adminCaller, auditIntent }) }
     }
     const kmsOperation = OPERATIONS.get(target.operation)
     if (kmsOperation === undefined) throw new KmsError('UnknownOperationException')
     const input = parseOperationInput(target.operation, json)
     progress.input = input
     refuseUnhonouredMembers(kmsOperation, input)
-    const output = await runOperation(kms, kmsOperation, input, { requestId, caller: identity().caller })
+    const output = await runOperation(kms, kmsOperation, input, { requestId, caller: identity().caller, auditIntent })
     return { operation: kmsOperation.name, output: projectOutput(kmsOperation.name, output) as Record<string, unknown> }
   }
 
@@ -289,16 +294,14 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
       if (durable) failpoint('audit:before-change-record')
       return kms.audit.append(record, { durable, time })
     }
-    // Every change the request commits carries its record (docs/spec/audit-trail.md §4).
-    // Operations that change nothing (cryptographic ones, reads) run outside the scope:
-    // on the hot path, no async-context bookkeeping beyond what Node does anyway.
-    const intent = (keyIds: readonly string[]) => ({
+    // Every change the request commits carries its record (docs/spec/audit-trail.md §4):
+    // operations pass this to Kms.mutate (RequestContext.auditIntent).
+    const intent: AuditIntentSource = (keyIds) => ({
       node: kms.audit.node,
       eventId,
       record: JSON.stringify(intentRecord(kms, req, requestId, progress, eventId, keyIds)),
     })
-    const mayChange = eventName === undefined || !isReadOnly(eventName)
-    ;(mayChange ? auditIntentScope.run(intent, () => handle(req, res, requestId, progress)) : handle(req, res, requestId, progress))
+    handle(req, res, requestId, progress, intent)
       .then(async (handled) => {
         if (handled.forwarded === true || handled.answered === true) return
         const output = handled.output ?? {}

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 
 export const GENESIS_HASH = '0'.repeat(64)
 const DOMAIN = 'trent-audit-v1'
@@ -31,10 +31,8 @@ export interface ChainHead {
 }
 
 export function recordHash(chain: ChainId, seq: number, time: number, prev: string, recordJson: string): string {
-  return createHash('sha256')
-    .update(`${DOMAIN}\n${chain.region}\n${chain.node}\n${seq}\n${time}\n${prev}\n`)
-    .update(recordJson)
-    .digest('hex')
+  // One-shot: a Hash object per record costs more than the hashing (one record per request).
+  return hash('sha256', `${DOMAIN}\n${chain.region}\n${chain.node}\n${seq}\n${time}\n${prev}\n${recordJson}`, 'hex')
 }
 
 /** The line (without its newline) that appends `recordJson`, of an event at `time` (epoch ms), after `head`; and the new head. */

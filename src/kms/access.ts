@@ -85,35 +85,73 @@ function conditionContext(kms: Kms, caller: Caller, check: AccessCheck): Conditi
   return context
 }
 
+/**
+ * Allow decisions that depended on nothing but the caller, the action, the key and the
+ * policies: no condition key or policy variable was read, and no grant took part (a grant
+ * is consulted only when no policy allows). Such a decision is the same for every request
+ * with the same four, so the hot path (the same caller encrypting under the same key) pays
+ * two map lookups instead of an evaluation. Each entry holds the key policy text and the
+ * caller's identity-policy list it was made with, and is used only while both are still
+ * the same; the map is keyed by the key's record, which a change of the key replaces.
+ * Denials are never cached.
+ */
+const policyAllows = new WeakMap<KeyRecord, Map<string, PolicyAllow>>()
+const POLICY_ALLOWS_PER_KEY = 64
+
+interface PolicyAllow {
+  policy: string
+  identityPolicies: Caller['identityPolicies']
+}
+
+function cachedAllow(key: KeyRecord, caller: Caller, action: string): boolean {
+  const allow = policyAllows.get(key)?.get(`${caller.principalArn}\n${action}`)
+  return allow !== undefined && allow.policy === key.policy && allow.identityPolicies === caller.identityPolicies
+}
+
+function rememberAllow(key: KeyRecord, caller: Caller, action: string): void {
+  let perKey = policyAllows.get(key)
+  if (perKey === undefined) {
+    perKey = new Map()
+    policyAllows.set(key, perKey)
+  }
+  if (perKey.size >= POLICY_ALLOWS_PER_KEY) perKey.clear()
+  perKey.set(`${caller.principalArn}\n${action}`, { policy: key.policy, identityPolicies: caller.identityPolicies })
+}
+
 /** Throws AccessDeniedException, with AWS's message, unless `caller` may make every check. */
 export function enforce(kms: Kms, caller: Caller, checks: readonly AccessCheck[]): void {
   for (const check of checks) {
+    const key = check.key
+    if (key !== undefined && cachedAllow(key, caller, check.action)) continue
     let context: ConditionContext | undefined
+    let contextRead = false
     const request: AuthorizationRequest = {
       partition: kms.partition,
       account: kms.accountId,
       principalArn: caller.principalArn,
       action: check.action,
-      resource: check.key !== undefined ? kms.arnOf(check.key.keyId) : (check.resource ?? '*'),
+      resource: key !== undefined ? kms.arnOf(key.keyId) : (check.resource ?? '*'),
       // Made only if a statement's condition or policy variable asks for it: most requests
       // meet policies without any (the default key policy has none).
       get context() {
+        contextRead = true
         context ??= conditionContext(kms, caller, check)
         return context
       },
     }
     const decision = authorize(request, {
-      ...(check.key !== undefined ? { keyPolicy: parsedKeyPolicy(check.key.policy) } : {}),
+      ...(key !== undefined ? { keyPolicy: parsedKeyPolicy(key.policy) } : {}),
       identityPolicies: caller.identityPolicies as PolicyDocument[],
-      grants: check.key === undefined || check.grantOperation === undefined ? [] : kms.grantsOf(check.key.keyId).map(grantForAuthorization),
+      grants: key === undefined || check.grantOperation === undefined ? [] : kms.grantsOf(key.keyId).map(grantForAuthorization),
       ...(check.grantOperation !== undefined ? { grantOperation: check.grantOperation } : {}),
       ...(check.encryptionContext !== undefined ? { encryptionContext: check.encryptionContext } : {}),
       // Grant constraints bind only requests that carry an encryption context. On a symmetric
       // key the engine knows which operations do (not DescribeKey, CreateGrant or RetireGrant:
       // AWS GrantConstraints); on any other key none does.
-      ...(check.key !== undefined && check.key.keySpec !== 'SYMMETRIC_DEFAULT' ? { encryptionContextApplies: false } : {}),
+      ...(key !== undefined && key.keySpec !== 'SYMMETRIC_DEFAULT' ? { encryptionContextApplies: false } : {}),
     })
     if (!decision.allowed) throw new KmsError('AccessDeniedException', accessDeniedMessage(request, decision))
+    if (key !== undefined && !contextRead && decision.by !== 'grant') rememberAllow(key, caller, check.action)
   }
 }
 

@@ -1,14 +1,18 @@
 /**
  * The audit record of a change, committed with the change (docs/spec/audit-trail.md §4).
- * The API layer runs each request inside `auditIntentScope` with a function that builds
- * the request's record as far as it is known before the answer; every change the request
+ * The API layer gives each request a function that builds the request's record as far as
+ * it is known before the answer (RequestContext.auditIntent); every change the request
  * commits (Kms.mutate) carries that record as an `auditIntent` write, in the same store
- * commit. The replication endpoint does the same for each message it receives. Background
- * work runs outside any scope and carries none.
+ * commit. The replication endpoint does the same for each message it receives, and a
+ * service event (service-events.ts) for the change it records. Other background work
+ * carries none.
+ *
+ * The function is passed explicitly, not through an AsyncLocalStorage: on Node 20 one
+ * AsyncLocalStorage scope switches on promise hooks for every promise of the process, a
+ * measurable share of each request's CPU on the hot path.
  *
  * @module
  */
-import { AsyncLocalStorage } from 'node:async_hooks'
 
 export interface AuditIntent {
   /** The node whose chain the record belongs to. */
@@ -24,5 +28,3 @@ export interface AuditIntent {
  * sender, key and id).
  */
 export type AuditIntentSource = (keyIds: readonly string[], detail?: Readonly<Record<string, string>>) => AuditIntent
-
-export const auditIntentScope = new AsyncLocalStorage<AuditIntentSource>()

@@ -19,7 +19,7 @@ export async function sweepDeletions(kms: Kms, logger: Logger): Promise<number> 
   const now = kms.clock.now()
   const due = [...kms.keys.values()].filter((k) => k.state === 'PendingDeletion' && k.deletionAt !== undefined && k.deletionAt <= now)
   for (const candidate of due) {
-    const deleted = await recordedServiceChange(kms, 'DeleteKey', candidate.keyId, () =>
+    const deleted = await recordedServiceChange(kms, 'DeleteKey', candidate.keyId, (auditIntent) =>
       kms.mutate(() => {
         const key = kms.keys.get(candidate.keyId)
         // Re-checked inside the mutation: a CancelKeyDeletion may have come first, or another
@@ -43,7 +43,7 @@ export async function sweepDeletions(kms: Kms, logger: Logger): Promise<number> 
           writes.push(queueMessage(kms, key.mrk.primaryRegion, key.keyId, { type: 'ReplicaDeleted', replicationId }))
         }
         return { writes, result: true }
-      }),
+      }, auditIntent),
     )
     if (deleted) logger.info('key deleted', { keyId: candidate.keyId })
   }
@@ -62,7 +62,7 @@ export async function rotateDueKeys(kms: Kms, logger: Logger): Promise<number> {
       k.rotation.nextRotationAt <= now,
   )
   for (const candidate of due) {
-    const rotated = await recordedServiceChange(kms, 'RotateKey', candidate.keyId, () =>
+    const rotated = await recordedServiceChange(kms, 'RotateKey', candidate.keyId, (auditIntent) =>
       kms.mutate(async () => {
         const key = kms.keys.get(candidate.keyId)
         const next = key?.rotation.nextRotationAt
@@ -77,7 +77,7 @@ export async function rotateDueKeys(kms: Kms, logger: Logger): Promise<number> {
           return { writes: [], result: false }
         }
         return { writes: await rotationWrites(kms, key, 'AUTOMATIC'), result: true }
-      }),
+      }, auditIntent),
     )
     if (rotated) logger.info('key rotated automatically', { keyId: candidate.keyId })
   }

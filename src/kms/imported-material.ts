@@ -160,12 +160,12 @@ export async function expireImportedMaterial(kms: Kms): Promise<string[]> {
   for (const keyId of due) {
     for (const version of dueVersions(kms.keys.get(keyId))) {
       // AWS records the expiry as a DeleteExpiredKeyMaterial service event.
-      await recordedServiceChange(kms, 'DeleteExpiredKeyMaterial', keyId, () =>
+      await recordedServiceChange(kms, 'DeleteExpiredKeyMaterial', keyId, (auditIntent) =>
         kms.mutate(() => {
           const key = kms.keys.get(keyId)
           const writes = key !== undefined && dueVersions(key).includes(version) ? deleteMaterialWrites(kms, key, version) : []
           return { writes, result: writes.length > 0 }
-        }),
+        }, auditIntent),
       )
     }
   }

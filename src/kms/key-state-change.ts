@@ -17,14 +17,14 @@ export function keyStateChange<Name extends 'EnableKey' | 'DisableKey'>(
     name,
     members: ['KeyId'],
     access: keyAccess(name, { allowAlias: false }),
-    async handle(kms, input) {
+    async handle(kms, input, context) {
       const keyIdInput = input.KeyId
       await kms.mutate(() => {
         const key = resolveKey(kms, keyIdInput, { allowAlias: false })
         checkKeyState('enable-disable', key.state, kms.arnOf(key.keyId))
         if (key.state === target) return { writes: [], result: undefined }
         return { writes: [{ kind: 'putKey', key: { ...key, state: target } }], result: undefined }
-      })
+      }, context.auditIntent)
       return {}
     },
   }

@@ -27,7 +27,7 @@ import type {
 } from '../storage/records.js'
 import type { ChangePosition, CommittedChange, LoadedState, Storage } from '../storage/storage.js'
 import { keyArn, partitionOf } from '../wire/arn.js'
-import { auditIntentScope } from './audit-intent.js'
+import type { AuditIntentSource } from './audit-intent.js'
 import type { Clock } from './clock.js'
 
 export interface KmsConfig {
@@ -253,6 +253,7 @@ export class Kms {
    */
   mutate<T>(
     change: () => Promise<{ writes: Write[]; result: T }> | { writes: Write[]; result: T },
+    auditIntent?: AuditIntentSource,
     auditDetail?: Readonly<Record<string, string>>,
   ): Promise<T> {
     const run = this.#mutations.then(async () => {
@@ -265,7 +266,7 @@ export class Kms {
             const decision = await change()
             written = decision.writes
             // The record of the request making this change, in the same commit (audit-intent.ts).
-            const intent = written.length > 0 ? auditIntentScope.getStore() : undefined
+            const intent = written.length > 0 ? auditIntent : undefined
             if (intent === undefined) return decision
             const keyIds = written.flatMap((w) => (w.kind === 'putKey' ? [w.key.keyId] : w.kind === 'deleteKey' ? [w.keyId] : []))
             written = [...written, { kind: 'auditIntent', ...intent(keyIds, auditDetail) }]

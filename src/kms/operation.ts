@@ -9,6 +9,7 @@
  * @module
  */
 import type { KeyRecord } from '../storage/records.js'
+import type { AuditIntentSource } from './audit-intent.js'
 import type { PolicyDocument } from './authorization/index.js'
 import type { Kms } from './kms.js'
 import { KmsError, validation } from '../wire/errors.js'
@@ -28,6 +29,8 @@ export interface Caller {
 export interface RequestContext {
   requestId: string
   caller: Caller
+  /** Builds the request's audit record for the changes it commits (audit-intent.ts); pass it to Kms.mutate. */
+  auditIntent?: AuditIntentSource
 }
 
 /**

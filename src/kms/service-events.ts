@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { buildRecord, keyResources, serviceIdentity, type AuditRecord } from '../audit/record.js'
-import { auditIntentScope } from './audit-intent.js'
+import type { AuditIntentSource } from './audit-intent.js'
 import type { Kms } from './kms.js'
 
 function serviceEvent(kms: Kms, eventName: string, keyId: string, eventId: string, time: number): AuditRecord {
@@ -33,15 +33,23 @@ function serviceEvent(kms: Kms, eventName: string, keyId: string, eventId: strin
   })
 }
 
-/** Runs `work` (one kms.mutate); if it changed the key, records `eventName` for it. */
-export async function recordedServiceChange(kms: Kms, eventName: string, keyId: string, work: () => Promise<boolean>): Promise<boolean> {
+/**
+ * Runs `work` (one kms.mutate, given the event's intent to commit with its change); if it
+ * changed the key, records `eventName` for it.
+ */
+export async function recordedServiceChange(
+  kms: Kms,
+  eventName: string,
+  keyId: string,
+  work: (auditIntent: AuditIntentSource) => Promise<boolean>,
+): Promise<boolean> {
   const eventId = randomUUID()
   const intent = () => ({
     node: kms.audit.node,
     eventId,
     record: JSON.stringify(serviceEvent(kms, eventName, keyId, eventId, kms.clock.now())),
   })
-  const changed = await auditIntentScope.run(intent, work)
+  const changed = await work(intent)
   if (changed) {
     const time = kms.clock.now()
     await kms.audit.append(serviceEvent(kms, eventName, keyId, eventId, time), { durable: true, time })

@@ -653,6 +653,92 @@ describe('authorization table: principals × key policies × IAM policies × con
 })
 
 // ---------------------------------------------------------------------------------------
+// Decisions remembered between requests (src/kms/access.ts, policyAllows)
+// ---------------------------------------------------------------------------------------
+
+describe('an allow remembered for the hot path follows every change that could revoke it', () => {
+  const USER = 'remembered'
+
+  it("a change of the caller's IAM policies takes effect on the next request", async () => {
+    const key = await createKey()
+    setUser(USER, [policy(allow('kms:Encrypt'))])
+    for (let i = 0; i < 3; i++) await encrypt(clientOf(USER), key.keyId)
+    setUser(USER, [policy(allow('kms:Encrypt'), deny('kms:Encrypt', key.arn))])
+    await rejectsWith(
+      encrypt(clientOf(USER), key.keyId),
+      'AccessDeniedException',
+      accessDenied('explicit-deny-identity', userArn(USER), 'kms:Encrypt', key.arn),
+    )
+    setUser(USER, [])
+    await rejectsWith(
+      encrypt(clientOf(USER), key.keyId),
+      'AccessDeniedException',
+      accessDenied('no-identity-policy', userArn(USER), 'kms:Encrypt', key.arn),
+    )
+  })
+
+  it('a change of the key policy takes effect on the next request, for root too', async () => {
+    const key = await createKey()
+    setUser(USER, [policy(allow('kms:Encrypt'))])
+    for (let i = 0; i < 3; i++) {
+      await encrypt(clientOf(USER), key.keyId)
+      await encrypt(root, key.keyId)
+    }
+    await setKeyPolicy(key.keyId, policy(ACCOUNT_STATEMENT, forPrincipal(userArn(USER), deny('kms:Encrypt'))))
+    await rejectsWith(
+      encrypt(clientOf(USER), key.keyId),
+      'AccessDeniedException',
+      accessDenied('explicit-deny-resource', userArn(USER), 'kms:Encrypt', key.arn),
+    )
+    await encrypt(root, key.keyId)
+    await setKeyPolicy(key.keyId, policy(forPrincipal(ROOT_ARN, allow('kms:PutKeyPolicy'))))
+    await rejectsWith(
+      encrypt(root, key.keyId),
+      'AccessDeniedException',
+      accessDenied('no-resource-policy', ROOT_ARN, 'kms:Encrypt', key.arn),
+    )
+  })
+
+  it('an allow that depended on a condition is decided again for every request', async () => {
+    const key = await createKey()
+    setUser(USER, [])
+    await setKeyPolicy(
+      key.keyId,
+      policy(
+        ACCOUNT_STATEMENT,
+        forPrincipal(userArn(USER), allow('kms:Encrypt', '*', { StringEquals: { 'kms:EncryptionContext:Dept': 'IT' } })),
+      ),
+    )
+    for (let i = 0; i < 3; i++) await encrypt(clientOf(USER), key.keyId, { Dept: 'IT' })
+    await rejectsWith(
+      encrypt(clientOf(USER), key.keyId, { Dept: 'HR' }),
+      'AccessDeniedException',
+      accessDenied('no-identity-policy', userArn(USER), 'kms:Encrypt', key.arn),
+    )
+    await rejectsWith(
+      encrypt(clientOf(USER), key.keyId),
+      'AccessDeniedException',
+      accessDenied('no-identity-policy', userArn(USER), 'kms:Encrypt', key.arn),
+    )
+  })
+
+  it('an allow by a grant is decided again for every request: a revoked grant stops at once', async () => {
+    const key = await createKey()
+    setUser(USER, [])
+    const { GrantId } = await root.send(
+      new CreateGrantCommand({ KeyId: key.keyId, GranteePrincipal: userArn(USER), Operations: ['Encrypt'] }),
+    )
+    for (let i = 0; i < 3; i++) await encrypt(clientOf(USER), key.keyId)
+    await root.send(new RevokeGrantCommand({ KeyId: key.keyId, GrantId }))
+    await rejectsWith(
+      encrypt(clientOf(USER), key.keyId),
+      'AccessDeniedException',
+      accessDenied('no-identity-policy', userArn(USER), 'kms:Encrypt', key.arn),
+    )
+  })
+})
+
+// ---------------------------------------------------------------------------------------
 // Grants
 // ---------------------------------------------------------------------------------------
 

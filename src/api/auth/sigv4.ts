@@ -672,15 +672,27 @@ function percentDecode(component: string): Uint8Array {
 // ---------------------------------------------------------------------------------------
 
 /**
- * Signing keys by secret and scope. A signing key depends only on the secret, the day,
- * the region and the service, so it is the same for every request of a day; deriving it
- * is four HMACs, most of a verification's cost. Bounded: a flood of scopes (all refused
+ * Signing keys by secret and scope, held as the two padded HMAC blocks of RFC 2104 (the
+ * key XOR ipad, the key XOR opad). A signing key depends only on the secret, the day, the
+ * region and the service, so it is the same for every request of a day; deriving it is
+ * four HMACs, most of a verification's cost. Bounded: a flood of scopes (all refused
  * anyway unless the secret is known) cannot grow it without limit.
  */
-const signingKeys = new Map<string, Map<string, Buffer>>()
+const signingKeys = new Map<string, Map<string, SigningKeyPads>>()
 const MAX_CACHED_SCOPES = 256
 
-function signingKeyFor(secret: string, scope: CredentialScope): Buffer {
+/** HMAC-SHA-256's block size: the signing key (32 bytes) is padded to it. */
+const SHA256_BLOCK_BYTES = 64
+const SHA256_BYTES = 32
+
+export interface SigningKeyPads {
+  /** The signing key XOR 0x36, then the string to sign is appended (inner hash input). */
+  inner: Buffer
+  /** The signing key XOR 0x5c, then the inner hash (outer hash input, 96 bytes). */
+  outer: Buffer
+}
+
+function signingKeyFor(secret: string, scope: CredentialScope): SigningKeyPads {
   const scopeKey = `${scope.date}/${scope.region}/${scope.service}`
   let perSecret = signingKeys.get(secret)
   const cached = perSecret?.get(scopeKey)
@@ -688,22 +700,51 @@ function signingKeyFor(secret: string, scope: CredentialScope): Buffer {
   const dateKey = hmac(`AWS4${secret}`, scope.date)
   const regionKey = hmac(dateKey, scope.region)
   const serviceKey = hmac(regionKey, scope.service)
-  const signingKey = hmac(serviceKey, SCOPE_TERMINATOR)
+  const pads = hmacPads(hmac(serviceKey, SCOPE_TERMINATOR))
   if (perSecret === undefined) {
     if (signingKeys.size >= MAX_CACHED_SCOPES) signingKeys.clear()
     perSecret = new Map()
     signingKeys.set(secret, perSecret)
   }
   if (perSecret.size >= MAX_CACHED_SCOPES) perSecret.clear()
-  perSecret.set(scopeKey, signingKey)
-  return signingKey
+  perSecret.set(scopeKey, pads)
+  return pads
+}
+
+function hmacPads(signingKey: Buffer): SigningKeyPads {
+  const inner = Buffer.alloc(SHA256_BLOCK_BYTES, 0x36)
+  const outer = Buffer.alloc(SHA256_BLOCK_BYTES + SHA256_BYTES, 0x5c)
+  for (let i = 0; i < signingKey.length; i++) {
+    inner[i] = (inner[i] ?? 0) ^ (signingKey[i] ?? 0)
+    outer[i] = (outer[i] ?? 0) ^ (signingKey[i] ?? 0)
+  }
+  signingKey.fill(0)
+  return { inner, outer }
 }
 
 function computeSignature(secret: string, scope: CredentialScope, requestTimeBasic: string, canonicalRequest: string): string {
   const credentialScope = `${scope.date}/${scope.region}/${scope.service}/${SCOPE_TERMINATOR}`
-  const stringToSign = [ALGORITHM, requestTimeBasic, credentialScope, sha256Hex(canonicalRequest)].join('\n')
-  return hmac(signingKeyFor(secret, scope), stringToSign).toString('hex')
+  const stringToSign = `${ALGORITHM}\n${requestTimeBasic}\n${credentialScope}\n${sha256Hex(canonicalRequest)}`
+  return hmacWithPads(signingKeyFor(secret, scope), stringToSign)
 }
+
+/**
+ * HMAC-SHA-256 (RFC 2104) from the cached pads, as two one-shot hashes: in Node 20 an
+ * Hmac object costs more than both hashes together, and this runs once per request.
+ * `test/unit/sigv4-hmac.test.ts` holds it to node:crypto's createHmac.
+ */
+export function hmacWithPads(pads: SigningKeyPads, message: string): string {
+  const inner = Buffer.allocUnsafe(SHA256_BLOCK_BYTES + Buffer.byteLength(message, 'utf8'))
+  pads.inner.copy(inner, 0)
+  inner.write(message, SHA256_BLOCK_BYTES, 'utf8')
+  // Each call fills its own outer block: the cached one is only its template.
+  const outer = Buffer.from(pads.outer)
+  outer.write(hash('sha256', inner, 'hex'), SHA256_BLOCK_BYTES, 'hex')
+  return hash('sha256', outer, 'hex')
+}
+
+/** Test access to the pads of a raw signing key. */
+export const hmacPadsForTests = hmacPads
 
 function hmac(key: string | Buffer, data: string): Buffer {
   return createHmac('sha256', key).update(data, 'utf8').digest()

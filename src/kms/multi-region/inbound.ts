@@ -5,6 +5,7 @@
  * @module
  */
 import { EnvelopeFormatError, parseEnvelope } from '../../replication/envelope.js'
+import type { AuditIntentSource } from '../audit-intent.js'
 import { MessageFormatError, parseMessage } from '../../replication/messages.js'
 import type { Kms } from '../kms.js'
 import { failpoint } from '../failpoints.js'
@@ -30,7 +31,7 @@ function refused(reason: string, extra: Omit<InboundResult, 'outcome' | 'reason'
   return { outcome: 'refused', reason, ...extra }
 }
 
-export async function receiveEnvelope(kms: Kms, bytes: Uint8Array): Promise<InboundResult> {
+export async function receiveEnvelope(kms: Kms, bytes: Uint8Array, auditIntent?: AuditIntentSource): Promise<InboundResult> {
   let parsed: ReturnType<typeof parseEnvelope>
   try {
     parsed = parseEnvelope(bytes)
@@ -67,7 +68,7 @@ export async function receiveEnvelope(kms: Kms, bytes: Uint8Array): Promise<Inbo
   try {
     // What the message's audit record, committed with its change, says of it (audit-intent.ts).
     const auditDetail = { type: message.type, from: message.from, keyId: message.keyId, messageId: message.messageId }
-    outcome = await kms.mutate(() => handleMessage(kms, message), auditDetail)
+    outcome = await kms.mutate(() => handleMessage(kms, message), auditIntent, auditDetail)
   } catch (err) {
     if (err instanceof ReplicationRefused) return refused(err.message, about)
     throw err

@@ -21,14 +21,14 @@ export const cancelKeyDeletion: Operation<'CancelKeyDeletion'> = {
   name: 'CancelKeyDeletion',
   members: ['KeyId'],
   access: keyAccess('CancelKeyDeletion', { allowAlias: false }),
-  async handle(kms, input) {
+  async handle(kms, input, context) {
     const keyIdInput = input.KeyId
     const keyId = await kms.mutate(() => {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
       checkKeyState('cancel-deletion', key.state, kms.arnOf(key.keyId))
       const { deletionAt: _deletionAt, pendingWindowInDays: _window, ...rest } = key
       return { writes: [{ kind: 'putKey', key: { ...rest, state: stateAfterCancelledDeletion(kms, key) } }], result: key.keyId }
-    })
+    }, context.auditIntent)
     return { KeyId: kms.arnOf(keyId) }
   },
 }

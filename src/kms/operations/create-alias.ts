@@ -17,7 +17,7 @@ export const createAlias: Operation<'CreateAlias'> = {
     const onKey = keyAccess('CreateAlias', { member: 'TargetKeyId', allowAlias: false })(kms, input, context)
     return [aliasCheck(kms, 'kms:CreateAlias', input.AliasName), ...onKey]
   },
-  async handle(kms, input) {
+  async handle(kms, input, context) {
     const aliasName = input.AliasName
     const target = input.TargetKeyId
     checkNewAliasName(aliasName)
@@ -36,7 +36,7 @@ export const createAlias: Operation<'CreateAlias'> = {
       }
       const now = kms.clock.now()
       return { writes: [{ kind: 'putAlias', alias: { aliasName, keyId: key.keyId, createdAt: now, updatedAt: now } }], result: undefined }
-    })
+    }, context.auditIntent)
     return {}
   },
 }

@@ -142,7 +142,7 @@ export const createGrant: Operation<'CreateGrant'> = {
       check.conditions = { ...check.conditions, 'kms:GrantConstraintSourceArn': constraints.sourceArn }
     return [check]
   },
-  async handle(kms, input) {
+  async handle(kms, input, context) {
     const keyIdInput = input.KeyId
     const operations = [...new Set(input.Operations ?? [])]
     const constraints = constraintsOf(input)
@@ -174,7 +174,7 @@ export const createGrant: Operation<'CreateGrant'> = {
       const grantId = newGrantId()
       const grant: GrantRecord = { grantId, grantToken: newGrantToken(grantId), createdAt: kms.clock.now(), ...fields }
       return { writes: [{ kind: 'putGrant', grant }], result: grant }
-    })
+    }, context.auditIntent)
     return { GrantToken: result.grantToken, GrantId: result.grantId }
   },
 }

@@ -106,7 +106,7 @@ export const createKey: Operation<'CreateKey'> = {
         writes: [...(material !== undefined ? [{ kind: 'putMaterial' as const, material }] : []), { kind: 'putKey', key }],
         result: id,
       }
-    })
+    }, context.auditIntent)
     return { KeyMetadata: keyMetadata(kms, kms.keyById(keyId)) }
   },
 }

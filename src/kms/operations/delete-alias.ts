@@ -14,13 +14,13 @@ export const deleteAlias: Operation<'DeleteAlias'> = {
     const onAlias = aliasCheck(kms, 'kms:DeleteAlias', input.AliasName)
     return key === undefined ? [onAlias] : [onAlias, keyCheck('kms:DeleteAlias', key, input, {})]
   },
-  async handle(kms, input) {
+  async handle(kms, input, context) {
     const aliasName = input.AliasName
     checkAliasName(aliasName)
     await kms.mutate(() => {
       if (!kms.aliases.has(aliasName)) throw aliasNotFound(aliasArn(kms.partition, kms.region, kms.accountId, aliasName))
       return { writes: [{ kind: 'deleteAlias', aliasName }], result: undefined }
-    })
+    }, context.auditIntent)
     return {}
   },
 }

@@ -10,7 +10,7 @@ export const deleteImportedKeyMaterial: Operation<'DeleteImportedKeyMaterial'> =
   name: 'DeleteImportedKeyMaterial',
   members: ['KeyId', 'KeyMaterialId'],
   access: keyAccess('DeleteImportedKeyMaterial', { allowAlias: false }),
-  async handle(kms, input) {
+  async handle(kms, input, context) {
     const keyIdInput = input.KeyId
     const requestedMaterialId = input.KeyMaterialId
     const result = await kms.mutate((): { writes: Write[]; result: { arn: string; materialId: string | undefined } } => {
@@ -34,7 +34,7 @@ export const deleteImportedKeyMaterial: Operation<'DeleteImportedKeyMaterial'> =
       const pendingOnPrimary = target.version > key.currentMaterialVersion && key.mrk?.role !== 'REPLICA'
       const writes = heldHere(kms, key, target.version) || pendingOnPrimary ? deleteMaterialWrites(kms, key, target.version) : []
       return { writes, result: { arn, materialId: target.materialId } }
-    })
+    }, context.auditIntent)
     return { KeyId: result.arn, ...(result.materialId !== undefined ? { KeyMaterialId: result.materialId } : {}) }
   },
 }

@@ -8,7 +8,7 @@ export const disableKeyRotation: Operation<'DisableKeyRotation'> = {
   name: 'DisableKeyRotation',
   members: ['KeyId'],
   access: keyAccess('DisableKeyRotation', { allowAlias: false }),
-  async handle(kms, input) {
+  async handle(kms, input, context) {
     const keyIdInput = input.KeyId
     await kms.mutate(() => {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
@@ -17,7 +17,7 @@ export const disableKeyRotation: Operation<'DisableKeyRotation'> = {
       requireNotReplica(key, kms.arnOf(key.keyId))
       const { nextRotationAt: _next, ...rest } = key.rotation
       return { writes: sharedChangeWrites(kms, { ...key, rotation: { ...rest, enabled: false } }), result: undefined }
-    })
+    }, context.auditIntent)
     return {}
   },
 }

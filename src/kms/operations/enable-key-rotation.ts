@@ -10,7 +10,7 @@ export const enableKeyRotation: Operation<'EnableKeyRotation'> = {
   name: 'EnableKeyRotation',
   members: ['KeyId', 'RotationPeriodInDays'],
   access: keyAccess('EnableKeyRotation', { allowAlias: false, conditionMembers: { 'kms:RotationPeriodInDays': 'RotationPeriodInDays' } }),
-  async handle(kms, input) {
+  async handle(kms, input, context) {
     const keyIdInput = input.KeyId
     const periodInDays = input.RotationPeriodInDays ?? DEFAULT_PERIOD_DAYS
     await kms.mutate(() => {
@@ -20,7 +20,7 @@ export const enableKeyRotation: Operation<'EnableKeyRotation'> = {
       requireNotReplica(key, kms.arnOf(key.keyId))
       const rotation = { ...key.rotation, enabled: true, periodInDays, nextRotationAt: kms.clock.now() + periodInDays * DAY_MS }
       return { writes: sharedChangeWrites(kms, { ...key, rotation }), result: undefined }
-    })
+    }, context.auditIntent)
     return {}
   },
 }

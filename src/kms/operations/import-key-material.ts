@@ -137,7 +137,7 @@ export const importKeyMaterial: Operation<'ImportKeyMaterial'> = {
     allowAlias: false,
     conditionMembers: { 'kms:ExpirationModel': 'ExpirationModel', 'kms:ValidTo': 'ValidTo' },
   }),
-  async handle(kms, input) {
+  async handle(kms, input, context) {
     const keyIdInput = input.KeyId
     const expirationModel = (input.ExpirationModel ?? 'KEY_MATERIAL_EXPIRES') as 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE'
     const validToSeconds = input.ValidTo
@@ -251,7 +251,7 @@ export const importKeyMaterial: Operation<'ImportKeyMaterial'> = {
         writes.push(...replicaReport(kms, next, [...report, { version, materialId: imported.materialId }]))
       }
       return { writes, result: { arn, materialId: imported.materialId } }
-    })
+    }, context.auditIntent)
     return { KeyId: result.arn, KeyMaterialId: result.materialId }
   },
 }

@@ -19,7 +19,7 @@ export const putKeyPolicy: Operation<'PutKeyPolicy'> = {
       const key = resolveKey(kms, keyIdInput, { allowAlias: false })
       checkNewKeyPolicy(kms, policy, context.caller, bypass, kms.arnOf(key.keyId))
       return { writes: [{ kind: 'putKey', key: { ...key, policy } }], result: undefined }
-    })
+    }, context.auditIntent)
     return {}
   },
 }

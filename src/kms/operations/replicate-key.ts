@@ -99,7 +99,7 @@ export const replicateKey: Operation<'ReplicateKey'> = {
         writes: [{ kind: 'putKey', key: updated }, message, ...others],
         result: { view, replicaPolicy, tags, replicationId, answeredBefore },
       }
-    })
+    }, context.auditIntent)
     failpoint('replicate-key:after-commit')
     // AWS shows the replica in its region, Creating, once ReplicateKey has answered: wait
     // (bounded) until the replica region has made it. Committed already: nothing waits on us.

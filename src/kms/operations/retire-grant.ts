@@ -50,7 +50,7 @@ export const retireGrant: Operation<'RetireGrant'> = {
       checkMayRetire(kms, grant, input, context)
       rejectDryRun(input)
       return { writes: [{ kind: 'deleteGrant', grantId: grant.grantId }], result: undefined }
-    })
+    }, context.auditIntent)
     return {}
   },
 }

@@ -9,7 +9,7 @@ export const revokeGrant: Operation<'RevokeGrant'> = {
   name: 'RevokeGrant',
   members: ['KeyId', 'GrantId', 'DryRun'],
   access: keyAccess('RevokeGrant', { allowAlias: false }),
-  async handle(kms, input) {
+  async handle(kms, input, context) {
     const keyIdInput = input.KeyId
     const grantId = input.GrantId
     checkGrantId(grantId)
@@ -20,7 +20,7 @@ export const revokeGrant: Operation<'RevokeGrant'> = {
       // DryRun: everything checked, nothing revoked.
       rejectDryRun(input)
       return { writes: [{ kind: 'deleteGrant', grantId }], result: undefined }
-    })
+    }, context.auditIntent)
     return {}
   },
 }

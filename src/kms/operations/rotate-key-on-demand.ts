@@ -50,7 +50,7 @@ export const rotateKeyOnDemand: Operation<'RotateKeyOnDemand'> = {
   name: 'RotateKeyOnDemand',
   members: ['KeyId'],
   access: keyAccess('RotateKeyOnDemand', { allowAlias: false }),
-  async handle(kms, input) {
+  async handle(kms, input, context) {
     const keyIdInput = input.KeyId
     // The rotation completes before the call returns: an acknowledged rotation is
     // durable, and ListKeyRotations shows it at once.
@@ -71,7 +71,7 @@ export const rotateKeyOnDemand: Operation<'RotateKeyOnDemand'> = {
       }
       const writes = key.origin === 'EXTERNAL' ? importedRotationWrites(kms, key, arn) : await rotationWrites(kms, key, 'ON_DEMAND')
       return { writes, result: key.keyId }
-    })
+    }, context.auditIntent)
     failpoint('rotation:after-commit')
     // The bare key id, not the ARN: the API reference's example answers
     // {"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"} (RotateKeyOnDemand, Examples).

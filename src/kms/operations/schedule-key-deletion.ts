@@ -19,7 +19,7 @@ export const scheduleKeyDeletion: Operation<'ScheduleKeyDeletion'> = {
     allowAlias: false,
     conditionMembers: { 'kms:ScheduleKeyDeletionPendingWindowInDays': 'PendingWindowInDays' },
   }),
-  async handle(kms, input) {
+  async handle(kms, input, context) {
     const keyIdInput = input.KeyId
     const windowDays = input.PendingWindowInDays ?? DEFAULT_WINDOW_DAYS
     if (windowDays < MIN_WINDOW_DAYS || windowDays > MAX_WINDOW_DAYS) {
@@ -43,7 +43,7 @@ export const scheduleKeyDeletion: Operation<'ScheduleKeyDeletion'> = {
       const deletionAt = kms.clock.now() + windowDays * DAY_MS
       const next: KeyRecord = { ...current, state: 'PendingDeletion', deletionAt, pendingWindowInDays: windowDays }
       return { writes: [{ kind: 'putKey', key: next }], result: next }
-    })
+    }, context.auditIntent)
     const out: ScheduleKeyDeletionResponse = { KeyId: kms.arnOf(key.keyId) }
     if (key.deletionAt !== undefined && key.state === 'PendingDeletion') out.DeletionDate = epochSeconds(key.deletionAt)
     out.KeyState = key.state

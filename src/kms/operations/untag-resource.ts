@@ -7,7 +7,7 @@ export const untagResource: Operation<'UntagResource'> = {
   name: 'UntagResource',
   members: ['KeyId', 'TagKeys'],
   access: keyAccess('UntagResource', { allowAlias: false }),
-  async handle(kms, input) {
+  async handle(kms, input, context) {
     const keyIdInput = input.KeyId
     const removed = new Set(input.TagKeys ?? [])
     await kms.mutate(() => {
@@ -15,7 +15,7 @@ export const untagResource: Operation<'UntagResource'> = {
       checkKeyState('not-pending-deletion', key.state, kms.arnOf(key.keyId))
       const tags = key.tags.filter((t) => !removed.has(t.TagKey))
       return { writes: [{ kind: 'putKey', key: { ...key, tags } }], result: undefined }
-    })
+    }, context.auditIntent)
     return {}
   },
 }

@@ -20,7 +20,7 @@ export const updateAlias: Operation<'UpdateAlias'> = {
       keyCheck('kms:UpdateAlias', target, input, {}),
     ]
   },
-  async handle(kms, input) {
+  async handle(kms, input, context) {
     const aliasName = input.AliasName
     const target = input.TargetKeyId
     checkAliasName(aliasName)
@@ -31,7 +31,7 @@ export const updateAlias: Operation<'UpdateAlias'> = {
       // [10]: only the destination key's pending deletion stops the update.
       checkKeyState('not-pending-deletion', key.state, kms.arnOf(key.keyId))
       return { writes: [{ kind: 'putAlias', alias: { ...alias, keyId: key.keyId, updatedAt: kms.clock.now() } }], result: undefined }
-    })
+    }, context.auditIntent)
     return {}
   },
 }

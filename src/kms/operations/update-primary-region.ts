@@ -19,7 +19,7 @@ export const updatePrimaryRegion: Operation<'UpdatePrimaryRegion'> = {
   name: 'UpdatePrimaryRegion',
   members: ['KeyId', 'PrimaryRegion'],
   access: keyAccess('UpdatePrimaryRegion', { allowAlias: false, conditionMembers: { 'kms:PrimaryRegion': 'PrimaryRegion' } }),
-  async handle(kms, input) {
+  async handle(kms, input, context) {
     const keyIdInput = input.KeyId
     const primaryRegion = input.PrimaryRegion
     await kms.mutate(() => {
@@ -43,7 +43,7 @@ export const updatePrimaryRegion: Operation<'UpdatePrimaryRegion'> = {
       }
       const message = handoffMessage(kms, handingOff)
       return { writes: message === undefined ? [] : [{ kind: 'putKey', key: handingOff }, message], result: undefined }
-    })
+    }, context.auditIntent)
     failpoint('update-primary:after-commit')
     return {}
   },
