@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads'
 import { HsmError, hsmOver, type Hsm, type HsmCallName, type HsmErrorCode } from './hsm.js'
 import type { HsmRequest, HsmResponse, HsmWorkerConfig } from './worker-protocol.js'
+import { exactBytes } from './internal/exact-bytes.js'
 
 const KNOWN_CODES: ReadonlySet<string> = new Set<HsmErrorCode>([
   'DECRYPT_FAILED',
@@ -50,7 +51,8 @@ class WorkerChannel {
       // message: under load that divides the per-message cost (cloning, waking the other
       // thread) among many requests, at no cost in latency.
       // `args` are the call's own arguments, as the port's table gives them (hsmOver).
-      this.#outgoing.push({ id, op, args } as HsmRequest)
+      // Only the arguments' own bytes go to the worker (internal/exact-bytes.ts).
+      this.#outgoing.push({ id, op, args: exactBytes(args) } as HsmRequest)
       if (this.#outgoing.length === 1) setImmediate(this.#flush)
     })
   }

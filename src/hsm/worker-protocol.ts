@@ -1,7 +1,8 @@
 /**
  * Messages between a region and its HSM worker. Typed arrays travel by structured
- * clone (a copy); nothing here is a secret except the results of generateDataKey's
- * plaintext and decrypt, which the API returns to its caller anyway.
+ * clone (a copy), each spanning exactly its own buffer (internal/exact-bytes.ts);
+ * nothing here is a secret except the results of generateDataKey's plaintext and
+ * decrypt, which the API returns to its caller anyway.
  *
  * @module
  */

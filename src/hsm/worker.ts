@@ -13,6 +13,7 @@ import { SoftHsm } from './soft/soft-hsm.js'
 import { loadMasterKey, loadOrCreateDomainKey } from './soft/domain-key.js'
 import { ReplicationSigningKeys } from './soft/replication-keys.js'
 import type { HsmRequest, HsmResponse, HsmWorkerConfig } from './worker-protocol.js'
+import { exactBytes } from './internal/exact-bytes.js'
 
 const port = parentPort
 if (port === null) throw new Error('hsm/worker.ts must run as a worker thread')
@@ -58,11 +59,12 @@ function answer(request: HsmRequest): HsmResponse | Promise<HsmResponse> {
     const result = handle(request)
     if (result instanceof Promise) {
       return result.then(
-        (value): HsmResponse => ({ id: request.id, ok: true, result: value }),
+        (value): HsmResponse => ({ id: request.id, ok: true, result: exactBytes(value) }),
         (err: unknown): HsmResponse => ({ id: request.id, ok: false, error: errorOf(err) }),
       )
     }
-    return { id: request.id, ok: true, result }
+    // Only the result's own bytes leave the HSM thread (internal/exact-bytes.ts).
+    return { id: request.id, ok: true, result: exactBytes(result) }
   } catch (err) {
     return { id: request.id, ok: false, error: errorOf(err) }
   }

@@ -65,3 +65,28 @@ test('a key pair request that fails is answered with its error, and the worker g
   })
   assert.ok((await hsm.generateRandom(8)).length === 8)
 })
+
+/** True when the array is all of its buffer: nothing else of the sender's memory came with it. */
+function spansItsBuffer(bytes: Uint8Array): boolean {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+}
+
+test("what comes back from the HSM thread is exactly the answer's bytes, never a slice of its memory", async () => {
+  const keyId = '41111111-2222-3333-4444-555555555555'
+  const token = await hsm.createKeyMaterial(keyId, 1, 'SYMMETRIC_DEFAULT')
+  assert.ok(spansItsBuffer(token))
+  const ref: MaterialRef = { keyId, materialVersion: 1, keySpec: 'SYMMETRIC_DEFAULT', token }
+  // Small results are what Node makes as views into its 8 KiB pool (Buffer.concat, Buffer.from).
+  for (const size of [0, 1, 32, 100, 1000]) {
+    const blob = await hsm.encrypt(ref, new Uint8Array(size).fill(7), Buffer.alloc(2))
+    assert.ok(spansItsBuffer(blob), `ciphertext of ${size} bytes: ${blob.byteLength} of a ${blob.buffer.byteLength}-byte buffer`)
+    const plaintext = await hsm.decrypt(ref, blob, Buffer.alloc(2))
+    assert.ok(
+      spansItsBuffer(plaintext),
+      `plaintext of ${size} bytes: ${plaintext.byteLength} of a ${plaintext.buffer.byteLength}-byte buffer`,
+    )
+    assert.deepEqual(Buffer.from(plaintext), Buffer.alloc(size, 7))
+  }
+  const random = await hsm.generateRandom(16)
+  assert.ok(spansItsBuffer(random))
+})

@@ -111,7 +111,14 @@ function openWithHeader(domainKey: KeyObject, sealed: Uint8Array, aad: Buffer): 
     const decipher = createDecipheriv('aes-256-gcm', domainKey, sealed.subarray(5, 17))
     decipher.setAAD(aad)
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG_LENGTH))
-    return Buffer.concat([decipher.update(sealed.subarray(HEADER_LENGTH, sealed.length - TAG_LENGTH)), decipher.final()])
+    const opened = Buffer.concat([decipher.update(sealed.subarray(HEADER_LENGTH, sealed.length - TAG_LENGTH)), decipher.final()])
+    // Key material gets a buffer of its own, not a slice of Node's shared pool (where
+    // Buffer.concat puts small results): cached or zeroed, it then shares memory with
+    // nothing else (internal/exact-bytes.ts tells why that matters).
+    const own = Buffer.alloc(opened.length)
+    opened.copy(own)
+    opened.fill(0)
+    return own
   } catch {
     return undefined
   }
