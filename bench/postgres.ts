@@ -40,6 +40,7 @@ export type StatementKind =
   | 'listener: LISTEN'
   | 'commit: BEGIN + write lock + catch-up'
   | 'commit: write'
+  | 'commit: writes + log entry + COMMIT'
   | 'commit: COMMIT'
   | 'commit without writes'
   | 'ROLLBACK'
@@ -71,6 +72,8 @@ export function classifyStatement(text: string): StatementKind {
   if (sql === 'SELECT 1') return 'listener: ping'
   if (/^LISTEN\b/.test(sql)) return 'listener: LISTEN'
   if (sql === 'COMMIT') return 'commit: COMMIT'
+  // A commit's writes, its change log entry and COMMIT, sent as one simple query (#commitWrites).
+  if (/\.change_head SET position = position \+ 1\b/.test(sql) && /; COMMIT$/.test(sql)) return 'commit: writes + log entry + COMMIT'
   if (sql === 'ROLLBACK') return 'ROLLBACK'
   if (/^BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY/.test(sql) || /^SELECT .* FROM \S+\.\w+ ORDER BY/.test(sql)) return 'load'
   if (/^(INSERT|UPDATE|DELETE|WITH)\b/.test(sql)) return 'commit: write'
@@ -135,6 +138,7 @@ function parseLog(log: string): LoggedStatement[] {
   const open = new Map<string, { begin: LoggedStatement; wrote: boolean }>()
   for (const statement of statements) {
     if (statement.kind === 'commit: BEGIN + write lock + catch-up') open.set(statement.pid, { begin: statement, wrote: false })
+    else if (statement.kind === 'commit: writes + log entry + COMMIT') open.delete(statement.pid)
     else if (statement.kind === 'commit: write') {
       const transaction = open.get(statement.pid)
       if (transaction !== undefined) transaction.wrote = true

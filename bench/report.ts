@@ -359,6 +359,7 @@ const KIND_ORDER: readonly StatementKind[] = [
   'commit without writes',
   'commit: BEGIN + write lock + catch-up',
   'commit: write',
+  'commit: writes + log entry + COMMIT',
   'commit: COMMIT',
   'lease: release',
   'listener: LISTEN',

@@ -365,11 +365,12 @@ export class PostgresStorage implements Storage {
   }
 
   /** Runs `work` in a transaction it begins; commits after it, rolls back if anything throws. */
-  async #transaction<T>(what: string, work: (session: Session) => Promise<T>): Promise<T> {
+  async #transaction<T>(what: string, work: (session: Session) => Promise<T>, sentItsCommit?: (result: T) => boolean): Promise<T> {
     const session = await this.#session(what)
     try {
       const result = await work(session)
-      await session.query('COMMIT')
+      // Work may send COMMIT itself, with its last statements (commitChange does).
+      if (sentItsCommit?.(result) !== true) await session.query('COMMIT')
       return result
     } catch (err) {
       await session.rollback()
@@ -487,48 +488,64 @@ export class PostgresStorage implements Storage {
     // write lock while holding a pooled connection), and the advisory lock against the
     // other nodes.
     const run = this.#exclusive.then(() =>
-      this.#transaction('commit', async (session) => {
-        if (!Number.isSafeInteger(since) || since < 0) throw new Error(`storage: ${since} is not a change log position`)
-        // BEGIN, the region's write lock, and the changes to catch up with, in one round
-        // trip (the lock key and position are integers, written out).
-        const [, , changes] = await session.queries(
-          `BEGIN; SELECT pg_advisory_xact_lock(${this.#lockKey}); ${this.#changesAfterSql(since)}`,
-        )
-        const missed = this.#changesFrom(
-          since,
-          (changes?.rows ?? []) as Array<{ head: string | null; position: string | null; writes: string | null }>,
-        )
-        if (missed === undefined) throw new ChangeLogMismatchError(`storage: cannot continue the change log from ${since}; load again`)
-        if (missed.length > 0) catchUp(missed)
-        const caughtUp = missed.at(-1)?.position ?? since
-        const { writes, result } = await decide()
-        if (writes.length === 0) return { position: caughtUp, result }
-        for (const write of writes) await this.#apply(session, write)
-        const position = await this.#append(session, writes)
-        return { position, result }
-      }),
+      this.#transaction(
+        'commit',
+        async (session) => {
+          if (!Number.isSafeInteger(since) || since < 0) throw new Error(`storage: ${since} is not a change log position`)
+          // BEGIN, the region's write lock, and the changes to catch up with, in one round
+          // trip (the lock key and position are integers, written out).
+          const [, , changes] = await session.queries(
+            `BEGIN; SELECT pg_advisory_xact_lock(${this.#lockKey}); ${this.#changesAfterSql(since)}`,
+          )
+          const missed = this.#changesFrom(
+            since,
+            (changes?.rows ?? []) as Array<{ head: string | null; position: string | null; writes: string | null }>,
+          )
+          if (missed === undefined) throw new ChangeLogMismatchError(`storage: cannot continue the change log from ${since}; load again`)
+          if (missed.length > 0) catchUp(missed)
+          const caughtUp = missed.at(-1)?.position ?? since
+          const { writes, result } = await decide()
+          if (writes.length === 0) return { position: caughtUp, result, committed: false }
+          // The writes, the change log entry and COMMIT in one round trip: the region's write
+          // lock is held for two round trips and the WAL flush, not one round trip per write.
+          return { position: await this.#commitWrites(session, caughtUp, writes), result, committed: true }
+        },
+        (outcome) => outcome.committed,
+      ),
     )
     this.#exclusive = run.catch(() => undefined)
-    return run
+    return run.then(({ position, result }) => ({ position, result }))
   }
 
   /**
-   * Appends a change at the next position: the head moves and the entry is written in one
-   * statement, and the region's channel is notified (PostgreSQL delivers it on commit).
+   * Sends `writes`, the change log entry at `caughtUp + 1` and COMMIT as one simple query
+   * (docs/spec/storage.md §5). Statements run in order and the first error stops the rest,
+   * COMMIT included; the caller then rolls back. The values are written into the text as
+   * literals (sqlLiteral), since the simple query protocol takes no parameters.
    */
-  async #append(session: Session, writes: readonly Write[]): Promise<ChangePosition> {
+  async #commitWrites(session: Session, caughtUp: ChangePosition, writes: readonly Write[]): Promise<ChangePosition> {
     const s = this.#s
-    const appended = await session.query<{ position: string }>(
-      `WITH head AS (UPDATE ${s}.change_head SET position = position + 1 WHERE id = 1 RETURNING position),
+    const position = caughtUp + 1
+    const statements = writes.flatMap((write) => this.#writeStatement(write) ?? [])
+    // Under the write lock and caught up, the head is at `caughtUp`; if it were not, the
+    // change would take another position than the one decided on: refuse before COMMIT.
+    statements.push({
+      text: `DO $check$ BEGIN IF (SELECT position FROM ${s}.change_head WHERE id = 1) <> ${caughtUp} THEN RAISE EXCEPTION 'trent: the change log head moved under the write lock'; END IF; END $check$`,
+      values: [],
+    })
+    statements.push({
+      text: `WITH head AS (UPDATE ${s}.change_head SET position = position + 1 WHERE id = 1 RETURNING position),
             entry AS (INSERT INTO ${s}.changes (position, writes) SELECT position, $1 FROM head)
        SELECT position, pg_notify($2, position::text) FROM head`,
-      [encodeWrites(writes), this.#schema],
-    )
-    const position = Number(appended.rows[0]?.position)
-    if (!Number.isSafeInteger(position)) throw new Error('storage: the change log has no head')
+      values: [encodeWrites(writes), this.#schema],
+    })
     if (position % this.#pruneEvery === 0) {
-      await session.query(`DELETE FROM ${s}.changes WHERE position <= $1`, [position - this.#keptChanges])
+      statements.push({ text: `DELETE FROM ${s}.changes WHERE position <= $1`, values: [position - this.#keptChanges] })
     }
+    const results = await session.queries(`${statements.map(inlineValues).join(';\n')};\nCOMMIT`)
+    const appended = results[statements.length - (position % this.#pruneEvery === 0 ? 2 : 1)]
+    const written = Number((appended?.rows[0] as { position?: string } | undefined)?.position)
+    if (written !== position) throw new Error(`storage: the change was logged at ${written}, not ${position}`)
     return position
   }
 
@@ -582,107 +599,92 @@ export class PostgresStorage implements Storage {
     }
   }
 
-  async #apply(session: Session, write: Write): Promise<void> {
+  /** The statement that makes one write; none for a write only the change log holds. */
+  #writeStatement(write: Write): Statement | undefined {
     const s = this.#s
     switch (write.kind) {
       case 'putKey':
-        await session.query(
-          `INSERT INTO ${s}.keys (key_id, sequence, record) VALUES ($1, $2, $3)
+        return {
+          text: `INSERT INTO ${s}.keys (key_id, sequence, record) VALUES ($1, $2, $3)
            ON CONFLICT (key_id) DO UPDATE SET sequence = excluded.sequence, record = excluded.record`,
-          [write.key.keyId, write.key.sequence, JSON.stringify(write.key)],
-        )
-        return
+          values: [write.key.keyId, write.key.sequence, JSON.stringify(write.key)],
+        }
       case 'deleteKey':
         // A key goes with its materials and grants, as in the other stores.
-        await session.query(
-          `WITH materials AS (DELETE FROM ${s}.key_materials WHERE key_id = $1),
+        return {
+          text: `WITH materials AS (DELETE FROM ${s}.key_materials WHERE key_id = $1),
                 grants AS (DELETE FROM ${s}.grants WHERE key_id = $1)
            DELETE FROM ${s}.keys WHERE key_id = $1`,
-          [write.keyId],
-        )
-        return
+          values: [write.keyId],
+        }
       case 'putMaterial': {
         const m = write.material
-        await session.query(
-          `INSERT INTO ${s}.key_materials (key_id, version, material_id, created_at, rotation, token) VALUES ($1, $2, $3, $4, $5, $6)
+        return {
+          text: `INSERT INTO ${s}.key_materials (key_id, version, material_id, created_at, rotation, token) VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (key_id, version) DO UPDATE SET material_id = excluded.material_id, created_at = excluded.created_at,
              rotation = excluded.rotation, token = excluded.token`,
-          [m.keyId, m.version, m.materialId, m.createdAt, m.rotationType ?? null, bytes(m.token)],
-        )
-        return
+          values: [m.keyId, m.version, m.materialId, m.createdAt, m.rotationType ?? null, bytes(m.token)],
+        }
       }
       case 'deleteMaterial':
-        await session.query(`DELETE FROM ${s}.key_materials WHERE key_id = $1 AND version = $2`, [write.keyId, write.version])
-        return
+        return { text: `DELETE FROM ${s}.key_materials WHERE key_id = $1 AND version = $2`, values: [write.keyId, write.version] }
       case 'putGrant':
-        await session.query(
-          `INSERT INTO ${s}.grants (grant_id, key_id, record) VALUES ($1, $2, $3)
+        return {
+          text: `INSERT INTO ${s}.grants (grant_id, key_id, record) VALUES ($1, $2, $3)
            ON CONFLICT (grant_id) DO UPDATE SET key_id = excluded.key_id, record = excluded.record`,
-          [write.grant.grantId, write.grant.keyId, JSON.stringify(write.grant)],
-        )
-        return
+          values: [write.grant.grantId, write.grant.keyId, JSON.stringify(write.grant)],
+        }
       case 'deleteGrant':
-        await session.query(`DELETE FROM ${s}.grants WHERE grant_id = $1`, [write.grantId])
-        return
+        return { text: `DELETE FROM ${s}.grants WHERE grant_id = $1`, values: [write.grantId] }
       case 'putAlias': {
         const a = write.alias
-        await session.query(
-          `INSERT INTO ${s}.aliases (alias_name, key_id, created_at, updated_at) VALUES ($1, $2, $3, $4)
+        return {
+          text: `INSERT INTO ${s}.aliases (alias_name, key_id, created_at, updated_at) VALUES ($1, $2, $3, $4)
            ON CONFLICT (alias_name) DO UPDATE SET key_id = excluded.key_id, created_at = excluded.created_at, updated_at = excluded.updated_at`,
-          [a.aliasName, a.keyId, a.createdAt, a.updatedAt],
-        )
-        return
+          values: [a.aliasName, a.keyId, a.createdAt, a.updatedAt],
+        }
       }
       case 'deleteAlias':
-        await session.query(`DELETE FROM ${s}.aliases WHERE alias_name = $1`, [write.aliasName])
-        return
+        return { text: `DELETE FROM ${s}.aliases WHERE alias_name = $1`, values: [write.aliasName] }
       case 'putSession':
-        await session.query(
-          `INSERT INTO ${s}.replication_sessions (session_id, record) VALUES ($1, $2)
+        return {
+          text: `INSERT INTO ${s}.replication_sessions (session_id, record) VALUES ($1, $2)
            ON CONFLICT (session_id) DO UPDATE SET record = excluded.record`,
-          [write.session.sessionId, JSON.stringify(write.session)],
-        )
-        return
+          values: [write.session.sessionId, JSON.stringify(write.session)],
+        }
       case 'deleteSession':
-        await session.query(`DELETE FROM ${s}.replication_sessions WHERE session_id = $1`, [write.sessionId])
-        return
+        return { text: `DELETE FROM ${s}.replication_sessions WHERE session_id = $1`, values: [write.sessionId] }
       case 'putAnswered': {
         const a = write.answered
-        await session.query(
-          `INSERT INTO ${s}.answered_sessions (session_id, key_id, to_region, expires_at, body) VALUES ($1, $2, $3, $4, $5)
+        return {
+          text: `INSERT INTO ${s}.answered_sessions (session_id, key_id, to_region, expires_at, body) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (session_id) DO UPDATE SET key_id = excluded.key_id, to_region = excluded.to_region,
              expires_at = excluded.expires_at, body = excluded.body`,
-          [a.sessionId, a.keyId, a.to, a.expiresAt, bytes(a.body)],
-        )
-        return
+          values: [a.sessionId, a.keyId, a.to, a.expiresAt, bytes(a.body)],
+        }
       }
       case 'deleteAnswered':
-        await session.query(`DELETE FROM ${s}.answered_sessions WHERE session_id = $1`, [write.sessionId])
-        return
+        return { text: `DELETE FROM ${s}.answered_sessions WHERE session_id = $1`, values: [write.sessionId] }
       case 'putOutbox': {
         const m = write.message
-        await session.query(
-          `INSERT INTO ${s}.outbox (id, to_region, expires_at, body) VALUES ($1, $2, $3, $4)
+        return {
+          text: `INSERT INTO ${s}.outbox (id, to_region, expires_at, body) VALUES ($1, $2, $3, $4)
            ON CONFLICT (id) DO UPDATE SET to_region = excluded.to_region, expires_at = excluded.expires_at, body = excluded.body`,
-          [m.id, m.to, m.expiresAt, bytes(m.body)],
-        )
-        return
+          values: [m.id, m.to, m.expiresAt, bytes(m.body)],
+        }
       }
       case 'deleteOutbox':
-        await session.query(`DELETE FROM ${s}.outbox WHERE id = $1`, [write.id])
-        return
+        return { text: `DELETE FROM ${s}.outbox WHERE id = $1`, values: [write.id] }
       case 'auditIntent':
         // The change log alone holds it.
-        return
+        return undefined
       case 'putTombstone':
-        await session.query(
-          `INSERT INTO ${s}.tombstones (key_id, record) VALUES ($1, $2) ON CONFLICT (key_id) DO UPDATE SET record = excluded.record`,
-          [write.tombstone.keyId, JSON.stringify(write.tombstone)],
-        )
-        return
+        return {
+          text: `INSERT INTO ${s}.tombstones (key_id, record) VALUES ($1, $2) ON CONFLICT (key_id) DO UPDATE SET record = excluded.record`,
+          values: [write.tombstone.keyId, JSON.stringify(write.tombstone)],
+        }
       case 'deleteTombstone':
-        await session.query(`DELETE FROM ${s}.tombstones WHERE key_id = $1`, [write.keyId])
-        return
+        return { text: `DELETE FROM ${s}.tombstones WHERE key_id = $1`, values: [write.keyId] }
     }
   }
 
@@ -734,6 +736,43 @@ export class PostgresStorage implements Storage {
 }
 
 /** A byte array as node-postgres sends `bytea`: a Buffer over the same bytes. */
+/** One SQL statement and its parameters ($1, $2, …). */
+interface Statement {
+  text: string
+  values: unknown[]
+}
+
+/**
+ * The statement with each `$n` replaced by its value as an SQL literal, for the simple
+ * query protocol (several statements, no parameters). The texts are Trent's own and hold
+ * no `$n` but placeholders (a dollar-quoted DO block uses `$check$`, never `$<digits>`).
+ */
+function inlineValues(statement: Statement): string {
+  return statement.text.replace(/\$(\d+)/g, (_, index: string) => {
+    const position = Number(index) - 1
+    if (position < 0 || position >= statement.values.length) throw new Error(`storage: no value for $${index}`)
+    return sqlLiteral(statement.values[position])
+  })
+}
+
+/**
+ * A value as an SQL literal: text through node-postgres's escapeLiteral (which doubles
+ * quotes and, with any backslash, uses the E'' form with backslashes doubled, so it is
+ * right whatever standard_conforming_strings says); integers as digits; bytes as bytea's
+ * hex input form. Anything else is a bug, refused rather than written.
+ */
+export function sqlLiteral(value: unknown): string {
+  if (value === null) return 'NULL'
+  if (typeof value === 'string') return pg.escapeLiteral(value)
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw new Error(`storage: ${value} is not a safe integer`)
+    return String(value)
+  }
+  // E'' keeps the backslash a backslash whatever standard_conforming_strings says.
+  if (value instanceof Uint8Array) return `E'\\\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}'::bytea`
+  throw new Error(`storage: cannot write a ${typeof value} as an SQL literal`)
+}
+
 function bytes(value: Uint8Array): Buffer {
   return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
 }

@@ -13,6 +13,7 @@ import {
   PostgresStorage,
   redactPostgresUrl,
   schemaForRegion,
+  sqlLiteral,
   type PostgresStorageOptions,
 } from '../../src/storage/postgres-storage.js'
 import type { Write } from '../../src/storage/records.js'
@@ -103,6 +104,31 @@ describe('PostgresStorage', { skip: postgresUnavailableReason() ?? false }, () =
     )
     assert.equal(redactPostgresUrl('postgres://db/kms'), 'postgres://db/kms')
     assert.doesNotMatch(redactPostgresUrl('postgres://u:s3cret@[bad'), /s3cret/)
+  })
+
+  it('writes values as literals that the server reads back exactly, whatever standard_conforming_strings says', async () => {
+    const client = await sql()
+    const texts = ["it's", "back\\slash \\x00 \\'", '$1 $$ $check$', "'; DROP TABLE keys; --", '\u{1F511} é \n\t "q"', '']
+    const blobs = [new Uint8Array(0), new Uint8Array(256).map((_, i) => i), Buffer.from("'\\")]
+    for (const conforming of ['on', 'off']) {
+      await client.query(`SET standard_conforming_strings = ${conforming}`)
+      for (const text of texts) {
+        const read = await client.query<{ value: string }>(`SELECT ${sqlLiteral(text)}::text AS value`)
+        assert.equal(read.rows[0]?.value, text, `standard_conforming_strings ${conforming}`)
+      }
+      for (const blob of blobs) {
+        const read = await client.query<{ value: Buffer }>(`SELECT ${sqlLiteral(blob)} AS value`)
+        assert.deepEqual([...(read.rows[0]?.value ?? [])], [...blob], `standard_conforming_strings ${conforming}`)
+      }
+      const numbers = await client.query<{ n: string; z: null }>(
+        `SELECT ${sqlLiteral(9007199254740991)}::bigint AS n, ${sqlLiteral(null)} AS z`,
+      )
+      assert.equal(numbers.rows[0]?.n, '9007199254740991')
+      assert.equal(numbers.rows[0]?.z, null)
+    }
+    assert.throws(() => sqlLiteral(1.5))
+    assert.throws(() => sqlLiteral(true))
+    assert.throws(() => sqlLiteral({ a: 1 }))
   })
 
   it('refuses a URL that is not postgres://, without printing it', async () => {
