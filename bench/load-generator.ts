@@ -6,18 +6,11 @@
  * @module
  */
 import { request } from 'node:http'
-import { replay } from './socket-replayer.js'
+import { replay, type ReplayRun } from './socket-replayer.js'
 import type { LatencySummary, LoadGeneratorMessage, LoadJob, LoadResult, WireRequest } from './load-protocol.js'
 
 /** What one timed run saw; latencies go to the callback as they come. */
-interface RawRun {
-  completed2xx: number
-  non2xx: number
-  errors: number
-  timeouts: number
-  durationSeconds: number
-  statusCodes: Record<string, number>
-}
+type RawRun = ReplayRun
 
 type LatencySink = (milliseconds: number) => void
 

@@ -64,7 +64,7 @@ export const BACKGROUND_KINDS: readonly StatementKind[] = [
 export function classifyStatement(text: string): StatementKind {
   const sql = text.trim().replace(/\s+/g, ' ')
   // The change-log read (src/storage/postgres-storage.ts #changesAfterSql): the head, then the changes.
-  if (/^\(SELECT position AS head, NULL::bigint AS position, NULL::text AS writes FROM \S+\.change_head WHERE id = 1\) UNION ALL/.test(sql))
+  if (/^\(SELECT 'h' AS kind, position, NULL::text AS writes, digest FROM \S+\.change_head WHERE id = 1\) UNION ALL/.test(sql))
     return 'follower: read changes'
   if (/^BEGIN; SELECT pg_advisory_xact_lock/.test(sql)) return 'commit: BEGIN + write lock + catch-up'
   if (/^INSERT INTO \S+\.leases\b/.test(sql)) return 'lease: renew'

@@ -18,16 +18,10 @@
  * @module
  */
 import { connect, type Socket } from 'node:net'
-import type { WireRequest } from './load-protocol.js'
+import type { LoadResult, WireRequest } from './load-protocol.js'
 
-export interface ReplayRun {
-  completed2xx: number
-  non2xx: number
-  errors: number
-  timeouts: number
-  durationSeconds: number
-  statusCodes: Record<string, number>
-}
+/** What one timed run saw: a LoadResult without the figures made from it afterwards. */
+export type ReplayRun = Omit<LoadResult, 'requestsPerSecond' | 'latencyMs'>
 
 export interface ReplayOptions {
   url: URL

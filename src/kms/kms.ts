@@ -25,7 +25,7 @@ import type {
   TombstoneRecord,
   Write,
 } from '../storage/records.js'
-import type { ChangePosition, CommittedChange, LoadedState, Storage } from '../storage/storage.js'
+import type { ChainDigest, ChangePosition, CommittedChange, LoadedState, Storage } from '../storage/storage.js'
 import { keyArn, partitionOf } from '../wire/arn.js'
 import type { AuditIntentSource } from './audit-intent.js'
 import type { Clock } from './clock.js'
@@ -94,6 +94,13 @@ export class Kms {
   #mutations: Promise<unknown> = Promise.resolve()
   /** The last change of the store that these maps include. */
   #position: ChangePosition = 0
+  /**
+   * The store's chain digest at #position, when it told it (storage.ts chainDigest): given
+   * back with every read of the log, so that a store whose history is no longer the one
+   * this node applied (restored, or failed over, to a copy whose log went on differently)
+   * is noticed, and this node loads its state again instead of building on another history.
+   */
+  #digest: ChainDigest | undefined
   #follower: NodeJS.Timeout | undefined
   #unwatch: (() => void) | undefined
   #following: Promise<void> | undefined
@@ -140,6 +147,7 @@ export class Kms {
     for (const tombstone of state.tombstones) this.#applyWrite({ kind: 'putTombstone', tombstone })
     for (const grant of state.grants) this.#applyWrite({ kind: 'putGrant', grant })
     this.#position = state.position
+    this.#digest = state.digest
   }
 
   /** Applies changes other nodes committed, in log order. */
@@ -150,6 +158,7 @@ export class Kms {
       for (const write of change.writes) this.#applyWrite(write)
       outbox ||= change.writes.some((w) => w.kind === 'putOutbox')
       this.#position = change.position
+      this.#digest = change.digest
     }
     if (outbox) this.onOutbox()
   }
@@ -175,8 +184,9 @@ export class Kms {
   /** Applies what the node missed; true if there was anything. */
   async #catchUp(): Promise<boolean> {
     const before = this.#position
-    const changes = await this.#storage.changesSince(this.#position)
-    // Pruned past this node's position: it has been away too long to replay; start afresh.
+    const changes = await this.#storage.changesSince(this.#position, this.#digest)
+    // Pruned past this node's position (it has been away too long to replay), or the store
+    // holds another history: start afresh from the store's state.
     if (changes === undefined) this.#load(await this.#storage.load())
     else if (changes.length > 0) this.#applyChanges(changes)
     return this.#position !== before || changes === undefined
@@ -258,7 +268,7 @@ export class Kms {
   ): Promise<T> {
     const run = this.#mutations.then(async () => {
       let written: Write[] = []
-      const commit = (): Promise<{ position: ChangePosition; result: T }> =>
+      const commit = (): Promise<{ position: ChangePosition; digest?: ChainDigest; result: T }> =>
         this.#storage.commitChange(
           this.#position,
           (changes) => this.#applyChanges(changes),
@@ -272,22 +282,25 @@ export class Kms {
             written = [...written, { kind: 'auditIntent', ...intent(keyIds, auditDetail) }]
             return { ...decision, writes: written }
           },
+          this.#digest,
         )
-      let committed: { position: ChangePosition; result: T }
+      let committed: { position: ChangePosition; digest?: ChainDigest; result: T }
       try {
         committed = await commit()
       } catch (err) {
-        // The store cannot continue from where this node is (pruned past it, or it went
-        // back: a failover that lost commits): take the store's state as it is, and decide
-        // again on it. A node never builds on a history its store does not have.
+        // The store cannot continue from where this node is (pruned past it, it went back:
+        // a failover that lost commits, or it holds another history): take the store's
+        // state as it is, and decide again on it. A node never builds on a history its
+        // store does not have.
         if (!(err instanceof Error) || err.name !== 'ChangeLogMismatchError') throw err
         this.#load(await this.#storage.load())
         committed = await commit()
       }
-      const { position, result } = committed
+      const { position, digest, result } = committed
       if (written.length > 0) {
         for (const write of written) this.#applyWrite(write)
         this.#position = position
+        this.#digest = digest
         if (written.some((w) => w.kind === 'putOutbox')) this.onOutbox()
       }
       return result

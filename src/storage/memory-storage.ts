@@ -17,8 +17,12 @@ import type {
   GrantRecord,
   Write,
 } from './records.js'
+import { encodeWrites } from './write-codec.js'
 import {
   ChangeLogMismatchError,
+  GENESIS_DIGEST,
+  chainDigest,
+  type ChainDigest,
   type ChangePosition,
   type CommittedChange,
   type Decision,
@@ -45,6 +49,7 @@ class MemoryBacking {
   readonly leases = new Map<string, { holder: string; expiresAt: number }>()
   readonly watchers = new Set<() => void>()
   head: ChangePosition = 0
+  headDigest: ChainDigest = GENESIS_DIGEST
   /** Serialises commits: the exclusive section of commitChange. */
   exclusive: Promise<unknown> = Promise.resolve()
 
@@ -141,6 +146,7 @@ export class MemoryStorage implements Storage {
         tombstones: [...b.tombstones.values()],
         grants: [...b.grants.values()],
         position: b.head,
+        digest: b.headDigest,
       }),
     )
   }
@@ -149,34 +155,40 @@ export class MemoryStorage implements Storage {
     since: ChangePosition,
     catchUp: (changes: readonly CommittedChange[]) => void,
     decide: () => Promise<Decision<T>> | Decision<T>,
-  ): Promise<{ position: ChangePosition; result: T }> {
+    sinceDigest?: ChainDigest,
+  ): Promise<{ position: ChangePosition; digest?: ChainDigest; result: T }> {
     const b = this.#backing
     const run = b.exclusive.then(async () => {
-      const missed = this.#since(since)
+      const missed = this.#since(since, sinceDigest)
       if (missed === undefined) throw new ChangeLogMismatchError(`memory storage: cannot continue the change log from ${since}; load again`)
       if (missed.length > 0) catchUp(structuredClone(missed))
-      const position = missed.at(-1)?.position ?? since
+      const position = b.head
       const { writes, result } = await decide()
-      if (writes.length === 0) return { position, result }
+      if (writes.length === 0) return { position, digest: b.headDigest, result }
       b.apply(writes)
       b.head += 1
-      b.changes.push({ position: b.head, writes: structuredClone(writes) })
+      b.headDigest = chainDigest(b.headDigest, b.head, encodeWrites(writes))
+      b.changes.push({ position: b.head, writes: structuredClone(writes), digest: b.headDigest })
       if (b.changes.length > b.keptChanges) b.changes.splice(0, b.changes.length - b.keptChanges)
       for (const watcher of b.watchers) watcher()
-      return { position: b.head, result }
+      return { position: b.head, digest: b.headDigest, result }
     })
     b.exclusive = run.catch(() => undefined)
     return run
   }
 
-  changesSince(since: ChangePosition): Promise<CommittedChange[] | undefined> {
-    const missed = this.#since(since)
+  changesSince(since: ChangePosition, sinceDigest?: ChainDigest): Promise<CommittedChange[] | undefined> {
+    const missed = this.#since(since, sinceDigest)
     return Promise.resolve(missed === undefined ? undefined : structuredClone(missed))
   }
 
-  #since(since: ChangePosition): CommittedChange[] | undefined {
+  #since(since: ChangePosition, sinceDigest: ChainDigest | undefined): CommittedChange[] | undefined {
     const b = this.#backing
     if (since > b.head) return undefined
+    if (sinceDigest !== undefined) {
+      const known = since === b.head ? b.headDigest : since === 0 ? GENESIS_DIGEST : b.changes.find((c) => c.position === since)?.digest
+      if (known !== undefined && known !== sinceDigest) return undefined
+    }
     if (since === b.head) return []
     const first = b.changes[0]
     if (first === undefined || first.position > since + 1) return undefined

@@ -33,7 +33,10 @@ import type {
 } from './records.js'
 import {
   ChangeLogMismatchError,
+  GENESIS_DIGEST,
   StorageUnavailableError,
+  chainDigest,
+  type ChainDigest,
   type ChangePosition,
   type CommittedChange,
   type Decision,
@@ -472,9 +475,23 @@ export class PostgresStorage implements Storage {
       }))
       const tombstones = await records<TombstoneRecord>(`SELECT record FROM ${s}.tombstones ORDER BY key_id`)
       const grants = await records<GrantRecord>(`SELECT record FROM ${s}.grants ORDER BY seq`)
-      const head = await session.query<{ position: string }>(`SELECT position FROM ${s}.change_head WHERE id = 1`)
+      const head = await session.query<{ position: string; digest: string | null }>(
+        `SELECT position, digest FROM ${s}.change_head WHERE id = 1`,
+      )
       const position = Number(head.rows[0]?.position ?? 0)
-      return { keys, materials, aliases, sessions, answered, outbox, tombstones, grants, position }
+      const digest = position === 0 ? GENESIS_DIGEST : (head.rows[0]?.digest ?? undefined)
+      return {
+        keys,
+        materials,
+        aliases,
+        sessions,
+        answered,
+        outbox,
+        tombstones,
+        grants,
+        position,
+        ...(digest !== undefined ? { digest } : {}),
+      }
     })
   }
 
@@ -482,7 +499,8 @@ export class PostgresStorage implements Storage {
     since: ChangePosition,
     catchUp: (changes: readonly CommittedChange[]) => void,
     decide: () => Promise<Decision<T>> | Decision<T>,
-  ): Promise<{ position: ChangePosition; result: T }> {
+    sinceDigest?: ChainDigest,
+  ): Promise<{ position: ChangePosition; digest?: ChainDigest; result: T }> {
     if (this.#closed) return Promise.reject(new Error('storage: the PostgreSQL store is closed'))
     // One exclusive section at a time in this process (a second would only wait for the
     // write lock while holding a pooled connection), and the advisory lock against the
@@ -497,33 +515,32 @@ export class PostgresStorage implements Storage {
           const [, , changes] = await session.queries(
             `BEGIN; SELECT pg_advisory_xact_lock(${this.#lockKey}); ${this.#changesAfterSql(since)}`,
           )
-          const missed = this.#changesFrom(
-            since,
-            (changes?.rows ?? []) as Array<{ head: string | null; position: string | null; writes: string | null }>,
-          )
-          if (missed === undefined) throw new ChangeLogMismatchError(`storage: cannot continue the change log from ${since}; load again`)
-          if (missed.length > 0) catchUp(missed)
-          const caughtUp = missed.at(-1)?.position ?? since
+          const read = this.#changesFrom(since, (changes?.rows ?? []) as LogRow[], sinceDigest)
+          if (read === undefined) throw new ChangeLogMismatchError(`storage: cannot continue the change log from ${since}; load again`)
+          if (read.changes.length > 0) catchUp(read.changes)
+          // Under the write lock and caught up: the head is where this writer now is.
+          const caughtUp = read.head
           const { writes, result } = await decide()
-          if (writes.length === 0) return { position: caughtUp, result, committed: false }
+          if (writes.length === 0) return { position: caughtUp, digest: read.headDigest, result, committed: false }
           // The writes, the change log entry and COMMIT in one round trip: the region's write
           // lock is held for two round trips and the WAL flush, not one round trip per write.
-          return { position: await this.#commitWrites(session, caughtUp, writes), result, committed: true }
+          const digest = chainDigest(read.headDigest ?? GENESIS_DIGEST, caughtUp + 1, encodeWrites(writes))
+          return { position: await this.#commitWrites(session, caughtUp, writes, digest), digest, result, committed: true }
         },
         (outcome) => outcome.committed,
       ),
     )
     this.#exclusive = run.catch(() => undefined)
-    return run.then(({ position, result }) => ({ position, result }))
+    return run.then(({ position, digest, result }) => ({ position, ...withDigest(digest), result }))
   }
 
   /**
    * Sends `writes`, the change log entry at `caughtUp + 1` and COMMIT as one simple query
-   * (docs/spec/storage.md §5). Statements run in order and the first error stops the rest,
+   * (docs/spec/storage.md §3). Statements run in order and the first error stops the rest,
    * COMMIT included; the caller then rolls back. The values are written into the text as
    * literals (sqlLiteral), since the simple query protocol takes no parameters.
    */
-  async #commitWrites(session: Session, caughtUp: ChangePosition, writes: readonly Write[]): Promise<ChangePosition> {
+  async #commitWrites(session: Session, caughtUp: ChangePosition, writes: readonly Write[], digest: ChainDigest): Promise<ChangePosition> {
     const s = this.#s
     const position = caughtUp + 1
     const statements = writes.flatMap((write) => this.#writeStatement(write) ?? [])
@@ -534,10 +551,10 @@ export class PostgresStorage implements Storage {
       values: [],
     })
     statements.push({
-      text: `WITH head AS (UPDATE ${s}.change_head SET position = position + 1 WHERE id = 1 RETURNING position),
-            entry AS (INSERT INTO ${s}.changes (position, writes) SELECT position, $1 FROM head)
+      text: `WITH head AS (UPDATE ${s}.change_head SET position = position + 1, digest = $3 WHERE id = 1 RETURNING position),
+            entry AS (INSERT INTO ${s}.changes (position, writes, digest) SELECT position, $1, $3 FROM head)
        SELECT position, pg_notify($2, position::text) FROM head`,
-      values: [encodeWrites(writes), this.#schema],
+      values: [encodeWrites(writes), this.#schema, digest],
     })
     if (position % this.#pruneEvery === 0) {
       statements.push({ text: `DELETE FROM ${s}.changes WHERE position <= $1`, values: [position - this.#keptChanges] })
@@ -550,50 +567,69 @@ export class PostgresStorage implements Storage {
   }
 
   /**
-   * The statement that reads the head and the changes after `since` (a checked integer):
-   * always at least one row, the head's, so a log that ends before `since` is seen.
+   * The statement that reads the head (`h`), the digest of the change at `since` (`s`,
+   * when it is still kept) and the changes after `since` (`c`), in one snapshot: always at
+   * least one row, the head's, so a log that ends before `since` is seen.
    */
   #changesAfterSql(since: ChangePosition): string {
     const s = this.#s
     // The head as a row of its own, first, then the changes by the primary key's index:
     // no join, whose estimate the planner cannot make from a one-row table's statistics.
     return (
-      `(SELECT position AS head, NULL::bigint AS position, NULL::text AS writes FROM ${s}.change_head WHERE id = 1) ` +
-      `UNION ALL (SELECT NULL, position, writes FROM ${s}.changes WHERE position > ${since} ORDER BY position)`
+      `(SELECT 'h' AS kind, position, NULL::text AS writes, digest FROM ${s}.change_head WHERE id = 1) ` +
+      `UNION ALL (SELECT 's', position, NULL, digest FROM ${s}.changes WHERE position = ${since}) ` +
+      `UNION ALL (SELECT 'c', position, writes, digest FROM ${s}.changes WHERE position > ${since} ORDER BY position)`
     )
   }
 
   /**
-   * The changes after `since` from the rows one statement (one snapshot) read; undefined
-   * when the first of them was pruned, or when the log's head is before `since` (it went
-   * back: a failover to a database that lost commits). Positions are gapless, so a log
-   * that starts at `since + 1` holds every change after it.
+   * The changes after `since` from the rows one statement (one snapshot) read, with the
+   * head's position and digest; undefined when the first of them was pruned, when the
+   * log's head is before `since` (it went back: a failover to a database that lost
+   * commits), or when `sinceDigest` is given and the log's digest at `since` is known and
+   * another (the log holds another history). Positions are gapless, so a log that starts
+   * at `since + 1` holds every change after it.
    */
   #changesFrom(
     since: ChangePosition,
-    rows: ReadonlyArray<{ head: string | null; position: string | null; writes: string | null }>,
-  ): CommittedChange[] | undefined {
-    const head = Number(rows.find((row) => row.head !== null)?.head ?? 0)
+    rows: readonly LogRow[],
+    sinceDigest?: ChainDigest,
+  ): { changes: CommittedChange[]; head: ChangePosition; headDigest: ChainDigest | undefined } | undefined {
+    const headRow = rows.find((row) => row.kind === 'h')
+    const head = Number(headRow?.position ?? 0)
     if (head < since) return undefined
+    const headDigest = head === 0 ? GENESIS_DIGEST : (headRow?.digest ?? undefined)
+    if (sinceDigest !== undefined) {
+      const known = since === 0 ? GENESIS_DIGEST : since === head ? headDigest : (rows.find((row) => row.kind === 's')?.digest ?? undefined)
+      if (known !== undefined && known !== sinceDigest) return undefined
+    }
     // In position order whatever order the UNION's branches came back in.
     const changes = rows
-      .filter((row): row is { head: null; position: string; writes: string } => row.position !== null && row.writes !== null)
+      .filter(
+        (row): row is LogRow & { position: string; writes: string } => row.kind === 'c' && row.position !== null && row.writes !== null,
+      )
       .sort((x, y) => Number(x.position) - Number(y.position))
     const first = changes[0]
-    if (first === undefined) return head === since ? [] : undefined
+    if (first === undefined) return head === since ? { changes: [], head, headDigest } : undefined
     if (Number(first.position) !== since + 1) return undefined
-    return changes.map((row) => ({ position: Number(row.position), writes: decodeWrites(row.writes) }))
+    return {
+      changes: changes.map((row) => ({
+        position: Number(row.position),
+        writes: decodeWrites(row.writes),
+        ...withDigest(row.digest ?? undefined),
+      })),
+      head,
+      headDigest,
+    }
   }
 
-  async changesSince(since: ChangePosition): Promise<CommittedChange[] | undefined> {
+  async changesSince(since: ChangePosition, sinceDigest?: ChainDigest): Promise<CommittedChange[] | undefined> {
     this.#refuseIfClosed()
     if (!Number.isSafeInteger(since) || since < 0) throw new Error(`storage: ${since} is not a change log position`)
     const session = await this.#session('changesSince')
     try {
-      const rows = await session.query<{ head: string | null; position: string | null; writes: string | null }>(
-        this.#changesAfterSql(since),
-      )
-      return this.#changesFrom(since, rows.rows)
+      const rows = await session.query<LogRow>(this.#changesAfterSql(since))
+      return this.#changesFrom(since, rows.rows, sinceDigest)?.changes
     } finally {
       session.release()
     }
@@ -736,6 +772,19 @@ export class PostgresStorage implements Storage {
 }
 
 /** A byte array as node-postgres sends `bytea`: a Buffer over the same bytes. */
+/** A row of #changesAfterSql: the head (`h`), the change at `since` (`s`) or a change after it (`c`). */
+interface LogRow {
+  kind: 'h' | 's' | 'c'
+  position: string | null
+  writes: string | null
+  digest: string | null
+}
+
+/** `{ digest }` when it is known, `{}` otherwise (exactOptionalPropertyTypes). */
+function withDigest(digest: ChainDigest | undefined): { digest?: ChainDigest } {
+  return digest === undefined ? {} : { digest }
+}
+
 /** One SQL statement and its parameters ($1, $2, …). */
 interface Statement {
   text: string

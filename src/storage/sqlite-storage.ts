@@ -24,6 +24,9 @@ import type {
 } from './records.js'
 import {
   ChangeLogMismatchError,
+  GENESIS_DIGEST,
+  chainDigest,
+  type ChainDigest,
   type ChangePosition,
   type CommittedChange,
   type Decision,
@@ -105,6 +108,11 @@ CREATE TABLE leases (
   expires_at INTEGER NOT NULL
 );
 `,
+  // 3: the change log's chain digests (storage.ts chainDigest); NULL for changes logged before.
+  `
+ALTER TABLE changes ADD COLUMN digest TEXT;
+ALTER TABLE change_head ADD COLUMN digest TEXT;
+`,
 ]
 
 interface MaterialRow {
@@ -171,8 +179,10 @@ export class SqliteStorage implements Storage {
   readonly #db: Database.Database
   readonly #apply: (writes: readonly Write[]) => void
   readonly #head: () => ChangePosition
-  readonly #appendChange: (position: ChangePosition, writes: string) => void
-  readonly #changesAfter: (since: ChangePosition) => Array<{ position: number; writes: string }>
+  /** The chain digest at a position, when known: always at 0; NULL for changes logged before the chain. */
+  readonly #digestAt: (position: ChangePosition) => ChainDigest | undefined
+  readonly #appendChange: (position: ChangePosition, writes: string, digest: ChainDigest) => void
+  readonly #changesAfter: (since: ChangePosition) => Array<{ position: number; writes: string; digest: string | null }>
   readonly #oldestChange: () => ChangePosition | undefined
   /** The file's queue of exclusive sections in this process, shared by every SqliteStorage of it. */
   readonly #section: { tail: Promise<unknown>; users: number }
@@ -199,16 +209,23 @@ export class SqliteStorage implements Storage {
 
     const head = this.#db.prepare('SELECT position FROM change_head WHERE id = 1').pluck()
     this.#head = () => head.get() as number
-    const setHead = this.#db.prepare('UPDATE change_head SET position = ? WHERE id = 1')
-    const insertChange = this.#db.prepare('INSERT INTO changes (position, writes) VALUES (?, ?)')
+    const headDigest = this.#db.prepare('SELECT digest FROM change_head WHERE id = 1').pluck()
+    const changeDigest = this.#db.prepare('SELECT digest FROM changes WHERE position = ?').pluck()
+    this.#digestAt = (position) => {
+      if (position === 0) return GENESIS_DIGEST
+      const digest = (position === this.#head() ? headDigest.get() : changeDigest.get(position)) as string | null | undefined
+      return digest ?? undefined
+    }
+    const setHead = this.#db.prepare('UPDATE change_head SET position = ?, digest = ? WHERE id = 1')
+    const insertChange = this.#db.prepare('INSERT INTO changes (position, writes, digest) VALUES (?, ?, ?)')
     const pruneChanges = this.#db.prepare('DELETE FROM changes WHERE position <= ?')
-    this.#appendChange = (position, writes) => {
-      insertChange.run(position, writes)
-      setHead.run(position)
+    this.#appendChange = (position, writes, digest) => {
+      insertChange.run(position, writes, digest)
+      setHead.run(position, digest)
       if (position % pruneEvery === 0) pruneChanges.run(position - keptChanges)
     }
-    const changesAfter = this.#db.prepare('SELECT position, writes FROM changes WHERE position > ? ORDER BY position')
-    this.#changesAfter = (since) => changesAfter.all(since) as Array<{ position: number; writes: string }>
+    const changesAfter = this.#db.prepare('SELECT position, writes, digest FROM changes WHERE position > ? ORDER BY position')
+    this.#changesAfter = (since) => changesAfter.all(since) as Array<{ position: number; writes: string; digest: string | null }>
     const oldest = this.#db.prepare('SELECT MIN(position) FROM changes').pluck()
     this.#oldestChange = () => (oldest.get() as number | null) ?? undefined
 
@@ -367,7 +384,20 @@ export class SqliteStorage implements Storage {
     ).map((row): OutboxRecord => ({ id: row.id, to: row.to_region, expiresAt: row.expires_at, body: new Uint8Array(row.body) }))
     const tombstones = this.#records<TombstoneRecord>('SELECT record FROM tombstones')
     const grants = this.#records<GrantRecord>('SELECT record FROM grants ORDER BY rowid')
-    return { keys, materials, aliases, sessions, answered, outbox, tombstones, grants, position: this.#head() }
+    const position = this.#head()
+    const digest = this.#digestAt(position)
+    return {
+      keys,
+      materials,
+      aliases,
+      sessions,
+      answered,
+      outbox,
+      tombstones,
+      grants,
+      position,
+      ...(digest !== undefined ? { digest } : {}),
+    }
   }
 
   /** The rows of a table that keeps each record as JSON in its `record` column. */
@@ -382,7 +412,8 @@ export class SqliteStorage implements Storage {
     since: ChangePosition,
     catchUp: (changes: readonly CommittedChange[]) => void,
     decide: () => Promise<Decision<T>> | Decision<T>,
-  ): Promise<{ position: ChangePosition; result: T }> {
+    sinceDigest?: ChainDigest,
+  ): Promise<{ position: ChangePosition; digest?: ChainDigest; result: T }> {
     // Optimistic: `decide` runs without SQLite's write lock (it may await the HSM, and
     // better-sqlite3 waits for a lock by blocking the whole thread, which would stall
     // another node's process for as long); the commit then takes the lock and goes through
@@ -390,13 +421,18 @@ export class SqliteStorage implements Storage {
     // section at a time per file in this process, as the port requires.
     return this.#exclusively(async () => {
       let position = since
+      let positionDigest = sinceDigest
       for (;;) {
-        const missed = this.#changesSinceNow(position)
+        const missed = this.#changesSinceNow(position, positionDigest)
         if (missed === undefined) throw new ChangeLogMismatchError(`storage: cannot continue the change log from ${position}; load again`)
         if (missed.length > 0) catchUp(missed)
-        position = missed.at(-1)?.position ?? position
+        const last = missed.at(-1)
+        if (last !== undefined) {
+          position = last.position
+          positionDigest = last.digest
+        }
         const { writes, result } = await decide()
-        if (writes.length === 0) return { position, result }
+        if (writes.length === 0) return { position, ...withDigest(this.#digestAt(position)), result }
         const encoded = encodeWrites(writes)
         this.#db.exec('BEGIN IMMEDIATE')
         try {
@@ -405,10 +441,11 @@ export class SqliteStorage implements Storage {
             this.#db.exec('ROLLBACK')
             continue
           }
+          const digest = chainDigest(this.#digestAt(position) ?? GENESIS_DIGEST, position + 1, encoded)
           this.#apply(writes)
-          this.#appendChange(position + 1, encoded)
+          this.#appendChange(position + 1, encoded, digest)
           this.#db.exec('COMMIT')
-          return { position: position + 1, result }
+          return { position: position + 1, digest, result }
         } catch (err) {
           if (this.#db.inTransaction) this.#db.exec('ROLLBACK')
           throw err instanceof Error ? err : new Error('storage: commit failed')
@@ -424,22 +461,31 @@ export class SqliteStorage implements Storage {
     return run
   }
 
-  changesSince(since: ChangePosition): Promise<CommittedChange[] | undefined> {
+  changesSince(since: ChangePosition, sinceDigest?: ChainDigest): Promise<CommittedChange[] | undefined> {
     try {
-      return Promise.resolve(this.#changesSinceNow(since))
+      return Promise.resolve(this.#changesSinceNow(since, sinceDigest))
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error('storage: cannot read the change log'))
     }
   }
 
-  #changesSinceNow(since: ChangePosition): CommittedChange[] | undefined {
+  #changesSinceNow(since: ChangePosition, sinceDigest: ChainDigest | undefined): CommittedChange[] | undefined {
     const head = this.#head()
     // A log that ends before `since` went back (the file was restored from a copy).
     if (since > head) return undefined
+    // One that holds another change at `since` is another history (storage.ts chainDigest).
+    if (sinceDigest !== undefined) {
+      const known = this.#digestAt(since)
+      if (known !== undefined && known !== sinceDigest) return undefined
+    }
     if (since === head) return []
     const oldest = this.#oldestChange()
     if (oldest === undefined || oldest > since + 1) return undefined
-    return this.#changesAfter(since).map((row) => ({ position: row.position, writes: decodeWrites(row.writes) }))
+    return this.#changesAfter(since).map((row) => ({
+      position: row.position,
+      writes: decodeWrites(row.writes),
+      ...withDigest(row.digest ?? undefined),
+    }))
   }
 
   holdLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
@@ -471,4 +517,9 @@ export class SqliteStorage implements Storage {
     this.#db.close()
     leaveExclusiveSection(this.#sectionKey)
   }
+}
+
+/** `{ digest }` when it is known, `{}` otherwise (exactOptionalPropertyTypes). */
+function withDigest(digest: ChainDigest | undefined): { digest?: ChainDigest } {
+  return digest === undefined ? {} : { digest }
 }

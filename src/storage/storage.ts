@@ -14,19 +14,40 @@
  *
  * @module
  */
+import { hash } from 'node:crypto'
 import type { Snapshot, Write } from './records.js'
 
 /** A position in a region's change log: 0 before the first change, then 1, 2, 3, … without gaps. */
 export type ChangePosition = number
 
+/**
+ * The log's chain digest (docs/spec/storage.md §2): each change's digest covers the digest
+ * before it, its position and its writes as logged, so two logs that hold different
+ * changes at a position have different digests from there on. A store computes them; a
+ * node only compares them, to notice a store whose history is not the one it applied.
+ */
+export type ChainDigest = string
+
+/** The digest at position 0, before the first change. */
+export const GENESIS_DIGEST: ChainDigest = '0'.repeat(64)
+
+/** The digest of the change at `position`, logged as `encodedWrites` (write-codec.ts), after `previous`. */
+export function chainDigest(previous: ChainDigest, position: ChangePosition, encodedWrites: string): ChainDigest {
+  return hash('sha256', `trent-change-log-v1\n${previous}\n${position}\n${encodedWrites}`, 'hex')
+}
+
 export interface CommittedChange {
   position: ChangePosition
   writes: Write[]
+  /** The chain digest through this change; absent for a change logged before the chain was (a migrated store). */
+  digest?: ChainDigest
 }
 
 export interface LoadedState extends Snapshot {
   /** The position of the last change the snapshot includes. */
   position: ChangePosition
+  /** The chain digest at `position`; absent when the store does not know it (a migrated store). */
+  digest?: ChainDigest
 }
 
 /** What a writer decides, once it sees the region's current state. */
@@ -49,19 +70,26 @@ export interface Storage {
    * optimistically: if another writer committed while `decide` ran, it passes that change
    * to `catchUp` and calls `decide` again, so `decide` must do nothing but compute its
    * writes (what it asks the HSM to make is simply not used).
+   *
+   * `sinceDigest`, the caller's chain digest at `since`: when given, and the store's digest
+   * at `since` is known and differs, the store's history is not the caller's (it was
+   * replaced by another whose log reached as far), and the store throws
+   * ChangeLogMismatchError. The result carries the digest at the resolved position, when known.
    */
   commitChange<T>(
     since: ChangePosition,
     catchUp: (changes: readonly CommittedChange[]) => void,
     decide: () => Promise<Decision<T>> | Decision<T>,
-  ): Promise<{ position: ChangePosition; result: T }>
+    sinceDigest?: ChainDigest,
+  ): Promise<{ position: ChangePosition; digest?: ChainDigest; result: T }>
   /**
    * The changes committed after `since`, oldest first; `undefined` when the caller cannot
    * continue from `since` (some of the changes are no longer kept, or the store's log does
-   * not reach `since`: it went back), so the caller must `load()` again. `commitChange`
-   * throws ChangeLogMismatchError in the same cases.
+   * not reach `since`: it went back; or `sinceDigest` is given and differs from the store's
+   * digest at `since`: its history is another), so the caller must `load()` again.
+   * `commitChange` throws ChangeLogMismatchError in the same cases.
    */
-  changesSince(since: ChangePosition): Promise<CommittedChange[] | undefined>
+  changesSince(since: ChangePosition, sinceDigest?: ChainDigest): Promise<CommittedChange[] | undefined>
   /**
    * Whether other processes may write this store. A node of a shared store follows the
    * change log (changesSince) to learn what the others did.

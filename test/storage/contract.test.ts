@@ -25,7 +25,8 @@ import type {
   TombstoneRecord,
   Write,
 } from '../../src/storage/records.js'
-import type { ChangePosition, CommittedChange, Storage } from '../../src/storage/storage.js'
+import { GENESIS_DIGEST, chainDigest, type ChangePosition, type CommittedChange, type Storage } from '../../src/storage/storage.js'
+import { encodeWrites } from '../../src/storage/write-codec.js'
 import { postgresUnavailableReason, removeAllPostgresClusters, startPostgresCluster, type PostgresCluster } from '../helpers/postgres.js'
 
 interface StoreUnderTest {
@@ -360,7 +361,7 @@ for (const subject of [memory, sqlite, postgres]) {
       const other = await open(store)
       assert.deepEqual(snapshotOf(await other.load()), expected)
       // And the change log carries the writes as they were written.
-      assert.deepEqual(await other.changesSince(0), [{ position: 1, writes }])
+      assert.deepEqual(await other.changesSince(0), [{ position: 1, writes, digest: chainDigest(GENESIS_DIGEST, 1, encodeWrites(writes)) }])
     })
 
     it('puts replace, deletes remove, and deleteKey takes the key’s materials and grants with it', async () => {
@@ -485,9 +486,13 @@ for (const subject of [memory, sqlite, postgres]) {
           return { writes: [{ kind: 'putTombstone', tombstone: tombstoneRecord('key-9') }], result: 'ok' }
         },
       )
+      let digest = GENESIS_DIGEST
       assert.deepEqual(
         caughtUp,
-        written.map((writes, index) => ({ position: index + 1, writes })),
+        written.map((writes, index) => {
+          digest = chainDigest(digest, index + 1, encodeWrites(writes))
+          return { position: index + 1, writes, digest }
+        }),
       )
       assert.equal(decidedAfter, 3)
       assert.equal(position, 4)
@@ -531,6 +536,60 @@ for (const subject of [memory, sqlite, postgres]) {
         const write = change.writes[0]
         assert.equal(write?.kind === 'putKey' ? write.key.description : undefined, String(change.position - 1))
       }
+    })
+
+    it('chains its log: the same changes give the same digests in every store, and a store holding another history is refused', async () => {
+      const writesAt = (label: string): Write[] => [{ kind: 'putOutbox', message: outboxRecord(label) }]
+      // What the node a store served sees: the digest of every change, from the committer and its followers.
+      const original = subject.create()
+      const writer = await open(original)
+      const follower = await open(original)
+      assert.equal((await writer.load()).digest, GENESIS_DIGEST)
+      let expected = GENESIS_DIGEST
+      const digests: string[] = []
+      for (let position = 0; position < 3; position++) {
+        const committed = await writer.commitChange(
+          position,
+          () => undefined,
+          () => ({ writes: writesAt(`m${position}`), result: undefined }),
+          expected,
+        )
+        expected = chainDigest(expected, position + 1, encodeWrites(writesAt(`m${position}`)))
+        assert.equal(committed.digest, expected, 'every store computes the chain the same way')
+        digests.push(expected)
+      }
+      assert.deepEqual(
+        (await follower.changesSince(0, GENESIS_DIGEST))?.map((c) => c.digest),
+        digests,
+      )
+      assert.equal((await follower.load()).digest, digests[2])
+      assert.deepEqual(await follower.changesSince(3, digests[2]), [])
+      assert.deepEqual(
+        (await follower.changesSince(1, digests[0]))?.map((c) => c.position),
+        [2, 3],
+      )
+
+      // Another store whose log went as far with other changes (a restored or failed-over copy).
+      const other = subject.create()
+      const elsewhere = await open(other)
+      for (let position = 0; position < 3; position++) await commit(elsewhere, writesAt(`other ${position}`), position)
+      assert.equal(await elsewhere.changesSince(3, digests[2]), undefined, 'at the head')
+      assert.equal(await elsewhere.changesSince(1, digests[0]), undefined, 'behind the head')
+      await assert.rejects(
+        elsewhere.commitChange(
+          3,
+          () => undefined,
+          () => ({ writes: writesAt('x'), result: undefined }),
+          digests[2],
+        ),
+        /load again/,
+      )
+      assert.equal((await elsewhere.load()).position, 3, 'nothing was committed')
+      // Without a digest, or with the store's own, the caller goes on as before.
+      assert.deepEqual(await elsewhere.changesSince(3), [])
+      const own = (await elsewhere.load()).digest
+      assert.ok(own !== undefined && own !== digests[2])
+      assert.deepEqual(await elsewhere.changesSince(3, own), [])
     })
 
     it('changesSince returns what a follower missed, and undefined once the log was pruned past it', async () => {

@@ -88,4 +88,9 @@ CREATE TABLE ${s}.leases (
   expires_at timestamptz NOT NULL
 );
 `,
+  // 2: the change log's chain digests (storage.ts chainDigest); NULL for changes logged before.
+  (s) => `
+ALTER TABLE ${s}.changes ADD COLUMN digest text;
+ALTER TABLE ${s}.change_head ADD COLUMN digest text;
+`,
 ]
