@@ -36,6 +36,7 @@ import {
   GENESIS_DIGEST,
   StorageUnavailableError,
   chainDigest,
+  withDigest,
   type ChainDigest,
   type ChangePosition,
   type CommittedChange,
@@ -490,7 +491,7 @@ export class PostgresStorage implements Storage {
         tombstones,
         grants,
         position,
-        ...(digest !== undefined ? { digest } : {}),
+        ...withDigest(digest),
       }
     })
   }
@@ -778,11 +779,6 @@ interface LogRow {
   position: string | null
   writes: string | null
   digest: string | null
-}
-
-/** `{ digest }` when it is known, `{}` otherwise (exactOptionalPropertyTypes). */
-function withDigest(digest: ChainDigest | undefined): { digest?: ChainDigest } {
-  return digest === undefined ? {} : { digest }
 }
 
 /** One SQL statement and its parameters ($1, $2, …). */

@@ -26,6 +26,7 @@ import {
   ChangeLogMismatchError,
   GENESIS_DIGEST,
   chainDigest,
+  withDigest,
   type ChainDigest,
   type ChangePosition,
   type CommittedChange,
@@ -396,7 +397,7 @@ export class SqliteStorage implements Storage {
       tombstones,
       grants,
       position,
-      ...(digest !== undefined ? { digest } : {}),
+      ...withDigest(digest),
     }
   }
 
@@ -517,9 +518,4 @@ export class SqliteStorage implements Storage {
     this.#db.close()
     leaveExclusiveSection(this.#sectionKey)
   }
-}
-
-/** `{ digest }` when it is known, `{}` otherwise (exactOptionalPropertyTypes). */
-function withDigest(digest: ChainDigest | undefined): { digest?: ChainDigest } {
-  return digest === undefined ? {} : { digest }
 }

@@ -36,6 +36,11 @@ export function chainDigest(previous: ChainDigest, position: ChangePosition, enc
   return hash('sha256', `trent-change-log-v1\n${previous}\n${position}\n${encodedWrites}`, 'hex')
 }
 
+/** `{ digest }` when it is known, `{}` otherwise (exactOptionalPropertyTypes). */
+export function withDigest(digest: ChainDigest | undefined): { digest?: ChainDigest } {
+  return digest === undefined ? {} : { digest }
+}
+
 export interface CommittedChange {
   position: ChangePosition
   writes: Write[]

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import type { Hsm, MaterialRef } from '../../src/hsm/hsm.js'
-import { startWorkerHsm } from '../../src/hsm/worker-hsm.js'
+import { startTestWorkerHsm } from '../helpers/worker-hsm.js'
 import { loadMasterKey, loadOrCreateDomainKey } from '../../src/hsm/soft/domain-key.js'
 import { openKeyToken } from '../../src/hsm/soft/key-token.js'
 
@@ -24,14 +24,7 @@ const dir = mkdtempSync(join(tmpdir(), 'trent-hsm-bytes-'))
 let hsm: Hsm
 
 before(async () => {
-  hsm = await startWorkerHsm({
-    region: REGION,
-    masterKeyEnv: 'TRENT_TEST_UNSET_MASTER_KEY',
-    masterKeyFile: join(dir, 'master.key'),
-    createMasterKey: true,
-    sealedDomainKeyFile: join(dir, 'domain-key.sealed'),
-    keyDir: dir,
-  })
+  hsm = await startTestWorkerHsm(dir, REGION)
 })
 after(async () => {
   await hsm.close()

@@ -9,20 +9,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import type { Hsm, MaterialRef } from '../../src/hsm/hsm.js'
-import { startWorkerHsm } from '../../src/hsm/worker-hsm.js'
+import { startTestWorkerHsm } from '../helpers/worker-hsm.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'trent-hsm-worker-'))
 let hsm: Hsm
 
 before(async () => {
-  hsm = await startWorkerHsm({
-    region: 'us-east-1',
-    masterKeyEnv: 'TRENT_TEST_UNSET_MASTER_KEY',
-    masterKeyFile: join(dir, 'master.key'),
-    createMasterKey: true,
-    sealedDomainKeyFile: join(dir, 'domain-key.sealed'),
-    keyDir: dir,
-  })
+  hsm = await startTestWorkerHsm(dir, 'us-east-1')
 })
 after(async () => {
   await hsm.close()

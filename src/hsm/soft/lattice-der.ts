@@ -13,6 +13,8 @@
  *
  * @module
  */
+import { randomBytes } from 'node:crypto'
+import { clean } from '../internal/bytes.js'
 
 /** The DER of the AlgorithmIdentifier's OID: 06 09 60 86 48 01 65 03 04 <arc> <n>. */
 function oid(arc: number, n: number): Buffer {
@@ -86,4 +88,41 @@ export function publicKeyFromSpki(der: LatticeDer, spki: Uint8Array): Uint8Array
   if (spki.length !== template.length) return undefined
   if (!Buffer.from(spki.buffer, spki.byteOffset, keyAt).equals(template.subarray(0, keyAt))) return undefined
   return spki.subarray(keyAt)
+}
+
+/** New key material: a random seed of the algorithm's size, as PKCS#8 (the seed is wiped). */
+export function newSeedPkcs8(der: LatticeDer): Buffer {
+  const seed = randomBytes(der.seedBytes)
+  try {
+    return seedToPkcs8(der, seed)
+  } finally {
+    clean(seed)
+  }
+}
+
+/**
+ * The expansion of seed-form keys (the key pair a seed generates), cached by the buffer
+ * holding their PKCS#8 bytes, as asymmetric.ts keeps parsed keys: the HSM passes the same
+ * cached buffer for every use of a key version. An expanded secret key lives as long as
+ * that buffer; it cannot be wiped when the WeakMap drops it, the same limit
+ * docs/security.md states for OpenSSL's parsed keys. The seed is wiped once expanded.
+ */
+export function expandedSeedKeys<Spec extends string, Expanded extends { spec: Spec }>(
+  derOf: (spec: Spec) => LatticeDer,
+  expandSeed: (spec: Spec, seed: Uint8Array) => Expanded,
+): (spec: Spec, pkcs8: Uint8Array) => Expanded {
+  const expanded = new WeakMap<Uint8Array, Expanded>()
+  return (spec, pkcs8) => {
+    const cached = pkcs8 instanceof Uint8Array ? expanded.get(pkcs8) : undefined
+    if (cached !== undefined && cached.spec === spec) return cached
+    const seed = seedFromPkcs8(derOf(spec), pkcs8)
+    if (seed === undefined) throw new RangeError(`${spec}: not a seed-form PKCS#8 private key`)
+    try {
+      const key = expandSeed(spec, seed)
+      expanded.set(pkcs8, key)
+      return key
+    } finally {
+      clean(seed)
+    }
+  }
 }

@@ -18,8 +18,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { ml_dsa44, ml_dsa65, ml_dsa87 } from '@noble/post-quantum/ml-dsa.js'
-import { clean } from '../internal/bytes.js'
-import { mlDsaDer, publicKeyToSpki, seedFromPkcs8, seedToPkcs8, type LatticeDer } from './lattice-der.js'
+import { expandedSeedKeys, mlDsaDer, newSeedPkcs8, publicKeyToSpki, type LatticeDer } from './lattice-der.js'
 import type { MessageType, SigningAlgorithm } from '../../wire/key-specs.js'
 
 export type MlDsaKeySpec = 'ML_DSA_44' | 'ML_DSA_65' | 'ML_DSA_87'
@@ -51,14 +50,6 @@ interface Expanded {
   tr: Buffer
 }
 
-/**
- * Expanded keys by the buffer holding their PKCS#8 bytes, as asymmetric.ts keeps parsed
- * keys: the HSM passes the same cached buffer for every use of a key version. The expanded
- * secret key lives as long as that buffer; it cannot be wiped when the WeakMap drops it,
- * the same limit docs/security.md states for OpenSSL's parsed keys.
- */
-const expandedKeys = new WeakMap<Uint8Array, Expanded>()
-
 function shake256(parts: readonly Uint8Array[], outputLength: number): Buffer {
   const hash = createHash('shake256', { outputLength })
   for (const part of parts) hash.update(part)
@@ -75,31 +66,18 @@ export function messageRepresentative(tr: Uint8Array, message: Uint8Array): Buff
   return shake256([tr, Buffer.from([0x00, 0x00]), message], MU_BYTES)
 }
 
-function expand(spec: MlDsaKeySpec, pkcs8: Uint8Array): Expanded {
-  const cached = pkcs8 instanceof Uint8Array ? expandedKeys.get(pkcs8) : undefined
-  if (cached !== undefined && cached.spec === spec) return cached
-  const { dsa, der } = paramsOf(spec)
-  const seed = seedFromPkcs8(der, pkcs8)
-  if (seed === undefined) throw new RangeError(`${spec}: not a seed-form PKCS#8 private key`)
-  try {
-    const { publicKey, secretKey } = dsa.keygen(seed)
-    const expanded = { spec, publicKey, secretKey, tr: publicKeyHash(publicKey) }
-    expandedKeys.set(pkcs8, expanded)
-    return expanded
-  } finally {
-    clean(seed)
-  }
-}
+/** The key pair of a seed-form key, cached by its PKCS#8 buffer (lattice-der.ts). */
+const expand = expandedSeedKeys<MlDsaKeySpec, Expanded>(
+  (spec) => paramsOf(spec).der,
+  (spec, seed) => {
+    const { publicKey, secretKey } = paramsOf(spec).dsa.keygen(seed)
+    return { spec, publicKey, secretKey, tr: publicKeyHash(publicKey) }
+  },
+)
 
 /** New key material: a random 32-byte seed, as PKCS#8. */
 export function generateMlDsaKey(spec: MlDsaKeySpec): Buffer {
-  const { der } = paramsOf(spec)
-  const seed = randomBytes(der.seedBytes)
-  try {
-    return seedToPkcs8(der, seed)
-  } finally {
-    clean(seed)
-  }
+  return newSeedPkcs8(paramsOf(spec).der)
 }
 
 export function mlDsaPublicKey(spec: MlDsaKeySpec, pkcs8: Uint8Array): Buffer {

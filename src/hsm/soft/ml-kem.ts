@@ -17,8 +17,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { ml_kem1024, ml_kem512, ml_kem768 } from '@noble/post-quantum/ml-kem.js'
-import { clean } from '../internal/bytes.js'
-import { mlKemDer, publicKeyToSpki, seedFromPkcs8, seedToPkcs8, type LatticeDer } from './lattice-der.js'
+import { expandedSeedKeys, mlKemDer, newSeedPkcs8, publicKeyToSpki, type LatticeDer } from './lattice-der.js'
 
 export type MlKemKeySpec = 'ML_KEM_512' | 'ML_KEM_768' | 'ML_KEM_1024'
 
@@ -53,34 +52,18 @@ interface Expanded {
   decapsulationKey: Uint8Array
 }
 
-/** Expanded keys by their material buffer (see ml-dsa.ts on what this cache keeps alive). */
-const expandedKeys = new WeakMap<Uint8Array, Expanded>()
-
-function expand(spec: MlKemKeySpec, pkcs8: Uint8Array): Expanded {
-  const cached = pkcs8 instanceof Uint8Array ? expandedKeys.get(pkcs8) : undefined
-  if (cached !== undefined && cached.spec === spec) return cached
-  const { kem, der } = paramsOf(spec)
-  const seed = seedFromPkcs8(der, pkcs8)
-  if (seed === undefined) throw new RangeError(`${spec}: not a seed-form PKCS#8 private key`)
-  try {
-    const { publicKey, secretKey } = kem.keygen(seed)
-    const expanded = { spec, encapsulationKey: publicKey, decapsulationKey: secretKey }
-    expandedKeys.set(pkcs8, expanded)
-    return expanded
-  } finally {
-    clean(seed)
-  }
-}
+/** The key pair of a seed-form key, cached by its PKCS#8 buffer (lattice-der.ts). */
+const expand = expandedSeedKeys<MlKemKeySpec, Expanded>(
+  (spec) => paramsOf(spec).der,
+  (spec, seed) => {
+    const { publicKey, secretKey } = paramsOf(spec).kem.keygen(seed)
+    return { spec, encapsulationKey: publicKey, decapsulationKey: secretKey }
+  },
+)
 
 /** New key material: 64 random bytes d || z, as PKCS#8. */
 export function generateMlKemKey(spec: MlKemKeySpec): Buffer {
-  const { der } = paramsOf(spec)
-  const seed = randomBytes(der.seedBytes)
-  try {
-    return seedToPkcs8(der, seed)
-  } finally {
-    clean(seed)
-  }
+  return newSeedPkcs8(paramsOf(spec).der)
 }
 
 /** A fresh key pair for GenerateDataKeyPair: the seed-form PKCS#8 and its SubjectPublicKeyInfo. */
