@@ -94,3 +94,58 @@ export function projectOutput(operation: string, output: Record<string, unknown>
   if (outputShape === undefined) return {}
   return project(model, outputShape, output) as Record<string, unknown>
 }
+
+/**
+ * What an audit record shows instead of a member the model marks sensitive (a custom key
+ * store's password, an XKS proxy credential): CloudTrail's own placeholder for such values.
+ */
+export const HIDDEN_VALUE = 'HIDDEN_DUE_TO_SECURITY_REASONS'
+
+function hideSensitive(model: KmsModel, shapeName: string, value: unknown): unknown {
+  const shape = shapeOf(model, shapeName)
+  if (shape.sensitive === true) return typeof value === 'string' ? HIDDEN_VALUE : value
+  if (shape.type === 'list' && Array.isArray(value) && shape.member !== undefined) {
+    const element = shape.member.shape
+    return value.map((item) => hideSensitive(model, element, item))
+  }
+  if (shape.type !== 'structure' || typeof value !== 'object' || value === null || Array.isArray(value)) return value
+  const members = shape.members ?? {}
+  const hidden: Record<string, unknown> = {}
+  for (const [member, memberValue] of Object.entries(value)) {
+    const reference = Object.hasOwn(members, member) ? members[member] : undefined
+    hidden[member] = reference === undefined ? memberValue : hideSensitive(model, reference.shape, memberValue)
+  }
+  return hidden
+}
+
+function holdsSensitiveText(model: KmsModel, shapeName: string, seen: Set<string>): boolean {
+  if (seen.has(shapeName)) return false
+  seen.add(shapeName)
+  const shape = shapeOf(model, shapeName)
+  if (shape.sensitive === true) return shape.type === 'string'
+  const below = [...Object.values(shape.members ?? {}), shape.member, shape.key, shape.value].filter((r) => r !== undefined)
+  return below.some((reference) => holdsSensitiveText(model, reference.shape, seen))
+}
+
+/** Operations whose input may hold sensitive text: found once, so other requests pay a lookup. */
+const sensitiveInputs = new Map<string, boolean>()
+
+/**
+ * The input as an audit record may show it: every text member of a sensitive shape
+ * replaced by HIDDEN_VALUE (blobs, Plaintext among them, are left out of records anyway).
+ * The same object when the operation's input holds no sensitive text.
+ */
+export function withoutSensitiveText(
+  operation: string,
+  input: Record<string, unknown>,
+  model: KmsModel = KMS_MODEL,
+): Record<string, unknown> {
+  const inputShape = model.operations[operation]?.input
+  if (inputShape === undefined) return input
+  let sensitive = sensitiveInputs.get(operation)
+  if (sensitive === undefined) {
+    sensitive = holdsSensitiveText(model, inputShape, new Set())
+    sensitiveInputs.set(operation, sensitive)
+  }
+  return sensitive ? (hideSensitive(model, inputShape, input) as Record<string, unknown>) : input
+}

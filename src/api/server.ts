@@ -23,7 +23,7 @@ import { verifySigV4 } from './auth/sigv4.js'
 import { forwardRequest, type RegionRoute } from './forward.js'
 import { isJsonContentType, parseTarget, sendError, sendJson } from './protocol.js'
 import { isKnownOperation, parseAdminInput, parseOperationInput } from './validation.js'
-import { presentLeafPaths, projectOutput } from './members.js'
+import { presentLeafPaths, projectOutput, withoutSensitiveText } from './members.js'
 import { runOperation } from '../kms/access.js'
 import type { PrincipalDirectory } from '../kms/principals.js'
 import type { RequestMetrics } from '../metrics/region-metrics.js'
@@ -257,7 +257,8 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
     const kmsOperation = OPERATIONS.get(target.operation)
     if (kmsOperation === undefined) throw new KmsError('UnknownOperationException')
     const input = parseOperationInput(target.operation, json)
-    progress.input = input
+    // What the audit record shows of it: a custom key store's password is not for the trail.
+    progress.input = withoutSensitiveText(target.operation, input)
     refuseUnhonouredMembers(kmsOperation, input)
     const output = await runOperation(kms, kmsOperation, input, { requestId, caller: identity().caller, auditIntent })
     return { operation: kmsOperation.name, output: projectOutput(kmsOperation.name, output) as Record<string, unknown> }

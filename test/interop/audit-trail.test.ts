@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import {
+  CreateCustomKeyStoreCommand,
   CreateKeyCommand,
   DecryptCommand,
   DescribeKeyCommand,
@@ -32,6 +33,7 @@ import {
   type KMSServiceException,
 } from '@aws-sdk/client-kms'
 import type { AuditRecord } from '../../src/audit/record.js'
+import { HIDDEN_VALUE } from '../../src/api/members.js'
 import { callTrent } from '../../src/cli/sign.js'
 import { wrapForImport } from '../helpers/import-wrap.js'
 import {
@@ -369,6 +371,35 @@ describe('audit trail and GetKeyLastUsage, through the AWS SDK', () => {
     assert.equal(now.KeyLastUsage?.KmsRequestId, encrypted.$metadata.requestId)
     const verified = await runCli(['audit', 'verify', '--data-dir', dataDir, '--region', US])
     assert.equal(verified.code, 0, verified.stdout)
+  })
+
+  it('shows a custom key store password and an XKS proxy secret as hidden, never in the trail', async () => {
+    const password = `password-${randomBytes(8).toString('hex')}`
+    const proxyKeyId = Array.from(randomBytes(24), (byte) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'.charAt(byte % 32)).join('')
+    const proxySecret = randomBytes(32).toString('base64')
+    const refused = await kms(US)
+      .send(
+        new CreateCustomKeyStoreCommand({
+          CustomKeyStoreName: 'audited-store',
+          CloudHsmClusterId: 'cluster-234567abcdefg',
+          TrustAnchorCertificate: '-----BEGIN CERTIFICATE-----',
+          KeyStorePassword: password,
+          XksProxyAuthenticationCredential: { AccessKeyId: proxyKeyId, RawSecretAccessKey: proxySecret },
+        }),
+      )
+      .catch((err: KMSServiceException) => err)
+    assert.ok(refused instanceof Error, 'no custom key store is made')
+    assert.notEqual((refused as KMSServiceException).name, 'ValidationException', (refused as Error).message)
+    const record = byRequest(await events(dataDir, US), (refused as KMSServiceException).$metadata.requestId)
+    assert.equal(record.eventName, 'CreateCustomKeyStore')
+    assert.equal(record.requestParameters?.customKeyStoreName, 'audited-store')
+    assert.equal(record.requestParameters?.keyStorePassword, HIDDEN_VALUE)
+    assert.deepEqual(record.requestParameters?.xksProxyAuthenticationCredential, {
+      accessKeyId: HIDDEN_VALUE,
+      rawSecretAccessKey: HIDDEN_VALUE,
+    })
+    const trail = allTrailBytes(dataDir)
+    for (const secret of [password, proxyKeyId, proxySecret]) assert.equal(trail.indexOf(secret), -1, 'a secret in the trail')
   })
 })
 
