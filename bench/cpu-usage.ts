@@ -10,6 +10,12 @@
  * {@link watchProcessGroup}: each such group counts as one process, all of its processes
  * together.
  *
+ * A process's CPU includes that of its children that ended (and were waited for) by the
+ * second sample: a child that lived wholly inside the window, as each of the load
+ * generator's wrk runs does, is counted in full. One that was alive at the first sample
+ * and ended in the window is counted from its start, an over-count of the time before
+ * the window; no process here ends that way during a measurement.
+ *
  * Elsewhere than Linux every function returns undefined and the report goes without.
  *
  * @module
@@ -170,7 +176,11 @@ export function sampleCpu(rootPid: number = process.pid): CpuSample | undefined 
       const fields = statFields(`/proc/${pid}/task/${tid}/stat`)
       if (fields !== undefined) threads.set(Number(tid), ticksOf(fields))
     }
-    processes.set(pid, { pid, parentPid: parents.get(pid) ?? 0, top, label: labelOf(pid), ticks: ticksOf(processFields), threads })
+    // A child that ended and was waited for is in its parent's cutime and cstime from then
+    // on: wrk, which the load generator starts for each run, is counted that way. (The
+    // bench driver's own are left out: its children are the targets, each counted apart.)
+    const reaped = pid === rootPid ? 0 : reapedChildrenTicksOf(processFields)
+    processes.set(pid, { pid, parentPid: parents.get(pid) ?? 0, top, label: labelOf(pid), ticks: ticksOf(processFields) + reaped, threads })
   }
   for (const [groupRoot, label] of watchedGroups) {
     if (ours.has(groupRoot)) continue

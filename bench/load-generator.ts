@@ -5,12 +5,19 @@
  *
  * @module
  */
+import { mkdtempSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { replay, type ReplayRun } from './socket-replayer.js'
+import { replayWithWrk } from './wrk-replayer.js'
 import type { LatencySummary, LoadGeneratorMessage, LoadJob, LoadResult, WireRequest } from './load-protocol.js'
 
-/** What one timed run saw; latencies go to the callback as they come. */
-type RawRun = ReplayRun
+/**
+ * What one timed run saw. Latencies go to the callback as they come, or (wrk, which
+ * keeps them in its own histogram) arrive summarised.
+ */
+type RawRun = ReplayRun & { latencyMs?: LatencySummary }
 
 type LatencySink = (milliseconds: number) => void
 
@@ -20,7 +27,21 @@ function send(message: LoadGeneratorMessage): void {
   process.send?.(message)
 }
 
+/** wrk's scripts (one per job) go here; removed when the process exits. */
+const scriptDir = mkdtempSync(join(tmpdir(), 'trent-load-'))
+process.on('exit', () => rmSync(scriptDir, { recursive: true, force: true }))
+
 function runKeepAlive(job: LoadJob, durationSeconds: number, onLatency?: LatencySink): Promise<RawRun> {
+  if (job.engine === 'wrk') {
+    return replayWithWrk({
+      url: new URL(job.url),
+      connections: job.connections,
+      durationSeconds,
+      requests: job.requests,
+      timeoutSeconds: REQUEST_TIMEOUT_SECONDS,
+      scriptPath: join(scriptDir, `job-${job.id}.lua`),
+    })
+  }
   return replay({
     url: new URL(job.url),
     connections: job.connections,
@@ -112,7 +133,7 @@ async function runJob(job: LoadJob): Promise<LoadResult> {
   const run = await runner(job, job.durationSeconds, (ms) => latencies.push(ms))
   return {
     requestsPerSecond: run.completed2xx / run.durationSeconds,
-    latencyMs: summarise(latencies),
+    latencyMs: run.latencyMs ?? summarise(latencies),
     completed2xx: run.completed2xx,
     non2xx: run.non2xx,
     errors: run.errors,

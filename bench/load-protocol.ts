@@ -28,7 +28,14 @@ export interface LoadJob {
    * `Connection: close` on every request (moto's Werkzeug does).
    */
   connectionMode: 'keep-alive' | 'per-request'
+  /**
+   * Who sends a keep-alive load: 'wrk' (bench/wrk-replayer.ts, when the machine has wrk)
+   * or 'node' (bench/socket-replayer.ts). A per-request load is always node:http.
+   */
+  engine: LoadEngine
 }
+
+export type LoadEngine = 'wrk' | 'node'
 
 export interface LatencySummary {
   p50: number

@@ -46,6 +46,10 @@
  *   --trent-node-flags="F ..."  extra node flags for the Trent processes, e.g.
  *                       "--perf-basic-prof" to read their JIT frames with Linux perf
  *                       (V8 then leaves /tmp/perf-<pid>.map files behind)
+ *   --load wrk|node     who sends a keep-alive load: wrk (bench/wrk-replayer.ts; the
+ *                       default when the machine has it: about half the CPU per request)
+ *                       or node (bench/socket-replayer.ts). Keep one choice across runs
+ *                       whose figures you compare.
  *   --out FILE          where to write the JSON results
  *
  * @module
@@ -56,7 +60,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import type { LoadGeneratorMessage, LoadJob, LoadResult, WireRequest } from './load-protocol.js'
+import type { LoadEngine, LoadGeneratorMessage, LoadJob, LoadResult, WireRequest } from './load-protocol.js'
 import {
   cpuBetween,
   describeCpu,
@@ -95,6 +99,7 @@ import {
 // Then the replication part; takes --only kms|nodes|replication off argv.
 import { onlyPart, replicationAfterKms } from './replication.js'
 import { createRequestSigner, type Credentials } from './signing.js'
+import { wrkAvailable } from './wrk-replayer.js'
 import {
   partitionLauncherBuilt,
   probeMoto,
@@ -130,25 +135,50 @@ function wholeNumber(value: string, flag: string): number {
   return value === '0' ? 0 : positiveInteger(value, flag)
 }
 
-const { values: flags } = parseArgs({
-  options: {
-    direct: { type: 'boolean', default: false },
-    duration: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '1' },
-    connections: { type: 'string', default: '32' },
-    pool: { type: 'string', default: '128' },
-    targets: { type: 'string' },
-    /** Only these operations (comma-separated AWS names, e.g. Sign,GenerateMac). */
-    operations: { type: 'string' },
-    region: { type: 'string', default: 'us-east-1' },
-    nodes: { type: 'string', default: '2' },
-    'createkey-connections': { type: 'string', default: '16' },
-    'cpu-prof': { type: 'string' },
-    'trent-node-flags': { type: 'string' },
-    out: { type: 'string' },
-  },
-  strict: true,
-})
+const LOAD_ENGINE_DESCRIPTIONS: Record<LoadEngine, string> = {
+  wrk: 'wrk (bench/wrk-replayer.ts), one thread, a child of the load generator; pipelining 1, keep-alive',
+  node: 'bench/socket-replayer.ts, one child process, pipelining 1, keep-alive',
+}
+
+/** `--load`, or wrk when the machine has it. */
+function loadEngineOf(flag: string | undefined): LoadEngine {
+  if (flag === undefined) return wrkAvailable() ? 'wrk' : 'node'
+  if (flag !== 'wrk' && flag !== 'node') fail('--load must be wrk or node')
+  if (flag === 'wrk' && !wrkAvailable()) fail('--load wrk: no wrk on this machine (apt-get install wrk)')
+  return flag
+}
+
+/** parseArgs, with a bad flag reported as one line rather than a stack trace. */
+function parseFlags<T>(parse: () => T): T {
+  try {
+    return parse()
+  } catch (err: unknown) {
+    fail(`${err instanceof Error ? err.message : String(err)} (the flags are listed at the top of bench/run.ts)`)
+  }
+}
+
+const { values: flags } = parseFlags(() =>
+  parseArgs({
+    options: {
+      direct: { type: 'boolean', default: false },
+      duration: { type: 'string', default: '5' },
+      warmup: { type: 'string', default: '1' },
+      connections: { type: 'string', default: '32' },
+      pool: { type: 'string', default: '128' },
+      targets: { type: 'string' },
+      /** Only these operations (comma-separated AWS names, e.g. Sign,GenerateMac). */
+      operations: { type: 'string' },
+      region: { type: 'string', default: 'us-east-1' },
+      nodes: { type: 'string', default: '2' },
+      'createkey-connections': { type: 'string', default: '16' },
+      'cpu-prof': { type: 'string' },
+      'trent-node-flags': { type: 'string' },
+      load: { type: 'string' },
+      out: { type: 'string' },
+    },
+    strict: true,
+  }),
+)
 
 const settings = {
   direct: flags.direct,
@@ -161,6 +191,7 @@ const settings = {
   createKeyConnections: wholeNumber(flags['createkey-connections'], '--createkey-connections'),
   cpuProfileDir: flags['cpu-prof'] !== undefined ? resolve(flags['cpu-prof']) : undefined,
   trentNodeFlags: (flags['trent-node-flags'] ?? '').split(/\s+/).filter((flag) => flag !== ''),
+  loadEngine: loadEngineOf(flags.load),
 }
 const nodesOnly = onlyPart === 'nodes'
 const onlyOperations = flags.operations?.split(',').map((name) => name.trim())
@@ -245,6 +276,7 @@ class LoadGenerator {
       id: this.#nextId++,
       url,
       connectionMode,
+      engine: settings.loadEngine,
       connections: options.connections ?? settings.connections,
       warmupSeconds: options.warmupSeconds ?? settings.warmupSeconds,
       durationSeconds: settings.durationSeconds,
@@ -426,7 +458,7 @@ async function main(): Promise<number> {
       warmupSeconds: settings.warmupSeconds,
       durationSeconds: settings.durationSeconds,
       requestPoolSize: settings.poolSize,
-      loadGenerator: 'bench/socket-replayer.ts, one child process, pipelining 1, keep-alive',
+      loadGenerator: LOAD_ENGINE_DESCRIPTIONS[settings.loadEngine],
       ...(targets.includes('trent-pg') ? { nodes: settings.nodes } : {}),
       ...(createKeyTargets.length > 0 ? { createKeyConnections: settings.createKeyConnections } : {}),
     },
@@ -438,7 +470,11 @@ async function main(): Promise<number> {
   process.stdout.write(
     `bench: ${targets.join(', ')}; ${settings.connections} connections, ${settings.warmupSeconds} s warm-up` +
       `${targets.includes('trent-pg') ? ` (trent-pg, ${settings.nodes} nodes: ${warmupSecondsOf('trent-pg')} s)` : ''} + ${settings.durationSeconds} s per operation; ` +
-      `load to ${settings.direct ? 'the region port (--direct)' : 'the gateway'}; time budget ${Math.round(timeBudgetMs / 1000)} s; logs in ${logDir}\n`,
+      `load to ${settings.direct ? 'the region port (--direct)' : 'the gateway'} by ${settings.loadEngine === 'wrk' ? 'wrk' : 'the Node replayer'}${
+        flags.load === undefined && settings.loadEngine === 'node'
+          ? ' (no wrk on this machine: apt-get install wrk for a load that takes less CPU)'
+          : ''
+      }; time budget ${Math.round(timeBudgetMs / 1000)} s; logs in ${logDir}\n`,
   )
 
   // A second of the machine at rest: someone else's load now will be in every number.
