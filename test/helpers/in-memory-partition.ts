@@ -15,6 +15,7 @@ import { SOLE_WRITER_LEASE } from '../../src/kms/lease.js'
 import { sweepDeletions, rotateDueKeys } from '../../src/kms/background.js'
 import { createLogger } from '../../src/log/logger.js'
 import { parseEnvelope } from '../../src/replication/envelope.js'
+import type { Storage } from '../../src/storage/storage.js'
 import { signingInput } from '../../src/replication/trust-store.js'
 import { startInProcessRegion, type InProcessRegion } from './in-process-region.js'
 
@@ -84,11 +85,15 @@ function typeOf(bytes: Uint8Array): string {
   }
 }
 
-/** `basePort`: region i's API listens on basePort + i (default: any free port). */
+/**
+ * `basePort`: region i's API listens on basePort + i (default: any free port).
+ * `storageOf`: each region's store (default: a MemoryStorage of its own).
+ */
 export async function startInMemoryPartition(
   names: string[],
   partitionId = 'trent-test-partition',
   basePort?: number,
+  storageOf?: (region: string) => Storage,
 ): Promise<InMemoryPartition> {
   const trust = new MemoryTrustStore(partitionId)
   const regions = new Map<string, InProcessRegion>()
@@ -144,6 +149,7 @@ export async function startInMemoryPartition(
       region: name,
       hsm,
       ...(basePort !== undefined ? { port: basePort + names.indexOf(name) } : {}),
+      ...(storageOf !== undefined ? { storage: storageOf(name) } : {}),
     })
     region.kms.peers = trust
     for (const key of await hsm.replicationSigningKeys()) trust.pinned.push({ region: name, id: key.id, spki: key.publicKey })

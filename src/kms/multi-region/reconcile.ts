@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { KeyRecord, Write } from '../../storage/records.js'
+import type { KeyRecord, SessionRecord, Write } from '../../storage/records.js'
 import type { Kms } from '../kms.js'
 import { openSession } from './handlers.js'
 import { handoffMessage, queueMessage, sharedStateOf, wallClock } from './outbound.js'
@@ -19,61 +19,93 @@ function missing(kms: Kms, key: KeyRecord): number[] {
   return (key.mrk?.knownVersions ?? []).filter((v) => !held.has(v))
 }
 
-async function reconcileKey(kms: Kms, key: KeyRecord, options: ReconcileOptions): Promise<Write[]> {
+/**
+ * What reconciling a key would do now; undefined when the key is in order. Pure (no HSM
+ * call, no new id), so that a pass can skip, without taking the region's write lock, the
+ * keys that need nothing: most of them, most of the time.
+ */
+interface ReconcilePlan {
+  /** The primary's handoff may have been lost: offer the same one again. */
+  offerHandoff: boolean
+  /** Replicas to send the shared state (or their ReplicaCreate) again. */
+  resendTo: string[]
+  /** Material versions this region lacks, and the region to fetch them from. */
+  fetch?: { from: string; versions: number[] }
+  /** Open sessions whose offer to send again. */
+  reoffer: SessionRecord[]
+}
+
+function planFor(kms: Kms, key: KeyRecord, options: ReconcileOptions, now: number): ReconcilePlan | undefined {
   const mrk = key.mrk
-  if (mrk === undefined) return []
-  const now = wallClock()
-  const writes: Write[] = []
+  if (mrk === undefined) return undefined
+  const plan: ReconcilePlan = { offerHandoff: false, resendTo: [], reoffer: [] }
+  const lacking = missing(kms, key)
+  const open = [...kms.sessions.values()].filter((s) => s.keyId === key.keyId && s.expiresAt > now)
   if (mrk.role === 'PRIMARY') {
     if (mrk.handoffTo !== undefined) {
       // The handoff may have been lost: offer the same one again (the new primary
       // answers a duplicate, or the refusal again).
-      const message = handoffMessage(kms, key)
-      return message === undefined ? [] : [message]
+      if (mrk.handoffId === undefined) return undefined
+      plan.offerHandoff = true
+      return plan
     }
-    const replicas = { ...(mrk.replicas ?? {}) }
-    let changed = false
     for (const region of mrk.replicaRegions) {
-      const status = replicas[region]
+      const status = mrk.replicas?.[region]
       if (status === undefined) continue
       const behind = status.ackedSyncVersion < mrk.syncVersion || !status.created
       const quiet = (status.lastSentAt ?? 0) + options.resendAfterMs <= now
       if (!quiet || (!behind && (status.lastSyncedAt ?? 0) + options.resendAfterMs > now)) continue
-      replicas[region] = { ...status, lastSentAt: now }
-      changed = true
-      if (!status.created && status.initial !== undefined) {
-        writes.push(
-          queueMessage(kms, region, key.keyId, {
-            type: 'ReplicaCreate',
-            replicationId: status.replicationId,
-            shared: sharedStateOf(kms, key),
-            replica: status.initial,
-          }),
-        )
-      } else {
-        writes.push(queueMessage(kms, region, key.keyId, { type: 'SharedState', shared: sharedStateOf(kms, key) }))
-      }
+      plan.resendTo.push(region)
     }
-    if (changed) writes.unshift({ kind: 'putKey', key: { ...key, mrk: { ...mrk, replicas } } })
     // A new primary still missing versions its predecessor made (after a crash, its
     // session is gone): fetch them from a replica that reported them.
-    const lacking = missing(kms, key)
-    const sessionOpen = [...kms.sessions.values()].some((s) => s.keyId === key.keyId && s.expiresAt > now)
-    if (lacking.length > 0 && !sessionOpen) {
+    if (lacking.length > 0 && open.length === 0) {
       const holder =
         mrk.replicaRegions.find((r) => lacking.every((v) => mrk.replicas?.[r]?.held.includes(v) === true)) ?? mrk.replicaRegions[0]
-      if (holder !== undefined) writes.push(...(await openSession(kms, key, holder, lacking)))
+      if (holder !== undefined) plan.fetch = { from: holder, versions: lacking }
     }
-    return writes
-  }
-  const lacking = missing(kms, key)
-  const open = [...kms.sessions.values()].filter((s) => s.keyId === key.keyId && s.expiresAt > now)
-  if (lacking.length > 0 && open.length === 0) writes.push(...(await openSession(kms, key, mrk.primaryRegion, lacking)))
-  for (const session of open) {
-    if (session.offeredAt + options.resendAfterMs > now) continue
+  } else {
+    if (lacking.length > 0 && open.length === 0) plan.fetch = { from: mrk.primaryRegion, versions: lacking }
     // The offer or its answer may have been lost. Offering again in the same session is
     // safe: the source answers a repeated offer with the identical stored transfer, and
     // RAKB is still single-use (docs/spec/replication.md#transfer).
+    plan.reoffer = open.filter((session) => session.offeredAt + options.resendAfterMs <= now)
+  }
+  const idle = !plan.offerHandoff && plan.resendTo.length === 0 && plan.fetch === undefined && plan.reoffer.length === 0
+  return idle ? undefined : plan
+}
+
+/** The writes that carry a plan out (the HSM makes a session's RAKB here). */
+async function carryOut(kms: Kms, key: KeyRecord, plan: ReconcilePlan, now: number): Promise<Write[]> {
+  const mrk = key.mrk
+  if (mrk === undefined) return []
+  if (plan.offerHandoff) {
+    const message = handoffMessage(kms, key)
+    return message === undefined ? [] : [message]
+  }
+  const writes: Write[] = []
+  if (plan.resendTo.length > 0) {
+    const replicas = { ...(mrk.replicas ?? {}) }
+    const messages: Write[] = []
+    for (const region of plan.resendTo) {
+      const status = replicas[region]
+      if (status === undefined) continue
+      replicas[region] = { ...status, lastSentAt: now }
+      messages.push(
+        !status.created && status.initial !== undefined
+          ? queueMessage(kms, region, key.keyId, {
+              type: 'ReplicaCreate',
+              replicationId: status.replicationId,
+              shared: sharedStateOf(kms, key),
+              replica: status.initial,
+            })
+          : queueMessage(kms, region, key.keyId, { type: 'SharedState', shared: sharedStateOf(kms, key) }),
+      )
+    }
+    writes.push({ kind: 'putKey', key: { ...key, mrk: { ...mrk, replicas } } }, ...messages)
+  }
+  if (plan.fetch !== undefined) writes.push(...(await openSession(kms, key, plan.fetch.from, plan.fetch.versions)))
+  for (const session of plan.reoffer) {
     writes.push({ kind: 'putSession', session: { ...session, offeredAt: now } })
     writes.push(
       queueMessage(kms, session.peerRegion, key.keyId, {
@@ -87,25 +119,36 @@ async function reconcileKey(kms: Kms, key: KeyRecord, options: ReconcileOptions)
   return writes
 }
 
-/** One pass over every multi-Region key, every session and the outbox. */
+/** Sessions, answers and messages past their time: what a pass deletes. */
+function expiredRecords(kms: Kms, now: number): Write[] {
+  const writes: Write[] = []
+  for (const session of kms.sessions.values()) {
+    // Closing a session deletes its sealed agreement: RAKB is gone with it.
+    if (session.expiresAt <= now || session.agreement === undefined) writes.push({ kind: 'deleteSession', sessionId: session.sessionId })
+  }
+  for (const answered of kms.answered.values())
+    if (answered.expiresAt <= now) writes.push({ kind: 'deleteAnswered', sessionId: answered.sessionId })
+  for (const message of kms.outbox.values()) if (message.expiresAt <= now) writes.push({ kind: 'deleteOutbox', id: message.id })
+  return writes
+}
+
+/**
+ * One pass over every multi-Region key, every session and the outbox. What needs doing is
+ * judged first on this node's state, without the write lock; only then is it judged again
+ * and done under the lock (`mutate`), on the region's current state. A node that follows
+ * its peers may judge on a state a moment old: what it misses, the next pass sees.
+ */
 export async function reconcile(kms: Kms, options: ReconcileOptions): Promise<void> {
-  const now = wallClock()
-  await kms.mutate(async () => {
-    const writes: Write[] = []
-    for (const session of kms.sessions.values()) {
-      // Closing a session deletes its sealed agreement: RAKB is gone with it.
-      if (session.expiresAt <= now || session.agreement === undefined) writes.push({ kind: 'deleteSession', sessionId: session.sessionId })
-    }
-    for (const answered of kms.answered.values())
-      if (answered.expiresAt <= now) writes.push({ kind: 'deleteAnswered', sessionId: answered.sessionId })
-    for (const message of kms.outbox.values()) if (message.expiresAt <= now) writes.push({ kind: 'deleteOutbox', id: message.id })
-    return { writes, result: undefined }
-  })
+  if (expiredRecords(kms, wallClock()).length > 0) {
+    await kms.mutate(() => ({ writes: expiredRecords(kms, wallClock()), result: undefined }))
+  }
   for (const key of [...kms.keys.values()]) {
-    if (key.mrk === undefined) continue
+    if (planFor(kms, key, options, wallClock()) === undefined) continue
     await kms.mutate(async () => {
       const current = kms.keys.get(key.keyId)
-      return { writes: current === undefined ? [] : await reconcileKey(kms, current, options), result: undefined }
+      const now = wallClock()
+      const plan = current === undefined ? undefined : planFor(kms, current, options, now)
+      return { writes: current === undefined || plan === undefined ? [] : await carryOut(kms, current, plan, now), result: undefined }
     })
   }
 }
