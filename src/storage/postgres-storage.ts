@@ -122,6 +122,70 @@ export function redactPostgresUrl(url: string): string {
   return parsed.toString()
 }
 
+/** SQLSTATE invalid_catalog_name: the server has no database of the name asked for. */
+const UNDEFINED_DATABASE = '3D000'
+/** duplicate_database, and the catalog's unique_violation when two create it at once. */
+const DATABASE_EXISTS = new Set(['42P04', '23505'])
+const INSUFFICIENT_PRIVILEGE = '42501'
+
+function sqlStateOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code
+  return typeof code === 'string' ? code : undefined
+}
+
+/**
+ * Creates the database `url` names (docs/spec/storage.md §1), from a connection to the
+ * server's maintenance database (`postgres`, else `template1`) as the same role. Several
+ * nodes starting at once may all try: the one that loses finds it made, which is as good.
+ * A role without CREATEDB gets a message that says what to do.
+ */
+async function createDatabase(url: string, config: pg.ClientConfig): Promise<void> {
+  const target = new URL(url)
+  const name = decodeURIComponent(target.pathname.slice(1))
+  // No name in the URL: node-postgres took the role's name; leave that case to the operator.
+  if (name === '') throw new Error(`storage: ${redactPostgresUrl(url)} names no database, and the default one does not exist`)
+  let missing: unknown
+  for (const maintenance of ['postgres', 'template1']) {
+    target.pathname = `/${maintenance}`
+    const client = new pg.Client({
+      ...config,
+      connectionString: target.toString(),
+      statement_timeout: MIGRATION_TIMEOUT_MS,
+      query_timeout: MIGRATION_TIMEOUT_MS,
+    })
+    // An idle client's error (the server going away) must not end the process.
+    client.on('error', () => undefined)
+    try {
+      await client.connect()
+    } catch (err) {
+      await client.end().catch(() => undefined)
+      if (sqlStateOf(err) !== UNDEFINED_DATABASE) throw err
+      missing = err
+      continue
+    }
+    try {
+      await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`)
+      return
+    } catch (err) {
+      const state = sqlStateOf(err)
+      if (state !== undefined && DATABASE_EXISTS.has(state)) return
+      if (state === INSUFFICIENT_PRIVILEGE) {
+        throw new Error(
+          `storage: the database ${JSON.stringify(name)} does not exist on ${redactPostgresUrl(url)}, and its role may not create it: ` +
+            `create it (CREATE DATABASE), grant the role CREATEDB, or name a database that exists`,
+          { cause: err },
+        )
+      }
+      throw err
+    } finally {
+      await client.end().catch(() => undefined)
+    }
+  }
+  throw missing instanceof Error
+    ? missing
+    : new Error(`storage: no maintenance database on ${redactPostgresUrl(url)} to create ${name} from`)
+}
+
 /** A 64-bit advisory lock key of a schema, the same in every node. */
 function writeLockKey(schema: string): string {
   const digest = createHash('sha256').update(`trent region write lock\0${schema}`).digest()
@@ -278,11 +342,20 @@ export class PostgresStorage implements Storage {
   #listener: ChangeListener | undefined
   #closed = false
 
-  /** Opens the region's schema, creating and migrating it if needed. */
+  /**
+   * Opens the region's schema, creating and migrating it if needed; and the database the
+   * URL names, if the server has none of that name and the role may create one.
+   */
   static async open(options: PostgresStorageOptions): Promise<PostgresStorage> {
     const storage = new PostgresStorage(options)
     try {
-      await storage.#migrate()
+      try {
+        await storage.#migrate()
+      } catch (err) {
+        if (sqlStateOf(err) !== UNDEFINED_DATABASE) throw err
+        await createDatabase(options.url, storage.#clientConfig)
+        await storage.#migrate()
+      }
     } catch (err) {
       await storage.close()
       throw err

@@ -177,6 +177,41 @@ describe('PostgresStorage', { skip: postgresUnavailableReason() ?? false }, () =
     assert.equal((await client.query(`SELECT version FROM "${schema}".schema_version`)).rowCount, POSTGRES_MIGRATIONS.length)
   })
 
+  it('creates the database the URL names when the server has none, even when several nodes start at once', async () => {
+    const database = `trent_created_${process.pid}_${++unique}`
+    const url = new URL(cluster.url)
+    url.pathname = `/${database}`
+    const client = await sql()
+    const exists = async (): Promise<boolean> =>
+      ((await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database])).rowCount ?? 0) === 1
+    assert.equal(await exists(), false)
+    // Two regions of two nodes each, all starting at once on a server without the database.
+    const starters = await Promise.all(
+      ['trent_us_east_1', 'trent_us_east_1', 'trent_eu_west_1', 'trent_eu_west_1'].map((schema) => open({ url: url.toString(), schema })),
+    )
+    assert.equal(await exists(), true)
+    assert.equal(await commit(starters[0] as Storage, [outbox('a')]), 1)
+    assert.equal((await (starters[1] as Storage).load()).position, 1)
+    assert.equal((await (starters[2] as Storage).load()).position, 0, 'the other region has a schema of its own')
+  })
+
+  it('tells a role that may not create the missing database what to do, without printing its password', async () => {
+    const client = await sql()
+    const role = `trent_nocreate_${process.pid}_${++unique}`
+    await client.query(`CREATE ROLE ${role} LOGIN NOCREATEDB`)
+    const url = new URL(cluster.url)
+    url.username = role
+    url.password = PASSWORD
+    url.pathname = `/trent_missing_${process.pid}_${unique}`
+    await assert.rejects(PostgresStorage.open({ url: url.toString(), schema: freshSchema() }), (err: Error) => {
+      assert.doesNotMatch(err.message, new RegExp(PASSWORD))
+      assert.match(err.message, /does not exist/)
+      return /may not create it/.test(err.message)
+    })
+    const left = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [url.pathname.slice(1)])
+    assert.equal(left.rowCount, 0)
+  })
+
   it('refuses a schema newer than the code, and leaves it untouched', async () => {
     const schema = freshSchema()
     await commit(await open({ schema }), [outbox('a')])
