@@ -35,6 +35,8 @@ export interface Measurement {
   /** Absent when the target could not be measured for this operation; see `error`. */
   result?: LoadResult
   error?: string
+  /** With --repeat: every round's req/s, in order; this measurement is the median round. */
+  rounds?: number[]
 }
 
 export interface TargetInfo {
@@ -62,6 +64,8 @@ export interface BenchReport {
     durationSeconds: number
     requestPoolSize: number
     loadGenerator: string
+    /** Rounds of each operation (--repeat); each target's figures are its median round. */
+    repeat: number
     /** Nodes of the trent-pg partition's region. */
     nodes?: number
     /** Connections (requests in flight) of the CreateKey measurements. */

@@ -50,6 +50,10 @@
  *                       default when the machine has it: about half the CPU per request)
  *                       or node (bench/socket-replayer.ts). Keep one choice across runs
  *                       whose figures you compare.
+ *   --repeat N          measure each operation N times over, the targets interleaved
+ *                       (A B C, A B C, …), and report each target's median round, with
+ *                       every round's req/s in the JSON (default 1): on a noisy machine,
+ *                       ratios that one busy moment does not decide
  *   --out FILE          where to write the JSON results
  *
  * @module
@@ -174,6 +178,7 @@ const { values: flags } = parseFlags(() =>
       'cpu-prof': { type: 'string' },
       'trent-node-flags': { type: 'string' },
       load: { type: 'string' },
+      repeat: { type: 'string', default: '1' },
       out: { type: 'string' },
     },
     strict: true,
@@ -192,6 +197,7 @@ const settings = {
   cpuProfileDir: flags['cpu-prof'] !== undefined ? resolve(flags['cpu-prof']) : undefined,
   trentNodeFlags: (flags['trent-node-flags'] ?? '').split(/\s+/).filter((flag) => flag !== ''),
   loadEngine: loadEngineOf(flags.load),
+  repeat: positiveInteger(flags.repeat, '--repeat'),
 }
 const nodesOnly = onlyPart === 'nodes'
 const onlyOperations = flags.operations?.split(',').map((name) => name.trim())
@@ -245,7 +251,8 @@ const outFile = resolve(
  */
 const jobSeconds = (target: TargetName): number => warmupSecondsOf(target) + settings.durationSeconds + 2
 const jobsSeconds =
-  targets.reduce((sum, target) => sum + operations.filter((operation) => measuredOn(target, operation)).length * jobSeconds(target), 0) +
+  settings.repeat *
+    targets.reduce((sum, target) => sum + operations.filter((operation) => measuredOn(target, operation)).length * jobSeconds(target), 0) +
   createKeyTargets.reduce((sum, target) => sum + jobSeconds(target), 0)
 const timeBudgetMs = (45 + (targets.includes('trent-pg') ? 60 : 0) + jobsSeconds) * 1000
 
@@ -459,6 +466,7 @@ async function main(): Promise<number> {
       durationSeconds: settings.durationSeconds,
       requestPoolSize: settings.poolSize,
       loadGenerator: LOAD_ENGINE_DESCRIPTIONS[settings.loadEngine],
+      repeat: settings.repeat,
       ...(targets.includes('trent-pg') ? { nodes: settings.nodes } : {}),
       ...(createKeyTargets.length > 0 ? { createKeyConnections: settings.createKeyConnections } : {}),
     },
@@ -552,11 +560,18 @@ async function main(): Promise<number> {
     }
 
     for (const operation of operations) {
-      for (const { target, fixtures } of ready) {
-        if (shuttingDown) break
-        if (!measuredOn(target.name, operation)) continue
-        report.measurements.push(await measureAndPrint(target, operation, fixtures))
+      // Rounds interleave the targets (A B C, A B C, …): what the machine does meanwhile
+      // falls on every target alike, and each target's median round is the one reported.
+      const rounds = new Map<TargetName, Measurement[]>()
+      for (let round = 1; round <= settings.repeat && !shuttingDown; round++) {
+        if (settings.repeat > 1) process.stdout.write(`${operation.label}, round ${round} of ${settings.repeat}:\n`)
+        for (const { target, fixtures } of ready) {
+          if (shuttingDown) break
+          if (!measuredOn(target.name, operation)) continue
+          rounds.set(target.name, [...(rounds.get(target.name) ?? []), await measureAndPrint(target, operation, fixtures)])
+        }
       }
+      for (const measured of rounds.values()) report.measurements.push(medianRound(measured))
     }
 
     // Writes last: the keys they make do not change what the reads above measured.
@@ -588,7 +603,9 @@ async function main(): Promise<number> {
   const nodes = targets.includes('trent-pg') ? nodesTable(report) : undefined
   if (nodes !== undefined) {
     process.stdout.write(
-      `\nA region of ${settings.nodes} nodes on PostgreSQL, next to one node on SQLite and the ceiling (through the gateway):\n\n${nodes}\n\n`,
+      `\nA region of ${settings.nodes} nodes on PostgreSQL, next to one node on SQLite and the ceiling (through the gateway${
+        settings.repeat > 1 ? `; each the median of ${settings.repeat} interleaved rounds` : ''
+      }):\n\n${nodes}\n\n`,
     )
     const nodesCpu = nodesCpuTable(report)
     if (nodesCpu !== undefined) process.stdout.write(`CPU µs per request of every process:\n\n${nodesCpu}\n\n`)
@@ -608,6 +625,20 @@ async function main(): Promise<number> {
   if (failed) process.stdout.write(`some measurements failed; logs kept in ${logDir}\n`)
   else rmSync(workDir, { recursive: true, force: true })
   return failed ? 1 : 0
+}
+
+/**
+ * The round a target's figures come from: the one of median throughput (the lower middle
+ * of an even count), with every round's req/s beside it; a failed round, if any, so that
+ * the failure is what the report shows.
+ */
+function medianRound(measured: readonly Measurement[]): Measurement {
+  const failed = measured.find((measurement) => measurement.error !== undefined || measurement.result === undefined)
+  if (measured.length === 1 || failed !== undefined) return failed ?? (measured[0] as Measurement)
+  const throughput = (measurement: Measurement): number => measurement.result?.requestsPerSecond ?? 0
+  const sorted = [...measured].sort((a, b) => throughput(a) - throughput(b))
+  const median = sorted[Math.floor((sorted.length - 1) / 2)] as Measurement
+  return { ...median, rounds: measured.map(throughput) }
 }
 
 /** Set once an interrupt or the time budget ends the run: main() then stops where it is. */
