@@ -70,30 +70,16 @@ function answer(request: HsmRequest): HsmResponse | Promise<HsmResponse> {
   }
 }
 
-/**
- * Answers go back in messages of at most this many. A batch is answered in several
- * messages so that the region's main thread starts on the first answers (writing their
- * responses) while this thread works on the rest: with one message for the whole batch,
- * each thread waited for the other in turn. Measured on one node under load (32
- * connections, Encrypt and Decrypt): the main thread, the bottleneck, was busy 0.86 of
- * the time with one message per batch and 0.91 with four answers per message.
- */
-const ANSWERS_PER_MESSAGE = 4
-
-// Requests come in batches (see worker-hsm.ts): a message carries many, because the cost
-// of crossing threads is per message, not per byte.
+// Requests come in batches (see worker-hsm.ts): one message each way per batch, because the
+// cost of crossing threads is per message, not per byte.
 // Work that finishes later (key pair generation, on libuv's thread pool) is answered on its
 // own when done, so a slow RSA key never holds up the requests batched with it.
 port.on('message', (batch: HsmRequest[]) => {
-  let now: HsmResponse[] = []
+  const now: HsmResponse[] = []
   for (const request of batch) {
     const response = answer(request)
     if (response instanceof Promise) void response.then((later) => port.postMessage([later]))
     else now.push(response)
-    if (now.length === ANSWERS_PER_MESSAGE) {
-      port.postMessage(now)
-      now = []
-    }
   }
   if (now.length > 0) port.postMessage(now)
 })

@@ -47,7 +47,7 @@ test('requests sent while an RSA 4096 key is being made are answered before it i
   assert.ok(publicKey.length > 500, 'an RSA 4096 public key')
 })
 
-test('a batch of many calls, answered a few per message, gets every answer to its own call', async () => {
+test('a batch of many calls, some failing, gets every answer to its own call', async () => {
   const keyId = '31111111-2222-3333-4444-555555555555'
   const ref: MaterialRef = {
     keyId,
@@ -55,8 +55,8 @@ test('a batch of many calls, answered a few per message, gets every answer to it
     keySpec: 'SYMMETRIC_DEFAULT',
     token: await hsm.createKeyMaterial(keyId, 1, 'SYMMETRIC_DEFAULT'),
   }
-  // Made in one turn of the event loop: they cross as one batch, and come back in several
-  // messages; some fail (a blob that is not one), and each answer must reach its caller.
+  // Made in one turn of the event loop: they cross as one batch; some fail (a blob that is
+  // not one), and each answer must reach its caller.
   const calls = Array.from({ length: 23 }, (_, i) =>
     i % 5 === 4
       ? hsm.decrypt(ref, Buffer.from(`not a blob ${i}`), Buffer.alloc(2)).then(
