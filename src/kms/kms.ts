@@ -389,5 +389,18 @@ export class Kms {
         this.tombstones.delete(write.keyId)
         break
     }
+    for (const listener of this.#appliedListeners) listener(write)
+  }
+
+  readonly #appliedListeners = new Set<(write: Write) => void>()
+
+  /**
+   * Calls `listener` with each write this node applies from now on, just after it is in
+   * memory: its own committed changes, its peers' as it follows them, and a reload's.
+   * For waiting on an event instead of polling for it; returns the unsubscribe.
+   */
+  onApplied(listener: (write: Write) => void): () => void {
+    this.#appliedListeners.add(listener)
+    return () => this.#appliedListeners.delete(listener)
   }
 }
