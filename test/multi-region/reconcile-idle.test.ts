@@ -40,18 +40,10 @@ describe('reconciliation of keys that are in order', () => {
       stores.set(region, storage)
       return storage
     })
+    const primary = p.region(A).client()
     for (let i = 0; i < 3; i++) {
-      const keyId =
-        (
-          await p
-            .region(A)
-            .client()
-            .send(new CreateKeyCommand({ MultiRegion: true }))
-        ).KeyMetadata?.KeyId ?? ''
-      await p
-        .region(A)
-        .client()
-        .send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: B }))
+      const keyId = (await primary.send(new CreateKeyCommand({ MultiRegion: true }))).KeyMetadata?.KeyId ?? ''
+      await primary.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: B }))
     }
     await p.settle()
   })

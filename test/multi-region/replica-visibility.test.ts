@@ -25,18 +25,10 @@ describe('waiting for a replica to be visible in its region', () => {
   /** A multi-Region key replicated to B, its ReplicaCreate queued and not delivered yet. */
   async function replicatedUndelivered(): Promise<{ keyId: string; replicationId: string; before: ReadonlySet<string> }> {
     const kms = p.region(A).kms
-    const keyId =
-      (
-        await p
-          .region(A)
-          .client()
-          .send(new CreateKeyCommand({ MultiRegion: true }))
-      ).KeyMetadata?.KeyId ?? ''
+    const primary = p.region(A).client()
+    const keyId = (await primary.send(new CreateKeyCommand({ MultiRegion: true }))).KeyMetadata?.KeyId ?? ''
     const before = answeredSessionsOf(kms, keyId, B)
-    await p
-      .region(A)
-      .client()
-      .send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: B }))
+    await primary.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: B }))
     const replicationId = kms.keys.get(keyId)?.mrk?.replicas?.[B]?.replicationId ?? assert.fail('no replica status')
     return { keyId, replicationId, before }
   }
