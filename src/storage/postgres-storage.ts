@@ -221,8 +221,8 @@ const UNAVAILABLE_MESSAGES =
  */
 function failureKind(err: unknown): 'connection' | 'timeout' | undefined {
   if (!(err instanceof Error)) return undefined
-  const code = (err as { code?: unknown }).code
-  if (typeof code === 'string') {
+  const code = sqlStateOf(err)
+  if (code !== undefined) {
     if (code.startsWith('08') || UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_SOCKET_CODES.has(code)) return 'connection'
     if (TIMED_OUT_SQLSTATES.has(code)) return 'timeout'
   }

@@ -22,14 +22,13 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
+/** A new symmetric key's first material version, made by the worker. */
+async function symmetricKey(keyId: string): Promise<MaterialRef> {
+  return { keyId, materialVersion: 1, keySpec: 'SYMMETRIC_DEFAULT', token: await hsm.createKeyMaterial(keyId, 1, 'SYMMETRIC_DEFAULT') }
+}
+
 test('requests sent while an RSA 4096 key is being made are answered before it is', async () => {
-  const keyId = '11111111-2222-3333-4444-555555555555'
-  const symmetric: MaterialRef = {
-    keyId,
-    materialVersion: 1,
-    keySpec: 'SYMMETRIC_DEFAULT',
-    token: await hsm.createKeyMaterial(keyId, 1, 'SYMMETRIC_DEFAULT'),
-  }
+  const symmetric = await symmetricKey('11111111-2222-3333-4444-555555555555')
   let rsaDone = false
   const rsa = hsm.createKeyMaterial('21111111-2222-3333-4444-555555555555', 1, 'RSA_4096').then((token) => {
     rsaDone = true
@@ -48,13 +47,7 @@ test('requests sent while an RSA 4096 key is being made are answered before it i
 })
 
 test('a batch of many calls, some failing, gets every answer to its own call', async () => {
-  const keyId = '31111111-2222-3333-4444-555555555555'
-  const ref: MaterialRef = {
-    keyId,
-    materialVersion: 1,
-    keySpec: 'SYMMETRIC_DEFAULT',
-    token: await hsm.createKeyMaterial(keyId, 1, 'SYMMETRIC_DEFAULT'),
-  }
+  const ref = await symmetricKey('31111111-2222-3333-4444-555555555555')
   // Made in one turn of the event loop: they cross as one batch; some fail (a blob that is
   // not one), and each answer must reach its caller.
   const calls = Array.from({ length: 23 }, (_, i) =>
