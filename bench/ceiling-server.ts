@@ -1,7 +1,7 @@
 /**
  * The ceiling: the fastest a Node process on this machine could plausibly answer the
  * benchmarked KMS calls. It does the same per-request cryptography as Trent's HSM —
- * SP 800-108 KBKDF-HMAC-SHA256 of a per-ciphertext key from a key held as a KeyObject,
+ * SP 800-108 KBKDF-HMAC-SHA256 of a per-ciphertext key from a key held as HMAC pads,
  * AES-256-GCM over the same blob layout and AAD, 32 random bytes per data key — with the
  * same wire format (AWS JSON 1.1, base64 members), and nothing else: no SigV4, no key
  * lookup, no validation, no worker-thread hop, no gateway. The crypto helpers are Trent's
@@ -17,6 +17,7 @@
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { HmacSha256Key } from '../src/hsm/internal/hmac-sha256-key.js'
 import { kbkdfCounterHmacSha256 } from '../src/hsm/internal/kbkdf.js'
 import {
   HEADER_LENGTH,
@@ -36,7 +37,8 @@ const CIPHERTEXT_KDF_LABEL = Buffer.from('trent/ciphertext/v1', 'utf8')
 /** Trent encodes an absent encryption context as its empty encoding: two zero bytes. */
 const EMPTY_CONTEXT = encodeEncryptionContext(undefined)
 
-const material = createSecretKey(randomBytes(32))
+/** As Trent's HSM holds an opened symmetric key: its HMAC pads, for the KBKDF. */
+const material = new HmacSha256Key(randomBytes(32))
 const signingKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey
 const macKey = createSecretKey(randomBytes(32))
 

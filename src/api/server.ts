@@ -156,6 +156,15 @@ function refuseUnhonouredMembers(operation: Operation, input: Record<string, unk
   }
 }
 
+/**
+ * The request's headers with repeated ones kept apart, as SigV4 needs them. Node builds
+ * `req.headers` for every request anyway; `req.headersDistinct` is a second pass over the
+ * raw headers, and differs from it only when some header is repeated.
+ */
+function distinctHeaders(req: IncomingMessage): IncomingMessage['headers'] | IncomingMessage['headersDistinct'] {
+  return req.rawHeaders.length === 2 * Object.keys(req.headers).length ? req.headers : req.headersDistinct
+}
+
 function storeUnavailable(): KmsError {
   return new KmsError('DependencyTimeoutException', 'The system timed out while trying to fulfill the request. You can retry the request.')
 }
@@ -204,7 +213,7 @@ export function createApiServer(options: ApiServerOptions): GuardedServer {
     }
     const caller = verifySigV4(
       // Distinct: repeated headers stay separate, so a second Authorization header is seen.
-      { method: req.method, url: req.url ?? '/', headers: req.headersDistinct, body },
+      { method: req.method, url: req.url ?? '/', headers: distinctHeaders(req), body },
       {
         // Every credential Trent knows is long-term: no session token belongs to it.
         lookupSecret: (id, sessionToken) => (sessionToken === undefined ? options.principals.lookup(id)?.secretAccessKey : undefined),

@@ -7,7 +7,7 @@
 import { Worker } from 'node:worker_threads'
 import { HsmError, hsmOver, type Hsm, type HsmCallName, type HsmErrorCode } from './hsm.js'
 import type { HsmRequest, HsmResponse, HsmWorkerConfig } from './worker-protocol.js'
-import { exactBytes } from './internal/exact-bytes.js'
+import { decodeBatch, encodeBatch, type EncodedBatch } from './internal/batch-codec.js'
 
 const KNOWN_CODES: ReadonlySet<string> = new Set<HsmErrorCode>([
   'DECRYPT_FAILED',
@@ -35,8 +35,8 @@ class WorkerChannel {
 
   constructor(worker: Worker) {
     this.#worker = worker
-    worker.on('message', (batch: HsmResponse[]) => {
-      for (const message of batch) this.#settle(message)
+    worker.on('message', (message: EncodedBatch) => {
+      for (const response of decodeBatch<HsmResponse>(message)) this.#settle(response)
     })
     worker.on('error', (err) => this.#failAll(err))
     worker.on('exit', () => this.#failAll(new Error('hsm worker exited')))
@@ -51,8 +51,7 @@ class WorkerChannel {
       // message: under load that divides the per-message cost (cloning, waking the other
       // thread) among many requests, at no cost in latency.
       // `args` are the call's own arguments, as the port's table gives them (hsmOver).
-      // Only the arguments' own bytes go to the worker (internal/exact-bytes.ts).
-      this.#outgoing.push({ id, op, args: exactBytes(args) } as HsmRequest)
+      this.#outgoing.push({ id, op, args } as HsmRequest)
       if (this.#outgoing.length === 1) setImmediate(this.#flush)
     })
   }
@@ -69,7 +68,9 @@ class WorkerChannel {
 
   readonly #outgoing: HsmRequest[] = []
   readonly #flush = (): void => {
-    this.#worker.postMessage(this.#outgoing.splice(0))
+    // As JSON, with the batch's bytes, and only they, moved in one buffer (internal/batch-codec.ts).
+    const { message, transfer } = encodeBatch(this.#outgoing.splice(0))
+    this.#worker.postMessage(message, transfer)
   }
 
   #settle(message: HsmResponse): void {

@@ -1,6 +1,6 @@
 /**
- * Messages between a region and its HSM worker. Typed arrays travel by structured
- * clone (a copy), each spanning exactly its own buffer (internal/exact-bytes.ts);
+ * Messages between a region and its HSM worker. They travel in batches, as JSON with their
+ * typed arrays' bytes in buffers moved alongside (internal/batch-codec.ts);
  * nothing here is a secret except the results of generateDataKey's plaintext and
  * decrypt, which the API returns to its caller anyway.
  *

@@ -13,7 +13,7 @@ import { SoftHsm } from './soft/soft-hsm.js'
 import { loadMasterKey, loadOrCreateDomainKey } from './soft/domain-key.js'
 import { ReplicationSigningKeys } from './soft/replication-keys.js'
 import type { HsmRequest, HsmResponse, HsmWorkerConfig } from './worker-protocol.js'
-import { exactBytes } from './internal/exact-bytes.js'
+import { decodeBatch, encodeBatch, type EncodedBatch } from './internal/batch-codec.js'
 
 const port = parentPort
 if (port === null) throw new Error('hsm/worker.ts must run as a worker thread')
@@ -54,32 +54,51 @@ function handle(request: HsmRequest): Result | Promise<Result> {
   return dispatchHsmCall(hsm, request.op, request.args) as Result | Promise<Result>
 }
 
+/**
+ * Calls whose result the region uses for one request and then drops: their results share
+ * one buffer per batch (internal/batch-codec.ts). Every other result (a key's token, which
+ * the region keeps) crosses in a buffer of its own, so it never keeps another request's
+ * plaintext alive.
+ */
+const SHARED_BUFFER_RESULTS: ReadonlySet<string> = new Set(['encrypt', 'decrypt', 'generateDataKey', 'reEncrypt', 'generateRandom'])
+
 function answer(request: HsmRequest): HsmResponse | Promise<HsmResponse> {
   try {
     const result = handle(request)
     if (result instanceof Promise) {
       return result.then(
-        (value): HsmResponse => ({ id: request.id, ok: true, result: exactBytes(value) }),
+        (value): HsmResponse => ({ id: request.id, ok: true, result: value }),
         (err: unknown): HsmResponse => ({ id: request.id, ok: false, error: errorOf(err) }),
       )
     }
-    // Only the result's own bytes leave the HSM thread (internal/exact-bytes.ts).
-    return { id: request.id, ok: true, result: exactBytes(result) }
+    return { id: request.id, ok: true, result }
   } catch (err) {
     return { id: request.id, ok: false, error: errorOf(err) }
   }
+}
+
+/** Only the results' own bytes leave the HSM thread: copied into buffers made for them. */
+const post = (responses: readonly HsmResponse[], ownBuffer: (response: unknown) => boolean): void => {
+  const { message, transfer } = encodeBatch(responses, ownBuffer)
+  port.postMessage(message, transfer)
 }
 
 // Requests come in batches (see worker-hsm.ts): one message each way per batch, because the
 // cost of crossing threads is per message, not per byte.
 // Work that finishes later (key pair generation, on libuv's thread pool) is answered on its
 // own when done, so a slow RSA key never holds up the requests batched with it.
-port.on('message', (batch: HsmRequest[]) => {
+port.on('message', (message: EncodedBatch) => {
+  const batch = decodeBatch<HsmRequest>(message)
   const now: HsmResponse[] = []
+  const ownBuffer = new Set<HsmResponse>()
   for (const request of batch) {
     const response = answer(request)
-    if (response instanceof Promise) void response.then((later) => port.postMessage([later]))
-    else now.push(response)
+    if (response instanceof Promise) {
+      void response.then((later) => post([later], () => true))
+      continue
+    }
+    now.push(response)
+    if (!SHARED_BUFFER_RESULTS.has(request.op)) ownBuffer.add(response)
   }
-  if (now.length > 0) port.postMessage(now)
+  if (now.length > 0) post(now, (response) => ownBuffer.has(response as HsmResponse))
 })

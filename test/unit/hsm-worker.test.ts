@@ -103,3 +103,19 @@ test("what comes back from the HSM thread is exactly the answer's bytes, never a
   const random = await hsm.generateRandom(16)
   assert.ok(spansItsBuffer(random))
 })
+
+test('a key token made in the same batch as plaintext results crosses over a buffer of its own', async () => {
+  const ref = await symmetricKey('41111111-2222-3333-4444-555555555555')
+  // One turn: one batch each way. Data keys are packed with the batch's other per-request
+  // results; the token, which the region keeps, must not keep them alive (packed-bytes.ts).
+  const [dataKey, token, random] = await Promise.all([
+    hsm.generateDataKey(ref, 32, Buffer.alloc(2), true),
+    hsm.createKeyMaterial('51111111-2222-3333-4444-555555555555', 1, 'SYMMETRIC_DEFAULT'),
+    hsm.generateRandom(100),
+  ])
+  assert.equal(token.buffer.byteLength, token.byteLength, 'the token spans exactly its own buffer')
+  assert.equal(dataKey.plaintext?.buffer, random.buffer, 'per-request results share the batch’s buffer')
+  assert.equal(random.buffer.byteLength, dataKey.ciphertextBlob.length + 32 + 100, 'which holds only their bytes')
+  const blob = await hsm.encrypt(ref, Buffer.from('after'), Buffer.alloc(2))
+  assert.equal(Buffer.from(await hsm.decrypt(ref, blob, Buffer.alloc(2))).toString(), 'after')
+})

@@ -157,8 +157,11 @@ function validValue(shapeName: string): unknown {
 function expectedConversion(shapeName: string, value: unknown): unknown {
   const shape = shapeNamed(shapeName)
   switch (shape.type) {
-    case 'blob':
-      return new Uint8Array(Buffer.from(value as string, 'base64'))
+    case 'blob': {
+      // Sensitive blobs in a fresh Uint8Array of their own; the others in Node's pool.
+      const bytes = Buffer.from(value as string, 'base64')
+      return shape.sensitive === true ? new Uint8Array(bytes) : bytes
+    }
     case 'list':
       return (value as unknown[]).map((element) => expectedConversion(shape.member?.shape ?? '', element))
     case 'map':
@@ -612,7 +615,7 @@ describe('request bodies', () => {
     parseOperationInput('Encrypt', { KeyId: 'k', Plaintext: base64OfLength(4096) })
   })
 
-  test('blobs come back as fresh Uint8Arrays, not pooled Buffers', () => {
+  test('sensitive blobs (plaintext) come back as fresh Uint8Arrays, not pooled Buffers', () => {
     const result = parseOperationInput('Encrypt', { KeyId: 'k', Plaintext: 'aGVsbG8=' })
     const plaintext = result['Plaintext']
     assert.ok(plaintext instanceof Uint8Array)
@@ -620,7 +623,46 @@ describe('request bodies', () => {
     assert.equal(plaintext.byteOffset, 0)
     assert.equal(plaintext.buffer.byteLength, 5)
     assert.equal(Buffer.from(plaintext).toString('utf8'), 'hello')
-    assert.deepEqual(parseOperationInput('Decrypt', { CiphertextBlob: 'AA==' })['CiphertextBlob'], new Uint8Array([0]))
+    // A ciphertext is not sensitive: decoded into Node's pool, which is cheaper.
+    const blob = parseOperationInput('Decrypt', { CiphertextBlob: 'AAEC/w==' })['CiphertextBlob']
+    assert.ok(blob instanceof Uint8Array)
+    assert.deepEqual([...blob], [0, 1, 2, 255])
+  })
+
+  test('a blob is refused unless it is the base64 alphabet then at most two =, sensitive or not', () => {
+    // Every character that Node's forgiving decoder would skip or accept (base64url, white
+    // space, and a character whose low byte is a letter: U+0141 is 0x41 'A') is refused.
+    for (const bad of ['ab-d', 'ab_d', 'ab d', 'ab\nd', 'ab\u0141d', 'abc\u00c1', 'a=bc', '=abc', 'ab\u{1F600}', 'ab.d']) {
+      const text = bad.length % 4 === 0 ? bad : `${bad}AAAA`.slice(0, 8)
+      for (const input of [{ KeyId: 'k', Plaintext: text }, { CiphertextBlob: text }]) {
+        const operation = 'Plaintext' in input ? 'Encrypt' : 'Decrypt'
+        assert.throws(
+          () => parseOperationInput(operation, input),
+          (err: unknown) => isKmsError(err) && err.name === 'SerializationException',
+          `${operation} ${JSON.stringify(text)}`,
+        )
+      }
+    }
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom(...'ABCxyz019+/=-_ \u0141'), maxLength: 16 }), (text) => {
+        const accepted = text.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(text)
+        for (const input of [{ KeyId: 'k', Plaintext: text }, { CiphertextBlob: text }]) {
+          const operation = 'Plaintext' in input ? 'Encrypt' : 'Decrypt'
+          let result: Record<string, unknown> | undefined
+          try {
+            result = parseOperationInput(operation, input)
+          } catch (err) {
+            // An empty blob is a length violation (min 1), not a serialization error.
+            if (!(isKmsError(err) && (err.name === 'SerializationException' || text === ''))) throw err
+          }
+          assert.equal(result !== undefined, accepted && text !== '', `${operation} ${JSON.stringify(text)}`)
+          if (result !== undefined) {
+            const bytes = result['Plaintext' in input ? 'Plaintext' : 'CiphertextBlob'] as Uint8Array
+            assert.deepEqual(Buffer.from(bytes), Buffer.from(text, 'base64'))
+          }
+        }
+      }),
+    )
   })
 
   test('malformed base64 is a SerializationException that never echoes the value', () => {

@@ -10,10 +10,17 @@
  */
 import { createHmac, type KeyObject } from 'node:crypto'
 import { u32be } from './bytes.js'
+import { HmacSha256Key } from './hmac-sha256-key.js'
 
 const HMAC_SHA256_BYTES = 32
 
-export function kbkdfCounterHmacSha256(keyIn: KeyObject | Uint8Array, label: Uint8Array, context: Uint8Array, outputBytes: number): Buffer {
+/** `keyIn` as an {@link HmacSha256Key} is the fast form, for keys that derive many times. */
+export function kbkdfCounterHmacSha256(
+  keyIn: HmacSha256Key | KeyObject | Uint8Array,
+  label: Uint8Array,
+  context: Uint8Array,
+  outputBytes: number,
+): Buffer {
   if (!Number.isInteger(outputBytes) || outputBytes < 1 || outputBytes > 0xffffffff / 8) {
     throw new RangeError('outputBytes: out of range')
   }
@@ -22,6 +29,12 @@ export function kbkdfCounterHmacSha256(keyIn: KeyObject | Uint8Array, label: Uin
   const separator = Buffer.of(0)
   const out = Buffer.alloc(blocks * HMAC_SHA256_BYTES)
   for (let i = 1; i <= blocks; i++) {
+    if (keyIn instanceof HmacSha256Key) {
+      const block = keyIn.mac([u32be(i), label, separator, context, lengthInBits])
+      block.copy(out, (i - 1) * HMAC_SHA256_BYTES)
+      block.fill(0)
+      continue
+    }
     const hmac = createHmac('sha256', keyIn)
     hmac.update(u32be(i))
     hmac.update(label)

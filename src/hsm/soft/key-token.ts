@@ -114,7 +114,7 @@ function openWithHeader(domainKey: KeyObject, sealed: Uint8Array, aad: Buffer): 
     const opened = Buffer.concat([decipher.update(sealed.subarray(HEADER_LENGTH, sealed.length - TAG_LENGTH)), decipher.final()])
     // Key material gets a buffer of its own, not a slice of Node's shared pool (where
     // Buffer.concat puts small results): cached or zeroed, it then shares memory with
-    // nothing else (internal/exact-bytes.ts tells why that matters).
+    // nothing else (internal/batch-codec.ts tells why that matters).
     const own = Buffer.alloc(opened.length)
     opened.copy(own)
     opened.fill(0)

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto'
+import { createCipheriv, createDecipheriv } from 'node:crypto'
 import {
   HEADER_LENGTH,
   IV_LENGTH,
@@ -28,6 +28,7 @@ import {
 } from '../hsm.js'
 import { abytes, anumber, astring, clean, equalBytes } from '../internal/bytes.js'
 import { kbkdfCounterHmacSha256 } from '../internal/kbkdf.js'
+import { HmacSha256Key } from '../internal/hmac-sha256-key.js'
 import { freshRandomBytes } from '../internal/entropy.js'
 import {
   isAsymmetric,
@@ -180,6 +181,7 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): void {
     if (oldest.done !== true) {
       const evicted = cache.get(oldest.value)
       if (evicted instanceof Uint8Array) clean(evicted)
+      else if (evicted instanceof HmacSha256Key) evicted.destroy()
       cache.delete(oldest.value)
     }
   }
@@ -188,8 +190,12 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): void {
 
 export class SoftHsm {
   readonly #domainKey: DomainKey
-  /** Token (base64) → key material, as a KeyObject so the bytes are not on the JS heap. */
-  readonly #materials = new Map<string, KeyObject>()
+  /**
+   * Token (base64) → symmetric key material, as the HMAC pads its only use needs (the
+   * KBKDF of every ciphertext: internal/hmac-sha256-key.ts), zeroed when evicted. Like
+   * #rawMaterials, they live on this thread's heap, inside the boundary.
+   */
+  readonly #materials = new Map<string, HmacSha256Key>()
   readonly #signingKeys: ReplicationSigningKeys
   readonly #now: () => number
   /** Asymmetric and HMAC material opened from tokens, bounded like #materials. */
@@ -598,7 +604,7 @@ export class SoftHsm {
   }
 
   /** Opens (or reuses) the symmetric key material a token seals, checking its binding. */
-  #material(ref: MaterialRef): KeyObject {
+  #material(ref: MaterialRef): HmacSha256Key {
     aMaterialRef(ref)
     if (ref.keySpec !== 'SYMMETRIC_DEFAULT') throw new RangeError('key: expected a SYMMETRIC_DEFAULT key')
     // The cache key includes the binding: a token is only ever authenticated for the
@@ -609,7 +615,7 @@ export class SoftHsm {
     if (cached !== undefined) return cached
     const bytes = openKeyToken(this.#domainKey.key, ref, ref.token)
     if (bytes === undefined) throw new HsmError('TOKEN_REJECTED', 'key token does not open for its binding')
-    const material = createSecretKey(bytes)
+    const material = new HmacSha256Key(bytes)
     clean(bytes)
     remember(this.#materials, cacheKey, material)
     return material
@@ -628,7 +634,7 @@ export class SoftHsm {
   }
 
   //= docs/spec/ciphertext-blob.md#3-per-ciphertext-key
-  #seal(material: KeyObject, ref: MaterialRef, plaintext: Uint8Array, encodedContext: Uint8Array): Uint8Array {
+  #seal(material: HmacSha256Key, ref: MaterialRef, plaintext: Uint8Array, encodedContext: Uint8Array): Uint8Array {
     const header = encodeCiphertextHeader({
       keyId: ref.keyId,
       materialVersion: ref.materialVersion,
@@ -646,7 +652,7 @@ export class SoftHsm {
   }
 
   //= docs/spec/ciphertext-blob.md#5-decryption
-  #open(material: KeyObject, ref: MaterialRef, blob: Uint8Array, encodedContext: Uint8Array): Buffer {
+  #open(material: HmacSha256Key, ref: MaterialRef, blob: Uint8Array, encodedContext: Uint8Array): Buffer {
     const header = parseCiphertextHeaderUnauthenticated(blob)
     // A blob whose header names another key or version than the material we were given
     // would fail its tag anyway; refusing it here changes nothing an attacker can see.
