@@ -174,6 +174,14 @@ function hmacSpec(spec: KeySpec): HmacKeySpec {
   return spec
 }
 
+/**
+ * A token as a cache key: base64 of a view, not of a copy (Buffer.from(token) would take
+ * its length of Node's pool on every call, and a fresh 8 KiB pool every few dozen).
+ */
+function tokenText(token: Uint8Array): string {
+  return Buffer.from(token.buffer, token.byteOffset, token.byteLength).toString('base64')
+}
+
 /** Adds to a bounded cache, evicting the oldest entry: a flood of keys cannot grow it. */
 function remember<V>(cache: Map<string, V>, key: string, value: V): void {
   if (cache.size >= MATERIAL_CACHE_LIMIT) {
@@ -610,7 +618,7 @@ export class SoftHsm {
     // The cache key includes the binding: a token is only ever authenticated for the
     // (key id, version) it was sealed for, so the same bytes presented under another
     // binding must be checked again, and fail.
-    const cacheKey = `${ref.keyId}/${ref.materialVersion}/${Buffer.from(ref.token).toString('base64')}`
+    const cacheKey = `${ref.keyId}/${ref.materialVersion}/${tokenText(ref.token)}`
     const cached = this.#materials.get(cacheKey)
     if (cached !== undefined) return cached
     const bytes = openKeyToken(this.#domainKey.key, ref, ref.token)
@@ -624,7 +632,7 @@ export class SoftHsm {
   /** Opens (or reuses) asymmetric or HMAC material: a PKCS#8 private key or HMAC key bytes. */
   #rawMaterial(ref: MaterialRef): Buffer {
     aMaterialRef(ref)
-    const cacheKey = `${ref.keyId}/${ref.materialVersion}/${ref.keySpec}/${Buffer.from(ref.token).toString('base64')}`
+    const cacheKey = `${ref.keyId}/${ref.materialVersion}/${ref.keySpec}/${tokenText(ref.token)}`
     const cached = this.#rawMaterials.get(cacheKey)
     if (cached !== undefined) return cached
     const bytes = openKeyToken(this.#domainKey.key, ref, ref.token)
@@ -665,7 +673,16 @@ export class SoftHsm {
       const decipher = createDecipheriv('aes-256-gcm', derived, header.iv)
       decipher.setAAD(Buffer.concat([headerBytes, encodedContext]))
       decipher.setAuthTag(blob.subarray(blob.length - TAG_LENGTH))
-      return Buffer.concat([decipher.update(blob.subarray(HEADER_LENGTH, blob.length - TAG_LENGTH)), decipher.final()])
+      const plaintext = decipher.update(blob.subarray(HEADER_LENGTH, blob.length - TAG_LENGTH))
+      // GCM's final() adds no bytes: it checks the tag, and throws if it does not match;
+      // the unauthenticated bytes are then wiped, never returned.
+      try {
+        decipher.final()
+      } catch (err) {
+        plaintext.fill(0)
+        throw err
+      }
+      return plaintext
     } catch {
       throw new HsmError('DECRYPT_FAILED')
     } finally {
