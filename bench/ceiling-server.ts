@@ -9,12 +9,29 @@
  * Sign is ECDSA P-256 over SHA-256 with a DER signature, through OpenSSL as Trent's HSM
  * signs RAW messages; GenerateMac is HMAC-SHA-256 with a 32-byte key.
  *
- * Started by bench/run.ts as a child process (`ceiling-server.js [port]`, default any free
- * port); tells its parent its port over IPC.
+ * Started by bench/run.ts as a child process (`ceiling-server.js [port] [--processes N]`,
+ * default any free port); tells its parent its port over IPC.
+ *
+ * With `--processes N` (N > 1) it is N such servers behind one port, made with node:cluster:
+ * the primary accepts each connection and hands it to the next worker in turn, as Trent's
+ * gateway hands a client's connection to the next node of its region, and is off the data
+ * path after that. The workers share the primary's keys (given in their environment), so a
+ * ciphertext made by one opens in another. What N bare processes get out of this machine
+ * over one is the fair reference for what N nodes get over one node.
  *
  * @module
  */
-import { createCipheriv, createDecipheriv, createHmac, createSecretKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createPrivateKey,
+  createSecretKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+} from 'node:crypto'
+import cluster from 'node:cluster'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { HmacSha256Key } from '../src/hsm/internal/hmac-sha256-key.js'
@@ -37,10 +54,32 @@ const CIPHERTEXT_KDF_LABEL = Buffer.from('trent/ciphertext/v1', 'utf8')
 /** Trent encodes an absent encryption context as its empty encoding: two zero bytes. */
 const EMPTY_CONTEXT = encodeEncryptionContext(undefined)
 
+/** The environment variable in which a cluster's primary gives its workers the keys. */
+const KEYS_ENV = 'TRENT_CEILING_KEYS'
+
+interface CeilingKeys {
+  symmetric: Buffer
+  mac: Buffer
+  signingPem: string
+}
+
+function newKeys(): CeilingKeys {
+  const signing = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey
+  return { symmetric: randomBytes(32), mac: randomBytes(32), signingPem: signing.export({ type: 'pkcs8', format: 'pem' }).toString() }
+}
+
+function keysFromEnvironment(): CeilingKeys | undefined {
+  const text = process.env[KEYS_ENV]
+  if (text === undefined) return undefined
+  const parsed = JSON.parse(text) as { symmetric: string; mac: string; signingPem: string }
+  return { symmetric: Buffer.from(parsed.symmetric, 'base64'), mac: Buffer.from(parsed.mac, 'base64'), signingPem: parsed.signingPem }
+}
+
+const keys = keysFromEnvironment() ?? newKeys()
 /** As Trent's HSM holds an opened symmetric key: its HMAC pads, for the KBKDF. */
-const material = new HmacSha256Key(randomBytes(32))
-const signingKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey
-const macKey = createSecretKey(randomBytes(32))
+const material = new HmacSha256Key(keys.symmetric)
+const signingKey = createPrivateKey(keys.signingPem)
+const macKey = createSecretKey(keys.mac)
 
 function seal(plaintext: Uint8Array): Buffer {
   const header = encodeCiphertextHeader({
@@ -145,10 +184,50 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   })
 }
 
-const server = createServer({ keepAlive: true }, handle)
-server.listen(Number(process.argv[2] ?? 0), '127.0.0.1', () => {
-  process.send?.({ type: 'ready', port: (server.address() as AddressInfo).port })
-})
+/** `[port] [--processes N]`: the port (0, any free one, by default) and how many server processes. */
+function parseArguments(argv: readonly string[]): { port: number; processes: number } {
+  const flag = argv.indexOf('--processes')
+  const processes = flag === -1 ? 1 : Number(argv[flag + 1])
+  if (!Number.isSafeInteger(processes) || processes < 1) throw new Error('ceiling-server: --processes takes a whole number ≥ 1')
+  const positional = argv.filter((arg, index) => !arg.startsWith('--') && (flag === -1 || index !== flag + 1))
+  // A worker's `--worker i` (a name only) leaves `i` among the positionals, after the port.
+  return { port: Number(positional[0] ?? 0), processes }
+}
+
+function serve(port: number, ready: (port: number) => void): void {
+  const server = createServer({ keepAlive: true }, handle)
+  server.listen(port, '127.0.0.1', () => ready((server.address() as AddressInfo).port))
+}
+
+const { port, processes } = parseArguments(process.argv.slice(2))
+if (cluster.isWorker) {
+  // The port the primary listens on: every worker shares its one socket.
+  serve(port, () => undefined)
+} else if (processes === 1) {
+  serve(port, (bound) => process.send?.({ type: 'ready', port: bound }))
+} else {
+  // Round robin by the primary (node:cluster's default on Linux, set here for every
+  // platform): as the gateway spreads connections over a region's nodes.
+  cluster.schedulingPolicy = cluster.SCHED_RR
+  const env = {
+    [KEYS_ENV]: JSON.stringify({
+      symmetric: keys.symmetric.toString('base64'),
+      mac: keys.mac.toString('base64'),
+      signingPem: keys.signingPem,
+    }),
+  }
+  let listening = 0
+  for (let index = 0; index < processes; index++) {
+    // `--worker i` only names the process (bench/cpu-usage.ts labels it by its command line).
+    cluster.setupPrimary({ args: [String(port), '--worker', String(index)] })
+    const worker = cluster.fork(env)
+    worker.on('listening', (address) => {
+      if (++listening === processes) process.send?.({ type: 'ready', port: address.port })
+    })
+  }
+  // A worker that dies ends the measurement: its connections fail, and the bench says so.
+  cluster.on('exit', () => process.exit(1))
+}
 process.on('SIGTERM', () => process.exit(0))
 // Never outlive the benchmark that started us, even if it was killed.
 process.on('disconnect', () => process.exit(0))

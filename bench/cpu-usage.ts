@@ -121,7 +121,11 @@ function labelOf(pid: number): string {
   if (script.endsWith('proxy/main.js')) return 'replication proxy'
   if (script.endsWith('partition/main.js')) return 'partition launcher + gateway'
   if (script.endsWith('load-generator.js')) return 'load generator'
-  if (script.endsWith('ceiling-server.js')) return 'ceiling server'
+  if (script.endsWith('ceiling-server.js')) {
+    // With --processes N: node:cluster's primary, and workers it names with --worker i.
+    if (args.includes('--worker')) return `ceiling server ${args[args.indexOf('--worker') + 1] ?? '?'}`
+    return args.includes('--processes') ? 'ceiling primary' : 'ceiling server'
+  }
   if (script === 'moto.server') return 'moto'
   if (script.endsWith('bench/run.js')) return 'bench driver'
   // Anything else by its last two path segments: 'proxy/main.js' says more than 'main.js'.

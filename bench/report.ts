@@ -275,6 +275,10 @@ function nodesLabel(report: BenchReport): string {
   return `${nodes} node${nodes === 1 ? '' : 's'}`
 }
 
+function ceilingsLabel(report: BenchReport): string {
+  return `${report.settings.nodes ?? 2} ceiling processes`
+}
+
 /**
  * Statements per request: the statement window is a little longer than the load's
  * measured seconds (it closes once the result is back), so rates are compared, not counts.
@@ -301,8 +305,10 @@ function backgroundRate(measurement: Measurement | undefined): string {
 
 /**
  * Encrypt, Decrypt and GenerateDataKey: the N-node region on PostgreSQL next to one node
- * on SQLite and the ceiling, measured seconds apart, with the issue's targets; and what
- * PostgreSQL was sent meanwhile. Undefined when trent-pg measured nothing.
+ * on SQLite and the ceiling, measured seconds apart, with the issue's targets; next to
+ * them, what N ceiling processes get over one on this machine (its own scaling, the
+ * reference for N nodes over one); and what PostgreSQL was sent meanwhile. Undefined when
+ * trent-pg measured nothing.
  */
 export function nodesTable(report: BenchReport): string | undefined {
   const operations = operationsIn(report).filter((operation) => find(report, 'trent-pg', operation) !== undefined)
@@ -313,26 +319,30 @@ export function nodesTable(report: BenchReport): string | undefined {
     return undefined
   }
   const nodes = nodesLabel(report)
+  const ceilings = ceilingsLabel(report)
   const lines = [
-    `| Operation | 1 node, SQLite req/s | p50 / p99 ms | ${nodes}, PostgreSQL req/s | p50 / p99 ms | Ceiling req/s | ` +
+    `| Operation | 1 node, SQLite req/s | p50 / p99 ms | ${nodes}, PostgreSQL req/s | p50 / p99 ms | Ceiling req/s | ${ceilings} req/s | ` +
       `${nodes} / 1 node (≥ ${NODES_RATIO_TARGET.toFixed(1)}) | ${nodes} / ceiling (≥ ${NODES_CEILING_RATIO_TARGET.toFixed(1)}) | ` +
-      `PostgreSQL statements on the hot path | nodes' own traffic |`,
-    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+      `${ceilings} / ceiling | PostgreSQL statements on the hot path | nodes' own traffic |`,
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   ]
   for (const operation of operations) {
     const one = find(report, 'trent', operation)
     const many = find(report, 'trent-pg', operation)
     const ceiling = find(report, 'ceiling', operation)
+    const ceilingCluster = find(report, 'ceiling-cluster', operation)
     lines.push(
-      `| ${operation} | ${rate(one)} | ${latency(one)} | ${rate(many)} | ${latency(many)} | ${rate(ceiling)} | ` +
+      `| ${operation} | ${rate(one)} | ${latency(one)} | ${rate(many)} | ${latency(many)} | ${rate(ceiling)} | ${rate(ceilingCluster)} | ` +
         `${formatRatio(ratio(many, one), NODES_RATIO_TARGET)} | ${formatRatio(ratio(many, ceiling), NODES_CEILING_RATIO_TARGET)} | ` +
-        `${hotPathStatements(many)} | ${backgroundRate(many)} |`,
+        `${formatRatio(ratio(ceilingCluster, ceiling))} | ${hotPathStatements(many)} | ${backgroundRate(many)} |`,
     )
   }
   const measured = operations.map((operation) => find(report, 'trent-pg', operation))
   if (
     measured.some(disturbed) ||
-    operations.some((operation) => disturbed(find(report, 'trent', operation)) || disturbed(find(report, 'ceiling', operation)))
+    operations.some((operation) =>
+      (['trent', 'ceiling', 'ceiling-cluster'] as const).some((target) => disturbed(find(report, target, operation))),
+    )
   ) {
     lines.push(
       '',
@@ -352,8 +362,26 @@ export function nodesTable(report: BenchReport): string | undefined {
     return miss
   })
   if (misses.length > 0) lines.push('', `✗ below target: ${misses.join('; ')}.`)
+  const machineScaling = machineScalingSummary(report, operations)
+  if (machineScaling !== undefined) lines.push('', machineScaling)
   lines.push('', postgresTrafficSummary(measured))
   return lines.join('\n')
+}
+
+/**
+ * What N bare processes got over one on this machine, next to what N nodes got over one
+ * node: a target of N nodes over one that N ceiling processes do not reach here asks more
+ * of the nodes than the machine gives the bare server.
+ */
+function machineScalingSummary(report: BenchReport, operations: readonly string[]): string | undefined {
+  const rows = operations.flatMap((operation) => {
+    const machine = ratio(find(report, 'ceiling-cluster', operation), find(report, 'ceiling', operation))
+    const nodes = ratio(find(report, 'trent-pg', operation), find(report, 'trent', operation))
+    return machine === undefined || nodes === undefined ? [] : [{ operation, machine, nodes }]
+  })
+  if (rows.length === 0) return undefined
+  const list = rows.map((row) => `${row.operation} ${row.machine.toFixed(2)}× (nodes ${row.nodes.toFixed(2)}×)`).join('; ')
+  return `This machine's own scaling, ${ceilingsLabel(report)} over one (${nodesLabel(report)} over one node in brackets): ${list}.`
 }
 
 const KIND_ORDER: readonly StatementKind[] = [
@@ -409,9 +437,10 @@ export function nodesCpuTable(report: BenchReport): string | undefined {
     trent: '1 node, SQLite',
     'trent-pg': `${nodesLabel(report)}, PostgreSQL`,
     ceiling: 'ceiling',
+    'ceiling-cluster': ceilingsLabel(report),
   }
   const measurementsOf = (operation: string): Array<[TargetName, Measurement | undefined]> =>
-    (['trent', 'trent-pg', 'ceiling'] as const).map((target) => [target, find(report, target, operation)])
+    (['trent', 'trent-pg', 'ceiling', 'ceiling-cluster'] as const).map((target) => [target, find(report, target, operation)])
   const operations = operationsIn(report).filter((operation) => find(report, 'trent-pg', operation) !== undefined)
   const createKey = report.createKey ?? []
   const all: Array<[string, TargetName, Measurement]> = [
@@ -448,14 +477,17 @@ export function nodesCpuTable(report: BenchReport): string | undefined {
     const one = cpuBoundRequestsPerSecond(find(report, 'trent', operation))
     const many = cpuBoundRequestsPerSecond(find(report, 'trent-pg', operation))
     const ceiling = cpuBoundRequestsPerSecond(find(report, 'ceiling', operation))
+    const ceilings = cpuBoundRequestsPerSecond(find(report, 'ceiling-cluster', operation))
     const overOne = one !== undefined && many !== undefined ? formatRatio(many / one, NODES_RATIO_TARGET) : '—'
     const overCeiling = ceiling !== undefined && many !== undefined ? formatRatio(many / ceiling, NODES_CEILING_RATIO_TARGET) : '—'
-    return `| ${operation} | ${overOne} | ${overCeiling} |`
+    const machine = ceiling !== undefined && ceilings !== undefined ? formatRatio(ceilings / ceiling) : '—'
+    return `| ${operation} | ${overOne} | ${overCeiling} | ${machine} |`
   })
   lines.push(
     '',
-    `| Operation | ${nodesLabel(report)} / 1 node, predicted by CPU cost | ${nodesLabel(report)} / ceiling, predicted by CPU cost |`,
-    '|---|--:|--:|',
+    `| Operation | ${nodesLabel(report)} / 1 node, predicted by CPU cost | ${nodesLabel(report)} / ceiling, predicted by CPU cost | ` +
+      `${ceilingsLabel(report)} / ceiling, predicted by CPU cost |`,
+    '|---|--:|--:|--:|',
     ...predicted,
   )
   return lines.join('\n')

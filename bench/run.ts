@@ -6,7 +6,9 @@
  * One run: start a fresh partition (one region, us-east-1) in a temp dir the way a user
  * does, a partition whose region is `--nodes` processes on PostgreSQL (`trent-pg`: a
  * throw-away cluster of its own, bench/postgres.ts), the ceiling server
- * (bench/ceiling-server.ts) and moto; make a key and fixtures in each with the AWS SDK;
+ * (bench/ceiling-server.ts), the ceiling as `--nodes` processes behind one port
+ * (`ceiling-cluster`, on the same operations as trent-pg: what that many bare processes
+ * get out of this machine) and moto; make a key and fixtures in each with the AWS SDK;
  * then for each of Encrypt and Decrypt (32 B and 1 KiB), GenerateDataKey (AES_256), Sign
  * and GenerateMac, replay a pool of pre-signed SigV4 requests (bench/socket-replayer.ts), in a child
  * process, against each target in turn (Trent through its gateway; trent-pg on Encrypt,
@@ -23,8 +25,9 @@
  *
  * Flags:
  *   --only kms|nodes|replication  one part: kms (every target and operation above, no
- *                       replication), nodes (trent, trent-pg and the ceiling on Encrypt,
- *                       Decrypt and GenerateDataKey, and CreateKey), replication
+ *                       replication), nodes (trent, trent-pg, the ceiling and
+ *                       ceiling-cluster on Encrypt, Decrypt and GenerateDataKey, and
+ *                       CreateKey), replication
  *                       (bench/replication.ts alone). Default: all of it.
  *   --direct            load the region's own port instead of the gateway (diagnosis;
  *                       not with trent-pg, whose nodes are reached through the gateway)
@@ -32,11 +35,12 @@
  *   --warmup S          unmeasured seconds before each (default 1)
  *   --connections N     keep-alive connections (default 32)
  *   --pool N            distinct pre-signed requests per operation (default 128)
- *   --targets a,b       any of trent,trent-pg,ceiling,moto (default all four; with
- *                       --only nodes trent,trent-pg,ceiling)
+ *   --targets a,b       any of trent,trent-pg,ceiling,ceiling-cluster,moto (default all
+ *                       five; with --only nodes trent,trent-pg,ceiling,ceiling-cluster)
  *   --operations a,b    only these (AWS names: Encrypt, Decrypt, GenerateDataKey, Sign,
  *                       GenerateMac, CreateKey)
- *   --nodes N           node processes of trent-pg's region (default 2)
+ *   --nodes N           node processes of trent-pg's region, and ceiling-cluster's
+ *                       processes (default 2)
  *   --createkey-connections N  CreateKey requests in flight (default 16); 0 skips CreateKey,
  *                       which runs whenever trent-pg is a target (and --operations, if
  *                       given, names it: `--operations CreateKey` runs it alone)
@@ -119,8 +123,10 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const LOAD_GENERATOR_MAIN = fileURLToPath(new URL('./load-generator.js', import.meta.url))
-const ALL_TARGETS: readonly TargetName[] = ['trent', 'trent-pg', 'ceiling', 'moto']
-const NODES_TARGETS: readonly TargetName[] = ['trent', 'trent-pg', 'ceiling']
+const ALL_TARGETS: readonly TargetName[] = ['trent', 'trent-pg', 'ceiling', 'ceiling-cluster', 'moto']
+const NODES_TARGETS: readonly TargetName[] = ['trent', 'trent-pg', 'ceiling', 'ceiling-cluster']
+/** Targets of several processes, measured next to the region of several nodes. */
+const MULTI_PROCESS_TARGETS: ReadonlySet<TargetName> = new Set<TargetName>(['trent-pg', 'ceiling-cluster'])
 /** Bench-only credentials: the partition is fresh, private to this run, and gone after it. */
 const CREDENTIALS: Credentials = { accessKeyId: 'AKIABENCHMARK0000001', secretAccessKey: 'bench-secret-access-key-not-a-real-one' }
 
@@ -213,7 +219,7 @@ if (operations.length === 0 && !createKeyNamed)
 const defaultTargets =
   settings.cpuProfileDir !== undefined
     ? ['trent']
-    : (nodesOnly ? NODES_TARGETS : ALL_TARGETS).filter((name) => !settings.direct || name !== 'trent-pg')
+    : (nodesOnly ? NODES_TARGETS : ALL_TARGETS).filter((name) => !settings.direct || !MULTI_PROCESS_TARGETS.has(name))
 const targets = (flags.targets?.split(',') ?? defaultTargets).map((name) => name.trim()).filter((name) => name !== '') as TargetName[]
 for (const name of targets) if (!ALL_TARGETS.includes(name)) fail(`--targets: unknown target ${name}`)
 if (settings.direct && targets.includes('trent-pg'))
@@ -225,12 +231,12 @@ if (settings.direct && targets.includes('trent-pg'))
  * its nodes serves about as many warm-up requests as the one-node region's process.
  */
 function warmupSecondsOf(target: TargetName): number {
-  return target === 'trent-pg' ? settings.warmupSeconds * settings.nodes : settings.warmupSeconds
+  return MULTI_PROCESS_TARGETS.has(target) ? settings.warmupSeconds * settings.nodes : settings.warmupSeconds
 }
 
-/** What each target is measured on: trent-pg on the symmetric hot path only. */
+/** What each target is measured on: trent-pg and ceiling-cluster on the symmetric hot path only. */
 function measuredOn(target: TargetName, operation: BenchOperation): boolean {
-  return target !== 'trent-pg' || NODES_OPERATIONS.has(operation.operation)
+  return !MULTI_PROCESS_TARGETS.has(target) || NODES_OPERATIONS.has(operation.operation)
 }
 /** CreateKey: on each store, next to a region of several nodes. */
 const createKeyTargets: TargetName[] =
@@ -427,6 +433,15 @@ async function startTarget(name: TargetName, dataDir: string, logDir: string, re
     }
     case 'ceiling':
       return startCeiling(logDir)
+    case 'ceiling-cluster': {
+      if (settings.nodes < 2) {
+        const skipped = '--nodes 1: the ceiling as one process is the ceiling target itself'
+        process.stdout.write(`ceiling-cluster: SKIPPED — ${skipped}\n`)
+        report.targets[name] = { skipped }
+        return undefined
+      }
+      return startCeiling(logDir, settings.nodes)
+    }
     case 'moto': {
       const moto = probeMoto()
       if ('unavailable' in moto) {
@@ -467,7 +482,7 @@ async function main(): Promise<number> {
       requestPoolSize: settings.poolSize,
       loadGenerator: LOAD_ENGINE_DESCRIPTIONS[settings.loadEngine],
       repeat: settings.repeat,
-      ...(targets.includes('trent-pg') ? { nodes: settings.nodes } : {}),
+      ...(targets.some((name) => MULTI_PROCESS_TARGETS.has(name)) ? { nodes: settings.nodes } : {}),
       ...(createKeyTargets.length > 0 ? { createKeyConnections: settings.createKeyConnections } : {}),
     },
     targets: {},
@@ -477,7 +492,7 @@ async function main(): Promise<number> {
   if (revision !== undefined) report.source = revision
   process.stdout.write(
     `bench: ${targets.join(', ')}; ${settings.connections} connections, ${settings.warmupSeconds} s warm-up` +
-      `${targets.includes('trent-pg') ? ` (trent-pg, ${settings.nodes} nodes: ${warmupSecondsOf('trent-pg')} s)` : ''} + ${settings.durationSeconds} s per operation; ` +
+      `${targets.some((name) => MULTI_PROCESS_TARGETS.has(name)) ? ` (${settings.nodes} processes: ${warmupSecondsOf('trent-pg')} s)` : ''} + ${settings.durationSeconds} s per operation; ` +
       `load to ${settings.direct ? 'the region port (--direct)' : 'the gateway'} by ${settings.loadEngine === 'wrk' ? 'wrk' : 'the Node replayer'}${
         flags.load === undefined && settings.loadEngine === 'node'
           ? ' (no wrk on this machine: apt-get install wrk for a load that takes less CPU)'

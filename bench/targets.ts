@@ -2,7 +2,9 @@
  * The things measured: Trent (a partition started the way a user starts it: one node on
  * its default store, SQLite), Trent as a region of several nodes on PostgreSQL
  * (`trent-pg`: `--nodes N --store postgres://…`, the cluster bench/postgres.ts starts),
- * the ceiling (bench/ceiling-server.ts) and moto (what a user would run instead).
+ * the ceiling (bench/ceiling-server.ts), the ceiling as several processes behind one port
+ * (`ceiling-cluster`: what that many bare processes get out of this machine) and moto
+ * (what a user would run instead).
  *
  * @module
  */
@@ -15,7 +17,7 @@ import { CEILING_KEY_ID, CEILING_MAC_KEY_ID, CEILING_SIGNING_KEY_ID } from './ce
 import { freePortRange, startProcess, waitForHttp, waitForMessage, type ManagedProcess } from './processes.js'
 import type { Credentials } from './signing.js'
 
-export type TargetName = 'trent' | 'trent-pg' | 'ceiling' | 'moto'
+export type TargetName = 'trent' | 'trent-pg' | 'ceiling' | 'ceiling-cluster' | 'moto'
 
 export interface RunningTarget {
   name: TargetName
@@ -209,18 +211,23 @@ function isReady(message: unknown): message is { type: 'ready'; port: number } {
   return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'ready'
 }
 
-export async function startCeiling(logDir: string): Promise<RunningTarget> {
+/** The ceiling server; with `processes` above 1, that many behind one port (`ceiling-cluster`). */
+export async function startCeiling(logDir: string, processes = 1): Promise<RunningTarget> {
   // Below the ephemeral range, like every port of the bench (processes.ts freePortRange).
-  const ceiling = startProcess('ceiling', process.execPath, [CEILING_MAIN, String(await freePortRange(1))], { logDir, ipc: true })
+  const args = [CEILING_MAIN, String(await freePortRange(1)), ...(processes > 1 ? ['--processes', String(processes)] : [])]
+  const ceiling = startProcess(processes > 1 ? 'ceiling-cluster' : 'ceiling', process.execPath, args, { logDir, ipc: true })
   const port = await readyOrStopped(ceiling, () =>
     waitForMessage(ceiling, (message) => (isReady(message) ? message.port : undefined), STARTUP_TIMEOUT_MS),
   )
   return {
-    name: 'ceiling',
+    name: processes > 1 ? 'ceiling-cluster' : 'ceiling',
     url: `http://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
     existingKeys: { keyId: CEILING_KEY_ID, signingKeyId: CEILING_SIGNING_KEY_ID, macKeyId: CEILING_MAC_KEY_ID },
-    description: `bare node:http server :${port}, same crypto, no auth/lookup/validation/HSM hop/gateway`,
+    description:
+      processes > 1
+        ? `${processes} bare node:http servers behind :${port} (node:cluster, round robin), same crypto and keys, no auth/lookup/validation/HSM hop/gateway`
+        : `bare node:http server :${port}, same crypto, no auth/lookup/validation/HSM hop/gateway`,
     pids: ceiling.child.pid === undefined ? [] : [ceiling.child.pid],
     stop: () => ceiling.stop(),
   }
