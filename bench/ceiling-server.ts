@@ -184,14 +184,13 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   })
 }
 
-/** `[port] [--processes N]`: the port (0, any free one, by default) and how many server processes. */
+/** `[port] [--processes N]` (a worker's `--worker i` only names it): the port (0, any free one, by default) and how many server processes. */
 function parseArguments(argv: readonly string[]): { port: number; processes: number } {
   const flag = argv.indexOf('--processes')
   const processes = flag === -1 ? 1 : Number(argv[flag + 1])
   if (!Number.isSafeInteger(processes) || processes < 1) throw new Error('ceiling-server: --processes takes a whole number ≥ 1')
-  const positional = argv.filter((arg, index) => !arg.startsWith('--') && (flag === -1 || index !== flag + 1))
-  // A worker's `--worker i` (a name only) leaves `i` among the positionals, after the port.
-  return { port: Number(positional[0] ?? 0), processes }
+  const first = argv[0]
+  return { port: first === undefined || first.startsWith('--') ? 0 : Number(first), processes }
 }
 
 function serve(port: number, ready: (port: number) => void): void {
