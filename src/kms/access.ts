@@ -244,10 +244,16 @@ export async function runOperation(
   input: Input,
   context: RequestContext,
 ): Promise<Record<string, unknown>> {
+  // What the node showed when it decided: the follower may bring a peer's change between
+  // the refusal and the catch-up below, so "did the catch-up find anything" is the wrong
+  // question; "does the node show anything new since it decided" is the right one.
+  const decidedOn = kms.stateVersion
   try {
     return await runOnce(kms, operation, input, context)
   } catch (err) {
-    if (!kms.followsPeers || !isKmsError(err) || !MAYBE_STALE.has(err.name) || !(await kms.sync())) throw err
+    if (!kms.followsPeers || !isKmsError(err) || !MAYBE_STALE.has(err.name)) throw err
+    await kms.sync()
+    if (kms.stateVersion === decidedOn) throw err
     return runOnce(kms, operation, input, context)
   }
 }

@@ -105,7 +105,13 @@ export class Kms {
   #unwatch: (() => void) | undefined
   #following: Promise<void> | undefined
   /** A sync() queued and not yet started, which later callers join. */
-  #queuedSync: Promise<boolean> | undefined
+  #queuedSync: Promise<void> | undefined
+  /**
+   * Counts every change to the maps from the store: a load, peers' changes applied, this
+   * node's own commit. A request that was refused compares it before and after catching up
+   * (access.ts): the catch-up that brought the news may be the follower's, not its own.
+   */
+  #stateVersion = 0
 
   private constructor(config: KmsConfig, hsm: Hsm, storage: Storage) {
     this.region = config.region
@@ -148,6 +154,7 @@ export class Kms {
     for (const grant of state.grants) this.#applyWrite({ kind: 'putGrant', grant })
     this.#position = state.position
     this.#digest = state.digest
+    this.#stateVersion++
   }
 
   /** Applies changes other nodes committed, in log order. */
@@ -160,6 +167,7 @@ export class Kms {
       this.#position = change.position
       this.#digest = change.digest
     }
+    if (changes.length > 0) this.#stateVersion++
     if (outbox) this.onOutbox()
   }
 
@@ -171,7 +179,7 @@ export class Kms {
   #startFollowing(): void {
     const follow = (): void => {
       if (this.#following !== undefined) return
-      const run = this.#mutations.then(() => this.#catchUp()).then(() => undefined)
+      const run = this.#mutations.then(() => this.#catchUp())
       this.#mutations = run.catch(() => undefined)
       this.#following = run.finally(() => (this.#following = undefined))
       void this.#following.catch(() => undefined)
@@ -181,15 +189,13 @@ export class Kms {
     this.#unwatch = this.#storage.watch?.(follow)
   }
 
-  /** Applies what the node missed; true if there was anything. */
-  async #catchUp(): Promise<boolean> {
-    const before = this.#position
+  /** Applies what the node missed. */
+  async #catchUp(): Promise<void> {
     const changes = await this.#storage.changesSince(this.#position, this.#digest)
     // Pruned past this node's position (it has been away too long to replay), or the store
     // holds another history: start afresh from the store's state.
     if (changes === undefined) this.#load(await this.#storage.load())
     else if (changes.length > 0) this.#applyChanges(changes)
-    return this.#position !== before || changes === undefined
   }
 
   /** The last change of the store these maps include. */
@@ -203,19 +209,32 @@ export class Kms {
   }
 
   /**
-   * Brings this node up to date with the store now; true if it had missed anything.
-   * Callers that ask while a sync is queued share it: a burst of refusals (each asks, see
-   * access.ts) reads the store once, not once each.
+   * Changes whenever what this node shows changes (a load, its peers' changes applied, its
+   * own commit): equal before and after a sync() means the node had missed nothing.
    */
-  sync(): Promise<boolean> {
-    if (this.#queuedSync !== undefined) return this.#queuedSync
-    const run = this.#mutations.then(() => {
-      this.#queuedSync = undefined
-      return this.#catchUp()
-    })
-    this.#queuedSync = run
-    this.#mutations = run.catch(() => undefined)
-    return run
+  get stateVersion(): number {
+    return this.#stateVersion
+  }
+
+  /**
+   * Brings this node up to date with the store now; true if what it shows changed since
+   * the call, whoever's catch-up brought the change (its own, or the follower's already
+   * in flight). Callers that ask while a sync is queued share it: a burst of refusals
+   * (each asks, see access.ts) reads the store once, not once each.
+   */
+  async sync(): Promise<boolean> {
+    const before = this.#stateVersion
+    let run = this.#queuedSync
+    if (run === undefined) {
+      run = this.#mutations.then(() => {
+        this.#queuedSync = undefined
+        return this.#catchUp()
+      })
+      this.#queuedSync = run
+      this.#mutations = run.catch(() => undefined)
+    }
+    await run
+    return this.#stateVersion !== before
   }
 
   arnOf(keyId: string): string {
@@ -301,6 +320,7 @@ export class Kms {
         for (const write of written) this.#applyWrite(write)
         this.#position = position
         this.#digest = digest
+        this.#stateVersion++
         if (written.some((w) => w.kind === 'putOutbox')) this.onOutbox()
       }
       return result
