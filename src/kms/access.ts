@@ -6,7 +6,7 @@
  * @module
  */
 import { aliasArn } from '../wire/arn.js'
-import { KmsError, isKmsError } from '../wire/errors.js'
+import { KmsError } from '../wire/errors.js'
 import type { GrantRecord, KeyRecord } from '../storage/records.js'
 import {
   accessDeniedMessage,
@@ -20,6 +20,7 @@ import {
 import { GRANT_OPERATIONS, checkGrantTokens } from './grants.js'
 import type { Kms } from './kms.js'
 import { list, stringMap, str, type AccessCheck, type Caller, type Input, type Operation, type RequestContext } from './operation.js'
+import { mayBeStale } from './maybe-stale.js'
 import { rootPrincipalArn } from './principals.js'
 import { resolveKey } from './resolve-key.js'
 
@@ -218,22 +219,10 @@ export function aliasCheck(kms: Kms, action: string, aliasName: string): AccessC
 }
 
 /**
- * Answers a node of a shared store could give only because it has not yet applied a
- * change its peers just committed: a key, grant or alias made there, a key enabled there.
- */
-const MAYBE_STALE = new Set([
-  'NotFoundException',
-  'DisabledException',
-  'KMSInvalidStateException',
-  'AccessDeniedException',
-  'AlreadyExistsException',
-])
-
-/**
  * Authorizes, then runs, one request: the only way the API invokes an operation.
  *
  * On a node that shares its store with others, a refusal that a peer's latest change
- * could explain is not given at once: the node catches up with the store and, if it had
+ * could explain (maybe-stale.ts) is not given at once: the node catches up with the store and, if it had
  * missed anything, asks again. A client that created a key through one node and uses it
  * through another is then not told the key does not exist, without any read of the store
  * on the way of a request that succeeds (docs/architecture.md, "Consistency").
@@ -251,7 +240,7 @@ export async function runOperation(
   try {
     return await runOnce(kms, operation, input, context)
   } catch (err) {
-    if (!kms.followsPeers || !isKmsError(err) || !MAYBE_STALE.has(err.name)) throw err
+    if (!kms.followsPeers || !mayBeStale(err)) throw err
     await kms.sync()
     if (kms.stateVersion === decidedOn) throw err
     return runOnce(kms, operation, input, context)

@@ -12,6 +12,7 @@ import { KmsError, incorrectKey, invalidCiphertext } from '../wire/errors.js'
 import type { KeyRecord, MaterialRecord } from '../storage/records.js'
 import { encryptionAlgorithmsFor, type KeyUsage } from '../wire/key-specs.js'
 import { checkKeyState } from './key-state.js'
+import { unknownHere } from './maybe-stale.js'
 import type { Kms } from './kms.js'
 import { bool, str, stringMap, type Input } from './operation.js'
 import { resolveKey } from './resolve-key.js'
@@ -170,14 +171,16 @@ export function keyForDecryption(kms: Kms, blob: Uint8Array, keyIdInput: string 
   if (header === undefined) throw invalidCiphertext()
   if (requested !== undefined && requested.keyId !== header.keyId) throw incorrectKey()
   const key = requested ?? kms.keys.get(header.keyId)
-  if (key === undefined) throw invalidCiphertext()
+  // A key, or below a material, this node has no record of may have just been made (or
+  // rotated in) by a peer: marked so that the node catches up before refusing.
+  if (key === undefined) throw unknownHere(invalidCiphertext())
   const arn = kms.arnOf(key.keyId)
   checkKeyState('cryptographic', key.state, arn)
   checkUsage(key, arn, operation)
   // A symmetric ciphertext's header names a symmetric key; any other key cannot have made it.
   if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw invalidCiphertext()
   const material = kms.materialOf(key.keyId, header.materialVersion)
-  if (material === undefined) throw invalidCiphertext()
+  if (material === undefined) throw unknownHere(invalidCiphertext())
   return { key, arn, material }
 }
 

@@ -11,9 +11,17 @@
  * deterministically, and let go when the refusing request asks to catch up.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { after, afterEach, before, describe, it } from 'node:test'
 import { createSecretKey, randomBytes } from 'node:crypto'
-import { CreateKeyCommand, DescribeKeyCommand, ReplicateKeyCommand, type KMSClient } from '@aws-sdk/client-kms'
+import {
+  CreateKeyCommand,
+  DecryptCommand,
+  DescribeKeyCommand,
+  EncryptCommand,
+  ReplicateKeyCommand,
+  RotateKeyOnDemandCommand,
+  type KMSClient,
+} from '@aws-sdk/client-kms'
 import { inProcessHsmForTests } from '../../src/hsm/in-process-hsm.js'
 import { MemoryStorage } from '../../src/storage/memory-storage.js'
 import type { Storage } from '../../src/storage/storage.js'
@@ -74,6 +82,8 @@ describe('a refusal by a node whose follower is bringing the change at that mome
     clientA = a.client()
     clientB = b.client()
   })
+  // A test that fails before node B asks to catch up must not leave its follower held.
+  afterEach(() => held?.open())
   after(async () => {
     await b.close()
     await a.close()
@@ -107,6 +117,53 @@ describe('a refusal by a node whose follower is bringing the change at that mome
     )
     assert.ok(refused instanceof Error)
     assert.equal(refused.name, 'UnsupportedOperationException', refused.message)
+  })
+
+  it('Decrypt through node B of a ciphertext made through node A under a key just created there', async () => {
+    const keyId = await createdWhileBFollowerIsHeld()
+    const plaintext = Buffer.from('made on node A')
+    const { CiphertextBlob } = await clientA.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }))
+    const asked = syncsAsked
+    const decrypted = await clientB.send(new DecryptCommand({ CiphertextBlob }))
+    assert.deepEqual(Buffer.from(decrypted.Plaintext ?? []), plaintext)
+    assert.equal(syncsAsked, asked + 1, 'node B did not know the key, and caught up')
+  })
+
+  it('Decrypt through node B of a ciphertext under key material just rotated in on node A', async () => {
+    held = undefined
+    const keyId = (await clientA.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? assert.fail('no key id')
+    // Node B knows the key and its first material.
+    await b.kms.sync()
+    assert.ok(b.kms.keys.has(keyId))
+    const known = (b.kms.materials.get(keyId) ?? []).map((m) => m.materialId)
+    assert.equal(known.length, 1)
+    held = gate()
+    await clientA.send(new RotateKeyOnDemandCommand({ KeyId: keyId }))
+    const plaintext = Buffer.from('under the new material')
+    const { CiphertextBlob } = await clientA.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }))
+    assert.equal(b.kms.materials.get(keyId)?.length, 1, 'node B lacks the new material yet')
+    const asked = syncsAsked
+    const decrypted = await clientB.send(new DecryptCommand({ CiphertextBlob }))
+    assert.deepEqual(Buffer.from(decrypted.Plaintext ?? []), plaintext)
+    assert.ok(decrypted.KeyMaterialId !== undefined && !known.includes(decrypted.KeyMaterialId), 'decrypted under the new material')
+    assert.equal(syncsAsked, asked + 1)
+  })
+
+  it('a tampered ciphertext under a key node B knows is refused without a catch-up', async () => {
+    held = undefined
+    const keyId = (await clientA.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? assert.fail('no key id')
+    const { CiphertextBlob } = await clientA.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') }))
+    await b.kms.sync()
+    const tampered = Buffer.from(CiphertextBlob ?? [])
+    tampered[tampered.length - 1] = (tampered[tampered.length - 1] ?? 0) ^ 1
+    const asked = syncsAsked
+    const refused = await clientB.send(new DecryptCommand({ CiphertextBlob: tampered })).then(
+      () => assert.fail('a tampered ciphertext decrypted'),
+      (err: unknown) => err,
+    )
+    assert.ok(refused instanceof Error)
+    assert.equal(refused.name, 'InvalidCiphertextException')
+    assert.equal(syncsAsked, asked, 'a failed tag is no news a peer could bring')
   })
 
   it('a key that exists on no node is still NotFoundException', async () => {
