@@ -6,13 +6,14 @@
  * @module
  */
 import { isHsmError } from '../hsm/hsm.js'
+import { parseKmsArn } from '../wire/arn.js'
 import { parseCiphertextHeaderUnauthenticated } from '../wire/ciphertext-blob.js'
 import { encodeEncryptionContext } from '../wire/encryption-context.js'
 import { KmsError, incorrectKey, invalidCiphertext } from '../wire/errors.js'
 import type { KeyRecord, MaterialRecord } from '../storage/records.js'
 import { encryptionAlgorithmsFor, type KeyUsage } from '../wire/key-specs.js'
 import { checkKeyState } from './key-state.js'
-import { unknownHere } from './maybe-stale.js'
+import { markMaybeStale } from './maybe-stale.js'
 import type { Kms } from './kms.js'
 import { bool, str, stringMap, type Input } from './operation.js'
 import { resolveKey } from './resolve-key.js'
@@ -169,19 +170,26 @@ export function keyForDecryption(kms: Kms, blob: Uint8Array, keyIdInput: string 
   const requested = keyIdInput === undefined ? undefined : resolveKey(kms, keyIdInput, { allowAlias: true })
   const header = parseCiphertextHeaderUnauthenticated(blob)
   if (header === undefined) throw invalidCiphertext()
-  if (requested !== undefined && requested.keyId !== header.keyId) throw incorrectKey()
+  if (requested !== undefined && requested.keyId !== header.keyId) {
+    // A key id names one key for ever; an alias may have just been pointed elsewhere by a peer.
+    throw keyIdInput !== undefined && isAliasInput(keyIdInput) ? markMaybeStale(incorrectKey()) : incorrectKey()
+  }
   const key = requested ?? kms.keys.get(header.keyId)
   // A key, or below a material, this node has no record of may have just been made (or
   // rotated in) by a peer: marked so that the node catches up before refusing.
-  if (key === undefined) throw unknownHere(invalidCiphertext())
+  if (key === undefined) throw markMaybeStale(invalidCiphertext())
   const arn = kms.arnOf(key.keyId)
   checkKeyState('cryptographic', key.state, arn)
   checkUsage(key, arn, operation)
   // A symmetric ciphertext's header names a symmetric key; any other key cannot have made it.
   if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw invalidCiphertext()
   const material = kms.materialOf(key.keyId, header.materialVersion)
-  if (material === undefined) throw unknownHere(invalidCiphertext())
+  if (material === undefined) throw markMaybeStale(invalidCiphertext())
   return { key, arn, material }
+}
+
+function isAliasInput(keyIdInput: string): boolean {
+  return keyIdInput.startsWith('alias/') || parseKmsArn(keyIdInput)?.resourceType === 'alias'
 }
 
 /** Maps HSM failures of a decrypting call onto the wire: all of them are InvalidCiphertextException. */

@@ -16,16 +16,17 @@ const MAYBE_STALE_NAMES: ReadonlySet<string> = new Set([
   'AlreadyExistsException',
 ])
 
-/** Refusals of other names marked by their maker as possibly stale (see {@link unknownHere}). */
+/** Refusals of other names marked by their maker as possibly stale (see {@link markMaybeStale}). */
 const marked = new WeakSet<KmsError>()
 
 /**
- * Marks `err` as given because this node does not know something a peer may have just
- * made: a ciphertext under a key, or a key material, that it has no record of. The error
+ * Marks `err` as given because of something a peer may have just changed: a ciphertext
+ * under a key, or a key material, this node has no record of; a ciphertext not under the
+ * key an alias names here, when a peer may have just pointed the alias at it. The error
  * stays what the caller sees (InvalidCiphertextException looks the same whatever its
  * cause); only the node asks the store again before giving it.
  */
-export function unknownHere(err: KmsError): KmsError {
+export function markMaybeStale(err: KmsError): KmsError {
   marked.add(err)
   return err
 }

@@ -14,12 +14,14 @@ import assert from 'node:assert/strict'
 import { after, afterEach, before, describe, it } from 'node:test'
 import { createSecretKey, randomBytes } from 'node:crypto'
 import {
+  CreateAliasCommand,
   CreateKeyCommand,
   DecryptCommand,
   DescribeKeyCommand,
   EncryptCommand,
   ReplicateKeyCommand,
   RotateKeyOnDemandCommand,
+  UpdateAliasCommand,
   type KMSClient,
 } from '@aws-sdk/client-kms'
 import { inProcessHsmForTests } from '../../src/hsm/in-process-hsm.js'
@@ -146,6 +148,24 @@ describe('a refusal by a node whose follower is bringing the change at that mome
     const decrypted = await clientB.send(new DecryptCommand({ CiphertextBlob }))
     assert.deepEqual(Buffer.from(decrypted.Plaintext ?? []), plaintext)
     assert.ok(decrypted.KeyMaterialId !== undefined && !known.includes(decrypted.KeyMaterialId), 'decrypted under the new material')
+    assert.equal(syncsAsked, asked + 1)
+  })
+
+  it('Decrypt through node B with KeyId an alias that node A has just pointed at the ciphertext’s key', async () => {
+    held = undefined
+    const newKey = async (): Promise<string> =>
+      (await clientA.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? assert.fail('no key id')
+    const [first, second] = [await newKey(), await newKey()]
+    await clientA.send(new CreateAliasCommand({ AliasName: 'alias/moved', TargetKeyId: first }))
+    await b.kms.sync()
+    held = gate()
+    await clientA.send(new UpdateAliasCommand({ AliasName: 'alias/moved', TargetKeyId: second }))
+    const plaintext = Buffer.from('under the alias’s new key')
+    const { CiphertextBlob } = await clientA.send(new EncryptCommand({ KeyId: 'alias/moved', Plaintext: plaintext }))
+    assert.equal(b.kms.aliases.get('alias/moved')?.keyId, first, 'node B still has the alias on the first key')
+    const asked = syncsAsked
+    const decrypted = await clientB.send(new DecryptCommand({ CiphertextBlob, KeyId: 'alias/moved' }))
+    assert.deepEqual(Buffer.from(decrypted.Plaintext ?? []), plaintext)
     assert.equal(syncsAsked, asked + 1)
   })
 
