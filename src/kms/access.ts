@@ -233,6 +233,9 @@ export async function runOperation(
   input: Input,
   context: RequestContext,
 ): Promise<Record<string, unknown>> {
+  // A change the store announced and this node has yet to apply: decide after it.
+  const announced = kms.catchingUp
+  if (announced !== undefined) await announced
   // What the node showed when it decided: the follower may bring a peer's change between
   // the refusal and the catch-up below, so "did the catch-up find anything" is the wrong
   // question; "does the node show anything new since it decided" is the right one.

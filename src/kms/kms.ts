@@ -54,6 +54,12 @@ function noAuditTrail(since: number): AuditSink {
 
 /** How often a node of a shared store looks for its peers' changes, at the latest. */
 const FOLLOW_INTERVAL_MS = 200
+/**
+ * How long requests wait, at most, for a node to apply a change its store announced
+ * (docs/architecture.md, "Consistency"): past it they go on with what the node has, and
+ * the follower goes on catching up.
+ */
+const ANNOUNCED_CHANGE_WAIT_MS = 500
 
 export class Kms {
   readonly region: string
@@ -112,6 +118,10 @@ export class Kms {
    * (access.ts): the catch-up that brought the news may be the follower's, not its own.
    */
   #stateVersion = 0
+  /** The newest change position the store announced (watch), which this node may lack. */
+  #announced: ChangePosition = 0
+  /** While this node lacks an announced change: settles once it has it (or waited enough). */
+  #awaitingAnnounced: { applied: Promise<void>; settle: () => void; timer: NodeJS.Timeout } | undefined
 
   private constructor(config: KmsConfig, hsm: Hsm, storage: Storage) {
     this.region = config.region
@@ -154,7 +164,7 @@ export class Kms {
     for (const grant of state.grants) this.#applyWrite({ kind: 'putGrant', grant })
     this.#position = state.position
     this.#digest = state.digest
-    this.#stateVersion++
+    this.#advanced()
   }
 
   /** Applies changes other nodes committed, in log order. */
@@ -167,12 +177,12 @@ export class Kms {
       this.#position = change.position
       this.#digest = change.digest
     }
-    if (changes.length > 0) this.#stateVersion++
+    if (changes.length > 0) this.#advanced()
     if (outbox) this.onOutbox()
   }
 
   /**
-   * Follows the changes other nodes commit: at once when the store hints at one, and at
+   * Follows the changes other nodes commit: at once when the store announces one, and at
    * least every FOLLOW_INTERVAL_MS. Runs in the mutation queue, so it never interleaves
    * with a change of this node's.
    */
@@ -186,7 +196,50 @@ export class Kms {
     }
     this.#follower = setInterval(follow, FOLLOW_INTERVAL_MS)
     this.#follower.unref()
-    this.#unwatch = this.#storage.watch?.(follow)
+    this.#unwatch = this.#storage.watch?.((position) => this.#announce(position))
+  }
+
+  /**
+   * A peer (or this node) committed the change at `position`, or, with no position,
+   * may have committed something. Until this node has applied it, the requests it starts
+   * to answer wait for it (catchingUp): a client that heard the peer acknowledge a change
+   * and then asks this node is answered after it. The store's announcement usually
+   * arrives before that client's next request; what is left is the window between the
+   * two (docs/architecture.md, "Consistency").
+   */
+  #announce(position: ChangePosition | undefined): void {
+    // A catch-up that starts now, not one already reading the log from before the commit.
+    void this.#queueCatchUp().catch(() => undefined)
+    if (position === undefined || position <= this.#position) return
+    this.#announced = Math.max(this.#announced, position)
+    if (this.#awaitingAnnounced !== undefined) return
+    let settle: () => void = () => undefined
+    const applied = new Promise<void>((resolve) => (settle = resolve))
+    const timer = setTimeout(() => this.#stopAwaitingAnnounced(), ANNOUNCED_CHANGE_WAIT_MS)
+    timer.unref()
+    this.#awaitingAnnounced = { applied, settle, timer }
+  }
+
+  /** What this node shows changed: count it, and let go of requests waiting for it. */
+  #advanced(): void {
+    this.#stateVersion++
+    if (this.#awaitingAnnounced !== undefined && this.#position >= this.#announced) this.#stopAwaitingAnnounced()
+  }
+
+  #stopAwaitingAnnounced(): void {
+    const awaiting = this.#awaitingAnnounced
+    if (awaiting === undefined) return
+    this.#awaitingAnnounced = undefined
+    clearTimeout(awaiting.timer)
+    awaiting.settle()
+  }
+
+  /**
+   * Settles once this node has applied every change its store announced (or has waited
+   * ANNOUNCED_CHANGE_WAIT_MS for them); undefined, the usual case, when it lacks none.
+   */
+  get catchingUp(): Promise<void> | undefined {
+    return this.#awaitingAnnounced?.applied
   }
 
   /** Applies what the node missed. */
@@ -224,17 +277,20 @@ export class Kms {
    */
   async sync(): Promise<boolean> {
     const before = this.#stateVersion
-    let run = this.#queuedSync
-    if (run === undefined) {
-      run = this.#mutations.then(() => {
-        this.#queuedSync = undefined
-        return this.#catchUp()
-      })
-      this.#queuedSync = run
-      this.#mutations = run.catch(() => undefined)
-    }
-    await run
+    await this.#queueCatchUp()
     return this.#stateVersion !== before
+  }
+
+  /** A catch-up that starts after every change of this node queued so far, or the one queued already. */
+  #queueCatchUp(): Promise<void> {
+    if (this.#queuedSync !== undefined) return this.#queuedSync
+    const run = this.#mutations.then(() => {
+      this.#queuedSync = undefined
+      return this.#catchUp()
+    })
+    this.#queuedSync = run
+    this.#mutations = run.catch(() => undefined)
+    return run
   }
 
   arnOf(keyId: string): string {
@@ -320,7 +376,7 @@ export class Kms {
         for (const write of written) this.#applyWrite(write)
         this.#position = position
         this.#digest = digest
-        this.#stateVersion++
+        this.#advanced()
         if (written.some((w) => w.kind === 'putOutbox')) this.onOutbox()
       }
       return result

@@ -47,7 +47,7 @@ class MemoryBacking {
   readonly grants = new Map<string, GrantRecord>()
   readonly changes: CommittedChange[] = []
   readonly leases = new Map<string, { holder: string; expiresAt: number }>()
-  readonly watchers = new Set<() => void>()
+  readonly watchers = new Set<(position?: ChangePosition) => void>()
   head: ChangePosition = 0
   headDigest: ChainDigest = GENESIS_DIGEST
   /** Serialises commits: the exclusive section of commitChange. */
@@ -170,7 +170,7 @@ export class MemoryStorage implements Storage {
       b.headDigest = chainDigest(b.headDigest, b.head, encodeWrites(writes))
       b.changes.push({ position: b.head, writes: structuredClone(writes), digest: b.headDigest })
       if (b.changes.length > b.keptChanges) b.changes.splice(0, b.changes.length - b.keptChanges)
-      for (const watcher of b.watchers) watcher()
+      for (const watcher of b.watchers) watcher(b.head)
       return { position: b.head, digest: b.headDigest, result }
     })
     b.exclusive = run.catch(() => undefined)
@@ -208,7 +208,7 @@ export class MemoryStorage implements Storage {
     return Promise.resolve()
   }
 
-  watch(listener: () => void): () => void {
+  watch(listener: (position?: ChangePosition) => void): () => void {
     this.#backing.watchers.add(listener)
     return () => this.#backing.watchers.delete(listener)
   }

@@ -338,7 +338,7 @@ export class PostgresStorage implements Storage {
   /** Until when calls fail at once, after a connection-level failure. */
   #unavailableUntil = 0
   #lastFailure: Error | undefined
-  readonly #watchers = new Set<() => void>()
+  readonly #watchers = new Set<(position?: ChangePosition) => void>()
   #listener: ChangeListener | undefined
   #closed = false
 
@@ -825,11 +825,11 @@ export class PostgresStorage implements Storage {
     }
   }
 
-  watch(listener: () => void): () => void {
+  watch(listener: (position?: ChangePosition) => void): () => void {
     this.#watchers.add(listener)
     if (this.#listener === undefined && !this.#closed) {
-      this.#listener = new ChangeListener(this.#clientConfig, this.#schema, () => {
-        for (const watcher of this.#watchers) watcher()
+      this.#listener = new ChangeListener(this.#clientConfig, this.#schema, (position) => {
+        for (const watcher of this.#watchers) watcher(position)
       })
     }
     return () => this.#watchers.delete(listener)
@@ -908,14 +908,14 @@ const LISTEN_PING_MS = 10_000
 class ChangeListener {
   readonly #config: pg.ClientConfig
   readonly #channel: string
-  readonly #notify: () => void
+  readonly #notify: (position?: ChangePosition) => void
   #client: pg.Client | undefined
   #retryMs = LISTEN_RETRY_MS.first
   #retry: NodeJS.Timeout | undefined
   #ping: NodeJS.Timeout | undefined
   #closed = false
 
-  constructor(config: pg.ClientConfig, channel: string, notify: () => void) {
+  constructor(config: pg.ClientConfig, channel: string, notify: (position?: ChangePosition) => void) {
     this.#config = config
     this.#channel = channel
     this.#notify = notify
@@ -943,7 +943,10 @@ class ChangeListener {
     client.on('error', drop)
     client.on('end', drop)
     client.on('notification', (message) => {
-      if (message.channel === this.#channel) this.#notify()
+      if (message.channel !== this.#channel) return
+      // The commit's position (pg_notify in #commitWrites), when it reads as one.
+      const position = Number(message.payload)
+      this.#notify(Number.isSafeInteger(position) && position > 0 ? position : undefined)
     })
     try {
       await client.connect()

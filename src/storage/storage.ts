@@ -108,8 +108,12 @@ export interface Storage {
   holdLease(name: string, holder: string, ttlMs: number): Promise<boolean>
   /** Gives up a lease `holder` holds (on a clean stop), so that another takes it at once. */
   releaseLease(name: string, holder: string): Promise<void>
-  /** Calls `listener` when another writer may have committed: a hint to follow sooner. */
-  watch?(listener: () => void): () => void
+  /**
+   * Calls `listener` when a writer of the store (another node, or this one) committed: a
+   * hint to follow sooner, with the change's log position when the store knows it
+   * (without one, something may have been committed: after the store was unreachable, say).
+   */
+  watch?(listener: (position?: ChangePosition) => void): () => void
   close(): Promise<void>
 }
 

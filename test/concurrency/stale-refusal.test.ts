@@ -1,14 +1,18 @@
 /**
- * "No stale refusal" (docs/architecture.md, Consistency), at the moment it is hardest: a
- * node refuses a request because it has not applied a peer's change yet, while its
- * follower is already reading that change from the store. The follower then applies it
- * before the refusing request's own catch-up runs, which finds nothing new. The request
- * must still be asked again (the node now shows the change), not refused.
+ * A node of a shared store answering just after a peer committed a change, in the two
+ * ways docs/architecture.md ("Consistency") describes, each made deterministic by holding
+ * node B's reads of the change log until the test lets them go:
  *
- * CI met this on PostgreSQL with two nodes per region: CreateKey through one node, then
- * ReplicateKey through the other answered NotFoundException, because the commit's
- * NOTIFY had already started that node's follower. Here the follower is held at the store
- * deterministically, and let go when the refusing request asks to catch up.
+ * - The store announced the change with its position (PostgreSQL's NOTIFY, the in-memory
+ *   store): node B's requests wait until it has applied it, so a read through B after A
+ *   acknowledged a change shows the change; the wait is bounded.
+ * - No position came (the store reconnected, or only the follower's timer runs), and node
+ *   B refuses because it has not applied the change yet while its follower is already
+ *   reading it. The follower then applies it before the refusing request's own catch-up
+ *   runs, which finds nothing new; the request must still be asked again (the node now
+ *   shows the change), not refused. CI met this on PostgreSQL with two nodes per region:
+ *   CreateKey through one node, then ReplicateKey through the other answered
+ *   NotFoundException.
  */
 import assert from 'node:assert/strict'
 import { after, afterEach, before, describe, it } from 'node:test'
@@ -18,6 +22,7 @@ import {
   CreateKeyCommand,
   DecryptCommand,
   DescribeKeyCommand,
+  DisableKeyCommand,
   EncryptCommand,
   ReplicateKeyCommand,
   RotateKeyOnDemandCommand,
@@ -26,7 +31,7 @@ import {
 } from '@aws-sdk/client-kms'
 import { inProcessHsmForTests } from '../../src/hsm/in-process-hsm.js'
 import { MemoryStorage } from '../../src/storage/memory-storage.js'
-import type { Storage } from '../../src/storage/storage.js'
+import type { ChangePosition, Storage } from '../../src/storage/storage.js'
 import { startInProcessRegion, type InProcessRegion } from '../helpers/in-process-region.js'
 
 /** A gate the test opens once. */
@@ -37,10 +42,11 @@ function gate(): { opened: Promise<void>; open(): void } {
 }
 
 /**
- * `storage`, except that while `held` is set, reading the change log waits for it to open
- * first (and then reads the store as it is by then).
+ * `storage`, except that reading the change log waits for `current()` (when it gives a
+ * gate) to open first, and then reads the store as it is by then; and that the store's
+ * announcements of a commit carry its position only if `withPositions`.
  */
-function withHeldChangeLog(storage: Storage, current: () => Promise<void> | undefined): Storage {
+function withHeldChangeLog(storage: Storage, current: () => Promise<void> | undefined, withPositions: boolean): Storage {
   return new Proxy(storage, {
     get(target, property) {
       if (property === 'changesSince') {
@@ -49,51 +55,78 @@ function withHeldChangeLog(storage: Storage, current: () => Promise<void> | unde
           return target.changesSince(...args)
         }
       }
+      if (property === 'watch') {
+        return (listener: (position?: ChangePosition) => void) =>
+          target.watch?.((position) => listener(withPositions ? position : undefined))
+      }
       const value: unknown = Reflect.get(target, property, target)
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
     },
   })
 }
 
-describe('a refusal by a node whose follower is bringing the change at that moment', () => {
-  let a: InProcessRegion
-  let b: InProcessRegion
-  let clientA: KMSClient
-  let clientB: KMSClient
+/** Two nodes, A and B, of one in-memory store, B's reads of the change log held by `held`. */
+function twoNodes(withPositions: boolean): {
+  a: () => InProcessRegion
+  b: () => InProcessRegion
+  hold: () => void
+  release: () => void
+} {
+  let a: InProcessRegion | undefined
+  let b: InProcessRegion | undefined
   let held: { opened: Promise<void>; open(): void } | undefined
-  /** How many times node B was asked to catch up by a refused request. */
-  let syncsAsked = 0
-
   before(async () => {
     const domainKey = createSecretKey(randomBytes(32))
     const first = new MemoryStorage({ shared: true })
     a = await startInProcessRegion({ storage: first, hsm: inProcessHsmForTests(domainKey) })
     b = await startInProcessRegion({
-      storage: withHeldChangeLog(first.connectAnother(), () => held?.opened),
+      storage: withHeldChangeLog(first.connectAnother(), () => held?.opened, withPositions),
       hsm: inProcessHsmForTests(domainKey),
     })
-    // Open the gate when a refused request asks node B to catch up: the follower, held at
-    // the store with the change in reach, applies it first; the request's catch-up after it.
+  })
+  // A test that fails while node B's follower is held must not leave it so.
+  afterEach(() => held?.open())
+  after(async () => {
+    held?.open()
+    await b?.close()
+    await a?.close()
+  })
+  return {
+    a: () => a ?? assert.fail('not started'),
+    b: () => b ?? assert.fail('not started'),
+    hold: () => (held = gate()),
+    release: () => held?.open(),
+  }
+}
+
+describe('a refusal by a node whose follower is bringing the change at that moment', () => {
+  const nodes = twoNodes(false)
+  let a: InProcessRegion
+  let b: InProcessRegion
+  let clientA: KMSClient
+  let clientB: KMSClient
+  /** How many times node B was asked to catch up by a refused request. */
+  let syncsAsked = 0
+
+  before(() => {
+    a = nodes.a()
+    b = nodes.b()
+    // Let the follower go when a refused request asks node B to catch up: held at the
+    // store with the change in reach, it applies it first; the request's catch-up after it.
     const sync = b.kms.sync.bind(b.kms)
     b.kms.sync = (): Promise<boolean> => {
       syncsAsked++
       const caughtUp = sync()
-      held?.open()
+      nodes.release()
       return caughtUp
     }
     clientA = a.client()
     clientB = b.client()
   })
-  // A test that fails before node B asks to catch up must not leave its follower held.
-  afterEach(() => held?.open())
-  after(async () => {
-    await b.close()
-    await a.close()
-  })
 
   /** Creates a key on node A while node B's follower is held, and returns its id. */
   async function createdWhileBFollowerIsHeld(multiRegion = false): Promise<string> {
-    held = gate()
+    nodes.hold()
     const created = await clientA.send(new CreateKeyCommand({ MultiRegion: multiRegion }))
     const keyId = created.KeyMetadata?.KeyId ?? assert.fail('no key id')
     // The commit's hint has started node B's follower; it waits at the store.
@@ -132,14 +165,13 @@ describe('a refusal by a node whose follower is bringing the change at that mome
   })
 
   it('Decrypt through node B of a ciphertext under key material just rotated in on node A', async () => {
-    held = undefined
     const keyId = (await clientA.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? assert.fail('no key id')
     // Node B knows the key and its first material.
     await b.kms.sync()
     assert.ok(b.kms.keys.has(keyId))
     const known = (b.kms.materials.get(keyId) ?? []).map((m) => m.materialId)
     assert.equal(known.length, 1)
-    held = gate()
+    nodes.hold()
     await clientA.send(new RotateKeyOnDemandCommand({ KeyId: keyId }))
     const plaintext = Buffer.from('under the new material')
     const { CiphertextBlob } = await clientA.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }))
@@ -152,13 +184,12 @@ describe('a refusal by a node whose follower is bringing the change at that mome
   })
 
   it('Decrypt through node B with KeyId an alias that node A has just pointed at the ciphertext’s key', async () => {
-    held = undefined
     const newKey = async (): Promise<string> =>
       (await clientA.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? assert.fail('no key id')
     const [first, second] = [await newKey(), await newKey()]
     await clientA.send(new CreateAliasCommand({ AliasName: 'alias/moved', TargetKeyId: first }))
     await b.kms.sync()
-    held = gate()
+    nodes.hold()
     await clientA.send(new UpdateAliasCommand({ AliasName: 'alias/moved', TargetKeyId: second }))
     const plaintext = Buffer.from('under the alias’s new key')
     const { CiphertextBlob } = await clientA.send(new EncryptCommand({ KeyId: 'alias/moved', Plaintext: plaintext }))
@@ -170,7 +201,6 @@ describe('a refusal by a node whose follower is bringing the change at that mome
   })
 
   it('a tampered ciphertext under a key node B knows is refused without a catch-up', async () => {
-    held = undefined
     const keyId = (await clientA.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? assert.fail('no key id')
     const { CiphertextBlob } = await clientA.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') }))
     await b.kms.sync()
@@ -187,7 +217,6 @@ describe('a refusal by a node whose follower is bringing the change at that mome
   })
 
   it('a key that exists on no node is still NotFoundException', async () => {
-    held = undefined
     const missing = '1234abcd-12ab-34cd-56ef-1234567890ab'
     const refused = await clientB.send(new DescribeKeyCommand({ KeyId: missing })).then(
       () => assert.fail('no such key'),
@@ -195,5 +224,74 @@ describe('a refusal by a node whose follower is bringing the change at that mome
     )
     assert.ok(refused instanceof Error)
     assert.equal(refused.name, 'NotFoundException')
+  })
+})
+
+describe('a request to a node after a peer acknowledged a change the store announced', () => {
+  const nodes = twoNodes(true)
+  let a: InProcessRegion
+  let b: InProcessRegion
+  let clientA: KMSClient
+  let clientB: KMSClient
+  /** Whether to let node B's follower go when a request finds node B catching up. */
+  let releaseWhenWaited = true
+  /** How many requests found node B catching up with an announced change. */
+  let waited = 0
+
+  before(() => {
+    a = nodes.a()
+    b = nodes.b()
+    const catchingUp = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(b.kms), 'catchingUp')?.get
+    assert.ok(catchingUp !== undefined, 'Kms has a catchingUp getter')
+    const kms = b.kms
+    Object.defineProperty(kms, 'catchingUp', {
+      get(): Promise<void> | undefined {
+        const pending = catchingUp.call(kms) as Promise<void> | undefined
+        if (pending !== undefined) {
+          waited++
+          if (releaseWhenWaited) nodes.release()
+        }
+        return pending
+      },
+    })
+    clientA = a.client()
+    clientB = b.client()
+  })
+
+  it('waits until the node has applied it: node B shows the key disabled through node A', async () => {
+    const keyId = (await clientA.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? assert.fail('no key id')
+    await b.kms.sync()
+    nodes.hold()
+    await clientA.send(new DisableKeyCommand({ KeyId: keyId }))
+    assert.equal(b.kms.keys.get(keyId)?.state, 'Enabled', 'node B has not applied the change yet')
+    const before = waited
+    const described = await clientB.send(new DescribeKeyCommand({ KeyId: keyId }))
+    assert.equal(described.KeyMetadata?.KeyState, 'Disabled')
+    assert.equal(waited, before + 1, 'the request found node B catching up, and waited')
+  })
+
+  it('waits a bounded time: with the store’s log unreadable, node B answers from what it has', async () => {
+    const keyId = (await clientA.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? assert.fail('no key id')
+    await b.kms.sync()
+    releaseWhenWaited = false
+    try {
+      nodes.hold()
+      await clientA.send(new DisableKeyCommand({ KeyId: keyId }))
+      const described = await clientB.send(new DescribeKeyCommand({ KeyId: keyId }))
+      assert.equal(described.KeyMetadata?.KeyState, 'Enabled', 'answered, from what node B had')
+      nodes.release()
+      await b.kms.sync()
+      assert.equal((await clientB.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState, 'Disabled')
+    } finally {
+      releaseWhenWaited = true
+    }
+  })
+
+  it('does not wait for a change the node made itself', async () => {
+    const before = waited
+    const keyId = (await clientB.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? assert.fail('no key id')
+    await clientB.send(new DisableKeyCommand({ KeyId: keyId }))
+    assert.equal((await clientB.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState, 'Disabled')
+    assert.equal(waited, before, 'its own commits were applied before they were answered')
   })
 })
