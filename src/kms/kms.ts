@@ -164,7 +164,7 @@ export class Kms {
     for (const grant of state.grants) this.#applyWrite({ kind: 'putGrant', grant })
     this.#position = state.position
     this.#digest = state.digest
-    this.#advanced()
+    this.#advanced(true)
   }
 
   /** Applies changes other nodes committed, in log order. */
@@ -211,8 +211,11 @@ export class Kms {
     // A catch-up that starts now, not one already reading the log from before the commit.
     void this.#queueCatchUp().catch(() => undefined)
     if (position === undefined || position <= this.#position) return
-    this.#announced = Math.max(this.#announced, position)
-    if (this.#awaitingAnnounced !== undefined) return
+    if (this.#awaitingAnnounced !== undefined) {
+      this.#announced = Math.max(this.#announced, position)
+      return
+    }
+    this.#announced = position
     let settle: () => void = () => undefined
     const applied = new Promise<void>((resolve) => (settle = resolve))
     const timer = setTimeout(() => this.#stopAwaitingAnnounced(), ANNOUNCED_CHANGE_WAIT_MS)
@@ -220,10 +223,14 @@ export class Kms {
     this.#awaitingAnnounced = { applied, settle, timer }
   }
 
-  /** What this node shows changed: count it, and let go of requests waiting for it. */
-  #advanced(): void {
+  /**
+   * What this node shows changed: count it, and let go of requests waiting for it. After
+   * a load the node shows the store as it is, whatever was announced before (a store that
+   * went back, in a failover that lost commits, may never reach that position again).
+   */
+  #advanced(loaded = false): void {
     this.#stateVersion++
-    if (this.#awaitingAnnounced !== undefined && this.#position >= this.#announced) this.#stopAwaitingAnnounced()
+    if (this.#awaitingAnnounced !== undefined && (loaded || this.#position >= this.#announced)) this.#stopAwaitingAnnounced()
   }
 
   #stopAwaitingAnnounced(): void {

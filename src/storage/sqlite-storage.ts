@@ -34,6 +34,7 @@ import {
   type LoadedState,
   type Storage,
 } from './storage.js'
+import { SqliteHeadFile } from './sqlite-head-file.js'
 import { decodeWrites, encodeWrites } from './write-codec.js'
 
 /** Changes kept for followers by default; a follower further behind loads again. */
@@ -188,6 +189,8 @@ export class SqliteStorage implements Storage {
   /** The file's queue of exclusive sections in this process, shared by every SqliteStorage of it. */
   readonly #section: { tail: Promise<unknown>; users: number }
   readonly #sectionKey: string
+  /** Where a shared file's commits are announced to the other nodes (sqlite-head-file.ts). */
+  readonly #headFile: SqliteHeadFile | undefined
 
   /**
    * `shared`: other processes (nodes of the region) write the same file. `keptChanges`:
@@ -207,6 +210,7 @@ export class SqliteStorage implements Storage {
     // in-memory database has none, and no one to share with.
     this.#sectionKey = this.#db.memory ? `:memory:${Math.random()}` : realpathSync(this.#db.name)
     this.#section = joinExclusiveSection(this.#sectionKey)
+    this.#headFile = this.shared && !this.#db.memory ? new SqliteHeadFile(this.#sectionKey) : undefined
 
     const head = this.#db.prepare('SELECT position FROM change_head WHERE id = 1').pluck()
     this.#head = () => head.get() as number
@@ -446,6 +450,7 @@ export class SqliteStorage implements Storage {
           this.#apply(writes)
           this.#appendChange(position + 1, encoded, digest)
           this.#db.exec('COMMIT')
+          this.#headFile?.announce(position + 1)
           return { position: position + 1, digest, result }
         } catch (err) {
           if (this.#db.inTransaction) this.#db.exec('ROLLBACK')
@@ -512,9 +517,15 @@ export class SqliteStorage implements Storage {
     })
   }
 
+  /** Calls `listener` when a node of a shared file committed (sqlite-head-file.ts). */
+  watch(listener: (position?: ChangePosition) => void): () => void {
+    return this.#headFile?.watch(listener) ?? (() => undefined)
+  }
+
   async close(): Promise<void> {
     // After this process's queued sections of the file, some of which may be this one's.
     await this.#section.tail
+    this.#headFile?.close()
     this.#db.close()
     leaveExclusiveSection(this.#sectionKey)
   }

@@ -651,22 +651,30 @@ for (const subject of [memory, sqlite, postgres]) {
       assert.equal(takers.filter(Boolean).length, 1)
     })
 
-    it('watch hints at another writer’s commit', async (t) => {
+    it('watch hints at another writer’s commit, with the commit’s position', async (t) => {
       const store = subject.create()
       const a = await open(store)
       const b = await open(store)
       if (b.watch === undefined) return t.skip('this store offers no watch')
-      let resolveHint: () => void = () => undefined
-      const hinted = new Promise<void>((resolve) => (resolveHint = resolve))
+      const heard: Array<ChangePosition | undefined> = []
       let armed = false
-      const unwatch = b.watch(() => {
-        if (armed) resolveHint()
+      const unwatch = b.watch((position) => {
+        if (armed) heard.push(position)
       })
       // Let a listener connection settle (and give its hint on connecting) before the commit it should hear of.
       await sleep(500)
       armed = true
-      await commit(a, [{ kind: 'putOutbox', message: outboxRecord('x') }], 0)
-      await Promise.race([hinted, sleep(5_000).then(() => assert.fail('no hint within 5 s'))])
+      const position = await commit(a, [{ kind: 'putOutbox', message: outboxRecord('x') }], 0)
+      assert.equal(position, 1)
+      const deadline = Date.now() + 5_000
+      while (!heard.includes(position)) {
+        if (Date.now() > deadline) assert.fail(`no hint of position ${position} within 5 s (heard ${JSON.stringify(heard)})`)
+        await sleep(10)
+      }
+      assert.ok(
+        heard.every((p) => p === undefined || p === position),
+        `only the position committed: ${JSON.stringify(heard)}`,
+      )
       unwatch()
     })
   })
