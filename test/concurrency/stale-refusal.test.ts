@@ -295,3 +295,46 @@ describe('a request to a node after a peer acknowledged a change the store annou
     assert.equal(waited, before, 'its own commits were applied before they were answered')
   })
 })
+
+describe('an announced position the store never reaches (a failover that lost commits)', () => {
+  it('stops holding requests once the node loads the store as it is', async () => {
+    const domainKey = createSecretKey(randomBytes(32))
+    const first = new MemoryStorage({ shared: true })
+    let announce: (position?: ChangePosition) => void = () => undefined
+    let wentBack = false
+    const second = first.connectAnother()
+    const storage = new Proxy(second, {
+      get(target, property) {
+        if (property === 'watch') {
+          return (listener: (position?: ChangePosition) => void) => {
+            announce = listener
+            return () => undefined
+          }
+        }
+        // The store "went back": the node's position is beyond its log once, and it loads.
+        if (property === 'changesSince' && wentBack) {
+          wentBack = false
+          return () => Promise.resolve(undefined)
+        }
+        const value: unknown = Reflect.get(target, property, target)
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+      },
+    })
+    const node = await startInProcessRegion({ storage, hsm: inProcessHsmForTests(domainKey) })
+    try {
+      const position = node.kms.position
+      announce(position + 1_000)
+      const waiting = node.kms.catchingUp
+      assert.ok(waiting !== undefined, 'the node waits for the announced position')
+      wentBack = true
+      await node.kms.sync()
+      assert.equal(node.kms.catchingUp, undefined, 'after the load, no request waits any more')
+      await waiting
+      // The next announcement of a position the node already has asks for no wait.
+      announce(node.kms.position)
+      assert.equal(node.kms.catchingUp, undefined)
+    } finally {
+      await node.close()
+    }
+  })
+})
