@@ -22,7 +22,7 @@ import type { Kms } from './kms.js'
 import { list, stringMap, str, type AccessCheck, type Caller, type Input, type Operation, type RequestContext } from './operation.js'
 import { mayBeStale } from './maybe-stale.js'
 import { rootPrincipalArn } from './principals.js'
-import { resolveKey } from './resolve-key.js'
+import { aliasNamedBy, resolveKey } from './resolve-key.js'
 
 /** Parsed key policies by their text: a key's policy is parsed once, not per request. */
 const parsedPolicies = new Map<string, PolicyDocument>()
@@ -49,14 +49,6 @@ function grantForAuthorization(grant: GrantRecord): GrantForAuthorization {
     operations: grant.operations,
     ...(grant.constraints !== undefined ? { constraints: grant.constraints } : {}),
   }
-}
-
-/** The alias a KeyId input names, for kms:RequestAlias. */
-function requestAlias(keyIdInput: string | undefined): string | undefined {
-  if (keyIdInput === undefined) return undefined
-  if (keyIdInput.startsWith('alias/')) return keyIdInput
-  const match = /^arn:[^:]+:kms:[^:]*:[^:]*:(alias\/.+)$/.exec(keyIdInput)
-  return match?.[1]
 }
 
 /** The condition keys every request carries, and those of its key (AWS KMS condition keys). */
@@ -196,7 +188,7 @@ export function keyCheck(
   grantOperation?: string,
 ): AccessCheck {
   const conditions: NonNullable<AccessCheck['conditions']> = {}
-  const alias = requestAlias(keyIdInput)
+  const alias = aliasNamedBy(keyIdInput)
   if (alias !== undefined) conditions['kms:RequestAlias'] = alias
   for (const [conditionKey, member] of Object.entries(options.conditionMembers ?? {})) {
     const value = input[member]
@@ -221,9 +213,11 @@ export function aliasCheck(kms: Kms, action: string, aliasName: string): AccessC
 /**
  * Authorizes, then runs, one request: the only way the API invokes an operation.
  *
- * On a node that shares its store with others, a refusal that a peer's latest change
- * could explain (maybe-stale.ts) is not given at once: the node catches up with the store and, if it had
- * missed anything, asks again. A client that created a key through one node and uses it
+ * On a node that shares its store with others, a request that starts while the store has
+ * announced a change the node lacks waits for it (Kms.catchingUp), and a refusal that a
+ * peer's latest change could explain (maybe-stale.ts) is not given at once: the node
+ * catches up with the store and, if it now shows anything new since it decided, asks
+ * again. A client that created a key through one node and uses it
  * through another is then not told the key does not exist, without any read of the store
  * on the way of a request that succeeds (docs/architecture.md, "Consistency").
  */

@@ -6,7 +6,6 @@
  * @module
  */
 import { isHsmError } from '../hsm/hsm.js'
-import { parseKmsArn } from '../wire/arn.js'
 import { parseCiphertextHeaderUnauthenticated } from '../wire/ciphertext-blob.js'
 import { encodeEncryptionContext } from '../wire/encryption-context.js'
 import { KmsError, incorrectKey, invalidCiphertext } from '../wire/errors.js'
@@ -16,7 +15,7 @@ import { checkKeyState } from './key-state.js'
 import { markMaybeStale } from './maybe-stale.js'
 import type { Kms } from './kms.js'
 import { bool, str, stringMap, type Input } from './operation.js'
-import { resolveKey } from './resolve-key.js'
+import { aliasNamedBy, resolveKey } from './resolve-key.js'
 
 export interface UsableKey {
   key: KeyRecord
@@ -172,7 +171,7 @@ export function keyForDecryption(kms: Kms, blob: Uint8Array, keyIdInput: string 
   if (header === undefined) throw invalidCiphertext()
   if (requested !== undefined && requested.keyId !== header.keyId) {
     // A key id names one key for ever; an alias may have just been pointed elsewhere by a peer.
-    throw keyIdInput !== undefined && isAliasInput(keyIdInput) ? markMaybeStale(incorrectKey()) : incorrectKey()
+    throw aliasNamedBy(keyIdInput) !== undefined ? markMaybeStale(incorrectKey()) : incorrectKey()
   }
   const key = requested ?? kms.keys.get(header.keyId)
   // A key, or below a material, this node has no record of may have just been made (or
@@ -186,10 +185,6 @@ export function keyForDecryption(kms: Kms, blob: Uint8Array, keyIdInput: string 
   const material = kms.materialOf(key.keyId, header.materialVersion)
   if (material === undefined) throw markMaybeStale(invalidCiphertext())
   return { key, arn, material }
-}
-
-function isAliasInput(keyIdInput: string): boolean {
-  return keyIdInput.startsWith('alias/') || parseKmsArn(keyIdInput)?.resourceType === 'alias'
 }
 
 /** Maps HSM failures of a decrypting call onto the wire: all of them are InvalidCiphertextException. */

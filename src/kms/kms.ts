@@ -208,9 +208,11 @@ export class Kms {
    * two (docs/architecture.md, "Consistency").
    */
   #announce(position: ChangePosition | undefined): void {
+    // A commit this node has applied already (its own, mostly): nothing to read or wait for.
+    if (position !== undefined && position <= this.#position) return
     // A catch-up that starts now, not one already reading the log from before the commit.
     void this.#queueCatchUp().catch(() => undefined)
-    if (position === undefined || position <= this.#position) return
+    if (position === undefined) return
     if (this.#awaitingAnnounced !== undefined) {
       this.#announced = Math.max(this.#announced, position)
       return
@@ -277,18 +279,16 @@ export class Kms {
   }
 
   /**
-   * Brings this node up to date with the store now; true if what it shows changed since
-   * the call, whoever's catch-up brought the change (its own, or the follower's already
-   * in flight). Callers that ask while a sync is queued share it: a burst of refusals
-   * (each asks, see access.ts) reads the store once, not once each.
+   * Brings this node up to date with the store now: a catch-up that starts after every
+   * change of this node queued so far. Callers that ask while one is queued share it: a
+   * burst of refusals (each asks, see access.ts) reads the store once, not once each.
+   * Whether it brought anything, whoever's catch-up it was, stateVersion tells.
    */
-  async sync(): Promise<boolean> {
-    const before = this.#stateVersion
-    await this.#queueCatchUp()
-    return this.#stateVersion !== before
+  sync(): Promise<void> {
+    return this.#queueCatchUp()
   }
 
-  /** A catch-up that starts after every change of this node queued so far, or the one queued already. */
+  /** sync(), for the store's announcements (a refused request's sync() is public: access.ts). */
   #queueCatchUp(): Promise<void> {
     if (this.#queuedSync !== undefined) return this.#queuedSync
     const run = this.#mutations.then(() => {

@@ -29,6 +29,14 @@ function byAlias(kms: Kms, aliasName: string): KeyRecord {
   return key
 }
 
+/** The alias a KeyId input names (an alias name or alias ARN), if it names one: kms:RequestAlias. */
+export function aliasNamedBy(keyIdInput: string | undefined): string | undefined {
+  if (keyIdInput === undefined) return undefined
+  if (keyIdInput.startsWith('alias/')) return keyIdInput
+  const match = /^arn:[^:]+:kms:[^:]*:[^:]*:(alias\/.+)$/.exec(keyIdInput)
+  return match?.[1]
+}
+
 export function resolveKey(kms: Kms, keyIdInput: string, options: ResolveOptions): KeyRecord {
   if (keyIdInput.startsWith('arn:')) {
     const arn = parseKmsArn(keyIdInput)

@@ -114,7 +114,7 @@ describe('a refusal by a node whose follower is bringing the change at that mome
     // Let the follower go when a refused request asks node B to catch up: held at the
     // store with the change in reach, it applies it first; the request's catch-up after it.
     const sync = b.kms.sync.bind(b.kms)
-    b.kms.sync = (): Promise<boolean> => {
+    b.kms.sync = (): Promise<void> => {
       syncsAsked++
       const caughtUp = sync()
       nodes.release()
