@@ -69,6 +69,7 @@ import { parseArgs } from 'node:util'
 import { Worker } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 import { cpuBetween, sampleCpu, type CpuSample, type CpuUsage } from './cpu-usage.js'
+import { distribution, mean, ms, type Distribution } from './distribution.js'
 import type { WireRequest } from './load-protocol.js'
 import { floorTable, measureP384Floor, type FloorReport } from './p384-floor.js'
 import { startProcess, stopAll, waitForMessage, type ManagedProcess } from './processes.js'
@@ -160,44 +161,6 @@ function errorText(err: unknown): string {
 
 function say(text = ''): void {
   process.stdout.write(`${text}\n`)
-}
-
-/** Nearest-rank percentile of an ascending list. */
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)))
-  return sorted[rank - 1] ?? Number.NaN
-}
-
-function mean(values: readonly number[]): number {
-  return values.length === 0 ? Number.NaN : values.reduce((sum, v) => sum + v, 0) / values.length
-}
-
-export interface Distribution {
-  count: number
-  min: number
-  p50: number
-  p90: number
-  p99: number
-  max: number
-  mean: number
-}
-
-function distribution(values: readonly number[]): Distribution {
-  const sorted = [...values].sort((a, b) => a - b)
-  return {
-    count: sorted.length,
-    min: sorted[0] ?? Number.NaN,
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p99: percentile(sorted, 99),
-    max: sorted[sorted.length - 1] ?? Number.NaN,
-    mean: mean(sorted),
-  }
-}
-
-function ms(value: number, digits = 1): string {
-  return Number.isFinite(value) ? value.toFixed(digits) : '—'
 }
 
 function pad(text: string, width: number): string {

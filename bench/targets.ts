@@ -25,6 +25,8 @@ export interface RunningTarget {
   url: string
   /** The Host header requests carry (SigV4 signs it). */
   host: string
+  /** Each node of the region on its own port, as the gateway's /health lists them (Trent only). */
+  nodeUrls?: string[]
   /** For fixtures: the ceiling has fixed keys and cannot create others. */
   existingKeys?: { keyId: string; signingKeyId: string; macKeyId: string }
   /** What exactly was started, for the report. */
@@ -197,6 +199,7 @@ export async function startTrentPartition(options: TrentOptions): Promise<Runnin
       name,
       url: `http://127.0.0.1:${port}`,
       host: `127.0.0.1:${port}`,
+      nodeUrls: nodePorts.map((nodePort) => `http://127.0.0.1:${String(nodePort)}`),
       description:
         `partition (gateway :${gatewayPort}, ${where}; store ${store}); ` +
         `load sent to ${options.direct ? 'the region directly' : 'the gateway'}`,
