@@ -213,8 +213,10 @@ export function aliasCheck(kms: Kms, action: string, aliasName: string): AccessC
 /**
  * Authorizes, then runs, one request: the only way the API invokes an operation.
  *
- * On a node that shares its store with others, a request that starts while the store has
- * announced a change the node lacks waits for it (Kms.catchingUp), and a refusal that a
+ * On a node that shares its store with others, a request decides at the end of the
+ * event-loop turn it started in, after any announcement of the store that arrived with it
+ * (Kms.announcementsHeard); if the store has announced a change the node lacks, it waits
+ * for it (Kms.catchingUp); and a refusal that a
  * peer's latest change could explain (maybe-stale.ts) is not given at once: the node
  * catches up with the store and, if it now shows anything new since it decided, asks
  * again. A client that created a key through one node and uses it
@@ -227,6 +229,9 @@ export async function runOperation(
   input: Input,
   context: RequestContext,
 ): Promise<Record<string, unknown>> {
+  // An announcement that arrived with this request is heard before the request decides.
+  const heard = kms.announcementsHeard()
+  if (heard !== undefined) await heard
   // A change the store announced and this node has yet to apply: decide after it.
   const announced = kms.catchingUp
   if (announced !== undefined) await announced

@@ -15,6 +15,7 @@
  *   NotFoundException.
  */
 import assert from 'node:assert/strict'
+import type { IncomingMessage } from 'node:http'
 import { after, afterEach, before, describe, it } from 'node:test'
 import { createSecretKey, randomBytes } from 'node:crypto'
 import {
@@ -293,6 +294,70 @@ describe('a request to a node after a peer acknowledged a change the store annou
     await clientB.send(new DisableKeyCommand({ KeyId: keyId }))
     assert.equal((await clientB.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState, 'Disabled')
     assert.equal(waited, before, 'its own commits were applied before they were answered')
+  })
+})
+
+describe('an announcement that arrives in the same turn as a request, after it', () => {
+  it('is heard before the request decides: node B shows the change node A acknowledged', async () => {
+    const domainKey = createSecretKey(randomBytes(32))
+    const first = new MemoryStorage({ shared: true })
+    // Node B hears the store's announcements only when the test passes them on, and reads
+    // the change log only once a request waits for an announced change.
+    let announceToB: (position?: ChangePosition) => void = () => undefined
+    let held: { opened: Promise<void>; open(): void } | undefined
+    const second = first.connectAnother()
+    const storage = new Proxy(second, {
+      get(target, property) {
+        if (property === 'watch') {
+          return (listener: (position?: ChangePosition) => void) => {
+            announceToB = listener
+            return () => undefined
+          }
+        }
+        if (property === 'changesSince') {
+          return async (...args: Parameters<Storage['changesSince']>) => {
+            await held?.opened
+            return target.changesSince(...args)
+          }
+        }
+        const value: unknown = Reflect.get(target, property, target)
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+      },
+    })
+    const a = await startInProcessRegion({ storage: first, hsm: inProcessHsmForTests(domainKey) })
+    const b = await startInProcessRegion({ storage, hsm: inProcessHsmForTests(domainKey) })
+    try {
+      const catchingUp = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(b.kms), 'catchingUp')?.get
+      assert.ok(catchingUp !== undefined, 'Kms has a catchingUp getter')
+      let waited = 0
+      Object.defineProperty(b.kms, 'catchingUp', {
+        get(): Promise<void> | undefined {
+          const pending = catchingUp.call(b.kms) as Promise<void> | undefined
+          if (pending !== undefined) {
+            waited++
+            held?.open()
+          }
+          return pending
+        },
+      })
+      const keyId = (await a.client().send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? assert.fail('no key id')
+      await b.kms.sync()
+      held = gate()
+      await a.client().send(new DisableKeyCommand({ KeyId: keyId }))
+      const position = a.kms.position
+      assert.equal(b.kms.keys.get(keyId)?.state, 'Enabled', 'node B has not heard of the change yet')
+      // The announcement is handled later in the turn in which node B has read the whole
+      // request: after the request's own callbacks, as a notification whose socket's
+      // callback comes after the request's would be.
+      b.server.once('request', (req: IncomingMessage) => req.once('end', () => setImmediate(() => announceToB(position))))
+      const described = await b.client().send(new DescribeKeyCommand({ KeyId: keyId }))
+      assert.equal(described.KeyMetadata?.KeyState, 'Disabled')
+      assert.equal(waited, 1, 'the request heard the announcement, then waited for the change')
+    } finally {
+      held?.open()
+      await b.close()
+      await a.close()
+    }
   })
 })
 

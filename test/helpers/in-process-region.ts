@@ -3,6 +3,7 @@
  * with in-memory storage and the in-process HSM. For fast semantic tests; the interop
  * suites run against real partitions.
  */
+import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { KMSClient } from '@aws-sdk/client-kms'
 import { createApiServer } from '../../src/api/server.js'
@@ -22,6 +23,8 @@ export interface InProcessRegion {
   endpoint: string
   kms: Kms
   clock: AdjustableClock
+  /** The region's API server, for tests that watch requests arrive. */
+  server: Server
   client(): KMSClient
   /** A client signing with another identity's credentials (see `identities`). */
   clientAs(credentials: { accessKeyId: string; secretAccessKey: string }): KMSClient
@@ -53,6 +56,7 @@ export async function startInProcessRegion(
     endpoint,
     kms,
     clock,
+    server,
     principals,
     client() {
       const client = new KMSClient({ region, endpoint, credentials: TEST_CREDENTIALS, maxAttempts: 1 })
