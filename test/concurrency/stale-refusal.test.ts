@@ -42,27 +42,30 @@ function gate(): { opened: Promise<void>; open(): void } {
   return { opened, open }
 }
 
+/** `storage` with some of its methods replaced: a node's view of the store that the test steers. */
+function storageWith(storage: Storage, replaced: Partial<Pick<Storage, 'watch' | 'changesSince'>>): Storage {
+  return new Proxy(storage, {
+    get(target, property) {
+      if (property === 'watch' && replaced.watch !== undefined) return replaced.watch
+      if (property === 'changesSince' && replaced.changesSince !== undefined) return replaced.changesSince
+      const value: unknown = Reflect.get(target, property, target)
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+    },
+  })
+}
+
 /**
  * `storage`, except that reading the change log waits for `current()` (when it gives a
  * gate) to open first, and then reads the store as it is by then; and that the store's
  * announcements of a commit carry its position only if `withPositions`.
  */
 function withHeldChangeLog(storage: Storage, current: () => Promise<void> | undefined, withPositions: boolean): Storage {
-  return new Proxy(storage, {
-    get(target, property) {
-      if (property === 'changesSince') {
-        return async (...args: Parameters<Storage['changesSince']>) => {
-          await current()
-          return target.changesSince(...args)
-        }
-      }
-      if (property === 'watch') {
-        return (listener: (position?: ChangePosition) => void) =>
-          target.watch?.((position) => listener(withPositions ? position : undefined))
-      }
-      const value: unknown = Reflect.get(target, property, target)
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+  return storageWith(storage, {
+    changesSince: async (...args) => {
+      await current()
+      return storage.changesSince(...args)
     },
+    watch: (listener) => storage.watch?.((position) => listener(withPositions ? position : undefined)) ?? (() => undefined),
   })
 }
 
@@ -306,22 +309,14 @@ describe('an announcement that arrives in the same turn as a request, after it',
     let announceToB: (position?: ChangePosition) => void = () => undefined
     let held: { opened: Promise<void>; open(): void } | undefined
     const second = first.connectAnother()
-    const storage = new Proxy(second, {
-      get(target, property) {
-        if (property === 'watch') {
-          return (listener: (position?: ChangePosition) => void) => {
-            announceToB = listener
-            return () => undefined
-          }
-        }
-        if (property === 'changesSince') {
-          return async (...args: Parameters<Storage['changesSince']>) => {
-            await held?.opened
-            return target.changesSince(...args)
-          }
-        }
-        const value: unknown = Reflect.get(target, property, target)
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+    const storage = storageWith(second, {
+      watch: (listener) => {
+        announceToB = listener
+        return () => undefined
+      },
+      changesSince: async (...args) => {
+        await held?.opened
+        return second.changesSince(...args)
       },
     })
     const a = await startInProcessRegion({ storage: first, hsm: inProcessHsmForTests(domainKey) })
@@ -368,21 +363,16 @@ describe('an announced position the store never reaches (a failover that lost co
     let announce: (position?: ChangePosition) => void = () => undefined
     let wentBack = false
     const second = first.connectAnother()
-    const storage = new Proxy(second, {
-      get(target, property) {
-        if (property === 'watch') {
-          return (listener: (position?: ChangePosition) => void) => {
-            announce = listener
-            return () => undefined
-          }
-        }
-        // The store "went back": the node's position is beyond its log once, and it loads.
-        if (property === 'changesSince' && wentBack) {
-          wentBack = false
-          return () => Promise.resolve(undefined)
-        }
-        const value: unknown = Reflect.get(target, property, target)
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+    const storage = storageWith(second, {
+      watch: (listener) => {
+        announce = listener
+        return () => undefined
+      },
+      // The store "went back": the node's position is beyond its log once, and it loads.
+      changesSince: (...args) => {
+        if (!wentBack) return second.changesSince(...args)
+        wentBack = false
+        return Promise.resolve(undefined)
       },
     })
     const node = await startInProcessRegion({ storage, hsm: inProcessHsmForTests(domainKey) })
