@@ -216,12 +216,12 @@ export function aliasCheck(kms: Kms, action: string, aliasName: string): AccessC
  * On a node that shares its store with others, a request decides at the end of the
  * event-loop turn it started in, after any announcement of the store that arrived with it
  * (Kms.announcementsHeard); if the store has announced a change the node lacks, it waits
- * for it (Kms.catchingUp); and a refusal that a
- * peer's latest change could explain (maybe-stale.ts) is not given at once: the node
- * catches up with the store and, if it now shows anything new since it decided, asks
- * again. A client that created a key through one node and uses it
- * through another is then not told the key does not exist, without any read of the store
- * on the way of a request that succeeds (docs/architecture.md, "Consistency").
+ * for it (Kms.catchingUp); and a refusal that a peer's latest change could explain
+ * (maybe-stale.ts) is not given at once: the node catches up with the store and, if it
+ * now shows anything new since it decided, asks again. A client that created a key
+ * through one node and uses it through another is then not told the key does not exist,
+ * without any read of the store on the way of a request that succeeds
+ * (docs/architecture.md, "Consistency").
  */
 export async function runOperation(
   kms: Kms,
