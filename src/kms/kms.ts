@@ -247,7 +247,8 @@ export class Kms {
 
   /**
    * Settles once the I/O due in this turn of the event loop has been handled, undefined on
-   * a node that hears no announcements (it shares no store, or its store cannot announce).
+   * a node that does not listen for announcements (it shares no store, or its store has no
+   * watch).
    * A store's announcement and a request can arrive together: the request is then
    * read first when its socket's callback comes first, and would decide before the
    * announcement it came after is heard. Deciding at the end of the turn (setImmediate

@@ -69,6 +69,22 @@ function withHeldChangeLog(storage: Storage, current: () => Promise<void> | unde
   })
 }
 
+/**
+ * Calls `onWait` each time a request finds `kms` catching up with an announced change
+ * (a read of Kms.catchingUp that gives a promise), before the request waits on it.
+ */
+function onCatchingUp(kms: InProcessRegion['kms'], onWait: () => void): void {
+  const catchingUp = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(kms), 'catchingUp')?.get
+  assert.ok(catchingUp !== undefined, 'Kms has a catchingUp getter')
+  Object.defineProperty(kms, 'catchingUp', {
+    get(): Promise<void> | undefined {
+      const pending = catchingUp.call(kms) as Promise<void> | undefined
+      if (pending !== undefined) onWait()
+      return pending
+    },
+  })
+}
+
 /** Two nodes, A and B, of one in-memory store, B's reads of the change log held by `held`. */
 function twoNodes(withPositions: boolean): {
   a: () => InProcessRegion
@@ -245,18 +261,9 @@ describe('a request to a node after a peer acknowledged a change the store annou
   before(() => {
     a = nodes.a()
     b = nodes.b()
-    const catchingUp = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(b.kms), 'catchingUp')?.get
-    assert.ok(catchingUp !== undefined, 'Kms has a catchingUp getter')
-    const kms = b.kms
-    Object.defineProperty(kms, 'catchingUp', {
-      get(): Promise<void> | undefined {
-        const pending = catchingUp.call(kms) as Promise<void> | undefined
-        if (pending !== undefined) {
-          waited++
-          if (releaseWhenWaited) nodes.release()
-        }
-        return pending
-      },
+    onCatchingUp(b.kms, () => {
+      waited++
+      if (releaseWhenWaited) nodes.release()
     })
     clientA = a.client()
     clientB = b.client()
@@ -322,18 +329,10 @@ describe('an announcement that arrives in the same turn as a request, after it',
     const a = await startInProcessRegion({ storage: first, hsm: inProcessHsmForTests(domainKey) })
     const b = await startInProcessRegion({ storage, hsm: inProcessHsmForTests(domainKey) })
     try {
-      const catchingUp = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(b.kms), 'catchingUp')?.get
-      assert.ok(catchingUp !== undefined, 'Kms has a catchingUp getter')
       let waited = 0
-      Object.defineProperty(b.kms, 'catchingUp', {
-        get(): Promise<void> | undefined {
-          const pending = catchingUp.call(b.kms) as Promise<void> | undefined
-          if (pending !== undefined) {
-            waited++
-            held?.open()
-          }
-          return pending
-        },
+      onCatchingUp(b.kms, () => {
+        waited++
+        held?.open()
       })
       const keyId = (await a.client().send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? assert.fail('no key id')
       await b.kms.sync()
